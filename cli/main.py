@@ -1,0 +1,4 @@
+"""The `voisin` command."""
+
+def main() -> None:
+    print("voisin")

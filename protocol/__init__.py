@@ -1,0 +1,44 @@
+"""The shared leaf every stage imports: domain types, canonical bytes, keys.
+
+Units and signs live in field names (``energy_kwh``, ``price_eur_per_kwh``).
+"""
+
+from voisin.protocol.bids import Bid, Segment, Side
+from voisin.protocol.blocks import Block, BlockHeader, Transaction, TxKind
+from voisin.protocol.encoding import canonical_bytes, digest, sha256_hex
+from voisin.protocol.grid import Grid, Line
+from voisin.protocol.interval import Interval, day_intervals
+from voisin.protocol.keys import KeyPair, verify
+from voisin.protocol.participants import Participant, ParticipantKind, Tariff
+from voisin.protocol.readings import MeterReading
+from voisin.protocol.trades import GRID, ClearingResult, ClearingStatus, Trade, TradeKind
+from voisin.protocol.validation import parse
+
+__all__ = [
+    "GRID",
+    "Bid",
+    "Block",
+    "BlockHeader",
+    "ClearingResult",
+    "ClearingStatus",
+    "Grid",
+    "Interval",
+    "KeyPair",
+    "Line",
+    "MeterReading",
+    "Participant",
+    "ParticipantKind",
+    "Segment",
+    "Side",
+    "Tariff",
+    "Trade",
+    "TradeKind",
+    "Transaction",
+    "TxKind",
+    "canonical_bytes",
+    "day_intervals",
+    "digest",
+    "parse",
+    "sha256_hex",
+    "verify",
+]
