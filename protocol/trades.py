@@ -20,7 +20,8 @@ class Trade(BaseModel):
 
     The buyer pays ``buyer_price_eur_per_kwh`` and the seller receives
     ``seller_price_eur_per_kwh``; the two differ when the trade crosses a congested
-    line (the gap is congestion rent).
+    line (the gap is congestion rent). The bid ids (empty on the grid side) tie each
+    trade to the bids it fills, so the ledger alone shows a bid's cleared energy.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -32,6 +33,8 @@ class Trade(BaseModel):
     buyer_price_eur_per_kwh: float
     seller_price_eur_per_kwh: float
     kind: TradeKind
+    buyer_bid_id: str = ""
+    seller_bid_id: str = ""
 
     @property
     def paid_eur(self) -> float:

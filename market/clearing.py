@@ -1,0 +1,139 @@
+"""``clear``: one interval's book on one grid -> a ClearingResult. A pure function.
+
+Build (``model``) -> solve (``solve``) -> prices (``pricing``) -> trades (``trades``).
+The operator, the simulation and an auditor re-clearing from the ledger all call this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voisin.errors import ClearingError, InvalidInput
+from voisin.market.book import book_hash, grid_hash, require_unique_ids
+from voisin.market.feeder import Feeder
+from voisin.market.gate import MarketRules, check_bid
+from voisin.market.model import build_model
+from voisin.market.pricing import clean, empty_book_prices, nodal_prices
+from voisin.market.solve import SolveStatus, solve, solver_version
+from voisin.market.trades import allocate, congestion_rent_eur, to_trades
+from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, Side
+
+ENERGY_DECIMALS = 9
+"""Cleared kWh are rounded to 1e-9 (a micro-watt-hour): below that is solver noise."""
+GRID_MISMATCH_KWH = 1e-6
+"""Largest gap tolerated between the solver's grid exchange and the cleared bids' net."""
+
+
+def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
+    require_unique_ids(bids)
+    buses = set(grid.buses)
+    for bid in bids:
+        if rules is not None:
+            check_bid(bid, interval=interval, known_buses=buses, rules=rules)
+            continue
+        if bid.interval != interval:
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} is for interval {bid.interval}, clearing {interval}",
+                code="wrong-interval",
+            )
+        if bid.bus not in buses:
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} names unknown bus {bid.bus!r}", code="unknown-bus"
+            )
+
+
+def _empty(grid: Grid, interval: str, ghash: str) -> ClearingResult:
+    return ClearingResult(
+        interval=interval,
+        status=ClearingStatus.EMPTY,
+        welfare_eur=0.0,
+        prices_eur_per_kwh=empty_book_prices(grid),
+        cleared_kwh={},
+        trades=(),
+        grid_import_kwh=0.0,
+        grid_export_kwh=0.0,
+        congestion_rent_eur=0.0,
+        book_hash=book_hash([]),
+        grid_hash=ghash,
+        solver=solver_version(),
+    )
+
+
+def _welfare(
+    ordered: Sequence[Bid], cleared: dict[str, float], grid: Grid, imp: float, exp: float
+) -> float:
+    """Buyers' value - sellers' cost - import cost + export revenue (EUR) of the rounded
+    quantities; each bid's segments fill best-first, as the LP fills them."""
+    welfare = grid.export_price_eur_per_kwh * exp - grid.import_price_eur_per_kwh * imp
+    for bid in ordered:
+        remaining = cleared[bid.bid_id]
+        sign = 1.0 if bid.side is Side.BUY else -1.0
+        best_first = sorted(
+            bid.segments, key=lambda s: s.price_eur_per_kwh, reverse=bid.side is Side.BUY
+        )
+        for segment in best_first:
+            used = min(remaining, segment.energy_kwh)
+            remaining -= used
+            welfare += sign * segment.price_eur_per_kwh * used
+    return welfare
+
+
+def clear(
+    bids: Sequence[Bid], grid: Grid, interval: str, *, rules: MarketRules | None = None
+) -> ClearingResult:
+    """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
+
+    Every bid must be for ``interval`` and at a bus of ``grid``; with ``rules`` each bid
+    must also pass the gate (price floor and cap). An empty book gives status EMPTY.
+    Raises ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
+    """
+    _check_book(bids, grid, interval, rules)
+    ghash = grid_hash(grid)
+    if not bids:
+        return _empty(grid, interval, ghash)
+
+    built = build_model(bids, grid)
+    outcome = solve(built)
+    if outcome.status is not SolveStatus.OPTIMAL:
+        raise ClearingError(f"interval {interval}: HiGHS ended {outcome.status.value}")
+
+    ordered = sorted(bids, key=lambda bid: bid.bid_id)
+    by_id = {bid.bid_id: bid for bid in ordered}
+    raw: dict[str, float] = {bid.bid_id: 0.0 for bid in ordered}
+    for key, value in zip(built.segments, outcome.segment_kwh, strict=True):
+        raw[key.bid_id] += value
+    cleared = {
+        bid_id: clean(min(max(value, 0.0), by_id[bid_id].energy_kwh), ENERGY_DECIMALS)
+        for bid_id, value in raw.items()
+    }
+
+    # The grid exchange is what the cleared bids leave unbalanced; importing and exporting
+    # at once only happens at equal prices and is netted (welfare is unchanged).
+    bought = sum(q for bid_id, q in cleared.items() if by_id[bid_id].side is Side.BUY)
+    sold = sum(q for bid_id, q in cleared.items() if by_id[bid_id].side is Side.SELL)
+    net_import = clean(bought - sold, ENERGY_DECIMALS)
+    if abs(net_import - (outcome.import_kwh - outcome.export_kwh)) > GRID_MISMATCH_KWH:
+        raise ClearingError(
+            f"interval {interval}: solver grid exchange disagrees with the cleared bids"
+        )
+    grid_import, grid_export = clean(max(net_import, 0.0)), clean(max(-net_import, 0.0))
+
+    welfare = _welfare(ordered, cleared, grid, grid_import, grid_export)
+
+    prices = nodal_prices(outcome.balance_duals, grid)
+    allocations = allocate(ordered, cleared, Feeder.of(grid))
+    trades = to_trades(allocations, ordered, prices, grid.root, interval)
+    return ClearingResult(
+        interval=interval,
+        status=ClearingStatus.OPTIMAL,
+        welfare_eur=clean(welfare),
+        prices_eur_per_kwh=prices,
+        cleared_kwh=cleared,
+        trades=tuple(trades),
+        grid_import_kwh=grid_import,
+        grid_export_kwh=grid_export,
+        congestion_rent_eur=clean(congestion_rent_eur(trades)),
+        book_hash=book_hash(ordered),
+        grid_hash=ghash,
+        solver=outcome.solver,
+    )

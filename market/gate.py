@@ -1,0 +1,72 @@
+"""The gate: limits a bid must meet before it enters the book.
+
+The protocol models already refuse malformed numbers (NaN, infinities, kWh <= 0); the
+gate adds the market's own rules, each rejection carrying a code an agent can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from voisin.errors import InvalidInput
+from voisin.protocol import Bid
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    """Price floor and cap (EUR/kWh) and the largest bid (kWh) the market accepts.
+
+    The floor is negative so a seller may pay to get rid of surplus it cannot curtail.
+    """
+
+    price_floor_eur_per_kwh: float = -0.5
+    price_cap_eur_per_kwh: float = 1.0
+    max_bid_kwh: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:
+            raise InvalidInput(
+                "market rules: price floor must lie below the price cap", code="bad-rules"
+            )
+        if not self.max_bid_kwh > 0:
+            raise InvalidInput("market rules: max_bid_kwh must be positive", code="bad-rules")
+
+
+DEFAULT_RULES = MarketRules()
+
+
+def check_bid(
+    bid: Bid,
+    *,
+    interval: str,
+    known_buses: Collection[str],
+    rules: MarketRules = DEFAULT_RULES,
+) -> None:
+    """Raise ``InvalidInput`` (with a specific code) if ``bid`` breaks a market rule.
+
+    Codes: ``wrong-interval``, ``unknown-bus``, ``price-out-of-range``,
+    ``energy-out-of-range``.
+    """
+    if bid.interval != interval:
+        raise InvalidInput(
+            f"bid {bid.bid_id!r} is for interval {bid.interval}, the open interval is {interval}",
+            code="wrong-interval",
+        )
+    if bid.bus not in known_buses:
+        raise InvalidInput(f"bid {bid.bid_id!r} names unknown bus {bid.bus!r}", code="unknown-bus")
+    floor, cap = rules.price_floor_eur_per_kwh, rules.price_cap_eur_per_kwh
+    for number, segment in enumerate(bid.segments, start=1):
+        price = segment.price_eur_per_kwh
+        if not floor <= price <= cap:
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} segment {number}: price {price} EUR/kWh is outside "
+                f"[{floor}, {cap}]",
+                code="price-out-of-range",
+            )
+    if bid.energy_kwh > rules.max_bid_kwh:
+        raise InvalidInput(
+            f"bid {bid.bid_id!r}: {bid.energy_kwh} kWh exceeds the limit of "
+            f"{rules.max_bid_kwh} kWh per bid",
+            code="energy-out-of-range",
+        )

@@ -1,0 +1,182 @@
+"""The operator core: registry, gate, clearing and ledger writes, with no sockets.
+
+`voisin simulate` drives this object in one process; the ZeroMQ operator wraps the same
+object, so live and simulated markets share every line of market logic. Per interval:
+``submit_bid`` until gate closure, ``close_gate`` clears and commits the trades block,
+``submit_reading`` after delivery, ``settle`` commits the settlement block.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from voisin.errors import InvalidInput, VoisinError
+from voisin.ledger import Ledger, Settlement, payments_for, rewards_for, settle
+from voisin.ledger import transactions as tx
+from voisin.market.clearing import clear
+from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
+from voisin.protocol import (
+    Bid,
+    ClearingResult,
+    Grid,
+    Interval,
+    MeterReading,
+    Participant,
+    canonical_bytes,
+    verify,
+)
+
+
+@dataclass
+class Rejections:
+    """Counts of refused messages by code, for the summary and the dashboard."""
+
+    by_code: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count(self, error: VoisinError) -> None:
+        self.by_code[error.code] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_code.values())
+
+
+class Operator:
+    """One market: its grid, its members, its open books and its ledger."""
+
+    def __init__(self, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES) -> None:
+        self.grid = grid
+        self.ledger = ledger
+        self.rules = rules
+        self.rejections = Rejections()
+        self._members: dict[str, Participant] = {}
+        self._meters: dict[str, str] = {}
+        self._last_seq: dict[str, int] = {}
+        self._books: dict[str, dict[str, Bid]] = defaultdict(dict)
+        self._readings: dict[str, dict[str, MeterReading]] = defaultdict(dict)
+        self._results: dict[str, ClearingResult] = {}
+        self._last_closed = ""
+
+    @property
+    def members(self) -> list[Participant]:
+        return [self._members[k] for k in sorted(self._members)]
+
+    def register(self, participants: Sequence[Participant], *, time: str,
+                 allowance_micro: int = 0) -> None:
+        """Admit participants in one block, each with an opening allowance from the fund."""
+        fresh = [p for p in participants if p.participant_id not in self._members]
+        for p in fresh:
+            if p.bus not in self.grid.buses:
+                raise InvalidInput(f"participant {p.participant_id[:12]} sits at unknown bus "
+                                   f"{p.bus!r}", code="unknown-bus")
+        entries = [tx.registration(p) for p in fresh]
+        if allowance_micro:
+            entries += [tx.transfer(self.ledger.fund, p.participant_id, allowance_micro,
+                                    "opening allowance") for p in fresh]
+        if entries:
+            self.ledger.append(entries, interval=None, time=time)
+        for p in fresh:
+            self._members[p.participant_id] = p
+            self._meters[p.participant_id] = p.meter_id
+
+    def submit_bid(self, bid: Bid, interval: Interval) -> None:
+        """Accept ``bid`` into the open book of ``interval`` or raise why not.
+
+        A sequence number at or below the sender's last one is a replay, unless the
+        bid is byte-identical to the one already accepted (an idempotent resend).
+        """
+        try:
+            self._admit(bid, interval)
+        except VoisinError as exc:
+            self.rejections.count(exc)
+            raise
+
+    def _admit(self, bid: Bid, interval: Interval) -> None:
+        member = self._members.get(bid.participant)
+        if member is None:
+            raise InvalidInput(f"bid {bid.bid_id!r} from an unregistered key",
+                               code="unknown-participant")
+        if not verify(bid.participant, canonical_bytes(bid.unsigned()), bid.signature):
+            raise InvalidInput(f"bid {bid.bid_id!r}: signature does not verify",
+                               code="bad-signature")
+        if interval.id <= self._last_closed:
+            raise InvalidInput(f"bid {bid.bid_id!r}: gate for {interval.id} is closed",
+                               code="gate-closed")
+        check_bid(bid, interval=interval.id, known_buses=self.grid.buses, rules=self.rules)
+        if bid.bus != member.bus:
+            raise InvalidInput(f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant "
+                               f"sits at {member.bus!r}", code="wrong-bus")
+        book = self._books[interval.id]
+        if book.get(bid.bid_id) == bid:
+            return
+        if bid.seq <= self._last_seq.get(bid.participant, -1):
+            raise InvalidInput(f"bid {bid.bid_id!r}: sequence {bid.seq} already used",
+                               code="replay")
+        if bid.bid_id in book:
+            raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
+        self._last_seq[bid.participant] = bid.seq
+        book[bid.bid_id] = bid
+
+    def close_gate(self, interval: Interval) -> ClearingResult:
+        """Clear the interval's book and commit the trades block; returns the result."""
+        if interval.id in self._results:
+            return self._results[interval.id]
+        if interval.id <= self._last_closed:
+            raise InvalidInput(f"interval {interval.id} was cleared and settled already",
+                               code="gate-closed")
+        bids = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.bid_id)
+        result = clear(bids, self.grid, interval.id)
+        self.ledger.append(
+            [tx.bid_digest(bids, interval.id), tx.clearing(result)]
+            + [tx.trade(t) for t in result.trades]
+            + payments_for(result.trades, self.ledger.fund),
+            interval=interval.id,
+            time=interval.end.isoformat(),
+        )
+        self._results[interval.id] = result
+        self._last_closed = interval.id
+        return result
+
+    def submit_reading(self, reading: MeterReading) -> None:
+        """Accept a meter reading signed by the meter registered for its participant."""
+        try:
+            expected = self._meters.get(reading.participant)
+            if expected is None or expected != reading.meter:
+                raise InvalidInput(f"reading for {reading.participant[:12]} from an unknown "
+                                   "meter", code="unknown-meter")
+            if not verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature):
+                raise InvalidInput("meter reading: signature does not verify",
+                                   code="bad-signature")
+        except VoisinError as exc:
+            self.rejections.count(exc)
+            raise
+        self._readings[reading.interval][reading.participant] = reading
+
+    def settle(self, interval: Interval) -> list[Settlement]:
+        """Settle metered against traded energy and commit readings, settlements, rewards."""
+        result = self._results.pop(interval.id, None)
+        if result is None:
+            raise InvalidInput(f"interval {interval.id} has not been cleared", code="not-cleared")
+        received = self._readings.pop(interval.id, {})
+        readings = [received[k] for k in sorted(received)]
+        settlements = settle(interval.id, self.members, result.trades, readings)
+        self.ledger.append(
+            [tx.reading(r) for r in readings]
+            + [tx.settlement(s) for s in settlements]
+            + rewards_for(interval.id, result.trades, readings),
+            interval=interval.id,
+            time=interval.end.isoformat(),
+        )
+        return settlements
+
+    def submit_all(self, items: Iterable[Bid], interval: Interval) -> int:
+        """Submit many bids; returns how many were refused (each counted by code)."""
+        refused = 0
+        for bid in items:
+            try:
+                self.submit_bid(bid, interval)
+            except VoisinError:
+                refused += 1
+        return refused

@@ -1,0 +1,40 @@
+"""Nodal prices from the duals of the balance constraints.
+
+``balance[bus]`` reads ``sold - bought + inflow - outflow (+ imp - exp) == 0``. Raising
+its right-hand side by one kWh forces the bus to inject one kWh more than it takes,
+which is the same as serving one more kWh of demand there; in a maximisation the dual
+is therefore minus the marginal cost of that demand. The nodal price is ``-dual``.
+
+Rule (see docs/clearing.md): the price of a bus is the dual HiGHS's dual simplex
+returns, negated and rounded to ``PRICE_DECIMALS`` places (kills -0.0 and 1e-16
+noise). With a degenerate book (e.g. nothing clears) any price in a range is valid and
+this picks a vertex of that range; a later rule will choose a documented point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from voisin.protocol import Grid
+
+PRICE_DECIMALS = 9
+"""Prices are EUR/kWh rounded to 1e-9 (a nano-euro per kWh)."""
+
+
+def clean(value: float, decimals: int = PRICE_DECIMALS) -> float:
+    """Round and turn -0.0 into 0.0, so equal numbers hash equally."""
+    return round(value, decimals) + 0.0
+
+
+def nodal_prices(balance_duals: Mapping[str, float], grid: Grid) -> dict[str, float]:
+    """EUR/kWh per bus, in the grid's bus order."""
+    return {bus: clean(-balance_duals[bus]) for bus in grid.buses}
+
+
+def empty_book_prices(grid: Grid) -> dict[str, float]:
+    """Prices when no bid was submitted: the cost of one more kWh of demand.
+
+    With nothing flowing no line binds, so every bus can be served from the root at the
+    import price; that is the price a buyer arriving alone would face.
+    """
+    return {bus: clean(grid.import_price_eur_per_kwh) for bus in grid.buses}

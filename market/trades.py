@@ -1,0 +1,133 @@
+"""Split cleared energy into trades: who supplied whom, at which prices.
+
+Nodal pricing already fixes every bid's money (each buyer pays its bus price on what it
+cleared, each seller receives its bus price), so the split only decides the story the
+ledger tells. It is deterministic and reads:
+
+1. Peer-to-peer, preferences first: buyers in ``bid_id`` order each take energy from
+   sellers they prefer or that prefer them (a bid's ``preferred`` names participants).
+2. Peer-to-peer, by electrical proximity: same bus first, then fewer lines apart on the
+   tree; a participant's own sell bids come last; ties by participant id, then bid id.
+3. Grid to buyer (imports) for what buyers still need; seller to grid (exports) for what
+   sellers still have.
+
+A buyer pays its bus price and a seller receives its bus price; the grid receives (on
+imports) or pays (on exports) the root price. The gap, summed over all trades, is the
+congestion rent. Slivers below ``SLIVER_KWH`` are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from voisin.market.feeder import Feeder
+from voisin.market.pricing import clean
+from voisin.protocol import GRID, Bid, Side, Trade, TradeKind
+
+SLIVER_KWH = 1e-9
+"""Energy below this (kWh) is solver noise, not a trade."""
+ENERGY_DECIMALS = 12
+"""Trade energies are rounded here, far below SLIVER_KWH, so sums stay exact to 1e-9."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Energy (kWh) from one sell bid to one buy bid; ``None`` stands for the grid."""
+
+    seller_bid: str | None
+    buyer_bid: str | None
+    energy_kwh: float
+
+
+@dataclass
+class _Open:
+    bid: Bid
+    left_kwh: float
+
+
+def _prefers(buyer: Bid, seller: Bid) -> bool:
+    return seller.participant in buyer.preferred or buyer.participant in seller.preferred
+
+
+def allocate(
+    bids: Sequence[Bid], cleared_kwh: Mapping[str, float], feeder: Feeder
+) -> list[Allocation]:
+    """Bid-level split of the cleared energy (steps 1-3 of the module docstring)."""
+    ordered = sorted(bids, key=lambda bid: bid.bid_id)
+    buyers = [
+        _Open(b, cleared_kwh[b.bid_id])
+        for b in ordered
+        if b.side is Side.BUY and cleared_kwh[b.bid_id] >= SLIVER_KWH
+    ]
+    sellers = [
+        _Open(b, cleared_kwh[b.bid_id])
+        for b in ordered
+        if b.side is Side.SELL and cleared_kwh[b.bid_id] >= SLIVER_KWH
+    ]
+    out: list[Allocation] = []
+
+    def take(buyer: _Open, candidates: list[_Open]) -> None:
+        for seller in candidates:
+            if buyer.left_kwh < SLIVER_KWH:
+                return
+            if seller.left_kwh < SLIVER_KWH:
+                continue
+            energy = clean(min(buyer.left_kwh, seller.left_kwh), ENERGY_DECIMALS)
+            buyer.left_kwh = clean(buyer.left_kwh - energy, ENERGY_DECIMALS)
+            seller.left_kwh = clean(seller.left_kwh - energy, ENERGY_DECIMALS)
+            out.append(Allocation(seller.bid.bid_id, buyer.bid.bid_id, energy))
+
+    def proximity(buyer: Bid, seller: Bid) -> tuple[int, int, str, str]:
+        own = int(seller.participant == buyer.participant)
+        return (own, feeder.hops(buyer.bus, seller.bus), seller.participant, seller.bid_id)
+
+    anyone_prefers = any(o.bid.preferred for o in buyers + sellers)
+    for buyer in buyers if anyone_prefers else []:
+        preferred = [s for s in sellers if _prefers(buyer.bid, s.bid)]
+        take(buyer, sorted(preferred, key=lambda s: proximity(buyer.bid, s.bid)))
+    for buyer in buyers:
+        if buyer.left_kwh >= SLIVER_KWH:
+            take(buyer, sorted(sellers, key=lambda s: proximity(buyer.bid, s.bid)))
+    out.extend(
+        Allocation(None, b.bid.bid_id, b.left_kwh) for b in buyers if b.left_kwh >= SLIVER_KWH
+    )
+    out.extend(
+        Allocation(s.bid.bid_id, None, s.left_kwh) for s in sellers if s.left_kwh >= SLIVER_KWH
+    )
+    return out
+
+
+def to_trades(
+    allocations: Sequence[Allocation],
+    bids: Sequence[Bid],
+    prices_eur_per_kwh: Mapping[str, float],
+    grid_root: str,
+    interval: str,
+) -> list[Trade]:
+    """Protocol trades (participant ids, prices) for bid-level allocations, same order."""
+    by_id = {bid.bid_id: bid for bid in bids}
+    root_price = prices_eur_per_kwh[grid_root]
+    trades = []
+    for a in allocations:
+        seller = by_id[a.seller_bid] if a.seller_bid is not None else None
+        buyer = by_id[a.buyer_bid] if a.buyer_bid is not None else None
+        trades.append(
+            Trade(
+                interval=interval,
+                seller=seller.participant if seller else GRID,
+                buyer=buyer.participant if buyer else GRID,
+                energy_kwh=a.energy_kwh,
+                buyer_price_eur_per_kwh=prices_eur_per_kwh[buyer.bus] if buyer else root_price,
+                seller_price_eur_per_kwh=prices_eur_per_kwh[seller.bus] if seller else root_price,
+                kind=TradeKind.P2P if seller and buyer else TradeKind.GRID,
+                buyer_bid_id=buyer.bid_id if buyer else "",
+                seller_bid_id=seller.bid_id if seller else "",
+            )
+        )
+    return trades
+
+
+def congestion_rent_eur(trades: Sequence[Trade]) -> float:
+    """What buyers (grid included) pay minus what sellers (grid included) receive."""
+    return sum(t.paid_eur - t.received_eur for t in trades)

@@ -1,0 +1,140 @@
+"""The operator core: gate rules, replay protection, and the blocks it commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from voisin.errors import InvalidInput
+from voisin.ledger import Ledger, verify_ledger
+from voisin.market import Operator
+from voisin.protocol import (
+    Bid,
+    Grid,
+    Interval,
+    KeyPair,
+    Line,
+    MeterReading,
+    Participant,
+    ParticipantKind,
+    Segment,
+    Side,
+    Tariff,
+    TradeKind,
+    canonical_bytes,
+)
+
+T0 = Interval(start=datetime(2026, 6, 21, 12, 0, tzinfo=UTC))
+T1 = Interval(start=datetime(2026, 6, 21, 12, 15, tzinfo=UTC))
+TARIFF = Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08)
+GRID = Grid(root="TR", buses=("TR", "F1"),
+            lines=(Line(from_bus="TR", to_bus="F1", capacity_kwh=10),),
+            import_price_eur_per_kwh=0.28, export_price_eur_per_kwh=0.08)
+
+
+class Member:
+    def __init__(self, name: str, bus: str) -> None:
+        self.key = KeyPair.derive("test", name)
+        self.meter = KeyPair.derive("test", name, "meter")
+        self.participant = Participant(
+            participant_id=self.key.public_hex, kind=ParticipantKind.HOUSEHOLD, group="test",
+            bus=bus, tariff=TARIFF, meter_id=self.meter.public_hex)
+        self.seq = 0
+
+    def bid(self, side: Side, kwh: float, price: float, interval: Interval = T0,
+            seq: int | None = None) -> Bid:
+        self.seq = self.seq + 1 if seq is None else seq
+        unsigned = Bid(bid_id=f"{interval.id}/{self.key.public_hex[:8]}/{self.seq}",
+                       participant=self.key.public_hex, bus=self.participant.bus,
+                       interval=interval.id, side=side,
+                       segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=price),), seq=self.seq)
+        sig = self.key.sign(canonical_bytes(unsigned.unsigned()))
+        return unsigned.model_copy(update={"signature": sig})
+
+    def reading(self, export_kwh: float, import_kwh: float, interval: Interval = T0,
+                meter: KeyPair | None = None) -> MeterReading:
+        meter = meter or self.meter
+        r = MeterReading(meter=meter.public_hex, participant=self.key.public_hex,
+                         interval=interval.id, pv_kwh=export_kwh, load_kwh=import_kwh,
+                         import_kwh=import_kwh, export_kwh=export_kwh)
+        return r.model_copy(update={"signature": meter.sign(canonical_bytes(r.unsigned()))})
+
+
+@pytest.fixture
+def market(tmp_path: Path):
+    seller, buyer = Member("seller", "F1"), Member("buyer", "TR")
+    ledger = Ledger.open(tmp_path / "l.sqlite", KeyPair.derive("test", "operator"))
+    op = Operator(GRID, ledger)
+    op.register([seller.participant, buyer.participant], time=T0.start.isoformat(),
+                allowance_micro=10_000_000)
+    yield op, seller, buyer, tmp_path / "l.sqlite"
+    ledger.close()
+
+
+def _code(fn, *args) -> str:
+    with pytest.raises(InvalidInput) as err:
+        fn(*args)
+    return err.value.code
+
+
+def test_full_interval_commits_trades_and_settlement(market) -> None:
+    op, seller, buyer, path = market
+    op.submit_bid(seller.bid(Side.SELL, 2.0, 0.10), T0)
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.25), T0)
+    result = op.close_gate(T0)
+    # 2 kWh clear peer to peer; the buyer's last kWh is below the 0.28 import price.
+    p2p = [t for t in result.trades if t.kind is TradeKind.P2P]
+    assert [(t.seller, t.buyer, t.energy_kwh) for t in p2p] == [
+        (seller.key.public_hex, buyer.key.public_hex, 2.0)]
+    op.submit_reading(seller.reading(export_kwh=2.0, import_kwh=0.0))
+    settlements = op.settle(T0)
+    by_id = {s.participant: s for s in settlements}
+    assert by_id[seller.key.public_hex].imbalance_kwh == pytest.approx(0.0)
+    assert by_id[buyer.key.public_hex].estimated  # no reading arrived: estimated, flagged
+    report = verify_ledger(path)
+    assert report.height == op.ledger.height == 3
+    assert report.minted_micro > 0  # the seller's proven green export earns a reward
+
+
+def test_replay_is_refused_but_identical_resend_is_idempotent(market) -> None:
+    op, seller, _, _ = market
+    first = seller.bid(Side.SELL, 1.0, 0.1)
+    op.submit_bid(first, T0)
+    op.submit_bid(first, T0)  # a resend after a timeout: same bid, same outcome
+    stale = seller.bid(Side.SELL, 5.0, 0.1, seq=first.seq)
+    assert _code(op.submit_bid, stale, T0) == "replay"
+    assert op.rejections.by_code == {"replay": 1}
+
+
+def test_gate_refusals_carry_codes(market) -> None:
+    op, seller, buyer, _ = market
+    stranger = Member("stranger", "TR")
+    assert _code(op.submit_bid, stranger.bid(Side.BUY, 1.0, 0.2), T0) == "unknown-participant"
+    forged = seller.bid(Side.SELL, 1.0, 0.1).model_copy(update={"segments": (
+        Segment(energy_kwh=9.0, price_eur_per_kwh=0.1),)})
+    assert _code(op.submit_bid, forged, T0) == "bad-signature"
+    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2, interval=T1), T0) == \
+        "wrong-interval"
+    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 5.0), T0) == "price-out-of-range"
+    op.close_gate(T0)
+    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2), T0) == "gate-closed"
+    assert op.rejections.total == 5
+
+
+def test_readings_must_come_from_the_registered_meter(market) -> None:
+    op, seller, _, _ = market
+    op.close_gate(T0)
+    rogue = seller.reading(1.0, 0.0, meter=KeyPair.derive("test", "rogue"))
+    assert _code(op.submit_reading, rogue) == "unknown-meter"
+    tampered = seller.reading(1.0, 0.0).model_copy(update={"export_kwh": 3.0, "pv_kwh": 3.0})
+    assert _code(op.submit_reading, tampered) == "bad-signature"
+    assert _code(op.settle, T1) == "not-cleared"
+
+
+def test_registration_at_unknown_bus_is_refused(market) -> None:
+    op, *_ = market
+    lost = Member("lost", "NOWHERE")
+    with pytest.raises(InvalidInput, match="unknown bus"):
+        op.register([lost.participant], time=T0.start.isoformat())
