@@ -1,0 +1,230 @@
+"""Block storage: a small interface and its SQLite implementation.
+
+SQLite in WAL mode with ``synchronous=FULL`` and one database transaction per block:
+once ``append_block`` returns, the block survives a killed process or a power cut, and a
+block is either wholly stored or not at all. Headers and bodies are stored as their
+canonical JSON text, so verification can hash exactly what was signed without
+re-encoding through pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from voisin.errors import LedgerError
+from voisin.ledger.transactions import encode_body, leaf_bytes
+from voisin.protocol import Block, BlockHeader, Transaction, canonical_bytes, sha256_hex
+
+APPLICATION_ID = 0x766F6973  # "vois": marks the file as a voisin ledger
+SCHEMA_VERSION = 1
+_SYNCHRONOUS_FULL = 2
+
+_SCHEMA = (
+    "CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
+    "header TEXT NOT NULL, signature TEXT NOT NULL)",
+    "CREATE TABLE transactions (height INTEGER NOT NULL, idx INTEGER NOT NULL, "
+    "kind TEXT NOT NULL, body TEXT NOT NULL, leaf_hash TEXT NOT NULL, "
+    "PRIMARY KEY (height, idx)) WITHOUT ROWID",
+)
+
+TxRow = tuple[str, str, str]
+"""A stored transaction: kind, canonical body JSON, leaf hash (hex)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBlock:
+    """A block as stored: canonical header text, its hash, signature and tx rows."""
+
+    height: int
+    hash: str
+    header_json: str
+    signature: str
+    rows: tuple[TxRow, ...]
+
+
+def encode_block(block: Block) -> EncodedBlock:
+    header_json = canonical_bytes(block.header).decode("utf-8")
+    rows = []
+    for t in block.transactions:
+        body = encode_body(t.body)
+        rows.append((t.kind.value, body, sha256_hex(b"\x00" + leaf_bytes(t.kind.value, body))))
+    return EncodedBlock(block.header.height, sha256_hex(header_json.encode("utf-8")),
+                        header_json, block.signature, tuple(rows))
+
+
+RawBlock = tuple[int, str, str, str]
+"""A stored block row: height, hash (hex), canonical header JSON, signature (hex)."""
+RawTransaction = tuple[int, int, str, str, str]
+"""A stored transaction row: height, index, kind, canonical body JSON, leaf hash (hex)."""
+
+
+class LedgerStore(Protocol):
+    """What the chain and the verifier need from storage.
+
+    Blocks are appended whole or not at all, at the next height only. The raw readers
+    return exactly the stored text, so verification hashes what was signed.
+    """
+
+    path: Path
+
+    def append_block(self, block: Block) -> None: ...
+    def append_encoded(self, block: EncodedBlock) -> None: ...
+    def block(self, height: int) -> Block: ...
+    def blocks(self) -> Iterator[Block]: ...
+    def height(self) -> int: ...
+    def raw_blocks(self) -> Iterator[RawBlock]: ...
+    def raw_transactions(self) -> Iterator[RawTransaction]: ...
+    def leaf_hashes(self, height: int) -> list[str]: ...
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """A ledger file. ``height()`` is -1 for a fresh file with no blocks yet."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.is_file():
+            raise LedgerError(f"no ledger at {self.path}", code="no-ledger")
+        try:
+            if read_only:
+                # mode=rw (never create) plus query_only: no writes, yet the last reader
+                # to close still removes the -wal/-shm files; mode=ro would leave them.
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
+                                           isolation_level=None)
+                self._db.execute("PRAGMA query_only=ON")
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
+        try:
+            self._prepare(read_only)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise LedgerError(f"{self.path} is not a voisin ledger ({exc})",
+                              code="not-a-ledger") from None
+        except LedgerError:
+            self._db.close()
+            raise
+
+    def _pragma(self, name: str) -> object:
+        return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    def _prepare(self, read_only: bool) -> None:
+        app_id = self._pragma("application_id")
+        tables = self._db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        fresh = app_id == 0 and tables == 0
+        if not fresh and app_id != APPLICATION_ID:
+            raise LedgerError(f"{self.path} is an SQLite file but not a voisin ledger",
+                              code="not-a-ledger")
+        if fresh and read_only:
+            raise LedgerError(f"{self.path} holds no ledger yet", code="no-ledger")
+        if not read_only:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        if self._pragma("journal_mode") != "wal":
+            raise LedgerError(f"{self.path}: SQLite refused WAL journaling; not safe to use",
+                              code="unsafe-storage")
+        self._db.execute("PRAGMA synchronous=FULL")
+        if self._pragma("synchronous") != _SYNCHRONOUS_FULL:
+            raise LedgerError(f"{self.path}: SQLite refused synchronous=FULL; not safe to use",
+                              code="unsafe-storage")
+        if fresh:
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        version = self._pragma("user_version")
+        if version != SCHEMA_VERSION:
+            raise LedgerError(f"{self.path} has ledger schema {version}; this voisin reads "
+                              f"schema {SCHEMA_VERSION}", code="schema-version")
+
+    def pragma(self, name: str) -> object:
+        """Read one PRAGMA (for tests and diagnostics)."""
+        return self._pragma(name)
+
+    # -- writing -------------------------------------------------------------------
+
+    def append_block(self, block: Block) -> None:
+        self.append_encoded(encode_block(block))
+
+    def append_encoded(self, block: EncodedBlock) -> None:
+        """Store one block in one database transaction; the next height only."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            top = db.execute("SELECT max(height) FROM blocks").fetchone()[0]
+            expected = 0 if top is None else top + 1
+            if block.height != expected:
+                raise LedgerError(f"block at height {block.height} but the next height is "
+                                  f"{expected}", code="height-gap")
+            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                       (block.height, block.hash, block.header_json, block.signature))
+            db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
+                           [(block.height, i, *row) for i, row in enumerate(block.rows)])
+            db.execute("COMMIT")
+        except (sqlite3.Error, LedgerError) as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, LedgerError):
+                raise
+            raise LedgerError(f"could not store block {block.height} in {self.path}: {exc}",
+                              code="write-failed") from None
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (for copying or comparing files)."""
+        self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- reading -------------------------------------------------------------------
+
+    def _run(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"could not read {self.path}: {exc}", code="read-failed") from None
+
+    def height(self) -> int:
+        top = self._run("SELECT max(height) FROM blocks").fetchone()[0]
+        return -1 if top is None else int(top)
+
+    def raw_blocks(self) -> Iterator[RawBlock]:
+        """(height, hash, header JSON, signature) in height order, as stored."""
+        return self._run("SELECT height, hash, header, signature FROM blocks ORDER BY height")
+
+    def raw_transactions(self) -> Iterator[RawTransaction]:
+        """(height, idx, kind, body JSON, leaf hash) in (height, idx) order, as stored."""
+        return self._run(
+            "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx")
+
+    def leaf_hashes(self, height: int) -> list[str]:
+        """Stored leaf hashes of one block, in order (for inclusion proofs)."""
+        return [r[0] for r in self._run(
+            "SELECT leaf_hash FROM transactions WHERE height = ? ORDER BY idx", (height,))]
+
+    def block(self, height: int) -> Block:
+        row = self._run("SELECT header, signature FROM blocks WHERE height = ?",
+                        (height,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
+        txs = self._run("SELECT kind, body FROM transactions WHERE height = ? ORDER BY idx",
+                        (height,))
+        return Block(header=BlockHeader.model_validate_json(row[0]), signature=row[1],
+                     transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs))
+
+    def blocks(self) -> Iterator[Block]:
+        for h in range(self.height() + 1):
+            yield self.block(h)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,143 @@
+"""Token balances: integer micro-tokens moved by transfers and minted by rewards.
+
+Tokens come into being twice only: the genesis supply at height 0 and rewards for
+proven local renewable delivery. So at every height ``supply == genesis + minted`` and
+no balance is ever negative; the book refuses any transaction that would break either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from voisin.errors import InvalidInput, LedgerError
+from voisin.ledger import transactions as tx
+from voisin.ledger.transactions import GENESIS_SENDER, MICRO_PER_TOKEN
+from voisin.protocol import Trade, TradeKind, Transaction, TxKind
+
+_TRANSFER = TxKind.TRANSFER.value
+_REWARD = TxKind.REWARD.value
+
+
+def _micro(body: Mapping[str, Any]) -> int:
+    amount = body.get("amount_micro")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise LedgerError(f"token amount {amount!r} is not a positive integer",
+                          code="bad-token-tx")
+    return amount
+
+
+def _account(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise LedgerError(f"token transaction without a {key}", code="bad-token-tx")
+    return value
+
+
+class TokenBook:
+    """Balances by account id (participant key or fund name), in micro-tokens."""
+
+    def __init__(self) -> None:
+        self._balances: dict[str, int] = {}
+        self.genesis_micro = 0
+        self.minted_micro = 0
+
+    def copy(self) -> TokenBook:
+        book = TokenBook()
+        book._balances = dict(self._balances)
+        book.genesis_micro = self.genesis_micro
+        book.minted_micro = self.minted_micro
+        return book
+
+    def balance(self, account: str) -> int:
+        return self._balances.get(account, 0)
+
+    @property
+    def balances(self) -> dict[str, int]:
+        """A copy, accounts sorted by id."""
+        return dict(sorted(self._balances.items()))
+
+    @property
+    def supply_micro(self) -> int:
+        return sum(self._balances.values())
+
+    def apply(self, transaction: Transaction) -> None:
+        self.apply_body(transaction.kind.value, transaction.body)
+
+    def apply_all(self, transactions: Iterable[Transaction]) -> None:
+        for t in transactions:
+            self.apply_body(t.kind.value, t.body)
+
+    def apply_body(self, kind: str, body: Mapping[str, Any]) -> None:
+        """Apply one transaction given as kind name and plain body (verify's fast path).
+
+        Kinds other than transfer and reward move no tokens and are ignored.
+        """
+        if kind == _TRANSFER:
+            self._transfer(body)
+        elif kind == _REWARD:
+            if not self.genesis_micro:
+                raise LedgerError("reward before the genesis supply", code="bad-token-tx")
+            amount = _micro(body)
+            recipient = _account(body, "recipient")
+            self._balances[recipient] = self._balances.get(recipient, 0) + amount
+            self.minted_micro += amount
+
+    def _transfer(self, body: Mapping[str, Any]) -> None:
+        amount = _micro(body)
+        sender = _account(body, "sender")
+        recipient = _account(body, "recipient")
+        if sender == GENESIS_SENDER:
+            if self.genesis_micro:
+                raise LedgerError("a second genesis supply", code="bad-token-tx")
+            self._balances[recipient] = self._balances.get(recipient, 0) + amount
+            self.genesis_micro = amount
+            return
+        if not self.genesis_micro:
+            raise LedgerError("transfer before the genesis supply", code="bad-token-tx")
+        if sender == recipient:
+            raise LedgerError(f"transfer from {sender} to itself", code="bad-token-tx")
+        held = self._balances.get(sender, 0)
+        if held < amount:
+            raise LedgerError(
+                f"overdraft: {sender} holds {held} micro-tokens, cannot send {amount}",
+                code="overdraft")
+        self._balances[sender] = held - amount
+        self._balances[recipient] = self._balances.get(recipient, 0) + amount
+
+
+def _to_micro(eur: float) -> int:
+    """EUR -> micro-tokens, rounded half to even (deterministic on every machine)."""
+    return int(round(eur * MICRO_PER_TOKEN))
+
+
+def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
+    """Token transfers that pay for the peer-to-peer trades of one clearing.
+
+    Each p2p trade moves what the seller receives from buyer to seller and, where the
+    buyer's nodal price is above the seller's (a congested line), the difference (the
+    congestion rent) from buyer to the community fund, so the buyer pays exactly its
+    price. Grid trades settle in EUR with the retailer and move no tokens. Trades keep
+    the clearing's (deterministic) order.
+    """
+    if not isinstance(fund, str) or not fund:
+        raise InvalidInput("payments_for: fund must be a non-empty account id (str)",
+                           code="bad-account")
+    payments: list[Transaction] = []
+    for t in trades:
+        if t.kind is not TradeKind.P2P:
+            continue
+        if t.buyer_price_eur_per_kwh < t.seller_price_eur_per_kwh - 1e-9:
+            raise InvalidInput(
+                f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price below the "
+                "seller's would need tokens from nowhere", code="bad-trade")
+        memo = f"trade {t.interval}"
+        to_seller = _to_micro(t.received_eur)
+        rent = _to_micro(t.paid_eur) - to_seller
+        if to_seller > 0:
+            payments.append(tx.transfer(t.buyer, t.seller, to_seller, memo))
+        elif to_seller < 0:
+            payments.append(tx.transfer(t.seller, t.buyer, -to_seller, memo))
+        if rent > 0:
+            payments.append(tx.transfer(t.buyer, fund, rent, f"congestion rent {t.interval}"))
+    return payments
