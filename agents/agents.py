@@ -1,0 +1,153 @@
+"""Who acts: a member's agent forecasts, plans its battery, bids, and meters delivery.
+
+Each agent owns a numpy generator spawned from the model's at construction, so its
+draws do not depend on the order Mesa shuffles agents in; the model then sorts what
+they post by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from voisin.agents.strategies import Strategy
+from voisin.meters import Battery, Meter
+from voisin.protocol import Bid, Side, canonical_bytes
+
+if TYPE_CHECKING:
+    from voisin.agents.model import Neighbourhood
+    from voisin.agents.scenario import Member
+
+MIN_BID_KWH = 0.001
+"""Below one watt-hour a surplus or need is noise, not worth a bid."""
+SHORT_ID = 12
+"""Hex characters of the participant id used in bid ids (48 bits, no collisions in
+neighbourhoods of thousands)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an agent expected of an interval when it bid (kWh, + = into the house's
+    connection point): forecast PV and load, the battery's planned dispatch and the net
+    surplus (> 0) or need (< 0) it offered to the market."""
+
+    pv_kwh: float
+    load_kwh: float
+    battery_kwh: float
+    net_kwh: float
+
+
+class MemberAgent(mesa.Agent):
+    """A participant's agent. ``pv_kwh`` and ``load_kwh`` are the real energies per
+    interval of the run; the agent only sees them through a noisy forecast."""
+
+    model: Neighbourhood
+
+    def __init__(
+        self,
+        model: Neighbourhood,
+        member: Member,
+        pv_kwh: np.ndarray,
+        load_kwh: np.ndarray,
+        strategy: Strategy,
+        forecast_error: float = 0.1,
+    ) -> None:
+        super().__init__(model)
+        self.member = member
+        self.pv_kwh = pv_kwh
+        self.load_kwh = load_kwh
+        self.strategy = strategy
+        self.forecast_error = forecast_error
+        self.own_rng = np.random.default_rng(int(model.rng.integers(2**63)))
+        self.battery = Battery.from_spec(member.battery) if member.battery else None
+        self.meter = Meter(member.meter_key, member.id)
+        self.seq = 0
+        self.plans: dict[int, Plan] = {}
+        self.delivered_upto = -1
+        self._bid_counts: dict[int, int] = {}
+
+    @property
+    def participant_id(self) -> str:
+        return self.member.id
+
+    def _forecast(self, actual: float) -> float:
+        """Actual energy times (1 + error), error ~ N(0, forecast_error) within 3 sigma."""
+        sigma = self.forecast_error
+        error = float(np.clip(self.own_rng.normal(0.0, sigma), -3 * sigma, 3 * sigma))
+        return max(0.0, actual * (1.0 + error))
+
+    def _projected_battery(self, index: int) -> Battery | None:
+        """The battery as it will be when ``index`` starts, if pending plans are carried out."""
+        if self.battery is None:
+            return None
+        projected = self.battery.copy()
+        for k in sorted(self.plans):
+            if self.delivered_upto < k < index:
+                projected.dispatch(self.plans[k].battery_kwh, self.model.intervals[k].hours)
+        return projected
+
+    def plan(self, index: int) -> Plan:
+        """Forecast the interval and let the battery absorb surplus or cover need first."""
+        pv = self._forecast(float(self.pv_kwh[index]))
+        load = self._forecast(float(self.load_kwh[index]))
+        battery = self._projected_battery(index)
+        dispatch = 0.0
+        if battery is not None:
+            dispatch = battery.feasible(load - pv, self.model.intervals[index].hours)
+        return Plan(pv, load, dispatch, pv + dispatch - load)
+
+    def step(self) -> None:
+        """Bid for the model's gate interval: sell a forecast surplus, buy a need."""
+        index = self.model.gate_index
+        interval_id = self.model.interval_ids[index]
+        plan = self.plan(index)
+        self.plans[index] = plan
+        if abs(plan.net_kwh) < MIN_BID_KWH:
+            return
+        side = Side.SELL if plan.net_kwh > 0 else Side.BUY
+        tariff = self.member.participant.tariff
+        segments = self.strategy.segments(side, abs(plan.net_kwh), tariff, self.own_rng)
+        if not segments:
+            return
+        n = self._bid_counts.get(index, 0)
+        self._bid_counts[index] = n + 1
+        bid = Bid(
+            bid_id=f"{interval_id}/{self.member.id[:SHORT_ID]}/{n}",
+            participant=self.member.id,
+            bus=self.member.bus,
+            interval=interval_id,
+            side=side,
+            segments=segments,
+            preferred=self.member.preferred if side is Side.SELL else (),
+            seq=self.seq,
+        )
+        self.seq += 1
+        signature = self.member.keypair.sign(canonical_bytes(bid.unsigned()))
+        self.model.post_bid(bid.model_copy(update={"signature": signature}))
+
+    def deliver(self, index: int) -> None:
+        """Meter the real interval: real PV and load, the battery doing what was planned
+        (or plain self-consumption when the agent did not bid)."""
+        hours = self.model.intervals[index].hours
+        pv, load = float(self.pv_kwh[index]), float(self.load_kwh[index])
+        plan = self.plans.get(index)
+        battery_kwh = 0.0
+        if self.battery is not None:
+            request = plan.battery_kwh if plan is not None else load - pv
+            battery_kwh = self.battery.dispatch(request, hours)
+        self.delivered_upto = max(self.delivered_upto, index)
+        for k in [k for k in self.plans if k <= index]:
+            del self.plans[k]
+        reading = self.meter.read(self.model.interval_ids[index], pv, load, battery_kwh)
+        self.model.post_reading(reading)
+
+
+class Household(MemberAgent):
+    """A home: a consumer, or a prosumer with PV and perhaps a battery."""
+
+
+class School(MemberAgent):
+    """The school: a daytime weekday load (BDEW G1) and, by default, no devices."""

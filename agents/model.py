@@ -1,0 +1,124 @@
+"""The world: a Mesa model of the neighbourhood that bids for and delivers intervals.
+
+The market is not in here. A driver (``voisin simulate`` or the operator) asks the
+model for the bids of an interval, clears them elsewhere, then asks it to deliver the
+interval and collects the signed meter readings. Everything random comes from the
+model's seed: the weather, each home's load noise and each agent's forecast errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from mesa import Model
+
+from voisin.agents.agents import Household, MemberAgent, School
+from voisin.agents.scenario import Scenario
+from voisin.agents.strategies import Strategy, ZeroIntelligence
+from voisin.errors import InvalidInput
+from voisin.meters import load_share, pv_kwh_per_kwp
+from voisin.protocol import Bid, Interval, MeterReading, ParticipantKind
+
+LOAD_NOISE = 0.2
+"""Spread (log-normal sigma) of one home's quarter-hour load around its BDEW profile:
+BDEW describes the average of many homes, a single one is spikier."""
+
+
+class Neighbourhood(Model):
+    """Agents for every member of ``scenario`` over ``intervals`` (profiles precomputed).
+
+    ``seed`` fixes weather, loads and forecasts: two models with the same scenario and
+    seed produce byte-identical bids and readings.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        intervals: Sequence[Interval],
+        seed: int = 0,
+        strategy: Strategy | None = None,
+        forecast_error: float = 0.1,
+    ) -> None:
+        super().__init__(rng=seed)
+        if not intervals:
+            raise InvalidInput("a neighbourhood needs at least one interval to simulate")
+        ids = [iv.id for iv in intervals]
+        if len(set(ids)) != len(ids) or ids != sorted(ids):
+            raise InvalidInput("intervals must be distinct and in time order")
+        if not 0 <= forecast_error < 1:
+            raise InvalidInput(f"forecast error must be in [0, 1), got {forecast_error}")
+        self.scenario = scenario
+        self.seed = seed
+        self.intervals: tuple[Interval, ...] = tuple(intervals)
+        self.interval_ids: tuple[str, ...] = tuple(ids)
+        self.strategy: Strategy = strategy or ZeroIntelligence()
+        self.gate_index = 0
+        self._index = {iv_id: i for i, iv_id in enumerate(ids)}
+        self._bids: list[Bid] = []
+        self._readings: list[MeterReading] = []
+        self.last_bids: list[Bid] = []
+        self.last_readings: list[MeterReading] = []
+
+        site = scenario.site
+        pv_per_kwp = pv_kwh_per_kwp(self.intervals, seed, site)
+        profiles = sorted({m.load_profile for m in scenario.members})
+        shares = {p: load_share(self.intervals, p, site) for p in profiles}
+        self.by_participant: dict[str, MemberAgent] = {}
+        for member in scenario.members:
+            kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
+            noise = self.rng.lognormal(-(LOAD_NOISE**2) / 2, LOAD_NOISE, len(self.intervals))
+            agent = kind(
+                self,
+                member,
+                pv_kwh=member.pv_kwp * pv_per_kwp,
+                load_kwh=member.annual_kwh * shares[member.load_profile] * noise,
+                strategy=self.strategy,
+                forecast_error=forecast_error,
+            )
+            self.by_participant[member.id] = agent
+
+    def index_of(self, interval: Interval | str) -> int:
+        """Position of ``interval`` (or its id) in the run."""
+        interval_id = interval if isinstance(interval, str) else interval.id
+        try:
+            return self._index[interval_id]
+        except KeyError:
+            raise InvalidInput(f"interval {interval_id} is not part of this simulation") from None
+
+    def post_bid(self, bid: Bid) -> None:
+        self._bids.append(bid)
+
+    def post_reading(self, reading: MeterReading) -> None:
+        self._readings.append(reading)
+
+    def bids_for(self, interval: Interval | str) -> list[Bid]:
+        """Every agent forecasts ``interval`` and bids; signed bids sorted by ``bid_id``."""
+        self.gate_index = self.index_of(interval)
+        self._bids = []
+        self.agents.shuffle_do("step")
+        bids, self._bids = sorted(self._bids, key=lambda b: b.bid_id), []
+        return bids
+
+    def deliver(self, interval: Interval | str) -> list[MeterReading]:
+        """Play out ``interval`` with the real weather and loads; signed readings sorted by
+        participant."""
+        index = self.index_of(interval)
+        self._readings = []
+        self.agents.shuffle_do("deliver", index)
+        readings, self._readings = sorted(self._readings, key=lambda r: r.participant), []
+        return readings
+
+    def step(self) -> None:
+        """One interval without a market (Mesa's run loop): bid, then deliver."""
+        index = self.steps - 1  # Mesa counts steps from 1 before calling this
+        interval = self.intervals[index]
+        self.last_bids = self.bids_for(interval)
+        self.last_readings = self.deliver(interval)
+        if index + 1 >= len(self.intervals):
+            self.running = False
+
+    def actual_kwh(self) -> tuple[np.ndarray, np.ndarray]:
+        """Real PV and load per member (rows in scenario order) and interval, in kWh."""
+        agents = [self.by_participant[m.id] for m in self.scenario.members]
+        return np.vstack([a.pv_kwh for a in agents]), np.vstack([a.load_kwh for a in agents])

@@ -1,0 +1,220 @@
+"""Who is in the neighbourhood: members with their keys, devices and tariffs, on a feeder.
+
+A scenario is data, fixed by its seed, so two runs of the same scenario sign with the
+same keys. Keys come from ``KeyPair.derive`` and are for simulation only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from voisin.errors import InvalidInput
+from voisin.meters import LYON, BatterySpec, Site
+from voisin.meters.bdew import PROFILES
+from voisin.protocol import Grid, KeyPair, Line, Participant, ParticipantKind, Tariff
+
+LoadProfile = Literal["h0", "g1"]
+
+HOUSEHOLD_TARIFF = Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08)
+SCHOOL_TARIFF = Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08)
+
+
+@dataclass(frozen=True, eq=False)
+class Member:
+    """A participant with its trading key, its meter's key and its devices.
+
+    ``pv_kwp`` is the array's peak power (0 = none), ``annual_kwh`` the yearly
+    consumption that scales the BDEW ``load_profile``, ``preferred`` the participant ids
+    its sell bids would rather go to.
+    """
+
+    participant: Participant
+    keypair: KeyPair
+    meter_key: KeyPair
+    pv_kwp: float = 0.0
+    battery: BatterySpec | None = None
+    annual_kwh: float = 3500.0
+    load_profile: LoadProfile = "h0"
+    preferred: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        pid = self.participant.participant_id
+        if self.keypair.public_hex != pid:
+            raise InvalidInput(f"member {pid[:8]}: key does not match the participant id")
+        if self.participant.meter_id and self.participant.meter_id != self.meter_key.public_hex:
+            raise InvalidInput(f"member {pid[:8]}: meter key does not match meter_id")
+        for name, value in (("pv_kwp", self.pv_kwp), ("annual_kwh", self.annual_kwh)):
+            if not math.isfinite(value) or value < 0:
+                raise InvalidInput(f"member {pid[:8]}: {name} must be >= 0, got {value}")
+        if self.load_profile not in PROFILES:
+            raise InvalidInput(f"member {pid[:8]}: unknown load profile {self.load_profile!r}")
+
+    @property
+    def id(self) -> str:
+        return self.participant.participant_id
+
+    @property
+    def bus(self) -> str:
+        return self.participant.bus
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A feeder and its members, plus the community fund's account id (the ledger's
+    token reserve) and the operator's key that signs blocks."""
+
+    grid: Grid
+    members: tuple[Member, ...]
+    fund: str
+    operator: KeyPair
+    site: Site = LYON
+    name: str = "custom"
+    _by_id: dict[str, Member] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_id: dict[str, Member] = {}
+        buses = set(self.grid.buses)
+        for member in self.members:
+            if member.id in by_id:
+                raise InvalidInput(f"participant {member.id[:8]} appears twice in the scenario")
+            if member.bus not in buses:
+                raise InvalidInput(f"participant {member.id[:8]} sits at unknown bus {member.bus}")
+            by_id[member.id] = member
+        for member in self.members:
+            unknown = [p for p in member.preferred if p not in by_id]
+            if unknown:
+                raise InvalidInput(f"participant {member.id[:8]} prefers unknown {unknown[0][:8]}")
+        object.__setattr__(self, "_by_id", by_id)
+
+    @property
+    def participants(self) -> tuple[Participant, ...]:
+        return tuple(m.participant for m in self.members)
+
+    def member(self, participant_id: str) -> Member:
+        try:
+            return self._by_id[participant_id]
+        except KeyError:
+            raise InvalidInput(f"unknown participant {participant_id[:8]}") from None
+
+
+# The feeder: three branches from the transformer; capacities in kWh per 15 minutes.
+# A4 is a new estate with PV on every roof behind an old 1.5 kWh (6 kW) cable. The
+# market's line limits bound *cleared* energy (unsold surplus leaves at the feed-in
+# tariff outside the market), so this line binds when many estate offers clear: on
+# weekday middays with the school open (e.g. 2026-06-22, seed 7), rarely on Sundays.
+_LINES = (
+    ("TR", "A1", 25.0),
+    ("A1", "A2", 15.0),
+    ("A2", "A3", 10.0),
+    ("A3", "A4", 1.5),
+    ("TR", "B1", 25.0),
+    ("B1", "B2", 12.0),
+    ("B2", "B3", 8.0),
+    ("TR", "C1", 25.0),
+    ("C1", "C2", 12.0),
+    ("C2", "C3", 8.0),
+)
+_ESTATE_BUS, _SCHOOL_BUS = "A4", "B1"
+_BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
+
+
+def default_grid(interval_minutes: int = 15, scale: float = 1.0) -> Grid:
+    """The default feeder; grid import at retail (0.28), export at feed-in (0.08).
+
+    Capacities are given per 15 minutes and scaled to ``interval_minutes``; ``scale``
+    widens every line and the transformer for neighbourhoods larger than 30 homes.
+    """
+    factor = interval_minutes / 15 * scale
+    buses = ("TR", *sorted({b for _, b, _ in _LINES}))
+    return Grid(
+        root="TR",
+        buses=buses,
+        lines=tuple(Line(from_bus=a, to_bus=b, capacity_kwh=c * factor) for a, b, c in _LINES),
+        import_price_eur_per_kwh=HOUSEHOLD_TARIFF.import_eur_per_kwh,
+        export_price_eur_per_kwh=HOUSEHOLD_TARIFF.export_eur_per_kwh,
+        transformer_capacity_kwh=40.0 * factor,
+    )
+
+
+def _school(seed: int) -> Member:
+    key = KeyPair.derive("seed", seed, "school")
+    meter = KeyPair.derive("seed", seed, "school", "meter")
+    participant = Participant(
+        participant_id=key.public_hex,
+        kind=ParticipantKind.SCHOOL,
+        group="school",
+        bus=_SCHOOL_BUS,
+        tariff=SCHOOL_TARIFF,
+        meter_id=meter.public_hex,
+    )
+    return Member(participant, key, meter, annual_kwh=45_000.0, load_profile="g1")
+
+
+def _household(
+    seed: int,
+    i: int,
+    bus: str,
+    kwp: float,
+    battery: BatterySpec | None,
+    annual_kwh: float,
+    school: Member,
+) -> Member:
+    key = KeyPair.derive("seed", seed, "household", i)
+    meter = KeyPair.derive("seed", seed, "household", i, "meter")
+    participant = Participant(
+        participant_id=key.public_hex,
+        kind=ParticipantKind.HOUSEHOLD,
+        group="pv+battery" if battery else "pv" if kwp else "consumer",
+        bus=bus,
+        tariff=HOUSEHOLD_TARIFF,
+        meter_id=meter.public_hex,
+    )
+    preferred = (school.id,) if kwp else ()
+    return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred)
+
+
+def default_neighbourhood(
+    households: int = 30, seed: int = 7, interval_minutes: int = 15
+) -> Scenario:
+    """About 30 households (half with 3-9 kWp PV, five of those with a 5-10 kWh battery)
+    and a school (G1 profile, 45,000 kWh a year, no PV) that the PV owners prefer.
+
+    The first homes form the all-PV estate behind the weak A3-A4 line; the others sit
+    round-robin on the remaining buses. Everything is drawn from ``seed``.
+    """
+    if households < 1:
+        raise InvalidInput(f"a neighbourhood needs at least one household, got {households}")
+    rng = np.random.default_rng((seed, 0x5C3))
+    scale = max(1.0, households / _BASE_HOUSEHOLDS)
+    grid = default_grid(interval_minutes, scale)
+    school = _school(seed)
+    others = [b for b in grid.buses if b not in ("TR", _ESTATE_BUS)]
+    estate = min(households, max(1, round(households * _ESTATE_SHARE)))
+    rest = np.arange(estate, households)
+    pv_extra = max(0, min(rest.size, round(households / 2) - estate))
+    pv_owners = set(range(estate)) | {int(i) for i in rng.choice(rest, pv_extra, replace=False)}
+    candidates = sorted(pv_owners - set(range(estate)))
+    count = min(round(5 * scale), len(candidates))
+    battery_owners = {int(i) for i in rng.choice(candidates, count, replace=False)}
+    members = []
+    for i in range(households):
+        bus = _ESTATE_BUS if i < estate else others[(i - estate) % len(others)]
+        low = 5.0 if i < estate else 3.0
+        kwp = round(float(rng.uniform(low, 9.0)), 1) if i in pv_owners else 0.0
+        battery = None
+        if i in battery_owners:
+            capacity = round(float(rng.uniform(5.0, 10.0)) * 2) / 2
+            battery = BatterySpec(capacity, power_kw=capacity / 2, initial_soc_kwh=0.3 * capacity)
+        annual_kwh = float(round(rng.uniform(2000, 6000), -1))
+        members.append(_household(seed, i, bus, kwp, battery, annual_kwh, school))
+    return Scenario(
+        grid=grid,
+        members=(*members, school),
+        fund=KeyPair.derive("seed", seed, "fund").public_hex,
+        operator=KeyPair.derive("seed", seed, "operator"),
+        name=f"default-{households}-{seed}",
+    )

@@ -1,0 +1,69 @@
+"""A smart meter that signs what it measured, so settlement can trust delivered energy.
+
+The meter has its own Ed25519 key (``meter_id`` on the participant's registration), apart
+from the participant's trading key: a household can bid, but only its meter can attest.
+"""
+
+from __future__ import annotations
+
+import math
+
+from voisin.errors import InvalidInput
+from voisin.protocol import KeyPair, MeterReading, canonical_bytes, verify
+
+RESOLUTION_KWH = 0.001
+"""Meters register whole watt-hours; readings are rounded to this before signing."""
+
+
+def _wh(value: float) -> float:
+    return round(value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0 for canonical bytes
+
+
+class Meter:
+    """Turns one interval's measured PV, load and battery energy into a signed reading."""
+
+    def __init__(self, key: KeyPair, participant: str) -> None:
+        if not participant:
+            raise InvalidInput("a meter must belong to a participant")
+        self.key = key
+        self.participant = participant
+
+    @property
+    def meter_id(self) -> str:
+        return self.key.public_hex
+
+    def read(
+        self, interval: str, pv_kwh: float, load_kwh: float, battery_kwh: float = 0.0
+    ) -> MeterReading:
+        """Sign the interval's energy flows; import/export come from the net at the
+        connection point (pv + battery discharge - load)."""
+        values = {"pv_kwh": pv_kwh, "load_kwh": load_kwh, "battery_kwh": battery_kwh}
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise InvalidInput(f"meter {name} must be finite, got {value}")
+        if pv_kwh < 0 or load_kwh < 0:
+            raise InvalidInput("meter pv_kwh and load_kwh cannot be negative")
+        pv, load, battery = _wh(pv_kwh), _wh(load_kwh), _wh(battery_kwh)
+        net = _wh(pv + battery - load)
+        unsigned = MeterReading(
+            meter=self.meter_id,
+            participant=self.participant,
+            interval=interval,
+            pv_kwh=pv,
+            load_kwh=load,
+            battery_kwh=battery,
+            import_kwh=max(0.0, -net),
+            export_kwh=max(0.0, net),
+        )
+        signature = self.key.sign(canonical_bytes(unsigned.unsigned()))
+        return unsigned.model_copy(update={"signature": signature})
+
+
+def verify_reading(reading: MeterReading) -> bool:
+    """True when the reading is signed by the meter it names and its flows add up."""
+    net = reading.pv_kwh + reading.battery_kwh - reading.load_kwh
+    if abs(net - reading.net_export_kwh) > RESOLUTION_KWH:
+        return False
+    if reading.import_kwh > 0 and reading.export_kwh > 0:
+        return False
+    return verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature)

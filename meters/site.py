@@ -1,0 +1,57 @@
+"""Where the neighbourhood is, and how an interval is sampled in time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from voisin.protocol import Interval
+
+
+@dataclass(frozen=True)
+class Site:
+    """Location and panel geometry shared by the neighbourhood.
+
+    Defaults: Lyon, south-facing panels tilted 30 degrees, performance ratio 0.85
+    (inverter, wiring, temperature and soiling losses); loads follow the local clock of
+    ``timezone``.
+    """
+
+    latitude: float = 45.76
+    longitude: float = 4.84
+    altitude_m: float = 170.0
+    tilt_deg: float = 30.0
+    azimuth_deg: float = 180.0
+    performance_ratio: float = 0.85
+    timezone: str = "Europe/Paris"
+
+
+LYON = Site()
+
+
+def sample_times(
+    intervals: Sequence[Interval], sample_minutes: float
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Midpoints of equal sub-steps (about ``sample_minutes`` long) of each interval, in UTC.
+
+    Returns the instants and, for each, the index of the interval it belongs to, so a
+    per-sample quantity averages back to one value per interval with ``np.bincount``.
+    """
+    minutes = np.array([iv.minutes for iv in intervals], dtype=float)
+    counts = np.maximum(1, np.rint(minutes / sample_minutes)).astype(int)
+    owner = np.repeat(np.arange(len(intervals)), counts)
+    first = np.cumsum(counts) - counts
+    k = np.arange(owner.size) - first[owner]
+    offset_s = (k + 0.5) * (minutes[owner] * 60.0 / counts[owner])
+    starts = np.array([iv.start.timestamp() for iv in intervals])
+    ns = np.rint((starts[owner] + offset_s) * 1e9).astype("int64")
+    return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), owner
+
+
+def per_interval_mean(values: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    """Average per-sample ``values`` back onto their ``count`` intervals."""
+    totals = np.bincount(owner, weights=values, minlength=count)
+    return totals / np.maximum(np.bincount(owner, minlength=count), 1)

@@ -1,0 +1,75 @@
+"""Signed meter readings: they verify, add up, and fail when touched."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voisin.errors import InvalidInput
+from voisin.meters import Meter, verify_reading
+from voisin.protocol import KeyPair, MeterReading
+
+INTERVAL = "2026-06-21T12:00Z"
+
+
+@pytest.fixture
+def meter() -> Meter:
+    return Meter(KeyPair.derive("test", "meter"), participant="household-1")
+
+
+def test_export_reading_verifies_and_adds_up(meter: Meter) -> None:
+    reading = meter.read(INTERVAL, pv_kwh=1.5, load_kwh=0.3, battery_kwh=-0.2)
+    assert verify_reading(reading)
+    assert reading.export_kwh == pytest.approx(1.0)
+    assert reading.import_kwh == 0.0
+    assert reading.meter == meter.meter_id
+
+
+def test_import_reading(meter: Meter) -> None:
+    reading = meter.read(INTERVAL, pv_kwh=0.0, load_kwh=0.4, battery_kwh=0.1)
+    assert (reading.import_kwh, reading.export_kwh) == (pytest.approx(0.3), 0.0)
+    assert verify_reading(reading)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pv_kwh": 1.6},
+        {"export_kwh": 1.1},
+        {"interval": "2026-06-21T12:15Z"},
+        {"participant": "household-2"},
+        {"meter": KeyPair.derive("other").public_hex},
+        {"signature": "00" * 64},
+        {"estimated": True},
+    ],
+)
+def test_tampered_reading_fails(meter: Meter, change: dict[str, object]) -> None:
+    reading = meter.read(INTERVAL, pv_kwh=1.5, load_kwh=0.3, battery_kwh=-0.2)
+    assert not verify_reading(reading.model_copy(update=change))
+
+
+def test_reading_signed_by_another_key_fails(meter: Meter) -> None:
+    reading = meter.read(INTERVAL, pv_kwh=1.0, load_kwh=0.2)
+    forged = Meter(KeyPair.derive("forger"), "household-1").read(INTERVAL, 1.0, 0.2)
+    assert not verify_reading(reading.model_copy(update={"signature": forged.signature}))
+
+
+def test_bad_measurements_are_rejected(meter: Meter) -> None:
+    with pytest.raises(InvalidInput):
+        meter.read(INTERVAL, pv_kwh=float("nan"), load_kwh=0.1)
+    with pytest.raises(InvalidInput):
+        meter.read(INTERVAL, pv_kwh=-0.1, load_kwh=0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pv=st.floats(0.0, 10.0),
+    load=st.floats(0.0, 10.0),
+    battery=st.floats(-3.0, 3.0),
+)
+def test_any_reading_verifies_with_one_direction(pv: float, load: float, battery: float) -> None:
+    reading: MeterReading = Meter(KeyPair.derive("prop"), "p").read(INTERVAL, pv, load, battery)
+    assert verify_reading(reading)
+    assert reading.import_kwh == 0.0 or reading.export_kwh == 0.0
+    assert reading.net_export_kwh == pytest.approx(pv + battery - load, abs=0.002)
