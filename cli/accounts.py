@@ -1,0 +1,93 @@
+"""Running totals of a simulation: energy by route and each participant's bill.
+
+A bill is what the participant paid minus what it received: market trades at the
+cleared prices plus the imbalance it settled with its retailer. The baseline is the
+same metered energy bought and sold at the participant's tariff with no market.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from voisin.ledger import Settlement
+from voisin.protocol import GRID, ClearingResult, MeterReading, Participant, TradeKind
+
+
+@dataclass
+class Bill:
+    participant: Participant
+    market_eur: float = 0.0
+    imbalance_eur: float = 0.0
+    baseline_eur: float = 0.0
+
+    @property
+    def total_eur(self) -> float:
+        return self.market_eur - self.imbalance_eur
+
+
+@dataclass
+class Accounts:
+    """Energy (kWh) by route and a Bill per participant, summed over the run."""
+
+    p2p_kwh: float = 0.0
+    p2p_by_buyer_group: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    grid_import_kwh: float = 0.0
+    grid_export_kwh: float = 0.0
+    tokens_paid: float = 0.0
+    congestion_rent_eur: float = 0.0
+    grid_legs_eur: float = 0.0
+    """What the grid received for imports minus what it paid for exports."""
+    estimated_readings: int = 0
+    bills: dict[str, Bill] = field(default_factory=dict)
+
+    def register(self, participants: Iterable[Participant]) -> None:
+        for p in participants:
+            self.bills[p.participant_id] = Bill(p)
+
+    def record(self, result: ClearingResult, settlements: Iterable[Settlement],
+               readings: Iterable[MeterReading]) -> None:
+        self.congestion_rent_eur += result.congestion_rent_eur
+        for trade in result.trades:
+            if trade.kind is TradeKind.P2P:
+                self.p2p_kwh += trade.energy_kwh
+                self.p2p_by_buyer_group[self.bills[trade.buyer].participant.group] += (
+                    trade.energy_kwh
+                )
+                self.tokens_paid += trade.paid_eur
+            elif trade.seller == GRID:
+                self.grid_import_kwh += trade.energy_kwh
+            else:
+                self.grid_export_kwh += trade.energy_kwh
+            if trade.seller == GRID:
+                self.grid_legs_eur += trade.received_eur
+            if trade.buyer == GRID:
+                self.grid_legs_eur -= trade.paid_eur
+            if trade.buyer != GRID:
+                self.bills[trade.buyer].market_eur += trade.paid_eur
+            if trade.seller != GRID:
+                self.bills[trade.seller].market_eur -= trade.received_eur
+        for s in settlements:
+            self.bills[s.participant].imbalance_eur += s.imbalance_eur
+            if s.imbalance_kwh > 0:
+                self.grid_export_kwh += s.imbalance_kwh
+            else:
+                self.grid_import_kwh -= s.imbalance_kwh
+            self.estimated_readings += int(s.estimated)
+        for r in readings:
+            bill = self.bills[r.participant]
+            tariff = bill.participant.tariff
+            bill.baseline_eur += (
+                r.import_kwh * tariff.import_eur_per_kwh - r.export_kwh * tariff.export_eur_per_kwh
+            )
+
+    def by_group(self) -> dict[str, tuple[int, float, float]]:
+        """Group -> (members, bill EUR, baseline EUR), groups sorted by name."""
+        totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+        for bill in self.bills.values():
+            row = totals[bill.participant.group]
+            row[0] += 1
+            row[1] += bill.total_eur
+            row[2] += bill.baseline_eur
+        return {g: (int(r[0]), r[1], r[2]) for g, r in sorted(totals.items())}

@@ -1,0 +1,47 @@
+"""`voisin ledger verify|show`: read-only views of a ledger file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from voisin.errors import InvalidInput
+from voisin.ledger import SqliteStore, verify_ledger
+
+
+def _existing(db: Path) -> Path:
+    if not db.is_file():
+        raise InvalidInput(f"no ledger at {db} (run `voisin simulate` first?)", code="no-ledger")
+    return db
+
+
+def show_verify(db: Path, console: Console) -> int:
+    report = verify_ledger(_existing(db))
+    console.print(
+        f"[bold green]verified[/]: {report.blocks} blocks, {report.transactions:,} "
+        f"transactions, height {report.height}, token supply "
+        f"{report.supply_micro / 1e6:,.2f}"
+    )
+    return 0
+
+
+def show_blocks(db: Path, console: Console, *, limit: int = 20) -> int:
+    store = SqliteStore(_existing(db), read_only=True)
+    try:
+        table = Table(title=f"Last {limit} blocks of {db}")
+        for name in ("height", "interval", "transactions", "hash"):
+            table.add_column(name, justify="right" if name == "height" else "left")
+        height = store.height()
+        for h in range(max(0, height - limit + 1), height + 1):
+            block = store.block(h)
+            kinds = Counter(t.kind.value for t in block.transactions)
+            summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            table.add_row(str(h), block.header.interval or "-", summary,
+                          block.header.block_hash()[:12])
+        console.print(table)
+    finally:
+        store.close()
+    return 0

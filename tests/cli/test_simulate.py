@@ -1,0 +1,110 @@
+"""End to end: the simulation writes a ledger that verifies, deterministically."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from voisin.cli.simulation import LEDGER_FILE, SimulationConfig, run_simulation
+from voisin.errors import InvalidInput, VerificationError
+from voisin.ledger import verify_ledger
+
+SMALL = {"households": 8, "minutes": 60, "start": date(2026, 6, 22)}
+
+
+def _voisin(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "voisin.cli.main", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("run")
+    return run_simulation(SimulationConfig(out=out, **SMALL))
+
+
+def test_small_day_trades_and_verifies(small_run) -> None:
+    acc = small_run.accounts
+    assert small_run.intervals == 24
+    assert small_run.verified
+    assert acc.p2p_kwh > 0, "a sunny June day must give some peer-to-peer energy"
+    assert small_run.rejected == {}
+    assert small_run.minted_tokens > 0
+    # Every participant's bill and the grid-only baseline are both accounted.
+    assert len(acc.bills) == SMALL["households"] + 1
+
+
+def test_money_balances_and_the_community_saves(small_run) -> None:
+    """What participants pay each other nets to the grid legs plus congestion rent, and
+    on a sunny day the neighbourhood as a whole pays less than with the grid alone."""
+    acc = small_run.accounts
+    market = sum(b.market_eur for b in acc.bills.values())
+    assert market == pytest.approx(acc.grid_legs_eur + acc.congestion_rent_eur, abs=1e-6)
+    bills = sum(b.total_eur for b in acc.bills.values())
+    baseline = sum(b.baseline_eur for b in acc.bills.values())
+    assert bills < baseline
+
+
+def test_same_seed_same_ledger_bytes(tmp_path: Path) -> None:
+    a = run_simulation(SimulationConfig(out=tmp_path / "a", **SMALL))
+    b = run_simulation(SimulationConfig(out=tmp_path / "b", **SMALL))
+    c = run_simulation(SimulationConfig(out=tmp_path / "c", seed=8, **SMALL))
+    bytes_a = a.ledger_path.read_bytes()
+    assert bytes_a == b.ledger_path.read_bytes()
+    assert bytes_a != c.ledger_path.read_bytes()
+
+
+def test_existing_ledger_is_not_overwritten(small_run) -> None:
+    with pytest.raises(InvalidInput, match="overwrite"):
+        run_simulation(SimulationConfig(out=small_run.config.out, **SMALL))
+
+
+def test_edited_row_is_named_by_verify(small_run, tmp_path: Path) -> None:
+    copy = tmp_path / LEDGER_FILE
+    copy.write_bytes(small_run.ledger_path.read_bytes())
+    with sqlite3.connect(copy) as db:
+        height, idx = db.execute(
+            "SELECT height, idx FROM transactions WHERE kind = 'trade' ORDER BY height, idx"
+            " LIMIT 1"
+        ).fetchone()
+        db.execute(
+            "UPDATE transactions SET body = replace(body, '\"energy_kwh\":', '\"energy_kwh\":1')"
+            " WHERE height = ? AND idx = ?",
+            (height, idx),
+        )
+    with pytest.raises(VerificationError) as err:
+        verify_ledger(copy)
+    assert err.value.height == height
+
+
+@pytest.mark.slow
+def test_cli_simulate_then_verify(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    run = _voisin("simulate", "--households", "6", "--minutes", "60", "--out", str(out),
+                  "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "verified" in run.stdout
+    assert "peer to peer" in run.stdout
+    check = _voisin("ledger", "verify", str(out / LEDGER_FILE))
+    assert check.returncode == 0, check.stderr
+    again = _voisin("simulate", "--households", "6", "--out", str(out), "--quiet")
+    assert again.returncode == 2
+    assert "overwrite" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_cli_rejects_bad_settings_in_one_line() -> None:
+    run = _voisin("simulate", "--households", "0")
+    assert run.returncode == 2
+    assert "households" in run.stderr
+    assert "Traceback" not in run.stderr
+    missing = _voisin("ledger", "verify", "/nonexistent/ledger.sqlite")
+    assert missing.returncode == 2
+    assert "no ledger" in missing.stderr
