@@ -7,12 +7,16 @@ The operator, the simulation and an auditor re-clearing from the ledger all call
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from voisin.errors import ClearingError, InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
+from voisin.market.bulk import solve_book
+from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
 from voisin.market.feeder import Feeder
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.model import build_model
+from voisin.market.price_rule import columns_of, midpoint_prices, price_ranges
 from voisin.market.pricing import clean, empty_book_prices, nodal_prices
 from voisin.market.solve import SolveStatus, solve, solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
@@ -22,6 +26,10 @@ ENERGY_DECIMALS = 9
 """Cleared kWh are rounded to 1e-9 (a micro-watt-hour): below that is solver noise."""
 GRID_MISMATCH_KWH = 1e-6
 """Largest gap tolerated between the solver's grid exchange and the cleared bids' net."""
+MATRIX_BACKEND_SEGMENTS = 200
+"""``backend="auto"`` clears books with more segments than this through the matrix path
+(``bulk.solve_book``); smaller ones through the readable Pyomo model (docs/clearing.md)."""
+Backend = Literal["auto", "pyomo", "highs"]
 
 
 def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
@@ -79,28 +87,41 @@ def _welfare(
 
 
 def clear(
-    bids: Sequence[Bid], grid: Grid, interval: str, *, rules: MarketRules | None = None
+    bids: Sequence[Bid],
+    grid: Grid,
+    interval: str,
+    *,
+    rules: MarketRules | None = None,
+    backend: Backend = "auto",
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
     Every bid must be for ``interval`` and at a bus of ``grid``; with ``rules`` each bid
     must also pass the gate (price floor and cap). An empty book gives status EMPTY.
+    ``backend`` builds the same LP in Pyomo (``"pyomo"``) or as arrays for highspy
+    (``"highs"``); ``"auto"`` picks by size. ``result.solver`` records which one ran.
     Raises ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
+    if backend not in ("auto", "pyomo", "highs"):
+        raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
     _check_book(bids, grid, interval, rules)
     ghash = grid_hash(grid)
     if not bids:
         return _empty(grid, interval, ghash)
 
-    built = build_model(bids, grid)
-    outcome = solve(built)
+    segments = sum(len(bid.segments) for bid in bids)
+    if backend == "highs" or (backend == "auto" and segments > MATRIX_BACKEND_SEGMENTS):
+        keys, outcome = solve_book(bids, grid)
+    else:
+        built = build_model(bids, grid)
+        keys, outcome = built.segments, solve(built)
     if outcome.status is not SolveStatus.OPTIMAL:
         raise ClearingError(f"interval {interval}: HiGHS ended {outcome.status.value}")
 
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
     by_id = {bid.bid_id: bid for bid in ordered}
     raw: dict[str, float] = {bid.bid_id: 0.0 for bid in ordered}
-    for key, value in zip(built.segments, outcome.segment_kwh, strict=True):
+    for key, value in zip(keys, outcome.segment_kwh, strict=True):
         raw[key.bid_id] += value
     cleared = {
         bid_id: clean(min(max(value, 0.0), by_id[bid_id].energy_kwh), ENERGY_DECIMALS)
@@ -120,8 +141,14 @@ def clear(
 
     welfare = _welfare(ordered, cleared, grid, grid_import, grid_export)
 
-    prices = nodal_prices(outcome.balance_duals, grid)
-    allocations = allocate(ordered, cleared, Feeder.of(grid))
+    columns = columns_of(ordered, grid, keys, outcome.segment_kwh)
+    ranges = price_ranges(columns, grid, outcome.flow_kwh, outcome.import_kwh,
+                          outcome.export_kwh)
+    prices = midpoint_prices(ranges) or nodal_prices(outcome.balance_duals, grid)
+    if len(ordered) > NETTED_SPLIT_BIDS:
+        allocations = allocate_netted(ordered, cleared, grid)
+    else:
+        allocations = allocate(ordered, cleared, Feeder.of(grid))
     trades = to_trades(allocations, ordered, prices, grid.root, interval)
     return ClearingResult(
         interval=interval,

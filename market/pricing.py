@@ -5,10 +5,8 @@ its right-hand side by one kWh forces the bus to inject one kWh more than it tak
 which is the same as serving one more kWh of demand there; in a maximisation the dual
 is therefore minus the marginal cost of that demand. The nodal price is ``-dual``.
 
-Rule (see docs/clearing.md): the price of a bus is the dual HiGHS's dual simplex
-returns, negated and rounded to ``PRICE_DECIMALS`` places (kills -0.0 and 1e-16
-noise). With a degenerate book (e.g. nothing clears) any price in a range is valid and
-this picks a vertex of that range; a later rule will choose a documented point.
+The price rule itself lives in ``price_rule`` (the midpoint of each bus's range); the
+negated dual is its fallback should a range ever come out empty.
 """
 
 from __future__ import annotations

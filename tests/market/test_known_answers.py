@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from voisin.market import clear, grid_hash, uniform_auction
+from voisin.market.model import build_model
+from voisin.market.price_rule import columns_of, midpoint_prices, price_ranges
+from voisin.market.solve import solve
 from voisin.protocol import Bid, ClearingStatus, Grid
 
 INTERVAL = "2026-06-21T12:00Z"
@@ -85,3 +88,18 @@ def test_single_bus_cases_match_uniform_auction(path: Path) -> None:
     low, high = expect["price_eur_per_kwh"][grid.root]
     assert result.price_low_eur_per_kwh == pytest.approx(low, abs=TOL)
     assert result.price_high_eur_per_kwh == pytest.approx(high, abs=TOL)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_price_rule_ranges_equal_the_hand_worked_ranges(path: Path) -> None:
+    """The rule's range per bus is exactly the hand-worked range; the price its midpoint."""
+    grid, bids, case = _load(path)
+    ordered = sorted(bids, key=lambda b: b.bid_id)
+    built = build_model(ordered, grid)
+    out = solve(built)
+    offers = columns_of(ordered, grid, built.segments, out.segment_kwh)
+    ranges = price_ranges(offers, grid, out.flow_kwh, out.import_kwh, out.export_kwh)
+    for bus, (low, high) in case["expect"]["price_eur_per_kwh"].items():
+        assert ranges[bus] == pytest.approx((low, high), abs=TOL), bus
+    result = clear(bids, grid, INTERVAL)
+    assert result.prices_eur_per_kwh == midpoint_prices(ranges)

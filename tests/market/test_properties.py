@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 
 from voisin.market import clear, uniform_auction
 from voisin.market.feeder import Feeder
+from voisin.market.model import build_model
+from voisin.market.price_rule import columns_of, price_ranges
+from voisin.market.solve import solve
 from voisin.market.trades import allocate
 from voisin.protocol import GRID, Bid, ClearingResult, Grid, Line, Side
 
@@ -297,3 +300,41 @@ def _greedy_welfare(grid: Grid, bids: list[Bid]) -> float:
 def test_welfare_at_least_a_greedy_feasible_dispatch(market: tuple[Grid, list[Bid]]) -> None:
     grid, bids = market
     assert clear(bids, grid, INTERVAL).welfare_eur >= _greedy_welfare(grid, bids) - 1e-8
+
+
+EPS_KWH = 1e-3
+BIG_EUR = 100.0
+
+
+def _probe(bid_id: str, bus: str, side: Side, price: float) -> Bid:
+    return Bid(bid_id=bid_id, participant="probe", bus=bus, interval=INTERVAL, side=side,
+               segments=({"energy_kwh": EPS_KWH, "price_eur_per_kwh": price},))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markets())
+def test_price_rule_ranges_match_welfare_sensitivity(market: tuple[Grid, list[Bid]]) -> None:
+    """Checked independently of the rule's derivation: the top of a bus's price range is
+    what one more kWh taken there costs the market, the bottom what one more kWh
+    injected there is worth, both measured by re-clearing with a tiny extra bid; the
+    price lies between them."""
+    grid, bids = market
+    ordered = sorted(bids, key=lambda b: b.bid_id)
+    base = clear(ordered, grid, INTERVAL)
+    if not ordered:
+        return
+    built = build_model(ordered, grid)
+    out = solve(built)
+    ranges = price_ranges(columns_of(ordered, grid, built.segments, out.segment_kwh), grid,
+                          out.flow_kwh, out.import_kwh, out.export_kwh)
+    for bus in grid.buses:
+        low, high = ranges[bus]
+        assert low - 1e-9 <= base.prices_eur_per_kwh[bus] <= high + 1e-9
+        inject = clear([*ordered, _probe("~inject", bus, Side.SELL, -BIG_EUR)], grid, INTERVAL)
+        if inject.cleared_kwh["~inject"] > EPS_KWH / 2:
+            worth = (inject.welfare_eur - base.welfare_eur) / EPS_KWH - BIG_EUR
+            assert low == pytest.approx(worth, abs=1e-4), (bus, "low")
+        take = clear([*ordered, _probe("~take", bus, Side.BUY, BIG_EUR)], grid, INTERVAL)
+        if take.cleared_kwh["~take"] > EPS_KWH / 2:
+            cost = BIG_EUR - (take.welfare_eur - base.welfare_eur) / EPS_KWH
+            assert high == pytest.approx(cost, abs=1e-4), (bus, "high")

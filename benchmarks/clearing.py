@@ -1,0 +1,189 @@
+"""Clearing benchmark on DESIGN.md's generated instances.
+
+    python benchmarks/clearing.py [--sizes 1000,10000,100000] [--seed 0] [--compare]
+
+Per size N (bids): B = max(10, N/20) buses on a random tree (parent[b] = floor(u*b)),
+line limits uniform 5-50 kWh, half buy and half sell at random buses, 0.1-5 kWh,
+0.05-0.40 EUR/kWh, grid import 0.30 and export 0.05 at the root. Each size runs in its
+own process so the peak memory (ru_maxrss) is that size's own.
+
+Columns: the matrix path's stages (build, solve, prices, split, total, in seconds, and
+peak MB), then the same run's yardsticks: a vectorised sort-based uniform auction with
+no network (the floor) and the Pyomo build + solve + duals (skipped above 100k bids,
+it takes minutes). ``--compare`` also times HiGHS options on the same LP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from voisin.market.bulk import clear_arrays
+from voisin.market.highs_direct import solve_matrix
+from voisin.market.matrix import SegmentBook
+from voisin.market.network import Network
+
+PYOMO_MAX_BIDS = 100_000
+COMPARE = {
+    "dual simplex, warm basis (default)": ({}, True),
+    "dual simplex, slack basis": ({}, False),
+    "dual simplex, presolve on": ({"presolve": "on"}, False),
+    "interior point + crossover": ({"solver": "ipm", "presolve": "on"}, False),
+}
+
+
+def generate(n: int, seed: int) -> tuple[Network, SegmentBook]:
+    """DESIGN.md's instance of ``n`` bids, as arrays."""
+    rng = np.random.default_rng(seed)
+    buses = max(10, n // 20)
+    parent = np.floor(rng.random(buses) * np.arange(buses)).astype(np.int64)
+    net = Network.from_parents(
+        parent,
+        rng.uniform(5, 50, buses - 1),
+        import_price_eur_per_kwh=0.30,
+        export_price_eur_per_kwh=0.05,
+    )
+    book = SegmentBook.of(
+        rng.integers(0, buses, n),
+        np.arange(n) >= n // 2,
+        rng.uniform(0.1, 5, n),
+        rng.uniform(0.05, 0.40, n),
+        bus_count=buses,
+    )
+    return net, book
+
+
+def uniform_floor(book: SegmentBook, net: Network) -> float:
+    """Welfare (EUR) of the network-free uniform auction, sorts and cumulative sums only."""
+    buy, sell = ~book.sell, book.sell
+    bp = np.append(book.price_eur_per_kwh[buy], net.export_price_eur_per_kwh)
+    bq = np.append(book.energy_kwh[buy], book.energy_kwh[sell].sum() + 1)
+    sp = np.append(book.price_eur_per_kwh[sell], net.import_price_eur_per_kwh)
+    sq = np.append(book.energy_kwh[sell], book.energy_kwh[buy].sum() + 1)
+    bo, so = np.argsort(-bp, kind="stable"), np.argsort(sp, kind="stable")
+    bp, bq, sp, sq = bp[bo], bq[bo], sp[so], sq[so]
+    demand, supply = np.cumsum(bq), np.cumsum(sq)
+    # Volume: the units where the k-th kWh's buyer limit is at least its seller's.
+    cuts = np.union1d(demand, supply)
+    cuts = cuts[cuts <= min(demand[-1], supply[-1])]
+    buyer = np.searchsorted(demand, cuts, side="left")
+    seller = np.searchsorted(supply, cuts, side="left")
+    size = np.diff(cuts, prepend=0.0)
+    gain = (bp[buyer] - sp[seller]) * size
+    return float(gain[gain > 0].sum())
+
+
+def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
+    """Build + solve + duals through the Pyomo model (Bid objects built untimed)."""
+    from voisin.market.model import build_model
+    from voisin.market.pricing import nodal_prices
+    from voisin.market.solve import solve
+    from voisin.protocol import Bid, Grid, Line
+
+    grid = Grid(
+        root="0",
+        buses=net.buses,
+        lines=tuple(
+            Line(from_bus=str(a), to_bus=str(b), capacity_kwh=float(c))
+            for a, b, c in zip(net.line_from, net.line_to, net.line_capacity_kwh, strict=True)
+        ),
+        import_price_eur_per_kwh=net.import_price_eur_per_kwh,
+        export_price_eur_per_kwh=net.export_price_eur_per_kwh,
+    )
+    bids = [
+        Bid(
+            bid_id=f"x{i:07d}",
+            participant=f"p{i}",
+            bus=str(b),
+            interval="2026-06-21T12:00Z",
+            side="sell" if s else "buy",
+            segments=({"energy_kwh": float(q), "price_eur_per_kwh": float(p)},),
+        )
+        for i, (b, s, q, p) in enumerate(
+            zip(book.bus, book.sell, book.energy_kwh, book.price_eur_per_kwh, strict=True)
+        )
+    ]
+    began = time.perf_counter()
+    outcome = solve(build_model(bids, grid))
+    nodal_prices(outcome.balance_duals, grid)
+    return time.perf_counter() - began, outcome.objective_eur
+
+
+def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
+    warm_net, warm_book = generate(200, seed + 1)  # first calls load code paths: untimed
+    uniform_floor(warm_book, warm_net)
+    clear_arrays(warm_book, warm_net)
+    net, book = generate(n, seed)
+    began = time.perf_counter()
+    floor_welfare = uniform_floor(book, net)
+    floor = time.perf_counter() - began
+    result = clear_arrays(book, net)
+    row: dict[str, object] = {"n": n, "buses": net.bus_count, **result.seconds}
+    row["total"] = sum(result.seconds.values())
+    row["welfare"] = result.welfare_eur
+    row["floor_welfare"] = floor_welfare
+    row["iterations"] = result.iterations
+    row["trades"] = len(result.split)
+    row["floor"] = floor
+    row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if n <= PYOMO_MAX_BIDS:
+        row["pyomo"], objective = pyomo_seconds(net, book)
+        row["pyomo_gap"] = abs(objective - result.welfare_eur)
+    if compare:
+        row["compare"] = {}
+        for name, (options, warm) in COMPARE.items():
+            began = time.perf_counter()
+            out = solve_matrix(book, net, warm_start=warm, options=options)
+            row["compare"][name] = (time.perf_counter() - began, out.iterations)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", action="store_true", help="also time HiGHS options")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.seed, args.compare)))
+        return
+    print(
+        f"{'bids':>9} {'buses':>6} {'build':>7} {'solve':>7} {'prices':>7} {'split':>7} "
+        f"{'total':>7} {'peakMB':>7} {'iters':>6} | {'floor':>7} {'x floor':>7} | "
+        f"{'pyomo':>7} {'x faster':>8}"
+    )
+    for n in (int(s) for s in args.sizes.split(",")):
+        command = [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)]
+        output = subprocess.run(
+            command + (["--compare"] if args.compare else []),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        row = json.loads(output.strip().splitlines()[-1])
+        pyomo = row.get("pyomo")
+        pyomo_cols = (
+            f"{pyomo:7.3f} {pyomo / row['total']:8.1f}" if pyomo else f"{'skipped':>7} {'-':>8}"
+        )
+        print(
+            f"{n:>9} {row['buses']:>6} {row['build']:7.3f} {row['solve']:7.3f} "
+            f"{row['prices']:7.3f} {row['split']:7.3f} {row['total']:7.3f} "
+            f"{row['peak_mb']:7.0f} {row['iterations']:>6} | {row['floor']:7.3f} "
+            f"{row['total'] / row['floor']:7.1f} | {pyomo_cols}",
+            flush=True,
+        )
+        if "pyomo_gap" in row and row["pyomo_gap"] > 1e-6:
+            print(f"{'':>9}   warning: Pyomo welfare differs by {row['pyomo_gap']:.2e} EUR")
+        for name, (seconds, iterations) in row.get("compare", {}).items():
+            print(f"{'':>9}   {name:<38} {seconds:7.3f} s {iterations:>7} iterations")
+
+
+if __name__ == "__main__":
+    main()
