@@ -1,8 +1,9 @@
 """Clearing at scale: numpy arrays in, numpy arrays out, HiGHS through its matrix API.
 
 ``clear_arrays`` is the low-level entry point for large books (no pydantic object per
-bid on the hot path): build (``matrix``), solve (``highs_direct``), prices (the same
-rule as ``pricing``: ``-dual`` rounded to 1e-9), the netted split (``netting``).
+bid on the hot path): build (``matrix``), solve (``highs_direct``), prices (the rule
+``clear`` uses: the midpoint of each bus's range, ``price_rule``), the netted split
+(``netting``).
 ``solve_book`` is the thin wrapper ``clear(..., backend="highs")`` uses for ``Bid``
 sequences; ``allocate_netted`` is the split ``clear`` uses for large books.
 """
@@ -21,6 +22,7 @@ from voisin.market.matrix import SegmentBook, build_lp, warm_basis
 from voisin.market.model import SegmentKey
 from voisin.market.netting import NettedSplit, net_split
 from voisin.market.network import Network
+from voisin.market.price_rule import rule_prices
 from voisin.market.pricing import PRICE_DECIMALS
 from voisin.market.solve import SolveOutcome, SolveStatus
 from voisin.protocol import Bid, Grid, Side
@@ -47,11 +49,6 @@ class ArrayClearing:
     iterations: int
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time of each stage: build, solve, prices, split."""
-
-
-def prices_from_duals(balance_duals: np.ndarray) -> np.ndarray:
-    """Nodal prices (EUR/kWh): ``-dual`` rounded to 1e-9, -0.0 made 0.0 (``pricing``)."""
-    return np.round(-balance_duals, PRICE_DECIMALS) + 0.0
 
 
 def _solved(
@@ -88,7 +85,8 @@ def clear_arrays(book: SegmentBook, net: Network, *, warm_start: bool = True) ->
         - net.import_price_eur_per_kwh * grid_import
         + net.export_price_eur_per_kwh * grid_export
     )
-    prices = prices_from_duals(outcome.balance_duals)
+    prices = rule_prices(book, net, segment, outcome.flow_kwh, outcome.import_kwh,
+                         outcome.export_kwh, outcome.balance_duals)
     seconds["prices"] = time.perf_counter() - began
     began = time.perf_counter()
     split = net_split(book.bus[first], sell, cleared, net)

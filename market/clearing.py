@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
+
 from voisin.errors import ClearingError, InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
-from voisin.market.bulk import solve_book
+from voisin.market.bulk import book_of, solve_book
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
 from voisin.market.feeder import Feeder
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.model import build_model
-from voisin.market.price_rule import columns_of, midpoint_prices, price_ranges
-from voisin.market.pricing import clean, empty_book_prices, nodal_prices
+from voisin.market.network import Network
+from voisin.market.price_rule import rule_prices
+from voisin.market.pricing import clean, empty_book_prices
 from voisin.market.solve import SolveStatus, solve, solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, Side
@@ -141,10 +144,12 @@ def clear(
 
     welfare = _welfare(ordered, cleared, grid, grid_import, grid_export)
 
-    columns = columns_of(ordered, grid, keys, outcome.segment_kwh)
-    ranges = price_ranges(columns, grid, outcome.flow_kwh, outcome.import_kwh,
-                          outcome.export_kwh)
-    prices = midpoint_prices(ranges) or nodal_prices(outcome.balance_duals, grid)
+    net = Network.of(grid)
+    book, _ = book_of(ordered, net)
+    rule = rule_prices(book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
+                       outcome.import_kwh, outcome.export_kwh,
+                       np.array([outcome.balance_duals[b] for b in grid.buses]))
+    prices = dict(zip(grid.buses, rule.tolist(), strict=True))
     if len(ordered) > NETTED_SPLIT_BIDS:
         allocations = allocate_netted(ordered, cleared, grid)
     else:

@@ -23,124 +23,109 @@ price of every bus are each attained together by one feasible vector, found by o
 sweep from the leaves to the root and one back; their average is feasible too. A bus
 left unbounded on one side (nothing there or behind it can bind) takes the grid tariff
 on that side, clipped to the other bound.
+
+Works on arrays (``SegmentBook``, ``Network``) so both backends and ``clear_arrays``
+share it; a Python loop runs only over buses, twice.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
-from voisin.market.feeder import Feeder
-from voisin.market.model import SegmentKey
-from voisin.market.pricing import clean
-from voisin.protocol import Bid, Grid, Side
+from voisin.market.matrix import SegmentBook
+from voisin.market.network import Network
+from voisin.market.pricing import PRICE_DECIMALS
 
 TOL = 1e-7
 """kWh within which a quantity counts as at its bound."""
 
 
-@dataclass(frozen=True)
-class Columns:
-    """The LP's priced columns as arrays: bid segments, then the two grid legs.
-
-    ``bus`` indexes ``grid.buses``; ``buys`` is True for columns that withdraw energy
-    (buy segments, export); kWh and EUR/kWh as floats.
-    """
-
-    bus: np.ndarray
-    buys: np.ndarray
-    price_eur_per_kwh: np.ndarray
-    upper_kwh: np.ndarray
-    cleared_kwh: np.ndarray
-
-
-def price_ranges(
-    columns: Columns,
-    grid: Grid,
-    flow_kwh: Sequence[float],
-    import_kwh: float,
+def _column_bounds(
+    book: SegmentBook, net: Network, segment_kwh: np.ndarray, import_kwh: float,
     export_kwh: float,
-) -> dict[str, tuple[float, float]]:
-    """``bus -> (lowest, highest)`` market-clearing price (EUR/kWh) for this dispatch."""
-    root = grid.buses.index(grid.root)
-    limit = math.inf if grid.transformer_capacity_kwh is None else grid.transformer_capacity_kwh
-    bus = np.append(columns.bus, [root, root])
-    buys = np.append(columns.buys, [False, True])
-    price = np.append(columns.price_eur_per_kwh,
-                      [grid.import_price_eur_per_kwh, grid.export_price_eur_per_kwh])
-    upper = np.append(columns.upper_kwh, [limit, limit])
-    cleared = np.append(columns.cleared_kwh, [import_kwh, export_kwh])
-
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bus bounds from the priced columns alone: segments, then the two grid legs."""
+    root, limit = net.root, net.transformer_capacity_kwh
+    bus = np.append(book.bus, [root, root])
+    buys = np.append(~book.sell, [False, True])
+    price = np.append(book.price_eur_per_kwh,
+                      [net.import_price_eur_per_kwh, net.export_price_eur_per_kwh])
+    upper = np.append(book.energy_kwh, [limit, limit])
+    cleared = np.append(np.asarray(segment_kwh, dtype=float), [import_kwh, export_kwh])
     rejected = cleared < upper - TOL
     accepted = cleared > TOL
-    # A buyer left wanting puts a floor under the price, an accepted buyer a cap; a
-    # seller the other way round.
+    # A buyer left wanting puts a floor under its bus price and an accepted buyer a cap;
+    # a seller the other way round.
     floor_at = np.where(buys, rejected, accepted)
     cap_at = np.where(buys, accepted, rejected)
-    low_arr = np.full(len(grid.buses), -np.inf)
-    high_arr = np.full(len(grid.buses), np.inf)
-    np.maximum.at(low_arr, bus[floor_at], price[floor_at])
-    np.minimum.at(high_arr, bus[cap_at], price[cap_at])
-    low = dict(zip(grid.buses, low_arr.tolist(), strict=True))
-    high = dict(zip(grid.buses, high_arr.tolist(), strict=True))
-
-    feeder = Feeder.of(grid)
-    # For each bus below the root: may its price be above its parent's (flow can still
-    # grow towards the bus), and may it be below (flow can still grow away)?
-    links = []
-    for name in feeder.order[1:]:
-        index, sign = feeder.parent_line[name]
-        toward = sign * flow_kwh[index]  # kWh flowing parent -> bus
-        cap = grid.lines[index].capacity_kwh
-        links.append((name, feeder.parent[name], toward < cap - TOL, toward > -cap + TOL))
-    # A bound reaches a bus along a path that climbs to a common ancestor and descends:
-    # one sweep from the leaves up, then one from the root down, carries every bound.
-    for name, parent, not_full_down, not_full_up in [*reversed(links), *links]:
-        if not_full_down:  # pi[bus] <= pi[parent]
-            high[name] = min(high[name], high[parent])
-            low[parent] = max(low[parent], low[name])
-        if not_full_up:  # pi[parent] <= pi[bus]
-            high[parent] = min(high[parent], high[name])
-            low[name] = max(low[name], low[parent])
-    return {b: _close(low[b], high[b], grid) for b in grid.buses}
-
-
-def _close(low: float, high: float, grid: Grid) -> tuple[float, float]:
-    """Replace an open side by the grid tariff on that side, never crossing the other."""
-    if math.isinf(low):
-        low = min(grid.export_price_eur_per_kwh, high)
-    if math.isinf(high):
-        high = max(grid.import_price_eur_per_kwh, low)
+    low = np.full(net.bus_count, -np.inf)
+    high = np.full(net.bus_count, np.inf)
+    np.maximum.at(low, bus[floor_at], price[floor_at])
+    np.minimum.at(high, bus[cap_at], price[cap_at])
     return low, high
 
 
-def columns_of(
-    bids: Sequence[Bid], grid: Grid, segments: Sequence[SegmentKey],
-    segment_kwh: Sequence[float],
-) -> Columns:
-    """The Pyomo model's segment columns as arrays, in its variable order."""
-    by_id = {bid.bid_id: bid for bid in bids}
-    index = {b: i for i, b in enumerate(grid.buses)}
-    rows = []
-    for key in segments:
-        bid = by_id[key.bid_id]
-        seg = bid.segments[key.index]
-        rows.append((index[bid.bus], bid.side is Side.BUY, seg.price_eur_per_kwh,
-                     seg.energy_kwh))
-    bus, buys, price, upper = zip(*rows, strict=True) if rows else ((), (), (), ())
-    return Columns(np.array(bus, dtype=np.int64), np.array(buys, dtype=bool),
-                   np.array(price, dtype=float), np.array(upper, dtype=float),
-                   np.asarray(segment_kwh, dtype=float))
+def price_ranges(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest market-clearing price (EUR/kWh) of each bus, ``net.buses`` order."""
+    low_arr, high_arr = _column_bounds(book, net, segment_kwh, import_kwh, export_kwh)
+    low, high = low_arr.tolist(), high_arr.tolist()
+    parent = net.parent.tolist()
+    # For each line: the bus below it, and the flow towards that bus (kWh).
+    below = np.where(net.parent[net.line_to] == net.line_from, net.line_to, net.line_from)
+    toward = np.where(below == net.line_to, 1.0, -1.0) * np.asarray(flow_kwh, dtype=float)
+    can_push = toward < net.line_capacity_kwh - TOL  # more could flow to the bus
+    can_pull = toward > -net.line_capacity_kwh + TOL  # more could flow away from it
+    push = np.zeros(net.bus_count, dtype=bool)
+    pull = np.zeros(net.bus_count, dtype=bool)
+    push[below], pull[below] = can_push, can_pull
+    push_l, pull_l = push.tolist(), pull.tolist()
+    order = net.preorder.tolist()[1:]
+    # A bound reaches a bus along a path that climbs to a common ancestor and descends:
+    # one sweep from the leaves up, then one from the root down, carries every bound.
+    for b in [*reversed(order), *order]:
+        up = parent[b]
+        if push_l[b]:  # price[b] <= price[up]
+            high[b] = min(high[b], high[up])
+            low[up] = max(low[up], low[b])
+        if pull_l[b]:  # price[up] <= price[b]
+            high[up] = min(high[up], high[b])
+            low[b] = max(low[b], low[up])
+    low_arr, high_arr = np.array(low), np.array(high)
+    # An open side takes the grid tariff on that side, never crossing the other bound.
+    low_arr = np.where(np.isinf(low_arr), np.minimum(net.export_price_eur_per_kwh, high_arr),
+                       low_arr)
+    high_arr = np.where(np.isinf(high_arr), np.maximum(net.import_price_eur_per_kwh, low_arr),
+                        high_arr)
+    return low_arr, high_arr
 
 
-def midpoint_prices(ranges: dict[str, tuple[float, float]]) -> dict[str, float] | None:
+def midpoint_prices(low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
     """The rule's price per bus, or None if a range is empty (numerical trouble)."""
-    prices = {}
-    for bus, (low, high) in ranges.items():
-        if low > high + 1e-9:
-            return None
-        prices[bus] = clean((low + high) / 2)
+    if np.any(low > high + 1e-9):
+        return None
+    return np.round((low + high) / 2, PRICE_DECIMALS) + 0.0
+
+
+
+def rule_prices(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+    balance_duals: np.ndarray,
+) -> np.ndarray:
+    """Nodal prices by the rule, falling back to the negated balance duals (bus order)."""
+    low, high = price_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+    prices = midpoint_prices(low, high)
+    if prices is None:
+        return np.round(-np.asarray(balance_duals, dtype=float), PRICE_DECIMALS) + 0.0
     return prices

@@ -11,8 +11,6 @@ negated dual is its fallback should a range ever come out empty.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from voisin.protocol import Grid
 
 PRICE_DECIMALS = 9
@@ -22,11 +20,6 @@ PRICE_DECIMALS = 9
 def clean(value: float, decimals: int = PRICE_DECIMALS) -> float:
     """Round and turn -0.0 into 0.0, so equal numbers hash equally."""
     return round(value, decimals) + 0.0
-
-
-def nodal_prices(balance_duals: Mapping[str, float], grid: Grid) -> dict[str, float]:
-    """EUR/kWh per bus, in the grid's bus order."""
-    return {bus: clean(-balance_duals[bus]) for bus in grid.buses}
 
 
 def empty_book_prices(grid: Grid) -> dict[str, float]:

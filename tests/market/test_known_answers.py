@@ -6,11 +6,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voisin.market import clear, grid_hash, uniform_auction
+from voisin.market.bulk import book_of
 from voisin.market.model import build_model
-from voisin.market.price_rule import columns_of, midpoint_prices, price_ranges
+from voisin.market.network import Network
+from voisin.market.price_rule import midpoint_prices, price_ranges
 from voisin.market.solve import solve
 from voisin.protocol import Bid, ClearingStatus, Grid
 
@@ -94,12 +97,19 @@ def test_single_bus_cases_match_uniform_auction(path: Path) -> None:
 def test_price_rule_ranges_equal_the_hand_worked_ranges(path: Path) -> None:
     """The rule's range per bus is exactly the hand-worked range; the price its midpoint."""
     grid, bids, case = _load(path)
-    ordered = sorted(bids, key=lambda b: b.bid_id)
-    built = build_model(ordered, grid)
-    out = solve(built)
-    offers = columns_of(ordered, grid, built.segments, out.segment_kwh)
-    ranges = price_ranges(offers, grid, out.flow_kwh, out.import_kwh, out.export_kwh)
-    for bus, (low, high) in case["expect"]["price_eur_per_kwh"].items():
-        assert ranges[bus] == pytest.approx((low, high), abs=TOL), bus
+    low, high = rule_ranges(grid, bids)
+    for i, bus in enumerate(grid.buses):
+        expected = case["expect"]["price_eur_per_kwh"][bus]
+        assert (low[i], high[i]) == pytest.approx(tuple(expected), abs=TOL), bus
     result = clear(bids, grid, INTERVAL)
-    assert result.prices_eur_per_kwh == midpoint_prices(ranges)
+    assert list(result.prices_eur_per_kwh.values()) == midpoint_prices(low, high).tolist()
+
+
+def rule_ranges(grid: Grid, bids: list[Bid]) -> tuple[np.ndarray, np.ndarray]:
+    """The price rule's (low, high) per bus for the Pyomo model's optimal dispatch."""
+    ordered = sorted(bids, key=lambda b: b.bid_id)
+    net = Network.of(grid)
+    book, _ = book_of(ordered, net)
+    out = solve(build_model(ordered, grid))
+    return price_ranges(book, net, np.asarray(out.segment_kwh), np.asarray(out.flow_kwh),
+                        out.import_kwh, out.export_kwh)

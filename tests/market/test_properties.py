@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voisin.market import clear, uniform_auction
+from voisin.market.bulk import book_of
 from voisin.market.feeder import Feeder
 from voisin.market.model import build_model
-from voisin.market.price_rule import columns_of, price_ranges
+from voisin.market.network import Network
+from voisin.market.price_rule import price_ranges
 from voisin.market.solve import solve
 from voisin.market.trades import allocate
 from voisin.protocol import GRID, Bid, ClearingResult, Grid, Line, Side
@@ -323,12 +326,12 @@ def test_price_rule_ranges_match_welfare_sensitivity(market: tuple[Grid, list[Bi
     base = clear(ordered, grid, INTERVAL)
     if not ordered:
         return
-    built = build_model(ordered, grid)
-    out = solve(built)
-    ranges = price_ranges(columns_of(ordered, grid, built.segments, out.segment_kwh), grid,
-                          out.flow_kwh, out.import_kwh, out.export_kwh)
-    for bus in grid.buses:
-        low, high = ranges[bus]
+    net = Network.of(grid)
+    book, _ = book_of(ordered, net)
+    out = solve(build_model(ordered, grid))
+    lows, highs = price_ranges(book, net, np.asarray(out.segment_kwh),
+                               np.asarray(out.flow_kwh), out.import_kwh, out.export_kwh)
+    for bus, low, high in zip(grid.buses, lows.tolist(), highs.tolist(), strict=True):
         assert low - 1e-9 <= base.prices_eur_per_kwh[bus] <= high + 1e-9
         inject = clear([*ordered, _probe("~inject", bus, Side.SELL, -BIG_EUR)], grid, INTERVAL)
         if inject.cleared_kwh["~inject"] > EPS_KWH / 2:
