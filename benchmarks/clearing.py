@@ -80,9 +80,9 @@ def uniform_floor(book: SegmentBook, net: Network) -> float:
 
 
 def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
-    """Build + solve + duals through the Pyomo model (Bid objects built untimed)."""
+    """Build + solve + prices through the Pyomo model (Bid objects built untimed)."""
     from voisin.market.model import build_model
-    from voisin.market.pricing import nodal_prices
+    from voisin.market.price_rule import rule_prices
     from voisin.market.solve import solve
     from voisin.protocol import Bid, Grid, Line
 
@@ -111,7 +111,9 @@ def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
     ]
     began = time.perf_counter()
     outcome = solve(build_model(bids, grid))
-    nodal_prices(outcome.balance_duals, grid)
+    rule_prices(book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
+                outcome.import_kwh, outcome.export_kwh,
+                np.array([outcome.balance_duals[b] for b in grid.buses]))
     return time.perf_counter() - began, outcome.objective_eur
 
 
