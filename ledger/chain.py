@@ -16,16 +16,27 @@ from pathlib import Path
 from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import merkle
 from voisin.ledger import transactions as tx
+from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import EncodedBlock, LedgerStore, SqliteStore
 from voisin.ledger.tokens import TokenBook
-from voisin.ledger.transactions import encode_body, leaf_bytes
+from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
 from voisin.protocol import Block, BlockHeader, KeyPair, Transaction, TxKind, canonical_bytes
 
 GENESIS_PREV_HASH = "0" * 64
 DEFAULT_FUND = "fund"
 DEFAULT_GENESIS_MICRO = 1_000_000 * tx.MICRO_PER_TOKEN
 DEFAULT_GENESIS_TIME = "2026-01-01T00:00:00+00:00"
-_TOKEN_KINDS = (TxKind.TRANSFER.value, TxKind.REWARD.value)
+_TOKEN_KINDS = (TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value)
+_CONTRACT = TxKind.CONTRACT.value
+_GENESIS = TxKind.GENESIS.value
+_KIND_NAME = {k: k.value for k in TxKind}
+
+
+def newest_interval(latest: str | None, interval: str | None) -> str | None:
+    """The later of two interval ids (None = none yet); contracts must start after it."""
+    if interval is None:
+        return latest
+    return interval if latest is None or interval > latest else latest
 
 
 class Ledger:
@@ -35,6 +46,9 @@ class Ledger:
         self._store = store
         self._operator = operator
         self._book = TokenBook()
+        self._contracts = ContractBook()
+        self._latest_interval: str | None = None
+        self._stopped = ""  # why the storage failed; no block is acknowledged after that
         self._height = -1
         self._head = GENESIS_PREV_HASH
         self.fund = DEFAULT_FUND
@@ -69,20 +83,31 @@ class Ledger:
         return ledger
 
     def _resume(self) -> None:
-        """Pick up the head and replay token balances from the stored rows."""
+        """Pick up the head, then replay token balances and contracts from the stored rows."""
+        intervals: list[str | None] = []
         for height, block_hash, header_json, _ in self._store.raw_blocks():
-            if height == 0:
-                owner = json.loads(header_json).get("operator")
-                if owner != self._operator.public_hex:
-                    raise LedgerError(f"{self._store.path} is operated by key {owner}, not "
-                                      f"{self._operator.public_hex}", code="wrong-operator")
+            header = json.loads(header_json)
+            if height == 0 and header.get("operator") != self._operator.public_hex:
+                raise LedgerError(f"{self._store.path} is operated by key "
+                                  f"{header.get('operator')}, not {self._operator.public_hex}",
+                                  code="wrong-operator")
             self._height, self._head = height, block_hash
+            intervals.append(header.get("interval"))
+        before: str | None = None  # newest interval of the blocks below ``at``
+        at = 0
         for height, _, kind, body, _ in self._store.raw_transactions():
+            while at < height:
+                before, at = newest_interval(before, intervals[at]), at + 1
             if kind in _TOKEN_KINDS:
                 data = json.loads(body)
                 self._book.apply_body(kind, data)
-                if height == 0 and data.get("sender") == tx.GENESIS_SENDER:
+                if kind == TxKind.GENESIS.value:
                     self.fund = data["recipient"]
+            elif kind == _CONTRACT:
+                self._contracts.apply_body(json.loads(body),
+                                           after=newest_interval(before, intervals[height]))
+        for interval in intervals:
+            self._latest_interval = newest_interval(self._latest_interval, interval)
 
     @property
     def height(self) -> int:
@@ -98,6 +123,11 @@ class Ledger:
         return self._operator.public_hex
 
     @property
+    def contracts(self) -> ContractBook:
+        """A copy of the contracts registered up to the newest block."""
+        return self._contracts.copy()
+
+    @property
     def tokens(self) -> TokenBook:
         """A copy of the token balances after the newest block."""
         return self._book.copy()
@@ -107,25 +137,46 @@ class Ledger:
     ) -> Block:
         """Sign and durably store one block; returns it once it is on disk.
 
-        Raises ``LedgerError`` (code ``overdraft``) and writes nothing if a transfer
-        would overdraw; ``InvalidInput`` if a body is not JSON-encodable.
+        Raises ``LedgerError`` and writes nothing if a transfer would overdraw (code
+        ``overdraft``) or a contract is unsigned, badly signed, retroactive or revokes
+        what its signer does not own (``bad-contract``, ``retroactive-contract``);
+        ``InvalidInput`` if a body is not JSON-encodable. After a failed write (disk
+        full, I/O error: code ``write-failed``) every later append raises code
+        ``stopped`` until the ledger is reopened, so nothing is acknowledged on storage
+        in an unknown state.
         """
+        if self._stopped:
+            raise LedgerError(f"ledger stopped after a failed write ({self._stopped}); "
+                              "reopen it once the storage is fixed", code="stopped")
         txs = tuple(transactions)
         staged = self._book.copy()
-        staged.apply_all(txs)
         rows = []
         hashes = []
         sha = hashlib.sha256
+        encode = encode_body
+        header_height = self._height + 1
+        # The hot loop of the ledger (about 10 us a transaction): encode, hash and stage
+        # the tokens in one pass; the leaf bytes are built inline (see leaf_bytes).
         for i, t in enumerate(txs):
-            kind = t.kind.value
+            kind = _KIND_NAME[t.kind]
             try:
-                body = encode_body(t.body)
+                body = encode(t.body)
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(f"transaction {i} ({kind}) has a body that is not plain "
                                    f"JSON: {exc}", code="bad-transaction") from None
-            leaf = sha(b"\x00" + leaf_bytes(kind, body)).digest()
+            if kind in _TOKEN_KINDS:
+                if kind == _GENESIS and header_height:
+                    raise LedgerError("a genesis transaction outside block 0",
+                                      code="bad-token-tx")
+                staged.apply_body(kind, t.body)
+            leaf = sha(LEAF_HEAD + body.encode() + LEAF_TAILS[kind]).digest()
             hashes.append(leaf)
             rows.append((kind, body, leaf.hex()))
+        latest = newest_interval(self._latest_interval, interval)
+        contracts = self._contracts
+        if any(t.kind is TxKind.CONTRACT for t in txs):
+            contracts = contracts.copy()
+            contracts.apply_all((t.body for t in txs if t.kind is TxKind.CONTRACT), after=latest)
         header = BlockHeader(
             height=self._height + 1, prev_hash=self._head,
             merkle_root=merkle.root_from_hashes(hashes).hex(), interval=interval, time=time,
@@ -134,10 +185,16 @@ class Ledger:
         header_bytes = canonical_bytes(header)
         block_hash = sha(header_bytes).hexdigest()
         signature = self._operator.sign(header_bytes)
-        self._store.append_encoded(EncodedBlock(header.height, block_hash,
-                                                header_bytes.decode("utf-8"), signature,
-                                                tuple(rows)))
+        try:
+            self._store.append_encoded(EncodedBlock(header.height, block_hash,
+                                                    header_bytes.decode("utf-8"), signature,
+                                                    tuple(rows)))
+        except LedgerError as exc:
+            if exc.code == "write-failed":
+                self._stopped = exc.message
+            raise
         self._book, self._height, self._head = staged, header.height, block_hash
+        self._contracts, self._latest_interval = contracts, latest
         return Block(header=header, signature=signature, transactions=txs)
 
     def block(self, height: int) -> Block:

@@ -80,6 +80,9 @@ class LedgerStore(Protocol):
     def raw_blocks(self) -> Iterator[RawBlock]: ...
     def raw_transactions(self) -> Iterator[RawTransaction]: ...
     def leaf_hashes(self, height: int) -> list[str]: ...
+    def raw_block(self, height: int) -> RawBlock: ...
+    def raw_transaction(self, height: int, index: int) -> RawTransaction: ...
+    def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
 
 
@@ -205,6 +208,32 @@ class SqliteStore:
         """Stored leaf hashes of one block, in order (for inclusion proofs)."""
         return [r[0] for r in self._run(
             "SELECT leaf_hash FROM transactions WHERE height = ? ORDER BY idx", (height,))]
+
+    def raw_block(self, height: int) -> RawBlock:
+        """One stored block row, as :meth:`raw_blocks` yields it."""
+        row = self._run("SELECT height, hash, header, signature FROM blocks WHERE height = ?",
+                        (height,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
+        return row
+
+    def raw_transaction(self, height: int, index: int) -> RawTransaction:
+        """One stored transaction row, as :meth:`raw_transactions` yields it."""
+        row = self._run("SELECT height, idx, kind, body, leaf_hash FROM transactions "
+                        "WHERE height = ? AND idx = ?", (height, index)).fetchone()
+        if row is None:
+            raise LedgerError(f"block {height} has no transaction {index}", code="no-tx")
+        return row
+
+    def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None:
+        """(height, index) of the first transaction with this leaf hash (hex), if any.
+
+        A full scan (no index, to keep the schema at version 1): about a second per
+        few million transactions, fine for a household asking for one proof.
+        """
+        row = self._run("SELECT height, idx FROM transactions WHERE leaf_hash = ? "
+                        "ORDER BY height, idx LIMIT 1", (leaf_hash.lower(),)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
 
     def block(self, height: int) -> Block:
         row = self._run("SELECT header, signature FROM blocks WHERE height = ?",

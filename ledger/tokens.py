@@ -15,6 +15,7 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.transactions import GENESIS_SENDER, MICRO_PER_TOKEN
 from voisin.protocol import Trade, TradeKind, Transaction, TxKind
 
+_GENESIS = TxKind.GENESIS.value
 _TRANSFER = TxKind.TRANSFER.value
 _REWARD = TxKind.REWARD.value
 
@@ -71,10 +72,17 @@ class TokenBook:
     def apply_body(self, kind: str, body: Mapping[str, Any]) -> None:
         """Apply one transaction given as kind name and plain body (verify's fast path).
 
-        Kinds other than transfer and reward move no tokens and are ignored.
+        Kinds other than genesis, transfer and reward move no tokens and are ignored.
         """
         if kind == _TRANSFER:
             self._transfer(body)
+        elif kind == _GENESIS:
+            if self.genesis_micro:
+                raise LedgerError("a second genesis supply", code="bad-token-tx")
+            amount = _micro(body)
+            recipient = _account(body, "recipient")
+            self._balances[recipient] = self._balances.get(recipient, 0) + amount
+            self.genesis_micro = amount
         elif kind == _REWARD:
             if not self.genesis_micro:
                 raise LedgerError("reward before the genesis supply", code="bad-token-tx")
@@ -84,15 +92,19 @@ class TokenBook:
             self.minted_micro += amount
 
     def _transfer(self, body: Mapping[str, Any]) -> None:
-        amount = _micro(body)
-        sender = _account(body, "sender")
-        recipient = _account(body, "recipient")
+        amount = body.get("amount_micro")
+        sender = body.get("sender")
+        recipient = body.get("recipient")
+        # The common case checked inline (this runs once per payment on append and
+        # verify); anything unusual goes through the helpers for their messages.
+        if not (type(amount) is int and amount > 0 and type(sender) is str and sender
+                and type(recipient) is str and recipient):
+            amount = _micro(body)
+            sender = _account(body, "sender")
+            recipient = _account(body, "recipient")
         if sender == GENESIS_SENDER:
-            if self.genesis_micro:
-                raise LedgerError("a second genesis supply", code="bad-token-tx")
-            self._balances[recipient] = self._balances.get(recipient, 0) + amount
-            self.genesis_micro = amount
-            return
+            raise LedgerError("a transfer from 'genesis': only the genesis transaction "
+                              "mints the supply", code="bad-token-tx")
         if not self.genesis_micro:
             raise LedgerError("transfer before the genesis supply", code="bad-token-tx")
         if sender == recipient:

@@ -29,7 +29,7 @@ from voisin.protocol import (
 
 MICRO_PER_TOKEN = 1_000_000
 GENESIS_SENDER = "genesis"
-"""Sender of the one genesis transfer at height 0: tokens come into being there."""
+"""Reserved account name: no transfer may come from it (only the GENESIS kind mints)."""
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -47,6 +47,13 @@ def leaf_bytes(kind: str, body_text: str) -> bytes:
     Sorted keys put ``body`` before ``kind``; the kind is a plain ASCII word.
     """
     return b'{"body":' + body_text.encode("utf-8") + b',"kind":"' + kind.encode("ascii") + b'"}'
+
+
+LEAF_HEAD = b'\x00{"body":'
+"""The leaf-hash prefix byte and the start of the leaf bytes, before the body text."""
+LEAF_TAILS = {k.value: b',"kind":"' + k.value.encode("ascii") + b'"}' for k in TxKind}
+"""What follows the body in each kind's leaf bytes; hot loops hash
+``LEAF_HEAD + body + LEAF_TAILS[kind]`` rather than call :func:`leaf_bytes`."""
 
 
 def _tx(kind: TxKind, body: dict[str, Any]) -> Transaction:
@@ -72,11 +79,13 @@ def _account(value: str, what: str) -> str:
 
 
 def genesis(fund: str, amount_micro: int) -> Transaction:
-    """The genesis supply, credited to the community fund account."""
-    return _tx(TxKind.TRANSFER, {"sender": GENESIS_SENDER,
-                                 "recipient": _account(fund, "genesis fund"),
-                                 "amount_micro": _amount(amount_micro, "genesis"),
-                                 "memo": "genesis"})
+    """The genesis supply, credited to the community fund account (height 0 only).
+
+    Its own kind, not a transfer, so every ``transfer`` on the chain moves tokens that
+    already exist.
+    """
+    return _tx(TxKind.GENESIS, {"recipient": _account(fund, "genesis fund"),
+                                "amount_micro": _amount(amount_micro, "genesis")})
 
 
 def registration(participant: Participant) -> Transaction:

@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from voisin.errors import LedgerError, VerificationError
-from voisin.ledger.chain import GENESIS_PREV_HASH
+from voisin.ledger.chain import GENESIS_PREV_HASH, newest_interval
+from voisin.ledger.contracts import ContractBook
 from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.store import LedgerStore, RawTransaction, SqliteStore
 from voisin.ledger.tokens import TokenBook
-from voisin.ledger.transactions import encode_body, leaf_bytes
+from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
 from voisin.protocol import TxKind, verify
 
 _HEADER_KEYS = frozenset(
     ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count"))
-_KINDS = frozenset(k.value for k in TxKind)
-_TOKEN_KINDS = frozenset((TxKind.TRANSFER.value, TxKind.REWARD.value))
+_TOKEN_KINDS = frozenset((TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value))
+_GENESIS = TxKind.GENESIS.value
+_CONTRACT = TxKind.CONTRACT.value
+_DECODE = json.JSONDecoder().raw_decode  # bodies are canonical: no white space around
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,13 @@ def _fail(height: int, why: str) -> NoReturn:
     raise VerificationError(f"block {height}: {why}", height=height)
 
 
-def _header(height: int, stored_hash: str, header_json: str) -> tuple[dict[str, Any], bytes]:
-    """Parse a stored header and check it is canonical and matches its stored hash."""
+def check_header(
+    height: int, stored_hash: str, header_json: str
+) -> tuple[dict[str, Any], bytes]:
+    """Parse a stored header and check it is canonical and matches its stored hash.
+
+    Shared with proof checking, which sees headers only. Raises ``VerificationError``.
+    """
     try:
         header = json.loads(header_json)
         canonical = isinstance(header, dict) and encode_body(header) == header_json
@@ -70,7 +78,7 @@ def _header(height: int, stored_hash: str, header_json: str) -> tuple[dict[str, 
 def _transactions(
     height: int, rows: Iterator[RawTransaction], pending: RawTransaction | None,
 ) -> tuple[list[bytes], list[tuple[str, str]], RawTransaction | None]:
-    """Consume this block's tx rows: leaf hashes, token bodies, and the next row."""
+    """Consume this block's tx rows: leaf hashes, token and contract bodies, next row."""
     hashes: list[bytes] = []
     tokens: list[tuple[str, str]] = []
     sha = hashlib.sha256
@@ -78,27 +86,34 @@ def _transactions(
         _, idx, kind, body, stored_leaf = pending
         if idx != len(hashes):
             _fail(height, f"transaction {len(hashes)} is missing (next stored index {idx})")
-        if kind not in _KINDS:
+        tail = LEAF_TAILS.get(kind)
+        if tail is None:
             _fail(height, f"transaction {idx} has unknown kind {kind!r}")
-        leaf = sha(b"\x00" + leaf_bytes(kind, body)).digest()
+        leaf = sha(LEAF_HEAD + body.encode() + tail).digest()
         if leaf.hex() != stored_leaf:
             _fail(height, f"transaction {idx}: stored leaf hash does not match its body")
         hashes.append(leaf)
-        if kind in _TOKEN_KINDS:
+        if kind in _TOKEN_KINDS or kind == _CONTRACT:
+            if kind == _GENESIS and height:
+                _fail(height, f"transaction {idx}: a genesis transaction outside block 0")
             tokens.append((kind, body))
         pending = next(rows, None)
     return hashes, tokens, pending
 
 
-def _replay(height: int, book: TokenBook, tokens: list[tuple[str, str]]) -> None:
+def _replay(height: int, book: TokenBook, contracts: ContractBook, after: str | None,
+            tokens: list[tuple[str, str]]) -> None:
     for kind, body in tokens:
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise LedgerError("token transaction body is not an object")
-            book.apply_body(kind, data)
+            data, end = _DECODE(body)
+            if end != len(body) or not isinstance(data, dict):
+                raise LedgerError(f"{kind} transaction body is not an object")
+            if kind == _CONTRACT:
+                contracts.apply_body(data, after=after)
+            else:
+                book.apply_body(kind, data)
         except ValueError:
-            _fail(height, "token transaction body is not valid JSON")
+            _fail(height, "token or contract transaction body is not valid JSON")
         except LedgerError as exc:
             _fail(height, exc.message)
 
@@ -106,14 +121,15 @@ def _replay(height: int, book: TokenBook, tokens: list[tuple[str, str]]) -> None
 def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | None) -> VerifyReport:
     rows = store.raw_transactions()
     pending = next(rows, None)
-    book = TokenBook()
+    book, contracts = TokenBook(), ContractBook()
+    latest: str | None = None
     prev, owner, expected, total = GENESIS_PREV_HASH, "", 0, 0
     for height, stored_hash, header_json, signature in store.raw_blocks():
         if height != expected:
             _fail(expected, f"block is missing (next stored block is {height})")
         if pending is not None and pending[0] < height:
             _fail(pending[0], "transactions stored for a block that does not exist")
-        header, header_bytes = _header(height, stored_hash, header_json)
+        header, header_bytes = check_header(height, stored_hash, header_json)
         if header["prev_hash"] != prev:
             _fail(height, "previous-hash link is broken")
         if height == 0:
@@ -129,7 +145,10 @@ def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | Non
             _fail(height, f"header counts {header['tx_count']} transactions, {len(hashes)} stored")
         if root_from_hashes(hashes).hex() != header["merkle_root"]:
             _fail(height, "Merkle root does not match the transactions")
-        _replay(height, book, tokens)
+        if not isinstance(header["interval"], str | None):
+            _fail(height, "header interval is neither an interval id nor null")
+        latest = newest_interval(latest, header["interval"])
+        _replay(height, book, contracts, latest, tokens)
         if height == 0 and not book.genesis_micro:
             _fail(0, "genesis block carries no genesis supply")
         prev, expected, total = stored_hash, expected + 1, total + len(hashes)

@@ -11,6 +11,7 @@ from voisin.protocol.encoding import canonical_bytes, sha256_hex
 
 
 class TxKind(StrEnum):
+    GENESIS = "genesis"
     REGISTRATION = "registration"
     CONTRACT = "contract"
     BID_DIGEST = "bid_digest"

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from voisin.ledger import Ledger, payments_for, rewards_for, settle
+from voisin.ledger import Ledger, SqliteStore, payments_for, rewards_for, settle
 from voisin.ledger import transactions as tx
+from voisin.ledger.chain import GENESIS_PREV_HASH
+from voisin.ledger.merkle import root_from_hashes
+from voisin.ledger.store import EncodedBlock
 from voisin.protocol import (
     GRID,
     Bid,
     Block,
+    BlockHeader,
     ClearingResult,
     ClearingStatus,
     KeyPair,
@@ -24,6 +28,9 @@ from voisin.protocol import (
     Tariff,
     Trade,
     TradeKind,
+    Transaction,
+    canonical_bytes,
+    sha256_hex,
 )
 
 
@@ -134,3 +141,23 @@ def chain(tmp_path: Path, operator: KeyPair, participants: list[Participant]) ->
     path = tmp_path / "ledger.sqlite"
     write_chain(path, operator, participants)
     return path
+
+
+def append_unchecked(path: Path, operator: KeyPair, transactions: list[Transaction]) -> int:
+    """Store a block as a rogue operator would: validly signed, but no ledger checks
+    (tokens, contracts, genesis rules) run. Returns its height."""
+    with SqliteStore(path) as store:
+        height = store.height() + 1
+        prev = store.raw_block(height - 1)[1] if height else GENESIS_PREV_HASH
+        rows = []
+        for t in transactions:
+            body = tx.encode_body(t.body)
+            rows.append((t.kind.value, body,
+                         sha256_hex(b"\x00" + tx.leaf_bytes(t.kind.value, body))))
+        header = BlockHeader(height=height, prev_hash=prev, merkle_root=root_from_hashes(
+            [bytes.fromhex(r[2]) for r in rows]).hex(), interval=None, time="t",
+            operator=operator.public_hex, tx_count=len(rows))
+        data = canonical_bytes(header)
+        store.append_encoded(EncodedBlock(height, sha256_hex(data), data.decode(),
+                                          operator.sign(data), tuple(rows)))
+    return height

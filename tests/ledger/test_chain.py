@@ -156,3 +156,22 @@ def test_store_accepts_only_the_next_height(chain: Path, operator: KeyPair) -> N
             store.append_block(block)
         assert caught.value.code == "height-gap"
         assert store.height() == 4
+
+
+def test_a_full_disk_stops_acknowledgements_at_once(chain: Path, operator: KeyPair) -> None:
+    store = SqliteStore(chain)
+    pages = int(store.pragma("page_count"))  # type: ignore[call-overload]
+    store.pragma(f"max_page_count={pages}")  # SQLite's own "database or disk is full"
+    big = [tx.transfer(FUND, f"acct-{i}", 1, "x" * 200) for i in range(2000)]
+    with Ledger.open(store, operator) as ledger:
+        with pytest.raises(LedgerError, match="full") as caught:
+            ledger.append(big, interval=None, time="t")
+        assert caught.value.code == "write-failed"
+        with pytest.raises(LedgerError, match="stopped after a failed write") as stopped:
+            ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
+        assert stopped.value.code == "stopped"
+        assert ledger.height == 4
+    assert verify_ledger(chain).height == 4
+    with Ledger.open(chain, operator) as ledger:
+        ledger.append(big, interval=None, time="t")
+    assert verify_ledger(chain).height == 5

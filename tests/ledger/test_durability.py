@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+
+import numpy as np
 
 from voisin.ledger import SqliteStore, verify_ledger
 from voisin.protocol import KeyPair, Participant
@@ -67,3 +70,49 @@ def test_killed_writer_loses_no_acknowledged_block(tmp_path: Path) -> None:
     report = verify_ledger(path)
     assert report.height >= acknowledged
     assert report.transactions == 2 + 200 * (report.height - 1)
+
+
+_RESUMING_WRITER = textwrap.dedent("""
+    import sys
+    from voisin.ledger import Ledger
+    from voisin.ledger import transactions as tx
+    from voisin.protocol import KeyPair
+    with Ledger.open(sys.argv[1], KeyPair.derive("crash", "operator")) as ledger:
+        if ledger.height == 0:
+            ledger.append([tx.transfer("fund", "a", 10**9)], interval=None, time="t")
+        while True:
+            n = ledger.height + 1
+            txs = [tx.transfer("a", "b", 1, f"{n}/{i}") for i in range(100)]
+            block = ledger.append(txs, interval=None, time=str(n))
+            print(block.header.height, block.header.block_hash(), flush=True)
+""")
+
+
+def test_repeated_kills_at_random_points_lose_no_acknowledged_block(tmp_path: Path) -> None:
+    """Kill a resuming writer five times at random moments, most of them mid-commit."""
+    path = tmp_path / "crash.sqlite"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    rng = np.random.default_rng(20260622)
+    acknowledged: dict[int, str] = {}
+    for _ in range(5):
+        wait_for = int(rng.integers(1, 12))
+        proc = subprocess.Popen([sys.executable, "-c", _RESUMING_WRITER, str(path)],
+                                stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert proc.stdout is not None
+            for seen, line in enumerate(proc.stdout, start=1):
+                height, block_hash = line.split()
+                acknowledged[int(height)] = block_hash
+                if seen >= wait_for:
+                    break
+            time.sleep(float(rng.uniform(0, 0.02)))  # land inside a later commit
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        report = verify_ledger(path)
+        assert report.height >= max(acknowledged)
+        with SqliteStore(path, read_only=True) as store:
+            stored = {h: block_hash for h, block_hash, _, _ in store.raw_blocks()}
+        for height, block_hash in acknowledged.items():
+            assert stored[height] == block_hash, height
+    assert len(acknowledged) >= 5

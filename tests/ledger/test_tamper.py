@@ -12,7 +12,9 @@ from voisin.ledger import SqliteStore, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import Ledger
 from voisin.ledger.store import EncodedBlock
-from voisin.protocol import BlockHeader, KeyPair, canonical_bytes, sha256_hex
+from voisin.protocol import BlockHeader, KeyPair, Transaction, TxKind, canonical_bytes, sha256_hex
+
+from .conftest import append_unchecked
 
 
 def _sql(path: Path, statement: str, params: tuple[object, ...] = ()) -> None:
@@ -129,3 +131,19 @@ def test_forged_signature_under_the_operator_name_is_detected(chain: Path,
 def test_ledger_refuses_to_write_after_a_foreign_genesis(chain: Path) -> None:
     with pytest.raises(Exception, match="operated by"):
         Ledger.open(chain, KeyPair.derive("forger"))
+
+
+def test_minting_outside_genesis_is_detected(chain: Path, operator: KeyPair) -> None:
+    """Even the real operator cannot mint a second supply or transfer from 'genesis'."""
+    db_copy = chain.read_bytes()
+    height = append_unchecked(chain, operator, [tx.genesis("fund", 10**9)])
+    with pytest.raises(VerificationError, match="genesis transaction outside block 0") as c:
+        verify_ledger(chain)
+    assert c.value.height == height
+    chain.write_bytes(db_copy)
+    sneaky = Transaction(kind=TxKind.TRANSFER, body={"sender": "genesis", "recipient": "fund",
+                                                     "amount_micro": 10**9, "memo": ""})
+    height = append_unchecked(chain, operator, [sneaky])
+    with pytest.raises(VerificationError, match="only the genesis transaction mints") as c:
+        verify_ledger(chain)
+    assert c.value.height == height

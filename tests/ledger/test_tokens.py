@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,6 +51,18 @@ def test_genesis_rules() -> None:
         book.apply(tx.genesis(FUND, GENESIS))
     with pytest.raises(LedgerError, match="not a positive integer"):
         book.apply_body("transfer", {"sender": FUND, "recipient": "a", "amount_micro": 1.0})
+    with pytest.raises(LedgerError, match="only the genesis transaction mints"):
+        book.apply_body("transfer", {"sender": "genesis", "recipient": "a", "amount_micro": 1})
+
+
+def test_genesis_only_in_block_zero(tmp_path: Path, operator: KeyPair) -> None:
+    path = tmp_path / "g.sqlite"
+    with Ledger.open(path, operator) as ledger:
+        assert ledger.block(0).transactions[0].kind.value == "genesis"
+        with pytest.raises(LedgerError, match="outside block 0"):
+            ledger.append([tx.genesis("fund", 5)], interval=None, time="t")
+        assert ledger.height == 0
+    assert verify_ledger(path).genesis_micro == ledger.tokens.genesis_micro
 
 
 def test_overdraft_refused() -> None:

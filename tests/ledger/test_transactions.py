@@ -61,7 +61,7 @@ def test_every_builder_round_trips(participants: list[Participant]) -> None:
         tx.transfer("a", "b", 7, "memo ünicode"),
         tx.reward("a", 3, 0.3, INTERVAL),
     ]
-    assert [t.kind for t in built] == [TxKind.TRANSFER, TxKind.REGISTRATION, TxKind.TRADE,
+    assert [t.kind for t in built] == [TxKind.GENESIS, TxKind.REGISTRATION, TxKind.TRADE,
                                        TxKind.READING, TxKind.TRANSFER, TxKind.REWARD]
     assert built[2].body == trades[0].model_dump(mode="json")
     for t in built:
