@@ -8,10 +8,11 @@ same metered energy bought and sold at the participant's tariff with no market.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from voisin.ledger import Settlement
+from voisin.ledger.contract_effects import is_gift_trade
 from voisin.protocol import GRID, ClearingResult, MeterReading, Participant, TradeKind
 
 
@@ -36,6 +37,7 @@ class Accounts:
     grid_import_kwh: float = 0.0
     grid_export_kwh: float = 0.0
     tokens_paid: float = 0.0
+    gifted_kwh: float = 0.0
     congestion_rent_eur: float = 0.0
     grid_legs_eur: float = 0.0
     """What the grid received for imports minus what it paid for exports."""
@@ -47,27 +49,34 @@ class Accounts:
             self.bills[p.participant_id] = Bill(p)
 
     def record(self, result: ClearingResult, settlements: Iterable[Settlement],
-               readings: Iterable[MeterReading]) -> None:
-        self.congestion_rent_eur += result.congestion_rent_eur
+               readings: Iterable[MeterReading],
+               gifts: Collection[tuple[str, str]] = ()) -> None:
+        """Add one interval; trades filled by a gift share in ``gifts`` cost nothing."""
+        gift_pairs = set(gifts)
         for trade in result.trades:
+            gift = is_gift_trade(trade, gift_pairs)
             if trade.kind is TradeKind.P2P:
                 self.p2p_kwh += trade.energy_kwh
-                self.p2p_by_buyer_group[self.bills[trade.buyer].participant.group] += (
-                    trade.energy_kwh
-                )
-                self.tokens_paid += trade.paid_eur
+                group = self.bills[trade.buyer].participant.group
+                self.p2p_by_buyer_group[group] += trade.energy_kwh
+                self.gifted_kwh += trade.energy_kwh if gift else 0.0
             elif trade.seller == GRID:
                 self.grid_import_kwh += trade.energy_kwh
             else:
                 self.grid_export_kwh += trade.energy_kwh
+            if gift:
+                continue
+            self.congestion_rent_eur += trade.paid_eur - trade.received_eur
+            if trade.kind is TradeKind.P2P:
+                self.tokens_paid += trade.paid_eur
             if trade.seller == GRID:
                 self.grid_legs_eur += trade.received_eur
+            else:
+                self.bills[trade.seller].market_eur -= trade.received_eur
             if trade.buyer == GRID:
                 self.grid_legs_eur -= trade.paid_eur
-            if trade.buyer != GRID:
+            else:
                 self.bills[trade.buyer].market_eur += trade.paid_eur
-            if trade.seller != GRID:
-                self.bills[trade.seller].market_eur -= trade.received_eur
         for s in settlements:
             self.bills[s.participant].imbalance_eur += s.imbalance_eur
             if s.imbalance_kwh > 0:

@@ -27,6 +27,9 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("voisin-out"),
                    help="output folder for ledger.sqlite (default ./voisin-out)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing ledger")
+    p.add_argument("--gift-share", type=float, default=0.3,
+                   help="share of the sunniest household's surplus gifted to the school by "
+                        "a ledger contract (default 0.3, 0 for none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
 
@@ -132,7 +135,7 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     config = parse(SimulationConfig, {
         "days": args.days, "seed": args.seed, "households": args.households,
         "start": args.start, "minutes": args.minutes, "out": args.out,
-        "overwrite": args.overwrite,
+        "overwrite": args.overwrite, "gift_share": args.gift_share,
     }, "simulation settings")
     if args.quiet:
         report = run_simulation(config)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from voisin.agents import Neighbourhood, default_neighbourhood
+from voisin.agents import Neighbourhood, Scenario, default_neighbourhood
 from voisin.cli.accounts import Accounts
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
+from voisin.ledger.contracts import GiftShare, contract_transaction
 from voisin.market import Operator
-from voisin.protocol import ClearingResult, Interval, KeyPair, day_intervals
+from voisin.protocol import ClearingResult, Interval, KeyPair, ParticipantKind, day_intervals
 
 LEDGER_FILE = "ledger.sqlite"
 GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
@@ -38,6 +39,8 @@ class SimulationConfig(BaseModel):
     minutes: int = Field(default=15, ge=5, le=60)
     out: Path = Path("voisin-out")
     overwrite: bool = False
+    gift_share: float = Field(default=0.3, ge=0, le=1)
+    """Share of the sunniest household's surplus it gives the school by contract."""
 
     @field_validator("minutes")
     @classmethod
@@ -82,6 +85,19 @@ def _prepare_out(config: SimulationConfig) -> Path:
     return path
 
 
+def _gift_contract(scenario: Scenario, share: float, first: Interval) -> dict[str, object] | None:
+    """The story's contract: the household with the most PV gives ``share`` of its
+    surplus to the school, signed with its own key; None without PV, school or share."""
+    givers = sorted((m for m in scenario.members if m.pv_kwp > 0),
+                    key=lambda m: (-m.pv_kwp, m.id))
+    schools = [m for m in scenario.members if m.participant.kind is ParticipantKind.SCHOOL]
+    if not share or not givers or not schools:
+        return None
+    terms = GiftShare(owner=givers[0].id, recipient=schools[0].id, share=share,
+                      from_interval=first.id)
+    return contract_transaction(terms, givers[0].keypair).body
+
+
 def run_simulation(
     config: SimulationConfig,
     on_interval: Callable[[Interval, ClearingResult], None] | None = None,
@@ -102,6 +118,9 @@ def run_simulation(
                      genesis_supply_micro=GENESIS_SUPPLY_MICRO) as ledger:
         operator = Operator(scenario.grid, ledger)
         operator.register(participants, time=opening, allowance_micro=OPENING_ALLOWANCE_MICRO)
+        gift = _gift_contract(scenario, config.gift_share, intervals[0])
+        if gift is not None:
+            operator.submit_contract(gift, time=opening)
         for interval in intervals:
             bids = model.bids_for(interval)
             report.bids += len(bids)
@@ -114,7 +133,7 @@ def run_simulation(
                 except VoisinError:
                     pass  # counted by the operator; settlement estimates and flags it
             settlements = operator.settle(interval)
-            report.accounts.record(result, settlements, readings)
+            report.accounts.record(result, settlements, readings, operator.gifts(interval))
             report.intervals += 1
             if on_interval is not None:
                 on_interval(interval, result)

@@ -23,6 +23,8 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     energy.add_row("peer to peer", f"{acc.p2p_kwh:,.1f}")
     for group, kwh in sorted(acc.p2p_by_buyer_group.items()):
         energy.add_row(f"  of which bought by {group}", f"{kwh:,.1f}")
+    if acc.gifted_kwh:
+        energy.add_row("  of which gifted by contract", f"{acc.gifted_kwh:,.1f}")
     energy.add_row("bought from the grid", f"{acc.grid_import_kwh:,.1f}")
     energy.add_row("sold to the grid", f"{acc.grid_export_kwh:,.1f}")
     console.print(energy)

@@ -142,9 +142,15 @@ def contract_payments(
     A gift bid that cleared against someone else than its recipient is an ordinary sale
     at the market price (the price-0 offer only makes the gift clear first).
     """
-    gifts = {(c.owner, c.recipient) for owned in _in_force(contracts, interval).values()
-             for c in owned if isinstance(c, GiftShare)}
+    gifts = gift_pairs(contracts, interval)
     return payments_for([t for t in trades if not is_gift_trade(t, gifts)], fund)
+
+
+def gift_pairs(contracts: ContractBook | Iterable[Contract], interval: str
+               ) -> set[tuple[str, str]]:
+    """(owner, recipient) of every gift share in force in ``interval``."""
+    return {(c.owner, c.recipient) for owned in _in_force(contracts, interval).values()
+            for c in owned if isinstance(c, GiftShare)}
 
 
 def green_only_buyers(contracts: ContractBook | Iterable[Contract], interval: str

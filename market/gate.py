@@ -34,6 +34,8 @@ class MarketRules:
 
 
 DEFAULT_RULES = MarketRules()
+RESERVED_ID_PREFIX = "!"
+"""Bid ids the market derives from contracts (gift bids) start with this."""
 
 
 def check_bid(
@@ -45,9 +47,15 @@ def check_bid(
 ) -> None:
     """Raise ``InvalidInput`` (with a specific code) if ``bid`` breaks a market rule.
 
-    Codes: ``wrong-interval``, ``unknown-bus``, ``price-out-of-range``,
+    Codes: ``reserved-id``, ``wrong-interval``, ``unknown-bus``, ``price-out-of-range``,
     ``energy-out-of-range``.
     """
+    if bid.bid_id.startswith(RESERVED_ID_PREFIX):
+        raise InvalidInput(
+            f"bid id {bid.bid_id!r}: ids starting with {RESERVED_ID_PREFIX!r} are made by "
+            "contracts, not agents",
+            code="reserved-id",
+        )
     if bid.interval != interval:
         raise InvalidInput(
             f"bid {bid.bid_id!r} is for interval {bid.interval}, the open interval is {interval}",

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from voisin.errors import InvalidInput, VoisinError
-from voisin.ledger import Ledger, Settlement, payments_for, rewards_for, settle
+from voisin.ledger import Ledger, Settlement, rewards_for, settle
 from voisin.ledger import transactions as tx
+from voisin.ledger.contract_effects import apply_contracts, contract_payments, gift_pairs
+from voisin.ledger.contracts import accept_contract
 from voisin.market.clearing import clear
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.protocol import (
@@ -119,19 +121,40 @@ class Operator:
         self._last_seq[bid.participant] = bid.seq
         book[bid.bid_id] = bid
 
+    def submit_contract(self, body: dict[str, object], *, time: str) -> None:
+        """Register a signed contract (or revocation) from a member, in a block of its own.
+
+        The ledger checks the owner's signature and refuses retroactive terms.
+        """
+        try:
+            entry = accept_contract(body)
+            owner = entry.body.get("owner")
+            if owner not in self._members:
+                raise InvalidInput("contract from an unregistered key", code="unknown-participant")
+            self.ledger.append([entry], interval=None, time=time)
+        except VoisinError as exc:
+            self.rejections.count(exc)
+            raise
+
     def close_gate(self, interval: Interval) -> ClearingResult:
-        """Clear the interval's book and commit the trades block; returns the result."""
+        """Clear the interval's book and commit the trades block; returns the result.
+
+        The contracts in force shape the book first (gifts, priority partners, price
+        caps); the block's bid digest commits to the signed originals, from which anyone
+        re-derives the cleared book with the same contracts.
+        """
         if interval.id in self._results:
             return self._results[interval.id]
         if interval.id <= self._last_closed:
             raise InvalidInput(f"interval {interval.id} was cleared and settled already",
                                code="gate-closed")
         bids = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.bid_id)
-        result = clear(bids, self.grid, interval.id)
+        contracts = self.ledger.contracts
+        result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id)
         self.ledger.append(
             [tx.bid_digest(bids, interval.id), tx.clearing(result)]
             + [tx.trade(t) for t in result.trades]
-            + payments_for(result.trades, self.ledger.fund),
+            + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
             interval=interval.id,
             time=interval.end.isoformat(),
         )
@@ -170,6 +193,10 @@ class Operator:
             time=interval.end.isoformat(),
         )
         return settlements
+
+    def gifts(self, interval: Interval) -> set[tuple[str, str]]:
+        """(giver, recipient) pairs whose gift share is in force in ``interval``."""
+        return gift_pairs(self.ledger.contracts, interval.id)
 
     def submit_all(self, items: Iterable[Bid], interval: Interval) -> int:
         """Submit many bids; returns how many were refused (each counted by code)."""

@@ -36,6 +36,7 @@ def test_small_day_trades_and_verifies(small_run) -> None:
     assert small_run.verified
     assert acc.p2p_kwh > 0, "a sunny June day must give some peer-to-peer energy"
     assert small_run.rejected == {}
+    assert acc.gifted_kwh > 0, "the default gift contract sends some energy to the school"
     assert small_run.minted_tokens > 0
     # Every participant's bill and the grid-only baseline are both accounted.
     assert len(acc.bills) == SMALL["households"] + 1
@@ -59,6 +60,12 @@ def test_same_seed_same_ledger_bytes(tmp_path: Path) -> None:
     bytes_a = a.ledger_path.read_bytes()
     assert bytes_a == b.ledger_path.read_bytes()
     assert bytes_a != c.ledger_path.read_bytes()
+
+
+def test_without_the_gift_contract_nothing_is_gifted(tmp_path: Path) -> None:
+    run = run_simulation(SimulationConfig(out=tmp_path, gift_share=0, **SMALL))
+    assert run.accounts.gifted_kwh == 0
+    assert run.verified
 
 
 def test_existing_ledger_is_not_overwritten(small_run) -> None:

@@ -44,9 +44,9 @@ class Member:
         self.seq = 0
 
     def bid(self, side: Side, kwh: float, price: float, interval: Interval = T0,
-            seq: int | None = None) -> Bid:
+            seq: int | None = None, bid_id: str = "") -> Bid:
         self.seq = self.seq + 1 if seq is None else seq
-        unsigned = Bid(bid_id=f"{interval.id}/{self.key.public_hex[:8]}/{self.seq}",
+        unsigned = Bid(bid_id=bid_id or f"{interval.id}/{self.key.public_hex[:8]}/{self.seq}",
                        participant=self.key.public_hex, bus=self.participant.bus,
                        interval=interval.id, side=side,
                        segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=price),), seq=self.seq)
@@ -138,3 +138,40 @@ def test_registration_at_unknown_bus_is_refused(market) -> None:
     lost = Member("lost", "NOWHERE")
     with pytest.raises(InvalidInput, match="unknown bus"):
         op.register([lost.participant], time=T0.start.isoformat())
+
+
+def test_gift_contract_gives_energy_free_and_reserved_ids_are_refused(market) -> None:
+    """A registered 50 % gift share: half the seller's offer reaches the buyer for no
+    tokens, the rest sells at the market price; agents cannot forge gift bid ids."""
+    from voisin.ledger.contracts import GiftShare, contract_transaction
+
+    op, seller, buyer, path = market
+    gift = GiftShare(owner=seller.key.public_hex, recipient=buyer.key.public_hex, share=0.5,
+                     from_interval=T0.id)
+    op.submit_contract(contract_transaction(gift, seller.key).body, time=T0.start.isoformat())
+    op.submit_bid(seller.bid(Side.SELL, 2.0, 0.10), T0)
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.25), T0)
+    result = op.close_gate(T0)
+    p2p = sorted((t.seller_bid_id.startswith("!gift"), t.energy_kwh)
+                 for t in result.trades if t.kind is TradeKind.P2P)
+    assert p2p == [(False, 1.0), (True, 1.0)]
+    block = op.ledger.block(op.ledger.height)
+    transfers = [t.body for t in block.transactions if t.kind.value == "transfer"]
+    price = result.prices_eur_per_kwh["F1"]
+    assert [t["amount_micro"] for t in transfers] == [round(1.0 * price * 1e6)]
+    verify_ledger(path)
+    forged = seller.bid(Side.SELL, 1.0, 0.1, interval=T1, bid_id="!gift0:x")
+    assert _code(op.submit_bid, forged, T1) == "reserved-id"
+
+
+def test_contract_from_a_stranger_is_refused(market) -> None:
+    from voisin.ledger.contracts import GreenOnly, contract_transaction
+
+    op, *_ = market
+    stranger = Member("stranger", "TR")
+    entry = contract_transaction(GreenOnly(owner=stranger.key.public_hex, from_interval=T0.id),
+                                 stranger.key)
+    with pytest.raises(InvalidInput) as err:
+        op.submit_contract(entry.body, time=T0.start.isoformat())
+    assert err.value.code == "unknown-participant"
+    assert op.ledger.height == 1  # genesis and registration only: nothing written
