@@ -124,6 +124,8 @@ def _add_market(sub: argparse._SubParsersAction) -> None:
     c = msub.add_parser("clear", help="clear BOOK.json on GRID.json and print the result")
     c.add_argument("book", type=Path)
     c.add_argument("--grid", type=Path, required=True)
+    c.add_argument("--pricing", choices=("nodal", "uniform"), default="nodal",
+                   help="one price per bus under line limits (default), or one price for all")
     c.set_defaults(run=_market_clear)
 
 
@@ -163,7 +165,7 @@ def _ledger_show(args: argparse.Namespace, console: Console) -> int:
 def _market_clear(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.market_files import clear_files
 
-    print(clear_files(args.book, args.grid))
+    print(clear_files(args.book, args.grid, args.pricing))
     return 0
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import InvalidInput
 from voisin.market import clear
-from voisin.protocol import Bid, Grid, canonical_bytes, parse
+from voisin.protocol import Bid, Grid, PricingMode, canonical_bytes, parse
 
 
 class OrderBook(BaseModel):
@@ -33,9 +33,9 @@ def read_json(path: Path, what: str) -> Any:
         raise InvalidInput(f"{what} file {path} is not JSON: {exc}", code="bad-json") from None
 
 
-def clear_files(book_path: Path, grid_path: Path) -> str:
+def clear_files(book_path: Path, grid_path: Path, pricing: str = "nodal") -> str:
     """Clear the book on the grid; the result as canonical JSON text."""
     book = parse(OrderBook, read_json(book_path, "order book"), f"order book {book_path}")
     grid = parse(Grid, read_json(grid_path, "grid"), f"grid {grid_path}")
-    result = clear(book.bids, grid, book.interval)
+    result = clear(book.bids, grid, book.interval, pricing=PricingMode(pricing))
     return canonical_bytes(result).decode("utf-8")

@@ -117,6 +117,7 @@ def clearing(result: ClearingResult) -> Transaction:
     return _tx(TxKind.CLEARING, {
         "interval": result.interval,
         "status": result.status.value,
+        "pricing": result.pricing.value,
         "welfare_eur": result.welfare_eur,
         "prices_eur_per_kwh": dict(sorted(result.prices_eur_per_kwh.items())),
         "grid_import_kwh": result.grid_import_kwh,

@@ -23,7 +23,7 @@ from voisin.market.price_rule import rule_prices
 from voisin.market.pricing import clean, empty_book_prices
 from voisin.market.solve import SolveStatus, solve, solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, Side
+from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode, Side
 
 ENERGY_DECIMALS = 9
 """Cleared kWh are rounded to 1e-9 (a micro-watt-hour): below that is solver noise."""
@@ -89,6 +89,23 @@ def _welfare(
     return welfare
 
 
+def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend
+             ) -> ClearingResult:
+    """One price for all: the book cleared as if every bid sat at the root bus (the
+    transformer limit still applies); every bus shows the root's price. The result keeps
+    the real book's and grid's hashes and says it was priced uniformly."""
+    single = grid.model_copy(update={"buses": (grid.root,), "lines": ()})
+    moved = [bid.model_copy(update={"bus": grid.root}) for bid in bids]
+    result = clear(moved, single, interval, backend=backend)
+    price = result.prices_eur_per_kwh[grid.root]
+    return result.model_copy(update={
+        "prices_eur_per_kwh": {bus: price for bus in grid.buses},
+        "book_hash": book_hash(bids),
+        "grid_hash": grid_hash(grid),
+        "pricing": PricingMode.UNIFORM,
+    })
+
+
 def clear(
     bids: Sequence[Bid],
     grid: Grid,
@@ -96,6 +113,7 @@ def clear(
     *,
     rules: MarketRules | None = None,
     backend: Backend = "auto",
+    pricing: PricingMode = PricingMode.NODAL,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
@@ -108,6 +126,8 @@ def clear(
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
     _check_book(bids, grid, interval, rules)
+    if PricingMode(pricing) is PricingMode.UNIFORM:
+        return _uniform(bids, grid, interval, backend)
     ghash = grid_hash(grid)
     if not bids:
         return _empty(grid, interval, ghash)

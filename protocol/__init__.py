@@ -11,7 +11,14 @@ from voisin.protocol.interval import Interval, day_intervals
 from voisin.protocol.keys import KeyPair, verify
 from voisin.protocol.participants import Participant, ParticipantKind, Tariff
 from voisin.protocol.readings import MeterReading
-from voisin.protocol.trades import GRID, ClearingResult, ClearingStatus, Trade, TradeKind
+from voisin.protocol.trades import (
+    GRID,
+    ClearingResult,
+    ClearingStatus,
+    PricingMode,
+    Trade,
+    TradeKind,
+)
 from voisin.protocol.validation import parse
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "Line",
     "MeterReading",
     "Participant",
+    "PricingMode",
     "ParticipantKind",
     "Segment",
     "Side",

@@ -45,6 +45,14 @@ class Trade(BaseModel):
         return self.energy_kwh * self.seller_price_eur_per_kwh
 
 
+class PricingMode(StrEnum):
+    """``nodal``: one price per bus under the feeder's limits. ``uniform``: one price for
+    the whole community, lines ignored (for communities that choose it)."""
+
+    NODAL = "nodal"
+    UNIFORM = "uniform"
+
+
 class ClearingStatus(StrEnum):
     OPTIMAL = "optimal"
     EMPTY = "empty"
@@ -71,3 +79,4 @@ class ClearingResult(BaseModel):
     book_hash: str
     grid_hash: str
     solver: str
+    pricing: PricingMode = PricingMode.NODAL

@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from voisin.errors import InvalidInput
-from voisin.market import MarketRules, book_hash, clear, grid_hash
-from voisin.protocol import GRID, Bid, ClearingStatus, TradeKind
+from voisin.market import MarketRules, book_hash, clear, grid_hash, uniform_auction
+from voisin.protocol import (
+    GRID,
+    Bid,
+    ClearingStatus,
+    Grid,
+    Line,
+    PricingMode,
+    Segment,
+    Side,
+    TradeKind,
+)
 
 from .conftest import INTERVAL, make_bid, make_grid
 
@@ -170,3 +180,29 @@ def test_grid_hash_sees_a_changed_limit() -> None:
     assert grid_hash(make_grid((("R", "A", 3.0),))) == grid_hash(make_grid((("R", "A", 3.0),)))
     assert grid_hash(make_grid((("R", "A", 3.0),))) != grid_hash(make_grid((("R", "A", 4.0),)))
     assert grid_hash(make_grid()) != grid_hash(make_grid(transformer=5.0))
+
+
+def test_uniform_pricing_ignores_lines_and_gives_one_price() -> None:
+    """The binding-line book of the nodal test, cleared at one community price: the
+    line no longer splits prices, and welfare equals the no-network auction's."""
+    grid = Grid(root="R", buses=("R", "A"),
+                lines=(Line(from_bus="R", to_bus="A", capacity_kwh=2.0),),
+                import_price_eur_per_kwh=0.3, export_price_eur_per_kwh=0.05)
+    bids = [
+        Bid(bid_id="bA", participant="pA", bus="A", interval=INTERVAL, side=Side.BUY,
+            segments=(Segment(energy_kwh=6.0, price_eur_per_kwh=0.27),)),
+        Bid(bid_id="sR", participant="pR", bus="R", interval=INTERVAL, side=Side.SELL,
+            segments=(Segment(energy_kwh=10.0, price_eur_per_kwh=0.1),)),
+    ]
+    nodal = clear(bids, grid, INTERVAL)
+    uniform = clear(bids, grid, INTERVAL, pricing=PricingMode.UNIFORM)
+    assert nodal.prices_eur_per_kwh == {"R": 0.1, "A": 0.27}
+    assert nodal.cleared_kwh == {"bA": 2.0, "sR": 2.0}
+    # All 6 kWh the buyer wants now clear; the seller, with 4 of its 10 kWh left over,
+    # is marginal and sets the one price: 0.10 everywhere.
+    assert uniform.cleared_kwh == {"bA": 6.0, "sR": 6.0}
+    assert uniform.prices_eur_per_kwh == {"R": 0.1, "A": 0.1}
+    assert uniform.welfare_eur == pytest.approx(uniform_auction(bids, grid).welfare_eur)
+    assert uniform.congestion_rent_eur == 0.0
+    assert uniform.pricing is PricingMode.UNIFORM
+    assert (uniform.book_hash, uniform.grid_hash) == (nodal.book_hash, nodal.grid_hash)
