@@ -22,6 +22,8 @@ from nacl.signing import SigningKey, VerifyKey
 from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import InvalidInput, LedgerError
+from voisin.ledger.contract_effects import GIFT_MARK, gift_pairs
+from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.protocol import GRID, KeyPair, TxKind, parse
 
@@ -100,10 +102,14 @@ def statement_for(source: str | Path | LedgerStore, participant: str) -> Stateme
             head_height, head_hash = height, block_hash
         t: dict[str, float] = defaultdict(float)
         lines: dict[str, dict[str, Any]] = {}
+        contracts = ContractBook()
         for height, idx, kind, body, _ in store.raw_transactions():
-            if kind in _KINDS and participant in body:
+            if kind == TxKind.CONTRACT.value:
+                contracts.apply_body(json.loads(body))
+            elif kind in _KINDS and participant in body:
                 try:
-                    _account(t, lines, kind, json.loads(body), participant)
+                    data = json.loads(body)
+                    _account(t, lines, kind, data, participant, _is_gift(data, kind, contracts))
                 except (KeyError, TypeError, ValueError):
                     raise LedgerError(f"block {height} transaction {idx} is malformed; run "
                                       "`voisin ledger verify`", code="bad-tx") from None
@@ -126,21 +132,28 @@ def statement_for(source: str | Path | LedgerStore, participant: str) -> Stateme
     )
 
 
+def _is_gift(body: dict[str, Any], kind: str, contracts: ContractBook) -> bool:
+    """A trade filled by a gift share to its recipient: energy that costs nothing."""
+    return (kind == TxKind.TRADE.value and body.get("seller_bid_id", "").startswith(GIFT_MARK)
+            and (body["seller"], body["buyer"]) in gift_pairs(contracts, body["interval"]))
+
+
 def _account(t: dict[str, float], lines: dict[str, dict[str, Any]], kind: str,
-             body: dict[str, Any], me: str) -> None:
-    """Add one transaction that mentions ``me`` to the totals and its interval line."""
+             body: dict[str, Any], me: str, gift: bool = False) -> None:
+    """Add one transaction that mentions ``me`` to the totals and its interval line;
+    a gift moves energy at no charge."""
     if kind == TxKind.TRADE.value:
         kwh = body["energy_kwh"]
         line = _line(lines, body["interval"])
         if body["buyer"] == me:
-            eur = kwh * body["buyer_price_eur_per_kwh"]
+            eur = 0.0 if gift else kwh * body["buyer_price_eur_per_kwh"]
             route = "grid_import" if body["seller"] == GRID else "p2p_bought"
             t[f"{route}_kwh"] += kwh
             t[f"{route}_eur"] += eur
             line[f"{route}_kwh"] += kwh
             line["market_eur"] += eur
         elif body["seller"] == me:
-            eur = kwh * body["seller_price_eur_per_kwh"]
+            eur = 0.0 if gift else kwh * body["seller_price_eur_per_kwh"]
             route = "grid_export" if body["buyer"] == GRID else "p2p_sold"
             t[f"{route}_kwh"] += kwh
             t[f"{route}_eur"] += eur

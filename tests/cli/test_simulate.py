@@ -12,7 +12,7 @@ import pytest
 
 from voisin.cli.simulation import LEDGER_FILE, SimulationConfig, run_simulation
 from voisin.errors import InvalidInput, VerificationError
-from voisin.ledger import verify_ledger
+from voisin.ledger import statement_for, verify_ledger
 
 SMALL = {"households": 8, "minutes": 60, "start": date(2026, 6, 22)}
 
@@ -115,3 +115,13 @@ def test_cli_rejects_bad_settings_in_one_line() -> None:
     missing = _voisin("ledger", "verify", "/nonexistent/ledger.sqlite")
     assert missing.returncode == 2
     assert "no ledger" in missing.stderr
+
+
+def test_statements_from_the_ledger_agree_with_the_run_totals(small_run) -> None:
+    """Each member's statement, recomputed from the ledger file alone (gifts free),
+    matches the bill the run kept in memory."""
+    for pid, bill in small_run.accounts.bills.items():
+        s = statement_for(small_run.ledger_path, pid)
+        market = (s.p2p_bought_eur + s.grid_import_eur - s.p2p_sold_eur - s.grid_export_eur)
+        assert market == pytest.approx(bill.market_eur, abs=1e-4), bill.participant.group
+        assert s.imbalance_eur == pytest.approx(bill.imbalance_eur, abs=1e-4)
