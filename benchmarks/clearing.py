@@ -26,6 +26,7 @@ import numpy as np
 
 from voisin.market.bulk import clear_arrays
 from voisin.market.highs_direct import solve_matrix
+from voisin.market.instances import generate
 from voisin.market.matrix import SegmentBook
 from voisin.market.network import Network
 
@@ -36,27 +37,6 @@ COMPARE = {
     "dual simplex, presolve on": ({"presolve": "on"}, False),
     "interior point + crossover": ({"solver": "ipm", "presolve": "on"}, False),
 }
-
-
-def generate(n: int, seed: int) -> tuple[Network, SegmentBook]:
-    """DESIGN.md's instance of ``n`` bids, as arrays."""
-    rng = np.random.default_rng(seed)
-    buses = max(10, n // 20)
-    parent = np.floor(rng.random(buses) * np.arange(buses)).astype(np.int64)
-    net = Network.from_parents(
-        parent,
-        rng.uniform(5, 50, buses - 1),
-        import_price_eur_per_kwh=0.30,
-        export_price_eur_per_kwh=0.05,
-    )
-    book = SegmentBook.of(
-        rng.integers(0, buses, n),
-        np.arange(n) >= n // 2,
-        rng.uniform(0.1, 5, n),
-        rng.uniform(0.05, 0.40, n),
-        bus_count=buses,
-    )
-    return net, book
 
 
 def uniform_floor(book: SegmentBook, net: Network) -> float:

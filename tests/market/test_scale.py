@@ -13,6 +13,7 @@ from voisin.market import clear
 from voisin.market.bulk import book_of, clear_arrays
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
 from voisin.market.highs_direct import solve_matrix
+from voisin.market.instances import generate
 from voisin.market.matrix import SegmentBook, uniform_price
 from voisin.market.netting import GRID_PARTY, net_split
 from voisin.market.network import Network
@@ -129,29 +130,9 @@ def test_preferences_still_come_first_in_the_netted_split() -> None:
     assert pairs == [("s-h1", "b-school", 3.0), ("s-h2", "b-alice", 3.0)]
 
 
-def _generated(n: int, seed: int) -> tuple[Network, SegmentBook]:
-    rng = np.random.default_rng(seed)
-    buses = max(10, n // 20)
-    parent = np.floor(rng.random(buses) * np.arange(buses)).astype(np.int64)
-    net = Network.from_parents(
-        parent,
-        rng.uniform(5, 50, buses - 1),
-        import_price_eur_per_kwh=0.30,
-        export_price_eur_per_kwh=0.05,
-    )
-    book = SegmentBook.of(
-        rng.integers(0, buses, n),
-        np.arange(n) >= n // 2,
-        rng.uniform(0.1, 5, n),
-        rng.uniform(0.05, 0.40, n),
-        bus_count=buses,
-    )
-    return net, book
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_warm_start_changes_iterations_not_the_answer(seed: int) -> None:
-    net, book = _generated(3000, seed)
+    net, book = generate(3000, seed)
     warm = solve_matrix(book, net)
     cold = solve_matrix(book, net, warm_start=False)
     assert warm.objective_eur == pytest.approx(cold.objective_eur, abs=1e-7)
@@ -161,7 +142,7 @@ def test_warm_start_changes_iterations_not_the_answer(seed: int) -> None:
 
 def test_clear_arrays_matches_clear_on_a_large_generated_book() -> None:
     # Above both thresholds: auto picks the matrix path and the netted split.
-    net, book = _generated(2 * NETTED_SPLIT_BIDS + 10, seed=7)
+    net, book = generate(2 * NETTED_SPLIT_BIDS + 10, seed=7)
     grid = Grid(
         root="0",
         buses=net.buses,
