@@ -22,7 +22,7 @@ from voisin.market.matrix import SegmentBook, build_lp, warm_basis
 from voisin.market.model import SegmentKey
 from voisin.market.netting import NettedSplit, net_split
 from voisin.market.network import Network
-from voisin.market.price_rule import rule_prices
+from voisin.market.price_rule import nodal_prices
 from voisin.market.pricing import PRICE_DECIMALS
 from voisin.market.solve import SolveOutcome, SolveStatus
 from voisin.protocol import Bid, Grid, Side
@@ -49,6 +49,8 @@ class ArrayClearing:
     iterations: int
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time of each stage: build, solve, prices, split."""
+    green_premium_eur_per_kwh: float = 0.0
+    """Paid by green-only buyers and received by sellers on top of their bus prices."""
 
 
 def _solved(
@@ -80,16 +82,18 @@ def clear_arrays(book: SegmentBook, net: Network, *, warm_start: bool = True) ->
     if abs(net_import - (outcome.import_kwh - outcome.export_kwh)) > tolerance:
         raise ClearingError("solver grid exchange disagrees with the cleared bids")
     grid_import, grid_export = max(net_import, 0.0), max(-net_import, 0.0)
+    fees = float(net.line_fee_eur_per_kwh @ np.abs(outcome.flow_kwh))
     welfare = float(
         book.value_eur_per_kwh @ np.round(segment, CLEARED_DECIMALS)
         - net.import_price_eur_per_kwh * grid_import
         + net.export_price_eur_per_kwh * grid_export
+        - fees
     )
-    prices = rule_prices(book, net, segment, outcome.flow_kwh, outcome.import_kwh,
-                         outcome.export_kwh, outcome.balance_duals)
+    prices, premium = nodal_prices(book, net, segment, outcome.flow_kwh, outcome.import_kwh,
+                                   outcome.export_kwh, outcome.balance_duals, outcome.green_dual)
     seconds["prices"] = time.perf_counter() - began
     began = time.perf_counter()
-    split = net_split(book.bus[first], sell, cleared, net)
+    split = net_split(book.bus[first], sell, cleared, net, first=book.green[first])
     seconds["split"] = time.perf_counter() - began
     return ArrayClearing(
         cleared_kwh=cleared,
@@ -101,6 +105,7 @@ def clear_arrays(book: SegmentBook, net: Network, *, warm_start: bool = True) ->
         solver=outcome.solver,
         iterations=outcome.iterations,
         seconds=seconds,
+        green_premium_eur_per_kwh=premium,
     )
 
 
@@ -109,14 +114,15 @@ def book_of(ordered: Sequence[Bid], net: Network) -> tuple[SegmentBook, tuple[Se
     build would use (same variable order)."""
     index = {bus: i for i, bus in enumerate(net.buses)}
     rows = [
-        (number, index[bid.bus], bid.side is Side.SELL, seg.energy_kwh, seg.price_eur_per_kwh)
+        (number, index[bid.bus], bid.side is Side.SELL, seg.energy_kwh, seg.price_eur_per_kwh,
+         bid.green_only)
         for number, bid in enumerate(ordered)
         for seg in bid.segments
     ]
     keys = tuple(
         SegmentKey(bid.bid_id, position) for bid in ordered for position in range(len(bid.segments))
     )
-    table = np.array(rows, dtype=float).reshape(len(rows), 5)
+    table = np.array(rows, dtype=float).reshape(len(rows), 6)
     book = SegmentBook.of(
         table[:, 1].astype(np.int64),
         table[:, 2] > 0,
@@ -124,6 +130,7 @@ def book_of(ordered: Sequence[Bid], net: Network) -> tuple[SegmentBook, tuple[Se
         table[:, 4],
         table[:, 0].astype(np.int64),
         bus_count=net.bus_count,
+        green=table[:, 5] > 0,
     )
     return book, keys
 
@@ -146,4 +153,5 @@ def solve_book(bids: Sequence[Bid], grid: Grid) -> tuple[tuple[SegmentKey, ...],
         balance_duals=dict(zip(net.buses, outcome.balance_duals.tolist(), strict=True)),
         objective_eur=outcome.objective_eur,
         solver=outcome.solver,
+        green_dual=outcome.green_dual,
     )

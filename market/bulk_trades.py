@@ -3,6 +3,8 @@
 Small books keep ``trades.allocate`` (every buyer sorts every seller by proximity);
 above ``NETTED_SPLIT_BIDS`` bids that costs seconds, so the split becomes:
 
+0. Green-only buyers first: their preferences, then ``netting.net_split`` for them
+   and every seller, keeping only the peer-to-peer pieces.
 1. Preferences, exactly as ``trades.allocate`` step 1 (buyers in ``bid_id`` order take
    from sellers they prefer or that prefer them, nearest first), but only the bids
    named in a preference are looked at, through dictionaries.
@@ -21,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from voisin.market.feeder import Feeder
-from voisin.market.netting import GRID_PARTY, net_split
+from voisin.market.netting import GRID_PARTY, NettedSplit, net_split
 from voisin.market.network import Network
 from voisin.market.pricing import clean
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
@@ -32,9 +34,10 @@ NETTED_SPLIT_BIDS = 500
 
 
 def _preferred_first(
-    ordered: Sequence[Bid], left: dict[str, float], feeder: Feeder
+    ordered: Sequence[Bid], left: dict[str, float], feeder: Feeder, *, green: bool
 ) -> list[Allocation]:
-    """Step 1 of ``trades.allocate``; updates ``left`` (kWh still to place per bid)."""
+    """Step 1 of ``trades.allocate`` for the green-only buyers (``green``) or the others;
+    updates ``left`` (kWh still to place per bid)."""
     sellers = [b for b in ordered if b.side is Side.SELL and left[b.bid_id] >= SLIVER_KWH]
     by_participant: dict[str, list[Bid]] = defaultdict(list)
     naming: dict[str, list[Bid]] = defaultdict(list)
@@ -45,6 +48,8 @@ def _preferred_first(
     out: list[Allocation] = []
     for buyer in ordered:
         if buyer.side is not Side.BUY or left[buyer.bid_id] < SLIVER_KWH:
+            continue
+        if buyer.green_only is not green:
             continue
         found = {s.bid_id: s for s in naming.get(buyer.participant, ())}
         for name in buyer.preferred:
@@ -77,25 +82,41 @@ def allocate_netted(
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
     left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
     out: list[Allocation] = []
-    if any(b.preferred for b in ordered):
-        out = _preferred_first(ordered, left, Feeder.of(grid))
+    prefers = any(b.preferred for b in ordered)
+    feeder = Feeder.of(grid) if prefers else None
     net = Network.of(grid)
     index = {bus: i for i, bus in enumerate(net.buses)}
-    split = net_split(
-        np.array([index[b.bus] for b in ordered], dtype=np.int64),
-        np.array([b.side is Side.SELL for b in ordered], dtype=bool),
-        np.array([left[b.bid_id] for b in ordered], dtype=float),
-        net,
-    )
+    bus = np.array([index[b.bus] for b in ordered], dtype=np.int64)
+    sell = np.array([b.side is Side.SELL for b in ordered], dtype=bool)
+    green = np.array([b.green_only for b in ordered], dtype=bool)
     ids = [b.bid_id for b in ordered]
-    for seller, buyer, energy in zip(
-        split.seller.tolist(), split.buyer.tolist(), split.energy_kwh.tolist(), strict=True
-    ):
-        out.append(
-            Allocation(
-                None if seller == GRID_PARTY else ids[seller],
-                None if buyer == GRID_PARTY else ids[buyer],
-                energy,
+
+    def place(split: NettedSplit, *, peers_only: bool) -> None:
+        for seller, buyer, energy in zip(
+            split.seller.tolist(), split.buyer.tolist(), split.energy_kwh.tolist(), strict=True
+        ):
+            if peers_only and GRID_PARTY in (seller, buyer):
+                continue
+            if peers_only:
+                left[ids[seller]] = clean(left[ids[seller]] - energy, ENERGY_DECIMALS)
+                left[ids[buyer]] = clean(left[ids[buyer]] - energy, ENERGY_DECIMALS)
+            out.append(
+                Allocation(
+                    None if seller == GRID_PARTY else ids[seller],
+                    None if buyer == GRID_PARTY else ids[buyer],
+                    energy,
+                )
             )
-        )
+
+    def amounts(mask: np.ndarray) -> np.ndarray:
+        kwh = np.array([left[i] for i in ids], dtype=float)
+        return np.where(mask & (kwh >= SLIVER_KWH), kwh, 0.0)
+
+    if green.any():  # green-only buyers first: preferences, then peers by the walk
+        if feeder is not None:
+            out.extend(_preferred_first(ordered, left, feeder, green=True))
+        place(net_split(bus, sell, amounts(green | sell), net), peers_only=True)
+    if feeder is not None:
+        out.extend(_preferred_first(ordered, left, feeder, green=False))
+    place(net_split(bus, sell, amounts(np.ones(len(ids), dtype=bool)), net), peers_only=False)
     return out

@@ -15,11 +15,12 @@ from voisin.errors import ClearingError, InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
 from voisin.market.bulk import book_of, solve_book
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
+from voisin.market.dc_flow import dc_flows
 from voisin.market.feeder import Feeder
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import rule_prices
+from voisin.market.price_rule import nodal_prices
 from voisin.market.pricing import clean, empty_book_prices
 from voisin.market.solve import SolveStatus, solve, solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
@@ -87,6 +88,29 @@ def _welfare(
             remaining -= used
             welfare += sign * segment.price_eur_per_kwh * used
     return welfare
+
+
+def wheeling_fees_eur(
+    ordered: Sequence[Bid], cleared: dict[str, float], grid: Grid, net_import_kwh: float
+) -> float:
+    """Fees (EUR) the lines charge on the energy they carry, either way. The flows follow
+    from the cleared kWh alone (on a tree directly, on a meshed grid by the DC model),
+    so both backends charge the same."""
+    if not any(line.wheeling_fee_eur_per_kwh > 0 for line in grid.lines):
+        return 0.0
+    injection = dict.fromkeys(grid.buses, 0.0)
+    for bid in ordered:
+        q = cleared[bid.bid_id]
+        injection[bid.bus] += q if bid.side is Side.SELL else -q
+    injection[grid.root] += net_import_kwh
+    if grid.meshed:
+        flows = dc_flows(grid, injection)
+    else:
+        flows = Feeder.of(grid).line_flows(injection, len(grid.lines))
+    return sum(
+        line.wheeling_fee_eur_per_kwh * abs(flow)
+        for line, flow in zip(grid.lines, flows, strict=True)
+    )
 
 
 def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend
@@ -162,19 +186,22 @@ def clear(
         )
     grid_import, grid_export = clean(max(net_import, 0.0)), clean(max(-net_import, 0.0))
 
-    welfare = _welfare(ordered, cleared, grid, grid_import, grid_export)
+    fees = wheeling_fees_eur(ordered, cleared, grid, net_import)
+    welfare = _welfare(ordered, cleared, grid, grid_import, grid_export) - fees
 
     net = Network.of(grid)
     book, _ = book_of(ordered, net)
-    rule = rule_prices(book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
-                       outcome.import_kwh, outcome.export_kwh,
-                       np.array([outcome.balance_duals[b] for b in grid.buses]))
+    rule, premium = nodal_prices(
+        book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
+        outcome.import_kwh, outcome.export_kwh,
+        np.array([outcome.balance_duals[b] for b in grid.buses]), outcome.green_dual,
+    )
     prices = dict(zip(grid.buses, rule.tolist(), strict=True))
     if len(ordered) > NETTED_SPLIT_BIDS:
         allocations = allocate_netted(ordered, cleared, grid)
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
-    trades = to_trades(allocations, ordered, prices, grid.root, interval)
+    trades = to_trades(allocations, ordered, prices, grid.root, interval, premium)
     return ClearingResult(
         interval=interval,
         status=ClearingStatus.OPTIMAL,
@@ -184,8 +211,10 @@ def clear(
         trades=tuple(trades),
         grid_import_kwh=grid_import,
         grid_export_kwh=grid_export,
-        congestion_rent_eur=clean(congestion_rent_eur(trades)),
+        congestion_rent_eur=clean(congestion_rent_eur(trades) - fees),
         book_hash=book_hash(ordered),
         grid_hash=ghash,
         solver=outcome.solver,
+        wheeling_fees_eur=clean(fees),
+        green_premium_eur_per_kwh=premium,
     )

@@ -42,6 +42,8 @@ class MatrixOutcome:
     objective_eur: float
     iterations: int
     solver: str
+    green_dual: float = 0.0
+    """Dual of the green row (EUR/kWh, >= 0): the green premium at this dual vertex."""
 
 
 @cache
@@ -111,14 +113,19 @@ def solve_lp(
     solution = highs.getSolution()
     x = np.asarray(solution.col_value, dtype=float)
     n, lines = book.segment_count, len(net.line_from)
+    flow = x[n : n + lines].copy()
+    k = len(net.fee_lines)
+    flow[net.fee_lines] -= x[n + lines + 2 : n + lines + 2 + k]  # net of the backward parts
+    duals = np.asarray(solution.row_dual, dtype=float)
     return MatrixOutcome(
         status=status,
         segment_kwh=x[:n],
-        flow_kwh=x[n : n + lines],
+        flow_kwh=flow,
         import_kwh=float(x[n + lines]),
         export_kwh=float(x[n + lines + 1]),
-        balance_duals=np.asarray(solution.row_dual, dtype=float),
+        balance_duals=duals[: net.bus_count],
         objective_eur=float(highs.getObjectiveValue()),
         iterations=iterations,
         solver=direct_solver_version(),
+        green_dual=float(duals[net.bus_count]) if book.has_green else 0.0,
     )

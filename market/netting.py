@@ -93,9 +93,42 @@ def _match(
 
 
 def net_split(
-    bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Network
+    bus: np.ndarray,
+    sell: np.ndarray,
+    cleared_kwh: np.ndarray,
+    net: Network,
+    *,
+    first: np.ndarray | None = None,
 ) -> NettedSplit:
-    """Split cleared kWh per bid (arrays indexed by bid, in bid order) into pieces."""
+    """Split cleared kWh per bid (arrays indexed by bid, in bid order) into pieces.
+
+    Buyers flagged in ``first`` (green-only bids) are served before all others: the
+    split runs once for them and every seller, its peer-to-peer pieces are kept, and
+    the rest is split as usual. The clearing lets green-only buyers clear no more than
+    sellers do, so none of them is left with an import.
+    """
+    cleared = np.asarray(cleared_kwh, dtype=float)
+    sell = np.asarray(sell, dtype=bool)
+    if first is None or not np.any(np.asarray(first, dtype=bool) & ~sell):
+        return _split(bus, sell, cleared, net)
+    head = _split(bus, sell, np.where(np.asarray(first) | sell, cleared, 0.0), net)
+    peer = (head.seller != GRID_PARTY) & (head.buyer != GRID_PARTY)
+    seller, buyer, energy = head.seller[peer], head.buyer[peer], head.energy_kwh[peer]
+    used = np.bincount(seller, energy, minlength=len(cleared)) + np.bincount(
+        buyer, energy, minlength=len(cleared)
+    )
+    rest = np.round(cleared - used, ENERGY_DECIMALS)
+    tail = _split(bus, sell, np.where(rest >= SLIVER_KWH, rest, 0.0), net)
+    return NettedSplit(
+        seller=np.concatenate([seller, tail.seller]),
+        buyer=np.concatenate([buyer, tail.buyer]),
+        energy_kwh=np.concatenate([energy, tail.energy_kwh]),
+    )
+
+
+def _split(bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Network
+           ) -> NettedSplit:
+    """The three stages of the module docstring for one set of amounts."""
     bus = np.asarray(bus, dtype=np.int64)
     sell = np.asarray(sell, dtype=bool)
     cleared = np.asarray(cleared_kwh, dtype=float)

@@ -21,7 +21,7 @@ from voisin.protocol import Grid
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """A radial feeder by numbers. Units: kWh per interval, EUR/kWh.
+    """A feeder by numbers (radial unless ``meshed``). Units: kWh per interval, EUR/kWh.
 
     ``line_from``/``line_to`` give each line's ends (flows positive from -> to);
     ``parent[b]`` is bus ``b``'s parent (-1 at the root); ``preorder[k]`` is the k-th
@@ -39,6 +39,30 @@ class Network:
     export_price_eur_per_kwh: float
     transformer_capacity_kwh: float
     """``inf`` when the transformer is unlimited."""
+    line_fee_eur_per_kwh: np.ndarray | None = None
+    """Wheeling fee per kWh carried on each line, either way (zeros when not given)."""
+    meshed: bool = False
+    """Lines may form loops: flows follow the DC model (``parent`` and ``preorder`` then
+    describe a breadth-first spanning tree, used only for proximity)."""
+    line_reactance_ohm: np.ndarray | None = None
+    """Per line, for the DC model of a meshed grid (ones when not given)."""
+
+    def __post_init__(self) -> None:
+        fees = self.line_fee_eur_per_kwh
+        fees = np.zeros(len(self.line_from)) if fees is None else np.asarray(fees, dtype=float)
+        if fees.shape != (len(self.line_from),) or not np.all(np.isfinite(fees) & (fees >= 0)):
+            raise InvalidInput("one finite, non-negative wheeling fee per line", code="bad-grid")
+        object.__setattr__(self, "line_fee_eur_per_kwh", fees)
+        reactance = self.line_reactance_ohm
+        reactance = (
+            np.ones(len(self.line_from)) if reactance is None else np.asarray(reactance, float)
+        )
+        object.__setattr__(self, "line_reactance_ohm", reactance)
+
+    @property
+    def fee_lines(self) -> np.ndarray:
+        """Indices of the lines that charge a wheeling fee (the LP splits their flow)."""
+        return np.flatnonzero(self.line_fee_eur_per_kwh > 0)
 
     @property
     def bus_count(self) -> int:
@@ -64,6 +88,11 @@ class Network:
             import_price_eur_per_kwh=grid.import_price_eur_per_kwh,
             export_price_eur_per_kwh=grid.export_price_eur_per_kwh,
             transformer_capacity_kwh=math.inf if limit is None else float(limit),
+            line_fee_eur_per_kwh=np.array(
+                [ln.wheeling_fee_eur_per_kwh for ln in grid.lines], dtype=float
+            ),
+            meshed=grid.meshed,
+            line_reactance_ohm=np.array([ln.reactance_ohm for ln in grid.lines], dtype=float),
         )
 
     @classmethod
@@ -75,6 +104,7 @@ class Network:
         import_price_eur_per_kwh: float,
         export_price_eur_per_kwh: float,
         transformer_capacity_kwh: float = math.inf,
+        line_fee_eur_per_kwh: np.ndarray | None = None,
     ) -> Network:
         """A tree rooted at bus 0 given ``parent[b] < b`` for b >= 1 (``parent[0]`` is
         ignored); line ``b - 1`` runs parent -> b with ``line_capacity_kwh[b - 1]``.
@@ -101,6 +131,7 @@ class Network:
             import_price_eur_per_kwh=float(import_price_eur_per_kwh),
             export_price_eur_per_kwh=float(export_price_eur_per_kwh),
             transformer_capacity_kwh=float(transformer_capacity_kwh),
+            line_fee_eur_per_kwh=line_fee_eur_per_kwh,
         )
 
 

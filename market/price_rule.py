@@ -13,22 +13,35 @@ tolerance ``TOL``):
 * sell segment at limit ``c``: partly rejected -> ``pi[bus] <= c``; accepted -> ``>= c``;
 * grid import at the root (a seller at the import price, up to the transformer limit)
   and export (a buyer at the export price), likewise;
-* line from ``a`` to ``b``: flow below its limit -> ``pi[b] <= pi[a]``; above minus the
-  limit -> ``pi[a] <= pi[b]`` (both, so equal prices, when the line is not full).
+* line from ``a`` to ``c`` with wheeling fee ``w`` and net flow ``f``: ``f`` below its
+  limit -> ``pi[c] - pi[a] <= w``; ``f > 0`` -> ``pi[c] - pi[a] >= w``; ``f`` above
+  minus the limit -> ``pi[a] - pi[c] <= w``; ``f < 0`` -> ``pi[a] - pi[c] >= w``. So a
+  line carrying energy below its limit fixes the gap at exactly ``w``, an idle one
+  allows any gap up to ``w`` either way, and ``w = 0`` gives equal prices.
 
 These are the complementary-slackness conditions of the clearing LP: the set they
 describe is the set of optimal duals, whichever optimal dispatch they are read from.
-They are bounds and zero-weight differences on a tree, so the lowest and the highest
-price of every bus are each attained together by one feasible vector, found by one
-sweep from the leaves to the root and one back; their average is feasible too. A bus
-left unbounded on one side (nothing there or behind it can bind) takes the grid tariff
-on that side, clipped to the other bound.
+They are bounds and weighted differences along the tree's edges, so the lowest and the
+highest price of every bus are each attained together by one feasible vector, found by
+one sweep from the leaves to the root and one back; their average is feasible too. A
+bus left unbounded on one side (nothing there or behind it can bind) is closed by the
+grid tariff on that side, clipped to the other bound, and the sweeps run again so the
+two extreme vectors stay feasible (``closed_ranges``).
+
+Green-only buyers add one row to the LP (green-only bought <= sold). Its dual, the
+green premium ``mu``, is paid on top of their bus price by green-only buyers and
+received on top of theirs by all sellers. The conditions above are those with
+``mu = 0``; when they admit no price (the row binds and every optimal dual has a
+premium), ``nodal_prices`` finds the least premium that works and prices the book with
+the sellers' and green buyers' limits lowered by it.
 
 Works on arrays (``SegmentBook``, ``Network``) so both backends and ``clear_arrays``
 share it; a Python loop runs only over buses, twice.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,6 +51,8 @@ from voisin.market.pricing import PRICE_DECIMALS
 
 TOL = 1e-7
 """kWh within which a quantity counts as at its bound."""
+PREMIUM_RESOLUTION = 1e-11
+"""EUR/kWh to which ``least_premium`` bisects (published rounded to 1e-9)."""
 
 
 def _column_bounds(
@@ -65,6 +80,66 @@ def _column_bounds(
     return low, high
 
 
+def _line_steps(
+    net: Network, flow_kwh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each bus below a line: the range ``[lo, hi]`` of ``price[bus] - price[parent]``
+    that complementary slackness allows, from the line's flow and wheeling fee.
+
+    Across a line from ``a`` to ``c`` with fee ``w`` and net flow ``f``, the difference
+    ``d = price[c] - price[a]`` obeys: ``f`` below the limit -> ``d <= w``; ``f > 0``
+    -> ``d >= w``; ``f`` above minus the limit -> ``d >= -w``; ``f < 0`` -> ``d <= -w``
+    (each direction's flow is a column costing ``w``). With ``w = 0`` these are the
+    zero-weight conditions of a fee-free line.
+    """
+    flow = np.asarray(flow_kwh, dtype=float)
+    cap, fee = net.line_capacity_kwh, net.line_fee_eur_per_kwh
+    upper = np.where(flow < cap - TOL, fee, np.inf)
+    upper = np.where(flow < -TOL, np.minimum(upper, -fee), upper)
+    lower = np.where(flow > -cap + TOL, -fee, -np.inf)
+    lower = np.where(flow > TOL, np.maximum(lower, fee), lower)
+    below = np.where(net.parent[net.line_to] == net.line_from, net.line_to, net.line_from)
+    down = below == net.line_to  # the line runs parent -> bus: d is price[bus] - price[parent]
+    lo = np.full(net.bus_count, -np.inf)
+    hi = np.full(net.bus_count, np.inf)
+    lo[below] = np.where(down, lower, -upper)
+    hi[below] = np.where(down, upper, -lower)
+    return below, lo, hi
+
+
+def _sweep(net: Network, low: list[float], high: list[float], lo: list[float],
+           hi: list[float]) -> None:
+    """Tighten ``low``/``high`` in place to the exact range of each bus under the bounds
+    and ``price[b] - price[parent] in [lo[b], hi[b]]``: on a tree one sweep from the
+    leaves up and one from the root down carry every bound (a bound reaches a bus along
+    a path that climbs to a common ancestor and descends)."""
+    parent = net.parent.tolist()
+    order = net.preorder.tolist()[1:]
+    for b in [*reversed(order), *order]:
+        up = parent[b]
+        high[b] = min(high[b], high[up] + hi[b])
+        low[b] = max(low[b], low[up] + lo[b])
+        high[up] = min(high[up], high[b] - lo[b])
+        low[up] = max(low[up], low[b] - hi[b])
+
+
+def exact_ranges(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each bus's set of market-clearing prices as ``(low, high)`` (``-inf``/``inf`` where
+    nothing binds), and the line steps ``(lo, hi)`` used."""
+    low_arr, high_arr = _column_bounds(book, net, segment_kwh, import_kwh, export_kwh)
+    _, lo_arr, hi_arr = _line_steps(net, flow_kwh)
+    low, high, lo, hi = low_arr.tolist(), high_arr.tolist(), lo_arr.tolist(), hi_arr.tolist()
+    _sweep(net, low, high, lo, hi)
+    return np.array(low), np.array(high), lo_arr, hi_arr
+
+
 def price_ranges(
     book: SegmentBook,
     net: Network,
@@ -73,37 +148,43 @@ def price_ranges(
     import_kwh: float,
     export_kwh: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest market-clearing price (EUR/kWh) of each bus, ``net.buses`` order."""
-    low_arr, high_arr = _column_bounds(book, net, segment_kwh, import_kwh, export_kwh)
-    low, high = low_arr.tolist(), high_arr.tolist()
-    parent = net.parent.tolist()
-    # For each line: the bus below it, and the flow towards that bus (kWh).
-    below = np.where(net.parent[net.line_to] == net.line_from, net.line_to, net.line_from)
-    toward = np.where(below == net.line_to, 1.0, -1.0) * np.asarray(flow_kwh, dtype=float)
-    can_push = toward < net.line_capacity_kwh - TOL  # more could flow to the bus
-    can_pull = toward > -net.line_capacity_kwh + TOL  # more could flow away from it
-    push = np.zeros(net.bus_count, dtype=bool)
-    pull = np.zeros(net.bus_count, dtype=bool)
-    push[below], pull[below] = can_push, can_pull
-    push_l, pull_l = push.tolist(), pull.tolist()
-    order = net.preorder.tolist()[1:]
-    # A bound reaches a bus along a path that climbs to a common ancestor and descends:
-    # one sweep from the leaves up, then one from the root down, carries every bound.
-    for b in [*reversed(order), *order]:
-        up = parent[b]
-        if push_l[b]:  # price[b] <= price[up]
-            high[b] = min(high[b], high[up])
-            low[up] = max(low[up], low[b])
-        if pull_l[b]:  # price[up] <= price[b]
-            high[up] = min(high[up], high[b])
-            low[b] = max(low[b], low[up])
-    low_arr, high_arr = np.array(low), np.array(high)
-    # An open side takes the grid tariff on that side, never crossing the other bound.
-    low_arr = np.where(np.isinf(low_arr), np.minimum(net.export_price_eur_per_kwh, high_arr),
-                       low_arr)
-    high_arr = np.where(np.isinf(high_arr), np.maximum(net.import_price_eur_per_kwh, low_arr),
-                        high_arr)
+    """Lowest and highest market-clearing price (EUR/kWh) of each bus, ``net.buses`` order;
+    an open side shows the grid tariff on that side, never crossing the other bound."""
+    low, high, _, _ = exact_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+    low_arr = np.where(np.isinf(low), np.minimum(net.export_price_eur_per_kwh, high), low)
+    high_arr = np.where(np.isinf(high), np.maximum(net.import_price_eur_per_kwh, low_arr), high)
     return low_arr, high_arr
+
+
+def closed_ranges(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ranges the rule takes its midpoints from: the exact ranges, with every open
+    side closed by the grid tariff on that side (a floor of ``min(export price, high)``
+    where nothing bounds a bus from below, then a cap of ``max(import price, low)``
+    where nothing bounds it from above), each followed by a sweep so that the all-low
+    and the all-high vectors stay market-clearing. Without open sides these are the
+    exact ranges."""
+    low, high, lo, hi = exact_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+    lo_l, hi_l = lo.tolist(), hi.tolist()
+    if np.any(np.isinf(low)):
+        # Any floor at or below the highest clearing price keeps the high vector feasible.
+        low = np.where(np.isinf(low), np.minimum(net.export_price_eur_per_kwh, high), low)
+        low_l, high_l = low.tolist(), high.tolist()
+        _sweep(net, low_l, high_l, lo_l, hi_l)
+        low, high = np.array(low_l), np.array(high_l)
+    if np.any(np.isinf(high)):
+        # Any cap at or above the (new) lowest price keeps the low vector feasible.
+        high = np.where(np.isinf(high), np.maximum(net.import_price_eur_per_kwh, low), high)
+        low_l, high_l = low.tolist(), high.tolist()
+        _sweep(net, low_l, high_l, lo_l, hi_l)
+        low, high = np.array(low_l), np.array(high_l)
+    return low, high
 
 
 def midpoint_prices(low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
@@ -112,6 +193,87 @@ def midpoint_prices(low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
         return None
     return np.round((low + high) / 2, PRICE_DECIMALS) + 0.0
 
+
+def _with_premium(book: SegmentBook, premium: float) -> SegmentBook:
+    """The book as the balance rows see it when green-only buyers pay ``premium`` on top
+    of their bus price and sellers receive it: their limits move down by the premium."""
+    shifted = book.green | book.sell
+    price = np.where(shifted, book.price_eur_per_kwh - premium, book.price_eur_per_kwh)
+    return replace(book, price_eur_per_kwh=price)
+
+
+def least_premium(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+    solver_premium: float,
+) -> float | None:
+    """The smallest green premium (EUR/kWh) with which some nodal prices support the
+    dispatch, or None if even the solver's (``solver_premium``) admits none here.
+
+    The premiums that do form an interval (the optimal duals are a convex set), so a
+    bisection from 0, where none exist, to the solver's dual finds its bottom; each step
+    is one pair of sweeps (``exact_ranges``)."""
+
+    def works(premium: float, slack: float) -> bool:
+        low, high, _, _ = exact_ranges(_with_premium(book, premium), net, segment_kwh,
+                                       flow_kwh, import_kwh, export_kwh)
+        return not np.any(low > high + slack)
+
+    high = max(float(solver_premium), 0.0)
+    if not works(high, 1e-9):
+        high += 1e-6  # the solver's dual is optimal only to its tolerance
+        if not works(high, 1e-9):
+            return None
+    low = 0.0
+    while high - low > PREMIUM_RESOLUTION:
+        middle = (low + high) / 2
+        low, high = (low, middle) if works(middle, PREMIUM_RESOLUTION) else (middle, high)
+    return high
+
+
+def nodal_prices(
+    book: SegmentBook,
+    net: Network,
+    segment_kwh: np.ndarray,
+    flow_kwh: np.ndarray,
+    import_kwh: float,
+    export_kwh: float,
+    balance_duals: np.ndarray,
+    green_dual: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """Nodal prices (bus order) and the green premium (EUR/kWh).
+
+    The rule's midpoints with no premium whenever they exist: they are read from the
+    conditions above with the green row's dual at 0, so they exist exactly when some
+    optimal dual has no green premium. When every optimal dual has one (green supply is
+    scarce and the green row binds), the premium is the least that supports the
+    dispatch (``least_premium``) and the prices are the rule's midpoints given that
+    premium. Only if that fails numerically are the solver's own duals published:
+    prices the negated balance duals, the premium the green row's dual. A meshed grid
+    always takes the solver's duals: the sweeps above need a tree.
+    """
+    if not net.meshed:
+        low, high = closed_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+        prices = midpoint_prices(low, high)
+        if prices is not None:
+            return prices, 0.0
+    if book.has_green and not net.meshed:
+        premium = least_premium(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh,
+                                green_dual)
+        if premium is not None:
+            premium = round(premium, PRICE_DECIMALS) + 0.0
+            low, high = closed_ranges(_with_premium(book, premium), net, segment_kwh,
+                                      flow_kwh, import_kwh, export_kwh)
+            prices = midpoint_prices(low, high)
+            if prices is not None:
+                return prices, premium
+    fallback = np.round(-np.asarray(balance_duals, dtype=float), PRICE_DECIMALS) + 0.0
+    premium = round(max(float(green_dual), 0.0), PRICE_DECIMALS) + 0.0 if book.has_green else 0.0
+    return fallback, premium
 
 
 def rule_prices(
@@ -123,9 +285,7 @@ def rule_prices(
     export_kwh: float,
     balance_duals: np.ndarray,
 ) -> np.ndarray:
-    """Nodal prices by the rule, falling back to the negated balance duals (bus order)."""
-    low, high = price_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
-    prices = midpoint_prices(low, high)
-    if prices is None:
-        return np.round(-np.asarray(balance_duals, dtype=float), PRICE_DECIMALS) + 0.0
-    return prices
+    """Nodal prices by the rule, falling back to the negated balance duals (bus order);
+    ``nodal_prices`` without the green premium (for books with no green-only bid)."""
+    return nodal_prices(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh,
+                        balance_duals)[0]

@@ -35,7 +35,8 @@ class SolveOutcome:
     """What the solver found, as floats. Values are empty unless ``status`` is OPTIMAL.
 
     ``balance_duals`` are in the solver's sign convention (EUR/kWh per unit of the
-    balance right-hand side); ``pricing`` turns them into nodal prices.
+    balance right-hand side); ``pricing`` turns them into nodal prices. ``flow_kwh`` is
+    each line's net flow (forward minus backward part on lines with a wheeling fee).
     """
 
     status: SolveStatus
@@ -46,6 +47,8 @@ class SolveOutcome:
     balance_duals: dict[str, float]
     objective_eur: float
     solver: str
+    green_dual: float = 0.0
+    """Dual of the green row (EUR/kWh, >= 0): the green premium at this dual vertex."""
 
 
 @cache
@@ -87,14 +90,19 @@ def solve(built: ClearingModel) -> SolveOutcome:
         return SolveOutcome(status, (), (), 0.0, 0.0, {}, math.nan, solver_version())
     loader = results.solution_loader
     loader.load_vars()
-    duals = loader.get_duals(cons_to_load=list(m.balance.values()))
+    rows = list(m.balance.values()) + ([m.green] if built.has_green else [])
+    duals = loader.get_duals(cons_to_load=rows)
     return SolveOutcome(
         status=status,
         segment_kwh=tuple(float(m.q[i].value or 0.0) for i in m.segment),
-        flow_kwh=tuple(float(m.f[j].value or 0.0) for j in m.line),
+        flow_kwh=tuple(
+            float(m.f[j].value or 0.0) - (float(m.fb[j].value or 0.0) if j in m.fee_line else 0.0)
+            for j in m.line
+        ),
         import_kwh=float(m.imp.value or 0.0),
         export_kwh=float(m.exp.value or 0.0),
-        balance_duals={str(con.index()): float(val) for con, val in duals.items()},
+        balance_duals={str(con.index()): float(duals[con]) for con in m.balance.values()},
         objective_eur=float(results.incumbent_objective),
         solver=solver_version(),
+        green_dual=float(duals[m.green]) if built.has_green else 0.0,
     )

@@ -4,6 +4,9 @@ Nodal pricing already fixes every bid's money (each buyer pays its bus price on 
 cleared, each seller receives its bus price), so the split only decides the story the
 ledger tells. It is deterministic and reads:
 
+0. Green-only buyers go first (in ``bid_id`` order), through steps 1 and 2, before any
+   other buyer: the clearing lets them clear no more than sellers sell, so all of
+   their energy comes from peers and none of their trades is a grid leg.
 1. Peer-to-peer, preferences first: buyers in ``bid_id`` order each take energy from
    sellers they prefer or that prefer them (a bid's ``preferred`` names participants).
 2. Peer-to-peer, by electrical proximity: same bus first, then fewer lines apart on the
@@ -12,8 +15,10 @@ ledger tells. It is deterministic and reads:
    sellers still have.
 
 A buyer pays its bus price and a seller receives its bus price; the grid receives (on
-imports) or pays (on exports) the root price. The gap, summed over all trades, is the
-congestion rent. Slivers below ``SLIVER_KWH`` are dropped.
+imports) or pays (on exports) the root price. When green supply is scarce, green-only
+buyers pay, and every seller receives, the green premium on top. The gap, summed over
+all trades, is the wheeling fees plus the congestion rent. Slivers below ``SLIVER_KWH``
+are dropped.
 """
 
 from __future__ import annotations
@@ -83,12 +88,14 @@ def allocate(
         return (own, feeder.hops(buyer.bus, seller.bus), seller.participant, seller.bid_id)
 
     anyone_prefers = any(o.bid.preferred for o in buyers + sellers)
-    for buyer in buyers if anyone_prefers else []:
-        preferred = [s for s in sellers if _prefers(buyer.bid, s.bid)]
-        take(buyer, sorted(preferred, key=lambda s: proximity(buyer.bid, s.bid)))
-    for buyer in buyers:
-        if buyer.left_kwh >= SLIVER_KWH:
-            take(buyer, sorted(sellers, key=lambda s: proximity(buyer.bid, s.bid)))
+    green = [b for b in buyers if b.bid.green_only]
+    for group in (green, [b for b in buyers if not b.bid.green_only]):
+        for buyer in group if anyone_prefers else []:
+            preferred = [s for s in sellers if _prefers(buyer.bid, s.bid)]
+            take(buyer, sorted(preferred, key=lambda s: proximity(buyer.bid, s.bid)))
+        for buyer in group:
+            if buyer.left_kwh >= SLIVER_KWH:
+                take(buyer, sorted(sellers, key=lambda s: proximity(buyer.bid, s.bid)))
     out.extend(
         Allocation(None, b.bid.bid_id, b.left_kwh) for b in buyers if b.left_kwh >= SLIVER_KWH
     )
@@ -104,22 +111,31 @@ def to_trades(
     prices_eur_per_kwh: Mapping[str, float],
     grid_root: str,
     interval: str,
+    green_premium_eur_per_kwh: float = 0.0,
 ) -> list[Trade]:
-    """Protocol trades (participant ids, prices) for bid-level allocations, same order."""
+    """Protocol trades (participant ids, prices) for bid-level allocations, same order.
+
+    ``green_premium_eur_per_kwh`` is added to a green-only buyer's and every seller's
+    price (never to the grid's side)."""
     by_id = {bid.bid_id: bid for bid in bids}
     root_price = prices_eur_per_kwh[grid_root]
+    premium = green_premium_eur_per_kwh
     trades = []
     for a in allocations:
         seller = by_id[a.seller_bid] if a.seller_bid is not None else None
         buyer = by_id[a.buyer_bid] if a.buyer_bid is not None else None
+        buyer_price = root_price
+        if buyer:
+            buyer_price = prices_eur_per_kwh[buyer.bus] + (premium if buyer.green_only else 0.0)
+        seller_price = prices_eur_per_kwh[seller.bus] + premium if seller else root_price
         trades.append(
             Trade(
                 interval=interval,
                 seller=seller.participant if seller else GRID,
                 buyer=buyer.participant if buyer else GRID,
                 energy_kwh=a.energy_kwh,
-                buyer_price_eur_per_kwh=prices_eur_per_kwh[buyer.bus] if buyer else root_price,
-                seller_price_eur_per_kwh=prices_eur_per_kwh[seller.bus] if seller else root_price,
+                buyer_price_eur_per_kwh=clean(buyer_price),
+                seller_price_eur_per_kwh=clean(seller_price),
                 kind=TradeKind.P2P if seller and buyer else TradeKind.GRID,
                 buyer_bid_id=buyer.bid_id if buyer else "",
                 seller_bid_id=seller.bid_id if seller else "",
@@ -129,5 +145,6 @@ def to_trades(
 
 
 def congestion_rent_eur(trades: Sequence[Trade]) -> float:
-    """What buyers (grid included) pay minus what sellers (grid included) receive."""
+    """What buyers (grid included) pay minus what sellers (grid included) receive: the
+    congestion rent plus the wheeling fees (``clear`` subtracts the fees)."""
     return sum(t.paid_eur - t.received_eur for t in trades)

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 
 class Side(StrEnum):
@@ -35,6 +44,10 @@ class Bid(BaseModel):
     Buyers' limits are the most they will pay, sellers' the least they will accept.
     ``preferred`` lists participant ids this bid would rather trade with (the school
     first); ``seq`` is the sender's sequence number for replay protection.
+    ``green_only`` (buy bids only) asks for local renewable supply: the market serves
+    such a bid from neighbourhood sellers only, never by a grid import. It is left out
+    of the serialised (and signed) form while False, so bids signed before the field
+    existed keep their bytes.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,6 +61,20 @@ class Bid(BaseModel):
     preferred: tuple[str, ...] = ()
     seq: int = Field(default=0, ge=0)
     signature: str = ""
+    green_only: bool = False
+
+    @model_validator(mode="after")
+    def _green_buyers_only(self) -> Bid:
+        if self.green_only and self.side is not Side.BUY:
+            raise ValueError("green_only applies to buy bids only")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default_green(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not self.green_only:
+            data.pop("green_only", None)
+        return data
 
     @property
     def energy_kwh(self) -> float:

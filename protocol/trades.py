@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 GRID = "grid"
 """Counterparty name of the upstream grid in grid trades."""
@@ -63,6 +64,10 @@ class ClearingResult(BaseModel):
 
     ``cleared_kwh`` maps bid id to accepted energy; ``prices_eur_per_kwh`` maps bus to
     its nodal price. ``book_hash`` and ``grid_hash`` let anyone re-clear and compare.
+    ``wheeling_fees_eur`` is what the lines charged for carrying energy;
+    ``green_premium_eur_per_kwh`` what green-only buyers pay on top of their bus price,
+    and every seller receives on top of its own, when green supply is scarce (see
+    docs/clearing.md). Both are left out of the serialised form while they are 0.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -80,3 +85,13 @@ class ClearingResult(BaseModel):
     grid_hash: str
     solver: str
     pricing: PricingMode = PricingMode.NODAL
+    wheeling_fees_eur: float = 0.0
+    green_premium_eur_per_kwh: float = Field(default=0.0, ge=0)
+
+    @model_serializer(mode="wrap")
+    def _omit_zero_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh"):
+            if getattr(self, name) == 0:
+                data.pop(name, None)
+        return data

@@ -32,11 +32,15 @@ def _both(grid: Grid, bids: list[Bid]) -> tuple[ClearingResult, ClearingResult]:
     )
 
 
-def _supports(prices: dict[str, float], bids: list[Bid], result: ClearingResult) -> None:
-    """Prices support a dispatch: no accepted buyer above its limit, none in the money
-    left unserved, and the same for sellers (complementary slackness)."""
+def _supports(
+    prices: dict[str, float], bids: list[Bid], result: ClearingResult, premium: float = 0.0
+) -> None:
+    """Prices (and green premium) support a dispatch: no accepted buyer above its limit,
+    none in the money left unserved, and the same for sellers (complementary
+    slackness). Green-only buyers and sellers trade at their bus price plus the premium."""
     for bid in bids:
-        price = prices[bid.bus]
+        extra = premium if bid.side is Side.SELL or bid.green_only else 0.0
+        price = prices[bid.bus] + extra
         for limit, used, size in _filled(bid, result.cleared_kwh[bid.bid_id]):
             buys = bid.side is Side.BUY
             if used > 1e-9:
@@ -57,27 +61,33 @@ def test_backends_reach_the_same_welfare_and_prices(market: tuple[Grid, list[Bid
     assert fast.book_hash == ref.book_hash
     assert fast.grid_hash == ref.grid_hash
     # Any optimal prices support any optimal dispatch, so cross the two over.
-    _supports(fast.prices_eur_per_kwh, bids, ref)
-    _supports(ref.prices_eur_per_kwh, bids, fast)
+    _supports(fast.prices_eur_per_kwh, bids, ref, fast.green_premium_eur_per_kwh)
+    _supports(ref.prices_eur_per_kwh, bids, fast, ref.green_premium_eur_per_kwh)
     for bus, price in ref.prices_eur_per_kwh.items():
         assert fast.prices_eur_per_kwh[bus] == pytest.approx(price, abs=TOL), bus
+    assert fast.green_premium_eur_per_kwh == pytest.approx(
+        ref.green_premium_eur_per_kwh, abs=TOL
+    )
     same = all(abs(fast.cleared_kwh[k] - q) <= 1e-9 for k, q in ref.cleared_kwh.items())
     if same:
         assert fast.grid_import_kwh == pytest.approx(ref.grid_import_kwh, abs=1e-9)
         assert fast.grid_export_kwh == pytest.approx(ref.grid_export_kwh, abs=1e-9)
         assert fast.trades == ref.trades
         assert fast.congestion_rent_eur == pytest.approx(ref.congestion_rent_eur, abs=TOL)
+        assert fast.wheeling_fees_eur == pytest.approx(ref.wheeling_fees_eur, abs=TOL)
 
 
 @st.composite
 def generic_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
-    """DESIGN.md's generator at toy size: real-valued prices make the optimum unique."""
+    """DESIGN.md's generator at toy size, some lines with a wheeling fee and some buyers
+    green-only: real-valued prices make the optimum unique."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_bus = int(rng.integers(1, 7))
     parent = np.floor(rng.random(n_bus) * np.arange(n_bus)).astype(int)
     buses = [f"b{i}" for i in range(n_bus)]
     lines = tuple(
-        Line(from_bus=buses[parent[b]], to_bus=buses[b], capacity_kwh=float(rng.uniform(0, 6)))
+        Line(from_bus=buses[parent[b]], to_bus=buses[b], capacity_kwh=float(rng.uniform(0, 6)),
+             wheeling_fee_eur_per_kwh=float(rng.choice([0.0, rng.uniform(0, 0.05)])))
         for b in range(1, n_bus)
     )
     transformer = None if rng.random() < 0.5 else float(rng.uniform(0, 10))
@@ -91,6 +101,7 @@ def generic_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
     )
     bids = []
     for i in range(int(rng.integers(1, 13))):
+        side = Side.SELL if rng.random() < 0.5 else Side.BUY
         segments = tuple(
             {"energy_kwh": float(rng.uniform(0.1, 5)), "price_eur_per_kwh": float(p)}
             for p in rng.uniform(0.0, 0.45, int(rng.integers(1, 3)))
@@ -101,8 +112,9 @@ def generic_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
                 participant=f"p{int(rng.integers(0, 5))}",
                 bus=buses[int(rng.integers(0, n_bus))],
                 interval=INTERVAL,
-                side=Side.SELL if rng.random() < 0.5 else Side.BUY,
+                side=side,
                 segments=segments,
+                green_only=side is Side.BUY and rng.random() < 0.2,
             )
         )
     return grid, bids
@@ -122,6 +134,10 @@ def test_with_a_unique_optimum_the_dispatch_and_trades_agree(
     assert fast.grid_export_kwh == pytest.approx(ref.grid_export_kwh, abs=1e-7)
     for bus, price in ref.prices_eur_per_kwh.items():
         assert fast.prices_eur_per_kwh[bus] == pytest.approx(price, abs=TOL), bus
+    assert fast.green_premium_eur_per_kwh == pytest.approx(
+        ref.green_premium_eur_per_kwh, abs=TOL
+    )
+    assert fast.wheeling_fees_eur == pytest.approx(ref.wheeling_fees_eur, abs=TOL)
     if fast.cleared_kwh == ref.cleared_kwh:
         assert fast.trades == ref.trades
 

@@ -32,9 +32,13 @@ FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 
 
 @st.composite
-def markets(draw: st.DrawFn, unlimited: bool = False) -> tuple[Grid, list[Bid]]:
-    """A random tree (``parent[b] < b``), grid prices, and up to 8 bids; with
-    ``unlimited`` no line can bind (the transformer still may)."""
+def markets(
+    draw: st.DrawFn, unlimited: bool = False, green: bool = True
+) -> tuple[Grid, list[Bid]]:
+    """A random tree (``parent[b] < b``), grid prices, and up to 8 bids; lines may charge
+    a wheeling fee and buy bids may be green-only (unless ``green`` is False). With
+    ``unlimited`` no line can bind, none charges a fee and no bid is green-only (the
+    transformer still may bind)."""
     n_bus = draw(st.integers(1, 5))
     buses = [f"n{i}" for i in range(n_bus)]
     lines = []
@@ -42,7 +46,9 @@ def markets(draw: st.DrawFn, unlimited: bool = False) -> tuple[Grid, list[Bid]]:
         parent = buses[draw(st.integers(0, b - 1))]
         cap = HUGE_KWH if unlimited else draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5, 10.0]))
         ends = (parent, buses[b]) if draw(st.booleans()) else (buses[b], parent)
-        lines.append(Line(from_bus=ends[0], to_bus=ends[1], capacity_kwh=cap))
+        fee = 0.0 if unlimited else draw(st.sampled_from([0.0, 0.0, 0.01, 0.03]))
+        lines.append(Line(from_bus=ends[0], to_bus=ends[1], capacity_kwh=cap,
+                          wheeling_fee_eur_per_kwh=fee))
     import_cents = draw(st.integers(10, 40))
     export_cents = draw(st.integers(0, import_cents))
     transformer = draw(st.sampled_from([None, 0.0, 1.0, 2.5, 6.0]))
@@ -56,6 +62,10 @@ def markets(draw: st.DrawFn, unlimited: bool = False) -> tuple[Grid, list[Bid]]:
     )
     bids = []
     for i in range(draw(st.integers(1, 8))):
+        side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+        green_only = (
+            side is Side.BUY and green and not unlimited and draw(st.integers(0, 3)) == 0
+        )
         segments = tuple(
             {
                 "energy_kwh": draw(st.integers(1, 50)) / 10,
@@ -69,9 +79,10 @@ def markets(draw: st.DrawFn, unlimited: bool = False) -> tuple[Grid, list[Bid]]:
                 participant=draw(st.sampled_from(PARTICIPANTS)),
                 bus=draw(st.sampled_from(buses)),
                 interval=INTERVAL,
-                side=draw(st.sampled_from([Side.BUY, Side.SELL])),
+                side=side,
                 segments=segments,
                 preferred=tuple(draw(st.lists(st.sampled_from(PARTICIPANTS), max_size=2))),
+                green_only=green_only,
             )
         )
     return grid, bids
@@ -165,6 +176,14 @@ def test_flows_feasible_and_trades_reconcile(market: tuple[Grid, list[Bid]]) -> 
     assert bought[GRID] == pytest.approx(result.grid_export_kwh, abs=1e-8)
 
 
+def effective_price(bid: Bid, result: ClearingResult) -> float:
+    """What a bid's kWh trade at: its bus price, plus the green premium for green-only
+    buyers and for sellers."""
+    premium = result.green_premium_eur_per_kwh
+    extra = premium if bid.side is Side.SELL or bid.green_only else 0.0
+    return result.prices_eur_per_kwh[bid.bus] + extra
+
+
 @FAST
 @given(markets())
 def test_individual_rationality_and_equilibrium(market: tuple[Grid, list[Bid]]) -> None:
@@ -172,7 +191,7 @@ def test_individual_rationality_and_equilibrium(market: tuple[Grid, list[Bid]]) 
     result = clear(bids, grid, INTERVAL)
     prices = result.prices_eur_per_kwh
     for bid in bids:
-        price = prices[bid.bus]
+        price = effective_price(bid, result)
         for limit, used, size in _filled(bid, result.cleared_kwh[bid.bid_id]):
             if bid.side is Side.BUY:
                 if used > 1e-9:  # no accepted buyer pays above its limit
@@ -204,22 +223,45 @@ def test_money_balances(market: tuple[Grid, list[Bid]]) -> None:
     prices = result.prices_eur_per_kwh
     payments = sum(t.paid_eur for t in result.trades)
     receipts = sum(t.received_eur for t in result.trades)
-    assert payments == pytest.approx(receipts + result.congestion_rent_eur, abs=1e-8)
-    # Each bid's money is its bus price times its cleared energy, whoever it traded with.
-    pay_bids = sum(prices[b.bus] * result.cleared_kwh[b.bid_id] for b in bids if b.side is Side.BUY)
+    assert payments == pytest.approx(
+        receipts + result.congestion_rent_eur + result.wheeling_fees_eur, abs=1e-8
+    )
+    # Each bid's money is its price times its cleared energy, whoever it traded with.
+    pay_bids = sum(
+        effective_price(b, result) * result.cleared_kwh[b.bid_id]
+        for b in bids if b.side is Side.BUY
+    )
     get_bids = sum(
-        prices[b.bus] * result.cleared_kwh[b.bid_id] for b in bids if b.side is Side.SELL
+        effective_price(b, result) * result.cleared_kwh[b.bid_id]
+        for b in bids if b.side is Side.SELL
     )
     root = prices[grid.root]
     assert payments == pytest.approx(pay_bids + root * result.grid_export_kwh, abs=1e-8)
     assert receipts == pytest.approx(get_bids + root * result.grid_import_kwh, abs=1e-8)
-    # The rent is what the lines earn: flow times the price rise along it, never negative.
+    # The fees are each line's fee on what it carries; the rent is what the lines earn
+    # beyond them: flow times the price rise along it, less the fee. Neither is negative,
+    # and a line carrying energy below its limit earns its fee and no rent.
     flows = _flows(grid, _injections(grid, bids, result))
-    line_rent = sum(
-        f * (prices[line.to_bus] - prices[line.from_bus])
-        for line, f in zip(grid.lines, flows, strict=True)
+    fees = sum(
+        line.wheeling_fee_eur_per_kwh * abs(f) for line, f in zip(grid.lines, flows, strict=True)
     )
-    assert result.congestion_rent_eur == pytest.approx(line_rent, abs=1e-7)
+    assert result.wheeling_fees_eur == pytest.approx(fees, abs=1e-8)
+    for line, f in zip(grid.lines, flows, strict=True):
+        rise = prices[line.to_bus] - prices[line.from_bus]
+        w, cap = line.wheeling_fee_eur_per_kwh, line.capacity_kwh
+        assert f * rise - w * abs(f) >= -1e-7
+        if 1e-6 < abs(f) < cap - 1e-6:
+            assert rise == pytest.approx(w * np.sign(f), abs=1e-8)
+        # Every line condition of the price rule, open sides closed included.
+        if f < cap - 1e-6:
+            assert rise <= w + 1e-8
+        if f > -cap + 1e-6:
+            assert rise >= -w - 1e-8
+    line_rent = sum(
+        f * (prices[line.to_bus] - prices[line.from_bus]) for line, f in zip(grid.lines, flows,
+                                                                               strict=True)
+    )
+    assert result.congestion_rent_eur == pytest.approx(line_rent - fees, abs=1e-7)
     assert result.congestion_rent_eur >= -1e-7
 
 
@@ -251,13 +293,13 @@ def _greedy_welfare(grid: Grid, bids: list[Bid]) -> float:
         for s in b.segments
     ]
     buyers = [
-        [s.price_eur_per_kwh, s.energy_kwh, b.bus]
+        [s.price_eur_per_kwh, s.energy_kwh, b.bus, b.green_only]
         for b in bids
         if b.side is Side.BUY
         for s in b.segments
     ]
     sellers.append([grid.import_price_eur_per_kwh, big if limit is None else limit, root])
-    buyers.append([grid.export_price_eur_per_kwh, big if limit is None else limit, root])
+    buyers.append([grid.export_price_eur_per_kwh, big if limit is None else limit, root, False])
     grid_seller, grid_buyer = sellers[-1], buyers[-1]
     flow = [0.0] * len(grid.lines)
 
@@ -275,8 +317,15 @@ def _greedy_welfare(grid: Grid, bids: list[Bid]) -> float:
                 b = feeder.parent[b]
         return up_a + up_b[::-1]
 
+    def fee(a: str, b: str) -> float:
+        return sum(grid.lines[k].wheeling_fee_eur_per_kwh for k, _ in path(a, b))
+
     pairs = sorted(
-        ((bp[0] - sp[0], i, j) for i, bp in enumerate(buyers) for j, sp in enumerate(sellers)),
+        (
+            (bp[0] - sp[0] - fee(sp[2], bp[2]), i, j)
+            for i, bp in enumerate(buyers)
+            for j, sp in enumerate(sellers)
+        ),
         reverse=True,
     )
     welfare = 0.0
@@ -284,6 +333,8 @@ def _greedy_welfare(grid: Grid, bids: list[Bid]) -> float:
         buyer, seller = buyers[i], sellers[j]
         if surplus <= 0 or (buyer is grid_buyer and seller is grid_seller):
             continue
+        if seller is grid_seller and buyer[3]:
+            continue  # green-only buyers take no import
         route = path(seller[2], buyer[2])
         room = min(
             [buyer[1], seller[1]] + [grid.lines[k].capacity_kwh - d * flow[k] for k, d in route]
@@ -315,7 +366,7 @@ def _probe(bid_id: str, bus: str, side: Side, price: float) -> Bid:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(markets())
+@given(markets(green=False))
 def test_price_rule_ranges_match_welfare_sensitivity(market: tuple[Grid, list[Bid]]) -> None:
     """Checked independently of the rule's derivation: the top of a bus's price range is
     what one more kWh taken there costs the market, the bottom what one more kWh

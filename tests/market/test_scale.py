@@ -109,7 +109,9 @@ def test_netted_split_keeps_every_invariant(market: tuple[Grid, list[Bid]]) -> N
     )
     paid = sum(t.paid_eur for t in trades)
     received = sum(t.received_eur for t in trades)
-    assert paid - received == pytest.approx(result.congestion_rent_eur, abs=1e-8)
+    assert paid - received == pytest.approx(
+        result.congestion_rent_eur + result.wheeling_fees_eur, abs=1e-8
+    )
     assert sum(t.energy_kwh for t in trades if t.seller == GRID) == pytest.approx(
         result.grid_import_kwh, abs=1e-8
     )
