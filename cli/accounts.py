@@ -39,6 +39,7 @@ class Accounts:
     tokens_paid: float = 0.0
     gifted_kwh: float = 0.0
     congestion_rent_eur: float = 0.0
+    wheeling_fees_eur: float = 0.0
     grid_legs_eur: float = 0.0
     """What the grid received for imports minus what it paid for exports."""
     estimated_readings: int = 0
@@ -53,6 +54,9 @@ class Accounts:
                gifts: Collection[tuple[str, str]] = ()) -> None:
         """Add one interval; trades filled by a gift share in ``gifts`` cost nothing."""
         gift_pairs = set(gifts)
+        # Buyers pay sellers, the grid, the lines' owners (fees) and the fund (rent).
+        self.wheeling_fees_eur += result.wheeling_fees_eur
+        self.congestion_rent_eur -= result.wheeling_fees_eur
         for trade in result.trades:
             gift = is_gift_trade(trade, gift_pairs)
             if trade.kind is TradeKind.P2P:

@@ -47,6 +47,8 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     ledger.add_row("tokens paid peer to peer", f"{acc.tokens_paid:,.2f}")
     ledger.add_row("tokens minted as green rewards", f"{report.minted_tokens:,.2f}")
     ledger.add_row("congestion rent (EUR)", f"{acc.congestion_rent_eur:,.2f}")
+    if acc.wheeling_fees_eur:
+        ledger.add_row("wheeling fees (EUR)", f"{acc.wheeling_fees_eur:,.2f}")
     ledger.add_row("estimated meter readings", str(acc.estimated_readings))
     ledger.add_row("ledger height", str(report.ledger_height))
     ledger.add_row("ledger transactions", f"{report.transactions:,}")

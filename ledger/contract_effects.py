@@ -8,9 +8,9 @@ Per interval, in this order (the operator core wires them; nothing here has stat
    price cap clamps the owner's buy limits. Energy offered and asked is unchanged.
 2. ``contract_payments(trades, fund, ledger.contracts, interval)`` replaces
    ``payments_for``: a gift bid's trade with its recipient moves no tokens.
-3. ``green_only_buyers`` names the buyers whose green-only contract is in force, and
-   ``green_violations`` lists the grid legs they were still given (see docs/ledger.md:
-   the clearing model does not yet forbid those legs; they are reported, not prevented).
+3. A green-only contract marks its owner's buy bids ``green_only`` in step 1, and the
+   market then serves them from local sellers only; ``green_violations`` lists any grid
+   leg a green-only buyer was given, which a verifier expects to be empty.
 
 The rewritten bids carry no signature (they are derivations, not what the agent signed):
 the ledger's ``bid_digest`` should commit to the signed originals, from which anyone
@@ -90,7 +90,10 @@ def _rewrite(bid: Bid, mine: Sequence[Contract]) -> list[Bid]:
                          Segment(energy_kwh=s.energy_kwh, price_eur_per_kwh=cap)
                          for s in segments)
     gifts, left = _gifts(bid, mine) if bid.side is Side.SELL else ([], 1.0)
-    if preferred == bid.preferred and segments == bid.segments and not gifts:
+    green = bid.green_only or (bid.side is Side.BUY
+                               and any(isinstance(c, GreenOnly) for c in mine))
+    if (preferred == bid.preferred and segments == bid.segments and not gifts
+            and green == bid.green_only):
         return [bid]
     total = bid.energy_kwh
     out: list[Bid] = []
@@ -100,7 +103,7 @@ def _rewrite(bid: Bid, mine: Sequence[Contract]) -> list[Bid]:
                          for s in segments if s.energy_kwh * left > 0)
     if left > _NEGLIGIBLE and segments:
         out.append(bid.model_copy(update={"segments": segments, "preferred": preferred,
-                                          "signature": ""}))
+                                          "green_only": green, "signature": ""}))
     for n, (recipient, share) in enumerate(gifts):
         out.append(Bid(bid_id=gift_bid_id(bid.bid_id, n), participant=bid.participant,
                        bus=bid.bus, interval=bid.interval, side=Side.SELL,
@@ -117,7 +120,8 @@ def apply_contracts(
     Deterministic and independent of the input order. Contracts act on their owner's
     bids only: a priority partner on both sides, a price cap on buy bids, a gift share
     on sell bids (several gifts are served in registration order until the whole bid is
-    given). Green-only leaves bids as they are (see ``green_only_buyers``).
+    given); green-only marks the owner's buy bids ``green_only``, which the market
+    serves from local sellers only.
     """
     in_force = _in_force(contracts, interval)
     out: list[Bid] = []
@@ -161,5 +165,5 @@ def green_only_buyers(contracts: ContractBook | Iterable[Contract], interval: st
 
 
 def green_violations(trades: Iterable[Trade], buyers: frozenset[str]) -> list[Trade]:
-    """Grid import legs given to green-only buyers (to report; the market should avoid)."""
+    """Grid import legs given to green-only buyers: none when the market honoured them."""
     return [t for t in trades if t.seller == GRID and t.buyer in buyers]

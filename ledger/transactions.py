@@ -123,6 +123,8 @@ def clearing(result: ClearingResult) -> Transaction:
         "grid_import_kwh": result.grid_import_kwh,
         "grid_export_kwh": result.grid_export_kwh,
         "congestion_rent_eur": result.congestion_rent_eur,
+        "wheeling_fees_eur": result.wheeling_fees_eur,
+        "green_premium_eur_per_kwh": result.green_premium_eur_per_kwh,
         "trade_count": len(result.trades),
         "book_hash": result.book_hash,
         "grid_hash": result.grid_hash,

@@ -8,6 +8,8 @@ this LP and costs more than it saves), one thread, started from ``warm_basis``.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 
@@ -49,8 +51,34 @@ class MatrixOutcome:
 @cache
 def direct_solver_version() -> str:
     """Recorded in each result the matrix path clears, e.g. ``highspy-1.16.0``."""
-    h = highspy.Highs()
-    return f"highspy-{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+    return (f"highspy-{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
+            f"{highspy.HIGHS_VERSION_PATCH}")
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing.
+
+    The library writes a copyright banner to the process's stdout (file descriptor 1,
+    below Python) the first time an instance is made; `voisin market clear` prints JSON
+    there, so that first construction runs with descriptor 1 pointed at /dev/null.
+    """
+    if _banner_shown:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(sink, 1)
+        highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(sink)
+    _banner_shown.append(True)
+    return highs
+
+
+_banner_shown: list[bool] = []
 
 
 def _status(model_status: highspy.HighsModelStatus) -> SolveStatus:
@@ -88,7 +116,7 @@ def solve_lp(
     options: dict[str, bool | int | str] | None = None,
 ) -> MatrixOutcome:
     """Solve an LP from ``build_lp(book, net)``, from ``basis`` if given."""
-    highs = highspy.Highs()
+    highs = new_highs()
     for name, value in {**HIGHS_OPTIONS, **(options or {})}.items():
         highs.setOptionValue(name, value)
     highs.passModel(lp)

@@ -53,3 +53,17 @@ def test_bad_book_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "finite" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert "Traceback" not in run.stderr
+
+
+def test_large_book_cleared_by_the_matrix_backend_prints_only_json(tmp_path: Path) -> None:
+    """HiGHS prints a banner on stdout the first time it starts; stdout must stay JSON."""
+    bids = [
+        {"bid_id": f"b{i:03d}", "participant": f"p{i}", "bus": "A" if i % 2 else "R",
+         "interval": INTERVAL, "side": "buy" if i % 3 else "sell",
+         "segments": [{"energy_kwh": 1 + i % 5, "price_eur_per_kwh": 0.05 + (i % 7) / 30}]}
+        for i in range(300)
+    ]
+    run = _clear(tmp_path, {"interval": INTERVAL, "bids": bids})
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["solver"].startswith("highspy-")

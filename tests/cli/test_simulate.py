@@ -47,7 +47,8 @@ def test_money_balances_and_the_community_saves(small_run) -> None:
     on a sunny day the neighbourhood as a whole pays less than with the grid alone."""
     acc = small_run.accounts
     market = sum(b.market_eur for b in acc.bills.values())
-    assert market == pytest.approx(acc.grid_legs_eur + acc.congestion_rent_eur, abs=1e-6)
+    assert market == pytest.approx(
+        acc.grid_legs_eur + acc.congestion_rent_eur + acc.wheeling_fees_eur, abs=1e-6)
     bills = sum(b.total_eur for b in acc.bills.values())
     baseline = sum(b.baseline_eur for b in acc.bills.values())
     assert bills < baseline

@@ -111,7 +111,7 @@ def test_gift_trades_with_the_recipient_move_no_tokens() -> None:
     assert len(paid) == 3
 
 
-def test_green_only_is_reported() -> None:
+def test_green_only_marks_buy_bids_and_grid_legs_are_reported() -> None:
     green = GreenOnly(owner=SCHOOL, from_interval=START)
     assert green_only_buyers([green], T) == {SCHOOL}
     legs = [Trade(interval=T, seller=GRID, buyer=SCHOOL, energy_kwh=1.0,
@@ -121,7 +121,8 @@ def test_green_only_is_reported() -> None:
                   buyer_price_eur_per_kwh=0.3, seller_price_eur_per_kwh=0.3,
                   kind=TradeKind.GRID)]
     assert green_violations(legs, green_only_buyers([green], T)) == legs[:1]
-    assert apply_contracts([_bid("s", SCHOOL, Side.BUY, (1.0, 0.3))], [green], T)[0].bid_id == "s"
+    shaped = apply_contracts([_bid("s", SCHOOL, Side.BUY, (1.0, 0.3))], [green], T)
+    assert [(b.bid_id, b.green_only) for b in shaped] == [("s", True)]
 
 
 def test_long_bid_ids_stay_within_the_limit() -> None:

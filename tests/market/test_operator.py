@@ -175,3 +175,22 @@ def test_contract_from_a_stranger_is_refused(market) -> None:
         op.submit_contract(entry.body, time=T0.start.isoformat())
     assert err.value.code == "unknown-participant"
     assert op.ledger.height == 1  # genesis and registration only: nothing written
+
+
+def test_green_only_contract_keeps_the_grid_out_of_the_buyers_trades(market) -> None:
+    """The buyer would import 2 kWh at 0.28 after the seller's 1 kWh; once its green-only
+    contract is in force it takes only local energy."""
+    from voisin.ledger.contracts import GreenOnly, contract_transaction
+
+    op, seller, buyer, _ = market
+    op.submit_bid(seller.bid(Side.SELL, 1.0, 0.10), T0)
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.30), T0)
+    before = op.close_gate(T0)
+    assert any(t.seller == "grid" and t.buyer == buyer.key.public_hex for t in before.trades)
+    terms = GreenOnly(owner=buyer.key.public_hex, from_interval=T1.id)
+    op.submit_contract(contract_transaction(terms, buyer.key).body, time=T0.end.isoformat())
+    op.submit_bid(seller.bid(Side.SELL, 1.0, 0.10, interval=T1), T1)
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.30, interval=T1), T1)
+    after = op.close_gate(T1)
+    bought = [t for t in after.trades if t.buyer == buyer.key.public_hex]
+    assert [(t.seller, t.energy_kwh) for t in bought] == [(seller.key.public_hex, 1.0)]
