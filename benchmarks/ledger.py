@@ -1,12 +1,13 @@
 """Ledger benchmark: append and verify throughput against plain SHA-256 of the same records.
 
-    python benchmarks/ledger.py [--trades 200000] [--full] [--block 1000] [--payments]
+    python benchmarks/ledger.py [--trades 200000] [--full] [--block 1000]
 
 Generates ``--trades`` random peer-to-peer trades (seeded numpy ``default_rng``) among
 1,000 participants and writes them as blocks of ``--block`` trades (one block per cleared
 interval of a 1,000-household market), into a fresh SQLite ledger (WAL, synchronous
-FULL) in a temporary folder; then verifies the whole file. ``--full`` runs the issue's
-1M trades. ``--payments`` adds each trade's token transfer (buyer -> seller) to its block.
+FULL) in a temporary folder, each trade with the token payments it owes (verification
+re-derives them, so a ledger without them would not verify); then verifies the whole
+file. ``--full`` runs the issue's 1M trades.
 
 Rows, each in trades per second and as a multiple of the floor (SHA-256 alone):
 - floor: SHA-256 over each record's leaf bytes, pre-encoded (about 1M/s in CPython);
@@ -53,14 +54,11 @@ def make_trades(n: int, seed: int) -> list[Trade]:
                                                     strict=True))]
 
 
-def _blocks(trades: list[Trade], size: int, payments: bool) -> list[list[Transaction]]:
+def _blocks(trades: list[Trade], size: int) -> list[list[Transaction]]:
     blocks = []
     for lo in range(0, len(trades), size):
         chunk = trades[lo:lo + size]
-        txs = [tx.trade(t) for t in chunk]
-        if payments:
-            txs += payments_for(chunk, "fund")
-        blocks.append(txs)
+        blocks.append([tx.trade(t) for t in chunk] + payments_for(chunk, "fund"))
     return blocks
 
 
@@ -68,10 +66,10 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def run(n: int, block: int, payments: bool, seed: int) -> list[tuple[str, float, str]]:
+def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
     trades = make_trades(n, seed)
     t0 = time.perf_counter()
-    blocks = _blocks(trades, block, payments)
+    blocks = _blocks(trades, block)
     build = time.perf_counter() - t0
 
     records = [(t.kind.value, t.body) for b in blocks for t in b]
@@ -89,10 +87,10 @@ def run(n: int, block: int, payments: bool, seed: int) -> list[tuple[str, float,
         path = Path(folder) / "bench.sqlite"
         operator = KeyPair.derive("bench", "operator")
         with Ledger.open(path, operator, genesis_supply_micro=10**15) as ledger:
-            if payments:  # fund every participant so payments never overdraw
-                ids = sorted({t.buyer for t in trades})
-                ledger.append([tx.transfer("fund", a, 10**12) for a in ids], interval=None,
-                              time="t")
+            # Fund every participant so payments never overdraw.
+            ids = sorted({t.buyer for t in trades})
+            ledger.append([tx.transfer("fund", a, 10**12) for a in ids], interval=None,
+                          time="t")
             t0 = time.perf_counter()
             for i, txs in enumerate(blocks):
                 ledger.append(txs, interval=trades[i * block].interval, time="t")
@@ -120,14 +118,12 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=200_000)
     parser.add_argument("--full", action="store_true", help="1,000,000 trades")
     parser.add_argument("--block", type=int, default=1000, help="trades per block")
-    parser.add_argument("--payments", action="store_true", help="add token transfers")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     n = 1_000_000 if args.full else args.trades
-    print(f"{n:,} trades, blocks of {args.block}"
-          + (", with payments" if args.payments else ""))
+    print(f"{n:,} trades with their payments, blocks of {args.block}")
     print(f"{'stage':<58} {'trades/s':>12}  ratio")
-    for name, rate, ratio in run(n, args.block, args.payments, args.seed):
+    for name, rate, ratio in run(n, args.block, args.seed):
         print(f"{name:<58} {rate:>12,.0f}  {ratio}")
 
 

@@ -41,12 +41,15 @@ class TokenBook:
     def __init__(self) -> None:
         self._balances: dict[str, int] = {}
         self.genesis_micro = 0
+        self.fund = ""
+        """The account genesis credited: the community fund."""
         self.minted_micro = 0
 
     def copy(self) -> TokenBook:
         book = TokenBook()
         book._balances = dict(self._balances)
         book.genesis_micro = self.genesis_micro
+        book.fund = self.fund
         book.minted_micro = self.minted_micro
         return book
 
@@ -83,6 +86,7 @@ class TokenBook:
             recipient = _account(body, "recipient")
             self._balances[recipient] = self._balances.get(recipient, 0) + amount
             self.genesis_micro = amount
+            self.fund = recipient
         elif kind == _REWARD:
             if not self.genesis_micro:
                 raise LedgerError("reward before the genesis supply", code="bad-token-tx")
@@ -123,14 +127,41 @@ def _to_micro(eur: float) -> int:
     return int(round(eur * MICRO_PER_TOKEN))
 
 
+TRADE_MEMO = "trade "
+RENT_MEMO = "congestion rent "
+"""Memos of the transfers that pay for trades; verification re-derives each of them."""
+
+Payment = tuple[str, str, int, str]
+"""(sender, recipient, micro-tokens, memo) of one transfer."""
+
+
+def payment_rows(
+    seller: str, buyer: str, interval: str, received_eur: float, paid_eur: float, fund: str
+) -> list[Payment]:
+    """The transfers that pay for one p2p trade.
+
+    The seller gets what it receives; where the buyer's nodal price is above the
+    seller's (a congested line, a wheeling fee) the difference goes to the fund, so the
+    buyer pays exactly its price. Works on plain values, so the verifier can re-derive
+    payments from stored trade bodies without building objects.
+    """
+    to_seller = _to_micro(received_eur)
+    rent = _to_micro(paid_eur) - to_seller
+    rows: list[Payment] = []
+    if to_seller > 0:
+        rows.append((buyer, seller, to_seller, TRADE_MEMO + interval))
+    elif to_seller < 0:
+        rows.append((seller, buyer, -to_seller, TRADE_MEMO + interval))
+    if rent > 0:
+        rows.append((buyer, fund, rent, RENT_MEMO + interval))
+    return rows
+
+
 def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
     """Token transfers that pay for the peer-to-peer trades of one clearing.
 
-    Each p2p trade moves what the seller receives from buyer to seller and, where the
-    buyer's nodal price is above the seller's (a congested line), the difference (the
-    congestion rent) from buyer to the community fund, so the buyer pays exactly its
-    price. Grid trades settle in EUR with the retailer and move no tokens. Trades keep
-    the clearing's (deterministic) order.
+    Grid trades settle in EUR with the retailer and move no tokens. Trades keep the
+    clearing's (deterministic) order; see ``payment_rows`` for each trade's transfers.
     """
     if not isinstance(fund, str) or not fund:
         raise InvalidInput("payments_for: fund must be a non-empty account id (str)",
@@ -143,13 +174,6 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
             raise InvalidInput(
                 f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price below the "
                 "seller's would need tokens from nowhere", code="bad-trade")
-        memo = f"trade {t.interval}"
-        to_seller = _to_micro(t.received_eur)
-        rent = _to_micro(t.paid_eur) - to_seller
-        if to_seller > 0:
-            payments.append(tx.transfer(t.buyer, t.seller, to_seller, memo))
-        elif to_seller < 0:
-            payments.append(tx.transfer(t.seller, t.buyer, -to_seller, memo))
-        if rent > 0:
-            payments.append(tx.transfer(t.buyer, fund, rent, f"congestion rent {t.interval}"))
+        payments.extend(tx.transfer(*row) for row in payment_rows(
+            t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund))
     return payments

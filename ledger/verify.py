@@ -19,10 +19,12 @@ from typing import Any, NoReturn
 
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH, newest_interval
+from voisin.ledger.contract_effects import gift_pairs
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.store import LedgerStore, RawTransaction, SqliteStore
 from voisin.ledger.tokens import TokenBook
+from voisin.ledger.trace import untraced
 from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
 from voisin.protocol import TxKind, verify
 
@@ -31,6 +33,8 @@ _HEADER_KEYS = frozenset(
 _TOKEN_KINDS = frozenset((TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value))
 _GENESIS = TxKind.GENESIS.value
 _CONTRACT = TxKind.CONTRACT.value
+_TRADE = TxKind.TRADE.value
+_TRANSFER = TxKind.TRANSFER.value
 _DECODE = json.JSONDecoder().raw_decode  # bodies are canonical: no white space around
 
 
@@ -93,7 +97,7 @@ def _transactions(
         if leaf.hex() != stored_leaf:
             _fail(height, f"transaction {idx}: stored leaf hash does not match its body")
         hashes.append(leaf)
-        if kind in _TOKEN_KINDS or kind == _CONTRACT:
+        if kind in _TOKEN_KINDS or kind == _CONTRACT or kind == _TRADE:
             if kind == _GENESIS and height:
                 _fail(height, f"transaction {idx}: a genesis transaction outside block 0")
             tokens.append((kind, body))
@@ -103,6 +107,9 @@ def _transactions(
 
 def _replay(height: int, book: TokenBook, contracts: ContractBook, after: str | None,
             tokens: list[tuple[str, str]]) -> None:
+    """Apply the block's token and contract entries, then trace its transfers."""
+    trades: list[dict[str, Any]] = []
+    transfers: list[dict[str, Any]] = []
     for kind, body in tokens:
         try:
             data, end = _DECODE(body)
@@ -110,12 +117,24 @@ def _replay(height: int, book: TokenBook, contracts: ContractBook, after: str | 
                 raise LedgerError(f"{kind} transaction body is not an object")
             if kind == _CONTRACT:
                 contracts.apply_body(data, after=after)
+            elif kind == _TRADE:
+                trades.append(data)
             else:
                 book.apply_body(kind, data)
+                if kind == _TRANSFER:
+                    transfers.append(data)
         except ValueError:
             _fail(height, "token or contract transaction body is not valid JSON")
         except LedgerError as exc:
             _fail(height, exc.message)
+    if trades or transfers:
+        try:
+            why = untraced(trades, transfers, book.fund,
+                           lambda interval: gift_pairs(contracts, interval))
+        except (KeyError, TypeError):
+            _fail(height, "a trade or transfer body lacks a field")
+        if why is not None:
+            _fail(height, why)
 
 
 def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | None) -> VerifyReport:

@@ -121,7 +121,7 @@ def test_random_markets_on_a_real_ledger(tmp_path_factory: pytest.TempPathFactor
             market = [Trade(interval=iid, seller=s, buyer=b, energy_kwh=e,
                             seller_price_eur_per_kwh=p, buyer_price_eur_per_kwh=p + rent,
                             kind=TradeKind.P2P) for s, b, e, p, rent in trades if s != b]
-            payments = payments_for(market, FUND)
+            payments = [tx.trade(t) for t in market] + payments_for(market, FUND)
             rewards = [tx.reward(t.seller, round(t.energy_kwh * 10_000), t.energy_kwh, iid)
                        for t in market if round(t.energy_kwh * 10_000) > 0]
             book = ledger.tokens
