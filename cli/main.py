@@ -129,6 +129,21 @@ def _add_market(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=_market_clear)
 
 
+def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="follow a ledger in a terminal dashboard (read-only)")
+    p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
+    p.add_argument("--every", type=float, default=1.0,
+                   help="seconds between looks for new blocks (default 1)")
+    p.set_defaults(run=_dashboard)
+
+
+def _dashboard(args: argparse.Namespace, console: Console) -> int:
+    from voisin.cli.dashboard import DashboardApp, LedgerFeed
+
+    DashboardApp(LedgerFeed(args.db), every_s=max(args.every, 0.1)).run()
+    return 0
+
+
 def _simulate(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.simulation import SimulationConfig, run_simulation
     from voisin.cli.summary import render_summary
@@ -175,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     _add_ledger(sub)
     _add_market(sub)
+    _add_dashboard(sub)
     return parser
 
 
