@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from voisin.cli.live import add_live_commands
 from voisin.errors import VoisinError
 
 
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ledger(sub)
     _add_market(sub)
     _add_dashboard(sub)
+    add_live_commands(sub)
     return parser
 
 

@@ -5,7 +5,9 @@ Units and signs live in field names (``energy_kwh``, ``price_eur_per_kwh``).
 
 from voisin.protocol.bids import Bid, Segment, Side
 from voisin.protocol.blocks import Block, BlockHeader, Transaction, TxKind
+from voisin.protocol.clock import Clock, FakeClock, Timetable
 from voisin.protocol.encoding import canonical_bytes, digest, sha256_hex
+from voisin.protocol.envelope import Envelope, open_envelope, seal, seal_bid, sign_bid
 from voisin.protocol.grid import Grid, Line
 from voisin.protocol.interval import Interval, day_intervals
 from voisin.protocol.keys import KeyPair, verify
@@ -49,4 +51,12 @@ __all__ = [
     "parse",
     "sha256_hex",
     "verify",
+    "Clock",
+    "Envelope",
+    "FakeClock",
+    "Timetable",
+    "open_envelope",
+    "seal",
+    "seal_bid",
+    "sign_bid",
 ]

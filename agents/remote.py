@@ -1,0 +1,260 @@
+"""One household's agent as its own process, talking to the operator over ZeroMQ.
+
+The agent reuses the simulation's behaviour: it builds the same seeded ``Neighbourhood``
+and takes its own member's bids and meter readings from it, so the live and simulated
+agents forecast, plan batteries and bid with the same code. What is new here is the
+conversation (hello, bids at gate-open, readings at delivery, heartbeats) and the
+verification of every block it receives against what it bid.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from voisin.agents.model import Neighbourhood
+from voisin.agents.scenario import Member, Scenario
+from voisin.errors import VoisinError
+from voisin.ledger import merkle
+from voisin.protocol import Bid, Interval, Transaction, canonical_bytes, sha256_hex, verify
+from voisin.protocol.client import OperatorClient
+from voisin.protocol.curve import make_client
+from voisin.protocol.envelope import seal_bid, sign_bid
+from voisin.protocol.wire import HEARTBEAT_S, HIGH_WATER_MARK, EventType, MessageType
+
+log = logging.getLogger("voisin.agent")
+
+
+@dataclass
+class AgentReport:
+    """What the agent saw, written as JSON at exit so others can compare it to the ledger."""
+
+    participant: str
+    bids: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    readings: list[str] = field(default_factory=list)
+    blocks: dict[int, str] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    events_missed: int = 0
+    ended: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({**self.__dict__, "blocks": {str(k): v for k, v in
+                                                       sorted(self.blocks.items())}},
+                          indent=1, sort_keys=True)
+
+
+def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None) -> str:
+    """Verify a published block from its bytes alone; returns its hash.
+
+    Raises ``VoisinError`` (``bad-block``) naming what failed: the operator's signature,
+    the Merkle root of the transactions, or the link to the previous block.
+    """
+    header = block["header"]
+    header_bytes = canonical_bytes(header)
+    if header.get("operator") != operator_hex or not verify(operator_hex, header_bytes,
+                                                            block["signature"]):
+        raise VoisinError(f"block {header.get('height')}: not signed by the pinned operator",
+                          code="bad-block")
+    leaves = [Transaction.model_validate(t).leaf_bytes() for t in block["transactions"]]
+    if merkle.root(leaves).hex() != header["merkle_root"]:
+        raise VoisinError(f"block {header['height']}: Merkle root does not match its "
+                          "transactions", code="bad-block")
+    if prev_hash is not None and header["prev_hash"] != prev_hash:
+        raise VoisinError(f"block {header['height']}: does not extend the block before it",
+                          code="bad-block")
+    return sha256_hex(header_bytes)
+
+
+def check_trade(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]]) -> str | None:
+    """Why ``trade`` (a ledger trade body involving ``me``) contradicts my bids, or None."""
+    if trade["buyer"] == me:
+        bid = bids.get(trade["buyer_bid_id"])
+        price = trade["buyer_price_eur_per_kwh"]
+        if bid is None:
+            return f"trade buys for me under unknown bid {trade['buyer_bid_id']!r}"
+        limit = max(s["price_eur_per_kwh"] for s in bid["segments"])
+        if price > limit + 1e-9:
+            return f"I pay {price} EUR/kWh, above my limit {limit}"
+    else:
+        bid = bids.get(trade["seller_bid_id"])
+        price = trade["seller_price_eur_per_kwh"]
+        if bid is None:
+            return f"trade sells for me under unknown bid {trade['seller_bid_id']!r}"
+        limit = min(s["price_eur_per_kwh"] for s in bid["segments"])
+        if price < limit - 1e-9:
+            return f"I receive {price} EUR/kWh, below my limit {limit}"
+    offered = sum(s["energy_kwh"] for s in bid["segments"])
+    if trade["energy_kwh"] > offered + 1e-6:
+        return f"trade of {trade['energy_kwh']} kWh exceeds my bid of {offered} kWh"
+    return None
+
+
+class RemoteAgent:
+    """A member's agent: ``run`` until the operator announces the end or ``stop``."""
+
+    def __init__(self, scenario: Scenario, member: Member, *, seed: int, router: str, pub: str,
+                 server_hex: str, report_path: Path | None = None) -> None:
+        self.scenario = scenario
+        self.member = member
+        self.seed = seed
+        self.server_hex = server_hex
+        self.report = AgentReport(member.id)
+        self.report_path = report_path
+        self.context = zmq.Context()
+        self.sub = self.context.socket(zmq.SUB)
+        self.sub.linger = 0
+        self.sub.rcvhwm = HIGH_WATER_MARK
+        make_client(self.sub, member.keypair, server_hex)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        try:
+            self.sub.connect(pub)
+            self.client = OperatorClient(self.context, router, member.keypair, server_hex)
+        except (zmq.ZMQError, VoisinError) as exc:
+            self.sub.close(0)
+            self.context.term()
+            raise VoisinError(f"cannot connect to the operator: {exc}",
+                              code="bad-endpoint") from None
+        self.model: Neighbourhood | None = None
+        self._head: str | None = None
+        self._height = -1
+        self._event_seq: int | None = None
+        self._stopping = False
+        self._trade_blocks: dict[str, int] = {}
+
+    def _request(self, type_: MessageType, body: dict[str, Any],
+                 bid: Bid | None = None) -> dict[str, Any] | None:
+        """One request (or one signed bid); a rejection is counted and logged, an
+        unreachable operator too."""
+        try:
+            if bid is not None:
+                reply = self.client.send_raw(seal_bid(bid), bid.seq)
+            else:
+                reply = self.client.request(type_, body)
+        except VoisinError as exc:
+            self.report.rejected[exc.code] = self.report.rejected.get(exc.code, 0) + 1
+            log.warning("%s: %s", type_.value, exc)
+            return None
+        if not reply.ok:
+            self.report.rejected[reply.code] = self.report.rejected.get(reply.code, 0) + 1
+            log.info("%s rejected: %s %s", type_.value, reply.code, reply.message)
+            return None
+        return reply.body
+
+    def hello(self) -> None:
+        """Say hello until the operator answers, then build the model for its intervals."""
+        while not self._stopping:
+            info = self._request(MessageType.HELLO, {"agent": "voisin"})
+            if info is not None:
+                break
+        else:
+            return
+        if self.model is None and info.get("first_interval"):
+            first = datetime.fromisoformat(info["first_interval"])
+            minutes = int(info["minutes"])
+            intervals = [Interval(start=first + timedelta(minutes=minutes * i), minutes=minutes)
+                         for i in range(int(info["intervals"]))]
+            self.model = Neighbourhood(self.scenario, intervals, seed=self.seed)
+
+    def _mine(self, items: list[Any]) -> list[Any]:
+        return [x for x in items if x.participant == self.member.id]
+
+    def on_gate_open(self, body: dict[str, Any]) -> None:
+        if self.model is None or body["interval"] not in self.model.interval_ids:
+            return
+        for bid in self._mine(self.model.bids_for(body["interval"])):
+            # The envelope's sequence number goes into the bid too, so a restarted agent's
+            # bids are never mistaken for replays by the market core.
+            bid = sign_bid(self.member.keypair, bid, self.client.next_seq())
+            if self._request(MessageType.BID, {}, bid) is not None:
+                self.report.bids[bid.bid_id] = bid.model_dump(mode="json")
+
+    def on_delivery(self, body: dict[str, Any]) -> None:
+        if self.model is None or body["interval"] not in self.model.interval_ids:
+            return
+        for reading in self._mine(self.model.deliver(body["interval"])):
+            sent = self._request(MessageType.READING, {"reading": reading.model_dump(mode="json")})
+            if sent is not None:
+                self.report.readings.append(reading.interval)
+
+    def on_block(self, block: dict[str, Any]) -> None:
+        height = block["header"]["height"]
+        if 0 <= self._height < height - 1:
+            self._fill_gap(height)
+        prev = self._head if height == self._height + 1 else None
+        try:
+            block_hash = check_block(block, self.server_hex, prev)
+        except (VoisinError, KeyError, TypeError, ValueError) as exc:
+            self.report.problems.append(str(exc))
+            log.error("%s", exc)
+            return
+        self._head, self._height = block_hash, height
+        self.report.blocks[height] = block_hash
+        me = self.member.id
+        for tx in block["transactions"]:
+            body = tx["body"]
+            if tx["kind"] != "trade" or me not in (body["buyer"], body["seller"]):
+                continue
+            self.report.trades.append(body)
+            why = check_trade(body, me, self.report.bids)
+            if why:
+                self.report.problems.append(f"block {height}: {why}")
+
+    def _fill_gap(self, height: int) -> None:
+        """Ask for the blocks between the last one seen and ``height`` (events lost while
+        the operator restarted or the PUB queue overflowed), and check them too."""
+        for missing in range(self._height + 1, height):
+            block = self._request(MessageType.QUERY, {"what": "block", "height": missing})
+            if block is None:
+                return
+            self.on_block(block)
+
+    def on_event(self, frames: list[bytes]) -> None:
+        event = json.loads(frames[-1])
+        seq = event["seq"]
+        if self._event_seq is not None and seq > self._event_seq + 1:
+            self.report.events_missed += seq - self._event_seq - 1
+        self._event_seq = seq
+        topic, body = event["type"], event["body"]
+        if topic == EventType.GATE_OPEN:
+            self.on_gate_open(body)
+        elif topic == EventType.DELIVERY:
+            self.on_delivery(body)
+        elif topic == EventType.BLOCK:
+            self.on_block(body)
+        elif topic == EventType.END:
+            self.report.ended = True
+            self._stopping = True
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> AgentReport:
+        try:
+            self.hello()
+            beat = time.monotonic() + HEARTBEAT_S
+            while not self._stopping:
+                wait = max(0.0, beat - time.monotonic())
+                if self.sub.poll(int(wait * 1000) + 1, zmq.POLLIN):
+                    self.on_event(self.sub.recv_multipart())
+                if time.monotonic() >= beat and not self._stopping:
+                    self._request(MessageType.HEARTBEAT, {})
+                    beat = time.monotonic() + HEARTBEAT_S
+        finally:
+            self.close()
+        return self.report
+
+    def close(self) -> None:
+        self.client.close()
+        self.sub.close(0)
+        self.context.term()
+        if self.report_path is not None:
+            self.report_path.write_text(self.report.to_json())

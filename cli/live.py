@@ -1,0 +1,244 @@
+"""`voisin operator`, `voisin agent`, `voisin keys new` and `voisin up`: the live market.
+
+Thin: each command turns flags into a config and runs the service, the agent or a
+handful of child processes. Stopping is always by SIGINT/SIGTERM, handled as a request
+to finish the current step and close sockets and the ledger cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
+
+from voisin.errors import InvalidInput
+
+DEFAULT_START = "2026-06-22T10:00"
+DEFAULT_ROUTER = "tcp://127.0.0.1:5555"
+
+
+def _start(text: str) -> datetime | None:
+    if text == "now":
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not YYYY-MM-DDTHH:MM or 'now'") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _pub_of(router: str) -> str:
+    """The PUB endpoint next to a ROUTER endpoint: same host, port + 1."""
+    head, _, port = router.rpartition(":")
+    if not port.isdigit():
+        raise InvalidInput(f"{router!r} has no port; give --pub explicitly", code="bad-endpoint")
+    return f"{head}:{int(port) + 1}"
+
+
+def _on_signals(stop: Callable[[], None]) -> None:
+    """Stop on SIGINT/SIGTERM, and say on stderr what the service or agent refused."""
+    logging.basicConfig(level=logging.WARNING, format="voisin %(name)s: %(message)s")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop())
+
+
+def _market_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--households", type=int, default=30, help="households (default 30)")
+    p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
+
+
+def _add_operator(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("operator", help="run the market operator behind ZeroMQ/CurveZMQ")
+    _market_flags(p)
+    p.add_argument("--start", type=_start, default=_start(DEFAULT_START),
+                   help=f"first interval, UTC, or 'now' (default {DEFAULT_START})")
+    p.add_argument("--minutes", type=int, default=15, help="interval length (default 15)")
+    p.add_argument("--speed", type=float, default=900.0,
+                   help="market seconds per wall second (default 900: an interval a second)")
+    p.add_argument("--intervals", type=int, default=96, help="intervals to run (default 96)")
+    p.add_argument("--router", default=DEFAULT_ROUTER, help=f"requests (default {DEFAULT_ROUTER})")
+    p.add_argument("--pub", default=None, help="events (default: router port + 1)")
+    p.add_argument("--ledger", type=Path, default=Path("voisin-live/ledger.sqlite"))
+    p.add_argument("--wait-agents", type=int, default=0,
+                   help="hold the clock until this many agents said hello (default 0)")
+    p.add_argument("--observer", action="append", default=[], metavar="HEX",
+                   help="a read-only key (a dashboard's Ed25519 id) allowed to subscribe "
+                   "and query; repeatable")
+    p.set_defaults(run=_operator)
+
+
+def _operator(args: argparse.Namespace, console: Console) -> int:
+    from voisin.market.service import OperatorService, ServiceConfig
+
+    config = ServiceConfig(households=args.households, seed=args.seed, start=args.start,
+                           minutes=args.minutes, speed=args.speed, intervals=args.intervals,
+                           router=args.router, pub=args.pub or _pub_of(args.router),
+                           ledger=args.ledger, wait_agents=args.wait_agents,
+                           observers=tuple(args.observer))
+    service = OperatorService(config)
+    _on_signals(service.stop)
+    console.print(f"operator {service.key.public_hex}\n  requests {config.router}\n"
+                  f"  events   {config.pub}\n  ledger   {config.ledger}", highlight=False)
+    service.run()
+    console.print(f"operator stopped at height {service.ledger.height}; "
+                  f"{service.counters.as_dict(service.allow)}", highlight=False)
+    return 0
+
+
+class AgentConfig(BaseModel):
+    """`voisin agent --config FILE` (TOML); the same names as the flags."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    household: str = "0"
+    households: int = Field(default=30, ge=1)
+    seed: int = Field(default=7, ge=0)
+    operator: str = DEFAULT_ROUTER
+    pub: str | None = None
+    server_key: str | None = None
+    report: Path | None = None
+
+
+def _add_agent(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", help="run one household's agent against an operator")
+    p.add_argument("--config", type=Path, help="TOML file with the settings below")
+    p.add_argument("--household", help="member index (0-based) or 'school' (default 0)")
+    p.add_argument("--households", type=int, help="households in the scenario (default 30)")
+    p.add_argument("--seed", type=int, help="scenario seed; fixes this member's keys (default 7)")
+    p.add_argument("--operator", help=f"operator request endpoint (default {DEFAULT_ROUTER})")
+    p.add_argument("--pub", help="operator event endpoint (default: request port + 1)")
+    p.add_argument("--server-key", help="the operator's pinned id, Ed25519 hex "
+                   "(default: the demo scenario's operator)")
+    p.add_argument("--report", type=Path, help="write what the agent saw to this JSON file")
+    p.set_defaults(run=_agent)
+
+
+def _agent_config(args: argparse.Namespace) -> AgentConfig:
+    from voisin.protocol import parse
+
+    data: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            data = tomllib.loads(args.config.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput(f"cannot read {args.config}: {exc}", code="bad-config") from None
+    for name in ("household", "households", "seed", "operator", "pub", "server_key", "report"):
+        value = getattr(args, name)
+        if value is not None:
+            data[name] = value
+    if "household" in data:
+        data["household"] = str(data["household"])
+    return parse(AgentConfig, data, "agent settings")
+
+
+def _agent(args: argparse.Namespace, console: Console) -> int:
+    from voisin.agents import default_neighbourhood
+    from voisin.agents.remote import RemoteAgent
+
+    config = _agent_config(args)
+    scenario = default_neighbourhood(config.households, config.seed)
+    households = [m for m in scenario.members if m.participant.kind.value != "school"]
+    if config.household == "school":
+        member = next(m for m in scenario.members if m.participant.kind.value == "school")
+    elif config.household.isdigit() and int(config.household) < len(households):
+        member = households[int(config.household)]
+    else:
+        raise InvalidInput(f"household {config.household!r} is not 0..{len(households) - 1} "
+                           "or 'school'", code="bad-household")
+    agent = RemoteAgent(scenario, member, seed=config.seed, router=config.operator,
+                        pub=config.pub or _pub_of(config.operator),
+                        server_hex=config.server_key or scenario.operator.public_hex,
+                        report_path=config.report)
+    _on_signals(agent.stop)
+    report = agent.run()
+    console.print(f"agent {member.id[:12]}: {len(report.bids)} bids, {len(report.trades)} "
+                  f"trades, {len(report.blocks)} blocks checked, {len(report.problems)} "
+                  "problems", highlight=False)
+    return 1 if report.problems else 0
+
+
+def _add_keys(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="make identities (Ed25519, with their CurveZMQ keys)")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    n = ksub.add_parser("new", help="write a new key file (never overwrites)")
+    n.add_argument("out", type=Path, help="key file to create (mode 0600)")
+    n.set_defaults(run=_keys_new)
+
+
+def _keys_new(args: argparse.Namespace, console: Console) -> int:
+    from voisin.protocol import KeyPair
+    from voisin.protocol.curve import curve_keypair, write_key_file
+
+    key = KeyPair.generate()
+    write_key_file(args.out, key)
+    console.print(f"participant {key.public_hex}\ncurve       "
+                  f"{curve_keypair(key)[0].decode()}\nwritten to  {args.out}", highlight=False)
+    return 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now (port + 1 is checked too)."""
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise InvalidInput("no free pair of ports on 127.0.0.1", code="no-port")
+
+
+def _add_up(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("up", help="start an operator and one agent per member on this machine")
+    _market_flags(p)
+    p.add_argument("--intervals", type=int, default=8, help="intervals to run (default 8)")
+    p.add_argument("--speed", type=float, default=900.0, help="default 900: an interval a second")
+    p.add_argument("--out", type=Path, default=Path("voisin-live"), help="ledger and reports")
+    p.add_argument("--port", type=int, default=0, help="request port (default: a free one)")
+    p.set_defaults(run=_up)
+
+
+def _up(args: argparse.Namespace, console: Console) -> int:
+    from voisin.cli.live_up import Launcher
+
+    launcher = Launcher(households=args.households, seed=args.seed, intervals=args.intervals,
+                        speed=args.speed, out=args.out, port=args.port or free_port())
+    _on_signals(launcher.stop)
+    return launcher.run(console)
+
+
+def add_live_commands(sub: argparse._SubParsersAction) -> None:
+    """Register operator, agent, keys and up on the `voisin` parser."""
+    _add_operator(sub)
+    _add_agent(sub)
+    _add_keys(sub)
+    _add_up(sub)
+
+
+def child_command(*args: str) -> list[str]:
+    """How to run `voisin ARGS` as a child process of this Python."""
+    return [sys.executable, "-m", "voisin.cli.main", *args]
+
+
+def wait_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    for proc in processes:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,221 @@
+"""Bid and reading intake: one request frame in, one ack or reasoned rejection out.
+
+The checks run cheapest first: envelope shape, sender registered and owning the
+connection's CURVE key, signature (a bid's is checked once, by the market core), replay,
+then the market's own rules. Nothing a peer sends makes this raise; everything refused
+is counted by code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from voisin.agents import Member
+from voisin.errors import InvalidInput, VoisinError
+from voisin.ledger import Ledger
+from voisin.market.operator import Operator
+from voisin.protocol import Bid, Interval, MeterReading, parse
+from voisin.protocol.curve import AllowList
+from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
+from voisin.protocol.wire import (
+    GONE_AFTER_HEARTBEATS,
+    HEARTBEAT_S,
+    MAX_BATCH_BIDS,
+    MessageType,
+    QueryKind,
+)
+
+_BEFORE_SIGNATURE = frozenset({"unknown-participant", "bad-signature"})
+"""Codes the market core gives before it has checked a bid's signature."""
+
+
+@dataclass
+class Counters:
+    """Everything the service refused or could not deliver, for the dashboard."""
+
+    received: int = 0
+    accepted: int = 0
+    resends: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unroutable: int = 0
+    hwm_overflow: int = 0
+    events: int = 0
+    gone: int = 0
+
+    def as_dict(self, allow: AllowList) -> dict[str, Any]:
+        return {"received": self.received, "accepted": self.accepted,
+                "resends": self.resends, "rejected": dict(sorted(self.rejected.items())),
+                "unroutable": self.unroutable, "hwm_overflow": self.hwm_overflow,
+                "events": self.events, "gone": self.gone,
+                "curve_refused": allow.refused, "curve_admitted": allow.admitted}
+
+
+class Intake:
+    """The request side of the operator: which gates are open, who is alive, what was
+    refused. The service moves gates and reading windows as its timetable runs."""
+
+    def __init__(self, operator: Operator, ledger: Ledger, members: dict[str, Member],
+                 allow: AllowList, hello: dict[str, Any],
+                 observers: frozenset[str] = frozenset()) -> None:
+        self.operator = operator
+        self.observers = observers
+        self.ledger = ledger
+        self.members = members
+        self.allow = allow
+        self.hello_info = hello
+        self.minutes = int(hello["minutes"])
+        self.counters = Counters()
+        self.guard = ReplayGuard()
+        self.last_seen: dict[str, float] = {}
+        self.revoked: set[str] = set()
+        self.open_gates: set[str] = set()
+        self.closed_gates: set[str] = set()
+        self.reading_windows: set[str] = set()
+        self._parsed: dict[str, Interval] = {}
+        self._signature_checked = False
+
+    def handle(self, payload: bytes, curve_user: str | None) -> bytes:
+        """The one reply to one request frame; never raises for anything a peer sends.
+
+        Bids are self-signed (see ``Envelope.bound_bid``): the market core checks their
+        signature, so a bid's reply is remembered for resends only once it has.
+        """
+        self.counters.received += 1
+        seq: int | None = None
+        bid: Bid | None = None
+        try:
+            envelope = parse_envelope(payload)
+            seq = envelope.seq
+            self._check_sender(envelope, curve_user)
+            if envelope.type is MessageType.BID:
+                bid = envelope.bound_bid()
+            else:
+                envelope.check_signature()
+            cached = self.guard.check(envelope)
+            if cached is not None:
+                self.counters.resends += 1
+                return cached
+        except VoisinError as exc:
+            self.counters.rejected[exc.code] += 1
+            return reject(seq, exc.code, exc.message)
+        self.last_seen[envelope.sender] = time.monotonic()
+        self._signature_checked = bid is None
+        try:
+            reply = ack(seq, self._bid(bid) if bid is not None else self._dispatch(envelope))
+            self.counters.accepted += 1
+        except VoisinError as exc:
+            self.counters.rejected[exc.code] += 1
+            reply = reject(seq, exc.code, exc.message)
+        if self._signature_checked:
+            self.guard.remember(envelope, reply)
+        return reply
+
+    def _check_sender(self, envelope: Envelope, curve_user: str | None) -> None:
+        if envelope.sender in self.observers:
+            if envelope.type is not MessageType.QUERY:
+                raise InvalidInput("an observer key may only query", code="read-only")
+        elif envelope.sender not in self.members:
+            raise InvalidInput("sender is not a registered participant", code="unknown-sender")
+        if envelope.sender in self.revoked:
+            raise InvalidInput("sender's key was revoked", code="revoked")
+        if curve_user is not None and self.allow.owner(curve_user) != envelope.sender:
+            raise InvalidInput("sender key does not match the connection's CURVE key",
+                               code="wrong-curve-key")
+
+    def _dispatch(self, envelope: Envelope) -> dict[str, Any]:
+        body = envelope.body
+        if envelope.type is MessageType.READING:
+            return self._reading(envelope.sender, body.get("reading"))
+        if envelope.type is MessageType.QUERY:
+            return self._query(body)
+        if envelope.type is MessageType.HELLO:
+            return self._hello(envelope.sender)
+        if envelope.type is MessageType.BIDS:
+            return self._batch(envelope.sender, body.get("bids"))
+        return {"height": self.ledger.height}
+
+    def _hello(self, sender: str) -> dict[str, Any]:
+        member = self.members[sender]
+        return {**self.hello_info, "participant": sender, "bus": member.bus,
+                "meter": member.meter_key.public_hex, "height": self.ledger.height,
+                "heartbeat_s": HEARTBEAT_S}
+
+    def _interval(self, interval_id: str) -> Interval:
+        """Intervals of open gates, parsed once (a bid only names an open one)."""
+        interval = self._parsed.get(interval_id)
+        if interval is None:
+            interval = self._parsed[interval_id] = Interval.parse(interval_id, self.minutes)
+        return interval
+
+    def _bid(self, bid: Bid) -> dict[str, Any]:
+        if bid.interval not in self.open_gates:
+            closed = bid.interval in self.closed_gates or any(
+                bid.interval <= c for c in self.closed_gates)
+            raise InvalidInput(f"gate for {bid.interval} is {'closed' if closed else 'not open'}",
+                               code="gate-closed" if closed else "gate-not-open")
+        try:
+            self.operator.submit_bid(bid, self._interval(bid.interval))
+        except VoisinError as exc:
+            # The core checks the signature right after the sender: any later refusal
+            # means the bid was genuinely the sender's.
+            self._signature_checked = exc.code not in _BEFORE_SIGNATURE
+            raise
+        self._signature_checked = True
+        return {"bid_id": bid.bid_id, "interval": bid.interval}
+
+    def _batch(self, sender: str, items: object) -> dict[str, Any]:
+        """Many self-signed bids in one signed request; each gets its own verdict, so one
+        bad bid does not sink the batch. Transport costs are paid once per batch."""
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_BIDS:
+            raise InvalidInput(f"bids must be a list of 1 to {MAX_BATCH_BIDS} bids",
+                               code="bad-batch")
+        results: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                bid = parse(Bid, item, "bid")
+                if bid.participant != sender:
+                    raise InvalidInput("a bid must be sent by its own participant",
+                                       code="wrong-participant")
+                results.append({**self._bid(bid), "ok": True})
+            except VoisinError as exc:
+                self.counters.rejected[exc.code] += 1
+                results.append({"ok": False, "code": exc.code, "message": exc.message})
+        self._signature_checked = True  # the envelope itself was verified
+        return {"accepted": sum(r["ok"] for r in results), "results": results}
+
+    def _reading(self, sender: str, data: object) -> dict[str, Any]:
+        reading = parse(MeterReading, data, "meter reading")
+        if reading.participant != sender:
+            raise InvalidInput("a reading must be sent by its own participant",
+                               code="wrong-participant")
+        if reading.interval not in self.reading_windows:
+            raise InvalidInput(f"readings for {reading.interval} are not being taken",
+                               code="readings-closed")
+        self.operator.submit_reading(reading)
+        return {"interval": reading.interval}
+
+    def _query(self, body: dict[str, Any]) -> dict[str, Any]:
+        what = body.get("what")
+        if what == QueryKind.STATUS:
+            return self.status()
+        if what == QueryKind.BLOCK:
+            height = body.get("height")
+            if type(height) is not int or not 0 <= height <= self.ledger.height:
+                raise InvalidInput(f"no block at height {height!r}", code="no-block")
+            return self.ledger.block(height).model_dump(mode="json")
+        raise InvalidInput(f"unknown query {str(what)[:32]!r}", code="unknown-query")
+
+    def status(self) -> dict[str, Any]:
+        return {"height": self.ledger.height, "head": self.ledger.head_hash,
+                "open_gates": sorted(self.open_gates), "alive": len(self.alive()),
+                "counters": self.counters.as_dict(self.allow),
+                "market_rejections": dict(sorted(self.operator.rejections.by_code.items()))}
+
+    def alive(self) -> list[str]:
+        """Agents heard from within the last few heartbeats (wall time, any speed)."""
+        limit = time.monotonic() - HEARTBEAT_S * GONE_AFTER_HEARTBEATS
+        return sorted(p for p, t in self.last_seen.items() if t >= limit)
+

@@ -1,0 +1,227 @@
+"""The signed envelope every request travels in, the operator's replies, and replay rules.
+
+A request is one ZeroMQ frame: a JSON object ``{"v", "type", "sender", "seq", "body",
+"sig"}``. ``sig`` is the sender's Ed25519 signature over the canonical bytes of the same
+object without ``sig`` - except for bids, which are self-signed: the envelope carries the
+bid's own signature (over bytes that include its sender and ``seq``), so the operator
+checks one signature per bid. Replies and events are not signed: CurveZMQ already proves they
+come from the pinned operator key, and blocks inside them carry the operator's signature.
+Decoding never raises anything but ``InvalidInput`` with a code, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from voisin.errors import InvalidInput
+from voisin.protocol.bids import Bid
+from voisin.protocol.encoding import canonical_bytes
+from voisin.protocol.keys import KeyPair, verify
+from voisin.protocol.validation import parse
+from voisin.protocol.wire import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, MessageType, ReplyType
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+_FIELDS = frozenset({"v", "type", "sender", "seq", "body", "sig"})
+MAX_SEQ = 2**63 - 1
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _loads(data: bytes) -> Any:
+    """JSON with NaN/Infinity refused; any decoding failure becomes ``malformed``."""
+    try:
+        return _DECODER.decode(data.decode("utf-8"))
+    except (ValueError, RecursionError, TypeError):
+        raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A decoded request. ``raw`` is the frame it came in, for idempotent resends."""
+
+    version: int
+    type: MessageType
+    sender: str
+    seq: int
+    body: dict[str, Any]
+    signature: str
+    raw: bytes = b""
+
+    def signed_bytes(self) -> bytes:
+        return canonical_bytes({"v": self.version, "type": self.type.value,
+                                "sender": self.sender, "seq": self.seq, "body": self.body})
+
+    def check_signature(self) -> None:
+        """Raise ``bad-signature`` unless ``sender`` signed these exact fields (for a bid:
+        unless the bid is bound to this envelope and its own signature verifies)."""
+        if self.type is MessageType.BID:
+            bid = self.bound_bid()
+            message = canonical_bytes(bid.unsigned())
+        else:
+            try:
+                message = self.signed_bytes()
+            except (ValueError, TypeError):
+                raise InvalidInput("body is not canonical JSON", code="malformed") from None
+        if not verify(self.sender, message, self.signature):
+            raise InvalidInput("envelope signature does not verify", code="bad-signature")
+
+    def bound_bid(self) -> Bid:
+        """The bid of a ``bid`` envelope, checked to be self-signed: its participant is the
+        sender, its ``seq`` the envelope's and its signature the envelope's ``sig``.
+
+        A bid's own signature already covers its sender and sequence number, so the
+        envelope reuses it and the operator checks one signature per bid, not two. This
+        checks the binding only; the signature itself is verified by ``check_signature``
+        or by the market core.
+        """
+        bid = parse(Bid, self.body.get("bid"), "bid")
+        if bid.participant != self.sender:
+            raise InvalidInput("a bid must be sent by its own participant",
+                               code="wrong-participant")
+        if bid.seq != self.seq or bid.signature != self.signature:
+            raise InvalidInput("a bid envelope must carry the bid's seq and signature",
+                               code="bad-signature")
+        return bid
+
+
+def seal(key: KeyPair, type_: MessageType, seq: int, body: dict[str, Any]) -> bytes:
+    """Sign ``body`` as ``key``'s request number ``seq``; the bytes to send (not bids:
+    use ``seal_bid``)."""
+    unsigned = {"v": PROTOCOL_VERSION, "type": type_.value, "sender": key.public_hex,
+                "seq": seq, "body": body}
+    signature = key.sign(canonical_bytes(unsigned))
+    return canonical_bytes({**unsigned, "sig": signature})
+
+
+def seal_bid(bid: Bid) -> bytes:
+    """The envelope of a signed bid: ``seq`` and ``sig`` are the bid's own."""
+    return canonical_bytes({"v": PROTOCOL_VERSION, "type": MessageType.BID.value,
+                            "sender": bid.participant, "seq": bid.seq,
+                            "body": {"bid": bid.model_dump(mode="json")},
+                            "sig": bid.signature})
+
+
+def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
+    """``bid`` as request number ``seq`` of ``key``, signed."""
+    stamped = bid.model_copy(update={"seq": seq, "signature": ""})
+    return stamped.model_copy(update={"signature": key.sign(canonical_bytes(stamped.unsigned()))})
+
+
+def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope:
+    """Check the shape of a request (not yet its signature); cheap checks first.
+
+    Codes: ``too-big``, ``malformed``, ``wrong-version``, ``unknown-type``.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidInput("message is not bytes", code="malformed")
+    if len(data) > max_bytes:
+        raise InvalidInput(f"message of {len(data)} bytes exceeds {max_bytes}", code="too-big")
+    obj = _loads(bytes(data))
+    if not isinstance(obj, dict):
+        raise InvalidInput("message is not a JSON object", code="malformed")
+    version = obj.get("v")
+    if type(version) is not int:
+        raise InvalidInput("message has no protocol version", code="malformed")
+    if version != PROTOCOL_VERSION:
+        raise InvalidInput(f"protocol version {version} is not {PROTOCOL_VERSION}",
+                           code="wrong-version")
+    if set(obj) != _FIELDS:
+        raise InvalidInput(f"envelope fields must be exactly {sorted(_FIELDS)}",
+                           code="malformed")
+    try:
+        type_ = MessageType(obj["type"])
+    except (ValueError, TypeError):
+        raise InvalidInput(f"unknown message type {str(obj['type'])[:32]!r}",
+                           code="unknown-type") from None
+    sender, seq, body, sig = obj["sender"], obj["seq"], obj["body"], obj["sig"]
+    if not isinstance(sender, str) or not _HEX64.fullmatch(sender):
+        raise InvalidInput("sender must be 64 lower-case hex digits", code="malformed")
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+        raise InvalidInput("seq must be an integer in [0, 2^63)", code="malformed")
+    if not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object", code="malformed")
+    if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
+        raise InvalidInput("sig must be 128 lower-case hex digits", code="malformed")
+    return Envelope(version, type_, sender, seq, body, sig, bytes(data))
+
+
+def open_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope:
+    """``parse_envelope`` and the signature check: a request ready for the application."""
+    envelope = parse_envelope(data, max_bytes=max_bytes)
+    envelope.check_signature()
+    return envelope
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The operator's answer to request ``re`` (None if the request was unreadable)."""
+
+    type: ReplyType
+    re: int | None
+    body: dict[str, Any]
+    code: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.type is ReplyType.ACK
+
+
+def ack(seq: int | None, body: dict[str, Any] | None = None) -> bytes:
+    return canonical_bytes({"v": PROTOCOL_VERSION, "type": "ack", "re": seq, "body": body or {}})
+
+
+def reject(seq: int | None, code: str, message: str) -> bytes:
+    return canonical_bytes({"v": PROTOCOL_VERSION, "type": "reject", "re": seq,
+                            "body": {"code": code, "message": message}})
+
+
+def decode_reply(data: bytes) -> Reply:
+    """An operator reply; ``InvalidInput`` (``malformed``) if it is not one."""
+    obj = _loads(data)
+    try:
+        type_ = ReplyType(obj["type"])
+        body = obj["body"]
+        re_ = obj["re"]
+        if obj["v"] != PROTOCOL_VERSION or not isinstance(body, dict):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput("reply is not an ack or a reject", code="malformed") from None
+    if type_ is ReplyType.REJECT:
+        return Reply(type_, re_, body, str(body.get("code", "")), str(body.get("message", "")))
+    return Reply(type_, re_, body)
+
+
+class ReplayGuard:
+    """Per-sender sequence numbers: each request must carry a larger ``seq`` than the
+    sender's last one. A byte-identical resend of the last request gets the same reply
+    again (the first reply was lost); any other old ``seq`` is a replay."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, bytes, bytes]] = {}
+
+    def check(self, envelope: Envelope) -> bytes | None:
+        """The cached reply for a resend, None for a fresh request; raises ``replay``."""
+        last = self._last.get(envelope.sender)
+        if last is None or envelope.seq > last[0]:
+            return None
+        if envelope.seq == last[0] and envelope.raw == last[1]:
+            return last[2]
+        raise InvalidInput(f"seq {envelope.seq} is not above the last one ({last[0]})",
+                           code="replay")
+
+    def remember(self, envelope: Envelope, reply: bytes) -> None:
+        self._last[envelope.sender] = (envelope.seq, envelope.raw, reply)
+
+    def last_seq(self, sender: str) -> int | None:
+        last = self._last.get(sender)
+        return None if last is None else last[0]

@@ -1,0 +1,107 @@
+"""Fixtures for the live market: a real operator service on loopback, driven by a thread.
+
+The service is the real one (ROUTER + PUB, CurveZMQ, ZAP allow-list, SQLite ledger); only
+the timetable is driven by hand here, so a test opens and closes gates when it wants.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zmq
+
+from voisin.agents import Scenario, default_neighbourhood
+from voisin.cli.live import free_port
+from voisin.market.service import OperatorService, ServiceConfig
+from voisin.protocol import Interval, KeyPair
+from voisin.protocol.clock import Phase
+
+HOUSEHOLDS = 3
+SEED = 11
+OBSERVER = KeyPair.derive("test", "dashboard")
+
+
+@dataclass
+class Served:
+    """A running service plus a way to run code on its thread (phases, status)."""
+
+    service: OperatorService
+    scenario: Scenario
+    router: str
+    pub: str
+    _jobs: queue.Queue[tuple[Callable[[], object], queue.Queue[object]]]
+
+    def call(self, job: Callable[[], object], timeout: float = 10.0) -> object:
+        done: queue.Queue[object] = queue.Queue()
+        self._jobs.put((job, done))
+        result = done.get(timeout=timeout)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def phase(self, phase: Phase, interval: Interval) -> None:
+        self.call(lambda: self.service.run_phase(phase, interval))
+
+    def status(self) -> dict[str, object]:
+        return self.call(self.service.status)  # type: ignore[return-value]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    port = free_port()
+    config = ServiceConfig(households=HOUSEHOLDS, seed=SEED, intervals=8,
+                           router=f"tcp://127.0.0.1:{port}", pub=f"tcp://127.0.0.1:{port + 1}",
+                           ledger=tmp_path / "ledger.sqlite",
+                           observers=(OBSERVER.public_hex,))
+    jobs: queue.Queue[tuple[Callable[[], object], queue.Queue[object]]] = queue.Queue()
+    stop = threading.Event()
+    ready: queue.Queue[OperatorService | BaseException] = queue.Queue()
+
+    def loop() -> None:
+        # SQLite connections belong to the thread that opened them: build, serve and
+        # close the service all on this one thread.
+        try:
+            service = OperatorService(config)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test thread
+            ready.put(exc)
+            return
+        ready.put(service)
+        try:
+            while not stop.is_set():
+                service.serve_once(10)
+                try:
+                    job, done = jobs.get_nowait()
+                except queue.Empty:
+                    continue
+                try:
+                    done.put(job())
+                except Exception as exc:  # noqa: BLE001 - handed back to the test thread
+                    done.put(exc)
+        finally:
+            service.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    service = ready.get(timeout=30)
+    if isinstance(service, BaseException):
+        raise service
+    try:
+        yield Served(service, default_neighbourhood(HOUSEHOLDS, SEED), config.router,
+                     config.pub, jobs)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def context() -> Iterator[zmq.Context]:
+    ctx = zmq.Context()
+    try:
+        yield ctx
+    finally:
+        ctx.destroy(linger=0)

@@ -1,0 +1,86 @@
+"""The commands: `voisin keys new`, `voisin agent --config`, and `voisin up` run to the end
+or stopped by SIGTERM with no child process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from voisin.cli.live import child_command
+from voisin.cli.main import build_parser, main
+
+
+def _children_of(marker: str) -> list[int]:
+    """Processes whose command line mentions ``marker`` (a unique temporary folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def test_keys_new_writes_a_private_identity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "home.key"
+    assert main(["keys", "new", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert data["participant"] in capsys.readouterr().out
+    assert main(["keys", "new", str(path)]) == 2  # never overwrites
+
+
+def test_agent_config_file_and_flags(tmp_path: Path) -> None:
+    from voisin.cli.live import _agent_config
+
+    config = tmp_path / "agent.toml"
+    config.write_text('household = 2\nseed = 4\noperator = "tcp://10.0.0.1:7000"\n')
+    args = build_parser().parse_args(["agent", "--config", str(config), "--seed", "5"])
+    settings = _agent_config(args)
+    assert (settings.household, settings.seed, settings.operator) == ("2", 5,
+                                                                      "tcp://10.0.0.1:7000")
+    config.write_text("colour = 'blue'\n")
+    assert main(["agent", "--config", str(config)]) == 2
+    assert main(["agent", "--household", "99", "--households", "3"]) == 2
+
+
+def test_up_runs_and_verifies(tmp_path: Path) -> None:
+    out = tmp_path / "up"
+    done = subprocess.run(child_command(  # noqa: S603 - our own CLI
+        "up", "--households", "2", "--intervals", "3", "--out", str(out)),
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "requests tcp://127.0.0.1:" in done.stdout
+    assert "balances ok=True" in done.stdout
+    assert len(list(out.glob("agent-*.json"))) == 3
+    assert _children_of(str(out)) == []
+
+
+def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
+    out = tmp_path / "up-stopped"
+    proc = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
+        "up", "--households", "2", "--intervals", "200", "--out", str(out)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_children_of(str(out))) < 5:
+            time.sleep(0.2)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "stopped; every child process ended" in stdout
+    time.sleep(0.2)
+    assert _children_of(str(out)) == []
