@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from voisin.cli.live import add_live_commands
-from voisin.errors import VoisinError
+from voisin.errors import InvalidInput, VoisinError
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
@@ -135,13 +135,24 @@ def _add_dashboard(sub: argparse._SubParsersAction) -> None:
     p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
     p.add_argument("--every", type=float, default=1.0,
                    help="seconds between looks for new blocks (default 1)")
+    p.add_argument("--operator", help="a running operator's request endpoint, e.g. "
+                                      "tcp://127.0.0.1:5555, to show its live counters")
+    p.add_argument("--key", type=Path, help="observer key file (voisin up writes one)")
+    p.add_argument("--server-key", help="the operator's public key (hex)")
     p.set_defaults(run=_dashboard)
 
 
 def _dashboard(args: argparse.Namespace, console: Console) -> int:
-    from voisin.cli.dashboard import DashboardApp, LedgerFeed
+    from voisin.cli.dashboard import DashboardApp, LedgerFeed, OperatorWatch
+    from voisin.protocol.curve import read_key_file
 
-    DashboardApp(LedgerFeed(args.db), every_s=max(args.every, 0.1)).run()
+    watch = None
+    if args.operator:
+        if args.key is None or args.server_key is None:
+            raise InvalidInput("--operator needs --key (an observer key file) and "
+                               "--server-key", code="missing-option")
+        watch = OperatorWatch(args.operator, read_key_file(args.key), args.server_key)
+    DashboardApp(LedgerFeed(args.db), every_s=max(args.every, 0.1), watch=watch).run()
     return 0
 
 

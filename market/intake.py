@@ -17,6 +17,7 @@ from voisin.agents import Member
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
 from voisin.market.operator import Operator
+from voisin.market.signatures import bid_signatures_ok
 from voisin.protocol import Bid, Interval, MeterReading, parse
 from voisin.protocol.curve import AllowList
 from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
@@ -101,7 +102,8 @@ class Intake:
         except VoisinError as exc:
             self.counters.rejected[exc.code] += 1
             return reject(seq, exc.code, exc.message)
-        self.last_seen[envelope.sender] = time.monotonic()
+        if envelope.sender not in self.observers:  # observers are not agents
+            self.last_seen[envelope.sender] = time.monotonic()
         self._signature_checked = bid is None
         try:
             reply = ack(seq, self._bid(bid) if bid is not None else self._dispatch(envelope))
@@ -150,14 +152,15 @@ class Intake:
             interval = self._parsed[interval_id] = Interval.parse(interval_id, self.minutes)
         return interval
 
-    def _bid(self, bid: Bid) -> dict[str, Any]:
+    def _bid(self, bid: Bid, signature_checked: bool = False) -> dict[str, Any]:
         if bid.interval not in self.open_gates:
             closed = bid.interval in self.closed_gates or any(
                 bid.interval <= c for c in self.closed_gates)
             raise InvalidInput(f"gate for {bid.interval} is {'closed' if closed else 'not open'}",
                                code="gate-closed" if closed else "gate-not-open")
         try:
-            self.operator.submit_bid(bid, self._interval(bid.interval))
+            self.operator.submit_bid(bid, self._interval(bid.interval),
+                                     signature_checked=signature_checked)
         except VoisinError as exc:
             # The core checks the signature right after the sender: any later refusal
             # means the bid was genuinely the sender's.
@@ -172,14 +175,26 @@ class Intake:
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_BIDS:
             raise InvalidInput(f"bids must be a list of 1 to {MAX_BATCH_BIDS} bids",
                                code="bad-batch")
-        results: list[dict[str, Any]] = []
+        parsed: list[Bid | VoisinError] = []
         for item in items:
             try:
                 bid = parse(Bid, item, "bid")
                 if bid.participant != sender:
                     raise InvalidInput("a bid must be sent by its own participant",
                                        code="wrong-participant")
-                results.append({**self._bid(bid), "ok": True})
+                parsed.append(bid)
+            except VoisinError as exc:
+                parsed.append(exc)
+        good = iter(bid_signatures_ok([b for b in parsed if isinstance(b, Bid)]))
+        results: list[dict[str, Any]] = []
+        for entry in parsed:
+            try:
+                if isinstance(entry, VoisinError):
+                    raise entry
+                if not next(good):
+                    raise InvalidInput(f"bid {entry.bid_id!r}: signature does not verify",
+                                       code="bad-signature")
+                results.append({**self._bid(entry, signature_checked=True), "ok": True})
             except VoisinError as exc:
                 self.counters.rejected[exc.code] += 1
                 results.append({"ok": False, "code": exc.code, "message": exc.message})

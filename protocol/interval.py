@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,8 +34,9 @@ class Interval(BaseModel):
         """Length in hours, to turn kW into kWh."""
         return self.minutes / 60.0
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """``YYYY-MM-DDTHH:MMZ``; cached, since the gate compares it for every bid."""
         return self.start.strftime("%Y-%m-%dT%H:%MZ")
 
     @classmethod

@@ -5,5 +5,6 @@ One data source (``LedgerFeed``) feeds a few widgets, each in its own module.
 
 from voisin.cli.dashboard.app import DashboardApp
 from voisin.cli.dashboard.feed import LedgerFeed
+from voisin.cli.dashboard.watch import OperatorWatch
 
-__all__ = ["DashboardApp", "LedgerFeed"]
+__all__ = ["DashboardApp", "LedgerFeed", "OperatorWatch"]

@@ -1,4 +1,5 @@
-"""The dashboard application: three widgets fed by one ``LedgerFeed``, read-only."""
+"""The dashboard application: widgets fed by one ``LedgerFeed`` (and, when attached to a
+running operator, its ``OperatorWatch``); read-only."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from textual.widgets import Footer, Header
 
 from voisin.cli.dashboard.blocks import BlocksTable
 from voisin.cli.dashboard.feed import LedgerFeed
+from voisin.cli.dashboard.operator import OperatorPanel
 from voisin.cli.dashboard.prices import PricesTable
 from voisin.cli.dashboard.summary import SummaryPanel
+from voisin.cli.dashboard.watch import OperatorWatch
 
 
 class DashboardApp(App[None]):
@@ -20,19 +23,24 @@ class DashboardApp(App[None]):
     SUB_TITLE = "operator dashboard (read-only)"
     CSS = """
     SummaryPanel { height: auto; padding: 0 1; border: round $primary; }
+    OperatorPanel { height: auto; padding: 0 1; border: round $warning; }
     PricesTable { width: 44; border: round $secondary; }
     BlocksTable { border: round $secondary; }
     """
     BINDINGS = [Binding("q", "quit", "quit"), Binding("r", "refresh", "refresh now")]
 
-    def __init__(self, feed: LedgerFeed, every_s: float = 1.0) -> None:
+    def __init__(self, feed: LedgerFeed, every_s: float = 1.0,
+                 watch: OperatorWatch | None = None) -> None:
         super().__init__()
         self.feed = feed
         self.every_s = every_s
+        self.watch = watch
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield SummaryPanel(id="summary")
+        if self.watch is not None:
+            yield OperatorPanel(id="operator")
         with Horizontal():
             yield PricesTable(id="prices")
             yield BlocksTable(id="blocks")
@@ -43,8 +51,14 @@ class DashboardApp(App[None]):
         if self.every_s > 0:
             self.set_interval(self.every_s, self.action_refresh)
 
+    def on_unmount(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+
     def action_refresh(self) -> None:
-        """Read new blocks, if any, and redraw every widget from the feed."""
+        """Ask the operator for its counters, read new blocks, redraw what changed."""
+        if self.watch is not None:
+            self.query_one(OperatorPanel).show(self.watch.poll(), self.watch.endpoint)
         if self.feed.refresh() or self.feed.height < 0:
             self.query_one(SummaryPanel).show(self.feed)
             self.query_one(PricesTable).show(self.feed)
