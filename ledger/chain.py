@@ -17,7 +17,7 @@ from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import merkle
 from voisin.ledger import transactions as tx
 from voisin.ledger.contracts import ContractBook
-from voisin.ledger.store import EncodedBlock, LedgerStore, SqliteStore
+from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, SqliteStore
 from voisin.ledger.tokens import TokenBook
 from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
 from voisin.protocol import Block, BlockHeader, KeyPair, Transaction, TxKind, canonical_bytes
@@ -121,6 +121,10 @@ class Ledger:
     @property
     def operator(self) -> str:
         return self._operator.public_hex
+
+    def raw_transactions(self) -> Iterator[RawTransaction]:
+        """Every stored transaction row in chain order: (height, index, kind, body, leaf)."""
+        return self._store.raw_transactions()
 
     @property
     def contracts(self) -> ContractBook:

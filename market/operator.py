@@ -19,6 +19,7 @@ from voisin.ledger.contract_effects import apply_contracts, contract_payments, g
 from voisin.ledger.contracts import accept_contract
 from voisin.market.clearing import clear
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
+from voisin.market.recovery import recover
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -26,6 +27,7 @@ from voisin.protocol import (
     Interval,
     MeterReading,
     Participant,
+    Trade,
     canonical_bytes,
     verify,
 )
@@ -59,7 +61,26 @@ class Operator:
         self._books: dict[str, dict[str, Bid]] = defaultdict(dict)
         self._readings: dict[str, dict[str, MeterReading]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
+        self._unsettled: dict[str, tuple[Trade, ...]] = {}
         self._last_closed = ""
+
+    @classmethod
+    def resume(cls, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES) -> Operator:
+        """An operator picking up where the one that wrote ``ledger`` stopped: the same
+        members, no interval cleared twice, unsettled intervals still to settle."""
+        state = recover(ledger)
+        operator = cls(grid, ledger, rules)
+        for p in state.members:
+            operator._members[p.participant_id] = p
+            operator._meters[p.participant_id] = p.meter_id
+        operator._last_closed = state.last_closed
+        operator._unsettled = dict(state.unsettled)
+        return operator
+
+    @property
+    def unsettled(self) -> list[str]:
+        """Intervals cleared but not yet settled, oldest first."""
+        return sorted(self._unsettled)
 
     @property
     def members(self) -> list[Participant]:
@@ -163,6 +184,7 @@ class Operator:
             time=interval.end.isoformat(),
         )
         self._results[interval.id] = result
+        self._unsettled[interval.id] = result.trades
         self._last_closed = interval.id
         return result
 
@@ -183,16 +205,17 @@ class Operator:
 
     def settle(self, interval: Interval) -> list[Settlement]:
         """Settle metered against traded energy and commit readings, settlements, rewards."""
-        result = self._results.pop(interval.id, None)
-        if result is None:
+        trades = self._unsettled.pop(interval.id, None)
+        if trades is None:
             raise InvalidInput(f"interval {interval.id} has not been cleared", code="not-cleared")
+        self._results.pop(interval.id, None)
         received = self._readings.pop(interval.id, {})
         readings = [received[k] for k in sorted(received)]
-        settlements = settle(interval.id, self.members, result.trades, readings)
+        settlements = settle(interval.id, self.members, trades, readings)
         self.ledger.append(
             [tx.reading(r) for r in readings]
             + [tx.settlement(s) for s in settlements]
-            + rewards_for(interval.id, result.trades, readings),
+            + rewards_for(interval.id, trades, readings),
             interval=interval.id,
             time=interval.end.isoformat(),
         )

@@ -138,15 +138,18 @@ class OperatorService:
         except OSError as exc:
             raise InvalidInput(f"cannot create {path.parent}: {exc.strerror}",
                                code="bad-output") from None
-        fresh = not path.exists()
         opening = (self.intervals[0].start if self.intervals else datetime.now(UTC)).isoformat()
         ledger = Ledger.open(path, self.key, fund=self.scenario.fund, time=opening,
                              genesis_supply_micro=GENESIS_SUPPLY_MICRO)
-        self.operator = Operator(self.scenario.grid, ledger)
-        # The core keeps its registry in memory: a restarted operator registers again
-        # (one more registration block), but pays the opening allowance only once.
+        # A restarted operator resumes from its ledger: members already registered are
+        # not registered (or paid an allowance) again, and an interval cleared before the
+        # restart but never settled is settled now, its lost readings estimated and
+        # flagged as such.
+        self.operator = Operator.resume(self.scenario.grid, ledger)
         self.operator.register(list(self.scenario.participants), time=opening,
-                               allowance_micro=OPENING_ALLOWANCE_MICRO if fresh else 0)
+                               allowance_micro=OPENING_ALLOWANCE_MICRO)
+        for interval_id in self.operator.unsettled:
+            self.operator.settle(Interval.parse(interval_id, self.config.minutes))
         return ledger
 
     # -- events -----------------------------------------------------------------------

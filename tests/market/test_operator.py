@@ -194,3 +194,26 @@ def test_green_only_contract_keeps_the_grid_out_of_the_buyers_trades(market) -> 
     after = op.close_gate(T1)
     bought = [t for t in after.trades if t.buyer == buyer.key.public_hex]
     assert [(t.seller, t.energy_kwh) for t in bought] == [(seller.key.public_hex, 1.0)]
+
+
+def test_a_restarted_operator_resumes_from_its_ledger(market) -> None:
+    """Members, the newest cleared interval and the unsettled trades come back from the
+    file: no second registration, no interval cleared twice, the pending one settles."""
+    op, seller, buyer, path = market
+    op.submit_bid(seller.bid(Side.SELL, 2.0, 0.10), T0)
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.25), T0)
+    op.close_gate(T0)
+    op.ledger.close()
+    with Ledger.open(path, KeyPair.derive("test", "operator")) as ledger:
+        again = Operator.resume(GRID, ledger)
+        assert again.members == op.members
+        assert again.unsettled == [T0.id]
+        height = ledger.height
+        again.register([seller.participant, buyer.participant], time=T0.end.isoformat(),
+                       allowance_micro=10_000_000)
+        assert ledger.height == height  # nobody registered twice
+        assert _code(again.close_gate, T0) == "gate-closed"
+        settlements = again.settle(T0)
+        assert all(s.estimated for s in settlements)  # the readings died with the process
+        assert again.unsettled == []
+    verify_ledger(path)
