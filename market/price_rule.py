@@ -140,22 +140,6 @@ def exact_ranges(
     return np.array(low), np.array(high), lo_arr, hi_arr
 
 
-def price_ranges(
-    book: SegmentBook,
-    net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest market-clearing price (EUR/kWh) of each bus, ``net.buses`` order;
-    an open side shows the grid tariff on that side, never crossing the other bound."""
-    low, high, _, _ = exact_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
-    low_arr = np.where(np.isinf(low), np.minimum(net.export_price_eur_per_kwh, high), low)
-    high_arr = np.where(np.isinf(high), np.maximum(net.import_price_eur_per_kwh, low_arr), high)
-    return low_arr, high_arr
-
-
 def closed_ranges(
     book: SegmentBook,
     net: Network,

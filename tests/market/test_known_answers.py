@@ -13,7 +13,7 @@ from voisin.market import clear, grid_hash, uniform_auction
 from voisin.market.bulk import book_of
 from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import midpoint_prices, price_ranges
+from voisin.market.price_rule import closed_ranges, midpoint_prices
 from voisin.market.solve import solve
 from voisin.protocol import Bid, ClearingStatus, Grid
 
@@ -111,5 +111,5 @@ def rule_ranges(grid: Grid, bids: list[Bid]) -> tuple[np.ndarray, np.ndarray]:
     net = Network.of(grid)
     book, _ = book_of(ordered, net)
     out = solve(build_model(ordered, grid))
-    return price_ranges(book, net, np.asarray(out.segment_kwh), np.asarray(out.flow_kwh),
+    return closed_ranges(book, net, np.asarray(out.segment_kwh), np.asarray(out.flow_kwh),
                         out.import_kwh, out.export_kwh)
