@@ -116,7 +116,8 @@ def to_trades(
     """Protocol trades (participant ids, prices) for bid-level allocations, same order.
 
     ``green_premium_eur_per_kwh`` is added to a green-only buyer's and every seller's
-    price (never to the grid's side)."""
+    price (never to the grid's side); a seller's discount to a preferred buyer is taken
+    off both sides of their trade."""
     by_id = {bid.bid_id: bid for bid in bids}
     root_price = prices_eur_per_kwh[grid_root]
     premium = green_premium_eur_per_kwh
@@ -128,6 +129,10 @@ def to_trades(
         if buyer:
             buyer_price = prices_eur_per_kwh[buyer.bus] + (premium if buyer.green_only else 0.0)
         seller_price = prices_eur_per_kwh[seller.bus] + premium if seller else root_price
+        if seller and buyer and buyer.participant in seller.preferred:
+            discount = _discount(seller, seller_price)
+            buyer_price -= discount
+            seller_price -= discount
         trades.append(
             Trade(
                 interval=interval,
@@ -142,6 +147,14 @@ def to_trades(
             )
         )
     return trades
+
+
+def _discount(seller: Bid, seller_price: float) -> float:
+    """The seller's discount to a preferred buyer, cut so the seller still receives at
+    least its highest limit (individual rationality); both sides move by it, so the
+    congestion rent and the money balance do not change."""
+    ceiling = max(s.price_eur_per_kwh for s in seller.segments)
+    return min(seller.preferred_discount_eur_per_kwh, max(0.0, seller_price - ceiling))
 
 
 def congestion_rent_eur(trades: Sequence[Trade]) -> float:

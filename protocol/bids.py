@@ -45,9 +45,12 @@ class Bid(BaseModel):
     ``preferred`` lists participant ids this bid would rather trade with (the school
     first); ``seq`` is the sender's sequence number for replay protection.
     ``green_only`` (buy bids only) asks for local renewable supply: the market serves
-    such a bid from neighbourhood sellers only, never by a grid import. It is left out
-    of the serialised (and signed) form while False, so bids signed before the field
-    existed keep their bytes.
+    such a bid from neighbourhood sellers only, never by a grid import.
+    ``preferred_discount_eur_per_kwh`` (sell bids only) is what the seller gives up per
+    kWh it sells to a ``preferred`` buyer: both sides of that trade settle that much
+    below the nodal prices, never taking the seller below its own limit. Both fields are
+    left out of the serialised (and signed) form at their defaults, so bids signed
+    before they existed keep their bytes.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -62,18 +65,23 @@ class Bid(BaseModel):
     seq: int = Field(default=0, ge=0)
     signature: str = ""
     green_only: bool = False
+    preferred_discount_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _green_buyers_only(self) -> Bid:
+    def _side_specific(self) -> Bid:
         if self.green_only and self.side is not Side.BUY:
             raise ValueError("green_only applies to buy bids only")
+        if self.preferred_discount_eur_per_kwh and self.side is not Side.SELL:
+            raise ValueError("preferred_discount_eur_per_kwh applies to sell bids only")
         return self
 
     @model_serializer(mode="wrap")
-    def _omit_default_green(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
         if not self.green_only:
             data.pop("green_only", None)
+        if not self.preferred_discount_eur_per_kwh:
+            data.pop("preferred_discount_eur_per_kwh", None)
         return data
 
     @property
