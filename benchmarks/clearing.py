@@ -62,7 +62,7 @@ def uniform_floor(book: SegmentBook, net: Network) -> float:
 def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
     """Build + solve + prices through the Pyomo model (Bid objects built untimed)."""
     from voisin.market.model import build_model
-    from voisin.market.price_rule import rule_prices
+    from voisin.market.price_rule import Dispatch, rule_prices
     from voisin.market.solve import solve
     from voisin.protocol import Bid, Grid, Line
 
@@ -91,8 +91,7 @@ def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
     ]
     began = time.perf_counter()
     outcome = solve(build_model(bids, grid))
-    rule_prices(book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
-                outcome.import_kwh, outcome.export_kwh,
+    rule_prices(book, net, Dispatch.of(outcome),
                 np.array([outcome.balance_duals[b] for b in grid.buses]))
     return time.perf_counter() - began, outcome.objective_eur
 

@@ -22,7 +22,7 @@ from voisin.market.matrix import SegmentBook, build_lp, warm_basis
 from voisin.market.model import SegmentKey
 from voisin.market.netting import NettedSplit, net_split
 from voisin.market.network import Network
-from voisin.market.price_rule import nodal_prices
+from voisin.market.price_rule import Dispatch, nodal_prices
 from voisin.market.pricing import PRICE_DECIMALS
 from voisin.market.solve import SolveOutcome, SolveStatus
 from voisin.protocol import Bid, Grid, Side
@@ -89,8 +89,8 @@ def clear_arrays(book: SegmentBook, net: Network, *, warm_start: bool = True) ->
         + net.export_price_eur_per_kwh * grid_export
         - fees
     )
-    prices, premium = nodal_prices(book, net, segment, outcome.flow_kwh, outcome.import_kwh,
-                                   outcome.export_kwh, outcome.balance_duals, outcome.green_dual)
+    prices, premium = nodal_prices(book, net, Dispatch.of(outcome, segment),
+                                   outcome.balance_duals, outcome.green_dual)
     seconds["prices"] = time.perf_counter() - began
     began = time.perf_counter()
     split = net_split(book.bus[first], sell, cleared, net, first=book.green[first])

@@ -20,7 +20,7 @@ from voisin.market.feeder import Feeder
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import nodal_prices
+from voisin.market.price_rule import Dispatch, nodal_prices
 from voisin.market.pricing import clean, empty_book_prices
 from voisin.market.solve import SolveStatus, solve, solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
@@ -192,8 +192,7 @@ def clear(
     net = Network.of(grid)
     book, _ = book_of(ordered, net)
     rule, premium = nodal_prices(
-        book, net, np.asarray(outcome.segment_kwh), np.asarray(outcome.flow_kwh),
-        outcome.import_kwh, outcome.export_kwh,
+        book, net, Dispatch.of(outcome),
         np.array([outcome.balance_duals[b] for b in grid.buses]), outcome.green_dual,
     )
     prices = dict(zip(grid.buses, rule.tolist(), strict=True))

@@ -41,7 +41,8 @@ share it; a Python loop runs only over buses, twice.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -55,9 +56,33 @@ PREMIUM_RESOLUTION = 1e-11
 """EUR/kWh to which ``least_premium`` bisects (published rounded to 1e-9)."""
 
 
+class _Solved(Protocol):
+    segment_kwh: object
+    flow_kwh: object
+    import_kwh: float
+    export_kwh: float
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """An optimal dispatch as the rule reads it (kWh): cleared energy per segment (LP
+    column order), flow per line (file orientation), grid import and export."""
+
+    segment_kwh: np.ndarray
+    flow_kwh: np.ndarray
+    import_kwh: float
+    export_kwh: float
+
+    @classmethod
+    def of(cls, solved: _Solved, segment_kwh: np.ndarray | None = None) -> Dispatch:
+        """From either backend's solve outcome; ``segment_kwh`` overrides its columns."""
+        segments = solved.segment_kwh if segment_kwh is None else segment_kwh
+        return cls(np.asarray(segments, dtype=float), np.asarray(solved.flow_kwh, dtype=float),
+                   float(solved.import_kwh), float(solved.export_kwh))
+
+
 def _column_bounds(
-    book: SegmentBook, net: Network, segment_kwh: np.ndarray, import_kwh: float,
-    export_kwh: float,
+    book: SegmentBook, net: Network, dispatch: Dispatch
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-bus bounds from the priced columns alone: segments, then the two grid legs."""
     root, limit = net.root, net.transformer_capacity_kwh
@@ -66,7 +91,7 @@ def _column_bounds(
     price = np.append(book.price_eur_per_kwh,
                       [net.import_price_eur_per_kwh, net.export_price_eur_per_kwh])
     upper = np.append(book.energy_kwh, [limit, limit])
-    cleared = np.append(np.asarray(segment_kwh, dtype=float), [import_kwh, export_kwh])
+    cleared = np.append(dispatch.segment_kwh, [dispatch.import_kwh, dispatch.export_kwh])
     rejected = cleared < upper - TOL
     accepted = cleared > TOL
     # A buyer left wanting puts a floor under its bus price and an accepted buyer a cap;
@@ -126,15 +151,12 @@ def _sweep(net: Network, low: list[float], high: list[float], lo: list[float],
 def exact_ranges(
     book: SegmentBook,
     net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
+    dispatch: Dispatch,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each bus's set of market-clearing prices as ``(low, high)`` (``-inf``/``inf`` where
     nothing binds), and the line steps ``(lo, hi)`` used."""
-    low_arr, high_arr = _column_bounds(book, net, segment_kwh, import_kwh, export_kwh)
-    _, lo_arr, hi_arr = _line_steps(net, flow_kwh)
+    low_arr, high_arr = _column_bounds(book, net, dispatch)
+    _, lo_arr, hi_arr = _line_steps(net, dispatch.flow_kwh)
     low, high, lo, hi = low_arr.tolist(), high_arr.tolist(), lo_arr.tolist(), hi_arr.tolist()
     _sweep(net, low, high, lo, hi)
     return np.array(low), np.array(high), lo_arr, hi_arr
@@ -143,10 +165,7 @@ def exact_ranges(
 def closed_ranges(
     book: SegmentBook,
     net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
+    dispatch: Dispatch,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ranges the rule takes its midpoints from: the exact ranges, with every open
     side closed by the grid tariff on that side (a floor of ``min(export price, high)``
@@ -154,7 +173,7 @@ def closed_ranges(
     where nothing bounds it from above), each followed by a sweep so that the all-low
     and the all-high vectors stay market-clearing. Without open sides these are the
     exact ranges."""
-    low, high, lo, hi = exact_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+    low, high, lo, hi = exact_ranges(book, net, dispatch)
     lo_l, hi_l = lo.tolist(), hi.tolist()
     if np.any(np.isinf(low)):
         # Any floor at or below the highest clearing price keeps the high vector feasible.
@@ -189,10 +208,7 @@ def _with_premium(book: SegmentBook, premium: float) -> SegmentBook:
 def least_premium(
     book: SegmentBook,
     net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
+    dispatch: Dispatch,
     solver_premium: float,
 ) -> float | None:
     """The smallest green premium (EUR/kWh) with which some nodal prices support the
@@ -203,8 +219,7 @@ def least_premium(
     is one pair of sweeps (``exact_ranges``)."""
 
     def works(premium: float, slack: float) -> bool:
-        low, high, _, _ = exact_ranges(_with_premium(book, premium), net, segment_kwh,
-                                       flow_kwh, import_kwh, export_kwh)
+        low, high, _, _ = exact_ranges(_with_premium(book, premium), net, dispatch)
         return not np.any(low > high + slack)
 
     high = max(float(solver_premium), 0.0)
@@ -222,10 +237,7 @@ def least_premium(
 def nodal_prices(
     book: SegmentBook,
     net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
+    dispatch: Dispatch,
     balance_duals: np.ndarray,
     green_dual: float = 0.0,
 ) -> tuple[np.ndarray, float]:
@@ -241,17 +253,15 @@ def nodal_prices(
     always takes the solver's duals: the sweeps above need a tree.
     """
     if not net.meshed:
-        low, high = closed_ranges(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh)
+        low, high = closed_ranges(book, net, dispatch)
         prices = midpoint_prices(low, high)
         if prices is not None:
             return prices, 0.0
     if book.has_green and not net.meshed:
-        premium = least_premium(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh,
-                                green_dual)
+        premium = least_premium(book, net, dispatch, green_dual)
         if premium is not None:
             premium = round(premium, PRICE_DECIMALS) + 0.0
-            low, high = closed_ranges(_with_premium(book, premium), net, segment_kwh,
-                                      flow_kwh, import_kwh, export_kwh)
+            low, high = closed_ranges(_with_premium(book, premium), net, dispatch)
             prices = midpoint_prices(low, high)
             if prices is not None:
                 return prices, premium
@@ -263,13 +273,9 @@ def nodal_prices(
 def rule_prices(
     book: SegmentBook,
     net: Network,
-    segment_kwh: np.ndarray,
-    flow_kwh: np.ndarray,
-    import_kwh: float,
-    export_kwh: float,
+    dispatch: Dispatch,
     balance_duals: np.ndarray,
 ) -> np.ndarray:
     """Nodal prices by the rule, falling back to the negated balance duals (bus order);
     ``nodal_prices`` without the green premium (for books with no green-only bid)."""
-    return nodal_prices(book, net, segment_kwh, flow_kwh, import_kwh, export_kwh,
-                        balance_duals)[0]
+    return nodal_prices(book, net, dispatch, balance_duals)[0]

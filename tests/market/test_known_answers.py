@@ -13,7 +13,7 @@ from voisin.market import clear, grid_hash, uniform_auction
 from voisin.market.bulk import book_of
 from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import closed_ranges, midpoint_prices
+from voisin.market.price_rule import Dispatch, closed_ranges, midpoint_prices
 from voisin.market.solve import solve
 from voisin.protocol import Bid, ClearingStatus, Grid
 
@@ -111,5 +111,4 @@ def rule_ranges(grid: Grid, bids: list[Bid]) -> tuple[np.ndarray, np.ndarray]:
     net = Network.of(grid)
     book, _ = book_of(ordered, net)
     out = solve(build_model(ordered, grid))
-    return closed_ranges(book, net, np.asarray(out.segment_kwh), np.asarray(out.flow_kwh),
-                        out.import_kwh, out.export_kwh)
+    return closed_ranges(book, net, Dispatch.of(out))

@@ -18,7 +18,7 @@ from voisin.market.bulk import book_of
 from voisin.market.feeder import Feeder
 from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import closed_ranges
+from voisin.market.price_rule import Dispatch, closed_ranges
 from voisin.market.solve import solve
 from voisin.market.trades import allocate
 from voisin.protocol import GRID, Bid, ClearingResult, Grid, Line, Side
@@ -380,8 +380,7 @@ def test_price_rule_ranges_match_welfare_sensitivity(market: tuple[Grid, list[Bi
     net = Network.of(grid)
     book, _ = book_of(ordered, net)
     out = solve(build_model(ordered, grid))
-    lows, highs = closed_ranges(book, net, np.asarray(out.segment_kwh),
-                               np.asarray(out.flow_kwh), out.import_kwh, out.export_kwh)
+    lows, highs = closed_ranges(book, net, Dispatch.of(out))
     for bus, low, high in zip(grid.buses, lows.tolist(), highs.tolist(), strict=True):
         assert low - 1e-9 <= base.prices_eur_per_kwh[bus] <= high + 1e-9
         inject = clear([*ordered, _probe("~inject", bus, Side.SELL, -BIG_EUR)], grid, INTERVAL)
