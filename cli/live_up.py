@@ -104,7 +104,8 @@ class Launcher:
             server = default_neighbourhood(self.households, self.seed).operator.public_hex
             console.print(f"operator  {server}\n          requests {self.router}\n"
                           f"          events   {self.pub}\n          ledger   {self.ledger}\n"
-                          f"dashboard attach to the events with key {self.observer_key}\n"
+                          f"dashboard voisin dashboard {self.ledger} --operator {self.router} "
+                          f"--key {self.observer_key} --server-key {server}\n"
                           f"agents    {len(labels)} (households 0..{self.households - 1} and "
                           "the school)", highlight=False)
             budget = self.startup_s + self.intervals * 2.5 * 900 / self.speed
