@@ -107,7 +107,7 @@ class Launcher:
                           f"dashboard voisin dashboard {self.ledger} --operator {self.router} "
                           f"--key {self.observer_key} --server-key {server}\n"
                           f"agents    {len(labels)} (households 0..{self.households - 1} and "
-                          "the school)", highlight=False)
+                          "the school)", highlight=False, soft_wrap=True)
             budget = self.startup_s + self.intervals * 2.5 * 900 / self.speed
             deadline = time.monotonic() + budget
             assert self.operator is not None  # noqa: S101 - set by start
