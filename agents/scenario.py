@@ -65,14 +65,17 @@ class Member:
 @dataclass(frozen=True, eq=False)
 class Scenario:
     """A feeder and its members, plus the community fund's account id (the ledger's
-    token reserve) and the operator's key that signs blocks."""
+    token reserve) and, where this side holds it, the operator's key that signs blocks."""
 
     grid: Grid
     members: tuple[Member, ...]
     fund: str
-    operator: KeyPair
+    operator: KeyPair | None = None
     site: Site = LYON
     name: str = "custom"
+    others: frozenset[str] = frozenset()
+    """Participants outside this scenario that its members may prefer (an agent's
+    scenario holds only its own member; the registry knows the rest)."""
     _by_id: dict[str, Member] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +88,7 @@ class Scenario:
                 raise InvalidInput(f"participant {member.id[:8]} sits at unknown bus {member.bus}")
             by_id[member.id] = member
         for member in self.members:
-            unknown = [p for p in member.preferred if p not in by_id]
+            unknown = [p for p in member.preferred if p not in by_id and p not in self.others]
             if unknown:
                 raise InvalidInput(f"participant {member.id[:8]} prefers unknown {unknown[0][:8]}")
         object.__setattr__(self, "_by_id", by_id)

@@ -18,12 +18,15 @@ import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from voisin.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from voisin.agents import Member, Scenario
 
 DEFAULT_START = "2026-06-22T10:00"
 DEFAULT_ROUTER = "tcp://127.0.0.1:5555"
@@ -76,24 +79,38 @@ def _add_operator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--observer", action="append", default=[], metavar="HEX",
                    help="a read-only key (a dashboard's Ed25519 id) allowed to subscribe "
                    "and query; repeatable")
+    p.add_argument("--registry", type=Path, help="community registry (JSON) instead of the "
+                   "demo neighbourhood; needs --key")
+    p.add_argument("--key", type=Path, help="the operator's key file (voisin keys new)")
     p.set_defaults(run=_operator)
 
 
 def _operator(args: argparse.Namespace, console: Console) -> int:
+    from voisin.agents.registry import load_registry
+    from voisin.market.community import Community
     from voisin.market.service import OperatorService, ServiceConfig
+    from voisin.protocol.curve import read_key_file
 
+    community = None
+    if args.registry is not None:
+        if args.key is None:
+            raise InvalidInput("--registry needs --key (the operator's key file)",
+                               code="missing-option")
+        community = Community.from_registry(load_registry(args.registry),
+                                            read_key_file(args.key))
     config = ServiceConfig(households=args.households, seed=args.seed, start=args.start,
                            minutes=args.minutes, speed=args.speed, intervals=args.intervals,
                            router=args.router, pub=args.pub or _pub_of(args.router),
                            ledger=args.ledger, wait_agents=args.wait_agents,
                            observers=tuple(args.observer))
-    service = OperatorService(config)
+    service = OperatorService(config, community)
     _on_signals(service.stop)
     console.print(f"operator {service.key.public_hex}\n  requests {config.router}\n"
-                  f"  events   {config.pub}\n  ledger   {config.ledger}", highlight=False)
+                  f"  events   {config.pub}\n  ledger   {config.ledger}", highlight=False,
+                  markup=False)
     service.run()
     console.print(f"operator stopped at height {service.ledger.height}; "
-                  f"{service.counters.as_dict(service.allow)}", highlight=False)
+                  f"{service.counters.as_dict(service.allow)}", highlight=False, markup=False)
     return 0
 
 
@@ -109,6 +126,9 @@ class AgentConfig(BaseModel):
     pub: str | None = None
     server_key: str | None = None
     report: Path | None = None
+    registry: Path | None = None
+    key: Path | None = None
+    meter_key: Path | None = None
 
 
 def _add_agent(sub: argparse._SubParsersAction) -> None:
@@ -122,6 +142,10 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--server-key", help="the operator's pinned id, Ed25519 hex "
                    "(default: the demo scenario's operator)")
     p.add_argument("--report", type=Path, help="write what the agent saw to this JSON file")
+    p.add_argument("--registry", type=Path, help="community registry (JSON): trade as the "
+                   "member whose key is --key, instead of a demo household")
+    p.add_argument("--key", type=Path, help="this participant's key file (voisin keys new)")
+    p.add_argument("--meter-key", type=Path, help="this participant's meter key file")
     p.set_defaults(run=_agent)
 
 
@@ -134,7 +158,8 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
             data = tomllib.loads(args.config.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InvalidInput(f"cannot read {args.config}: {exc}", code="bad-config") from None
-    for name in ("household", "households", "seed", "operator", "pub", "server_key", "report"):
+    for name in ("household", "households", "seed", "operator", "pub", "server_key", "report",
+                 "registry", "key", "meter_key"):
         value = getattr(args, name)
         if value is not None:
             data[name] = value
@@ -143,29 +168,50 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
     return parse(AgentConfig, data, "agent settings")
 
 
-def _agent(args: argparse.Namespace, console: Console) -> int:
+def _demo_member(config: AgentConfig) -> tuple[Scenario, Member]:
+    """A household (by index) or the school of the seeded demo neighbourhood."""
     from voisin.agents import default_neighbourhood
-    from voisin.agents.remote import RemoteAgent
 
-    config = _agent_config(args)
     scenario = default_neighbourhood(config.households, config.seed)
     households = [m for m in scenario.members if m.participant.kind.value != "school"]
     if config.household == "school":
-        member = next(m for m in scenario.members if m.participant.kind.value == "school")
-    elif config.household.isdigit() and int(config.household) < len(households):
-        member = households[int(config.household)]
+        return scenario, next(m for m in scenario.members
+                              if m.participant.kind.value == "school")
+    if config.household.isdigit() and int(config.household) < len(households):
+        return scenario, households[int(config.household)]
+    raise InvalidInput(f"household {config.household!r} is not 0..{len(households) - 1} "
+                       "or 'school'", code="bad-household")
+
+
+def _demo_operator(scenario: Scenario) -> str:
+    assert scenario.operator is not None  # noqa: S101 - the demo derives one from its seed
+    return scenario.operator.public_hex
+
+
+def _agent(args: argparse.Namespace, console: Console) -> int:
+    from voisin.agents.registry import load_registry, own_scenario
+    from voisin.agents.remote import RemoteAgent
+    from voisin.protocol.curve import read_key_file
+
+    config = _agent_config(args)
+    if config.registry is not None:
+        if config.key is None or config.meter_key is None:
+            raise InvalidInput("--registry needs --key and --meter-key", code="missing-option")
+        registry = load_registry(config.registry)
+        scenario, member = own_scenario(registry, read_key_file(config.key),
+                                        read_key_file(config.meter_key))
+        server_hex = config.server_key or registry.operator
     else:
-        raise InvalidInput(f"household {config.household!r} is not 0..{len(households) - 1} "
-                           "or 'school'", code="bad-household")
+        scenario, member = _demo_member(config)
+        server_hex = config.server_key or _demo_operator(scenario)
     agent = RemoteAgent(scenario, member, seed=config.seed, router=config.operator,
-                        pub=config.pub or _pub_of(config.operator),
-                        server_hex=config.server_key or scenario.operator.public_hex,
+                        pub=config.pub or _pub_of(config.operator), server_hex=server_hex,
                         report_path=config.report)
     _on_signals(agent.stop)
     report = agent.run()
     console.print(f"agent {member.id[:12]}: {len(report.bids)} bids, {len(report.trades)} "
                   f"trades, {len(report.blocks)} blocks checked, {len(report.problems)} "
-                  "problems", highlight=False)
+                  "problems", highlight=False, markup=False)
     return 1 if report.problems else 0
 
 
@@ -184,7 +230,8 @@ def _keys_new(args: argparse.Namespace, console: Console) -> int:
     key = KeyPair.generate()
     write_key_file(args.out, key)
     console.print(f"participant {key.public_hex}\ncurve       "
-                  f"{curve_keypair(key)[0].decode()}\nwritten to  {args.out}", highlight=False)
+                  f"{curve_keypair(key)[0].decode()}\nwritten to  {args.out}", highlight=False,
+                  markup=False)
     return 0
 
 

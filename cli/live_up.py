@@ -107,7 +107,7 @@ class Launcher:
                           f"dashboard voisin dashboard {self.ledger} --operator {self.router} "
                           f"--key {self.observer_key} --server-key {server}\n"
                           f"agents    {len(labels)} (households 0..{self.households - 1} and "
-                          "the school)", highlight=False, soft_wrap=True)
+                          "the school)", highlight=False, soft_wrap=True, markup=False)
             budget = self.startup_s + self.intervals * 2.5 * 900 / self.speed
             deadline = time.monotonic() + budget
             assert self.operator is not None  # noqa: S101 - set by start
@@ -124,12 +124,12 @@ class Launcher:
             console.print("stopped; every child process ended")
         elif self.operator is not None and self.operator.returncode not in (0, None):
             console.print(f"the operator failed (exit status {self.operator.returncode}); "
-                          "every child process ended", highlight=False)
+                          "every child process ended", highlight=False, markup=False)
             return 1
         report = verify_ledger(self.ledger)
         problems = sum(len(json.loads(p.read_text()).get("problems", []))
                        for p in sorted(self.out.glob("agent-*.json")))
         console.print(f"ledger verified: height {report.height}, {report.transactions} "
                       f"transactions, balances ok={report.balances_ok}; "
-                      f"agents reported {problems} problems", highlight=False)
+                      f"agents reported {problems} problems", highlight=False, markup=False)
         return 0 if report.balances_ok and not problems else 1

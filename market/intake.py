@@ -13,12 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from voisin.agents import Member
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
 from voisin.market.operator import Operator
 from voisin.market.signatures import bid_signatures_ok
-from voisin.protocol import Bid, Interval, MeterReading, parse
+from voisin.protocol import Bid, Interval, MeterReading, Participant, parse
 from voisin.protocol.curve import AllowList
 from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
 from voisin.protocol.wire import (
@@ -58,7 +57,7 @@ class Intake:
     """The request side of the operator: which gates are open, who is alive, what was
     refused. The service moves gates and reading windows as its timetable runs."""
 
-    def __init__(self, operator: Operator, ledger: Ledger, members: dict[str, Member],
+    def __init__(self, operator: Operator, ledger: Ledger, members: dict[str, Participant],
                  allow: AllowList, hello: dict[str, Any],
                  observers: frozenset[str] = frozenset()) -> None:
         self.operator = operator
@@ -142,7 +141,7 @@ class Intake:
     def _hello(self, sender: str) -> dict[str, Any]:
         member = self.members[sender]
         return {**self.hello_info, "participant": sender, "bus": member.bus,
-                "meter": member.meter_key.public_hex, "height": self.ledger.height,
+                "meter": member.meter_id, "height": self.ledger.height,
                 "heartbeat_s": HEARTBEAT_S}
 
     def _interval(self, interval_id: str) -> Interval:

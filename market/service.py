@@ -17,9 +17,10 @@ from typing import Any
 
 import zmq
 
-from voisin.agents import Scenario, default_neighbourhood
+from voisin.agents import default_neighbourhood
 from voisin.errors import InvalidInput
 from voisin.ledger import Ledger
+from voisin.market.community import Community
 from voisin.market.intake import Counters, Intake
 from voisin.market.operator import Operator
 from voisin.protocol import Interval, canonical_bytes
@@ -76,14 +77,14 @@ class OperatorService:
     """``Operator`` + sockets + timetable. ``run`` until the last interval settles or
     ``stop`` is called (from a signal handler)."""
 
-    def __init__(self, config: ServiceConfig, scenario: Scenario | None = None) -> None:
+    def __init__(self, config: ServiceConfig, community: Community | None = None) -> None:
         self.config = config
-        self.scenario = scenario or default_neighbourhood(config.households, config.seed,
-                                                          config.minutes)
-        self.key = self.scenario.operator
+        self.community = community or Community.of(
+            default_neighbourhood(config.households, config.seed, config.minutes))
+        self.key = self.community.operator
         self.intervals = self._intervals()
         self.allow = AllowList()
-        self.members = {m.id: m for m in self.scenario.members}
+        self.members = {p.participant_id: p for p in self.community.participants}
         self.pending_revocations: set[str] = set()
         self._event_seq = 0
         self._users: dict[bytes, str] = {}
@@ -139,14 +140,14 @@ class OperatorService:
             raise InvalidInput(f"cannot create {path.parent}: {exc.strerror}",
                                code="bad-output") from None
         opening = (self.intervals[0].start if self.intervals else datetime.now(UTC)).isoformat()
-        ledger = Ledger.open(path, self.key, fund=self.scenario.fund, time=opening,
+        ledger = Ledger.open(path, self.key, fund=self.community.fund, time=opening,
                              genesis_supply_micro=GENESIS_SUPPLY_MICRO)
         # A restarted operator resumes from its ledger: members already registered are
         # not registered (or paid an allowance) again, and an interval cleared before the
         # restart but never settled is settled now, its lost readings estimated and
         # flagged as such.
-        self.operator = Operator.resume(self.scenario.grid, ledger)
-        self.operator.register(list(self.scenario.participants), time=opening,
+        self.operator = Operator.resume(self.community.grid, ledger)
+        self.operator.register(list(self.community.participants), time=opening,
                                allowance_micro=OPENING_ALLOWANCE_MICRO)
         for interval_id in self.operator.unsettled:
             self.operator.settle(Interval.parse(interval_id, self.config.minutes))

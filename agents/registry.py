@@ -1,0 +1,115 @@
+"""A community's registry file: who may trade, where they sit, and what they own.
+
+The operator loads it to admit exactly these keys (its CURVE allow-list and the ledger's
+registrations); a household's agent loads the same file to find its own entry, bus,
+tariff and devices, and pins the operator key it names. Identities come from
+`voisin keys new`; the file holds public keys only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from voisin.agents.scenario import Member, Scenario
+from voisin.errors import InvalidInput
+from voisin.meters import BatterySpec
+from voisin.protocol import Grid, KeyPair, Participant, parse
+
+_HEX_KEY = r"^[0-9a-f]{64}$"
+
+
+class RegisteredBattery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
+    power_kw: float = Field(gt=0, allow_inf_nan=False)
+    efficiency: float = Field(default=0.9, gt=0, le=1)
+
+
+class RegisteredMember(BaseModel):
+    """One participant's public record and devices (kWp, kWh a year, BDEW profile)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    participant: Participant
+    pv_kwp: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    annual_kwh: float = Field(default=3500.0, ge=0, allow_inf_nan=False)
+    load_profile: Literal["h0", "g1"] = "h0"
+    battery: RegisteredBattery | None = None
+    preferred: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.participant.participant_id
+
+
+class Registry(BaseModel):
+    """The file format (JSON): operator key, fund account, feeder, members."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operator: str = Field(pattern=_HEX_KEY)
+    fund: str = Field(default="fund", min_length=1)
+    grid: Grid
+    members: tuple[RegisteredMember, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Registry:
+        ids = [m.id for m in self.members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a participant is listed twice")
+        for m in self.members:
+            if m.participant.bus not in self.grid.buses:
+                raise ValueError(f"participant {m.id[:12]} sits at unknown bus "
+                                 f"{m.participant.bus!r}")
+            if not m.participant.meter_id:
+                raise ValueError(f"participant {m.id[:12]} has no meter_id")
+            stray = [p for p in m.preferred if p not in ids]
+            if stray:
+                raise ValueError(f"participant {m.id[:12]} prefers unlisted {stray[0][:12]}")
+        return self
+
+    @property
+    def participants(self) -> tuple[Participant, ...]:
+        return tuple(m.participant for m in self.members)
+
+    def entry(self, participant_id: str) -> RegisteredMember:
+        for m in self.members:
+            if m.id == participant_id:
+                return m
+        raise InvalidInput(f"key {participant_id[:12]} is not in the registry",
+                           code="not-registered")
+
+
+def load_registry(path: Path) -> Registry:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"no registry at {path}", code="no-such-file") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read registry {path}: {exc}", code="bad-registry") from None
+    return parse(Registry, data, f"registry {path}")
+
+
+def own_scenario(registry: Registry, key: KeyPair, meter: KeyPair) -> tuple[Scenario, Member]:
+    """The scenario an agent runs: its own member only, keyed by its own files; the
+    other participants are known by id (so its preferences stay valid)."""
+    entry = registry.entry(key.public_hex)
+    if entry.participant.meter_id != meter.public_hex:
+        raise InvalidInput("the meter key does not match the registered meter_id",
+                           code="wrong-meter-key")
+    battery = entry.battery
+    member = Member(
+        participant=entry.participant, keypair=key, meter_key=meter, pv_kwp=entry.pv_kwp,
+        battery=BatterySpec(battery.capacity_kwh, battery.power_kw, battery.efficiency)
+        if battery else None,
+        annual_kwh=entry.annual_kwh, load_profile=entry.load_profile, preferred=entry.preferred,
+    )
+    others = frozenset(m.id for m in registry.members) - {member.id}
+    scenario = Scenario(registry.grid, (member,), registry.fund, name="registry",
+                        others=others)
+    return scenario, member
