@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from voisin.cli.ledger_commands import add_ledger_commands
 from voisin.cli.live import add_live_commands
 from voisin.errors import InvalidInput, VoisinError
 
@@ -33,90 +34,6 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                         "a ledger contract (default 0.3, 0 for none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
-
-
-def _add_ledger(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ledger", help="verify or show a ledger")
-    lsub = p.add_subparsers(dest="ledger_command", required=True)
-    v = lsub.add_parser("verify", help="recompute every hash, root, signature and balance")
-    v.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
-    v.set_defaults(run=_ledger_verify)
-    s = lsub.add_parser("show", help="list blocks, or one participant's statement")
-    s.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
-    s.add_argument("--limit", type=int, default=20, help="blocks to list (default 20)")
-    s.set_defaults(run=_ledger_show)
-    _add_ledger_wallet(s, lsub)
-    _add_ledger_proofs(lsub)
-
-
-def _add_ledger_wallet(show: argparse.ArgumentParser, lsub: argparse._SubParsersAction) -> None:
-    def wallet():  # noqa: ANN202 - imported lazily so `voisin --help` stays fast
-        from voisin.cli import wallet
-
-        return wallet
-
-    def run_show(args: argparse.Namespace, console: Console) -> int:
-        if args.participant is None and args.key is None:
-            return _ledger_show(args, console)
-        return wallet().show_statement(args.db, console, participant=args.participant,
-                                       key=args.key, seal=args.seal)
-
-    show.add_argument("--participant", help="a participant's statement (public key hex)")
-    show.add_argument("--key", help="the participant's seed (hex): print the statement in "
-                                    "clear; without it the statement is sealed to the key")
-    show.add_argument("--seal", type=Path, help="write the sealed statement to this file")
-    show.set_defaults(run=run_show)
-    o = lsub.add_parser("open-statement", help="open a sealed statement with your key")
-    o.add_argument("sealed", type=Path)
-    o.add_argument("--key", required=True, help="your seed (hex)")
-    o.set_defaults(run=lambda a, c: wallet().open_statement_file(a.sealed, c, key=a.key))
-    k = lsub.add_parser("key", help="print a simulated member's id and seed")
-    k.add_argument("member", nargs="+", help="'household N', 'school', 'fund' or 'operator'")
-    k.add_argument("--seed", type=int, default=7, help="the simulation's seed (default 7)")
-    k.set_defaults(run=lambda a, c: wallet().show_sim_key(c, seed=a.seed,
-                                                          member=" ".join(a.member)))
-    g = lsub.add_parser("contract", help="print a contract signed with your key, as JSON")
-    g.add_argument("template", choices=("priority-partner", "gift-share", "green-only",
-                                        "price-cap", "revoke"))
-    g.add_argument("--key", required=True, help="your seed (hex): you own the contract")
-    g.add_argument("--from", dest="from_interval", required=True,
-                   help="first interval it applies to, e.g. 2026-06-22T10:00Z")
-    g.add_argument("--partner", "--recipient", dest="counterpart",
-                   help="participant id: the priority partner or the gift's recipient")
-    g.add_argument("--share", type=float, help="gift share, 0..1")
-    g.add_argument("--cap", type=float, help="price cap, EUR/kWh")
-    g.add_argument("--revokes", help="id of the contract to revoke")
-    g.add_argument("--nonce", type=int, default=0, help="tells identical contracts apart")
-    g.set_defaults(run=lambda a, c: wallet().write_signed_contract(
-        c, template=a.template, key=a.key, from_interval=a.from_interval,
-        counterpart=a.counterpart, share=a.share, cap=a.cap, revokes=a.revokes,
-        nonce=a.nonce))
-
-
-def _add_ledger_proofs(lsub: argparse._SubParsersAction) -> None:
-    def lp():  # noqa: ANN202 - imported lazily so `voisin --help` stays fast
-        from voisin.cli import ledger_proof
-
-        return ledger_proof
-
-    default_db = Path("voisin-out/ledger.sqlite")
-    p = lsub.add_parser("proof", help="print a JSON inclusion proof of one transaction")
-    p.add_argument("db", type=Path, nargs="?", default=default_db)
-    p.add_argument("--height", type=int, help="block height of the transaction")
-    p.add_argument("--index", type=int, help="index of the transaction in its block")
-    p.add_argument("--tx", help="the transaction's leaf hash (hex), instead of height/index")
-    p.add_argument("--hash-only", action="store_true", help="leave the body out of the proof")
-    p.set_defaults(run=lambda a, c: lp().write_proof(a.db, height=a.height, index=a.index,
-                                                   tx_hash=a.tx, hash_only=a.hash_only))
-    h = lsub.add_parser("headers", help="print every signed block header as JSON")
-    h.add_argument("db", type=Path, nargs="?", default=default_db)
-    h.set_defaults(run=lambda a, c: lp().write_headers(a.db))
-    c = lsub.add_parser("check-proof", help="check a proof with the block headers only")
-    c.add_argument("proof", type=Path)
-    c.add_argument("--headers", type=Path, required=True, help="output of `ledger headers`")
-    c.add_argument("--operator", help="pin the operator's public key (hex)")
-    c.set_defaults(run=lambda a, c: lp().check_proof_files(a.proof, a.headers, c,
-                                                         operator=a.operator))
 
 
 def _add_market(sub: argparse._SubParsersAction) -> None:
@@ -177,18 +94,6 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _ledger_verify(args: argparse.Namespace, console: Console) -> int:
-    from voisin.cli.ledger_view import show_verify
-
-    return show_verify(args.db, console)
-
-
-def _ledger_show(args: argparse.Namespace, console: Console) -> int:
-    from voisin.cli.ledger_view import show_blocks
-
-    return show_blocks(args.db, console, limit=args.limit)
-
-
 def _market_clear(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.market_files import clear_files
 
@@ -200,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voisin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
-    _add_ledger(sub)
+    add_ledger_commands(sub)
     _add_market(sub)
     _add_dashboard(sub)
     add_live_commands(sub)
