@@ -13,6 +13,7 @@ from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.ledger import SqliteStore
+from voisin.ledger.tokens import TRADE_MEMO
 from voisin.protocol import GRID, Block, TxKind
 
 RECENT_BLOCKS = 12
@@ -97,7 +98,7 @@ class LedgerFeed:
                 totals.grid_export_kwh += body["energy_kwh"]
         elif kind is TxKind.CLEARING:
             self.clearing = body
-        elif kind is TxKind.TRANSFER and body.get("memo", "").startswith("trade "):
+        elif kind is TxKind.TRANSFER and body.get("memo", "").startswith(TRADE_MEMO):
             totals.tokens_paid += body["amount_micro"] / 1e6
         elif kind is TxKind.REWARD:
             totals.tokens_minted += body["amount_micro"] / 1e6

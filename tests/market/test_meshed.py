@@ -12,10 +12,11 @@ from pydantic import ValidationError
 
 from voisin.market import clear
 from voisin.market.dc_flow import dc_flows, ptdf
-from voisin.protocol import Bid, ClearingResult, Grid, Line, Side
+from voisin.protocol import Bid, ClearingResult, Grid, Line
 
 from .conftest import INTERVAL, make_bid
-from .test_properties import _filled, _injections, effective_price, markets
+from .test_differential import _supports as supports
+from .test_properties import _injections, markets
 
 TOL = 1e-7
 BACKENDS = ("pyomo", "highs")
@@ -98,14 +99,8 @@ def meshed_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
 
 
 def _supports(bids: list[Bid], prices: ClearingResult, dispatch: ClearingResult) -> None:
-    for bid in bids:
-        price = effective_price(bid, prices)
-        for limit, used, size in _filled(bid, dispatch.cleared_kwh[bid.bid_id]):
-            buys = bid.side is Side.BUY
-            if used > 1e-9:
-                assert (limit >= price - TOL) if buys else (limit <= price + TOL)
-            if (limit > price + TOL) if buys else (limit < price - TOL):
-                assert used == pytest.approx(size, abs=TOL)
+    """``prices`` (with its green premium) support ``dispatch``'s quantities."""
+    supports(prices.prices_eur_per_kwh, bids, dispatch, prices.green_premium_eur_per_kwh)
 
 
 @FAST
