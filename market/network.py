@@ -18,6 +18,69 @@ from voisin.errors import InvalidInput
 from voisin.market.feeder import Feeder
 from voisin.protocol import Grid
 
+SQRT3 = math.sqrt(3.0)
+
+
+def tan_phi(power_factor: float) -> float:
+    """Reactive per active power (kvar/kW) at ``power_factor`` (lagging)."""
+    return math.sqrt(max(1.0 - power_factor**2, 0.0)) / power_factor
+
+
+@dataclass(frozen=True, eq=False)
+class Physics:
+    """What LinDistFlow needs of a physical feeder, per line and bus (grid order).
+
+    Units: ohm, kVA, kV, per unit. ``line_s_max_kva`` is the thermal rating as apparent
+    power at the lowest voltage the band allows at either end (sqrt(3) * vn * v_min *
+    I_max), so a current limit holds wherever the voltages stay in band. ``source_vm_pu``
+    is the LV root's no-load voltage (the upstream voltage shifted by the tap).
+    """
+
+    vn_kv: float
+    line_r_ohm: np.ndarray
+    line_x_ohm: np.ndarray
+    line_s_max_kva: np.ndarray
+    v_min_pu: np.ndarray
+    v_max_pu: np.ndarray
+    source_vm_pu: float
+    transformer_r_ohm: float = 0.0
+    transformer_x_ohm: float = 0.0
+    transformer_s_max_kva: float = math.inf
+    """``inf`` with no transformer: the root is the slack itself."""
+    load_tan_phi: float = tan_phi(0.95)
+    pv_tan_phi: float = 0.0
+
+    @classmethod
+    def of(cls, grid: Grid) -> Physics:
+        index = {bus: i for i, bus in enumerate(grid.buses)}
+        bands = np.array([grid.band_pu(bus) for bus in grid.buses], dtype=float).reshape(-1, 2)
+        ends_min = np.array(
+            [min(bands[index[ln.from_bus], 0], bands[index[ln.to_bus], 0]) for ln in grid.lines]
+        )
+        rated = np.array([ln.rated_i_ka for ln in grid.lines], dtype=float)
+        trafo = grid.transformer
+        r_t = x_t = 0.0
+        s_t = math.inf
+        tap = 0.0
+        if trafo is not None:
+            r_t, x_t = trafo.impedance_ohm()
+            s_t = trafo.rated("sn_kva")
+            tap = trafo.tap_percent
+        return cls(
+            vn_kv=grid.vn_kv,
+            line_r_ohm=np.array([ln.r_ohm for ln in grid.lines], dtype=float),
+            line_x_ohm=np.array([ln.x_ohm for ln in grid.lines], dtype=float),
+            line_s_max_kva=SQRT3 * grid.vn_kv * ends_min.reshape(-1) * rated * 1000.0,
+            v_min_pu=bands[:, 0].copy(),
+            v_max_pu=bands[:, 1].copy(),
+            source_vm_pu=grid.slack_vm_pu * (1.0 + tap / 100.0),
+            transformer_r_ohm=r_t,
+            transformer_x_ohm=x_t,
+            transformer_s_max_kva=s_t,
+            load_tan_phi=tan_phi(grid.load_power_factor),
+            pv_tan_phi=tan_phi(grid.pv_power_factor),
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Network:
@@ -46,6 +109,9 @@ class Network:
     describe a breadth-first spanning tree, used only for proximity)."""
     line_reactance_ohm: np.ndarray | None = None
     """Per line, for the DC model of a meshed grid (ones when not given)."""
+    physics: Physics | None = None
+    """Impedances, ratings and voltage bands of a physical grid (None: a transport grid,
+    whose limits are ``line_capacity_kwh`` and ``transformer_capacity_kwh``)."""
 
     def __post_init__(self) -> None:
         fees = self.line_fee_eur_per_kwh
@@ -77,12 +143,13 @@ class Network:
         for bus, up in feeder.parent.items():
             parent[index[bus]] = index[up]
         limit = grid.transformer_capacity_kwh
+        capacity = [math.inf if ln.capacity_kwh is None else ln.capacity_kwh for ln in grid.lines]
         return cls(
             buses=tuple(grid.buses),
             root=index[grid.root],
             line_from=np.array([index[ln.from_bus] for ln in grid.lines], dtype=np.int64),
             line_to=np.array([index[ln.to_bus] for ln in grid.lines], dtype=np.int64),
-            line_capacity_kwh=np.array([ln.capacity_kwh for ln in grid.lines], dtype=float),
+            line_capacity_kwh=np.array(capacity, dtype=float),
             parent=parent,
             preorder=_preorder(parent, index[grid.root]),
             import_price_eur_per_kwh=grid.import_price_eur_per_kwh,
@@ -93,6 +160,7 @@ class Network:
             ),
             meshed=grid.meshed,
             line_reactance_ohm=np.array([ln.reactance_ohm for ln in grid.lines], dtype=float),
+            physics=Physics.of(grid) if grid.physical else None,
         )
 
     @classmethod
@@ -105,6 +173,7 @@ class Network:
         export_price_eur_per_kwh: float,
         transformer_capacity_kwh: float = math.inf,
         line_fee_eur_per_kwh: np.ndarray | None = None,
+        physics: Physics | None = None,
     ) -> Network:
         """A tree rooted at bus 0 given ``parent[b] < b`` for b >= 1 (``parent[0]`` is
         ignored); line ``b - 1`` runs parent -> b with ``line_capacity_kwh[b - 1]``.
@@ -132,6 +201,7 @@ class Network:
             export_price_eur_per_kwh=float(export_price_eur_per_kwh),
             transformer_capacity_kwh=float(transformer_capacity_kwh),
             line_fee_eur_per_kwh=line_fee_eur_per_kwh,
+            physics=physics,
         )
 
 

@@ -8,7 +8,7 @@ from voisin.protocol.blocks import Block, BlockHeader, Transaction, TxKind
 from voisin.protocol.clock import Clock, FakeClock, Timetable
 from voisin.protocol.encoding import canonical_bytes, digest, sha256_hex
 from voisin.protocol.envelope import Envelope, open_envelope, seal, seal_bid, sign_bid
-from voisin.protocol.grid import Grid, Line
+from voisin.protocol.grid import Grid, Line, Transformer
 from voisin.protocol.interval import Interval, day_intervals
 from voisin.protocol.keys import KeyPair, verify
 from voisin.protocol.participants import Participant, ParticipantKind, Tariff
@@ -34,6 +34,7 @@ __all__ = [
     "Interval",
     "KeyPair",
     "Line",
+    "Transformer",
     "MeterReading",
     "Participant",
     "PricingMode",
