@@ -7,10 +7,11 @@ line limits uniform 5-50 kWh, half buy and half sell at random buses, 0.1-5 kWh,
 0.05-0.40 EUR/kWh, grid import 0.30 and export 0.05 at the root. Each size runs in its
 own process so the peak memory (ru_maxrss) is that size's own.
 
-Columns: the matrix path's stages (build, solve, prices, split, total, in seconds, and
-peak MB), then the same run's yardsticks: a vectorised sort-based uniform auction with
-no network (the floor) and the Pyomo build + solve + duals (skipped above 100k bids,
-it takes minutes). ``--compare`` also times HiGHS options on the same LP.
+Columns: the array path's stages (solve = build + solve + prices, publish, split,
+total, in seconds, and peak MB), then the same run's yardsticks: a vectorised
+sort-based uniform auction with no network (the floor) and the same programme built
+and solved through Pyomo with the same price rule (skipped above 100k bids, it takes
+minutes). ``--compare`` also times HiGHS options on the same LP.
 """
 
 from __future__ import annotations
@@ -25,17 +26,19 @@ import time
 import numpy as np
 
 from voisin.market.bulk import clear_arrays
-from voisin.market.highs_direct import solve_matrix
+from voisin.market.engine import run_interval
+from voisin.market.formulation import build_program
 from voisin.market.instances import generate
-from voisin.market.matrix import SegmentBook
+from voisin.market.lp_highs import solve_program
 from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
 
 PYOMO_MAX_BIDS = 100_000
 COMPARE = {
-    "dual simplex, warm basis (default)": ({}, True),
-    "dual simplex, slack basis": ({}, False),
-    "dual simplex, presolve on": ({"presolve": "on"}, False),
-    "interior point + crossover": ({"solver": "ipm", "presolve": "on"}, False),
+    "dual simplex (default)": {},
+    "dual simplex, presolve on": {"presolve": "on"},
+    "primal simplex": {"simplex_strategy": 4},
+    "interior point + crossover": {"solver": "ipm", "presolve": "on"},
 }
 
 
@@ -60,40 +63,10 @@ def uniform_floor(book: SegmentBook, net: Network) -> float:
 
 
 def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
-    """Build + solve + prices through the Pyomo model (Bid objects built untimed)."""
-    from voisin.market.model import build_model
-    from voisin.market.price_rule import Dispatch, rule_prices
-    from voisin.market.solve import solve
-    from voisin.protocol import Bid, Grid, Line
-
-    grid = Grid(
-        root="0",
-        buses=net.buses,
-        lines=tuple(
-            Line(from_bus=str(a), to_bus=str(b), capacity_kwh=float(c))
-            for a, b, c in zip(net.line_from, net.line_to, net.line_capacity_kwh, strict=True)
-        ),
-        import_price_eur_per_kwh=net.import_price_eur_per_kwh,
-        export_price_eur_per_kwh=net.export_price_eur_per_kwh,
-    )
-    bids = [
-        Bid(
-            bid_id=f"x{i:07d}",
-            participant=f"p{i}",
-            bus=str(b),
-            interval="2026-06-21T12:00Z",
-            side="sell" if s else "buy",
-            segments=({"energy_kwh": float(q), "price_eur_per_kwh": float(p)},),
-        )
-        for i, (b, s, q, p) in enumerate(
-            zip(book.bus, book.sell, book.energy_kwh, book.price_eur_per_kwh, strict=True)
-        )
-    ]
+    """Build + solve + prices of the same programme through Pyomo."""
     began = time.perf_counter()
-    outcome = solve(build_model(bids, grid))
-    rule_prices(book, net, Dispatch.of(outcome),
-                np.array([outcome.balance_duals[b] for b in grid.buses]))
-    return time.perf_counter() - began, outcome.objective_eur
+    outcome = run_interval(book, net, backend="pyomo")
+    return time.perf_counter() - began, outcome.solution.objective
 
 
 def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
@@ -118,9 +91,10 @@ def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
         row["pyomo_gap"] = abs(objective - result.welfare_eur)
     if compare:
         row["compare"] = {}
-        for name, (options, warm) in COMPARE.items():
+        program = build_program(book, net)
+        for name, options in COMPARE.items():
             began = time.perf_counter()
-            out = solve_matrix(book, net, warm_start=warm, options=options)
+            out = solve_program(program, options)
             row["compare"][name] = (time.perf_counter() - began, out.iterations)
     return row
 
@@ -136,7 +110,7 @@ def main() -> None:
         print(json.dumps(run_one(args.one, args.seed, args.compare)))
         return
     print(
-        f"{'bids':>9} {'buses':>6} {'build':>7} {'solve':>7} {'prices':>7} {'split':>7} "
+        f"{'bids':>9} {'buses':>6} {'solve':>7} {'publish':>7} {'split':>7} "
         f"{'total':>7} {'peakMB':>7} {'iters':>6} | {'floor':>7} {'x floor':>7} | "
         f"{'pyomo':>7} {'x faster':>8}"
     )
@@ -154,8 +128,8 @@ def main() -> None:
             f"{pyomo:7.3f} {pyomo / row['total']:8.1f}" if pyomo else f"{'skipped':>7} {'-':>8}"
         )
         print(
-            f"{n:>9} {row['buses']:>6} {row['build']:7.3f} {row['solve']:7.3f} "
-            f"{row['prices']:7.3f} {row['split']:7.3f} {row['total']:7.3f} "
+            f"{n:>9} {row['buses']:>6} {row['solve']:7.3f} "
+            f"{row['publish']:7.3f} {row['split']:7.3f} {row['total']:7.3f} "
             f"{row['peak_mb']:7.0f} {row['iterations']:>6} | {row['floor']:7.3f} "
             f"{row['total'] / row['floor']:7.1f} | {pyomo_cols}",
             flush=True,

@@ -1,39 +1,42 @@
 """``clear``: one interval's book on one grid -> a ClearingResult. A pure function.
 
-Build (``model``) -> solve (``solve``) -> prices (``pricing``) -> trades (``trades``).
-The operator, the simulation and an auditor re-clearing from the ledger all call this.
+Build and solve (``engine``: the ``formulation`` LP, Pyomo or highspy) -> published
+quantities (``publish``) -> prices and their parts (``price_rule``, ``dlmp``) -> trades
+(``trades``, ``bulk_trades``) -> the predicted grid state (``grid_state``). The
+operator, the simulation and an auditor re-clearing from the ledger all call this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 
-from voisin.errors import ClearingError, InvalidInput
+from voisin.errors import InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
-from voisin.market.bulk import book_of, solve_book
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
-from voisin.market.dc_flow import dc_flows
+from voisin.market.dlmp import COMPONENTS
+from voisin.market.engine import Backend as Engine
+from voisin.market.engine import Outcome, run_interval
 from voisin.market.feeder import Feeder
+from voisin.market.formulation import Conditions, position_buses
 from voisin.market.gate import MarketRules, check_bid
-from voisin.market.model import build_model
+from voisin.market.grid_state import grid_state
+from voisin.market.lp_pyomo import solver_version
 from voisin.market.network import Network
-from voisin.market.price_rule import Dispatch, nodal_prices
 from voisin.market.pricing import clean, empty_book_prices
-from voisin.market.solve import SolveStatus, solve, solver_version
+from voisin.market.publish import Published, publish
+from voisin.market.segments import SegmentBook, book_of
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode, Side
 
-ENERGY_DECIMALS = 9
-"""Cleared kWh are rounded to 1e-9 (a micro-watt-hour): below that is solver noise."""
-GRID_MISMATCH_KWH = 1e-6
-"""Largest gap tolerated between the solver's grid exchange and the cleared bids' net."""
 MATRIX_BACKEND_SEGMENTS = 200
-"""``backend="auto"`` clears books with more segments than this through the matrix path
-(``bulk.solve_book``); smaller ones through the readable Pyomo model (docs/clearing.md)."""
+"""``backend="auto"`` clears books with more segments than this through highspy
+directly; smaller ones through the readable Pyomo model (docs/clearing.md)."""
 Backend = Literal["auto", "pyomo", "highs"]
+BusPower = Mapping[str, tuple[float, float]]
+"""Per bus, (P kW, Q kvar) injected into it (negative: drawn from it)."""
 
 
 def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
@@ -71,63 +74,73 @@ def _empty(grid: Grid, interval: str, ghash: str) -> ClearingResult:
     )
 
 
-def _welfare(
-    ordered: Sequence[Bid], cleared: dict[str, float], grid: Grid, imp: float, exp: float
-) -> float:
-    """Buyers' value - sellers' cost - import cost + export revenue (EUR) of the rounded
-    quantities; each bid's segments fill best-first, as the LP fills them."""
-    welfare = grid.export_price_eur_per_kwh * exp - grid.import_price_eur_per_kwh * imp
-    for bid in ordered:
-        remaining = cleared[bid.bid_id]
-        sign = 1.0 if bid.side is Side.BUY else -1.0
-        best_first = sorted(
-            bid.segments, key=lambda s: s.price_eur_per_kwh, reverse=bid.side is Side.BUY
-        )
-        for segment in best_first:
-            used = min(remaining, segment.energy_kwh)
-            remaining -= used
-            welfare += sign * segment.price_eur_per_kwh * used
-    return welfare
-
-
-def wheeling_fees_eur(
-    ordered: Sequence[Bid], cleared: dict[str, float], grid: Grid, net_import_kwh: float
-) -> float:
-    """Fees (EUR) the lines charge on the energy they carry, either way. The flows follow
-    from the cleared kWh alone (on a tree directly, on a meshed grid by the DC model),
-    so both backends charge the same."""
-    if not any(line.wheeling_fee_eur_per_kwh > 0 for line in grid.lines):
-        return 0.0
-    injection = dict.fromkeys(grid.buses, 0.0)
-    for bid in ordered:
-        q = cleared[bid.bid_id]
-        injection[bid.bus] += q if bid.side is Side.SELL else -q
-    injection[grid.root] += net_import_kwh
-    if grid.meshed:
-        flows = dc_flows(grid, injection)
-    else:
-        flows = Feeder.of(grid).line_flows(injection, len(grid.lines))
-    return sum(
-        line.wheeling_fee_eur_per_kwh * abs(flow)
-        for line, flow in zip(grid.lines, flows, strict=True)
-    )
-
-
 def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend
              ) -> ClearingResult:
     """One price for all: the book cleared as if every bid sat at the root bus (the
     transformer limit still applies); every bus shows the root's price. The result keeps
     the real book's and grid's hashes and says it was priced uniformly."""
+    if grid.physical:
+        raise InvalidInput("uniform pricing ignores the feeder's lines; a physical grid is "
+                           "cleared with nodal prices", code="bad-pricing")
     single = grid.model_copy(update={"buses": (grid.root,), "lines": ()})
     moved = [bid.model_copy(update={"bus": grid.root}) for bid in bids]
     result = clear(moved, single, interval, backend=backend)
     price = result.prices_eur_per_kwh[grid.root]
     return result.model_copy(update={
         "prices_eur_per_kwh": {bus: price for bus in grid.buses},
+        "price_parts_eur_per_kwh": {},
         "book_hash": book_hash(bids),
         "grid_hash": grid_hash(grid),
         "pricing": PricingMode.UNIFORM,
     })
+
+
+def conditions_for(grid: Grid, net: Network, rules: MarketRules | None, minutes: int,
+                   base: BusPower | None, voltage_limits: bool = True) -> Conditions:
+    """The clearing's non-bid inputs, in the LP's units (kWh per interval)."""
+    if not 1 <= minutes <= 1440:
+        raise InvalidInput(f"interval length {minutes} min is out of range", code="bad-interval")
+    hours = minutes / 60.0
+    base_p = np.zeros(net.bus_count)
+    base_q = np.zeros(net.bus_count)
+    index = {bus: i for i, bus in enumerate(grid.buses)}
+    for bus, (p_kw, q_kvar) in (base or {}).items():
+        if bus not in index:
+            raise InvalidInput(f"base injection at unknown bus {bus!r}", code="unknown-bus")
+        if not (np.isfinite(p_kw) and np.isfinite(q_kvar)):
+            raise InvalidInput(f"base injection at {bus!r} must be finite", code="bad-book")
+        base_p[index[bus]] += p_kw * hours
+        base_q[index[bus]] += q_kvar * hours
+    chosen = rules or MarketRules()
+    kappa = chosen.curtailment_eur_per_kwh
+    return Conditions(
+        hours=hours, base_p_kwh=base_p, base_q_kvarh=base_q,
+        curtailment_eur_per_kwh=grid.export_price_eur_per_kwh if kappa is None else kappa,
+        shedding_eur_per_kwh=chosen.shedding_eur_per_kwh, voltage_limits=voltage_limits,
+    )
+
+
+def _adjustments(ordered: Sequence[Bid], book: SegmentBook, net: Network, outcome: Outcome
+                 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per inflexible bid id, what is added to its bus price; and per bus the price its
+    inflexible offers and needs settle at."""
+    sell_buses, buy_buses = position_buses(book, net)
+    prices = outcome.prices
+    by_side = {
+        Side.SELL: dict(zip(sell_buses.tolist(), prices.sell_adjustment.tolist(), strict=True)),
+        Side.BUY: dict(zip(buy_buses.tolist(), prices.buy_adjustment.tolist(), strict=True)),
+    }
+    index = {bus: i for i, bus in enumerate(net.buses)}
+    by_bid: dict[str, float] = {}
+    by_bus: dict[str, dict[str, float]] = {}
+    for bid in ordered:
+        if not bid.inflexible:
+            continue
+        bus = index[bid.bus]
+        by_bid[bid.bid_id] = by_side[bid.side][bus]
+        by_bus.setdefault(bid.bus, {})[bid.side.value] = clean(
+            float(prices.bus_eur_per_kwh[bus]) + by_bid[bid.bid_id])
+    return by_bid, {bus: dict(sorted(v.items())) for bus, v in sorted(by_bus.items())}
 
 
 def clear(
@@ -138,14 +151,18 @@ def clear(
     rules: MarketRules | None = None,
     backend: Backend = "auto",
     pricing: PricingMode = PricingMode.NODAL,
+    minutes: int = 15,
+    base: BusPower | None = None,
+    voltage_limits: bool = True,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
     Every bid must be for ``interval`` and at a bus of ``grid``; with ``rules`` each bid
-    must also pass the gate (price floor and cap). An empty book gives status EMPTY.
-    ``backend`` builds the same LP in Pyomo (``"pyomo"``) or as arrays for highspy
-    (``"highs"``); ``"auto"`` picks by size. ``result.solver`` records which one ran.
-    Raises ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
+    must also pass the gate (price floor and cap). ``minutes`` is the interval's length
+    (it turns kWh into kW for the physics); ``base`` each bus's forecast injection that
+    is not in the book. An empty book gives status EMPTY. ``backend`` solves the same
+    LP through Pyomo (``"pyomo"``) or highspy directly (``"highs"``); ``"auto"`` picks
+    by size. Raises ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
@@ -156,64 +173,47 @@ def clear(
     if not bids:
         return _empty(grid, interval, ghash)
 
-    segments = sum(len(bid.segments) for bid in bids)
-    if backend == "highs" or (backend == "auto" and segments > MATRIX_BACKEND_SEGMENTS):
-        keys, outcome = solve_book(bids, grid)
-    else:
-        built = build_model(bids, grid)
-        keys, outcome = built.segments, solve(built)
-    if outcome.status is not SolveStatus.OPTIMAL:
-        raise ClearingError(f"interval {interval}: HiGHS ended {outcome.status.value}")
-
-    ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    by_id = {bid.bid_id: bid for bid in ordered}
-    raw: dict[str, float] = {bid.bid_id: 0.0 for bid in ordered}
-    for key, value in zip(keys, outcome.segment_kwh, strict=True):
-        raw[key.bid_id] += value
-    cleared = {
-        bid_id: clean(min(max(value, 0.0), by_id[bid_id].energy_kwh), ENERGY_DECIMALS)
-        for bid_id, value in raw.items()
-    }
-
-    # The grid exchange is what the cleared bids leave unbalanced; importing and exporting
-    # at once only happens at equal prices and is netted (welfare is unchanged).
-    bought = sum(q for bid_id, q in cleared.items() if by_id[bid_id].side is Side.BUY)
-    sold = sum(q for bid_id, q in cleared.items() if by_id[bid_id].side is Side.SELL)
-    net_import = clean(bought - sold, ENERGY_DECIMALS)
-    if abs(net_import - (outcome.import_kwh - outcome.export_kwh)) > GRID_MISMATCH_KWH:
-        raise ClearingError(
-            f"interval {interval}: solver grid exchange disagrees with the cleared bids"
-        )
-    grid_import, grid_export = clean(max(net_import, 0.0)), clean(max(-net_import, 0.0))
-
-    fees = wheeling_fees_eur(ordered, cleared, grid, net_import)
-    welfare = _welfare(ordered, cleared, grid, grid_import, grid_export) - fees
-
     net = Network.of(grid)
-    book, _ = book_of(ordered, net)
-    rule, premium = nodal_prices(
-        book, net, Dispatch.of(outcome),
-        np.array([outcome.balance_duals[b] for b in grid.buses]), outcome.green_dual,
-    )
-    prices = dict(zip(grid.buses, rule.tolist(), strict=True))
+    ordered = sorted(bids, key=lambda bid: bid.bid_id)
+    book = book_of(ordered, net)
+    engine: Engine = "highs" if backend == "highs" or (
+        backend == "auto" and book.segment_count > MATRIX_BACKEND_SEGMENTS) else "pyomo"
+    conditions = conditions_for(grid, net, rules, minutes, base, voltage_limits)
+    outcome = run_interval(book, net, conditions, backend=engine)
+    out: Published = publish(book, net, outcome, interval)
+    ids = [bid.bid_id for bid in ordered]
+    cleared = dict(zip(ids, out.cleared_kwh.tolist(), strict=True))
+    prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
+    premium = outcome.prices.green_premium_eur_per_kwh
+    adjust, inflexible_prices = _adjustments(ordered, book, net, outcome)
     if len(ordered) > NETTED_SPLIT_BIDS:
         allocations = allocate_netted(ordered, cleared, grid)
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
-    trades = to_trades(allocations, ordered, prices, grid.root, interval, premium)
+    trades = to_trades(allocations, ordered, prices, grid.root, interval, premium, adjust)
+    parts = outcome.parts
     return ClearingResult(
         interval=interval,
         status=ClearingStatus.OPTIMAL,
-        welfare_eur=clean(welfare),
+        welfare_eur=out.welfare_eur,
         prices_eur_per_kwh=prices,
         cleared_kwh=cleared,
         trades=tuple(trades),
-        grid_import_kwh=grid_import,
-        grid_export_kwh=grid_export,
-        congestion_rent_eur=clean(congestion_rent_eur(trades) - fees),
+        grid_import_kwh=out.grid_import_kwh,
+        grid_export_kwh=out.grid_export_kwh,
+        congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur),
         book_hash=book_hash(ordered),
         grid_hash=ghash,
-        solver=outcome.solver,
-        wheeling_fees_eur=clean(fees),
+        solver=outcome.solution.solver,
+        wheeling_fees_eur=out.wheeling_fees_eur,
         green_premium_eur_per_kwh=premium,
+        price_parts_eur_per_kwh={
+            bus: {name: float(parts.parts[k, b]) for k, name in enumerate(COMPONENTS)}
+            for b, bus in enumerate(grid.buses)
+        },
+        inflexible_prices_eur_per_kwh=inflexible_prices,
+        curtailed_kwh={ids[i]: v for i, v in out.curtailed_kwh.items()},
+        shed_kwh={ids[i]: v for i, v in out.shed_kwh.items()},
+        curtailment_eur=out.curtailment_eur,
+        physics=grid_state(grid, net, outcome, conditions),
     )

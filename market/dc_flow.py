@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voisin.market.network import Network
 from voisin.protocol import Grid
 
 
@@ -57,3 +58,20 @@ def dc_flows(grid: Grid, injection_kwh: dict[str, float]) -> list[float]:
     zero (the root's includes grid import - export)."""
     vector = np.array([injection_kwh.get(bus, 0.0) for bus in grid.buses])
     return (ptdf(grid) @ vector).tolist()
+
+
+def ptdf_of(net: Network) -> np.ndarray:
+    """``ptdf`` for a ``Network`` (lines x buses, file orientation). On a radial feeder
+    it is the tree's: each line carries what the buses beyond it inject."""
+    buses, root = net.bus_count, net.root
+    y = 1.0 / np.asarray(net.line_reactance_ohm, dtype=float)
+    b = np.zeros((buses, buses))
+    np.add.at(b, (net.line_from, net.line_from), y)
+    np.add.at(b, (net.line_to, net.line_to), y)
+    np.add.at(b, (net.line_from, net.line_to), -y)
+    np.add.at(b, (net.line_to, net.line_from), -y)
+    keep = np.flatnonzero(np.arange(buses) != root)
+    theta = np.zeros((buses, buses))
+    if len(keep):
+        theta[np.ix_(keep, keep)] = np.linalg.inv(b[np.ix_(keep, keep)])
+    return (theta[net.line_from] - theta[net.line_to]) * y[:, None]

@@ -18,11 +18,19 @@ class MarketRules:
     """Price floor and cap (EUR/kWh) and the largest bid (kWh) the market accepts.
 
     The floor is negative so a seller may pay to get rid of surplus it cannot curtail.
+    ``curtailment_eur_per_kwh`` is what one kWh of curtailed inflexible supply costs in
+    the clearing and is paid to its owner (None: the grid's export price, the feed-in
+    the energy would have earned, as Germany's Redispatch 2.0, section 13a EnWG,
+    compensates curtailed plants for the feed-in they lose). ``shedding_eur_per_kwh``
+    is the value of lost load, the last resort that keeps an interval clearable when
+    nothing else relieves an undervoltage or an overload.
     """
 
     price_floor_eur_per_kwh: float = -0.5
     price_cap_eur_per_kwh: float = 1.0
     max_bid_kwh: float = 1000.0
+    curtailment_eur_per_kwh: float | None = None
+    shedding_eur_per_kwh: float = 3.0
 
     def __post_init__(self) -> None:
         if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:

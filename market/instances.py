@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voisin.market.matrix import SegmentBook
 from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
 
 
 def generate(n: int, seed: int) -> tuple[Network, SegmentBook]:

@@ -1,281 +1,289 @@
-"""The price rule: the midpoint of each bus's range of market-clearing prices.
+"""The price rule: the midpoint of the extreme market-clearing prices, for any LP.
 
-When a book is degenerate (nothing clears, a flat segment meets a tie, a seller's limit
-equals a buyer's) many nodal prices support the same optimal dispatch, and the dual a
-solver returns is whichever vertex it stopped at. Voisin instead prices each bus at the
-midpoint of its valid range, which depends only on the optimal dispatch, not the solver.
+When the clearing LP is degenerate (nothing clears, a flat segment meets a tie, a
+seller's limit equals a buyer's, a line or a voltage limit is exactly full) many nodal
+prices support the same optimal dispatch, and the dual a solver returns is whichever
+vertex it stopped at. Voisin instead publishes a point chosen from the whole set, which
+depends only on the LP, not on the solver or the backend.
 
-Given any optimal dispatch, a price vector ``pi`` is market-clearing exactly when (with
-tolerance ``TOL``):
+The set is the **optimal dual face**. Given any optimal dispatch ``x``, a dual vector
+``y`` (one entry per row of ``lp.Program``) is optimal exactly when complementary
+slackness holds with ``x`` (Dantzig; e.g. Bertsimas and Tsitsiklis, *Introduction to
+Linear Optimization*, 1997, thm. 4.5), which reads off each column and row:
 
-* buy segment at limit ``p``:  partly or wholly rejected -> ``pi[bus] >= p``;
-  partly or wholly accepted -> ``pi[bus] <= p``;
-* sell segment at limit ``c``: partly rejected -> ``pi[bus] <= c``; accepted -> ``>= c``;
-* grid import at the root (a seller at the import price, up to the transformer limit)
-  and export (a buyer at the export price), likewise;
-* line from ``a`` to ``c`` with wheeling fee ``w`` and net flow ``f``: ``f`` below its
-  limit -> ``pi[c] - pi[a] <= w``; ``f > 0`` -> ``pi[c] - pi[a] >= w``; ``f`` above
-  minus the limit -> ``pi[a] - pi[c] <= w``; ``f < 0`` -> ``pi[a] - pi[c] >= w``. So a
-  line carrying energy below its limit fixes the gap at exactly ``w``, an idle one
-  allows any gap up to ``w`` either way, and ``w = 0`` gives equal prices.
+* column at its lower bound: reduced cost ``cost - a'y <= 0``; at its upper bound
+  ``>= 0``; strictly between: ``= 0``; fixed: free;
+* row at its upper bound: ``y >= 0``; at its lower: ``y <= 0``; strictly between:
+  ``y = 0``; equality row: free.
 
-These are the complementary-slackness conditions of the clearing LP: the set they
-describe is the set of optimal duals, whichever optimal dispatch they are read from.
-They are bounds and weighted differences along the tree's edges, so the lowest and the
-highest price of every bus are each attained together by one feasible vector, found by
-one sweep from the leaves to the root and one back; their average is feasible too. A
-bus left unbounded on one side (nothing there or behind it can bind) is closed by the
-grid tariff on that side, clipped to the other bound, and the sweeps run again so the
-two extreme vectors stay feasible (``closed_ranges``).
+The set is the same whichever optimal ``x`` it is read from. Its nodal prices are
+``-y`` on the balance rows (the cost of serving one more kWh there). The rule solves
+two small LPs over this face, the prices' sum maximised and minimised, and takes the
+midpoint of the two vectors, itself an optimal dual (the face is convex). On a radial
+transport feeder the face's prices form a lattice (bounds and differences along tree
+edges), so the two extremes are each bus's own lowest and highest price and the rule
+is each bus's range midpoint. With voltage rows the extremes are vertices of the face.
 
-Green-only buyers add one row to the LP (green-only bought <= sold). Its dual, the
-green premium ``mu``, is paid on top of their bus price by green-only buyers and
-received on top of theirs by all sellers. The conditions above are those with
-``mu = 0``; when they admit no price (the row binds and every optimal dual has a
-premium), ``nodal_prices`` finds the least premium that works and prices the book with
-the sellers' and green buyers' limits lowered by it.
+Three refinements, each an extra solve over the same face:
 
-Works on arrays (``SegmentBook``, ``Network``) so both backends and ``clear_arrays``
-share it; a Python loop runs only over buses, twice.
+* **Open sides.** A bus whose price nothing bounds on one side (nothing at it or behind
+  it can bind) is closed by the grid tariff on that side: first a floor
+  ``min(export price, its highest price)``, then a cap ``max(import price, its lowest
+  price)``, so that both extremes stay market-clearing.
+* **The green premium.** The ``green`` row's dual is the premium green-only buyers pay
+  and sellers receive. It is minimised first (0 whenever some optimal dual has none)
+  and held at that least value while the prices are chosen.
+* **Fallback.** Should the face come out empty (numerical trouble), the solver's own
+  duals are published.
+
+Columns that enter the same rows with the same coefficients (all bid segments at one
+bus, say) are merged to their tightest condition before solving, so the face LP has
+about as many rows as there are buses, whatever the size of the book.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 
-from voisin.market.matrix import SegmentBook
-from voisin.market.network import Network
+from voisin.market.lp import Program, SolveStatus, column_wise
+from voisin.market.lp_highs import Solution, highs_lp, run
 from voisin.market.pricing import PRICE_DECIMALS
 
 TOL = 1e-7
-"""kWh within which a quantity counts as at its bound."""
-PREMIUM_RESOLUTION = 1e-11
-"""EUR/kWh to which ``least_premium`` bisects (published rounded to 1e-9)."""
+"""Within this (kWh, pu^2) a quantity counts as at its bound."""
+BOX = 1e3
+"""EUR/kWh: an extreme price this large means the side is open."""
+PRICED = ("balance", "upstream")
+"""Row families whose duals are prices: the buses, then the upstream node."""
+POSITIONS = {"sold_out": -1.0, "bought_in": 1.0}
+"""Rows whose duals adjust an inflexible bid's price, and the sign that raises it: an
+inflexible seller at bus b is paid ``price[b] - y``, an inflexible buyer pays
+``price[b] + y`` (``formulation``: its energy flows anyway, so what the match is worth
+is not the bus's physical marginal value)."""
 
 
-class _Solved(Protocol):
-    segment_kwh: object
-    flow_kwh: object
-    import_kwh: float
-    export_kwh: float
+@dataclass(frozen=True, eq=False)
+class Prices:
+    """What the rule publishes, and the face it was read from.
 
-
-@dataclass(frozen=True)
-class Dispatch:
-    """An optimal dispatch as the rule reads it (kWh): cleared energy per segment (LP
-    column order), flow per line (file orientation), grid import and export."""
-
-    segment_kwh: np.ndarray
-    flow_kwh: np.ndarray
-    import_kwh: float
-    export_kwh: float
-
-    @classmethod
-    def of(cls, solved: _Solved, segment_kwh: np.ndarray | None = None) -> Dispatch:
-        """From either backend's solve outcome; ``segment_kwh`` overrides its columns."""
-        segments = solved.segment_kwh if segment_kwh is None else segment_kwh
-        return cls(np.asarray(segments, dtype=float), np.asarray(solved.flow_kwh, dtype=float),
-                   float(solved.import_kwh), float(solved.export_kwh))
-
-
-def _column_bounds(
-    book: SegmentBook, net: Network, dispatch: Dispatch
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bus bounds from the priced columns alone: segments, then the two grid legs."""
-    root, limit = net.root, net.transformer_capacity_kwh
-    bus = np.append(book.bus, [root, root])
-    buys = np.append(~book.sell, [False, True])
-    price = np.append(book.price_eur_per_kwh,
-                      [net.import_price_eur_per_kwh, net.export_price_eur_per_kwh])
-    upper = np.append(book.energy_kwh, [limit, limit])
-    cleared = np.append(dispatch.segment_kwh, [dispatch.import_kwh, dispatch.export_kwh])
-    rejected = cleared < upper - TOL
-    accepted = cleared > TOL
-    # A buyer left wanting puts a floor under its bus price and an accepted buyer a cap;
-    # a seller the other way round.
-    floor_at = np.where(buys, rejected, accepted)
-    cap_at = np.where(buys, accepted, rejected)
-    low = np.full(net.bus_count, -np.inf)
-    high = np.full(net.bus_count, np.inf)
-    np.maximum.at(low, bus[floor_at], price[floor_at])
-    np.minimum.at(high, bus[cap_at], price[cap_at])
-    return low, high
-
-
-def _line_steps(
-    net: Network, flow_kwh: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each bus below a line: the range ``[lo, hi]`` of ``price[bus] - price[parent]``
-    that complementary slackness allows, from the line's flow and wheeling fee.
-
-    Across a line from ``a`` to ``c`` with fee ``w`` and net flow ``f``, the difference
-    ``d = price[c] - price[a]`` obeys: ``f`` below the limit -> ``d <= w``; ``f > 0``
-    -> ``d >= w``; ``f`` above minus the limit -> ``d >= -w``; ``f < 0`` -> ``d <= -w``
-    (each direction's flow is a column costing ``w``). With ``w = 0`` these are the
-    zero-weight conditions of a fee-free line.
+    ``bus_eur_per_kwh`` in bus order; ``low``/``high`` the two extreme price vectors;
+    ``dual`` the chosen full dual vector (``Program`` row order, solver sign), whose
+    balance rows are minus the prices (unrounded); ``upstream_eur_per_kwh`` the price
+    at the upstream node; ``sell_adjustment``/``buy_adjustment`` what is added to the
+    bus price for inflexible offers and needs (one per row of ``sold_out`` and
+    ``bought_in``, rounded). ``from_face`` is False when the solver's duals were used.
     """
-    flow = np.asarray(flow_kwh, dtype=float)
-    cap, fee = net.line_capacity_kwh, net.line_fee_eur_per_kwh
-    upper = np.where(flow < cap - TOL, fee, np.inf)
-    upper = np.where(flow < -TOL, np.minimum(upper, -fee), upper)
-    lower = np.where(flow > -cap + TOL, -fee, -np.inf)
-    lower = np.where(flow > TOL, np.maximum(lower, fee), lower)
-    below = np.where(net.parent[net.line_to] == net.line_from, net.line_to, net.line_from)
-    down = below == net.line_to  # the line runs parent -> bus: d is price[bus] - price[parent]
-    lo = np.full(net.bus_count, -np.inf)
-    hi = np.full(net.bus_count, np.inf)
-    lo[below] = np.where(down, lower, -upper)
-    hi[below] = np.where(down, upper, -lower)
-    return below, lo, hi
+
+    bus_eur_per_kwh: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    green_premium_eur_per_kwh: float
+    dual: np.ndarray
+    upstream_eur_per_kwh: float
+    sell_adjustment: np.ndarray
+    buy_adjustment: np.ndarray
+    from_face: bool = True
 
 
-def _sweep(net: Network, low: list[float], high: list[float], lo: list[float],
-           hi: list[float]) -> None:
-    """Tighten ``low``/``high`` in place to the exact range of each bus under the bounds
-    and ``price[b] - price[parent] in [lo[b], hi[b]]``: on a tree one sweep from the
-    leaves up and one from the root down carry every bound (a bound reaches a bus along
-    a path that climbs to a common ancestor and descends)."""
-    parent = net.parent.tolist()
-    order = net.preorder.tolist()[1:]
-    for b in [*reversed(order), *order]:
-        up = parent[b]
-        high[b] = min(high[b], high[up] + hi[b])
-        low[b] = max(low[b], low[up] + lo[b])
-        high[up] = min(high[up], high[b] - lo[b])
-        low[up] = max(low[up], low[b] - hi[b])
+@dataclass(frozen=True, eq=False)
+class _Face:
+    """The optimal dual face as an LP over ``y``: merged column conditions as rows."""
+
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    y_lower: np.ndarray
+    y_upper: np.ndarray
 
 
-def exact_ranges(
-    book: SegmentBook,
-    net: Network,
-    dispatch: Dispatch,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each bus's set of market-clearing prices as ``(low, high)`` (``-inf``/``inf`` where
-    nothing binds), and the line steps ``(lo, hi)`` used."""
-    low_arr, high_arr = _column_bounds(book, net, dispatch)
-    _, lo_arr, hi_arr = _line_steps(net, dispatch.flow_kwh)
-    low, high, lo, hi = low_arr.tolist(), high_arr.tolist(), lo_arr.tolist(), hi_arr.tolist()
-    _sweep(net, low, high, lo, hi)
-    return np.array(low), np.array(high), lo_arr, hi_arr
+def _statuses(low: np.ndarray, high: np.ndarray, value: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(at lower, at upper, fixed) with tolerance ``TOL``."""
+    at_low = value <= low + TOL
+    at_high = value >= high - TOL
+    fixed = high - low <= TOL
+    return at_low, at_high, fixed
 
 
-def closed_ranges(
-    book: SegmentBook,
-    net: Network,
-    dispatch: Dispatch,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ranges the rule takes its midpoints from: the exact ranges, with every open
-    side closed by the grid tariff on that side (a floor of ``min(export price, high)``
-    where nothing bounds a bus from below, then a cap of ``max(import price, low)``
-    where nothing bounds it from above), each followed by a sweep so that the all-low
-    and the all-high vectors stay market-clearing. Without open sides these are the
-    exact ranges."""
-    low, high, lo, hi = exact_ranges(book, net, dispatch)
-    lo_l, hi_l = lo.tolist(), hi.tolist()
-    if np.any(np.isinf(low)):
-        # Any floor at or below the highest clearing price keeps the high vector feasible.
-        low = np.where(np.isinf(low), np.minimum(net.export_price_eur_per_kwh, high), low)
-        low_l, high_l = low.tolist(), high.tolist()
-        _sweep(net, low_l, high_l, lo_l, hi_l)
-        low, high = np.array(low_l), np.array(high_l)
-    if np.any(np.isinf(high)):
-        # Any cap at or above the (new) lowest price keeps the low vector feasible.
-        high = np.where(np.isinf(high), np.maximum(net.import_price_eur_per_kwh, low), high)
-        low_l, high_l = low.tolist(), high.tolist()
-        _sweep(net, low_l, high_l, lo_l, hi_l)
-        low, high = np.array(low_l), np.array(high_l)
-    return low, high
+def _merge(start: np.ndarray, index: np.ndarray, value: np.ndarray, keep: np.ndarray,
+           lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Group kept columns with the same non-zeros; each group's condition is the
+    intersection of its members' ``[lower, upper]`` on ``a'y``."""
+    counts = np.diff(start)
+    cols = np.flatnonzero(keep)
+    small = cols[counts[cols] <= 3]
+    large = cols[counts[cols] > 3]
+    groups_index: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+    if len(small):
+        width = 3
+        key = np.full((len(small), 1 + 2 * width), -1.0)
+        key[:, 0] = counts[small]
+        for k in range(width):
+            has = counts[small] > k
+            at = start[small[has]] + k
+            key[has, 1 + k] = index[at]
+            key[has, 1 + width + k] = value[at]
+        unique, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        g_lo = np.full(len(unique), -np.inf)
+        g_hi = np.full(len(unique), np.inf)
+        np.maximum.at(g_lo, inverse, lower[small])
+        np.minimum.at(g_hi, inverse, upper[small])
+        for k in range(width):
+            has = unique[:, 0] > k
+            groups_index.append((np.flatnonzero(has), unique[has, 1 + k].astype(np.int64),
+                                 unique[has, 1 + width + k]))
+        lo.append(g_lo)
+        hi.append(g_hi)
+    offset = sum(len(x) for x in lo)
+    rows, ys, vals = [], [], []
+    for g_rows, g_y, g_v in groups_index:
+        rows.append(g_rows)
+        ys.append(g_y)
+        vals.append(g_v)
+    if len(large):
+        big_counts = counts[large]
+        member = np.repeat(np.arange(len(large)), big_counts)
+        at = np.concatenate([np.arange(start[c], start[c + 1]) for c in large])
+        rows.append(member + offset)
+        ys.append(index[at])
+        vals.append(value[at])
+        lo.append(lower[large])
+        hi.append(upper[large])
+    return (np.concatenate(rows) if rows else np.zeros(0, np.int64),
+            np.concatenate(ys) if ys else np.zeros(0, np.int64),
+            np.concatenate(vals) if vals else np.zeros(0),
+            np.concatenate(lo) if lo else np.zeros(0),
+            np.concatenate(hi) if hi else np.zeros(0))
 
 
-def midpoint_prices(low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
-    """The rule's price per bus, or None if a range is empty (numerical trouble)."""
-    if np.any(low > high + 1e-9):
+def optimal_face(program: Program, x: np.ndarray) -> _Face:
+    """The set of optimal duals of ``program`` given an optimal ``x``."""
+    cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
+    start, index, value = program.csc()
+    at_low, at_high, fixed = _statuses(col_lower, col_upper, x)
+    keep = ~fixed & ~(at_low & at_high)
+    # Reduced cost c - a'y <= 0 at lower means a'y >= c; >= 0 at upper means a'y <= c.
+    lower = np.where(at_low & ~at_high, cost, -np.inf)
+    upper = np.where(at_high & ~at_low, cost, np.inf)
+    inside = ~at_low & ~at_high
+    lower = np.where(inside, cost, lower)
+    upper = np.where(inside, cost, upper)
+    rows, ys, vals, lo, hi = _merge(start, index, value, keep, lower, upper)
+    activity = np.zeros(program.num_row)
+    column = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    np.add.at(activity, index, value * x[column])
+    r_low, r_high, r_fixed = _statuses(row_lower, row_upper, activity)
+    # A row at its upper bound has y >= 0, at its lower y <= 0, strictly inside y = 0.
+    y_lower = np.where(r_fixed | r_low, -np.inf, 0.0)
+    y_upper = np.where(r_fixed | r_high, np.inf, 0.0)
+    face_start, face_index, face_value = column_wise(rows, ys, vals, program.num_row)
+    return _Face(face_start, face_index, face_value, lo, hi,
+                 np.maximum(y_lower, -BOX * 1e3), np.minimum(y_upper, BOX * 1e3))
+
+
+def _priced_rows(program: Program) -> np.ndarray:
+    return np.concatenate([np.arange(program.num_row)[program.rows(name)]
+                           for name in PRICED if program.has(name)])
+
+
+def _extreme(face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray,
+             *, maximise: bool) -> np.ndarray | None:
+    lp = highs_lp(objective, y_lower, y_upper, face.row_lower, face.row_upper,
+                  (face.start, face.index, face.value), maximise=maximise)
+    solved = run(lp)
+    return solved.x if solved.status is SolveStatus.OPTIMAL else None
+
+
+def choose_prices(program: Program, solution: Solution, *, import_price: float,
+                  export_price: float) -> Prices:
+    """Apply the rule (module docstring) to an optimal ``solution`` of ``program``."""
+    face = optimal_face(program, solution.x)
+    priced = _priced_rows(program)
+    y_lower, y_upper = face.y_lower.copy(), face.y_upper.copy()
+    # Prices are -y: a price box [-BOX, BOX] is the same box on y.
+    y_lower[priced] = np.maximum(y_lower[priced], -BOX)
+    y_upper[priced] = np.minimum(y_upper[priced], BOX)
+    premium = 0.0
+    if program.has("green"):
+        green = program.rows("green").start
+        objective = np.zeros(program.num_row)
+        objective[green] = 1.0
+        least = _extreme(face, objective, y_lower, y_upper, maximise=False)
+        if least is None:
+            return _fallback(program, solution)
+        premium = max(float(least[green]), 0.0)
+        y_lower[green], y_upper[green] = premium, premium + 1e-12
+    weight = np.zeros(program.num_row)
+    weight[priced] = -1.0
+    for name, sign in POSITIONS.items():
+        if program.has(name):
+            weight[program.rows(name)] = sign
+    pair = _pair(face, weight, y_lower, y_upper)
+    if pair is None:
+        return _fallback(program, solution)
+    high, low = pair  # as prices: -y
+    opened_low = low[priced] <= -BOX + 1.0
+    if np.any(opened_low):
+        floor = np.minimum(export_price, high[priced][opened_low])
+        y_upper[priced[opened_low]] = -floor
+        pair = _pair(face, weight, y_lower, y_upper)
+        if pair is None:
+            return _fallback(program, solution)
+        high, low = pair
+    opened_high = high[priced] >= BOX - 1.0
+    if np.any(opened_high):
+        cap = np.maximum(import_price, low[priced][opened_high])
+        y_lower[priced[opened_high]] = -cap
+        pair = _pair(face, weight, y_lower, y_upper)
+        if pair is None:
+            return _fallback(program, solution)
+        high, low = pair
+    return _published(program, -(high + low) / 2, premium, low, high)
+
+
+def _published(program: Program, dual: np.ndarray, premium: float, low: np.ndarray,
+               high: np.ndarray, *, from_face: bool = True) -> Prices:
+    buses = program.rows("balance")
+
+    def adjustment(name: str) -> np.ndarray:
+        if not program.has(name):
+            return np.zeros(0)
+        return np.round(POSITIONS[name] * dual[program.rows(name)], PRICE_DECIMALS) + 0.0
+
+    return Prices(
+        bus_eur_per_kwh=np.round(-dual[buses], PRICE_DECIMALS) + 0.0,
+        low=low[buses], high=high[buses],
+        green_premium_eur_per_kwh=round(premium, PRICE_DECIMALS) + 0.0,
+        dual=dual, upstream_eur_per_kwh=float(-dual[program.rows("upstream")][0]),
+        sell_adjustment=adjustment("sold_out"), buy_adjustment=adjustment("bought_in"),
+        from_face=from_face,
+    )
+
+
+def _pair(face: _Face, weight: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The highest- and lowest-sum price vectors (as -y over every row)."""
+    if np.any(y_lower > y_upper + 1e-9):
         return None
-    return np.round((low + high) / 2, PRICE_DECIMALS) + 0.0
+    top = _extreme(face, weight, y_lower, y_upper, maximise=True)
+    bottom = _extreme(face, weight, y_lower, y_upper, maximise=False)
+    if top is None or bottom is None:
+        return None
+    return -top, -bottom
 
 
-def _with_premium(book: SegmentBook, premium: float) -> SegmentBook:
-    """The book as the balance rows see it when green-only buyers pay ``premium`` on top
-    of their bus price and sellers receive it: their limits move down by the premium."""
-    shifted = book.green | book.sell
-    price = np.where(shifted, book.price_eur_per_kwh - premium, book.price_eur_per_kwh)
-    return replace(book, price_eur_per_kwh=price)
-
-
-def least_premium(
-    book: SegmentBook,
-    net: Network,
-    dispatch: Dispatch,
-    solver_premium: float,
-) -> float | None:
-    """The smallest green premium (EUR/kWh) with which some nodal prices support the
-    dispatch, or None if even the solver's (``solver_premium``) admits none here.
-
-    The premiums that do form an interval (the optimal duals are a convex set), so a
-    bisection from 0, where none exist, to the solver's dual finds its bottom; each step
-    is one pair of sweeps (``exact_ranges``)."""
-
-    def works(premium: float, slack: float) -> bool:
-        low, high, _, _ = exact_ranges(_with_premium(book, premium), net, dispatch)
-        return not np.any(low > high + slack)
-
-    high = max(float(solver_premium), 0.0)
-    if not works(high, 1e-9):
-        high += 1e-6  # the solver's dual is optimal only to its tolerance
-        if not works(high, 1e-9):
-            return None
-    low = 0.0
-    while high - low > PREMIUM_RESOLUTION:
-        middle = (low + high) / 2
-        low, high = (low, middle) if works(middle, PREMIUM_RESOLUTION) else (middle, high)
-    return high
-
-
-def nodal_prices(
-    book: SegmentBook,
-    net: Network,
-    dispatch: Dispatch,
-    balance_duals: np.ndarray,
-    green_dual: float = 0.0,
-) -> tuple[np.ndarray, float]:
-    """Nodal prices (bus order) and the green premium (EUR/kWh).
-
-    The rule's midpoints with no premium whenever they exist: they are read from the
-    conditions above with the green row's dual at 0, so they exist exactly when some
-    optimal dual has no green premium. When every optimal dual has one (green supply is
-    scarce and the green row binds), the premium is the least that supports the
-    dispatch (``least_premium``) and the prices are the rule's midpoints given that
-    premium. Only if that fails numerically are the solver's own duals published:
-    prices the negated balance duals, the premium the green row's dual. A meshed grid
-    always takes the solver's duals: the sweeps above need a tree.
-    """
-    if not net.meshed:
-        low, high = closed_ranges(book, net, dispatch)
-        prices = midpoint_prices(low, high)
-        if prices is not None:
-            return prices, 0.0
-    if book.has_green and not net.meshed:
-        premium = least_premium(book, net, dispatch, green_dual)
-        if premium is not None:
-            premium = round(premium, PRICE_DECIMALS) + 0.0
-            low, high = closed_ranges(_with_premium(book, premium), net, dispatch)
-            prices = midpoint_prices(low, high)
-            if prices is not None:
-                return prices, premium
-    fallback = np.round(-np.asarray(balance_duals, dtype=float), PRICE_DECIMALS) + 0.0
-    premium = round(max(float(green_dual), 0.0), PRICE_DECIMALS) + 0.0 if book.has_green else 0.0
-    return fallback, premium
-
-
-def rule_prices(
-    book: SegmentBook,
-    net: Network,
-    dispatch: Dispatch,
-    balance_duals: np.ndarray,
-) -> np.ndarray:
-    """Nodal prices by the rule, falling back to the negated balance duals (bus order);
-    ``nodal_prices`` without the green premium (for books with no green-only bid)."""
-    return nodal_prices(book, net, dispatch, balance_duals)[0]
+def _fallback(program: Program, solution: Solution) -> Prices:
+    """The solver's own duals, when the face cannot be solved."""
+    premium = 0.0
+    if program.has("green"):
+        premium = max(float(solution.row_dual[program.rows("green").start]), 0.0)
+    prices = -solution.row_dual
+    return _published(program, solution.row_dual.copy(), premium, prices, prices,
+                      from_face=False)

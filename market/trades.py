@@ -112,23 +112,29 @@ def to_trades(
     grid_root: str,
     interval: str,
     green_premium_eur_per_kwh: float = 0.0,
+    adjustment_eur_per_kwh: Mapping[str, float] | None = None,
 ) -> list[Trade]:
     """Protocol trades (participant ids, prices) for bid-level allocations, same order.
 
     ``green_premium_eur_per_kwh`` is added to a green-only buyer's and every seller's
-    price (never to the grid's side); a seller's discount to a preferred buyer is taken
-    off both sides of their trade."""
+    price (never to the grid's side); ``adjustment_eur_per_kwh`` (by bid id) to an
+    inflexible bid's bus price; a seller's discount to a preferred buyer is taken off
+    both sides of their trade."""
     by_id = {bid.bid_id: bid for bid in bids}
     root_price = prices_eur_per_kwh[grid_root]
     premium = green_premium_eur_per_kwh
+    adjust = adjustment_eur_per_kwh or {}
     trades = []
     for a in allocations:
         seller = by_id[a.seller_bid] if a.seller_bid is not None else None
         buyer = by_id[a.buyer_bid] if a.buyer_bid is not None else None
         buyer_price = root_price
         if buyer:
-            buyer_price = prices_eur_per_kwh[buyer.bus] + (premium if buyer.green_only else 0.0)
-        seller_price = prices_eur_per_kwh[seller.bus] + premium if seller else root_price
+            buyer_price = (prices_eur_per_kwh[buyer.bus] + adjust.get(buyer.bid_id, 0.0)
+                           + (premium if buyer.green_only else 0.0))
+        seller_price = root_price
+        if seller:
+            seller_price = prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0) + premium
         if seller and buyer and buyer.participant in seller.preferred:
             discount = _discount(seller, seller_price)
             buyer_price -= discount

@@ -48,9 +48,14 @@ class Bid(BaseModel):
     such a bid from neighbourhood sellers only, never by a grid import.
     ``preferred_discount_eur_per_kwh`` (sell bids only) is what the seller gives up per
     kWh it sells to a ``preferred`` buyer: both sides of that trade settle that much
-    below the nodal prices, never taking the seller below its own limit. Both fields are
-    left out of the serialised (and signed) form at their defaults, so bids signed
-    before they existed keep their bytes.
+    below the nodal prices, never taking the seller below its own limit.
+    ``inflexible`` says the energy flows whether or not it clears: a household's
+    forecast surplus or need, rather than a flexible resource. What the market does not
+    match is still exported (or imported) through the feeder and settled with the
+    participant's retailer; an inflexible offer may be curtailed when the feeder's
+    physics demands it (docs/clearing.md). These three fields are left out of the
+    serialised (and signed) form at their defaults, so bids signed before they existed
+    keep their bytes.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -66,6 +71,7 @@ class Bid(BaseModel):
     signature: str = ""
     green_only: bool = False
     preferred_discount_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    inflexible: bool = False
 
     @model_validator(mode="after")
     def _side_specific(self) -> Bid:
@@ -82,6 +88,8 @@ class Bid(BaseModel):
             data.pop("green_only", None)
         if not self.preferred_discount_eur_per_kwh:
             data.pop("preferred_discount_eur_per_kwh", None)
+        if not self.inflexible:
+            data.pop("inflexible", None)
         return data
 
     @property

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from voisin.protocol.physics import GridState
+
 GRID = "grid"
 """Counterparty name of the upstream grid in grid trades."""
 
@@ -68,6 +70,14 @@ class ClearingResult(BaseModel):
     ``green_premium_eur_per_kwh`` what green-only buyers pay on top of their bus price,
     and every seller receives on top of its own, when green supply is scarce (see
     docs/clearing.md). Both are left out of the serialised form while they are 0.
+
+    ``price_parts_eur_per_kwh`` takes each bus price apart (energy, loss, congestion,
+    voltage, fee; they add up to the price). ``inflexible_prices_eur_per_kwh`` gives,
+    per bus with inflexible bids, the price their matched energy settles at (``sell``,
+    ``buy``): such energy flows whether matched or not, so it is worth the match, not
+    the bus's physical marginal value. ``curtailed_kwh`` and ``shed_kwh`` name, per bid,
+    energy the feeder could not take or serve, and ``physics`` the predicted voltages,
+    flows and losses of a physical grid. Each is left out while empty.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -87,11 +97,21 @@ class ClearingResult(BaseModel):
     pricing: PricingMode = PricingMode.NODAL
     wheeling_fees_eur: float = 0.0
     green_premium_eur_per_kwh: float = Field(default=0.0, ge=0)
+    price_parts_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
+    inflexible_prices_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
+    curtailed_kwh: dict[str, float] = Field(default_factory=dict)
+    shed_kwh: dict[str, float] = Field(default_factory=dict)
+    curtailment_eur: float = 0.0
+    physics: GridState | None = None
 
     @model_serializer(mode="wrap")
     def _omit_zero_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh"):
+        for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh", "curtailment_eur"):
             if getattr(self, name) == 0:
+                data.pop(name, None)
+        for name in ("price_parts_eur_per_kwh", "inflexible_prices_eur_per_kwh",
+                     "curtailed_kwh", "shed_kwh", "physics"):
+            if not getattr(self, name):
                 data.pop(name, None)
         return data

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from voisin.market import clear
 from voisin.market.bulk import clear_arrays
 from voisin.market.bulk_trades import allocate_netted
-from voisin.market.matrix import SegmentBook
 from voisin.market.netting import GRID_PARTY
 from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
 from voisin.protocol import Bid, Grid, Side, TradeKind
 
 from .conftest import INTERVAL, make_bid, make_grid

@@ -14,12 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voisin.market import clear, uniform_auction
-from voisin.market.bulk import book_of
+from voisin.market.engine import run_interval
 from voisin.market.feeder import Feeder
-from voisin.market.model import build_model
 from voisin.market.network import Network
-from voisin.market.price_rule import Dispatch, closed_ranges
-from voisin.market.solve import solve
+from voisin.market.segments import book_of
 from voisin.market.trades import allocate
 from voisin.protocol import GRID, Bid, ClearingResult, Grid, Line, Side
 
@@ -378,9 +376,8 @@ def test_price_rule_ranges_match_welfare_sensitivity(market: tuple[Grid, list[Bi
     if not ordered:
         return
     net = Network.of(grid)
-    book, _ = book_of(ordered, net)
-    out = solve(build_model(ordered, grid))
-    lows, highs = closed_ranges(book, net, Dispatch.of(out))
+    prices = run_interval(book_of(ordered, net), net, backend="pyomo").prices
+    lows, highs = prices.low, prices.high
     for bus, low, high in zip(grid.buses, lows.tolist(), highs.tolist(), strict=True):
         assert low - 1e-9 <= base.prices_eur_per_kwh[bus] <= high + 1e-9
         inject = clear([*ordered, _probe("~inject", bus, Side.SELL, -BIG_EUR)], grid, INTERVAL)

@@ -10,13 +10,12 @@ from hypothesis import HealthCheck, given, settings
 
 from voisin.errors import InvalidInput
 from voisin.market import clear
-from voisin.market.bulk import book_of, clear_arrays
+from voisin.market.bulk import clear_arrays
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
-from voisin.market.highs_direct import solve_matrix
 from voisin.market.instances import generate
-from voisin.market.matrix import SegmentBook, uniform_price
 from voisin.market.netting import GRID_PARTY, net_split
 from voisin.market.network import Network
+from voisin.market.segments import SegmentBook, book_of
 from voisin.market.trades import to_trades
 from voisin.market.uniform import uniform_auction
 from voisin.protocol import GRID, Bid, Grid, Side
@@ -132,16 +131,6 @@ def test_preferences_still_come_first_in_the_netted_split() -> None:
     assert pairs == [("s-h1", "b-school", 3.0), ("s-h2", "b-alice", 3.0)]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_warm_start_changes_iterations_not_the_answer(seed: int) -> None:
-    net, book = generate(3000, seed)
-    warm = solve_matrix(book, net)
-    cold = solve_matrix(book, net, warm_start=False)
-    assert warm.objective_eur == pytest.approx(cold.objective_eur, abs=1e-7)
-    np.testing.assert_allclose(warm.segment_kwh, cold.segment_kwh, atol=1e-7)
-    np.testing.assert_allclose(warm.balance_duals, cold.balance_duals, atol=1e-7)
-
-
 def test_clear_arrays_matches_clear_on_a_large_generated_book() -> None:
     # Above both thresholds: auto picks the matrix path and the netted split.
     net, book = generate(2 * NETTED_SPLIT_BIDS + 10, seed=7)
@@ -168,7 +157,7 @@ def test_clear_arrays_matches_clear_on_a_large_generated_book() -> None:
     assert [result.cleared_kwh[b.bid_id] for b in bids] == pytest.approx(
         fast.cleared_kwh.tolist(), abs=1e-9
     )
-    assert book_of(bids, net)[0].bid.tolist() == list(range(len(bids)))
+    assert book_of(bids, net).bid.tolist() == list(range(len(bids)))
     assert len(result.trades) == len(fast.split)
     # Without lines the matrix path is the uniform auction.
     loose = Network.from_parents(
@@ -183,5 +172,3 @@ def test_clear_arrays_matches_clear_on_a_large_generated_book() -> None:
     assert np.ptp(free.prices_eur_per_kwh) <= 1e-9
     low, high = reference.price_low_eur_per_kwh - 1e-9, reference.price_high_eur_per_kwh + 1e-9
     assert low <= free.prices_eur_per_kwh[0] <= high
-    # The warm start's guess is the network-free price to within one merit-order step.
-    assert reference.price_low_eur_per_kwh - 1e-3 <= uniform_price(book, loose) <= high + 1e-3

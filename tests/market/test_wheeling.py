@@ -6,14 +6,10 @@ retail 0.30, feed-in 0.05. A fee of 0.02 EUR/kWh on the line costs every kWh mov
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from voisin.market import clear, grid_hash
-from voisin.market.highs_direct import solve_matrix
-from voisin.market.instances import generate
-from voisin.market.network import Network
 from voisin.protocol import Grid, Line
 
 from .conftest import INTERVAL, make_bid
@@ -122,18 +118,3 @@ def test_a_grid_without_fees_keeps_its_file_form_and_hash() -> None:
     assert grid_hash(with_fee) != grid_hash(_feeder(1.0, 0.0))
     assert grid_hash(_feeder(1.0, 0.0)) == grid_hash(grid)
 
-
-@pytest.mark.parametrize("seed", [4, 5])
-def test_warm_start_with_fees_changes_iterations_not_the_answer(seed: int) -> None:
-    plain, book = generate(2000, seed)
-    rng = np.random.default_rng(seed)
-    net = Network.from_parents(
-        plain.parent, plain.line_capacity_kwh,
-        import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05,
-        line_fee_eur_per_kwh=rng.choice([0.0, 0.005, 0.02], size=len(plain.line_from)),
-    )
-    warm = solve_matrix(book, net)
-    cold = solve_matrix(book, net, warm_start=False)
-    assert warm.objective_eur == pytest.approx(cold.objective_eur, abs=1e-7)
-    np.testing.assert_allclose(warm.segment_kwh, cold.segment_kwh, atol=1e-7)
-    np.testing.assert_allclose(warm.flow_kwh, cold.flow_kwh, atol=1e-7)

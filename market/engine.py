@@ -1,0 +1,82 @@
+"""One interval through the LP: build, solve (with loss passes), prices, their parts.
+
+Shared by ``clear`` (``Bid`` objects) and ``clear_arrays`` (arrays), so both read the
+same numbers off the same programme. Losses on a physical grid are a sequence of LPs:
+the first is lossless LinDistFlow, each next one linearises the losses around the
+flows the previous one found (``LOSS_PASSES`` in all). docs/clearing.md gives the
+error this leaves against the AC power flow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from voisin.errors import ClearingError
+from voisin.market.dlmp import Decomposition, decompose
+from voisin.market.formulation import Conditions, LossPoint, build_program
+from voisin.market.lp import Program, SolveStatus
+from voisin.market.lp_highs import Solution, solve_program
+from voisin.market.lp_pyomo import solve_pyomo
+from voisin.market.network import Network
+from voisin.market.price_rule import Prices, choose_prices
+from voisin.market.segments import SegmentBook
+
+LOSS_PASSES = 2
+"""LPs per interval on a physical grid: lossless, then once with loss factors."""
+Backend = Literal["pyomo", "highs"]
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """The solved programme with its prices and their parts."""
+
+    book: SegmentBook
+    program: Program
+    solution: Solution
+    prices: Prices
+    parts: Decomposition
+    conditions: Conditions
+
+    def values(self, name: str) -> np.ndarray:
+        """A variable family's optimal values (empty if the family is absent)."""
+        if not self.program.has(name):
+            return np.zeros(0)
+        return self.solution.values(self.program, name)
+
+
+def _solve(program: Program, backend: Backend) -> Solution:
+    solution = solve_pyomo(program) if backend == "pyomo" else solve_program(program)
+    if solution.status is not SolveStatus.OPTIMAL:
+        raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
+    return solution
+
+
+def _loss_point(program: Program, solution: Solution) -> LossPoint:
+    trafo = solution.values(program, "trafo")
+    trafo_q = solution.values(program, "trafo_q")
+    return LossPoint(solution.values(program, "flow").copy(),
+                     solution.values(program, "flow_q").copy(),
+                     float(trafo[0]), float(trafo_q[0]))
+
+
+def run_interval(book: SegmentBook, net: Network, conditions: Conditions | None = None,
+                 *, backend: Backend = "highs") -> Outcome:
+    """Clear ``book`` on ``net``: the optimum, the rule's prices and their parts."""
+    cond = conditions or Conditions()
+    if not math.isfinite(cond.curtailment_eur_per_kwh):
+        raise ClearingError("curtailment price must be finite", code="bad-rules")
+    program = build_program(book, net, cond)
+    solution = _solve(program, backend)
+    if net.physics is not None:
+        for _ in range(LOSS_PASSES - 1):
+            cond = replace(cond, losses=_loss_point(program, solution))
+            program = build_program(book, net, cond)
+            solution = _solve(program, backend)
+    prices = choose_prices(program, solution, import_price=net.import_price_eur_per_kwh,
+                           export_price=net.export_price_eur_per_kwh)
+    parts = decompose(program, net, prices.dual, prices.bus_eur_per_kwh)
+    return Outcome(book, program, solution, prices, parts, cond)

@@ -1,0 +1,429 @@
+"""The clearing LP, once: every variable and constraint family, from a book and a grid.
+
+Units: energy in kWh per interval (a power P kW over ``hours`` is P * hours kWh),
+prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
+
+    q            bid segments, 0 <= q <= kWh offered; +limit (buy) / -limit (sell)
+    sell_rest    per bus: inflexible offers left unsold, exported by the sellers'
+                 retailer at their feed-in tariff (outside the market, cost 0)
+    curtail      per bus: inflexible PV left unproduced, at -curtailment price
+    buy_rest     per bus: inflexible needs left unbought, imported by the buyers'
+                 retailer (outside the market, cost 0)
+    shed         per bus: inflexible need not served, at -shedding price (last resort)
+    flow         per line, P from ``from`` to ``to`` (transport: within +-capacity;
+                 a fee line's forward part, 0..capacity, at -fee)
+    flow_back    per fee line (transport): the backward part, 0..capacity, at -fee
+    flow_q       per line (physical): reactive flow Q, kvarh
+    trafo        the transformer, P from the upstream grid into the root
+    trafo_q      the transformer's Q (physical)
+    grid_import  the market's purchase from the upstream grid, at -import price
+    grid_export  the market's sale to the upstream grid, at +export price
+    voltage      per bus (physical): squared voltage magnitude u (pu^2), in the band
+    theta        per bus (meshed transport): DC angle, the root's fixed at 0
+
+and rows:
+
+    balance      per bus: injected - withdrawn + inflow - outflow (+ trafo at the
+                 root) - losses = - base injection                    ["balance"]
+    upstream     the upstream node: grid_import - grid_export + buy_rest - sell_rest
+                 - trafo = sum of base injections                      ["balance"]
+    balance_q    per bus (physical), the same for reactive power       ["loss"]
+    sold_out     per bus: inflexible offers sold + sell_rest + curtail = offered
+    bought_in    per bus: inflexible needs bought + buy_rest + shed = needed
+    green        green-only bought <= sold
+    kirchhoff    per line (meshed transport): flow = (theta_from - theta_to) / x
+    drop         per line (physical): u_to - u_from + 2 (r P + x Q) / vn^2 = 0
+                 (P, Q in MW, Mvar)                                    ["voltage"]
+    drop_root    (physical): u_root + 2 (r_t P + x_t Q) / vn^2 = source voltage^2
+    thermal      per line and polygon side k (physical): cos(a_k) P + sin(a_k) Q
+                 <= S_max * hours, a regular polygon inscribed in the circle
+                 |S| <= S_max (an inner approximation: at most 1 - cos(pi/K) below it)
+    trafo_limit  the same for the transformer's rating
+
+Why inflexible bids need ``sell_rest`` and ``buy_rest``: a household's forecast
+surplus is produced whether or not a neighbour buys it, and its need is consumed
+whether or not a neighbour sells. What the market does not match still flows through
+the feeder, to or from the transformer, settled by each participant's retailer. So
+every physical flow is limited, not only the traded part, and the only ways to relieve
+a limit are curtailment (priced, explicit) and flexible bids. A flexible bid (the
+classic double auction's, the default) is energy that is produced or used only if it
+clears.
+
+LinDistFlow is the linearised branch flow model of Baran and Wu (1989), "Optimal
+sizing of capacitors placed on a radial distribution system", IEEE Trans. Power
+Delivery 4(1): the quadratic loss terms of DistFlow are dropped from the voltage
+equation. Losses enter the balances through loss factors linearised around a known
+flow (``LossPoint``; ``losses.py`` iterates): each line's loss r (P^2 + Q^2) / vn^2 is
+split half to each end, as in the marginal-loss DLMP of Bai, Wang, Wang, Hao and
+Chen (2018), "Distribution locational marginal pricing (DLMP) for congestion
+management and voltage support", IEEE Trans. Power Systems 33(4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from voisin.market.lp import Constraints, Program, Terms, Variables
+from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
+
+POLYGON_SIDES = 12
+"""Sides of the polygon that stands for each apparent-power circle."""
+
+
+@dataclass(frozen=True, eq=False)
+class LossPoint:
+    """Flows (kWh, kvarh per interval) the losses are linearised around: per line, and
+    for the transformer. All zero gives the lossless LinDistFlow."""
+
+    line_p: np.ndarray
+    line_q: np.ndarray
+    trafo_p: float = 0.0
+    trafo_q: float = 0.0
+
+    @classmethod
+    def lossless(cls, lines: int) -> LossPoint:
+        return cls(np.zeros(lines), np.zeros(lines))
+
+
+@dataclass(frozen=True, eq=False)
+class Conditions:
+    """What the clearing knows besides bids and grid.
+
+    ``base_p_kwh``/``base_q_kvarh`` are each bus's forecast net injection that is not in
+    the book (non-participants, inflexible PV and load not offered), positive into the
+    bus. ``curtailment_eur_per_kwh`` is what curtailing one kWh of PV costs (paid to its
+    owner); ``shedding_eur_per_kwh`` the value of lost load, a last resort that keeps
+    the LP feasible. ``voltage_limits=False`` drops the voltage band (the voltages are
+    still computed), to show what the band changes.
+    """
+
+    hours: float = 0.25
+    base_p_kwh: np.ndarray | None = None
+    base_q_kvarh: np.ndarray | None = None
+    curtailment_eur_per_kwh: float = 0.0
+    shedding_eur_per_kwh: float = 3.0
+    losses: LossPoint | None = None
+    voltage_limits: bool = True
+    polygon_sides: int = POLYGON_SIDES
+
+
+def _per_bus(net: Network, values: np.ndarray | None) -> np.ndarray:
+    return np.zeros(net.bus_count) if values is None else np.asarray(values, dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Index maps shared by the families: which buses have inflexible offers or needs."""
+
+    sell_buses: np.ndarray
+    buy_buses: np.ndarray
+    sell_row: np.ndarray
+    """Per segment: row of ``sold_out`` it counts in (-1 if flexible or a buy)."""
+    buy_row: np.ndarray
+    sell_kwh: np.ndarray
+    buy_kwh: np.ndarray
+
+    @classmethod
+    def of(cls, book: SegmentBook, net: Network) -> _Layout:
+        firm = book.inflexible
+        rows = []
+        for side in (book.sell, ~book.sell):
+            chosen = firm & side
+            buses = np.unique(book.bus[chosen])
+            position = np.full(net.bus_count, -1, dtype=np.int64)
+            position[buses] = np.arange(len(buses))
+            row = np.where(chosen, position[book.bus], -1)
+            total = np.bincount(row[chosen], book.energy_kwh[chosen], minlength=len(buses))
+            rows.append((buses, row, total))
+        (sb, sr, sk), (bb, br, bk) = rows
+        return cls(sb, bb, sr, br, sk, bk)
+
+
+def position_buses(book: SegmentBook, net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """The bus of each row of ``sold_out`` and of ``bought_in`` (and of each
+    ``sell_rest``/``curtail`` and ``buy_rest``/``shed`` column), in order."""
+    layout = _Layout.of(book, net)
+    return layout.sell_buses, layout.buy_buses
+
+
+def build_program(book: SegmentBook, net: Network, conditions: Conditions | None = None
+                  ) -> Program:
+    """The clearing LP for ``book`` on ``net`` (``formulation`` module docstring)."""
+    cond = conditions or Conditions()
+    layout = _Layout.of(book, net)
+    variables = _variables(book, net, cond, layout)
+    constraints = _constraints(book, net, cond, layout)
+    return Program(tuple(variables), tuple(constraints))
+
+
+def _variables(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
+               ) -> list[Variables]:
+    lines, buses = len(net.line_from), net.bus_count
+    fee = net.line_fee_eur_per_kwh
+    cap = net.line_capacity_kwh
+    kappa = cond.curtailment_eur_per_kwh
+    out = [
+        Variables.of("q", book.segment_count, lower=0.0, upper=book.energy_kwh,
+                     cost=book.value_eur_per_kwh, doc="bid segments (kWh)"),
+        Variables.of("sell_rest", len(layout.sell_buses), lower=0.0,
+                     doc="inflexible offers unsold, to the retailer (kWh)"),
+        Variables.of("curtail", len(layout.sell_buses), lower=0.0, cost=-kappa,
+                     doc="inflexible offers curtailed (kWh)"),
+        Variables.of("buy_rest", len(layout.buy_buses), lower=0.0,
+                     doc="inflexible needs unbought, from the retailer (kWh)"),
+        Variables.of("shed", len(layout.buy_buses), lower=0.0,
+                     cost=-cond.shedding_eur_per_kwh, doc="inflexible need not served (kWh)"),
+    ]
+    physics = net.physics
+    if physics is None:
+        out.append(Variables.of("flow", lines, lower=np.where(fee > 0, 0.0, -cap), upper=cap,
+                                cost=-fee, doc="line flow from -> to (kWh)"))
+        fee_lines = net.fee_lines
+        out.append(Variables.of("flow_back", len(fee_lines), lower=0.0, upper=cap[fee_lines],
+                                cost=-fee[fee_lines], doc="fee line flow to -> from (kWh)"))
+        limit = net.transformer_capacity_kwh
+        out.append(Variables.of("trafo", 1, lower=-limit, upper=limit,
+                                doc="upstream -> root (kWh)"))
+    else:
+        out.append(Variables.of("flow", lines, doc="line P from -> to (kWh)"))
+        out.append(Variables.of("flow_q", lines, doc="line Q from -> to (kvarh)"))
+        out.append(Variables.of("trafo", 1, doc="transformer P upstream -> root (kWh)"))
+        out.append(Variables.of("trafo_q", 1, doc="transformer Q upstream -> root (kvarh)"))
+    out.append(Variables.of("grid_import", 1, lower=0.0, cost=-net.import_price_eur_per_kwh,
+                            doc="bought from the upstream grid (kWh)"))
+    out.append(Variables.of("grid_export", 1, lower=0.0, cost=net.export_price_eur_per_kwh,
+                            doc="sold to the upstream grid (kWh)"))
+    if physics is not None:
+        low, high = (physics.v_min_pu**2, physics.v_max_pu**2) if cond.voltage_limits else (
+            np.zeros(buses), np.full(buses, 4.0))
+        out.append(Variables.of("voltage", buses, lower=low, upper=high,
+                                doc="squared voltage (pu^2)"))
+    elif net.meshed:
+        theta_low = np.full(buses, -np.inf)
+        theta_high = np.full(buses, np.inf)
+        theta_low[net.root] = theta_high[net.root] = 0.0
+        out.append(Variables.of("theta", buses, lower=theta_low, upper=theta_high,
+                                doc="DC bus angle"))
+    return out
+
+
+def _loss_factors(r: np.ndarray, p0: np.ndarray, q0: np.ndarray, vn_kv: float, hours: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loss r (P^2 + Q^2) / (1000 vn^2 hours) (kWh, P in kWh per interval) linearised at
+    (p0, q0): returns (value at the point, d/dP, d/dQ)."""
+    scale = r / (1000.0 * vn_kv**2 * hours)
+    return scale * (p0**2 + q0**2), 2 * scale * p0, 2 * scale * q0
+
+
+def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
+                 ) -> list[Constraints]:
+    lines, buses, root = len(net.line_from), net.bus_count, net.root
+    n = book.segment_count
+    seg = np.arange(n)
+    sign = np.where(book.sell, 1.0, -1.0)
+    base_p = _per_bus(net, cond.base_p_kwh)
+    physics = net.physics
+    sb, bb = layout.sell_buses, layout.buy_buses
+    at_from, at_to = net.line_from, net.line_to
+    line = np.arange(lines)
+    balance = [
+        Terms.of("q", book.bus, seg, sign),
+        Terms.of("sell_rest", sb, np.arange(len(sb)), 1.0),
+        Terms.of("buy_rest", bb, np.arange(len(bb)), -1.0),
+        Terms.of("trafo", [root], [0], 1.0),
+    ]
+    rhs_p = -base_p.copy()
+    upstream = [
+        Terms.of("grid_import", [0], [0], 1.0),
+        Terms.of("grid_export", [0], [0], -1.0),
+        Terms.of("buy_rest", np.zeros(len(bb)), np.arange(len(bb)), 1.0),
+        Terms.of("sell_rest", np.zeros(len(sb)), np.arange(len(sb)), -1.0),
+        Terms.of("trafo", [0], [0], -1.0),
+    ]
+    rhs_up = float(base_p.sum())
+    out: list[Constraints] = []
+    if physics is None:
+        balance += [Terms.of("flow", at_from, line, -1.0), Terms.of("flow", at_to, line, 1.0)]
+        fee_lines = net.fee_lines
+        k = np.arange(len(fee_lines))
+        balance += [Terms.of("flow_back", at_to[fee_lines], k, -1.0),
+                    Terms.of("flow_back", at_from[fee_lines], k, 1.0)]
+    else:
+        loss = cond.losses or LossPoint.lossless(lines)
+        vn, h = physics.vn_kv, cond.hours
+        lp0, lp_dp, lp_dq = _loss_factors(physics.line_r_ohm, loss.line_p, loss.line_q, vn, h)
+        lq0, lq_dp, lq_dq = _loss_factors(physics.line_x_ohm, loss.line_p, loss.line_q, vn, h)
+        tr = np.array([physics.transformer_r_ohm])
+        tx = np.array([physics.transformer_x_ohm])
+        tp, tq = np.array([loss.trafo_p]), np.array([loss.trafo_q])
+        tp0, tp_dp, tp_dq = _loss_factors(tr, tp, tq, vn, h)
+        tq0, tq_dp, tq_dq = _loss_factors(tx, tp, tq, vn, h)
+        # Half of each line's linearised loss is drawn at each end.
+        balance += [
+            Terms.of("flow", at_from, line, -1.0 - lp_dp / 2),
+            Terms.of("flow", at_to, line, 1.0 - lp_dp / 2),
+            Terms.of("flow_q", at_from, line, -lp_dq / 2),
+            Terms.of("flow_q", at_to, line, -lp_dq / 2),
+        ]
+        balance[3] = Terms.of("trafo", [root], [0], 1.0 - tp_dp[0] / 2)
+        balance.append(Terms.of("trafo_q", [root], [0], -tp_dq[0] / 2))
+        upstream[4] = Terms.of("trafo", [0], [0], -1.0 - tp_dp[0] / 2)
+        upstream.append(Terms.of("trafo_q", [0], [0], -tp_dq[0] / 2))
+        constant = (lp0 - lp_dp * loss.line_p - lp_dq * loss.line_q) / 2
+        np.add.at(rhs_p, at_from, constant)
+        np.add.at(rhs_p, at_to, constant)
+        t_const = float((tp0 - tp_dp * tp - tp_dq * tq)[0]) / 2
+        rhs_p[root] += t_const
+        rhs_up += t_const
+        out_q = _reactive_balance(book, net, cond, layout, (lq0, lq_dp, lq_dq),
+                                  (float(tq0[0]), float(tq_dp[0]), float(tq_dq[0])), loss)
+    out.append(Constraints.of("balance", buses, balance, lower=rhs_p, upper=rhs_p,
+                              component="balance", doc="nodal P balance (kWh)"))
+    out.append(Constraints.of("upstream", 1, upstream, lower=rhs_up, upper=rhs_up,
+                              component="balance", doc="the upstream grid node (kWh)"))
+    if physics is not None:
+        out.append(out_q)
+    out += _positions(book, layout)
+    if book.has_green:
+        green = book.green | book.sell
+        coef = np.where(book.sell[green], -1.0, 1.0)
+        out.append(Constraints.of("green", 1, [Terms.of("q", np.zeros(int(green.sum())),
+                                                         seg[green], coef)],
+                                  lower=-np.inf, upper=0.0, component="green",
+                                  doc="green-only bought <= sold"))
+    if physics is not None:
+        out += _voltage_rows(net, cond)
+        out += _thermal_rows(net, cond)
+    elif net.meshed:
+        out.append(_kirchhoff(net))
+    return out
+
+
+def _reactive_balance(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout,
+                      line_loss: tuple[np.ndarray, np.ndarray, np.ndarray],
+                      trafo_loss: tuple[float, float, float], loss: LossPoint) -> Constraints:
+    """Q balance per bus: consumption draws Q at the load power factor, PV at its own;
+    flows carry Q; reactive losses x (P^2 + Q^2) / vn^2 are split like the active ones."""
+    physics = net.physics
+    assert physics is not None
+    lines, buses, root = len(net.line_from), net.bus_count, net.root
+    n = book.segment_count
+    line = np.arange(lines)
+    tan = np.where(book.sell, physics.pv_tan_phi, physics.load_tan_phi)
+    sb, bb = layout.sell_buses, layout.buy_buses
+    q0, q_dp, q_dq = line_loss
+    t0, t_dp, t_dq = trafo_loss
+    terms = [
+        Terms.of("q", book.bus, np.arange(n), -tan),
+        Terms.of("sell_rest", sb, np.arange(len(sb)), -physics.pv_tan_phi),
+        Terms.of("buy_rest", bb, np.arange(len(bb)), -physics.load_tan_phi),
+        Terms.of("flow_q", net.line_from, line, -1.0 - q_dq / 2),
+        Terms.of("flow_q", net.line_to, line, 1.0 - q_dq / 2),
+        Terms.of("flow", net.line_from, line, -q_dp / 2),
+        Terms.of("flow", net.line_to, line, -q_dp / 2),
+        Terms.of("trafo_q", [root], [0], 1.0 - t_dq / 2),
+        Terms.of("trafo", [root], [0], -t_dp / 2),
+    ]
+    rhs = -_per_bus(net, cond.base_q_kvarh)
+    constant = (q0 - q_dp * loss.line_p - q_dq * loss.line_q) / 2
+    np.add.at(rhs, net.line_from, constant)
+    np.add.at(rhs, net.line_to, constant)
+    rhs[root] += (t0 - t_dp * loss.trafo_p - t_dq * loss.trafo_q) / 2
+    return Constraints.of("balance_q", buses, terms, lower=rhs, upper=rhs, component="loss",
+                          doc="nodal Q balance (kvarh)")
+
+
+def _positions(book: SegmentBook, layout: _Layout) -> list[Constraints]:
+    """Inflexible offers and needs: what is not matched still flows (or is curtailed,
+    or as a last resort shed)."""
+    seg = np.arange(book.segment_count)
+    out = []
+    for name, rows, rest, cut, total in (
+        ("sold_out", layout.sell_row, "sell_rest", "curtail", layout.sell_kwh),
+        ("bought_in", layout.buy_row, "buy_rest", "shed", layout.buy_kwh),
+    ):
+        if not len(total):
+            continue
+        counted = rows >= 0
+        k = np.arange(len(total))
+        out.append(Constraints.of(
+            name, len(total),
+            [Terms.of("q", rows[counted], seg[counted], 1.0), Terms.of(rest, k, k, 1.0),
+             Terms.of(cut, k, k, 1.0)],
+            lower=total, upper=total, component="congestion",
+            doc="inflexible energy: matched + left to the retailer + cut = forecast"))
+    return out
+
+
+def drop_coefficient(physics_vn_kv: float, hours: float) -> float:
+    """2 / (1000 vn^2 hours): pu^2 of squared-voltage drop per ohm and kWh per interval."""
+    return 2.0 / (1000.0 * physics_vn_kv**2 * hours)
+
+
+def _voltage_rows(net: Network, cond: Conditions) -> list[Constraints]:
+    physics = net.physics
+    assert physics is not None
+    lines = len(net.line_from)
+    line = np.arange(lines)
+    k = drop_coefficient(physics.vn_kv, cond.hours)
+    drop = Constraints.of("drop", lines, [
+        Terms.of("voltage", line, net.line_to, 1.0),
+        Terms.of("voltage", line, net.line_from, -1.0),
+        Terms.of("flow", line, line, k * physics.line_r_ohm),
+        Terms.of("flow_q", line, line, k * physics.line_x_ohm),
+    ], component="voltage", doc="LinDistFlow voltage drop per line")
+    source = physics.source_vm_pu**2
+    drop_root = Constraints.of("drop_root", 1, [
+        Terms.of("voltage", [0], [net.root], 1.0),
+        Terms.of("trafo", [0], [0], k * physics.transformer_r_ohm),
+        Terms.of("trafo_q", [0], [0], k * physics.transformer_x_ohm),
+    ], lower=source, upper=source, component="voltage", doc="voltage drop in the transformer")
+    return [drop, drop_root]
+
+
+def polygon(sides: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals (cos, sin) of a regular polygon inscribed in the unit circle with a
+    vertex on the P axis: ``cos a P + sin a Q <= cos(pi / sides) S`` for each side."""
+    angle = (np.arange(sides) + 0.5) * 2 * math.pi / sides
+    return np.cos(angle), np.sin(angle)
+
+
+def _thermal_rows(net: Network, cond: Conditions) -> list[Constraints]:
+    physics = net.physics
+    assert physics is not None
+    sides = cond.polygon_sides
+    cos_a, sin_a = polygon(sides)
+    inner = math.cos(math.pi / sides)
+    lines = len(net.line_from)
+    row = np.arange(lines * sides)
+    line = np.repeat(np.arange(lines), sides)
+    limit = np.repeat(physics.line_s_max_kva * cond.hours * inner, sides)
+    out = [Constraints.of("thermal", lines * sides, [
+        Terms.of("flow", row, line, np.tile(cos_a, lines)),
+        Terms.of("flow_q", row, line, np.tile(sin_a, lines)),
+    ], lower=-np.inf, upper=limit, component="congestion", doc="line apparent power")]
+    if math.isfinite(physics.transformer_s_max_kva):
+        out.append(Constraints.of("trafo_limit", sides, [
+            Terms.of("trafo", np.arange(sides), np.zeros(sides), cos_a),
+            Terms.of("trafo_q", np.arange(sides), np.zeros(sides), sin_a),
+        ], lower=-np.inf, upper=physics.transformer_s_max_kva * cond.hours * inner,
+            component="congestion", doc="transformer apparent power"))
+    return out
+
+
+def _kirchhoff(net: Network) -> Constraints:
+    """DC flow on a meshed transport grid: net flow = angle difference / reactance."""
+    lines = len(net.line_from)
+    line = np.arange(lines)
+    fee_lines = net.fee_lines
+    susceptance = 1.0 / np.asarray(net.line_reactance_ohm, dtype=float)
+    return Constraints.of("kirchhoff", lines, [
+        Terms.of("flow", line, line, 1.0),
+        Terms.of("flow_back", fee_lines, np.arange(len(fee_lines)), -1.0),
+        Terms.of("theta", line, net.line_from, -susceptance),
+        Terms.of("theta", line, net.line_to, susceptance),
+    ], component="congestion", doc="DC power flow on loops")

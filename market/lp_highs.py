@@ -1,0 +1,151 @@
+"""Solve a ``Program`` with highspy directly: its arrays go to HiGHS as they are.
+
+The fast path for large books (no modelling layer). Options picked by measurement on
+the DESIGN.md instances (docs/clearing.md, "Scale"): dual simplex, one thread, so the
+solution is a vertex and the same on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from functools import cache
+
+import highspy
+import numpy as np
+
+from voisin.market.lp import Program, SolveStatus
+
+HIGHS_OPTIONS: dict[str, bool | int | str] = {
+    "output_flag": False,
+    "solver": "simplex",
+    "simplex_strategy": 1,  # dual simplex
+    "presolve": "off",
+    "threads": 1,
+}
+"""One core, deterministic, a vertex solution (so duals are basic, as with Pyomo)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """An LP's optimum as arrays, in ``Program`` order. ``row_dual[i]`` is the change of
+    the optimum per unit of row ``i``'s bound (>= 0 at an upper bound, <= 0 at a lower
+    one); ``col_dual`` the reduced costs ``cost - A' row_dual``."""
+
+    status: SolveStatus
+    x: np.ndarray
+    row_dual: np.ndarray
+    col_dual: np.ndarray
+    objective: float
+    iterations: int
+    solver: str
+
+    def values(self, program: Program, name: str) -> np.ndarray:
+        return self.x[program.cols(name)]
+
+    def duals(self, program: Program, name: str) -> np.ndarray:
+        return self.row_dual[program.rows(name)]
+
+
+@cache
+def direct_solver_version() -> str:
+    """Recorded in each result the matrix path clears, e.g. ``highspy-1.16.0``."""
+    return (f"highspy-{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
+            f"{highspy.HIGHS_VERSION_PATCH}")
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing.
+
+    The library writes a copyright banner to the process's stdout (file descriptor 1,
+    below Python) the first time an instance is made; `voisin market clear` prints JSON
+    there, so that first construction runs with descriptor 1 pointed at /dev/null.
+    """
+    if _banner_shown:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(sink, 1)
+        highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(sink)
+    _banner_shown.append(True)
+    return highs
+
+
+_banner_shown: list[bool] = []
+
+
+def status_of(model_status: highspy.HighsModelStatus) -> SolveStatus:
+    kind = highspy.HighsModelStatus
+    if model_status == kind.kOptimal:
+        return SolveStatus.OPTIMAL
+    if model_status == kind.kInfeasible:
+        return SolveStatus.INFEASIBLE
+    if model_status in (kind.kUnbounded, kind.kUnboundedOrInfeasible):
+        return SolveStatus.UNBOUNDED
+    return SolveStatus.FAILED
+
+
+def highs_lp(
+    cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, row_lower: np.ndarray,
+    row_upper: np.ndarray, csc: tuple[np.ndarray, np.ndarray, np.ndarray], *,
+    maximise: bool = True,
+) -> highspy.HighsLp:
+    """A ``HighsLp`` from column-wise arrays."""
+    start, index, value = csc
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(cost)
+    lp.num_row_ = len(row_lower)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.asarray(col_lower, dtype=float)
+    lp.col_upper_ = np.asarray(col_upper, dtype=float)
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kColwise
+    matrix.num_col_ = len(cost)
+    matrix.num_row_ = len(row_lower)
+    matrix.start_ = np.asarray(start, dtype=np.int32)
+    matrix.index_ = np.asarray(index, dtype=np.int32)
+    matrix.value_ = np.asarray(value, dtype=float)
+    return lp
+
+
+def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None) -> Solution:
+    """Solve ``lp``; never raises for a non-optimal LP, reports the status instead."""
+    highs = new_highs()
+    for name, value in {**HIGHS_OPTIONS, **(options or {})}.items():
+        highs.setOptionValue(name, value)
+    highs.passModel(lp)
+    highs.run()
+    status = status_of(highs.getModelStatus())
+    iterations = int(highs.getInfo().simplex_iteration_count)
+    if status is not SolveStatus.OPTIMAL:
+        empty = np.zeros(0)
+        return Solution(status, empty, empty, empty, float("nan"), iterations,
+                        direct_solver_version())
+    solution = highs.getSolution()
+    return Solution(
+        status=status,
+        x=np.asarray(solution.col_value, dtype=float),
+        row_dual=np.asarray(solution.row_dual, dtype=float),
+        col_dual=np.asarray(solution.col_dual, dtype=float),
+        objective=float(highs.getObjectiveValue()),
+        iterations=iterations,
+        solver=direct_solver_version(),
+    )
+
+
+def solve_program(program: Program, options: dict[str, bool | int | str] | None = None
+                  ) -> Solution:
+    """Build the HiGHS arrays of ``program`` and solve."""
+    cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
+    lp = highs_lp(cost, col_lower, col_upper, row_lower, row_upper, program.csc())
+    return run(lp, options)

@@ -1,0 +1,175 @@
+"""From the solver's floats to the quantities a clearing publishes, limits kept exactly.
+
+Cleared kWh per bid are the solver's values clipped to ``[0, offered]`` and rounded to
+1e-9 kWh (a micro-watt-hour; below that is solver noise). Rounding n bids can move a
+sum by up to n * 5e-10 kWh, which would break what docs/clearing.md states without
+tolerance (the transformer limit, a green-only buyer never served by the grid, no grid
+exchange the solver did not make). So two sums are then repaired, each by at most
+``REPAIR_KWH`` on one bid: green-only bought may not exceed sold, and the grid
+exchange (bought - sold) must equal the solver's, rounded, within the transformer
+limit. A larger gap means the solver disagrees with itself and is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voisin.errors import ClearingError
+from voisin.market.dc_flow import ptdf_of
+from voisin.market.engine import Outcome
+from voisin.market.formulation import position_buses
+from voisin.market.network import Network
+from voisin.market.pricing import clean
+from voisin.market.segments import SegmentBook
+
+ENERGY_DECIMALS = 9
+"""Cleared kWh are rounded to 1e-9."""
+REPAIR_KWH = 1e-6
+"""The most a rounding repair may move one bid; beyond it the solve is inconsistent."""
+
+
+@dataclass(frozen=True, eq=False)
+class Published:
+    """Per bid (bid order) and in total, as the result states them (kWh, EUR)."""
+
+    cleared_kwh: np.ndarray
+    grid_import_kwh: float
+    grid_export_kwh: float
+    welfare_eur: float
+    wheeling_fees_eur: float
+    curtailed_kwh: dict[int, float]
+    shed_kwh: dict[int, float]
+    curtailment_eur: float
+
+
+def _repair(amount: np.ndarray, room: np.ndarray, chosen: np.ndarray, change: float) -> bool:
+    """Move ``change`` kWh (negative: take away) on the chosen bid with the most
+    cleared (taking) or the most room (adding); False if none can."""
+    if change == 0:
+        return True
+    candidates = np.flatnonzero(chosen & ((amount >= -change) if change < 0 else (room >= change)))
+    if not len(candidates):
+        return False
+    pick = candidates[np.argmax(amount[candidates] if change < 0 else room[candidates])]
+    amount[pick] = round(float(amount[pick]) + change, ENERGY_DECIMALS)
+    return True
+
+
+def _cleared(book: SegmentBook, outcome: Outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw and rounded kWh per bid, and each bid's offered energy."""
+    bids = book.bid_count
+    segment = np.clip(outcome.values("q"), 0.0, book.energy_kwh)
+    raw = np.bincount(book.bid, segment, minlength=bids)
+    offered = np.bincount(book.bid, book.energy_kwh, minlength=bids)
+    return raw, np.minimum(np.round(raw, ENERGY_DECIMALS), offered), offered
+
+
+def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) -> Published:
+    """The published quantities of one solved interval (module docstring)."""
+    raw, cleared, offered = _cleared(book, outcome)
+    first = np.searchsorted(book.bid, np.arange(book.bid_count))
+    sell = book.sell[first]
+    green = book.green[first]
+    room = offered - cleared
+    if green.any():
+        excess = round(float(cleared[green].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
+        if excess > REPAIR_KWH:
+            raise ClearingError(f"interval {interval}: green-only buyers cleared beyond supply")
+        if excess > 0 and not _repair(cleared, room, green, -excess):
+            raise ClearingError(f"interval {interval}: cannot round the green balance")
+    limit = net.transformer_capacity_kwh if net.physics is None else np.inf
+    target = round(float(np.clip(raw[~sell].sum() - raw[sell].sum(), -limit, limit)),
+                   ENERGY_DECIMALS)
+    residual = round(float(cleared[~sell].sum() - cleared[sell].sum()) - target,
+                     ENERGY_DECIMALS)
+    if abs(residual) > REPAIR_KWH:
+        raise ClearingError(f"interval {interval}: solver grid exchange disagrees with the "
+                            "cleared bids")
+    room = offered - cleared
+    repaired = (_repair(cleared, room, ~sell, -residual) if residual > 0 else
+                _repair(cleared, room, ~sell & ~green, -residual)
+                or _repair(cleared, room, sell, residual))
+    if not repaired:
+        raise ClearingError(f"interval {interval}: cannot round the grid exchange")
+    net_import = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
+    curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
+    kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
+    voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
+    fees = _wheeling_fees(book, net, outcome, cleared, first)
+    market_losses = round(float(outcome.values("grid_import")[0] - outcome.values("grid_export")[0])
+                          - float(raw[~sell].sum() - raw[sell].sum()), ENERGY_DECIMALS)
+    exchange = net_import + (market_losses if net.physics is not None else 0.0)
+    welfare = (_value(book, cleared, first)
+               - net.import_price_eur_per_kwh * max(exchange, 0.0)
+               + net.export_price_eur_per_kwh * max(-exchange, 0.0)
+               - fees - kappa * sum(curtailed.values()) - voll * sum(shed.values()))
+    return Published(
+        cleared_kwh=cleared,
+        grid_import_kwh=clean(max(net_import, 0.0), ENERGY_DECIMALS),
+        grid_export_kwh=clean(max(-net_import, 0.0), ENERGY_DECIMALS),
+        welfare_eur=clean(welfare),
+        wheeling_fees_eur=clean(fees),
+        curtailed_kwh=curtailed,
+        shed_kwh=shed,
+        curtailment_eur=clean(kappa * sum(curtailed.values())),
+    )
+
+
+def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:
+    """Buyers' value minus sellers' cost (EUR) of the rounded per-bid quantities, each
+    bid's segments filled best first, as the LP fills them."""
+    order = np.lexsort((np.where(book.sell, book.price_eur_per_kwh, -book.price_eur_per_kwh),
+                        book.bid))
+    energy = book.energy_kwh[order]
+    owner = book.bid[order]
+    before = np.cumsum(energy) - energy
+    start = before[np.searchsorted(owner, owner)]
+    used = np.clip(cleared[owner] - (before - start), 0.0, energy)
+    return float(book.value_eur_per_kwh[order] @ used)
+
+
+def _cut(book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray,
+         offered: np.ndarray, first: np.ndarray) -> tuple[dict[int, float], dict[int, float]]:
+    """Curtailment and shedding per bid: each bus's total shared among its inflexible
+    bids on that side in proportion to what they left unmatched."""
+    out: list[dict[int, float]] = []
+    sell_buses, buy_buses = position_buses(book, net)
+    firm = book.inflexible[first]
+    for name, buses, side in (("curtail", sell_buses, book.sell[first]),
+                              ("shed", buy_buses, ~book.sell[first])):
+        per_bus = np.round(outcome.values(name), ENERGY_DECIMALS)
+        found: dict[int, float] = {}
+        for bus, amount in zip(buses.tolist(), per_bus.tolist(), strict=True):
+            if amount <= 0:
+                continue
+            members = np.flatnonzero(firm & side & (book.bus[first] == bus))
+            unmatched = offered[members] - cleared[members]
+            total = float(unmatched.sum())
+            for member, left in zip(members.tolist(), unmatched.tolist(), strict=True):
+                share = round(amount * left / total, ENERGY_DECIMALS) if total > 0 else 0.0
+                if share > 0:
+                    found[member] = min(share, round(left, ENERGY_DECIMALS))
+        out.append(found)
+    return out[0], out[1]
+
+
+def _wheeling_fees(book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray,
+                   first: np.ndarray) -> float:
+    """Fees (EUR) the lines charge on the energy they carry, either way. The flows follow
+    from the published injections (on a tree directly, on a meshed grid by the DC
+    model), so both backends charge the same."""
+    fee = net.line_fee_eur_per_kwh
+    if net.physics is not None or not np.any(fee > 0):
+        return 0.0
+    injection = np.bincount(book.bus[first], np.where(book.sell[first], cleared, -cleared),
+                            minlength=net.bus_count)
+    sell_buses, buy_buses = position_buses(book, net)
+    np.add.at(injection, sell_buses, np.round(outcome.values("sell_rest"), ENERGY_DECIMALS))
+    np.add.at(injection, buy_buses, -np.round(outcome.values("buy_rest"), ENERGY_DECIMALS))
+    if outcome.conditions.base_p_kwh is not None:
+        injection += outcome.conditions.base_p_kwh
+    injection[net.root] -= injection.sum()
+    flows = ptdf_of(net) @ injection
+    return float(fee @ np.abs(flows))

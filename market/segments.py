@@ -1,0 +1,122 @@
+"""A book as arrays: one entry per bid segment, the form every clearing path reads.
+
+``SegmentBook`` is what the LP (``formulation``), the price rule and the netted split
+work on; ``book_of`` turns ``Bid`` objects (already in ``bid_id`` order) into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from voisin.errors import InvalidInput
+from voisin.market.network import Network
+from voisin.protocol import Bid, Side
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentBook:
+    """A book as parallel arrays, one entry per segment (kWh, EUR/kWh).
+
+    ``bid[s]`` numbers the bid that segment ``s`` belongs to (0..bids-1, in the order
+    the caller wants results in, e.g. ``bid_id`` order); ``sell[s]`` is True for offers.
+    """
+
+    bus: np.ndarray
+    sell: np.ndarray
+    energy_kwh: np.ndarray
+    price_eur_per_kwh: np.ndarray
+    bid: np.ndarray
+    green: np.ndarray | None = None
+    """True for segments of green-only buy bids (all False when not given)."""
+    inflexible: np.ndarray | None = None
+    """True for segments of inflexible bids: energy that flows whether or not it clears
+    (all False when not given: the classic double auction's flexible bids)."""
+
+    def __post_init__(self) -> None:
+        n = len(self.energy_kwh)
+        for name in ("green", "inflexible"):
+            flags = getattr(self, name)
+            flags = np.zeros(n, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
+            if flags.shape != (n,):
+                raise InvalidInput(f"one {name} flag per segment", code="bad-book")
+            object.__setattr__(self, name, flags)
+        if np.any(self.green & self.sell):
+            raise InvalidInput("only buy bids may be green-only", code="bad-book")
+
+    @property
+    def has_green(self) -> bool:
+        """Whether the LP needs its green row (some green-only buy segment)."""
+        return bool(np.any(self.green))
+
+    @classmethod
+    def of(
+        cls,
+        bus: np.ndarray,
+        sell: np.ndarray,
+        energy_kwh: np.ndarray,
+        price_eur_per_kwh: np.ndarray,
+        bid: np.ndarray | None = None,
+        *,
+        bus_count: int,
+        green: np.ndarray | None = None,
+        inflexible: np.ndarray | None = None,
+    ) -> SegmentBook:
+        """Validated arrays; ``bid`` defaults to one bid per segment."""
+        n = len(energy_kwh)
+        bus = np.asarray(bus, dtype=np.int64)
+        sell = np.asarray(sell, dtype=bool)
+        energy = np.asarray(energy_kwh, dtype=float)
+        price = np.asarray(price_eur_per_kwh, dtype=float)
+        owner = np.arange(n, dtype=np.int64) if bid is None else np.asarray(bid, dtype=np.int64)
+        if not all(len(a) == n for a in (bus, sell, price, owner)):
+            raise InvalidInput("book arrays must have one entry per segment", code="bad-book")
+        if n and (bus.min() < 0 or bus.max() >= bus_count):
+            raise InvalidInput("a segment names a bus outside the network", code="unknown-bus")
+        if not (np.all(np.isfinite(energy)) and np.all(energy > 0) and np.all(np.isfinite(price))):
+            raise InvalidInput("segment kWh must be finite and > 0, prices finite", code="bad-book")
+        if n and (owner.min() < 0 or np.any(np.diff(owner) < 0)):
+            raise InvalidInput(
+                "segments must be grouped by bid, bids numbered from 0", code="bad-book"
+            )
+        same = owner[1:] == owner[:-1]
+        if np.any(same & ((bus[1:] != bus[:-1]) | (sell[1:] != sell[:-1]))):
+            raise InvalidInput("all segments of a bid share its bus and side", code="bad-book")
+        return cls(bus, sell, energy, price, owner, green, inflexible)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self.energy_kwh)
+
+    @property
+    def bid_count(self) -> int:
+        return int(self.bid[-1]) + 1 if len(self.bid) else 0
+
+    @property
+    def value_eur_per_kwh(self) -> np.ndarray:
+        """Objective coefficient: what one cleared kWh adds to welfare."""
+        return np.where(self.sell, -self.price_eur_per_kwh, self.price_eur_per_kwh)
+
+
+def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
+    """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid)."""
+    index = {bus: i for i, bus in enumerate(net.buses)}
+    rows = [
+        (number, index[bid.bus], bid.side is Side.SELL, seg.energy_kwh, seg.price_eur_per_kwh,
+         bid.green_only, bid.inflexible)
+        for number, bid in enumerate(ordered)
+        for seg in bid.segments
+    ]
+    table = np.array(rows, dtype=float).reshape(len(rows), 7)
+    return SegmentBook.of(
+        table[:, 1].astype(np.int64),
+        table[:, 2] > 0,
+        table[:, 3],
+        table[:, 4],
+        table[:, 0].astype(np.int64),
+        bus_count=net.bus_count,
+        green=table[:, 5] > 0,
+        inflexible=table[:, 6] > 0,
+    )
