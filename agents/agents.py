@@ -100,7 +100,11 @@ class MemberAgent(mesa.Agent):
         return Plan(pv, load, dispatch, pv + dispatch - load)
 
     def step(self) -> None:
-        """Bid for the model's gate interval: sell a forecast surplus, buy a need."""
+        """Bid for the model's gate interval: sell a forecast surplus, buy a need.
+
+        The bid is inflexible: the surplus is produced and the need consumed whether or
+        not a neighbour is matched, so the market routes what it does not match to the
+        retailer, through the feeder."""
         index = self.model.gate_index
         interval_id = self.model.interval_ids[index]
         plan = self.plan(index)
@@ -123,14 +127,17 @@ class MemberAgent(mesa.Agent):
             segments=segments,
             preferred=self.member.preferred if side is Side.SELL else (),
             seq=self.seq,
+            inflexible=True,
         )
         self.seq += 1
         signature = self.member.keypair.sign(canonical_bytes(bid.unsigned()))
         self.model.post_bid(bid.model_copy(update={"signature": signature}))
 
-    def deliver(self, index: int) -> None:
+    def deliver(self, index: int, curtailed_kwh: float = 0.0) -> None:
         """Meter the real interval: real PV and load, the battery doing what was planned
-        (or plain self-consumption when the agent did not bid)."""
+        (or plain self-consumption when the agent did not bid). A curtailment order
+        caps the interval's export at the offered surplus less ``curtailed_kwh``, as an
+        inverter's feed-in limit does: PV beyond it is not produced."""
         hours = self.model.intervals[index].hours
         pv, load = float(self.pv_kwh[index]), float(self.load_kwh[index])
         plan = self.plans.get(index)
@@ -138,6 +145,11 @@ class MemberAgent(mesa.Agent):
         if self.battery is not None:
             request = plan.battery_kwh if plan is not None else load - pv
             battery_kwh = self.battery.dispatch(request, hours)
+        if curtailed_kwh > 0 and plan is not None:
+            allowed = max(plan.net_kwh - curtailed_kwh, 0.0)
+            surplus = pv + battery_kwh - load
+            if surplus > allowed:
+                pv = max(pv - (surplus - allowed), 0.0)
         self.delivered_upto = max(self.delivered_upto, index)
         for k in [k for k in self.plans if k <= index]:
             del self.plans[k]

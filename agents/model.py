@@ -8,7 +8,7 @@ model's seed: the weather, each home's load noise and each agent's forecast erro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from mesa import Model
@@ -100,12 +100,16 @@ class Neighbourhood(Model):
         bids, self._bids = sorted(self._bids, key=lambda b: b.bid_id), []
         return bids
 
-    def deliver(self, interval: Interval | str) -> list[MeterReading]:
-        """Play out ``interval`` with the real weather and loads; signed readings sorted by
+    def deliver(self, interval: Interval | str,
+                curtailed_kwh: Mapping[str, float] | None = None) -> list[MeterReading]:
+        """Play out ``interval`` with the real weather and loads, each member curtailed by
+        what the market ordered (kWh by participant id); signed readings sorted by
         participant."""
         index = self.index_of(interval)
         self._readings = []
-        self.agents.shuffle_do("deliver", index)
+        orders = curtailed_kwh or {}
+        for agent in self.agents.shuffle(inplace=False):
+            agent.deliver(index, orders.get(agent.participant_id, 0.0))
         readings, self._readings = sorted(self._readings, key=lambda r: r.participant), []
         return readings
 

@@ -15,7 +15,8 @@ import numpy as np
 from voisin.errors import InvalidInput
 from voisin.meters import LYON, BatterySpec, Site
 from voisin.meters.bdew import PROFILES
-from voisin.protocol import Grid, KeyPair, Line, Participant, ParticipantKind, Tariff
+from voisin.protocol import Grid, KeyPair, Line, Participant, ParticipantKind, Tariff, Transformer
+from voisin.protocol.cables import CABLE_TYPES, TRANSFORMER_TYPES
 
 LoadProfile = Literal["h0", "g1"]
 
@@ -104,42 +105,63 @@ class Scenario:
             raise InvalidInput(f"unknown participant {participant_id[:8]}") from None
 
 
-# The feeder: three branches from the transformer; capacities in kWh per 15 minutes.
-# A4 is a new estate with PV on every roof behind an old 1.5 kWh (6 kW) cable. The
-# market's line limits bound *cleared* energy (unsold surplus leaves at the feed-in
-# tariff outside the market), so this line binds when many estate offers clear: on
-# weekday middays with the school open (e.g. 2026-06-22, seed 7), rarely on Sundays.
+# The feeder: three NAYY cables from a 250 kVA transformer fed at 1.02 pu; lengths in
+# km. A4 is a new estate with PV on every roof at the end of an old 4x50 cable: on
+# sunny middays (e.g. 2026-06-22, seed 7) its voltage rises to the 1.05 pu band first,
+# well before any cable nears its rating, as on real LV feeders with much PV, and the
+# market curtails a little of its PV.
 _LINES = (
-    ("TR", "A1", 25.0),
-    ("A1", "A2", 15.0),
-    ("A2", "A3", 10.0),
-    ("A3", "A4", 1.5),
-    ("TR", "B1", 25.0),
-    ("B1", "B2", 12.0),
-    ("B2", "B3", 8.0),
-    ("TR", "C1", 25.0),
-    ("C1", "C2", 12.0),
-    ("C2", "C3", 8.0),
+    ("TR", "A1", 0.10, "NAYY 4x150 SE"),
+    ("A1", "A2", 0.12, "NAYY 4x150 SE"),
+    ("A2", "A3", 0.12, "NAYY 4x150 SE"),
+    ("A3", "A4", 0.30, "NAYY 4x50 SE"),
+    ("TR", "B1", 0.08, "NAYY 4x150 SE"),
+    ("B1", "B2", 0.12, "NAYY 4x150 SE"),
+    ("B2", "B3", 0.12, "NAYY 4x120 SE"),
+    ("TR", "C1", 0.10, "NAYY 4x150 SE"),
+    ("C1", "C2", 0.12, "NAYY 4x150 SE"),
+    ("C2", "C3", 0.12, "NAYY 4x120 SE"),
 )
+_TRANSFORMER = "0.25 MVA 20/0.4 kV"
+_MV_VM_PU = 1.02
+"""The MV busbar's voltage: DSOs hold it a little above nominal for their load."""
 _ESTATE_BUS, _SCHOOL_BUS = "A4", "B1"
 _BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
 
 
-def default_grid(interval_minutes: int = 15, scale: float = 1.0) -> Grid:
+def default_grid(scale: float = 1.0) -> Grid:
     """The default feeder; grid import at retail (0.28), export at feed-in (0.08).
 
-    Capacities are given per 15 minutes and scaled to ``interval_minutes``; ``scale``
-    widens every line and the transformer for neighbourhoods larger than 30 homes.
+    ``scale`` (> 1 for neighbourhoods larger than 30 homes, which put ``scale`` times
+    as many homes on each bus) lays that many cables in parallel on every line and
+    scales the transformer's rating alike, so each home sees the same impedance as in
+    the 30-home feeder.
     """
-    factor = interval_minutes / 15 * scale
-    buses = ("TR", *sorted({b for _, b, _ in _LINES}))
+    if not scale >= 1.0:
+        raise InvalidInput(f"feeder scale must be at least 1, got {scale}")
+    buses = ("TR", *sorted({b for _, b, _, _ in _LINES}))
+    lines = []
+    for a, b, km, kind in _LINES:
+        cable = CABLE_TYPES[kind]
+        lines.append(Line(
+            from_bus=a, to_bus=b, length_km=km,
+            r_ohm_per_km=round(cable.r_ohm_per_km / scale, 9),
+            x_ohm_per_km=round(cable.x_ohm_per_km / scale, 9),
+            c_nf_per_km=round(cable.c_nf_per_km * scale, 6),
+            max_i_ka=round(cable.max_i_ka * scale, 9),
+        ) if scale != 1.0 else Line(from_bus=a, to_bus=b, length_km=km, std_type=kind))
+    unit = TRANSFORMER_TYPES[_TRANSFORMER]
+    transformer = Transformer(std_type=_TRANSFORMER) if scale == 1.0 else Transformer(
+        sn_kva=unit.sn_kva * scale, vn_hv_kv=unit.vn_hv_kv, vn_lv_kv=unit.vn_lv_kv,
+        vk_percent=unit.vk_percent, vkr_percent=unit.vkr_percent)
     return Grid(
         root="TR",
         buses=buses,
-        lines=tuple(Line(from_bus=a, to_bus=b, capacity_kwh=c * factor) for a, b, c in _LINES),
+        lines=tuple(lines),
         import_price_eur_per_kwh=HOUSEHOLD_TARIFF.import_eur_per_kwh,
         export_price_eur_per_kwh=HOUSEHOLD_TARIFF.export_eur_per_kwh,
-        transformer_capacity_kwh=40.0 * factor,
+        transformer=transformer,
+        slack_vm_pu=_MV_VM_PU,
     )
 
 
@@ -180,9 +202,7 @@ def _household(
     return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred)
 
 
-def default_neighbourhood(
-    households: int = 30, seed: int = 7, interval_minutes: int = 15
-) -> Scenario:
+def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
     """About 30 households (half with 3-9 kWp PV, five of those with a 5-10 kWh battery)
     and a school (G1 profile, 45,000 kWh a year, no PV) that the PV owners prefer.
 
@@ -193,7 +213,7 @@ def default_neighbourhood(
         raise InvalidInput(f"a neighbourhood needs at least one household, got {households}")
     rng = np.random.default_rng((seed, 0x5C3))
     scale = max(1.0, households / _BASE_HOUSEHOLDS)
-    grid = default_grid(interval_minutes, scale)
+    grid = default_grid(scale)
     school = _school(seed)
     others = [b for b in grid.buses if b not in ("TR", _ESTATE_BUS)]
     estate = min(households, max(1, round(households * _ESTATE_SHARE)))

@@ -104,8 +104,7 @@ def run_simulation(
 ) -> SimulationReport:
     """Simulate ``config.days`` days and write the ledger; returns the totals."""
     path = _prepare_out(config)
-    scenario = default_neighbourhood(households=config.households, seed=config.seed,
-                                      interval_minutes=config.minutes)
+    scenario = default_neighbourhood(households=config.households, seed=config.seed)
     intervals = day_intervals(config.start, config.minutes, config.days)
     model = Neighbourhood(scenario, intervals=intervals, seed=config.seed)
     report = SimulationReport(config=config, ledger_path=path)
@@ -126,7 +125,7 @@ def run_simulation(
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
-            readings = model.deliver(interval)
+            readings = model.deliver(interval, result.curtailed_kwh)
             for reading in readings:
                 try:
                     operator.submit_reading(reading)

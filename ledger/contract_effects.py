@@ -108,7 +108,7 @@ def _rewrite(bid: Bid, mine: Sequence[Contract]) -> list[Bid]:
         out.append(Bid(bid_id=gift_bid_id(bid.bid_id, n), participant=bid.participant,
                        bus=bid.bus, interval=bid.interval, side=Side.SELL,
                        segments=(Segment(energy_kwh=total * share, price_eur_per_kwh=0.0),),
-                       preferred=(recipient,), seq=bid.seq))
+                       preferred=(recipient,), seq=bid.seq, inflexible=bid.inflexible))
     return out
 
 

@@ -20,16 +20,16 @@ from voisin.market.dlmp import COMPONENTS
 from voisin.market.engine import Backend as Engine
 from voisin.market.engine import Outcome, run_interval
 from voisin.market.feeder import Feeder
-from voisin.market.formulation import Conditions, position_buses
+from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
 from voisin.market.lp_pyomo import solver_version
 from voisin.market.network import Network
-from voisin.market.pricing import clean, empty_book_prices
+from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.trades import allocate, congestion_rent_eur, to_trades
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode, Side
+from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
 
 MATRIX_BACKEND_SEGMENTS = 200
 """``backend="auto"`` clears books with more segments than this through highspy
@@ -39,7 +39,8 @@ BusPower = Mapping[str, tuple[float, float]]
 """Per bus, (P kW, Q kvar) injected into it (negative: drawn from it)."""
 
 
-def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
+def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None
+                ) -> None:
     require_unique_ids(bids)
     buses = set(grid.buses)
     for bid in bids:
@@ -117,30 +118,53 @@ def conditions_for(grid: Grid, net: Network, rules: MarketRules | None, minutes:
         hours=hours, base_p_kwh=base_p, base_q_kvarh=base_q,
         curtailment_eur_per_kwh=grid.export_price_eur_per_kwh if kappa is None else kappa,
         shedding_eur_per_kwh=chosen.shedding_eur_per_kwh, voltage_limits=voltage_limits,
+        loss_passes=chosen.loss_passes,
     )
 
 
-def _adjustments(ordered: Sequence[Bid], book: SegmentBook, net: Network, outcome: Outcome
-                 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Per inflexible bid id, what is added to its bus price; and per bus the price its
-    inflexible offers and needs settle at."""
-    sell_buses, buy_buses = position_buses(book, net)
-    prices = outcome.prices
-    by_side = {
-        Side.SELL: dict(zip(sell_buses.tolist(), prices.sell_adjustment.tolist(), strict=True)),
-        Side.BUY: dict(zip(buy_buses.tolist(), prices.buy_adjustment.tolist(), strict=True)),
-    }
-    index = {bus: i for i, bus in enumerate(net.buses)}
-    by_bid: dict[str, float] = {}
+def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
+    """Each bid's settlement price (EUR/kWh, bid order), before any green premium.
+
+    What a bid's cleared kWh is worth at the optimum is the dual value of its column:
+    a' y over the rows it enters (its bus's balance, the reactive balance when it draws
+    or absorbs Q, its inflexible position), complementary slackness making this price
+    individually rational for every bid. A seller receives -a'y, a buyer pays a'y. For
+    a flexible bid at unity power factor that is just its bus price."""
+    program = outcome.program
+    dual = outcome.prices.dual.copy()
+    if program.has("green"):
+        dual[program.rows("green")] = 0.0  # the premium is added on its own
+    start, index, value = program.csc()
+    first = np.searchsorted(book.bid, np.arange(book.bid_count))
+    columns = program.cols("q").start + first
+    worth = np.array([float(dual[index[start[c]:start[c + 1]]] @ value[start[c]:start[c + 1]])
+                      for c in columns.tolist()])
+    return np.round(np.where(book.sell[first], -worth, worth), PRICE_DECIMALS) + 0.0
+
+
+def _settlement_prices(ordered: Sequence[Bid], prices: np.ndarray, bus_price: dict[str, float]
+                       ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per bid id, its price less its bus price (only where they differ); per bus, the
+    price of each kind of bid found there when it is not the bus price."""
+    adjust: dict[str, float] = {}
     by_bus: dict[str, dict[str, float]] = {}
-    for bid in ordered:
-        if not bid.inflexible:
+    for bid, price in zip(ordered, prices.tolist(), strict=True):
+        gap = clean(price - bus_price[bid.bus])
+        if gap == 0:
             continue
-        bus = index[bid.bus]
-        by_bid[bid.bid_id] = by_side[bid.side][bus]
-        by_bus.setdefault(bid.bus, {})[bid.side.value] = clean(
-            float(prices.bus_eur_per_kwh[bus]) + by_bid[bid.bid_id])
-    return by_bid, {bus: dict(sorted(v.items())) for bus, v in sorted(by_bus.items())}
+        adjust[bid.bid_id] = gap
+        kind = bid.side.value + ("-inflexible" if bid.inflexible else "")
+        by_bus.setdefault(bid.bus, {})[kind] = price
+    return adjust, {bus: dict(sorted(v.items())) for bus, v in sorted(by_bus.items())}
+
+
+def _by_participant(ordered: Sequence[Bid], per_bid: Mapping[int, float]) -> dict[str, float]:
+    """kWh per bid index summed per participant id (the order the feeder gives it)."""
+    total: dict[str, float] = {}
+    for index, kwh in sorted(per_bid.items()):
+        pid = ordered[index].participant
+        total[pid] = clean(total.get(pid, 0.0) + kwh, 9)
+    return dict(sorted(total.items()))
 
 
 def clear(
@@ -154,19 +178,23 @@ def clear(
     minutes: int = 15,
     base: BusPower | None = None,
     voltage_limits: bool = True,
+    gate: bool = True,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
     Every bid must be for ``interval`` and at a bus of ``grid``; with ``rules`` each bid
-    must also pass the gate (price floor and cap). ``minutes`` is the interval's length
-    (it turns kWh into kW for the physics); ``base`` each bus's forecast injection that
-    is not in the book. An empty book gives status EMPTY. ``backend`` solves the same
-    LP through Pyomo (``"pyomo"``) or highspy directly (``"highs"``); ``"auto"`` picks
-    by size. Raises ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
+    must also pass the gate (price floor and cap) unless ``gate`` is False (the
+    operator's book passed it at intake, and contracts add bids of their own); the
+    rules' curtailment, shedding and loss settings apply either way. ``minutes`` is the
+    interval's length (it turns kWh into kW for the physics); ``base`` each bus's
+    forecast injection that is not in the book. An empty book gives status EMPTY.
+    ``backend`` solves the same LP through Pyomo (``"pyomo"``) or highspy directly
+    (``"highs"``); ``"auto"`` picks by size. Raises ``InvalidInput`` for a bad book and
+    ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
-    _check_book(bids, grid, interval, rules)
+    _check_book(bids, grid, interval, rules if gate else None)
     if PricingMode(pricing) is PricingMode.UNIFORM:
         return _uniform(bids, grid, interval, backend)
     ghash = grid_hash(grid)
@@ -185,7 +213,7 @@ def clear(
     cleared = dict(zip(ids, out.cleared_kwh.tolist(), strict=True))
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
-    adjust, inflexible_prices = _adjustments(ordered, book, net, outcome)
+    adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
     if len(ordered) > NETTED_SPLIT_BIDS:
         allocations = allocate_netted(ordered, cleared, grid)
     else:
@@ -211,9 +239,9 @@ def clear(
             bus: {name: float(parts.parts[k, b]) for k, name in enumerate(COMPONENTS)}
             for b, bus in enumerate(grid.buses)
         },
-        inflexible_prices_eur_per_kwh=inflexible_prices,
-        curtailed_kwh={ids[i]: v for i, v in out.curtailed_kwh.items()},
-        shed_kwh={ids[i]: v for i, v in out.shed_kwh.items()},
+        settlement_prices_eur_per_kwh=settlement,
+        curtailed_kwh=_by_participant(ordered, out.curtailed_kwh),
+        shed_kwh=_by_participant(ordered, out.shed_kwh),
         curtailment_eur=out.curtailment_eur,
         physics=grid_state(grid, net, outcome, conditions),
     )

@@ -3,8 +3,8 @@
 Shared by ``clear`` (``Bid`` objects) and ``clear_arrays`` (arrays), so both read the
 same numbers off the same programme. Losses on a physical grid are a sequence of LPs:
 the first is lossless LinDistFlow, each next one linearises the losses around the
-flows the previous one found (``LOSS_PASSES`` in all). docs/clearing.md gives the
-error this leaves against the AC power flow.
+flows the previous one found (``Conditions.loss_passes`` in all, two by default).
+docs/clearing.md gives the error this leaves against the AC power flow.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from voisin.market.network import Network
 from voisin.market.price_rule import Prices, choose_prices
 from voisin.market.segments import SegmentBook
 
-LOSS_PASSES = 2
-"""LPs per interval on a physical grid: lossless, then once with loss factors."""
 Backend = Literal["pyomo", "highs"]
 
 
@@ -72,7 +70,7 @@ def run_interval(book: SegmentBook, net: Network, conditions: Conditions | None 
     program = build_program(book, net, cond)
     solution = _solve(program, backend)
     if net.physics is not None:
-        for _ in range(LOSS_PASSES - 1):
+        for _ in range(cond.loss_passes - 1):
             cond = replace(cond, losses=_loss_point(program, solution))
             program = build_program(book, net, cond)
             solution = _solve(program, backend)

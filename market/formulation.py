@@ -98,7 +98,8 @@ class Conditions:
     bus. ``curtailment_eur_per_kwh`` is what curtailing one kWh of PV costs (paid to its
     owner); ``shedding_eur_per_kwh`` the value of lost load, a last resort that keeps
     the LP feasible. ``voltage_limits=False`` drops the voltage band (the voltages are
-    still computed), to show what the band changes.
+    still computed), to show what the band changes. ``loss_passes`` LPs are solved on a
+    physical grid (``engine``).
     """
 
     hours: float = 0.25
@@ -109,6 +110,7 @@ class Conditions:
     losses: LossPoint | None = None
     voltage_limits: bool = True
     polygon_sides: int = POLYGON_SIDES
+    loss_passes: int = 2
 
 
 def _per_bus(net: Network, values: np.ndarray | None) -> np.ndarray:

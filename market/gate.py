@@ -23,7 +23,9 @@ class MarketRules:
     the energy would have earned, as Germany's Redispatch 2.0, section 13a EnWG,
     compensates curtailed plants for the feed-in they lose). ``shedding_eur_per_kwh``
     is the value of lost load, the last resort that keeps an interval clearable when
-    nothing else relieves an undervoltage or an overload.
+    nothing else relieves an undervoltage or an overload. ``loss_passes`` is how many
+    LPs a physical grid's interval takes: 1 is lossless LinDistFlow, each further pass
+    linearises the losses around the flows of the one before.
     """
 
     price_floor_eur_per_kwh: float = -0.5
@@ -31,6 +33,7 @@ class MarketRules:
     max_bid_kwh: float = 1000.0
     curtailment_eur_per_kwh: float | None = None
     shedding_eur_per_kwh: float = 3.0
+    loss_passes: int = 2
 
     def __post_init__(self) -> None:
         if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:
@@ -39,6 +42,12 @@ class MarketRules:
             )
         if not self.max_bid_kwh > 0:
             raise InvalidInput("market rules: max_bid_kwh must be positive", code="bad-rules")
+        if not 1 <= self.loss_passes <= 5:
+            raise InvalidInput("market rules: loss_passes must be 1 to 5", code="bad-rules")
+        if self.curtailment_eur_per_kwh is not None and not (
+                0 <= self.curtailment_eur_per_kwh < self.shedding_eur_per_kwh):
+            raise InvalidInput("market rules: curtailment price must be >= 0 and below the "
+                               "shedding price", code="bad-rules")
 
 
 DEFAULT_RULES = MarketRules()

@@ -70,7 +70,7 @@ def grid_state(grid: Grid, net: Network, outcome: Outcome, cond: Conditions
     losses /= 1000.0 * physics.vn_kv**2
     p, q = _injections(grid, net, outcome, cond)
     return GridState(
-        voltage_pu=_named(grid.buses, voltage, 6),
+        voltage_pu=_named(grid.buses, voltage, 9),
         injection_kw=_named(grid.buses, p / h, 6),
         injection_kvar=_named(grid.buses, q / h, 6),
         line_p_kw=tuple(np.round(p_kw, 6).tolist()),

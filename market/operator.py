@@ -175,7 +175,8 @@ class Operator:
                                code="gate-closed")
         bids = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.bid_id)
         contracts = self.ledger.contracts
-        result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id)
+        result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id,
+                       rules=self.rules, gate=False, minutes=interval.minutes)
         self.ledger.append(
             [tx.bid_digest(bids, interval.id), tx.clearing(result)]
             + [tx.trade(t) for t in result.trades]

@@ -57,11 +57,11 @@ BOX = 1e3
 """EUR/kWh: an extreme price this large means the side is open."""
 PRICED = ("balance", "upstream")
 """Row families whose duals are prices: the buses, then the upstream node."""
-POSITIONS = {"sold_out": -1.0, "bought_in": 1.0}
-"""Rows whose duals adjust an inflexible bid's price, and the sign that raises it: an
-inflexible seller at bus b is paid ``price[b] - y``, an inflexible buyer pays
-``price[b] + y`` (``formulation``: its energy flows anyway, so what the match is worth
-is not the bus's physical marginal value)."""
+ALSO_CHOSEN = {"balance_q": -1.0, "sold_out": -1.0, "bought_in": 1.0}
+"""Other rows a bid's settlement price depends on (``clearing.bid_prices``), and the sign
+that raises that price: reactive prices (a consumer draws Q with its P), and the
+inflexible positions (a matched inflexible kWh flows anyway, so what the match is worth
+is not the bus's physical marginal value). The rule pins them to the same extremes."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,9 +71,7 @@ class Prices:
     ``bus_eur_per_kwh`` in bus order; ``low``/``high`` the two extreme price vectors;
     ``dual`` the chosen full dual vector (``Program`` row order, solver sign), whose
     balance rows are minus the prices (unrounded); ``upstream_eur_per_kwh`` the price
-    at the upstream node; ``sell_adjustment``/``buy_adjustment`` what is added to the
-    bus price for inflexible offers and needs (one per row of ``sold_out`` and
-    ``bought_in``, rounded). ``from_face`` is False when the solver's duals were used.
+    at the upstream node. ``from_face`` is False when the solver's duals were used.
     """
 
     bus_eur_per_kwh: np.ndarray
@@ -82,8 +80,6 @@ class Prices:
     green_premium_eur_per_kwh: float
     dual: np.ndarray
     upstream_eur_per_kwh: float
-    sell_adjustment: np.ndarray
-    buy_adjustment: np.ndarray
     from_face: bool = True
 
 
@@ -222,7 +218,7 @@ def choose_prices(program: Program, solution: Solution, *, import_price: float,
         y_lower[green], y_upper[green] = premium, premium + 1e-12
     weight = np.zeros(program.num_row)
     weight[priced] = -1.0
-    for name, sign in POSITIONS.items():
+    for name, sign in ALSO_CHOSEN.items():
         if program.has(name):
             weight[program.rows(name)] = sign
     pair = _pair(face, weight, y_lower, y_upper)
@@ -251,18 +247,11 @@ def choose_prices(program: Program, solution: Solution, *, import_price: float,
 def _published(program: Program, dual: np.ndarray, premium: float, low: np.ndarray,
                high: np.ndarray, *, from_face: bool = True) -> Prices:
     buses = program.rows("balance")
-
-    def adjustment(name: str) -> np.ndarray:
-        if not program.has(name):
-            return np.zeros(0)
-        return np.round(POSITIONS[name] * dual[program.rows(name)], PRICE_DECIMALS) + 0.0
-
     return Prices(
         bus_eur_per_kwh=np.round(-dual[buses], PRICE_DECIMALS) + 0.0,
         low=low[buses], high=high[buses],
         green_premium_eur_per_kwh=round(premium, PRICE_DECIMALS) + 0.0,
         dual=dual, upstream_eur_per_kwh=float(-dual[program.rows("upstream")][0]),
-        sell_adjustment=adjustment("sold_out"), buy_adjustment=adjustment("bought_in"),
         from_face=from_face,
     )
 

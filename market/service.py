@@ -80,7 +80,7 @@ class OperatorService:
     def __init__(self, config: ServiceConfig, community: Community | None = None) -> None:
         self.config = config
         self.community = community or Community.of(
-            default_neighbourhood(config.households, config.seed, config.minutes))
+            default_neighbourhood(config.households, config.seed))
         self.key = self.community.operator
         self.intervals = self._intervals()
         self.allow = AllowList()

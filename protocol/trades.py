@@ -72,12 +72,14 @@ class ClearingResult(BaseModel):
     docs/clearing.md). Both are left out of the serialised form while they are 0.
 
     ``price_parts_eur_per_kwh`` takes each bus price apart (energy, loss, congestion,
-    voltage, fee; they add up to the price). ``inflexible_prices_eur_per_kwh`` gives,
-    per bus with inflexible bids, the price their matched energy settles at (``sell``,
-    ``buy``): such energy flows whether matched or not, so it is worth the match, not
-    the bus's physical marginal value. ``curtailed_kwh`` and ``shed_kwh`` name, per bid,
-    energy the feeder could not take or serve, and ``physics`` the predicted voltages,
-    flows and losses of a physical grid. Each is left out while empty.
+    voltage, fee; they add up to the price). A bid settles at its bus price unless
+    ``settlement_prices_eur_per_kwh`` names another for its bus and kind (``buy``,
+    ``sell``, ``buy-inflexible``, ``sell-inflexible``): a consumer also pays for the
+    reactive power it draws, and matched inflexible energy flows whether matched or
+    not, so it is worth the match, not the bus's physical marginal value. ``curtailed_kwh``
+    and ``shed_kwh`` name, per participant, energy the feeder could not take or serve, and
+    ``physics`` the predicted voltages, flows and losses of a physical grid. Each is left
+    out while empty.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -98,7 +100,7 @@ class ClearingResult(BaseModel):
     wheeling_fees_eur: float = 0.0
     green_premium_eur_per_kwh: float = Field(default=0.0, ge=0)
     price_parts_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
-    inflexible_prices_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
+    settlement_prices_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
     curtailed_kwh: dict[str, float] = Field(default_factory=dict)
     shed_kwh: dict[str, float] = Field(default_factory=dict)
     curtailment_eur: float = 0.0
@@ -110,7 +112,7 @@ class ClearingResult(BaseModel):
         for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh", "curtailment_eur"):
             if getattr(self, name) == 0:
                 data.pop(name, None)
-        for name in ("price_parts_eur_per_kwh", "inflexible_prices_eur_per_kwh",
+        for name in ("price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh",
                      "curtailed_kwh", "shed_kwh", "physics"):
             if not getattr(self, name):
                 data.pop(name, None)

@@ -126,7 +126,7 @@ def test_truthful_strategy_bids_at_the_tariff(scenario: Scenario) -> None:
 
 def test_mesa_run_loop_and_hourly_intervals() -> None:
     hourly = day_intervals(date(2026, 6, 22), minutes=60)
-    model = Neighbourhood(default_neighbourhood(interval_minutes=60), hourly, seed=1)
+    model = Neighbourhood(default_neighbourhood(), hourly, seed=1)
     model.run_model()
     assert model.steps == 24
     assert not model.running

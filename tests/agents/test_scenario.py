@@ -19,11 +19,14 @@ def scenario() -> Scenario:
 def test_grid_validates_with_the_promised_limits(scenario: Scenario) -> None:
     grid = scenario.grid
     assert Grid.model_validate(grid.model_dump()) == grid
+    assert grid.physical
     assert grid.root == "TR"
-    assert grid.transformer_capacity_kwh == 40.0
+    assert grid.transformer is not None
+    assert grid.transformer.rated("sn_kva") == 250.0
     assert (grid.import_price_eur_per_kwh, grid.export_price_eur_per_kwh) == (0.28, 0.08)
-    weakest = min(grid.lines, key=lambda line: line.capacity_kwh)
+    weakest = min(grid.lines, key=lambda line: line.rated_i_ka)
     assert (weakest.from_bus, weakest.to_bus) == ("A3", "A4")
+    assert weakest.rated_i_ka == 0.142  # NAYY 4x50: 142 A, about 93 kVA at 0.38 kV
 
 
 def test_thirty_households_and_one_school(scenario: Scenario) -> None:
@@ -71,11 +74,14 @@ def test_keys_are_derived_from_the_seed(scenario: Scenario) -> None:
     assert scenario.operator.public_hex == KeyPair.derive("seed", 7, "operator").public_hex
 
 
-def test_sizes_and_interval_lengths_scale_the_feeder() -> None:
+def test_sizes_scale_the_feeder() -> None:
     assert len(default_neighbourhood(households=3).members) == 4
     big = default_neighbourhood(households=90)
-    assert big.grid.transformer_capacity_kwh == pytest.approx(120.0)
-    assert default_grid(interval_minutes=60).transformer_capacity_kwh == pytest.approx(160.0)
+    assert big.grid.transformer.rated("sn_kva") == pytest.approx(750.0)
+    small, wide = default_grid(), default_grid(scale=3.0)
+    # Three cables in parallel: a third of the impedance, three times the rating.
+    assert wide.lines[3].r_ohm == pytest.approx(small.lines[3].r_ohm / 3)
+    assert wide.lines[3].rated_i_ka == pytest.approx(3 * small.lines[3].rated_i_ka)
     with pytest.raises(InvalidInput):
         default_neighbourhood(households=0)
 
