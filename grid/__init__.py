@@ -1,0 +1,19 @@
+"""The feeder's physics: power flows that check what the market cleared.
+
+``lindistflow`` is the linearised branch-flow reference the clearing LP is tested
+against; ``ac_check`` runs pandapower's AC power flow on the same grid and injections
+and reports voltages, loadings, losses, violations and the linearisation error;
+``simbench_feeder`` turns a SimBench LV grid and its profiles into voisin data.
+"""
+
+from voisin.grid.branch_list import grid_from_branch_list
+from voisin.grid.injections import Injections
+from voisin.grid.lindistflow import FlowState, lindistflow, source_vm_pu
+
+__all__ = [
+    "FlowState",
+    "Injections",
+    "grid_from_branch_list",
+    "lindistflow",
+    "source_vm_pu",
+]
