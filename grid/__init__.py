@@ -6,14 +6,22 @@ and reports voltages, loadings, losses, violations and the linearisation error;
 ``simbench_feeder`` turns a SimBench LV grid and its profiles into voisin data.
 """
 
+from voisin.grid.ac_check import AcCheck, AcModel, Violation, VoltageError, ac_check
 from voisin.grid.branch_list import grid_from_branch_list
 from voisin.grid.injections import Injections
 from voisin.grid.lindistflow import FlowState, lindistflow, source_vm_pu
+from voisin.grid.pandapower_net import pandapower_net
 
 __all__ = [
+    "AcCheck",
+    "AcModel",
     "FlowState",
     "Injections",
+    "Violation",
+    "VoltageError",
+    "ac_check",
     "grid_from_branch_list",
     "lindistflow",
+    "pandapower_net",
     "source_vm_pu",
 ]
