@@ -11,17 +11,21 @@ from voisin.grid.branch_list import grid_from_branch_list
 from voisin.grid.injections import Injections
 from voisin.grid.lindistflow import FlowState, lindistflow, source_vm_pu
 from voisin.grid.pandapower_net import pandapower_net
+from voisin.grid.simbench_grids import SimbenchFeeder, SimbenchUnit, simbench_feeder
 
 __all__ = [
     "AcCheck",
     "AcModel",
     "FlowState",
     "Injections",
+    "SimbenchFeeder",
+    "SimbenchUnit",
     "Violation",
     "VoltageError",
     "ac_check",
     "grid_from_branch_list",
     "lindistflow",
     "pandapower_net",
+    "simbench_feeder",
     "source_vm_pu",
 ]
