@@ -15,7 +15,9 @@ reference, the clearing LP's model) are compared with pandapower's AC power flow
   peak with ``k`` kW added to every household's load (at the grid's load power factor)
   until 0.95 pu or 100 % loading.
 
-Printed: per state, AC min/max voltage, max line and transformer loading, losses, and the
+Printed: per state, AC min/max voltage, max line and transformer loading (AC: current
+against the rating; in brackets LinDistFlow's |S| against the rating at nominal voltage,
+which is what a limit on apparent power at vn sees), losses, and the
 LinDistFlow error LDF - AC over the buses (largest magnitude, smallest and largest signed
 value: a negative minimum means LinDistFlow was below AC somewhere); then per
 grid, the added kW per household at which each limit is reached and which binds first.
@@ -27,35 +29,57 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from voisin.errors import InvalidInput
 from voisin.grid import AcCheck, AcModel, SimbenchFeeder, lindistflow, simbench_feeder
-from voisin.market.network import tan_phi
+from voisin.market.network import SQRT3, tan_phi
 
 CODES = "1-LV-rural1--0-sw,1-LV-rural2--0-sw,1-LV-semiurb4--0-sw,1-LV-urban6--0-sw"
-SUNNY_DAY = date(2026, 5, 28)  # reads 2016-05-26, SimBench's sunniest day
+SUNNY_DAY = date(2026, 5, 28)  # reads 2016-05-26, among SimBench's sunniest days
 WINTER_DAY = date(2026, 1, 14)  # a Wednesday; reads Wednesday 2016-01-13
 V_HIGH, V_LOW, LOADING = 1.05, 0.95, 100.0
 State = dict[str, tuple[float, float]]
 
 
-def check(model: AcModel, state: State) -> AcCheck:
-    return model.check(state, lindistflow(model.grid, state).vm_pu)
+@dataclass(frozen=True)
+class Checked:
+    """The AC check of a state, and LinDistFlow's loadings of it taken as |S| at the
+    nominal voltage (what an LP limiting apparent power at vn sees)."""
+
+    ac: AcCheck
+    ldf_line_percent: float
+    ldf_trafo_percent: float
 
 
-def row(grid: str, name: str, result: AcCheck) -> str:
+def check(model: AcModel, state: State) -> Checked:
+    grid = model.grid
+    flow = lindistflow(grid, state)
+    rated_kva = [SQRT3 * grid.vn_kv * ln.rated_i_ka * 1000.0 for ln in grid.lines]
+    line = max((100.0 * math.hypot(p, q) / s for p, q, s in
+                zip(flow.line_p_kw, flow.line_q_kvar, rated_kva, strict=True)), default=0.0)
+    trafo = 0.0
+    if grid.transformer is not None:
+        trafo = 100.0 * math.hypot(flow.import_p_kw, flow.import_q_kvar) / (
+            grid.transformer.rated("sn_kva"))
+    return Checked(model.check(state, flow.vm_pu), line, trafo)
+
+
+def row(grid: str, name: str, checked: Checked) -> str:
+    result = checked.ac
     err = result.voltage_error
     assert err is not None
     trafo = result.transformer_loading_percent or 0.0
     return (f"| {grid} | {name} | {result.min_vm_pu:.4f} | {result.max_vm_pu:.4f} | "
-            f"{result.max_line_loading_percent:.1f} | {trafo:.1f} | {result.losses_kw:.2f} | "
+            f"{result.max_line_loading_percent:.1f} ({checked.ldf_line_percent:.1f}) | "
+            f"{trafo:.1f} ({checked.ldf_trafo_percent:.1f}) | {result.losses_kw:.2f} | "
             f"{err.max_abs_pu:.5f} | {-err.below_pu:+.5f} | {err.above_pu:+.5f} |")
 
 
-def worst(results: list[AcCheck]) -> AcCheck:
+def worst(results: list[Checked]) -> Checked:
     """The state of a day with the largest LinDistFlow error."""
-    return max(results, key=lambda r: r.voltage_error.max_abs_pu)  # type: ignore[union-attr]
+    return max(results, key=lambda r: r.ac.voltage_error.max_abs_pu)  # type: ignore[union-attr]
 
 
 def added(state: State, feeder: SimbenchFeeder, p_kw: float, q_kvar: float) -> State:
@@ -69,16 +93,16 @@ def added(state: State, feeder: SimbenchFeeder, p_kw: float, q_kvar: float) -> S
 
 
 def reached(model: AcModel, make: Callable[[float], State], over: Callable[[AcCheck], bool],
-            high_kw: float = 400.0) -> tuple[float, AcCheck | None]:
+            high_kw: float = 400.0) -> tuple[float, Checked | None]:
     """Smallest added kW per household (to 0.01 kW) at which ``over`` holds in AC;
     inf if not reached by ``high_kw`` (or the AC power flow diverges first)."""
 
-    def exceeded(k: float) -> tuple[bool, AcCheck | None]:
+    def exceeded(k: float) -> tuple[bool, Checked | None]:
         try:
             result = check(model, make(k))
         except InvalidInput:  # diverged: far beyond any limit
             return True, None
-        return over(result), result
+        return over(result.ac), result
 
     if not exceeded(high_kw)[0]:
         return math.inf, None
@@ -148,7 +172,7 @@ def main() -> None:
     limits: list[str] = []
     for code in args.codes.split(","):
         measure(code, rows, limits)
-    print("| grid | state | AC min pu | AC max pu | max line % | trafo % | losses kW | "
+    print("| grid | state | AC min pu | AC max pu | max line % (LDF) | trafo % (LDF) | losses kW | "
           "max abs LDF-AC pu | min LDF-AC | max LDF-AC |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -28,7 +28,7 @@ from voisin.grid.simbench_profiles import (
 
 CODES = ("1-LV-rural1--0-sw", "1-LV-rural2--0-sw", "1-LV-semiurb4--0-sw", "1-LV-urban6--0-sw")
 SUNNY_DAY = date(2026, 5, 28)
-"""A Thursday; it reads Thursday 2016-05-26, the sunniest day of SimBench's year."""
+"""A Thursday; it reads Thursday 2016-05-26, one of the sunniest days of SimBench's year."""
 
 
 @pytest.fixture(scope="module")
