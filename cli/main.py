@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from voisin.cli.grid_commands import add_grid_commands
 from voisin.cli.ledger_commands import add_ledger_commands
 from voisin.cli.live import add_live_commands
 from voisin.errors import InvalidInput, VoisinError
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market(sub)
     _add_dashboard(sub)
     add_live_commands(sub)
+    add_grid_commands(sub)
     return parser
 
 

@@ -1,0 +1,131 @@
+"""What the market scheduled, read back from a ledger: the one adapter `voisin grid check`
+reads through.
+
+PROVISIONAL, to be replaced when clearing results carry their ``physics`` part (per-bus
+injections in kW/kvar and the voltages the LinDistFlow rows predicted): today the ledger
+records neither the grid nor the physical injections, so
+
+* the grid comes from ``--grid`` (a file, or ``simbench:CODE``); the ledger's
+  ``grid_hash`` is returned beside it so the caller can say when they differ;
+* each bus's active injection is the net cleared position of the participants at it
+  (energy sold minus energy bought, grid legs included) over the interval length;
+* its reactive part follows the grid's power factors: a withdrawing bus draws
+  ``p * tan(phi_load)`` lagging, an exporting one absorbs ``p * tan(phi_pv)`` (PV
+  under-excited for voltage support; nothing at the default unity pf);
+* no predicted voltages (the check computes LinDistFlow's on the same injections).
+
+Since trades carry only what was traded, energy used or produced outside the market (no
+bid, an imbalance) is missing from the schedule; ``metered_states`` reads what the meters
+measured instead, which is complete. Only this module knows where a ledger keeps any of it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voisin.errors import InvalidInput
+from voisin.grid.day_check import ScheduledState, interval_minutes
+from voisin.ledger import SqliteStore
+from voisin.market.network import tan_phi
+from voisin.protocol import GRID, Grid, TxKind
+
+
+def ledger_grid_hashes(ledger_path: Path) -> set[str]:
+    """The grid hashes the ledger's clearings were computed on."""
+    store = SqliteStore(ledger_path, read_only=True)
+    try:
+        return {t.body["grid_hash"] for b in store.blocks() for t in b.transactions
+                if t.kind is TxKind.CLEARING and t.body.get("grid_hash")}
+    finally:
+        store.close()
+
+
+@dataclass
+class _LedgerRecord:
+    """What the ledger holds per interval, keyed by participant (kWh)."""
+
+    bus_of: dict[str, str] = field(default_factory=dict)
+    intervals: list[str] = field(default_factory=list)
+    traded_kwh: dict[str, dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def read(cls, ledger_path: Path) -> _LedgerRecord:
+        record = cls()
+        store = SqliteStore(ledger_path, read_only=True)
+        try:
+            for block in store.blocks():
+                for t in block.transactions:
+                    record._add(t.kind, t.body)
+        finally:
+            store.close()
+        return record
+
+    def _add(self, kind: TxKind, body: dict[str, Any]) -> None:
+        if kind is TxKind.REGISTRATION:
+            self.bus_of[body["participant_id"]] = body["bus"]
+        elif kind is TxKind.CLEARING:
+            self.intervals.append(body["interval"])
+        elif kind is TxKind.TRADE:
+            book = self.traded_kwh[body["interval"]]
+            if body["seller"] != GRID:
+                book[body["seller"]] += body["energy_kwh"]
+            if body["buyer"] != GRID:
+                book[body["buyer"]] -= body["energy_kwh"]
+        elif kind is TxKind.READING:
+            self.readings[body["interval"]].append(body)
+
+    def bus(self, participant: str, grid: Grid) -> str:
+        bus = self.bus_of.get(participant)
+        if bus is None or bus not in grid.buses:
+            raise InvalidInput(f"participant {participant[:12]} sits at bus {bus!r}, which the "
+                               "grid does not have", code="grid-mismatch")
+        return bus
+
+
+def _needs(grid: Grid | None) -> Grid:
+    if grid is None:
+        raise InvalidInput("this ledger does not record its physical grid yet: pass "
+                           "--grid FILE (or --grid simbench:CODE)", code="missing-grid")
+    return grid
+
+
+def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
+    """(interval id, grid, bus -> (p_kw, q_kvar), predicted vm_pu or None) per cleared
+    interval, in order: what the market scheduled. ``grid`` is required until the ledger
+    records its own."""
+    grid = _needs(grid)
+    record = _LedgerRecord.read(ledger_path)
+    hours = interval_minutes(record.intervals) / 60.0
+    tan_load, tan_pv = tan_phi(grid.load_power_factor), tan_phi(grid.pv_power_factor)
+    for interval in record.intervals:
+        per_bus: dict[str, float] = defaultdict(float)
+        for participant, kwh in record.traded_kwh[interval].items():
+            per_bus[record.bus(participant, grid)] += kwh / hours
+        yield interval, grid, {
+            bus: (p, p * tan_load if p < 0 else -p * tan_pv) for bus, p in per_bus.items()
+        }, None
+
+
+def metered_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
+    """The same per cleared interval for what the meters measured: each bus's export
+    minus import; reactive power from the metered load (lagging) and PV (absorbing) at
+    the grid's power factors. Never with predicted voltages."""
+    grid = _needs(grid)
+    record = _LedgerRecord.read(ledger_path)
+    hours = interval_minutes(record.intervals) / 60.0
+    tan_load, tan_pv = tan_phi(grid.load_power_factor), tan_phi(grid.pv_power_factor)
+    for interval in record.intervals:
+        per_bus: dict[str, tuple[float, float]] = {}
+        for reading in record.readings[interval]:
+            bus = record.bus(reading["participant"], grid)
+            p_kw, q_kvar = per_bus.get(bus, (0.0, 0.0))
+            p = (reading["export_kwh"] - reading["import_kwh"]) / hours
+            q = -(reading["load_kwh"] * tan_load + reading["pv_kwh"] * tan_pv) / hours
+            per_bus[bus] = (p_kw + p, q_kvar + q)
+        yield interval, grid, per_bus, None

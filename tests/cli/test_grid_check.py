@@ -1,0 +1,144 @@
+"""`voisin grid check`: a real simulated ledger, checked on a physical version of its
+feeder; bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from voisin.agents.scenario import default_grid
+from voisin.cli.grid_states import metered_states, scheduled_states
+from voisin.cli.main import main
+from voisin.cli.simulation import SimulationConfig, run_simulation
+from voisin.grid.day_check import check_day
+from voisin.ledger import SqliteStore
+from voisin.protocol import TxKind
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gridcheck")
+    return run_simulation(SimulationConfig(out=out, households=5, minutes=60,
+                                           start=date(2026, 6, 22))).ledger_path
+
+
+@pytest.fixture(scope="module")
+def physical_grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default feeder's topology with 120 m of NAYY 4x150 per line and a 250 kVA
+    transformer."""
+    transport = default_grid(60)
+    data = {
+        "root": transport.root, "buses": list(transport.buses),
+        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "length_km": 0.12,
+                   "std_type": "NAYY 4x150 SE"} for ln in transport.lines],
+        "transformer": {"std_type": "0.25 MVA 20/0.4 kV"},
+        "import_price_eur_per_kwh": transport.import_price_eur_per_kwh,
+        "export_price_eur_per_kwh": transport.export_price_eur_per_kwh,
+    }
+    path = tmp_path_factory.mktemp("grids") / "physical.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["grid", "check", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_adapter_balances_with_the_ledger_grid_exchange(ledger, physical_grid) -> None:
+    from voisin.cli.grid_check import load_grid
+
+    grid = load_grid(str(physical_grid))
+    states = list(scheduled_states(ledger, grid))
+    store = SqliteStore(ledger, read_only=True)
+    clearings = {t.body["interval"]: t.body for b in store.blocks() for t in b.transactions
+                 if t.kind is TxKind.CLEARING}
+    store.close()
+    assert [s[0] for s in states] == list(clearings)
+    assert len(states) == 24
+    for interval, _, injections, predicted in states:
+        assert predicted is None
+        # What the buses inject net is what the grid took (export minus import), per hour.
+        body = clearings[interval]
+        exported = body["grid_export_kwh"] - body["grid_import_kwh"]
+        assert sum(p for p, _ in injections.values()) == pytest.approx(exported, abs=1e-6)
+        for p, q in injections.values():
+            assert q <= 0 if p < 0 else q == 0.0  # lagging loads, unity-pf PV
+
+
+def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
+                                                 monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger, "--grid", physical_grid)
+    assert code == 0, err
+    from voisin.cli.grid_check import load_grid
+
+    day = check_day(scheduled_states(ledger, load_grid(str(physical_grid))))
+    assert "2026-06-22T00:00Z" in out
+    assert "2026-06-22T23:00Z" in out
+    assert "AC check, scheduled: 24 intervals, voltages predicted by lindistflow" in out
+    assert "not the one the ledger was cleared on" in out  # a physical stand-in
+    day_line = next(line for line in out.splitlines() if line.strip("│ ").startswith("day"))
+    assert f"{day.min_vm_pu:.4f}" in day_line
+    assert f"{day.max_vm_pu:.4f}" in day_line
+    assert f"{day.losses_kwh:.2f} kWh" in day_line
+
+
+def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
+                                            monkeypatch) -> None:
+    from voisin.cli.grid_check import load_grid
+
+    grid = load_grid(str(physical_grid))
+    store = SqliteStore(ledger, read_only=True)
+    readings = [t.body for b in store.blocks() for t in b.transactions
+                if t.kind is TxKind.READING]
+    store.close()
+    states = list(metered_states(ledger, grid))
+    assert len(states) == 24
+    for interval, _, injections, _ in states:
+        mine = [r for r in readings if r["interval"] == interval]
+        net = sum(r["export_kwh"] - r["import_kwh"] for r in mine)  # kWh in 1 h = kW
+        assert sum(p for p, _ in injections.values()) == pytest.approx(net, abs=1e-9)
+        load = sum(r["load_kwh"] for r in mine)
+        assert -sum(q for _, q in injections.values()) == pytest.approx(
+            load * math.tan(math.acos(grid.load_power_factor)), abs=1e-9)
+    # The night's consumption is metered although nothing was traded at night.
+    assert any(p < 0 for p, _ in states[1][2].values())
+    assert all(p == 0 for p, _ in next(iter(scheduled_states(ledger, grid)))[2].values())
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger, "--grid", physical_grid, "--metered")
+    assert code == 0, err
+    assert "AC check, metered: 24 intervals" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "pass --grid"),
+        (("--grid", "missing.json"), "does not exist"),
+        (("--grid", "transport.json"), "needs a physical grid"),
+        (("--grid", "elsewhere.json"), "which the grid does not have"),
+        (("--grid", "simbench:1-LV-nowhere--0-sw"), "unknown SimBench code"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch, args,
+                                          message) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("transport.json").write_text(default_grid(60).model_dump_json(by_alias=True))
+    Path("elsewhere.json").write_text(json.dumps({
+        "root": "R", "buses": ["R", "A"], "import_price_eur_per_kwh": 0.3,
+        "export_price_eur_per_kwh": 0.05,
+        "lines": [{"from": "R", "to": "A", "length_km": 0.1, "std_type": "NAYY 4x150 SE"}]}))
+    code, out, err = _run(capsys, ledger, *args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err + out
+    code, _, err = _run(capsys, tmp_path / "none.sqlite", "--grid", "transport.json")
+    assert code == 2
+    assert "no ledger at" in err
