@@ -113,8 +113,13 @@ def bid_digest(bids: Sequence[Bid], interval: str | None = None) -> Transaction:
 
 
 def clearing(result: ClearingResult) -> Transaction:
-    """Summary of one clearing: enough to re-clear the recorded book and compare."""
-    return _tx(TxKind.CLEARING, {
+    """Summary of one clearing: enough to re-clear the recorded book and compare, with
+    what the clearing predicts of the feeder (price parts, curtailment, voltages,
+    flows), which ``voisin grid check`` compares with an AC power flow."""
+    extras = result.model_dump(mode="json", include={
+        "price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh", "curtailed_kwh",
+        "shed_kwh", "curtailment_eur", "physics"})
+    return _tx(TxKind.CLEARING, {**extras, 
         "interval": result.interval,
         "status": result.status.value,
         "pricing": result.pricing.value,

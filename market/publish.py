@@ -44,17 +44,36 @@ class Published:
     curtailment_eur: float
 
 
-def _repair(amount: np.ndarray, room: np.ndarray, chosen: np.ndarray, change: float) -> bool:
-    """Move ``change`` kWh (negative: take away) on the chosen bid with the most
-    cleared (taking) or the most room (adding); False if none can."""
-    if change == 0:
-        return True
-    candidates = np.flatnonzero(chosen & ((amount >= -change) if change < 0 else (room >= change)))
-    if not len(candidates):
-        return False
-    pick = candidates[np.argmax(amount[candidates] if change < 0 else room[candidates])]
-    amount[pick] = round(float(amount[pick]) + change, ENERGY_DECIMALS)
+STEP_KWH = 10.0**-ENERGY_DECIMALS
+
+
+def _nudge(cleared: np.ndarray, raw: np.ndarray, offered: np.ndarray, chosen: np.ndarray,
+           change: float) -> bool:
+    """Move ``change`` kWh (a whole number of 1e-9 steps; negative: take away) over the
+    chosen bids, a step each, those that rounding moved furthest from the solver's
+    value in the other direction first (round again if steps are left), so every bid
+    stays within a few steps of its optimal, individually rational quantity. False if
+    the chosen bids have no room for it."""
+    steps = round(abs(change) / STEP_KWH)
+    sign = 1.0 if change > 0 else -1.0
+    while steps > 0:
+        room = (offered - cleared) if sign > 0 else cleared
+        candidates = np.flatnonzero(chosen & (room >= STEP_KWH * (1 - 1e-6)))
+        if not len(candidates):
+            return False
+        owed = sign * (raw[candidates] - cleared[candidates])
+        picked = candidates[np.argsort(-owed, kind="stable")[:steps]]
+        cleared[picked] = np.round(cleared[picked] + sign * STEP_KWH, ENERGY_DECIMALS)
+        steps -= len(picked)
     return True
+
+
+def _rounded(raw: np.ndarray, offered: np.ndarray) -> np.ndarray:
+    """Each value to 1e-9, never above what was offered (rounding down there)."""
+    out = np.round(raw, ENERGY_DECIMALS)
+    over = out > offered
+    out[over] = np.floor(offered[over] * 10.0**ENERGY_DECIMALS) / 10.0**ENERGY_DECIMALS
+    return out
 
 
 def _cleared(book: SegmentBook, outcome: Outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,7 +82,7 @@ def _cleared(book: SegmentBook, outcome: Outcome) -> tuple[np.ndarray, np.ndarra
     segment = np.clip(outcome.values("q"), 0.0, book.energy_kwh)
     raw = np.bincount(book.bid, segment, minlength=bids)
     offered = np.bincount(book.bid, book.energy_kwh, minlength=bids)
-    return raw, np.minimum(np.round(raw, ENERGY_DECIMALS), offered), offered
+    return raw, _rounded(np.minimum(raw, offered), offered), offered
 
 
 def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) -> Published:
@@ -72,27 +91,27 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
     sell = book.sell[first]
     green = book.green[first]
-    room = offered - cleared
     if green.any():
         excess = round(float(cleared[green].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
         if excess > REPAIR_KWH:
             raise ClearingError(f"interval {interval}: green-only buyers cleared beyond supply")
-        if excess > 0 and not _repair(cleared, room, green, -excess):
+        if excess > 0 and not _nudge(cleared, raw, offered, green, -excess):
             raise ClearingError(f"interval {interval}: cannot round the green balance")
-    limit = net.transformer_capacity_kwh if net.physics is None else np.inf
-    target = round(float(np.clip(raw[~sell].sum() - raw[sell].sum(), -limit, limit)),
-                   ENERGY_DECIMALS)
-    residual = round(float(cleared[~sell].sum() - cleared[sell].sum()) - target,
-                     ENERGY_DECIMALS)
-    if abs(residual) > REPAIR_KWH:
+    solver = float(raw[~sell].sum() - raw[sell].sum())
+    published = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
+    if abs(published - solver) > REPAIR_KWH:
         raise ClearingError(f"interval {interval}: solver grid exchange disagrees with the "
                             "cleared bids")
-    room = offered - cleared
-    repaired = (_repair(cleared, room, ~sell, -residual) if residual > 0 else
-                _repair(cleared, room, ~sell & ~green, -residual)
-                or _repair(cleared, room, sell, residual))
-    if not repaired:
-        raise ClearingError(f"interval {interval}: cannot round the grid exchange")
+    # No exchange the solver did not make, none beyond the transformer's limit.
+    limit = net.transformer_capacity_kwh if net.physics is None else np.inf
+    target = round(float(np.clip(solver, -limit, limit)), ENERGY_DECIMALS)
+    if target == 0.0 or abs(published) > limit:
+        residual = round(published - target, ENERGY_DECIMALS)
+        buyers = ~sell & ~green if residual < 0 else ~sell
+        repaired = (_nudge(cleared, raw, offered, buyers, -residual)
+                    or _nudge(cleared, raw, offered, sell, residual))
+        if not repaired:
+            raise ClearingError(f"interval {interval}: cannot round the grid exchange")
     net_import = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
     kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
