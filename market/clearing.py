@@ -118,7 +118,7 @@ def conditions_for(grid: Grid, net: Network, rules: MarketRules | None, minutes:
         hours=hours, base_p_kwh=base_p, base_q_kvarh=base_q,
         curtailment_eur_per_kwh=grid.export_price_eur_per_kwh if kappa is None else kappa,
         shedding_eur_per_kwh=chosen.shedding_eur_per_kwh, voltage_limits=voltage_limits,
-        loss_passes=chosen.loss_passes,
+        loss_passes=chosen.loss_passes, voltage_margin_pu=chosen.voltage_margin_pu,
     )
 
 

@@ -98,8 +98,8 @@ class Conditions:
     bus. ``curtailment_eur_per_kwh`` is what curtailing one kWh of PV costs (paid to its
     owner); ``shedding_eur_per_kwh`` the value of lost load, a last resort that keeps
     the LP feasible. ``voltage_limits=False`` drops the voltage band (the voltages are
-    still computed), to show what the band changes. ``loss_passes`` LPs are solved on a
-    physical grid (``engine``).
+    still computed), to show what the band changes; ``voltage_margin_pu`` narrows it on
+    both sides. ``loss_passes`` LPs are solved on a physical grid (``engine``).
     """
 
     hours: float = 0.25
@@ -109,6 +109,7 @@ class Conditions:
     shedding_eur_per_kwh: float = 3.0
     losses: LossPoint | None = None
     voltage_limits: bool = True
+    voltage_margin_pu: float = 0.0
     polygon_sides: int = POLYGON_SIDES
     loss_passes: int = 2
 
@@ -200,8 +201,10 @@ def _variables(book: SegmentBook, net: Network, cond: Conditions, layout: _Layou
     out.append(Variables.of("grid_export", 1, lower=0.0, cost=net.export_price_eur_per_kwh,
                             doc="sold to the upstream grid (kWh)"))
     if physics is not None:
-        low, high = (physics.v_min_pu**2, physics.v_max_pu**2) if cond.voltage_limits else (
-            np.zeros(buses), np.full(buses, 4.0))
+        margin = cond.voltage_margin_pu
+        low, high = (np.zeros(buses), np.full(buses, 4.0))
+        if cond.voltage_limits:
+            low, high = (physics.v_min_pu + margin) ** 2, (physics.v_max_pu - margin) ** 2
         out.append(Variables.of("voltage", buses, lower=low, upper=high,
                                 doc="squared voltage (pu^2)"))
     elif net.meshed:

@@ -23,7 +23,7 @@ from voisin.market import MarketRules, clear
 from voisin.protocol import Bid, Grid
 
 INTERVAL = "2026-06-21T12:00Z"
-LOSSLESS = MarketRules(loss_passes=1)
+LOSSLESS = MarketRules(loss_passes=1, voltage_margin_pu=0.0)
 STRONG_KA = 1.0
 WEAK_KA = 20.0 / (math.sqrt(3) * 0.4 * 0.95 * 1000)
 """Rated so that sqrt(3) * 0.4 kV * 0.95 pu * I = 20 kVA."""
