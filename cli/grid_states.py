@@ -1,9 +1,11 @@
 """What the market scheduled, read back from a ledger: the one adapter `voisin grid check`
 reads through.
 
-PROVISIONAL, to be replaced when clearing results carry their ``physics`` part (per-bus
-injections in kW/kvar and the voltages the LinDistFlow rows predicted): today the ledger
-records neither the grid nor the physical injections, so
+A clearing on a physical grid publishes its ``physics`` part (``ClearingResult.physics``,
+a ``protocol.physics.GridState``: each bus's injection in kW/kvar and the voltages its
+LinDistFlow rows predicted). When a clearing transaction carries it, the schedule is read
+from it and its voltages are compared with AC as published. Until then (today
+``ledger.transactions.clearing`` does not record it, nor the grid):
 
 * the grid comes from ``--grid`` (a file, or ``simbench:CODE``); the ledger's
   ``grid_hash`` is returned beside it so the caller can say when they differ;
@@ -14,24 +16,25 @@ records neither the grid nor the physical injections, so
   under-excited for voltage support; nothing at the default unity pf);
 * no predicted voltages (the check computes LinDistFlow's on the same injections).
 
-Since trades carry only what was traded, energy used or produced outside the market (no
-bid, an imbalance) is missing from the schedule; ``metered_states`` reads what the meters
-measured instead, which is complete. Only this module knows where a ledger keeps any of it.
+Trades carry only what was traded; ``metered_states`` reads what the meters measured
+instead, which is complete. Only this module knows where a ledger keeps any of it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.grid.day_check import ScheduledState, interval_minutes
+from voisin.grid.injections import Injections
 from voisin.ledger import SqliteStore
 from voisin.market.network import tan_phi
-from voisin.protocol import GRID, Grid, TxKind
+from voisin.protocol import GRID, Grid, TxKind, parse
+from voisin.protocol.physics import GridState
 
 
 def ledger_grid_hashes(ledger_path: Path) -> set[str]:
@@ -53,6 +56,7 @@ class _LedgerRecord:
     traded_kwh: dict[str, dict[str, float]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(float)))
     readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    physics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, ledger_path: Path) -> _LedgerRecord:
@@ -71,6 +75,8 @@ class _LedgerRecord:
             self.bus_of[body["participant_id"]] = body["bus"]
         elif kind is TxKind.CLEARING:
             self.intervals.append(body["interval"])
+            if body.get("physics"):
+                self.physics[body["interval"]] = body["physics"]
         elif kind is TxKind.TRADE:
             book = self.traded_kwh[body["interval"]]
             if body["seller"] != GRID:
@@ -86,6 +92,15 @@ class _LedgerRecord:
             raise InvalidInput(f"participant {participant[:12]} sits at bus {bus!r}, which the "
                                "grid does not have", code="grid-mismatch")
         return bus
+
+
+def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, float]]:
+    """Injections (kW, kvar) and predicted voltages (pu) of a published ``GridState``
+    (its JSON form, as a clearing transaction would carry it)."""
+    state = parse(GridState, physics, "published physics")
+    injections = {bus: (p_kw, state.injection_kvar.get(bus, 0.0))
+                  for bus, p_kw in state.injection_kw.items()}
+    return injections, dict(state.voltage_pu)
 
 
 def _needs(grid: Grid | None) -> Grid:
@@ -104,6 +119,10 @@ def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[Sc
     hours = interval_minutes(record.intervals) / 60.0
     tan_load, tan_pv = tan_phi(grid.load_power_factor), tan_phi(grid.pv_power_factor)
     for interval in record.intervals:
+        if interval in record.physics:
+            injections, predicted = published_state(record.physics[interval])
+            yield interval, grid, injections, predicted
+            continue
         per_bus: dict[str, float] = defaultdict(float)
         for participant, kwh in record.traded_kwh[interval].items():
             per_bus[record.bus(participant, grid)] += kwh / hours

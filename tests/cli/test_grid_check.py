@@ -28,19 +28,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def physical_grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default feeder's topology with 120 m of NAYY 4x150 per line and a 250 kVA
-    transformer."""
-    transport = default_grid(60)
-    data = {
-        "root": transport.root, "buses": list(transport.buses),
-        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "length_km": 0.12,
-                   "std_type": "NAYY 4x150 SE"} for ln in transport.lines],
-        "transformer": {"std_type": "0.25 MVA 20/0.4 kV"},
-        "import_price_eur_per_kwh": transport.import_price_eur_per_kwh,
-        "export_price_eur_per_kwh": transport.export_price_eur_per_kwh,
-    }
+    """The default feeder (physical: real cables, a 250 kVA transformer) as a file."""
     path = tmp_path_factory.mktemp("grids") / "physical.json"
-    path.write_text(json.dumps(data))
+    path.write_text(default_grid().model_dump_json(by_alias=True))
     return path
 
 
@@ -82,11 +72,22 @@ def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
     assert "2026-06-22T00:00Z" in out
     assert "2026-06-22T23:00Z" in out
     assert "AC check, scheduled: 24 intervals, voltages predicted by lindistflow" in out
-    assert "not the one the ledger was cleared on" in out  # a physical stand-in
+    assert "not the one the ledger was cleared on" not in out
     day_line = next(line for line in out.splitlines() if line.strip("│ ").startswith("day"))
     assert f"{day.min_vm_pu:.4f}" in day_line
     assert f"{day.max_vm_pu:.4f}" in day_line
     assert f"{day.losses_kwh:.2f} kWh" in day_line
+
+
+def test_a_grid_other_than_the_cleared_one_is_noted(ledger, tmp_path, capsys,
+                                                    monkeypatch) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(default_grid().model_copy(update={"slack_vm_pu": 1.0})
+                     .model_dump_json(by_alias=True))
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger, "--grid", other)
+    assert code == 0, err
+    assert "not the one the ledger was cleared on" in out
 
 
 def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
@@ -129,7 +130,12 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
 def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch, args,
                                           message) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("transport.json").write_text(default_grid(60).model_dump_json(by_alias=True))
+    physical = default_grid()
+    Path("transport.json").write_text(json.dumps({
+        "root": physical.root, "buses": list(physical.buses),
+        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
+                  for ln in physical.lines],
+        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05}))
     Path("elsewhere.json").write_text(json.dumps({
         "root": "R", "buses": ["R", "A"], "import_price_eur_per_kwh": 0.3,
         "export_price_eur_per_kwh": 0.05,
