@@ -1,23 +1,20 @@
-"""What the market scheduled, read back from a ledger: the one adapter `voisin grid check`
-reads through.
+"""What the market scheduled and what the meters measured, read back from a ledger: the
+one adapter `voisin grid check` reads through.
 
-A clearing on a physical grid publishes its ``physics`` part (``ClearingResult.physics``,
-a ``protocol.physics.GridState``: each bus's injection in kW/kvar and the voltages its
-LinDistFlow rows predicted). When a clearing transaction carries it, the schedule is read
-from it and its voltages are compared with AC as published. Until then (today
-``ledger.transactions.clearing`` does not record it, nor the grid):
+**Scheduled.** A clearing on a physical grid publishes its ``physics`` part
+(``ClearingResult.physics``, a ``protocol.physics.GridState``), which the clearing
+transaction records: each bus's net injection in kW/kvar (everything connected there,
+curtailment applied) and the voltages the LP predicted. An interval whose clearing
+carries none had an empty book: nothing scheduled, no injection. A ledger none of whose
+clearings carries one was cleared on a transport grid and has no schedule to check.
 
-* the grid comes from ``--grid`` (a file, or ``simbench:CODE``); the ledger's
-  ``grid_hash`` is returned beside it so the caller can say when they differ;
-* each bus's active injection is the net cleared position of the participants at it
-  (energy sold minus energy bought, grid legs included) over the interval length;
-* its reactive part follows the grid's power factors: a withdrawing bus draws
-  ``p * tan(phi_load)`` lagging, an exporting one absorbs ``p * tan(phi_pv)`` (PV
-  under-excited for voltage support; nothing at the default unity pf);
-* no predicted voltages (the check computes LinDistFlow's on the same injections).
+**Metered.** Each bus's export minus import from the signed meter readings, reactive
+power from the metered load (lagging) and PV (absorbing, under-excited, when its power
+factor is below 1) at the grid's power factors; no predicted voltages.
 
-Trades carry only what was traded; ``metered_states`` reads what the meters measured
-instead, which is complete. Only this module knows where a ledger keeps any of it.
+The ledger records the grid only by its hash, so the grid itself comes from ``--grid``
+(a file, or ``simbench:CODE``); ``ledger_grid_hashes`` lets the caller say when it is
+not the one cleared on. Only this module knows where a ledger keeps any of it.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from voisin.grid.day_check import ScheduledState, interval_minutes
 from voisin.grid.injections import Injections
 from voisin.ledger import SqliteStore
 from voisin.market.network import tan_phi
-from voisin.protocol import GRID, Grid, TxKind, parse
+from voisin.protocol import Grid, TxKind, parse
 from voisin.protocol.physics import GridState
 
 
@@ -53,8 +50,6 @@ class _LedgerRecord:
 
     bus_of: dict[str, str] = field(default_factory=dict)
     intervals: list[str] = field(default_factory=list)
-    traded_kwh: dict[str, dict[str, float]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(float)))
     readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     physics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -77,12 +72,6 @@ class _LedgerRecord:
             self.intervals.append(body["interval"])
             if body.get("physics"):
                 self.physics[body["interval"]] = body["physics"]
-        elif kind is TxKind.TRADE:
-            book = self.traded_kwh[body["interval"]]
-            if body["seller"] != GRID:
-                book[body["seller"]] += body["energy_kwh"]
-            if body["buyer"] != GRID:
-                book[body["buyer"]] -= body["energy_kwh"]
         elif kind is TxKind.READING:
             self.readings[body["interval"]].append(body)
 
@@ -112,23 +101,19 @@ def _needs(grid: Grid | None) -> Grid:
 
 def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
     """(interval id, grid, bus -> (p_kw, q_kvar), predicted vm_pu or None) per cleared
-    interval, in order: what the market scheduled. ``grid`` is required until the ledger
-    records its own."""
+    interval, in order: what the market scheduled, as its clearings published it."""
     grid = _needs(grid)
     record = _LedgerRecord.read(ledger_path)
-    hours = interval_minutes(record.intervals) / 60.0
-    tan_load, tan_pv = tan_phi(grid.load_power_factor), tan_phi(grid.pv_power_factor)
+    if record.intervals and not record.physics:
+        raise InvalidInput("no clearing in this ledger publishes a physical state (cleared on "
+                           "a transport grid?); --metered checks what the meters measured",
+                           code="no-physics")
     for interval in record.intervals:
         if interval in record.physics:
             injections, predicted = published_state(record.physics[interval])
             yield interval, grid, injections, predicted
-            continue
-        per_bus: dict[str, float] = defaultdict(float)
-        for participant, kwh in record.traded_kwh[interval].items():
-            per_bus[record.bus(participant, grid)] += kwh / hours
-        yield interval, grid, {
-            bus: (p, p * tan_load if p < 0 else -p * tan_pv) for bus, p in per_bus.items()
-        }, None
+        else:
+            yield interval, grid, {}, None
 
 
 def metered_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
