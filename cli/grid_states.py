@@ -13,7 +13,8 @@ power from the metered load (lagging) and PV (absorbing, under-excited, when its
 factor is below 1) at the grid's power factors; no predicted voltages.
 
 The ledger records the grid only by its hash, so the grid itself comes from ``--grid``
-(a file, or ``simbench:CODE``); ``ledger_grid_hashes`` lets the caller say when it is
+(a file, or ``simbench:CODE``), or is recognised as the default neighbourhood's feeder
+(``simulated_feeder``); ``ledger_grid_hashes`` lets the caller say when a given grid is
 not the one cleared on. Only this module knows where a ledger keeps any of it.
 """
 
@@ -30,7 +31,7 @@ from voisin.grid.day_check import ScheduledState, interval_minutes
 from voisin.grid.injections import Injections
 from voisin.ledger import SqliteStore
 from voisin.market.network import tan_phi
-from voisin.protocol import Grid, TxKind, parse
+from voisin.protocol import Grid, ParticipantKind, TxKind, parse
 from voisin.protocol.physics import GridState
 
 
@@ -83,6 +84,25 @@ class _LedgerRecord:
         return bus
 
 
+def simulated_feeder(ledger_path: Path) -> Grid | None:
+    """The default neighbourhood's feeder if the ledger was cleared on it (the grid
+    ``voisin simulate`` uses for as many households as the ledger registers), else None."""
+    from voisin.agents.scenario import default_neighbourhood
+    from voisin.market import grid_hash
+
+    store = SqliteStore(ledger_path, read_only=True)
+    try:
+        households = sum(1 for b in store.blocks() for t in b.transactions
+                         if t.kind is TxKind.REGISTRATION
+                         and t.body.get("kind") == ParticipantKind.HOUSEHOLD.value)
+    finally:
+        store.close()
+    if households < 1:
+        return None
+    grid = default_neighbourhood(households=households).grid
+    return grid if grid_hash(grid) in ledger_grid_hashes(ledger_path) else None
+
+
 def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, float]]:
     """Injections (kW, kvar) and predicted voltages (pu) of a published ``GridState``
     (its JSON form, as a clearing transaction would carry it)."""
@@ -94,8 +114,9 @@ def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, f
 
 def _needs(grid: Grid | None) -> Grid:
     if grid is None:
-        raise InvalidInput("this ledger does not record its physical grid yet: pass "
-                           "--grid FILE (or --grid simbench:CODE)", code="missing-grid")
+        raise InvalidInput("this ledger records its grid only by hash and it is not the default "
+                           "neighbourhood's: pass --grid FILE (or --grid simbench:CODE)",
+                           code="missing-grid")
     return grid
 
 

@@ -110,6 +110,24 @@ def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
     assert f"{day.losses_kwh:.2f} kWh" in day_line
 
 
+def test_without_grid_the_simulated_feeder_is_recognised(ledger, physical_grid, capsys,
+                                                         monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger)
+    assert code == 0, err
+    assert "grid: the default neighbourhood's feeder" in out
+    _, given, _ = _run(capsys, ledger, "--grid", physical_grid)
+    assert out.split("\n", 1)[1] == given  # the same check as with the grid given
+    bids = [Bid(bid_id="b", participant="p", bus="R", interval=INTERVAL, side="buy",
+                segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},))]
+    grid = Grid.model_validate({"root": "R", "buses": ["R"], "import_price_eur_per_kwh": 0.3,
+                                "export_price_eur_per_kwh": 0.05})
+    other = _one_block_ledger(tmp_path / "other.sqlite", grid, bids)
+    code, _, err = _run(capsys, other)
+    assert code == 2
+    assert "pass --grid" in err
+
+
 def test_a_grid_other_than_the_cleared_one_is_noted(ledger, tmp_path, capsys,
                                                     monkeypatch) -> None:
     other = tmp_path / "other.json"
@@ -149,7 +167,6 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "pass --grid"),
         (("--grid", "missing.json"), "does not exist"),
         (("--grid", "transport.json"), "needs a physical grid"),
         (("--grid", "elsewhere.json"), "at unknown bus"),
