@@ -35,22 +35,16 @@ from voisin.protocol import Grid, ParticipantKind, TxKind, parse
 from voisin.protocol.physics import GridState
 
 
-def ledger_grid_hashes(ledger_path: Path) -> set[str]:
-    """The grid hashes the ledger's clearings were computed on."""
-    store = SqliteStore(ledger_path, read_only=True)
-    try:
-        return {t.body["grid_hash"] for b in store.blocks() for t in b.transactions
-                if t.kind is TxKind.CLEARING and t.body.get("grid_hash")}
-    finally:
-        store.close()
-
-
 @dataclass
 class _LedgerRecord:
-    """What the ledger holds per interval, keyed by participant (kWh)."""
+    """What the check needs of a ledger, read in one pass: each participant's bus, the
+    household count, the cleared intervals with their grid hashes and published physics,
+    and the meter readings per interval."""
 
     bus_of: dict[str, str] = field(default_factory=dict)
+    households: int = 0
     intervals: list[str] = field(default_factory=list)
+    grid_hashes: set[str] = field(default_factory=set)
     readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     physics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -69,8 +63,11 @@ class _LedgerRecord:
     def _add(self, kind: TxKind, body: dict[str, Any]) -> None:
         if kind is TxKind.REGISTRATION:
             self.bus_of[body["participant_id"]] = body["bus"]
+            self.households += body.get("kind") == ParticipantKind.HOUSEHOLD.value
         elif kind is TxKind.CLEARING:
             self.intervals.append(body["interval"])
+            if body.get("grid_hash"):
+                self.grid_hashes.add(body["grid_hash"])
             if body.get("physics"):
                 self.physics[body["interval"]] = body["physics"]
         elif kind is TxKind.READING:
@@ -84,23 +81,22 @@ class _LedgerRecord:
         return bus
 
 
+def ledger_grid_hashes(ledger_path: Path) -> set[str]:
+    """The grid hashes the ledger's clearings were computed on."""
+    return _LedgerRecord.read(ledger_path).grid_hashes
+
+
 def simulated_feeder(ledger_path: Path) -> Grid | None:
     """The default neighbourhood's feeder if the ledger was cleared on it (the grid
     ``voisin simulate`` uses for as many households as the ledger registers), else None."""
     from voisin.agents.scenario import default_neighbourhood
     from voisin.market import grid_hash
 
-    store = SqliteStore(ledger_path, read_only=True)
-    try:
-        households = sum(1 for b in store.blocks() for t in b.transactions
-                         if t.kind is TxKind.REGISTRATION
-                         and t.body.get("kind") == ParticipantKind.HOUSEHOLD.value)
-    finally:
-        store.close()
-    if households < 1:
+    record = _LedgerRecord.read(ledger_path)
+    if record.households < 1:
         return None
-    grid = default_neighbourhood(households=households).grid
-    return grid if grid_hash(grid) in ledger_grid_hashes(ledger_path) else None
+    grid = default_neighbourhood(households=record.households).grid
+    return grid if grid_hash(grid) in record.grid_hashes else None
 
 
 def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, float]]:
