@@ -72,13 +72,21 @@ def day_table(day: DayCheck, title: str) -> Table:
 def run_grid_check(ledger: Path, grid_source: str | None, console: Console, *,
                    metered: bool = False) -> int:
     """Check the schedule (or, with ``metered``, the meter readings) of every interval."""
-    from voisin.cli.grid_states import ledger_grid_hashes, metered_states, scheduled_states
+    from voisin.cli.grid_states import (
+        ledger_grid_hashes,
+        metered_states,
+        scheduled_states,
+        simulated_feeder,
+    )
     from voisin.market import grid_hash
 
     if not ledger.is_file():
         raise InvalidInput(f"no ledger at {ledger} (run `voisin simulate` first?)",
                            code="no-ledger")
-    grid = load_grid(grid_source) if grid_source is not None else None
+    grid = load_grid(grid_source) if grid_source is not None else simulated_feeder(ledger)
+    if grid_source is None and grid is not None:
+        console.print("grid: the default neighbourhood's feeder (the one this ledger was "
+                      "cleared on)", markup=False, highlight=False)
     day = check_day((metered_states if metered else scheduled_states)(ledger, grid))
     recorded = ledger_grid_hashes(ledger)
     if grid is not None and recorded and grid_hash(grid) not in recorded:

@@ -1,58 +1,52 @@
-"""What the market scheduled, read back from a ledger: the one adapter `voisin grid check`
-reads through.
+"""What the market scheduled and what the meters measured, read back from a ledger: the
+one adapter `voisin grid check` reads through.
 
-PROVISIONAL, to be replaced when clearing results carry their ``physics`` part (per-bus
-injections in kW/kvar and the voltages the LinDistFlow rows predicted): today the ledger
-records neither the grid nor the physical injections, so
+**Scheduled.** A clearing on a physical grid publishes its ``physics`` part
+(``ClearingResult.physics``, a ``protocol.physics.GridState``), which the clearing
+transaction records: each bus's net injection in kW/kvar (everything connected there,
+curtailment applied) and the voltages the LP predicted. An interval whose clearing
+carries none had an empty book: nothing scheduled, no injection. A ledger none of whose
+clearings carries one was cleared on a transport grid and has no schedule to check.
 
-* the grid comes from ``--grid`` (a file, or ``simbench:CODE``); the ledger's
-  ``grid_hash`` is returned beside it so the caller can say when they differ;
-* each bus's active injection is the net cleared position of the participants at it
-  (energy sold minus energy bought, grid legs included) over the interval length;
-* its reactive part follows the grid's power factors: a withdrawing bus draws
-  ``p * tan(phi_load)`` lagging, an exporting one absorbs ``p * tan(phi_pv)`` (PV
-  under-excited for voltage support; nothing at the default unity pf);
-* no predicted voltages (the check computes LinDistFlow's on the same injections).
+**Metered.** Each bus's export minus import from the signed meter readings, reactive
+power from the metered load (lagging) and PV (absorbing, under-excited, when its power
+factor is below 1) at the grid's power factors; no predicted voltages.
 
-Since trades carry only what was traded, energy used or produced outside the market (no
-bid, an imbalance) is missing from the schedule; ``metered_states`` reads what the meters
-measured instead, which is complete. Only this module knows where a ledger keeps any of it.
+The ledger records the grid only by its hash, so the grid itself comes from ``--grid``
+(a file, or ``simbench:CODE``), or is recognised as the default neighbourhood's feeder
+(``simulated_feeder``); ``ledger_grid_hashes`` lets the caller say when a given grid is
+not the one cleared on. Only this module knows where a ledger keeps any of it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.grid.day_check import ScheduledState, interval_minutes
+from voisin.grid.injections import Injections
 from voisin.ledger import SqliteStore
 from voisin.market.network import tan_phi
-from voisin.protocol import GRID, Grid, TxKind
-
-
-def ledger_grid_hashes(ledger_path: Path) -> set[str]:
-    """The grid hashes the ledger's clearings were computed on."""
-    store = SqliteStore(ledger_path, read_only=True)
-    try:
-        return {t.body["grid_hash"] for b in store.blocks() for t in b.transactions
-                if t.kind is TxKind.CLEARING and t.body.get("grid_hash")}
-    finally:
-        store.close()
+from voisin.protocol import Grid, ParticipantKind, TxKind, parse
+from voisin.protocol.physics import GridState
 
 
 @dataclass
 class _LedgerRecord:
-    """What the ledger holds per interval, keyed by participant (kWh)."""
+    """What the check needs of a ledger, read in one pass: each participant's bus, the
+    household count, the cleared intervals with their grid hashes and published physics,
+    and the meter readings per interval."""
 
     bus_of: dict[str, str] = field(default_factory=dict)
+    households: int = 0
     intervals: list[str] = field(default_factory=list)
-    traded_kwh: dict[str, dict[str, float]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    grid_hashes: set[str] = field(default_factory=set)
     readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    physics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, ledger_path: Path) -> _LedgerRecord:
@@ -69,14 +63,13 @@ class _LedgerRecord:
     def _add(self, kind: TxKind, body: dict[str, Any]) -> None:
         if kind is TxKind.REGISTRATION:
             self.bus_of[body["participant_id"]] = body["bus"]
+            self.households += body.get("kind") == ParticipantKind.HOUSEHOLD.value
         elif kind is TxKind.CLEARING:
             self.intervals.append(body["interval"])
-        elif kind is TxKind.TRADE:
-            book = self.traded_kwh[body["interval"]]
-            if body["seller"] != GRID:
-                book[body["seller"]] += body["energy_kwh"]
-            if body["buyer"] != GRID:
-                book[body["buyer"]] -= body["energy_kwh"]
+            if body.get("grid_hash"):
+                self.grid_hashes.add(body["grid_hash"])
+            if body.get("physics"):
+                self.physics[body["interval"]] = body["physics"]
         elif kind is TxKind.READING:
             self.readings[body["interval"]].append(body)
 
@@ -88,28 +81,56 @@ class _LedgerRecord:
         return bus
 
 
+def ledger_grid_hashes(ledger_path: Path) -> set[str]:
+    """The grid hashes the ledger's clearings were computed on."""
+    return _LedgerRecord.read(ledger_path).grid_hashes
+
+
+def simulated_feeder(ledger_path: Path) -> Grid | None:
+    """The default neighbourhood's feeder if the ledger was cleared on it (the grid
+    ``voisin simulate`` uses for as many households as the ledger registers), else None."""
+    from voisin.agents.scenario import default_neighbourhood
+    from voisin.market import grid_hash
+
+    record = _LedgerRecord.read(ledger_path)
+    if record.households < 1:
+        return None
+    grid = default_neighbourhood(households=record.households).grid
+    return grid if grid_hash(grid) in record.grid_hashes else None
+
+
+def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, float]]:
+    """Injections (kW, kvar) and predicted voltages (pu) of a published ``GridState``
+    (its JSON form, as a clearing transaction would carry it)."""
+    state = parse(GridState, physics, "published physics")
+    injections = {bus: (p_kw, state.injection_kvar.get(bus, 0.0))
+                  for bus, p_kw in state.injection_kw.items()}
+    return injections, dict(state.voltage_pu)
+
+
 def _needs(grid: Grid | None) -> Grid:
     if grid is None:
-        raise InvalidInput("this ledger does not record its physical grid yet: pass "
-                           "--grid FILE (or --grid simbench:CODE)", code="missing-grid")
+        raise InvalidInput("this ledger records its grid only by hash and it is not the default "
+                           "neighbourhood's: pass --grid FILE (or --grid simbench:CODE)",
+                           code="missing-grid")
     return grid
 
 
 def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
     """(interval id, grid, bus -> (p_kw, q_kvar), predicted vm_pu or None) per cleared
-    interval, in order: what the market scheduled. ``grid`` is required until the ledger
-    records its own."""
+    interval, in order: what the market scheduled, as its clearings published it."""
     grid = _needs(grid)
     record = _LedgerRecord.read(ledger_path)
-    hours = interval_minutes(record.intervals) / 60.0
-    tan_load, tan_pv = tan_phi(grid.load_power_factor), tan_phi(grid.pv_power_factor)
+    if record.intervals and not record.physics:
+        raise InvalidInput("no clearing in this ledger publishes a physical state (cleared on "
+                           "a transport grid?); --metered checks what the meters measured",
+                           code="no-physics")
     for interval in record.intervals:
-        per_bus: dict[str, float] = defaultdict(float)
-        for participant, kwh in record.traded_kwh[interval].items():
-            per_bus[record.bus(participant, grid)] += kwh / hours
-        yield interval, grid, {
-            bus: (p, p * tan_load if p < 0 else -p * tan_pv) for bus, p in per_bus.items()
-        }, None
+        if interval in record.physics:
+            injections, predicted = published_state(record.physics[interval])
+            yield interval, grid, injections, predicted
+        else:
+            yield interval, grid, {}, None
 
 
 def metered_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:

@@ -110,6 +110,9 @@ class AcModel:
         except pp.LoadflowNotConverged as exc:
             raise InvalidInput("the AC power flow did not converge (injections beyond what "
                                "the feeder can carry)", code="ac-diverged") from exc
+        except FloatingPointError as exc:  # numpy raising on a degenerate impedance
+            raise InvalidInput(f"the AC power flow failed numerically ({exc}): check the "
+                               "line impedances", code="ac-diverged") from exc
         count = len(grid.buses)
         vm = {bus: float(v) for bus, v in zip(grid.buses, net.res_bus.vm_pu.iloc[:count],
                                                strict=True)}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandapower as pp
 
+from voisin.errors import InvalidInput
 from voisin.grid.injections import Injections, checked_injections, require_physical
 from voisin.protocol import Grid
 
@@ -32,6 +33,9 @@ def pandapower_net(grid: Grid, injections: Injections | None = None) -> pp.panda
         pp.create_bus(net, vn_kv=grid.vn_kv, name=bus)
     index = {bus: i for i, bus in enumerate(grid.buses)}
     for line in grid.lines:
+        if line.r_ohm == 0.0 and line.x_ohm == 0.0:
+            raise InvalidInput(f"line {line.from_bus}-{line.to_bus} has no impedance; the AC "
+                               "power flow needs r or x above zero", code="zero-impedance")
         length = float(line.length_km or 0.0)
         pp.create_line_from_parameters(
             net, index[line.from_bus], index[line.to_bus], length_km=length,

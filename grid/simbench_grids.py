@@ -197,7 +197,9 @@ def _load_power_factor(net: Any, topology: LvTopology) -> float:
     """cos(phi) of the loads' summed reference powers: the grid's assumed load pf."""
     loads = net.load[net.load.in_service.astype(bool) & net.load.bus.isin(topology.buses)]
     p, q = float(loads.p_mw.sum()), float(loads.q_mvar.sum())
-    return 0.95 if p <= 0 else math.cos(math.atan2(abs(q), p))
+    if p <= 0:
+        return float(Grid.model_fields["load_power_factor"].default)
+    return math.cos(math.atan2(abs(q), p))
 
 
 def _units(net: Any, topology: LvTopology, starts: Sequence[datetime],

@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from voisin.errors import InvalidInput
+
 PROFILE_YEAR = 2016
 PROFILE_START = datetime(2015, 12, 31, 23, 0, tzinfo=UTC)
 """The instant of row 0: 01.01.2016 00:00 CET."""
@@ -54,9 +56,9 @@ def profile_row(instant: datetime) -> int:
 
 def interval_starts(days: Sequence[date], minutes: int = 15) -> tuple[datetime, ...]:
     """Start instants of every interval of the given UTC days, in order."""
-    if minutes % 15 or 1440 % minutes:
-        raise ValueError(f"interval length {minutes} min must be a multiple of 15 "
-                         "dividing a day (SimBench profiles are quarter-hourly)")
+    if minutes <= 0 or minutes % 15 or 1440 % minutes:
+        raise InvalidInput(f"interval length {minutes} min must be a multiple of 15 dividing "
+                           "a day (SimBench profiles are quarter-hourly)", code="bad-interval")
     step = timedelta(minutes=minutes)
     return tuple(datetime.combine(d, datetime.min.time(), tzinfo=UTC) + k * step
                  for d in days for k in range(1440 // minutes))

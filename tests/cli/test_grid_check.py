@@ -14,9 +14,14 @@ from voisin.agents.scenario import default_grid
 from voisin.cli.grid_states import metered_states, scheduled_states
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationConfig, run_simulation
+from voisin.errors import InvalidInput
 from voisin.grid.day_check import check_day
-from voisin.ledger import SqliteStore
-from voisin.protocol import TxKind
+from voisin.ledger import Ledger, SqliteStore
+from voisin.ledger import transactions as tx
+from voisin.market import clear
+from voisin.protocol import Bid, Grid, KeyPair, TxKind
+
+INTERVAL = "2026-06-22T12:00Z"
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +33,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def physical_grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default feeder's topology with 120 m of NAYY 4x150 per line and a 250 kVA
-    transformer."""
-    transport = default_grid(60)
-    data = {
-        "root": transport.root, "buses": list(transport.buses),
-        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "length_km": 0.12,
-                   "std_type": "NAYY 4x150 SE"} for ln in transport.lines],
-        "transformer": {"std_type": "0.25 MVA 20/0.4 kV"},
-        "import_price_eur_per_kwh": transport.import_price_eur_per_kwh,
-        "export_price_eur_per_kwh": transport.export_price_eur_per_kwh,
-    }
+    """The default feeder (physical: real cables, a 250 kVA transformer) as a file."""
     path = tmp_path_factory.mktemp("grids") / "physical.json"
-    path.write_text(json.dumps(data))
+    path.write_text(default_grid().model_dump_json(by_alias=True))
     return path
 
 
@@ -50,7 +45,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-def test_the_adapter_balances_with_the_ledger_grid_exchange(ledger, physical_grid) -> None:
+def test_scheduled_states_are_what_the_clearings_published(ledger, physical_grid) -> None:
     from voisin.cli.grid_check import load_grid
 
     grid = load_grid(str(physical_grid))
@@ -62,13 +57,39 @@ def test_the_adapter_balances_with_the_ledger_grid_exchange(ledger, physical_gri
     assert [s[0] for s in states] == list(clearings)
     assert len(states) == 24
     for interval, _, injections, predicted in states:
-        assert predicted is None
-        # What the buses inject net is what the grid took (export minus import), per hour.
-        body = clearings[interval]
-        exported = body["grid_export_kwh"] - body["grid_import_kwh"]
-        assert sum(p for p, _ in injections.values()) == pytest.approx(exported, abs=1e-6)
-        for p, q in injections.values():
-            assert q <= 0 if p < 0 else q == 0.0  # lagging loads, unity-pf PV
+        physics = clearings[interval].get("physics")
+        if physics is None:  # an empty book: nothing scheduled
+            assert (injections, predicted) == ({}, None)
+            continue
+        assert predicted == physics["voltage_pu"]
+        assert injections == {bus: (p, physics["injection_kvar"][bus])
+                              for bus, p in physics["injection_kw"].items()}
+
+
+def _one_block_ledger(path: Path, grid: Grid, bids: list[Bid]) -> Path:
+    result = clear(bids, grid, INTERVAL, minutes=60)
+    with Ledger.open(path, KeyPair.derive("test", "operator")) as book:
+        book.append([tx.clearing(result)], interval=INTERVAL, time="2026-06-22T12:00:00+00:00")
+    return path
+
+
+def test_a_ledger_cleared_on_a_transport_grid_has_no_schedule(tmp_path) -> None:
+    physical = default_grid()
+    transport = Grid.model_validate({
+        "root": physical.root, "buses": list(physical.buses),
+        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
+                  for ln in physical.lines],
+        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05})
+    bids = [Bid(bid_id="b", participant="p", bus="A1", interval=INTERVAL, side="buy",
+                segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},))]
+    old = _one_block_ledger(tmp_path / "transport.sqlite", transport, bids)
+    with pytest.raises(InvalidInput, match="--metered checks what the meters measured"):
+        list(scheduled_states(old, physical))
+    new = _one_block_ledger(tmp_path / "physical.sqlite", physical, bids)
+    ((interval, _, injections, predicted),) = scheduled_states(new, physical)
+    assert interval == INTERVAL
+    assert predicted is not None
+    assert injections["A1"][0] == pytest.approx(-2.0)  # 2 kWh in one hour
 
 
 def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
@@ -81,12 +102,41 @@ def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
     day = check_day(scheduled_states(ledger, load_grid(str(physical_grid))))
     assert "2026-06-22T00:00Z" in out
     assert "2026-06-22T23:00Z" in out
-    assert "AC check, scheduled: 24 intervals, voltages predicted by lindistflow" in out
-    assert "not the one the ledger was cleared on" in out  # a physical stand-in
+    assert "AC check, scheduled: 24 intervals, voltages predicted by clearing" in out
+    assert "not the one the ledger was cleared on" not in out
     day_line = next(line for line in out.splitlines() if line.strip("│ ").startswith("day"))
     assert f"{day.min_vm_pu:.4f}" in day_line
     assert f"{day.max_vm_pu:.4f}" in day_line
     assert f"{day.losses_kwh:.2f} kWh" in day_line
+
+
+def test_without_grid_the_simulated_feeder_is_recognised(ledger, physical_grid, capsys,
+                                                         monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger)
+    assert code == 0, err
+    assert "grid: the default neighbourhood's feeder" in out
+    _, given, _ = _run(capsys, ledger, "--grid", physical_grid)
+    assert out.split("\n", 1)[1] == given  # the same check as with the grid given
+    bids = [Bid(bid_id="b", participant="p", bus="R", interval=INTERVAL, side="buy",
+                segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},))]
+    grid = Grid.model_validate({"root": "R", "buses": ["R"], "import_price_eur_per_kwh": 0.3,
+                                "export_price_eur_per_kwh": 0.05})
+    other = _one_block_ledger(tmp_path / "other.sqlite", grid, bids)
+    code, _, err = _run(capsys, other)
+    assert code == 2
+    assert "pass --grid" in err
+
+
+def test_a_grid_other_than_the_cleared_one_is_noted(ledger, tmp_path, capsys,
+                                                    monkeypatch) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(default_grid().model_copy(update={"slack_vm_pu": 1.0})
+                     .model_dump_json(by_alias=True))
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = _run(capsys, ledger, "--grid", other)
+    assert code == 0, err
+    assert "not the one the ledger was cleared on" in out
 
 
 def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
@@ -107,9 +157,7 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
         load = sum(r["load_kwh"] for r in mine)
         assert -sum(q for _, q in injections.values()) == pytest.approx(
             load * math.tan(math.acos(grid.load_power_factor)), abs=1e-9)
-    # The night's consumption is metered although nothing was traded at night.
-    assert any(p < 0 for p, _ in states[1][2].values())
-    assert all(p == 0 for p, _ in next(iter(scheduled_states(ledger, grid)))[2].values())
+    assert any(p < 0 for p, _ in states[1][2].values())  # the night's consumption
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = _run(capsys, ledger, "--grid", physical_grid, "--metered")
     assert code == 0, err
@@ -119,17 +167,22 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "pass --grid"),
         (("--grid", "missing.json"), "does not exist"),
         (("--grid", "transport.json"), "needs a physical grid"),
-        (("--grid", "elsewhere.json"), "which the grid does not have"),
+        (("--grid", "elsewhere.json"), "at unknown bus"),
+        (("--grid", "elsewhere.json", "--metered"), "which the grid does not have"),
         (("--grid", "simbench:1-LV-nowhere--0-sw"), "unknown SimBench code"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch, args,
                                           message) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("transport.json").write_text(default_grid(60).model_dump_json(by_alias=True))
+    physical = default_grid()
+    Path("transport.json").write_text(json.dumps({
+        "root": physical.root, "buses": list(physical.buses),
+        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
+                  for ln in physical.lines],
+        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05}))
     Path("elsewhere.json").write_text(json.dumps({
         "root": "R", "buses": ["R", "A"], "import_price_eur_per_kwh": 0.3,
         "export_price_eur_per_kwh": 0.05,

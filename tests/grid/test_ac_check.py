@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voisin.errors import InvalidInput
 from voisin.grid import grid_from_branch_list, lindistflow, source_vm_pu
@@ -135,3 +137,56 @@ def test_bad_states_are_refused() -> None:
         ac_check(grid, {"A": (-5000.0, 0.0)})
     with pytest.raises(InvalidInput, match="no predicted voltage for bus 'R'"):
         ac_check(grid, {}, {"A": 1.0})
+
+
+@pytest.mark.parametrize(("r", "x", "message"),
+                         [(0.0, 0.0, "has no impedance"), (0.5, 1e-172, "failed numerically")])
+def test_degenerate_impedances_are_one_line_errors(r: float, x: float, message: str) -> None:
+    # Found by the property below: pandapower's admittance matrix raises numpy's
+    # FloatingPointError on a zero (or subnormal) impedance, a traceback in the CLI.
+    grid = Grid.model_validate({
+        "root": "R", "buses": ["R", "A"], **PRICES,
+        "lines": [{"from": "R", "to": "A", "length_km": 0.25, "r_ohm_per_km": r,
+                   "x_ohm_per_km": x, "max_i_ka": 0.3}]})
+    with pytest.raises(InvalidInput, match=message):
+        ac_check(grid, {"A": (-5.0, 0.0)})
+    assert lindistflow(grid, {"A": (-5.0, 0.0)}).vm_pu["A"] <= 1.0
+
+
+@st.composite
+def loaded_feeders(draw: st.DrawFn) -> tuple[Grid, dict[str, tuple[float, float]]]:
+    """A random radial LV feeder without line capacitance, maybe with a transformer, and
+    injections of either sign."""
+    count = draw(st.integers(2, 8))
+    lines = [{"from": f"b{draw(st.integers(0, b - 1))}", "to": f"b{b}",
+              "length_km": draw(st.floats(0.02, 0.3)),
+              "r_ohm_per_km": draw(st.floats(0.1, 0.7)),
+              "x_ohm_per_km": draw(st.floats(0.0, 0.3, allow_subnormal=False)),
+              "max_i_ka": 0.3}
+             for b in range(1, count)]
+    extra: dict[str, object] = {}
+    if draw(st.booleans()):
+        extra["transformer"] = {"std_type": "0.4 MVA 20/0.4 kV",
+                                "tap_percent": draw(st.sampled_from([-2.5, 0.0, 2.5]))}
+    grid = Grid.model_validate({"root": "b0", "buses": [f"b{b}" for b in range(count)],
+                                "lines": lines, **PRICES, **extra})
+    power = st.floats(-25.0, 25.0)
+    return grid, {f"b{b}": (draw(power), draw(power)) for b in range(1, count)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(loaded_feeders())
+def test_lindistflow_bounds_ac_from_above_without_shunts(case) -> None:
+    # On a radial feeder with r, x >= 0 and no shunt, each line sends the lossless flow
+    # plus the losses downstream (L >= 0), so the exact drop 2 Re(z* S) - |z|^2 l
+    # = 2 Re(z* S_lossless) + 2 Re(z* L) - |z|^2 l is at least LinDistFlow's: AC voltages
+    # never exceed LinDistFlow's, whatever the direction of flow (the argument of Gan,
+    # Li, Topcu and Low, IEEE Trans. Automatic Control 60(1), 2015).
+    grid, injections = case
+    try:
+        result = ac_check(grid, injections, lindistflow(grid, injections).vm_pu)
+    except InvalidInput:  # a state beyond the feeder's power-flow solvability
+        return
+    assert result.voltage_error is not None
+    assert not result.voltage_error.below_ac
+    assert result.losses_kw >= 0.0

@@ -76,6 +76,10 @@ def test_energy_per_interval_sums_quarter_hours() -> None:
     # (4 + 8 + 0 + 4) kW * 0.25 h = 4 kWh; (1 + 3) kW * 0.25 h = 1 kWh.
     np.testing.assert_allclose(hourly, [[4.0, 1.0]])
     assert interval_energy_kwh(power_mw, [start + timedelta(hours=1)]).tolist() == [[0, 0]]
+    assert len(interval_starts([date(2026, 6, 22)], minutes=30)) == 48
+    for minutes in (10, 25, 0):
+        with pytest.raises(InvalidInput, match="multiple of 15"):
+            interval_starts([date(2026, 6, 22)], minutes=minutes)
 
 
 @pytest.mark.parametrize("code", CODES)
