@@ -51,14 +51,20 @@ def _nudge(cleared: np.ndarray, raw: np.ndarray, offered: np.ndarray, chosen: np
            change: float) -> bool:
     """Move ``change`` kWh (a whole number of 1e-9 steps; negative: take away) over the
     chosen bids, a step each, those that rounding moved furthest from the solver's
-    value in the other direction first (round again if steps are left), so every bid
-    stays within a few steps of its optimal, individually rational quantity. False if
-    the chosen bids have no room for it."""
+    value in the other direction first (round again if steps are left). Taking away
+    never breaks individual rationality; adding is allowed only where the solver's
+    quantity lies above the published one or strictly inside the bid (its next kWh is
+    at the price), so no bid is moved into a segment it did not clear. False if the
+    chosen bids cannot take it."""
     steps = round(abs(change) / STEP_KWH)
     sign = 1.0 if change > 0 else -1.0
+    eligible = chosen
+    if sign > 0:
+        inside = (raw > STEP_KWH) & (raw < offered - STEP_KWH)
+        eligible = chosen & ((raw - cleared > STEP_KWH / 2) | inside)
     while steps > 0:
         room = (offered - cleared) if sign > 0 else cleared
-        candidates = np.flatnonzero(chosen & (room >= STEP_KWH * (1 - 1e-6)))
+        candidates = np.flatnonzero(eligible & (room >= STEP_KWH * (1 - 1e-6)))
         if not len(candidates):
             return False
         owed = sign * (raw[candidates] - cleared[candidates])
@@ -69,9 +75,10 @@ def _nudge(cleared: np.ndarray, raw: np.ndarray, offered: np.ndarray, chosen: np
 
 
 def _rounded(raw: np.ndarray, offered: np.ndarray) -> np.ndarray:
-    """Each value to 1e-9, never above what was offered (rounding down there)."""
+    """Each value to 1e-9, never above what was offered (rounding down there, unless
+    the offer is itself a 1e-9 multiple but for float noise, as 0.2 + 0.7 is)."""
     out = np.round(raw, ENERGY_DECIMALS)
-    over = out > offered
+    over = out > offered + 1e-12
     out[over] = np.floor(offered[over] * 10.0**ENERGY_DECIMALS) / 10.0**ENERGY_DECIMALS
     return out
 
@@ -107,9 +114,13 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     target = round(float(np.clip(solver, -limit, limit)), ENERGY_DECIMALS)
     if target == 0.0 or abs(published) > limit:
         residual = round(published - target, ENERGY_DECIMALS)
-        buyers = ~sell & ~green if residual < 0 else ~sell
-        repaired = (_nudge(cleared, raw, offered, buyers, -residual)
-                    or _nudge(cleared, raw, offered, sell, residual))
+        # Taking away first: fewer buyers' kWh, or fewer sellers'.
+        if residual > 0:
+            repaired = (_nudge(cleared, raw, offered, ~sell, -residual)
+                        or _nudge(cleared, raw, offered, sell, residual))
+        else:
+            repaired = (_nudge(cleared, raw, offered, sell, residual)
+                        or _nudge(cleared, raw, offered, ~sell & ~green, -residual))
         if not repaired:
             raise ClearingError(f"interval {interval}: cannot round the grid exchange")
     net_import = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)

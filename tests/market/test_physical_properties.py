@@ -145,3 +145,26 @@ def test_prices_add_up_bids_are_rational_and_money_balances(
         assert by_bid.get(bid.bid_id, 0.0) == pytest.approx(result.cleared_kwh[bid.bid_id],
                                                              abs=1e-8)
     assert all(t.kind in (TradeKind.P2P, TradeKind.GRID) for t in result.trades)
+
+
+def test_rounding_never_moves_a_bid_into_a_segment_it_did_not_clear() -> None:
+    """Found by hypothesis: 0.2 + 0.7 kWh is 0.8999999999999999 in floats, which used to
+    round down to 0.899999999 and hand the missing 1e-9 kWh to a buyer bidding 0 at a
+    price of 0.005: a sliver trade above its limit."""
+    grid = Grid(root="n0", buses=("n0",), import_price_eur_per_kwh=0.1,
+                export_price_eur_per_kwh=0.0)
+
+    def bid(bid_id: str, side: str, *segments: tuple[float, float], green: bool = False) -> Bid:
+        return Bid(bid_id=bid_id, participant="p0", bus="n0", interval=INTERVAL, side=side,
+                   green_only=green, segments=tuple(
+                       {"energy_kwh": e, "price_eur_per_kwh": p} for e, p in segments))
+
+    bids = [bid("g0", "buy", (0.1, 0.0), green=True),
+            bid("g1", "buy", (0.2, 0.01), (0.7, 0.01), green=True),
+            bid("b2", "buy", (0.1, 0.0)), bid("s3", "sell", (0.1, 0.0)),
+            bid("s4", "sell", (0.8, 0.0))]
+    result = clear(bids, grid, INTERVAL)
+    assert result.cleared_kwh["b2"] == 0.0
+    assert result.cleared_kwh["g1"] == pytest.approx(0.9, abs=1e-12)
+    _check_rational(result, bids)
+    assert all(t.energy_kwh >= 1e-6 for t in result.trades)
