@@ -7,11 +7,15 @@ line limits uniform 5-50 kWh, half buy and half sell at random buses, 0.1-5 kWh,
 0.05-0.40 EUR/kWh, grid import 0.30 and export 0.05 at the root. Each size runs in its
 own process so the peak memory (ru_maxrss) is that size's own.
 
-Columns: the array path's stages (solve = build + solve + prices, publish, split,
-total, in seconds, and peak MB), then the same run's yardsticks: a vectorised
-sort-based uniform auction with no network (the floor) and the same programme built
-and solved through Pyomo with the same price rule (skipped above 100k bids, it takes
-minutes). ``--compare`` also times HiGHS options on the same LP.
+Columns: the array path's stages on the transport feeder (solve = build + solve +
+prices, publish, split, total, in seconds, and peak MB), then the same run's
+yardsticks: a vectorised sort-based uniform auction with no network (the floor) and
+the same programme built and solved through Pyomo with the same price rule (skipped
+above 100k bids, it takes minutes). Then the voltage-aware LP on the same book and tree
+made physical (``instances.generate_physical``: NAYY 4x150 lines of 10-50 m, a
+0.95-1.05 pu band), lossless (one pass) and with loss factors (two passes), each with
+its ratio to the transport LP and to the floor of the same run. ``--compare`` also
+times HiGHS options on the transport LP.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ import numpy as np
 
 from voisin.market.bulk import clear_arrays
 from voisin.market.engine import run_interval
-from voisin.market.formulation import build_program
-from voisin.market.instances import generate
+from voisin.market.formulation import Conditions, build_program
+from voisin.market.instances import generate, generate_physical
 from voisin.market.lp_highs import solve_program
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
@@ -86,6 +90,11 @@ def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
     row["trades"] = len(result.split)
     row["floor"] = floor
     row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    physical, _ = generate_physical(n, seed)
+    for name, passes in (("lindist", 1), ("lossy", 2)):
+        began = time.perf_counter()
+        clear_arrays(book, physical, Conditions(loss_passes=passes))
+        row[name] = time.perf_counter() - began
     if n <= PYOMO_MAX_BIDS:
         row["pyomo"], objective = pyomo_seconds(net, book)
         row["pyomo_gap"] = abs(objective - result.welfare_eur)
@@ -112,7 +121,8 @@ def main() -> None:
     print(
         f"{'bids':>9} {'buses':>6} {'solve':>7} {'publish':>7} {'split':>7} "
         f"{'total':>7} {'peakMB':>7} {'iters':>6} | {'floor':>7} {'x floor':>7} | "
-        f"{'pyomo':>7} {'x faster':>8}"
+        f"{'pyomo':>7} {'x faster':>8} | {'V-LP':>7} {'x tr':>5} {'x fl':>6} | "
+        f"{'V+loss':>7} {'x tr':>5} {'x fl':>6}"
     )
     for n in (int(s) for s in args.sizes.split(",")):
         command = [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)]
@@ -131,7 +141,10 @@ def main() -> None:
             f"{n:>9} {row['buses']:>6} {row['solve']:7.3f} "
             f"{row['publish']:7.3f} {row['split']:7.3f} {row['total']:7.3f} "
             f"{row['peak_mb']:7.0f} {row['iterations']:>6} | {row['floor']:7.3f} "
-            f"{row['total'] / row['floor']:7.1f} | {pyomo_cols}",
+            f"{row['total'] / row['floor']:7.1f} | {pyomo_cols} | "
+            f"{row['lindist']:7.3f} {row['lindist'] / row['total']:5.1f} "
+            f"{row['lindist'] / row['floor']:6.0f} | {row['lossy']:7.3f} "
+            f"{row['lossy'] / row['total']:5.1f} {row['lossy'] / row['floor']:6.0f}",
             flush=True,
         )
         if "pyomo_gap" in row and row["pyomo_gap"] > 1e-6:

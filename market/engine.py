@@ -5,6 +5,11 @@ same numbers off the same programme. Losses on a physical grid are a sequence of
 the first is lossless LinDistFlow, each next one linearises the losses around the
 flows the previous one found (``Conditions.loss_passes`` in all, two by default).
 docs/clearing.md gives the error this leaves against the AC power flow.
+
+Each LP starts with no line polygon side as a row (every line's P and Q only boxed
+outside its circle) and gets the sides its optimum crossed, until none is crossed:
+the sides that stay out cannot bind, so the optimum is that of the LP with all of them
+(a cutting-plane loop; each round starts HiGHS from the last basis).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import highspy
 import numpy as np
 
 from voisin.errors import ClearingError
 from voisin.market.dlmp import Decomposition, decompose
-from voisin.market.formulation import Conditions, LossPoint, build_program
+from voisin.market.formulation import Conditions, LossPoint, build_program, crossed_sides
 from voisin.market.lp import Program, SolveStatus
 from voisin.market.lp_highs import Solution, solve_program
 from voisin.market.lp_pyomo import solve_pyomo
@@ -26,6 +32,9 @@ from voisin.market.price_rule import Prices, choose_prices
 from voisin.market.segments import SegmentBook
 
 Backend = Literal["pyomo", "highs"]
+Basis = tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]]
+MAX_CUT_ROUNDS = 25
+"""Rounds of added polygon sides before giving up (each adds every side crossed)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,11 +55,48 @@ class Outcome:
         return self.solution.values(self.program, name)
 
 
-def _solve(program: Program, backend: Backend) -> Solution:
-    solution = solve_pyomo(program) if backend == "pyomo" else solve_program(program)
+def _solve(program: Program, backend: Backend, basis: Basis | None = None) -> Solution:
+    if backend == "pyomo":
+        solution = solve_pyomo(program)
+    else:
+        solution = solve_program(program, basis=basis)
     if solution.status is not SolveStatus.OPTIMAL:
         raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
     return solution
+
+
+def _with_sides(basis: Basis | None, program: Program, old: np.ndarray, new: np.ndarray
+                ) -> Basis | None:
+    """``basis`` of the LP with polygon sides ``old`` extended to sides ``new`` (a
+    superset, both sorted; the ``thermal`` rows come last): added sides start basic."""
+    if basis is None:
+        return None
+    columns, rows = basis
+    first = program.rows("thermal").start
+    kept = rows[first:]
+    status = [highspy.HighsBasisStatus.kBasic] * len(new)
+    for position, row in zip(np.searchsorted(new, old).tolist(), kept, strict=True):
+        status[position] = row
+    return columns, rows[:first] + status
+
+
+def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
+         basis: Basis | None) -> tuple[Program, Solution, Conditions]:
+    """Solve, adding the polygon sides the optimum crosses until it crosses none."""
+    for _ in range(MAX_CUT_ROUNDS):
+        program = build_program(book, net, cond)
+        solution = _solve(program, backend, basis)
+        if net.physics is None or cond.thermal_sides is None:
+            return program, solution, cond
+        crossed = crossed_sides(net, cond, solution.values(program, "flow"),
+                                solution.values(program, "flow_q"))
+        added = np.setdiff1d(crossed, cond.thermal_sides)
+        if not len(added):
+            return program, solution, cond
+        sides = np.union1d(cond.thermal_sides, added)
+        basis = _with_sides(solution.basis, program, cond.thermal_sides, sides)
+        cond = replace(cond, thermal_sides=sides)
+    raise ClearingError("the thermal limits did not settle", code="clearing-failed")
 
 
 def _loss_point(program: Program, solution: Solution) -> LossPoint:
@@ -67,13 +113,13 @@ def run_interval(book: SegmentBook, net: Network, conditions: Conditions | None 
     cond = conditions or Conditions()
     if not math.isfinite(cond.curtailment_eur_per_kwh):
         raise ClearingError("curtailment price must be finite", code="bad-rules")
-    program = build_program(book, net, cond)
-    solution = _solve(program, backend)
+    if net.physics is not None and cond.thermal_sides is None:
+        cond = replace(cond, thermal_sides=np.zeros(0, dtype=np.int64))
+    program, solution, cond = _cut(book, net, cond, backend, None)
     if net.physics is not None:
         for _ in range(cond.loss_passes - 1):
             cond = replace(cond, losses=_loss_point(program, solution))
-            program = build_program(book, net, cond)
-            solution = _solve(program, backend)
+            program, solution, cond = _cut(book, net, cond, backend, solution.basis)
     prices = choose_prices(program, solution, import_price=net.import_price_eur_per_kwh,
                            export_price=net.export_price_eur_per_kwh)
     parts = decompose(program, net, prices.dual, prices.bus_eur_per_kwh)

@@ -72,6 +72,8 @@ from voisin.market.segments import SegmentBook
 
 POLYGON_SIDES = 12
 """Sides of the polygon that stands for each apparent-power circle."""
+BOX_FACTOR = 1.02
+"""Each line's P and Q are boxed at this many times its rating (outside the circle)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +102,9 @@ class Conditions:
     the LP feasible. ``voltage_limits=False`` drops the voltage band (the voltages are
     still computed), to show what the band changes; ``voltage_margin_pu`` narrows it on
     both sides. ``loss_passes`` LPs are solved on a physical grid (``engine``).
+    ``thermal_sides`` (keys ``line * polygon_sides + side``, sorted) are the line
+    polygon sides written as rows; None writes them all (``engine`` adds only those an
+    optimum would cross: the others cannot bind).
     """
 
     hours: float = 0.25
@@ -111,6 +116,7 @@ class Conditions:
     voltage_limits: bool = True
     voltage_margin_pu: float = 0.0
     polygon_sides: int = POLYGON_SIDES
+    thermal_sides: np.ndarray | None = None
     loss_passes: int = 2
 
 
@@ -192,8 +198,13 @@ def _variables(book: SegmentBook, net: Network, cond: Conditions, layout: _Layou
         out.append(Variables.of("trafo", 1, lower=-limit, upper=limit,
                                 doc="upstream -> root (kWh)"))
     else:
-        out.append(Variables.of("flow", lines, doc="line P from -> to (kWh)"))
-        out.append(Variables.of("flow_q", lines, doc="line Q from -> to (kvarh)"))
+        # A box a little outside each circle: never binding once the polygon sides that
+        # matter are rows, it keeps an LP without them bounded.
+        box = BOX_FACTOR * physics.line_s_max_kva * cond.hours
+        out.append(Variables.of("flow", lines, lower=-box, upper=box,
+                                doc="line P from -> to (kWh)"))
+        out.append(Variables.of("flow_q", lines, lower=-box, upper=box,
+                                doc="line Q from -> to (kvarh)"))
         out.append(Variables.of("trafo", 1, doc="transformer P upstream -> root (kWh)"))
         out.append(Variables.of("trafo_q", 1, doc="transformer Q upstream -> root (kvarh)"))
     out.append(Variables.of("grid_import", 1, lower=0.0, cost=-net.import_price_eur_per_kwh,
@@ -302,7 +313,7 @@ def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Lay
                                   doc="green-only bought <= sold"))
     if physics is not None:
         out += _voltage_rows(net, cond)
-        out += _thermal_rows(net, cond)
+        out += _thermal_rows(net, cond)  # last: sides are added between solves
     elif net.meshed:
         out.append(_kirchhoff(net))
     return out
@@ -397,27 +408,46 @@ def polygon(sides: int) -> tuple[np.ndarray, np.ndarray]:
     return np.cos(angle), np.sin(angle)
 
 
+def all_sides(net: Network, cond: Conditions) -> np.ndarray:
+    """Every line's polygon sides as keys ``line * sides + side``."""
+    return np.arange(len(net.line_from) * cond.polygon_sides)
+
+
 def _thermal_rows(net: Network, cond: Conditions) -> list[Constraints]:
+    """The transformer's polygon, then the chosen sides of the lines' polygons."""
     physics = net.physics
     assert physics is not None
     sides = cond.polygon_sides
     cos_a, sin_a = polygon(sides)
     inner = math.cos(math.pi / sides)
-    lines = len(net.line_from)
-    row = np.arange(lines * sides)
-    line = np.repeat(np.arange(lines), sides)
-    limit = np.repeat(physics.line_s_max_kva * cond.hours * inner, sides)
-    out = [Constraints.of("thermal", lines * sides, [
-        Terms.of("flow", row, line, np.tile(cos_a, lines)),
-        Terms.of("flow_q", row, line, np.tile(sin_a, lines)),
-    ], lower=-np.inf, upper=limit, component="congestion", doc="line apparent power")]
+    out = []
     if math.isfinite(physics.transformer_s_max_kva):
         out.append(Constraints.of("trafo_limit", sides, [
             Terms.of("trafo", np.arange(sides), np.zeros(sides), cos_a),
             Terms.of("trafo_q", np.arange(sides), np.zeros(sides), sin_a),
         ], lower=-np.inf, upper=physics.transformer_s_max_kva * cond.hours * inner,
             component="congestion", doc="transformer apparent power"))
+    keys = all_sides(net, cond) if cond.thermal_sides is None else cond.thermal_sides
+    line, side = np.divmod(keys, sides)
+    row = np.arange(len(keys))
+    out.append(Constraints.of("thermal", len(keys), [
+        Terms.of("flow", row, line, cos_a[side]),
+        Terms.of("flow_q", row, line, sin_a[side]),
+    ], lower=-np.inf, upper=physics.line_s_max_kva[line] * cond.hours * inner,
+        component="congestion", doc="line apparent power (polygon sides)"))
     return out
+
+
+def crossed_sides(net: Network, cond: Conditions, flow: np.ndarray, flow_q: np.ndarray
+                  ) -> np.ndarray:
+    """Keys of every line polygon side the flows lie beyond (by more than 1e-9 kWh)."""
+    physics = net.physics
+    assert physics is not None
+    sides = cond.polygon_sides
+    cos_a, sin_a = polygon(sides)
+    limit = physics.line_s_max_kva * cond.hours * math.cos(math.pi / sides)
+    reach = np.outer(flow, cos_a) + np.outer(flow_q, sin_a)
+    return np.flatnonzero((reach > limit[:, None] + 1e-9).reshape(-1))
 
 
 def _kirchhoff(net: Network) -> Constraints:

@@ -99,11 +99,9 @@ def _binding(grid: Grid, net: Network, outcome: Outcome) -> tuple[str, ...]:
         elif value <= low + BINDING_TOL:
             found.append(f"voltage min {bus}")
     activity = _activity(outcome)
-    thermal = program.rows("thermal")
-    upper = program.constraint("thermal").upper
-    sides = len(upper) // max(len(grid.lines), 1)
-    at_limit = activity[thermal] >= upper - BINDING_TOL
-    for j in np.unique(np.flatnonzero(at_limit) // max(sides, 1)).tolist():
+    family = program.constraint("thermal")
+    at_limit = activity[program.rows("thermal")] >= family.upper - BINDING_TOL
+    for j in np.unique(family.terms[0].col[at_limit]).tolist():
         line = grid.lines[j]
         found.append(f"thermal {line.from_bus}-{line.to_bus}")
     if program.has("trafo_limit"):

@@ -25,6 +25,7 @@ HIGHS_OPTIONS: dict[str, bool | int | str] = {
     "threads": 1,
 }
 """One core, deterministic, a vertex solution (so duals are basic, as with Pyomo)."""
+BASIC = highspy.HighsBasisStatus.kBasic
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +41,8 @@ class Solution:
     objective: float
     iterations: int
     solver: str
+    basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None = None
+    """HiGHS's final (column, row) basis statuses, to start a related LP from."""
 
     def values(self, program: Program, name: str) -> np.ndarray:
         return self.x[program.cols(name)]
@@ -118,12 +121,20 @@ def highs_lp(
     return lp
 
 
-def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None) -> Solution:
-    """Solve ``lp``; never raises for a non-optimal LP, reports the status instead."""
+def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None, *,
+        basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None
+        = None) -> Solution:
+    """Solve ``lp`` (from ``basis`` if given); never raises for a non-optimal LP,
+    reports the status instead."""
     highs = new_highs()
     for name, value in {**HIGHS_OPTIONS, **(options or {})}.items():
         highs.setOptionValue(name, value)
     highs.passModel(lp)
+    if basis is not None:
+        start = highspy.HighsBasis()
+        start.col_status, start.row_status = basis
+        start.valid = True
+        highs.setBasis(start)
     highs.run()
     status = status_of(highs.getModelStatus())
     iterations = int(highs.getInfo().simplex_iteration_count)
@@ -132,6 +143,7 @@ def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None)
         return Solution(status, empty, empty, empty, float("nan"), iterations,
                         direct_solver_version())
     solution = highs.getSolution()
+    final = highs.getBasis()
     return Solution(
         status=status,
         x=np.asarray(solution.col_value, dtype=float),
@@ -140,12 +152,14 @@ def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None)
         objective=float(highs.getObjectiveValue()),
         iterations=iterations,
         solver=direct_solver_version(),
+        basis=(list(final.col_status), list(final.row_status)) if final.valid else None,
     )
 
 
-def solve_program(program: Program, options: dict[str, bool | int | str] | None = None
-                  ) -> Solution:
-    """Build the HiGHS arrays of ``program`` and solve."""
+def solve_program(program: Program, options: dict[str, bool | int | str] | None = None, *,
+                  basis: tuple[list[highspy.HighsBasisStatus],
+                               list[highspy.HighsBasisStatus]] | None = None) -> Solution:
+    """Build the HiGHS arrays of ``program`` and solve (from ``basis`` if given)."""
     cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
     lp = highs_lp(cost, col_lower, col_upper, row_lower, row_upper, program.csc())
-    return run(lp, options)
+    return run(lp, options, basis=basis)

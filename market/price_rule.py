@@ -36,6 +36,12 @@ Three refinements, each an extra solve over the same face:
 * **Fallback.** Should the face come out empty (numerical trouble), the solver's own
   duals are published.
 
+When the solver's optimal basis is primal non-degenerate (no basic column or row sits
+at one of its bounds), the face is a single point: the basic columns' reduced costs
+must all be zero, and the basis matrix, being square and non-singular, fixes the whole
+dual. The rule then publishes the solver's duals as they are, without solving over the
+face (``unique_dual``); the tests hold the two ways to the same prices.
+
 Columns that enter the same rows with the same coefficients (all bid segments at one
 bus, say) are merged to their tightest condition before solving, so the face LP has
 about as many rows as there are buses, whatever the size of the book.
@@ -48,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voisin.market.lp import Program, SolveStatus, column_wise
-from voisin.market.lp_highs import Solution, highs_lp, run
+from voisin.market.lp_highs import BASIC, Solution, highs_lp, run
 from voisin.market.pricing import PRICE_DECIMALS
 
 TOL = 1e-7
@@ -197,9 +203,34 @@ def _extreme(face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: n
     return solved.x if solved.status is SolveStatus.OPTIMAL else None
 
 
+def unique_dual(program: Program, solution: Solution) -> bool:
+    """Whether ``solution``'s basis is primal non-degenerate, so its dual is the only
+    optimal one (False when the backend gave no basis)."""
+    if solution.basis is None:
+        return False
+    cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
+    basic = int(BASIC)
+    columns = np.fromiter((int(s) for s in solution.basis[0]), dtype=np.int64)
+    rows = np.fromiter((int(s) for s in solution.basis[1]), dtype=np.int64)
+    start, index, value = program.csc()
+    column = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    activity = np.zeros(program.num_row)
+    np.add.at(activity, index, value * solution.x[column])
+    at_low, at_high, _ = _statuses(col_lower, col_upper, solution.x)
+    r_low, r_high, _ = _statuses(row_lower, row_upper, activity)
+    return not (np.any((columns == basic) & (at_low | at_high))
+                or np.any((rows == basic) & (r_low | r_high)))
+
+
 def choose_prices(program: Program, solution: Solution, *, import_price: float,
                   export_price: float) -> Prices:
     """Apply the rule (module docstring) to an optimal ``solution`` of ``program``."""
+    if unique_dual(program, solution):
+        prices = -solution.row_dual
+        premium = 0.0
+        if program.has("green"):
+            premium = max(float(solution.row_dual[program.rows("green").start]), 0.0)
+        return _published(program, solution.row_dual.copy(), premium, prices, prices)
     face = optimal_face(program, solution.x)
     priced = _priced_rows(program)
     y_lower, y_upper = face.y_lower.copy(), face.y_upper.copy()
