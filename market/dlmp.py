@@ -72,43 +72,47 @@ def decompose(program: Program, net: Network, dual: np.ndarray, prices: np.ndarr
     cost = program.bounds()[0]
     start, index, value = program.csc()
     labels = np.array(_family_of_rows(program))
-    balance = program.rows("balance")
+    balance = program.rows("balance").start
     upstream = program.rows("upstream").start
     price = -dual  # on the balance and upstream rows
-    step = np.zeros((len(COMPONENTS), net.bus_count))
-
-    def branch(column: int, parent_row: int, child_row: int) -> np.ndarray:
-        rows = index[start[column]:start[column + 1]]
-        coefs = value[start[column]:start[column + 1]]
-        e_parent = float(coefs[rows == parent_row].sum())
-        e_child = float(coefs[rows == child_row].sum())
-        other = (rows != parent_row) & (rows != child_row)
-        contribution = dual[rows[other]] * coefs[other]
-        reduced = cost[column] - float(dual[rows] @ coefs)
-        parts = np.zeros(len(COMPONENTS))
-        parts[1] = price[parent_row] * (-e_parent / e_child - 1.0)
-        for k, name in enumerate(COMPONENTS):
-            chosen = labels[rows[other]] == name
-            parts[k] += float(contribution[chosen].sum()) / e_child
-        parts[2] += reduced / e_child  # a column at its bound: congestion
-        parts[4] += -cost[column] / e_child
-        return parts
-
-    root_row = balance.start + net.root
-    step[:, net.root] = branch(program.cols("trafo").start, upstream, root_row)
-    up_line = _tree_lines(net)
-    flow = program.cols("flow").start
-    for bus in net.preorder.tolist()[1:]:
-        step[:, bus] = branch(flow + int(up_line[bus]), balance.start + int(net.parent[bus]),
-                              balance.start + bus)
-    total = np.zeros_like(step)
+    buses = net.bus_count
+    # One branch per bus: the transformer into the root, the tree line into each other.
+    column = np.empty(buses, dtype=np.int64)
+    parent_row = np.empty(buses, dtype=np.int64)
+    column[net.root] = program.cols("trafo").start
+    parent_row[net.root] = upstream
+    others = np.flatnonzero(net.parent >= 0)
+    column[others] = program.cols("flow").start + _tree_lines(net)[others]
+    parent_row[others] = balance + net.parent[others]
+    child_row = balance + np.arange(buses)
+    counts = start[column + 1] - start[column]
+    owner = np.repeat(np.arange(buses), counts)
+    at = np.concatenate([np.arange(start[c], start[c + 1]) for c in column.tolist()])
+    rows, coefs = index[at], value[at]
+    is_parent = rows == parent_row[owner]
+    is_child = rows == child_row[owner]
+    e_parent = np.bincount(owner, np.where(is_parent, coefs, 0.0), minlength=buses)
+    e_child = np.bincount(owner, np.where(is_child, coefs, 0.0), minlength=buses)
+    reduced = cost[column] - np.bincount(owner, dual[rows] * coefs, minlength=buses)
+    step = np.zeros((len(COMPONENTS), buses))
+    other = ~is_parent & ~is_child
+    contribution = np.where(other, dual[rows] * coefs, 0.0)
+    for k, name in enumerate(COMPONENTS):
+        chosen = labels[rows] == name
+        step[k] = np.bincount(owner, np.where(chosen, contribution, 0.0), minlength=buses)
+    step /= e_child
+    step[1] += price[parent_row] * (-e_parent / e_child - 1.0)
+    step[2] += reduced / e_child  # a column at its bound: congestion
+    step[4] += -cost[column] / e_child
+    step[0] = 0.0
+    total = step.copy()
     total[0, :] = price[upstream]
-    total[:, net.root] += step[:, net.root]
-    parent = net.parent.tolist()
-    for bus in net.preorder.tolist()[1:]:
-        total[:, bus] = total[:, parent[bus]] + step[:, bus]
-        total[0, bus] = price[upstream]
-    total[0, net.root] = price[upstream]
+    order, parent = net.preorder.tolist()[1:], net.parent.tolist()
+    for k in range(1, len(COMPONENTS)):
+        row = total[k].tolist()
+        for bus in order:
+            row[bus] += row[parent[bus]]
+        total[k] = row
     return Decomposition(_rounded(total, prices))
 
 
