@@ -19,7 +19,7 @@ prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
     grid_import  the market's purchase from the upstream grid, at -import price
     grid_export  the market's sale to the upstream grid, at +export price
     voltage      per bus (physical): squared voltage magnitude u (pu^2), in the band
-    theta        per bus (meshed transport): DC angle, the root's fixed at 0
+    theta        per bus (meshed): voltage angle, the root's fixed at 0
 
 and rows:
 
@@ -32,6 +32,7 @@ and rows:
     bought_in    per bus: inflexible needs bought + buy_rest + shed = needed
     green        green-only bought <= sold
     kirchhoff    per line (meshed transport): flow = (theta_from - theta_to) / x
+    angle        per line (meshed physical): theta_from - theta_to = (x P - r Q) / vn^2
     drop         per line (physical): u_to - u_from + 2 (r P + x Q) / vn^2 = 0
                  (P, Q in MW, Mvar)                                    ["voltage"]
     drop_root    (physical): u_root + 2 (r_t P + x_t Q) / vn^2 = source voltage^2
@@ -218,12 +219,12 @@ def _variables(book: SegmentBook, net: Network, cond: Conditions, layout: _Layou
             low, high = (physics.v_min_pu + margin) ** 2, (physics.v_max_pu - margin) ** 2
         out.append(Variables.of("voltage", buses, lower=low, upper=high,
                                 doc="squared voltage (pu^2)"))
-    elif net.meshed:
+    if net.meshed:
         theta_low = np.full(buses, -np.inf)
         theta_high = np.full(buses, np.inf)
         theta_low[net.root] = theta_high[net.root] = 0.0
         out.append(Variables.of("theta", buses, lower=theta_low, upper=theta_high,
-                                doc="DC bus angle"))
+                                doc="bus voltage angle (rad)"))
     return out
 
 
@@ -313,10 +314,30 @@ def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Lay
                                   doc="green-only bought <= sold"))
     if physics is not None:
         out += _voltage_rows(net, cond)
+        if net.meshed:
+            out.append(_angles(net, cond))
         out += _thermal_rows(net, cond)  # last: sides are added between solves
     elif net.meshed:
         out.append(_kirchhoff(net))
     return out
+
+
+def _angles(net: Network, cond: Conditions) -> Constraints:
+    """The imaginary part of each line's voltage drop, theta_from - theta_to =
+    (x P - r Q) / vn^2 (P, Q in MW, Mvar; linearised as the drop rows are). On a
+    radial feeder the angles are free and these rows change nothing; around a loop the
+    drops alone fix only one of the circulating P and Q, the angles fix the other."""
+    physics = net.physics
+    assert physics is not None
+    lines = len(net.line_from)
+    line = np.arange(lines)
+    k = drop_coefficient(physics.vn_kv, cond.hours) / 2
+    return Constraints.of("angle", lines, [
+        Terms.of("theta", line, net.line_from, 1.0),
+        Terms.of("theta", line, net.line_to, -1.0),
+        Terms.of("flow", line, line, -k * physics.line_x_ohm),
+        Terms.of("flow_q", line, line, k * physics.line_r_ohm),
+    ], component="congestion", doc="voltage angle drop per line (meshed)")
 
 
 def _reactive_balance(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout,
