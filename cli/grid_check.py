@@ -10,13 +10,14 @@ with ``--metered`` what the meters measured.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from voisin.errors import InvalidInput
-from voisin.grid.day_check import DayCheck, IntervalCheck, check_day
+from voisin.grid.day_check import DayCheck, IntervalCheck, ScheduledState, check_day
 from voisin.protocol import Grid, parse
 
 
@@ -43,19 +44,45 @@ def _trafo(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def day_table(day: DayCheck, title: str) -> Table:
-    """One row per interval and a last row for the day."""
+def forecast_errors(metered: Iterable[ScheduledState], scheduled: Iterable[ScheduledState]
+                    ) -> dict[str, tuple[str, float]]:
+    """Per interval, the bus whose metered injection strayed furthest from the schedule
+    and by how much (kW, metered - scheduled): the forecast error behind a metered
+    violation the schedule did not have."""
+    planned = {interval: injections for interval, _, injections, _ in scheduled}
+    out: dict[str, tuple[str, float]] = {}
+    for interval, grid, injections, _ in metered:
+        plan = planned.get(interval, {})
+        gaps = {bus: injections.get(bus, (0.0, 0.0))[0] - plan.get(bus, (0.0, 0.0))[0]
+                for bus in grid.buses}
+        bus = max(sorted(gaps), key=lambda b: abs(gaps[b]))
+        out[interval] = (bus, gaps[bus])
+    return out
+
+
+def day_table(day: DayCheck, title: str,
+              forecast: dict[str, tuple[str, float]] | None = None) -> Table:
+    """One row per interval and a last row for the day; with ``forecast`` (metered
+    checks) the largest forecast error of each interval too."""
     table = Table(title=title)
-    for name in ("interval", "min pu", "max pu", "line %", "trafo %", "losses kW",
-                 "LDF-AC min", "LDF-AC max", "violations"):
-        table.add_column(name, justify="left" if name in ("interval", "violations") else "right")
+    names = ["interval", "min pu", "max pu", "line %", "trafo %", "losses kW",
+             "LDF-AC min", "LDF-AC max", "violations"]
+    if forecast is not None:
+        names.append("forecast error")
+    for name in names:
+        table.add_column(name, justify="left" if name in ("interval", "violations",
+                                                          "forecast error") else "right")
     for check in day.intervals:
         ac, err = check.ac, check.ac.voltage_error
         assert err is not None
-        table.add_row(check.interval, f"{ac.min_vm_pu:.4f}", f"{ac.max_vm_pu:.4f}",
-                      f"{ac.max_line_loading_percent:.1f}",
-                      _trafo(ac.transformer_loading_percent), f"{ac.losses_kw:.2f}",
-                      f"{-err.below_pu:+.5f}", f"{err.above_pu:+.5f}", _violations(check))
+        row = [check.interval, f"{ac.min_vm_pu:.4f}", f"{ac.max_vm_pu:.4f}",
+               f"{ac.max_line_loading_percent:.1f}",
+               _trafo(ac.transformer_loading_percent), f"{ac.losses_kw:.2f}",
+               f"{-err.below_pu:+.5f}", f"{err.above_pu:+.5f}", _violations(check)]
+        if forecast is not None:
+            bus, gap = forecast.get(check.interval, ("-", 0.0))
+            row.append(f"{gap:+.2f} kW at {bus}")
+        table.add_row(*row)
     errors = [c.ac.voltage_error for c in day.intervals if c.ac.voltage_error is not None]
     table.add_section()
     table.add_row(
@@ -65,6 +92,7 @@ def day_table(day: DayCheck, title: str) -> Table:
         f"{max(e.above_pu for e in errors):+.5f}",
         f"{day.violation_count} in {day.intervals_with_violations} intervals"
         if day.violation_count else "-",
+        *([""] if forecast is not None else []),
         style="bold")
     return table
 
@@ -88,6 +116,9 @@ def run_grid_check(ledger: Path, grid_source: str | None, console: Console, *,
         console.print("grid: the default neighbourhood's feeder (the one this ledger was "
                       "cleared on)", markup=False, highlight=False)
     day = check_day((metered_states if metered else scheduled_states)(ledger, grid))
+    forecast = None
+    if metered:
+        forecast = forecast_errors(metered_states(ledger, grid), scheduled_states(ledger, grid))
     recorded = ledger_grid_hashes(ledger)
     if grid is not None and recorded and grid_hash(grid) not in recorded:
         console.print("note: the grid given is not the one the ledger was cleared on "
@@ -96,5 +127,5 @@ def run_grid_check(ledger: Path, grid_source: str | None, console: Console, *,
     predicted = {c.predicted_by for c in day.intervals}
     what = "metered" if metered else "scheduled"
     console.print(day_table(day, f"AC check, {what}: {len(day.intervals)} intervals, voltages "
-                                 f"predicted by {', '.join(sorted(predicted))}"))
+                                 f"predicted by {', '.join(sorted(predicted))}", forecast))
     return 0

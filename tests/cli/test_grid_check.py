@@ -195,3 +195,23 @@ def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch,
     code, _, err = _run(capsys, tmp_path / "none.sqlite", "--grid", "transport.json")
     assert code == 2
     assert "no ledger at" in err
+
+
+def test_metered_checks_name_the_forecast_error_behind_each_interval(
+        ledger, physical_grid) -> None:
+    """The largest gap between metered and scheduled injection per interval: the bus
+    named has the largest |metered - scheduled| P, and some interval has a non-zero one
+    (the agents forecast before gate closure, so the meters differ)."""
+    from voisin.cli.grid_check import forecast_errors, load_grid
+
+    grid = load_grid(str(physical_grid))
+    metered = {i: inj for i, _, inj, _ in metered_states(ledger, grid)}
+    scheduled = {i: inj for i, _, inj, _ in scheduled_states(ledger, grid)}
+    errors = forecast_errors(metered_states(ledger, grid), scheduled_states(ledger, grid))
+    assert set(errors) == set(metered)
+    for interval, (bus, gap) in errors.items():
+        gaps = [abs(metered[interval].get(b, (0, 0))[0] - scheduled[interval].get(b, (0, 0))[0])
+                for b in grid.buses]
+        assert abs(gap) == pytest.approx(max(gaps), abs=1e-9)
+        assert bus in grid.buses
+    assert any(abs(gap) > 1e-6 for _, gap in errors.values())
