@@ -26,6 +26,11 @@ HIGHS_OPTIONS: dict[str, bool | int | str] = {
 }
 """One core, deterministic, a vertex solution (so duals are basic, as with Pyomo)."""
 BASIC = highspy.HighsBasisStatus.kBasic
+DEGENERATE_TOL = 1e-7
+"""A basic variable within this of a bound is degenerate (as ``price_rule.TOL``)."""
+MAX_DIRECTIONS = 200
+"""Above this many degenerate basics, no directions are computed (the price rule then
+solves over the whole dual face)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +48,10 @@ class Solution:
     solver: str
     basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None = None
     """HiGHS's final (column, row) basis statuses, to start a related LP from."""
+    directions: np.ndarray | None = None
+    """Rows x d: for each of the d basic variables sitting at a bound, the dual
+    direction that frees its reduced cost and keeps every other basic one at zero
+    (``B^-T e_k``); empty when the basis is non-degenerate, None when not computed."""
 
     def values(self, program: Program, name: str) -> np.ndarray:
         return self.x[program.cols(name)]
@@ -144,6 +153,7 @@ def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None,
                         direct_solver_version())
     solution = highs.getSolution()
     final = highs.getBasis()
+    directions = _directions(highs, lp, solution) if final.valid else None
     return Solution(
         status=status,
         x=np.asarray(solution.col_value, dtype=float),
@@ -153,7 +163,41 @@ def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None,
         iterations=iterations,
         solver=direct_solver_version(),
         basis=(list(final.col_status), list(final.row_status)) if final.valid else None,
+        directions=directions,
     )
+
+
+def _directions(highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.HighsSolution
+                ) -> np.ndarray | None:
+    """``Solution.directions``: one transposed basis solve per degenerate basic."""
+    _, basic = highs.getBasicVariables()
+    basic = np.asarray(basic, dtype=np.int64)
+    cols, rows = basic >= 0, basic < 0
+    value = np.empty(len(basic))
+    low = np.empty(len(basic))
+    high = np.empty(len(basic))
+    x = np.asarray(solution.col_value)
+    activity = np.asarray(solution.row_value)
+    c, r = basic[cols], -basic[rows] - 1
+    value[cols] = x[c]
+    low[cols] = np.asarray(lp.col_lower_)[c]
+    high[cols] = np.asarray(lp.col_upper_)[c]
+    value[rows] = activity[r]
+    low[rows] = np.asarray(lp.row_lower_)[r]
+    high[rows] = np.asarray(lp.row_upper_)[r]
+    degenerate = np.flatnonzero((value <= low + DEGENERATE_TOL)
+                                | (value >= high - DEGENERATE_TOL))
+    if len(degenerate) > MAX_DIRECTIONS:
+        return None
+    out = np.zeros((len(basic), len(degenerate)))
+    for k, position in enumerate(degenerate.tolist()):
+        unit = np.zeros(len(basic))
+        unit[position] = 1.0
+        solved, z = highs.getBasisTransposeSolve(unit)
+        if solved != highspy.HighsStatus.kOk:
+            return None
+        out[:, k] = z
+    return out
 
 
 def solve_program(program: Program, options: dict[str, bool | int | str] | None = None, *,

@@ -39,8 +39,11 @@ Three refinements, each an extra solve over the same face:
 When the solver's optimal basis is primal non-degenerate (no basic column or row sits
 at one of its bounds), the face is a single point: the basic columns' reduced costs
 must all be zero, and the basis matrix, being square and non-singular, fixes the whole
-dual. The rule then publishes the solver's duals as they are, without solving over the
-face (``unique_dual``); the tests hold the two ways to the same prices.
+dual. The rule then publishes the solver's duals as they are. When d basics sit at a
+bound, the face is the solver's dual plus combinations of d directions
+(``Solution.directions``, one transposed basis solve each), and the face LPs run over
+those d variables instead of one per row. The tests hold all three ways to the same
+prices.
 
 Columns that enter the same rows with the same coefficients (all bid segments at one
 bus, say) are merged to their tightest condition before solving, so the face LP has
@@ -54,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voisin.market.lp import Program, SolveStatus, column_wise
-from voisin.market.lp_highs import BASIC, Solution, highs_lp, run
+from voisin.market.lp_highs import Solution, highs_lp, run
 from voisin.market.pricing import PRICE_DECIMALS
 
 TOL = 1e-7
@@ -91,7 +94,12 @@ class Prices:
 
 @dataclass(frozen=True, eq=False)
 class _Face:
-    """The optimal dual face as an LP over ``y``: merged column conditions as rows."""
+    """The optimal dual face as an LP: column conditions as rows over its variables.
+
+    Over ``y`` itself (``directions`` None), or, when the solver's basis leaves only a
+    few directions free, over ``t`` with ``y = origin + directions @ t``: the face is
+    then the same set, written with d variables instead of one per row.
+    """
 
     start: np.ndarray
     index: np.ndarray
@@ -100,6 +108,8 @@ class _Face:
     row_upper: np.ndarray
     y_lower: np.ndarray
     y_upper: np.ndarray
+    origin: np.ndarray | None = None
+    directions: np.ndarray | None = None
 
 
 def _statuses(low: np.ndarray, high: np.ndarray, value: np.ndarray
@@ -165,19 +175,18 @@ def _merge(start: np.ndarray, index: np.ndarray, value: np.ndarray, keep: np.nda
             np.concatenate(hi) if hi else np.zeros(0))
 
 
-def optimal_face(program: Program, x: np.ndarray) -> _Face:
-    """The set of optimal duals of ``program`` given an optimal ``x``."""
+def _conditions(program: Program, x: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column the bounds complementary slackness puts on a'y (and which columns
+    are free of any), per row the bounds on y."""
     cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
-    start, index, value = program.csc()
     at_low, at_high, fixed = _statuses(col_lower, col_upper, x)
     keep = ~fixed & ~(at_low & at_high)
     # Reduced cost c - a'y <= 0 at lower means a'y >= c; >= 0 at upper means a'y <= c.
-    lower = np.where(at_low & ~at_high, cost, -np.inf)
-    upper = np.where(at_high & ~at_low, cost, np.inf)
     inside = ~at_low & ~at_high
-    lower = np.where(inside, cost, lower)
-    upper = np.where(inside, cost, upper)
-    rows, ys, vals, lo, hi = _merge(start, index, value, keep, lower, upper)
+    lower = np.where((at_low & ~at_high) | inside, cost, -np.inf)
+    upper = np.where((at_high & ~at_low) | inside, cost, np.inf)
+    start, index, value = program.csc()
     activity = np.zeros(program.num_row)
     column = np.repeat(np.arange(len(start) - 1), np.diff(start))
     np.add.at(activity, index, value * x[column])
@@ -185,9 +194,37 @@ def optimal_face(program: Program, x: np.ndarray) -> _Face:
     # A row at its upper bound has y >= 0, at its lower y <= 0, strictly inside y = 0.
     y_lower = np.where(r_fixed | r_low, -np.inf, 0.0)
     y_upper = np.where(r_fixed | r_high, np.inf, 0.0)
+    return keep, lower, upper, y_lower, y_upper
+
+
+def optimal_face(program: Program, x: np.ndarray) -> _Face:
+    """The set of optimal duals of ``program`` given an optimal ``x``, over ``y``."""
+    keep, lower, upper, y_lower, y_upper = _conditions(program, x)
+    start, index, value = program.csc()
+    rows, ys, vals, lo, hi = _merge(start, index, value, keep, lower, upper)
     face_start, face_index, face_value = column_wise(rows, ys, vals, program.num_row)
     return _Face(face_start, face_index, face_value, lo, hi,
                  np.maximum(y_lower, -BOX * 1e3), np.minimum(y_upper, BOX * 1e3))
+
+
+def reduced_face(program: Program, x: np.ndarray, origin: np.ndarray, directions: np.ndarray
+                 ) -> _Face:
+    """The optimal dual face over the directions the degenerate basics leave free: a
+    column condition matters only where a'Z is non-zero (the basic columns' a'Z are
+    zero by construction), a row's bounds only where Z is."""
+    keep, lower, upper, y_lower, y_upper = _conditions(program, x)
+    start, index, value = program.csc()
+    column = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    reach = np.zeros((program.num_col, directions.shape[1]))
+    np.add.at(reach, column, value[:, None] * directions[index])
+    base = np.bincount(column, value * origin[index], minlength=program.num_col)
+    moving = keep & np.any(np.abs(reach) > 1e-12, axis=1)
+    chosen = np.flatnonzero(moving)
+    rows, cols = np.nonzero(np.abs(reach[chosen]) > 1e-12)
+    face_start, face_index, face_value = column_wise(rows, cols, reach[chosen][rows, cols],
+                                                     directions.shape[1])
+    return _Face(face_start, face_index, face_value, lower[chosen] - base[chosen],
+                 upper[chosen] - base[chosen], y_lower, y_upper, origin, directions)
 
 
 def _priced_rows(program: Program) -> np.ndarray:
@@ -197,41 +234,51 @@ def _priced_rows(program: Program) -> np.ndarray:
 
 def _extreme(face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray,
              *, maximise: bool) -> np.ndarray | None:
-    lp = highs_lp(objective, y_lower, y_upper, face.row_lower, face.row_upper,
-                  (face.start, face.index, face.value), maximise=maximise)
+    """The dual ``y`` in the face, within ``[y_lower, y_upper]``, that maximises (or
+    minimises) ``objective @ y``; None if none is found."""
+    if face.directions is None:
+        lp = highs_lp(objective, y_lower, y_upper, face.row_lower, face.row_upper,
+                      (face.start, face.index, face.value), maximise=maximise)
+        solved = run(lp)
+        return solved.x if solved.status is SolveStatus.OPTIMAL else None
+    assert face.origin is not None
+    z, origin = face.directions, face.origin
+    moving = np.flatnonzero(np.any(np.abs(z) > 1e-12, axis=1))
+    rows, cols = np.nonzero(np.abs(z[moving]) > 1e-12)
+    extra_start, extra_index, extra_value = column_wise(
+        rows + len(face.row_lower), cols, z[moving][rows, cols], z.shape[1])
+    start, index, value = _stack(face, extra_start, extra_index, extra_value)
+    lp = highs_lp(z.T @ objective, np.full(z.shape[1], -np.inf), np.full(z.shape[1], np.inf),
+                  np.concatenate([face.row_lower, y_lower[moving] - origin[moving]]),
+                  np.concatenate([face.row_upper, y_upper[moving] - origin[moving]]),
+                  (start, index, value), maximise=maximise)
     solved = run(lp)
-    return solved.x if solved.status is SolveStatus.OPTIMAL else None
+    return origin + z @ solved.x if solved.status is SolveStatus.OPTIMAL else None
 
 
-def unique_dual(program: Program, solution: Solution) -> bool:
-    """Whether ``solution``'s basis is primal non-degenerate, so its dual is the only
-    optimal one (False when the backend gave no basis)."""
-    if solution.basis is None:
-        return False
-    cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
-    basic = int(BASIC)
-    columns = np.fromiter((int(s) for s in solution.basis[0]), dtype=np.int64)
-    rows = np.fromiter((int(s) for s in solution.basis[1]), dtype=np.int64)
-    start, index, value = program.csc()
-    column = np.repeat(np.arange(len(start) - 1), np.diff(start))
-    activity = np.zeros(program.num_row)
-    np.add.at(activity, index, value * solution.x[column])
-    at_low, at_high, _ = _statuses(col_lower, col_upper, solution.x)
-    r_low, r_high, _ = _statuses(row_lower, row_upper, activity)
-    return not (np.any((columns == basic) & (at_low | at_high))
-                or np.any((rows == basic) & (r_low | r_high)))
+def _stack(face: _Face, start: np.ndarray, index: np.ndarray, value: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two column-wise matrices with the same columns, the second's rows below."""
+    cols = len(start) - 1
+    col_a = np.repeat(np.arange(cols), np.diff(face.start))
+    col_b = np.repeat(np.arange(cols), np.diff(start))
+    return column_wise(np.concatenate([face.index, index]), np.concatenate([col_a, col_b]),
+                       np.concatenate([face.value, value]), cols)
 
 
 def choose_prices(program: Program, solution: Solution, *, import_price: float,
                   export_price: float) -> Prices:
     """Apply the rule (module docstring) to an optimal ``solution`` of ``program``."""
-    if unique_dual(program, solution):
+    if solution.directions is not None and solution.directions.shape[1] == 0:
         prices = -solution.row_dual
         premium = 0.0
         if program.has("green"):
             premium = max(float(solution.row_dual[program.rows("green").start]), 0.0)
         return _published(program, solution.row_dual.copy(), premium, prices, prices)
-    face = optimal_face(program, solution.x)
+    if solution.directions is not None:
+        face = reduced_face(program, solution.x, solution.row_dual, solution.directions)
+    else:
+        face = optimal_face(program, solution.x)
     priced = _priced_rows(program)
     y_lower, y_upper = face.y_lower.copy(), face.y_upper.copy()
     # Prices are -y: a price box [-BOX, BOX] is the same box on y.
