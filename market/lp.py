@@ -114,6 +114,8 @@ class Program:
     constraints: tuple[Constraints, ...]
     _col_at: dict[str, int] = field(init=False, repr=False)
     _row_at: dict[str, int] = field(init=False, repr=False)
+    _memo: dict[str, object] = field(init=False, repr=False, default_factory=dict)
+    """``bounds()`` and ``csc()``, computed once: every stage of a clearing reads them."""
 
     def __post_init__(self) -> None:
         col_at, row_at, at = {}, {}, 0
@@ -159,14 +161,22 @@ class Program:
         return slice(at, at + self.constraint(name).size)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(cost, col_lower, col_upper, row_lower, row_upper), concatenated."""
+        """(cost, col_lower, col_upper, row_lower, row_upper), concatenated (read-only)."""
+        if "bounds" not in self._memo:
+            self._memo["bounds"] = self._bounds()
+        return self._memo["bounds"]  # type: ignore[return-value]
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         def cat(arrays: list[np.ndarray]) -> np.ndarray:
             return np.concatenate(arrays) if arrays else np.zeros(0)
 
-        return (cat([v.cost for v in self.variables]), cat([v.lower for v in self.variables]),
-                cat([v.upper for v in self.variables]),
-                cat([c.lower for c in self.constraints]),
-                cat([c.upper for c in self.constraints]))
+        out = (cat([v.cost for v in self.variables]), cat([v.lower for v in self.variables]),
+               cat([v.upper for v in self.variables]),
+               cat([c.lower for c in self.constraints]),
+               cat([c.upper for c in self.constraints]))
+        for array in out:
+            array.flags.writeable = False
+        return out
 
     def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every non-zero as global (row, column, value)."""
@@ -182,9 +192,15 @@ class Program:
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
     def csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Column-wise (start, index, value), duplicates summed, rows sorted per column."""
-        row, col, val = self.triplets()
-        return column_wise(row, col, val, self.num_col)
+        """Column-wise (start, index, value), duplicates summed, rows sorted per column
+        (read-only)."""
+        if "csc" not in self._memo:
+            row, col, val = self.triplets()
+            out = column_wise(row, col, val, self.num_col)
+            for array in out:
+                array.flags.writeable = False
+            self._memo["csc"] = out
+        return self._memo["csc"]  # type: ignore[return-value]
 
 
 def column_wise(row: np.ndarray, col: np.ndarray, val: np.ndarray, num_col: int
