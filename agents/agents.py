@@ -42,7 +42,9 @@ class Plan:
 
 class MemberAgent(mesa.Agent):
     """A participant's agent. ``pv_kwh`` and ``load_kwh`` are the real energies per
-    interval of the run; the agent only sees them through a noisy forecast."""
+    interval of the run, which only its meter sees; the agent bids on ``pv_forecast_kwh``
+    and ``load_forecast_kwh``, made with its member's forecast method from what was
+    known at gate closure (:mod:`voisin.agents.forecasts`)."""
 
     model: Neighbourhood
 
@@ -53,14 +55,16 @@ class MemberAgent(mesa.Agent):
         pv_kwh: np.ndarray,
         load_kwh: np.ndarray,
         strategy: Strategy,
-        forecast_error: float = 0.1,
+        pv_forecast_kwh: np.ndarray,
+        load_forecast_kwh: np.ndarray,
     ) -> None:
         super().__init__(model)
         self.member = member
         self.pv_kwh = pv_kwh
         self.load_kwh = load_kwh
+        self.pv_forecast_kwh = pv_forecast_kwh
+        self.load_forecast_kwh = load_forecast_kwh
         self.strategy = strategy
-        self.forecast_error = forecast_error
         self.own_rng = np.random.default_rng(int(model.rng.integers(2**63)))
         self.battery = Battery.from_spec(member.battery) if member.battery else None
         self.meter = Meter(member.meter_key, member.id)
@@ -72,12 +76,6 @@ class MemberAgent(mesa.Agent):
     @property
     def participant_id(self) -> str:
         return self.member.id
-
-    def _forecast(self, actual: float) -> float:
-        """Actual energy times (1 + error), error ~ N(0, forecast_error) within 3 sigma."""
-        sigma = self.forecast_error
-        error = float(np.clip(self.own_rng.normal(0.0, sigma), -3 * sigma, 3 * sigma))
-        return max(0.0, actual * (1.0 + error))
 
     def _projected_battery(self, index: int) -> Battery | None:
         """The battery as it will be when ``index`` starts, if pending plans are carried out."""
@@ -91,8 +89,8 @@ class MemberAgent(mesa.Agent):
 
     def plan(self, index: int) -> Plan:
         """Forecast the interval and let the battery absorb surplus or cover need first."""
-        pv = self._forecast(float(self.pv_kwh[index]))
-        load = self._forecast(float(self.load_kwh[index]))
+        pv = max(0.0, float(self.pv_forecast_kwh[index]))
+        load = max(0.0, float(self.load_forecast_kwh[index]))
         battery = self._projected_battery(index)
         dispatch = 0.0
         if battery is not None:
@@ -162,4 +160,4 @@ class Household(MemberAgent):
 
 
 class School(MemberAgent):
-    """The school: a daytime weekday load (BDEW G1) and, by default, no devices."""
+    """The school: a base load always, a teaching load on school days, no devices."""

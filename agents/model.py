@@ -3,7 +3,9 @@
 The market is not in here. A driver (``voisin simulate`` or the operator) asks the
 model for the bids of an interval, clears them elsewhere, then asks it to deliver the
 interval and collects the signed meter readings. Everything random comes from the
-model's seed: the weather, each home's load noise and each agent's forecast errors.
+model's seed: the weather and its day-ahead forecast, each home's appliance cycles and
+each agent's bidding draws. ``profiles`` replaces the simulated profiles of some members
+(a household replaying its own meter data).
 """
 
 from __future__ import annotations
@@ -14,15 +16,12 @@ import numpy as np
 from mesa import Model
 
 from voisin.agents.agents import Household, MemberAgent, School
+from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
+from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
 from voisin.agents.scenario import Scenario
 from voisin.agents.strategies import Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
-from voisin.meters import load_share, pv_kwh_per_kwp
 from voisin.protocol import Bid, Interval, MeterReading, ParticipantKind
-
-LOAD_NOISE = 0.2
-"""Spread (log-normal sigma) of one home's quarter-hour load around its BDEW profile:
-BDEW describes the average of many homes, a single one is spikier."""
 
 
 class Neighbourhood(Model):
@@ -38,7 +37,7 @@ class Neighbourhood(Model):
         intervals: Sequence[Interval],
         seed: int = 0,
         strategy: Strategy | None = None,
-        forecast_error: float = 0.1,
+        profiles: dict[str, MemberProfiles] | None = None,
     ) -> None:
         super().__init__(rng=seed)
         if not intervals:
@@ -46,8 +45,6 @@ class Neighbourhood(Model):
         ids = [iv.id for iv in intervals]
         if len(set(ids)) != len(ids) or ids != sorted(ids):
             raise InvalidInput("intervals must be distinct and in time order")
-        if not 0 <= forecast_error < 1:
-            raise InvalidInput(f"forecast error must be in [0, 1), got {forecast_error}")
         self.scenario = scenario
         self.seed = seed
         self.intervals: tuple[Interval, ...] = tuple(intervals)
@@ -60,23 +57,18 @@ class Neighbourhood(Model):
         self.last_bids: list[Bid] = []
         self.last_readings: list[MeterReading] = []
 
-        site = scenario.site
-        pv_per_kwp = pv_kwh_per_kwp(self.intervals, seed, site)
-        profiles = sorted({m.load_profile for m in scenario.members})
-        shares = {p: load_share(self.intervals, p, site) for p in profiles}
+        self.weather, computed = neighbourhood_profiles(scenario, self.intervals, seed)
+        self.profiles: dict[str, MemberProfiles] = {**computed, **(profiles or {})}
+        climatology = month_index(self.intervals, self.weather.source)
         self.by_participant: dict[str, MemberAgent] = {}
         for member in scenario.members:
             kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
-            noise = self.rng.lognormal(-(LOAD_NOISE**2) / 2, LOAD_NOISE, len(self.intervals))
-            agent = kind(
-                self,
-                member,
-                pv_kwh=member.pv_kwp * pv_per_kwp,
-                load_kwh=member.annual_kwh * shares[member.load_profile] * noise,
-                strategy=self.strategy,
-                forecast_error=forecast_error,
+            p = self.profiles[member.id]
+            pv_forecast, load_forecast = forecasts(p, member.forecast, climatology)
+            self.by_participant[member.id] = kind(
+                self, member, pv_kwh=p.pv_kwh, load_kwh=p.load_kwh, strategy=self.strategy,
+                pv_forecast_kwh=pv_forecast, load_forecast_kwh=load_forecast,
             )
-            self.by_participant[member.id] = agent
 
     def index_of(self, interval: Interval | str) -> int:
         """Position of ``interval`` (or its id) in the run."""
@@ -126,3 +118,8 @@ class Neighbourhood(Model):
         """Real PV and load per member (rows in scenario order) and interval, in kWh."""
         agents = [self.by_participant[m.id] for m in self.scenario.members]
         return np.vstack([a.pv_kwh for a in agents]), np.vstack([a.load_kwh for a in agents])
+
+    def forecast_errors(self) -> list[ForecastError]:
+        """How each forecast method would have done over this run, by lead time."""
+        return forecast_errors([self.profiles[m.id] for m in self.scenario.members],
+                               self.intervals, self.weather.source)

@@ -6,6 +6,7 @@ same keys. Keys come from ``KeyPair.derive`` and are for simulation only.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,12 +14,16 @@ from typing import Literal
 import numpy as np
 
 from voisin.errors import InvalidInput
-from voisin.meters import LYON, BatterySpec, Site
+from voisin.meters import LYON, BatterySpec, Orientation, Site
 from voisin.meters.bdew import PROFILES
+from voisin.meters.heating import HeatPump, WaterHeater
+from voisin.meters.school import SchoolCalendar
 from voisin.protocol import Grid, KeyPair, Line, Participant, ParticipantKind, Tariff, Transformer
 from voisin.protocol.cables import CABLE_TYPES, TRANSFORMER_TYPES
 
 LoadProfile = Literal["h0", "g1"]
+ForecastMethod = Literal["day-ahead", "persistence", "profile"]
+FORECAST_METHODS: tuple[str, ...] = ("day-ahead", "persistence", "profile")
 
 HOUSEHOLD_TARIFF = Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08)
 SCHOOL_TARIFF = Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08)
@@ -28,9 +33,12 @@ SCHOOL_TARIFF = Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08)
 class Member:
     """A participant with its trading key, its meter's key and its devices.
 
-    ``pv_kwp`` is the array's peak power (0 = none), ``annual_kwh`` the yearly
-    consumption that scales the BDEW ``load_profile``, ``preferred`` the participant ids
-    its sell bids would rather go to.
+    ``pv_kwp`` is the array's peak power (0 = none) facing ``orientation``;
+    ``annual_kwh`` the yearly consumption of the home's appliances (``h0``: stochastic
+    appliance cycles on BDEW's H0 energy and timing) or of the school (``g1``: base load
+    ``base_share`` plus teaching load on school days); a water heater and a heat pump add
+    to a home's load. ``forecast`` is how its agent forecasts before gate closure;
+    ``preferred`` the participant ids its sell bids would rather go to.
     """
 
     participant: Participant
@@ -41,6 +49,11 @@ class Member:
     annual_kwh: float = 3500.0
     load_profile: LoadProfile = "h0"
     preferred: tuple[str, ...] = ()
+    orientation: Orientation = Orientation()
+    water_heater: WaterHeater | None = None
+    heat_pump: HeatPump | None = None
+    base_share: float = 0.25
+    forecast: ForecastMethod = "day-ahead"
 
     def __post_init__(self) -> None:
         pid = self.participant.participant_id
@@ -53,6 +66,16 @@ class Member:
                 raise InvalidInput(f"member {pid[:8]}: {name} must be >= 0, got {value}")
         if self.load_profile not in PROFILES:
             raise InvalidInput(f"member {pid[:8]}: unknown load profile {self.load_profile!r}")
+        if self.forecast not in FORECAST_METHODS:
+            raise InvalidInput(f"member {pid[:8]}: unknown forecast {self.forecast!r}; use "
+                               f"one of {', '.join(FORECAST_METHODS)}")
+        if not 0 <= self.base_share < 1:
+            raise InvalidInput(f"member {pid[:8]}: base_share must be in [0, 1)")
+
+    @property
+    def stream(self) -> int:
+        """This member's random stream key, from its id (order-independent)."""
+        return int.from_bytes(hashlib.sha256(self.id.encode()).digest()[:8], "big")
 
     @property
     def id(self) -> str:
@@ -73,6 +96,7 @@ class Scenario:
     fund: str
     operator: KeyPair | None = None
     site: Site = LYON
+    school_calendar: SchoolCalendar = SchoolCalendar()
     name: str = "custom"
     others: frozenset[str] = frozenset()
     """Participants outside this scenario that its members may prefer (an agent's
@@ -127,6 +151,9 @@ _MV_VM_PU = 1.02
 """The MV busbar's voltage: DSOs hold it a little above nominal for their load."""
 _ESTATE_BUS, _SCHOOL_BUS = "A4", "B1"
 _BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
+_TILTS = (20, 25, 30, 35, 40)
+_AZIMUTHS = (135, 150, 165, 180, 195, 210, 225)
+"""Roofs outside the estate face south-east to south-west (degrees from north)."""
 
 
 def default_grid(scale: float = 1.0) -> Grid:
@@ -187,6 +214,7 @@ def _household(
     battery: BatterySpec | None,
     annual_kwh: float,
     school: Member,
+    orientation: Orientation,
 ) -> Member:
     key = KeyPair.derive("seed", seed, "household", i)
     meter = KeyPair.derive("seed", seed, "household", i, "meter")
@@ -199,12 +227,15 @@ def _household(
         meter_id=meter.public_hex,
     )
     preferred = (school.id,) if kwp else ()
-    return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred)
+    return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred,
+                  orientation)
 
 
 def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
     """About 30 households (half with 3-9 kWp PV, five of those with a 5-10 kWh battery)
-    and a school (G1 profile, 45,000 kWh a year, no PV) that the PV owners prefer.
+    and a school (45,000 kWh a year, no PV, French zone A calendar) that the PV owners
+    prefer. Estate roofs face south at 30 degrees, the others 20-40 degrees between
+    south-east and south-west.
 
     The first homes form the all-PV estate behind the weak A3-A4 line; the others sit
     round-robin on the remaining buses. Everything is drawn from ``seed``.
@@ -223,6 +254,7 @@ def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
     candidates = sorted(pv_owners - set(range(estate)))
     count = min(round(5 * scale), len(candidates))
     battery_owners = {int(i) for i in rng.choice(candidates, count, replace=False)}
+    roofs = np.random.default_rng((seed, 0x5C3, 1))
     members = []
     for i in range(households):
         bus = _ESTATE_BUS if i < estate else others[(i - estate) % len(others)]
@@ -233,7 +265,10 @@ def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
             capacity = round(float(rng.uniform(5.0, 10.0)) * 2) / 2
             battery = BatterySpec(capacity, power_kw=capacity / 2, initial_soc_kwh=0.3 * capacity)
         annual_kwh = float(round(rng.uniform(2000, 6000), -1))
-        members.append(_household(seed, i, bus, kwp, battery, annual_kwh, school))
+        orientation = Orientation(30.0, 180.0) if i < estate else Orientation(
+            float(roofs.choice(_TILTS)), float(roofs.choice(_AZIMUTHS)))
+        members.append(_household(seed, i, bus, kwp, battery, annual_kwh, school,
+                                  orientation if kwp else Orientation()))
     return Scenario(
         grid=grid,
         members=(*members, school),

@@ -1,31 +1,30 @@
-"""Meters and what they measure: PV and load profiles, batteries, signed readings."""
+"""Meters and what they measure: weather, PV and load profiles, batteries, signed readings."""
 
 from voisin.meters.battery import Battery, BatterySpec
-from voisin.meters.bdew import bdew_year_profile, french_holidays
+from voisin.meters.bdew import bdew_year_profile, public_holidays
+from voisin.meters.climate import CLIMATES, Climate, climate
 from voisin.meters.meter import Meter, verify_reading
-from voisin.meters.profiles import (
-    clear_sky_pv_kwh_per_kwp,
-    cloud_factors,
-    load_kwh,
-    load_share,
-    pv_kwh,
-    pv_kwh_per_kwp,
-)
+from voisin.meters.profiles import load_kwh, load_share
 from voisin.meters.site import LYON, Site
+from voisin.meters.solar import Orientation, clear_sky_pv_kwh_per_kwp, pv_kwh_per_kwp
+from voisin.meters.weather import Weather
 
 __all__ = [
+    "CLIMATES",
     "LYON",
     "Battery",
     "BatterySpec",
+    "Climate",
     "Meter",
+    "Orientation",
     "Site",
+    "Weather",
     "bdew_year_profile",
     "clear_sky_pv_kwh_per_kwp",
-    "cloud_factors",
-    "french_holidays",
+    "climate",
+    "public_holidays",
     "load_kwh",
     "load_share",
-    "pv_kwh",
     "pv_kwh_per_kwp",
     "verify_reading",
 ]

@@ -2,9 +2,10 @@
 
 demandlib ships the BDEW table (``selp_series.csv``: 3 seasons x 7 day types x 96
 quarter-hours) and the H0 dynamisation polynomial. Its ``ElecSlp`` class builds all
-eleven profiles with pandas merges, takes seconds, and under pandas 3 fails: it calls
-``warnings.simplefilter("error")`` (process-wide) and then trips over a pandas deprecation
-warning. So we read demandlib's table and apply the BDEW rules ourselves with numpy:
+eleven profiles with pandas merges and calls ``warnings.simplefilter("error")``, which
+turns every warning into an error for the rest of the process (under pandas 3 it then
+fails on a pandas deprecation warning; under pandas 2.3 it runs but leaves the filter
+set). So we read demandlib's table and apply the BDEW rules ourselves with numpy:
 the same seasons, holidays counted as Sundays, each profile normalised to one over the
 year. The result is cached per (year, profile) because a year is 35,040 slots.
 
@@ -19,6 +20,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from importlib.resources import files
 
+import holidays
 import numpy as np
 from demandlib.bdew.elec_slp import dynamisation_function
 from pandas import date_range
@@ -42,26 +44,17 @@ def _season(day: date) -> int:
     return 0
 
 
-def _easter(year: int) -> date:
-    """Gregorian Easter Sunday (the anonymous Gregorian computus)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    leap = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * leap) // 451
-    month, day = divmod(h + leap - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def french_holidays(year: int) -> tuple[date, ...]:
-    """Public holidays in France (metropolitan), computed offline; no network lookup."""
-    easter = _easter(year)
-    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
-    movable = [easter + timedelta(days=n) for n in (1, 39, 50)]  # Monday, Ascension, Whit Monday
-    return tuple(sorted([date(year, m, d) for m, d in fixed] + movable))
+def public_holidays(year: int, country: str = "FR",
+                    subdivision: str | None = None) -> tuple[date, ...]:
+    """Public holidays of ``country`` (ISO 3166 code; ``subdivision`` for regional ones)
+    in ``year``, from the ``holidays`` package's offline rules."""
+    try:
+        days = holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError:
+        raise InvalidInput(f"no holiday calendar for country {country!r}"
+                           + (f" / {subdivision!r}" if subdivision else ""),
+                           code="bad-country") from None
+    return tuple(sorted(days))
 
 
 @lru_cache(maxsize=1)
@@ -83,17 +76,18 @@ def _table() -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=32)
-def bdew_year_profile(year: int, profile: str) -> np.ndarray:
+def bdew_year_profile(year: int, profile: str, country: str = "FR",
+                      subdivision: str | None = None) -> np.ndarray:
     """Fraction of the annual energy in each local quarter-hour of ``year`` (sums to 1).
 
-    H0 carries BDEW's dynamisation (more in winter, less in summer); French public
-    holidays count as Sundays. The array is read-only because it is shared by the cache.
+    H0 carries BDEW's dynamisation (more in winter, less in summer); public holidays of
+    ``country`` count as Sundays. The array is read-only because it is shared by the cache.
     """
     if profile not in PROFILES:
         raise InvalidInput(f"unknown load profile {profile!r}; use one of {', '.join(PROFILES)}")
     first = date(year, 1, 1)
     days = (date(year + 1, 1, 1) - first).days
-    holidays = set(french_holidays(year))
+    holidays = set(public_holidays(year, country, subdivision))
     seasons = np.empty(days, dtype=int)
     daytypes = np.empty(days, dtype=int)
     for n in range(days):

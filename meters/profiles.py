@@ -1,7 +1,6 @@
 """Energy per interval (kWh, numpy arrays aligned with a list of ``Interval``s).
 
-PV comes from :mod:`voisin.meters.solar` (pvlib clear sky times seeded clouds), loads
-from the BDEW standard profiles of :mod:`voisin.meters.bdew` read on the local clock:
+Standard loads from the BDEW profiles of :mod:`voisin.meters.bdew` read on the local clock:
 a UTC interval is cut into minutes, each minute takes 1/15 of the energy of the local
 quarter-hour it falls in, so any interval length (5, 15, 60 minutes) adds up, and
 summer time shifts the household evening peak as it does in real life.
@@ -16,17 +15,9 @@ import numpy as np
 from voisin.errors import InvalidInput
 from voisin.meters.bdew import SLOTS_PER_DAY, bdew_year_profile
 from voisin.meters.site import LYON, Site, per_interval_mean, sample_times
-from voisin.meters.solar import clear_sky_pv_kwh_per_kwp, cloud_factors, pv_kwh_per_kwp
 from voisin.protocol import Interval
 
-__all__ = [
-    "clear_sky_pv_kwh_per_kwp",
-    "cloud_factors",
-    "load_kwh",
-    "load_share",
-    "pv_kwh",
-    "pv_kwh_per_kwp",
-]
+__all__ = ["load_kwh", "load_share"]
 
 
 def load_share(intervals: Sequence[Interval], profile: str, site: Site = LYON) -> np.ndarray:
@@ -44,7 +35,8 @@ def load_share(intervals: Sequence[Interval], profile: str, site: Site = LYON) -
     per_minute = np.empty(len(times))
     for year in np.unique(years):
         mask = years == year
-        per_minute[mask] = bdew_year_profile(int(year), profile)[slots[mask]] / 15.0
+        per_minute[mask] = bdew_year_profile(int(year), profile, site.country,
+                                              site.subdivision)[slots[mask]] / 15.0
     minutes = np.array([iv.minutes for iv in intervals], dtype=float)
     return per_interval_mean(per_minute, owner, len(intervals)) * minutes
 
@@ -56,10 +48,3 @@ def load_kwh(
     if not np.isfinite(annual_kwh) or annual_kwh < 0:
         raise InvalidInput(f"annual consumption must be a non-negative number, got {annual_kwh}")
     return annual_kwh * load_share(intervals, profile, site)
-
-
-def pv_kwh(intervals: Sequence[Interval], kwp: float, seed: int, site: Site = LYON) -> np.ndarray:
-    """kWh per interval of a ``kwp`` array under the seeded weather of ``seed``."""
-    if not np.isfinite(kwp) or kwp < 0:
-        raise InvalidInput(f"PV peak power must be a non-negative number, got {kwp}")
-    return kwp * pv_kwh_per_kwp(intervals, seed, site)

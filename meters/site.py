@@ -13,20 +13,24 @@ from voisin.protocol import Interval
 
 @dataclass(frozen=True)
 class Site:
-    """Location and panel geometry shared by the neighbourhood.
+    """Where the neighbourhood is: location, clock, calendar and climate.
 
-    Defaults: Lyon, south-facing panels tilted 30 degrees, performance ratio 0.85
-    (inverter, wiring, temperature and soiling losses); loads follow the local clock of
-    ``timezone``.
+    Loads follow the local clock of ``timezone``; public holidays are those of
+    ``country`` (ISO 3166 code, ``subdivision`` for regional ones, from the ``holidays``
+    package); the weather resamples the reference year of ``climate``
+    (:mod:`voisin.meters.climate`). Lyon has no reference year that ships offline, so the
+    default borrows Mannheim's (Upper Rhine valley, 450 km north-east): Lyon's sun with
+    Mannheim's clouds, a little cloudier than Lyon really is.
     """
 
+    name: str = "Lyon"
     latitude: float = 45.76
     longitude: float = 4.84
     altitude_m: float = 170.0
-    tilt_deg: float = 30.0
-    azimuth_deg: float = 180.0
-    performance_ratio: float = 0.85
     timezone: str = "Europe/Paris"
+    country: str = "FR"
+    subdivision: str | None = None
+    climate: str = "mannheim"
 
 
 LYON = Site()

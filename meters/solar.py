@@ -1,91 +1,162 @@
-"""PV output: pvlib clear sky on a tilted plane, dimmed by a seeded cloud model.
+"""PV output from a pvlib ModelChain, for each system's tilt and azimuth, under a sky.
 
-Irradiance is sampled at several instants inside each interval (UTC) and averaged, so
-the energy is right for 15-minute and hourly intervals alike. Clouds are one weather
-field shared by the whole neighbourhood (the houses are a few hundred metres apart):
-a day-level clearness drawn per calendar day and a smooth AR(1) wiggle on a 15-minute
-grid, both from ``numpy.random.default_rng((seed, day))``. A day's weather therefore
-does not depend on which other days a run covers.
+The sky is a clear-sky index (1 = clear) per instant: global horizontal irradiance is
+the index times Ineichen's clear sky. It is split into beam and diffuse by a diffuse
+fraction when one is given (the weather model borrows the reference year's measured
+split), by the Erbs model otherwise (Erbs, Klein and Duffie 1982, as a forecaster
+would), and under no index at all the clear sky's own components are used. The
+ModelChain then transposes to the plane of array (Perez et al. 1990), applies the
+physical incidence-angle model, the SAPM cell temperature of a roof-mounted glass/glass
+module (King et al. 2004) from air temperature and wind, PVWatts DC with -0.37 %/K,
+PVWatts' default system losses (14 %) and a 96 % inverter.
+
+Irradiance is sampled every ``SAMPLE_MINUTES`` inside each interval and averaged, so
+the energy is right for 15-minute and hourly intervals alike. Results are per kWp:
+PVWatts scales linearly with nameplate power.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pvlib
+from pvlib.modelchain import ModelChain
+from pvlib.pvsystem import PVSystem
+from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
-from voisin.meters.site import LYON, Site, per_interval_mean, sample_times
+from voisin.errors import InvalidInput
+from voisin.meters.site import Site, per_interval_mean, sample_times
+from voisin.meters.sky import Sky
+from voisin.meters.weather import Weather
 from voisin.protocol import Interval
 
 SAMPLE_MINUTES = 5
 """Irradiance is averaged over samples this far apart."""
+GAMMA_PDC_PER_K = -0.0037
+INVERTER_EFFICIENCY = 0.96
+TEMPERATURE_MODEL = TEMPERATURE_MODEL_PARAMETERS["sapm"]["close_mount_glass_glass"]
+MAX_BEAM_ZENITH_DEG = 87.0
+"""Closer to the horizon, beam and diffuse cannot be told apart; all is diffuse."""
 
-_STEP_MINUTES = 15
-_STEPS_PER_DAY = 1440 // _STEP_MINUTES
+
+@dataclass(frozen=True)
+class Orientation:
+    """A PV plane: tilt from horizontal and azimuth clockwise from north, in degrees."""
+
+    tilt_deg: float = 30.0
+    azimuth_deg: float = 180.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tilt_deg <= 90 or not 0 <= self.azimuth_deg < 360:
+            raise InvalidInput(f"PV orientation {self.tilt_deg}/{self.azimuth_deg} deg is "
+                               "outside tilt 0-90, azimuth 0-360", code="bad-pv")
 
 
-def clear_sky_pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site = LYON) -> np.ndarray:
-    """kWh per kWp per interval under a clear sky (Ineichen clear sky, isotropic sky POA).
+SOUTH_30 = Orientation()
+"""The default plane: facing south, tilted 30 degrees."""
 
-    1 kW/m2 on the plane of array yields the panel's rated kWp before losses, so
-    AC power per kWp = POA / 1000 * performance ratio.
-    """
-    if not intervals:
-        return np.zeros(0)
-    times, owner = sample_times(intervals, SAMPLE_MINUTES)
-    location = pvlib.location.Location(
-        site.latitude, site.longitude, tz="UTC", altitude=site.altitude_m
+
+class _KnownSun(pvlib.location.Location):
+    """A Location that hands back a solar position computed once for all orientations."""
+
+    def __init__(self, site: Site, sun: pd.DataFrame | None) -> None:
+        super().__init__(site.latitude, site.longitude, tz="UTC", altitude=site.altitude_m)
+        self._sun = sun
+
+    def get_solarposition(self, times, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self._sun is not None and self._sun.index.equals(times):
+            return self._sun
+        return super().get_solarposition(times, *args, **kwargs)
+
+
+def model_chain(site: Site, orientation: Orientation,
+                sun: pd.DataFrame | None = None) -> ModelChain:
+    """The ModelChain for 1 kWp at ``site`` facing ``orientation`` (AC watts out);
+    ``sun`` is the solar position at the instants it will run on, if known."""
+    system = PVSystem(
+        surface_tilt=orientation.tilt_deg, surface_azimuth=orientation.azimuth_deg,
+        module_parameters={"pdc0": 1000.0, "gamma_pdc": GAMMA_PDC_PER_K},
+        inverter_parameters={"pdc0": 1000.0, "eta_inv_nom": INVERTER_EFFICIENCY},
+        temperature_model_parameters=TEMPERATURE_MODEL,
     )
-    sky = location.get_clearsky(times)
-    sun = location.get_solarposition(times)
-    poa = pvlib.irradiance.get_total_irradiance(
-        surface_tilt=site.tilt_deg,
-        surface_azimuth=site.azimuth_deg,
-        solar_zenith=sun["apparent_zenith"],
-        solar_azimuth=sun["azimuth"],
-        dni=sky["dni"],
-        ghi=sky["ghi"],
-        dhi=sky["dhi"],
-        model="isotropic",
-    )["poa_global"]
-    kw_per_kwp = np.nan_to_num(poa.to_numpy(), nan=0.0).clip(min=0.0) / 1000.0
-    kw_per_kwp *= site.performance_ratio
-    hours = np.array([iv.hours for iv in intervals])
-    return per_interval_mean(kw_per_kwp, owner, len(intervals)) * hours
+    return ModelChain(system, _KnownSun(site, sun), aoi_model="physical", spectral_model="no_loss",
+                      transposition_model="perez", losses_model="pvwatts")
 
 
-def _day_weather(seed: int, ordinal: int) -> np.ndarray:
-    """Cloud factor (0.05-1) on the 15-minute grid of one UTC day, plus the next midnight."""
-    rng = np.random.default_rng((seed, ordinal))
-    kind = rng.choice(3, p=(0.45, 0.35, 0.20))  # clear, broken clouds, overcast
-    low, high, wiggle = ((0.85, 1.0, 0.04), (0.45, 0.85, 0.22), (0.12, 0.45, 0.08))[kind]
-    clearness = rng.uniform(low, high)
-    phi = 0.85  # correlation between neighbouring quarter-hours
-    shocks = rng.standard_normal(_STEPS_PER_DAY + 1)
-    path = np.empty(_STEPS_PER_DAY + 1)
-    path[0] = shocks[0]
-    for t in range(1, path.size):
-        path[t] = phi * path[t - 1] + np.sqrt(1 - phi**2) * shocks[t]
-    return np.clip(clearness + wiggle * path, 0.05, 1.0)
+class SkyConditions:
+    """Irradiance components and air conditions at sample instants, shared by every
+    system of a site (computed once, transposed per orientation)."""
+
+    def __init__(self, site: Site, times: pd.DatetimeIndex,
+                 clear_sky_index: np.ndarray | None = None,
+                 diffuse_fraction: np.ndarray | None = None,
+                 temperature_c: np.ndarray | float = 20.0,
+                 wind_m_s: np.ndarray | float = 1.0) -> None:
+        sky = Sky(site.latitude, site.longitude, site.altitude_m)
+        sun = sky.sun(times)
+        clear = sky.clear_sky(times, sun)
+        zenith = sun["apparent_zenith"].to_numpy()
+        if clear_sky_index is None:
+            ghi, dni, dhi = (clear[c].to_numpy() for c in ("ghi", "dni", "dhi"))
+        else:
+            ghi = np.asarray(clear_sky_index) * clear["ghi"].to_numpy()
+            if diffuse_fraction is None:
+                dhi = np.asarray(pvlib.irradiance.erbs(ghi, zenith, times)["dhi"])
+            else:
+                dhi = np.asarray(diffuse_fraction) * ghi
+            cos_z = np.cos(np.radians(zenith))
+            beam = zenith < MAX_BEAM_ZENITH_DEG
+            dhi = np.where(beam, np.clip(np.nan_to_num(dhi), 0.0, ghi), ghi)
+            dni = np.where(beam, (ghi - dhi) / np.maximum(cos_z, 0.065), 0.0)
+        self.site = site
+        self.sun = sun
+        self.weather = pd.DataFrame({
+            "ghi": ghi, "dni": dni, "dhi": dhi,
+            "temp_air": np.broadcast_to(temperature_c, ghi.shape),
+            "wind_speed": np.broadcast_to(wind_m_s, ghi.shape),
+        }, index=times)
+
+    def kw_per_kwp(self, orientation: Orientation) -> np.ndarray:
+        """AC power per kWp (kW) at each sample instant."""
+        chain = model_chain(self.site, orientation, self.sun)
+        chain.run_model(self.weather)
+        return np.nan_to_num(np.asarray(chain.results.ac, dtype=float) / 1000.0,
+                             nan=0.0).clip(min=0.0)
 
 
-def cloud_factors(intervals: Sequence[Interval], seed: int) -> np.ndarray:
-    """Share of clear-sky output that gets through the clouds, per interval (0.05-1)."""
+def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
+                   orientations: Sequence[Orientation], weather: Weather | None = None,
+                   forecast: bool = False) -> dict[Orientation, np.ndarray]:
+    """kWh per kWp per interval for each orientation under ``weather`` (None: a clear
+    sky at 20 C and 1 m/s); ``forecast`` takes the weather's day-ahead forecast instead
+    of what happens."""
     if not intervals:
-        return np.zeros(0)
-    times, owner = sample_times(intervals, SAMPLE_MINUTES)
-    days = times.normalize()
-    factors = np.empty(len(times))
-    minute = (times - days).total_seconds().to_numpy() / 60.0
-    ordinals = np.array([d.toordinal() for d in days.date])
-    grid = np.arange(_STEPS_PER_DAY + 1) * _STEP_MINUTES
-    for ordinal in np.unique(ordinals):
-        mask = ordinals == ordinal
-        factors[mask] = np.interp(minute[mask], grid, _day_weather(seed, int(ordinal)))
-    return per_interval_mean(factors, owner, len(intervals))
+        return {o: np.zeros(0) for o in orientations}
+    times, owner = pv_samples(intervals)
+    if weather is None:
+        conditions = SkyConditions(site, times)
+    elif forecast:
+        index, _ = weather.forecast_index(times)
+        conditions = SkyConditions(site, times, index, None, weather.temperature_c(times),
+                                   weather.wind_m_s(times))
+    else:
+        conditions = SkyConditions(site, times, weather.clear_sky_index(times),
+                                   weather.diffuse_fraction(times),
+                                   weather.temperature_c(times), weather.wind_m_s(times))
+    hours = np.array([iv.hours for iv in intervals])
+    return {o: per_interval_mean(conditions.kw_per_kwp(o), owner, len(intervals)) * hours
+            for o in dict.fromkeys(orientations)}
 
 
-def pv_kwh_per_kwp(intervals: Sequence[Interval], seed: int, site: Site = LYON) -> np.ndarray:
-    """Actual kWh per kWp per interval: clear sky times the seeded cloud factor."""
-    return clear_sky_pv_kwh_per_kwp(intervals, site) * cloud_factors(intervals, seed)
+def pv_samples(intervals: Sequence[Interval]) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The instants (UTC) PV is evaluated at, and the interval each belongs to."""
+    return sample_times(intervals, SAMPLE_MINUTES)
+
+
+def clear_sky_pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
+                             orientation: Orientation = SOUTH_30) -> np.ndarray:
+    """kWh per kWp per interval under a clear sky at 20 C and 1 m/s."""
+    return pv_kwh_per_kwp(intervals, site, [orientation])[orientation]

@@ -8,20 +8,20 @@ from datetime import date
 import numpy as np
 import pytest
 
-from voisin.meters import bdew_year_profile, french_holidays
+from voisin.meters import bdew_year_profile, public_holidays
 
 
 @pytest.mark.parametrize("year", [2024, 2026])
-def test_profiles_match_demandlib_elecslp(year: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """demandlib's ElecSlp sets a process-wide "error" warning filter and then trips on a
-    pandas 3 deprecation; neutralise that call for this comparison only."""
+def test_profiles_match_demandlib_elecslp(year: int) -> None:
+    """Under pandas 2.3 demandlib's ElecSlp runs, but it sets a process-wide "error"
+    warning filter; ``catch_warnings`` puts the filters back afterwards."""
     from demandlib.bdew import elec_slp
 
-    monkeypatch.setattr(elec_slp.warnings, "simplefilter", lambda *args, **kwargs: None)
+    before = list(warnings.filters)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore")  # simplefilter is patched out just above
-        reference = elec_slp.ElecSlp(year, holidays=list(french_holidays(year)))
+        reference = elec_slp.ElecSlp(year, holidays=list(public_holidays(year, "FR")))
         frame = reference.get_profiles("h0_dyn", "g1")
+    assert warnings.filters == before
     for column, profile in (("h0_dyn", "h0"), ("g1", "g1")):
         expected = frame[column].to_numpy()
         np.testing.assert_allclose(bdew_year_profile(year, profile), expected / expected.sum())
@@ -47,6 +47,16 @@ def test_year_profiles_sum_to_one_and_are_shared_read_only() -> None:
 def test_french_movable_holidays(
     year: int, easter_monday: date, ascension: date, whit_monday: date
 ) -> None:
-    days = french_holidays(year)
+    days = public_holidays(year, "FR")
     assert len(days) == 11
     assert {easter_monday, ascension, whit_monday, date(year, 7, 14)} <= set(days)
+
+
+def test_other_countries_and_regions_have_their_own_holidays() -> None:
+    assert date(2026, 10, 3) in public_holidays(2026, "DE")
+    assert date(2026, 1, 6) not in public_holidays(2026, "DE")
+    assert date(2026, 1, 6) in public_holidays(2026, "DE", "BW")  # Epiphany, in some states
+    sunday_like = bdew_year_profile(2026, "g1", "DE")[(date(2026, 10, 3) - date(2026, 1, 1)).days
+                                                       * 96 + 48]
+    assert sunday_like < bdew_year_profile(2026, "g1", "FR")[(date(2026, 10, 3)
+                                                              - date(2026, 1, 1)).days * 96 + 48]

@@ -1,4 +1,4 @@
-"""PV and load profiles: shapes, energies and seeded weather."""
+"""BDEW standard load profiles on the local clock: shapes and energies."""
 
 from __future__ import annotations
 
@@ -8,65 +8,10 @@ import numpy as np
 import pytest
 
 from voisin.errors import InvalidInput
-from voisin.meters import (
-    clear_sky_pv_kwh_per_kwp,
-    cloud_factors,
-    load_kwh,
-    pv_kwh,
-    pv_kwh_per_kwp,
-)
+from voisin.meters import load_kwh
 from voisin.protocol import Interval, day_intervals
 
 MIDSUMMER = date(2026, 6, 21)
-
-
-def test_pv_is_zero_at_night_and_peaks_near_solar_noon() -> None:
-    intervals = day_intervals(MIDSUMMER)
-    energy = clear_sky_pv_kwh_per_kwp(intervals)
-    hours = np.array([iv.start.hour + iv.start.minute / 60 for iv in intervals])
-    assert np.all(energy[(hours < 3) | (hours >= 20)] == 0)
-    assert np.all(energy >= 0)
-    peak = intervals[int(np.argmax(energy))]
-    solar_noon = datetime(2026, 6, 21, 11, 45, tzinfo=UTC)  # 4.84 deg E, equation of time
-    assert abs((peak.start + (peak.end - peak.start) / 2 - solar_noon).total_seconds()) <= 1800
-
-
-def test_clear_summer_day_energy_per_kwp_is_plausible() -> None:
-    assert 5.0 <= clear_sky_pv_kwh_per_kwp(day_intervals(MIDSUMMER)).sum() <= 8.0
-
-
-def test_winter_day_yields_less_than_summer() -> None:
-    winter = clear_sky_pv_kwh_per_kwp(day_intervals(date(2026, 12, 21))).sum()
-    assert 0.5 < winter < clear_sky_pv_kwh_per_kwp(day_intervals(MIDSUMMER)).sum()
-
-
-def test_pv_energy_does_not_depend_on_interval_length() -> None:
-    quarter = clear_sky_pv_kwh_per_kwp(day_intervals(MIDSUMMER)).sum()
-    hourly = clear_sky_pv_kwh_per_kwp(day_intervals(MIDSUMMER, minutes=60)).sum()
-    assert hourly == pytest.approx(quarter, rel=0.01)
-
-
-def test_clouds_are_seeded_bounded_and_dim_the_clear_sky() -> None:
-    intervals = day_intervals(MIDSUMMER, days=3)
-    first = cloud_factors(intervals, seed=3)
-    assert np.array_equal(first, cloud_factors(intervals, seed=3))
-    assert not np.array_equal(first, cloud_factors(intervals, seed=4))
-    assert np.all((first >= 0.05) & (first <= 1.0))
-    actual = pv_kwh_per_kwp(intervals, seed=3)
-    assert np.all(actual <= clear_sky_pv_kwh_per_kwp(intervals) + 1e-12)
-
-
-def test_a_days_weather_does_not_depend_on_the_run_it_is_part_of() -> None:
-    alone = cloud_factors(day_intervals(date(2026, 6, 22)), seed=11)
-    within = cloud_factors(day_intervals(MIDSUMMER, days=3), seed=11)[96:192]
-    assert np.array_equal(alone, within)
-
-
-def test_pv_scales_with_peak_power_and_rejects_nonsense() -> None:
-    intervals = day_intervals(MIDSUMMER)
-    assert pv_kwh(intervals, 6.0, seed=1) == pytest.approx(6.0 * pv_kwh_per_kwp(intervals, 1))
-    with pytest.raises(InvalidInput):
-        pv_kwh(intervals, -1.0, seed=1)
 
 
 @pytest.mark.parametrize("day", [date(2026, 1, 14), date(2026, 4, 8), date(2026, 7, 1)])
@@ -110,7 +55,6 @@ def test_unknown_profile_and_bad_consumption_are_rejected() -> None:
 
 
 def test_an_empty_list_of_intervals_gives_empty_profiles() -> None:
-    assert pv_kwh_per_kwp([], seed=1).size == 0
     assert load_kwh([], 3000.0).size == 0
 
 
