@@ -4,8 +4,8 @@ The market is not in here. A driver (``voisin simulate`` or the operator) asks t
 model for the bids of an interval, clears them elsewhere, then asks it to deliver the
 interval and collects the signed meter readings. Everything random comes from the
 model's seed: the weather and its day-ahead forecast, each home's appliance cycles and
-each agent's bidding draws. ``profiles`` replaces the simulated profiles of some members
-(a household replaying its own meter data).
+each agent's bidding draws. ``profiles`` (every member's) replaces the simulated ones,
+e.g. with a household replaying its own meter data.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
 from voisin.agents.scenario import Scenario
 from voisin.agents.strategies import Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
+from voisin.meters import Weather
 from voisin.protocol import Bid, Interval, MeterReading, ParticipantKind
 
 
@@ -57,8 +58,11 @@ class Neighbourhood(Model):
         self.last_bids: list[Bid] = []
         self.last_readings: list[MeterReading] = []
 
-        self.weather, computed = neighbourhood_profiles(scenario, self.intervals, seed)
-        self.profiles: dict[str, MemberProfiles] = {**computed, **(profiles or {})}
+        site = scenario.site
+        self.weather = Weather(site.climate, seed, site.longitude)
+        self.profiles: dict[str, MemberProfiles] = (
+            profiles if profiles is not None
+            else neighbourhood_profiles(scenario, self.intervals, seed)[1])
         climatology = month_index(self.intervals, self.weather.source)
         self.by_participant: dict[str, MemberAgent] = {}
         for member in scenario.members:

@@ -20,6 +20,7 @@ from voisin.meters.heating import HeatPump, WaterHeater
 from voisin.meters.school import SchoolCalendar
 from voisin.protocol import Grid, KeyPair, Line, Participant, ParticipantKind, Tariff, Transformer
 from voisin.protocol.cables import CABLE_TYPES, TRANSFORMER_TYPES
+from voisin.settings import DEFAULTS
 
 LoadProfile = Literal["h0", "g1"]
 ForecastMethod = Literal["day-ahead", "persistence", "profile"]
@@ -150,7 +151,7 @@ _TRANSFORMER = "0.25 MVA 20/0.4 kV"
 _MV_VM_PU = 1.02
 """The MV busbar's voltage: DSOs hold it a little above nominal for their load."""
 _ESTATE_BUS, _SCHOOL_BUS = "A4", "B1"
-_BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
+BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
 _TILTS = (20, 25, 30, 35, 40)
 _AZIMUTHS = (135, 150, 165, 180, 195, 210, 225)
 """Roofs outside the estate face south-east to south-west (degrees from north)."""
@@ -192,7 +193,7 @@ def default_grid(scale: float = 1.0) -> Grid:
     )
 
 
-def _school(seed: int) -> Member:
+def _school(seed: int, tariff: Tariff) -> Member:
     key = KeyPair.derive("seed", seed, "school")
     meter = KeyPair.derive("seed", seed, "school", "meter")
     participant = Participant(
@@ -200,7 +201,7 @@ def _school(seed: int) -> Member:
         kind=ParticipantKind.SCHOOL,
         group="school",
         bus=_SCHOOL_BUS,
-        tariff=SCHOOL_TARIFF,
+        tariff=tariff,
         meter_id=meter.public_hex,
     )
     return Member(participant, key, meter, annual_kwh=45_000.0, load_profile="g1")
@@ -215,6 +216,7 @@ def _household(
     annual_kwh: float,
     school: Member,
     orientation: Orientation,
+    tariff: Tariff,
 ) -> Member:
     key = KeyPair.derive("seed", seed, "household", i)
     meter = KeyPair.derive("seed", seed, "household", i, "meter")
@@ -223,7 +225,7 @@ def _household(
         kind=ParticipantKind.HOUSEHOLD,
         group="pv+battery" if battery else "pv" if kwp else "consumer",
         bus=bus,
-        tariff=HOUSEHOLD_TARIFF,
+        tariff=tariff,
         meter_id=meter.public_hex,
     )
     preferred = (school.id,) if kwp else ()
@@ -231,21 +233,26 @@ def _household(
                   orientation)
 
 
-def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
+def default_neighbourhood(
+    households: int = DEFAULTS.households,
+    seed: int = DEFAULTS.seed,
+    tariffs: tuple[Tariff, Tariff] = (HOUSEHOLD_TARIFF, SCHOOL_TARIFF),
+) -> Scenario:
     """About 30 households (half with 3-9 kWp PV, five of those with a 5-10 kWh battery)
     and a school (45,000 kWh a year, no PV, French zone A calendar) that the PV owners
     prefer. Estate roofs face south at 30 degrees, the others 20-40 degrees between
     south-east and south-west.
 
     The first homes form the all-PV estate behind the weak A3-A4 line; the others sit
-    round-robin on the remaining buses. Everything is drawn from ``seed``.
+    round-robin on the remaining buses. Everything is drawn from ``seed``; ``tariffs``
+    are the households' and the school's.
     """
     if households < 1:
         raise InvalidInput(f"a neighbourhood needs at least one household, got {households}")
     rng = np.random.default_rng((seed, 0x5C3))
-    scale = max(1.0, households / _BASE_HOUSEHOLDS)
+    scale = max(1.0, households / BASE_HOUSEHOLDS)
     grid = default_grid(scale)
-    school = _school(seed)
+    school = _school(seed, tariffs[1])
     others = [b for b in grid.buses if b not in ("TR", _ESTATE_BUS)]
     estate = min(households, max(1, round(households * _ESTATE_SHARE)))
     rest = np.arange(estate, households)
@@ -268,7 +275,7 @@ def default_neighbourhood(households: int = 30, seed: int = 7) -> Scenario:
         orientation = Orientation(30.0, 180.0) if i < estate else Orientation(
             float(roofs.choice(_TILTS)), float(roofs.choice(_AZIMUTHS)))
         members.append(_household(seed, i, bus, kwp, battery, annual_kwh, school,
-                                  orientation if kwp else Orientation()))
+                                  orientation if kwp else Orientation(), tariffs[0]))
     return Scenario(
         grid=grid,
         members=(*members, school),

@@ -44,6 +44,14 @@ class Accounts:
     """What the grid received for imports minus what it paid for exports."""
     estimated_readings: int = 0
     bills: dict[str, Bill] = field(default_factory=dict)
+    metered: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """What meters measured (kWh): pv, load, battery charge/discharge, import, export."""
+    imbalance_short_kwh: float = 0.0
+    """Metered below traded (bought from the retailer at retail)."""
+    imbalance_surplus_kwh: float = 0.0
+    """Metered above traded (sold to the retailer at feed-in)."""
+    peak_load_kwh: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Each participant's largest interval load (kWh per interval)."""
 
     def register(self, participants: Iterable[Participant]) -> None:
         for p in participants:
@@ -88,7 +96,18 @@ class Accounts:
             else:
                 self.grid_import_kwh -= s.imbalance_kwh
             self.estimated_readings += int(s.estimated)
+            if s.imbalance_kwh > 0:
+                self.imbalance_surplus_kwh += s.imbalance_kwh
+            else:
+                self.imbalance_short_kwh -= s.imbalance_kwh
         for r in readings:
+            for name, kwh in (("pv", r.pv_kwh), ("load", r.load_kwh),
+                              ("battery discharge", max(r.battery_kwh, 0.0)),
+                              ("battery charge", max(-r.battery_kwh, 0.0)),
+                              ("import", r.import_kwh), ("export", r.export_kwh)):
+                self.metered[name] += kwh
+            peak = self.peak_load_kwh
+            peak[r.participant] = max(peak[r.participant], r.load_kwh)
             bill = self.bills[r.participant]
             tariff = bill.participant.tariff
             bill.baseline_eur += (

@@ -17,24 +17,68 @@ from voisin.cli.grid_commands import add_grid_commands
 from voisin.cli.ledger_commands import add_ledger_commands
 from voisin.cli.live import add_live_commands
 from voisin.errors import InvalidInput, VoisinError
+from voisin.settings import DEFAULTS
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="simulate a whole day of the default neighbourhood")
-    p.add_argument("--days", type=int, default=1, help="days to simulate (default 1)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--households", type=int, default=30, help="households (default 30)")
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 6, 22),
-                   help="first day, YYYY-MM-DD (default 2026-06-22, a summer Monday)")
-    p.add_argument("--minutes", type=int, default=15, help="interval length (default 15)")
+    d = DEFAULTS
+    p = sub.add_parser("simulate", help="simulate days of a neighbourhood (default: the "
+                       "built-in scenario)")
+    p.add_argument("--scenario", type=Path, help="scenario file (TOML; voisin scenario new "
+                   "writes one); the flags below override its [run] table")
+    p.add_argument("--days", type=int, help=f"days to simulate (default {d.days})")
+    p.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    p.add_argument("--households", type=int, help=f"households (default {d.households})")
+    p.add_argument("--start", type=date.fromisoformat,
+                   help=f"first day, YYYY-MM-DD (default {d.start}, a summer Monday)")
+    p.add_argument("--minutes", type=int, help=f"interval length (default {d.minutes})")
     p.add_argument("--out", type=Path, default=Path("voisin-out"),
                    help="output folder for ledger.sqlite (default ./voisin-out)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing ledger")
-    p.add_argument("--gift-share", type=float, default=0.3,
+    p.add_argument("--gift-share", type=float,
                    help="share of the sunniest household's surplus gifted to the school by "
-                        "a ledger contract (default 0.3, 0 for none)")
+                        f"a ledger contract (default {d.gift_share}, 0 for none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
+
+
+_RUN_FLAGS = ("days", "seed", "households", "start", "minutes", "gift_share")
+
+
+def _add_scenario(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scenario", help="scenario files")
+    ssub = p.add_subparsers(dest="scenario_command", required=True)
+    n = ssub.add_parser("new", help="write a commented scenario template (never overwrites)")
+    n.add_argument("out", type=Path, help="file to create, e.g. my-street.toml")
+    for flag in _RUN_FLAGS:
+        kind = date.fromisoformat if flag == "start" else (
+            float if flag == "gift_share" else int)
+        n.add_argument(f"--{flag.replace('_', '-')}", type=kind,
+                       help=f"[run] {flag} (default {getattr(DEFAULTS, flag)})")
+    n.set_defaults(run=_scenario_new)
+
+
+def _given(args: argparse.Namespace) -> dict[str, object]:
+    return {k: getattr(args, k) for k in _RUN_FLAGS if getattr(args, k) is not None}
+
+
+def _scenario_new(args: argparse.Namespace, console: Console) -> int:
+    from voisin.agents.scenario_template import render_template
+    from voisin.protocol import parse
+    from voisin.settings import RunDefaults
+
+    run = parse(RunDefaults, {**DEFAULTS.model_dump(), **_given(args)}, "scenario settings")
+    try:
+        with args.out.open("x") as handle:
+            handle.write(render_template(run, name=args.out.stem))
+    except FileExistsError:
+        raise InvalidInput(f"{args.out} exists; pick another name", code="file-exists") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {args.out}: {exc.strerror}",
+                           code="bad-output") from None
+    console.print(f"wrote {args.out}; run it with: voisin simulate --scenario {args.out}",
+                  highlight=False, markup=False)
+    return 0
 
 
 def _add_market(sub: argparse._SubParsersAction) -> None:
@@ -79,17 +123,16 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.summary import render_summary
     from voisin.protocol import parse
 
-    config = parse(SimulationConfig, {
-        "days": args.days, "seed": args.seed, "households": args.households,
-        "start": args.start, "minutes": args.minutes, "out": args.out,
-        "overwrite": args.overwrite, "gift_share": args.gift_share,
-    }, "simulation settings")
+    config = parse(SimulationConfig, {**_given(args), "scenario": args.scenario,
+                                      "out": args.out, "overwrite": args.overwrite},
+                   "simulation settings")
+    run = config.resolved().run
     if args.quiet:
         report = run_simulation(config)
     else:
         from voisin.cli.progress import interval_progress
 
-        with interval_progress(console, config) as advance:
+        with interval_progress(console, run) as advance:
             report = run_simulation(config, on_interval=advance)
     render_summary(report, console)
     return 0
@@ -106,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voisin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
+    _add_scenario(sub)
     add_ledger_commands(sub)
     _add_market(sub)
     _add_dashboard(sub)

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voisin.cli.simulation import SimulationConfig
 from voisin.protocol import ClearingResult, Interval, TradeKind
+from voisin.settings import RunDefaults
 
 
 @contextmanager
 def interval_progress(
-    console: Console, config: SimulationConfig
+    console: Console, config: RunDefaults
 ) -> Iterator[Callable[[Interval, ClearingResult], None]]:
     total = config.days * 1440 // config.minutes
     columns = (

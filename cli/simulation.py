@@ -9,45 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import pandas as pd
 
-from voisin.agents import Neighbourhood, Scenario, default_neighbourhood
+from voisin.agents import Neighbourhood, Scenario
+from voisin.agents.forecasts import ForecastError
+from voisin.agents.profiles import neighbourhood_profiles
+from voisin.agents.scenario_build import build_scenario, replayed_profiles
+from voisin.agents.scenario_file import ScenarioFile, read_scenario
+from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
 from voisin.market import Operator
-from voisin.protocol import ClearingResult, Interval, KeyPair, ParticipantKind, day_intervals
+from voisin.meters import LYON, Site
+from voisin.protocol import (
+    ClearingResult,
+    Interval,
+    KeyPair,
+    ParticipantKind,
+    day_intervals,
+    parse,
+)
+from voisin.settings import DEFAULTS, RunDefaults
 
 LEDGER_FILE = "ledger.sqlite"
 GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
 OPENING_ALLOWANCE_MICRO = 500 * 1_000_000
 
 
-class SimulationConfig(BaseModel):
-    """What `voisin simulate` runs; every field has a default that works out of the box."""
+class SimulationConfig(RunDefaults):
+    """What `voisin simulate` runs: a scenario file (None: the built-in default) and the
+    run settings given as flags, which override the file's ``[run]`` table."""
 
-    model_config = ConfigDict(frozen=True)
-
-    days: int = Field(default=1, ge=1, le=366)
-    seed: int = Field(default=7, ge=0)
-    households: int = Field(default=30, ge=1, le=5000)
-    start: date = date(2026, 6, 22)
-    minutes: int = Field(default=15, ge=5, le=60)
+    scenario: Path | None = None
     out: Path = Path("voisin-out")
     overwrite: bool = False
-    gift_share: float = Field(default=0.3, ge=0, le=1)
-    """Share of the sunniest household's surplus it gives the school by contract."""
 
-    @field_validator("minutes")
-    @classmethod
-    def _divides_day(cls, minutes: int) -> int:
-        if 1440 % minutes:
-            raise ValueError(f"{minutes} min does not divide a day into whole intervals")
-        return minutes
+    def resolved(self) -> ScenarioFile:
+        """The scenario file with the explicitly given run settings applied."""
+        file = read_scenario(self.scenario)
+        given = {k: getattr(self, k) for k in self.model_fields_set & set(RunDefaults.model_fields)}
+        run = parse(RunDefaults, {**file.run.model_dump(), **given}, "run settings")
+        return file.model_copy(update={"run": run})
 
 
 @dataclass
@@ -56,6 +62,15 @@ class SimulationReport:
 
     config: SimulationConfig
     ledger_path: Path
+    run: RunDefaults = DEFAULTS
+    scenario_name: str = "default"
+    site: Site = LYON
+    weather: list[tuple[str, float]] = field(default_factory=list)
+    """Each day and its clear-sky index."""
+    forecast_errors: list[ForecastError] = field(default_factory=list)
+    below_bid_kwh: float = 0.0
+    """Metered net export below what the agents bid for (their forecast was too high)."""
+    above_bid_kwh: float = 0.0
     intervals: int = 0
     bids: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -103,21 +118,30 @@ def run_simulation(
     on_interval: Callable[[Interval, ClearingResult], None] | None = None,
 ) -> SimulationReport:
     """Simulate ``config.days`` days and write the ledger; returns the totals."""
+    file = config.resolved()
+    run = file.run
     path = _prepare_out(config)
-    scenario = default_neighbourhood(households=config.households, seed=config.seed)
-    intervals = day_intervals(config.start, config.minutes, config.days)
-    model = Neighbourhood(scenario, intervals=intervals, seed=config.seed)
-    report = SimulationReport(config=config, ledger_path=path)
+    scenario = build_scenario(file)
+    intervals = day_intervals(run.start, run.minutes, run.days)
+    _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
+    profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
+    model = Neighbourhood(scenario, intervals=intervals, seed=run.seed,
+                          strategy=STRATEGIES[file.strategy](), profiles=profiles)
+    report = SimulationReport(config=config, ledger_path=path, run=run,
+                              scenario_name=file.name, site=scenario.site)
+    report.weather = [(day.isoformat(), model.weather.day_index(pd.Timestamp(day)))
+                      for day in sorted({iv.start.date() for iv in intervals})]
+    report.forecast_errors = model.forecast_errors()
     participants = [m.participant for m in scenario.members]
     report.accounts.register(participants)
     opening = intervals[0].start.isoformat()
 
-    operator_key = KeyPair.derive("seed", config.seed, "operator")
+    operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
     with Ledger.open(path, operator_key, fund=scenario.fund, time=opening,
                      genesis_supply_micro=GENESIS_SUPPLY_MICRO) as ledger:
         operator = Operator(scenario.grid, ledger)
         operator.register(participants, time=opening, allowance_micro=OPENING_ALLOWANCE_MICRO)
-        gift = _gift_contract(scenario, config.gift_share, intervals[0])
+        gift = _gift_contract(scenario, run.gift_share, intervals[0])
         if gift is not None:
             operator.submit_contract(gift, time=opening)
         for interval in intervals:
@@ -125,7 +149,14 @@ def run_simulation(
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
+            index = model.index_of(interval)
+            planned = {pid: agent.plans[index].net_kwh
+                       for pid, agent in model.by_participant.items() if index in agent.plans}
             readings = model.deliver(interval, result.curtailed_kwh)
+            for reading in readings:
+                miss = reading.net_export_kwh - planned.get(reading.participant, 0.0)
+                report.below_bid_kwh += max(-miss, 0.0)
+                report.above_bid_kwh += max(miss, 0.0)
             for reading in readings:
                 try:
                     operator.submit_reading(reading)

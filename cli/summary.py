@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from voisin.cli.accounts import Accounts
 from voisin.cli.simulation import SimulationReport
 
 
@@ -14,10 +15,84 @@ def _saving(bill: float, baseline: float) -> str:
     return f"{(baseline - bill) / abs(baseline):+.1%}"
 
 
+def _weather(days: list[tuple[str, float]]) -> str:
+    def kind(k: float) -> str:
+        return "clear" if k >= 0.8 else "broken cloud" if k >= 0.5 else "overcast"
+
+    if len(days) <= 3:
+        return ", ".join(f"{day} {kind(k)} (clear-sky index {k:.2f})" for day, k in days)
+    counts = {name: sum(kind(k) == name for _, k in days)
+              for name in ("clear", "broken cloud", "overcast")}
+    mean = sum(k for _, k in days) / len(days)
+    return (f"mean clear-sky index {mean:.2f}; " + ", ".join(f"{n} {c} days"
+                                                             for c, n in counts.items()))
+
+
+def _heading(report: SimulationReport, console: Console) -> None:
+    run, site = report.run, report.site
+    last = run.start.fromordinal(run.start.toordinal() + run.days - 1)
+    dates = str(run.start) if run.days == 1 else f"{run.start} to {last}"
+    console.print(f"Scenario {report.scenario_name}: {site.name} ({site.latitude:.2f} N, "
+                  f"{site.longitude:.2f} E), {dates}, seed {run.seed}", highlight=False)
+    console.print(f"Weather: {site.climate} reference year resampled; "
+                  f"{_weather(report.weather)}", highlight=False)
+
+
+def _balance(acc: Accounts) -> Table:
+    m = acc.metered
+    table = Table(title="Energy balance, as metered (kWh)")
+    table.add_column("")
+    table.add_column("kWh", justify="right")
+    for label, key in (("PV produced", "pv"), ("load", "load"),
+                       ("battery charged", "battery charge"),
+                       ("battery discharged", "battery discharge"),
+                       ("import from the grid", "import"), ("export to the grid", "export")):
+        table.add_row(label, f"{m[key]:,.1f}")
+    return table
+
+
+def _imbalance(report: SimulationReport) -> Table:
+    acc = report.accounts
+    table = Table(title="Imbalance: metered against bid and traded (kWh)")
+    table.add_column("")
+    table.add_column("kWh", justify="right")
+    table.add_row("metered below the bid (forecast too high)", f"{report.below_bid_kwh:,.1f}")
+    table.add_row("metered above the bid (forecast too low)", f"{report.above_bid_kwh:,.1f}")
+    table.add_row("settled short of trades (at retail)", f"{acc.imbalance_short_kwh:,.1f}")
+    table.add_row("settled beyond trades (at feed-in)", f"{acc.imbalance_surplus_kwh:,.1f}")
+    if acc.metered["import"] + acc.metered["export"]:
+        share = (acc.imbalance_short_kwh + acc.imbalance_surplus_kwh) / max(
+            acc.metered["import"] + acc.metered["export"], 1e-9)
+        table.add_row("share of metered import + export", f"{share:.0%}")
+    return table
+
+
+def _forecasts(report: SimulationReport) -> Table:
+    table = Table(title="Forecast error (normalised mean absolute error, whole run)")
+    for name in ("method", "lead time", "PV", "load"):
+        table.add_column(name, justify="left" if name in ("method", "lead time") else "right")
+    for row in report.forecast_errors:
+        table.add_row(row.method, row.lead, f"{row.pv:.0%}", f"{row.load:.0%}")
+    return table
+
+
+def _peaks(report: SimulationReport) -> str:
+    hours = report.run.minutes / 60
+    homes = sorted(kwh / hours for pid, kwh in report.accounts.peak_load_kwh.items()
+                   if report.accounts.bills[pid].participant.group != "school")
+    if not homes:
+        return ""
+    mid = homes[len(homes) // 2]
+    return (f"Household peak load ({report.run.minutes}-min mean): lowest {homes[0]:.1f} kW, "
+            f"median {mid:.1f} kW, highest {homes[-1]:.1f} kW over {len(homes)} homes")
+
+
 def render_summary(report: SimulationReport, console: Console) -> None:
     acc = report.accounts
-    cfg = report.config
-    energy = Table(title=f"Energy, {cfg.days} day(s) x {1440 // cfg.minutes} intervals")
+    cfg = report.run
+    _heading(report, console)
+    console.print(_balance(acc))
+    energy = Table(title=f"Market routes, {cfg.days} day(s) x {1440 // cfg.minutes} intervals")
     energy.add_column("route")
     energy.add_column("kWh", justify="right")
     energy.add_row("peer to peer", f"{acc.p2p_kwh:,.1f}")
@@ -28,6 +103,11 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     energy.add_row("bought from the grid", f"{acc.grid_import_kwh:,.1f}")
     energy.add_row("sold to the grid", f"{acc.grid_export_kwh:,.1f}")
     console.print(energy)
+    console.print(_imbalance(report))
+    console.print(_forecasts(report))
+    peaks = _peaks(report)
+    if peaks:
+        console.print(peaks, highlight=False)
 
     bills = Table(title="Bills against a grid-only baseline (EUR, + = saving)")
     for name in ("group", "members", "bill", "grid-only", "saving"):

@@ -1,0 +1,101 @@
+"""From a scenario file to the Scenario the model runs, and the meter data it replays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from voisin.agents.profiles import MemberProfiles
+from voisin.agents.scenario import (
+    BASE_HOUSEHOLDS,
+    Member,
+    Scenario,
+    default_neighbourhood,
+)
+from voisin.agents.scenario_file import MemberTable, ScenarioFile, resolve_grid
+from voisin.errors import InvalidInput
+from voisin.meters import BatterySpec, Orientation
+from voisin.meters.heating import HeatPump, WaterHeater
+from voisin.meters.meter_data import read_meter_data
+from voisin.protocol import Grid, Interval, KeyPair, Participant, ParticipantKind, parse
+
+
+def _grid(file: ScenarioFile) -> Grid:
+    run = file.run
+    if file.grid.custom is not None:
+        return parse(Grid, file.grid.custom, "scenario grid")
+    scale = max(1.0, run.households / BASE_HOUSEHOLDS) if file.generated else 1.0
+    return resolve_grid(file.grid.preset or "default", scale)
+
+
+def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Member:
+    key = KeyPair.derive("seed", file.run.seed, "member", table.name)
+    meter = KeyPair.derive("seed", file.run.seed, "member", table.name, "meter")
+    school = table.kind == "school"
+    group = "school" if school else ("pv+battery" if table.battery else
+                                     "pv" if table.pv_kwp else "consumer")
+    participant = Participant(
+        participant_id=key.public_hex,
+        kind=ParticipantKind.SCHOOL if school else ParticipantKind.HOUSEHOLD,
+        group=group, bus=table.bus, tariff=file.tariffs[table.tariff],
+        meter_id=meter.public_hex,
+    )
+    try:
+        preferred = tuple(ids[name] for name in table.preferred)
+    except KeyError as exc:
+        raise InvalidInput(f"member {table.name} prefers unknown member {exc.args[0]!r}",
+                           code="bad-scenario") from None
+    b = table.battery
+    return Member(
+        participant, key, meter, pv_kwp=table.pv_kwp,
+        battery=BatterySpec(b.capacity_kwh, b.power_kw, b.efficiency, b.initial_soc_kwh)
+        if b else None,
+        annual_kwh=table.annual_kwh, load_profile="g1" if school else "h0",
+        preferred=preferred, orientation=Orientation(table.tilt_deg, table.azimuth_deg),
+        water_heater=WaterHeater(**table.water_heater.model_dump())
+        if table.water_heater else None,
+        heat_pump=HeatPump(**table.heat_pump.model_dump()) if table.heat_pump else None,
+        base_share=table.base_share, forecast=table.forecast,  # type: ignore[arg-type]
+    )
+
+
+def build_scenario(file: ScenarioFile) -> Scenario:
+    """The scenario of ``file``: its generated neighbourhood, then its listed members."""
+    run = file.run
+    grid = _grid(file)
+    site = file.site.site()
+    calendar = file.calendar()
+    if file.generated:
+        base = default_neighbourhood(run.households, run.seed,
+                                     tariffs=(file.tariffs["household"],
+                                              file.tariffs["school"]))
+        members = list(base.members)
+        fund, operator = base.fund, base.operator
+    else:
+        members = []
+        fund = KeyPair.derive("seed", run.seed, "fund").public_hex
+        operator = KeyPair.derive("seed", run.seed, "operator")
+    ids = {t.name: KeyPair.derive("seed", run.seed, "member", t.name).public_hex
+           for t in file.members}
+    schools = [m.id for m in members if m.participant.kind is ParticipantKind.SCHOOL]
+    schools += [ids[t.name] for t in file.members if t.kind == "school"]
+    if schools and "school" not in ids:
+        ids["school"] = schools[0]
+    members += [_member(t, file, ids) for t in file.members]
+    return Scenario(grid=grid, members=tuple(members), fund=fund, operator=operator,
+                    site=site, school_calendar=calendar, name=file.name)
+
+
+def replayed_profiles(file: ScenarioFile, scenario: Scenario, intervals: Sequence[Interval],
+                      simulated: dict[str, MemberProfiles]) -> dict[str, MemberProfiles]:
+    """Members with a meter data file: their measured PV and load replace the simulated
+    ones (forecasts keep the member's clear sky, weather and expected load)."""
+    out = {}
+    for table in file.members:
+        if table.meter_data is None:
+            continue
+        pid = KeyPair.derive("seed", file.run.seed, "member", table.name).public_hex
+        series = read_meter_data(file.resolve(table.meter_data.path), table.meter_data.format,
+                                 intervals, scenario.site.timezone)
+        out[pid] = replace(simulated[pid], pv_kwh=series.pv_kwh, load_kwh=series.load_kwh)
+    return out

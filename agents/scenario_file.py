@@ -1,0 +1,207 @@
+"""Scenario files (TOML): who is in the neighbourhood, on which feeder, where and when.
+
+A file names the run (seed, dates), the site and its climate, the school calendar, the
+grid, the tariffs, the market strategy, the story's gift contract, the seeded default
+neighbourhood (any number of households, 0 for none) and any members listed one by one,
+each with its devices, forecast method and, optionally, a meter data file it replays.
+``voisin scenario new`` writes a commented template; the built-in default
+(``scenarios/default.toml``) is that template with the defaults. Paths in a file are
+relative to the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from voisin.agents.scenario import FORECAST_METHODS
+from voisin.errors import InvalidInput
+from voisin.meters import Site
+from voisin.meters.school import FRANCE_ZONE_A, SchoolCalendar
+from voisin.protocol import Grid, Tariff, parse
+from voisin.settings import DEFAULTS, RunDefaults
+
+DEFAULT_FILE = "default.toml"
+
+
+class SiteTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "Lyon"
+    latitude: float = Field(default=45.76, ge=-90, le=90)
+    longitude: float = Field(default=4.84, ge=-180, le=180)
+    altitude_m: float = 170.0
+    timezone: str = "Europe/Paris"
+    country: str = "FR"
+    subdivision: str | None = None
+    climate: str = "mannheim"
+
+    def site(self) -> Site:
+        return Site(**self.model_dump())
+
+
+class CalendarTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    holidays: tuple[tuple[date, date], ...] = FRANCE_ZONE_A
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalendarTable:
+        for first, last in self.holidays:
+            if last < first:
+                raise ValueError(f"holiday period {first} .. {last} ends before it starts")
+        return self
+
+
+class GridTable(BaseModel):
+    """``preset`` names a built-in feeder ("default", or "simbench:CODE" once the grid
+    work provides it); ``custom`` is a full grid, validated as ``voisin.protocol.Grid``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: str | None = "default"
+    custom: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> GridTable:
+        if (self.preset is None) == (self.custom is None):
+            raise ValueError("give the grid either a preset or a custom table, not both")
+        return self
+
+
+class BatteryTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
+    power_kw: float = Field(gt=0, allow_inf_nan=False)
+    efficiency: float = Field(default=0.9, gt=0, le=1)
+    initial_soc_kwh: float = Field(default=0.0, ge=0)
+
+
+class WaterHeaterTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    power_kw: float = Field(default=3.0, gt=0)
+    kwh_per_day: float = Field(default=6.0, ge=0)
+    start_hour: float = Field(default=22.0, ge=0, lt=24)
+
+
+class HeatPumpTable(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    annual_heat_kwh: float = Field(default=8000.0, ge=0)
+    max_power_kw: float = Field(default=3.0, gt=0)
+    base_temperature_c: float = 15.0
+    sink_temperature_c: float = 35.0
+
+
+class MeterDataTable(BaseModel):
+    """A meter's own readings to replay instead of the simulated PV and load."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path
+    format: Literal["csv", "dsmr"] = "csv"
+
+
+class MemberTable(BaseModel):
+    """One member listed by hand. ``name`` fixes its keys (derived from the seed and the
+    name, for simulation only); ``preferred`` names other members or ``"school"``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["household", "school"] = "household"
+    bus: str
+    tariff: str = "household"
+    annual_kwh: float = Field(default=3500.0, ge=0, allow_inf_nan=False)
+    base_share: float = Field(default=0.25, ge=0, lt=1)
+    pv_kwp: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    tilt_deg: float = Field(default=30.0, ge=0, le=90)
+    azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
+    battery: BatteryTable | None = None
+    water_heater: WaterHeaterTable | None = None
+    heat_pump: HeatPumpTable | None = None
+    forecast: str = "day-ahead"
+    preferred: tuple[str, ...] = ()
+    meter_data: MeterDataTable | None = None
+
+    @model_validator(mode="after")
+    def _known_forecast(self) -> MemberTable:
+        if self.forecast not in FORECAST_METHODS:
+            raise ValueError(f"forecast must be one of {', '.join(FORECAST_METHODS)}")
+        return self
+
+
+class ScenarioFile(BaseModel):
+    """The whole file; every table has defaults, so an empty file is the default run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "default"
+    run: RunDefaults = DEFAULTS
+    site: SiteTable = SiteTable()
+    school_calendar: CalendarTable = CalendarTable()
+    grid: GridTable = GridTable()
+    tariffs: dict[str, Tariff] = Field(default_factory=lambda: {
+        "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
+        "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
+    })
+    strategy: Literal["zi-c", "truthful"] = "zi-c"
+    generated: bool = True
+    """Include the seeded default neighbourhood of ``run.households`` homes and a school."""
+    members: tuple[MemberTable, ...] = ()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioFile:
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError("two members share a name")
+        for m in self.members:
+            if m.tariff not in self.tariffs:
+                raise ValueError(f"member {m.name}: unknown tariff {m.tariff!r}")
+        return self
+
+    def calendar(self) -> SchoolCalendar:
+        return SchoolCalendar(self.site.country, self.site.subdivision,
+                              self.school_calendar.holidays)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def resolve_grid(preset: str, scale: float) -> Grid:
+    """The hook for named feeders: "default" today; "simbench:CODE" belongs to the grid
+    work (SimBench LV codes with their cable and transformer types)."""
+    from voisin.agents.scenario import default_grid
+
+    if preset == "default":
+        return default_grid(scale)
+    raise InvalidInput(f"grid preset {preset!r} is not available; use \"default\" or a "
+                       "[grid.custom] table", code="bad-grid")
+
+
+def read_scenario(path: Path | None = None) -> ScenarioFile:
+    """Parse and validate a scenario file (None: the built-in default); one-line errors."""
+    if path is None:
+        text = (files("voisin.agents") / "scenarios" / DEFAULT_FILE).read_text()
+        where, base = "built-in scenario", Path(".")
+    else:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read scenario {path}: {exc.strerror}",
+                               code="bad-scenario") from None
+        where, base = f"scenario {path}", path.parent
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{where}: {exc}", code="bad-scenario") from None
+    scenario = parse(ScenarioFile, data, where)
+    return scenario.model_copy(update={"base_dir": base})

@@ -1,0 +1,42 @@
+"""The defaults every command shares, in one place.
+
+Flags, settings models and scenario files take their defaults from here, so the seed,
+size, first day, interval length and port of the demo neighbourhood are written once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class RunDefaults(BaseModel):
+    """The demo run: which neighbourhood (seed, size) and when (first day, interval)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(default=7, ge=0)
+    households: int = Field(default=30, ge=1, le=5000)
+    start: date = date(2026, 6, 22)
+    """A summer Monday: the school is open."""
+    days: int = Field(default=1, ge=1, le=366)
+    minutes: int = Field(default=15, ge=5, le=60)
+    gift_share: float = Field(default=0.3, ge=0, le=1)
+    """Share of the sunniest household's surplus it gives the school by contract."""
+
+    @field_validator("minutes")
+    @classmethod
+    def _divides_day(cls, minutes: int) -> int:
+        if 1440 % minutes:
+            raise ValueError(f"{minutes} min does not divide a day into whole intervals")
+        return minutes
+
+
+DEFAULTS = RunDefaults()
+LIVE_START_HOUR = 10
+"""The live demo starts mid-morning of the default day (UTC), when PV is up."""
+PORT = 5555
+"""The operator's request port on 127.0.0.1; events are published on the next one."""
+ROUTER = f"tcp://127.0.0.1:{PORT}"
+LIVE_START = f"{DEFAULTS.start.isoformat()}T{LIVE_START_HOUR:02d}:00"
