@@ -131,7 +131,7 @@ def read_dsmr(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from dsmr_parser.parsers import TelegramParser
 
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("ascii", errors="replace")  # CRC covers the CRLFs
     except OSError as exc:
         raise InvalidInput(f"cannot read meter data {path}: {exc.strerror}",
                            code="bad-meter-data") from None
