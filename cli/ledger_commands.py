@@ -10,6 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from voisin.settings import DEFAULTS
+
 DEFAULT_DB = Path("voisin-out/ledger.sqlite")
 
 
@@ -99,7 +101,8 @@ def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
 
     k = lsub.add_parser("key", help="print a simulated member's id and seed")
     k.add_argument("member", nargs="+", help="'household N', 'school', 'fund' or 'operator'")
-    k.add_argument("--seed", type=int, default=7, help="the simulation's seed (default 7)")
+    k.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help=f"the simulation's seed (default {DEFAULTS.seed})")
     k.set_defaults(run=_key)
 
     g = lsub.add_parser("contract", help="print a contract signed with your key, as JSON")

@@ -24,12 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from voisin.errors import InvalidInput
+from voisin.settings import DEFAULTS, LIVE_START, ROUTER
 
 if TYPE_CHECKING:
     from voisin.agents import Member, Scenario
 
-DEFAULT_START = "2026-06-22T10:00"
-DEFAULT_ROUTER = "tcp://127.0.0.1:5555"
+DEFAULT_START = LIVE_START
+DEFAULT_ROUTER = ROUTER
 
 
 def _start(text: str) -> datetime | None:
@@ -58,8 +59,10 @@ def _on_signals(stop: Callable[[], None]) -> None:
 
 
 def _market_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--households", type=int, default=30, help="households (default 30)")
-    p.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
+    p.add_argument("--households", type=int, default=DEFAULTS.households,
+                   help=f"households (default {DEFAULTS.households})")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help=f"scenario seed (default {DEFAULTS.seed})")
 
 
 def _add_operator(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +70,8 @@ def _add_operator(sub: argparse._SubParsersAction) -> None:
     _market_flags(p)
     p.add_argument("--start", type=_start, default=_start(DEFAULT_START),
                    help=f"first interval, UTC, or 'now' (default {DEFAULT_START})")
-    p.add_argument("--minutes", type=int, default=15, help="interval length (default 15)")
+    p.add_argument("--minutes", type=int, default=DEFAULTS.minutes,
+                   help=f"interval length (default {DEFAULTS.minutes})")
     p.add_argument("--speed", type=float, default=900.0,
                    help="market seconds per wall second (default 900: an interval a second)")
     p.add_argument("--intervals", type=int, default=96, help="intervals to run (default 96)")
@@ -120,8 +124,8 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     household: str = "0"
-    households: int = Field(default=30, ge=1)
-    seed: int = Field(default=7, ge=0)
+    households: int = Field(default=DEFAULTS.households, ge=1)
+    seed: int = Field(default=DEFAULTS.seed, ge=0)
     operator: str = DEFAULT_ROUTER
     pub: str | None = None
     server_key: str | None = None
@@ -135,8 +139,10 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agent", help="run one household's agent against an operator")
     p.add_argument("--config", type=Path, help="TOML file with the settings below")
     p.add_argument("--household", help="member index (0-based) or 'school' (default 0)")
-    p.add_argument("--households", type=int, help="households in the scenario (default 30)")
-    p.add_argument("--seed", type=int, help="scenario seed; fixes this member's keys (default 7)")
+    p.add_argument("--households", type=int,
+                   help=f"households in the scenario (default {DEFAULTS.households})")
+    p.add_argument("--seed", type=int,
+                   help=f"scenario seed; fixes this member's keys (default {DEFAULTS.seed})")
     p.add_argument("--operator", help=f"operator request endpoint (default {DEFAULT_ROUTER})")
     p.add_argument("--pub", help="operator event endpoint (default: request port + 1)")
     p.add_argument("--server-key", help="the operator's pinned id, Ed25519 hex "
