@@ -1,8 +1,8 @@
 """Who acts: a member's agent forecasts, plans its battery, bids, and meters delivery.
 
-Each agent owns a numpy generator spawned from the model's at construction, so its
-draws do not depend on the order Mesa shuffles agents in; the model then sorts what
-they post by id.
+Each agent owns a numpy generator keyed by the model's seed and its member's id, so its
+draws depend neither on the order Mesa shuffles agents in nor on who else is in the
+model (a live agent models only itself); the model then sorts what they post by id.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class MemberAgent(mesa.Agent):
         self.pv_forecast_kwh = pv_forecast_kwh
         self.load_forecast_kwh = load_forecast_kwh
         self.strategy = strategy
-        self.own_rng = np.random.default_rng(int(model.rng.integers(2**63)))
+        self.own_rng = np.random.default_rng((model.seed, member.stream, 0xB1D))
         self.battery = Battery.from_spec(member.battery) if member.battery else None
         self.meter = Meter(member.meter_key, member.id)
         self.seq = 0

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,12 @@ class RemoteAgent:
         return reply.body
 
     def hello(self) -> None:
-        """Say hello until the operator answers, then build the model for its intervals."""
+        """Say hello until the operator answers, then build the model for its intervals.
+
+        A one-interval model first loads the climate, the clear-sky tables and the load
+        tables, so building the real one after hello, on the market's clock, is quick."""
+        Neighbourhood(self._own_scenario(), [Interval(start=datetime(2026, 1, 1, tzinfo=UTC))],
+                      seed=self.seed)
         while not self._stopping:
             info = self._request(MessageType.HELLO, {"agent": "voisin"})
             if info is not None:
@@ -162,7 +167,15 @@ class RemoteAgent:
             minutes = int(info["minutes"])
             intervals = [Interval(start=first + timedelta(minutes=minutes * i), minutes=minutes)
                          for i in range(int(info["intervals"]))]
-            self.model = Neighbourhood(self.scenario, intervals, seed=self.seed)
+            self.model = Neighbourhood(self._own_scenario(), intervals, seed=self.seed)
+
+    def _own_scenario(self) -> Scenario:
+        """Only this member: its profiles are all the agent needs, and computing the
+        whole neighbourhood's would take longer than an accelerated interval."""
+        s = self.scenario
+        others = (frozenset(m.id for m in s.members) | s.others) - {self.member.id}
+        return Scenario(s.grid, (self.member,), s.fund, site=s.site,
+                        school_calendar=s.school_calendar, name=s.name, others=others)
 
     def _mine(self, items: list[Any]) -> list[Any]:
         return [x for x in items if x.participant == self.member.id]
