@@ -21,6 +21,7 @@ from voisin.meters import Orientation, Weather, load_share, pv_kwh_per_kwp
 from voisin.meters.homes import Home
 from voisin.meters.school import SchoolLoad
 from voisin.meters.site import Site, per_interval_mean, sample_times
+from voisin.meters.solar import solar_geometry
 from voisin.protocol import Interval
 
 if TYPE_CHECKING:
@@ -97,9 +98,11 @@ def neighbourhood_profiles(scenario: Scenario, intervals: Sequence[Interval],
     weather = Weather(site.climate, seed, site.longitude)
     orientations = sorted({m.orientation for m in scenario.members if m.pv_kwp > 0},
                           key=lambda o: (o.tilt_deg, o.azimuth_deg)) or [Orientation()]
-    actual = pv_kwh_per_kwp(intervals, site, orientations, weather)
-    clear = pv_kwh_per_kwp(intervals, site, orientations)
-    ahead = pv_kwh_per_kwp(intervals, site, orientations, weather, forecast=True)
+    geometry = solar_geometry(intervals, site)
+    actual = pv_kwh_per_kwp(intervals, site, orientations, weather, geometry=geometry)
+    clear = pv_kwh_per_kwp(intervals, site, orientations, geometry=geometry)
+    ahead = pv_kwh_per_kwp(intervals, site, orientations, weather, forecast=True,
+                           geometry=geometry)
     clock = LocalMinutes(intervals, site)
     h0_share = load_share(intervals, "h0", site)
     out: dict[str, MemberProfiles] = {}

@@ -81,6 +81,17 @@ class SimulationReport:
     verified: bool = False
 
 
+def opening_allowance_micro(scenario: Scenario, days: int) -> int:
+    """Tokens each member starts with: enough to buy twice its consumption of the run at
+    its retail price (the member using most sets it for all), and never less than the
+    500-token opening of a short run. Until its sales and rewards come in, a buyer pays
+    peer-to-peer trades from this; a year of a school's purchases needs thousands."""
+    need = max((m.annual_kwh + (m.heat_pump.annual_heat_kwh if m.heat_pump else 0.0))
+               * days / 365 * m.participant.tariff.import_eur_per_kwh * 2
+               for m in scenario.members)
+    return max(OPENING_ALLOWANCE_MICRO, int(need * 1_000_000))
+
+
 def _prepare_out(config: SimulationConfig) -> Path:
     try:
         config.out.mkdir(parents=True, exist_ok=True)
@@ -137,10 +148,12 @@ def run_simulation(
     opening = intervals[0].start.isoformat()
 
     operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
+    allowance = opening_allowance_micro(scenario, run.days)
+    genesis = max(GENESIS_SUPPLY_MICRO, 2 * allowance * len(participants))
     with Ledger.open(path, operator_key, fund=scenario.fund, time=opening,
-                     genesis_supply_micro=GENESIS_SUPPLY_MICRO) as ledger:
+                     genesis_supply_micro=genesis) as ledger:
         operator = Operator(scenario.grid, ledger)
-        operator.register(participants, time=opening, allowance_micro=OPENING_ALLOWANCE_MICRO)
+        operator.register(participants, time=opening, allowance_micro=allowance)
         gift = _gift_contract(scenario, run.gift_share, intervals[0])
         if gift is not None:
             operator.submit_contract(gift, time=opening)

@@ -86,18 +86,34 @@ def model_chain(site: Site, orientation: Orientation,
                       transposition_model="perez", losses_model="pvwatts")
 
 
+@dataclass(frozen=True)
+class SolarGeometry:
+    """The sample instants of a run, the sun's position and the clear sky at them: the
+    same for every weather (real, forecast, clear), so computed once."""
+
+    times: pd.DatetimeIndex
+    owner: np.ndarray
+    sun: pd.DataFrame
+    clear: pd.DataFrame
+
+
+def solar_geometry(intervals: Sequence[Interval], site: Site) -> SolarGeometry:
+    times, owner = pv_samples(intervals)
+    sky = Sky(site.latitude, site.longitude, site.altitude_m)
+    sun = sky.sun(times)
+    return SolarGeometry(times, owner, sun, sky.clear_sky(times, sun))
+
+
 class SkyConditions:
     """Irradiance components and air conditions at sample instants, shared by every
     system of a site (computed once, transposed per orientation)."""
 
-    def __init__(self, site: Site, times: pd.DatetimeIndex,
+    def __init__(self, site: Site, geometry: SolarGeometry,
                  clear_sky_index: np.ndarray | None = None,
                  diffuse_fraction: np.ndarray | None = None,
                  temperature_c: np.ndarray | float = 20.0,
                  wind_m_s: np.ndarray | float = 1.0) -> None:
-        sky = Sky(site.latitude, site.longitude, site.altitude_m)
-        sun = sky.sun(times)
-        clear = sky.clear_sky(times, sun)
+        times, sun, clear = geometry.times, geometry.sun, geometry.clear
         zenith = sun["apparent_zenith"].to_numpy()
         if clear_sky_index is None:
             ghi, dni, dhi = (clear[c].to_numpy() for c in ("ghi", "dni", "dhi"))
@@ -129,24 +145,28 @@ class SkyConditions:
 
 def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
                    orientations: Sequence[Orientation], weather: Weather | None = None,
-                   forecast: bool = False) -> dict[Orientation, np.ndarray]:
+                   forecast: bool = False,
+                   geometry: SolarGeometry | None = None) -> dict[Orientation, np.ndarray]:
     """kWh per kWp per interval for each orientation under ``weather`` (None: a clear
     sky at 20 C and 1 m/s); ``forecast`` takes the weather's day-ahead forecast instead
-    of what happens."""
+    of what happens. ``geometry`` (of these intervals at this site) saves recomputing the
+    sun when several weathers are run."""
     if not intervals:
         return {o: np.zeros(0) for o in orientations}
-    times, owner = pv_samples(intervals)
+    geometry = geometry or solar_geometry(intervals, site)
+    times = geometry.times
     if weather is None:
-        conditions = SkyConditions(site, times)
+        conditions = SkyConditions(site, geometry)
     elif forecast:
         index, _ = weather.forecast_index(times)
-        conditions = SkyConditions(site, times, index, None, weather.temperature_c(times),
+        conditions = SkyConditions(site, geometry, index, None, weather.temperature_c(times),
                                    weather.wind_m_s(times))
     else:
-        conditions = SkyConditions(site, times, weather.clear_sky_index(times),
+        conditions = SkyConditions(site, geometry, weather.clear_sky_index(times),
                                    weather.diffuse_fraction(times),
                                    weather.temperature_c(times), weather.wind_m_s(times))
     hours = np.array([iv.hours for iv in intervals])
+    owner = geometry.owner
     return {o: per_interval_mean(conditions.kw_per_kwp(o), owner, len(intervals)) * hours
             for o in dict.fromkeys(orientations)}
 

@@ -126,3 +126,47 @@ def test_statements_from_the_ledger_agree_with_the_run_totals(small_run) -> None
         market = (s.p2p_bought_eur + s.grid_import_eur - s.p2p_sold_eur - s.grid_export_eur)
         assert market == pytest.approx(bill.market_eur, abs=1e-4), bill.participant.group
         assert s.imbalance_eur == pytest.approx(bill.imbalance_eur, abs=1e-4)
+
+
+def test_summary_names_site_dates_weather_and_the_energy_balance(small_run) -> None:
+    from rich.console import Console
+
+    from voisin.cli.summary import render_summary
+
+    console = Console(record=True, width=120)
+    render_summary(small_run, console)
+    text = console.export_text()
+    assert "Lyon (45.76 N, 4.84 E), 2026-06-22, seed 7" in text
+    assert "Weather: mannheim reference year resampled; 2026-06-22" in text
+    assert "clear-sky index" in text
+    for row in ("PV produced", "load", "battery charged", "battery discharged",
+                "import from the grid", "export to the grid"):
+        assert row in text
+    assert "persistence" in text
+    assert "day-ahead" in text
+    assert "Household peak load" in text
+
+
+def test_energy_balance_adds_up_and_imbalances_are_plausible(small_run) -> None:
+    """Meters: PV + import + discharge = load + export + charge. Forecasts miss, so what
+    was metered differs from what was bid, by a fraction of the energy that flowed."""
+    m = small_run.accounts.metered
+    assert m["pv"] + m["import"] + m["battery discharge"] == pytest.approx(
+        m["load"] + m["export"] + m["battery charge"], abs=0.05)
+    assert m["pv"] > 0
+    missed = small_run.below_bid_kwh + small_run.above_bid_kwh
+    assert 0.02 * (m["import"] + m["export"]) < missed < m["import"] + m["export"]
+    assert small_run.accounts.imbalance_short_kwh > 0
+    assert small_run.accounts.imbalance_surplus_kwh > 0
+
+
+def test_long_runs_open_with_allowances_that_last(tmp_path: Path) -> None:
+    """A year of the school's peer-to-peer purchases outgrew the 500-token opening (the
+    ledger refused the block as an overdraft); the opening now scales with the run."""
+    from voisin.agents import default_neighbourhood
+    from voisin.cli.simulation import OPENING_ALLOWANCE_MICRO, opening_allowance_micro
+
+    scenario = default_neighbourhood()
+    assert opening_allowance_micro(scenario, 1) == OPENING_ALLOWANCE_MICRO
+    year = opening_allowance_micro(scenario, 365)
+    assert year >= 45_000 * 0.25 * 1_000_000  # the school could buy all it uses
