@@ -59,17 +59,18 @@ class CalendarTable(BaseModel):
 
 
 class GridTable(BaseModel):
-    """``preset`` names a built-in feeder ("default", or "simbench:CODE" once the grid
-    work provides it); ``custom`` is a full grid, validated as ``voisin.protocol.Grid``."""
+    """``preset`` names a built-in feeder ("default" when neither is given, or
+    "simbench:CODE" once the grid work provides it); ``custom`` is a full grid, validated
+    as ``voisin.protocol.Grid`` so every field it has flows through."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    preset: str | None = "default"
+    preset: str | None = None
     custom: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> GridTable:
-        if (self.preset is None) == (self.custom is None):
+        if self.preset is not None and self.custom is not None:
             raise ValueError("give the grid either a preset or a custom table, not both")
         return self
 
