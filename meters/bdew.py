@@ -44,6 +44,7 @@ def _season(day: date) -> int:
     return 0
 
 
+@lru_cache(maxsize=256)
 def public_holidays(year: int, country: str = "FR",
                     subdivision: str | None = None) -> tuple[date, ...]:
     """Public holidays of ``country`` (ISO 3166 code; ``subdivision`` for regional ones)

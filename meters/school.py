@@ -50,8 +50,8 @@ class SchoolCalendar:
     holidays: tuple[tuple[date, date], ...] = field(default=FRANCE_ZONE_A)
 
     def is_school_day(self, day: date) -> bool:
-        if day.weekday() >= 5 or day in set(public_holidays(day.year, self.country,
-                                                             self.subdivision)):
+        if day.weekday() >= 5 or day in public_holidays(day.year, self.country,
+                                                        self.subdivision):
             return False
         return not any(first <= day <= last for first, last in self.holidays)
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 from pvlib.modelchain import ModelChain
-from pvlib.pvsystem import PVSystem
+from pvlib.pvsystem import Array, FixedMount, PVSystem
 from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
 from voisin.errors import InvalidInput
@@ -72,18 +72,31 @@ class _KnownSun(pvlib.location.Location):
         return super().get_solarposition(times, *args, **kwargs)
 
 
-def model_chain(site: Site, orientation: Orientation,
+def model_chain(site: Site, orientations: Orientation | Sequence[Orientation],
                 sun: pd.DataFrame | None = None) -> ModelChain:
-    """The ModelChain for 1 kWp at ``site`` facing ``orientation`` (AC watts out);
-    ``sun`` is the solar position at the instants it will run on, if known."""
-    system = PVSystem(
-        surface_tilt=orientation.tilt_deg, surface_azimuth=orientation.azimuth_deg,
-        module_parameters={"pdc0": 1000.0, "gamma_pdc": GAMMA_PDC_PER_K},
-        inverter_parameters={"pdc0": 1000.0, "eta_inv_nom": INVERTER_EFFICIENCY},
-        temperature_model_parameters=TEMPERATURE_MODEL,
-    )
+    """The ModelChain for 1 kWp at ``site`` on each of ``orientations`` (one array per
+    plane, so the sun and air mass are worked out once for all of them); ``sun`` is the
+    solar position at the instants it will run on, if known. AC watts out for one plane;
+    for several, :func:`ac_kw_per_kwp` gives each plane behind its own inverter."""
+    planes = [orientations] if isinstance(orientations, Orientation) else list(orientations)
+    arrays = [Array(FixedMount(o.tilt_deg, o.azimuth_deg),
+                    module_parameters={"pdc0": 1000.0, "gamma_pdc": GAMMA_PDC_PER_K},
+                    temperature_model_parameters=TEMPERATURE_MODEL) for o in planes]
+    system = PVSystem(arrays=arrays, inverter_parameters={
+        "pdc0": 1000.0 * len(planes), "eta_inv_nom": INVERTER_EFFICIENCY})
     return ModelChain(system, _KnownSun(site, sun), aoi_model="physical", spectral_model="no_loss",
                       transposition_model="perez", losses_model="pvwatts")
+
+
+def ac_kw_per_kwp(chain: ModelChain) -> list[np.ndarray]:
+    """Each plane's AC power per kWp (kW) after a run: its DC (after PVWatts' losses)
+    through its own 1 kW PVWatts inverter, as a single-plane chain would give."""
+    dc = chain.results.dc if isinstance(chain.results.dc, tuple) else (chain.results.dc,)
+    out = []
+    for plane_dc in dc:
+        ac = pvlib.inverter.pvwatts(plane_dc, 1000.0, INVERTER_EFFICIENCY)
+        out.append(np.nan_to_num(np.asarray(ac, dtype=float) / 1000.0, nan=0.0).clip(min=0.0))
+    return out
 
 
 @dataclass(frozen=True)
@@ -135,12 +148,11 @@ class SkyConditions:
             "wind_speed": np.broadcast_to(wind_m_s, ghi.shape),
         }, index=times)
 
-    def kw_per_kwp(self, orientation: Orientation) -> np.ndarray:
-        """AC power per kWp (kW) at each sample instant."""
-        chain = model_chain(self.site, orientation, self.sun)
+    def kw_per_kwp(self, orientations: Sequence[Orientation]) -> list[np.ndarray]:
+        """AC power per kWp (kW) at each sample instant, for each orientation."""
+        chain = model_chain(self.site, orientations, self.sun)
         chain.run_model(self.weather)
-        return np.nan_to_num(np.asarray(chain.results.ac, dtype=float) / 1000.0,
-                             nan=0.0).clip(min=0.0)
+        return ac_kw_per_kwp(chain)
 
 
 def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
@@ -166,9 +178,10 @@ def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
                                    weather.diffuse_fraction(times),
                                    weather.temperature_c(times), weather.wind_m_s(times))
     hours = np.array([iv.hours for iv in intervals])
-    owner = geometry.owner
-    return {o: per_interval_mean(conditions.kw_per_kwp(o), owner, len(intervals)) * hours
-            for o in dict.fromkeys(orientations)}
+    planes = list(dict.fromkeys(orientations))
+    power = conditions.kw_per_kwp(planes)
+    return {o: per_interval_mean(kw, geometry.owner, len(intervals)) * hours
+            for o, kw in zip(planes, power, strict=True)}
 
 
 def pv_samples(intervals: Sequence[Interval]) -> tuple[pd.DatetimeIndex, np.ndarray]:
