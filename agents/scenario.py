@@ -152,9 +152,10 @@ _MV_VM_PU = 1.02
 """The MV busbar's voltage: DSOs hold it a little above nominal for their load."""
 _ESTATE_BUS, _SCHOOL_BUS = "A4", "B1"
 BASE_HOUSEHOLDS, _ESTATE_SHARE = 30, 4 / 30
-_TILTS = (20, 25, 30, 35, 40)
-_AZIMUTHS = (135, 150, 165, 180, 195, 210, 225)
-"""Roofs outside the estate face south-east to south-west (degrees from north)."""
+_TILTS = (25, 35)
+_AZIMUTHS = (135, 160, 180, 200, 225)
+"""Roofs outside the estate face south-east to south-west (degrees from north); ten
+planes in all, since every plane costs the PV model a transposition per weather."""
 
 
 def default_grid(scale: float = 1.0) -> Grid:
@@ -240,7 +241,7 @@ def default_neighbourhood(
 ) -> Scenario:
     """About 30 households (half with 3-9 kWp PV, five of those with a 5-10 kWh battery)
     and a school (45,000 kWh a year, no PV, French zone A calendar) that the PV owners
-    prefer. Estate roofs face south at 30 degrees, the others 20-40 degrees between
+    prefer. Estate roofs face south at 30 degrees, the others 25 or 35 degrees between
     south-east and south-west.
 
     The first homes form the all-PV estate behind the weak A3-A4 line; the others sit
