@@ -73,6 +73,11 @@ class Home:
         self.cold = [a for a in self.appliances if a.cold]
         self.cycling = [a for a in self.appliances if not a.cold and a.cycles_per_year > 0]
         self.standby_kw = sum(a.standby_kw for a in self.appliances)
+        self._cycles_per_day = np.array([a.cycles_per_year / 365.0 for a in self.cycling])
+        self._cycle_minutes = np.array([a.cycle_minutes for a in self.cycling])
+        self._power_kw = np.array([a.power_kw for a in self.cycling])
+        self._nominal_kwh_per_day = float(
+            (self._cycles_per_day * self._cycle_minutes * self._power_kw).sum() / 60.0)
 
     def day_kwh(self, day: date) -> float:
         """The energy this home uses on local ``day``."""
@@ -102,15 +107,11 @@ class Home:
         activity = np.clip(slots - NIGHT_SHARE_REMOVED * slots.min(), 0.0, None)
         cdf = np.cumsum(np.repeat(activity, MINUTES // SLOTS_PER_DAY))
         cdf /= cdf[-1]
-        nominal = sum(a.cycles_per_year / 365.0 * a.cycle_kwh for a in self.cycling)
-        scale = energy_kwh / nominal
-        starts, lengths, powers = [], [], []
-        for appliance in self.cycling:
-            n = rng.poisson(appliance.cycles_per_year / 365.0 * scale)
-            starts.append(np.searchsorted(cdf, rng.random(n)))
-            lengths.append(np.full(n, appliance.cycle_minutes))
-            powers.append(np.full(n, appliance.power_kw))
-        start, length, power = (np.concatenate(x) for x in (starts, lengths, powers))
+        scale = energy_kwh / self._nominal_kwh_per_day
+        counts = rng.poisson(self._cycles_per_day * scale)
+        start = np.searchsorted(cdf, rng.random(int(counts.sum())))
+        length = np.repeat(self._cycle_minutes, counts)
+        power = np.repeat(self._power_kw, counts)
         drawn = float((length * power).sum() / 60.0)
         if drawn <= energy_kwh / MAX_STRETCH:  # too few cycles drawn: spread the rest flat
             flat = np.full(MINUTES, (energy_kwh - drawn) * 60.0 / MINUTES)
