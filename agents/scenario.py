@@ -132,9 +132,9 @@ class Scenario:
 
 # The feeder: three NAYY cables from a 250 kVA transformer fed at 1.02 pu; lengths in
 # km. A4 is a new estate with PV on every roof at the end of an old 4x50 cable: on
-# sunny middays (e.g. 2026-06-22, seed 7) its voltage rises to the 1.05 pu band first,
-# well before any cable nears its rating, as on real LV feeders with much PV, and the
-# market curtails a little of its PV.
+# clear middays its voltage rises to the 1.05 pu band first, well before any cable
+# nears its rating, as on real LV feeders with much PV, and the market curtails a
+# little of its PV (tests/cli/test_simulate.py finds such a day).
 _LINES = (
     ("TR", "A1", 0.10, "NAYY 4x150 SE"),
     ("A1", "A2", 0.12, "NAYY 4x150 SE"),

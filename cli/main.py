@@ -38,6 +38,11 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gift-share", type=float,
                    help="share of the sunniest household's surplus gifted to the school by "
                         f"a ledger contract (default {d.gift_share}, 0 for none)")
+    p.add_argument("--grid", help="simbench:CODE: a SimBench LV grid and its households "
+                   "instead of the scenario's neighbourhood (e.g. simbench:1-LV-rural1--0-sw; "
+                   'needs pip install ".[simbench]")')
+    p.add_argument("--no-grid-check", action="store_true",
+                   help="skip the AC power flow of every interval at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
 
@@ -124,7 +129,9 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     from voisin.protocol import parse
 
     config = parse(SimulationConfig, {**_given(args), "scenario": args.scenario,
-                                      "out": args.out, "overwrite": args.overwrite},
+                                      "out": args.out, "overwrite": args.overwrite,
+                                      "grid": args.grid,
+                                      "grid_check": not args.no_grid_check},
                    "simulation settings")
     run = config.resolved().run
     if args.quiet:

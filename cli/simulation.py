@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -35,6 +36,9 @@ from voisin.protocol import (
 )
 from voisin.settings import DEFAULTS, RunDefaults
 
+if TYPE_CHECKING:
+    from voisin.grid.day_check import DayCheck
+
 LEDGER_FILE = "ledger.sqlite"
 GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
 OPENING_ALLOWANCE_MICRO = 500 * 1_000_000
@@ -45,6 +49,11 @@ class SimulationConfig(RunDefaults):
     run settings given as flags, which override the file's ``[run]`` table."""
 
     scenario: Path | None = None
+    grid: str | None = None
+    """``simbench:CODE``: run the market on that SimBench LV grid and its households
+    instead of the scenario's neighbourhood."""
+    grid_check: bool = True
+    """Run pandapower's AC power flow on every cleared and every metered interval."""
     out: Path = Path("voisin-out")
     overwrite: bool = False
 
@@ -57,6 +66,38 @@ class SimulationConfig(RunDefaults):
 
 
 @dataclass
+class GridFigures:
+    """What the feeder physically did over the run, from each clearing's predicted
+    state (kWh over the run, pu, %) and, when checked, from the AC power flow of the
+    schedule and of what the meters measured."""
+
+    physical: bool = False
+    transformer_import_kwh: float = 0.0
+    transformer_export_kwh: float = 0.0
+    losses_kwh: float = 0.0
+    curtailed_kwh: float = 0.0
+    min_vm_pu: float = float("inf")
+    max_vm_pu: float = 0.0
+    binding_intervals: int = 0
+    scheduled: DayCheck | None = None
+    metered: DayCheck | None = None
+
+    def add(self, result: ClearingResult, hours: float) -> None:
+        self.curtailed_kwh += sum(result.curtailed_kwh.values())
+        state = result.physics
+        if state is None:
+            return
+        self.physical = True
+        flow = state.transformer_p_kw * hours
+        self.transformer_import_kwh += max(flow, 0.0)
+        self.transformer_export_kwh += max(-flow, 0.0)
+        self.losses_kwh += state.losses_kw * hours
+        self.min_vm_pu = min(self.min_vm_pu, *state.voltage_pu.values())
+        self.max_vm_pu = max(self.max_vm_pu, *state.voltage_pu.values())
+        self.binding_intervals += bool(state.binding)
+
+
+@dataclass
 class SimulationReport:
     """Totals of a finished run, as the summary table shows them."""
 
@@ -66,7 +107,7 @@ class SimulationReport:
     scenario_name: str = "default"
     site: Site = LYON
     weather: list[tuple[str, float]] = field(default_factory=list)
-    """Each day and its clear-sky index."""
+    """Each day and its clear-sky index (empty when the profiles come from SimBench)."""
     forecast_errors: list[ForecastError] = field(default_factory=list)
     below_bid_kwh: float = 0.0
     """Metered net export below what the agents bid for (their forecast was too high)."""
@@ -79,6 +120,7 @@ class SimulationReport:
     transactions: int = 0
     minted_tokens: float = 0.0
     verified: bool = False
+    grid: GridFigures = field(default_factory=GridFigures)
 
 
 def opening_allowance_micro(scenario: Scenario, days: int) -> int:
@@ -132,16 +174,22 @@ def run_simulation(
     file = config.resolved()
     run = file.run
     path = _prepare_out(config)
-    scenario = build_scenario(file)
     intervals = day_intervals(run.start, run.minutes, run.days)
-    _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
-    profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
+    if config.grid is not None:
+        from voisin.agents.simbench_scenario import simbench_scenario  # pandapower: lazily
+
+        scenario, profiles = simbench_scenario(config.grid, intervals, run.seed)
+    else:
+        scenario = build_scenario(file)
+        _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
+        profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
     model = Neighbourhood(scenario, intervals=intervals, seed=run.seed,
                           strategy=STRATEGIES[file.strategy](), profiles=profiles)
     report = SimulationReport(config=config, ledger_path=path, run=run,
-                              scenario_name=file.name, site=scenario.site)
-    report.weather = [(day.isoformat(), model.weather.day_index(pd.Timestamp(day)))
-                      for day in sorted({iv.start.date() for iv in intervals})]
+                              scenario_name=config.grid or file.name, site=scenario.site)
+    if config.grid is None:
+        report.weather = [(day.isoformat(), model.weather.day_index(pd.Timestamp(day)))
+                          for day in sorted({iv.start.date() for iv in intervals})]
     report.forecast_errors = model.forecast_errors()
     participants = [m.participant for m in scenario.members]
     report.accounts.register(participants)
@@ -177,6 +225,7 @@ def run_simulation(
                     pass  # counted by the operator; settlement estimates and flags it
             settlements = operator.settle(interval)
             report.accounts.record(result, settlements, readings, operator.gifts(interval))
+            report.grid.add(result, interval.hours)
             report.intervals += 1
             if on_interval is not None:
                 on_interval(interval, result)
@@ -187,4 +236,10 @@ def run_simulation(
     report.verified = verified.balances_ok
     report.transactions = verified.transactions
     report.minted_tokens = verified.minted_micro / 1e6
+    if config.grid_check and scenario.grid.physical:
+        from voisin.cli.grid_states import metered_states, scheduled_states
+        from voisin.grid.day_check import check_day
+
+        report.grid.scheduled = check_day(scheduled_states(path, scenario.grid))
+        report.grid.metered = check_day(metered_states(path, scenario.grid))
     return report

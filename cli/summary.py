@@ -32,6 +32,12 @@ def _heading(report: SimulationReport, console: Console) -> None:
     run, site = report.run, report.site
     last = run.start.fromordinal(run.start.toordinal() + run.days - 1)
     dates = str(run.start) if run.days == 1 else f"{run.start} to {last}"
+    if report.config.grid is not None:
+        console.print(f"Grid {report.scenario_name}: SimBench's feeder and households, "
+                      f"{dates}, seed {run.seed}", highlight=False)
+        console.print("Profiles: SimBench's own (year 2016, each day read from the same "
+                      "weekday nearest the same date); forecasts by persistence", highlight=False)
+        return
     console.print(f"Scenario {report.scenario_name}: {site.name} ({site.latitude:.2f} N, "
                   f"{site.longitude:.2f} E), {dates}, seed {run.seed}", highlight=False)
     console.print(f"Weather: {site.climate} reference year resampled; "
@@ -87,6 +93,48 @@ def _peaks(report: SimulationReport) -> str:
             f"median {mid:.1f} kW, highest {homes[-1]:.1f} kW over {len(homes)} homes")
 
 
+def _feeder(report: SimulationReport) -> Table:
+    """What the cables and the transformer did, labelled apart from the settlement's
+    market routes: physical flows, the market's prediction, and the AC check."""
+    grid = report.grid
+    table = Table(title="The feeder (physical, not settlement)")
+    table.add_column("")
+    table.add_column("cleared schedule", justify="right")
+    table.add_column("AC, schedule", justify="right")
+    table.add_column("AC, metered", justify="right")
+
+    def ac(check: object, value: str) -> str:
+        return "-" if check is None else value
+
+    sched, meter = grid.scheduled, grid.metered
+    table.add_row("transformer import (kWh flowing in)", f"{grid.transformer_import_kwh:,.1f}",
+                  "", "")
+    table.add_row("transformer export (kWh flowing out)", f"{grid.transformer_export_kwh:,.1f}",
+                  "", "")
+    table.add_row("lowest voltage (pu)", f"{grid.min_vm_pu:.4f}",
+                  ac(sched, f"{sched.min_vm_pu:.4f}" if sched else ""),
+                  ac(meter, f"{meter.min_vm_pu:.4f}" if meter else ""))
+    table.add_row("highest voltage (pu)", f"{grid.max_vm_pu:.4f}",
+                  ac(sched, f"{sched.max_vm_pu:.4f}" if sched else ""),
+                  ac(meter, f"{meter.max_vm_pu:.4f}" if meter else ""))
+    for label, attr in (("highest line loading (%)", "max_line_loading_percent"),
+                        ("highest transformer loading (%)", "max_transformer_loading_percent")):
+        values = [getattr(c, attr) if c else None for c in (sched, meter)]
+        table.add_row(label, "", *("-" if v is None else f"{v:.1f}" for v in values))
+    table.add_row("losses (kWh)", f"{grid.losses_kwh:,.2f}",
+                  ac(sched, f"{sched.losses_kwh:,.2f}" if sched else ""),
+                  ac(meter, f"{meter.losses_kwh:,.2f}" if meter else ""))
+    violations = [("-" if c is None else f"{c.violation_count} in {c.intervals_with_violations}"
+                   " intervals" if c.violation_count else "none") for c in (sched, meter)]
+    table.add_row("limit violations", "", *violations)
+    if sched is not None:
+        table.add_row("clearing's voltage error vs AC (pu, max)", "",
+                      f"{sched.max_voltage_error_pu:.5f}", "")
+    table.add_row("PV curtailed by the market (kWh)", f"{grid.curtailed_kwh:,.2f}", "", "")
+    table.add_row("intervals with a binding limit", str(grid.binding_intervals), "", "")
+    return table
+
+
 def render_summary(report: SimulationReport, console: Console) -> None:
     acc = report.accounts
     cfg = report.run
@@ -103,6 +151,8 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     energy.add_row("bought from the grid", f"{acc.grid_import_kwh:,.1f}")
     energy.add_row("sold to the grid", f"{acc.grid_export_kwh:,.1f}")
     console.print(energy)
+    if report.grid.physical:
+        console.print(_feeder(report))
     console.print(_imbalance(report))
     console.print(_forecasts(report))
     peaks = _peaks(report)
