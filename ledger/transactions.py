@@ -1,15 +1,14 @@
 """Builders that turn domain objects into ledger ``Transaction``s, and their encoding.
 
 Every body is a JSON-native dict (str, int, float, bool, None, lists, dicts) so its
-canonical bytes (``voisin.protocol.canonical_bytes``: sorted keys, no spaces, UTF-8,
-shortest round-trip floats) are the same on every machine. Token amounts are integers
+canonical bytes (``voisin.protocol.canonical_bytes``, RFC 8785) are the same on every
+machine and in every language. Token amounts are integers
 in micro-tokens (1 token = 1 EUR = 1_000_000 micro), never floats, so balances add up
 exactly. Bodies are documented field by field in docs/ledger.md.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,30 +29,6 @@ from voisin.protocol import (
 MICRO_PER_TOKEN = 1_000_000
 GENESIS_SENDER = "genesis"
 """Reserved account name: no transfer may come from it (only the GENESIS kind mints)."""
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
-
-
-def encode_body(body: dict[str, Any]) -> str:
-    """Canonical JSON text of a body (the same text ``canonical_bytes`` nests)."""
-    return _ENCODER.encode(body)
-
-
-def leaf_bytes(kind: str, body_text: str) -> bytes:
-    """``Transaction.leaf_bytes()`` rebuilt from a stored row without pydantic.
-
-    Sorted keys put ``body`` before ``kind``; the kind is a plain ASCII word.
-    """
-    return b'{"body":' + body_text.encode("utf-8") + b',"kind":"' + kind.encode("ascii") + b'"}'
-
-
-LEAF_HEAD = b'\x00{"body":'
-"""The leaf-hash prefix byte and the start of the leaf bytes, before the body text."""
-LEAF_TAILS = {k.value: b',"kind":"' + k.value.encode("ascii") + b'"}' for k in TxKind}
-"""What follows the body in each kind's leaf bytes; hot loops hash
-``LEAF_HEAD + body + LEAF_TAILS[kind]`` rather than call :func:`leaf_bytes`."""
 
 
 def _tx(kind: TxKind, body: dict[str, Any]) -> Transaction:

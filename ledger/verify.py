@@ -9,7 +9,6 @@ file, which is the point: anyone holding a copy can audit the operator.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -25,11 +24,12 @@ from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.store import LedgerStore, RawTransaction, SqliteStore
 from voisin.ledger.tokens import TokenBook
 from voisin.ledger.trace import untraced
-from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
-from voisin.protocol import TxKind, verify
+from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
+from voisin.protocol.blocks import tx_leaf_hash
 
 _HEADER_KEYS = frozenset(
     ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count"))
+_KINDS = frozenset(k.value for k in TxKind)
 _TOKEN_KINDS = frozenset((TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value))
 _GENESIS = TxKind.GENESIS.value
 _CONTRACT = TxKind.CONTRACT.value
@@ -66,13 +66,13 @@ def check_header(
     """
     try:
         header = json.loads(header_json)
-        canonical = isinstance(header, dict) and encode_body(header) == header_json
-    except ValueError:
+        canonical = isinstance(header, dict) and canonical_text(header) == header_json
+    except (TypeError, ValueError):
         _fail(height, "header is not valid JSON")
     if not canonical or set(header) != _HEADER_KEYS:
         _fail(height, "header is not a canonical block header")
     header_bytes = header_json.encode("utf-8")
-    if hashlib.sha256(header_bytes).hexdigest() != stored_hash:
+    if sha256_hex(header_bytes) != stored_hash:
         _fail(height, "stored block hash does not match the header")
     if header["height"] != height:
         _fail(height, f"header says height {header['height']} but is stored at {height}")
@@ -85,15 +85,13 @@ def _transactions(
     """Consume this block's tx rows: leaf hashes, token and contract bodies, next row."""
     hashes: list[bytes] = []
     tokens: list[tuple[str, str]] = []
-    sha = hashlib.sha256
     while pending is not None and pending[0] == height:
         _, idx, kind, body, stored_leaf = pending
         if idx != len(hashes):
             _fail(height, f"transaction {len(hashes)} is missing (next stored index {idx})")
-        tail = LEAF_TAILS.get(kind)
-        if tail is None:
+        if kind not in _KINDS:
             _fail(height, f"transaction {idx} has unknown kind {kind!r}")
-        leaf = sha(LEAF_HEAD + body.encode() + tail).digest()
+        leaf = tx_leaf_hash(kind, body.encode("utf-8"))
         if leaf.hex() != stored_leaf:
             _fail(height, f"transaction {idx}: stored leaf hash does not match its body")
         hashes.append(leaf)

@@ -151,9 +151,7 @@ def append_unchecked(path: Path, operator: KeyPair, transactions: list[Transacti
         prev = store.raw_block(height - 1)[1] if height else GENESIS_PREV_HASH
         rows = []
         for t in transactions:
-            body = tx.encode_body(t.body)
-            rows.append((t.kind.value, body,
-                         sha256_hex(b"\x00" + tx.leaf_bytes(t.kind.value, body))))
+            rows.append((t.kind.value, t.canonical_body().decode(), t.leaf_hash().hex()))
         header = BlockHeader(height=height, prev_hash=prev, merkle_root=root_from_hashes(
             [bytes.fromhex(r[2]) for r in rows]).hex(), interval=None, time="t",
             operator=operator.public_hex, tx_count=len(rows))

@@ -11,6 +11,7 @@ from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import Ledger, SqliteStore, merkle, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
+from voisin.ledger.store import SCHEMA_VERSION
 from voisin.protocol import KeyPair, Participant, Transaction, TxKind, canonical_bytes, verify
 
 from .conftest import ALLOWANCE_MICRO, FUND, write_chain
@@ -41,14 +42,15 @@ def test_chain_verifies_and_links(tmp_path: Path, operator: KeyPair,
 
 def test_leaf_bytes_match_protocol(participants: list[Participant]) -> None:
     t = tx.registration(participants[0])
-    assert tx.leaf_bytes(t.kind.value, tx.encode_body(t.body)) == t.leaf_bytes()
+    assert t.leaf_bytes() == canonical_bytes({"kind": t.kind.value, "body": t.body})
+    assert t.leaf_hash() == merkle.leaf_hash(t.leaf_bytes())
 
 
 def test_sqlite_is_durable(chain: Path) -> None:
     with SqliteStore(chain) as store:
         assert store.pragma("journal_mode") == "wal"
         assert store.pragma("synchronous") == 2
-        assert store.pragma("user_version") == 1
+        assert store.pragma("user_version") == SCHEMA_VERSION == 2
     raw = sqlite3.connect(chain)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

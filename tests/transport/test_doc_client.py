@@ -1,4 +1,6 @@
-"""An agent written only from docs/protocol.md: raw pyzmq, PyNaCl, json and hashlib.
+"""An agent written only from docs/protocol.md: raw pyzmq, PyNaCl, json, hashlib and an
+independent RFC 8785 implementation (the `rfc8785` package), as an agent in another
+language would use its own JCS library.
 
 The only voisin import used by the client is key handling (the scenario's seeds); the
 operator is the real service. If this test breaks, the document or the code is wrong.
@@ -10,6 +12,7 @@ import hashlib
 import json
 import time
 
+import rfc8785
 import zmq
 from nacl.signing import SigningKey, VerifyKey
 from zmq.utils import z85
@@ -19,8 +22,7 @@ from voisin.protocol.clock import Phase
 
 
 def canonical(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return rfc8785.dumps(value)
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
