@@ -23,8 +23,8 @@ from voisin.protocol import (
     Trade,
     Transaction,
     TxKind,
-    canonical_bytes,
 )
+from voisin.protocol.signed import Signed
 
 MICRO_PER_TOKEN = 1_000_000
 GENESIS_SENDER = "genesis"
@@ -68,22 +68,28 @@ def registration(participant: Participant) -> Transaction:
     return _tx(TxKind.REGISTRATION, participant.model_dump(mode="json"))
 
 
-def bid_digest(bids: Sequence[Bid], interval: str | None = None) -> Transaction:
-    """Commit to the whole order book of one interval without storing every bid.
+def _signed(item: Any) -> Signed[Any]:
+    return item if isinstance(item, Signed) else Signed.of(item)
 
-    ``bids_root`` is the Merkle root over each bid's canonical bytes (signature
-    included), bids sorted by ``bid_id``, so a bidder can later prove its bid was in.
+
+def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -> Transaction:
+    """Commit to the whole order book of one interval.
+
+    ``bids_root`` is the Merkle root over each bid's bytes as its participant signed
+    them (signature included; a plain ``Bid`` as its RFC 8785 bytes), bids sorted by
+    ``bid_id``, so a bidder can later prove its bid was in.
     """
-    intervals = {b.interval for b in bids} | ({interval} if interval is not None else set())
+    signed = sorted((_signed(b) for b in bids), key=lambda s: s.value.bid_id)
+    ordered = [s.value for s in signed]
+    intervals = {b.interval for b in ordered} | ({interval} if interval is not None else set())
     if len(intervals) > 1:
         raise InvalidInput(f"bid digest mixes intervals {sorted(intervals)}", code="bad-book")
-    ordered = sorted(bids, key=lambda b: b.bid_id)
     return _tx(TxKind.BID_DIGEST, {
         "interval": next(iter(intervals), None),
         "bid_count": len(ordered),
         "buy_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.BUY),
         "sell_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.SELL),
-        "bids_root": merkle_root([canonical_bytes(b) for b in ordered]).hex(),
+        "bids_root": merkle_root([s.data for s in signed]).hex(),
     })
 
 
@@ -127,9 +133,10 @@ def trade(trade: Trade) -> Transaction:
     })
 
 
-def reading(reading: MeterReading) -> Transaction:
-    """The signed meter reading, signature included, so anyone can re-check the meter."""
-    return _tx(TxKind.READING, reading.model_dump(mode="json"))
+def reading(reading: MeterReading | Signed[MeterReading]) -> Transaction:
+    """The signed meter reading as its meter signed it, signature included, so anyone
+    can re-check the meter over the very bytes stored."""
+    return Transaction.of_canonical(TxKind.READING, _signed(reading).data)
 
 
 def settlement(settlement: Any) -> Transaction:

@@ -28,9 +28,9 @@ from voisin.protocol import (
     MeterReading,
     Participant,
     Trade,
-    canonical_bytes,
     verify,
 )
+from voisin.protocol.signed import Signed
 
 
 @dataclass
@@ -58,8 +58,8 @@ class Operator:
         self._members: dict[str, Participant] = {}
         self._meters: dict[str, str] = {}
         self._last_seq: dict[str, int] = {}
-        self._books: dict[str, dict[str, Bid]] = defaultdict(dict)
-        self._readings: dict[str, dict[str, MeterReading]] = defaultdict(dict)
+        self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
+        self._readings: dict[str, dict[str, Signed[MeterReading]]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
         self._unsettled: dict[str, tuple[Trade, ...]] = {}
         self._last_closed = ""
@@ -104,28 +104,33 @@ class Operator:
             self._members[p.participant_id] = p
             self._meters[p.participant_id] = p.meter_id
 
-    def submit_bid(self, bid: Bid, interval: Interval, *, signature_checked: bool = False
-                   ) -> None:
+    def submit_bid(self, bid: Bid | Signed[Bid], interval: Interval, *,
+                   signature_checked: bool = False) -> None:
         """Accept ``bid`` into the open book of ``interval`` or raise why not.
 
-        A sequence number at or below the sender's last one is a replay, unless the
-        bid is byte-identical to the one already accepted (an idempotent resend).
-        ``signature_checked`` says the caller verified the bid's signature already (the
-        ZeroMQ service checks a batch's signatures on worker threads).
+        A bid from the network comes as ``Signed``, with the exact bytes its participant
+        signed: the signature is checked over them and they are what the ledger stores.
+        A plain ``Bid`` (the simulation) is taken as its RFC 8785 bytes, what an agent
+        would send. A sequence number at or below the sender's last one is a replay,
+        unless the bid is byte-identical to the one already accepted (an idempotent
+        resend). ``signature_checked`` says the caller verified the bid's signature
+        already (the ZeroMQ service checks a batch's signatures on worker threads).
         """
         try:
-            self._admit(bid, interval, signature_checked)
+            self._admit(bid if isinstance(bid, Signed) else Signed.of(bid), interval,
+                        signature_checked)
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
 
-    def _admit(self, bid: Bid, interval: Interval, signature_checked: bool) -> None:
+    def _admit(self, signed: Signed[Bid], interval: Interval, signature_checked: bool) -> None:
+        bid = signed.value
         member = self._members.get(bid.participant)
         if member is None:
             raise InvalidInput(f"bid {bid.bid_id!r} from an unregistered key",
                                code="unknown-participant")
-        if not signature_checked and not verify(bid.participant,
-                                                canonical_bytes(bid.unsigned()), bid.signature):
+        if not signature_checked and not verify(bid.participant, signed.signed_bytes,
+                                                bid.signature):
             raise InvalidInput(f"bid {bid.bid_id!r}: signature does not verify",
                                code="bad-signature")
         if interval.id <= self._last_closed:
@@ -136,7 +141,8 @@ class Operator:
             raise InvalidInput(f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant "
                                f"sits at {member.bus!r}", code="wrong-bus")
         book = self._books[interval.id]
-        if book.get(bid.bid_id) == bid:
+        known = book.get(bid.bid_id)
+        if known is not None and known.data == signed.data:
             return
         if bid.seq <= self._last_seq.get(bid.participant, -1):
             raise InvalidInput(f"bid {bid.bid_id!r}: sequence {bid.seq} already used",
@@ -144,7 +150,7 @@ class Operator:
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
         self._last_seq[bid.participant] = bid.seq
-        book[bid.bid_id] = bid
+        book[bid.bid_id] = signed
 
     def submit_contract(self, body: dict[str, object], *, time: str) -> None:
         """Register a signed contract (or revocation) from a member, in a block of its own.
@@ -173,12 +179,13 @@ class Operator:
         if interval.id <= self._last_closed:
             raise InvalidInput(f"interval {interval.id} was cleared and settled already",
                                code="gate-closed")
-        bids = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.bid_id)
+        signed = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.value.bid_id)
+        bids = [s.value for s in signed]
         contracts = self.ledger.contracts
         result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id,
                        rules=self.rules, gate=False, minutes=interval.minutes)
         self.ledger.append(
-            [tx.bid_digest(bids, interval.id), tx.clearing(result)]
+            [tx.bid_digest(signed, interval.id), tx.clearing(result)]
             + [tx.trade(t) for t in result.trades]
             + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
             interval=interval.id,
@@ -189,20 +196,23 @@ class Operator:
         self._last_closed = interval.id
         return result
 
-    def submit_reading(self, reading: MeterReading) -> None:
-        """Accept a meter reading signed by the meter registered for its participant."""
+    def submit_reading(self, reading: MeterReading | Signed[MeterReading]) -> None:
+        """Accept a meter reading signed by the meter registered for its participant,
+        over its exact bytes (``Signed``; a plain reading is taken as its RFC 8785 bytes)."""
+        signed = reading if isinstance(reading, Signed) else Signed.of(reading)
+        reading = signed.value
         try:
             expected = self._meters.get(reading.participant)
             if expected is None or expected != reading.meter:
                 raise InvalidInput(f"reading for {reading.participant[:12]} from an unknown "
                                    "meter", code="unknown-meter")
-            if not verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature):
+            if not verify(reading.meter, signed.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify",
                                    code="bad-signature")
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
-        self._readings[reading.interval][reading.participant] = reading
+        self._readings[reading.interval][reading.participant] = signed
 
     def settle(self, interval: Interval) -> list[Settlement]:
         """Settle metered against traded energy and commit readings, settlements, rewards."""
@@ -211,10 +221,11 @@ class Operator:
             raise InvalidInput(f"interval {interval.id} has not been cleared", code="not-cleared")
         self._results.pop(interval.id, None)
         received = self._readings.pop(interval.id, {})
-        readings = [received[k] for k in sorted(received)]
+        signed = [received[k] for k in sorted(received)]
+        readings = [r.value for r in signed]
         settlements = settle(interval.id, self.members, trades, readings)
         self.ledger.append(
-            [tx.reading(r) for r in readings]
+            [tx.reading(r) for r in signed]
             + [tx.settlement(s) for s in settlements]
             + rewards_for(interval.id, trades, readings),
             interval=interval.id,

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-from voisin.protocol import Bid, canonical_bytes, verify
+from voisin.errors import InvalidInput
+from voisin.protocol import Bid, verify
+from voisin.protocol.signed import Signed
 
 SPLIT_FROM = 8
 """Batches of at least this many bids are split across two threads."""
@@ -24,12 +26,20 @@ def _helper() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="voisin-verify")
 
 
-def _check(bids: Sequence[Bid]) -> list[bool]:
-    return [verify(b.participant, canonical_bytes(b.unsigned()), b.signature) for b in bids]
+def _ok(signed: Signed[Bid]) -> bool:
+    try:
+        return verify(signed.value.participant, signed.signed_bytes, signed.value.signature)
+    except InvalidInput:
+        return False
 
 
-def bid_signatures_ok(bids: Sequence[Bid]) -> list[bool]:
-    """Whether each bid's signature verifies under its participant's key, in order."""
+def _check(bids: Sequence[Signed[Bid]]) -> list[bool]:
+    return [_ok(b) for b in bids]
+
+
+def bid_signatures_ok(bids: Sequence[Signed[Bid]]) -> list[bool]:
+    """Whether each bid's signature verifies under its participant's key over the exact
+    bytes it came in, in order."""
     if len(bids) < SPLIT_FROM:
         return _check(bids)
     half = len(bids) // 2

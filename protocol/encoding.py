@@ -172,6 +172,21 @@ def canonical_text(value: Any) -> str:
     return text
 
 
+def without_last_member(data: bytes, name: str, value: str) -> bytes:
+    """The canonical bytes of an object without its last member ``name`` (a string value).
+
+    A signature field whose name sorts after every other member (a bid's or a meter
+    reading's ``signature``) is the last member of the object's RFC 8785 bytes, so the
+    bytes the signature covers are the received bytes with that member cut off: exactly
+    ``canonical_bytes`` of the object without it, found without encoding anything.
+    Raises ``ValueError`` if ``data`` does not end with that member.
+    """
+    tail = f",{_quote(name)}:{_quote(value)}}}".encode()
+    if len(data) <= len(tail) or not data.endswith(tail):
+        raise ValueError(f"the object does not end with its {name!r} member")
+    return data[:-len(tail)] + b"}"
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
