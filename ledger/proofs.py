@@ -196,7 +196,10 @@ def check_proof(
     *,
     operator: str | None = None,
 ) -> ProofReport:
-    """Check ``proof`` against the header chain alone; raise ``VerificationError`` if bad."""
+    """Check ``proof`` against the header chain alone; raise ``VerificationError`` if bad.
+
+    The proof's block (header, hash and signature) must be the chain's at its height,
+    so a proof cannot point at a block hash the headers do not have."""
     if not isinstance(proof, TxProof):
         proof = parse(TxProof, proof, "proof file")
     chain = verify_headers(headers, operator=operator)
@@ -206,6 +209,9 @@ def check_proof(
                                  f"block {proof.height}")
     if trusted.header != proof.block.header or trusted.signature != proof.block.signature:
         raise _bad(proof.height, "the proof's block header differs from the signed chain")
+    if trusted.hash != proof.block.hash:
+        raise _bad(proof.height, f"the proof names block hash {proof.block.hash[:16]}, the "
+                                 f"signed chain {trusted.hash[:16]}")
     header = trusted.header
     if proof.tree_size != header["tx_count"]:
         raise _bad(proof.height, f"proof says {proof.tree_size} transactions, the header "

@@ -23,6 +23,7 @@ from voisin.protocol import (
     Trade,
     Transaction,
     TxKind,
+    digest,
 )
 from voisin.protocol.signed import Signed
 
@@ -93,14 +94,33 @@ def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -
     })
 
 
-def clearing(result: ClearingResult) -> Transaction:
-    """Summary of one clearing: enough to re-clear the recorded book and compare, with
+def market(terms: dict[str, Any]) -> Transaction:
+    """The market's terms from this block on: grid model, rules, pricing, backend, solver
+    names, versions and options (built by ``voisin.market.terms``). Written whenever
+    they change; every later ``clearing`` names them by ``market_hash``."""
+    return _tx(TxKind.MARKET, terms)
+
+
+def terms_hash(terms: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the terms' canonical bytes: what a clearing names."""
+    return digest(terms)
+
+
+def bid(signed: Bid | Signed[Bid]) -> Transaction:
+    """One bid of the book as cleared, stored as the bytes its participant signed."""
+    return Transaction.of_canonical(TxKind.BID, _signed(signed).data)
+
+
+def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
+    """Summary of one clearing: with the interval's bid transactions and the market terms
+    it names (``market_hash``), enough to re-clear the recorded book and compare, with
     what the clearing predicts of the feeder (price parts, curtailment, voltages,
     flows), which ``voisin grid check`` compares with an AC power flow."""
     extras = result.model_dump(mode="json", include={
         "price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh", "curtailed_kwh",
         "shed_kwh", "curtailment_eur", "physics"})
-    return _tx(TxKind.CLEARING, {**extras, 
+    return _tx(TxKind.CLEARING, {**extras,
+        "market_hash": market_hash,
         "interval": result.interval,
         "status": result.status.value,
         "pricing": result.pricing.value,

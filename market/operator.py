@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, Settlement, rewards_for, settle
 from voisin.ledger import transactions as tx
-from voisin.ledger.contract_effects import apply_contracts, contract_payments, gift_pairs
+from voisin.ledger.contract_effects import contract_payments, gift_pairs
 from voisin.ledger.contracts import accept_contract
-from voisin.market.clearing import clear
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
+from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.recovery import recover
+from voisin.market.terms import Terms
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -54,6 +55,8 @@ class Operator:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
+        self.terms = Terms.of(grid, rules)
+        self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self._members: dict[str, Participant] = {}
         self._meters: dict[str, str] = {}
@@ -75,6 +78,7 @@ class Operator:
             operator._meters[p.participant_id] = p.meter_id
         operator._last_closed = state.last_closed
         operator._unsettled = dict(state.unsettled)
+        operator._recorded_terms = state.terms_hash
         return operator
 
     @property
@@ -170,9 +174,11 @@ class Operator:
     def close_gate(self, interval: Interval) -> ClearingResult:
         """Clear the interval's book and commit the trades block; returns the result.
 
-        The contracts in force shape the book first (gifts, priority partners, price
-        caps); the block's bid digest commits to the signed originals, from which anyone
-        re-derives the cleared book with the same contracts.
+        The block records everything the clearing depended on, so anyone can re-clear it
+        (``voisin audit``): the market terms when they changed, every bid as its
+        participant signed it, the bid digest, the clearing (naming the terms by hash),
+        the trades and their payments. The contracts in force shape the book first
+        (gifts, priority partners, price caps); they are on the ledger already.
         """
         if interval.id in self._results:
             return self._results[interval.id]
@@ -180,17 +186,20 @@ class Operator:
             raise InvalidInput(f"interval {interval.id} was cleared and settled already",
                                code="gate-closed")
         signed = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.value.bid_id)
-        bids = [s.value for s in signed]
         contracts = self.ledger.contracts
-        result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id,
-                       rules=self.rules, gate=False, minutes=interval.minutes)
+        result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
+                                        self.terms))
+        terms_hash = tx.terms_hash(self.terms.body)
+        entries = [] if terms_hash == self._recorded_terms else [tx.market(self.terms.body)]
         self.ledger.append(
-            [tx.bid_digest(signed, interval.id), tx.clearing(result)]
+            entries + [tx.bid(s) for s in signed]
+            + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
             + [tx.trade(t) for t in result.trades]
             + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
             interval=interval.id,
             time=interval.end.isoformat(),
         )
+        self._recorded_terms = terms_hash
         self._results[interval.id] = result
         self._unsettled[interval.id] = result.trades
         self._last_closed = interval.id

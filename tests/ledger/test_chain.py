@@ -24,7 +24,7 @@ def test_chain_verifies_and_links(tmp_path: Path, operator: KeyPair,
     head = blocks[-1].header.block_hash()
     report = verify_ledger(path, operator=operator.public_hex, head_hash=head)
     assert (report.height, report.blocks) == (4, 5)
-    assert report.transactions == sum(b.header.tx_count for b in blocks) == 21
+    assert report.transactions == sum(b.header.tx_count for b in blocks) == 23
     assert report.supply_micro == report.genesis_micro + report.minted_micro
     assert report.minted_micro == 30_000  # 3 kWh proven p2p at 0.01 token/kWh
     assert blocks[0].header.prev_hash == GENESIS_PREV_HASH
@@ -66,7 +66,7 @@ def test_reopen_resumes_and_checks_operator(chain: Path, operator: KeyPair,
         assert ledger.fund == FUND
         book = ledger.tokens
         assert book.balance(shop) == ALLOWANCE_MICRO + 1_000_000
-        assert book.balance(house) == ALLOWANCE_MICRO + 600_000 + 30_000
+        assert book.balance(house) == ALLOWANCE_MICRO + 150_000 + 30_000
         block = ledger.append([tx.transfer(house, school, 5)], interval=None, time="t")
         assert block.header.height == 5
     assert verify_ledger(chain).height == 5
