@@ -20,7 +20,8 @@ def _db(p: argparse.ArgumentParser) -> None:
                    help=f"ledger file (default {DEFAULT_DB})")
 
 
-def _hex64(text: str) -> str:
+def hex64(text: str) -> str:
+    """An argparse type: a 64-digit hex key or hash, lower-cased."""
     value = text.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
         raise argparse.ArgumentTypeError("expected 64 hex digits")
@@ -91,9 +92,9 @@ def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
     v = lsub.add_parser("verify", help="recompute every hash, signature, payment, settlement, "
                                        "reward and balance")
     _db(v)
-    v.add_argument("--operator", type=_hex64, help="pin the operator's public key (hex): a "
+    v.add_argument("--operator", type=hex64, help="pin the operator's public key (hex): a "
                                                    "chain signed by any other key fails")
-    v.add_argument("--head", type=_hex64, help="pin the newest block hash you know (hex): a "
+    v.add_argument("--head", type=hex64, help="pin the newest block hash you know (hex): a "
                                                "chain cut short or replaced fails")
     v.set_defaults(run=_verify)
 

@@ -177,10 +177,10 @@ def check_settlement(state: Replay, interval: str | None,
         settlements = settle(interval, members, trades, readings)
     except InvalidInput as exc:
         raise Violation(first, "reading", exc.message) from None
-    _same(by_kind.get(TxKind.SETTLEMENT.value, []), [tx.settlement(s) for s in settlements],
-          "settlement", "the readings and trades")
-    _same(by_kind.get(TxKind.REWARD.value, []), rewards_for(interval, trades, readings),
-          "reward", "the reward rule, the readings and the p2p trades")
+    compare_bodies(by_kind.get(TxKind.SETTLEMENT.value, []),
+                   [tx.settlement(s) for s in settlements], "settlement", "the readings and trades")
+    compare_bodies(by_kind.get(TxKind.REWARD.value, []), rewards_for(interval, trades, readings),
+                   "reward", "the reward rule, the readings and the p2p trades")
     state.settled.add(interval)
 
 
@@ -207,8 +207,9 @@ def _readings(state: Replay, interval: str, stored: list[StoredTx]) -> list[Mete
     return [s.value for s in signed]
 
 
-def _same(stored: list[StoredTx], expected: list[Any], rule: str, source: str) -> None:
-    """The stored bodies are exactly the expected transactions', in order."""
+def compare_bodies(stored: list[StoredTx], expected: list[Any], rule: str, source: str) -> None:
+    """The stored bodies are byte for byte the expected transactions', in order; else
+    ``Violation`` naming the first that differs and its differing fields."""
     for n, want in enumerate(expected):
         text = want.canonical_body().decode()
         if n >= len(stored):
@@ -217,8 +218,8 @@ def _same(stored: list[StoredTx], expected: list[Any], rule: str, source: str) -
         if got != text:
             wrong = sorted(k for k in set(body) | set(want.body)
                            if body.get(k) != want.body.get(k))
-            should = ", ".join(f"{k}={want.body.get(k)!r}" for k in wrong)
-            raise Violation(index, rule, f"{', '.join(wrong)} differ from what {source} "
-                                         f"give ({should})")
+            raise Violation(index, rule, "; ".join(
+                f"{k}: stored {body.get(k)!r}, {source} give {want.body.get(k)!r}"
+                for k in wrong) or f"the same values as {source} give, other bytes")
     if len(stored) > len(expected):
         raise Violation(stored[len(expected)][0], rule, f"a {rule} that {source} do not give")

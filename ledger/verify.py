@@ -60,7 +60,7 @@ def _fail(height: int, why: str, *, index: int | None = None, rule: str = "",
     if index is not None:
         where += f", transaction {index}" + (f" ({kind})" if kind else "")
     raise VerificationError(f"{where}: rule {rule}: {why}", height=height, index=index,
-                            rule=rule)
+                            rule=rule, detail=why)
 
 
 def check_header(

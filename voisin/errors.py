@@ -47,8 +47,10 @@ class VerificationError(LedgerError):
     code = "verification-failed"
 
     def __init__(self, message: str, *, height: int | None = None, code: str | None = None,
-                 index: int | None = None, rule: str = "") -> None:
+                 index: int | None = None, rule: str = "", detail: str = "") -> None:
         super().__init__(message, code=code)
         self.height = height
         self.index = index
         self.rule = rule
+        self.detail = detail or message
+        """What is wrong, without the block, transaction and rule in front."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from voisin.ledger.merkle import root_from_hashes
+from voisin.ledger.tokens import payment_rows
 from voisin.protocol import KeyPair, canonical_bytes, canonical_text, sha256_hex
 from voisin.protocol.blocks import tx_leaf_hash
 
@@ -109,3 +110,49 @@ def both(*edits: Edit) -> Edit:
             rows = e(h, rows)
         return rows
     return edit
+
+
+def _payments(trade: dict[str, Any], fund: str) -> list[tuple[str, dict[str, Any]]]:
+    if trade["kind"] != "p2p" or trade["seller_bid_id"].startswith("!gift"):
+        return []  # grid legs move no tokens; a gift (to its recipient) neither
+    kwh = trade["energy_kwh"]
+    return [("transfer", {"sender": s, "recipient": r, "amount_micro": a, "memo": m})
+            for s, r, a, m in payment_rows(trade["seller"], trade["buyer"], trade["interval"],
+                                           kwh * trade["seller_price_eur_per_kwh"],
+                                           kwh * trade["buyer_price_eur_per_kwh"], fund)]
+
+
+def repaid(account: str, height: int, change: Any) -> Edit:
+    """Change the block's trades and rewrite each changed trade's payments to match, as
+    a careful liar would (so the payment trace alone cannot object)."""
+    def edit(h: int, rows: Rows) -> Rows:
+        if h != height:
+            return rows
+        out: Rows = []
+        stale: list[tuple[str, dict[str, Any]]] = []
+        fresh: list[tuple[str, dict[str, Any]]] = []
+        for kind, body in rows:
+            new = change(body) if kind == "trade" else body
+            if new != body:
+                stale += _payments(body, account)
+                fresh += _payments(new, account)
+            out.append((kind, new))
+        for row in stale:
+            out.remove(row)
+        return out + fresh
+    return edit
+
+
+def fund(path: Path) -> str:
+    """The fund account genesis credited."""
+    return next(b["recipient"] for _, rows in blocks(path) for k, b in rows if k == "genesis")
+
+
+def shift_prices(path: Path, height: int, index: int, by: float = 0.01) -> Edit:
+    """A lie verify cannot refute alone: every price of one clearing moved by ``by``,
+    and its trades and payments with it (used by the audit's tests too)."""
+    return both(
+        at(height, index, lambda b: {**b, "prices_eur_per_kwh": {
+            k: round(v + by, 9) for k, v in b["prices_eur_per_kwh"].items()}}),
+        repaid(fund(path), height, lambda b: {**b, **{k: round(b[k] + by, 9) for k in (
+            "buyer_price_eur_per_kwh", "seller_price_eur_per_kwh")}}))

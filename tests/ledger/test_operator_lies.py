@@ -21,10 +21,9 @@ from voisin.cli.main import main
 from voisin.cli.simulation import LEDGER_FILE, SimulationConfig, run_simulation
 from voisin.errors import VerificationError
 from voisin.ledger import verify_ledger
-from voisin.ledger.tokens import payment_rows
 from voisin.protocol import GRID, KeyPair
 
-from .forge import Edit, Rows, at, blocks, both, copy_ledger, first, resign
+from .forge import Rows, at, blocks, copy_ledger, first, fund, repaid, resign, shift_prices
 
 SMALL = {"households": 8, "minutes": 60, "start": date(2026, 6, 22)}
 OPERATOR = KeyPair.derive("seed", 7, "operator")  # the simulation's operator key
@@ -91,41 +90,6 @@ def test_a_settlement_off_by_a_cent(copy: Path) -> None:
     assert "imbalance_eur" in _caught(copy, height, index, "settlement").message
 
 
-def _payments(trade: dict[str, Any], fund: str) -> list[tuple[str, dict[str, Any]]]:
-    if trade["kind"] != "p2p" or trade["seller_bid_id"].startswith("!gift"):
-        return []  # grid legs move no tokens; a gift (to its recipient) neither
-    kwh = trade["energy_kwh"]
-    return [("transfer", {"sender": s, "recipient": r, "amount_micro": a, "memo": m})
-            for s, r, a, m in payment_rows(trade["seller"], trade["buyer"], trade["interval"],
-                                           kwh * trade["seller_price_eur_per_kwh"],
-                                           kwh * trade["buyer_price_eur_per_kwh"], fund)]
-
-
-def _repaid(fund: str, height: int, change: Any) -> Edit:
-    """Change the block's trades and rewrite each changed trade's payments to match, as
-    a careful liar would (so the payment trace alone cannot object)."""
-    def edit(h: int, rows: Rows) -> Rows:
-        if h != height:
-            return rows
-        out: Rows = []
-        stale: list[tuple[str, dict[str, Any]]] = []
-        fresh: list[tuple[str, dict[str, Any]]] = []
-        for kind, body in rows:
-            new = change(body) if kind == "trade" else body
-            if new != body:
-                stale += _payments(body, fund)
-                fresh += _payments(new, fund)
-            out.append((kind, new))
-        for row in stale:
-            out.remove(row)
-        return out + fresh
-    return edit
-
-
-def _fund(path: Path) -> str:
-    return next(b["recipient"] for _, rows in blocks(path) for k, b in rows if k == "genesis")
-
-
 def test_a_trade_price_and_its_payment(copy: Path) -> None:
     height, index = first(copy, "trade", lambda b: b["kind"] == "p2p"
                           and not b["seller_bid_id"].startswith("!gift"))
@@ -135,7 +99,7 @@ def test_a_trade_price_and_its_payment(copy: Path) -> None:
         if b != target:
             return b
         return {**b, "buyer_price_eur_per_kwh": round(b["buyer_price_eur_per_kwh"] + 0.01, 9)}
-    resign(copy, OPERATOR, _repaid(_fund(copy), height, dearer))
+    resign(copy, OPERATOR, repaid(fund(copy), height, dearer))
     assert "the clearing's prices give" in _caught(copy, height, index, "trade-price").message
 
 
@@ -206,16 +170,6 @@ def test_a_chain_re_signed_by_an_outsider_needs_the_operator_pinned(
     assert "rule head" in capsys.readouterr().err
     assert main(["ledger", "verify", str(day), "--operator", OPERATOR.public_hex,
                  "--head", honest_head]) == 0
-
-
-def shift_prices(path: Path, height: int, index: int, by: float = 0.01) -> Edit:
-    """A lie verify cannot refute alone: every price of one clearing moved by ``by``,
-    and its trades and payments with it (used by the audit's tests too)."""
-    return both(
-        at(height, index, lambda b: {**b, "prices_eur_per_kwh": {
-            k: round(v + by, 9) for k, v in b["prices_eur_per_kwh"].items()}}),
-        _repaid(_fund(path), height, lambda b: {**b, **{k: round(b[k] + by, 9) for k in (
-            "buyer_price_eur_per_kwh", "seller_price_eur_per_kwh")}}))
 
 
 def test_consistent_lies_need_the_audit(copy: Path) -> None:
