@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger
 from voisin.market.audit import COLUMNS, AuditReport, audit_ledger
 
+_SHORT = {"bids": "bid", "prices": "price", "trades": "trade", "payments": "pay",
+          "settlements": "settle"}
+
 
 def _table(report: AuditReport, db: Path) -> Table:
-    table = Table(title=f"Re-clearing {db} from the ledger alone")
+    table = Table(title=f"Re-clearing {db} from the ledger alone", box=box.SIMPLE_HEAD,
+                  caption="bids, prices, trades, payments, settlements: ok when re-derived "
+                          "byte for byte")
     table.add_column("interval", no_wrap=True)
-    for name in ("block", "#bids", "#trades"):
-        table.add_column(name, justify="right")
+    for name in ("block", "bids", "trades"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for name in COLUMNS:
-        table.add_column(name, no_wrap=True)
+        table.add_column(_SHORT[name], no_wrap=True, min_width=4)
     for row in report.rows:
-        marks = ["[green]same[/]" if row.found[c] is None else "[bold red]DIFFERS[/]"
+        marks = ["[green]ok[/]" if row.found[c] is None else "[bold red]DIFF[/]"
                  for c in COLUMNS]
         if not row.settled and row.found["settlements"] is None:
-            marks[-1] = "not settled"
+            marks[-1] = "open"
         table.add_row(row.interval, str(row.height), str(row.bids), str(row.trades), *marks)
     return table
 
