@@ -23,7 +23,7 @@ def _table(report: AuditReport, db: Path) -> Table:
     for name in ("block", "bids", "trades"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for name in COLUMNS:
-        table.add_column(_SHORT[name], no_wrap=True, min_width=4)
+        table.add_column(_SHORT[name], no_wrap=True, min_width=len(_SHORT[name]))
     for row in report.rows:
         marks = ["[green]ok[/]" if row.found[c] is None else "[bold red]DIFF[/]"
                  for c in COLUMNS]
