@@ -5,7 +5,8 @@ signed by its registered participant over its stored bytes and names its bus; th
 digest is recomputed from those bytes; the clearing names the market terms in force and
 their grid; every trade refers to bids of the book as the contracts in force shape it,
 stays within their energy, and carries exactly the prices ``trade_prices`` gives from
-the clearing's prices; the trade count and the grid exchange agree with the trades.
+the clearing's prices and recorded settlement prices; each bus price is the sum of its
+recorded parts; the trade count and the grid exchange agree with the trades.
 
 Settlement block (``check_settlement``): every reading decodes strictly and is signed by
 the meter its participant registered, over its stored bytes; the settlements and the
@@ -27,13 +28,15 @@ from voisin.ledger.settlement import rewards_for, settle
 from voisin.protocol import GRID, Bid, MeterReading, Side, Trade, TradeKind, TxKind
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed, decode_part
-from voisin.protocol.trades import trade_prices
+from voisin.protocol.trades import recorded_adjustments, trade_prices
 
 if TYPE_CHECKING:
     from voisin.ledger.replay import Replay, StoredTx
 
 GRID_TOTAL_KWH = 1e-6
 """Largest gap between a clearing's grid exchange and its grid trades (slivers dropped)."""
+PRICE_PARTS_EUR_PER_KWH = 1e-9
+"""Largest gap between a bus price and the sum of its parts (rounding of the parts)."""
 ENERGY_KWH = 1e-9
 """Largest excess of a bid's traded energy over its offered energy (rounding)."""
 
@@ -103,8 +106,18 @@ def check_clearing(state: Replay, interval: str | None,
         raise Violation(index, "clearing", f"trade_count {clearing.get('trade_count')} but "
                                            f"{len(stored)} trades")
     shaped = apply_contracts([s.value for s in signed], state.contracts, interval)
+    parts = clearing.get("price_parts_eur_per_kwh", {})
+    for bus, named in sorted(parts.items()) if isinstance(parts, dict) else [(None, None)]:
+        if (bus not in prices or not isinstance(named, dict)
+                or abs(sum(named.values()) - prices[bus]) > PRICE_PARTS_EUR_PER_KWH):
+            raise Violation(index, "clearing", f"the price parts of bus {bus} do not add up "
+                                               "to its price")
+    settlement = clearing.get("settlement_prices_eur_per_kwh", {})
+    if not isinstance(settlement, dict) or not set(settlement) <= terms.buses:
+        raise Violation(index, "clearing", "settlement prices are not by bus of the grid")
+    adjust = recorded_adjustments(shaped, prices, settlement)
     trades = _trades(interval, stored, {b.bid_id: b for b in shaped}, prices, terms.root,
-                     clearing.get("green_premium_eur_per_kwh", 0.0))
+                     clearing.get("green_premium_eur_per_kwh", 0.0), adjust)
     imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
     try:
@@ -119,7 +132,8 @@ def check_clearing(state: Replay, interval: str | None,
 
 
 def _trades(interval: str, stored: list[StoredTx], bids: dict[str, Bid],
-            prices: dict[str, float], root: str, premium: float) -> list[Trade]:
+            prices: dict[str, float], root: str, premium: float,
+            adjust: dict[str, float]) -> list[Trade]:
     trades: list[Trade] = []
     used: dict[str, float] = {}
     for index, _, _, body in stored:
@@ -135,7 +149,7 @@ def _trades(interval: str, stored: list[StoredTx], bids: dict[str, Bid],
             raise Violation(index, "trade", "p2p and grid trades are told apart by their sides")
         if seller is None and buyer is None:
             raise Violation(index, "trade", "a trade from the grid to the grid")
-        expected = trade_prices(prices, root, premium, seller, buyer)
+        expected = trade_prices(prices, root, premium, seller, buyer, adjust)
         if expected != (trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh):
             raise Violation(index, "trade-price", f"prices (buyer, seller) are "
                             f"{trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh}; "
@@ -216,10 +230,26 @@ def compare_bodies(stored: list[StoredTx], expected: list[Any], rule: str, sourc
             raise Violation(None, rule, f"{rule} {text} from {source} is missing")
         index, _, got, body = stored[n]
         if got != text:
-            wrong = sorted(k for k in set(body) | set(want.body)
-                           if body.get(k) != want.body.get(k))
+            wrong = [_first_leaf(k, body.get(k), want.body.get(k))
+                     for k in sorted(set(body) | set(want.body))
+                     if body.get(k) != want.body.get(k)]
             raise Violation(index, rule, "; ".join(
-                f"{k}: stored {body.get(k)!r}, {source} give {want.body.get(k)!r}"
-                for k in wrong) or f"the same values as {source} give, other bytes")
+                f"{path}: stored {_short(a)}, {source} give {_short(b)}"
+                for path, a, b in wrong) or f"the same values as {source} give, other bytes")
     if len(stored) > len(expected):
         raise Violation(stored[len(expected)][0], rule, f"a {rule} that {source} do not give")
+
+
+def _first_leaf(path: str, a: Any, b: Any) -> tuple[str, Any, Any]:
+    """The first place two JSON values differ, as a dotted path (``prices.TR``)."""
+    while isinstance(a, dict) and isinstance(b, dict):
+        key = next((k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), None)
+        if key is None:
+            break
+        path, a, b = f"{path}.{key}", a.get(key), b.get(key)
+    return path, a, b
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -55,7 +55,7 @@ class Operator:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
-        self.terms = Terms.of(grid, rules)
+        self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
         self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self._members: dict[str, Participant] = {}
@@ -80,6 +80,12 @@ class Operator:
         operator._unsettled = dict(state.unsettled)
         operator._recorded_terms = state.terms_hash
         return operator
+
+    def terms(self, minutes: int) -> Terms:
+        """The market terms this operator clears intervals of ``minutes`` under."""
+        if minutes not in self._terms:
+            self._terms[minutes] = Terms.of(self.grid, self.rules, minutes=minutes)
+        return self._terms[minutes]
 
     @property
     def unsettled(self) -> list[str]:
@@ -187,10 +193,11 @@ class Operator:
                                code="gate-closed")
         signed = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.value.bid_id)
         contracts = self.ledger.contracts
+        terms = self.terms(interval.minutes)
         result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
-                                        self.terms))
-        terms_hash = tx.terms_hash(self.terms.body)
-        entries = [] if terms_hash == self._recorded_terms else [tx.market(self.terms.body)]
+                                        terms))
+        terms_hash = tx.terms_hash(terms.body)
+        entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
         self.ledger.append(
             entries + [tx.bid(s) for s in signed]
             + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]

@@ -2,7 +2,8 @@
 
 The operator clears each interval through it and an auditor re-clears through it, from
 the same inputs read back from the ledger: the bids as their participants signed them,
-the contracts in force, the market terms (grid, rules, pricing, backend). One call
+the contracts in force, the market terms (grid, rules, interval length, pricing,
+backend). One call
 site of ``clear``, so what the operator ran and what the auditor runs cannot drift
 apart; when ``clear`` gains inputs, ``ClearingInputs`` and the ledger record gain them.
 """
@@ -33,5 +34,8 @@ class ClearingInputs:
 def reclear(inputs: ClearingInputs) -> ClearingResult:
     """Shape the book by the contracts in force, then clear it under the terms."""
     shaped = apply_contracts(inputs.bids, inputs.contracts, inputs.interval)
-    return clear(shaped, inputs.terms.grid, inputs.interval, backend=inputs.terms.backend,
-                 pricing=inputs.terms.pricing)
+    terms = inputs.terms
+    # The book passed the gate at intake (the audit checks it against terms.rules), and
+    # contracts add bids of their own: the rules' physics settings apply, not the gate.
+    return clear(shaped, terms.grid, inputs.interval, rules=terms.rules, gate=False,
+                 minutes=terms.minutes, backend=terms.backend, pricing=terms.pricing)

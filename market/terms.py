@@ -1,37 +1,38 @@
 """The market's terms as the ledger records them: what re-clearing needs beside the book.
 
 A ``market`` transaction holds the grid model (its file form, the same bytes
-``grid_hash`` covers), the market rules, the pricing mode, the clearing backend, the
-solver names, versions and options of both backends and the book size from which
-``auto`` picks the matrix path. The operator writes it whenever it changes; each
-``clearing`` names it by ``market_hash``, so an auditor reads back exactly the terms the
-interval was cleared under (``Terms.from_body``) and re-clears with them.
+``grid_hash`` covers), the market rules (limits, curtailment and shedding prices, loss
+passes, voltage margin), the interval length the physics runs at, the pricing mode,
+the clearing backend, the solver names, versions and options of both backends and the
+book size from which ``auto`` picks the matrix path. The operator writes it whenever it
+changes; each ``clearing`` names it by ``market_hash``, so an auditor reads back exactly
+the terms the interval was cleared under (``Terms.from_body``) and re-clears with them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 from voisin.errors import InvalidInput
 from voisin.market.clearing import MATRIX_BACKEND_SEGMENTS, Backend
 from voisin.market.gate import MarketRules
-from voisin.market.highs_direct import HIGHS_OPTIONS, direct_solver_version
-from voisin.market.solve import SOLVER_OPTIONS, solver_version
+from voisin.market.lp_highs import HIGHS_OPTIONS, direct_solver_version
+from voisin.market.lp_pyomo import SOLVER_OPTIONS, solver_version
 from voisin.protocol import Grid, PricingMode, parse
 
 TERMS_VERSION = 1
 
 
-def market_terms(grid: Grid, rules: MarketRules, *, pricing: PricingMode = PricingMode.NODAL,
-                 backend: Backend = "auto") -> dict[str, Any]:
+def market_terms(grid: Grid, rules: MarketRules, *, minutes: int = 15,
+                 pricing: PricingMode = PricingMode.NODAL, backend: Backend = "auto"
+                 ) -> dict[str, Any]:
     """The body of a ``market`` transaction for these terms."""
     return {
         "version": TERMS_VERSION,
         "grid": grid.model_dump(mode="json", by_alias=True),
-        "rules": {"price_floor_eur_per_kwh": rules.price_floor_eur_per_kwh,
-                  "price_cap_eur_per_kwh": rules.price_cap_eur_per_kwh,
-                  "max_bid_kwh": rules.max_bid_kwh},
+        "rules": asdict(rules),
+        "minutes": minutes,
         "pricing": PricingMode(pricing).value,
         "backend": backend,
         "matrix_backend_segments": MATRIX_BACKEND_SEGMENTS,
@@ -47,15 +48,17 @@ class Terms:
 
     grid: Grid
     rules: MarketRules
+    minutes: int
     pricing: PricingMode
     backend: Backend
     body: dict[str, Any]
 
     @classmethod
-    def of(cls, grid: Grid, rules: MarketRules, *, pricing: PricingMode = PricingMode.NODAL,
-           backend: Backend = "auto") -> Terms:
-        return cls(grid, rules, PricingMode(pricing), backend,
-                   market_terms(grid, rules, pricing=pricing, backend=backend))
+    def of(cls, grid: Grid, rules: MarketRules, *, minutes: int = 15,
+           pricing: PricingMode = PricingMode.NODAL, backend: Backend = "auto") -> Terms:
+        return cls(grid, rules, minutes, PricingMode(pricing), backend,
+                   market_terms(grid, rules, minutes=minutes, pricing=pricing,
+                                backend=backend))
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Terms:
@@ -65,15 +68,19 @@ class Terms:
                     "auto", "pyomo", "highs"):
                 raise ValueError
             rules = MarketRules(**body["rules"])
-            return cls(parse(Grid, body["grid"], "market grid"), rules,
+            minutes = body["minutes"]
+            if type(minutes) is not int:
+                raise TypeError
+            return cls(parse(Grid, body["grid"], "market grid"), rules, minutes,
                        PricingMode(body["pricing"]), cast(Backend, body["backend"]), body)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, InvalidInput):
             raise InvalidInput("market terms on the ledger are not ones this voisin reads",
                                code="bad-terms") from None
 
     def same_software(self) -> list[str]:
         """What differs between the recorded solvers and the ones installed here."""
-        now = market_terms(self.grid, self.rules, pricing=self.pricing, backend=self.backend)
+        now = market_terms(self.grid, self.rules, minutes=self.minutes, pricing=self.pricing,
+                           backend=self.backend)
         return [f"{key}: recorded {self.body.get(key)}, installed {now[key]}"
                 for key in ("matrix_backend_segments", "solvers")
                 if self.body.get(key) != now[key]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,26 @@ def trade_prices(
         buyer_price -= discount
         seller_price -= discount
     return (round(buyer_price, PRICE_DECIMALS) + 0.0, round(seller_price, PRICE_DECIMALS) + 0.0)
+
+
+def bid_kind(bid: Bid) -> str:
+    """The key of a bid in ``settlement_prices_eur_per_kwh``: ``buy``, ``sell``,
+    ``buy-inflexible`` or ``sell-inflexible``."""
+    return bid.side.value + ("-inflexible" if bid.inflexible else "")
+
+
+def recorded_adjustments(
+    bids: Iterable[Bid], prices_eur_per_kwh: Mapping[str, float],
+    settlement_prices_eur_per_kwh: Mapping[str, Mapping[str, float]],
+) -> dict[str, float]:
+    """Each bid's adjustment read back from a clearing: its bus and kind's settlement
+    price less its bus price (rounded to ``PRICE_DECIMALS``), where one is recorded."""
+    adjust: dict[str, float] = {}
+    for bid in bids:
+        price = settlement_prices_eur_per_kwh.get(bid.bus, {}).get(bid_kind(bid))
+        if price is not None:
+            adjust[bid.bid_id] = round(price - prices_eur_per_kwh[bid.bus], PRICE_DECIMALS) + 0.0
+    return adjust
 
 
 class TradeKind(StrEnum):

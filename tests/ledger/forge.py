@@ -149,10 +149,18 @@ def fund(path: Path) -> str:
 
 
 def shift_prices(path: Path, height: int, index: int, by: float = 0.01) -> Edit:
-    """A lie verify cannot refute alone: every price of one clearing moved by ``by``,
-    and its trades and payments with it (used by the audit's tests too)."""
+    """A lie verify cannot refute alone: every price of one clearing (bus prices, their
+    energy part, settlement prices) moved by ``by``, and its trades and payments with it
+    (used by the audit's tests too)."""
+    def up(prices: dict[str, float]) -> dict[str, float]:
+        return {k: round(v + by, 9) for k, v in prices.items()}
+
     return both(
-        at(height, index, lambda b: {**b, "prices_eur_per_kwh": {
-            k: round(v + by, 9) for k, v in b["prices_eur_per_kwh"].items()}}),
+        at(height, index, lambda b: {
+            **b, "prices_eur_per_kwh": up(b["prices_eur_per_kwh"]),
+            "price_parts_eur_per_kwh": {bus: {**parts, "energy": round(parts["energy"] + by, 9)}
+                                        for bus, parts in b["price_parts_eur_per_kwh"].items()},
+            "settlement_prices_eur_per_kwh": {
+                bus: up(kinds) for bus, kinds in b["settlement_prices_eur_per_kwh"].items()}}),
         repaid(fund(path), height, lambda b: {**b, **{k: round(b[k] + by, 9) for k in (
             "buyer_price_eur_per_kwh", "seller_price_eur_per_kwh")}}))

@@ -128,7 +128,9 @@ class Outsider:
                 prices = [min(p, min(caps)) for p in prices]
             green = bid.get("green_only", False) or (
                 side == "buy" and any(c["template"] == "green_only" for c in mine))
+            kind = side + ("-inflexible" if bid.get("inflexible", False) else "")
             entry = {"participant": me, "side": side, "bus": bid["bus"], "green": green,
+                     "kind": kind,
                      "preferred": preferred, "prices": prices,
                      "discount": bid.get("preferred_discount_eur_per_kwh", 0.0)}
             left, n = 1.0, 0
@@ -155,8 +157,13 @@ class Outsider:
         b = book.get(trade["buyer_bid_id"]) if trade["buyer"] != "grid" else None
         assert s is not None or trade["seller"] == "grid"
         assert b is not None or trade["buyer"] == "grid"
-        buyer = prices[b["bus"]] + (g if b["green"] else 0.0) if b else prices[root]
-        seller = prices[s["bus"]] + g if s else prices[root]
+        settle = clearing.get("settlement_prices_eur_per_kwh", {})
+
+        def adjust(bid: Body) -> float:
+            price = settle.get(bid["bus"], {}).get(bid["kind"])
+            return 0.0 if price is None else rounded(price - prices[bid["bus"]], 9)
+        buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root]
+        seller = prices[s["bus"]] + adjust(s) + g if s else prices[root]
         if s and b and b["participant"] in s["preferred"]:
             discount = min(s["discount"], max(0.0, seller - max(s["prices"])))
             buyer -= discount
@@ -217,6 +224,8 @@ class Outsider:
         assert clearing["grid_hash"] == sha(jcs(self.terms["grid"]))
         trades = [b for _, b in kinds.get("trade", [])]
         assert clearing["trade_count"] == len(trades)
+        for bus, parts in clearing.get("price_parts_eur_per_kwh", {}).items():
+            assert abs(sum(parts.values()) - clearing["prices_eur_per_kwh"][bus]) <= 1e-9
         book = self.shaped(bids, interval)
         for trade in trades:
             assert (trade["buyer_price_eur_per_kwh"], trade["seller_price_eur_per_kwh"]) == (

@@ -64,7 +64,8 @@ def test_prices_moved_with_their_trades_and_payments(copy: Path,
     assert main(["audit", str(copy)]) == 1
     out = capsys.readouterr().out
     assert "95/96 intervals reproduce; first difference" in out
-    assert f"block {height}, transaction {index}: rule clearing: prices_eur_per_kwh" in out
+    assert f"block {height}, transaction {index}: rule clearing: price_parts_eur_per_kwh." in out
+    assert "; prices_eur_per_kwh." in out
 
 
 @pytest.mark.slow
