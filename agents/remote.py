@@ -64,8 +64,8 @@ def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None)
                                                             block["signature"]):
         raise VoisinError(f"block {header.get('height')}: not signed by the pinned operator",
                           code="bad-block")
-    leaves = [Transaction.model_validate(t).leaf_bytes() for t in block["transactions"]]
-    if merkle.root(leaves).hex() != header["merkle_root"]:
+    leaves = [Transaction.model_validate(t).leaf_hash() for t in block["transactions"]]
+    if merkle.root_from_hashes(leaves).hex() != header["merkle_root"]:
         raise VoisinError(f"block {header['height']}: Merkle root does not match its "
                           "transactions", code="bad-block")
     if prev_hash is not None and header["prev_hash"] != prev_hash:

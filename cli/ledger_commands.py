@@ -20,10 +20,18 @@ def _db(p: argparse.ArgumentParser) -> None:
                    help=f"ledger file (default {DEFAULT_DB})")
 
 
+def hex64(text: str) -> str:
+    """An argparse type: a 64-digit hex key or hash, lower-cased."""
+    value = text.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise argparse.ArgumentTypeError("expected 64 hex digits")
+    return value
+
+
 def _verify(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.ledger_view import show_verify
 
-    return show_verify(args.db, console)
+    return show_verify(args.db, console, operator=args.operator, head=args.head)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
@@ -81,8 +89,13 @@ def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
     lsub = sub.add_parser("ledger", help="verify, show, prove; statements and contracts"
                           ).add_subparsers(dest="ledger_command", required=True)
 
-    v = lsub.add_parser("verify", help="recompute every hash, root, signature and balance")
+    v = lsub.add_parser("verify", help="recompute every hash, signature, payment, settlement, "
+                                       "reward and balance")
     _db(v)
+    v.add_argument("--operator", type=hex64, help="pin the operator's public key (hex): a "
+                                                   "chain signed by any other key fails")
+    v.add_argument("--head", type=hex64, help="pin the newest block hash you know (hex): a "
+                                               "chain cut short or replaced fails")
     v.set_defaults(run=_verify)
 
     s = lsub.add_parser("show", help="list blocks, or one participant's statement")

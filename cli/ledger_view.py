@@ -18,13 +18,20 @@ def _existing(db: Path) -> Path:
     return db
 
 
-def show_verify(db: Path, console: Console) -> int:
-    report = verify_ledger(_existing(db))
+def show_verify(db: Path, console: Console, *, operator: str | None = None,
+                head: str | None = None) -> int:
+    """Verify and print one line; a failure raises (one line, exit 2, in the CLI)."""
+    report = verify_ledger(_existing(db), operator=operator, head_hash=head)
+    counts = report.counts
+    pinned = " (operator and head pinned)" if operator and head else (
+        " (operator pinned)" if operator else " (head pinned)" if head else "")
     console.print(
-        f"[bold green]verified[/]: {report.blocks} blocks, {report.transactions:,} "
-        f"transactions, height {report.height}, token supply "
-        f"{report.supply_micro / 1e6:,.2f}"
-    )
+        f"[bold green]verified[/]{pinned}: {report.blocks} blocks, {report.transactions:,} "
+        f"transactions, height {report.height}; {report.intervals_cleared} intervals cleared, "
+        f"{report.intervals_settled} settled; {counts.get('bid', 0):,} bid and "
+        f"{counts.get('reading', 0):,} meter signatures, every price, payment, settlement "
+        f"and reward re-derived; token supply {report.supply_micro / 1e6:,.2f}; head "
+        f"{report.head_hash[:16]}", highlight=False)
     return 0
 
 

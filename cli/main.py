@@ -97,6 +97,24 @@ def _add_market(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=_market_clear)
 
 
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    from voisin.cli.ledger_commands import DEFAULT_DB, hex64
+
+    p = sub.add_parser("audit", help="re-clear every interval from the ledger alone and "
+                                     "compare trades, prices and settlements byte for byte")
+    p.add_argument("db", type=Path, nargs="?", default=DEFAULT_DB,
+                   help=f"ledger file (default {DEFAULT_DB})")
+    p.add_argument("--operator", type=hex64, help="pin the operator's public key (hex)")
+    p.add_argument("--head", type=hex64, help="pin the newest block hash (hex)")
+    p.set_defaults(run=_audit)
+
+
+def _audit(args: argparse.Namespace, console: Console) -> int:
+    from voisin.cli.audit import run_audit
+
+    return run_audit(args.db, console, operator=args.operator, head=args.head)
+
+
 def _add_dashboard(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboard", help="follow a ledger in a terminal dashboard (read-only)")
     p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
@@ -159,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scenario(sub)
     add_ledger_commands(sub)
     _add_market(sub)
+    _add_audit(sub)
     _add_dashboard(sub)
     add_live_commands(sub)
     add_grid_commands(sub)

@@ -8,7 +8,6 @@ token transactions would overdraw an account is refused before anything is writt
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,8 +18,16 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, SqliteStore
 from voisin.ledger.tokens import TokenBook
-from voisin.ledger.transactions import LEAF_HEAD, LEAF_TAILS, encode_body
-from voisin.protocol import Block, BlockHeader, KeyPair, Transaction, TxKind, canonical_bytes
+from voisin.protocol import (
+    Block,
+    BlockHeader,
+    KeyPair,
+    Transaction,
+    TxKind,
+    canonical_bytes,
+    sha256_hex,
+)
+from voisin.protocol.blocks import tx_leaf_hash
 
 GENESIS_PREV_HASH = "0" * 64
 DEFAULT_FUND = "fund"
@@ -156,15 +163,13 @@ class Ledger:
         staged = self._book.copy()
         rows = []
         hashes = []
-        sha = hashlib.sha256
-        encode = encode_body
         header_height = self._height + 1
         # The hot loop of the ledger (about 10 us a transaction): encode, hash and stage
-        # the tokens in one pass; the leaf bytes are built inline (see leaf_bytes).
+        # the tokens in one pass.
         for i, t in enumerate(txs):
             kind = _KIND_NAME[t.kind]
             try:
-                body = encode(t.body)
+                body = t.body_bytes if t.body_bytes is not None else canonical_bytes(t.body)
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(f"transaction {i} ({kind}) has a body that is not plain "
                                    f"JSON: {exc}", code="bad-transaction") from None
@@ -173,9 +178,9 @@ class Ledger:
                     raise LedgerError("a genesis transaction outside block 0",
                                       code="bad-token-tx")
                 staged.apply_body(kind, t.body)
-            leaf = sha(LEAF_HEAD + body.encode() + LEAF_TAILS[kind]).digest()
+            leaf = tx_leaf_hash(kind, body)
             hashes.append(leaf)
-            rows.append((kind, body, leaf.hex()))
+            rows.append((kind, body.decode("utf-8"), leaf.hex()))
         latest = newest_interval(self._latest_interval, interval)
         contracts = self._contracts
         if any(t.kind is TxKind.CONTRACT for t in txs):
@@ -187,7 +192,7 @@ class Ledger:
             operator=self._operator.public_hex, tx_count=len(txs),
         )
         header_bytes = canonical_bytes(header)
-        block_hash = sha(header_bytes).hexdigest()
+        block_hash = sha256_hex(header_bytes)
         signature = self._operator.sign(header_bytes)
         try:
             self._store.append_encoded(EncodedBlock(header.height, block_hash,

@@ -1,7 +1,8 @@
 """RFC 6962 / RFC 9162 Merkle trees over SHA-256, as pure functions.
 
 Leaves and inner nodes are hashed with different one-byte prefixes (0x00 and 0x01) so a
-leaf can never be passed off as an inner node (second-preimage defence). The tree over
+leaf can never be passed off as an inner node (second-preimage defence); both hashes are
+``voisin.protocol.encoding``'s, the only ones in voisin. The tree over
 ``n`` leaves splits at the largest power of two below ``n``; an odd node is carried up
 unchanged, never duplicated. Proofs are plain lists of 32-byte hashes that anyone can
 check with the public root alone, which is what lets a household check its trade with
@@ -14,20 +15,14 @@ import hashlib
 from collections.abc import Sequence
 
 from voisin.errors import VerificationError
+from voisin.protocol.encoding import leaf_hash, node_hash
+
+__all__ = ["EMPTY_ROOT", "HASH_SIZE", "consistency_proof", "inclusion_proof", "leaf_hash",
+           "node_hash", "root", "root_from_hashes", "verify_consistency", "verify_inclusion"]
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """Root of the tree with no leaves (RFC 6962 section 2.1)."""
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:
@@ -40,10 +35,8 @@ def root_from_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     if not leaf_hashes:
         return EMPTY_ROOT
     level = list(leaf_hashes)
-    sha = hashlib.sha256
     while len(level) > 1:
-        paired = [sha(b"\x01" + level[i] + level[i + 1]).digest()
-                  for i in range(0, len(level) - 1, 2)]
+        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

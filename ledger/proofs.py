@@ -10,7 +10,6 @@ up to the header's ``merkle_root``. No transaction other than the proven one is 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +22,8 @@ from voisin.errors import InvalidInput, LedgerError, VerificationError
 from voisin.ledger import merkle
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.store import LedgerStore, SqliteStore
-from voisin.ledger.transactions import encode_body, leaf_bytes
 from voisin.ledger.verify import check_header
-from voisin.protocol import Transaction, parse, verify
+from voisin.protocol import Transaction, canonical_bytes, parse, verify
 
 PROOF_VERSION = 1
 _HEX64 = r"^[0-9a-f]{64}$"
@@ -187,7 +185,7 @@ def verify_headers(
 
 def _header_bytes(signed: SignedHeader) -> bytes:
     try:
-        return encode_body(signed.header).encode("utf-8")
+        return canonical_bytes(signed.header)
     except (TypeError, ValueError) as exc:
         raise _bad(None, f"a header is not plain JSON: {exc}") from None
 
@@ -198,7 +196,10 @@ def check_proof(
     *,
     operator: str | None = None,
 ) -> ProofReport:
-    """Check ``proof`` against the header chain alone; raise ``VerificationError`` if bad."""
+    """Check ``proof`` against the header chain alone; raise ``VerificationError`` if bad.
+
+    The proof's block (header, hash and signature) must be the chain's at its height,
+    so a proof cannot point at a block hash the headers do not have."""
     if not isinstance(proof, TxProof):
         proof = parse(TxProof, proof, "proof file")
     chain = verify_headers(headers, operator=operator)
@@ -208,15 +209,20 @@ def check_proof(
                                  f"block {proof.height}")
     if trusted.header != proof.block.header or trusted.signature != proof.block.signature:
         raise _bad(proof.height, "the proof's block header differs from the signed chain")
+    if trusted.hash != proof.block.hash:
+        raise _bad(proof.height, f"the proof names block hash {proof.block.hash[:16]}, the "
+                                 f"signed chain {trusted.hash[:16]}")
     header = trusted.header
     if proof.tree_size != header["tx_count"]:
         raise _bad(proof.height, f"proof says {proof.tree_size} transactions, the header "
                                  f"{header['tx_count']}")
     leaf = bytes.fromhex(proof.leaf_hash)
     if proof.transaction is not None:
-        t = proof.transaction
-        text = encode_body(t.body)
-        recomputed = hashlib.sha256(b"\x00" + leaf_bytes(t.kind.value, text)).digest()
+        try:
+            recomputed = proof.transaction.leaf_hash()
+        except (TypeError, ValueError) as exc:
+            raise _bad(proof.height, f"transaction {proof.index}: its body is not JSON "
+                                     f"({exc})") from None
         if recomputed != leaf:
             raise _bad(proof.height, f"transaction {proof.index}: its bytes do not hash to "
                                      "the proof's leaf hash")

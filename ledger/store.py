@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Protocol
 
 from voisin.errors import LedgerError
-from voisin.ledger.transactions import encode_body, leaf_bytes
 from voisin.protocol import Block, BlockHeader, Transaction, canonical_bytes, sha256_hex
+from voisin.protocol.blocks import tx_leaf_hash
 
 APPLICATION_ID = 0x766F6973  # "vois": marks the file as a voisin ledger
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: RFC 8785 canonical JSON, bids and market terms on the chain. 1: Python-float JSON."""
+_SCHEMA_CHANGES = {1: "its JSON is Python's float form, not RFC 8785, and it records no "
+                      "bids"}
 _SYNCHRONOUS_FULL = 2
 
 _SCHEMA = (
@@ -51,8 +54,8 @@ def encode_block(block: Block) -> EncodedBlock:
     header_json = canonical_bytes(block.header).decode("utf-8")
     rows = []
     for t in block.transactions:
-        body = encode_body(t.body)
-        rows.append((t.kind.value, body, sha256_hex(b"\x00" + leaf_bytes(t.kind.value, body))))
+        body = t.canonical_body()
+        rows.append((t.kind.value, body.decode("utf-8"), tx_leaf_hash(t.kind.value, body).hex()))
     return EncodedBlock(block.header.height, sha256_hex(header_json.encode("utf-8")),
                         header_json, block.signature, tuple(rows))
 
@@ -144,8 +147,10 @@ class SqliteStore:
             self._db.execute("COMMIT")
         version = self._pragma("user_version")
         if version != SCHEMA_VERSION:
-            raise LedgerError(f"{self.path} has ledger schema {version}; this voisin reads "
-                              f"schema {SCHEMA_VERSION}", code="schema-version")
+            why = _SCHEMA_CHANGES.get(version, "an unknown layout")
+            raise LedgerError(f"{self.path} is a schema {version} ledger ({why}); this voisin "
+                              f"reads schema {SCHEMA_VERSION} only: write a new ledger with "
+                              "`voisin simulate` or `voisin up`", code="schema-version")
 
     def pragma(self, name: str) -> object:
         """Read one PRAGMA (for tests and diagnostics)."""

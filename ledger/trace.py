@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from voisin.ledger.contract_effects import GIFT_MARK
@@ -23,12 +24,22 @@ _P2P = TradeKind.P2P.value
 _PAYMENT_MEMOS = (TRADE_MEMO, RENT_MEMO)
 
 
+@dataclass(frozen=True)
+class Untraced:
+    """Why a block's payments and trades disagree: ``payment`` is written but owed by no
+    trade (``extra``), or owed by a trade and not written."""
+
+    why: str
+    payment: Payment
+    extra: bool
+
+
 def untraced(
     trades: Sequence[Mapping[str, Any]],
     transfers: Sequence[Mapping[str, Any]],
     fund: str,
     gifts: Callable[[str], set[tuple[str, str]]],
-) -> str | None:
+) -> Untraced | None:
     """Why the block's payments do not match its trades, or None when they do.
 
     ``gifts(interval)`` gives the (giver, recipient) pairs of gift shares in force.
@@ -51,12 +62,14 @@ def untraced(
     return _mismatch(Counter(written), Counter(expected))
 
 
-def _mismatch(written: Counter[Payment], expected: Counter[Payment]) -> str:
+def _mismatch(written: Counter[Payment], expected: Counter[Payment]) -> Untraced:
     extra, missing = written - expected, expected - written
     if extra:
-        sender, recipient, amount, memo = min(extra)
-        return (f"payment of {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
-                f"({memo}) matches no trade in the block")
-    sender, recipient, amount, memo = min(missing)
-    return (f"a trade owes {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
-            f"({memo}) and the block does not pay it")
+        payment = min(extra)
+        sender, recipient, amount, memo = payment
+        return Untraced(f"payment of {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
+                        f"({memo}) matches no trade in the block", payment, True)
+    payment = min(missing)
+    sender, recipient, amount, memo = payment
+    return Untraced(f"a trade owes {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
+                    f"({memo}) and the block does not pay it", payment, False)

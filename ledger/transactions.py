@@ -1,15 +1,14 @@
 """Builders that turn domain objects into ledger ``Transaction``s, and their encoding.
 
 Every body is a JSON-native dict (str, int, float, bool, None, lists, dicts) so its
-canonical bytes (``voisin.protocol.canonical_bytes``: sorted keys, no spaces, UTF-8,
-shortest round-trip floats) are the same on every machine. Token amounts are integers
+canonical bytes (``voisin.protocol.canonical_bytes``, RFC 8785) are the same on every
+machine and in every language. Token amounts are integers
 in micro-tokens (1 token = 1 EUR = 1_000_000 micro), never floats, so balances add up
 exactly. Bodies are documented field by field in docs/ledger.md.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,36 +23,13 @@ from voisin.protocol import (
     Trade,
     Transaction,
     TxKind,
-    canonical_bytes,
+    digest,
 )
+from voisin.protocol.signed import Signed
 
 MICRO_PER_TOKEN = 1_000_000
 GENESIS_SENDER = "genesis"
 """Reserved account name: no transfer may come from it (only the GENESIS kind mints)."""
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
-
-
-def encode_body(body: dict[str, Any]) -> str:
-    """Canonical JSON text of a body (the same text ``canonical_bytes`` nests)."""
-    return _ENCODER.encode(body)
-
-
-def leaf_bytes(kind: str, body_text: str) -> bytes:
-    """``Transaction.leaf_bytes()`` rebuilt from a stored row without pydantic.
-
-    Sorted keys put ``body`` before ``kind``; the kind is a plain ASCII word.
-    """
-    return b'{"body":' + body_text.encode("utf-8") + b',"kind":"' + kind.encode("ascii") + b'"}'
-
-
-LEAF_HEAD = b'\x00{"body":'
-"""The leaf-hash prefix byte and the start of the leaf bytes, before the body text."""
-LEAF_TAILS = {k.value: b',"kind":"' + k.value.encode("ascii") + b'"}' for k in TxKind}
-"""What follows the body in each kind's leaf bytes; hot loops hash
-``LEAF_HEAD + body + LEAF_TAILS[kind]`` rather than call :func:`leaf_bytes`."""
 
 
 def _tx(kind: TxKind, body: dict[str, Any]) -> Transaction:
@@ -93,33 +69,58 @@ def registration(participant: Participant) -> Transaction:
     return _tx(TxKind.REGISTRATION, participant.model_dump(mode="json"))
 
 
-def bid_digest(bids: Sequence[Bid], interval: str | None = None) -> Transaction:
-    """Commit to the whole order book of one interval without storing every bid.
+def _signed(item: Any) -> Signed[Any]:
+    return item if isinstance(item, Signed) else Signed.of(item)
 
-    ``bids_root`` is the Merkle root over each bid's canonical bytes (signature
-    included), bids sorted by ``bid_id``, so a bidder can later prove its bid was in.
+
+def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -> Transaction:
+    """Commit to the whole order book of one interval.
+
+    ``bids_root`` is the Merkle root over each bid's bytes as its participant signed
+    them (signature included; a plain ``Bid`` as its RFC 8785 bytes), bids sorted by
+    ``bid_id``, so a bidder can later prove its bid was in.
     """
-    intervals = {b.interval for b in bids} | ({interval} if interval is not None else set())
+    signed = sorted((_signed(b) for b in bids), key=lambda s: s.value.bid_id)
+    ordered = [s.value for s in signed]
+    intervals = {b.interval for b in ordered} | ({interval} if interval is not None else set())
     if len(intervals) > 1:
         raise InvalidInput(f"bid digest mixes intervals {sorted(intervals)}", code="bad-book")
-    ordered = sorted(bids, key=lambda b: b.bid_id)
     return _tx(TxKind.BID_DIGEST, {
         "interval": next(iter(intervals), None),
         "bid_count": len(ordered),
         "buy_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.BUY),
         "sell_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.SELL),
-        "bids_root": merkle_root([canonical_bytes(b) for b in ordered]).hex(),
+        "bids_root": merkle_root([s.data for s in signed]).hex(),
     })
 
 
-def clearing(result: ClearingResult) -> Transaction:
-    """Summary of one clearing: enough to re-clear the recorded book and compare, with
+def market(terms: dict[str, Any]) -> Transaction:
+    """The market's terms from this block on: grid model, rules, pricing, backend, solver
+    names, versions and options (built by ``voisin.market.terms``). Written whenever
+    they change; every later ``clearing`` names them by ``market_hash``."""
+    return _tx(TxKind.MARKET, terms)
+
+
+def terms_hash(terms: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the terms' canonical bytes: what a clearing names."""
+    return digest(terms)
+
+
+def bid(signed: Bid | Signed[Bid]) -> Transaction:
+    """One bid of the book as cleared, stored as the bytes its participant signed."""
+    return Transaction.of_canonical(TxKind.BID, _signed(signed).data)
+
+
+def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
+    """Summary of one clearing: with the interval's bid transactions and the market terms
+    it names (``market_hash``), enough to re-clear the recorded book and compare, with
     what the clearing predicts of the feeder (price parts, curtailment, voltages,
     flows), which ``voisin grid check`` compares with an AC power flow."""
     extras = result.model_dump(mode="json", include={
         "price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh", "curtailed_kwh",
         "shed_kwh", "curtailment_eur", "physics"})
-    return _tx(TxKind.CLEARING, {**extras, 
+    return _tx(TxKind.CLEARING, {**extras,
+        "market_hash": market_hash,
         "interval": result.interval,
         "status": result.status.value,
         "pricing": result.pricing.value,
@@ -152,9 +153,10 @@ def trade(trade: Trade) -> Transaction:
     })
 
 
-def reading(reading: MeterReading) -> Transaction:
-    """The signed meter reading, signature included, so anyone can re-check the meter."""
-    return _tx(TxKind.READING, reading.model_dump(mode="json"))
+def reading(reading: MeterReading | Signed[MeterReading]) -> Transaction:
+    """The signed meter reading as its meter signed it, signature included, so anyone
+    can re-check the meter over the very bytes stored."""
+    return Transaction.of_canonical(TxKind.READING, _signed(reading).data)
 
 
 def settlement(settlement: Any) -> Transaction:

@@ -17,14 +17,18 @@ from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
 from voisin.market.operator import Operator
 from voisin.market.signatures import bid_signatures_ok
-from voisin.protocol import Bid, Interval, MeterReading, Participant, parse
+from voisin.protocol import Bid, Interval, MeterReading, Participant
 from voisin.protocol.curve import AllowList
 from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
+from voisin.protocol.signed import Signed
+from voisin.protocol.validation import parse_wire
 from voisin.protocol.wire import (
     GONE_AFTER_HEARTBEATS,
     HEARTBEAT_S,
-    MAX_BATCH_BIDS,
+    Heartbeat,
+    Hello,
     MessageType,
+    Query,
     QueryKind,
 )
 
@@ -85,7 +89,7 @@ class Intake:
         """
         self.counters.received += 1
         seq: int | None = None
-        bid: Bid | None = None
+        bid: Signed[Bid] | None = None
         try:
             envelope = parse_envelope(payload)
             seq = envelope.seq
@@ -129,13 +133,15 @@ class Intake:
     def _dispatch(self, envelope: Envelope) -> dict[str, Any]:
         body = envelope.body
         if envelope.type is MessageType.READING:
-            return self._reading(envelope.sender, body.get("reading"))
+            return self._reading(envelope.sender, envelope.part(MeterReading, "meter reading"))
         if envelope.type is MessageType.QUERY:
-            return self._query(body)
+            return self._query(parse_wire(Query, body, "query"))
         if envelope.type is MessageType.HELLO:
+            parse_wire(Hello, body, "hello")
             return self._hello(envelope.sender)
         if envelope.type is MessageType.BIDS:
-            return self._batch(envelope.sender, body.get("bids"))
+            return self._batch(envelope)
+        parse_wire(Heartbeat, body, "heartbeat")
         return {"height": self.ledger.height}
 
     def _hello(self, sender: str) -> dict[str, Any]:
@@ -151,14 +157,15 @@ class Intake:
             interval = self._parsed[interval_id] = Interval.parse(interval_id, self.minutes)
         return interval
 
-    def _bid(self, bid: Bid, signature_checked: bool = False) -> dict[str, Any]:
+    def _bid(self, signed: Signed[Bid], signature_checked: bool = False) -> dict[str, Any]:
+        bid = signed.value
         if bid.interval not in self.open_gates:
             closed = bid.interval in self.closed_gates or any(
                 bid.interval <= c for c in self.closed_gates)
             raise InvalidInput(f"gate for {bid.interval} is {'closed' if closed else 'not open'}",
                                code="gate-closed" if closed else "gate-not-open")
         try:
-            self.operator.submit_bid(bid, self._interval(bid.interval),
+            self.operator.submit_bid(signed, self._interval(bid.interval),
                                      signature_checked=signature_checked)
         except VoisinError as exc:
             # The core checks the signature right after the sender: any later refusal
@@ -168,31 +175,28 @@ class Intake:
         self._signature_checked = True
         return {"bid_id": bid.bid_id, "interval": bid.interval}
 
-    def _batch(self, sender: str, items: object) -> dict[str, Any]:
+    def _batch(self, envelope: Envelope) -> dict[str, Any]:
         """Many self-signed bids in one signed request; each gets its own verdict, so one
         bad bid does not sink the batch. Transport costs are paid once per batch."""
-        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_BIDS:
-            raise InvalidInput(f"bids must be a list of 1 to {MAX_BATCH_BIDS} bids",
-                               code="bad-batch")
-        parsed: list[Bid | VoisinError] = []
-        for item in items:
+        parsed: list[Signed[Bid] | VoisinError] = []
+        for index in range(len(envelope.parts)):
             try:
-                bid = parse(Bid, item, "bid")
-                if bid.participant != sender:
+                signed = envelope.part(Bid, "bid", index)
+                if signed.value.participant != envelope.sender:
                     raise InvalidInput("a bid must be sent by its own participant",
                                        code="wrong-participant")
-                parsed.append(bid)
+                parsed.append(signed)
             except VoisinError as exc:
                 parsed.append(exc)
-        good = iter(bid_signatures_ok([b for b in parsed if isinstance(b, Bid)]))
+        good = iter(bid_signatures_ok([b for b in parsed if isinstance(b, Signed)]))
         results: list[dict[str, Any]] = []
         for entry in parsed:
             try:
                 if isinstance(entry, VoisinError):
                     raise entry
                 if not next(good):
-                    raise InvalidInput(f"bid {entry.bid_id!r}: signature does not verify",
-                                       code="bad-signature")
+                    raise InvalidInput(f"bid {entry.value.bid_id!r}: signature does not "
+                                       "verify", code="bad-signature")
                 results.append({**self._bid(entry, signature_checked=True), "ok": True})
             except VoisinError as exc:
                 self.counters.rejected[exc.code] += 1
@@ -200,27 +204,24 @@ class Intake:
         self._signature_checked = True  # the envelope itself was verified
         return {"accepted": sum(r["ok"] for r in results), "results": results}
 
-    def _reading(self, sender: str, data: object) -> dict[str, Any]:
-        reading = parse(MeterReading, data, "meter reading")
+    def _reading(self, sender: str, signed: Signed[MeterReading]) -> dict[str, Any]:
+        reading = signed.value
         if reading.participant != sender:
             raise InvalidInput("a reading must be sent by its own participant",
                                code="wrong-participant")
         if reading.interval not in self.reading_windows:
             raise InvalidInput(f"readings for {reading.interval} are not being taken",
                                code="readings-closed")
-        self.operator.submit_reading(reading)
+        self.operator.submit_reading(signed)
         return {"interval": reading.interval}
 
-    def _query(self, body: dict[str, Any]) -> dict[str, Any]:
-        what = body.get("what")
-        if what == QueryKind.STATUS:
+    def _query(self, query: Query) -> dict[str, Any]:
+        if query.what is QueryKind.STATUS:
             return self.status()
-        if what == QueryKind.BLOCK:
-            height = body.get("height")
-            if type(height) is not int or not 0 <= height <= self.ledger.height:
-                raise InvalidInput(f"no block at height {height!r}", code="no-block")
-            return self.ledger.block(height).model_dump(mode="json")
-        raise InvalidInput(f"unknown query {str(what)[:32]!r}", code="unknown-query")
+        height = query.height
+        if height is None or not 0 <= height <= self.ledger.height:
+            raise InvalidInput(f"no block at height {height!r}", code="no-block")
+        return self.ledger.block(height).model_dump(mode="json")
 
     def status(self) -> dict[str, Any]:
         return {"height": self.ledger.height, "head": self.ledger.head_hash,

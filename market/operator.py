@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, Settlement, rewards_for, settle
 from voisin.ledger import transactions as tx
-from voisin.ledger.contract_effects import apply_contracts, contract_payments, gift_pairs
+from voisin.ledger.contract_effects import contract_payments, gift_pairs
 from voisin.ledger.contracts import accept_contract
-from voisin.market.clearing import clear
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
+from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.recovery import recover
+from voisin.market.terms import Terms
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -28,9 +29,9 @@ from voisin.protocol import (
     MeterReading,
     Participant,
     Trade,
-    canonical_bytes,
     verify,
 )
+from voisin.protocol.signed import Signed
 
 
 @dataclass
@@ -54,12 +55,14 @@ class Operator:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
+        self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
+        self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self._members: dict[str, Participant] = {}
         self._meters: dict[str, str] = {}
         self._last_seq: dict[str, int] = {}
-        self._books: dict[str, dict[str, Bid]] = defaultdict(dict)
-        self._readings: dict[str, dict[str, MeterReading]] = defaultdict(dict)
+        self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
+        self._readings: dict[str, dict[str, Signed[MeterReading]]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
         self._unsettled: dict[str, tuple[Trade, ...]] = {}
         self._last_closed = ""
@@ -75,7 +78,14 @@ class Operator:
             operator._meters[p.participant_id] = p.meter_id
         operator._last_closed = state.last_closed
         operator._unsettled = dict(state.unsettled)
+        operator._recorded_terms = state.terms_hash
         return operator
+
+    def terms(self, minutes: int) -> Terms:
+        """The market terms this operator clears intervals of ``minutes`` under."""
+        if minutes not in self._terms:
+            self._terms[minutes] = Terms.of(self.grid, self.rules, minutes=minutes)
+        return self._terms[minutes]
 
     @property
     def unsettled(self) -> list[str]:
@@ -104,28 +114,33 @@ class Operator:
             self._members[p.participant_id] = p
             self._meters[p.participant_id] = p.meter_id
 
-    def submit_bid(self, bid: Bid, interval: Interval, *, signature_checked: bool = False
-                   ) -> None:
+    def submit_bid(self, bid: Bid | Signed[Bid], interval: Interval, *,
+                   signature_checked: bool = False) -> None:
         """Accept ``bid`` into the open book of ``interval`` or raise why not.
 
-        A sequence number at or below the sender's last one is a replay, unless the
-        bid is byte-identical to the one already accepted (an idempotent resend).
-        ``signature_checked`` says the caller verified the bid's signature already (the
-        ZeroMQ service checks a batch's signatures on worker threads).
+        A bid from the network comes as ``Signed``, with the exact bytes its participant
+        signed: the signature is checked over them and they are what the ledger stores.
+        A plain ``Bid`` (the simulation) is taken as its RFC 8785 bytes, what an agent
+        would send. A sequence number at or below the sender's last one is a replay,
+        unless the bid is byte-identical to the one already accepted (an idempotent
+        resend). ``signature_checked`` says the caller verified the bid's signature
+        already (the ZeroMQ service checks a batch's signatures on worker threads).
         """
         try:
-            self._admit(bid, interval, signature_checked)
+            self._admit(bid if isinstance(bid, Signed) else Signed.of(bid), interval,
+                        signature_checked)
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
 
-    def _admit(self, bid: Bid, interval: Interval, signature_checked: bool) -> None:
+    def _admit(self, signed: Signed[Bid], interval: Interval, signature_checked: bool) -> None:
+        bid = signed.value
         member = self._members.get(bid.participant)
         if member is None:
             raise InvalidInput(f"bid {bid.bid_id!r} from an unregistered key",
                                code="unknown-participant")
-        if not signature_checked and not verify(bid.participant,
-                                                canonical_bytes(bid.unsigned()), bid.signature):
+        if not signature_checked and not verify(bid.participant, signed.signed_bytes,
+                                                bid.signature):
             raise InvalidInput(f"bid {bid.bid_id!r}: signature does not verify",
                                code="bad-signature")
         if interval.id <= self._last_closed:
@@ -136,7 +151,8 @@ class Operator:
             raise InvalidInput(f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant "
                                f"sits at {member.bus!r}", code="wrong-bus")
         book = self._books[interval.id]
-        if book.get(bid.bid_id) == bid:
+        known = book.get(bid.bid_id)
+        if known is not None and known.data == signed.data:
             return
         if bid.seq <= self._last_seq.get(bid.participant, -1):
             raise InvalidInput(f"bid {bid.bid_id!r}: sequence {bid.seq} already used",
@@ -144,7 +160,7 @@ class Operator:
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
         self._last_seq[bid.participant] = bid.seq
-        book[bid.bid_id] = bid
+        book[bid.bid_id] = signed
 
     def submit_contract(self, body: dict[str, object], *, time: str) -> None:
         """Register a signed contract (or revocation) from a member, in a block of its own.
@@ -164,45 +180,55 @@ class Operator:
     def close_gate(self, interval: Interval) -> ClearingResult:
         """Clear the interval's book and commit the trades block; returns the result.
 
-        The contracts in force shape the book first (gifts, priority partners, price
-        caps); the block's bid digest commits to the signed originals, from which anyone
-        re-derives the cleared book with the same contracts.
+        The block records everything the clearing depended on, so anyone can re-clear it
+        (``voisin audit``): the market terms when they changed, every bid as its
+        participant signed it, the bid digest, the clearing (naming the terms by hash),
+        the trades and their payments. The contracts in force shape the book first
+        (gifts, priority partners, price caps); they are on the ledger already.
         """
         if interval.id in self._results:
             return self._results[interval.id]
         if interval.id <= self._last_closed:
             raise InvalidInput(f"interval {interval.id} was cleared and settled already",
                                code="gate-closed")
-        bids = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.bid_id)
+        signed = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.value.bid_id)
         contracts = self.ledger.contracts
-        result = clear(apply_contracts(bids, contracts, interval.id), self.grid, interval.id,
-                       rules=self.rules, gate=False, minutes=interval.minutes)
+        terms = self.terms(interval.minutes)
+        result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
+                                        terms))
+        terms_hash = tx.terms_hash(terms.body)
+        entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
         self.ledger.append(
-            [tx.bid_digest(bids, interval.id), tx.clearing(result)]
+            entries + [tx.bid(s) for s in signed]
+            + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
             + [tx.trade(t) for t in result.trades]
             + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
             interval=interval.id,
             time=interval.end.isoformat(),
         )
+        self._recorded_terms = terms_hash
         self._results[interval.id] = result
         self._unsettled[interval.id] = result.trades
         self._last_closed = interval.id
         return result
 
-    def submit_reading(self, reading: MeterReading) -> None:
-        """Accept a meter reading signed by the meter registered for its participant."""
+    def submit_reading(self, reading: MeterReading | Signed[MeterReading]) -> None:
+        """Accept a meter reading signed by the meter registered for its participant,
+        over its exact bytes (``Signed``; a plain reading is taken as its RFC 8785 bytes)."""
+        signed = reading if isinstance(reading, Signed) else Signed.of(reading)
+        reading = signed.value
         try:
             expected = self._meters.get(reading.participant)
             if expected is None or expected != reading.meter:
                 raise InvalidInput(f"reading for {reading.participant[:12]} from an unknown "
                                    "meter", code="unknown-meter")
-            if not verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature):
+            if not verify(reading.meter, signed.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify",
                                    code="bad-signature")
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
-        self._readings[reading.interval][reading.participant] = reading
+        self._readings[reading.interval][reading.participant] = signed
 
     def settle(self, interval: Interval) -> list[Settlement]:
         """Settle metered against traded energy and commit readings, settlements, rewards."""
@@ -211,10 +237,11 @@ class Operator:
             raise InvalidInput(f"interval {interval.id} has not been cleared", code="not-cleared")
         self._results.pop(interval.id, None)
         received = self._readings.pop(interval.id, {})
-        readings = [received[k] for k in sorted(received)]
+        signed = [received[k] for k in sorted(received)]
+        readings = [r.value for r in signed]
         settlements = settle(interval.id, self.members, trades, readings)
         self.ledger.append(
-            [tx.reading(r) for r in readings]
+            [tx.reading(r) for r in signed]
             + [tx.settlement(s) for s in settlements]
             + rewards_for(interval.id, trades, readings),
             interval=interval.id,

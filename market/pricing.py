@@ -12,9 +12,9 @@ negated dual is its fallback should a range ever come out empty.
 from __future__ import annotations
 
 from voisin.protocol import Grid
+from voisin.protocol.trades import PRICE_DECIMALS
 
-PRICE_DECIMALS = 9
-"""Prices are EUR/kWh rounded to 1e-9 (a nano-euro per kWh)."""
+__all__ = ["PRICE_DECIMALS", "clean", "empty_book_prices"]
 
 
 def clean(value: float, decimals: int = PRICE_DECIMALS) -> float:

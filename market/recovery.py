@@ -1,8 +1,9 @@
 """What an operator must remember, read back from its own ledger after a restart.
 
-The operator core keeps members, the newest cleared interval and the trades awaiting
-settlement in memory; all three are on the ledger, so a restarted operator resumes from
-the file instead of registering everyone again or losing an unsettled interval.
+The operator core keeps members, the newest cleared interval, the trades awaiting
+settlement and the market terms last recorded in memory; all are on the ledger, so a
+restarted operator resumes from the file instead of registering everyone again or
+losing an unsettled interval.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from voisin.ledger import Ledger
-from voisin.protocol import Participant, Trade, TxKind
+from voisin.protocol import Participant, Trade, TxKind, sha256_hex
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Recovered:
     members: list[Participant] = field(default_factory=list)
     last_closed: str = ""
     unsettled: dict[str, tuple[Trade, ...]] = field(default_factory=dict)
+    terms_hash: str = ""
+    """Hash of the newest ``market`` transaction: written again only when terms change."""
 
 
 def recover(ledger: Ledger) -> Recovered:
@@ -40,5 +43,7 @@ def recover(ledger: Ledger) -> Recovered:
             trades.setdefault(trade.interval, []).append(trade)
         elif kind == TxKind.SETTLEMENT.value:
             settled.add(json.loads(body)["interval"])
+        elif kind == TxKind.MARKET.value:
+            state.terms_hash = sha256_hex(body.encode("utf-8"))
     state.unsettled = {i: tuple(t) for i, t in sorted(trades.items()) if i not in settled}
     return state

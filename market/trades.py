@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
 from voisin.protocol import GRID, Bid, Side, Trade, TradeKind
+from voisin.protocol.trades import trade_prices
 
 SLIVER_KWH = 1e-9
 """Energy below this (kWh) is solver noise, not a trade."""
@@ -114,53 +115,32 @@ def to_trades(
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
 ) -> list[Trade]:
-    """Protocol trades (participant ids, prices) for bid-level allocations, same order.
-
-    ``green_premium_eur_per_kwh`` is added to a green-only buyer's and every seller's
-    price (never to the grid's side); ``adjustment_eur_per_kwh`` (by bid id) to an
-    inflexible bid's bus price; a seller's discount to a preferred buyer is taken off
-    both sides of their trade."""
+    """Protocol trades (participant ids, prices) for bid-level allocations, same order,
+    priced by ``voisin.protocol.trades.trade_prices`` (the verifier's rule too):
+    ``adjustment_eur_per_kwh`` (by bid id) is what a bid's settlement price differs from
+    its bus price (an inflexible bid, reactive power)."""
     by_id = {bid.bid_id: bid for bid in bids}
-    root_price = prices_eur_per_kwh[grid_root]
-    premium = green_premium_eur_per_kwh
-    adjust = adjustment_eur_per_kwh or {}
     trades = []
     for a in allocations:
         seller = by_id[a.seller_bid] if a.seller_bid is not None else None
         buyer = by_id[a.buyer_bid] if a.buyer_bid is not None else None
-        buyer_price = root_price
-        if buyer:
-            buyer_price = (prices_eur_per_kwh[buyer.bus] + adjust.get(buyer.bid_id, 0.0)
-                           + (premium if buyer.green_only else 0.0))
-        seller_price = root_price
-        if seller:
-            seller_price = prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0) + premium
-        if seller and buyer and buyer.participant in seller.preferred:
-            discount = _discount(seller, seller_price)
-            buyer_price -= discount
-            seller_price -= discount
+        buyer_price, seller_price = trade_prices(prices_eur_per_kwh, grid_root,
+                                                 green_premium_eur_per_kwh, seller, buyer,
+                                                 adjustment_eur_per_kwh)
         trades.append(
             Trade(
                 interval=interval,
                 seller=seller.participant if seller else GRID,
                 buyer=buyer.participant if buyer else GRID,
                 energy_kwh=a.energy_kwh,
-                buyer_price_eur_per_kwh=clean(buyer_price),
-                seller_price_eur_per_kwh=clean(seller_price),
+                buyer_price_eur_per_kwh=buyer_price,
+                seller_price_eur_per_kwh=seller_price,
                 kind=TradeKind.P2P if seller and buyer else TradeKind.GRID,
                 buyer_bid_id=buyer.bid_id if buyer else "",
                 seller_bid_id=seller.bid_id if seller else "",
             )
         )
     return trades
-
-
-def _discount(seller: Bid, seller_price: float) -> float:
-    """The seller's discount to a preferred buyer, cut so the seller still receives at
-    least its highest limit (individual rationality); both sides move by it, so the
-    congestion rent and the money balance do not change."""
-    ceiling = max(s.price_eur_per_kwh for s in seller.segments)
-    return min(seller.preferred_discount_eur_per_kwh, max(0.0, seller_price - ceiling))
 
 
 def congestion_rent_eur(trades: Sequence[Trade]) -> float:

@@ -6,7 +6,7 @@ Units and signs live in field names (``energy_kwh``, ``price_eur_per_kwh``).
 from voisin.protocol.bids import Bid, Segment, Side
 from voisin.protocol.blocks import Block, BlockHeader, Transaction, TxKind
 from voisin.protocol.clock import Clock, FakeClock, Timetable
-from voisin.protocol.encoding import canonical_bytes, digest, sha256_hex
+from voisin.protocol.encoding import canonical_bytes, canonical_text, digest, sha256_hex
 from voisin.protocol.envelope import Envelope, open_envelope, seal, seal_bid, sign_bid
 from voisin.protocol.grid import Grid, Line, Transformer
 from voisin.protocol.interval import Interval, day_intervals
@@ -47,6 +47,7 @@ __all__ = [
     "Transaction",
     "TxKind",
     "canonical_bytes",
+    "canonical_text",
     "day_intervals",
     "digest",
     "parse",

@@ -1,4 +1,10 @@
-"""Bids: a participant's signed price-quantity curve for one interval."""
+"""Bids: a participant's signed price-quantity curve for one interval.
+
+The models are strict, because they are what the network edge validates: unknown fields
+are refused, numbers must be JSON numbers (not ``"0.5"``, not ``true``; an integer is
+a number, so ``2`` and ``2.0`` are the same energy), booleans must be booleans and
+``seq`` an integer within +-(2^53 - 1), which every JSON reader holds exactly.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
+
 
 class Side(StrEnum):
     BUY = "buy"
@@ -25,10 +33,10 @@ class Side(StrEnum):
 class Segment(BaseModel):
     """One step of a curve: up to ``energy_kwh`` at a limit of ``price_eur_per_kwh``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    energy_kwh: float = Field(gt=0)
-    price_eur_per_kwh: float
+    energy_kwh: float = Field(gt=0, strict=True)
+    price_eur_per_kwh: float = Field(strict=True)
 
     @field_validator("energy_kwh", "price_eur_per_kwh")
     @classmethod
@@ -58,16 +66,16 @@ class Bid(BaseModel):
     keep their bytes.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     bid_id: str = Field(min_length=1, max_length=128)
     participant: str = Field(min_length=1)
     bus: str = Field(min_length=1)
     interval: str
-    side: Side
-    segments: tuple[Segment, ...] = Field(min_length=1, max_length=32)
-    preferred: tuple[str, ...] = ()
-    seq: int = Field(default=0, ge=0)
+    side: Side = Field(strict=False)
+    segments: tuple[Segment, ...] = Field(min_length=1, max_length=32, strict=False)
+    preferred: tuple[str, ...] = Field(default=(), strict=False)
+    seq: int = Field(default=0, ge=0, le=MAX_SAFE_INTEGER)
     signature: str = ""
     green_only: bool = False
     preferred_discount_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -99,3 +107,7 @@ class Bid(BaseModel):
     def unsigned(self) -> dict[str, object]:
         """The fields the signature covers (everything but the signature)."""
         return self.model_dump(mode="json", exclude={"signature"})
+
+    def wire(self) -> bytes:
+        """The bid's RFC 8785 bytes, signature included: what travels and is stored."""
+        return canonical_bytes(self)

@@ -1,19 +1,27 @@
-"""Ledger blocks and the transactions they carry (the ledger's own module builds them)."""
+"""Ledger blocks and the transactions they carry (the ledger's own module builds them).
+
+A transaction's Merkle leaf is the RFC 8785 form of ``{"body": ..., "kind": ...}``,
+hashed as an RFC 6962 leaf; ``tx_leaf_hash`` is the one place that builds it, from a
+body's canonical bytes, so the chain, the verifier, proofs and agents hash alike.
+"""
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voisin.protocol.encoding import canonical_bytes, sha256_hex
+from voisin.protocol.encoding import canonical_bytes, leaf_hash, sha256_hex
 
 
 class TxKind(StrEnum):
     GENESIS = "genesis"
     REGISTRATION = "registration"
     CONTRACT = "contract"
+    MARKET = "market"
+    BID = "bid"
     BID_DIGEST = "bid_digest"
     CLEARING = "clearing"
     TRADE = "trade"
@@ -23,17 +31,58 @@ class TxKind(StrEnum):
     REWARD = "reward"
 
 
+_TAILS = {k.value: b',"kind":' + canonical_bytes(k.value) + b"}" for k in TxKind}
+
+
+def tx_leaf_bytes(kind: str, body: bytes) -> bytes:
+    """The leaf bytes of a transaction from its kind and its body's canonical bytes.
+
+    RFC 8785 sorts ``body`` before ``kind``, so this is ``{"body":<body>,"kind":"<kind>"}``.
+    """
+    tail = _TAILS.get(kind)
+    if tail is None:
+        tail = b',"kind":' + canonical_bytes(kind) + b"}"
+    return b'{"body":' + body + tail
+
+
+def tx_leaf_hash(kind: str, body: bytes) -> bytes:
+    """RFC 6962 leaf hash of a transaction (its kind and its body's canonical bytes)."""
+    return leaf_hash(tx_leaf_bytes(kind, body))
+
+
 class Transaction(BaseModel):
-    """One ledger entry; ``body`` is the canonical JSON form of the domain object."""
+    """One ledger entry; ``body`` is the JSON form of the domain object.
+
+    ``body_bytes`` (never serialised) carries the body's canonical bytes when they are
+    known already, such as a bid's bytes exactly as its participant signed and sent
+    them, so the ledger stores and hashes those instead of encoding the body again.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     kind: TxKind
     body: dict[str, Any]
+    body_bytes: bytes | None = Field(default=None, exclude=True, repr=False)
+
+    @classmethod
+    def of_canonical(cls, kind: TxKind, data: bytes) -> Transaction:
+        """A transaction whose body is ``data``, bytes already in RFC 8785 form."""
+        return cls(kind=kind, body=json.loads(data), body_bytes=data)
+
+    def canonical_body(self) -> bytes:
+        return self.body_bytes if self.body_bytes is not None else canonical_bytes(self.body)
 
     def leaf_bytes(self) -> bytes:
         """The bytes that become this transaction's Merkle leaf."""
-        return canonical_bytes(self)
+        return tx_leaf_bytes(self.kind.value, self.canonical_body())
+
+    def leaf_hash(self) -> bytes:
+        return tx_leaf_hash(self.kind.value, self.canonical_body())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Transaction):
+            return NotImplemented
+        return self.kind == other.kind and self.body == other.body
 
 
 class BlockHeader(BaseModel):

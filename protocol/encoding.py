@@ -1,25 +1,190 @@
-"""Canonical bytes: the one encoding that is hashed and signed.
+"""Canonical bytes: the one encoding that is hashed and signed, and the hashes over it.
 
-JSON with keys sorted, no insignificant white space, UTF-8, floats in Python's shortest
-round-trip form, and non-finite numbers refused. Two equal values always give equal
-bytes, which is what makes ledgers byte-identical across runs.
+The encoding is the JSON Canonicalization Scheme, RFC 8785 (JCS), which any language
+reproduces from the RFC alone:
+
+* no white space; object members sorted by their names as UTF-16 code units (RFC 8785
+  section 3.2.3), so ``"\\ue000"`` sorts *after* ``"\\U0001f600"``;
+* strings as ECMAScript ``JSON.stringify`` writes them: UTF-8, only ``"``, ``\\`` and
+  the controls below U+0020 escaped (``\\b \\t \\n \\f \\r`` short, the rest ``\\u00xx``
+  in lower case); a lone surrogate is refused;
+* numbers as IEEE 754 doubles written by ECMAScript ``Number.prototype.toString``
+  (ECMA-262, Number::toString): the shortest digits that round-trip, positional for
+  1e-7 <= |x| < 1e21 and ``d.ddde+n`` otherwise, with no ``.0`` on whole numbers and
+  ``-0`` written ``0``. So ``2``, ``2.0`` and ``2e0`` are the same number and encode
+  as ``2`` whoever wrote them;
+* NaN and infinities are refused, and so is an integer beyond +-(2^53 - 1) (RFC 7493,
+  I-JSON, section 2.2) unless its decimal text is already the canonical text of the
+  double it denotes (``2**53`` is; ``2**53 + 1`` and ``2**60`` are not): any other
+  would be read back as a different number. Protocol fields stay within +-(2^53 - 1)
+  (``MAX_SAFE_INTEGER``).
+
+Input is what ``json.loads`` returns (dict with ``str`` keys, list, str, int, float,
+bool, None), tuples as lists, or a pydantic model (its JSON-mode dump). Anything else
+raises ``TypeError``; an unencodable value ``ValueError``.
+
+RFC 6962 section 2.1 hashes live here too, so every Merkle leaf and node in voisin is
+made by exactly these two functions: a leaf is SHA-256(0x00 || data), a node
+SHA-256(0x01 || left || right).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from pydantic import BaseModel
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON reader holds exactly (ECMAScript Number.MAX_SAFE_INTEGER)."""
+
+_quote = encode_basestring  # the C escaper: exactly the JSON.stringify rules above
+
+
+def number_text(value: int | float) -> str:
+    """The RFC 8785 form of a number: ECMAScript Number::toString of the double."""
+    if value.__class__ is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return int.__repr__(value)
+        try:
+            text = number_text(float(value))
+        except OverflowError:
+            text = ""
+        if text == int.__repr__(value):  # already the text a double reader writes back
+            return text
+        raise ValueError(f"integer {value} is beyond +-(2^53 - 1) and not the canonical "
+                         "text of a double")
+    if value != value or value in (_INF, -_INF):
+        raise ValueError(f"{value} is not a JSON number")
+    if value == 0:
+        return "0"
+    text = float.__repr__(float(value))
+    if "e" not in text:  # Python writes 1e-4 <= |x| < 1e16 positionally, as ECMAScript does
+        return text[:-2] if text.endswith(".0") else text
+    return _exponent_form(text)
+
+
+_INF = float("inf")
+
+
+def _exponent_form(text: str) -> str:
+    """Rewrite Python's exponent ``repr`` (same shortest digits) the ECMAScript way."""
+    sign = "-" if text[0] == "-" else ""
+    mantissa, exponent = text.lstrip("-").split("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    point = len(whole) + int(exponent) - (len(whole + fraction) - len(digits))
+    digits = digits.rstrip("0")
+    k, n = len(digits), point  # value = 0.digits * 10^n, as ECMA-262 names them
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{head}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+"""Member order and quoted names per key set: bodies of one kind share one layout."""
+_LAYOUTS_MAX, _LAYOUT_KEYS_MAX = 4096, 64
+
+
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(name, '"name":')`` pairs in RFC 8785 order (UTF-16 code units)."""
+    layout = _LAYOUTS.get(keys)
+    if layout is None:
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError("object member names must be strings")
+        layout = tuple((k, _quote(k) + ":") for k in sorted(keys, key=_utf16))
+        if len(_LAYOUTS) < _LAYOUTS_MAX and len(keys) <= _LAYOUT_KEYS_MAX:
+            _LAYOUTS[keys] = layout
+    return layout
+
+
+def _members(value: dict[str, Any]) -> str:
+    parts = []
+    for key, head in _layout(tuple(value)):
+        item = value[key]
+        kind = item.__class__
+        if kind is str:
+            parts.append(head + _quote(item))
+        elif kind is float:
+            text = float.__repr__(item)  # the common case inline; number_text is the rule
+            if text[-2:] == ".0" or "e" in text or text[-1] in "fn":
+                text = number_text(item)
+            parts.append(head + text)
+        elif kind is int:
+            parts.append(head + number_text(item))
+        else:
+            parts.append(head + _encode(item))
+    return "{" + ",".join(parts) + "}"
+
+
+def _encode(value: Any) -> str:
+    kind = value.__class__
+    if kind is dict:
+        return _members(value)
+    if kind is str:
+        return _quote(value)
+    if kind is float or kind is int:
+        return number_text(value)
+    if kind is list or kind is tuple:
+        return "[" + ",".join([_encode(item) for item in value]) + "]"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, BaseModel):
+        return _encode(value.model_dump(mode="json"))
+    if isinstance(value, str | int | float | dict | list | tuple) and not isinstance(value, bool):
+        # subclasses (str enums, numpy floats): their plain JSON value
+        base = next(t for t in (str, int, float, dict, list, tuple) if isinstance(value, t))
+        return _encode(base(value))
+    raise TypeError(f"{kind.__name__} is not a JSON value")
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate, which is not Unicode") from None
+
 
 def canonical_bytes(value: Any) -> bytes:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """The RFC 8785 bytes of ``value``: what is hashed and signed."""
+    return _utf8(_encode(value))
+
+
+def canonical_text(value: Any) -> str:
+    """``canonical_bytes`` as text (what the ledger stores in its TEXT columns)."""
+    text = _encode(value)
+    _utf8(text)
+    return text
+
+
+def without_last_member(data: bytes, name: str, value: str) -> bytes:
+    """The canonical bytes of an object without its last member ``name`` (a string value).
+
+    A signature field whose name sorts after every other member (a bid's or a meter
+    reading's ``signature``) is the last member of the object's RFC 8785 bytes, so the
+    bytes the signature covers are the received bytes with that member cut off: exactly
+    ``canonical_bytes`` of the object without it, found without encoding anything.
+    Raises ``ValueError`` if ``data`` does not end with that member.
+    """
+    tail = f",{_quote(name)}:{_quote(value)}}}".encode()
+    if len(data) <= len(tail) or not data.endswith(tail):
+        raise ValueError(f"the object does not end with its {name!r} member")
+    return data[:-len(tail)] + b"}"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -29,3 +194,13 @@ def sha256_hex(data: bytes) -> str:
 def digest(value: Any) -> str:
     """SHA-256 (hex) of the canonical bytes of ``value``."""
     return sha256_hex(canonical_bytes(value))
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || data)."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()

@@ -1,12 +1,15 @@
 """The signed envelope every request travels in, the operator's replies, and replay rules.
 
-A request is one ZeroMQ frame: a JSON object ``{"v", "type", "sender", "seq", "body",
-"sig"}``. ``sig`` is the sender's Ed25519 signature over the canonical bytes of the same
-object without ``sig`` - except for bids, which are self-signed: the envelope carries the
-bid's own signature (over bytes that include its sender and ``seq``), so the operator
-checks one signature per bid. Replies and events are not signed: CurveZMQ already proves they
-come from the pinned operator key, and blocks inside them carry the operator's signature.
-Decoding never raises anything but ``InvalidInput`` with a code, whatever the bytes.
+A request is one ZeroMQ frame: the RFC 8785 bytes of ``{"v", "type", "sender", "seq",
+"body", "sig"}``, and nothing else: a frame that is not exactly the canonical form of
+what it decodes to is ``malformed``. ``sig`` is the sender's Ed25519 signature over the
+same bytes without the ``sig`` member, cut from the frame as received, never re-encoded.
+Bids are self-signed: a ``bid`` envelope carries the bid's own signature (over the
+bid's bytes without its last, ``signature`` member, which include its sender and
+``seq``), so the operator checks one signature per bid. Replies and events are not
+signed: CurveZMQ already proves they come from the pinned operator key, and blocks
+inside them carry the operator's signature. Decoding never raises anything but
+``InvalidInput`` with a code, whatever the bytes.
 """
 
 from __future__ import annotations
@@ -18,15 +21,23 @@ from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.protocol.bids import Bid
-from voisin.protocol.encoding import canonical_bytes
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
 from voisin.protocol.keys import KeyPair, verify
-from voisin.protocol.validation import parse
-from voisin.protocol.wire import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, MessageType, ReplyType
+from voisin.protocol.signed import Signed, decode_part
+from voisin.protocol.wire import (
+    MAX_BATCH_BIDS,
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    MessageType,
+    ReplyType,
+)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _FIELDS = frozenset({"v", "type", "sender", "seq", "body", "sig"})
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = MAX_SAFE_INTEGER
+_PART = {MessageType.BID: "bid", MessageType.READING: "reading"}
+"""Types whose body is one self-signed part: ``{"<name>": {...}}``."""
 
 
 def _refuse_constant(name: str) -> None:
@@ -44,9 +55,26 @@ def _loads(data: bytes) -> Any:
         raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
 
 
+def _sig_member(sig: str) -> bytes:
+    return b',"sig":"' + sig.encode() + b'"'
+
+
+def _tail(type_: str) -> bytes:
+    return b',"type":"' + type_.encode() + b'","v":' + str(PROTOCOL_VERSION).encode() + b"}"
+
+
+def _frame(body: bytes, type_: str, sender: str, seq: int, sig: str | None) -> bytes:
+    """An envelope's RFC 8785 bytes from its body's: the members are fixed ASCII names,
+    so their order is ``body sender seq sig type v``. Without ``sig``: the signed bytes."""
+    head = b'{"body":' + body + b',"sender":"' + sender.encode() + b'","seq":' + str(seq).encode()
+    return head + (_sig_member(sig) if sig is not None else b"") + _tail(type_)
+
+
 @dataclass(frozen=True)
 class Envelope:
-    """A decoded request. ``raw`` is the frame it came in, for idempotent resends."""
+    """A decoded request. ``raw`` is the frame it came in (canonical, checked);
+    ``parts`` are the canonical bytes of its self-signed parts, cut from ``raw``: the
+    bid or reading of a ``bid``/``reading`` request, each bid of a ``bids`` batch."""
 
     version: int
     type: MessageType
@@ -55,59 +83,62 @@ class Envelope:
     body: dict[str, Any]
     signature: str
     raw: bytes = b""
+    parts: tuple[bytes, ...] = ()
 
     def signed_bytes(self) -> bytes:
-        return canonical_bytes({"v": self.version, "type": self.type.value,
-                                "sender": self.sender, "seq": self.seq, "body": self.body})
+        """What ``sig`` covers: the received frame with its ``sig`` member cut out."""
+        tail = _tail(self.type.value)
+        cut = len(self.raw) - len(tail) - len(_sig_member(self.signature))
+        return self.raw[:cut] + tail
 
     def check_signature(self) -> None:
-        """Raise ``bad-signature`` unless ``sender`` signed these exact fields (for a bid:
+        """Raise ``bad-signature`` unless ``sender`` signed these exact bytes (for a bid:
         unless the bid is bound to this envelope and its own signature verifies)."""
         if self.type is MessageType.BID:
-            bid = self.bound_bid()
-            message = canonical_bytes(bid.unsigned())
+            message = self.bound_bid().signed_bytes
         else:
-            try:
-                message = self.signed_bytes()
-            except (ValueError, TypeError):
-                raise InvalidInput("body is not canonical JSON", code="malformed") from None
+            message = self.signed_bytes()
         if not verify(self.sender, message, self.signature):
             raise InvalidInput("envelope signature does not verify", code="bad-signature")
 
-    def bound_bid(self) -> Bid:
+    def part(self, model: type[Any], what: str, index: int = 0) -> Signed[Any]:
+        """Self-signed part ``index`` decoded strictly, with its exact bytes."""
+        items = self.body.get("bids") if self.type is MessageType.BIDS else [
+            self.body[_PART[self.type]]]
+        return decode_part(model, items[index], self.parts[index], what)
+
+    def bound_bid(self) -> Signed[Bid]:
         """The bid of a ``bid`` envelope, checked to be self-signed: its participant is the
         sender, its ``seq`` the envelope's and its signature the envelope's ``sig``.
 
         A bid's own signature already covers its sender and sequence number, so the
         envelope reuses it and the operator checks one signature per bid, not two. This
         checks the binding only; the signature itself is verified by ``check_signature``
-        or by the market core.
+        or by the market core, over ``Signed.signed_bytes``.
         """
-        bid = parse(Bid, self.body.get("bid"), "bid")
+        signed = self.part(Bid, "bid")
+        bid = signed.value
         if bid.participant != self.sender:
             raise InvalidInput("a bid must be sent by its own participant",
                                code="wrong-participant")
         if bid.seq != self.seq or bid.signature != self.signature:
             raise InvalidInput("a bid envelope must carry the bid's seq and signature",
                                code="bad-signature")
-        return bid
+        return signed
 
 
 def seal(key: KeyPair, type_: MessageType, seq: int, body: dict[str, Any]) -> bytes:
     """Sign ``body`` as ``key``'s request number ``seq``; the bytes to send (not bids:
     use ``seal_bid``)."""
-    unsigned = {"v": PROTOCOL_VERSION, "type": type_.value, "sender": key.public_hex,
-                "seq": seq, "body": body}
-    signature = key.sign(canonical_bytes(unsigned))
-    return canonical_bytes({**unsigned, "sig": signature})
+    data = canonical_bytes(body)
+    signature = key.sign(_frame(data, type_.value, key.public_hex, seq, None))
+    return _frame(data, type_.value, key.public_hex, seq, signature)
 
 
 def seal_bid(bid: Bid) -> bytes:
     """The envelope of a signed bid: ``seq`` and ``sig`` are the bid's own."""
-    return canonical_bytes({"v": PROTOCOL_VERSION, "type": MessageType.BID.value,
-                            "sender": bid.participant, "seq": bid.seq,
-                            "body": {"bid": bid.model_dump(mode="json")},
-                            "sig": bid.signature})
+    return _frame(b'{"bid":' + bid.wire() + b"}", MessageType.BID.value, bid.participant,
+                  bid.seq, bid.signature)
 
 
 def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
@@ -116,16 +147,37 @@ def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
     return stamped.model_copy(update={"signature": key.sign(canonical_bytes(stamped.unsigned()))})
 
 
+def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]]:
+    """The body's canonical bytes and its self-signed parts' (one encode of each)."""
+    if type_ is MessageType.BIDS:
+        items = body.get("bids")
+        if set(body) != {"bids"} or not isinstance(items, list) or not (
+                1 <= len(items) <= MAX_BATCH_BIDS):
+            raise InvalidInput(f"a bids body is {{\"bids\": [1 to {MAX_BATCH_BIDS} bids]}}",
+                               code="bad-batch")
+        parts = tuple(canonical_bytes(item) for item in items)
+        return b'{"bids":[' + b",".join(parts) + b"]}", parts
+    name = _PART.get(type_)
+    if name is None:
+        return canonical_bytes(body), ()
+    if set(body) != {name} or not isinstance(body[name], dict):
+        raise InvalidInput(f"a {type_.value} body is {{\"{name}\": {{...}}}}", code="malformed")
+    part = canonical_bytes(body[name])
+    return b'{"' + name.encode() + b'":' + part + b"}", (part,)
+
+
 def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope:
     """Check the shape of a request (not yet its signature); cheap checks first.
 
-    Codes: ``too-big``, ``malformed``, ``wrong-version``, ``unknown-type``.
+    The frame must be exactly the RFC 8785 form of what it decodes to. Codes:
+    ``too-big``, ``malformed``, ``wrong-version``, ``unknown-type``, ``bad-batch``.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidInput("message is not bytes", code="malformed")
     if len(data) > max_bytes:
         raise InvalidInput(f"message of {len(data)} bytes exceeds {max_bytes}", code="too-big")
-    obj = _loads(bytes(data))
+    data = bytes(data)
+    obj = _loads(data)
     if not isinstance(obj, dict):
         raise InvalidInput("message is not a JSON object", code="malformed")
     version = obj.get("v")
@@ -146,12 +198,19 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if not isinstance(sender, str) or not _HEX64.fullmatch(sender):
         raise InvalidInput("sender must be 64 lower-case hex digits", code="malformed")
     if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
-        raise InvalidInput("seq must be an integer in [0, 2^63)", code="malformed")
+        raise InvalidInput("seq must be an integer in [0, 2^53)", code="malformed")
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object", code="malformed")
     if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
         raise InvalidInput("sig must be 128 lower-case hex digits", code="malformed")
-    return Envelope(version, type_, sender, seq, body, sig, bytes(data))
+    try:
+        body_bytes, parts = _body_bytes(type_, body)
+    except (TypeError, ValueError):
+        raise InvalidInput("body is not canonical JSON", code="malformed") from None
+    if _frame(body_bytes, type_.value, sender, seq, sig) != data:
+        raise InvalidInput("message is not in RFC 8785 canonical form (member order, white "
+                           "space, number or string spelling)", code="malformed")
+    return Envelope(version, type_, sender, seq, body, sig, data, parts)
 
 
 def open_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope:

@@ -1,4 +1,8 @@
-"""Meter readings: what a meter measured over one interval, signed by the meter."""
+"""Meter readings: what a meter measured over one interval, signed by the meter.
+
+Strict like bids (see ``voisin.protocol.bids``): unknown fields refused, numbers must be
+JSON numbers and ``estimated`` a boolean.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class MeterReading(BaseModel):
     filled in for a missing one.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     meter: str
     participant: str

@@ -1,16 +1,76 @@
-"""Trades and the clearing result of one interval."""
+"""Trades and the clearing result of one interval, and the rule that prices a trade."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from voisin.protocol.physics import GridState
 
+if TYPE_CHECKING:
+    from voisin.protocol.bids import Bid
+
 GRID = "grid"
 """Counterparty name of the upstream grid in grid trades."""
+PRICE_DECIMALS = 9
+"""Prices are EUR/kWh rounded to 1e-9 (a nano-euro per kWh)."""
+
+
+def trade_prices(
+    prices_eur_per_kwh: Mapping[str, float], root: str, premium_eur_per_kwh: float,
+    seller: Bid | None, buyer: Bid | None,
+    adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+) -> tuple[float, float]:
+    """(buyer's, seller's) price of a trade between two bids (None: the grid), EUR/kWh.
+
+    One rule for the market that writes trades and the verifier that re-derives them: a
+    buyer pays its bus price plus its bid's adjustment (by bid id: where its settlement
+    price differs from the bus price), plus the green premium if its bid is green-only;
+    a seller receives its bus price plus its adjustment plus the premium; the grid side
+    takes the root price. When the buyer is among the seller's ``preferred``, both move
+    down by the seller's discount, cut so the seller still receives at least its highest
+    limit. Both are rounded to ``PRICE_DECIMALS``.
+    """
+    adjust = adjustment_eur_per_kwh or {}
+    root_price = prices_eur_per_kwh[root]
+    buyer_price = root_price
+    if buyer is not None:
+        buyer_price = (prices_eur_per_kwh[buyer.bus] + adjust.get(buyer.bid_id, 0.0)
+                       + (premium_eur_per_kwh if buyer.green_only else 0.0))
+    seller_price = root_price
+    if seller is not None:
+        seller_price = (prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0)
+                        + premium_eur_per_kwh)
+    if seller is not None and buyer is not None and buyer.participant in seller.preferred:
+        ceiling = max(s.price_eur_per_kwh for s in seller.segments)
+        discount = min(seller.preferred_discount_eur_per_kwh,
+                       max(0.0, seller_price - ceiling))
+        buyer_price -= discount
+        seller_price -= discount
+    return (round(buyer_price, PRICE_DECIMALS) + 0.0, round(seller_price, PRICE_DECIMALS) + 0.0)
+
+
+def bid_kind(bid: Bid) -> str:
+    """The key of a bid in ``settlement_prices_eur_per_kwh``: ``buy``, ``sell``,
+    ``buy-inflexible`` or ``sell-inflexible``."""
+    return bid.side.value + ("-inflexible" if bid.inflexible else "")
+
+
+def recorded_adjustments(
+    bids: Iterable[Bid], prices_eur_per_kwh: Mapping[str, float],
+    settlement_prices_eur_per_kwh: Mapping[str, Mapping[str, float]],
+) -> dict[str, float]:
+    """Each bid's adjustment read back from a clearing: its bus and kind's settlement
+    price less its bus price (rounded to ``PRICE_DECIMALS``), where one is recorded."""
+    adjust: dict[str, float] = {}
+    for bid in bids:
+        price = settlement_prices_eur_per_kwh.get(bid.bus, {}).get(bid_kind(bid))
+        if price is not None:
+            adjust[bid.bid_id] = round(price - prices_eur_per_kwh[bid.bus], PRICE_DECIMALS) + 0.0
+    return adjust
 
 
 class TradeKind(StrEnum):

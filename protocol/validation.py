@@ -11,13 +11,34 @@ from voisin.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 
+_SHAPE_ERRORS = frozenset({"missing", "extra_forbidden", "model_type", "model_attributes_type",
+                           "dict_type", "list_type", "tuple_type", "enum", "literal_error",
+                           "bool_type", "int_type", "float_type", "string_type", "bytes_type",
+                           "is_instance_of", "none_required"})
+"""pydantic error types that mean the data has the wrong shape, not a bad value."""
+
+
+def _refusal(exc: ValidationError, what: str, code: str | None) -> InvalidInput:
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "value"
+        problems.append(f"{where}: {err['msg']}")
+    return InvalidInput(f"{what} rejected: " + "; ".join(problems), code=code)
+
+
 def parse(model: type[M], data: Any, what: str) -> M:
     """Validate ``data`` as ``model``; on failure say which field and why, in one line."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"]) or "value"
-            problems.append(f"{where}: {err['msg']}")
-        raise InvalidInput(f"{what} rejected: " + "; ".join(problems)) from None
+        raise _refusal(exc, what, None) from None
+
+
+def parse_wire(model: type[M], data: Any, what: str) -> M:
+    """``parse`` for data from the network: code ``malformed`` when a field is unknown,
+    missing or of the wrong JSON type, ``invalid-input`` when a value is out of range."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        shape = any(e["type"] in _SHAPE_ERRORS for e in exc.errors(include_url=False))
+        raise _refusal(exc, what, "malformed" if shape else None) from None

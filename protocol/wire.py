@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-PROTOCOL_VERSION = 1
-"""Bumped on any change an old peer would misread; other versions are refused."""
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 2
+"""Bumped on any change an old peer would misread; other versions are refused.
+2: frames must be RFC 8785 bytes and signatures cover them as received; seq < 2^53."""
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest request frame the operator decodes; a bid of 32 segments is about 2 KiB."""
@@ -71,3 +74,26 @@ class QueryKind(StrEnum):
 
     STATUS = "status"
     BLOCK = "block"
+
+
+class Hello(BaseModel):
+    """A ``hello`` body: ``{}``, or ``{"agent": "<software name>"}`` for the logs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    agent: str = Field(default="", max_length=64)
+
+
+class Heartbeat(BaseModel):
+    """A ``heartbeat`` body: ``{}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    """A ``query`` body: ``{"what": "status"}`` or ``{"what": "block", "height": H}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    what: QueryKind = Field(strict=False)
+    height: int | None = Field(default=None, ge=0)

@@ -41,10 +41,16 @@ class LedgerError(VoisinError):
 
 
 class VerificationError(LedgerError):
-    """The ledger failed verification; ``height`` names the first bad block."""
+    """The ledger failed verification; ``height`` names the first bad block, ``index``
+    the transaction in it (None for the header) and ``rule`` the rule it broke."""
 
     code = "verification-failed"
 
-    def __init__(self, message: str, *, height: int | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, height: int | None = None, code: str | None = None,
+                 index: int | None = None, rule: str = "", detail: str = "") -> None:
         super().__init__(message, code=code)
         self.height = height
+        self.index = index
+        self.rule = rule
+        self.detail = detail or message
+        """What is wrong, without the block, transaction and rule in front."""

@@ -12,6 +12,7 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.store import EncodedBlock
+from voisin.meters.meter import Meter
 from voisin.protocol import (
     GRID,
     Bid,
@@ -19,7 +20,9 @@ from voisin.protocol import (
     BlockHeader,
     ClearingResult,
     ClearingStatus,
+    Grid,
     KeyPair,
+    Line,
     MeterReading,
     Participant,
     ParticipantKind,
@@ -30,8 +33,10 @@ from voisin.protocol import (
     TradeKind,
     Transaction,
     canonical_bytes,
+    digest,
     sha256_hex,
 )
+from voisin.protocol.envelope import sign_bid
 
 
 @pytest.fixture
@@ -52,16 +57,25 @@ def operator() -> KeyPair:
     return KeyPair.derive("test", "operator")
 
 
+def key(name: str) -> KeyPair:
+    return KeyPair.derive("test", name)
+
+
+def meter_key(name: str) -> KeyPair:
+    return KeyPair.derive("test", name, "meter")
+
+
 @pytest.fixture
 def participants() -> list[Participant]:
+    """The house behind a congested line at b1, school and shop at the root bus b0."""
     tariff = Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08)
     return [
-        Participant(participant_id=KeyPair.derive("test", name).public_hex, kind=kind,
-                    group=group, bus="b1", tariff=tariff)
-        for name, kind, group in (
-            ("house", ParticipantKind.HOUSEHOLD, "pv"),
-            ("school", ParticipantKind.SCHOOL, "school"),
-            ("shop", ParticipantKind.SHOP, "consumer"),
+        Participant(participant_id=key(name).public_hex, kind=kind, group=group, bus=bus,
+                    tariff=tariff, meter_id=meter_key(name).public_hex)
+        for name, kind, group, bus in (
+            ("house", ParticipantKind.HOUSEHOLD, "pv", "b1"),
+            ("school", ParticipantKind.SCHOOL, "school", "b0"),
+            ("shop", ParticipantKind.SHOP, "consumer", "b0"),
         )
     ]
 
@@ -69,49 +83,88 @@ def participants() -> list[Participant]:
 INTERVAL = "2026-06-21T12:00Z"
 FUND = "fund"
 ALLOWANCE_MICRO = 50 * 1_000_000
+GRID_MODEL = Grid(root="b0", buses=("b0", "b1"),
+                  lines=(Line(from_bus="b0", to_bus="b1", capacity_kwh=3.0),),
+                  import_price_eur_per_kwh=0.28, export_price_eur_per_kwh=0.08)
+TERMS = {"grid": GRID_MODEL.model_dump(mode="json", by_alias=True)}
+"""Market terms as the ledger needs them (the market package writes more)."""
+PRICES = {"b0": 0.28, "b1": 0.05}
+"""The house's line is full: its bus is priced at its own offer, the root at import."""
+
+
+def sample_bids(participants: list[Participant]) -> list[Bid]:
+    """House offers 4 kWh at 0.05, the school asks 5 kWh at 0.30, both signed."""
+    house, school, _ = participants
+    return [
+        sign_bid(key("house"), Bid(bid_id="bid-house", participant=house.participant_id,
+                                   bus="b1", interval=INTERVAL, side=Side.SELL,
+                                   segments=(Segment(energy_kwh=4.0, price_eur_per_kwh=0.05),)),
+                 1),
+        sign_bid(key("school"), Bid(bid_id="bid-school", participant=school.participant_id,
+                                    bus="b0", interval=INTERVAL, side=Side.BUY,
+                                    segments=(Segment(energy_kwh=5.0, price_eur_per_kwh=0.3),)),
+                 1),
+    ]
 
 
 def sample_trades(participants: list[Participant]) -> list[Trade]:
-    """House sells 3 kWh to the school across a congested line, 1 kWh to the grid;
+    """House sells 3 kWh to the school across its congested line (the rest stays home);
     the school also buys 2 kWh from the grid."""
     house, school, _ = (p.participant_id for p in participants)
     return [
         Trade(interval=INTERVAL, seller=house, buyer=school, energy_kwh=3.0,
-              buyer_price_eur_per_kwh=0.25, seller_price_eur_per_kwh=0.20, kind=TradeKind.P2P),
-        Trade(interval=INTERVAL, seller=house, buyer=GRID, energy_kwh=1.0,
-              buyer_price_eur_per_kwh=0.08, seller_price_eur_per_kwh=0.08, kind=TradeKind.GRID),
+              buyer_price_eur_per_kwh=0.28, seller_price_eur_per_kwh=0.05, kind=TradeKind.P2P,
+              seller_bid_id="bid-house", buyer_bid_id="bid-school"),
         Trade(interval=INTERVAL, seller=GRID, buyer=school, energy_kwh=2.0,
-              buyer_price_eur_per_kwh=0.28, seller_price_eur_per_kwh=0.28, kind=TradeKind.GRID),
+              buyer_price_eur_per_kwh=0.28, seller_price_eur_per_kwh=0.28, kind=TradeKind.GRID,
+              buyer_bid_id="bid-school"),
     ]
 
 
 def sample_readings(participants: list[Participant]) -> list[MeterReading]:
-    """Readings for house and school only: the shop's meter stayed silent."""
+    """Signed readings for house and school only: the shop's meter stayed silent."""
     house, school, _ = (p.participant_id for p in participants)
-    return [
-        MeterReading(meter="m-house", participant=house, interval=INTERVAL, pv_kwh=5.0,
-                     load_kwh=0.5, import_kwh=0.0, export_kwh=4.5),
-        MeterReading(meter="m-school", participant=school, interval=INTERVAL, pv_kwh=0.0,
-                     load_kwh=5.5, import_kwh=5.5, export_kwh=0.0),
-    ]
+    return [Meter(meter_key("house"), house).read(INTERVAL, pv_kwh=5.0, load_kwh=0.5),
+            Meter(meter_key("school"), school).read(INTERVAL, pv_kwh=0.0, load_kwh=5.5)]
 
 
-def _result(trades: list[Trade]) -> ClearingResult:
-    return ClearingResult(
-        interval=INTERVAL, status=ClearingStatus.OPTIMAL, welfare_eur=1.5,
-        prices_eur_per_kwh={"b2": 0.25, "b1": 0.20}, cleared_kwh={"bid-1": 3.0},
-        trades=tuple(trades), grid_import_kwh=2.0, grid_export_kwh=1.0,
-        congestion_rent_eur=0.15, book_hash="ab" * 32, grid_hash="cd" * 32, solver="highs-1.16",
-    )
+def clearing_entries(bids: list[Bid], trades: list[Trade], fund: str = FUND, *,
+                     interval: str = INTERVAL, prices: dict[str, float] | None = None,
+                     terms: dict | None = TERMS, payments: list[Transaction] | None = None
+                     ) -> list[Transaction]:
+    """A clearing block as the operator writes it, for hand-made bids and trades:
+    market terms (None: already on the chain), bids, digest, clearing, trades, payments."""
+    terms_body = TERMS if terms is None else terms
+    grid = Grid.model_validate(terms_body["grid"])
+    imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
+    exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
+    result = ClearingResult(
+        interval=interval, status=ClearingStatus.OPTIMAL, welfare_eur=1.5,
+        prices_eur_per_kwh=prices or PRICES, cleared_kwh={}, trades=tuple(trades),
+        grid_import_kwh=max(imported - exported, 0.0),
+        grid_export_kwh=max(exported - imported, 0.0), congestion_rent_eur=0.69,
+        book_hash="ab" * 32, grid_hash=digest(grid.model_dump(mode="json", by_alias=True)),
+        solver="highs-1.16")
+    return ([tx.market(terms)] if terms is not None else []) + [
+        tx.bid(b) for b in sorted(bids, key=lambda b: b.bid_id)] + [
+        tx.bid_digest(bids, interval), tx.clearing(result, tx.terms_hash(terms_body))] + [
+        tx.trade(t) for t in trades] + (
+        payments_for(trades, fund) if payments is None else payments)
+
+
+def settlement_entries(participants: list[Participant], trades: list[Trade],
+                       readings: list[MeterReading], interval: str = INTERVAL
+                       ) -> list[Transaction]:
+    """A settlement block: readings, settlements and rewards, as the operator writes it."""
+    return ([tx.reading(r) for r in readings]
+            + [tx.settlement(s) for s in settle(interval, participants, trades, readings)]
+            + rewards_for(interval, trades, readings))
 
 
 def write_chain(path: Path, operator: KeyPair, participants: list[Participant]) -> list[Block]:
     """Genesis, registrations with allowances, one cleared interval, its settlement."""
     trades = sample_trades(participants)
     readings = sample_readings(participants)
-    bid = Bid(bid_id="bid-1", participant=participants[1].participant_id, bus="b1",
-              interval=INTERVAL, side=Side.BUY,
-              segments=(Segment(energy_kwh=5.0, price_eur_per_kwh=0.3),))
     with Ledger.open(path, operator, fund=FUND, time="2026-06-21T00:00:00+00:00") as ledger:
         blocks = [ledger.block(0)]
         blocks.append(ledger.append(
@@ -120,13 +173,10 @@ def write_chain(path: Path, operator: KeyPair, participants: list[Participant]) 
                for p in participants],
             interval=None, time="2026-06-21T00:00:00+00:00"))
         blocks.append(ledger.append(
-            [tx.bid_digest([bid]), tx.clearing(_result(trades))]
-            + [tx.trade(t) for t in trades] + payments_for(trades, FUND),
+            clearing_entries(sample_bids(participants), trades),
             interval=INTERVAL, time="2026-06-21T12:15:00+00:00"))
         blocks.append(ledger.append(
-            [tx.reading(r) for r in readings]
-            + [tx.settlement(s) for s in settle(INTERVAL, participants, trades, readings)]
-            + rewards_for(INTERVAL, trades, readings),
+            settlement_entries(participants, trades, readings),
             interval=INTERVAL, time="2026-06-21T12:15:00+00:00"))
         blocks.append(ledger.append(
             [tx.transfer(participants[1].participant_id, participants[2].participant_id,
@@ -143,7 +193,8 @@ def chain(tmp_path: Path, operator: KeyPair, participants: list[Participant]) ->
     return path
 
 
-def append_unchecked(path: Path, operator: KeyPair, transactions: list[Transaction]) -> int:
+def append_unchecked(path: Path, operator: KeyPair, transactions: list[Transaction],
+                     interval: str | None = None) -> int:
     """Store a block as a rogue operator would: validly signed, but no ledger checks
     (tokens, contracts, genesis rules) run. Returns its height."""
     with SqliteStore(path) as store:
@@ -151,11 +202,9 @@ def append_unchecked(path: Path, operator: KeyPair, transactions: list[Transacti
         prev = store.raw_block(height - 1)[1] if height else GENESIS_PREV_HASH
         rows = []
         for t in transactions:
-            body = tx.encode_body(t.body)
-            rows.append((t.kind.value, body,
-                         sha256_hex(b"\x00" + tx.leaf_bytes(t.kind.value, body))))
+            rows.append((t.kind.value, t.canonical_body().decode(), t.leaf_hash().hex()))
         header = BlockHeader(height=height, prev_hash=prev, merkle_root=root_from_hashes(
-            [bytes.fromhex(r[2]) for r in rows]).hex(), interval=None, time="t",
+            [bytes.fromhex(r[2]) for r in rows]).hex(), interval=interval, time="t",
             operator=operator.public_hex, tx_count=len(rows))
         data = canonical_bytes(header)
         store.append_encoded(EncodedBlock(height, sha256_hex(data), data.decode(),

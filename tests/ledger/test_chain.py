@@ -11,6 +11,7 @@ from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import Ledger, SqliteStore, merkle, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
+from voisin.ledger.store import SCHEMA_VERSION
 from voisin.protocol import KeyPair, Participant, Transaction, TxKind, canonical_bytes, verify
 
 from .conftest import ALLOWANCE_MICRO, FUND, write_chain
@@ -23,7 +24,7 @@ def test_chain_verifies_and_links(tmp_path: Path, operator: KeyPair,
     head = blocks[-1].header.block_hash()
     report = verify_ledger(path, operator=operator.public_hex, head_hash=head)
     assert (report.height, report.blocks) == (4, 5)
-    assert report.transactions == sum(b.header.tx_count for b in blocks) == 21
+    assert report.transactions == sum(b.header.tx_count for b in blocks) == 23
     assert report.supply_micro == report.genesis_micro + report.minted_micro
     assert report.minted_micro == 30_000  # 3 kWh proven p2p at 0.01 token/kWh
     assert blocks[0].header.prev_hash == GENESIS_PREV_HASH
@@ -41,14 +42,15 @@ def test_chain_verifies_and_links(tmp_path: Path, operator: KeyPair,
 
 def test_leaf_bytes_match_protocol(participants: list[Participant]) -> None:
     t = tx.registration(participants[0])
-    assert tx.leaf_bytes(t.kind.value, tx.encode_body(t.body)) == t.leaf_bytes()
+    assert t.leaf_bytes() == canonical_bytes({"kind": t.kind.value, "body": t.body})
+    assert t.leaf_hash() == merkle.leaf_hash(t.leaf_bytes())
 
 
 def test_sqlite_is_durable(chain: Path) -> None:
     with SqliteStore(chain) as store:
         assert store.pragma("journal_mode") == "wal"
         assert store.pragma("synchronous") == 2
-        assert store.pragma("user_version") == 1
+        assert store.pragma("user_version") == SCHEMA_VERSION == 2
     raw = sqlite3.connect(chain)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -64,7 +66,7 @@ def test_reopen_resumes_and_checks_operator(chain: Path, operator: KeyPair,
         assert ledger.fund == FUND
         book = ledger.tokens
         assert book.balance(shop) == ALLOWANCE_MICRO + 1_000_000
-        assert book.balance(house) == ALLOWANCE_MICRO + 600_000 + 30_000
+        assert book.balance(house) == ALLOWANCE_MICRO + 150_000 + 30_000
         block = ledger.append([tx.transfer(house, school, 5)], interval=None, time="t")
         assert block.header.height == 5
     assert verify_ledger(chain).height == 5

@@ -32,11 +32,11 @@ def test_every_transaction_proves_against_the_headers(chain: Path) -> None:
 
 
 def test_proof_by_leaf_hash_and_hash_only(chain: Path) -> None:
-    full = prove(chain, height=2, index=3)
+    full = prove(chain, height=2, index=5)
     assert full.transaction is not None
     assert full.transaction.kind.value == "trade"
     by_hash = prove(chain, leaf_hash=full.leaf_hash, hash_only=True)
-    assert (by_hash.height, by_hash.index, by_hash.transaction) == (2, 3, None)
+    assert (by_hash.height, by_hash.index, by_hash.transaction) == (2, 5, None)
     assert check_proof(by_hash, export_headers(chain)).kind is None
     with pytest.raises(LedgerError, match="no transaction with leaf hash"):
         prove(chain, leaf_hash="ab" * 32)
@@ -45,13 +45,13 @@ def test_proof_by_leaf_hash_and_hash_only(chain: Path) -> None:
 
 
 def test_proof_survives_a_json_file_round_trip(chain: Path, tmp_path: Path) -> None:
-    proof = json.loads(prove(chain, height=2, index=2).model_dump_json())
+    proof = json.loads(prove(chain, height=2, index=6).model_dump_json())
     headers = json.loads(export_headers(chain).model_dump_json())
     assert check_proof(proof, headers).kind == "trade"
 
 
 def _tampered(chain: Path) -> list[tuple[str, dict[str, Any]]]:
-    base = json.loads(prove(chain, height=2, index=3).model_dump_json())
+    base = json.loads(prove(chain, height=2, index=5).model_dump_json())
     cases: list[tuple[str, dict[str, Any]]] = []
 
     def case(name: str, edit: Any) -> None:
@@ -69,7 +69,16 @@ def _tampered(chain: Path) -> list[tuple[str, dict[str, Any]]]:
     case("height", lambda p: p.update(height=3))
     case("header root", lambda p: p["block"]["header"].update(merkle_root="00" * 32))
     case("signature", lambda p: p["block"].update(signature=_flip_hex(p["block"]["signature"])))
+    case("block hash", lambda p: p["block"].update(hash=_flip_hex(p["block"]["hash"])))
     return cases
+
+
+def test_the_proofs_block_hash_must_be_the_chains(chain: Path) -> None:
+    proof = json.loads(prove(chain, height=2, index=5).model_dump_json())
+    proof["block"]["hash"] = _flip_hex(proof["block"]["hash"])
+    with pytest.raises(VerificationError, match="names block hash") as caught:
+        check_proof(proof, export_headers(chain))
+    assert caught.value.height == 2
 
 
 def test_a_tampered_proof_fails(chain: Path) -> None:
@@ -82,7 +91,7 @@ def test_a_tampered_proof_fails(chain: Path) -> None:
 
 
 def test_tampered_headers_fail(chain: Path, operator: KeyPair) -> None:
-    proof = prove(chain, height=2, index=3)
+    proof = prove(chain, height=2, index=5)
     good = json.loads(export_headers(chain).model_dump_json())
     verify_headers(good, operator=operator.public_hex)
     for height, field, value in ((1, "time", "2030-01-01T00:00:00+00:00"),

@@ -21,12 +21,12 @@ def test_imbalance_settles_at_the_tariff(participants: list[Participant]) -> Non
                     sample_readings(participants))
     assert [s.participant for s in result] == sorted([house, school, shop])
     got = _by_id(result)
-    # House sold 3 kWh p2p + 1 kWh to the grid, its meter shows 4.5 kWh exported:
-    # 0.5 kWh surplus sold at the 0.08 EUR/kWh feed-in tariff.
-    assert got[house].traded_net_kwh == 4.0
+    # House sold 3 kWh p2p (its line was full), its meter shows 4.5 kWh exported:
+    # 1.5 kWh surplus sold at the 0.08 EUR/kWh feed-in tariff.
+    assert got[house].traded_net_kwh == 3.0
     assert got[house].metered_net_kwh == 4.5
-    assert got[house].imbalance_kwh == 0.5
-    assert got[house].imbalance_eur == pytest.approx(0.04)
+    assert got[house].imbalance_kwh == 1.5
+    assert got[house].imbalance_eur == pytest.approx(0.12)
     # School bought 3 + 2 kWh, its meter shows 5.5 kWh imported: 0.5 kWh shortfall
     # bought at the 0.28 EUR/kWh retail tariff (negative = the school pays).
     assert got[school].traded_net_kwh == -5.0

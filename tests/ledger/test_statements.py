@@ -18,23 +18,23 @@ HOUSE, SCHOOL, SHOP = (KeyPair.derive("test", n) for n in ("house", "school", "s
 
 def test_statement_of_the_house(chain: Path) -> None:
     s = statement_for(chain, HOUSE.public_hex)
-    assert (s.p2p_sold_kwh, s.p2p_sold_eur) == (3.0, 0.6)
-    assert (s.grid_export_kwh, s.grid_export_eur) == (1.0, 0.08)
+    assert (s.p2p_sold_kwh, s.p2p_sold_eur) == (3.0, 0.15)
+    assert (s.grid_export_kwh, s.grid_export_eur) == (0.0, 0.0)
     assert (s.p2p_bought_kwh, s.grid_import_kwh) == (0.0, 0.0)
-    # metered 4.5 kWh out against 4 traded: 0.5 kWh surplus at the 0.08 feed-in tariff
-    assert (s.imbalance_kwh, s.imbalance_eur) == (0.5, 0.04)
+    # metered 4.5 kWh out against 3 traded: 1.5 kWh surplus at the 0.08 feed-in tariff
+    assert (s.imbalance_kwh, s.imbalance_eur) == (1.5, 0.12)
     assert (s.rewards_kwh, s.rewards_micro) == (3.0, 30_000)
     assert s.estimated_intervals == 0
     assert s.head_height == 4
     assert len(s.lines) == 1
-    assert s.lines[0].market_eur == pytest.approx(-0.68)
+    assert s.lines[0].market_eur == pytest.approx(-0.15)
 
 
 def test_statement_of_the_school_and_the_silent_shop(chain: Path) -> None:
     school = statement_for(chain, SCHOOL.public_hex)
-    assert (school.p2p_bought_kwh, school.p2p_bought_eur) == (3.0, 0.75)
+    assert (school.p2p_bought_kwh, school.p2p_bought_eur) == (3.0, 0.84)
     assert (school.grid_import_kwh, school.grid_import_eur) == (2.0, 0.56)
-    assert school.tokens_paid_micro == 750_000 + 1_000_000  # trade incl. rent, the gift
+    assert school.tokens_paid_micro == 840_000 + 1_000_000  # trade incl. rent, the gift
     shop = statement_for(chain, SHOP.public_hex)
     assert shop.estimated_intervals == 1  # no reading: estimated and flagged
     assert shop.tokens_received_micro == 50_000_000 + 1_000_000

@@ -103,8 +103,8 @@ def _forge(chain: Path, forger: KeyPair, claimed_operator: str) -> None:
     with SqliteStore(chain) as store:
         head_json = next(r for r in store.raw_blocks() if r[0] == store.height())
         t = tx.transfer("fund", forger.public_hex, 10**9, "theft")
-        body = tx.encode_body(t.body)
-        leaf = sha256_hex(b"\x00" + tx.leaf_bytes("transfer", body))
+        body = t.canonical_body().decode()
+        leaf = t.leaf_hash().hex()
         header = BlockHeader(height=5, prev_hash=head_json[1], merkle_root=leaf, interval=None,
                              time="t", operator=claimed_operator, tx_count=1)
         data = canonical_bytes(header)

@@ -19,6 +19,7 @@ from voisin.protocol import (
     TxKind,
     canonical_bytes,
 )
+from voisin.protocol.blocks import tx_leaf_bytes
 
 from .conftest import INTERVAL, sample_readings, sample_trades
 
@@ -30,9 +31,9 @@ def _bid(bid_id: str, side: Side, kwh: float, interval: str = INTERVAL) -> Bid:
 
 def _round_trips(t: Transaction) -> None:
     """The body survives canonical JSON unchanged, so stored rows rebuild the same leaf."""
-    text = tx.encode_body(t.body)
-    assert json.loads(text) == t.body
-    assert tx.leaf_bytes(t.kind.value, text) == canonical_bytes(t) == t.leaf_bytes()
+    data = canonical_bytes(t.body)
+    assert json.loads(data) == t.body
+    assert tx_leaf_bytes(t.kind.value, data) == canonical_bytes(t) == t.leaf_bytes()
 
 
 def test_bid_digest_commits_to_sorted_bids() -> None:

@@ -1,4 +1,6 @@
-"""An agent written only from docs/protocol.md: raw pyzmq, PyNaCl, json and hashlib.
+"""An agent written only from docs/protocol.md: raw pyzmq, PyNaCl, json, hashlib and an
+independent RFC 8785 implementation (the `rfc8785` package), as an agent in another
+language would use its own JCS library.
 
 The only voisin import used by the client is key handling (the scenario's seeds); the
 operator is the real service. If this test breaks, the document or the code is wrong.
@@ -10,6 +12,7 @@ import hashlib
 import json
 import time
 
+import rfc8785
 import zmq
 from nacl.signing import SigningKey, VerifyKey
 from zmq.utils import z85
@@ -19,8 +22,7 @@ from voisin.protocol.clock import Phase
 
 
 def canonical(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return rfc8785.dumps(value)
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
@@ -63,8 +65,8 @@ class DocAgent:
 
     def request(self, type_: str, body: dict) -> dict:
         self.seq += 1
-        unsigned = {"v": 1, "type": type_, "sender": self.me, "seq": self.seq, "body": body}
-        self.req.send(json.dumps({**unsigned, "sig": self.sign(self.key, unsigned)}).encode())
+        unsigned = {"v": 2, "type": type_, "sender": self.me, "seq": self.seq, "body": body}
+        self.req.send(canonical({**unsigned, "sig": self.sign(self.key, unsigned)}))
         assert self.req.poll(5000), "no reply"
         reply = json.loads(self.req.recv())
         assert reply["re"] == self.seq
@@ -73,9 +75,9 @@ class DocAgent:
     def request_bid(self, bid: dict) -> dict:
         """Section 4: a bid is self-signed; the envelope carries its seq and signature."""
         self.seq = bid["seq"]
-        envelope = {"v": 1, "type": "bid", "sender": self.me, "seq": bid["seq"],
+        envelope = {"v": 2, "type": "bid", "sender": self.me, "seq": bid["seq"],
                     "body": {"bid": bid}, "sig": bid["signature"]}
-        self.req.send(json.dumps(envelope).encode())
+        self.req.send(canonical(envelope))
         assert self.req.poll(5000), "no reply"
         reply = json.loads(self.req.recv())
         assert reply["re"] == bid["seq"]
@@ -120,7 +122,7 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
 
         bid = {"bid_id": f"{opened['interval']}/doc/0", "participant": agent.me,
                "bus": hello["body"]["bus"], "interval": opened["interval"], "side": "buy",
-               "segments": [{"energy_kwh": 0.5, "price_eur_per_kwh": 0.3}], "preferred": [],
+               "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.3}], "preferred": [],
                "seq": agent.seq + 1}
         bid["signature"] = agent.sign(agent.key, bid)
         reply = agent.request_bid(bid)
@@ -135,13 +137,13 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
         mine = [t for t in trades if t["buyer"] == agent.me]
         assert mine, "a buyer at 0.30 EUR/kWh gets at least the grid's energy"
         assert all(t["buyer_bid_id"] == bid["bid_id"] for t in mine)
-        assert sum(t["energy_kwh"] for t in mine) <= 0.5 + 1e-9
+        assert sum(t["energy_kwh"] for t in mine) <= 1 + 1e-9
 
         served.phase(Phase.DELIVERED, interval)
         agent.event("delivery")
         reading = {"meter": agent.meter.verify_key.encode().hex(), "participant": agent.me,
-                   "interval": interval.id, "pv_kwh": 0.0, "load_kwh": 0.5,
-                   "battery_kwh": 0.0, "import_kwh": 0.5, "export_kwh": 0.0,
+                   "interval": interval.id, "pv_kwh": 0, "load_kwh": 1,
+                   "battery_kwh": 0, "import_kwh": 1, "export_kwh": 0,
                    "estimated": False}
         reading["signature"] = agent.sign(agent.meter, reading)
         assert agent.request("reading", {"reading": reading})["type"] == "ack"
@@ -150,6 +152,8 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
         agent.check_block(settled)
         assert settled["header"]["prev_hash"] == hashlib.sha256(
             canonical(block["header"])).hexdigest()
+        stored = [t["body"] for t in settled["transactions"] if t["kind"] == "reading"]
+        assert stored == [reading]  # kept as signed: "load_kwh":1, as JavaScript writes it
 
         bid["seq"] = agent.seq + 1
         bid["signature"] = agent.sign(agent.key, {k: v for k, v in bid.items()

@@ -1,15 +1,21 @@
-"""The envelope: round trip, every refusal code, replay rules, and fuzzing the decoder."""
+"""The envelope: round trip, every refusal code, exact-byte signatures, replay rules, and
+fuzzing the decoder (every message altered after signing is refused)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid, KeyPair, Segment, Side
+from voisin.meters.meter import Meter
+from voisin.protocol import Bid, KeyPair, MeterReading, Segment, Side, verify
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
 from voisin.protocol.envelope import (
     ReplayGuard,
     ack,
@@ -21,7 +27,7 @@ from voisin.protocol.envelope import (
     seal_bid,
     sign_bid,
 )
-from voisin.protocol.wire import MAX_MESSAGE_BYTES, MessageType
+from voisin.protocol.wire import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, MessageType
 
 KEY = KeyPair.derive("test", "envelope")
 OTHER = KeyPair.derive("test", "other")
@@ -34,9 +40,10 @@ def _code(data: bytes) -> str:
 
 
 def _edit(data: bytes, **changes: object) -> bytes:
+    """The frame with fields changed, re-encoded canonically (as a forger would)."""
     obj = json.loads(data)
     obj.update(changes)
-    return json.dumps(obj).encode()
+    return canonical_bytes(obj)
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -61,7 +68,8 @@ def test_garbage_is_malformed(data: bytes, code: str) -> None:
 
 def test_each_refusal_has_its_code() -> None:
     good = seal(KEY, MessageType.HELLO, 1, {})
-    assert _code(_edit(good, v=2)) == "wrong-version"
+    assert _code(_edit(good, v=1)) == "wrong-version"
+    assert _code(_edit(good, seq=MAX_SAFE_INTEGER + 1)) == "malformed"
     assert _code(_edit(good, type="transfer-all-tokens")) == "unknown-type"
     assert _code(_edit(good, seq=-1)) == "malformed"
     assert _code(_edit(good, seq=True)) == "malformed"
@@ -70,6 +78,15 @@ def test_each_refusal_has_its_code() -> None:
     assert _code(_edit(good, seq=2)) == "bad-signature"
     assert _code(_edit(good, sender=OTHER.public_hex)) == "bad-signature"
     assert _code(b" " * (MAX_MESSAGE_BYTES + 1)) == "too-big"
+
+
+def test_non_bid_signatures_cover_the_frame_without_sig() -> None:
+    good = seal(KEY, MessageType.READING, 5, {"reading": {"x": 1}})
+    env = parse_envelope(good)
+    obj = json.loads(good)
+    del obj["sig"]
+    assert env.signed_bytes() == canonical_bytes(obj)
+    assert env.parts == (b'{"x":1}',)
 
 
 def test_signature_covers_the_body() -> None:
@@ -87,23 +104,73 @@ def _bid(seq: int = 42) -> Bid:
 def test_a_bid_is_self_signed() -> None:
     good = seal_bid(_bid())
     env = open_envelope(good)
-    assert env.bound_bid() == _bid()
+    assert env.bound_bid().value == _bid()
+    assert env.bound_bid().data == _bid().wire() == env.parts[0]
     assert env.signature == _bid().signature
     assert _code(_edit(good, seq=43)) == "bad-signature"
     assert _code(_edit(good, sender=OTHER.public_hex)) == "wrong-participant"
     obj = json.loads(good)
     obj["body"]["bid"]["segments"][0]["energy_kwh"] = 2.0
-    assert _code(json.dumps(obj).encode()) == "bad-signature"
+    assert _code(canonical_bytes(obj)) == "bad-signature"
     obj["body"]["bid"] = {"junk": 1}
-    assert _code(json.dumps(obj).encode()) == "invalid-input"
+    assert _code(canonical_bytes(obj)) == "malformed"
     other = sign_bid(OTHER, _bid().model_copy(update={"participant": OTHER.public_hex}), 42)
     assert _code(_edit(good, sig=other.signature)) == "bad-signature"
 
 
-def test_whitespace_does_not_matter_only_content() -> None:
+def _bid_edit(good: bytes, change: Callable[[dict[str, Any]], object]) -> bytes:
+    obj = json.loads(good)
+    change(obj["body"]["bid"])
+    return canonical_bytes(obj)
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (lambda b: b.pop("preferred"), "malformed"),                     # a field dropped
+    (lambda b: b.update(bid_idd=b.pop("bid_id")), "malformed"),      # a field misspelt
+    (lambda b: b.update(note="x" * 30_000), "malformed"),            # a 30 kB field added
+    (lambda b: b["segments"][0].update(energy_kwh="1.25"), "malformed"),  # a number as text
+    (lambda b: b["segments"][0].update(energy_kwh=True), "malformed"),    # a number as true
+    (lambda b: b.update(seq=42.5), "malformed"),
+    (lambda b: b.update(green_only=False), "malformed"),             # a default written out
+    (lambda b: b["segments"][0].update(energy_kwh=1.5), "bad-signature"),  # a value changed
+    (lambda b: b.update(preferred=[OTHER.public_hex]), "bad-signature"),
+])
+def test_a_bid_changed_after_signing_is_refused(
+        change: Callable[[dict[str, Any]], object], code: str) -> None:
+    assert _code(_bid_edit(seal_bid(_bid()), change)) == code
+
+
+def test_frames_must_be_canonical_bytes() -> None:
     good = seal(KEY, MessageType.QUERY, 4, {"what": "status"})
+    assert canonical_bytes(json.loads(good)) == good
     pretty = json.dumps(json.loads(good), indent=2).encode()
-    assert open_envelope(pretty).body == {"what": "status"}
+    members = list(json.loads(good).items())
+    reordered = json.dumps(dict(reversed(members)), separators=(",", ":")).encode()
+    for variant in (pretty, reordered, good.replace(b'"status"', rb'"\u0073tatus"'),
+                    good + b" "):
+        assert _code(variant) == "malformed"
+    bid = seal_bid(_bid())
+    assert b'"energy_kwh":1.25' in bid
+    assert _code(bid.replace(b'"energy_kwh":1.25', b'"energy_kwh":1.250')) == "malformed"
+    assert _code(bid.replace(b'"energy_kwh":1.25', b'"energy_kwh":125e-2')) == "malformed"
+
+
+def test_a_bid_signed_as_javascript_writes_numbers_verifies() -> None:
+    """``"energy_kwh":2``, not ``2.0``: an ECMAScript client's bytes, signed as they are."""
+    unsigned = {"bid_id": "2026-06-22T10:00Z/js/0", "participant": KEY.public_hex,
+                "bus": "A1", "interval": "2026-06-22T10:00Z", "side": "buy",
+                "segments": [{"energy_kwh": 2, "price_eur_per_kwh": 0.3}], "preferred": [],
+                "seq": 7}
+    text = rfc8785.dumps(unsigned)
+    assert b'"energy_kwh":2,' in text
+    bid = {**unsigned, "signature": KEY.sign(text)}
+    frame = rfc8785.dumps({"v": PROTOCOL_VERSION, "type": "bid", "sender": KEY.public_hex,
+                           "seq": 7, "body": {"bid": bid}, "sig": bid["signature"]})
+    env = open_envelope(frame)
+    signed = env.bound_bid()
+    assert signed.value.segments[0].energy_kwh == 2.0
+    assert signed.data == rfc8785.dumps(bid)
+    assert signed.signed_bytes == text
 
 
 def test_replay_guard_idempotent_resend_and_replay() -> None:
@@ -155,17 +222,44 @@ def test_any_tampered_field_is_refused(field: str, value: object) -> None:
     if obj[field] == value:
         return
     obj[field] = value
-    with pytest.raises(InvalidInput):
-        open_envelope(json.dumps(obj).encode())
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(min_size=1, max_size=8), st.integers(min_value=0))
-def test_flipped_bytes_never_escape_as_other_errors(noise: bytes, where: int) -> None:
-    good = bytearray(seal(KEY, MessageType.HEARTBEAT, 1, {}))
-    at = where % len(good)
-    good[at:at + len(noise)] = noise
     try:
-        parse_envelope(bytes(good)).check_signature()
-    except InvalidInput:
-        pass
+        data = canonical_bytes(obj)
+    except (TypeError, ValueError):
+        data = json.dumps(obj).encode()
+    with pytest.raises(InvalidInput):
+        open_envelope(data)
+
+
+METER = Meter(KeyPair.derive("test", "meter"), KEY.public_hex)
+_READING = METER.read("2026-06-22T10:00Z", pv_kwh=1.5, load_kwh=0.25)
+_FRAMES = [seal_bid(_bid()), seal(KEY, MessageType.HEARTBEAT, 1, {}),
+           seal(KEY, MessageType.READING, 2, {"reading": json.loads(_READING.model_dump_json())}),
+           seal(KEY, MessageType.BIDS, 3, {"bids": [json.loads(_bid(3).wire())]})]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(_FRAMES), st.binary(min_size=0, max_size=8), st.integers(min_value=0),
+       st.integers(min_value=0, max_value=8))
+def test_every_byte_mutation_is_refused_and_never_crashes(
+        good: bytes, noise: bytes, where: int, cut: int) -> None:
+    """Splice ``noise`` over ``cut`` bytes anywhere: unless the bytes are unchanged, the
+    frame is refused, with ``InvalidInput`` and nothing else (parts included)."""
+    at = where % (len(good) + 1)
+    mutated = good[:at] + noise + good[at + cut:]
+    if mutated == good:
+        return
+    with pytest.raises(InvalidInput):
+        _accept(mutated)
+
+
+def _accept(frame: bytes) -> None:
+    """Everything the operator checks before it acts on a frame's signed content."""
+    env = open_envelope(frame)
+    for index in range(len(env.parts)):  # a batch's own bids: the market checks them
+        signed = env.part(Bid, "bid", index)
+        if not verify(signed.value.participant, signed.signed_bytes, signed.value.signature):
+            raise InvalidInput("bid signature", code="bad-signature")
+    if env.type is MessageType.READING:
+        signed = env.part(MeterReading, "reading")
+        if not verify(signed.value.meter, signed.signed_bytes, signed.value.signature):
+            raise InvalidInput("meter signature", code="bad-signature")

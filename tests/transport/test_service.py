@@ -12,7 +12,7 @@ import zmq
 from tests.transport.conftest import Served
 from voisin.agents.scenario import Member
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid, KeyPair, MeterReading, Segment, Side, canonical_bytes
+from voisin.protocol import Bid, KeyPair, Segment, Side, canonical_bytes
 from voisin.protocol.client import OperatorClient, OperatorUnreachable
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import Reply, decode_reply, seal, seal_bid
@@ -80,8 +80,17 @@ def test_unreadable_requests(client: OperatorClient, served: Served, payload: by
 def test_bad_signature(client: OperatorClient, member: Member, served: Served) -> None:
     raw = json.loads(seal(member.keypair, MessageType.HELLO, client.next_seq(), {}))
     raw["body"] = {"forged": True}
-    reply = client.send_raw(json.dumps(raw).encode(), raw["seq"])
+    reply = client.send_raw(canonical_bytes(raw), raw["seq"])
     assert (reply.ok, reply.code) == (False, "bad-signature")
+    _healthy(client)
+
+
+def test_a_frame_that_is_not_canonical_is_malformed(client: OperatorClient, member: Member,
+                                                    served: Served) -> None:
+    raw = json.loads(seal(member.keypair, MessageType.HELLO, client.next_seq(), {}))
+    reply = client.send_raw(json.dumps(raw, indent=1).encode(), raw["seq"])
+    assert (reply.ok, reply.code) == (False, "malformed")
+    assert served.status()["counters"]["rejected"]["malformed"] == 1
     _healthy(client)
 
 
@@ -99,7 +108,7 @@ def test_unknown_sender_on_a_registered_connection(client: OperatorClient, membe
 def test_unknown_type(client: OperatorClient, member: Member) -> None:
     raw = json.loads(seal(member.keypair, MessageType.HELLO, client.next_seq(), {}))
     raw["type"] = "mint"
-    reply = client.send_raw(json.dumps(raw).encode(), raw["seq"])
+    reply = client.send_raw(canonical_bytes(raw), raw["seq"])
     assert (reply.ok, reply.code) == (False, "unknown-type")
     _healthy(client)
 
@@ -143,14 +152,14 @@ def test_market_rules_come_back_with_their_code(client: OperatorClient, member: 
     seq = client.next_seq()
     raw = json.loads(seal_bid(_bid(member, interval.id, seq, n=1)))
     raw["body"]["bid"]["segments"][0]["energy_kwh"] = -1
-    reply = client.send_raw(json.dumps(raw).encode(), seq)
+    reply = client.send_raw(canonical_bytes(raw), seq)
     assert (reply.ok, reply.code) == (False, "invalid-input")
     other = served.scenario.members[1]
     seq = client.next_seq()
     foreign = _bid(other, interval.id, seq)
     raw = json.loads(seal_bid(foreign))
     raw["sender"] = member.id
-    reply = client.send_raw(json.dumps(raw).encode(), seq)
+    reply = client.send_raw(canonical_bytes(raw), seq)
     assert (reply.ok, reply.code) == (False, "wrong-participant")
     _healthy(client)
 
@@ -162,11 +171,11 @@ def test_a_bid_is_checked_once_and_bound_to_its_envelope(client: OperatorClient,
     seq = client.next_seq()
     raw = json.loads(seal_bid(_bid(member, interval.id, seq)))
     raw["body"]["bid"]["segments"][0]["price_eur_per_kwh"] = 0.01  # tampered after signing
-    reply = client.send_raw(json.dumps(raw).encode(), seq)
+    reply = client.send_raw(canonical_bytes(raw), seq)
     assert (reply.ok, reply.code) == (False, "bad-signature")
     raw = json.loads(seal_bid(_bid(member, interval.id, seq)))
     raw["seq"] = seq + 1  # envelope and bid disagree
-    reply = client.send_raw(json.dumps(raw).encode(), seq + 1)
+    reply = client.send_raw(canonical_bytes(raw), seq + 1)
     assert (reply.ok, reply.code) == (False, "bad-signature")
     # Neither forgery moved the sender's sequence: the genuine bid still goes in.
     assert client.send_raw(seal_bid(_bid(member, interval.id, seq)), seq).ok
@@ -206,9 +215,8 @@ def test_reading_window_and_query_for_a_block(client: OperatorClient, member: Me
     interval = served.service.intervals[0]
     reading = {"meter": member.meter_key.public_hex, "participant": member.id,
                "interval": interval.id, "pv_kwh": 0.0, "load_kwh": 0.3, "import_kwh": 0.3,
-               "export_kwh": 0.0}
-    unsigned = MeterReading.model_validate(reading).unsigned()
-    reading["signature"] = member.meter_key.sign(canonical_bytes(unsigned))
+               "export_kwh": 0.0, "battery_kwh": 0.0, "estimated": False}
+    reading["signature"] = member.meter_key.sign(canonical_bytes(reading))
     early = client.request(MessageType.READING, {"reading": reading})
     assert (early.ok, early.code) == (False, "readings-closed")
     for phase in (Phase.OPEN_GATE, Phase.CLOSE_GATE, Phase.DELIVERED):
@@ -222,6 +230,8 @@ def test_reading_window_and_query_for_a_block(client: OperatorClient, member: Me
     assert block.body["header"]["height"] == 0
     missing = client.request(MessageType.QUERY, {"what": "block", "height": 10**6})
     assert missing.code == "no-block"
+    partial = {k: v for k, v in reading.items() if k != "battery_kwh"}  # a field left out
+    assert client.request(MessageType.READING, {"reading": partial}).code == "malformed"
 
 
 def test_counted_rejections_survive_a_burst(served: Served, context: zmq.Context,

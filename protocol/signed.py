@@ -1,0 +1,58 @@
+"""A signed message part kept with the exact bytes it arrived as.
+
+Signatures cover bytes, not objects: a bid or a meter reading is checked, hashed and
+stored as the RFC 8785 bytes its sender signed, never as a re-encoding of what voisin
+decoded. ``Signed`` pairs the decoded model with those bytes, so the operator verifies
+the signature over them, the ledger stores them and the book is hashed from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from voisin.errors import InvalidInput
+from voisin.protocol.encoding import canonical_bytes, without_last_member
+from voisin.protocol.validation import parse_wire
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Signed(Generic[M]):
+    """``value`` and ``data``, its RFC 8785 bytes with the ``signature`` member last."""
+
+    value: M
+    data: bytes
+
+    @classmethod
+    def of(cls, value: M) -> Signed[M]:
+        """A model made here (simulation, tests): its bytes are what a sender would send."""
+        return cls(value, canonical_bytes(value))
+
+    @property
+    def signed_bytes(self) -> bytes:
+        """What the ``signature`` covers: ``data`` without its last, signature member."""
+        signature = str(getattr(self.value, "signature", ""))  # bids, readings: self-signed
+        try:
+            return without_last_member(self.data, "signature", signature)
+        except ValueError:
+            raise InvalidInput("a signed part must end with its signature member",
+                               code="malformed") from None
+
+
+def decode_part(model: type[M], obj: Any, data: bytes, what: str) -> Signed[M]:
+    """Validate ``obj`` (decoded from ``data``, its canonical bytes) as ``model``, strictly.
+
+    Unknown, missing or mistyped fields are ``malformed`` and an out-of-range value is
+    ``invalid-input`` (``parse_wire``). The part must also be the model's one canonical
+    form: the model writes it back as exactly ``obj`` (no default written out that the
+    model leaves out, no field left out that it writes), so one bid has one byte string.
+    """
+    value = parse_wire(model, obj, what)
+    if value.model_dump(mode="json") != obj:
+        raise InvalidInput(f"{what} is not in its canonical form: a field is missing or a "
+                           "default is written out", code="malformed")
+    return Signed(value, data)
