@@ -173,7 +173,6 @@ def run_simulation(
     """Simulate ``config.days`` days and write the ledger; returns the totals."""
     file = config.resolved()
     run = file.run
-    path = _prepare_out(config)
     intervals = day_intervals(run.start, run.minutes, run.days)
     if config.grid is not None:
         from voisin.agents.simbench_scenario import simbench_scenario  # pandapower: lazily
@@ -183,6 +182,7 @@ def run_simulation(
         scenario = build_scenario(file)
         _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
+    path = _prepare_out(config)  # only once the scenario is known to be good
     model = Neighbourhood(scenario, intervals=intervals, seed=run.seed,
                           strategy=STRATEGIES[file.strategy](), profiles=profiles)
     report = SimulationReport(config=config, ledger_path=path, run=run,
