@@ -137,8 +137,10 @@ def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
     start, index, value = program.csc()
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
     columns = program.cols("q").start + first
-    worth = np.array([float(dual[index[start[c]:start[c + 1]]] @ value[start[c]:start[c + 1]])
-                      for c in columns.tolist()])
+    counts = start[columns + 1] - start[columns]
+    owner = np.repeat(np.arange(len(columns)), counts)
+    at = np.repeat(start[columns] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    worth = np.bincount(owner, dual[index[at]] * value[at], minlength=len(columns))
     return np.round(np.where(book.sell[first], -worth, worth), PRICE_DECIMALS) + 0.0
 
 
