@@ -9,7 +9,8 @@ docs/clearing.md gives the error this leaves against the AC power flow.
 Each LP starts with no line polygon side as a row (every line's P and Q only boxed
 outside its circle) and gets the sides its optimum crossed, until none is crossed:
 the sides that stay out cannot bind, so the optimum is that of the LP with all of them
-(a cutting-plane loop; each round starts HiGHS from the last basis).
+(a cutting-plane loop; on the highspy path one HiGHS instance takes each round's rows
+and goes on from its basis).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from voisin.errors import ClearingError
 from voisin.market.dlmp import Decomposition, decompose
 from voisin.market.formulation import Conditions, LossPoint, build_program, crossed_sides
 from voisin.market.lp import Program, SolveStatus
-from voisin.market.lp_highs import Solution, solve_program
+from voisin.market.lp_highs import Session, Solution, solve_program
 from voisin.market.lp_pyomo import solve_pyomo
 from voisin.market.network import Network
 from voisin.market.price_rule import Prices, choose_prices
@@ -55,37 +56,23 @@ class Outcome:
         return self.solution.values(self.program, name)
 
 
-def _solve(program: Program, backend: Backend, basis: Basis | None = None) -> Solution:
-    if backend == "pyomo":
-        solution = solve_pyomo(program)
-    else:
-        solution = solve_program(program, basis=basis)
-    if solution.status is not SolveStatus.OPTIMAL:
-        raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
-    return solution
-
-
-def _with_sides(basis: Basis | None, program: Program, old: np.ndarray, new: np.ndarray
-                ) -> Basis | None:
-    """``basis`` of the LP with polygon sides ``old`` extended to sides ``new`` (a
-    superset, both sorted; the ``thermal`` rows come last): added sides start basic."""
-    if basis is None:
-        return None
-    columns, rows = basis
-    first = program.rows("thermal").start
-    kept = rows[first:]
-    status = [highspy.HighsBasisStatus.kBasic] * len(new)
-    for position, row in zip(np.searchsorted(new, old).tolist(), kept, strict=True):
-        status[position] = row
-    return columns, rows[:first] + status
+def _solve(program: Program, backend: Backend) -> Solution:
+    return solve_pyomo(program) if backend == "pyomo" else solve_program(program)
 
 
 def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
          basis: Basis | None) -> tuple[Program, Solution, Conditions]:
-    """Solve, adding the polygon sides the optimum crosses until it crosses none."""
+    """Solve, adding the polygon sides the optimum crosses until it crosses none. On the
+    highspy path one HiGHS instance takes the added rows and goes on from its basis."""
+    program = build_program(book, net, cond)
+    session = None
+    if backend == "highs":
+        session = Session(program)
+        session.start_from(basis)
     for _ in range(MAX_CUT_ROUNDS):
-        program = build_program(book, net, cond)
-        solution = _solve(program, backend, basis)
+        solution = session.solve() if session is not None else _solve(program, backend)
+        if solution.status is not SolveStatus.OPTIMAL:
+            raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
         if net.physics is None or cond.thermal_sides is None:
             return program, solution, cond
         crossed = crossed_sides(net, cond, solution.values(program, "flow"),
@@ -93,9 +80,11 @@ def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
         added = np.setdiff1d(crossed, cond.thermal_sides)
         if not len(added):
             return program, solution, cond
-        sides = np.union1d(cond.thermal_sides, added)
-        basis = _with_sides(solution.basis, program, cond.thermal_sides, sides)
-        cond = replace(cond, thermal_sides=sides)
+        # Appended, not merged: the programme's earlier rows keep their places.
+        cond = replace(cond, thermal_sides=np.concatenate([cond.thermal_sides, added]))
+        program = build_program(book, net, cond)
+        if session is not None:
+            session.extend(program)
     raise ClearingError("the thermal limits did not settle", code="clearing-failed")
 
 

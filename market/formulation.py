@@ -103,9 +103,9 @@ class Conditions:
     the LP feasible. ``voltage_limits=False`` drops the voltage band (the voltages are
     still computed), to show what the band changes; ``voltage_margin_pu`` narrows it on
     both sides. ``loss_passes`` LPs are solved on a physical grid (``engine``).
-    ``thermal_sides`` (keys ``line * polygon_sides + side``, sorted) are the line
-    polygon sides written as rows; None writes them all (``engine`` adds only those an
-    optimum would cross: the others cannot bind).
+    ``thermal_sides`` (keys ``line * polygon_sides + side``, in the order they were
+    added) are the line polygon sides written as rows; None writes them all
+    (``engine`` adds only those an optimum would cross: the others cannot bind).
     """
 
     hours: float = 0.25
