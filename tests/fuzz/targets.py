@@ -59,7 +59,7 @@ class Target:
     name: str
     seeds: list[bytes]
     run: Callable[[bytes], object]
-    runs: int = 1500
+    runs: int = 1000
     """How many inputs a CI run feeds it (ledger files cost milliseconds each)."""
 
 
@@ -158,7 +158,7 @@ class Targets:
             Target("agent-settings", [b'household = 2\nseed = 4\noperator = "tcp://x:1"\n'],
                    _file_target(folder, "agent.toml", _agent_settings)),
             Target("ledger-file", [self.ledger_bytes], _file_target(
-                folder, "fuzzed.sqlite", verify_ledger), runs=150),
+                folder, "fuzzed.sqlite", verify_ledger), runs=100),
         ]
         self._grid, self._book = grid, book
 

@@ -100,7 +100,7 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     from voisin.ledger import SqliteStore
 
     out = tmp_path / "up-supervised"
-    launcher = Launcher(households=2, seed=3, intervals=10, speed=450.0, out=out,
+    launcher = Launcher(households=2, seed=3, intervals=8, speed=900.0, out=out,
                         port=free_port())
     console = Console(file=io.StringIO())
     result: list[int] = []
@@ -111,9 +111,9 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not (launcher.ledger.exists()
                                                   and len(launcher.agents) == 3):
             time.sleep(0.1)
-        time.sleep(3.0)  # a few intervals in
+        time.sleep(2.0)  # a few intervals in
         os.kill(launcher.agents[0].pid, signal.SIGKILL)
-        time.sleep(2.5)
+        time.sleep(1.5)
         assert launcher.operator is not None
         os.kill(launcher.operator.pid, signal.SIGKILL)
         thread.join(timeout=120)
@@ -125,5 +125,5 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     with SqliteStore(launcher.ledger, read_only=True) as store:
         cleared = [b.header.interval for b in store.blocks()
                    if any(t.kind.value == "clearing" for t in b.transactions)]
-    assert len(cleared) == len(set(cleared)) == 10
+    assert len(cleared) == len(set(cleared)) == 8
     assert _children_of(str(out)) == []
