@@ -16,6 +16,7 @@ too, with their reason, so an interval that was not committed says why.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,10 +48,13 @@ class Entry:
 class Journal:
     """The journal table of one ledger file, through a connection of its own.
 
-    ``stage`` adds rows to an open transaction, ``commit`` makes them durable (WAL,
-    ``synchronous=FULL``: on disk when it returns) or raises ``LedgerError`` with code
-    ``storage-failed`` and keeps nothing. Callers must commit before the ledger appends
-    a block, since SQLite allows one writer at a time.
+    ``stage`` adds rows to an open transaction, each with what undoes its message in
+    the caller's memory; ``commit`` makes them durable (WAL, ``synchronous=FULL``: on
+    disk when it returns) or raises ``LedgerError`` with code ``storage-failed``, keeps
+    nothing and runs every undo, newest first, so memory holds only what the file does.
+    A row that cannot even be staged dooms the whole transaction (SQLite rolled it
+    back): that ``stage`` raises, and the next ``commit`` does too. Callers must commit
+    before the ledger appends a block, since SQLite allows one writer at a time.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -63,18 +67,20 @@ class Journal:
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open the journal of {self.path}: {exc}",
                               code=STORAGE_FAILED) from None
-        self.staged = 0
+        self._undo: list[Callable[[], None]] = []
+        self._doomed: LedgerError | None = None
+
+    @property
+    def pending(self) -> int:
+        """Rows staged since the last commit."""
+        return len(self._undo)
 
     def _fail(self, doing: str, exc: sqlite3.Error) -> LedgerError:
-        if self._db.in_transaction:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the failed statement may have rolled back already
-        self.staged = 0
+        self.rollback()
         return LedgerError(f"could not {doing} in {self.path}: {exc}", code=STORAGE_FAILED)
 
-    def stage(self, kind: EntryKind, interval: str, body: str) -> None:
+    def stage(self, kind: EntryKind, interval: str, body: str,
+              undo: Callable[[], None] = lambda: None) -> None:
         """Add one row to the open transaction (opened here if none is)."""
         try:
             if not self._db.in_transaction:
@@ -82,24 +88,38 @@ class Journal:
             self._db.execute("INSERT INTO journal (interval, kind, body) VALUES (?, ?, ?)",
                              (interval, kind.value, body))
         except sqlite3.Error as exc:
-            raise self._fail("journal a message", exc) from None
-        self.staged += 1
+            self._doomed = self._fail("journal a message", exc)
+            raise self._doomed from None
+        self._undo.append(undo)
 
     def commit(self) -> None:
-        """Make every staged row durable; a no-op with nothing staged."""
-        if not self._db.in_transaction:
-            return
-        faults.point("journal-commit")
+        """Make every staged row durable, or undo all of them and raise."""
         try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise self._fail("commit the journal", exc) from None
-        self.staged = 0
+            if self._doomed is not None:
+                raise self._doomed
+            if not self._db.in_transaction:
+                return
+            faults.point("journal-commit")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._fail("commit the journal", exc) from None
+        except LedgerError:
+            self.rollback()
+            for undo in reversed(self._undo):
+                undo()
+            self._undo.clear()
+            self._doomed = None
+            raise
+        self._undo.clear()
 
     def rollback(self) -> None:
+        """Drop the open transaction (its undos are the caller's, see ``commit``)."""
         if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
-        self.staged = 0
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failed statement may have rolled back already
 
     def entries(self) -> list[Entry]:
         """Every row, oldest first."""
@@ -130,8 +150,5 @@ class Journal:
             pass
 
     def close(self) -> None:
-        try:
-            self.rollback()
-        except sqlite3.Error:
-            pass
+        self.rollback()
         self._db.close()

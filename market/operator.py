@@ -28,6 +28,7 @@ from voisin.ledger.contracts import accept_contract
 from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.market.meter_checks import MeterBook
+from voisin.market.own_bids import OwnBids
 from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.recovery import Failure, recover
 from voisin.market.terms import Terms
@@ -38,24 +39,12 @@ from voisin.protocol import (
     Interval,
     MeterReading,
     Participant,
-    Side,
     Trade,
     verify,
 )
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
-
-
-def crosses(a: Bid, b: Bid) -> bool:
-    """True when a buy and a sell bid could clear against each other: the buyer's best
-    limit reaches the seller's. A member's own crossing pair would be a wash trade
-    (tokens to itself), so the second is refused at intake as ``self-trade``."""
-    if a.side is b.side:
-        return False
-    buy, sell = (a, b) if a.side is Side.BUY else (b, a)
-    return (max(s.price_eur_per_kwh for s in buy.segments)
-            >= min(s.price_eur_per_kwh for s in sell.segments))
 
 
 @dataclass
@@ -89,15 +78,13 @@ class Operator:
         self._members: dict[str, Participant] = {}
         self._last_seq: dict[str, int] = {}
         self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
-        self._own_bids: dict[str, dict[str, list[Bid]]] = defaultdict(dict)
+        self._own_bids: dict[str, dict[str, OwnBids]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
         self._cleared_books: dict[str, dict[str, Signed[Bid]]] = {}
         """Books of cleared intervals not yet settled: a late resend is still an ack."""
         self._unsettled: dict[str, tuple[Trade, ...]] = {}
         self._cleared: set[str] = set()
         self._last_closed = ""
-        self._undo: list[Callable[[], None]] = []
-        self._void: LedgerError | None = None
 
     @classmethod
     def resume(cls, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES,
@@ -176,7 +163,7 @@ class Operator:
     @property
     def pending(self) -> int:
         """Messages accepted since the last ``commit`` (journaled, not yet durable)."""
-        return len(self._undo)
+        return self.journal.pending if self.journal is not None else 0
 
     def commit(self) -> None:
         """Make everything accepted since the last commit durable, or undo all of it.
@@ -184,20 +171,8 @@ class Operator:
         Raises ``LedgerError`` (``storage-failed``) when the journal cannot be written;
         the messages accepted since the last commit are then gone from memory too, so
         the caller must refuse them, not acknowledge them."""
-        if self.journal is None:
-            return
-        try:
-            if self._void is not None:
-                raise self._void
+        if self.journal is not None:
             self.journal.commit()
-        except LedgerError:
-            self.journal.rollback()
-            for undo in reversed(self._undo):
-                undo()
-            self._undo.clear()
-            self._void = None
-            raise
-        self._undo.clear()
 
     def _writable(self) -> None:
         if self.ledger.stopped:
@@ -206,16 +181,8 @@ class Operator:
 
     def _journal(self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None]
                  ) -> None:
-        if self.journal is None:
-            return
-        try:
-            self.journal.stage(kind, interval, body)
-        except LedgerError as exc:
-            # The journal dropped its whole transaction: everything accepted since the
-            # last commit is lost with it, and ``commit`` must say so.
-            self._void = exc
-            raise
-        self._undo.append(undo)
+        if self.journal is not None:
+            self.journal.stage(kind, interval, body, undo)
 
     def register(self, participants: Sequence[Participant], *, time: str,
                  allowance_micro: int = 0) -> None:
@@ -282,8 +249,8 @@ class Operator:
                                code="replay")
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
-        crossing = next((b for b in self._own_bids[interval.id].get(bid.participant, ())
-                         if crosses(b, bid)), None)
+        own = self._own_bids[interval.id].get(bid.participant)
+        crossing = own.crossing(bid) if own is not None else None
         if crossing is not None:
             raise InvalidInput(f"bid {bid.bid_id!r} would trade with the same member's bid "
                                f"{crossing.bid_id!r}", code="self-trade")
@@ -296,7 +263,7 @@ class Operator:
     def _hold_bid(self, signed: Signed[Bid], interval_id: str) -> None:
         bid = signed.value
         self._books[interval_id][bid.bid_id] = signed
-        self._own_bids[interval_id].setdefault(bid.participant, []).append(bid)
+        self._own_bids[interval_id].setdefault(bid.participant, OwnBids()).add(bid)
         self._last_seq[bid.participant] = max(bid.seq, self._last_seq.get(bid.participant, -1))
 
     def _drop_bid(self, bid: Bid, interval_id: str, seq_before: int | None) -> None:
