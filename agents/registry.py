@@ -8,7 +8,6 @@ tariff and devices, and pins the operator key it names. Identities come from
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +17,7 @@ from voisin.agents.scenario import Member, Scenario
 from voisin.errors import InvalidInput
 from voisin.meters import BatterySpec
 from voisin.protocol import Grid, KeyPair, Participant, parse
+from voisin.protocol.validation import read_json_file
 
 _HEX_KEY = r"^[0-9a-f]{64}$"
 
@@ -86,12 +86,7 @@ class Registry(BaseModel):
 
 
 def load_registry(path: Path) -> Registry:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"no registry at {path}", code="no-such-file") from None
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read registry {path}: {exc}", code="bad-registry") from None
+    data = read_json_file(path, "registry", "bad-registry")
     return parse(Registry, data, f"registry {path}")
 
 

@@ -55,9 +55,17 @@ class AgentReport:
 def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None) -> str:
     """Verify a published block from its bytes alone; returns its hash.
 
-    Raises ``VoisinError`` (``bad-block``) naming what failed: the operator's signature,
-    the Merkle root of the transactions, or the link to the previous block.
+    Raises ``VoisinError`` (``bad-block``) naming what failed: the shape, the operator's
+    signature, the Merkle root of the transactions, or the link to the previous block.
     """
+    try:
+        return _checked_block(block, operator_hex, prev_hash)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VoisinError(f"a block that is not one ({type(exc).__name__}: {exc})"[:200],
+                          code="bad-block") from None
+
+
+def _checked_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None) -> str:
     header = block["header"]
     header_bytes = canonical_bytes(header)
     if header.get("operator") != operator_hex or not verify(operator_hex, header_bytes,
@@ -76,6 +84,14 @@ def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None)
 
 def check_trade(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]]) -> str | None:
     """Why ``trade`` (a ledger trade body involving ``me``) contradicts my bids, or None."""
+    try:
+        return _trade_problem(trade, me, bids)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"a trade that is not one ({type(exc).__name__})"
+
+
+def _trade_problem(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]]
+                   ) -> str | None:
     if trade["buyer"] == me:
         bid = bids.get(trade["buyer_bid_id"])
         price = trade["buyer_price_eur_per_kwh"]
@@ -98,6 +114,19 @@ def check_trade(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]])
     return None
 
 
+def parse_event(data: bytes) -> dict[str, Any]:
+    """An event frame as the operator publishes it: ``{"v", "type", "seq", "body"}``;
+    ``bad-event`` if it is not one (the agent notes it and waits for the next)."""
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        event = None
+    if not (isinstance(event, dict) and type(event.get("seq")) is int
+            and isinstance(event.get("type"), str) and isinstance(event.get("body"), dict)):
+        raise VoisinError("an event that is not one", code="bad-event")
+    return event
+
+
 class RemoteAgent:
     """A member's agent: ``run`` until the operator announces the end or ``stop``."""
 
@@ -109,6 +138,7 @@ class RemoteAgent:
         self.server_hex = server_hex
         self.report = AgentReport(member.id)
         self.report_path = report_path
+        self._remember()
         self.context = zmq.Context()
         self.sub = self.context.socket(zmq.SUB)
         self.sub.linger = 0
@@ -130,24 +160,40 @@ class RemoteAgent:
         self._stopping = False
         self._trade_blocks: dict[str, int] = {}
 
-    def _request(self, type_: MessageType, body: dict[str, Any],
-                 bid: Bid | None = None) -> dict[str, Any] | None:
-        """One request (or one signed bid); a rejection is counted and logged, an
-        unreachable operator too."""
+    def _refused(self, what: str, code: str, message: str) -> None:
+        self.report.rejected[code] = self.report.rejected.get(code, 0) + 1
+        log.info("%s refused: %s %s", what, code, message)
+
+    def _request(self, type_: MessageType, body: dict[str, Any]) -> dict[str, Any] | None:
+        """One request; a rejection is counted and logged, an unreachable operator too."""
         try:
-            if bid is not None:
-                reply = self.client.send_raw(seal_bid(bid), bid.seq)
-            else:
-                reply = self.client.request(type_, body)
+            reply = self.client.request(type_, body)
         except VoisinError as exc:
-            self.report.rejected[exc.code] = self.report.rejected.get(exc.code, 0) + 1
-            log.warning("%s: %s", type_.value, exc)
+            self._refused(type_.value, exc.code, exc.message)
             return None
         if not reply.ok:
-            self.report.rejected[reply.code] = self.report.rejected.get(reply.code, 0) + 1
-            log.info("%s rejected: %s %s", type_.value, reply.code, reply.message)
+            self._refused(type_.value, reply.code, reply.message)
             return None
         return reply.body
+
+    def _send_bid(self, bid: Bid) -> Bid | None:
+        """Sign ``bid`` with the next sequence number (the envelope's goes into the bid
+        too, so a restarted agent's bids are never mistaken for replays) and send it;
+        the acknowledged bid, or None. A replay refusal naming a higher ``last_seq``
+        (this agent's clock went back) is answered once, signing anew above it."""
+        for _ in range(2):
+            signed = sign_bid(self.member.keypair, bid, self.client.next_seq())
+            try:
+                reply = self.client.send_raw(seal_bid(signed), signed.seq)
+            except VoisinError as exc:
+                self._refused("bid", exc.code, exc.message)
+                return None
+            if reply.ok:
+                return signed
+            if not self.client.catch_up(reply):
+                self._refused("bid", reply.code, reply.message)
+                return None
+        return None
 
     def hello(self) -> None:
         """Say hello until the operator answers, then build the model for its intervals.
@@ -184,11 +230,10 @@ class RemoteAgent:
         if self.model is None or body["interval"] not in self.model.interval_ids:
             return
         for bid in self._mine(self.model.bids_for(body["interval"])):
-            # The envelope's sequence number goes into the bid too, so a restarted agent's
-            # bids are never mistaken for replays by the market core.
-            bid = sign_bid(self.member.keypair, bid, self.client.next_seq())
-            if self._request(MessageType.BID, {}, bid) is not None:
-                self.report.bids[bid.bid_id] = bid.model_dump(mode="json")
+            signed = self._send_bid(bid)
+            if signed is not None:
+                self.report.bids[signed.bid_id] = signed.model_dump(mode="json")
+        self.save()  # what was acknowledged survives this agent's own death
 
     def on_delivery(self, body: dict[str, Any]) -> None:
         if self.model is None or body["interval"] not in self.model.interval_ids:
@@ -231,19 +276,28 @@ class RemoteAgent:
             self.on_block(block)
 
     def on_event(self, frames: list[bytes]) -> None:
-        event = json.loads(frames[-1])
+        try:
+            event = parse_event(frames[-1])
+        except VoisinError as exc:
+            self.report.problems.append(str(exc))
+            return
         seq = event["seq"]
         if self._event_seq is not None and seq > self._event_seq + 1:
             self.report.events_missed += seq - self._event_seq - 1
         self._event_seq = seq
         topic, body = event["type"], event["body"]
-        if topic == EventType.GATE_OPEN:
-            self.on_gate_open(body)
-        elif topic == EventType.DELIVERY:
-            self.on_delivery(body)
-        elif topic == EventType.BLOCK:
-            self.on_block(body)
-        elif topic == EventType.END:
+        try:
+            if topic == EventType.GATE_OPEN:
+                self.on_gate_open(body)
+            elif topic == EventType.DELIVERY:
+                self.on_delivery(body)
+            elif topic == EventType.BLOCK:
+                self.on_block(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.report.problems.append(f"bad-event: a {topic} event without its fields "
+                                        f"({type(exc).__name__})")
+            return
+        if topic == EventType.END:
             self.report.ended = True
             self._stopping = True
 
@@ -265,9 +319,28 @@ class RemoteAgent:
             self.close()
         return self.report
 
+    def _remember(self) -> None:
+        """A restarted agent takes back the bids its last life saw acknowledged (from its
+        report file), so trades under them are still recognised as its own."""
+        if self.report_path is None or not self.report_path.is_file():
+            return
+        try:
+            earlier = json.loads(self.report_path.read_text())
+            if earlier.get("participant") == self.member.id:
+                self.report.bids.update(earlier.get("bids", {}))
+                self.report.readings.extend(earlier.get("readings", []))
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("cannot read the earlier report %s: %s", self.report_path, exc)
+
+    def save(self) -> None:
+        """Write the report (atomically: a kill mid-write leaves the previous one)."""
+        if self.report_path is not None:
+            partial = self.report_path.with_name(self.report_path.name + ".part")
+            partial.write_text(self.report.to_json())
+            partial.replace(self.report_path)
+
     def close(self) -> None:
         self.client.close()
         self.sub.close(0)
         self.context.term()
-        if self.report_path is not None:
-            self.report_path.write_text(self.report.to_json())
+        self.save()

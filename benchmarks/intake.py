@@ -49,7 +49,9 @@ def _signed_bids(member_index: int, clients: int, count: int, batch: int = 1) ->
     for seq in range(1, count + 1):
         bid = Bid(bid_id=f"{interval}/{member.id[:12]}/{seq}", participant=member.id,
                   bus=member.bus, interval=interval, side=Side.BUY if seq % 2 else Side.SELL,
-                  segments=(Segment(energy_kwh=0.25, price_eur_per_kwh=0.1 + seq % 7 / 100),))
+                  # buys below sells: a member's own crossing bids are refused (self-trade)
+                  segments=(Segment(energy_kwh=0.25, price_eur_per_kwh=(
+                      0.04 if seq % 2 else 0.2) + seq % 7 / 100),))
         bids.append(sign_bid(member.keypair, bid, seq))
     if batch == 1:
         return [seal_bid(bid) for bid in bids]

@@ -27,9 +27,9 @@ def load_grid(source: str) -> Grid:
 
     if source.startswith(SIMBENCH_PREFIX):
         return simbench_feeder(source).grid
-    from voisin.cli.market_files import read_json
+    from voisin.protocol.validation import read_json_file
 
-    return parse(Grid, read_json(Path(source), "grid"), f"grid {source}")
+    return parse(Grid, read_json_file(Path(source), "grid file", "bad-json"), f"grid {source}")
 
 
 def _violations(check: IntervalCheck) -> str:

@@ -95,6 +95,7 @@ def _operator(args: argparse.Namespace, console: Console) -> int:
     from voisin.market.service import OperatorService, ServiceConfig
     from voisin.protocol.curve import read_key_file
 
+    _settings(args, minutes=args.minutes, wait_agents=args.wait_agents)
     community = None
     if args.registry is not None:
         if args.key is None:
@@ -161,8 +162,8 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
     data: dict[str, Any] = {}
     if args.config is not None:
         try:
-            data = tomllib.loads(args.config.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
             raise InvalidInput(f"cannot read {args.config}: {exc}", code="bad-config") from None
     for name in ("household", "households", "seed", "operator", "pub", "server_key", "report",
                  "registry", "key", "meter_key"):
@@ -262,15 +263,41 @@ def _add_up(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--intervals", type=int, default=8, help="intervals to run (default 8)")
     p.add_argument("--speed", type=float, default=900.0, help="default 900: an interval a second")
     p.add_argument("--out", type=Path, default=Path("voisin-live"), help="ledger and reports")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing ledger")
     p.add_argument("--port", type=int, default=0, help="request port (default: a free one)")
     p.set_defaults(run=_up)
+
+
+class LiveSettings(BaseModel):
+    """The numbers `voisin operator` and `voisin up` take, checked before anything runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    households: int = Field(ge=1, le=5000)
+    seed: int = Field(ge=0, lt=2**63)
+    intervals: int = Field(ge=1, le=100_000)
+    speed: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    minutes: int = Field(default=15, ge=1, le=1440)
+    port: int = Field(default=0, ge=0, le=65534)
+    """0 picks a free port; otherwise the request port, events on port + 1."""
+    wait_agents: int = Field(default=0, ge=0)
+
+
+def _settings(args: argparse.Namespace, **fields: Any) -> LiveSettings:
+    from voisin.protocol import parse
+
+    return parse(LiveSettings, {"households": args.households, "seed": args.seed,
+                                "intervals": args.intervals, "speed": args.speed, **fields},
+                 f"{args.command} settings")
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.live_up import Launcher
 
-    launcher = Launcher(households=args.households, seed=args.seed, intervals=args.intervals,
-                        speed=args.speed, out=args.out, port=args.port or free_port())
+    settings = _settings(args, port=args.port)
+    launcher = Launcher(households=settings.households, seed=settings.seed,
+                        intervals=settings.intervals, speed=settings.speed, out=args.out,
+                        port=settings.port or free_port(), overwrite=args.overwrite)
     _on_signals(launcher.stop)
     return launcher.run(console)
 

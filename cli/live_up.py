@@ -1,8 +1,12 @@
 """`voisin up`: an operator and one agent per member as child processes on this machine.
 
 The children are plain `voisin operator` and `voisin agent` commands, so what runs here
-is what would run on separate machines. Every child is stopped on the way out, by
-SIGTERM first and SIGKILL after a grace period; the ledger is verified at the end.
+is what would run on separate machines. `up` supervises them: an agent that dies is
+started again (it says hello and carries on with the next gate), and an operator that
+dies is started again on the same ledger, which it resumes (open books, unsettled
+intervals); each up to ``MAX_RESTARTS`` times. Every child is stopped on the way out,
+by SIGTERM first and SIGKILL after a grace period; the ledger is verified at the end.
+An existing ledger in ``--out`` is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from rich.console import Console
 
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import child_command, wait_all
+from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair
 from voisin.protocol.curve import read_key_file, write_key_file
 
 GRACE_S = 5.0
 """How long children get to close their sockets and ledger after SIGTERM."""
+MAX_RESTARTS = 3
+"""How often one child is started again after dying before `up` gives up on it."""
 
 
 @dataclass
@@ -33,10 +40,14 @@ class Launcher:
     speed: float
     out: Path
     port: int
+    overwrite: bool = False
     startup_s: float = 60.0
     operator: subprocess.Popen[bytes] | None = None
     agents: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)
+    """Restarts so far by child ("operator", "agent 0", ...)."""
     _stopping: bool = False
+    _commands: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def router(self) -> str:
@@ -59,15 +70,17 @@ class Launcher:
         self._stopping = True
 
     def _prepare(self) -> None:
+        claim_ledger(self.ledger, overwrite=self.overwrite)
         try:
-            self.out.mkdir(parents=True, exist_ok=True)
+            self.observer_key.unlink(missing_ok=True)
         except OSError as exc:
-            raise InvalidInput(f"cannot create {self.out}: {exc.strerror}",
-                               code="bad-output") from None
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.ledger}{suffix}").unlink(missing_ok=True)
-        self.observer_key.unlink(missing_ok=True)
+            raise InvalidInput(f"cannot replace {self.observer_key}: {exc.strerror}",
+                               code="cannot-overwrite") from None
         write_key_file(self.observer_key, KeyPair.generate())
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._commands[name],  # noqa: S603 - our own CLI
+                                stdout=subprocess.DEVNULL)
 
     def start(self) -> list[str]:
         """Start the operator and the agents; returns the member labels started."""
@@ -75,18 +88,43 @@ class Launcher:
         labels = [str(i) for i in range(self.households)] + ["school"]
         server = default_neighbourhood(self.households, self.seed).operator.public_hex
         common = ["--households", str(self.households), "--seed", str(self.seed)]
-        self.operator = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
+        self._commands["operator"] = child_command(
             "operator", *common, "--intervals", str(self.intervals), "--speed", str(self.speed),
             "--router", self.router, "--pub", self.pub, "--ledger", str(self.ledger),
             "--wait-agents", str(len(labels)),
-            "--observer", read_key_file(self.observer_key).public_hex),
-            stdout=subprocess.DEVNULL)
+            "--observer", read_key_file(self.observer_key).public_hex)
         for label in labels:
-            self.agents.append(subprocess.Popen(child_command(  # noqa: S603 - our own CLI
+            self._commands[f"agent {label}"] = child_command(
                 "agent", *common, "--household", label, "--operator", self.router,
                 "--pub", self.pub, "--server-key", server,
-                "--report", str(self.out / f"agent-{label}.json")), stdout=subprocess.DEVNULL))
+                "--report", str(self.out / f"agent-{label}.json"))
+        self.operator = self._spawn("operator")
+        self.agents = [self._spawn(f"agent {label}") for label in labels]
         return labels
+
+    def supervise(self, console: Console) -> bool:
+        """Start again every child that died; False once one died too often.
+
+        Dead means killed by a signal, or for the operator also a crash (status 1); a
+        child that refused its settings (status 2) would only refuse them again, and an
+        agent that ended by itself saw the operator's end."""
+        for name, proc in zip(self._commands, [self.operator, *self.agents], strict=True):
+            code = proc.poll()
+            if code is None or not (code < 0 or (name == "operator" and code == 1)):
+                continue
+            count = self.restarts.get(name, 0) + 1
+            if count > MAX_RESTARTS:
+                console.print(f"{name} died {count} times; giving up", highlight=False)
+                return False
+            self.restarts[name] = count
+            console.print(f"{name} ended with status {proc.returncode}; starting it again "
+                          f"({count} of {MAX_RESTARTS})", highlight=False, markup=False)
+            fresh = self._spawn(name)
+            if name == "operator":
+                self.operator = fresh
+            else:
+                self.agents[list(self._commands).index(name) - 1] = fresh
+        return True
 
     def terminate(self) -> None:
         """SIGTERM every child still running, then SIGKILL after the grace period."""
@@ -111,9 +149,11 @@ class Launcher:
             budget = self.startup_s + self.intervals * 2.5 * 900 / self.speed
             deadline = time.monotonic() + budget
             assert self.operator is not None  # noqa: S101 - set by start
-            while not self._stopping and self.operator.poll() is None:
+            while not self._stopping and self.operator.poll() not in (0, 2):
                 if time.monotonic() > deadline:
                     console.print("operator did not finish in time; stopping")
+                    break
+                if not self.supervise(console):
                     break
                 time.sleep(0.1)
             if not self._stopping:  # agents leave by themselves on the operator's `end`

@@ -137,7 +137,12 @@ def _dashboard(args: argparse.Namespace, console: Console) -> int:
             raise InvalidInput("--operator needs --key (an observer key file) and "
                                "--server-key", code="missing-option")
         watch = OperatorWatch(args.operator, read_key_file(args.key), args.server_key)
-    DashboardApp(LedgerFeed(args.db), every_s=max(args.every, 0.1), watch=watch).run()
+    if not args.every > 0:
+        raise InvalidInput(f"--every must be a positive number of seconds, not {args.every}",
+                           code="bad-option")
+    feed = LedgerFeed(args.db)
+    feed.refresh()  # a missing, empty, truncated or foreign file fails here, in one line
+    DashboardApp(feed, every_s=max(args.every, 0.1), watch=watch).run()
     return 0
 
 

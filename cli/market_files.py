@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from voisin.errors import InvalidInput
 from voisin.market import clear
 from voisin.protocol import Bid, Grid, PricingMode, canonical_bytes, parse
+from voisin.protocol.validation import read_json_file
 
 
 class OrderBook(BaseModel):
@@ -22,20 +20,10 @@ class OrderBook(BaseModel):
     bids: tuple[Bid, ...]
 
 
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{what} file {path} does not exist", code="no-such-file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {what} file {path}: {exc}", code="unreadable") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{what} file {path} is not JSON: {exc}", code="bad-json") from None
-
-
 def clear_files(book_path: Path, grid_path: Path, pricing: str = "nodal") -> str:
     """Clear the book on the grid; the result as canonical JSON text."""
-    book = parse(OrderBook, read_json(book_path, "order book"), f"order book {book_path}")
-    grid = parse(Grid, read_json(grid_path, "grid"), f"grid {grid_path}")
+    book = parse(OrderBook, read_json_file(book_path, "order book file", "bad-json"),
+                 f"order book {book_path}")
+    grid = parse(Grid, read_json_file(grid_path, "grid file", "bad-json"), f"grid {grid_path}")
     result = clear(book.bids, grid, book.interval, pricing=PricingMode(pricing))
     return canonical_bytes(result).decode("utf-8")

@@ -21,10 +21,12 @@ from voisin.agents.scenario_build import build_scenario, replayed_profiles
 from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
-from voisin.errors import InvalidInput, VoisinError
+from voisin.cli.outputs import claim_ledger
+from voisin.errors import VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
 from voisin.market import Operator
+from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
 from voisin.meters import LYON, Site
 from voisin.protocol import (
     ClearingResult,
@@ -40,8 +42,6 @@ if TYPE_CHECKING:
     from voisin.grid.day_check import DayCheck
 
 LEDGER_FILE = "ledger.sqlite"
-GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
-OPENING_ALLOWANCE_MICRO = 500 * 1_000_000
 
 
 class SimulationConfig(RunDefaults):
@@ -134,25 +134,6 @@ def opening_allowance_micro(scenario: Scenario, days: int) -> int:
     return max(OPENING_ALLOWANCE_MICRO, int(need * 1_000_000))
 
 
-def _prepare_out(config: SimulationConfig) -> Path:
-    try:
-        config.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(f"cannot create output folder {config.out}: {exc.strerror}",
-                           code="bad-output") from None
-    path = config.out / LEDGER_FILE
-    if path.exists():
-        if not config.overwrite:
-            raise InvalidInput(
-                f"{path} already holds a ledger; pass --overwrite to replace it or --out "
-                "to write elsewhere",
-                code="ledger-exists",
-            )
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return path
-
-
 def _gift_contract(scenario: Scenario, share: float, first: Interval) -> dict[str, object] | None:
     """The story's contract: the household with the most PV gives ``share`` of its
     surplus to the school, signed with its own key; None without PV, school or share."""
@@ -182,7 +163,8 @@ def run_simulation(
         scenario = build_scenario(file)
         _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
-    path = _prepare_out(config)  # only once the scenario is known to be good
+    # only once the scenario is known to be good
+    path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
     model = Neighbourhood(scenario, intervals=intervals, seed=run.seed,
                           strategy=STRATEGIES[file.strategy](), profiles=profiles)
     report = SimulationReport(config=config, ledger_path=path, run=run,
@@ -197,7 +179,7 @@ def run_simulation(
 
     operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
     allowance = opening_allowance_micro(scenario, run.days)
-    genesis = max(GENESIS_SUPPLY_MICRO, 2 * allowance * len(participants))
+    genesis = genesis_supply_micro(len(participants), allowance)
     with Ledger.open(path, operator_key, fund=scenario.fund, time=opening,
                      genesis_supply_micro=genesis) as ledger:
         operator = Operator(scenario.grid, ledger)

@@ -16,11 +16,11 @@ from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger
 from voisin.errors import InvalidInput
-from voisin.ledger import contract_transaction, verify_ledger
+from voisin.ledger import SqliteStore, contract_transaction, verify_ledger
 from voisin.ledger.contracts import parse_terms
 from voisin.ledger.proofs import load_json
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
-from voisin.protocol import KeyPair
+from voisin.protocol import KeyPair, TxKind
 
 
 def _key(seed_hex: str) -> KeyPair:
@@ -44,6 +44,7 @@ def show_statement(db: Path, console: Console, *, participant: str | None,
         raise InvalidInput("name a --participant (public key hex) or give its --key",
                            code="no-participant")
     report = verify_ledger(existing_ledger(db))
+    _require_member(db, who)
     statement = statement_for(db, who)
     if statement.head_hash != report.head_hash:
         raise InvalidInput(f"{db} changed while the statement was computed; run it again",
@@ -60,6 +61,16 @@ def show_statement(db: Path, console: Console, *, participant: str | None,
         return 0
     render_statement(statement, console)
     return 0
+
+
+def _require_member(db: Path, who: str) -> None:
+    """Refuse a statement for a key that never registered (it would be all zeros)."""
+    with SqliteStore(db, read_only=True) as store:
+        for _, _, kind, body, _ in store.raw_transactions():
+            if kind == TxKind.REGISTRATION.value and who in body \
+                    and json.loads(body).get("participant_id") == who:
+                return
+    raise InvalidInput(f"{who[:16]}... is not a member of {db}", code="not-a-member")
 
 
 def open_statement_file(path: Path, console: Console, *, key: str) -> int:

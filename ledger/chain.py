@@ -122,6 +122,11 @@ class Ledger:
         return self._height
 
     @property
+    def stopped(self) -> str:
+        """Why the storage failed ("" while it works); no block is appended after that."""
+        return self._stopped
+
+    @property
     def head_hash(self) -> str:
         return self._head
 

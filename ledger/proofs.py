@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voisin.errors import InvalidInput, LedgerError, VerificationError
+from voisin.errors import LedgerError, VerificationError
 from voisin.ledger import merkle
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.ledger.verify import check_header
 from voisin.protocol import Transaction, canonical_bytes, parse, verify
+from voisin.protocol.validation import read_json_file
 
 PROOF_VERSION = 1
 _HEX64 = r"^[0-9a-f]{64}$"
@@ -257,9 +258,4 @@ def headers_json(chain: HeaderChain) -> str:
 
 def load_json(path: str | Path, what: str) -> Any:
     """Read a JSON file given on the command line, with a one-line error if it is bad."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}", code="bad-file") from None
-    except ValueError as exc:
-        raise InvalidInput(f"{what} {path} is not JSON: {exc}", code="bad-file") from None
+    return read_json_file(path, what, "bad-file")

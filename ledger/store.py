@@ -10,12 +10,14 @@ re-encoding through pydantic.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from voisin import faults
 from voisin.errors import LedgerError
 from voisin.protocol import Block, BlockHeader, Transaction, canonical_bytes, sha256_hex
 from voisin.protocol.blocks import tx_leaf_hash
@@ -89,6 +91,15 @@ class LedgerStore(Protocol):
     def close(self) -> None: ...
 
 
+def _on_read_only_file_system(path: Path) -> bool:
+    """Whether ``path`` (or the folder it would be created in) is on a read-only mount."""
+    where = path if path.exists() else path.parent
+    try:
+        return bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 class SqliteStore:
     """A ledger file. ``height()`` is -1 for a fresh file with no blocks yet."""
 
@@ -96,8 +107,25 @@ class SqliteStore:
         self.path = Path(path)
         if read_only and not self.path.is_file():
             raise LedgerError(f"no ledger at {self.path}", code="no-ledger")
+        frozen = _on_read_only_file_system(self.path)
+        self._immutable = read_only and frozen
+        if not read_only and (frozen or (self.path.exists()
+                                         and not os.access(self.path, os.W_OK))):
+            raise LedgerError(f"{self.path} cannot be written ("
+                              f"{'read-only file system' if frozen else 'no write permission'})"
+                              "; the operator must write its ledger", code="read-only-ledger")
+        wal = Path(f"{self.path}-wal")
+        if self._immutable and wal.exists() and wal.stat().st_size:
+            raise LedgerError(f"{self.path} has blocks still in its write-ahead log, which a "
+                              "read-only file system cannot fold in; copy the file and its "
+                              "-wal to a writable place", code="read-only-ledger")
         try:
-            if read_only:
+            if read_only and frozen:
+                # Nothing can write a read-only file system, so SQLite may read the file
+                # as immutable (no -shm to create, no locks to take).
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
+                                           uri=True, isolation_level=None)
+            elif read_only:
                 # mode=rw (never create) plus query_only: no writes, yet the last reader
                 # to close still removes the -wal/-shm files; mode=ro would leave them.
                 self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
@@ -131,13 +159,14 @@ class SqliteStore:
             raise LedgerError(f"{self.path} holds no ledger yet", code="no-ledger")
         if not read_only:
             self._db.execute("PRAGMA journal_mode=WAL")
-        if self._pragma("journal_mode") != "wal":
-            raise LedgerError(f"{self.path}: SQLite refused WAL journaling; not safe to use",
-                              code="unsafe-storage")
-        self._db.execute("PRAGMA synchronous=FULL")
-        if self._pragma("synchronous") != _SYNCHRONOUS_FULL:
-            raise LedgerError(f"{self.path}: SQLite refused synchronous=FULL; not safe to use",
-                              code="unsafe-storage")
+        if not self._immutable:  # an immutable reader writes nothing, so syncs nothing
+            if self._pragma("journal_mode") != "wal":
+                raise LedgerError(f"{self.path}: SQLite refused WAL journaling; not safe to "
+                                  "use", code="unsafe-storage")
+            self._db.execute("PRAGMA synchronous=FULL")
+            if self._pragma("synchronous") != _SYNCHRONOUS_FULL:
+                raise LedgerError(f"{self.path}: SQLite refused synchronous=FULL; not safe "
+                                  "to use", code="unsafe-storage")
         if fresh:
             self._db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
@@ -175,6 +204,7 @@ class SqliteStore:
                        (block.height, block.hash, block.header_json, block.signature))
             db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
                            [(block.height, i, *row) for i, row in enumerate(block.rows)])
+            faults.point("block-write")
             db.execute("COMMIT")
         except (sqlite3.Error, LedgerError) as exc:
             if db.in_transaction:
@@ -191,6 +221,10 @@ class SqliteStore:
     # -- reading -------------------------------------------------------------------
 
     def _run(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        for value in params:
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise LedgerError(f"{value} is beyond any height or index in {self.path}",
+                                  code="no-block")
         try:
             return self._db.execute(sql, params)
         except sqlite3.Error as exc:

@@ -127,6 +127,14 @@ def _to_micro(eur: float) -> int:
     return int(round(eur * MICRO_PER_TOKEN))
 
 
+CROSSING_TOLERANCE_EUR_PER_KWH = 1e-9
+"""A p2p trade's buyer price may sit at most this far below its seller's (price rounding).
+
+The one rule the trade split and the ledger share (docs/clearing.md, "Trades"): a
+peer-to-peer trade never pays its seller more than its buyer pays, since the difference
+would be tokens from nowhere; ``market.pairing`` pairs by price so that no clearing
+breaks it."""
+
 TRADE_MEMO = "trade "
 RENT_MEMO = "congestion rent "
 """Memos of the transfers that pay for trades; verification re-derives each of them."""
@@ -170,10 +178,12 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
     for t in trades:
         if t.kind is not TradeKind.P2P:
             continue
-        if t.buyer_price_eur_per_kwh < t.seller_price_eur_per_kwh - 1e-9:
+        gap = t.seller_price_eur_per_kwh - t.buyer_price_eur_per_kwh
+        if gap > CROSSING_TOLERANCE_EUR_PER_KWH:
             raise InvalidInput(
-                f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price below the "
-                "seller's would need tokens from nowhere", code="bad-trade")
+                f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price "
+                f"{t.buyer_price_eur_per_kwh} below the seller's {t.seller_price_eur_per_kwh} "
+                "would need tokens from nowhere", code="bad-trade")
         payments.extend(tx.transfer(*row) for row in payment_rows(
             t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund))
     return payments

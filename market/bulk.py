@@ -16,6 +16,7 @@ from voisin.market.engine import run_interval
 from voisin.market.formulation import Conditions
 from voisin.market.netting import NettedSplit, net_split
 from voisin.market.network import Network
+from voisin.market.pairing import pair_by_price, trade_prices
 from voisin.market.publish import publish
 from voisin.market.segments import SegmentBook
 
@@ -51,8 +52,13 @@ def clear_arrays(book: SegmentBook, net: Network, conditions: Conditions | None 
     out = publish(book, net, outcome, "arrays")
     published = time.perf_counter()
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
-    split = net_split(book.bus[first], book.sell[first], out.cleared_kwh, net,
-                      first=book.green[first])
+    premium = outcome.prices.green_premium_eur_per_kwh
+    prices = outcome.prices.bus_eur_per_kwh
+    split = pair_by_price(
+        net_split(book.bus[first], book.sell[first], out.cleared_kwh, net,
+                  first=book.green[first]),
+        trade_prices(prices[book.bus[first]], book.sell[first], book.green[first], premium),
+        book.green[first])
     done = time.perf_counter()
     return ArrayClearing(
         cleared_kwh=out.cleared_kwh,

@@ -10,6 +10,17 @@ from voisin.agents.registry import Registry
 from voisin.errors import InvalidInput
 from voisin.protocol import Grid, KeyPair, Participant
 
+OPENING_ALLOWANCE_MICRO = 500 * 1_000_000
+"""Tokens the fund gives each member when it registers."""
+MIN_GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
+
+
+def genesis_supply_micro(members: int, allowance_micro: int = OPENING_ALLOWANCE_MICRO) -> int:
+    """The fund's genesis supply for a market of ``members``: a million tokens, or twice
+    every member's opening allowance if that is more, so registering everyone never
+    overdraws the fund (it did from 2,000 live or simulated households on)."""
+    return max(MIN_GENESIS_SUPPLY_MICRO, 2 * members * allowance_micro)
+
 
 @dataclass(frozen=True)
 class Community:

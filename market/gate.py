@@ -15,7 +15,8 @@ from voisin.protocol import Bid
 
 @dataclass(frozen=True)
 class MarketRules:
-    """Price floor and cap (EUR/kWh) and the largest bid (kWh) the market accepts.
+    """Price floor and cap (EUR/kWh), the largest bid (kWh) the market accepts and the
+    largest reading (kWh per interval and register).
 
     The floor is negative so a seller may pay to get rid of surplus it cannot curtail.
     ``curtailment_eur_per_kwh`` is what one kWh of curtailed inflexible supply costs in
@@ -38,6 +39,10 @@ class MarketRules:
     shedding_eur_per_kwh: float = 3.0
     loss_passes: int = 2
     voltage_margin_pu: float = 0.0005
+    meter_max_kwh: float = 100.0
+    """The most any meter register may show for one interval: a 400 kW connection over
+    15 minutes, above any member of a low-voltage feeder (readings beyond it are refused
+    as ``beyond-rating``)."""
 
     def __post_init__(self) -> None:
         if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:
@@ -55,6 +60,9 @@ class MarketRules:
                 0 <= self.curtailment_eur_per_kwh < self.shedding_eur_per_kwh):
             raise InvalidInput("market rules: curtailment price must be >= 0 and below the "
                                "shedding price", code="bad-rules")
+        if not 0 < self.meter_max_kwh < float("inf"):
+            raise InvalidInput("market rules: meter_max_kwh must be positive and finite",
+                               code="bad-rules")
 
 
 DEFAULT_RULES = MarketRules()

@@ -8,11 +8,13 @@ is counted by code.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from voisin import faults
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
 from voisin.market.operator import Operator
@@ -32,8 +34,11 @@ from voisin.protocol.wire import (
     QueryKind,
 )
 
+log = logging.getLogger("voisin.operator")
 _BEFORE_SIGNATURE = frozenset({"unknown-participant", "bad-signature"})
 """Codes the market core gives before it has checked a bid's signature."""
+RECENT_FAILURES = 10
+"""Failed clearings and settlements ``status`` reports, newest last."""
 
 
 @dataclass
@@ -80,18 +85,63 @@ class Intake:
         self.reading_windows: set[str] = set()
         self._parsed: dict[str, Interval] = {}
         self._signature_checked = False
+        self._envelope: Envelope | None = None
 
     def handle(self, payload: bytes, curve_user: str | None) -> bytes:
-        """The one reply to one request frame; never raises for anything a peer sends.
+        """The one reply to one request frame (see ``handle_batch``)."""
+        return self.handle_batch([(payload, curve_user)])[0]
 
-        Bids are self-signed (see ``Envelope.bound_bid``): the market core checks their
-        signature, so a bid's reply is remembered for resends only once it has.
+    def handle_batch(self, requests: list[tuple[bytes, str | None]]) -> list[bytes]:
+        """One reply per request frame; never raises for anything a peer sends.
+
+        Everything the batch's requests got accepted is journaled in one transaction
+        and committed before any reply leaves (group commit): an ack means the message
+        is on disk. If the commit fails, those requests are refused instead
+        (``storage-failed``) and the market core has forgotten them.
         """
+        replies: list[bytes] = []
+        journaled: list[tuple[int, Envelope | None]] = []
+        for payload, curve_user in requests:
+            before = self.operator.pending
+            replies.append(self._one(payload, curve_user))
+            if self.operator.pending > before:
+                journaled.append((len(replies) - 1, self._envelope))
+        if journaled:
+            try:
+                self.operator.commit()
+            except VoisinError as exc:
+                for index, envelope in journaled:
+                    seq = envelope.seq if envelope is not None else None
+                    replies[index] = reject(seq, exc.code, exc.message)
+                    if envelope is not None:
+                        self.guard.remember(envelope, replies[index])
+                    self.counters.accepted -= 1
+                    self.counters.rejected[exc.code] += 1
+            else:
+                faults.point("journal-committed")
+        return replies
+
+    def _one(self, payload: bytes, curve_user: str | None) -> bytes:
+        """The reply to one request, nothing journaled yet committed; a bug in handling
+        one request is refused as ``internal-error`` and logged, never raised."""
+        self._envelope = None
+        try:
+            return self._decide(payload, curve_user)
+        except Exception:  # the service outlives any one request
+            log.exception("request handling failed")
+            self.counters.rejected["internal-error"] += 1
+            seq = self._envelope.seq if self._envelope is not None else None
+            return reject(seq, "internal-error", "the operator could not handle this request")
+
+    def _decide(self, payload: bytes, curve_user: str | None) -> bytes:
+        """Bids are self-signed (see ``Envelope.bound_bid``): the market core checks their
+        signature, so a bid's reply is remembered for resends only once it has."""
         self.counters.received += 1
         seq: int | None = None
         bid: Signed[Bid] | None = None
         try:
             envelope = parse_envelope(payload)
+            self._envelope = envelope
             seq = envelope.seq
             self._check_sender(envelope, curve_user)
             if envelope.type is MessageType.BID:
@@ -104,7 +154,7 @@ class Intake:
                 return cached
         except VoisinError as exc:
             self.counters.rejected[exc.code] += 1
-            return reject(seq, exc.code, exc.message)
+            return self._refusal(seq, exc)
         if envelope.sender not in self.observers:  # observers are not agents
             self.last_seen[envelope.sender] = time.monotonic()
         self._signature_checked = bid is None
@@ -113,10 +163,20 @@ class Intake:
             self.counters.accepted += 1
         except VoisinError as exc:
             self.counters.rejected[exc.code] += 1
-            reply = reject(seq, exc.code, exc.message)
+            reply = self._refusal(seq, exc)
         if self._signature_checked:
             self.guard.remember(envelope, reply)
         return reply
+
+    def _refusal(self, seq: int | None, exc: VoisinError) -> bytes:
+        """A reject; a replay says the highest sequence number seen from the sender, so
+        an agent whose clock went back (its numbers start at the wall time) can carry
+        on above it instead of being refused for ever."""
+        sender = self._envelope.sender if self._envelope is not None else None
+        if exc.code != "replay" or sender is None:
+            return reject(seq, exc.code, exc.message)
+        seen = max(self.guard.last_seq(sender) or 0, self.operator.last_seq(sender))
+        return reject(seq, exc.code, exc.message, last_seq=seen)
 
     def _check_sender(self, envelope: Envelope, curve_user: str | None) -> None:
         if envelope.sender in self.observers:
@@ -159,6 +219,9 @@ class Intake:
 
     def _bid(self, signed: Signed[Bid], signature_checked: bool = False) -> dict[str, Any]:
         bid = signed.value
+        if self.operator.holds(signed):  # a resend (of a reply lost, maybe in a restart)
+            self._signature_checked = True  # equal to a bid whose signature was checked
+            return {"bid_id": bid.bid_id, "interval": bid.interval}
         if bid.interval not in self.open_gates:
             closed = bid.interval in self.closed_gates or any(
                 bid.interval <= c for c in self.closed_gates)
@@ -209,6 +272,8 @@ class Intake:
         if reading.participant != sender:
             raise InvalidInput("a reading must be sent by its own participant",
                                code="wrong-participant")
+        if self.operator.holds_reading(signed):
+            return {"interval": reading.interval}
         if reading.interval not in self.reading_windows:
             raise InvalidInput(f"readings for {reading.interval} are not being taken",
                                code="readings-closed")
@@ -227,7 +292,9 @@ class Intake:
         return {"height": self.ledger.height, "head": self.ledger.head_hash,
                 "open_gates": sorted(self.open_gates), "alive": len(self.alive()),
                 "counters": self.counters.as_dict(self.allow),
-                "market_rejections": dict(sorted(self.operator.rejections.by_code.items()))}
+                "market_rejections": dict(sorted(self.operator.rejections.by_code.items())),
+                "failures": [f.__dict__ for f in self.operator.failures[-RECENT_FAILURES:]],
+                "open_books": self.operator.open_books, "unsettled": self.operator.unsettled}
 
     def alive(self) -> list[str]:
         """Agents heard from within the last few heartbeats (wall time, any speed)."""

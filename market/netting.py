@@ -63,7 +63,7 @@ def _group_sums(group: np.ndarray, amount: np.ndarray, groups: int) -> np.ndarra
     return total[bounds[1:]] - total[bounds[:-1]]
 
 
-def _match(
+def match_in_order(
     b_group: np.ndarray,
     b_amount: np.ndarray,
     s_group: np.ndarray,
@@ -140,7 +140,7 @@ def _split(bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Netw
     sellers = sellers[np.argsort(bus[sellers], kind="stable")]
     b_amount = cleared[buyers].astype(np.longdouble)
     s_amount = cleared[sellers].astype(np.longdouble)
-    bi, si, kwh1, b_used, s_used = _match(
+    bi, si, kwh1, b_used, s_used = match_in_order(
         bus[buyers], b_amount, bus[sellers], s_amount, net.bus_count
     )
     pieces = [(sellers[si], buyers[bi], kwh1)]
@@ -155,7 +155,7 @@ def _split(bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Netw
     s_order = np.lexsort((s_ids, position[bus[s_ids]]))
     b_ids, b_left = b_ids[b_order], b_left[b_order]
     s_ids, s_left = s_ids[s_order], s_left[s_order]
-    bi, si, kwh2, _, _ = _match(
+    bi, si, kwh2, _, _ = match_in_order(
         np.zeros(len(b_ids), dtype=np.int64),
         b_left,
         np.zeros(len(s_ids), dtype=np.int64),

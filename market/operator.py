@@ -4,22 +4,33 @@
 object, so live and simulated markets share every line of market logic. Per interval:
 ``submit_bid`` until gate closure, ``close_gate`` clears and commits the trades block,
 ``submit_reading`` after delivery, ``settle`` commits the settlement block.
+
+With a ``Journal`` (the live operator), every accepted bid and reading is journaled in
+the ledger file before anyone is told it was accepted: the caller ``commit``s, then
+acknowledges; a commit that fails undoes the batch in memory too. Books and readings
+leave memory (and the journal) only once the block holding them is committed; a
+clearing or settlement that fails keeps them and records why (``failures``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from voisin.errors import InvalidInput, VoisinError
+from voisin import faults
+from voisin.errors import InvalidInput, LedgerError, VoisinError
 from voisin.ledger import Ledger, Settlement, rewards_for, settle
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payments, gift_pairs
 from voisin.ledger.contracts import accept_contract
+from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
+from voisin.market.meter_checks import MeterBook
+from voisin.market.own_bids import OwnBids
 from voisin.market.reclear import ClearingInputs, reclear
-from voisin.market.recovery import recover
+from voisin.market.recovery import Failure, recover
 from voisin.market.terms import Terms
 from voisin.protocol import (
     Bid,
@@ -32,6 +43,8 @@ from voisin.protocol import (
     verify,
 )
 from voisin.protocol.signed import Signed
+
+log = logging.getLogger("voisin.operator")
 
 
 @dataclass
@@ -51,34 +64,53 @@ class Rejections:
 class Operator:
     """One market: its grid, its members, its open books and its ledger."""
 
-    def __init__(self, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES) -> None:
+    def __init__(self, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES,
+                 journal: Journal | None = None) -> None:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
+        self.journal = journal
         self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
         self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
+        self.failures: list[Failure] = []
+        self.meters = MeterBook(rules.meter_max_kwh)
         self._members: dict[str, Participant] = {}
-        self._meters: dict[str, str] = {}
         self._last_seq: dict[str, int] = {}
         self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
-        self._readings: dict[str, dict[str, Signed[MeterReading]]] = defaultdict(dict)
+        self._own_bids: dict[str, dict[str, OwnBids]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
+        self._cleared_books: dict[str, dict[str, Signed[Bid]]] = {}
+        """Books of cleared intervals not yet settled: a late resend is still an ack."""
         self._unsettled: dict[str, tuple[Trade, ...]] = {}
+        self._cleared: set[str] = set()
         self._last_closed = ""
 
     @classmethod
-    def resume(cls, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES) -> Operator:
+    def resume(cls, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES,
+               journal: Journal | None = None) -> Operator:
         """An operator picking up where the one that wrote ``ledger`` stopped: the same
-        members, no interval cleared twice, unsettled intervals still to settle."""
-        state = recover(ledger)
-        operator = cls(grid, ledger, rules)
+        members, no interval cleared twice, unsettled intervals still to settle, and
+        (from ``journal``) the open books and pending readings it had acknowledged."""
+        state = recover(ledger, journal)
+        operator = cls(grid, ledger, rules, journal)
         for p in state.members:
             operator._members[p.participant_id] = p
-            operator._meters[p.participant_id] = p.meter_id
+            operator.meters.register(p)
         operator._last_closed = state.last_closed
+        operator._cleared = state.cleared
         operator._unsettled = dict(state.unsettled)
         operator._recorded_terms = state.terms_hash
+        operator.meters.restore(state.registers)
+        operator.failures = state.failures
+        for signed in state.bids:
+            bid = signed.value
+            if bid.interval in state.cleared:
+                operator._cleared_books.setdefault(bid.interval, {})[bid.bid_id] = signed
+            else:
+                operator._hold_bid(signed, bid.interval)
+        for reading in state.readings:
+            operator.meters.hold(reading)
         return operator
 
     def terms(self, minutes: int) -> Terms:
@@ -93,8 +125,64 @@ class Operator:
         return sorted(self._unsettled)
 
     @property
+    def cleared(self) -> set[str]:
+        """Every interval whose trades block is committed."""
+        return set(self._cleared)
+
+    @property
+    def open_books(self) -> list[str]:
+        """Intervals with accepted bids not yet cleared, oldest first."""
+        return sorted(i for i, book in self._books.items() if book)
+
+    def book(self, interval_id: str) -> list[Signed[Bid]]:
+        """The accepted bids of an interval not yet cleared, by ``bid_id``."""
+        return sorted(self._books.get(interval_id, {}).values(), key=lambda b: b.value.bid_id)
+
+    def holds(self, signed: Signed[Bid]) -> bool:
+        """Whether this very bid (the same signed bytes) was accepted already, into an
+        open book or one cleared and not yet settled: a resend of it is acknowledged
+        again, whatever its gate does now."""
+        bid = signed.value
+        held = self._books.get(bid.interval, {}).get(bid.bid_id)
+        if held is None:
+            held = self._cleared_books.get(bid.interval, {}).get(bid.bid_id)
+        return held is not None and held.data == signed.data
+
+    def holds_reading(self, signed: Signed[MeterReading]) -> bool:
+        """Whether this very reading (the same signed bytes) is held for settlement."""
+        return any(r.data == signed.data for r in self.meters.held(signed.value.interval))
+
+    @property
     def members(self) -> list[Participant]:
         return [self._members[k] for k in sorted(self._members)]
+
+    def last_seq(self, participant: str) -> int:
+        """The highest bid sequence number accepted from ``participant`` (0 if none)."""
+        return max(self._last_seq.get(participant, 0), 0)
+
+    @property
+    def pending(self) -> int:
+        """Messages accepted since the last ``commit`` (journaled, not yet durable)."""
+        return self.journal.pending if self.journal is not None else 0
+
+    def commit(self) -> None:
+        """Make everything accepted since the last commit durable, or undo all of it.
+
+        Raises ``LedgerError`` (``storage-failed``) when the journal cannot be written;
+        the messages accepted since the last commit are then gone from memory too, so
+        the caller must refuse them, not acknowledge them."""
+        if self.journal is not None:
+            self.journal.commit()
+
+    def _writable(self) -> None:
+        if self.ledger.stopped:
+            raise LedgerError(f"the ledger cannot be written ({self.ledger.stopped})",
+                              code=STORAGE_FAILED)
+
+    def _journal(self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None]
+                 ) -> None:
+        if self.journal is not None:
+            self.journal.stage(kind, interval, body, undo)
 
     def register(self, participants: Sequence[Participant], *, time: str,
                  allowance_micro: int = 0) -> None:
@@ -109,22 +197,24 @@ class Operator:
             entries += [tx.transfer(self.ledger.fund, p.participant_id, allowance_micro,
                                     "opening allowance") for p in fresh]
         if entries:
+            self.commit()
             self.ledger.append(entries, interval=None, time=time)
         for p in fresh:
             self._members[p.participant_id] = p
-            self._meters[p.participant_id] = p.meter_id
+            self.meters.register(p)
 
     def submit_bid(self, bid: Bid | Signed[Bid], interval: Interval, *,
                    signature_checked: bool = False) -> None:
         """Accept ``bid`` into the open book of ``interval`` or raise why not.
 
         A bid from the network comes as ``Signed``, with the exact bytes its participant
-        signed: the signature is checked over them and they are what the ledger stores.
-        A plain ``Bid`` (the simulation) is taken as its RFC 8785 bytes, what an agent
-        would send. A sequence number at or below the sender's last one is a replay,
-        unless the bid is byte-identical to the one already accepted (an idempotent
-        resend). ``signature_checked`` says the caller verified the bid's signature
-        already (the ZeroMQ service checks a batch's signatures on worker threads).
+        signed: the signature is checked over them and they are what the ledger (and the
+        journal) store. A plain ``Bid`` (the simulation) is taken as its RFC 8785 bytes,
+        what an agent would send. A sequence number at or below the sender's last one is
+        a replay, unless the bid is byte-identical to the one already accepted (an
+        idempotent resend). ``signature_checked`` says the caller verified the bid's
+        signature already (the ZeroMQ service checks a batch's signatures on worker
+        threads).
         """
         try:
             self._admit(bid if isinstance(bid, Signed) else Signed.of(bid), interval,
@@ -143,7 +233,7 @@ class Operator:
                                                 bid.signature):
             raise InvalidInput(f"bid {bid.bid_id!r}: signature does not verify",
                                code="bad-signature")
-        if interval.id <= self._last_closed:
+        if interval.id <= self._last_closed or interval.id in self._cleared:
             raise InvalidInput(f"bid {bid.bid_id!r}: gate for {interval.id} is closed",
                                code="gate-closed")
         check_bid(bid, interval=interval.id, known_buses=self.grid.buses, rules=self.rules)
@@ -159,8 +249,30 @@ class Operator:
                                code="replay")
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
-        self._last_seq[bid.participant] = bid.seq
-        book[bid.bid_id] = signed
+        own = self._own_bids[interval.id].get(bid.participant)
+        crossing = own.crossing(bid) if own is not None else None
+        if crossing is not None:
+            raise InvalidInput(f"bid {bid.bid_id!r} would trade with the same member's bid "
+                               f"{crossing.bid_id!r}", code="self-trade")
+        self._writable()
+        before = self._last_seq.get(bid.participant)
+        self._journal(EntryKind.BID, interval.id, signed.data.decode("utf-8"),
+                      lambda: self._drop_bid(bid, interval.id, before))
+        self._hold_bid(signed, interval.id)
+
+    def _hold_bid(self, signed: Signed[Bid], interval_id: str) -> None:
+        bid = signed.value
+        self._books[interval_id][bid.bid_id] = signed
+        self._own_bids[interval_id].setdefault(bid.participant, OwnBids()).add(bid)
+        self._last_seq[bid.participant] = max(bid.seq, self._last_seq.get(bid.participant, -1))
+
+    def _drop_bid(self, bid: Bid, interval_id: str, seq_before: int | None) -> None:
+        self._books[interval_id].pop(bid.bid_id, None)
+        self._own_bids[interval_id][bid.participant].remove(bid)
+        if seq_before is None:
+            self._last_seq.pop(bid.participant, None)
+        else:
+            self._last_seq[bid.participant] = seq_before
 
     def submit_contract(self, body: dict[str, object], *, time: str) -> None:
         """Register a signed contract (or revocation) from a member, in a block of its own.
@@ -172,10 +284,22 @@ class Operator:
             owner = entry.body.get("owner")
             if owner not in self._members:
                 raise InvalidInput("contract from an unregistered key", code="unknown-participant")
+            self.commit()
             self.ledger.append([entry], interval=None, time=time)
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
+
+    def record_failure(self, interval: str, phase: str, exc: BaseException) -> Failure:
+        """Remember (and journal) why ``phase`` of ``interval`` could not be committed."""
+        code = exc.code if isinstance(exc, VoisinError) else "internal-error"
+        message = exc.message if isinstance(exc, VoisinError) else f"{type(exc).__name__}: {exc}"
+        failure = Failure(interval, phase, code, message)
+        self.failures.append(failure)
+        if self.journal is not None:
+            self.journal.record(interval, failure.to_json())
+        log.error("%s of %s failed: %s: %s", phase, interval, code, message)
+        return failure
 
     def close_gate(self, interval: Interval) -> ClearingResult:
         """Clear the interval's book and commit the trades block; returns the result.
@@ -184,69 +308,102 @@ class Operator:
         (``voisin audit``): the market terms when they changed, every bid as its
         participant signed it, the bid digest, the clearing (naming the terms by hash),
         the trades and their payments. The contracts in force shape the book first
-        (gifts, priority partners, price caps); they are on the ledger already.
+        (gifts, priority partners, price caps); they are on the ledger already. If the
+        clearing or the block fails, the book stays (in memory and journal), the
+        failure is recorded and the error raised: nothing acknowledged is dropped.
         """
         if interval.id in self._results:
             return self._results[interval.id]
-        if interval.id <= self._last_closed:
+        if interval.id in self._cleared:
             raise InvalidInput(f"interval {interval.id} was cleared and settled already",
                                code="gate-closed")
-        signed = sorted(self._books.pop(interval.id, {}).values(), key=lambda b: b.value.bid_id)
-        contracts = self.ledger.contracts
-        terms = self.terms(interval.minutes)
-        result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
-                                        terms))
-        terms_hash = tx.terms_hash(terms.body)
-        entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
-        self.ledger.append(
-            entries + [tx.bid(s) for s in signed]
-            + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
-            + [tx.trade(t) for t in result.trades]
-            + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
-            interval=interval.id,
-            time=interval.end.isoformat(),
-        )
+        self.commit()
+        signed = self.book(interval.id)
+        faults.point("gate-closure")
+        try:
+            contracts = self.ledger.contracts
+            terms = self.terms(interval.minutes)
+            result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
+                                            terms))
+            terms_hash = tx.terms_hash(terms.body)
+            entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
+            faults.point("cleared")
+            self.ledger.append(
+                entries + [tx.bid(s) for s in signed]
+                + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
+                + [tx.trade(t) for t in result.trades]
+                + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
+                interval=interval.id,
+                time=interval.end.isoformat(),
+            )
+        except Exception as exc:
+            self.record_failure(interval.id, "clearing", exc)
+            raise
         self._recorded_terms = terms_hash
+        faults.point("block-written")
+        self._cleared_books[interval.id] = self._books.pop(interval.id, {})
+        self._own_bids.pop(interval.id, None)
         self._results[interval.id] = result
         self._unsettled[interval.id] = result.trades
-        self._last_closed = interval.id
+        self._cleared.add(interval.id)
+        self._last_closed = max(self._last_closed, interval.id)
         return result
 
     def submit_reading(self, reading: MeterReading | Signed[MeterReading]) -> None:
         """Accept a meter reading signed by the meter registered for its participant,
-        over its exact bytes (``Signed``; a plain reading is taken as its RFC 8785 bytes)."""
+        over its exact bytes (``Signed``; a plain reading is taken as its RFC 8785
+        bytes), for a cleared interval not yet settled, that a meter could have measured
+        (see ``MeterBook.check``); an identical resend is accepted again, a different
+        second reading refused."""
         signed = reading if isinstance(reading, Signed) else Signed.of(reading)
         reading = signed.value
         try:
-            expected = self._meters.get(reading.participant)
-            if expected is None or expected != reading.meter:
-                raise InvalidInput(f"reading for {reading.participant[:12]} from an unknown "
-                                   "meter", code="unknown-meter")
+            self.meters.identify(reading)
             if not verify(reading.meter, signed.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify",
                                    code="bad-signature")
+            if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
+                return
+            self._writable()
+            self._journal(EntryKind.READING, reading.interval, signed.data.decode("utf-8"),
+                          lambda: self.meters.drop(signed))
+            self.meters.hold(signed)
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
-        self._readings[reading.interval][reading.participant] = signed
 
     def settle(self, interval: Interval) -> list[Settlement]:
-        """Settle metered against traded energy and commit readings, settlements, rewards."""
-        trades = self._unsettled.pop(interval.id, None)
-        if trades is None:
-            raise InvalidInput(f"interval {interval.id} has not been cleared", code="not-cleared")
-        self._results.pop(interval.id, None)
-        received = self._readings.pop(interval.id, {})
-        signed = [received[k] for k in sorted(received)]
+        """Settle metered against traded energy and commit readings, settlements, rewards.
+
+        If the block fails, the readings and trades stay for another try and the
+        failure is recorded."""
+        self.commit()
+        signed = self.meters.held(interval.id)
         readings = [r.value for r in signed]
-        settlements = settle(interval.id, self.members, trades, readings)
-        self.ledger.append(
-            [tx.reading(r) for r in signed]
-            + [tx.settlement(s) for s in settlements]
-            + rewards_for(interval.id, trades, readings),
-            interval=interval.id,
-            time=interval.end.isoformat(),
-        )
+        try:
+            trades = self._unsettled.get(interval.id)
+            if trades is None:
+                raise InvalidInput(f"interval {interval.id} has not been cleared",
+                                   code="not-cleared")
+            settlements = settle(interval.id, self.members, trades, readings)
+            faults.point("settlement")
+            self.ledger.append(
+                [tx.reading(r) for r in signed]
+                + [tx.settlement(s) for s in settlements]
+                + rewards_for(interval.id, trades, readings),
+                interval=interval.id,
+                time=interval.end.isoformat(),
+            )
+        except Exception as exc:
+            self.record_failure(interval.id, "settlement", exc)
+            raise
+        del self._unsettled[interval.id]
+        self._results.pop(interval.id, None)
+        self.meters.settled(interval.id)
+        self._cleared_books.pop(interval.id, None)
+        if self.journal is not None:  # the interval's bids and readings are all in blocks
+            self.journal.forget(interval.id, EntryKind.BID)
+            self.journal.forget(interval.id, EntryKind.READING)
         return settlements
 
     def gifts(self, interval: Interval) -> set[tuple[str, str]]:

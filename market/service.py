@@ -18,9 +18,10 @@ from typing import Any
 import zmq
 
 from voisin.agents import default_neighbourhood
-from voisin.errors import InvalidInput
+from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
-from voisin.market.community import Community
+from voisin.ledger.journal import Journal
+from voisin.market.community import OPENING_ALLOWANCE_MICRO, Community, genesis_supply_micro
 from voisin.market.intake import Counters, Intake
 from voisin.market.operator import Operator
 from voisin.protocol import Interval, canonical_bytes
@@ -39,10 +40,6 @@ log = logging.getLogger("voisin.operator")
 START_GRACE_S = 0.5
 """After the awaited agents said hello, how long before the first gate opens."""
 
-GENESIS_SUPPLY_MICRO = 1_000_000 * 1_000_000
-OPENING_ALLOWANCE_MICRO = 500 * 1_000_000
-_BEFORE_SIGNATURE = frozenset({"unknown-participant", "bad-signature"})
-"""Codes the market core gives before it has checked a bid's signature."""
 DRAIN_BATCH = 1024
 """Requests handled before the loop looks at the clock again."""
 
@@ -67,12 +64,6 @@ class ServiceConfig:
     timetable: Timetable = field(default_factory=Timetable)
 
 
-def _cleared_intervals(ledger: Ledger) -> set[str]:
-    """Intervals an earlier run of this operator already cleared (restart after a crash)."""
-    return {b.header.interval for b in ledger.blocks()
-            if b.header.interval and any(t.kind.value == "clearing" for t in b.transactions)}
-
-
 class OperatorService:
     """``Operator`` + sockets + timetable. ``run`` until the last interval settles or
     ``stop`` is called (from a signal handler)."""
@@ -92,14 +83,16 @@ class OperatorService:
         self._closed = False
         self.clock: Clock | None = None
         self.ledger = self._open_ledger()
-        skip = _cleared_intervals(self.ledger)
-        self.intervals = [iv for iv in self.intervals if iv.id not in skip]
-        first = self.intervals[0].start.isoformat() if self.intervals else None
+        self.intervals = self._owed()
+        self.steps = config.timetable.plan(self.intervals, self._phases)
+        first = self.intervals[0] if self.intervals else None
+        span = (self.intervals[-1].start - first.start) // timedelta(minutes=config.minutes) + 1 \
+            if first else 0
         self.intake = Intake(self.operator, self.ledger, self.members, self.allow, {
             "operator": self.key.public_hex, "minutes": config.minutes,
-            "first_interval": first, "intervals": len(self.intervals), "speed": config.speed},
-            frozenset(config.observers))
-        self.intake.closed_gates |= skip
+            "first_interval": first.start.isoformat() if first else None, "intervals": span,
+            "speed": config.speed}, frozenset(config.observers))
+        self.intake.closed_gates |= self.operator.cleared
         for member_id in sorted({*self.members, *config.observers}):
             self.allow.allow(member_id)
         self.context = zmq.Context()
@@ -141,17 +134,39 @@ class OperatorService:
                                code="bad-output") from None
         opening = (self.intervals[0].start if self.intervals else datetime.now(UTC)).isoformat()
         ledger = Ledger.open(path, self.key, fund=self.community.fund, time=opening,
-                             genesis_supply_micro=GENESIS_SUPPLY_MICRO)
-        # A restarted operator resumes from its ledger: members already registered are
-        # not registered (or paid an allowance) again, and an interval cleared before the
-        # restart but never settled is settled now, its lost readings estimated and
-        # flagged as such.
-        self.operator = Operator.resume(self.community.grid, ledger)
-        self.operator.register(list(self.community.participants), time=opening,
-                               allowance_micro=OPENING_ALLOWANCE_MICRO)
-        for interval_id in self.operator.unsettled:
-            self.operator.settle(Interval.parse(interval_id, self.config.minutes))
+                             genesis_supply_micro=genesis_supply_micro(
+                                 len(self.community.participants)))
+        try:
+            self.journal = Journal(path)
+            # A restarted operator resumes from its ledger and journal: members already
+            # registered are not registered (or paid an allowance) again, the books it
+            # acknowledged are open again, and an interval cleared but not settled gets
+            # its delivery window back (``_owed``) before it settles.
+            self.operator = Operator.resume(self.community.grid, ledger, journal=self.journal)
+            self.operator.register(list(self.community.participants), time=opening,
+                                   allowance_micro=OPENING_ALLOWANCE_MICRO)
+        except BaseException:
+            ledger.close()
+            raise
         return ledger
+
+    def _owed(self) -> list[Interval]:
+        """The configured intervals not yet cleared and settled, plus any interval an
+        earlier run left with an open book or unsettled (a restart, or a real-time
+        operator whose intervals moved on), in time order."""
+        op = self.operator
+        owed = {iv.id: iv for iv in self.intervals
+                if iv.id not in op.cleared or iv.id in op.unsettled}
+        for interval_id in [*op.unsettled, *op.open_books]:
+            owed.setdefault(interval_id, Interval.parse(interval_id, self.config.minutes))
+        return [owed[k] for k in sorted(owed)]
+
+    def _phases(self, interval: Interval) -> tuple[Phase, ...]:
+        """What is still to do for ``interval``: everything, or for one cleared before a
+        restart, its delivery window and settlement."""
+        if interval.id in self.operator.cleared:
+            return (Phase.DELIVERED, Phase.SETTLE)
+        return tuple(Phase)
 
     # -- events -----------------------------------------------------------------------
 
@@ -172,7 +187,21 @@ class OperatorService:
     # -- the timetable ----------------------------------------------------------------
 
     def run_phase(self, phase: Phase, interval: Interval) -> None:
-        """Do what the timetable says for ``interval`` now."""
+        """Do what the timetable says for ``interval`` now. A phase that fails (a clearing
+        or settlement the ledger refused, storage that cannot be written, a bug) leaves
+        the operator serving: the operator core kept what it had and recorded why, the
+        clearing event says so, and the next phase runs on time."""
+        try:
+            self._run_phase(phase, interval)
+        except Exception as exc:  # the service outlives any one interval
+            if phase is Phase.CLOSE_GATE:
+                code = exc.code if isinstance(exc, VoisinError) else "internal-error"
+                self.publish(EventType.CLEARING, {"interval": interval.id, "status": "failed",
+                                                  "code": code})
+            if not isinstance(exc, VoisinError):
+                log.exception("%s of %s failed", phase.name, interval.id)
+
+    def _run_phase(self, phase: Phase, interval: Interval) -> None:
         iid = interval.id
         if phase is Phase.OPEN_GATE:
             self._apply_revocations()
@@ -185,6 +214,7 @@ class OperatorService:
             self.intake.open_gates.discard(iid)
             self.intake.closed_gates.add(iid)
             self.publish(EventType.GATE_CLOSED, {"interval": iid})
+            self.operator.commit()  # nothing in flight: every reply already went out
             result = self.operator.close_gate(interval)
             self.publish(EventType.CLEARING, {
                 "interval": iid, "status": result.status.value, "welfare_eur": result.welfare_eur,
@@ -254,13 +284,15 @@ class OperatorService:
     def _serve(self, timeout_ms: int) -> None:
         if not self.router.poll(timeout_ms, zmq.POLLIN):
             return
+        batch: list[tuple[list[bytes], bytes, str | None]] = []
         for _ in range(DRAIN_BATCH):
             try:
-                frames = self._recv_request()
+                batch.append(self._recv_request())
             except zmq.Again:
-                return
-            routing, payload, user = frames
-            self._send([*routing, self.handle(payload, user)])
+                break
+        replies = self.intake.handle_batch([(payload, user) for _, payload, user in batch])
+        for (routing, _, _), reply in zip(batch, replies, strict=True):
+            self._send([*routing, reply])
 
     def _recv_request(self) -> tuple[list[bytes], bytes, str | None]:
         """Routing frames, the request frame and the CURVE user of its connection.
@@ -303,11 +335,10 @@ class OperatorService:
         """Serve until the timetable is done or ``stop``; closes everything on the way out."""
         try:
             self._wait_for_agents()
-            if self.intervals:
-                first = self.config.timetable.at(self.intervals[0], Phase.OPEN_GATE)
-                origin = first if self.config.start is not None else datetime.now(UTC)
+            steps = self.steps
+            if steps:
+                origin = steps[0][0] if self.config.start is not None else datetime.now(UTC)
                 self.clock = self.clock or Clock(origin, self.config.speed)
-            steps = self.config.timetable.plan(self.intervals)
             index = 0
             while not self._stopping and index < len(steps):
                 due_wall = self.clock.wall_at(steps[index][0])
@@ -335,4 +366,5 @@ class OperatorService:
         self.pub.close(0)
         self.auth.stop()
         self.context.term()
+        self.journal.close()
         self.ledger.close()

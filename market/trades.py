@@ -13,6 +13,10 @@ ledger tells. It is deterministic and reads:
    tree; a participant's own sell bids come last; ties by participant id, then bid id.
 3. Grid to buyer (imports) for what buyers still need; seller to grid (exports) for what
    sellers still have.
+4. Price order: if a peer-to-peer pair has its seller priced above its buyer (a
+   congested line between them), ``pairing.pair_by_price`` pairs the pieces across
+   price differences again, cheapest supply to cheapest demand, so no p2p trade runs
+   downhill in price (the ledger could not pay for it).
 
 A buyer pays its bus price and a seller receives its bus price; the grid receives (on
 imports) or pays (on exports) the root price. When green supply is scarce, green-only
@@ -118,7 +122,13 @@ def to_trades(
     """Protocol trades (participant ids, prices) for bid-level allocations, same order,
     priced by ``voisin.protocol.trades.trade_prices`` (the verifier's rule too):
     ``adjustment_eur_per_kwh`` (by bid id) is what a bid's settlement price differs from
-    its bus price (an inflexible bid, reactive power)."""
+    its bus price (an inflexible bid, reactive power). Allocations that would pair a
+    buyer with a seller priced above it are paired again by price first (``pairing``),
+    so every trade is one the ledger can pay for."""
+    from voisin.market.pairing import pair_allocations  # pairing builds on this module
+
+    allocations = pair_allocations(allocations, bids, prices_eur_per_kwh, grid_root,
+                                   green_premium_eur_per_kwh, adjustment_eur_per_kwh)
     by_id = {bid.bid_id: bid for bid in bids}
     trades = []
     for a in allocations:

@@ -3,7 +3,7 @@
 from voisin.meters.battery import Battery, BatterySpec
 from voisin.meters.bdew import bdew_year_profile, public_holidays
 from voisin.meters.climate import CLIMATES, Climate, climate
-from voisin.meters.meter import Meter, verify_reading
+from voisin.meters.meter import Meter, reading_fault, verify_reading
 from voisin.meters.profiles import load_kwh, load_share
 from voisin.meters.site import LYON, Site
 from voisin.meters.solar import Orientation, clear_sky_pv_kwh_per_kwp, pv_kwh_per_kwp
@@ -26,5 +26,6 @@ __all__ = [
     "load_kwh",
     "load_share",
     "pv_kwh_per_kwp",
+    "reading_fault",
     "verify_reading",
 ]

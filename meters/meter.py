@@ -10,9 +10,10 @@ import math
 
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, MeterReading, canonical_bytes, verify
+from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
 
-RESOLUTION_KWH = 0.001
-"""Meters register whole watt-hours; readings are rounded to this before signing."""
+__all__ = ["RESOLUTION_KWH", "Meter", "reading_fault", "verify_reading"]
+
 
 
 def _wh(value: float) -> float:
@@ -61,9 +62,6 @@ class Meter:
 
 def verify_reading(reading: MeterReading) -> bool:
     """True when the reading is signed by the meter it names and its flows add up."""
-    net = reading.pv_kwh + reading.battery_kwh - reading.load_kwh
-    if abs(net - reading.net_export_kwh) > RESOLUTION_KWH:
-        return False
-    if reading.import_kwh > 0 and reading.export_kwh > 0:
+    if reading_fault(reading) is not None:
         return False
     return verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature)

@@ -99,8 +99,24 @@ class OperatorClient:
 
         Raises ``OperatorUnreachable`` after ``retries`` resends with back-off.
         """
+        fresh = seq is None
         seq = self.next_seq() if seq is None else seq
-        return self.send_raw(seal(self.key, type_, seq, body), seq)
+        reply = self.send_raw(seal(self.key, type_, seq, body), seq)
+        if fresh and self.catch_up(reply):
+            seq = self.next_seq()
+            reply = self.send_raw(seal(self.key, type_, seq, body), seq)
+        return reply
+
+    def catch_up(self, reply: Reply) -> bool:
+        """After a ``replay`` refusal naming the operator's ``last_seq`` (our clock went
+        back since our numbers last started), continue above it; True if the caller
+        should send once more with a new number."""
+        last = reply.body.get("last_seq") if not reply.ok and reply.code == "replay" else None
+        if type(last) is not int:
+            return False
+        self.seq = max(self.seq, last)
+        self.stats.resends += 1
+        return True
 
     def send_raw(self, payload: bytes, seq: int | None = None) -> Reply:
         """Lazy Pirate for already-encoded bytes (tests send hand-made frames this way)."""

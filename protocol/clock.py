@@ -8,6 +8,7 @@ Tests use ``FakeClock`` and move it by hand.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -85,7 +86,11 @@ class Timetable:
             Phase.SETTLE: interval.end + length * self.grace,
         }[phase]
 
-    def plan(self, intervals: list[Interval]) -> list[tuple[datetime, Phase, Interval]]:
-        """Every phase of every interval, in the order they must run."""
-        steps = [(self.at(iv, ph), ph, iv) for iv in intervals for ph in Phase]
+    def plan(self, intervals: list[Interval],
+             phases: Callable[[Interval], Iterable[Phase]] = lambda _: Phase,
+             ) -> list[tuple[datetime, Phase, Interval]]:
+        """Every phase of every interval (or those ``phases`` names for it: a restarted
+        operator still owes some intervals their delivery and settlement only), in the
+        order they must run."""
+        steps = [(self.at(iv, ph), ph, iv) for iv in intervals for ph in phases(iv)]
         return sorted(steps, key=lambda s: (s[0], s[1], s[2].id))

@@ -20,6 +20,7 @@ from zmq.utils import z85
 
 from voisin.errors import InvalidInput
 from voisin.protocol.keys import KeyPair
+from voisin.protocol.validation import read_json_file
 
 
 def curve_public(participant_hex: str) -> bytes:
@@ -120,11 +121,8 @@ def write_key_file(path: Path, key: KeyPair) -> None:
 
 def read_key_file(path: Path) -> KeyPair:
     """The identity ``write_key_file`` stored."""
+    data = read_json_file(path, "key file", "bad-key")
     try:
-        data = json.loads(path.read_text())
         return KeyPair.from_seed_hex(data["ed25519_seed"])
-    except OSError as exc:
-        raise InvalidInput(f"cannot read key file {path}: {exc.strerror}",
-                           code="bad-key") from None
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(f"{path} is not a voisin key file", code="bad-key") from None

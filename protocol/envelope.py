@@ -239,9 +239,10 @@ def ack(seq: int | None, body: dict[str, Any] | None = None) -> bytes:
     return canonical_bytes({"v": PROTOCOL_VERSION, "type": "ack", "re": seq, "body": body or {}})
 
 
-def reject(seq: int | None, code: str, message: str) -> bytes:
+def reject(seq: int | None, code: str, message: str, **extra: Any) -> bytes:
+    """A refusal; ``extra`` adds fields a client can act on (``last_seq`` on a replay)."""
     return canonical_bytes({"v": PROTOCOL_VERSION, "type": "reject", "re": seq,
-                            "body": {"code": code, "message": message}})
+                            "body": {"code": code, "message": message, **extra}})
 
 
 def decode_reply(data: bytes) -> Reply:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,3 +44,20 @@ def parse_wire(model: type[M], data: Any, what: str) -> M:
     except ValidationError as exc:
         shape = any(e["type"] in _SHAPE_ERRORS for e in exc.errors(include_url=False))
         raise _refusal(exc, what, "malformed" if shape else None) from None
+
+
+def read_json_file(path: str | Path, what: str, code: str) -> Any:
+    """The JSON document in a file named on the command line, or one ``InvalidInput``
+    line: ``no-such-file`` if it is absent, ``code`` if it cannot be read, is not UTF-8,
+    is not JSON or nests deeper than the decoder can go (a fuzzed ``[[[[...``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path} does not exist", code="no-such-file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc}"[:300], code=code) from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"{what} {path} is not JSON: {exc}"[:300], code=code) from None

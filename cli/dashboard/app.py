@@ -14,6 +14,7 @@ from voisin.cli.dashboard.operator import OperatorPanel
 from voisin.cli.dashboard.prices import PricesTable
 from voisin.cli.dashboard.summary import SummaryPanel
 from voisin.cli.dashboard.watch import OperatorWatch
+from voisin.errors import VoisinError
 
 
 class DashboardApp(App[None]):
@@ -59,7 +60,12 @@ class DashboardApp(App[None]):
         """Ask the operator for its counters, read new blocks, redraw what changed."""
         if self.watch is not None:
             self.query_one(OperatorPanel).show(self.watch.poll(), self.watch.endpoint)
-        if self.feed.refresh() or self.feed.height < 0:
+        try:
+            read = self.feed.refresh()
+        except VoisinError as exc:  # the file went bad while we watched: say so, keep going
+            self.query_one(SummaryPanel).update(f"[red]{exc}[/red]")
+            return
+        if read or self.feed.height < 0:
             self.query_one(SummaryPanel).show(self.feed)
             self.query_one(PricesTable).show(self.feed)
             self.query_one(BlocksTable).show(self.feed)

@@ -5,10 +5,15 @@ Session-scoped so hypothesis tests may use them too."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from voisin.protocol import Bid, Grid, Line
+from voisin.ledger import Ledger
+from voisin.market import Operator
+from voisin.protocol import Bid, Grid, KeyPair, Line
+
+from .members import GRID, T0, Member
 
 INTERVAL = "2026-06-21T12:00Z"
 
@@ -65,3 +70,39 @@ def bid() -> Callable[..., Bid]:
 @pytest.fixture(scope="session")
 def grid() -> Callable[..., Grid]:
     return make_grid
+
+
+@pytest.fixture
+def market(tmp_path: Path):
+    """An operator on ``members.GRID`` with a seller at F1 and a buyer at TR registered."""
+    seller, buyer = Member("seller", "F1"), Member("buyer", "TR")
+    ledger = Ledger.open(tmp_path / "l.sqlite", KeyPair.derive("test", "operator"))
+    op = Operator(GRID, ledger)
+    op.register([seller.participant, buyer.participant], time=T0.start.isoformat(),
+                allowance_micro=10_000_000)
+    yield op, seller, buyer, tmp_path / "l.sqlite"
+    ledger.close()
+
+
+def repaired_by_price(bids: list[Bid], grid: Grid, result) -> bool:
+    """Whether ``clear``'s proximity split had a p2p piece running downhill in price, so
+    ``pairing`` paired again (docs/clearing.md, "Trades", step 4). Without congestion
+    never; on a radial feeder the re-paired trades keep the gross grid legs equal to the
+    net exchange unless green-only buyers' global constraint cleared energy no seller
+    priced at or below them could supply (then a grid leg is the only trade the ledger
+    can pay for)."""
+    from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
+    from voisin.market.feeder import Feeder
+    from voisin.market.pairing import pair_allocations
+    from voisin.market.trades import allocate
+    from voisin.protocol.trades import recorded_adjustments
+
+    ordered = sorted(bids, key=lambda b: b.bid_id)
+    if len(ordered) > NETTED_SPLIT_BIDS:
+        raw = allocate_netted(ordered, result.cleared_kwh, grid)
+    else:
+        raw = allocate(ordered, result.cleared_kwh, Feeder.of(grid))
+    adjust = recorded_adjustments(ordered, result.prices_eur_per_kwh,
+                                  result.settlement_prices_eur_per_kwh)
+    return pair_allocations(raw, ordered, result.prices_eur_per_kwh, grid.root,
+                            result.green_premium_eur_per_kwh, adjust) != raw

@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import pytest
 
 from voisin.errors import InvalidInput
 from voisin.ledger import Ledger, verify_ledger
 from voisin.market import Operator
 from voisin.protocol import (
-    Bid,
-    Grid,
-    Interval,
     KeyPair,
-    Line,
-    MeterReading,
-    Participant,
-    ParticipantKind,
     Segment,
     Side,
-    Tariff,
     TradeKind,
-    canonical_bytes,
 )
 
-T0 = Interval(start=datetime(2026, 6, 21, 12, 0, tzinfo=UTC))
-T1 = Interval(start=datetime(2026, 6, 21, 12, 15, tzinfo=UTC))
-TARIFF = Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08)
-GRID = Grid(root="TR", buses=("TR", "F1"),
-            lines=(Line(from_bus="TR", to_bus="F1", capacity_kwh=10),),
-            import_price_eur_per_kwh=0.28, export_price_eur_per_kwh=0.08)
-
-
-class Member:
-    def __init__(self, name: str, bus: str) -> None:
-        self.key = KeyPair.derive("test", name)
-        self.meter = KeyPair.derive("test", name, "meter")
-        self.participant = Participant(
-            participant_id=self.key.public_hex, kind=ParticipantKind.HOUSEHOLD, group="test",
-            bus=bus, tariff=TARIFF, meter_id=self.meter.public_hex)
-        self.seq = 0
-
-    def bid(self, side: Side, kwh: float, price: float, interval: Interval = T0,
-            seq: int | None = None, bid_id: str = "") -> Bid:
-        self.seq = self.seq + 1 if seq is None else seq
-        unsigned = Bid(bid_id=bid_id or f"{interval.id}/{self.key.public_hex[:8]}/{self.seq}",
-                       participant=self.key.public_hex, bus=self.participant.bus,
-                       interval=interval.id, side=side,
-                       segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=price),), seq=self.seq)
-        sig = self.key.sign(canonical_bytes(unsigned.unsigned()))
-        return unsigned.model_copy(update={"signature": sig})
-
-    def reading(self, export_kwh: float, import_kwh: float, interval: Interval = T0,
-                meter: KeyPair | None = None) -> MeterReading:
-        meter = meter or self.meter
-        r = MeterReading(meter=meter.public_hex, participant=self.key.public_hex,
-                         interval=interval.id, pv_kwh=export_kwh, load_kwh=import_kwh,
-                         import_kwh=import_kwh, export_kwh=export_kwh)
-        return r.model_copy(update={"signature": meter.sign(canonical_bytes(r.unsigned()))})
-
-
-@pytest.fixture
-def market(tmp_path: Path):
-    seller, buyer = Member("seller", "F1"), Member("buyer", "TR")
-    ledger = Ledger.open(tmp_path / "l.sqlite", KeyPair.derive("test", "operator"))
-    op = Operator(GRID, ledger)
-    op.register([seller.participant, buyer.participant], time=T0.start.isoformat(),
-                allowance_micro=10_000_000)
-    yield op, seller, buyer, tmp_path / "l.sqlite"
-    ledger.close()
-
-
-def _code(fn, *args) -> str:
-    with pytest.raises(InvalidInput) as err:
-        fn(*args)
-    return err.value.code
+from .members import GRID, T0, T1, Member, code_of
 
 
 def test_full_interval_commits_trades_and_settlement(market) -> None:
@@ -104,22 +42,22 @@ def test_replay_is_refused_but_identical_resend_is_idempotent(market) -> None:
     op.submit_bid(first, T0)
     op.submit_bid(first, T0)  # a resend after a timeout: same bid, same outcome
     stale = seller.bid(Side.SELL, 5.0, 0.1, seq=first.seq)
-    assert _code(op.submit_bid, stale, T0) == "replay"
+    assert code_of(op.submit_bid, stale, T0) == "replay"
     assert op.rejections.by_code == {"replay": 1}
 
 
 def test_gate_refusals_carry_codes(market) -> None:
     op, seller, buyer, _ = market
     stranger = Member("stranger", "TR")
-    assert _code(op.submit_bid, stranger.bid(Side.BUY, 1.0, 0.2), T0) == "unknown-participant"
+    assert code_of(op.submit_bid, stranger.bid(Side.BUY, 1.0, 0.2), T0) == "unknown-participant"
     forged = seller.bid(Side.SELL, 1.0, 0.1).model_copy(update={"segments": (
         Segment(energy_kwh=9.0, price_eur_per_kwh=0.1),)})
-    assert _code(op.submit_bid, forged, T0) == "bad-signature"
-    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2, interval=T1), T0) == \
+    assert code_of(op.submit_bid, forged, T0) == "bad-signature"
+    assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2, interval=T1), T0) == \
         "wrong-interval"
-    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 5.0), T0) == "price-out-of-range"
+    assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 5.0), T0) == "price-out-of-range"
     op.close_gate(T0)
-    assert _code(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2), T0) == "gate-closed"
+    assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2), T0) == "gate-closed"
     assert op.rejections.total == 5
 
 
@@ -127,10 +65,10 @@ def test_readings_must_come_from_the_registered_meter(market) -> None:
     op, seller, _, _ = market
     op.close_gate(T0)
     rogue = seller.reading(1.0, 0.0, meter=KeyPair.derive("test", "rogue"))
-    assert _code(op.submit_reading, rogue) == "unknown-meter"
+    assert code_of(op.submit_reading, rogue) == "unknown-meter"
     tampered = seller.reading(1.0, 0.0).model_copy(update={"export_kwh": 3.0, "pv_kwh": 3.0})
-    assert _code(op.submit_reading, tampered) == "bad-signature"
-    assert _code(op.settle, T1) == "not-cleared"
+    assert code_of(op.submit_reading, tampered) == "bad-signature"
+    assert code_of(op.settle, T1) == "not-cleared"
 
 
 def test_registration_at_unknown_bus_is_refused(market) -> None:
@@ -161,7 +99,7 @@ def test_gift_contract_gives_energy_free_and_reserved_ids_are_refused(market) ->
     assert [t["amount_micro"] for t in transfers] == [round(1.0 * price * 1e6)]
     verify_ledger(path)
     forged = seller.bid(Side.SELL, 1.0, 0.1, interval=T1, bid_id="!gift0:x")
-    assert _code(op.submit_bid, forged, T1) == "reserved-id"
+    assert code_of(op.submit_bid, forged, T1) == "reserved-id"
 
 
 def test_contract_from_a_stranger_is_refused(market) -> None:
@@ -212,8 +150,26 @@ def test_a_restarted_operator_resumes_from_its_ledger(market) -> None:
         again.register([seller.participant, buyer.participant], time=T0.end.isoformat(),
                        allowance_micro=10_000_000)
         assert ledger.height == height  # nobody registered twice
-        assert _code(again.close_gate, T0) == "gate-closed"
+        assert code_of(again.close_gate, T0) == "gate-closed"
         settlements = again.settle(T0)
         assert all(s.estimated for s in settlements)  # the readings died with the process
         assert again.unsettled == []
+    verify_ledger(path)
+
+
+def test_a_members_own_crossing_bids_are_refused_as_self_trade(market) -> None:
+    """A member selling at 0.10 and buying at 0.25 in one interval would trade with
+    itself (a wash trade: tokens to itself, which the ledger refuses, losing the whole
+    interval). The second bid is refused at intake; a non-crossing pair is fine."""
+    op, seller, buyer, path = market
+    op.submit_bid(seller.bid(Side.SELL, 2.0, 0.10), T0)
+    wash = seller.bid(Side.BUY, 1.0, 0.25)
+    assert code_of(op.submit_bid, wash, T0) == "self-trade"
+    op.submit_bid(seller.bid(Side.BUY, 1.0, 0.05), T0)  # below its own ask: no cross
+    op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.25), T0)
+    result = op.close_gate(T0)
+    assert all(t.buyer != t.seller for t in result.trades)
+    assert op.rejections.by_code == {"self-trade": 1}
+    # The next interval's book is its own: the same member may sell there.
+    op.submit_bid(seller.bid(Side.BUY, 1.0, 0.25, interval=T1), T1)
     verify_ledger(path)

@@ -21,7 +21,7 @@ from voisin.market.segments import book_of
 from voisin.market.trades import allocate
 from voisin.protocol import GRID, Bid, ClearingResult, Grid, Line, Side
 
-from .conftest import INTERVAL
+from .conftest import INTERVAL, repaired_by_price
 
 TOL = 1e-7
 HUGE_KWH = 1e6
@@ -170,8 +170,11 @@ def test_flows_feasible_and_trades_reconcile(market: tuple[Grid, list[Bid]]) -> 
         want_sell = sum(result.cleared_kwh[b.bid_id] for b in mine if b.side is Side.SELL)
         assert bought[p] == pytest.approx(want_buy, abs=1e-8)
         assert sold[p] == pytest.approx(want_sell, abs=1e-8)
-    assert sold[GRID] == pytest.approx(result.grid_import_kwh, abs=1e-8)
-    assert bought[GRID] == pytest.approx(result.grid_export_kwh, abs=1e-8)
+    net = result.grid_import_kwh - result.grid_export_kwh
+    assert sold[GRID] - bought[GRID] == pytest.approx(net, abs=1e-8)
+    if not repaired_by_price(bids, grid, result) or not any(b.green_only for b in bids):
+        assert sold[GRID] == pytest.approx(result.grid_import_kwh, abs=1e-8)
+        assert bought[GRID] == pytest.approx(result.grid_export_kwh, abs=1e-8)
 
 
 def effective_price(bid: Bid, result: ClearingResult) -> float:
@@ -234,8 +237,14 @@ def test_money_balances(market: tuple[Grid, list[Bid]]) -> None:
         for b in bids if b.side is Side.SELL
     )
     root = prices[grid.root]
-    assert payments == pytest.approx(pay_bids + root * result.grid_export_kwh, abs=1e-8)
-    assert receipts == pytest.approx(get_bids + root * result.grid_import_kwh, abs=1e-8)
+    # The grid legs: the net exchange, or more where green-only buyers' trades had to be
+    # grid legs (``repaired_by_price``); the grid pays and is paid the root price on each.
+    exported = sum(t.energy_kwh for t in result.trades if t.buyer == GRID)
+    imported = sum(t.energy_kwh for t in result.trades if t.seller == GRID)
+    assert imported - exported == pytest.approx(
+        result.grid_import_kwh - result.grid_export_kwh, abs=1e-8)
+    assert payments == pytest.approx(pay_bids + root * exported, abs=1e-8)
+    assert receipts == pytest.approx(get_bids + root * imported, abs=1e-8)
     # The fees are each line's fee on what it carries; the rent is what the lines earn
     # beyond them: flow times the price rise along it, less the fee. Neither is negative,
     # and a line carrying energy below its limit earns its fee and no rent.

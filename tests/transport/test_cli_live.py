@@ -84,3 +84,46 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
     assert "stopped; every child process ended" in stdout
     time.sleep(0.2)
     assert _children_of(str(out)) == []
+
+
+@pytest.mark.slow
+def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
+    """SIGKILL one agent, then the operator, mid-run: `up` starts each again, the
+    operator resumes its ledger, and the run ends verified with every interval once."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from voisin.cli.live import free_port
+    from voisin.cli.live_up import Launcher
+    from voisin.ledger import SqliteStore
+
+    out = tmp_path / "up-supervised"
+    launcher = Launcher(households=2, seed=3, intervals=8, speed=900.0, out=out,
+                        port=free_port())
+    console = Console(file=io.StringIO())
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(launcher.run(console)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (launcher.ledger.exists()
+                                                  and len(launcher.agents) == 3):
+            time.sleep(0.1)
+        time.sleep(2.0)  # a few intervals in
+        os.kill(launcher.agents[0].pid, signal.SIGKILL)
+        time.sleep(1.5)
+        assert launcher.operator is not None
+        os.kill(launcher.operator.pid, signal.SIGKILL)
+        thread.join(timeout=120)
+    finally:
+        launcher.stop()
+        thread.join(timeout=30)
+    assert result == [0]
+    assert launcher.restarts == {"agent 0": 1, "operator": 1}
+    with SqliteStore(launcher.ledger, read_only=True) as store:
+        cleared = [b.header.interval for b in store.blocks()
+                   if any(t.kind.value == "clearing" for t in b.transactions)]
+    assert len(cleared) == len(set(cleared)) == 8
+    assert _children_of(str(out)) == []

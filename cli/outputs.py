@@ -1,0 +1,32 @@
+"""Where a command writes its ledger: a folder made on demand, an old ledger replaced only
+when asked (``--overwrite``), every failure one line with a code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voisin.errors import InvalidInput
+
+
+def claim_ledger(path: Path, *, overwrite: bool) -> Path:
+    """``path``, ready for a new ledger: its folder exists and no ledger is there.
+
+    An existing ledger is refused (``ledger-exists``) unless ``overwrite``; then it is
+    deleted with its -wal/-shm companions (``cannot-overwrite`` if that fails).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot create output folder {path.parent}: {exc.strerror}",
+                           code="bad-output") from None
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise InvalidInput(f"{path} already holds a ledger; pass --overwrite to replace it "
+                               "or --out to write elsewhere", code="ledger-exists")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            except OSError as exc:
+                raise InvalidInput(f"cannot replace {path}{suffix}: {exc.strerror}",
+                                   code="cannot-overwrite") from None
+    return path
