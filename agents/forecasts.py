@@ -41,8 +41,9 @@ def persistence_pv(p: MemberProfiles, lag: int, climatology: np.ndarray) -> np.n
     if lag < len(ratio):
         past_clear = p.pv_clear_kwh[:-lag]
         seen = past_clear > MIN_CLEAR_KWH
-        past = np.where(seen, p.pv_kwh[:-lag] / np.maximum(past_clear, MIN_CLEAR_KWH),
-                        climatology[lag:])
+        past = np.where(
+            seen, p.pv_kwh[:-lag] / np.maximum(past_clear, MIN_CLEAR_KWH), climatology[lag:]
+        )
         ratio[lag:] = past
     return p.pv_clear_kwh * ratio
 
@@ -53,8 +54,9 @@ def persistence_load(p: MemberProfiles, lag: int) -> np.ndarray:
     return out
 
 
-def forecasts(p: MemberProfiles, method: str, climatology: np.ndarray,
-              lag: int = PERSISTENCE_LAG) -> tuple[np.ndarray, np.ndarray]:
+def forecasts(
+    p: MemberProfiles, method: str, climatology: np.ndarray, lag: int = PERSISTENCE_LAG
+) -> tuple[np.ndarray, np.ndarray]:
     """PV and load forecasts (kWh per interval) of ``method`` for every interval."""
     if method == "persistence":
         return persistence_pv(p, lag, climatology), persistence_load(p, lag)
@@ -65,8 +67,9 @@ def forecasts(p: MemberProfiles, method: str, climatology: np.ndarray,
 
 def day_ahead_lead_h(intervals: Sequence[Interval]) -> np.ndarray:
     """Hours from the day-ahead forecast's issue to each interval's start."""
-    return np.array([(iv.start.hour + iv.start.minute / 60) + 24 - FORECAST_ISSUE_HOUR
-                     for iv in intervals])
+    return np.array(
+        [(iv.start.hour + iv.start.minute / 60) + 24 - FORECAST_ISSUE_HOUR for iv in intervals]
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ def _nmae(forecast: np.ndarray, actual: np.ndarray, mask: np.ndarray) -> float:
     return float(np.abs(forecast[:, mask] - actual[:, mask]).sum() / total) if total else 0.0
 
 
-def forecast_errors(profiles: Sequence[MemberProfiles], intervals: Sequence[Interval],
-                    source: Climate) -> list[ForecastError]:
+def forecast_errors(
+    profiles: Sequence[MemberProfiles], intervals: Sequence[Interval], source: Climate
+) -> list[ForecastError]:
     """The error of each method by lead time over the run (persistence at 1, 2, 4 and 8
     intervals; the day-ahead forecast by hours since issue; the profile at any lead)."""
     climatology = month_index(intervals, source)
@@ -97,18 +101,30 @@ def forecast_errors(profiles: Sequence[MemberProfiles], intervals: Sequence[Inte
     rows = []
     for lag in (1, 2, 4, 8):
         f = [forecasts(p, "persistence", climatology, lag) for p in profiles]
-        rows.append(ForecastError("persistence", f"{lag * minutes} min",
-                                  _nmae(np.vstack([x[0] for x in f]), pv, every),
-                                  _nmae(np.vstack([x[1] for x in f]), load, every)))
+        rows.append(
+            ForecastError(
+                "persistence",
+                f"{lag * minutes} min",
+                _nmae(np.vstack([x[0] for x in f]), pv, every),
+                _nmae(np.vstack([x[1] for x in f]), load, every),
+            )
+        )
     ahead = np.vstack([p.pv_day_ahead_kwh for p in profiles])
     lead = day_ahead_lead_h(intervals)
     expected = np.vstack([p.load_expected_kwh for p in profiles])
     for low in (12, 18, 24, 30):
         mask = (lead >= low) & (lead < low + 6)
         if mask.any():
-            rows.append(ForecastError("day-ahead", f"{low}-{low + 6} h",
-                                      _nmae(ahead, pv, mask), _nmae(expected, load, mask)))
+            rows.append(
+                ForecastError(
+                    "day-ahead",
+                    f"{low}-{low + 6} h",
+                    _nmae(ahead, pv, mask),
+                    _nmae(expected, load, mask),
+                )
+            )
     profile = np.vstack([p.pv_clear_kwh for p in profiles]) * climatology
-    rows.append(ForecastError("profile", "any", _nmae(profile, pv, every),
-                              _nmae(expected, load, every)))
+    rows.append(
+        ForecastError("profile", "any", _nmae(profile, pv, every), _nmae(expected, load, every))
+    )
     return rows

@@ -61,8 +61,10 @@ class Neighbourhood(Model):
         site = scenario.site
         self.weather = Weather(site.climate, seed, site.longitude)
         self.profiles: dict[str, MemberProfiles] = (
-            profiles if profiles is not None
-            else neighbourhood_profiles(scenario, self.intervals, seed)[1])
+            profiles
+            if profiles is not None
+            else neighbourhood_profiles(scenario, self.intervals, seed)[1]
+        )
         climatology = month_index(self.intervals, self.weather.source)
         self.by_participant: dict[str, MemberAgent] = {}
         for member in scenario.members:
@@ -70,8 +72,13 @@ class Neighbourhood(Model):
             p = self.profiles[member.id]
             pv_forecast, load_forecast = forecasts(p, member.forecast, climatology)
             self.by_participant[member.id] = kind(
-                self, member, pv_kwh=p.pv_kwh, load_kwh=p.load_kwh, strategy=self.strategy,
-                pv_forecast_kwh=pv_forecast, load_forecast_kwh=load_forecast,
+                self,
+                member,
+                pv_kwh=p.pv_kwh,
+                load_kwh=p.load_kwh,
+                strategy=self.strategy,
+                pv_forecast_kwh=pv_forecast,
+                load_forecast_kwh=load_forecast,
             )
 
     def index_of(self, interval: Interval | str) -> int:
@@ -96,8 +103,9 @@ class Neighbourhood(Model):
         bids, self._bids = sorted(self._bids, key=lambda b: b.bid_id), []
         return bids
 
-    def deliver(self, interval: Interval | str,
-                curtailed_kwh: Mapping[str, float] | None = None) -> list[MeterReading]:
+    def deliver(
+        self, interval: Interval | str, curtailed_kwh: Mapping[str, float] | None = None
+    ) -> list[MeterReading]:
         """Play out ``interval`` with the real weather and loads, each member curtailed by
         what the market ordered (kWh by participant id); signed readings sorted by
         participant."""
@@ -125,5 +133,8 @@ class Neighbourhood(Model):
 
     def forecast_errors(self) -> list[ForecastError]:
         """How each forecast method would have done over this run, by lead time."""
-        return forecast_errors([self.profiles[m.id] for m in self.scenario.members],
-                               self.intervals, self.weather.source)
+        return forecast_errors(
+            [self.profiles[m.id] for m in self.scenario.members],
+            self.intervals,
+            self.weather.source,
+        )

@@ -48,7 +48,7 @@ class LocalMinutes:
         self.hours = np.array([iv.hours for iv in intervals])
         self.utc = times
         local = times.tz_convert(site.timezone).tz_localize(None)
-        self.minute = (local.hour.to_numpy() * 60 + local.minute.to_numpy())
+        self.minute = local.hour.to_numpy() * 60 + local.minute.to_numpy()
         days = local.normalize()
         self.days: list[date] = sorted({d.date() for d in pd.DatetimeIndex(days.unique())})
         ordinal = np.array([d.toordinal() for d in self.days])
@@ -63,8 +63,14 @@ class LocalMinutes:
         return per_interval_mean(kw, self.owner, self.count) * self.hours
 
 
-def _home_kwh(member: Member, seed: int, site: Site, clock: LocalMinutes,
-              weather: Weather, h0_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _home_kwh(
+    member: Member,
+    seed: int,
+    site: Site,
+    clock: LocalMinutes,
+    weather: Weather,
+    h0_share: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Real and expected load of a home: appliances, water heater, heat pump."""
     home = Home(member.annual_kwh, seed, member.stream, site.country, site.subdivision)
     table = np.vstack([home.minute_kw(day) for day in clock.days])
@@ -72,37 +78,39 @@ def _home_kwh(member: Member, seed: int, site: Site, clock: LocalMinutes,
     if member.water_heater is not None:
         extra = member.water_heater.minute_kw()
     real = clock.energy_kwh(table + extra)
-    expected = member.annual_kwh * h0_share + clock.energy_kwh(
-        np.broadcast_to(extra, table.shape))
+    expected = member.annual_kwh * h0_share + clock.energy_kwh(np.broadcast_to(extra, table.shape))
     if member.heat_pump is not None:
         # Temperature forecasts are far better than irradiance ones; taken as exact.
-        pump = clock.energy_from_samples_kwh(member.heat_pump.electric_kw(
-            weather.temperature_c(clock.utc), site.climate))
+        pump = clock.energy_from_samples_kwh(
+            member.heat_pump.electric_kw(weather.temperature_c(clock.utc), site.climate)
+        )
         real, expected = real + pump, expected + pump
     return real, expected
 
 
-def _school_kwh(member: Member, scenario: Scenario, seed: int,
-                clock: LocalMinutes) -> tuple[np.ndarray, np.ndarray]:
+def _school_kwh(
+    member: Member, scenario: Scenario, seed: int, clock: LocalMinutes
+) -> tuple[np.ndarray, np.ndarray]:
     school = SchoolLoad(member.annual_kwh, scenario.school_calendar, member.base_share, seed)
     real = np.vstack([np.repeat(school.quarter_kw(d), 15) for d in clock.days])
-    expected = np.vstack([np.repeat(school.quarter_kw(d, expected=True), 15)
-                          for d in clock.days])
+    expected = np.vstack([np.repeat(school.quarter_kw(d, expected=True), 15) for d in clock.days])
     return clock.energy_kwh(real), clock.energy_kwh(expected)
 
 
-def neighbourhood_profiles(scenario: Scenario, intervals: Sequence[Interval],
-                           seed: int) -> tuple[Weather, dict[str, MemberProfiles]]:
+def neighbourhood_profiles(
+    scenario: Scenario, intervals: Sequence[Interval], seed: int
+) -> tuple[Weather, dict[str, MemberProfiles]]:
     """The weather of the run and every member's profiles, by participant id."""
     site = scenario.site
     weather = Weather(site.climate, seed, site.longitude)
-    orientations = sorted({m.orientation for m in scenario.members if m.pv_kwp > 0},
-                          key=lambda o: (o.tilt_deg, o.azimuth_deg)) or [Orientation()]
+    orientations = sorted(
+        {m.orientation for m in scenario.members if m.pv_kwp > 0},
+        key=lambda o: (o.tilt_deg, o.azimuth_deg),
+    ) or [Orientation()]
     geometry = solar_geometry(intervals, site)
     actual = pv_kwh_per_kwp(intervals, site, orientations, weather, geometry=geometry)
     clear = pv_kwh_per_kwp(intervals, site, orientations, geometry=geometry)
-    ahead = pv_kwh_per_kwp(intervals, site, orientations, weather, forecast=True,
-                           geometry=geometry)
+    ahead = pv_kwh_per_kwp(intervals, site, orientations, weather, forecast=True, geometry=geometry)
     clock = LocalMinutes(intervals, site)
     h0_share = load_share(intervals, "h0", site)
     out: dict[str, MemberProfiles] = {}
@@ -114,8 +122,10 @@ def neighbourhood_profiles(scenario: Scenario, intervals: Sequence[Interval],
         o, kwp = member.orientation, member.pv_kwp
         zero = np.zeros(len(intervals))
         out[member.id] = MemberProfiles(
-            pv_kwh=kwp * actual[o] if kwp else zero, load_kwh=load,
+            pv_kwh=kwp * actual[o] if kwp else zero,
+            load_kwh=load,
             pv_clear_kwh=kwp * clear[o] if kwp else zero,
-            pv_day_ahead_kwh=kwp * ahead[o] if kwp else zero, load_expected_kwh=expected,
+            pv_day_ahead_kwh=kwp * ahead[o] if kwp else zero,
+            load_expected_kwh=expected,
         )
     return weather, out

@@ -64,8 +64,9 @@ class Registry(BaseModel):
             raise ValueError("a participant is listed twice")
         for m in self.members:
             if m.participant.bus not in self.grid.buses:
-                raise ValueError(f"participant {m.id[:12]} sits at unknown bus "
-                                 f"{m.participant.bus!r}")
+                raise ValueError(
+                    f"participant {m.id[:12]} sits at unknown bus {m.participant.bus!r}"
+                )
             if not m.participant.meter_id:
                 raise ValueError(f"participant {m.id[:12]} has no meter_id")
             stray = [p for p in m.preferred if p not in ids]
@@ -81,8 +82,9 @@ class Registry(BaseModel):
         for m in self.members:
             if m.id == participant_id:
                 return m
-        raise InvalidInput(f"key {participant_id[:12]} is not in the registry",
-                           code="not-registered")
+        raise InvalidInput(
+            f"key {participant_id[:12]} is not in the registry", code="not-registered"
+        )
 
 
 def load_registry(path: Path) -> Registry:
@@ -95,16 +97,22 @@ def own_scenario(registry: Registry, key: KeyPair, meter: KeyPair) -> tuple[Scen
     other participants are known by id (so its preferences stay valid)."""
     entry = registry.entry(key.public_hex)
     if entry.participant.meter_id != meter.public_hex:
-        raise InvalidInput("the meter key does not match the registered meter_id",
-                           code="wrong-meter-key")
+        raise InvalidInput(
+            "the meter key does not match the registered meter_id", code="wrong-meter-key"
+        )
     battery = entry.battery
     member = Member(
-        participant=entry.participant, keypair=key, meter_key=meter, pv_kwp=entry.pv_kwp,
+        participant=entry.participant,
+        keypair=key,
+        meter_key=meter,
+        pv_kwp=entry.pv_kwp,
         battery=BatterySpec(battery.capacity_kwh, battery.power_kw, battery.efficiency)
-        if battery else None,
-        annual_kwh=entry.annual_kwh, load_profile=entry.load_profile, preferred=entry.preferred,
+        if battery
+        else None,
+        annual_kwh=entry.annual_kwh,
+        load_profile=entry.load_profile,
+        preferred=entry.preferred,
     )
     others = frozenset(m.id for m in registry.members) - {member.id}
-    scenario = Scenario(registry.grid, (member,), registry.fund, name="registry",
-                        others=others)
+    scenario = Scenario(registry.grid, (member,), registry.fund, name="registry", others=others)
     return scenario, member

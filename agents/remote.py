@@ -47,9 +47,11 @@ class AgentReport:
     ended: bool = False
 
     def to_json(self) -> str:
-        return json.dumps({**self.__dict__, "blocks": {str(k): v for k, v in
-                                                       sorted(self.blocks.items())}},
-                          indent=1, sort_keys=True)
+        return json.dumps(
+            {**self.__dict__, "blocks": {str(k): v for k, v in sorted(self.blocks.items())}},
+            indent=1,
+            sort_keys=True,
+        )
 
 
 def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None) -> str:
@@ -61,24 +63,30 @@ def check_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None)
     try:
         return _checked_block(block, operator_hex, prev_hash)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise VoisinError(f"a block that is not one ({type(exc).__name__}: {exc})"[:200],
-                          code="bad-block") from None
+        raise VoisinError(
+            f"a block that is not one ({type(exc).__name__}: {exc})"[:200], code="bad-block"
+        ) from None
 
 
 def _checked_block(block: dict[str, Any], operator_hex: str, prev_hash: str | None) -> str:
     header = block["header"]
     header_bytes = canonical_bytes(header)
-    if header.get("operator") != operator_hex or not verify(operator_hex, header_bytes,
-                                                            block["signature"]):
-        raise VoisinError(f"block {header.get('height')}: not signed by the pinned operator",
-                          code="bad-block")
+    if header.get("operator") != operator_hex or not verify(
+        operator_hex, header_bytes, block["signature"]
+    ):
+        raise VoisinError(
+            f"block {header.get('height')}: not signed by the pinned operator", code="bad-block"
+        )
     leaves = [Transaction.model_validate(t).leaf_hash() for t in block["transactions"]]
     if merkle.root_from_hashes(leaves).hex() != header["merkle_root"]:
-        raise VoisinError(f"block {header['height']}: Merkle root does not match its "
-                          "transactions", code="bad-block")
+        raise VoisinError(
+            f"block {header['height']}: Merkle root does not match its transactions",
+            code="bad-block",
+        )
     if prev_hash is not None and header["prev_hash"] != prev_hash:
-        raise VoisinError(f"block {header['height']}: does not extend the block before it",
-                          code="bad-block")
+        raise VoisinError(
+            f"block {header['height']}: does not extend the block before it", code="bad-block"
+        )
     return sha256_hex(header_bytes)
 
 
@@ -90,8 +98,7 @@ def check_trade(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]])
         return f"a trade that is not one ({type(exc).__name__})"
 
 
-def _trade_problem(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]]
-                   ) -> str | None:
+def _trade_problem(trade: dict[str, Any], me: str, bids: dict[str, dict[str, Any]]) -> str | None:
     if trade["buyer"] == me:
         bid = bids.get(trade["buyer_bid_id"])
         price = trade["buyer_price_eur_per_kwh"]
@@ -121,8 +128,12 @@ def parse_event(data: bytes) -> dict[str, Any]:
         event = json.loads(data)
     except (ValueError, RecursionError):
         event = None
-    if not (isinstance(event, dict) and type(event.get("seq")) is int
-            and isinstance(event.get("type"), str) and isinstance(event.get("body"), dict)):
+    if not (
+        isinstance(event, dict)
+        and type(event.get("seq")) is int
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("body"), dict)
+    ):
         raise VoisinError("an event that is not one", code="bad-event")
     return event
 
@@ -130,8 +141,17 @@ def parse_event(data: bytes) -> dict[str, Any]:
 class RemoteAgent:
     """A member's agent: ``run`` until the operator announces the end or ``stop``."""
 
-    def __init__(self, scenario: Scenario, member: Member, *, seed: int, router: str, pub: str,
-                 server_hex: str, report_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        member: Member,
+        *,
+        seed: int,
+        router: str,
+        pub: str,
+        server_hex: str,
+        report_path: Path | None = None,
+    ) -> None:
         self.scenario = scenario
         self.member = member
         self.seed = seed
@@ -151,8 +171,9 @@ class RemoteAgent:
         except (zmq.ZMQError, VoisinError) as exc:
             self.sub.close(0)
             self.context.term()
-            raise VoisinError(f"cannot connect to the operator: {exc}",
-                              code="bad-endpoint") from None
+            raise VoisinError(
+                f"cannot connect to the operator: {exc}", code="bad-endpoint"
+            ) from None
         self.model: Neighbourhood | None = None
         self._head: str | None = None
         self._height = -1
@@ -200,8 +221,9 @@ class RemoteAgent:
 
         A one-interval model first loads the climate, the clear-sky tables and the load
         tables, so building the real one after hello, on the market's clock, is quick."""
-        Neighbourhood(self._own_scenario(), [Interval(start=datetime(2026, 1, 1, tzinfo=UTC))],
-                      seed=self.seed)
+        Neighbourhood(
+            self._own_scenario(), [Interval(start=datetime(2026, 1, 1, tzinfo=UTC))], seed=self.seed
+        )
         while not self._stopping:
             info = self._request(MessageType.HELLO, {"agent": "voisin"})
             if info is not None:
@@ -211,8 +233,10 @@ class RemoteAgent:
         if self.model is None and info.get("first_interval"):
             first = datetime.fromisoformat(info["first_interval"])
             minutes = int(info["minutes"])
-            intervals = [Interval(start=first + timedelta(minutes=minutes * i), minutes=minutes)
-                         for i in range(int(info["intervals"]))]
+            intervals = [
+                Interval(start=first + timedelta(minutes=minutes * i), minutes=minutes)
+                for i in range(int(info["intervals"]))
+            ]
             self.model = Neighbourhood(self._own_scenario(), intervals, seed=self.seed)
 
     def _own_scenario(self) -> Scenario:
@@ -220,8 +244,15 @@ class RemoteAgent:
         whole neighbourhood's would take longer than an accelerated interval."""
         s = self.scenario
         others = (frozenset(m.id for m in s.members) | s.others) - {self.member.id}
-        return Scenario(s.grid, (self.member,), s.fund, site=s.site,
-                        school_calendar=s.school_calendar, name=s.name, others=others)
+        return Scenario(
+            s.grid,
+            (self.member,),
+            s.fund,
+            site=s.site,
+            school_calendar=s.school_calendar,
+            name=s.name,
+            others=others,
+        )
 
     def _mine(self, items: list[Any]) -> list[Any]:
         return [x for x in items if x.participant == self.member.id]
@@ -294,8 +325,9 @@ class RemoteAgent:
             elif topic == EventType.BLOCK:
                 self.on_block(body)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.report.problems.append(f"bad-event: a {topic} event without its fields "
-                                        f"({type(exc).__name__})")
+            self.report.problems.append(
+                f"bad-event: a {topic} event without its fields ({type(exc).__name__})"
+            )
             return
         if topic == EventType.END:
             self.report.ended = True

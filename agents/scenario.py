@@ -68,8 +68,10 @@ class Member:
         if self.load_profile not in PROFILES:
             raise InvalidInput(f"member {pid[:8]}: unknown load profile {self.load_profile!r}")
         if self.forecast not in FORECAST_METHODS:
-            raise InvalidInput(f"member {pid[:8]}: unknown forecast {self.forecast!r}; use "
-                               f"one of {', '.join(FORECAST_METHODS)}")
+            raise InvalidInput(
+                f"member {pid[:8]}: unknown forecast {self.forecast!r}; use "
+                f"one of {', '.join(FORECAST_METHODS)}"
+            )
         if not 0 <= self.base_share < 1:
             raise InvalidInput(f"member {pid[:8]}: base_share must be in [0, 1)")
 
@@ -172,17 +174,31 @@ def default_grid(scale: float = 1.0) -> Grid:
     lines = []
     for a, b, km, kind in _LINES:
         cable = CABLE_TYPES[kind]
-        lines.append(Line(
-            from_bus=a, to_bus=b, length_km=km,
-            r_ohm_per_km=round(cable.r_ohm_per_km / scale, 9),
-            x_ohm_per_km=round(cable.x_ohm_per_km / scale, 9),
-            c_nf_per_km=round(cable.c_nf_per_km * scale, 6),
-            max_i_ka=round(cable.max_i_ka * scale, 9),
-        ) if scale != 1.0 else Line(from_bus=a, to_bus=b, length_km=km, std_type=kind))
+        lines.append(
+            Line(
+                from_bus=a,
+                to_bus=b,
+                length_km=km,
+                r_ohm_per_km=round(cable.r_ohm_per_km / scale, 9),
+                x_ohm_per_km=round(cable.x_ohm_per_km / scale, 9),
+                c_nf_per_km=round(cable.c_nf_per_km * scale, 6),
+                max_i_ka=round(cable.max_i_ka * scale, 9),
+            )
+            if scale != 1.0
+            else Line(from_bus=a, to_bus=b, length_km=km, std_type=kind)
+        )
     unit = TRANSFORMER_TYPES[_TRANSFORMER]
-    transformer = Transformer(std_type=_TRANSFORMER) if scale == 1.0 else Transformer(
-        sn_kva=unit.sn_kva * scale, vn_hv_kv=unit.vn_hv_kv, vn_lv_kv=unit.vn_lv_kv,
-        vk_percent=unit.vk_percent, vkr_percent=unit.vkr_percent)
+    transformer = (
+        Transformer(std_type=_TRANSFORMER)
+        if scale == 1.0
+        else Transformer(
+            sn_kva=unit.sn_kva * scale,
+            vn_hv_kv=unit.vn_hv_kv,
+            vn_lv_kv=unit.vn_lv_kv,
+            vk_percent=unit.vk_percent,
+            vkr_percent=unit.vkr_percent,
+        )
+    )
     return Grid(
         root="TR",
         buses=buses,
@@ -230,8 +246,7 @@ def _household(
         meter_id=meter.public_hex,
     )
     preferred = (school.id,) if kwp else ()
-    return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred,
-                  orientation)
+    return Member(participant, key, meter, kwp, battery, annual_kwh, "h0", preferred, orientation)
 
 
 def default_neighbourhood(
@@ -273,10 +288,24 @@ def default_neighbourhood(
             capacity = round(float(rng.uniform(5.0, 10.0)) * 2) / 2
             battery = BatterySpec(capacity, power_kw=capacity / 2, initial_soc_kwh=0.3 * capacity)
         annual_kwh = float(round(rng.uniform(2000, 6000), -1))
-        orientation = Orientation(30.0, 180.0) if i < estate else Orientation(
-            float(roofs.choice(_TILTS)), float(roofs.choice(_AZIMUTHS)))
-        members.append(_household(seed, i, bus, kwp, battery, annual_kwh, school,
-                                  orientation if kwp else Orientation(), tariffs[0]))
+        orientation = (
+            Orientation(30.0, 180.0)
+            if i < estate
+            else Orientation(float(roofs.choice(_TILTS)), float(roofs.choice(_AZIMUTHS)))
+        )
+        members.append(
+            _household(
+                seed,
+                i,
+                bus,
+                kwp,
+                battery,
+                annual_kwh,
+                school,
+                orientation if kwp else Orientation(),
+                tariffs[0],
+            )
+        )
     return Scenario(
         grid=grid,
         members=(*members, school),

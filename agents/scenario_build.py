@@ -32,30 +32,42 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
     key = KeyPair.derive("seed", file.run.seed, "member", table.name)
     meter = KeyPair.derive("seed", file.run.seed, "member", table.name, "meter")
     school = table.kind == "school"
-    group = "school" if school else ("pv+battery" if table.battery else
-                                     "pv" if table.pv_kwp else "consumer")
+    group = (
+        "school"
+        if school
+        else ("pv+battery" if table.battery else "pv" if table.pv_kwp else "consumer")
+    )
     participant = Participant(
         participant_id=key.public_hex,
         kind=ParticipantKind.SCHOOL if school else ParticipantKind.HOUSEHOLD,
-        group=group, bus=table.bus, tariff=file.tariffs[table.tariff],
+        group=group,
+        bus=table.bus,
+        tariff=file.tariffs[table.tariff],
         meter_id=meter.public_hex,
     )
     try:
         preferred = tuple(ids[name] for name in table.preferred)
     except KeyError as exc:
-        raise InvalidInput(f"member {table.name} prefers unknown member {exc.args[0]!r}",
-                           code="bad-scenario") from None
+        raise InvalidInput(
+            f"member {table.name} prefers unknown member {exc.args[0]!r}", code="bad-scenario"
+        ) from None
     b = table.battery
     return Member(
-        participant, key, meter, pv_kwp=table.pv_kwp,
+        participant,
+        key,
+        meter,
+        pv_kwp=table.pv_kwp,
         battery=BatterySpec(b.capacity_kwh, b.power_kw, b.efficiency, b.initial_soc_kwh)
-        if b else None,
-        annual_kwh=table.annual_kwh, load_profile="g1" if school else "h0",
-        preferred=preferred, orientation=Orientation(table.tilt_deg, table.azimuth_deg),
-        water_heater=WaterHeater(**table.water_heater.model_dump())
-        if table.water_heater else None,
+        if b
+        else None,
+        annual_kwh=table.annual_kwh,
+        load_profile="g1" if school else "h0",
+        preferred=preferred,
+        orientation=Orientation(table.tilt_deg, table.azimuth_deg),
+        water_heater=WaterHeater(**table.water_heater.model_dump()) if table.water_heater else None,
         heat_pump=HeatPump(**table.heat_pump.model_dump()) if table.heat_pump else None,
-        base_share=table.base_share, forecast=table.forecast,  # type: ignore[arg-type]
+        base_share=table.base_share,
+        forecast=table.forecast,  # type: ignore[arg-type]
     )
 
 
@@ -66,28 +78,40 @@ def build_scenario(file: ScenarioFile) -> Scenario:
     site = file.site.site()
     calendar = file.calendar()
     if file.generated:
-        base = default_neighbourhood(run.households, run.seed,
-                                     tariffs=(file.tariffs["household"],
-                                              file.tariffs["school"]))
+        base = default_neighbourhood(
+            run.households, run.seed, tariffs=(file.tariffs["household"], file.tariffs["school"])
+        )
         members = list(base.members)
         fund, operator = base.fund, base.operator
     else:
         members = []
         fund = KeyPair.derive("seed", run.seed, "fund").public_hex
         operator = KeyPair.derive("seed", run.seed, "operator")
-    ids = {t.name: KeyPair.derive("seed", run.seed, "member", t.name).public_hex
-           for t in file.members}
+    ids = {
+        t.name: KeyPair.derive("seed", run.seed, "member", t.name).public_hex for t in file.members
+    }
     schools = [m.id for m in members if m.participant.kind is ParticipantKind.SCHOOL]
     schools += [ids[t.name] for t in file.members if t.kind == "school"]
     if schools and "school" not in ids:
         ids["school"] = schools[0]
     members += [_member(t, file, ids) for t in file.members]
-    return Scenario(grid=grid, members=tuple(members), fund=fund, operator=operator,
-                    site=site, school_calendar=calendar, name=file.name)
+    return Scenario(
+        grid=grid,
+        members=tuple(members),
+        fund=fund,
+        operator=operator,
+        site=site,
+        school_calendar=calendar,
+        name=file.name,
+    )
 
 
-def replayed_profiles(file: ScenarioFile, scenario: Scenario, intervals: Sequence[Interval],
-                      simulated: dict[str, MemberProfiles]) -> dict[str, MemberProfiles]:
+def replayed_profiles(
+    file: ScenarioFile,
+    scenario: Scenario,
+    intervals: Sequence[Interval],
+    simulated: dict[str, MemberProfiles],
+) -> dict[str, MemberProfiles]:
     """Members with a meter data file: their measured PV and load replace the simulated
     ones (forecasts keep the member's clear sky, weather and expected load)."""
     out = {}
@@ -95,7 +119,11 @@ def replayed_profiles(file: ScenarioFile, scenario: Scenario, intervals: Sequenc
         if table.meter_data is None:
             continue
         pid = KeyPair.derive("seed", file.run.seed, "member", table.name).public_hex
-        series = read_meter_data(file.resolve(table.meter_data.path), table.meter_data.format,
-                                 intervals, scenario.site.timezone)
+        series = read_meter_data(
+            file.resolve(table.meter_data.path),
+            table.meter_data.format,
+            intervals,
+            scenario.site.timezone,
+        )
         out[pid] = replace(simulated[pid], pv_kwh=series.pv_kwh, load_kwh=series.load_kwh)
     return out

@@ -149,10 +149,12 @@ class ScenarioFile(BaseModel):
     site: SiteTable = SiteTable()
     school_calendar: CalendarTable = CalendarTable()
     grid: GridTable = GridTable()
-    tariffs: dict[str, Tariff] = Field(default_factory=lambda: {
-        "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
-        "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
-    })
+    tariffs: dict[str, Tariff] = Field(
+        default_factory=lambda: {
+            "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
+            "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
+        }
+    )
     strategy: Literal["zi-c", "truthful"] = "zi-c"
     generated: bool = True
     """Include the seeded default neighbourhood of ``run.households`` homes and a school."""
@@ -170,8 +172,9 @@ class ScenarioFile(BaseModel):
         return self
 
     def calendar(self) -> SchoolCalendar:
-        return SchoolCalendar(self.site.country, self.site.subdivision,
-                              self.school_calendar.holidays)
+        return SchoolCalendar(
+            self.site.country, self.site.subdivision, self.school_calendar.holidays
+        )
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else self.base_dir / path
@@ -184,8 +187,10 @@ def resolve_grid(preset: str, scale: float) -> Grid:
 
     if preset == "default":
         return default_grid(scale)
-    raise InvalidInput(f"grid preset {preset!r} is not available; use \"default\" or a "
-                       "[grid.custom] table", code="bad-grid")
+    raise InvalidInput(
+        f'grid preset {preset!r} is not available; use "default" or a [grid.custom] table',
+        code="bad-grid",
+    )
 
 
 def read_scenario(path: Path | None = None) -> ScenarioFile:
@@ -197,8 +202,9 @@ def read_scenario(path: Path | None = None) -> ScenarioFile:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise InvalidInput(f"cannot read scenario {path}: {exc.strerror}",
-                               code="bad-scenario") from None
+            raise InvalidInput(
+                f"cannot read scenario {path}: {exc.strerror}", code="bad-scenario"
+            ) from None
         where, base = f"scenario {path}", path.parent
     try:
         data = tomllib.loads(text)

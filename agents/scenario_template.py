@@ -9,7 +9,7 @@ from __future__ import annotations
 from voisin.agents.scenario_file import CalendarTable, SiteTable
 from voisin.settings import DEFAULTS, RunDefaults
 
-_TEMPLATE = '''# A voisin scenario (TOML). Run it with: voisin simulate --scenario THIS_FILE
+_TEMPLATE = """# A voisin scenario (TOML). Run it with: voisin simulate --scenario THIS_FILE
 # Command-line flags (--seed, --start, --days, ...) override the [run] table.
 name = "{name}"
 strategy = "zi-c"           # bidding: "zi-c" (zero intelligence) or "truthful"
@@ -65,13 +65,22 @@ export_eur_per_kwh = 0.08
 # water_heater = {{ power_kw = 3, kwh_per_day = 6 }}
 # heat_pump = {{ annual_heat_kwh = 8000, max_power_kw = 3 }}
 # meter_data = {{ path = "my-meter.csv", format = "csv" }}   # or format = "dsmr"
-'''
+"""
 
 
 def render_template(run: RunDefaults = DEFAULTS, name: str = "default") -> str:
     site = SiteTable()
-    holidays = "\n".join(f"    [{a.isoformat()}, {b.isoformat()}],"
-                         for a, b in CalendarTable().holidays)
-    return _TEMPLATE.format(name=name, seed=run.seed, households=run.households,
-                            start=run.start.isoformat(), days=run.days, minutes=run.minutes,
-                            gift_share=run.gift_share, site=site, holidays=holidays)
+    holidays = "\n".join(
+        f"    [{a.isoformat()}, {b.isoformat()}]," for a, b in CalendarTable().holidays
+    )
+    return _TEMPLATE.format(
+        name=name,
+        seed=run.seed,
+        households=run.households,
+        start=run.start.isoformat(),
+        days=run.days,
+        minutes=run.minutes,
+        gift_share=run.gift_share,
+        site=site,
+        holidays=holidays,
+    )

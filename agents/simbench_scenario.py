@@ -26,20 +26,26 @@ from voisin.meters import BatterySpec
 from voisin.protocol import Interval, KeyPair, Participant, ParticipantKind
 
 
-def simbench_scenario(source: str, intervals: Sequence[Interval], seed: int
-                      ) -> tuple[Scenario, dict[str, MemberProfiles]]:
+def simbench_scenario(
+    source: str, intervals: Sequence[Interval], seed: int
+) -> tuple[Scenario, dict[str, MemberProfiles]]:
     """The members and their profiles (kWh per interval of ``intervals``) of a SimBench
     LV grid; ``source`` is ``simbench:CODE``."""
     minutes = intervals[0].minutes
     days = sorted({iv.start.date() for iv in intervals})
     before = days[0] - timedelta(days=1)
-    feeder = simbench_feeder(source, [before, *days], minutes=minutes,
-                             import_price_eur_per_kwh=HOUSEHOLD_TARIFF.import_eur_per_kwh,
-                             export_price_eur_per_kwh=HOUSEHOLD_TARIFF.export_eur_per_kwh)
+    feeder = simbench_feeder(
+        source,
+        [before, *days],
+        minutes=minutes,
+        import_price_eur_per_kwh=HOUSEHOLD_TARIFF.import_eur_per_kwh,
+        export_price_eur_per_kwh=HOUSEHOLD_TARIFF.export_eur_per_kwh,
+    )
     per_day = 1440 // minutes
     if len(feeder.interval_starts) != per_day * (len(days) + 1):
-        raise InvalidInput("SimBench profiles cover whole days; pick a start at midnight",
-                           code="bad-interval")
+        raise InvalidInput(
+            "SimBench profiles cover whole days; pick a start at midnight", code="bad-interval"
+        )
     homes = _homes(feeder)
     members, profiles = [], {}
     for name, (load, pv, storage) in sorted(homes.items()):
@@ -49,7 +55,8 @@ def simbench_scenario(source: str, intervals: Sequence[Interval], seed: int
     if not members:
         raise InvalidInput(f"{source} has no loads or PV to trade", code="bad-grid")
     scenario = Scenario(
-        grid=feeder.grid, members=tuple(members),
+        grid=feeder.grid,
+        members=tuple(members),
         fund=KeyPair.derive("seed", seed, "fund").public_hex,
         operator=KeyPair.derive("seed", seed, "operator"),
         name=f"{feeder.code}-{seed}",
@@ -71,9 +78,12 @@ def _homes(feeder: SimbenchFeeder) -> dict[str, _Home]:
     for unit in feeder.units:
         if unit.kind == "load":
             continue
-        free = [n for n in by_bus.get(unit.bus, ())
-                if (unit.kind == "storage" and homes[n][2] is None)
-                or (unit.kind != "storage" and not homes[n][1])]
+        free = [
+            n
+            for n in by_bus.get(unit.bus, ())
+            if (unit.kind == "storage" and homes[n][2] is None)
+            or (unit.kind != "storage" and not homes[n][1])
+        ]
         if unit.kind == "storage":
             if free:
                 load, pv, _ = homes[free[0]]
@@ -86,34 +96,57 @@ def _homes(feeder: SimbenchFeeder) -> dict[str, _Home]:
     return homes
 
 
-def _member(seed: int, feeder: SimbenchFeeder, name: str, load: SimbenchUnit | None,
-            pv: list[SimbenchUnit], storage: SimbenchUnit | None) -> Member:
+def _member(
+    seed: int,
+    feeder: SimbenchFeeder,
+    name: str,
+    load: SimbenchUnit | None,
+    pv: list[SimbenchUnit],
+    storage: SimbenchUnit | None,
+) -> Member:
     key = KeyPair.derive("seed", seed, "simbench", feeder.code, name)
     meter = KeyPair.derive("seed", seed, "simbench", feeder.code, name, "meter")
     bus = (load or pv[0]).bus
     kwp = float(sum(u.sn_kva for u in pv))
     battery = None
     if storage is not None and storage.capacity_kwh:
-        battery = BatterySpec(storage.capacity_kwh, storage.sn_kva,
-                              initial_soc_kwh=0.3 * storage.capacity_kwh)
+        battery = BatterySpec(
+            storage.capacity_kwh, storage.sn_kva, initial_soc_kwh=0.3 * storage.capacity_kwh
+        )
     hours = feeder.minutes / 60.0
     annual = float(np.mean(load.energy_kwh)) / hours * 8760.0 if load is not None else 0.0
     participant = Participant(
-        participant_id=key.public_hex, kind=ParticipantKind.HOUSEHOLD,
-        group="pv+battery" if battery else "pv" if kwp else "consumer", bus=bus,
-        tariff=HOUSEHOLD_TARIFF, meter_id=meter.public_hex)
-    return Member(participant, key, meter, pv_kwp=kwp, battery=battery, annual_kwh=annual,
-                  forecast="day-ahead")
+        participant_id=key.public_hex,
+        kind=ParticipantKind.HOUSEHOLD,
+        group="pv+battery" if battery else "pv" if kwp else "consumer",
+        bus=bus,
+        tariff=HOUSEHOLD_TARIFF,
+        meter_id=meter.public_hex,
+    )
+    return Member(
+        participant,
+        key,
+        meter,
+        pv_kwp=kwp,
+        battery=battery,
+        annual_kwh=annual,
+        forecast="day-ahead",
+    )
 
 
-def _profiles(load: SimbenchUnit | None, pv: list[SimbenchUnit], per_day: int,
-              count: int) -> MemberProfiles:
+def _profiles(
+    load: SimbenchUnit | None, pv: list[SimbenchUnit], per_day: int, count: int
+) -> MemberProfiles:
     """Real kWh from the requested days, expected kWh from the day before each."""
     total = per_day + count
     use = np.asarray(load.energy_kwh, dtype=float)[:total] if load else np.zeros(total)
     made = np.zeros(total)
     for unit in pv:
         made += np.asarray(unit.energy_kwh, dtype=float)[:total]
-    return MemberProfiles(pv_kwh=made[per_day:], load_kwh=use[per_day:],
-                          pv_clear_kwh=made[:count], pv_day_ahead_kwh=made[:count],
-                          load_expected_kwh=use[:count])
+    return MemberProfiles(
+        pv_kwh=made[per_day:],
+        load_kwh=use[per_day:],
+        pv_clear_kwh=made[:count],
+        pv_day_ahead_kwh=made[:count],
+        load_expected_kwh=use[:count],
+    )

@@ -29,15 +29,19 @@ def pv_table() -> None:
     lyon = seasonal_yields("mannheim", SEEDS, site=LYON)
     print("| month | TRY Mannheim (source) | model, Mannheim | ratio | model, Lyon |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    rows = zip(MONTHS, station.source_kwh_per_kwp, station.model_mean, lyon.model_mean,
-               strict=True)
+    rows = zip(MONTHS, station.source_kwh_per_kwp, station.model_mean, lyon.model_mean, strict=True)
     for month, src, mod, ly in rows:
         print(f"| {month} | {src:.1f} | {mod:.1f} | {mod / src:.2f} | {ly:.1f} |")
-    src, mod, ly = (station.source_kwh_per_kwp.sum(), station.model_mean.sum(),
-                    lyon.model_mean.sum())
+    src, mod, ly = (
+        station.source_kwh_per_kwp.sum(),
+        station.model_mean.sum(),
+        lyon.model_mean.sum(),
+    )
     spread = station.model_kwh_per_kwp.sum(axis=1)
-    print(f"| year | {src:.0f} | {mod:.0f} (seeds {spread.min():.0f}-{spread.max():.0f}) "
-          f"| {mod / src:.2f} | {ly:.0f} |")
+    print(
+        f"| year | {src:.0f} | {mod:.0f} (seeds {spread.min():.0f}-{spread.max():.0f}) "
+        f"| {mod / src:.2f} | {ly:.0f} |"
+    )
 
 
 def household_table() -> None:
@@ -52,8 +56,10 @@ def household_table() -> None:
         errors.append(kw.sum() / 60 / member.annual_kwh - 1)
         peaks.append(kw.reshape(-1, 15).mean(axis=1).max())
     q = np.percentile(peaks, [0, 10, 50, 90, 100])
-    print(f"\n{len(peaks)} homes, 2026: annual energy off by at most "
-          f"{max(abs(e) for e in errors):.2%} of the configured consumption")
+    print(
+        f"\n{len(peaks)} homes, 2026: annual energy off by at most "
+        f"{max(abs(e) for e in errors):.2%} of the configured consumption"
+    )
     print("| annual 15-min peak | min | p10 | median | p90 | max |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     print("| kW | " + " | ".join(f"{v:.1f}" for v in q) + " |")

@@ -34,9 +34,14 @@ WINDOW = 2000
 
 
 def _config(clients: int, port: int, folder: Path) -> ServiceConfig:
-    return ServiceConfig(households=clients, seed=SEED, intervals=4,
-                         router=f"tcp://127.0.0.1:{port}", pub=f"tcp://127.0.0.1:{port + 1}",
-                         ledger=folder / "ledger.sqlite")
+    return ServiceConfig(
+        households=clients,
+        seed=SEED,
+        intervals=4,
+        router=f"tcp://127.0.0.1:{port}",
+        pub=f"tcp://127.0.0.1:{port + 1}",
+        ledger=folder / "ledger.sqlite",
+    )
 
 
 def _signed_bids(member_index: int, clients: int, count: int, batch: int = 1) -> list[bytes]:
@@ -47,17 +52,31 @@ def _signed_bids(member_index: int, clients: int, count: int, batch: int = 1) ->
     interval = _config(clients, 0, Path()).start.strftime("%Y-%m-%dT%H:%MZ")
     bids = []
     for seq in range(1, count + 1):
-        bid = Bid(bid_id=f"{interval}/{member.id[:12]}/{seq}", participant=member.id,
-                  bus=member.bus, interval=interval, side=Side.BUY if seq % 2 else Side.SELL,
-                  # buys below sells: a member's own crossing bids are refused (self-trade)
-                  segments=(Segment(energy_kwh=0.25, price_eur_per_kwh=(
-                      0.04 if seq % 2 else 0.2) + seq % 7 / 100),))
+        bid = Bid(
+            bid_id=f"{interval}/{member.id[:12]}/{seq}",
+            participant=member.id,
+            bus=member.bus,
+            interval=interval,
+            side=Side.BUY if seq % 2 else Side.SELL,
+            # buys below sells: a member's own crossing bids are refused (self-trade)
+            segments=(
+                Segment(
+                    energy_kwh=0.25, price_eur_per_kwh=(0.04 if seq % 2 else 0.2) + seq % 7 / 100
+                ),
+            ),
+        )
         bids.append(sign_bid(member.keypair, bid, seq))
     if batch == 1:
         return [seal_bid(bid) for bid in bids]
-    return [seal(member.keypair, MessageType.BIDS, n + 1,
-                 {"bids": [b.model_dump(mode="json") for b in bids[i:i + batch]]})
-            for n, i in enumerate(range(0, count, batch))]
+    return [
+        seal(
+            member.keypair,
+            MessageType.BIDS,
+            n + 1,
+            {"bids": [b.model_dump(mode="json") for b in bids[i : i + batch]]},
+        )
+        for n, i in enumerate(range(0, count, batch))
+    ]
 
 
 def _operator(config: ServiceConfig, ready: mp.Event, stop: mp.Event, out: mp.Queue) -> None:
@@ -76,8 +95,16 @@ def _operator(config: ServiceConfig, ready: mp.Event, stop: mp.Event, out: mp.Qu
         service.close()
 
 
-def _client(index: int, clients: int, count: int, batch: int, router: str, server: str,
-            go: mp.Barrier, out: mp.Queue) -> None:
+def _client(
+    index: int,
+    clients: int,
+    count: int,
+    batch: int,
+    router: str,
+    server: str,
+    go: mp.Barrier,
+    out: mp.Queue,
+) -> None:
     frames = _signed_bids(index, clients, count, batch)
     key = default_neighbourhood(clients, SEED).members[index].keypair
     context = zmq.Context()
@@ -143,8 +170,9 @@ def in_process_rate(clients: int, samples: int = 3000) -> float:
     return samples / elapsed
 
 
-def _over_curve(clients: int, bids: int, batch: int, ctx: mp.context.BaseContext
-                ) -> tuple[float, int, int, dict]:
+def _over_curve(
+    clients: int, bids: int, batch: int, ctx: mp.context.BaseContext
+) -> tuple[float, int, int, dict]:
     with tempfile.TemporaryDirectory() as folder:
         config = _config(clients, free_port(), Path(folder))
         ready, stop, results, counters = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
@@ -153,9 +181,12 @@ def _over_curve(clients: int, bids: int, batch: int, ctx: mp.context.BaseContext
         ready.wait(60)
         server = default_neighbourhood(clients, SEED).operator.public_hex
         go = ctx.Barrier(clients + 1)
-        procs = [ctx.Process(target=_client, args=(i, clients, bids, batch, config.router,
-                                                   server, go, results))
-                 for i in range(clients)]
+        procs = [
+            ctx.Process(
+                target=_client, args=(i, clients, bids, batch, config.router, server, go, results)
+            )
+            for i in range(clients)
+        ]
         try:
             for p in procs:
                 p.start()
@@ -179,8 +210,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--bids", type=int, default=15000, help="bids per client")
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 50],
-                        help="bids per request, one run each (default: 1 and 50)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[1, 50],
+        help="bids per request, one run each (default: 1 and 50)",
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     bare = bare_verify_rate()
@@ -192,15 +228,22 @@ def main() -> None:
     for batch in args.batch:
         rate, accepted, refused, seen = _over_curve(args.clients, args.bids, batch, ctx)
         cpu = seen.get("cpu_s", 0.0)
-        rows.append((f"CurveZMQ, {args.clients} clients, {batch} bid(s)/request", rate,
-                     f"{accepted / cpu:,.0f}" if cpu else "?"))
+        rows.append(
+            (
+                f"CurveZMQ, {args.clients} clients, {batch} bid(s)/request",
+                rate,
+                f"{accepted / cpu:,.0f}" if cpu else "?",
+            )
+        )
         if refused:
             print(f"batch {batch}: {refused} bids refused: {seen.get('rejected')}")
     print(f"{'measure':<46}{'per second':>12}{'per bid':>10}{'per op. CPU-s':>15}")
     for name, rate, per_cpu in rows:
         print(f"{name:<46}{rate:>12,.0f}{1e6 / rate:>8.1f}us{per_cpu:>15}")
-    print(f"{args.clients} x {args.bids:,} bids per run; one signature check per bid "
-          "(bids are self-signed); target 15,000 bids/s per operator core")
+    print(
+        f"{args.clients} x {args.bids:,} bids per run; one signature check per bid "
+        "(bids are self-signed); target 15,000 bids/s per operator core"
+    )
 
 
 if __name__ == "__main__":

@@ -63,10 +63,15 @@ from voisin.protocol.trades import trade_prices
 
 PARTICIPANTS, BUSES = 1000, 50
 APPEND_TARGET, VERIFY_TARGET = 50_000, 100_000
-GRID = Grid(root="b0", buses=tuple(f"b{i}" for i in range(BUSES)),
-            lines=tuple(Line(from_bus=f"b{i // 2}", to_bus=f"b{i}", capacity_kwh=50.0)
-                        for i in range(1, BUSES)),
-            import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05)
+GRID = Grid(
+    root="b0",
+    buses=tuple(f"b{i}" for i in range(BUSES)),
+    lines=tuple(
+        Line(from_bus=f"b{i // 2}", to_bus=f"b{i}", capacity_kwh=50.0) for i in range(1, BUSES)
+    ),
+    import_price_eur_per_kwh=0.30,
+    export_price_eur_per_kwh=0.05,
+)
 TERMS = {"grid": GRID.model_dump(mode="json", by_alias=True)}
 TARIFF = Tariff(import_eur_per_kwh=0.30, export_eur_per_kwh=0.05)
 
@@ -75,14 +80,22 @@ def _interval(block: int) -> str:
     return f"2026-06-{22 + block // 96 % 7:02d}T{block // 4 % 24:02d}:{block % 4 * 15:02d}Z"
 
 
-def make_market(n: int, size: int, seed: int
-                ) -> tuple[list[Participant], list[list[Transaction]], list[Signed[Bid]]]:
+def make_market(
+    n: int, size: int, seed: int
+) -> tuple[list[Participant], list[list[Transaction]], list[Signed[Bid]]]:
     """Members, the clearing blocks' transactions, and every bid (for the Ed25519 row)."""
     rng = np.random.default_rng(seed)
     keys = [KeyPair.derive("bench", i) for i in range(PARTICIPANTS)]
-    members = [Participant(participant_id=k.public_hex, kind=ParticipantKind.HOUSEHOLD,
-                           group="pv", bus=f"b{i % BUSES}", tariff=TARIFF)
-               for i, k in enumerate(keys)]
+    members = [
+        Participant(
+            participant_id=k.public_hex,
+            kind=ParticipantKind.HOUSEHOLD,
+            group="pv",
+            bus=f"b{i % BUSES}",
+            tariff=TARIFF,
+        )
+        for i, k in enumerate(keys)
+    ]
     blocks, every_bid = [], []
     for block, lo in enumerate(range(0, n, size)):
         interval = _interval(block)
@@ -95,31 +108,66 @@ def make_market(n: int, size: int, seed: int
         for i, (s, b, e) in enumerate(zip(seller, buyer, energy, strict=True)):
             if prices[members[b].bus] < prices[members[s].bus]:
                 s, b = b, s  # energy flows to the dearer bus
-            sell = sign_bid(keys[s], Bid(bid_id=f"{interval}/{i}/s", participant=members[s].
-                                         participant_id, bus=members[s].bus, interval=interval,
-                                         side=Side.SELL, segments=(Segment(
-                                             energy_kwh=float(e), price_eur_per_kwh=0.01),)), 1)
-            buy = sign_bid(keys[b], Bid(bid_id=f"{interval}/{i}/b", participant=members[b].
-                                        participant_id, bus=members[b].bus, interval=interval,
-                                        side=Side.BUY, segments=(Segment(
-                                            energy_kwh=float(e), price_eur_per_kwh=0.5),)), 1)
+            sell = sign_bid(
+                keys[s],
+                Bid(
+                    bid_id=f"{interval}/{i}/s",
+                    participant=members[s].participant_id,
+                    bus=members[s].bus,
+                    interval=interval,
+                    side=Side.SELL,
+                    segments=(Segment(energy_kwh=float(e), price_eur_per_kwh=0.01),),
+                ),
+                1,
+            )
+            buy = sign_bid(
+                keys[b],
+                Bid(
+                    bid_id=f"{interval}/{i}/b",
+                    participant=members[b].participant_id,
+                    bus=members[b].bus,
+                    interval=interval,
+                    side=Side.BUY,
+                    segments=(Segment(energy_kwh=float(e), price_eur_per_kwh=0.5),),
+                ),
+                1,
+            )
             paid, received = trade_prices(prices, GRID.root, 0.0, sell, buy)
-            trades.append(Trade(interval=interval, seller=sell.participant,
-                                buyer=buy.participant, energy_kwh=float(e),
-                                buyer_price_eur_per_kwh=paid,
-                                seller_price_eur_per_kwh=received, kind=TradeKind.P2P,
-                                buyer_bid_id=buy.bid_id, seller_bid_id=sell.bid_id))
+            trades.append(
+                Trade(
+                    interval=interval,
+                    seller=sell.participant,
+                    buyer=buy.participant,
+                    energy_kwh=float(e),
+                    buyer_price_eur_per_kwh=paid,
+                    seller_price_eur_per_kwh=received,
+                    kind=TradeKind.P2P,
+                    buyer_bid_id=buy.bid_id,
+                    seller_bid_id=sell.bid_id,
+                )
+            )
             bids += [Signed.of(sell), Signed.of(buy)]
         result = ClearingResult(
-            interval=interval, status=ClearingStatus.OPTIMAL, welfare_eur=0.0,
-            prices_eur_per_kwh=prices, cleared_kwh={}, trades=tuple(trades),
-            grid_import_kwh=0.0, grid_export_kwh=0.0, congestion_rent_eur=0.0,
-            book_hash="", grid_hash=digest(TERMS["grid"]), solver="bench")
+            interval=interval,
+            status=ClearingStatus.OPTIMAL,
+            welfare_eur=0.0,
+            prices_eur_per_kwh=prices,
+            cleared_kwh={},
+            trades=tuple(trades),
+            grid_import_kwh=0.0,
+            grid_export_kwh=0.0,
+            congestion_rent_eur=0.0,
+            book_hash="",
+            grid_hash=digest(TERMS["grid"]),
+            solver="bench",
+        )
         ordered = sorted(bids, key=lambda s: s.value.bid_id)
-        blocks.append([tx.bid(s) for s in ordered]
-                      + [tx.bid_digest(ordered, interval),
-                         tx.clearing(result, tx.terms_hash(TERMS))]
-                      + [tx.trade(t) for t in trades] + payments_for(trades, "fund"))
+        blocks.append(
+            [tx.bid(s) for s in ordered]
+            + [tx.bid_digest(ordered, interval), tx.clearing(result, tx.terms_hash(TERMS))]
+            + [tx.trade(t) for t in trades]
+            + payments_for(trades, "fund")
+        )
         every_bid += bids
     return members, blocks, every_bid
 
@@ -155,9 +203,13 @@ def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
         operator = KeyPair.derive("bench", "operator")
         with Ledger.open(path, operator, genesis_supply_micro=10**15) as ledger:
             # Register and fund every participant so payments never overdraw.
-            ledger.append([tx.registration(p) for p in members]
-                          + [tx.transfer("fund", p.participant_id, 10**12) for p in members]
-                          + [tx.market(TERMS)], interval=None, time="t")
+            ledger.append(
+                [tx.registration(p) for p in members]
+                + [tx.transfer("fund", p.participant_id, 10**12) for p in members]
+                + [tx.market(TERMS)],
+                interval=None,
+                time="t",
+            )
             t0 = time.perf_counter()
             for i, txs in enumerate(blocks):
                 ledger.append(txs, interval=_interval(i), time="t")
@@ -173,13 +225,21 @@ def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
         ("stdlib json.dumps(sort_keys), not RFC 8785", _rate(n, c_json), ""),
         ("encode RFC 8785 + SHA-256", _rate(n, encode + floor), ""),
         ("Ed25519 of 2 bids per trade, 2 threads", _rate(n, ed25519), ""),
-        (f"append ({len(blocks)} blocks, {report.transactions:,} tx, {size_mb:,.0f} MB)",
-         _rate(n, append), f"target {APPEND_TARGET:,}"),
-        ("verify (hashes, signatures, roots, arithmetic)", _rate(n, verify),
-         f"target {VERIFY_TARGET:,}, {ed25519 / verify:.0%} of it Ed25519"),
+        (
+            f"append ({len(blocks)} blocks, {report.transactions:,} tx, {size_mb:,.0f} MB)",
+            _rate(n, append),
+            f"target {APPEND_TARGET:,}",
+        ),
+        (
+            "verify (hashes, signatures, roots, arithmetic)",
+            _rate(n, verify),
+            f"target {VERIFY_TARGET:,}, {ed25519 / verify:.0%} of it Ed25519",
+        ),
     ]
-    return [(name, rate, f"{rate / floor_rate:.2f}x floor" + (f", {note}" if note else ""))
-            for name, rate, note in rows]
+    return [
+        (name, rate, f"{rate / floor_rate:.2f}x floor" + (f", {note}" if note else ""))
+        for name, rate, note in rows
+    ]
 
 
 def main() -> None:

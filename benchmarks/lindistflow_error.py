@@ -57,12 +57,20 @@ def check(model: AcModel, state: State) -> Checked:
     grid = model.grid
     flow = lindistflow(grid, state)
     rated_kva = [SQRT3 * grid.vn_kv * ln.rated_i_ka * 1000.0 for ln in grid.lines]
-    line = max((100.0 * math.hypot(p, q) / s for p, q, s in
-                zip(flow.line_p_kw, flow.line_q_kvar, rated_kva, strict=True)), default=0.0)
+    line = max(
+        (
+            100.0 * math.hypot(p, q) / s
+            for p, q, s in zip(flow.line_p_kw, flow.line_q_kvar, rated_kva, strict=True)
+        ),
+        default=0.0,
+    )
     trafo = 0.0
     if grid.transformer is not None:
-        trafo = 100.0 * math.hypot(flow.import_p_kw, flow.import_q_kvar) / (
-            grid.transformer.rated("sn_kva"))
+        trafo = (
+            100.0
+            * math.hypot(flow.import_p_kw, flow.import_q_kvar)
+            / (grid.transformer.rated("sn_kva"))
+        )
     return Checked(model.check(state, flow.vm_pu), line, trafo)
 
 
@@ -71,10 +79,12 @@ def row(grid: str, name: str, checked: Checked) -> str:
     err = result.voltage_error
     assert err is not None
     trafo = result.transformer_loading_percent or 0.0
-    return (f"| {grid} | {name} | {result.min_vm_pu:.4f} | {result.max_vm_pu:.4f} | "
-            f"{result.max_line_loading_percent:.1f} ({checked.ldf_line_percent:.1f}) | "
-            f"{trafo:.1f} ({checked.ldf_trafo_percent:.1f}) | {result.losses_kw:.2f} | "
-            f"{err.max_abs_pu:.5f} | {-err.below_pu:+.5f} | {err.above_pu:+.5f} |")
+    return (
+        f"| {grid} | {name} | {result.min_vm_pu:.4f} | {result.max_vm_pu:.4f} | "
+        f"{result.max_line_loading_percent:.1f} ({checked.ldf_line_percent:.1f}) | "
+        f"{trafo:.1f} ({checked.ldf_trafo_percent:.1f}) | {result.losses_kw:.2f} | "
+        f"{err.max_abs_pu:.5f} | {-err.below_pu:+.5f} | {err.above_pu:+.5f} |"
+    )
 
 
 def worst(results: list[Checked]) -> Checked:
@@ -92,8 +102,12 @@ def added(state: State, feeder: SimbenchFeeder, p_kw: float, q_kvar: float) -> S
     return out
 
 
-def reached(model: AcModel, make: Callable[[float], State], over: Callable[[AcCheck], bool],
-            high_kw: float = 400.0) -> tuple[float, Checked | None]:
+def reached(
+    model: AcModel,
+    make: Callable[[float], State],
+    over: Callable[[AcCheck], bool],
+    high_kw: float = 400.0,
+) -> tuple[float, Checked | None]:
     """Smallest added kW per household (to 0.01 kW) at which ``over`` holds in AC;
     inf if not reached by ``high_kw`` (or the AC power flow diverges first)."""
 
@@ -119,8 +133,9 @@ def trafo_over(result: AcCheck) -> bool:
     return (result.transformer_loading_percent or 0.0) >= LOADING
 
 
-def stress(code: str, feeder: SimbenchFeeder, model: AcModel, base: State, *, pv: bool,
-           rows: list[str]) -> str:
+def stress(
+    code: str, feeder: SimbenchFeeder, model: AcModel, base: State, *, pv: bool, rows: list[str]
+) -> str:
     """Add PV (or load) per household until limits bind; a summary line for the limits."""
     sign = 1.0 if pv else -1.0
     tan = 0.0 if pv else tan_phi(feeder.grid.load_power_factor)
@@ -128,7 +143,7 @@ def stress(code: str, feeder: SimbenchFeeder, model: AcModel, base: State, *, pv
     def make(k: float) -> State:
         return added(base, feeder, sign * k, sign * k * tan)
 
-    voltage = ((lambda r: r.max_vm_pu >= V_HIGH) if pv else (lambda r: r.min_vm_pu <= V_LOW))
+    voltage = (lambda r: r.max_vm_pu >= V_HIGH) if pv else (lambda r: r.min_vm_pu <= V_LOW)
     limits = {
         f"{V_HIGH if pv else V_LOW} pu": reached(model, make, voltage),
         "line 100 %": reached(model, make, lambda r: r.max_line_loading_percent >= LOADING),
@@ -137,8 +152,9 @@ def stress(code: str, feeder: SimbenchFeeder, model: AcModel, base: State, *, pv
     first = min(limits, key=lambda name: limits[name][0])
     k, result = limits[first]
     if result is not None:
-        rows.append(row(code, f"{'+PV' if pv else '+load'} {k:.2f} kW/household "
-                              f"({first} binds)", result))
+        rows.append(
+            row(code, f"{'+PV' if pv else '+load'} {k:.2f} kW/household ({first} binds)", result)
+        )
     cells = " | ".join("-" if math.isinf(v[0]) else f"{v[0]:.2f}" for v in limits.values())
     return f"| {code} | {'added PV' if pv else 'added load'} | {cells} | {first} |"
 
@@ -156,10 +172,10 @@ def measure(code: str, rows: list[str], limits: list[str]) -> None:
     rows.append(row(code, "idle", check(model, {})))
     rows.append(row(code, "sunny day, worst interval", worst(sunny)))
     rows.append(row(code, "winter day, worst interval", worst(winter)))
-    rows.append(row(code, f"sunniest quarter hour ({feeder.interval_starts[noon]:%H:%M}Z)",
-                    results[noon]))
-    rows.append(row(code, f"winter peak ({feeder.interval_starts[peak]:%H:%M}Z)",
-                    results[peak]))
+    rows.append(
+        row(code, f"sunniest quarter hour ({feeder.interval_starts[noon]:%H:%M}Z)", results[noon])
+    )
+    rows.append(row(code, f"winter peak ({feeder.interval_starts[peak]:%H:%M}Z)", results[peak]))
     limits.append(stress(code, feeder, model, feeder.injections(noon), pv=True, rows=rows))
     limits.append(stress(code, feeder, model, feeder.injections(peak), pv=False, rows=rows))
 
@@ -172,13 +188,17 @@ def main() -> None:
     limits: list[str] = []
     for code in args.codes.split(","):
         measure(code, rows, limits)
-    print("| grid | state | AC min pu | AC max pu | max line % (LDF) | trafo % (LDF) | losses kW | "
-          "max abs LDF-AC pu | min LDF-AC | max LDF-AC |")
+    print(
+        "| grid | state | AC min pu | AC max pu | max line % (LDF) | trafo % (LDF) | losses kW | "
+        "max abs LDF-AC pu | min LDF-AC | max LDF-AC |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
-    print("| grid | stress | kW/household to voltage limit | to line 100 % | to trafo 100 % "
-          "| binds first |")
+    print(
+        "| grid | stress | kW/household to voltage limit | to line 100 % | to trafo 100 % "
+        "| binds first |"
+    )
     print("|---|---|---|---|---|---|")
     print("\n".join(limits))
 

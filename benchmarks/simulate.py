@@ -38,8 +38,9 @@ def agents_only(households: int, config: SimulationConfig) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", default="30,300,1000",
-                        help="comma-separated sizes (default 30,300,1000)")
+    parser.add_argument(
+        "--households", default="30,300,1000", help="comma-separated sizes (default 30,300,1000)"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.households.split(",")]
     print(f"{'households':>10} {'bids':>8} {'agents s':>9} {'day s':>8} {'x agents':>9}  target")

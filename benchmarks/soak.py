@@ -45,7 +45,7 @@ SEED = 7
 def _group(args: argparse.Namespace) -> None:
     """One group process: members ``index::groups`` of the scenario."""
     scenario = default_neighbourhood(args.members - 1, SEED)
-    mine = scenario.members[args.index::args.groups]
+    mine = scenario.members[args.index :: args.groups]
     server = scenario.operator.public_hex
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -107,13 +107,23 @@ def _group(args: argparse.Namespace) -> None:
             requests = []
             for i, m in enumerate(mine):
                 pick = random.Random(f"{interval}/{m.id}")
-                bid = sign_bid(m.keypair, Bid(
-                    bid_id=f"{interval}/{m.id[:12]}", participant=m.id,
-                    bus=m.participant.bus, interval=interval,
-                    side="sell" if pick.random() < 0.45 else "buy",
-                    segments=({"energy_kwh": round(pick.uniform(0.1, 2.0), 3),
-                               "price_eur_per_kwh": round(pick.uniform(0.06, 0.32), 3)},)),
-                    next_seq(m.id))
+                bid = sign_bid(
+                    m.keypair,
+                    Bid(
+                        bid_id=f"{interval}/{m.id[:12]}",
+                        participant=m.id,
+                        bus=m.participant.bus,
+                        interval=interval,
+                        side="sell" if pick.random() < 0.45 else "buy",
+                        segments=(
+                            {
+                                "energy_kwh": round(pick.uniform(0.1, 2.0), 3),
+                                "price_eur_per_kwh": round(pick.uniform(0.06, 0.32), 3),
+                            },
+                        ),
+                    ),
+                    next_seq(m.id),
+                )
                 requests.append((i, seal_bid(bid), bid))
             exchange(requests)
         elif kind == EventType.DELIVERY:
@@ -121,17 +131,35 @@ def _group(args: argparse.Namespace) -> None:
             requests = []
             for i, m in enumerate(mine):
                 pick = random.Random(f"reading/{interval}/{m.id}")
-                reading = Meter(m.meter_key, m.id).read(interval, pick.uniform(0, 3),
-                                                        pick.uniform(0, 3))
-                requests.append((i, seal(m.keypair, MessageType.READING, next_seq(m.id),
-                                         {"reading": reading.model_dump(mode="json")}),
-                                 (interval, m.id)))
+                reading = Meter(m.meter_key, m.id).read(
+                    interval, pick.uniform(0, 3), pick.uniform(0, 3)
+                )
+                requests.append(
+                    (
+                        i,
+                        seal(
+                            m.keypair,
+                            MessageType.READING,
+                            next_seq(m.id),
+                            {"reading": reading.model_dump(mode="json")},
+                        ),
+                        (interval, m.id),
+                    )
+                )
             exchange(requests)
         elif kind == EventType.END:
             break
-    Path(args.out).write_text(json.dumps({"latencies": latencies, "refused": refused,
-                                          "bursts": bursts,
-                                          "bids": acked_bids, "readings": acked_readings}))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "latencies": latencies,
+                "refused": refused,
+                "bursts": bursts,
+                "bids": acked_bids,
+                "readings": acked_readings,
+            }
+        )
+    )
     ctx.destroy(linger=0)
 
 
@@ -188,16 +216,49 @@ def main() -> None:
     port = free_port()
     router, pub = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
     began = time.monotonic()
-    operator = subprocess.Popen(child_command(
-        "operator", "--households", str(args.members - 1), "--seed", str(SEED),
-        "--intervals", str(args.intervals), "--speed", str(args.speed), "--router", router,
-        "--pub", pub, "--ledger", str(ledger), "--wait-agents", str(args.members)),
-        stdout=subprocess.DEVNULL)
-    groups = [subprocess.Popen([sys.executable, __file__, "--members", str(args.members),
-                                "--groups", str(args.groups), "--group-index", str(i),
-                                "--router", router, "--pub", pub,
-                                "--out", str(args.folder / f"group-{i}.json")])
-              for i in range(args.groups)]
+    operator = subprocess.Popen(
+        child_command(
+            "operator",
+            "--households",
+            str(args.members - 1),
+            "--seed",
+            str(SEED),
+            "--intervals",
+            str(args.intervals),
+            "--speed",
+            str(args.speed),
+            "--router",
+            router,
+            "--pub",
+            pub,
+            "--ledger",
+            str(ledger),
+            "--wait-agents",
+            str(args.members),
+        ),
+        stdout=subprocess.DEVNULL,
+    )
+    groups = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--members",
+                str(args.members),
+                "--groups",
+                str(args.groups),
+                "--group-index",
+                str(i),
+                "--router",
+                router,
+                "--pub",
+                pub,
+                "--out",
+                str(args.folder / f"group-{i}.json"),
+            ]
+        )
+        for i in range(args.groups)
+    ]
     samples: list[tuple[float, int]] = []
     while operator.poll() is None:
         samples.append((time.monotonic() - began, _rss_kb(operator.pid)))
@@ -205,8 +266,9 @@ def main() -> None:
     for g in groups:
         g.wait(timeout=120)
     wall = time.monotonic() - began
-    results = [json.loads((args.folder / f"group-{i}.json").read_text())
-               for i in range(args.groups)]
+    results = [
+        json.loads((args.folder / f"group-{i}.json").read_text()) for i in range(args.groups)
+    ]
     latencies = sorted(x for r in results for x in r["latencies"])
     refused = sum((Counter(r["refused"]) for r in results), Counter())
     acked = sum(len(r["bids"]) + len(r["readings"]) for r in results)
@@ -214,28 +276,40 @@ def main() -> None:
     warm = [kb for t, kb in samples if t >= samples[-1][0] * 0.25] or [samples[-1][1]]
     first, last, peak = warm[0], samples[-1][1], max(kb for _, kb in samples)
     # The groups' exchanges of one gate (or delivery) overlap: merge them by order.
-    merged = [(min(b[k][0] for b in bursts), max(b[k][1] for b in bursts),
-               sum(b[k][2] for b in bursts))
-              for bursts in [[r["bursts"] for r in results]]
-              for k in range(min(len(b) for b in bursts))]
+    merged = [
+        (min(b[k][0] for b in bursts), max(b[k][1] for b in bursts), sum(b[k][2] for b in bursts))
+        for bursts in [[r["bursts"] for r in results]]
+        for k in range(min(len(b) for b in bursts))
+    ]
     rates = sorted(n / max(t1 - t0, 1e-6) for t0, t1, n in merged)
-    print(f"members {args.members} in {args.groups} processes, {args.intervals} intervals at "
-          f"speed {args.speed:g}, wall {wall:.0f} s, operator exit {operator.returncode}")
+    print(
+        f"members {args.members} in {args.groups} processes, {args.intervals} intervals at "
+        f"speed {args.speed:g}, wall {wall:.0f} s, operator exit {operator.returncode}"
+    )
     print("| measure | value |\n| --- | --- |")
     print(f"| operator RSS after warm-up (25 % of the run) | {first / 1024:.1f} MB |")
-    print(f"| operator RSS at the end | {last / 1024:.1f} MB "
-          f"({100 * (last - first) / first:+.1f} %) |")
+    print(
+        f"| operator RSS at the end | {last / 1024:.1f} MB "
+        f"({100 * (last - first) / first:+.1f} %) |"
+    )
     print(f"| operator RSS peak | {peak / 1024:.1f} MB |")
     print(f"| requests acknowledged | {acked:,} (refused {dict(refused)}) |")
-    print(f"| requests per second while a gate or delivery is served (median burst of "
-          f"{args.members}) | {rates[len(rates) // 2]:,.0f} |")
-    print(f"| acknowledged per second of the whole run (idle time included) | "
-          f"{acked / wall:,.0f} |")
-    print(f"| ack latency p50 / p99 / max | {1000 * latencies[len(latencies) // 2]:.1f} / "
-          f"{1000 * latencies[int(len(latencies) * 0.99)]:.1f} / {1000 * latencies[-1]:.1f} ms |")
+    print(
+        f"| requests per second while a gate or delivery is served (median burst of "
+        f"{args.members}) | {rates[len(rates) // 2]:,.0f} |"
+    )
+    print(
+        f"| acknowledged per second of the whole run (idle time included) | {acked / wall:,.0f} |"
+    )
+    print(
+        f"| ack latency p50 / p99 / max | {1000 * latencies[len(latencies) // 2]:.1f} / "
+        f"{1000 * latencies[int(len(latencies) * 0.99)]:.1f} / {1000 * latencies[-1]:.1f} ms |"
+    )
     print(f"| lost: acknowledged bids / readings | {lost_bids} / {lost_readings} |")
-    print(f"(RSS samples every 1 s: "
-          f"{[round(kb / 1024) for _, kb in samples[::max(1, len(samples) // 12)]]} MB)")
+    print(
+        f"(RSS samples every 1 s: "
+        f"{[round(kb / 1024) for _, kb in samples[:: max(1, len(samples) // 12)]]} MB)"
+    )
     os.sync()
 
 

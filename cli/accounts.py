@@ -57,9 +57,13 @@ class Accounts:
         for p in participants:
             self.bills[p.participant_id] = Bill(p)
 
-    def record(self, result: ClearingResult, settlements: Iterable[Settlement],
-               readings: Iterable[MeterReading],
-               gifts: Collection[tuple[str, str]] = ()) -> None:
+    def record(
+        self,
+        result: ClearingResult,
+        settlements: Iterable[Settlement],
+        readings: Iterable[MeterReading],
+        gifts: Collection[tuple[str, str]] = (),
+    ) -> None:
         """Add one interval; trades filled by a gift share in ``gifts`` cost nothing."""
         gift_pairs = set(gifts)
         # Buyers pay sellers, the grid, the lines' owners (fees) and the fund (rent).
@@ -101,10 +105,14 @@ class Accounts:
             else:
                 self.imbalance_short_kwh -= s.imbalance_kwh
         for r in readings:
-            for name, kwh in (("pv", r.pv_kwh), ("load", r.load_kwh),
-                              ("battery discharge", max(r.battery_kwh, 0.0)),
-                              ("battery charge", max(-r.battery_kwh, 0.0)),
-                              ("import", r.import_kwh), ("export", r.export_kwh)):
+            for name, kwh in (
+                ("pv", r.pv_kwh),
+                ("load", r.load_kwh),
+                ("battery discharge", max(r.battery_kwh, 0.0)),
+                ("battery charge", max(-r.battery_kwh, 0.0)),
+                ("import", r.import_kwh),
+                ("export", r.export_kwh),
+            ):
                 self.metered[name] += kwh
             peak = self.peak_load_kwh
             peak[r.participant] = max(peak[r.participant], r.load_kwh)

@@ -18,14 +18,22 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
 
 def add_grid_commands(sub: argparse._SubParsersAction) -> None:
-    gsub = sub.add_parser("grid", help="the feeder's physics: AC checks of cleared intervals"
-                          ).add_subparsers(dest="grid_command", required=True)
+    gsub = sub.add_parser(
+        "grid", help="the feeder's physics: AC checks of cleared intervals"
+    ).add_subparsers(dest="grid_command", required=True)
     c = gsub.add_parser("check", help="AC power flow of every cleared interval of a ledger")
-    c.add_argument("db", type=Path, nargs="?", default=DEFAULT_DB,
-                   help=f"ledger file (default {DEFAULT_DB})")
-    c.add_argument("--grid", help="the physical grid: a JSON file or simbench:CODE (default: "
-                                  "the default neighbourhood's feeder, if the ledger was "
-                                  "cleared on it)")
-    c.add_argument("--metered", action="store_true",
-                   help="check what the meters measured instead of the cleared schedule")
+    c.add_argument(
+        "db", type=Path, nargs="?", default=DEFAULT_DB, help=f"ledger file (default {DEFAULT_DB})"
+    )
+    c.add_argument(
+        "--grid",
+        help="the physical grid: a JSON file or simbench:CODE (default: "
+        "the default neighbourhood's feeder, if the ledger was "
+        "cleared on it)",
+    )
+    c.add_argument(
+        "--metered",
+        action="store_true",
+        help="check what the meters measured instead of the cleared schedule",
+    )
     c.set_defaults(run=_check)

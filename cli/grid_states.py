@@ -76,8 +76,10 @@ class _LedgerRecord:
     def bus(self, participant: str, grid: Grid) -> str:
         bus = self.bus_of.get(participant)
         if bus is None or bus not in grid.buses:
-            raise InvalidInput(f"participant {participant[:12]} sits at bus {bus!r}, which the "
-                               "grid does not have", code="grid-mismatch")
+            raise InvalidInput(
+                f"participant {participant[:12]} sits at bus {bus!r}, which the grid does not have",
+                code="grid-mismatch",
+            )
         return bus
 
 
@@ -103,16 +105,19 @@ def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, f
     """Injections (kW, kvar) and predicted voltages (pu) of a published ``GridState``
     (its JSON form, as a clearing transaction would carry it)."""
     state = parse(GridState, physics, "published physics")
-    injections = {bus: (p_kw, state.injection_kvar.get(bus, 0.0))
-                  for bus, p_kw in state.injection_kw.items()}
+    injections = {
+        bus: (p_kw, state.injection_kvar.get(bus, 0.0)) for bus, p_kw in state.injection_kw.items()
+    }
     return injections, dict(state.voltage_pu)
 
 
 def _needs(grid: Grid | None) -> Grid:
     if grid is None:
-        raise InvalidInput("this ledger records its grid only by hash and it is not the default "
-                           "neighbourhood's: pass --grid FILE (or --grid simbench:CODE)",
-                           code="missing-grid")
+        raise InvalidInput(
+            "this ledger records its grid only by hash and it is not the default "
+            "neighbourhood's: pass --grid FILE (or --grid simbench:CODE)",
+            code="missing-grid",
+        )
     return grid
 
 
@@ -122,9 +127,11 @@ def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[Sc
     grid = _needs(grid)
     record = _LedgerRecord.read(ledger_path)
     if record.intervals and not record.physics:
-        raise InvalidInput("no clearing in this ledger publishes a physical state (cleared on "
-                           "a transport grid?); --metered checks what the meters measured",
-                           code="no-physics")
+        raise InvalidInput(
+            "no clearing in this ledger publishes a physical state (cleared on "
+            "a transport grid?); --metered checks what the meters measured",
+            code="no-physics",
+        )
     for interval in record.intervals:
         if interval in record.physics:
             injections, predicted = published_state(record.physics[interval])

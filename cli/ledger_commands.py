@@ -16,8 +16,9 @@ DEFAULT_DB = Path("voisin-out/ledger.sqlite")
 
 
 def _db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("db", type=Path, nargs="?", default=DEFAULT_DB,
-                   help=f"ledger file (default {DEFAULT_DB})")
+    p.add_argument(
+        "db", type=Path, nargs="?", default=DEFAULT_DB, help=f"ledger file (default {DEFAULT_DB})"
+    )
 
 
 def hex64(text: str) -> str:
@@ -41,8 +42,9 @@ def _show(args: argparse.Namespace, console: Console) -> int:
         return show_blocks(args.db, console, limit=args.limit)
     from voisin.cli.wallet import show_statement
 
-    return show_statement(args.db, console, participant=args.participant, key=args.key,
-                          seal=args.seal)
+    return show_statement(
+        args.db, console, participant=args.participant, key=args.key, seal=args.seal
+    )
 
 
 def _open_statement(args: argparse.Namespace, console: Console) -> int:
@@ -61,16 +63,24 @@ def _contract(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.wallet import write_signed_contract
 
     return write_signed_contract(
-        console, template=args.template, key=args.key, from_interval=args.from_interval,
-        counterpart=args.counterpart, share=args.share, cap=args.cap, revokes=args.revokes,
-        nonce=args.nonce)
+        console,
+        template=args.template,
+        key=args.key,
+        from_interval=args.from_interval,
+        counterpart=args.counterpart,
+        share=args.share,
+        cap=args.cap,
+        revokes=args.revokes,
+        nonce=args.nonce,
+    )
 
 
 def _proof(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.ledger_proof import write_proof
 
-    return write_proof(args.db, height=args.height, index=args.index, tx_hash=args.tx,
-                       hash_only=args.hash_only)
+    return write_proof(
+        args.db, height=args.height, index=args.index, tx_hash=args.tx, hash_only=args.hash_only
+    )
 
 
 def _headers(args: argparse.Namespace, console: Console) -> int:
@@ -86,24 +96,35 @@ def _check_proof(args: argparse.Namespace, console: Console) -> int:
 
 
 def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
-    lsub = sub.add_parser("ledger", help="verify, show, prove; statements and contracts"
-                          ).add_subparsers(dest="ledger_command", required=True)
+    lsub = sub.add_parser(
+        "ledger", help="verify, show, prove; statements and contracts"
+    ).add_subparsers(dest="ledger_command", required=True)
 
-    v = lsub.add_parser("verify", help="recompute every hash, signature, payment, settlement, "
-                                       "reward and balance")
+    v = lsub.add_parser(
+        "verify", help="recompute every hash, signature, payment, settlement, reward and balance"
+    )
     _db(v)
-    v.add_argument("--operator", type=hex64, help="pin the operator's public key (hex): a "
-                                                   "chain signed by any other key fails")
-    v.add_argument("--head", type=hex64, help="pin the newest block hash you know (hex): a "
-                                               "chain cut short or replaced fails")
+    v.add_argument(
+        "--operator",
+        type=hex64,
+        help="pin the operator's public key (hex): a chain signed by any other key fails",
+    )
+    v.add_argument(
+        "--head",
+        type=hex64,
+        help="pin the newest block hash you know (hex): a chain cut short or replaced fails",
+    )
     v.set_defaults(run=_verify)
 
     s = lsub.add_parser("show", help="list blocks, or one participant's statement")
     _db(s)
     s.add_argument("--limit", type=int, default=20, help="blocks to list (default 20)")
     s.add_argument("--participant", help="a participant's statement (public key hex)")
-    s.add_argument("--key", help="the participant's seed (hex): print the statement in "
-                                 "clear; without it the statement is sealed to the key")
+    s.add_argument(
+        "--key",
+        help="the participant's seed (hex): print the statement in "
+        "clear; without it the statement is sealed to the key",
+    )
     s.add_argument("--seal", type=Path, help="write the sealed statement to this file")
     s.set_defaults(run=_show)
 
@@ -114,18 +135,31 @@ def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
 
     k = lsub.add_parser("key", help="print a simulated member's id and seed")
     k.add_argument("member", nargs="+", help="'household N', 'school', 'fund' or 'operator'")
-    k.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                   help=f"the simulation's seed (default {DEFAULTS.seed})")
+    k.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
+        help=f"the simulation's seed (default {DEFAULTS.seed})",
+    )
     k.set_defaults(run=_key)
 
     g = lsub.add_parser("contract", help="print a contract signed with your key, as JSON")
-    g.add_argument("template", choices=("priority-partner", "gift-share", "green-only",
-                                        "price-cap", "revoke"))
+    g.add_argument(
+        "template", choices=("priority-partner", "gift-share", "green-only", "price-cap", "revoke")
+    )
     g.add_argument("--key", required=True, help="your seed (hex): you own the contract")
-    g.add_argument("--from", dest="from_interval", required=True,
-                   help="first interval it applies to, e.g. 2026-06-22T10:00Z")
-    g.add_argument("--partner", "--recipient", dest="counterpart",
-                   help="participant id: the priority partner or the gift's recipient")
+    g.add_argument(
+        "--from",
+        dest="from_interval",
+        required=True,
+        help="first interval it applies to, e.g. 2026-06-22T10:00Z",
+    )
+    g.add_argument(
+        "--partner",
+        "--recipient",
+        dest="counterpart",
+        help="participant id: the priority partner or the gift's recipient",
+    )
     g.add_argument("--share", type=float, help="gift share, 0..1")
     g.add_argument("--cap", type=float, help="price cap, EUR/kWh")
     g.add_argument("--revokes", help="id of the contract to revoke")

@@ -26,11 +26,19 @@ def existing_ledger(db: Path) -> Path:
     return db
 
 
-def write_proof(db: Path, *, height: int | None, index: int | None, tx_hash: str | None,
-                hash_only: bool = False, out: TextIO | None = None) -> int:
+def write_proof(
+    db: Path,
+    *,
+    height: int | None,
+    index: int | None,
+    tx_hash: str | None,
+    hash_only: bool = False,
+    out: TextIO | None = None,
+) -> int:
     """Print the JSON inclusion proof of one transaction (by height+index or leaf hash)."""
-    proof = prove(existing_ledger(db), height=height, index=index, leaf_hash=tx_hash,
-                  hash_only=hash_only)
+    proof = prove(
+        existing_ledger(db), height=height, index=index, leaf_hash=tx_hash, hash_only=hash_only
+    )
     print(proof_json(proof), file=out or sys.stdout)
     return 0
 
@@ -41,15 +49,19 @@ def write_headers(db: Path, out: TextIO | None = None) -> int:
     return 0
 
 
-def check_proof_files(proof: Path, headers: Path, console: Console, *,
-                      operator: str | None = None) -> int:
+def check_proof_files(
+    proof: Path, headers: Path, console: Console, *, operator: str | None = None
+) -> int:
     """Check PROOF.json against HEADERS.json; a bad proof raises (exit 2 in the CLI)."""
-    report = check_proof(load_json(proof, "proof"), load_json(headers, "headers file"),
-                         operator=operator)
+    report = check_proof(
+        load_json(proof, "proof"), load_json(headers, "headers file"), operator=operator
+    )
     what = report.kind or "transaction (hash only)"
     console.print(
         f"[bold green]proof OK[/]: {what} {report.index} of {report.tree_size} in block "
         f"{report.height} (hash {report.block_hash[:16]}), leaf {report.leaf_hash[:16]}, "
         f"signed by operator {report.operator[:16]}; header chain checked to height "
-        f"{report.chain_height}", highlight=False)
+        f"{report.chain_height}",
+        highlight=False,
+    )
     return 0

@@ -18,20 +18,26 @@ def _existing(db: Path) -> Path:
     return db
 
 
-def show_verify(db: Path, console: Console, *, operator: str | None = None,
-                head: str | None = None) -> int:
+def show_verify(
+    db: Path, console: Console, *, operator: str | None = None, head: str | None = None
+) -> int:
     """Verify and print one line; a failure raises (one line, exit 2, in the CLI)."""
     report = verify_ledger(_existing(db), operator=operator, head_hash=head)
     counts = report.counts
-    pinned = " (operator and head pinned)" if operator and head else (
-        " (operator pinned)" if operator else " (head pinned)" if head else "")
+    pinned = (
+        " (operator and head pinned)"
+        if operator and head
+        else (" (operator pinned)" if operator else " (head pinned)" if head else "")
+    )
     console.print(
         f"[bold green]verified[/]{pinned}: {report.blocks} blocks, {report.transactions:,} "
         f"transactions, height {report.height}; {report.intervals_cleared} intervals cleared, "
         f"{report.intervals_settled} settled; {counts.get('bid', 0):,} bid and "
         f"{counts.get('reading', 0):,} meter signatures, every price, payment, settlement "
         f"and reward re-derived; token supply {report.supply_micro / 1e6:,.2f}; head "
-        f"{report.head_hash[:16]}", highlight=False)
+        f"{report.head_hash[:16]}",
+        highlight=False,
+    )
     return 0
 
 
@@ -46,8 +52,9 @@ def show_blocks(db: Path, console: Console, *, limit: int = 20) -> int:
             block = store.block(h)
             kinds = Counter(t.kind.value for t in block.transactions)
             summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-            table.add_row(str(h), block.header.interval or "-", summary,
-                          block.header.block_hash()[:12])
+            table.add_row(
+                str(h), block.header.interval or "-", summary, block.header.block_hash()[:12]
+            )
         console.print(table)
     finally:
         store.close()

@@ -59,32 +59,61 @@ def _on_signals(stop: Callable[[], None]) -> None:
 
 
 def _market_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--households", type=int, default=DEFAULTS.households,
-                   help=f"households (default {DEFAULTS.households})")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                   help=f"scenario seed (default {DEFAULTS.seed})")
+    p.add_argument(
+        "--households",
+        type=int,
+        default=DEFAULTS.households,
+        help=f"households (default {DEFAULTS.households})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help=f"scenario seed (default {DEFAULTS.seed})"
+    )
 
 
 def _add_operator(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("operator", help="run the market operator behind ZeroMQ/CurveZMQ")
     _market_flags(p)
-    p.add_argument("--start", type=_start, default=_start(DEFAULT_START),
-                   help=f"first interval, UTC, or 'now' (default {DEFAULT_START})")
-    p.add_argument("--minutes", type=int, default=DEFAULTS.minutes,
-                   help=f"interval length (default {DEFAULTS.minutes})")
-    p.add_argument("--speed", type=float, default=900.0,
-                   help="market seconds per wall second (default 900: an interval a second)")
+    p.add_argument(
+        "--start",
+        type=_start,
+        default=_start(DEFAULT_START),
+        help=f"first interval, UTC, or 'now' (default {DEFAULT_START})",
+    )
+    p.add_argument(
+        "--minutes",
+        type=int,
+        default=DEFAULTS.minutes,
+        help=f"interval length (default {DEFAULTS.minutes})",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=900.0,
+        help="market seconds per wall second (default 900: an interval a second)",
+    )
     p.add_argument("--intervals", type=int, default=96, help="intervals to run (default 96)")
     p.add_argument("--router", default=DEFAULT_ROUTER, help=f"requests (default {DEFAULT_ROUTER})")
     p.add_argument("--pub", default=None, help="events (default: router port + 1)")
     p.add_argument("--ledger", type=Path, default=Path("voisin-live/ledger.sqlite"))
-    p.add_argument("--wait-agents", type=int, default=0,
-                   help="hold the clock until this many agents said hello (default 0)")
-    p.add_argument("--observer", action="append", default=[], metavar="HEX",
-                   help="a read-only key (a dashboard's Ed25519 id) allowed to subscribe "
-                   "and query; repeatable")
-    p.add_argument("--registry", type=Path, help="community registry (JSON) instead of the "
-                   "demo neighbourhood; needs --key")
+    p.add_argument(
+        "--wait-agents",
+        type=int,
+        default=0,
+        help="hold the clock until this many agents said hello (default 0)",
+    )
+    p.add_argument(
+        "--observer",
+        action="append",
+        default=[],
+        metavar="HEX",
+        help="a read-only key (a dashboard's Ed25519 id) allowed to subscribe "
+        "and query; repeatable",
+    )
+    p.add_argument(
+        "--registry",
+        type=Path,
+        help="community registry (JSON) instead of the demo neighbourhood; needs --key",
+    )
     p.add_argument("--key", type=Path, help="the operator's key file (voisin keys new)")
     p.set_defaults(run=_operator)
 
@@ -99,23 +128,38 @@ def _operator(args: argparse.Namespace, console: Console) -> int:
     community = None
     if args.registry is not None:
         if args.key is None:
-            raise InvalidInput("--registry needs --key (the operator's key file)",
-                               code="missing-option")
-        community = Community.from_registry(load_registry(args.registry),
-                                            read_key_file(args.key))
-    config = ServiceConfig(households=args.households, seed=args.seed, start=args.start,
-                           minutes=args.minutes, speed=args.speed, intervals=args.intervals,
-                           router=args.router, pub=args.pub or _pub_of(args.router),
-                           ledger=args.ledger, wait_agents=args.wait_agents,
-                           observers=tuple(args.observer))
+            raise InvalidInput(
+                "--registry needs --key (the operator's key file)", code="missing-option"
+            )
+        community = Community.from_registry(load_registry(args.registry), read_key_file(args.key))
+    config = ServiceConfig(
+        households=args.households,
+        seed=args.seed,
+        start=args.start,
+        minutes=args.minutes,
+        speed=args.speed,
+        intervals=args.intervals,
+        router=args.router,
+        pub=args.pub or _pub_of(args.router),
+        ledger=args.ledger,
+        wait_agents=args.wait_agents,
+        observers=tuple(args.observer),
+    )
     service = OperatorService(config, community)
     _on_signals(service.stop)
-    console.print(f"operator {service.key.public_hex}\n  requests {config.router}\n"
-                  f"  events   {config.pub}\n  ledger   {config.ledger}", highlight=False,
-                  markup=False)
+    console.print(
+        f"operator {service.key.public_hex}\n  requests {config.router}\n"
+        f"  events   {config.pub}\n  ledger   {config.ledger}",
+        highlight=False,
+        markup=False,
+    )
     service.run()
-    console.print(f"operator stopped at height {service.ledger.height}; "
-                  f"{service.counters.as_dict(service.allow)}", highlight=False, markup=False)
+    console.print(
+        f"operator stopped at height {service.ledger.height}; "
+        f"{service.counters.as_dict(service.allow)}",
+        highlight=False,
+        markup=False,
+    )
     return 0
 
 
@@ -140,17 +184,27 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agent", help="run one household's agent against an operator")
     p.add_argument("--config", type=Path, help="TOML file with the settings below")
     p.add_argument("--household", help="member index (0-based) or 'school' (default 0)")
-    p.add_argument("--households", type=int,
-                   help=f"households in the scenario (default {DEFAULTS.households})")
-    p.add_argument("--seed", type=int,
-                   help=f"scenario seed; fixes this member's keys (default {DEFAULTS.seed})")
+    p.add_argument(
+        "--households", type=int, help=f"households in the scenario (default {DEFAULTS.households})"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=f"scenario seed; fixes this member's keys (default {DEFAULTS.seed})",
+    )
     p.add_argument("--operator", help=f"operator request endpoint (default {DEFAULT_ROUTER})")
     p.add_argument("--pub", help="operator event endpoint (default: request port + 1)")
-    p.add_argument("--server-key", help="the operator's pinned id, Ed25519 hex "
-                   "(default: the demo scenario's operator)")
+    p.add_argument(
+        "--server-key",
+        help="the operator's pinned id, Ed25519 hex (default: the demo scenario's operator)",
+    )
     p.add_argument("--report", type=Path, help="write what the agent saw to this JSON file")
-    p.add_argument("--registry", type=Path, help="community registry (JSON): trade as the "
-                   "member whose key is --key, instead of a demo household")
+    p.add_argument(
+        "--registry",
+        type=Path,
+        help="community registry (JSON): trade as the "
+        "member whose key is --key, instead of a demo household",
+    )
     p.add_argument("--key", type=Path, help="this participant's key file (voisin keys new)")
     p.add_argument("--meter-key", type=Path, help="this participant's meter key file")
     p.set_defaults(run=_agent)
@@ -165,8 +219,18 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
             data = tomllib.loads(args.config.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
             raise InvalidInput(f"cannot read {args.config}: {exc}", code="bad-config") from None
-    for name in ("household", "households", "seed", "operator", "pub", "server_key", "report",
-                 "registry", "key", "meter_key"):
+    for name in (
+        "household",
+        "households",
+        "seed",
+        "operator",
+        "pub",
+        "server_key",
+        "report",
+        "registry",
+        "key",
+        "meter_key",
+    ):
         value = getattr(args, name)
         if value is not None:
             data[name] = value
@@ -182,12 +246,13 @@ def _demo_member(config: AgentConfig) -> tuple[Scenario, Member]:
     scenario = default_neighbourhood(config.households, config.seed)
     households = [m for m in scenario.members if m.participant.kind.value != "school"]
     if config.household == "school":
-        return scenario, next(m for m in scenario.members
-                              if m.participant.kind.value == "school")
+        return scenario, next(m for m in scenario.members if m.participant.kind.value == "school")
     if config.household.isdigit() and int(config.household) < len(households):
         return scenario, households[int(config.household)]
-    raise InvalidInput(f"household {config.household!r} is not 0..{len(households) - 1} "
-                       "or 'school'", code="bad-household")
+    raise InvalidInput(
+        f"household {config.household!r} is not 0..{len(households) - 1} or 'school'",
+        code="bad-household",
+    )
 
 
 def _demo_operator(scenario: Scenario) -> str:
@@ -205,20 +270,31 @@ def _agent(args: argparse.Namespace, console: Console) -> int:
         if config.key is None or config.meter_key is None:
             raise InvalidInput("--registry needs --key and --meter-key", code="missing-option")
         registry = load_registry(config.registry)
-        scenario, member = own_scenario(registry, read_key_file(config.key),
-                                        read_key_file(config.meter_key))
+        scenario, member = own_scenario(
+            registry, read_key_file(config.key), read_key_file(config.meter_key)
+        )
         server_hex = config.server_key or registry.operator
     else:
         scenario, member = _demo_member(config)
         server_hex = config.server_key or _demo_operator(scenario)
-    agent = RemoteAgent(scenario, member, seed=config.seed, router=config.operator,
-                        pub=config.pub or _pub_of(config.operator), server_hex=server_hex,
-                        report_path=config.report)
+    agent = RemoteAgent(
+        scenario,
+        member,
+        seed=config.seed,
+        router=config.operator,
+        pub=config.pub or _pub_of(config.operator),
+        server_hex=server_hex,
+        report_path=config.report,
+    )
     _on_signals(agent.stop)
     report = agent.run()
-    console.print(f"agent {member.id[:12]}: {len(report.bids)} bids, {len(report.trades)} "
-                  f"trades, {len(report.blocks)} blocks checked, {len(report.problems)} "
-                  "problems", highlight=False, markup=False)
+    console.print(
+        f"agent {member.id[:12]}: {len(report.bids)} bids, {len(report.trades)} "
+        f"trades, {len(report.blocks)} blocks checked, {len(report.problems)} "
+        "problems",
+        highlight=False,
+        markup=False,
+    )
     return 1 if report.problems else 0
 
 
@@ -236,9 +312,12 @@ def _keys_new(args: argparse.Namespace, console: Console) -> int:
 
     key = KeyPair.generate()
     write_key_file(args.out, key)
-    console.print(f"participant {key.public_hex}\ncurve       "
-                  f"{curve_keypair(key)[0].decode()}\nwritten to  {args.out}", highlight=False,
-                  markup=False)
+    console.print(
+        f"participant {key.public_hex}\ncurve       "
+        f"{curve_keypair(key)[0].decode()}\nwritten to  {args.out}",
+        highlight=False,
+        markup=False,
+    )
     return 0
 
 
@@ -286,18 +365,32 @@ class LiveSettings(BaseModel):
 def _settings(args: argparse.Namespace, **fields: Any) -> LiveSettings:
     from voisin.protocol import parse
 
-    return parse(LiveSettings, {"households": args.households, "seed": args.seed,
-                                "intervals": args.intervals, "speed": args.speed, **fields},
-                 f"{args.command} settings")
+    return parse(
+        LiveSettings,
+        {
+            "households": args.households,
+            "seed": args.seed,
+            "intervals": args.intervals,
+            "speed": args.speed,
+            **fields,
+        },
+        f"{args.command} settings",
+    )
 
 
 def _up(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.live_up import Launcher
 
     settings = _settings(args, port=args.port)
-    launcher = Launcher(households=settings.households, seed=settings.seed,
-                        intervals=settings.intervals, speed=settings.speed, out=args.out,
-                        port=settings.port or free_port(), overwrite=args.overwrite)
+    launcher = Launcher(
+        households=settings.households,
+        seed=settings.seed,
+        intervals=settings.intervals,
+        speed=settings.speed,
+        out=args.out,
+        port=settings.port or free_port(),
+        overwrite=args.overwrite,
+    )
     _on_signals(launcher.stop)
     return launcher.run(console)
 

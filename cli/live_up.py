@@ -74,13 +74,14 @@ class Launcher:
         try:
             self.observer_key.unlink(missing_ok=True)
         except OSError as exc:
-            raise InvalidInput(f"cannot replace {self.observer_key}: {exc.strerror}",
-                               code="cannot-overwrite") from None
+            raise InvalidInput(
+                f"cannot replace {self.observer_key}: {exc.strerror}", code="cannot-overwrite"
+            ) from None
         write_key_file(self.observer_key, KeyPair.generate())
 
     def _spawn(self, name: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self._commands[name],  # noqa: S603 - our own CLI
-                                stdout=subprocess.DEVNULL)
+        command = self._commands[name]
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own CLI
 
     def start(self) -> list[str]:
         """Start the operator and the agents; returns the member labels started."""
@@ -89,15 +90,38 @@ class Launcher:
         server = default_neighbourhood(self.households, self.seed).operator.public_hex
         common = ["--households", str(self.households), "--seed", str(self.seed)]
         self._commands["operator"] = child_command(
-            "operator", *common, "--intervals", str(self.intervals), "--speed", str(self.speed),
-            "--router", self.router, "--pub", self.pub, "--ledger", str(self.ledger),
-            "--wait-agents", str(len(labels)),
-            "--observer", read_key_file(self.observer_key).public_hex)
+            "operator",
+            *common,
+            "--intervals",
+            str(self.intervals),
+            "--speed",
+            str(self.speed),
+            "--router",
+            self.router,
+            "--pub",
+            self.pub,
+            "--ledger",
+            str(self.ledger),
+            "--wait-agents",
+            str(len(labels)),
+            "--observer",
+            read_key_file(self.observer_key).public_hex,
+        )
         for label in labels:
             self._commands[f"agent {label}"] = child_command(
-                "agent", *common, "--household", label, "--operator", self.router,
-                "--pub", self.pub, "--server-key", server,
-                "--report", str(self.out / f"agent-{label}.json"))
+                "agent",
+                *common,
+                "--household",
+                label,
+                "--operator",
+                self.router,
+                "--pub",
+                self.pub,
+                "--server-key",
+                server,
+                "--report",
+                str(self.out / f"agent-{label}.json"),
+            )
         self.operator = self._spawn("operator")
         self.agents = [self._spawn(f"agent {label}") for label in labels]
         return labels
@@ -117,8 +141,12 @@ class Launcher:
                 console.print(f"{name} died {count} times; giving up", highlight=False)
                 return False
             self.restarts[name] = count
-            console.print(f"{name} ended with status {proc.returncode}; starting it again "
-                          f"({count} of {MAX_RESTARTS})", highlight=False, markup=False)
+            console.print(
+                f"{name} ended with status {proc.returncode}; starting it again "
+                f"({count} of {MAX_RESTARTS})",
+                highlight=False,
+                markup=False,
+            )
             fresh = self._spawn(name)
             if name == "operator":
                 self.operator = fresh
@@ -140,12 +168,17 @@ class Launcher:
         try:
             labels = self.start()
             server = default_neighbourhood(self.households, self.seed).operator.public_hex
-            console.print(f"operator  {server}\n          requests {self.router}\n"
-                          f"          events   {self.pub}\n          ledger   {self.ledger}\n"
-                          f"dashboard voisin dashboard {self.ledger} --operator {self.router} "
-                          f"--key {self.observer_key} --server-key {server}\n"
-                          f"agents    {len(labels)} (households 0..{self.households - 1} and "
-                          "the school)", highlight=False, soft_wrap=True, markup=False)
+            console.print(
+                f"operator  {server}\n          requests {self.router}\n"
+                f"          events   {self.pub}\n          ledger   {self.ledger}\n"
+                f"dashboard voisin dashboard {self.ledger} --operator {self.router} "
+                f"--key {self.observer_key} --server-key {server}\n"
+                f"agents    {len(labels)} (households 0..{self.households - 1} and "
+                "the school)",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
             budget = self.startup_s + self.intervals * 2.5 * 900 / self.speed
             deadline = time.monotonic() + budget
             assert self.operator is not None  # noqa: S101 - set by start
@@ -163,13 +196,23 @@ class Launcher:
         if self._stopping:
             console.print("stopped; every child process ended")
         elif self.operator is not None and self.operator.returncode not in (0, None):
-            console.print(f"the operator failed (exit status {self.operator.returncode}); "
-                          "every child process ended", highlight=False, markup=False)
+            console.print(
+                f"the operator failed (exit status {self.operator.returncode}); "
+                "every child process ended",
+                highlight=False,
+                markup=False,
+            )
             return 1
         report = verify_ledger(self.ledger)
-        problems = sum(len(json.loads(p.read_text()).get("problems", []))
-                       for p in sorted(self.out.glob("agent-*.json")))
-        console.print(f"ledger verified: height {report.height}, {report.transactions} "
-                      f"transactions, balances ok={report.balances_ok}; "
-                      f"agents reported {problems} problems", highlight=False, markup=False)
+        problems = sum(
+            len(json.loads(p.read_text()).get("problems", []))
+            for p in sorted(self.out.glob("agent-*.json"))
+        )
+        console.print(
+            f"ledger verified: height {report.height}, {report.transactions} "
+            f"transactions, balances ok={report.balances_ok}; "
+            f"agents reported {problems} problems",
+            highlight=False,
+            markup=False,
+        )
         return 0 if report.balances_ok and not problems else 1

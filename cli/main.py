@@ -22,27 +22,48 @@ from voisin.settings import DEFAULTS
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     d = DEFAULTS
-    p = sub.add_parser("simulate", help="simulate days of a neighbourhood (default: the "
-                       "built-in scenario)")
-    p.add_argument("--scenario", type=Path, help="scenario file (TOML; voisin scenario new "
-                   "writes one); the flags below override its [run] table")
+    p = sub.add_parser(
+        "simulate", help="simulate days of a neighbourhood (default: the built-in scenario)"
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        help="scenario file (TOML; voisin scenario new "
+        "writes one); the flags below override its [run] table",
+    )
     p.add_argument("--days", type=int, help=f"days to simulate (default {d.days})")
     p.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
     p.add_argument("--households", type=int, help=f"households (default {d.households})")
-    p.add_argument("--start", type=date.fromisoformat,
-                   help=f"first day, YYYY-MM-DD (default {d.start}, a summer Monday)")
+    p.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        help=f"first day, YYYY-MM-DD (default {d.start}, a summer Monday)",
+    )
     p.add_argument("--minutes", type=int, help=f"interval length (default {d.minutes})")
-    p.add_argument("--out", type=Path, default=Path("voisin-out"),
-                   help="output folder for ledger.sqlite (default ./voisin-out)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("voisin-out"),
+        help="output folder for ledger.sqlite (default ./voisin-out)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing ledger")
-    p.add_argument("--gift-share", type=float,
-                   help="share of the sunniest household's surplus gifted to the school by "
-                        f"a ledger contract (default {d.gift_share}, 0 for none)")
-    p.add_argument("--grid", help="simbench:CODE: a SimBench LV grid and its households "
-                   "instead of the scenario's neighbourhood (e.g. simbench:1-LV-rural1--0-sw; "
-                   'needs pip install ".[simbench]")')
-    p.add_argument("--no-grid-check", action="store_true",
-                   help="skip the AC power flow of every interval at the end")
+    p.add_argument(
+        "--gift-share",
+        type=float,
+        help="share of the sunniest household's surplus gifted to the school by "
+        f"a ledger contract (default {d.gift_share}, 0 for none)",
+    )
+    p.add_argument(
+        "--grid",
+        help="simbench:CODE: a SimBench LV grid and its households "
+        "instead of the scenario's neighbourhood (e.g. simbench:1-LV-rural1--0-sw; "
+        'needs pip install ".[simbench]")',
+    )
+    p.add_argument(
+        "--no-grid-check",
+        action="store_true",
+        help="skip the AC power flow of every interval at the end",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
 
@@ -56,10 +77,12 @@ def _add_scenario(sub: argparse._SubParsersAction) -> None:
     n = ssub.add_parser("new", help="write a commented scenario template (never overwrites)")
     n.add_argument("out", type=Path, help="file to create, e.g. my-street.toml")
     for flag in _RUN_FLAGS:
-        kind = date.fromisoformat if flag == "start" else (
-            float if flag == "gift_share" else int)
-        n.add_argument(f"--{flag.replace('_', '-')}", type=kind,
-                       help=f"[run] {flag} (default {getattr(DEFAULTS, flag)})")
+        kind = date.fromisoformat if flag == "start" else (float if flag == "gift_share" else int)
+        n.add_argument(
+            f"--{flag.replace('_', '-')}",
+            type=kind,
+            help=f"[run] {flag} (default {getattr(DEFAULTS, flag)})",
+        )
     n.set_defaults(run=_scenario_new)
 
 
@@ -79,10 +102,12 @@ def _scenario_new(args: argparse.Namespace, console: Console) -> int:
     except FileExistsError:
         raise InvalidInput(f"{args.out} exists; pick another name", code="file-exists") from None
     except OSError as exc:
-        raise InvalidInput(f"cannot write {args.out}: {exc.strerror}",
-                           code="bad-output") from None
-    console.print(f"wrote {args.out}; run it with: voisin simulate --scenario {args.out}",
-                  highlight=False, markup=False)
+        raise InvalidInput(f"cannot write {args.out}: {exc.strerror}", code="bad-output") from None
+    console.print(
+        f"wrote {args.out}; run it with: voisin simulate --scenario {args.out}",
+        highlight=False,
+        markup=False,
+    )
     return 0
 
 
@@ -92,18 +117,26 @@ def _add_market(sub: argparse._SubParsersAction) -> None:
     c = msub.add_parser("clear", help="clear BOOK.json on GRID.json and print the result")
     c.add_argument("book", type=Path)
     c.add_argument("--grid", type=Path, required=True)
-    c.add_argument("--pricing", choices=("nodal", "uniform"), default="nodal",
-                   help="one price per bus under line limits (default), or one price for all")
+    c.add_argument(
+        "--pricing",
+        choices=("nodal", "uniform"),
+        default="nodal",
+        help="one price per bus under line limits (default), or one price for all",
+    )
     c.set_defaults(run=_market_clear)
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     from voisin.cli.ledger_commands import DEFAULT_DB, hex64
 
-    p = sub.add_parser("audit", help="re-clear every interval from the ledger alone and "
-                                     "compare trades, prices and settlements byte for byte")
-    p.add_argument("db", type=Path, nargs="?", default=DEFAULT_DB,
-                   help=f"ledger file (default {DEFAULT_DB})")
+    p = sub.add_parser(
+        "audit",
+        help="re-clear every interval from the ledger alone and "
+        "compare trades, prices and settlements byte for byte",
+    )
+    p.add_argument(
+        "db", type=Path, nargs="?", default=DEFAULT_DB, help=f"ledger file (default {DEFAULT_DB})"
+    )
     p.add_argument("--operator", type=hex64, help="pin the operator's public key (hex)")
     p.add_argument("--head", type=hex64, help="pin the newest block hash (hex)")
     p.set_defaults(run=_audit)
@@ -118,10 +151,14 @@ def _audit(args: argparse.Namespace, console: Console) -> int:
 def _add_dashboard(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboard", help="follow a ledger in a terminal dashboard (read-only)")
     p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
-    p.add_argument("--every", type=float, default=1.0,
-                   help="seconds between looks for new blocks (default 1)")
-    p.add_argument("--operator", help="a running operator's request endpoint, e.g. "
-                                      "tcp://127.0.0.1:5555, to show its live counters")
+    p.add_argument(
+        "--every", type=float, default=1.0, help="seconds between looks for new blocks (default 1)"
+    )
+    p.add_argument(
+        "--operator",
+        help="a running operator's request endpoint, e.g. "
+        "tcp://127.0.0.1:5555, to show its live counters",
+    )
     p.add_argument("--key", type=Path, help="observer key file (voisin up writes one)")
     p.add_argument("--server-key", help="the operator's public key (hex)")
     p.set_defaults(run=_dashboard)
@@ -134,12 +171,15 @@ def _dashboard(args: argparse.Namespace, console: Console) -> int:
     watch = None
     if args.operator:
         if args.key is None or args.server_key is None:
-            raise InvalidInput("--operator needs --key (an observer key file) and "
-                               "--server-key", code="missing-option")
+            raise InvalidInput(
+                "--operator needs --key (an observer key file) and --server-key",
+                code="missing-option",
+            )
         watch = OperatorWatch(args.operator, read_key_file(args.key), args.server_key)
     if not args.every > 0:
-        raise InvalidInput(f"--every must be a positive number of seconds, not {args.every}",
-                           code="bad-option")
+        raise InvalidInput(
+            f"--every must be a positive number of seconds, not {args.every}", code="bad-option"
+        )
     feed = LedgerFeed(args.db)
     feed.refresh()  # a missing, empty, truncated or foreign file fails here, in one line
     DashboardApp(feed, every_s=max(args.every, 0.1), watch=watch).run()
@@ -151,11 +191,18 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.summary import render_summary
     from voisin.protocol import parse
 
-    config = parse(SimulationConfig, {**_given(args), "scenario": args.scenario,
-                                      "out": args.out, "overwrite": args.overwrite,
-                                      "grid": args.grid,
-                                      "grid_check": not args.no_grid_check},
-                   "simulation settings")
+    config = parse(
+        SimulationConfig,
+        {
+            **_given(args),
+            "scenario": args.scenario,
+            "out": args.out,
+            "overwrite": args.overwrite,
+            "grid": args.grid,
+            "grid_check": not args.no_grid_check,
+        },
+        "simulation settings",
+    )
     run = config.resolved().run
     if args.quiet:
         report = run_simulation(config)
@@ -195,8 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args, console)
     except VoisinError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"voisin: {exc}", markup=False,
-                                                  highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"voisin: {exc}", markup=False, highlight=False)
         return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("voisin: interrupted")

@@ -22,8 +22,11 @@ class OrderBook(BaseModel):
 
 def clear_files(book_path: Path, grid_path: Path, pricing: str = "nodal") -> str:
     """Clear the book on the grid; the result as canonical JSON text."""
-    book = parse(OrderBook, read_json_file(book_path, "order book file", "bad-json"),
-                 f"order book {book_path}")
+    book = parse(
+        OrderBook,
+        read_json_file(book_path, "order book file", "bad-json"),
+        f"order book {book_path}",
+    )
     grid = parse(Grid, read_json_file(grid_path, "grid file", "bad-json"), f"grid {grid_path}")
     result = clear(book.bids, grid, book.interval, pricing=PricingMode(pricing))
     return canonical_bytes(result).decode("utf-8")

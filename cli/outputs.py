@@ -17,16 +17,21 @@ def claim_ledger(path: Path, *, overwrite: bool) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InvalidInput(f"cannot create output folder {path.parent}: {exc.strerror}",
-                           code="bad-output") from None
+        raise InvalidInput(
+            f"cannot create output folder {path.parent}: {exc.strerror}", code="bad-output"
+        ) from None
     if path.exists() or path.is_symlink():
         if not overwrite:
-            raise InvalidInput(f"{path} already holds a ledger; pass --overwrite to replace it "
-                               "or --out to write elsewhere", code="ledger-exists")
+            raise InvalidInput(
+                f"{path} already holds a ledger; pass --overwrite to replace it "
+                "or --out to write elsewhere",
+                code="ledger-exists",
+            )
         for suffix in ("", "-wal", "-shm"):
             try:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             except OSError as exc:
-                raise InvalidInput(f"cannot replace {path}{suffix}: {exc.strerror}",
-                                   code="cannot-overwrite") from None
+                raise InvalidInput(
+                    f"cannot replace {path}{suffix}: {exc.strerror}", code="cannot-overwrite"
+                ) from None
     return path

@@ -128,22 +128,27 @@ def opening_allowance_micro(scenario: Scenario, days: int) -> int:
     its retail price (the member using most sets it for all), and never less than the
     500-token opening of a short run. Until its sales and rewards come in, a buyer pays
     peer-to-peer trades from this; a year of a school's purchases needs thousands."""
-    need = max((m.annual_kwh + (m.heat_pump.annual_heat_kwh if m.heat_pump else 0.0))
-               * days / 365 * m.participant.tariff.import_eur_per_kwh * 2
-               for m in scenario.members)
+    need = max(
+        (m.annual_kwh + (m.heat_pump.annual_heat_kwh if m.heat_pump else 0.0))
+        * days
+        / 365
+        * m.participant.tariff.import_eur_per_kwh
+        * 2
+        for m in scenario.members
+    )
     return max(OPENING_ALLOWANCE_MICRO, int(need * 1_000_000))
 
 
 def _gift_contract(scenario: Scenario, share: float, first: Interval) -> dict[str, object] | None:
     """The story's contract: the household with the most PV gives ``share`` of its
     surplus to the school, signed with its own key; None without PV, school or share."""
-    givers = sorted((m for m in scenario.members if m.pv_kwp > 0),
-                    key=lambda m: (-m.pv_kwp, m.id))
+    givers = sorted((m for m in scenario.members if m.pv_kwp > 0), key=lambda m: (-m.pv_kwp, m.id))
     schools = [m for m in scenario.members if m.participant.kind is ParticipantKind.SCHOOL]
     if not share or not givers or not schools:
         return None
-    terms = GiftShare(owner=givers[0].id, recipient=schools[0].id, share=share,
-                      from_interval=first.id)
+    terms = GiftShare(
+        owner=givers[0].id, recipient=schools[0].id, share=share, from_interval=first.id
+    )
     return contract_transaction(terms, givers[0].keypair).body
 
 
@@ -165,13 +170,25 @@ def run_simulation(
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
     # only once the scenario is known to be good
     path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
-    model = Neighbourhood(scenario, intervals=intervals, seed=run.seed,
-                          strategy=STRATEGIES[file.strategy](), profiles=profiles)
-    report = SimulationReport(config=config, ledger_path=path, run=run,
-                              scenario_name=config.grid or file.name, site=scenario.site)
+    model = Neighbourhood(
+        scenario,
+        intervals=intervals,
+        seed=run.seed,
+        strategy=STRATEGIES[file.strategy](),
+        profiles=profiles,
+    )
+    report = SimulationReport(
+        config=config,
+        ledger_path=path,
+        run=run,
+        scenario_name=config.grid or file.name,
+        site=scenario.site,
+    )
     if config.grid is None:
-        report.weather = [(day.isoformat(), model.weather.day_index(pd.Timestamp(day)))
-                          for day in sorted({iv.start.date() for iv in intervals})]
+        report.weather = [
+            (day.isoformat(), model.weather.day_index(pd.Timestamp(day)))
+            for day in sorted({iv.start.date() for iv in intervals})
+        ]
     report.forecast_errors = model.forecast_errors()
     participants = [m.participant for m in scenario.members]
     report.accounts.register(participants)
@@ -180,8 +197,9 @@ def run_simulation(
     operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
     allowance = opening_allowance_micro(scenario, run.days)
     genesis = genesis_supply_micro(len(participants), allowance)
-    with Ledger.open(path, operator_key, fund=scenario.fund, time=opening,
-                     genesis_supply_micro=genesis) as ledger:
+    with Ledger.open(
+        path, operator_key, fund=scenario.fund, time=opening, genesis_supply_micro=genesis
+    ) as ledger:
         operator = Operator(scenario.grid, ledger)
         operator.register(participants, time=opening, allowance_micro=allowance)
         gift = _gift_contract(scenario, run.gift_share, intervals[0])
@@ -193,8 +211,11 @@ def run_simulation(
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
             index = model.index_of(interval)
-            planned = {pid: agent.plans[index].net_kwh
-                       for pid, agent in model.by_participant.items() if index in agent.plans}
+            planned = {
+                pid: agent.plans[index].net_kwh
+                for pid, agent in model.by_participant.items()
+                if index in agent.plans
+            }
             readings = model.deliver(interval, result.curtailed_kwh)
             for reading in readings:
                 miss = reading.net_export_kwh - planned.get(reading.participant, 0.0)

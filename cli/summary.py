@@ -21,11 +21,14 @@ def _weather(days: list[tuple[str, float]]) -> str:
 
     if len(days) <= 3:
         return ", ".join(f"{day} {kind(k)} (clear-sky index {k:.2f})" for day, k in days)
-    counts = {name: sum(kind(k) == name for _, k in days)
-              for name in ("clear", "broken cloud", "overcast")}
+    counts = {
+        name: sum(kind(k) == name for _, k in days)
+        for name in ("clear", "broken cloud", "overcast")
+    }
     mean = sum(k for _, k in days) / len(days)
-    return (f"mean clear-sky index {mean:.2f}; " + ", ".join(f"{n} {c} days"
-                                                             for c, n in counts.items()))
+    return f"mean clear-sky index {mean:.2f}; " + ", ".join(
+        f"{n} {c} days" for c, n in counts.items()
+    )
 
 
 def _heading(report: SimulationReport, console: Console) -> None:
@@ -33,15 +36,26 @@ def _heading(report: SimulationReport, console: Console) -> None:
     last = run.start.fromordinal(run.start.toordinal() + run.days - 1)
     dates = str(run.start) if run.days == 1 else f"{run.start} to {last}"
     if report.config.grid is not None:
-        console.print(f"Grid {report.scenario_name}: SimBench's feeder and households, "
-                      f"{dates}, seed {run.seed}", highlight=False)
-        console.print("Profiles: SimBench's own (year 2016, each day read from the same "
-                      "weekday nearest the same date); forecasts by persistence", highlight=False)
+        console.print(
+            f"Grid {report.scenario_name}: SimBench's feeder and households, "
+            f"{dates}, seed {run.seed}",
+            highlight=False,
+        )
+        console.print(
+            "Profiles: SimBench's own (year 2016, each day read from the same "
+            "weekday nearest the same date); forecasts by persistence",
+            highlight=False,
+        )
         return
-    console.print(f"Scenario {report.scenario_name}: {site.name} ({site.latitude:.2f} N, "
-                  f"{site.longitude:.2f} E), {dates}, seed {run.seed}", highlight=False)
-    console.print(f"Weather: {site.climate} reference year resampled; "
-                  f"{_weather(report.weather)}", highlight=False)
+    console.print(
+        f"Scenario {report.scenario_name}: {site.name} ({site.latitude:.2f} N, "
+        f"{site.longitude:.2f} E), {dates}, seed {run.seed}",
+        highlight=False,
+    )
+    console.print(
+        f"Weather: {site.climate} reference year resampled; {_weather(report.weather)}",
+        highlight=False,
+    )
 
 
 def _balance(acc: Accounts) -> Table:
@@ -49,10 +63,14 @@ def _balance(acc: Accounts) -> Table:
     table = Table(title="Energy balance, as metered (kWh)")
     table.add_column("")
     table.add_column("kWh", justify="right")
-    for label, key in (("PV produced", "pv"), ("load", "load"),
-                       ("battery charged", "battery charge"),
-                       ("battery discharged", "battery discharge"),
-                       ("import from the grid", "import"), ("export to the grid", "export")):
+    for label, key in (
+        ("PV produced", "pv"),
+        ("load", "load"),
+        ("battery charged", "battery charge"),
+        ("battery discharged", "battery discharge"),
+        ("import from the grid", "import"),
+        ("export to the grid", "export"),
+    ):
         table.add_row(label, f"{m[key]:,.1f}")
     return table
 
@@ -68,7 +86,8 @@ def _imbalance(report: SimulationReport) -> Table:
     table.add_row("settled beyond trades (at feed-in)", f"{acc.imbalance_surplus_kwh:,.1f}")
     if acc.metered["import"] + acc.metered["export"]:
         share = (acc.imbalance_short_kwh + acc.imbalance_surplus_kwh) / max(
-            acc.metered["import"] + acc.metered["export"], 1e-9)
+            acc.metered["import"] + acc.metered["export"], 1e-9
+        )
         table.add_row("share of metered import + export", f"{share:.0%}")
     return table
 
@@ -84,13 +103,18 @@ def _forecasts(report: SimulationReport) -> Table:
 
 def _peaks(report: SimulationReport) -> str:
     hours = report.run.minutes / 60
-    homes = sorted(kwh / hours for pid, kwh in report.accounts.peak_load_kwh.items()
-                   if report.accounts.bills[pid].participant.group != "school")
+    homes = sorted(
+        kwh / hours
+        for pid, kwh in report.accounts.peak_load_kwh.items()
+        if report.accounts.bills[pid].participant.group != "school"
+    )
     if not homes:
         return ""
     mid = homes[len(homes) // 2]
-    return (f"Household peak load ({report.run.minutes}-min mean): lowest {homes[0]:.1f} kW, "
-            f"median {mid:.1f} kW, highest {homes[-1]:.1f} kW over {len(homes)} homes")
+    return (
+        f"Household peak load ({report.run.minutes}-min mean): lowest {homes[0]:.1f} kW, "
+        f"median {mid:.1f} kW, highest {homes[-1]:.1f} kW over {len(homes)} homes"
+    )
 
 
 def _feeder(report: SimulationReport) -> Table:
@@ -107,29 +131,51 @@ def _feeder(report: SimulationReport) -> Table:
         return "-" if check is None else value
 
     sched, meter = grid.scheduled, grid.metered
-    table.add_row("transformer import (kWh flowing in)", f"{grid.transformer_import_kwh:,.1f}",
-                  "", "")
-    table.add_row("transformer export (kWh flowing out)", f"{grid.transformer_export_kwh:,.1f}",
-                  "", "")
-    table.add_row("lowest voltage (pu)", f"{grid.min_vm_pu:.4f}",
-                  ac(sched, f"{sched.min_vm_pu:.4f}" if sched else ""),
-                  ac(meter, f"{meter.min_vm_pu:.4f}" if meter else ""))
-    table.add_row("highest voltage (pu)", f"{grid.max_vm_pu:.4f}",
-                  ac(sched, f"{sched.max_vm_pu:.4f}" if sched else ""),
-                  ac(meter, f"{meter.max_vm_pu:.4f}" if meter else ""))
-    for label, attr in (("highest line loading (%)", "max_line_loading_percent"),
-                        ("highest transformer loading (%)", "max_transformer_loading_percent")):
+    table.add_row(
+        "transformer import (kWh flowing in)", f"{grid.transformer_import_kwh:,.1f}", "", ""
+    )
+    table.add_row(
+        "transformer export (kWh flowing out)", f"{grid.transformer_export_kwh:,.1f}", "", ""
+    )
+    table.add_row(
+        "lowest voltage (pu)",
+        f"{grid.min_vm_pu:.4f}",
+        ac(sched, f"{sched.min_vm_pu:.4f}" if sched else ""),
+        ac(meter, f"{meter.min_vm_pu:.4f}" if meter else ""),
+    )
+    table.add_row(
+        "highest voltage (pu)",
+        f"{grid.max_vm_pu:.4f}",
+        ac(sched, f"{sched.max_vm_pu:.4f}" if sched else ""),
+        ac(meter, f"{meter.max_vm_pu:.4f}" if meter else ""),
+    )
+    for label, attr in (
+        ("highest line loading (%)", "max_line_loading_percent"),
+        ("highest transformer loading (%)", "max_transformer_loading_percent"),
+    ):
         values = [getattr(c, attr) if c else None for c in (sched, meter)]
         table.add_row(label, "", *("-" if v is None else f"{v:.1f}" for v in values))
-    table.add_row("losses (kWh)", f"{grid.losses_kwh:,.2f}",
-                  ac(sched, f"{sched.losses_kwh:,.2f}" if sched else ""),
-                  ac(meter, f"{meter.losses_kwh:,.2f}" if meter else ""))
-    violations = [("-" if c is None else f"{c.violation_count} in {c.intervals_with_violations}"
-                   " intervals" if c.violation_count else "none") for c in (sched, meter)]
+    table.add_row(
+        "losses (kWh)",
+        f"{grid.losses_kwh:,.2f}",
+        ac(sched, f"{sched.losses_kwh:,.2f}" if sched else ""),
+        ac(meter, f"{meter.losses_kwh:,.2f}" if meter else ""),
+    )
+    violations = [
+        (
+            "-"
+            if c is None
+            else f"{c.violation_count} in {c.intervals_with_violations} intervals"
+            if c.violation_count
+            else "none"
+        )
+        for c in (sched, meter)
+    ]
     table.add_row("limit violations", "", *violations)
     if sched is not None:
-        table.add_row("clearing's voltage error vs AC (pu, max)", "",
-                      f"{sched.max_voltage_error_pu:.5f}", "")
+        table.add_row(
+            "clearing's voltage error vs AC (pu, max)", "", f"{sched.max_voltage_error_pu:.5f}", ""
+        )
     table.add_row("PV curtailed by the market (kWh)", f"{grid.curtailed_kwh:,.2f}", "", "")
     table.add_row("intervals with a binding limit", str(grid.binding_intervals), "", "")
     return table
@@ -163,8 +209,9 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     for name in ("group", "members", "bill", "grid-only", "saving"):
         bills.add_column(name, justify="left" if name == "group" else "right")
     for group, (members, bill, baseline) in acc.by_group().items():
-        bills.add_row(group, str(members), f"{bill:,.2f}", f"{baseline:,.2f}",
-                      _saving(bill, baseline))
+        bills.add_row(
+            group, str(members), f"{bill:,.2f}", f"{baseline:,.2f}", _saving(bill, baseline)
+        )
     console.print(bills)
 
     ledger = Table(title="Market and ledger")
@@ -172,8 +219,10 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     ledger.add_column("value", justify="right")
     rejected = sum(report.rejected.values())
     reasons = ", ".join(f"{code} {n}" for code, n in sorted(report.rejected.items()))
-    ledger.add_row("bids accepted / rejected", f"{report.bids - rejected} / {rejected}"
-                   + (f" ({reasons})" if reasons else ""))
+    ledger.add_row(
+        "bids accepted / rejected",
+        f"{report.bids - rejected} / {rejected}" + (f" ({reasons})" if reasons else ""),
+    )
     ledger.add_row("tokens paid peer to peer", f"{acc.tokens_paid:,.2f}")
     ledger.add_row("tokens minted as green rewards", f"{report.minted_tokens:,.2f}")
     ledger.add_row("congestion rent (EUR)", f"{acc.congestion_rent_eur:,.2f}")

@@ -27,37 +27,49 @@ def _key(seed_hex: str) -> KeyPair:
     try:
         return KeyPair.from_seed_hex(seed_hex.strip())
     except ValueError:
-        raise InvalidInput("--key must be a 32-byte Ed25519 seed in hex (64 digits)",
-                           code="bad-key") from None
+        raise InvalidInput(
+            "--key must be a 32-byte Ed25519 seed in hex (64 digits)", code="bad-key"
+        ) from None
 
 
-def show_statement(db: Path, console: Console, *, participant: str | None,
-                   key: str | None, seal: Path | None = None) -> int:
+def show_statement(
+    db: Path,
+    console: Console,
+    *,
+    participant: str | None,
+    key: str | None,
+    seal: Path | None = None,
+) -> int:
     """Print a statement (with the key) or write it sealed (without it)."""
     pair = _key(key) if key else None
     if pair is not None and participant and participant != pair.public_hex:
-        raise InvalidInput("--key belongs to participant "
-                           f"{pair.public_hex[:16]}..., not {participant[:16]}...",
-                           code="wrong-key")
+        raise InvalidInput(
+            f"--key belongs to participant {pair.public_hex[:16]}..., not {participant[:16]}...",
+            code="wrong-key",
+        )
     who = pair.public_hex if pair is not None else participant
     if not who:
-        raise InvalidInput("name a --participant (public key hex) or give its --key",
-                           code="no-participant")
+        raise InvalidInput(
+            "name a --participant (public key hex) or give its --key", code="no-participant"
+        )
     report = verify_ledger(existing_ledger(db))
     _require_member(db, who)
     statement = statement_for(db, who)
     if statement.head_hash != report.head_hash:
-        raise InvalidInput(f"{db} changed while the statement was computed; run it again",
-                           code="ledger-changed")
+        raise InvalidInput(
+            f"{db} changed while the statement was computed; run it again", code="ledger-changed"
+        )
     if pair is None or seal is not None:
         sealed = seal_statement(statement).model_dump_json(indent=1)
         if seal is None:
             print(sealed, file=sys.stdout)
         else:
             seal.write_text(sealed + "\n", encoding="utf-8")
-            console.print(f"sealed statement for {who[:16]}... written to {seal}; only that "
-                          "participant's key opens it (`voisin ledger open-statement`)",
-                          highlight=False)
+            console.print(
+                f"sealed statement for {who[:16]}... written to {seal}; only that "
+                "participant's key opens it (`voisin ledger open-statement`)",
+                highlight=False,
+            )
         return 0
     render_statement(statement, console)
     return 0
@@ -67,8 +79,11 @@ def _require_member(db: Path, who: str) -> None:
     """Refuse a statement for a key that never registered (it would be all zeros)."""
     with SqliteStore(db, read_only=True) as store:
         for _, _, kind, body, _ in store.raw_transactions():
-            if kind == TxKind.REGISTRATION.value and who in body \
-                    and json.loads(body).get("participant_id") == who:
+            if (
+                kind == TxKind.REGISTRATION.value
+                and who in body
+                and json.loads(body).get("participant_id") == who
+            ):
                 return
     raise InvalidInput(f"{who[:16]}... is not a member of {db}", code="not-a-member")
 
@@ -80,26 +95,33 @@ def open_statement_file(path: Path, console: Console, *, key: str) -> int:
 
 
 def render_statement(s: Statement, console: Console) -> None:
-    table = Table(title=f"Statement of {s.participant[:16]}... at ledger height "
-                        f"{s.head_height} ({s.head_hash[:12]})")
+    table = Table(
+        title=f"Statement of {s.participant[:16]}... at ledger height "
+        f"{s.head_height} ({s.head_hash[:12]})"
+    )
     table.add_column("item")
     table.add_column("kWh", justify="right")
     table.add_column("EUR", justify="right")
     table.add_row("bought from neighbours", f"{s.p2p_bought_kwh:,.3f}", f"{s.p2p_bought_eur:,.2f}")
     table.add_row("sold to neighbours", f"{s.p2p_sold_kwh:,.3f}", f"{s.p2p_sold_eur:,.2f}")
-    table.add_row("bought from the grid", f"{s.grid_import_kwh:,.3f}",
-                  f"{s.grid_import_eur:,.2f}")
+    table.add_row("bought from the grid", f"{s.grid_import_kwh:,.3f}", f"{s.grid_import_eur:,.2f}")
     table.add_row("sold to the grid", f"{s.grid_export_kwh:,.3f}", f"{s.grid_export_eur:,.2f}")
-    table.add_row("imbalance (+ exported, EUR + received)", f"{s.imbalance_kwh:+,.3f}",
-                  f"{s.imbalance_eur:+,.2f}")
+    table.add_row(
+        "imbalance (+ exported, EUR + received)",
+        f"{s.imbalance_kwh:+,.3f}",
+        f"{s.imbalance_eur:+,.2f}",
+    )
     table.add_row("estimated meter intervals", str(s.estimated_intervals), "")
     console.print(table)
     tokens = Table(title="Tokens")
     tokens.add_column("item")
     tokens.add_column("tokens", justify="right")
-    for name, micro in (("received", s.tokens_received_micro), ("paid", s.tokens_paid_micro),
-                        (f"green rewards ({s.rewards_kwh:,.3f} kWh proven)", s.rewards_micro),
-                        ("balance", s.balance_micro)):
+    for name, micro in (
+        ("received", s.tokens_received_micro),
+        ("paid", s.tokens_paid_micro),
+        (f"green rewards ({s.rewards_kwh:,.3f} kWh proven)", s.rewards_micro),
+        ("balance", s.balance_micro),
+    ):
         tokens.add_row(name, f"{micro / 1e6:,.6f}")
     console.print(tokens)
 
@@ -115,29 +137,45 @@ def show_sim_key(console: Console, *, seed: int, member: str) -> int:
     elif member in _SIM_ROLES:
         pair = KeyPair.derive("seed", seed, member)
     else:
-        raise InvalidInput(f"member {member!r}: use 'household N', 'school', 'fund' or "
-                           "'operator'", code="bad-member")
-    console.print(f"participant {pair.public_hex}\nseed        {pair.seed_hex}",
-                  highlight=False)
+        raise InvalidInput(
+            f"member {member!r}: use 'household N', 'school', 'fund' or 'operator'",
+            code="bad-member",
+        )
+    console.print(f"participant {pair.public_hex}\nseed        {pair.seed_hex}", highlight=False)
     return 0
 
 
-def write_signed_contract(console: Console, *, template: str, key: str, from_interval: str,
-                          counterpart: str | None = None, share: float | None = None,
-                          cap: float | None = None, revokes: str | None = None,
-                          nonce: int = 0) -> int:
+def write_signed_contract(
+    console: Console,
+    *,
+    template: str,
+    key: str,
+    from_interval: str,
+    counterpart: str | None = None,
+    share: float | None = None,
+    cap: float | None = None,
+    revokes: str | None = None,
+    nonce: int = 0,
+) -> int:
     """Print a contract (or revoke) signed with the owner's key, as the operator takes it.
 
     The operator checks it (``accept_contract``) and appends it; the ledger refuses it if
     the signature or terms are wrong, so a file is only as good as its signer.
     """
     pair = _key(key)
-    fields: dict[str, object] = {"owner": pair.public_hex, "from_interval": from_interval,
-                                 "nonce": nonce, "template": template.replace("-", "_")}
-    extra = {"priority_partner": {"partner": counterpart},
-             "gift_share": {"recipient": counterpart, "share": share},
-             "price_cap": {"cap_eur_per_kwh": cap}, "green_only": {},
-             "revoke": {"revokes": revokes}}.get(str(fields["template"]))
+    fields: dict[str, object] = {
+        "owner": pair.public_hex,
+        "from_interval": from_interval,
+        "nonce": nonce,
+        "template": template.replace("-", "_"),
+    }
+    extra = {
+        "priority_partner": {"partner": counterpart},
+        "gift_share": {"recipient": counterpart, "share": share},
+        "price_cap": {"cap_eur_per_kwh": cap},
+        "green_only": {},
+        "revoke": {"revokes": revokes},
+    }.get(str(fields["template"]))
     if extra is None:
         raise InvalidInput(f"unknown contract template {template!r}", code="bad-contract")
     missing = [k for k, v in extra.items() if v is None]

@@ -83,16 +83,21 @@ class AcCheck:
         return max(self.line_loading_percent, default=0.0)
 
 
-def voltage_error(predicted_vm_pu: Mapping[str, float],
-                  ac_vm_pu: Mapping[str, float]) -> VoltageError:
+def voltage_error(
+    predicted_vm_pu: Mapping[str, float], ac_vm_pu: Mapping[str, float]
+) -> VoltageError:
     """Signed error of predicted against AC voltages, on the buses both know."""
     missing = sorted(set(ac_vm_pu) - set(predicted_vm_pu))
     if missing:
         raise InvalidInput(f"no predicted voltage for bus {missing[0]!r}", code="bad-prediction")
     diff = {bus: predicted_vm_pu[bus] - vm for bus, vm in ac_vm_pu.items()}
     worst = max(diff, key=lambda bus: (abs(diff[bus]), bus))
-    return VoltageError(max_abs_pu=abs(diff[worst]), above_pu=max(diff.values()),
-                        below_pu=0.0 - min(diff.values()), worst_bus=worst)
+    return VoltageError(
+        max_abs_pu=abs(diff[worst]),
+        above_pu=max(diff.values()),
+        below_pu=0.0 - min(diff.values()),
+        worst_bus=worst,
+    )
 
 
 class AcModel:
@@ -102,22 +107,28 @@ class AcModel:
         self.grid = grid
         self.net = pandapower_net(grid)
 
-    def check(self, injections: Injections,
-              predicted_vm_pu: Mapping[str, float] | None = None) -> AcCheck:
+    def check(
+        self, injections: Injections, predicted_vm_pu: Mapping[str, float] | None = None
+    ) -> AcCheck:
         """Run the AC power flow under ``injections`` (kW/kvar, positive into the grid)."""
         grid, net = self.grid, self.net
         set_injections(net, grid, injections)
         try:
             pp.runpp(net, algorithm="nr", init="flat", max_iteration=30, numba=False)
         except pp.LoadflowNotConverged as exc:
-            raise InvalidInput("the AC power flow did not converge (injections beyond what "
-                               "the feeder can carry)", code="ac-diverged") from exc
+            raise InvalidInput(
+                "the AC power flow did not converge (injections beyond what the feeder can carry)",
+                code="ac-diverged",
+            ) from exc
         except FloatingPointError as exc:  # numpy raising on a degenerate impedance
-            raise InvalidInput(f"the AC power flow failed numerically ({exc}): check the "
-                               "line impedances", code="ac-diverged") from exc
+            raise InvalidInput(
+                f"the AC power flow failed numerically ({exc}): check the line impedances",
+                code="ac-diverged",
+            ) from exc
         count = len(grid.buses)
-        vm = {bus: float(v) for bus, v in zip(grid.buses, net.res_bus.vm_pu.iloc[:count],
-                                               strict=True)}
+        vm = {
+            bus: float(v) for bus, v in zip(grid.buses, net.res_bus.vm_pu.iloc[:count], strict=True)
+        }
         lines = tuple(float(x) for x in net.res_line.loading_percent)
         trafo = None if grid.transformer is None else float(net.res_trafo.loading_percent.iloc[0])
         losses_mw = float(net.res_line.pl_mw.sum()) + float(net.res_trafo.pl_mw.sum())
@@ -128,12 +139,12 @@ class AcModel:
             losses_kw=losses_mw * 1000.0,
             import_p_kw=float(net.res_ext_grid.p_mw.iloc[0]) * 1000.0,
             violations=self._violations(vm, lines, trafo),
-            voltage_error=None if predicted_vm_pu is None else voltage_error(predicted_vm_pu,
-                                                                             vm),
+            voltage_error=None if predicted_vm_pu is None else voltage_error(predicted_vm_pu, vm),
         )
 
-    def _violations(self, vm: Mapping[str, float], lines: tuple[float, ...],
-                    trafo: float | None) -> tuple[Violation, ...]:
+    def _violations(
+        self, vm: Mapping[str, float], lines: tuple[float, ...], trafo: float | None
+    ) -> tuple[Violation, ...]:
         found: list[Violation] = []
         for bus, v in vm.items():
             low, high = self.grid.band_pu(bus)
@@ -143,15 +154,23 @@ class AcModel:
                 found.append(Violation("voltage-high", bus, v, high))
         for line, loading in zip(self.grid.lines, lines, strict=True):
             if loading > MAX_LOADING_PERCENT:
-                found.append(Violation("line-overload", f"{line.from_bus}-{line.to_bus}",
-                                       loading, MAX_LOADING_PERCENT))
+                found.append(
+                    Violation(
+                        "line-overload",
+                        f"{line.from_bus}-{line.to_bus}",
+                        loading,
+                        MAX_LOADING_PERCENT,
+                    )
+                )
         if trafo is not None and trafo > MAX_LOADING_PERCENT:
-            found.append(Violation("transformer-overload", "transformer", trafo,
-                                   MAX_LOADING_PERCENT))
+            found.append(
+                Violation("transformer-overload", "transformer", trafo, MAX_LOADING_PERCENT)
+            )
         return tuple(found)
 
 
-def ac_check(grid: Grid, injections: Injections,
-             predicted_vm_pu: Mapping[str, float] | None = None) -> AcCheck:
+def ac_check(
+    grid: Grid, injections: Injections, predicted_vm_pu: Mapping[str, float] | None = None
+) -> AcCheck:
     """The AC check of one state (builds the network; reuse ``AcModel`` for many)."""
     return AcModel(grid).check(injections, predicted_vm_pu)

@@ -42,17 +42,27 @@ def grid_from_branch_list(
             for end in (line["from"], line["to"]):
                 if end not in buses:
                     buses.append(end)
-        grid = Grid.model_validate({
-            "root": data["slack_bus"],
-            "buses": buses,
-            "lines": [{"from": ln["from"], "to": ln["to"], "length_km": 1.0,
-                       "r_ohm_per_km": ln["r_ohm"], "x_ohm_per_km": ln["x_ohm"],
-                       "max_i_ka": UNBOUNDED_I_KA} for ln in lines],
-            "vn_kv": data["vn_kv"],
-            "slack_vm_pu": data.get("slack_vm_pu", 1.0),
-            "import_price_eur_per_kwh": import_price_eur_per_kwh,
-            "export_price_eur_per_kwh": export_price_eur_per_kwh,
-        })
+        grid = Grid.model_validate(
+            {
+                "root": data["slack_bus"],
+                "buses": buses,
+                "lines": [
+                    {
+                        "from": ln["from"],
+                        "to": ln["to"],
+                        "length_km": 1.0,
+                        "r_ohm_per_km": ln["r_ohm"],
+                        "x_ohm_per_km": ln["x_ohm"],
+                        "max_i_ka": UNBOUNDED_I_KA,
+                    }
+                    for ln in lines
+                ],
+                "vn_kv": data["vn_kv"],
+                "slack_vm_pu": data.get("slack_vm_pu", 1.0),
+                "import_price_eur_per_kwh": import_price_eur_per_kwh,
+                "export_price_eur_per_kwh": export_price_eur_per_kwh,
+            }
+        )
         injections: dict[str, tuple[float, float]] = {}
         for load in data.get("loads", []):
             p_kw, q_kvar = injections.get(load["bus"], (0.0, 0.0))

@@ -86,12 +86,19 @@ class DayCheck:
         return max(e.below_pu for e in self._errors())
 
 
-def check_interval(model: AcModel, interval: str, injections: Injections,
-                   predicted_vm_pu: Mapping[str, float] | None = None) -> IntervalCheck:
+def check_interval(
+    model: AcModel,
+    interval: str,
+    injections: Injections,
+    predicted_vm_pu: Mapping[str, float] | None = None,
+) -> IntervalCheck:
     """The AC check of one scheduled state on ``model``'s grid."""
     if predicted_vm_pu is None:
-        return IntervalCheck(interval, model.check(
-            injections, lindistflow(model.grid, injections).vm_pu), "lindistflow")
+        return IntervalCheck(
+            interval,
+            model.check(injections, lindistflow(model.grid, injections).vm_pu),
+            "lindistflow",
+        )
     return IntervalCheck(interval, model.check(injections, predicted_vm_pu), "clearing")
 
 

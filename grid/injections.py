@@ -39,5 +39,8 @@ def checked_injections(grid: Grid, injections: Injections) -> dict[str, tuple[fl
 def require_physical(grid: Grid, what: str) -> None:
     """Refuse a transport grid (energy limits only): there is no impedance to flow through."""
     if not grid.physical:
-        raise InvalidInput(f"{what} needs a physical grid (lines with length and impedance); "
-                           "this one has transport lines (capacity_kwh)", code="not-physical")
+        raise InvalidInput(
+            f"{what} needs a physical grid (lines with length and impedance); "
+            "this one has transport lines (capacity_kwh)",
+            code="not-physical",
+        )

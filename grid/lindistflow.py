@@ -68,8 +68,9 @@ def lindistflow(grid: Grid, injections: Injections) -> FlowState:
     """
     require_physical(grid, "LinDistFlow")
     if grid.meshed:
-        raise InvalidInput("LinDistFlow here solves radial feeders; this grid is meshed",
-                           code="meshed-grid")
+        raise InvalidInput(
+            "LinDistFlow here solves radial feeders; this grid is meshed", code="meshed-grid"
+        )
     balance = checked_injections(grid, injections)
     feeder = Feeder.of(grid)
     count = len(grid.lines)
@@ -87,11 +88,14 @@ def lindistflow(grid: Grid, injections: Injections) -> FlowState:
         line = grid.lines[index]
         # The flow into ``bus`` from its parent, whatever the line's file orientation.
         u[bus] = u[feeder.parent[bus]] - _drop_pu2(
-            line.r_ohm, line.x_ohm, sign * line_p[index], sign * line_q[index], grid.vn_kv)
+            line.r_ohm, line.x_ohm, sign * line_p[index], sign * line_q[index], grid.vn_kv
+        )
     collapsed = [bus for bus in feeder.order if u[bus] <= 0.0]
     if collapsed:
-        raise InvalidInput(f"no LinDistFlow solution: the squared voltage at bus "
-                           f"{collapsed[0]!r} falls to zero", code="voltage-collapse")
+        raise InvalidInput(
+            f"no LinDistFlow solution: the squared voltage at bus {collapsed[0]!r} falls to zero",
+            code="voltage-collapse",
+        )
     return FlowState(
         vm_pu={bus: math.sqrt(u[bus]) for bus in grid.buses},
         line_p_kw=tuple(line_p),

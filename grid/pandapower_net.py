@@ -34,14 +34,23 @@ def pandapower_net(grid: Grid, injections: Injections | None = None) -> pp.panda
     index = {bus: i for i, bus in enumerate(grid.buses)}
     for line in grid.lines:
         if line.r_ohm == 0.0 and line.x_ohm == 0.0:
-            raise InvalidInput(f"line {line.from_bus}-{line.to_bus} has no impedance; the AC "
-                               "power flow needs r or x above zero", code="zero-impedance")
+            raise InvalidInput(
+                f"line {line.from_bus}-{line.to_bus} has no impedance; the AC "
+                "power flow needs r or x above zero",
+                code="zero-impedance",
+            )
         length = float(line.length_km or 0.0)
         pp.create_line_from_parameters(
-            net, index[line.from_bus], index[line.to_bus], length_km=length,
-            r_ohm_per_km=line.r_ohm / length, x_ohm_per_km=line.x_ohm / length,
-            c_nf_per_km=line.c_nf / length, max_i_ka=line.rated_i_ka,
-            name=f"{line.from_bus}-{line.to_bus}")
+            net,
+            index[line.from_bus],
+            index[line.to_bus],
+            length_km=length,
+            r_ohm_per_km=line.r_ohm / length,
+            x_ohm_per_km=line.x_ohm / length,
+            c_nf_per_km=line.c_nf / length,
+            max_i_ka=line.rated_i_ka,
+            name=f"{line.from_bus}-{line.to_bus}",
+        )
     trafo = grid.transformer
     if trafo is None:
         pp.create_ext_grid(net, index[grid.root], vm_pu=grid.slack_vm_pu, name="upstream")
@@ -51,17 +60,41 @@ def pandapower_net(grid: Grid, injections: Injections | None = None) -> pp.panda
         # LV no-load voltage = slack / (1 + t_hv) = slack * (1 + tap/100).
         t_hv_percent = 100.0 * (1.0 / (1.0 + trafo.tap_percent / 100.0) - 1.0)
         pp.create_transformer_from_parameters(
-            net, hv, index[grid.root], sn_mva=trafo.rated("sn_kva") / 1000.0,
-            vn_hv_kv=trafo.rated("vn_hv_kv"), vn_lv_kv=trafo.rated("vn_lv_kv"),
-            vkr_percent=trafo.rated("vkr_percent"), vk_percent=trafo.rated("vk_percent"),
-            pfe_kw=0.0, i0_percent=0.0, shift_degree=0.0, tap_side="hv", tap_neutral=0,
-            tap_min=-1, tap_max=1, tap_pos=float(np.sign(t_hv_percent)),
-            tap_step_percent=abs(t_hv_percent), tap_changer_type="Ratio", name="transformer")
+            net,
+            hv,
+            index[grid.root],
+            sn_mva=trafo.rated("sn_kva") / 1000.0,
+            vn_hv_kv=trafo.rated("vn_hv_kv"),
+            vn_lv_kv=trafo.rated("vn_lv_kv"),
+            vkr_percent=trafo.rated("vkr_percent"),
+            vk_percent=trafo.rated("vk_percent"),
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            shift_degree=0.0,
+            tap_side="hv",
+            tap_neutral=0,
+            tap_min=-1,
+            tap_max=1,
+            tap_pos=float(np.sign(t_hv_percent)),
+            tap_step_percent=abs(t_hv_percent),
+            tap_changer_type="Ratio",
+            name="transformer",
+        )
     zeros = [0.0] * len(grid.buses)
-    pp.create_loads(net, list(range(len(grid.buses))), p_mw=zeros, q_mvar=zeros,
-                    name=[f"withdrawal {b}" for b in grid.buses])
-    pp.create_sgens(net, list(range(len(grid.buses))), p_mw=zeros, q_mvar=zeros,
-                    name=[f"injection {b}" for b in grid.buses])
+    pp.create_loads(
+        net,
+        list(range(len(grid.buses))),
+        p_mw=zeros,
+        q_mvar=zeros,
+        name=[f"withdrawal {b}" for b in grid.buses],
+    )
+    pp.create_sgens(
+        net,
+        list(range(len(grid.buses))),
+        p_mw=zeros,
+        q_mvar=zeros,
+        name=[f"injection {b}" for b in grid.buses],
+    )
     set_injections(net, grid, injections or {})
     return net
 

@@ -97,8 +97,10 @@ class SimbenchFeeder:
         for unit in self.units:
             p_kw, q_kvar = out.get(unit.bus, (0.0, 0.0))
             sign = unit.injection_sign / hours
-            out[unit.bus] = (p_kw + sign * unit.energy_kwh[step],
-                             q_kvar + sign * unit.reactive_kvarh[step])
+            out[unit.bus] = (
+                p_kw + sign * unit.energy_kwh[step],
+                q_kvar + sign * unit.reactive_kvarh[step],
+            )
         return out
 
 
@@ -106,8 +108,9 @@ def simbench_code(source: str) -> str:
     """The SimBench code of ``simbench:CODE`` (or of a bare code)."""
     code = source.removeprefix(SIMBENCH_PREFIX).strip()
     if not code:
-        raise InvalidInput("a SimBench grid needs a code, e.g. simbench:1-LV-rural1--0-sw",
-                           code="bad-grid")
+        raise InvalidInput(
+            "a SimBench grid needs a code, e.g. simbench:1-LV-rural1--0-sw", code="bad-grid"
+        )
     return code
 
 
@@ -126,11 +129,19 @@ def simbench_feeder(
     try:
         net = sb.get_simbench_net(code)
     except (KeyError, ValueError, IndexError) as exc:
-        raise InvalidInput(f"unknown SimBench code {code!r} (LV grids look like "
-                           "1-LV-rural1--0-sw)", code="bad-grid") from exc
-    return feeder_from_net(net, code, days, minutes=minutes, band_pu=band_pu,
-                           import_price_eur_per_kwh=import_price_eur_per_kwh,
-                           export_price_eur_per_kwh=export_price_eur_per_kwh)
+        raise InvalidInput(
+            f"unknown SimBench code {code!r} (LV grids look like 1-LV-rural1--0-sw)",
+            code="bad-grid",
+        ) from exc
+    return feeder_from_net(
+        net,
+        code,
+        days,
+        minutes=minutes,
+        band_pu=band_pu,
+        import_price_eur_per_kwh=import_price_eur_per_kwh,
+        export_price_eur_per_kwh=export_price_eur_per_kwh,
+    )
 
 
 def feeder_from_net(
@@ -149,42 +160,54 @@ def feeder_from_net(
     trafo = transformer_data(net, topology.trafo)
     ext = net.ext_grid[net.ext_grid.in_service.astype(bool)]
     if len(ext) != 1 or int(ext.bus.iloc[0]) != int(net.trafo.hv_bus[topology.trafo]):
-        raise InvalidInput(f"{code}: expected one ext_grid at the transformer's HV bus",
-                           code="bad-grid")
+        raise InvalidInput(
+            f"{code}: expected one ext_grid at the transformer's HV bus", code="bad-grid"
+        )
     try:
-        grid = Grid.model_validate({
-            "root": topology.bus_names[0],
-            "buses": list(topology.bus_names),
-            "lines": [_line(net, i, topology) for i in topology.lines],
-            "meshed": len(topology.lines) > len(topology.bus_names) - 1,
-            "transformer": {k: v for k, v in trafo.items() if k not in ("pfe_kw",
-                                                                       "i0_percent")},
-            "vn_kv": float(net.bus.vn_kv[topology.root]),
-            "v_min_pu": band_pu[0],
-            "v_max_pu": band_pu[1],
-            "slack_vm_pu": float(ext.vm_pu.iloc[0]),
-            "load_power_factor": _load_power_factor(net, topology),
-            "import_price_eur_per_kwh": import_price_eur_per_kwh,
-            "export_price_eur_per_kwh": export_price_eur_per_kwh,
-        })
+        grid = Grid.model_validate(
+            {
+                "root": topology.bus_names[0],
+                "buses": list(topology.bus_names),
+                "lines": [_line(net, i, topology) for i in topology.lines],
+                "meshed": len(topology.lines) > len(topology.bus_names) - 1,
+                "transformer": {
+                    k: v for k, v in trafo.items() if k not in ("pfe_kw", "i0_percent")
+                },
+                "vn_kv": float(net.bus.vn_kv[topology.root]),
+                "v_min_pu": band_pu[0],
+                "v_max_pu": band_pu[1],
+                "slack_vm_pu": float(ext.vm_pu.iloc[0]),
+                "load_power_factor": _load_power_factor(net, topology),
+                "import_price_eur_per_kwh": import_price_eur_per_kwh,
+                "export_price_eur_per_kwh": export_price_eur_per_kwh,
+            }
+        )
     except ValueError as exc:
-        raise InvalidInput(f"{code}: cannot convert to a voisin grid: {exc}",
-                           code="bad-grid") from exc
+        raise InvalidInput(
+            f"{code}: cannot convert to a voisin grid: {exc}", code="bad-grid"
+        ) from exc
     starts = interval_starts(days, minutes)
     units = _units(net, topology, starts, minutes)
     lv = net.bus.loc[list(topology.buses)]
     return SimbenchFeeder(
-        code=code, grid=grid, units=units, interval_starts=starts, minutes=minutes,
+        code=code,
+        grid=grid,
+        units=units,
+        interval_starts=starts,
+        minutes=minutes,
         dropped_buses=topology.dropped_buses,
         simbench_band_pu=(float(lv.min_vm_pu.min()), float(lv.max_vm_pu.max())),
-        transformer_pfe_kw=trafo["pfe_kw"], transformer_i0_percent=trafo["i0_percent"])
+        transformer_pfe_kw=trafo["pfe_kw"],
+        transformer_i0_percent=trafo["i0_percent"],
+    )
 
 
 def _line(net: Any, index: int, topology: LvTopology) -> dict[str, Any]:
     row = net.line.loc[index]
     parallel = float(row.parallel)
     return {
-        "from": topology.name_of[int(row.from_bus)], "to": topology.name_of[int(row.to_bus)],
+        "from": topology.name_of[int(row.from_bus)],
+        "to": topology.name_of[int(row.to_bus)],
         "length_km": float(row.length_km),
         "r_ohm_per_km": float(row.r_ohm_per_km) / parallel,
         "x_ohm_per_km": float(row.x_ohm_per_km) / parallel,
@@ -202,10 +225,14 @@ def _load_power_factor(net: Any, topology: LvTopology) -> float:
     return math.cos(math.atan2(abs(q), p))
 
 
-def _units(net: Any, topology: LvTopology, starts: Sequence[datetime],
-           minutes: int) -> tuple[SimbenchUnit, ...]:
-    absolute = (simbench_module().get_absolute_values(net, profiles_instead_of_study_cases=True)
-                if starts else {})
+def _units(
+    net: Any, topology: LvTopology, starts: Sequence[datetime], minutes: int
+) -> tuple[SimbenchUnit, ...]:
+    absolute = (
+        simbench_module().get_absolute_values(net, profiles_instead_of_study_cases=True)
+        if starts
+        else {}
+    )
     units: list[SimbenchUnit] = []
     for element in ("load", "sgen", "storage"):
         table = net[element]
@@ -216,22 +243,32 @@ def _units(net: Any, topology: LvTopology, starts: Sequence[datetime],
             kind = element
             if element == "sgen":
                 kind = "pv" if str(row.type).upper().startswith("PV") else "generator"
-            units.append(SimbenchUnit(
-                name=str(row["name"]), kind=kind, bus=topology.name_of[int(row.bus)],
-                profile=str(row.profile), reference_kw=float(row.p_mw) * 1000.0,
-                sn_kva=float(row.sn_mva) * 1000.0,
-                # pandapower's load and storage are positive drawn, sgen positive produced:
-                # the unit's own direction already.
-                energy_kwh=tuple(float(e) for e in energy[:, column]),
-                reactive_kvarh=tuple(float(e) for e in reactive[:, column]),
-                capacity_kwh=(float(row.max_e_mwh) * 1000.0 if element == "storage"
-                              else None),
-            ))
+            units.append(
+                SimbenchUnit(
+                    name=str(row["name"]),
+                    kind=kind,
+                    bus=topology.name_of[int(row.bus)],
+                    profile=str(row.profile),
+                    reference_kw=float(row.p_mw) * 1000.0,
+                    sn_kva=float(row.sn_mva) * 1000.0,
+                    # pandapower's load and storage are positive drawn, sgen positive produced:
+                    # the unit's own direction already.
+                    energy_kwh=tuple(float(e) for e in energy[:, column]),
+                    reactive_kvarh=tuple(float(e) for e in reactive[:, column]),
+                    capacity_kwh=(float(row.max_e_mwh) * 1000.0 if element == "storage" else None),
+                )
+            )
     return tuple(units)
 
 
-def _energies(absolute: dict[Any, Any], element: str, column: str, index: Any,
-              starts: Sequence[datetime], minutes: int) -> np.ndarray:
+def _energies(
+    absolute: dict[Any, Any],
+    element: str,
+    column: str,
+    index: Any,
+    starts: Sequence[datetime],
+    minutes: int,
+) -> np.ndarray:
     table = absolute.get((element, column))
     if table is None or not starts or not len(index):
         return np.zeros((len(starts), len(index)))

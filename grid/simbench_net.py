@@ -20,8 +20,10 @@ def simbench_module() -> ModuleType:
     try:
         import simbench
     except ImportError as exc:
-        raise InvalidInput("SimBench grids need the simbench package: install voisin[simbench]",
-                           code="missing-simbench") from exc
+        raise InvalidInput(
+            "SimBench grids need the simbench package: install voisin[simbench]",
+            code="missing-simbench",
+        ) from exc
     return simbench
 
 
@@ -52,19 +54,27 @@ def lv_topology(net: Any) -> LvTopology:
     """Walk the in-service lines from the one live transformer's LV bus."""
     sw = net.switch
     if bool(((sw.et == "b") & sw.closed.astype(bool)).any()):
-        raise InvalidInput("closed bus-bus switches are not supported (no SimBench LV grid "
-                           "has one)", code="bad-grid")
-    trafos = [int(t) for t in net.trafo.index[net.trafo.in_service.astype(bool)]
-              if int(t) not in _open(net, "t")]
+        raise InvalidInput(
+            "closed bus-bus switches are not supported (no SimBench LV grid has one)",
+            code="bad-grid",
+        )
+    trafos = [
+        int(t)
+        for t in net.trafo.index[net.trafo.in_service.astype(bool)]
+        if int(t) not in _open(net, "t")
+    ]
     if len(trafos) != 1:
-        raise InvalidInput(f"an LV feeder needs exactly one transformer in service, this net "
-                           f"has {len(trafos)}", code="bad-grid")
+        raise InvalidInput(
+            f"an LV feeder needs exactly one transformer in service, this net has {len(trafos)}",
+            code="bad-grid",
+        )
     trafo = trafos[0]
     root = int(net.trafo.lv_bus[trafo])
     live_bus = set(int(b) for b in net.bus.index[net.bus.in_service.astype(bool)])
     open_lines = _open(net, "l")
-    lines = [int(i) for i in net.line.index[net.line.in_service.astype(bool)]
-             if int(i) not in open_lines]
+    lines = [
+        int(i) for i in net.line.index[net.line.in_service.astype(bool)] if int(i) not in open_lines
+    ]
     ends = {i: (int(net.line.from_bus[i]), int(net.line.to_bus[i])) for i in lines}
     lines = [i for i in lines if set(ends[i]) <= live_bus]
     adjacency: dict[int, list[int]] = {}
@@ -83,7 +93,9 @@ def lv_topology(net: Any) -> LvTopology:
     lv_all = [int(b) for b in net.bus.index if math.isclose(float(net.bus.vn_kv[b]), lv_kv)]
     order = [root] + sorted(supplied - {root})
     return LvTopology(
-        trafo=trafo, root=root, buses=tuple(order),
+        trafo=trafo,
+        root=root,
+        buses=tuple(order),
         lines=tuple(i for i in lines if ends[i][0] in supplied),
         name_of={b: str(net.bus.name[b]) for b in order},
         dropped_buses=tuple(str(net.bus.name[b]) for b in lv_all if b not in supplied),

@@ -57,18 +57,26 @@ def profile_row(instant: datetime) -> int:
 def interval_starts(days: Sequence[date], minutes: int = 15) -> tuple[datetime, ...]:
     """Start instants of every interval of the given UTC days, in order."""
     if minutes <= 0 or minutes % 15 or 1440 % minutes:
-        raise InvalidInput(f"interval length {minutes} min must be a multiple of 15 dividing "
-                           "a day (SimBench profiles are quarter-hourly)", code="bad-interval")
+        raise InvalidInput(
+            f"interval length {minutes} min must be a multiple of 15 dividing "
+            "a day (SimBench profiles are quarter-hourly)",
+            code="bad-interval",
+        )
     step = timedelta(minutes=minutes)
-    return tuple(datetime.combine(d, datetime.min.time(), tzinfo=UTC) + k * step
-                 for d in days for k in range(1440 // minutes))
+    return tuple(
+        datetime.combine(d, datetime.min.time(), tzinfo=UTC) + k * step
+        for d in days
+        for k in range(1440 // minutes)
+    )
 
 
-def interval_energy_kwh(power_mw: np.ndarray, starts: Sequence[datetime],
-                        minutes: int = 15) -> np.ndarray:
+def interval_energy_kwh(
+    power_mw: np.ndarray, starts: Sequence[datetime], minutes: int = 15
+) -> np.ndarray:
     """Energy (kWh) per interval and element, from a rows x elements table of mean MW."""
-    rows = np.array([[profile_row(s + k * STEP) for k in range(minutes // 15)]
-                     for s in starts], dtype=np.int64).reshape(len(starts), minutes // 15)
+    rows = np.array(
+        [[profile_row(s + k * STEP) for k in range(minutes // 15)] for s in starts], dtype=np.int64
+    ).reshape(len(starts), minutes // 15)
     table = np.asarray(power_mw, dtype=float)
     # Each quarter hour of mean MW is 250 kWh per MW.
     return table[rows].sum(axis=1) * 250.0

@@ -95,9 +95,11 @@ class Ledger:
         for height, block_hash, header_json, _ in self._store.raw_blocks():
             header = json.loads(header_json)
             if height == 0 and header.get("operator") != self._operator.public_hex:
-                raise LedgerError(f"{self._store.path} is operated by key "
-                                  f"{header.get('operator')}, not {self._operator.public_hex}",
-                                  code="wrong-operator")
+                raise LedgerError(
+                    f"{self._store.path} is operated by key "
+                    f"{header.get('operator')}, not {self._operator.public_hex}",
+                    code="wrong-operator",
+                )
             self._height, self._head = height, block_hash
             intervals.append(header.get("interval"))
         before: str | None = None  # newest interval of the blocks below ``at``
@@ -111,8 +113,9 @@ class Ledger:
                 if kind == TxKind.GENESIS.value:
                     self.fund = data["recipient"]
             elif kind == _CONTRACT:
-                self._contracts.apply_body(json.loads(body),
-                                           after=newest_interval(before, intervals[height]))
+                self._contracts.apply_body(
+                    json.loads(body), after=newest_interval(before, intervals[height])
+                )
         for interval in intervals:
             self._latest_interval = newest_interval(self._latest_interval, interval)
 
@@ -162,8 +165,11 @@ class Ledger:
         in an unknown state.
         """
         if self._stopped:
-            raise LedgerError(f"ledger stopped after a failed write ({self._stopped}); "
-                              "reopen it once the storage is fixed", code="stopped")
+            raise LedgerError(
+                f"ledger stopped after a failed write ({self._stopped}); "
+                "reopen it once the storage is fixed",
+                code="stopped",
+            )
         txs = tuple(transactions)
         staged = self._book.copy()
         rows = []
@@ -176,12 +182,13 @@ class Ledger:
             try:
                 body = t.body_bytes if t.body_bytes is not None else canonical_bytes(t.body)
             except (TypeError, ValueError) as exc:
-                raise InvalidInput(f"transaction {i} ({kind}) has a body that is not plain "
-                                   f"JSON: {exc}", code="bad-transaction") from None
+                raise InvalidInput(
+                    f"transaction {i} ({kind}) has a body that is not plain JSON: {exc}",
+                    code="bad-transaction",
+                ) from None
             if kind in _TOKEN_KINDS:
                 if kind == _GENESIS and header_height:
-                    raise LedgerError("a genesis transaction outside block 0",
-                                      code="bad-token-tx")
+                    raise LedgerError("a genesis transaction outside block 0", code="bad-token-tx")
                 staged.apply_body(kind, t.body)
             leaf = tx_leaf_hash(kind, body)
             hashes.append(leaf)
@@ -192,17 +199,23 @@ class Ledger:
             contracts = contracts.copy()
             contracts.apply_all((t.body for t in txs if t.kind is TxKind.CONTRACT), after=latest)
         header = BlockHeader(
-            height=self._height + 1, prev_hash=self._head,
-            merkle_root=merkle.root_from_hashes(hashes).hex(), interval=interval, time=time,
-            operator=self._operator.public_hex, tx_count=len(txs),
+            height=self._height + 1,
+            prev_hash=self._head,
+            merkle_root=merkle.root_from_hashes(hashes).hex(),
+            interval=interval,
+            time=time,
+            operator=self._operator.public_hex,
+            tx_count=len(txs),
         )
         header_bytes = canonical_bytes(header)
         block_hash = sha256_hex(header_bytes)
         signature = self._operator.sign(header_bytes)
         try:
-            self._store.append_encoded(EncodedBlock(header.height, block_hash,
-                                                    header_bytes.decode("utf-8"), signature,
-                                                    tuple(rows)))
+            self._store.append_encoded(
+                EncodedBlock(
+                    header.height, block_hash, header_bytes.decode("utf-8"), signature, tuple(rows)
+                )
+            )
         except LedgerError as exc:
             if exc.code == "write-failed":
                 self._stopped = exc.message

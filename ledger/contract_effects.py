@@ -42,8 +42,9 @@ _MAX_BID_ID = 128
 _NEGLIGIBLE = 1e-12  # share of a bid left after gifts below which no rest bid remains
 
 
-def _in_force(contracts: ContractBook | Iterable[Contract], interval: str
-              ) -> dict[str, list[Contract]]:
+def _in_force(
+    contracts: ContractBook | Iterable[Contract], interval: str
+) -> dict[str, list[Contract]]:
     """Owner -> contracts in force, in registration order.
 
     A ``ContractBook`` honours revocations; a plain iterable only ``from_interval``.
@@ -78,37 +79,62 @@ def _gifts(bid: Bid, mine: Sequence[Contract]) -> tuple[list[tuple[str, float]],
 
 
 def _rewrite(bid: Bid, mine: Sequence[Contract]) -> list[Bid]:
-    partners = [c.partner for c in mine
-                if isinstance(c, PriorityPartner) and c.partner != bid.participant]
-    preferred = bid.preferred + tuple(p for p in dict.fromkeys(partners)
-                                      if p not in bid.preferred)
+    partners = [
+        c.partner for c in mine if isinstance(c, PriorityPartner) and c.partner != bid.participant
+    ]
+    preferred = bid.preferred + tuple(p for p in dict.fromkeys(partners) if p not in bid.preferred)
     segments = bid.segments
     caps = [c.cap_eur_per_kwh for c in mine if isinstance(c, PriceCap)]
     if bid.side is Side.BUY and caps:
         cap = min(caps)
-        segments = tuple(s if s.price_eur_per_kwh <= cap else
-                         Segment(energy_kwh=s.energy_kwh, price_eur_per_kwh=cap)
-                         for s in segments)
+        segments = tuple(
+            s
+            if s.price_eur_per_kwh <= cap
+            else Segment(energy_kwh=s.energy_kwh, price_eur_per_kwh=cap)
+            for s in segments
+        )
     gifts, left = _gifts(bid, mine) if bid.side is Side.SELL else ([], 1.0)
-    green = bid.green_only or (bid.side is Side.BUY
-                               and any(isinstance(c, GreenOnly) for c in mine))
-    if (preferred == bid.preferred and segments == bid.segments and not gifts
-            and green == bid.green_only):
+    green = bid.green_only or (bid.side is Side.BUY and any(isinstance(c, GreenOnly) for c in mine))
+    if (
+        preferred == bid.preferred
+        and segments == bid.segments
+        and not gifts
+        and green == bid.green_only
+    ):
         return [bid]
     total = bid.energy_kwh
     out: list[Bid] = []
     if gifts:
-        segments = tuple(Segment(energy_kwh=s.energy_kwh * left,
-                                 price_eur_per_kwh=s.price_eur_per_kwh)
-                         for s in segments if s.energy_kwh * left > 0)
+        segments = tuple(
+            Segment(energy_kwh=s.energy_kwh * left, price_eur_per_kwh=s.price_eur_per_kwh)
+            for s in segments
+            if s.energy_kwh * left > 0
+        )
     if left > _NEGLIGIBLE and segments:
-        out.append(bid.model_copy(update={"segments": segments, "preferred": preferred,
-                                          "green_only": green, "signature": ""}))
+        out.append(
+            bid.model_copy(
+                update={
+                    "segments": segments,
+                    "preferred": preferred,
+                    "green_only": green,
+                    "signature": "",
+                }
+            )
+        )
     for n, (recipient, share) in enumerate(gifts):
-        out.append(Bid(bid_id=gift_bid_id(bid.bid_id, n), participant=bid.participant,
-                       bus=bid.bus, interval=bid.interval, side=Side.SELL,
-                       segments=(Segment(energy_kwh=total * share, price_eur_per_kwh=0.0),),
-                       preferred=(recipient,), seq=bid.seq, inflexible=bid.inflexible))
+        out.append(
+            Bid(
+                bid_id=gift_bid_id(bid.bid_id, n),
+                participant=bid.participant,
+                bus=bid.bus,
+                interval=bid.interval,
+                side=Side.SELL,
+                segments=(Segment(energy_kwh=total * share, price_eur_per_kwh=0.0),),
+                preferred=(recipient,),
+                seq=bid.seq,
+                inflexible=bid.inflexible,
+            )
+        )
     return out
 
 
@@ -133,12 +159,17 @@ def apply_contracts(
 
 def is_gift_trade(trade: Trade, gifts: set[tuple[str, str]]) -> bool:
     """A p2p trade filled by a gift bid and bought by that gift's recipient."""
-    return (trade.kind is TradeKind.P2P and trade.seller_bid_id.startswith(GIFT_MARK)
-            and (trade.seller, trade.buyer) in gifts)
+    return (
+        trade.kind is TradeKind.P2P
+        and trade.seller_bid_id.startswith(GIFT_MARK)
+        and (trade.seller, trade.buyer) in gifts
+    )
 
 
 def contract_payments(
-    trades: Sequence[Trade], fund: str, contracts: ContractBook | Iterable[Contract],
+    trades: Sequence[Trade],
+    fund: str,
+    contracts: ContractBook | Iterable[Contract],
     interval: str,
 ) -> list[Transaction]:
     """``payments_for`` with gifts honoured: energy given to the recipient is free.
@@ -150,18 +181,25 @@ def contract_payments(
     return payments_for([t for t in trades if not is_gift_trade(t, gifts)], fund)
 
 
-def gift_pairs(contracts: ContractBook | Iterable[Contract], interval: str
-               ) -> set[tuple[str, str]]:
+def gift_pairs(contracts: ContractBook | Iterable[Contract], interval: str) -> set[tuple[str, str]]:
     """(owner, recipient) of every gift share in force in ``interval``."""
-    return {(c.owner, c.recipient) for owned in _in_force(contracts, interval).values()
-            for c in owned if isinstance(c, GiftShare)}
+    return {
+        (c.owner, c.recipient)
+        for owned in _in_force(contracts, interval).values()
+        for c in owned
+        if isinstance(c, GiftShare)
+    }
 
 
-def green_only_buyers(contracts: ContractBook | Iterable[Contract], interval: str
-                      ) -> frozenset[str]:
+def green_only_buyers(
+    contracts: ContractBook | Iterable[Contract], interval: str
+) -> frozenset[str]:
     """Participants whose green-only contract is in force in ``interval``."""
-    return frozenset(owner for owner, owned in _in_force(contracts, interval).items()
-                     if any(isinstance(c, GreenOnly) for c in owned))
+    return frozenset(
+        owner
+        for owner, owned in _in_force(contracts, interval).items()
+        if any(isinstance(c, GreenOnly) for c in owned)
+    )
 
 
 def green_violations(trades: Iterable[Trade], buyers: frozenset[str]) -> list[Trade]:

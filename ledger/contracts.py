@@ -82,17 +82,23 @@ def parse_terms(data: Mapping[str, Any], what: str = "contract") -> Contract | R
     try:
         return _TERMS.validate_python(data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-                    for e in exc.errors(include_url=False)]
-        raise InvalidInput(f"{what} rejected: " + "; ".join(problems),
-                           code="bad-contract") from None
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        ]
+        raise InvalidInput(
+            f"{what} rejected: " + "; ".join(problems), code="bad-contract"
+        ) from None
 
 
 def contract_transaction(terms: Contract | Revoke, owner: KeyPair) -> Transaction:
     """The signed CONTRACT transaction registering (or revoking) ``terms``."""
     if owner.public_hex != terms.owner:
-        raise InvalidInput(f"{terms.template}: signed by {owner.public_hex[:16]}..., but the "
-                           f"owner is {terms.owner[:16]}...", code="bad-contract")
+        raise InvalidInput(
+            f"{terms.template}: signed by {owner.public_hex[:16]}..., but the "
+            f"owner is {terms.owner[:16]}...",
+            code="bad-contract",
+        )
     body = terms.model_dump(mode="json")
     body["signature"] = owner.sign(canonical_bytes(body))
     return Transaction(kind=TxKind.CONTRACT, body=body)
@@ -100,8 +106,9 @@ def contract_transaction(terms: Contract | Revoke, owner: KeyPair) -> Transactio
 
 def revoke(contract: Contract, owner: KeyPair, from_interval: str, nonce: int = 0) -> Transaction:
     """A signed revoke of ``contract`` from ``from_interval`` on."""
-    terms = Revoke(owner=contract.owner, from_interval=from_interval, nonce=nonce,
-                   revokes=contract.contract_id)
+    terms = Revoke(
+        owner=contract.owner, from_interval=from_interval, nonce=nonce, revokes=contract.contract_id
+    )
     return contract_transaction(terms, owner)
 
 
@@ -118,13 +125,15 @@ def read_contract(body: Mapping[str, Any]) -> Contract | Revoke:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise LedgerError(f"contract terms rejected: {where}: {first['msg']}",
-                          code="bad-contract") from None
+        raise LedgerError(
+            f"contract terms rejected: {where}: {first['msg']}", code="bad-contract"
+        ) from None
     if canonical_bytes(terms) != canonical_bytes(unsigned):
         raise LedgerError("contract body is not in canonical form", code="bad-contract")
     if not verify(terms.owner, canonical_bytes(unsigned), signature):
-        raise LedgerError(f"{terms.template} contract: owner signature does not verify",
-                          code="bad-contract")
+        raise LedgerError(
+            f"{terms.template} contract: owner signature does not verify", code="bad-contract"
+        )
     return terms
 
 
@@ -167,27 +176,35 @@ class ContractBook:
         """
         terms = read_contract(body)
         if after is not None and terms.from_interval <= after:
-            raise LedgerError(f"{terms.template} from {terms.from_interval} would act on "
-                              f"interval {after}, which the ledger already holds",
-                              code="retroactive-contract")
+            raise LedgerError(
+                f"{terms.template} from {terms.from_interval} would act on "
+                f"interval {after}, which the ledger already holds",
+                code="retroactive-contract",
+            )
         if isinstance(terms, Revoke):
             target = terms.revokes
             known = self._contracts.get(target)
             if known is None:
-                raise LedgerError(f"revoke of unknown contract {target[:16]}...",
-                                  code="bad-contract")
+                raise LedgerError(
+                    f"revoke of unknown contract {target[:16]}...", code="bad-contract"
+                )
             if known.owner != terms.owner:
-                raise LedgerError(f"revoke of contract {target[:16]}... by someone other "
-                                  "than its owner", code="bad-contract")
+                raise LedgerError(
+                    f"revoke of contract {target[:16]}... by someone other than its owner",
+                    code="bad-contract",
+                )
             if target in self._revoked:
-                raise LedgerError(f"contract {target[:16]}... is revoked already",
-                                  code="bad-contract")
+                raise LedgerError(
+                    f"contract {target[:16]}... is revoked already", code="bad-contract"
+                )
             self._revoked[target] = terms.from_interval
             return target
         cid = terms.contract_id
         if cid in self._contracts:
-            raise LedgerError(f"contract {cid[:16]}... is registered already (use a new "
-                              "nonce)", code="bad-contract")
+            raise LedgerError(
+                f"contract {cid[:16]}... is registered already (use a new nonce)",
+                code="bad-contract",
+            )
         self._contracts[cid] = terms
         self._by_owner.setdefault(terms.owner, []).append(cid)
         return cid
@@ -213,8 +230,9 @@ class ContractBook:
 
     def active(self, owner: str, interval: str) -> tuple[Contract, ...]:
         """The owner's contracts in force in ``interval``, in registration order."""
-        return tuple(self._contracts[c] for c in self._by_owner.get(owner, ())
-                     if self.in_force(c, interval))
+        return tuple(
+            self._contracts[c] for c in self._by_owner.get(owner, ()) if self.in_force(c, interval)
+        )
 
     def active_all(self, interval: str) -> tuple[Contract, ...]:
         """Every contract in force in ``interval``: owners sorted, then registration order."""

@@ -45,8 +45,11 @@ def _one(by_kind: dict[str, list[StoredTx]], kind: TxKind, block: str) -> Stored
     found = by_kind.get(kind.value, [])
     if len(found) != 1:
         where = found[1][0] if len(found) > 1 else None
-        raise Violation(where, kind.value, f"{block} needs exactly one {kind.value} transaction, "
-                                           f"has {len(found)}")
+        raise Violation(
+            where,
+            kind.value,
+            f"{block} needs exactly one {kind.value} transaction, has {len(found)}",
+        )
     return found[0]
 
 
@@ -68,18 +71,20 @@ def _bids(state: Replay, interval: str, stored: list[StoredTx]) -> list[Signed[B
         signed.append(item)
     for (index, *_), item, ok in zip(stored, signed, _signatures(signed), strict=True):
         if not ok:
-            raise Violation(index, "bid-signature", f"bid {item.value.bid_id!r}: its "
-                            "participant's signature does not verify over the stored bytes")
+            raise Violation(
+                index,
+                "bid-signature",
+                f"bid {item.value.bid_id!r}: its "
+                "participant's signature does not verify over the stored bytes",
+            )
     return signed
 
 
 def _signatures(items: list[Signed[Any]], key: str = "participant") -> list[bool]:
-    return verify_many([(getattr(s.value, key), s.signed_bytes, s.value.signature)
-                        for s in items])
+    return verify_many([(getattr(s.value, key), s.signed_bytes, s.value.signature) for s in items])
 
 
-def check_clearing(state: Replay, interval: str | None,
-                   by_kind: dict[str, list[StoredTx]]) -> None:
+def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[StoredTx]]) -> None:
     """A clearing block: bids, bid digest, clearing and trades (see the module doc)."""
     index, _, _, clearing = _one(by_kind, TxKind.CLEARING, "a clearing block")
     if interval is None or clearing.get("interval") != interval:
@@ -88,36 +93,51 @@ def check_clearing(state: Replay, interval: str | None,
         raise Violation(index, "clearing", f"interval {interval} is cleared a second time")
     terms = state.terms
     if terms is None or clearing.get("market_hash") != terms.hash:
-        raise Violation(index, "market-terms", "the clearing does not name the market terms "
-                                               "in force")
+        raise Violation(
+            index, "market-terms", "the clearing does not name the market terms in force"
+        )
     if clearing.get("grid_hash") != terms.grid_hash:
-        raise Violation(index, "market-terms", "the clearing's grid_hash is not the grid of "
-                                               "the market terms")
+        raise Violation(
+            index, "market-terms", "the clearing's grid_hash is not the grid of the market terms"
+        )
     prices = clearing.get("prices_eur_per_kwh")
     if not isinstance(prices, dict) or set(prices) != terms.buses:
         raise Violation(index, "clearing", "prices are not one per bus of the grid")
     signed = _bids(state, interval, by_kind.get(TxKind.BID.value, []))
     d_index, _, d_text, _ = _one(by_kind, TxKind.BID_DIGEST, "a clearing block")
     if tx.bid_digest(signed, interval).canonical_body().decode() != d_text:
-        raise Violation(d_index, "bid-digest", "counts, kWh or bids_root differ from the "
-                                               "block's bids")
+        raise Violation(
+            d_index, "bid-digest", "counts, kWh or bids_root differ from the block's bids"
+        )
     stored = by_kind.get(TxKind.TRADE.value, [])
     if clearing.get("trade_count") != len(stored):
-        raise Violation(index, "clearing", f"trade_count {clearing.get('trade_count')} but "
-                                           f"{len(stored)} trades")
+        raise Violation(
+            index, "clearing", f"trade_count {clearing.get('trade_count')} but {len(stored)} trades"
+        )
     shaped = apply_contracts([s.value for s in signed], state.contracts, interval)
     parts = clearing.get("price_parts_eur_per_kwh", {})
     for bus, named in sorted(parts.items()) if isinstance(parts, dict) else [(None, None)]:
-        if (bus not in prices or not isinstance(named, dict)
-                or abs(sum(named.values()) - prices[bus]) > PRICE_PARTS_EUR_PER_KWH):
-            raise Violation(index, "clearing", f"the price parts of bus {bus} do not add up "
-                                               "to its price")
+        if (
+            bus not in prices
+            or not isinstance(named, dict)
+            or abs(sum(named.values()) - prices[bus]) > PRICE_PARTS_EUR_PER_KWH
+        ):
+            raise Violation(
+                index, "clearing", f"the price parts of bus {bus} do not add up to its price"
+            )
     settlement = clearing.get("settlement_prices_eur_per_kwh", {})
     if not isinstance(settlement, dict) or not set(settlement) <= terms.buses:
         raise Violation(index, "clearing", "settlement prices are not by bus of the grid")
     adjust = recorded_adjustments(shaped, prices, settlement)
-    trades = _trades(interval, stored, {b.bid_id: b for b in shaped}, prices, terms.root,
-                     clearing.get("green_premium_eur_per_kwh", 0.0), adjust)
+    trades = _trades(
+        interval,
+        stored,
+        {b.bid_id: b for b in shaped},
+        prices,
+        terms.root,
+        clearing.get("green_premium_eur_per_kwh", 0.0),
+        adjust,
+    )
     imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
     try:
@@ -125,15 +145,24 @@ def check_clearing(state: Replay, interval: str | None,
     except (KeyError, TypeError, ValueError):
         raise Violation(index, "clearing", "the grid exchange is missing") from None
     if abs(net - (imported - exported)) > GRID_TOTAL_KWH:
-        raise Violation(index, "grid-total", f"grid exchange {net} kWh, trades with the grid "
-                                             f"{imported - exported} kWh")
+        raise Violation(
+            index,
+            "grid-total",
+            f"grid exchange {net} kWh, trades with the grid {imported - exported} kWh",
+        )
     state.closed.add(interval)
     state.cleared[interval] = trades
 
 
-def _trades(interval: str, stored: list[StoredTx], bids: dict[str, Bid],
-            prices: dict[str, float], root: str, premium: float,
-            adjust: dict[str, float]) -> list[Trade]:
+def _trades(
+    interval: str,
+    stored: list[StoredTx],
+    bids: dict[str, Bid],
+    prices: dict[str, float],
+    root: str,
+    premium: float,
+    adjust: dict[str, float],
+) -> list[Trade]:
     trades: list[Trade] = []
     used: dict[str, float] = {}
     for index, _, _, body in stored:
@@ -151,15 +180,22 @@ def _trades(interval: str, stored: list[StoredTx], bids: dict[str, Bid],
             raise Violation(index, "trade", "a trade from the grid to the grid")
         expected = trade_prices(prices, root, premium, seller, buyer, adjust)
         if expected != (trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh):
-            raise Violation(index, "trade-price", f"prices (buyer, seller) are "
-                            f"{trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh}; "
-                            f"the clearing's prices give {expected}")
+            raise Violation(
+                index,
+                "trade-price",
+                f"prices (buyer, seller) are "
+                f"{trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh}; "
+                f"the clearing's prices give {expected}",
+            )
         for bid in (seller, buyer):
             if bid is not None:
                 used[bid.bid_id] = used.get(bid.bid_id, 0.0) + trade.energy_kwh
                 if used[bid.bid_id] > bid.energy_kwh + ENERGY_KWH:
-                    raise Violation(index, "trade-energy", f"bid {bid.bid_id!r} trades "
-                                    f"{used[bid.bid_id]} kWh of its {bid.energy_kwh}")
+                    raise Violation(
+                        index,
+                        "trade-energy",
+                        f"bid {bid.bid_id!r} trades {used[bid.bid_id]} kWh of its {bid.energy_kwh}",
+                    )
         trades.append(trade)
     return trades
 
@@ -171,16 +207,21 @@ def _party(index: int, bids: dict[str, Bid], bid_id: str, who: str, side: Side) 
         return None
     bid = bids.get(bid_id)
     if bid is None or bid.participant != who or bid.side is not side:
-        raise Violation(index, "trade", f"{side.value} bid {bid_id!r} of {who[:12]} is not "
-                                        "in the interval's book")
+        raise Violation(
+            index,
+            "trade",
+            f"{side.value} bid {bid_id!r} of {who[:12]} is not in the interval's book",
+        )
     return bid
 
 
-def check_settlement(state: Replay, interval: str | None,
-                     by_kind: dict[str, list[StoredTx]]) -> None:
+def check_settlement(
+    state: Replay, interval: str | None, by_kind: dict[str, list[StoredTx]]
+) -> None:
     """A settlement block: signed readings, then settlements and rewards recomputed."""
-    first = min(i for kind in (TxKind.READING, TxKind.SETTLEMENT)
-                for i, *_ in by_kind.get(kind.value, []))
+    first = min(
+        i for kind in (TxKind.READING, TxKind.SETTLEMENT) for i, *_ in by_kind.get(kind.value, [])
+    )
     if interval is None or interval not in state.cleared:
         why = "settled already" if interval in state.settled else "not cleared"
         raise Violation(first, "settlement", f"interval {interval} is {why}")
@@ -191,10 +232,18 @@ def check_settlement(state: Replay, interval: str | None,
         settlements = settle(interval, members, trades, readings)
     except InvalidInput as exc:
         raise Violation(first, "reading", exc.message) from None
-    compare_bodies(by_kind.get(TxKind.SETTLEMENT.value, []),
-                   [tx.settlement(s) for s in settlements], "settlement", "the readings and trades")
-    compare_bodies(by_kind.get(TxKind.REWARD.value, []), rewards_for(interval, trades, readings),
-                   "reward", "the reward rule, the readings and the p2p trades")
+    compare_bodies(
+        by_kind.get(TxKind.SETTLEMENT.value, []),
+        [tx.settlement(s) for s in settlements],
+        "settlement",
+        "the readings and trades",
+    )
+    compare_bodies(
+        by_kind.get(TxKind.REWARD.value, []),
+        rewards_for(interval, trades, readings),
+        "reward",
+        "the reward rule, the readings and the p2p trades",
+    )
     state.settled.add(interval)
 
 
@@ -208,16 +257,23 @@ def _readings(state: Replay, interval: str, stored: list[StoredTx]) -> list[Mete
         reading = item.value
         member = state.members.get(reading.participant)
         if reading.interval != interval:
-            raise Violation(index, "reading", f"a reading of {reading.interval} in "
-                                              f"{interval}'s settlement")
+            raise Violation(
+                index, "reading", f"a reading of {reading.interval} in {interval}'s settlement"
+            )
         if member is None or not member.meter_id or member.meter_id != reading.meter:
-            raise Violation(index, "meter-signature", "the reading's meter is not the one its "
-                                                      "participant registered")
+            raise Violation(
+                index,
+                "meter-signature",
+                "the reading's meter is not the one its participant registered",
+            )
         signed.append(item)
     for (index, *_), ok in zip(stored, _signatures(signed, "meter"), strict=True):
         if not ok:
-            raise Violation(index, "meter-signature", "the meter's signature does not verify "
-                                                      "over the stored reading")
+            raise Violation(
+                index,
+                "meter-signature",
+                "the meter's signature does not verify over the stored reading",
+            )
     return [s.value for s in signed]
 
 
@@ -230,12 +286,19 @@ def compare_bodies(stored: list[StoredTx], expected: list[Any], rule: str, sourc
             raise Violation(None, rule, f"{rule} {text} from {source} is missing")
         index, _, got, body = stored[n]
         if got != text:
-            wrong = [_first_leaf(k, body.get(k), want.body.get(k))
-                     for k in sorted(set(body) | set(want.body))
-                     if body.get(k) != want.body.get(k)]
-            raise Violation(index, rule, "; ".join(
-                f"{path}: stored {_short(a)}, {source} give {_short(b)}"
-                for path, a, b in wrong) or f"the same values as {source} give, other bytes")
+            wrong = [
+                _first_leaf(k, body.get(k), want.body.get(k))
+                for k in sorted(set(body) | set(want.body))
+                if body.get(k) != want.body.get(k)
+            ]
+            raise Violation(
+                index,
+                rule,
+                "; ".join(
+                    f"{path}: stored {_short(a)}, {source} give {_short(b)}" for path, a, b in wrong
+                )
+                or f"the same values as {source} give, other bytes",
+            )
     if len(stored) > len(expected):
         raise Violation(stored[len(expected)][0], rule, f"a {rule} that {source} do not give")
 
@@ -252,4 +315,4 @@ def _first_leaf(path: str, a: Any, b: Any) -> tuple[str, Any, Any]:
 
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

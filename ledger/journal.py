@@ -24,8 +24,10 @@ from pathlib import Path
 from voisin import faults
 from voisin.errors import LedgerError
 
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, "
-           "interval TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL)")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, "
+    "interval TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL)"
+)
 STORAGE_FAILED = "storage-failed"
 """The code of every refusal caused by storage that cannot take a write."""
 
@@ -65,8 +67,9 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open the journal of {self.path}: {exc}",
-                              code=STORAGE_FAILED) from None
+            raise LedgerError(
+                f"cannot open the journal of {self.path}: {exc}", code=STORAGE_FAILED
+            ) from None
         self._undo: list[Callable[[], None]] = []
         self._doomed: LedgerError | None = None
 
@@ -79,14 +82,17 @@ class Journal:
         self.rollback()
         return LedgerError(f"could not {doing} in {self.path}: {exc}", code=STORAGE_FAILED)
 
-    def stage(self, kind: EntryKind, interval: str, body: str,
-              undo: Callable[[], None] = lambda: None) -> None:
+    def stage(
+        self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None] = lambda: None
+    ) -> None:
         """Add one row to the open transaction (opened here if none is)."""
         try:
             if not self._db.in_transaction:
                 self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO journal (interval, kind, body) VALUES (?, ?, ?)",
-                             (interval, kind.value, body))
+            self._db.execute(
+                "INSERT INTO journal (interval, kind, body) VALUES (?, ?, ?)",
+                (interval, kind.value, body),
+            )
         except sqlite3.Error as exc:
             self._doomed = self._fail("journal a message", exc)
             raise self._doomed from None
@@ -127,15 +133,17 @@ class Journal:
             rows = self._db.execute("SELECT kind, interval, body FROM journal ORDER BY id")
             return [Entry(EntryKind(k), i, b) for k, i, b in rows]
         except sqlite3.Error as exc:
-            raise LedgerError(f"could not read the journal of {self.path}: {exc}",
-                              code=STORAGE_FAILED) from None
+            raise LedgerError(
+                f"could not read the journal of {self.path}: {exc}", code=STORAGE_FAILED
+            ) from None
 
     def forget(self, interval: str, kind: EntryKind) -> None:
         """Drop an interval's rows of one kind once a block holds them. Best effort: a
         row left behind is recognised as stale by the next restart and dropped then."""
         try:
-            self._db.execute("DELETE FROM journal WHERE interval = ? AND kind = ?",
-                             (interval, kind.value))
+            self._db.execute(
+                "DELETE FROM journal WHERE interval = ? AND kind = ?", (interval, kind.value)
+            )
         except sqlite3.Error:
             pass
 

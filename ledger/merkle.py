@@ -17,8 +17,18 @@ from collections.abc import Sequence
 from voisin.errors import VerificationError
 from voisin.protocol.encoding import leaf_hash, node_hash
 
-__all__ = ["EMPTY_ROOT", "HASH_SIZE", "consistency_proof", "inclusion_proof", "leaf_hash",
-           "node_hash", "root", "root_from_hashes", "verify_consistency", "verify_inclusion"]
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "root",
+    "root_from_hashes",
+    "verify_consistency",
+    "verify_inclusion",
+]
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -57,10 +67,10 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     while hi - lo > 1:
         k = _split(hi - lo)
         if index - lo < k:
-            proof.append(root_from_hashes(leaf_hashes[lo + k:hi]))
+            proof.append(root_from_hashes(leaf_hashes[lo + k : hi]))
             hi = lo + k
         else:
-            proof.append(root_from_hashes(leaf_hashes[lo:lo + k]))
+            proof.append(root_from_hashes(leaf_hashes[lo : lo + k]))
             lo += k
     proof.reverse()
     return proof
@@ -76,10 +86,10 @@ def consistency_proof(m: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(root_from_hashes(leaf_hashes[lo + k:hi]))
+            proof.append(root_from_hashes(leaf_hashes[lo + k : hi]))
             hi = lo + k
         else:
-            proof.append(root_from_hashes(leaf_hashes[lo:lo + k]))
+            proof.append(root_from_hashes(leaf_hashes[lo : lo + k]))
             lo, m, whole = lo + k, m - k, False
     if not whole:
         proof.append(root_from_hashes(leaf_hashes[lo:hi]))

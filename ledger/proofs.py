@@ -108,20 +108,31 @@ def prove(
         if leaf_hash is not None:
             found = store.find_leaf(leaf_hash)
             if found is None:
-                raise LedgerError(f"no transaction with leaf hash {leaf_hash} in {store.path}",
-                                  code="no-tx")
+                raise LedgerError(
+                    f"no transaction with leaf hash {leaf_hash} in {store.path}", code="no-tx"
+                )
             height, index = found
         if height is None or index is None:
-            raise LedgerError("name a transaction by height and index, or by its leaf hash",
-                              code="no-tx")
+            raise LedgerError(
+                "name a transaction by height and index, or by its leaf hash", code="no-tx"
+            )
         _, _, kind, body, stored_leaf = store.raw_transaction(height, index)
         hashes = [bytes.fromhex(h) for h in store.leaf_hashes(height)]
         path = merkle.inclusion_proof(index, hashes)
-        transaction = None if hash_only else Transaction.model_validate(
-            {"kind": kind, "body": _json_object(body)})
-        return TxProof(height=height, index=index, tree_size=len(hashes),
-                       leaf_hash=stored_leaf, audit_path=tuple(p.hex() for p in path),
-                       transaction=transaction, block=_signed_header(store, height))
+        transaction = (
+            None
+            if hash_only
+            else Transaction.model_validate({"kind": kind, "body": _json_object(body)})
+        )
+        return TxProof(
+            height=height,
+            index=index,
+            tree_size=len(hashes),
+            leaf_hash=stored_leaf,
+            audit_path=tuple(p.hex() for p in path),
+            transaction=transaction,
+            block=_signed_header(store, height),
+        )
     finally:
         if owned:
             store.close()
@@ -138,10 +149,16 @@ def export_headers(source: str | Path | LedgerStore) -> HeaderChain:
     """Every signed header of a ledger, genesis first (each checked against its hash)."""
     store, owned = _open(source)
     try:
-        return HeaderChain(headers=tuple(
-            SignedHeader(header=check_header(h, block_hash, text)[0], hash=block_hash,
-                         signature=signature)
-            for h, block_hash, text, signature in store.raw_blocks()))
+        return HeaderChain(
+            headers=tuple(
+                SignedHeader(
+                    header=check_header(h, block_hash, text)[0],
+                    hash=block_hash,
+                    signature=signature,
+                )
+                for h, block_hash, text, signature in store.raw_blocks()
+            )
+        )
     finally:
         if owned:
             store.close()
@@ -206,38 +223,57 @@ def check_proof(
     chain = verify_headers(headers, operator=operator)
     trusted = chain.get(proof.height)
     if trusted is None:
-        raise _bad(proof.height, f"the headers end at height {max(chain)}; the proof names "
-                                 f"block {proof.height}")
+        raise _bad(
+            proof.height,
+            f"the headers end at height {max(chain)}; the proof names block {proof.height}",
+        )
     if trusted.header != proof.block.header or trusted.signature != proof.block.signature:
         raise _bad(proof.height, "the proof's block header differs from the signed chain")
     if trusted.hash != proof.block.hash:
-        raise _bad(proof.height, f"the proof names block hash {proof.block.hash[:16]}, the "
-                                 f"signed chain {trusted.hash[:16]}")
+        raise _bad(
+            proof.height,
+            f"the proof names block hash {proof.block.hash[:16]}, the "
+            f"signed chain {trusted.hash[:16]}",
+        )
     header = trusted.header
     if proof.tree_size != header["tx_count"]:
-        raise _bad(proof.height, f"proof says {proof.tree_size} transactions, the header "
-                                 f"{header['tx_count']}")
+        raise _bad(
+            proof.height,
+            f"proof says {proof.tree_size} transactions, the header {header['tx_count']}",
+        )
     leaf = bytes.fromhex(proof.leaf_hash)
     if proof.transaction is not None:
         try:
             recomputed = proof.transaction.leaf_hash()
         except (TypeError, ValueError) as exc:
-            raise _bad(proof.height, f"transaction {proof.index}: its body is not JSON "
-                                     f"({exc})") from None
+            raise _bad(
+                proof.height, f"transaction {proof.index}: its body is not JSON ({exc})"
+            ) from None
         if recomputed != leaf:
-            raise _bad(proof.height, f"transaction {proof.index}: its bytes do not hash to "
-                                     "the proof's leaf hash")
+            raise _bad(
+                proof.height,
+                f"transaction {proof.index}: its bytes do not hash to the proof's leaf hash",
+            )
     try:
-        merkle.verify_inclusion(leaf, proof.index, proof.tree_size,
-                                [_hash(p) for p in proof.audit_path],
-                                bytes.fromhex(header["merkle_root"]))
+        merkle.verify_inclusion(
+            leaf,
+            proof.index,
+            proof.tree_size,
+            [_hash(p) for p in proof.audit_path],
+            bytes.fromhex(header["merkle_root"]),
+        )
     except VerificationError as exc:
         raise _bad(proof.height, f"transaction {proof.index}: {exc.message}") from None
     return ProofReport(
-        height=proof.height, index=proof.index, tree_size=proof.tree_size,
+        height=proof.height,
+        index=proof.index,
+        tree_size=proof.tree_size,
         kind=None if proof.transaction is None else proof.transaction.kind.value,
-        leaf_hash=proof.leaf_hash, block_hash=trusted.hash, operator=header["operator"],
-        chain_height=max(chain))
+        leaf_hash=proof.leaf_hash,
+        block_hash=trusted.hash,
+        operator=header["operator"],
+        chain_height=max(chain),
+    )
 
 
 def _hash(hex_text: str) -> bytes:

@@ -28,8 +28,9 @@ StoredTx = tuple[int, str, str, dict[str, Any]]
 """A decoded stored transaction: index in its block, kind, body text, body."""
 
 _TOKEN_KINDS = frozenset((TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value))
-_INTERVAL_KINDS = frozenset((TxKind.BID.value, TxKind.BID_DIGEST.value, TxKind.CLEARING.value,
-                             TxKind.TRADE.value))
+_INTERVAL_KINDS = frozenset(
+    (TxKind.BID.value, TxKind.BID_DIGEST.value, TxKind.CLEARING.value, TxKind.TRADE.value)
+)
 _SETTLEMENT_KINDS = frozenset((TxKind.READING.value, TxKind.SETTLEMENT.value))
 
 
@@ -92,8 +93,9 @@ class Replay:
                 elif kind == TxKind.MARKET.value:
                     self._terms(index, body)
             except LedgerError as exc:
-                raise Violation(index, "contract" if kind == TxKind.CONTRACT.value
-                                else "tokens", exc.message) from None
+                raise Violation(
+                    index, "contract" if kind == TxKind.CONTRACT.value else "tokens", exc.message
+                ) from None
         if height == 0 and not self.book.genesis_micro:
             raise Violation(None, "tokens", "genesis block carries no genesis supply")
         if any(k in by_kind for k in _INTERVAL_KINDS):
@@ -111,8 +113,9 @@ class Replay:
         except ValidationError:
             raise Violation(index, "registration", "not a participant registration") from None
         if member.participant_id in self.members:
-            raise Violation(index, "registration",
-                            f"{member.participant_id[:12]} is registered already")
+            raise Violation(
+                index, "registration", f"{member.participant_id[:12]} is registered already"
+            )
         self.members[member.participant_id] = member
 
     def _terms(self, index: int, body: dict[str, Any]) -> None:
@@ -125,8 +128,7 @@ class Replay:
         except (KeyError, TypeError, ValueError):
             raise Violation(index, "market-terms", "market terms without a grid") from None
         data = canonical_bytes(body)
-        self.terms = Terms(body, sha256_hex(data), sha256_hex(canonical_bytes(grid)),
-                           buses, root)
+        self.terms = Terms(body, sha256_hex(data), sha256_hex(canonical_bytes(grid)), buses, root)
 
     def _trace_payments(self, by_kind: dict[str, list[StoredTx]]) -> None:
         trades = [t[3] for t in by_kind.get(TxKind.TRADE.value, ())]
@@ -134,19 +136,30 @@ class Replay:
         if not trades and not transfers:
             return
         try:
-            found = untraced(trades, transfers, self.book.fund,
-                             lambda interval: gift_pairs(self.contracts, interval))
+            found = untraced(
+                trades,
+                transfers,
+                self.book.fund,
+                lambda interval: gift_pairs(self.contracts, interval),
+            )
         except (KeyError, TypeError):
             raise Violation(None, "payment", "a trade or transfer body lacks a field") from None
         if found is None:
             return
         sender, recipient, amount, memo = found.payment
         if found.extra:
-            index = next(i for i, _, _, b in by_kind[TxKind.TRANSFER.value]
-                         if (b["sender"], b["recipient"], b["amount_micro"], b["memo"])
-                         == found.payment)
+            index = next(
+                i
+                for i, _, _, b in by_kind[TxKind.TRANSFER.value]
+                if (b["sender"], b["recipient"], b["amount_micro"], b["memo"]) == found.payment
+            )
         else:  # the first trade between the two that should have paid
-            index = next((i for i, _, _, b in by_kind.get(TxKind.TRADE.value, ())
-                          if {b["seller"], b["buyer"]} >= {sender, recipient} - {self.book.fund}),
-                         None)
+            index = next(
+                (
+                    i
+                    for i, _, _, b in by_kind.get(TxKind.TRADE.value, ())
+                    if {b["seller"], b["buyer"]} >= {sender, recipient} - {self.book.fund}
+                ),
+                None,
+            )
         raise Violation(index, "payment", found.why)

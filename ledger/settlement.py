@@ -57,11 +57,14 @@ def _readings_by_participant(
         if r.interval != interval:
             continue
         if r.participant not in known:
-            raise InvalidInput(f"reading for unknown participant {r.participant} in {interval}",
-                               code="unknown-participant")
+            raise InvalidInput(
+                f"reading for unknown participant {r.participant} in {interval}",
+                code="unknown-participant",
+            )
         if r.participant in found:
-            raise InvalidInput(f"two readings for {r.participant} in {interval}",
-                               code="duplicate-reading")
+            raise InvalidInput(
+                f"two readings for {r.participant} in {interval}", code="duplicate-reading"
+            )
         found[r.participant] = r
     return found
 
@@ -90,11 +93,17 @@ def settle(
         metered = traded_net if reading is None else round(reading.net_export_kwh, _KWH_DIGITS)
         imbalance = round(metered - traded_net, _KWH_DIGITS)
         price = tariff.export_eur_per_kwh if imbalance > 0 else tariff.import_eur_per_kwh
-        result.append(Settlement(
-            participant=pid, interval=interval, traded_net_kwh=traded_net,
-            metered_net_kwh=metered, imbalance_kwh=imbalance,
-            imbalance_eur=round(imbalance * price, _EUR_DIGITS) + 0.0, estimated=estimated,
-        ))
+        result.append(
+            Settlement(
+                participant=pid,
+                interval=interval,
+                traded_net_kwh=traded_net,
+                metered_net_kwh=metered,
+                imbalance_kwh=imbalance,
+                imbalance_eur=round(imbalance * price, _EUR_DIGITS) + 0.0,
+                estimated=estimated,
+            )
+        )
     return result
 
 
@@ -115,8 +124,11 @@ def rewards_for(
     for t in trades:
         if t.interval == interval and t.kind is TradeKind.P2P:
             sold[t.seller] += t.energy_kwh
-    exported = {r.participant: min(r.export_kwh, r.pv_kwh) for r in readings
-                if r.interval == interval and not r.estimated}
+    exported = {
+        r.participant: min(r.export_kwh, r.pv_kwh)
+        for r in readings
+        if r.interval == interval and not r.estimated
+    }
     rewards = []
     for seller in sorted(sold):
         proven = round(min(sold[seller], exported.get(seller, 0.0)), _KWH_DIGITS)

@@ -28,8 +28,7 @@ from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.protocol import GRID, KeyPair, TxKind, parse
 
 _KWH, _EUR = 9, 6  # rounding, as in settlement: keeps float noise out of statements
-_KINDS = (TxKind.TRADE.value, TxKind.SETTLEMENT.value, TxKind.TRANSFER.value,
-          TxKind.REWARD.value)
+_KINDS = (TxKind.TRADE.value, TxKind.SETTLEMENT.value, TxKind.TRANSFER.value, TxKind.REWARD.value)
 
 
 class StatementLine(BaseModel):
@@ -111,35 +110,78 @@ def statement_for(source: str | Path | LedgerStore, participant: str) -> Stateme
                     data = json.loads(body)
                     _account(t, lines, kind, data, participant, _is_gift(data, kind, contracts))
                 except (KeyError, TypeError, ValueError):
-                    raise LedgerError(f"block {height} transaction {idx} is malformed; run "
-                                      "`voisin ledger verify`", code="bad-tx") from None
+                    raise LedgerError(
+                        f"block {height} transaction {idx} is malformed; run "
+                        "`voisin ledger verify`",
+                        code="bad-tx",
+                    ) from None
     finally:
         if store is not source:
             store.close()
     return Statement(
-        participant=participant, head_height=head_height, head_hash=head_hash,
-        **{k: round(t[k], _KWH if k.endswith("kwh") else _EUR) + 0.0 for k in (
-            "p2p_bought_kwh", "p2p_bought_eur", "p2p_sold_kwh", "p2p_sold_eur",
-            "grid_import_kwh", "grid_import_eur", "grid_export_kwh", "grid_export_eur",
-            "imbalance_kwh", "imbalance_eur", "rewards_kwh")},
-        **{k: int(t[k]) for k in ("estimated_intervals", "tokens_received_micro",
-                                  "tokens_paid_micro", "rewards_micro")},
-        balance_micro=int(t["tokens_received_micro"] + t["rewards_micro"]
-                          - t["tokens_paid_micro"]),
-        lines=tuple(StatementLine(interval=i, **{k: (v if isinstance(v, bool) else round(
-            v, _KWH if k.endswith("kwh") else _EUR) + 0.0) for k, v in lines[i].items()})
-            for i in sorted(lines)),
+        participant=participant,
+        head_height=head_height,
+        head_hash=head_hash,
+        **{
+            k: round(t[k], _KWH if k.endswith("kwh") else _EUR) + 0.0
+            for k in (
+                "p2p_bought_kwh",
+                "p2p_bought_eur",
+                "p2p_sold_kwh",
+                "p2p_sold_eur",
+                "grid_import_kwh",
+                "grid_import_eur",
+                "grid_export_kwh",
+                "grid_export_eur",
+                "imbalance_kwh",
+                "imbalance_eur",
+                "rewards_kwh",
+            )
+        },
+        **{
+            k: int(t[k])
+            for k in (
+                "estimated_intervals",
+                "tokens_received_micro",
+                "tokens_paid_micro",
+                "rewards_micro",
+            )
+        },
+        balance_micro=int(t["tokens_received_micro"] + t["rewards_micro"] - t["tokens_paid_micro"]),
+        lines=tuple(
+            StatementLine(
+                interval=i,
+                **{
+                    k: (
+                        v
+                        if isinstance(v, bool)
+                        else round(v, _KWH if k.endswith("kwh") else _EUR) + 0.0
+                    )
+                    for k, v in lines[i].items()
+                },
+            )
+            for i in sorted(lines)
+        ),
     )
 
 
 def _is_gift(body: dict[str, Any], kind: str, contracts: ContractBook) -> bool:
     """A trade filled by a gift share to its recipient: energy that costs nothing."""
-    return (kind == TxKind.TRADE.value and body.get("seller_bid_id", "").startswith(GIFT_MARK)
-            and (body["seller"], body["buyer"]) in gift_pairs(contracts, body["interval"]))
+    return (
+        kind == TxKind.TRADE.value
+        and body.get("seller_bid_id", "").startswith(GIFT_MARK)
+        and (body["seller"], body["buyer"]) in gift_pairs(contracts, body["interval"])
+    )
 
 
-def _account(t: dict[str, float], lines: dict[str, dict[str, Any]], kind: str,
-             body: dict[str, Any], me: str, gift: bool = False) -> None:
+def _account(
+    t: dict[str, float],
+    lines: dict[str, dict[str, Any]],
+    kind: str,
+    body: dict[str, Any],
+    me: str,
+    gift: bool = False,
+) -> None:
     """Add one transaction that mentions ``me`` to the totals and its interval line;
     a gift moves energy at no charge."""
     if kind == TxKind.TRADE.value:
@@ -181,16 +223,19 @@ def _curve_public(participant: str) -> PublicKey:
     try:
         return VerifyKey(bytes.fromhex(participant)).to_curve25519_public_key()
     except (ValueError, TypeError, CryptoError):
-        raise InvalidInput(f"participant id {participant[:16]}... is not an Ed25519 public "
-                           "key (64 hex digits)", code="bad-key") from None
+        raise InvalidInput(
+            f"participant id {participant[:16]}... is not an Ed25519 public key (64 hex digits)",
+            code="bad-key",
+        ) from None
 
 
 def seal_statement(statement: Statement) -> SealedStatement:
     """Seal the statement to its participant's key; only that key's holder can open it."""
     box = SealedBox(_curve_public(statement.participant))
     sealed = box.encrypt(statement.model_dump_json().encode("utf-8"))
-    return SealedStatement(recipient=statement.participant,
-                           sealed=base64.b64encode(sealed).decode("ascii"))
+    return SealedStatement(
+        recipient=statement.participant, sealed=base64.b64encode(sealed).decode("ascii")
+    )
 
 
 def open_statement(sealed: SealedStatement | dict[str, Any], key: KeyPair) -> Statement:
@@ -204,6 +249,7 @@ def open_statement(sealed: SealedStatement | dict[str, Any], key: KeyPair) -> St
     try:
         clear = SealedBox(private).decrypt(base64.b64decode(sealed.sealed, validate=True))
     except (CryptoError, ValueError):
-        raise InvalidInput("cannot open the statement: it is sealed to another key, or "
-                           "damaged", code="wrong-key") from None
+        raise InvalidInput(
+            "cannot open the statement: it is sealed to another key, or damaged", code="wrong-key"
+        ) from None
     return parse(Statement, json.loads(clear), "statement")

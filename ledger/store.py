@@ -25,8 +25,7 @@ from voisin.protocol.blocks import tx_leaf_hash
 APPLICATION_ID = 0x766F6973  # "vois": marks the file as a voisin ledger
 SCHEMA_VERSION = 2
 """2: RFC 8785 canonical JSON, bids and market terms on the chain. 1: Python-float JSON."""
-_SCHEMA_CHANGES = {1: "its JSON is Python's float form, not RFC 8785, and it records no "
-                      "bids"}
+_SCHEMA_CHANGES = {1: "its JSON is Python's float form, not RFC 8785, and it records no bids"}
 _SYNCHRONOUS_FULL = 2
 
 _SCHEMA = (
@@ -58,8 +57,13 @@ def encode_block(block: Block) -> EncodedBlock:
     for t in block.transactions:
         body = t.canonical_body()
         rows.append((t.kind.value, body.decode("utf-8"), tx_leaf_hash(t.kind.value, body).hex()))
-    return EncodedBlock(block.header.height, sha256_hex(header_json.encode("utf-8")),
-                        header_json, block.signature, tuple(rows))
+    return EncodedBlock(
+        block.header.height,
+        sha256_hex(header_json.encode("utf-8")),
+        header_json,
+        block.signature,
+        tuple(rows),
+    )
 
 
 RawBlock = tuple[int, str, str, str]
@@ -109,27 +113,36 @@ class SqliteStore:
             raise LedgerError(f"no ledger at {self.path}", code="no-ledger")
         frozen = _on_read_only_file_system(self.path)
         self._immutable = read_only and frozen
-        if not read_only and (frozen or (self.path.exists()
-                                         and not os.access(self.path, os.W_OK))):
-            raise LedgerError(f"{self.path} cannot be written ("
-                              f"{'read-only file system' if frozen else 'no write permission'})"
-                              "; the operator must write its ledger", code="read-only-ledger")
+        if not read_only and (frozen or (self.path.exists() and not os.access(self.path, os.W_OK))):
+            raise LedgerError(
+                f"{self.path} cannot be written ("
+                f"{'read-only file system' if frozen else 'no write permission'})"
+                "; the operator must write its ledger",
+                code="read-only-ledger",
+            )
         wal = Path(f"{self.path}-wal")
         if self._immutable and wal.exists() and wal.stat().st_size:
-            raise LedgerError(f"{self.path} has blocks still in its write-ahead log, which a "
-                              "read-only file system cannot fold in; copy the file and its "
-                              "-wal to a writable place", code="read-only-ledger")
+            raise LedgerError(
+                f"{self.path} has blocks still in its write-ahead log, which a "
+                "read-only file system cannot fold in; copy the file and its "
+                "-wal to a writable place",
+                code="read-only-ledger",
+            )
         try:
             if read_only and frozen:
                 # Nothing can write a read-only file system, so SQLite may read the file
                 # as immutable (no -shm to create, no locks to take).
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
-                                           uri=True, isolation_level=None)
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
+                    uri=True,
+                    isolation_level=None,
+                )
             elif read_only:
                 # mode=rw (never create) plus query_only: no writes, yet the last reader
                 # to close still removes the -wal/-shm files; mode=ro would leave them.
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
-                                           isolation_level=None)
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None
+                )
                 self._db.execute("PRAGMA query_only=ON")
             else:
                 self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -139,8 +152,9 @@ class SqliteStore:
             self._prepare(read_only)
         except sqlite3.Error as exc:
             self._db.close()
-            raise LedgerError(f"{self.path} is not a voisin ledger ({exc})",
-                              code="not-a-ledger") from None
+            raise LedgerError(
+                f"{self.path} is not a voisin ledger ({exc})", code="not-a-ledger"
+            ) from None
         except LedgerError:
             self._db.close()
             raise
@@ -153,20 +167,25 @@ class SqliteStore:
         tables = self._db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
         fresh = app_id == 0 and tables == 0
         if not fresh and app_id != APPLICATION_ID:
-            raise LedgerError(f"{self.path} is an SQLite file but not a voisin ledger",
-                              code="not-a-ledger")
+            raise LedgerError(
+                f"{self.path} is an SQLite file but not a voisin ledger", code="not-a-ledger"
+            )
         if fresh and read_only:
             raise LedgerError(f"{self.path} holds no ledger yet", code="no-ledger")
         if not read_only:
             self._db.execute("PRAGMA journal_mode=WAL")
         if not self._immutable:  # an immutable reader writes nothing, so syncs nothing
             if self._pragma("journal_mode") != "wal":
-                raise LedgerError(f"{self.path}: SQLite refused WAL journaling; not safe to "
-                                  "use", code="unsafe-storage")
+                raise LedgerError(
+                    f"{self.path}: SQLite refused WAL journaling; not safe to use",
+                    code="unsafe-storage",
+                )
             self._db.execute("PRAGMA synchronous=FULL")
             if self._pragma("synchronous") != _SYNCHRONOUS_FULL:
-                raise LedgerError(f"{self.path}: SQLite refused synchronous=FULL; not safe "
-                                  "to use", code="unsafe-storage")
+                raise LedgerError(
+                    f"{self.path}: SQLite refused synchronous=FULL; not safe to use",
+                    code="unsafe-storage",
+                )
         if fresh:
             self._db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
@@ -177,9 +196,12 @@ class SqliteStore:
         version = self._pragma("user_version")
         if version != SCHEMA_VERSION:
             why = _SCHEMA_CHANGES.get(version, "an unknown layout")
-            raise LedgerError(f"{self.path} is a schema {version} ledger ({why}); this voisin "
-                              f"reads schema {SCHEMA_VERSION} only: write a new ledger with "
-                              "`voisin simulate` or `voisin up`", code="schema-version")
+            raise LedgerError(
+                f"{self.path} is a schema {version} ledger ({why}); this voisin "
+                f"reads schema {SCHEMA_VERSION} only: write a new ledger with "
+                "`voisin simulate` or `voisin up`",
+                code="schema-version",
+            )
 
     def pragma(self, name: str) -> object:
         """Read one PRAGMA (for tests and diagnostics)."""
@@ -198,12 +220,18 @@ class SqliteStore:
             top = db.execute("SELECT max(height) FROM blocks").fetchone()[0]
             expected = 0 if top is None else top + 1
             if block.height != expected:
-                raise LedgerError(f"block at height {block.height} but the next height is "
-                                  f"{expected}", code="height-gap")
-            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
-                       (block.height, block.hash, block.header_json, block.signature))
-            db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
-                           [(block.height, i, *row) for i, row in enumerate(block.rows)])
+                raise LedgerError(
+                    f"block at height {block.height} but the next height is {expected}",
+                    code="height-gap",
+                )
+            db.execute(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                (block.height, block.hash, block.header_json, block.signature),
+            )
+            db.executemany(
+                "INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
+                [(block.height, i, *row) for i, row in enumerate(block.rows)],
+            )
             faults.point("block-write")
             db.execute("COMMIT")
         except (sqlite3.Error, LedgerError) as exc:
@@ -211,8 +239,9 @@ class SqliteStore:
                 db.execute("ROLLBACK")
             if isinstance(exc, LedgerError):
                 raise
-            raise LedgerError(f"could not store block {block.height} in {self.path}: {exc}",
-                              code="write-failed") from None
+            raise LedgerError(
+                f"could not store block {block.height} in {self.path}: {exc}", code="write-failed"
+            ) from None
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file (for copying or comparing files)."""
@@ -223,8 +252,9 @@ class SqliteStore:
     def _run(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         for value in params:
             if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                raise LedgerError(f"{value} is beyond any height or index in {self.path}",
-                                  code="no-block")
+                raise LedgerError(
+                    f"{value} is beyond any height or index in {self.path}", code="no-block"
+                )
         try:
             return self._db.execute(sql, params)
         except sqlite3.Error as exc:
@@ -241,25 +271,34 @@ class SqliteStore:
     def raw_transactions(self) -> Iterator[RawTransaction]:
         """(height, idx, kind, body JSON, leaf hash) in (height, idx) order, as stored."""
         return self._run(
-            "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx")
+            "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx"
+        )
 
     def leaf_hashes(self, height: int) -> list[str]:
         """Stored leaf hashes of one block, in order (for inclusion proofs)."""
-        return [r[0] for r in self._run(
-            "SELECT leaf_hash FROM transactions WHERE height = ? ORDER BY idx", (height,))]
+        return [
+            r[0]
+            for r in self._run(
+                "SELECT leaf_hash FROM transactions WHERE height = ? ORDER BY idx", (height,)
+            )
+        ]
 
     def raw_block(self, height: int) -> RawBlock:
         """One stored block row, as :meth:`raw_blocks` yields it."""
-        row = self._run("SELECT height, hash, header, signature FROM blocks WHERE height = ?",
-                        (height,)).fetchone()
+        row = self._run(
+            "SELECT height, hash, header, signature FROM blocks WHERE height = ?", (height,)
+        ).fetchone()
         if row is None:
             raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
         return row
 
     def raw_transaction(self, height: int, index: int) -> RawTransaction:
         """One stored transaction row, as :meth:`raw_transactions` yields it."""
-        row = self._run("SELECT height, idx, kind, body, leaf_hash FROM transactions "
-                        "WHERE height = ? AND idx = ?", (height, index)).fetchone()
+        row = self._run(
+            "SELECT height, idx, kind, body, leaf_hash FROM transactions "
+            "WHERE height = ? AND idx = ?",
+            (height, index),
+        ).fetchone()
         if row is None:
             raise LedgerError(f"block {height} has no transaction {index}", code="no-tx")
         return row
@@ -270,19 +309,26 @@ class SqliteStore:
         A full scan (no index, to keep the schema at version 1): about a second per
         few million transactions, fine for a household asking for one proof.
         """
-        row = self._run("SELECT height, idx FROM transactions WHERE leaf_hash = ? "
-                        "ORDER BY height, idx LIMIT 1", (leaf_hash.lower(),)).fetchone()
+        row = self._run(
+            "SELECT height, idx FROM transactions WHERE leaf_hash = ? ORDER BY height, idx LIMIT 1",
+            (leaf_hash.lower(),),
+        ).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
     def block(self, height: int) -> Block:
-        row = self._run("SELECT header, signature FROM blocks WHERE height = ?",
-                        (height,)).fetchone()
+        row = self._run(
+            "SELECT header, signature FROM blocks WHERE height = ?", (height,)
+        ).fetchone()
         if row is None:
             raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
-        txs = self._run("SELECT kind, body FROM transactions WHERE height = ? ORDER BY idx",
-                        (height,))
-        return Block(header=BlockHeader.model_validate_json(row[0]), signature=row[1],
-                     transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs))
+        txs = self._run(
+            "SELECT kind, body FROM transactions WHERE height = ? ORDER BY idx", (height,)
+        )
+        return Block(
+            header=BlockHeader.model_validate_json(row[0]),
+            signature=row[1],
+            transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs),
+        )
 
     def blocks(self) -> Iterator[Block]:
         for h in range(self.height() + 1):

@@ -23,8 +23,7 @@ _REWARD = TxKind.REWARD.value
 def _micro(body: Mapping[str, Any]) -> int:
     amount = body.get("amount_micro")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise LedgerError(f"token amount {amount!r} is not a positive integer",
-                          code="bad-token-tx")
+        raise LedgerError(f"token amount {amount!r} is not a positive integer", code="bad-token-tx")
     return amount
 
 
@@ -101,14 +100,22 @@ class TokenBook:
         recipient = body.get("recipient")
         # The common case checked inline (this runs once per payment on append and
         # verify); anything unusual goes through the helpers for their messages.
-        if not (type(amount) is int and amount > 0 and type(sender) is str and sender
-                and type(recipient) is str and recipient):
+        if not (
+            type(amount) is int
+            and amount > 0
+            and type(sender) is str
+            and sender
+            and type(recipient) is str
+            and recipient
+        ):
             amount = _micro(body)
             sender = _account(body, "sender")
             recipient = _account(body, "recipient")
         if sender == GENESIS_SENDER:
-            raise LedgerError("a transfer from 'genesis': only the genesis transaction "
-                              "mints the supply", code="bad-token-tx")
+            raise LedgerError(
+                "a transfer from 'genesis': only the genesis transaction mints the supply",
+                code="bad-token-tx",
+            )
         if not self.genesis_micro:
             raise LedgerError("transfer before the genesis supply", code="bad-token-tx")
         if sender == recipient:
@@ -117,7 +124,8 @@ class TokenBook:
         if held < amount:
             raise LedgerError(
                 f"overdraft: {sender} holds {held} micro-tokens, cannot send {amount}",
-                code="overdraft")
+                code="overdraft",
+            )
         self._balances[sender] = held - amount
         self._balances[recipient] = self._balances.get(recipient, 0) + amount
 
@@ -172,8 +180,9 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
     clearing's (deterministic) order; see ``payment_rows`` for each trade's transfers.
     """
     if not isinstance(fund, str) or not fund:
-        raise InvalidInput("payments_for: fund must be a non-empty account id (str)",
-                           code="bad-account")
+        raise InvalidInput(
+            "payments_for: fund must be a non-empty account id (str)", code="bad-account"
+        )
     payments: list[Transaction] = []
     for t in trades:
         if t.kind is not TradeKind.P2P:
@@ -183,7 +192,11 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
             raise InvalidInput(
                 f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price "
                 f"{t.buyer_price_eur_per_kwh} below the seller's {t.seller_price_eur_per_kwh} "
-                "would need tokens from nowhere", code="bad-trade")
-        payments.extend(tx.transfer(*row) for row in payment_rows(
-            t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund))
+                "would need tokens from nowhere",
+                code="bad-trade",
+            )
+        payments.extend(
+            tx.transfer(*row)
+            for row in payment_rows(t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund)
+        )
     return payments

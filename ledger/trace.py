@@ -48,15 +48,24 @@ def untraced(
     for t in trades:
         if t["kind"] != _P2P:
             continue
-        if (t.get("seller_bid_id", "").startswith(GIFT_MARK)
-                and (t["seller"], t["buyer"]) in gifts(t["interval"])):
+        if t.get("seller_bid_id", "").startswith(GIFT_MARK) and (t["seller"], t["buyer"]) in gifts(
+            t["interval"]
+        ):
             continue
         kwh = t["energy_kwh"]
-        expected += payment_rows(t["seller"], t["buyer"], t["interval"],
-                                 kwh * t["seller_price_eur_per_kwh"],
-                                 kwh * t["buyer_price_eur_per_kwh"], fund)
-    written = [(b["sender"], b["recipient"], b["amount_micro"], b["memo"]) for b in transfers
-               if b.get("memo", "").startswith(_PAYMENT_MEMOS)]
+        expected += payment_rows(
+            t["seller"],
+            t["buyer"],
+            t["interval"],
+            kwh * t["seller_price_eur_per_kwh"],
+            kwh * t["buyer_price_eur_per_kwh"],
+            fund,
+        )
+    written = [
+        (b["sender"], b["recipient"], b["amount_micro"], b["memo"])
+        for b in transfers
+        if b.get("memo", "").startswith(_PAYMENT_MEMOS)
+    ]
     if written == expected or sorted(written) == sorted(expected):
         return None
     return _mismatch(Counter(written), Counter(expected))
@@ -67,9 +76,17 @@ def _mismatch(written: Counter[Payment], expected: Counter[Payment]) -> Untraced
     if extra:
         payment = min(extra)
         sender, recipient, amount, memo = payment
-        return Untraced(f"payment of {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
-                        f"({memo}) matches no trade in the block", payment, True)
+        return Untraced(
+            f"payment of {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
+            f"({memo}) matches no trade in the block",
+            payment,
+            True,
+        )
     payment = min(missing)
     sender, recipient, amount, memo = payment
-    return Untraced(f"a trade owes {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
-                    f"({memo}) and the block does not pay it", payment, False)
+    return Untraced(
+        f"a trade owes {amount} micro-tokens {sender[:12]} -> {recipient[:12]} "
+        f"({memo}) and the block does not pay it",
+        payment,
+        False,
+    )

@@ -39,18 +39,22 @@ def _tx(kind: TxKind, body: dict[str, Any]) -> Transaction:
 
 def _amount(amount_micro: int, what: str) -> int:
     if isinstance(amount_micro, bool) or not isinstance(amount_micro, int):
-        raise InvalidInput(f"{what}: amount must be an integer number of micro-tokens",
-                           code="bad-amount")
+        raise InvalidInput(
+            f"{what}: amount must be an integer number of micro-tokens", code="bad-amount"
+        )
     if amount_micro <= 0:
-        raise InvalidInput(f"{what}: amount must be positive, got {amount_micro}",
-                           code="bad-amount")
+        raise InvalidInput(
+            f"{what}: amount must be positive, got {amount_micro}", code="bad-amount"
+        )
     return amount_micro
 
 
 def _account(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{what} must be a non-empty account id (str), got "
-                           f"{type(value).__name__}", code="bad-account")
+        raise InvalidInput(
+            f"{what} must be a non-empty account id (str), got {type(value).__name__}",
+            code="bad-account",
+        )
     return value
 
 
@@ -60,8 +64,13 @@ def genesis(fund: str, amount_micro: int) -> Transaction:
     Its own kind, not a transfer, so every ``transfer`` on the chain moves tokens that
     already exist.
     """
-    return _tx(TxKind.GENESIS, {"recipient": _account(fund, "genesis fund"),
-                                "amount_micro": _amount(amount_micro, "genesis")})
+    return _tx(
+        TxKind.GENESIS,
+        {
+            "recipient": _account(fund, "genesis fund"),
+            "amount_micro": _amount(amount_micro, "genesis"),
+        },
+    )
 
 
 def registration(participant: Participant) -> Transaction:
@@ -85,13 +94,16 @@ def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -
     intervals = {b.interval for b in ordered} | ({interval} if interval is not None else set())
     if len(intervals) > 1:
         raise InvalidInput(f"bid digest mixes intervals {sorted(intervals)}", code="bad-book")
-    return _tx(TxKind.BID_DIGEST, {
-        "interval": next(iter(intervals), None),
-        "bid_count": len(ordered),
-        "buy_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.BUY),
-        "sell_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.SELL),
-        "bids_root": merkle_root([s.data for s in signed]).hex(),
-    })
+    return _tx(
+        TxKind.BID_DIGEST,
+        {
+            "interval": next(iter(intervals), None),
+            "bid_count": len(ordered),
+            "buy_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.BUY),
+            "sell_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.SELL),
+            "bids_root": merkle_root([s.data for s in signed]).hex(),
+        },
+    )
 
 
 def market(terms: dict[str, Any]) -> Transaction:
@@ -116,41 +128,56 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
     it names (``market_hash``), enough to re-clear the recorded book and compare, with
     what the clearing predicts of the feeder (price parts, curtailment, voltages,
     flows), which ``voisin grid check`` compares with an AC power flow."""
-    extras = result.model_dump(mode="json", include={
-        "price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh", "curtailed_kwh",
-        "shed_kwh", "curtailment_eur", "physics"})
-    return _tx(TxKind.CLEARING, {**extras,
-        "market_hash": market_hash,
-        "interval": result.interval,
-        "status": result.status.value,
-        "pricing": result.pricing.value,
-        "welfare_eur": result.welfare_eur,
-        "prices_eur_per_kwh": dict(sorted(result.prices_eur_per_kwh.items())),
-        "grid_import_kwh": result.grid_import_kwh,
-        "grid_export_kwh": result.grid_export_kwh,
-        "congestion_rent_eur": result.congestion_rent_eur,
-        "wheeling_fees_eur": result.wheeling_fees_eur,
-        "green_premium_eur_per_kwh": result.green_premium_eur_per_kwh,
-        "trade_count": len(result.trades),
-        "book_hash": result.book_hash,
-        "grid_hash": result.grid_hash,
-        "solver": result.solver,
-    })
+    extras = result.model_dump(
+        mode="json",
+        include={
+            "price_parts_eur_per_kwh",
+            "settlement_prices_eur_per_kwh",
+            "curtailed_kwh",
+            "shed_kwh",
+            "curtailment_eur",
+            "physics",
+        },
+    )
+    return _tx(
+        TxKind.CLEARING,
+        {
+            **extras,
+            "market_hash": market_hash,
+            "interval": result.interval,
+            "status": result.status.value,
+            "pricing": result.pricing.value,
+            "welfare_eur": result.welfare_eur,
+            "prices_eur_per_kwh": dict(sorted(result.prices_eur_per_kwh.items())),
+            "grid_import_kwh": result.grid_import_kwh,
+            "grid_export_kwh": result.grid_export_kwh,
+            "congestion_rent_eur": result.congestion_rent_eur,
+            "wheeling_fees_eur": result.wheeling_fees_eur,
+            "green_premium_eur_per_kwh": result.green_premium_eur_per_kwh,
+            "trade_count": len(result.trades),
+            "book_hash": result.book_hash,
+            "grid_hash": result.grid_hash,
+            "solver": result.solver,
+        },
+    )
 
 
 def trade(trade: Trade) -> Transaction:
     """Every ``Trade`` field; the bid ids (empty on the grid side) tie it to the book."""
-    return _tx(TxKind.TRADE, {
-        "interval": trade.interval,
-        "seller": trade.seller,
-        "buyer": trade.buyer,
-        "energy_kwh": trade.energy_kwh,
-        "buyer_price_eur_per_kwh": trade.buyer_price_eur_per_kwh,
-        "seller_price_eur_per_kwh": trade.seller_price_eur_per_kwh,
-        "kind": trade.kind.value,
-        "buyer_bid_id": trade.buyer_bid_id,
-        "seller_bid_id": trade.seller_bid_id,
-    })
+    return _tx(
+        TxKind.TRADE,
+        {
+            "interval": trade.interval,
+            "seller": trade.seller,
+            "buyer": trade.buyer,
+            "energy_kwh": trade.energy_kwh,
+            "buyer_price_eur_per_kwh": trade.buyer_price_eur_per_kwh,
+            "seller_price_eur_per_kwh": trade.seller_price_eur_per_kwh,
+            "kind": trade.kind.value,
+            "buyer_bid_id": trade.buyer_bid_id,
+            "seller_bid_id": trade.seller_bid_id,
+        },
+    )
 
 
 def reading(reading: MeterReading | Signed[MeterReading]) -> Transaction:
@@ -169,18 +196,28 @@ def transfer(sender: str, recipient: str, amount_micro: int, memo: str = "") -> 
     _account(sender, "transfer sender")
     _account(recipient, "transfer recipient")
     if sender == GENESIS_SENDER:
-        raise InvalidInput("only the genesis block may mint from 'genesis'",
-                           code="bad-transfer")
+        raise InvalidInput("only the genesis block may mint from 'genesis'", code="bad-transfer")
     if sender == recipient:
         raise InvalidInput(f"transfer from {sender} to itself", code="bad-transfer")
-    return _tx(TxKind.TRANSFER, {"sender": sender, "recipient": recipient,
-                                 "amount_micro": _amount(amount_micro, "transfer"),
-                                 "memo": memo})
+    return _tx(
+        TxKind.TRANSFER,
+        {
+            "sender": sender,
+            "recipient": recipient,
+            "amount_micro": _amount(amount_micro, "transfer"),
+            "memo": memo,
+        },
+    )
 
 
 def reward(recipient: str, amount_micro: int, energy_kwh: float, interval: str) -> Transaction:
     """Newly minted tokens for ``energy_kwh`` of proven local renewable delivery."""
-    return _tx(TxKind.REWARD, {"recipient": _account(recipient, "reward recipient"),
-                               "amount_micro": _amount(amount_micro, "reward"),
-                               "energy_kwh": energy_kwh, "interval": interval})
-
+    return _tx(
+        TxKind.REWARD,
+        {
+            "recipient": _account(recipient, "reward recipient"),
+            "amount_micro": _amount(amount_micro, "reward"),
+            "energy_kwh": energy_kwh,
+            "interval": interval,
+        },
+    )

@@ -29,7 +29,8 @@ from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
 from voisin.protocol.blocks import tx_leaf_hash
 
 _HEADER_KEYS = frozenset(
-    ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count"))
+    ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count")
+)
 _KINDS = frozenset(k.value for k in TxKind)
 _DECODE = json.JSONDecoder().raw_decode
 
@@ -53,19 +54,19 @@ class VerifyReport:
     """Transactions by kind."""
 
 
-def _fail(height: int, why: str, *, index: int | None = None, rule: str = "",
-          kind: str = "") -> NoReturn:
+def _fail(
+    height: int, why: str, *, index: int | None = None, rule: str = "", kind: str = ""
+) -> NoReturn:
     """``block H[, transaction I (kind)]: rule R: why`` as a ``VerificationError``."""
     where = f"block {height}"
     if index is not None:
         where += f", transaction {index}" + (f" ({kind})" if kind else "")
-    raise VerificationError(f"{where}: rule {rule}: {why}", height=height, index=index,
-                            rule=rule, detail=why)
+    raise VerificationError(
+        f"{where}: rule {rule}: {why}", height=height, index=index, rule=rule, detail=why
+    )
 
 
-def check_header(
-    height: int, stored_hash: str, header_json: str
-) -> tuple[dict[str, Any], bytes]:
+def check_header(height: int, stored_hash: str, header_json: str) -> tuple[dict[str, Any], bytes]:
     """Parse a stored header and check it is canonical and matches its stored hash.
 
     Shared with proof checking, which sees headers only. Raises ``VerificationError``.
@@ -81,13 +82,18 @@ def check_header(
     if sha256_hex(header_bytes) != stored_hash:
         _fail(height, "stored block hash does not match the header", rule="header")
     if header["height"] != height:
-        _fail(height, f"header says height {header['height']} but is stored at {height}",
-              rule="header")
+        _fail(
+            height,
+            f"header says height {header['height']} but is stored at {height}",
+            rule="header",
+        )
     return header, header_bytes
 
 
 def _transactions(
-    height: int, rows: Iterator[RawTransaction], pending: RawTransaction | None,
+    height: int,
+    rows: Iterator[RawTransaction],
+    pending: RawTransaction | None,
 ) -> tuple[list[bytes], list[StoredTx], RawTransaction | None]:
     """Consume this block's tx rows: leaf hashes, decoded bodies, the next row."""
     hashes: list[bytes] = []
@@ -95,21 +101,34 @@ def _transactions(
     while pending is not None and pending[0] == height:
         _, idx, kind, body, stored_leaf = pending
         if idx != len(hashes):
-            _fail(height, f"transaction {len(hashes)} is missing (next stored index {idx})",
-                  rule="tx-count")
+            _fail(
+                height,
+                f"transaction {len(hashes)} is missing (next stored index {idx})",
+                rule="tx-count",
+            )
         if kind not in _KINDS:
             _fail(height, f"unknown kind {kind!r}", index=idx, rule="kind", kind=kind)
         leaf = tx_leaf_hash(kind, body.encode("utf-8"))
         if leaf.hex() != stored_leaf:
-            _fail(height, "stored leaf hash does not match its body", index=idx, rule="leaf",
-                  kind=kind)
+            _fail(
+                height,
+                "stored leaf hash does not match its body",
+                index=idx,
+                rule="leaf",
+                kind=kind,
+            )
         try:
             data, end = _DECODE(body)
             if end != len(body) or not isinstance(data, dict) or canonical_text(data) != body:
                 raise ValueError
         except (TypeError, ValueError, RecursionError):
-            _fail(height, "body is not an RFC 8785 JSON object", index=idx,
-                  rule="canonical-body", kind=kind)
+            _fail(
+                height,
+                "body is not an RFC 8785 JSON object",
+                index=idx,
+                rule="canonical-body",
+                kind=kind,
+            )
         hashes.append(leaf)
         txs.append((idx, kind, body, data))
         pending = next(rows, None)
@@ -125,8 +144,7 @@ def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | Non
         if height != expected:
             _fail(expected, f"block is missing (next stored block is {height})", rule="link")
         if pending is not None and pending[0] < height:
-            _fail(pending[0], "transactions stored for a block that does not exist",
-                  rule="link")
+            _fail(pending[0], "transactions stored for a block that does not exist", rule="link")
         header, header_bytes = check_header(height, stored_hash, header_json)
         if header["prev_hash"] != prev:
             _fail(height, "previous-hash link is broken", rule="link")
@@ -135,14 +153,20 @@ def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | Non
             if operator is not None and owner != operator:
                 _fail(0, f"genesis operator is {owner}, expected {operator}", rule="operator")
         elif header["operator"] != owner:
-            _fail(height, f"signed by {header['operator']}, not the genesis operator {owner}",
-                  rule="operator")
+            _fail(
+                height,
+                f"signed by {header['operator']}, not the genesis operator {owner}",
+                rule="operator",
+            )
         if not verify(owner, header_bytes, signature):
             _fail(height, "operator signature does not verify", rule="signature")
         hashes, txs, pending = _transactions(height, rows, pending)
         if len(hashes) != header["tx_count"]:
-            _fail(height, f"header counts {header['tx_count']} transactions, {len(hashes)} "
-                          "stored", rule="tx-count")
+            _fail(
+                height,
+                f"header counts {header['tx_count']} transactions, {len(hashes)} stored",
+                rule="tx-count",
+            )
         if root_from_hashes(hashes).hex() != header["merkle_root"]:
             _fail(height, "Merkle root does not match the transactions", rule="merkle-root")
         if not isinstance(header["interval"], str | None):
@@ -150,25 +174,41 @@ def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | Non
         try:
             replay.apply(height, header["interval"], txs)
         except Violation as v:
-            _fail(height, v.message, index=v.index, rule=v.rule,
-                  kind=txs[v.index][1] if v.index is not None else "")
+            _fail(
+                height,
+                v.message,
+                index=v.index,
+                rule=v.rule,
+                kind=txs[v.index][1] if v.index is not None else "",
+            )
         prev, expected, total = stored_hash, expected + 1, total + len(hashes)
     if pending is not None:
         _fail(pending[0], "transactions stored for a block that does not exist", rule="link")
     if expected == 0:
         _fail(0, "the ledger holds no blocks", rule="link")
     if head_hash is not None and prev != head_hash:
-        _fail(expected - 1, "head hash differs from the expected head (blocks lost at the "
-                            "end, or another chain?)", rule="head")
+        _fail(
+            expected - 1,
+            "head hash differs from the expected head (blocks lost at the end, or another chain?)",
+            rule="head",
+        )
     book = replay.book
     if book.supply_micro != book.genesis_micro + book.minted_micro:
-        _fail(expected - 1, "token supply differs from genesis plus minted rewards",
-              rule="supply")
-    return VerifyReport(height=expected - 1, blocks=expected, transactions=total,
-                        supply_micro=book.supply_micro, genesis_micro=book.genesis_micro,
-                        minted_micro=book.minted_micro, balances_ok=True, operator=owner,
-                        head_hash=prev, intervals_cleared=len(replay.closed),
-                        intervals_settled=len(replay.settled), counts=dict(replay.counts))
+        _fail(expected - 1, "token supply differs from genesis plus minted rewards", rule="supply")
+    return VerifyReport(
+        height=expected - 1,
+        blocks=expected,
+        transactions=total,
+        supply_micro=book.supply_micro,
+        genesis_micro=book.genesis_micro,
+        minted_micro=book.minted_micro,
+        balances_ok=True,
+        operator=owner,
+        head_hash=prev,
+        intervals_cleared=len(replay.closed),
+        intervals_settled=len(replay.settled),
+        counts=dict(replay.counts),
+    )
 
 
 def verify_ledger(

@@ -33,11 +33,20 @@ COLUMNS = ("bids", "prices", "trades", "payments", "settlements")
 """What each interval's row checks: the bids (signed, within the recorded rules, their
 digest), the clearing body (prices, welfare, totals), the trades, their payments, and
 the settlements with their rewards."""
-_COLUMN_OF_RULE = {"bid": "bids", "bid-signature": "bids", "bid-digest": "bids",
-                   "market-rules": "bids", "trade": "trades", "trade-price": "trades",
-                   "trade-energy": "trades", "payment": "payments", "reading": "settlements",
-                   "meter-signature": "settlements", "settlement": "settlements",
-                   "reward": "settlements"}
+_COLUMN_OF_RULE = {
+    "bid": "bids",
+    "bid-signature": "bids",
+    "bid-digest": "bids",
+    "market-rules": "bids",
+    "trade": "trades",
+    "trade-price": "trades",
+    "trade-energy": "trades",
+    "payment": "payments",
+    "reading": "settlements",
+    "meter-signature": "settlements",
+    "settlement": "settlements",
+    "reward": "settlements",
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,9 @@ class Difference:
     message: str
 
     def __str__(self) -> str:
-        where = f"block {self.height}" + (f", transaction {self.index}"
-                                          if self.index is not None else "")
+        where = f"block {self.height}" + (
+            f", transaction {self.index}" if self.index is not None else ""
+        )
         return f"{where}: rule {self.rule}: {self.message}"
 
 
@@ -72,8 +82,9 @@ class IntervalAudit:
 
     def first(self) -> Difference | None:
         found = [d for d in self.found.values() if d is not None]
-        return min(found, key=lambda d: (d.height, -1 if d.index is None else d.index),
-                   default=None)
+        return min(
+            found, key=lambda d: (d.height, -1 if d.index is None else d.index), default=None
+        )
 
 
 @dataclass
@@ -94,8 +105,11 @@ class AuditReport:
         found = [(row.interval, d) for row in self.rows if (d := row.first()) is not None]
         if self.chain is not None:
             found.append((None, self.chain))
-        return min(found, key=lambda f: (f[1].height, -1 if f[1].index is None
-                                         else f[1].index), default=None)
+        return min(
+            found,
+            key=lambda f: (f[1].height, -1 if f[1].index is None else f[1].index),
+            default=None,
+        )
 
 
 def _blocks(store: SqliteStore) -> Iterator[tuple[int, str | None, list[StoredTx]]]:
@@ -139,8 +153,9 @@ class _Auditor:
         if TxKind.SETTLEMENT.value in by_kind and row is not None:
             self._settlement(row, height, by_kind)
 
-    def _note(self, row: IntervalAudit | None, height: int, v: Violation,
-              column: str | None = None) -> None:
+    def _note(
+        self, row: IntervalAudit | None, height: int, v: Violation, column: str | None = None
+    ) -> None:
         found = Difference(height, v.index, v.rule, v.message)
         if row is None:
             self.chain = self.chain or found
@@ -148,8 +163,9 @@ class _Auditor:
         column = column or _COLUMN_OF_RULE.get(v.rule, "prices")
         row.found[column] = row.found[column] or found
 
-    def _clearing(self, row: IntervalAudit, height: int,
-                  by_kind: dict[str, list[StoredTx]]) -> None:
+    def _clearing(
+        self, row: IntervalAudit, height: int, by_kind: dict[str, list[StoredTx]]
+    ) -> None:
         state = self.replay
         if state.terms is None:
             return  # named by the replay already
@@ -159,51 +175,76 @@ class _Auditor:
         row.bids = len(bids)
         for (index, *_), bid in zip(by_kind.get(TxKind.BID.value, []), bids, strict=True):
             try:
-                check_bid(bid, interval=row.interval, known_buses=terms.grid.buses,
-                          rules=terms.rules)
+                check_bid(
+                    bid, interval=row.interval, known_buses=terms.grid.buses, rules=terms.rules
+                )
             except InvalidInput as exc:
                 self._note(row, height, Violation(index, "market-rules", exc.message))
         result = reclear(ClearingInputs(row.interval, bids, state.contracts, terms))
         self.trades[row.interval] = result.trades
         row.trades = len(result.trades)
-        transfers = [t for t in by_kind.get(TxKind.TRANSFER.value, [])
-                     if t[3].get("memo", "").startswith((TRADE_MEMO, RENT_MEMO))]
+        transfers = [
+            t
+            for t in by_kind.get(TxKind.TRANSFER.value, [])
+            if t[3].get("memo", "").startswith((TRADE_MEMO, RENT_MEMO))
+        ]
         for column, rule, stored, expected in (
-                ("prices", "clearing", by_kind.get(TxKind.CLEARING.value, []),
-                 [tx.clearing(result, tx.terms_hash(terms.body))]),
-                ("trades", "trade", by_kind.get(TxKind.TRADE.value, []),
-                 [tx.trade(t) for t in result.trades]),
-                ("payments", "payment", transfers, contract_payments(
-                    result.trades, state.book.fund, state.contracts, row.interval))):
+            (
+                "prices",
+                "clearing",
+                by_kind.get(TxKind.CLEARING.value, []),
+                [tx.clearing(result, tx.terms_hash(terms.body))],
+            ),
+            (
+                "trades",
+                "trade",
+                by_kind.get(TxKind.TRADE.value, []),
+                [tx.trade(t) for t in result.trades],
+            ),
+            (
+                "payments",
+                "payment",
+                transfers,
+                contract_payments(result.trades, state.book.fund, state.contracts, row.interval),
+            ),
+        ):
             try:
                 compare_bodies(stored, expected, rule, "re-clearing")
             except Violation as v:
                 self._note(row, height, v, column)
 
-    def _settlement(self, row: IntervalAudit, height: int,
-                    by_kind: dict[str, list[StoredTx]]) -> None:
+    def _settlement(
+        self, row: IntervalAudit, height: int, by_kind: dict[str, list[StoredTx]]
+    ) -> None:
         row.settled = True
         trades = self.trades.get(row.interval)
         if trades is None:
             return
-        readings = [MeterReading.model_validate(b) for *_, b in
-                    by_kind.get(TxKind.READING.value, [])]
+        readings = [
+            MeterReading.model_validate(b) for *_, b in by_kind.get(TxKind.READING.value, [])
+        ]
         members = [self.replay.members[k] for k in sorted(self.replay.members)]
         try:
-            compare_bodies(by_kind.get(TxKind.SETTLEMENT.value, []),
-                           [tx.settlement(s) for s in settle(row.interval, members, trades,
-                                                             readings)],
-                           "settlement", "re-clearing and the readings")
-            compare_bodies(by_kind.get(TxKind.REWARD.value, []),
-                           rewards_for(row.interval, trades, readings), "reward",
-                           "re-clearing and the readings")
+            compare_bodies(
+                by_kind.get(TxKind.SETTLEMENT.value, []),
+                [tx.settlement(s) for s in settle(row.interval, members, trades, readings)],
+                "settlement",
+                "re-clearing and the readings",
+            )
+            compare_bodies(
+                by_kind.get(TxKind.REWARD.value, []),
+                rewards_for(row.interval, trades, readings),
+                "reward",
+                "re-clearing and the readings",
+            )
         except (Violation, InvalidInput) as exc:
             v = exc if isinstance(exc, Violation) else Violation(None, "reading", exc.message)
             self._note(row, height, v, "settlements")
 
 
-def audit_ledger(path: str | Path, *, operator: str | None = None,
-                 head_hash: str | None = None) -> AuditReport:
+def audit_ledger(
+    path: str | Path, *, operator: str | None = None, head_hash: str | None = None
+) -> AuditReport:
     """Re-clear and re-settle every interval of the ledger at ``path``; see the module doc."""
     chain: Difference | None = None
     try:
@@ -216,7 +257,8 @@ def audit_ledger(path: str | Path, *, operator: str | None = None,
             auditor.block(height, interval, txs)
     rows = sorted(auditor.rows.values(), key=lambda r: r.interval)
     in_rows = {d for row in rows for d in row.found.values() if d is not None}
-    if chain is not None and any((d.height, d.index) == (chain.height, chain.index)
-                                 for d in in_rows):
+    if chain is not None and any(
+        (d.height, d.index) == (chain.height, chain.index) for d in in_rows
+    ):
         chain = None  # the verifier's finding is already in its interval's row
     return AuditReport(rows, chain or auditor.chain, auditor.software)

@@ -43,8 +43,9 @@ class ArrayClearing:
     """Paid by green-only buyers and received by sellers on top of their bus prices."""
 
 
-def clear_arrays(book: SegmentBook, net: Network, conditions: Conditions | None = None
-                 ) -> ArrayClearing:
+def clear_arrays(
+    book: SegmentBook, net: Network, conditions: Conditions | None = None
+) -> ArrayClearing:
     """Clear a ``SegmentBook`` on a ``Network``; raises ``ClearingError`` if HiGHS fails."""
     began = time.perf_counter()
     outcome = run_interval(book, net, conditions, backend="highs")
@@ -55,10 +56,10 @@ def clear_arrays(book: SegmentBook, net: Network, conditions: Conditions | None 
     premium = outcome.prices.green_premium_eur_per_kwh
     prices = outcome.prices.bus_eur_per_kwh
     split = pair_by_price(
-        net_split(book.bus[first], book.sell[first], out.cleared_kwh, net,
-                  first=book.green[first]),
+        net_split(book.bus[first], book.sell[first], out.cleared_kwh, net, first=book.green[first]),
         trade_prices(prices[book.bus[first]], book.sell[first], book.green[first], premium),
-        book.green[first])
+        book.green[first],
+    )
     done = time.perf_counter()
     return ArrayClearing(
         cleared_kwh=out.cleared_kwh,

@@ -39,8 +39,7 @@ BusPower = Mapping[str, tuple[float, float]]
 """Per bus, (P kW, Q kvar) injected into it (negative: drawn from it)."""
 
 
-def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None
-                ) -> None:
+def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
     require_unique_ids(bids)
     buses = set(grid.buses)
     for bid in bids:
@@ -75,29 +74,39 @@ def _empty(grid: Grid, interval: str, ghash: str) -> ClearingResult:
     )
 
 
-def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend
-             ) -> ClearingResult:
+def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend) -> ClearingResult:
     """One price for all: the book cleared as if every bid sat at the root bus (the
     transformer limit still applies); every bus shows the root's price. The result keeps
     the real book's and grid's hashes and says it was priced uniformly."""
     if grid.physical:
-        raise InvalidInput("uniform pricing ignores the feeder's lines; a physical grid is "
-                           "cleared with nodal prices", code="bad-pricing")
+        raise InvalidInput(
+            "uniform pricing ignores the feeder's lines; a physical grid is "
+            "cleared with nodal prices",
+            code="bad-pricing",
+        )
     single = grid.model_copy(update={"buses": (grid.root,), "lines": ()})
     moved = [bid.model_copy(update={"bus": grid.root}) for bid in bids]
     result = clear(moved, single, interval, backend=backend)
     price = result.prices_eur_per_kwh[grid.root]
-    return result.model_copy(update={
-        "prices_eur_per_kwh": {bus: price for bus in grid.buses},
-        "price_parts_eur_per_kwh": {},
-        "book_hash": book_hash(bids),
-        "grid_hash": grid_hash(grid),
-        "pricing": PricingMode.UNIFORM,
-    })
+    return result.model_copy(
+        update={
+            "prices_eur_per_kwh": {bus: price for bus in grid.buses},
+            "price_parts_eur_per_kwh": {},
+            "book_hash": book_hash(bids),
+            "grid_hash": grid_hash(grid),
+            "pricing": PricingMode.UNIFORM,
+        }
+    )
 
 
-def conditions_for(grid: Grid, net: Network, rules: MarketRules | None, minutes: int,
-                   base: BusPower | None, voltage_limits: bool = True) -> Conditions:
+def conditions_for(
+    grid: Grid,
+    net: Network,
+    rules: MarketRules | None,
+    minutes: int,
+    base: BusPower | None,
+    voltage_limits: bool = True,
+) -> Conditions:
     """The clearing's non-bid inputs, in the LP's units (kWh per interval)."""
     if not 1 <= minutes <= 1440:
         raise InvalidInput(f"interval length {minutes} min is out of range", code="bad-interval")
@@ -115,10 +124,14 @@ def conditions_for(grid: Grid, net: Network, rules: MarketRules | None, minutes:
     chosen = rules or MarketRules()
     kappa = chosen.curtailment_eur_per_kwh
     return Conditions(
-        hours=hours, base_p_kwh=base_p, base_q_kvarh=base_q,
+        hours=hours,
+        base_p_kwh=base_p,
+        base_q_kvarh=base_q,
         curtailment_eur_per_kwh=grid.export_price_eur_per_kwh if kappa is None else kappa,
-        shedding_eur_per_kwh=chosen.shedding_eur_per_kwh, voltage_limits=voltage_limits,
-        loss_passes=chosen.loss_passes, voltage_margin_pu=chosen.voltage_margin_pu,
+        shedding_eur_per_kwh=chosen.shedding_eur_per_kwh,
+        voltage_limits=voltage_limits,
+        loss_passes=chosen.loss_passes,
+        voltage_margin_pu=chosen.voltage_margin_pu,
     )
 
 
@@ -144,8 +157,9 @@ def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
     return np.round(np.where(book.sell[first], -worth, worth), PRICE_DECIMALS) + 0.0
 
 
-def _settlement_prices(ordered: Sequence[Bid], prices: np.ndarray, bus_price: dict[str, float]
-                       ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def _settlement_prices(
+    ordered: Sequence[Bid], prices: np.ndarray, bus_price: dict[str, float]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Per bid id, its price less its bus price (only where they differ); per bus, the
     price of each kind of bid found there when it is not the bus price."""
     adjust: dict[str, float] = {}
@@ -206,8 +220,12 @@ def clear(
     net = Network.of(grid)
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
     book = book_of(ordered, net)
-    engine: Engine = "highs" if backend == "highs" or (
-        backend == "auto" and book.segment_count > MATRIX_BACKEND_SEGMENTS) else "pyomo"
+    engine: Engine = (
+        "highs"
+        if backend == "highs"
+        or (backend == "auto" and book.segment_count > MATRIX_BACKEND_SEGMENTS)
+        else "pyomo"
+    )
     conditions = conditions_for(grid, net, rules, minutes, base, voltage_limits)
     outcome = run_interval(book, net, conditions, backend=engine)
     out: Published = publish(book, net, outcome, interval)

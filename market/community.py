@@ -40,6 +40,9 @@ class Community:
     def from_registry(cls, registry: Registry, operator: KeyPair) -> Community:
         """A registry's community, run with the operator key the registry names."""
         if registry.operator != operator.public_hex:
-            raise InvalidInput(f"the registry names operator {registry.operator[:12]}, this "
-                               f"key is {operator.public_hex[:12]}", code="wrong-operator-key")
+            raise InvalidInput(
+                f"the registry names operator {registry.operator[:12]}, this "
+                f"key is {operator.public_hex[:12]}",
+                code="wrong-operator-key",
+            )
         return cls(registry.grid, registry.participants, registry.fund, operator)

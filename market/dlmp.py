@@ -66,8 +66,9 @@ def _family_of_rows(program: Program) -> list[str]:
     return labels
 
 
-def decompose(program: Program, net: Network, dual: np.ndarray, prices: np.ndarray
-              ) -> Decomposition:
+def decompose(
+    program: Program, net: Network, dual: np.ndarray, prices: np.ndarray
+) -> Decomposition:
     """The parts of ``prices`` (the rule's, bus order) read from the rule's ``dual``."""
     cost = program.bounds()[0]
     start, index, value = program.csc()

@@ -60,8 +60,9 @@ def _solve(program: Program, backend: Backend) -> Solution:
     return solve_pyomo(program) if backend == "pyomo" else solve_program(program)
 
 
-def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
-         basis: Basis | None) -> tuple[Program, Solution, Conditions]:
+def _cut(
+    book: SegmentBook, net: Network, cond: Conditions, backend: Backend, basis: Basis | None
+) -> tuple[Program, Solution, Conditions]:
     """Solve, adding the polygon sides the optimum crosses until it crosses none. On the
     highspy path one HiGHS instance takes the added rows and goes on from its basis."""
     program = build_program(book, net, cond)
@@ -75,8 +76,9 @@ def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
             raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
         if net.physics is None or cond.thermal_sides is None:
             return program, solution, cond
-        crossed = crossed_sides(net, cond, solution.values(program, "flow"),
-                                solution.values(program, "flow_q"))
+        crossed = crossed_sides(
+            net, cond, solution.values(program, "flow"), solution.values(program, "flow_q")
+        )
         added = np.setdiff1d(crossed, cond.thermal_sides)
         if not len(added):
             return program, solution, cond
@@ -91,13 +93,21 @@ def _cut(book: SegmentBook, net: Network, cond: Conditions, backend: Backend,
 def _loss_point(program: Program, solution: Solution) -> LossPoint:
     trafo = solution.values(program, "trafo")
     trafo_q = solution.values(program, "trafo_q")
-    return LossPoint(solution.values(program, "flow").copy(),
-                     solution.values(program, "flow_q").copy(),
-                     float(trafo[0]), float(trafo_q[0]))
+    return LossPoint(
+        solution.values(program, "flow").copy(),
+        solution.values(program, "flow_q").copy(),
+        float(trafo[0]),
+        float(trafo_q[0]),
+    )
 
 
-def run_interval(book: SegmentBook, net: Network, conditions: Conditions | None = None,
-                 *, backend: Backend = "highs") -> Outcome:
+def run_interval(
+    book: SegmentBook,
+    net: Network,
+    conditions: Conditions | None = None,
+    *,
+    backend: Backend = "highs",
+) -> Outcome:
     """Clear ``book`` on ``net``: the optimum, the rule's prices and their parts."""
     cond = conditions or Conditions()
     if not math.isfinite(cond.curtailment_eur_per_kwh):
@@ -109,7 +119,11 @@ def run_interval(book: SegmentBook, net: Network, conditions: Conditions | None 
         for _ in range(cond.loss_passes - 1):
             cond = replace(cond, losses=_loss_point(program, solution))
             program, solution, cond = _cut(book, net, cond, backend, solution.basis)
-    prices = choose_prices(program, solution, import_price=net.import_price_eur_per_kwh,
-                           export_price=net.export_price_eur_per_kwh)
+    prices = choose_prices(
+        program,
+        solution,
+        import_price=net.import_price_eur_per_kwh,
+        export_price=net.export_price_eur_per_kwh,
+    )
     parts = decompose(program, net, prices.dual, prices.bus_eur_per_kwh)
     return Outcome(book, program, solution, prices, parts, cond)

@@ -160,8 +160,7 @@ def position_buses(book: SegmentBook, net: Network) -> tuple[np.ndarray, np.ndar
     return layout.sell_buses, layout.buy_buses
 
 
-def build_program(book: SegmentBook, net: Network, conditions: Conditions | None = None
-                  ) -> Program:
+def build_program(book: SegmentBook, net: Network, conditions: Conditions | None = None) -> Program:
     """The clearing LP for ``book`` on ``net`` (``formulation`` module docstring)."""
     cond = conditions or Conditions()
     layout = _Layout.of(book, net)
@@ -170,74 +169,138 @@ def build_program(book: SegmentBook, net: Network, conditions: Conditions | None
     return Program(tuple(variables), tuple(constraints))
 
 
-def _variables(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
-               ) -> list[Variables]:
+def _variables(
+    book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
+) -> list[Variables]:
     lines, buses = len(net.line_from), net.bus_count
     fee = net.line_fee_eur_per_kwh
     cap = net.line_capacity_kwh
     kappa = cond.curtailment_eur_per_kwh
     out = [
-        Variables.of("q", book.segment_count, lower=0.0, upper=book.energy_kwh,
-                     cost=book.value_eur_per_kwh, doc="bid segments (kWh)"),
-        Variables.of("sell_rest", len(layout.sell_buses), lower=0.0,
-                     doc="inflexible offers unsold, to the retailer (kWh)"),
-        Variables.of("curtail", len(layout.sell_buses), lower=0.0, cost=-kappa,
-                     doc="inflexible offers curtailed (kWh)"),
-        Variables.of("buy_rest", len(layout.buy_buses), lower=0.0,
-                     doc="inflexible needs unbought, from the retailer (kWh)"),
-        Variables.of("shed", len(layout.buy_buses), lower=0.0,
-                     cost=-cond.shedding_eur_per_kwh, doc="inflexible need not served (kWh)"),
+        Variables.of(
+            "q",
+            book.segment_count,
+            lower=0.0,
+            upper=book.energy_kwh,
+            cost=book.value_eur_per_kwh,
+            doc="bid segments (kWh)",
+        ),
+        Variables.of(
+            "sell_rest",
+            len(layout.sell_buses),
+            lower=0.0,
+            doc="inflexible offers unsold, to the retailer (kWh)",
+        ),
+        Variables.of(
+            "curtail",
+            len(layout.sell_buses),
+            lower=0.0,
+            cost=-kappa,
+            doc="inflexible offers curtailed (kWh)",
+        ),
+        Variables.of(
+            "buy_rest",
+            len(layout.buy_buses),
+            lower=0.0,
+            doc="inflexible needs unbought, from the retailer (kWh)",
+        ),
+        Variables.of(
+            "shed",
+            len(layout.buy_buses),
+            lower=0.0,
+            cost=-cond.shedding_eur_per_kwh,
+            doc="inflexible need not served (kWh)",
+        ),
     ]
     physics = net.physics
     if physics is None:
-        out.append(Variables.of("flow", lines, lower=np.where(fee > 0, 0.0, -cap), upper=cap,
-                                cost=-fee, doc="line flow from -> to (kWh)"))
+        out.append(
+            Variables.of(
+                "flow",
+                lines,
+                lower=np.where(fee > 0, 0.0, -cap),
+                upper=cap,
+                cost=-fee,
+                doc="line flow from -> to (kWh)",
+            )
+        )
         fee_lines = net.fee_lines
-        out.append(Variables.of("flow_back", len(fee_lines), lower=0.0, upper=cap[fee_lines],
-                                cost=-fee[fee_lines], doc="fee line flow to -> from (kWh)"))
+        out.append(
+            Variables.of(
+                "flow_back",
+                len(fee_lines),
+                lower=0.0,
+                upper=cap[fee_lines],
+                cost=-fee[fee_lines],
+                doc="fee line flow to -> from (kWh)",
+            )
+        )
         limit = net.transformer_capacity_kwh
-        out.append(Variables.of("trafo", 1, lower=-limit, upper=limit,
-                                doc="upstream -> root (kWh)"))
+        out.append(
+            Variables.of("trafo", 1, lower=-limit, upper=limit, doc="upstream -> root (kWh)")
+        )
     else:
         # A box a little outside each circle: never binding once the polygon sides that
         # matter are rows, it keeps an LP without them bounded.
         box = BOX_FACTOR * physics.line_s_max_kva * cond.hours
-        out.append(Variables.of("flow", lines, lower=-box, upper=box,
-                                doc="line P from -> to (kWh)"))
-        out.append(Variables.of("flow_q", lines, lower=-box, upper=box,
-                                doc="line Q from -> to (kvarh)"))
+        out.append(
+            Variables.of("flow", lines, lower=-box, upper=box, doc="line P from -> to (kWh)")
+        )
+        out.append(
+            Variables.of("flow_q", lines, lower=-box, upper=box, doc="line Q from -> to (kvarh)")
+        )
         out.append(Variables.of("trafo", 1, doc="transformer P upstream -> root (kWh)"))
         out.append(Variables.of("trafo_q", 1, doc="transformer Q upstream -> root (kvarh)"))
-    out.append(Variables.of("grid_import", 1, lower=0.0, cost=-net.import_price_eur_per_kwh,
-                            doc="bought from the upstream grid (kWh)"))
-    out.append(Variables.of("grid_export", 1, lower=0.0, cost=net.export_price_eur_per_kwh,
-                            doc="sold to the upstream grid (kWh)"))
+    out.append(
+        Variables.of(
+            "grid_import",
+            1,
+            lower=0.0,
+            cost=-net.import_price_eur_per_kwh,
+            doc="bought from the upstream grid (kWh)",
+        )
+    )
+    out.append(
+        Variables.of(
+            "grid_export",
+            1,
+            lower=0.0,
+            cost=net.export_price_eur_per_kwh,
+            doc="sold to the upstream grid (kWh)",
+        )
+    )
     if physics is not None:
         margin = cond.voltage_margin_pu
         low, high = (np.zeros(buses), np.full(buses, 4.0))
         if cond.voltage_limits:
             low, high = (physics.v_min_pu + margin) ** 2, (physics.v_max_pu - margin) ** 2
-        out.append(Variables.of("voltage", buses, lower=low, upper=high,
-                                doc="squared voltage (pu^2)"))
+        out.append(
+            Variables.of("voltage", buses, lower=low, upper=high, doc="squared voltage (pu^2)")
+        )
     if net.meshed:
         theta_low = np.full(buses, -np.inf)
         theta_high = np.full(buses, np.inf)
         theta_low[net.root] = theta_high[net.root] = 0.0
-        out.append(Variables.of("theta", buses, lower=theta_low, upper=theta_high,
-                                doc="bus voltage angle (rad)"))
+        out.append(
+            Variables.of(
+                "theta", buses, lower=theta_low, upper=theta_high, doc="bus voltage angle (rad)"
+            )
+        )
     return out
 
 
-def _loss_factors(r: np.ndarray, p0: np.ndarray, q0: np.ndarray, vn_kv: float, hours: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _loss_factors(
+    r: np.ndarray, p0: np.ndarray, q0: np.ndarray, vn_kv: float, hours: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Loss r (P^2 + Q^2) / (1000 vn^2 hours) (kWh, P in kWh per interval) linearised at
     (p0, q0): returns (value at the point, d/dP, d/dQ)."""
     scale = r / (1000.0 * vn_kv**2 * hours)
     return scale * (p0**2 + q0**2), 2 * scale * p0, 2 * scale * q0
 
 
-def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
-                 ) -> list[Constraints]:
+def _constraints(
+    book: SegmentBook, net: Network, cond: Conditions, layout: _Layout
+) -> list[Constraints]:
     lines, buses, root = len(net.line_from), net.bus_count, net.root
     n = book.segment_count
     seg = np.arange(n)
@@ -267,8 +330,10 @@ def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Lay
         balance += [Terms.of("flow", at_from, line, -1.0), Terms.of("flow", at_to, line, 1.0)]
         fee_lines = net.fee_lines
         k = np.arange(len(fee_lines))
-        balance += [Terms.of("flow_back", at_to[fee_lines], k, -1.0),
-                    Terms.of("flow_back", at_from[fee_lines], k, 1.0)]
+        balance += [
+            Terms.of("flow_back", at_to[fee_lines], k, -1.0),
+            Terms.of("flow_back", at_from[fee_lines], k, 1.0),
+        ]
     else:
         loss = cond.losses or LossPoint.lossless(lines)
         vn, h = physics.vn_kv, cond.hours
@@ -296,22 +361,54 @@ def _constraints(book: SegmentBook, net: Network, cond: Conditions, layout: _Lay
         t_const = float((tp0 - tp_dp * tp - tp_dq * tq)[0]) / 2
         rhs_p[root] += t_const
         rhs_up += t_const
-        out_q = _reactive_balance(book, net, cond, layout, (lq0, lq_dp, lq_dq),
-                                  (float(tq0[0]), float(tq_dp[0]), float(tq_dq[0])), loss)
-    out.append(Constraints.of("balance", buses, balance, lower=rhs_p, upper=rhs_p,
-                              component="balance", doc="nodal P balance (kWh)"))
-    out.append(Constraints.of("upstream", 1, upstream, lower=rhs_up, upper=rhs_up,
-                              component="balance", doc="the upstream grid node (kWh)"))
+        out_q = _reactive_balance(
+            book,
+            net,
+            cond,
+            layout,
+            (lq0, lq_dp, lq_dq),
+            (float(tq0[0]), float(tq_dp[0]), float(tq_dq[0])),
+            loss,
+        )
+    out.append(
+        Constraints.of(
+            "balance",
+            buses,
+            balance,
+            lower=rhs_p,
+            upper=rhs_p,
+            component="balance",
+            doc="nodal P balance (kWh)",
+        )
+    )
+    out.append(
+        Constraints.of(
+            "upstream",
+            1,
+            upstream,
+            lower=rhs_up,
+            upper=rhs_up,
+            component="balance",
+            doc="the upstream grid node (kWh)",
+        )
+    )
     if physics is not None:
         out.append(out_q)
     out += _positions(book, layout)
     if book.has_green:
         green = book.green | book.sell
         coef = np.where(book.sell[green], -1.0, 1.0)
-        out.append(Constraints.of("green", 1, [Terms.of("q", np.zeros(int(green.sum())),
-                                                         seg[green], coef)],
-                                  lower=-np.inf, upper=0.0, component="green",
-                                  doc="green-only bought <= sold"))
+        out.append(
+            Constraints.of(
+                "green",
+                1,
+                [Terms.of("q", np.zeros(int(green.sum())), seg[green], coef)],
+                lower=-np.inf,
+                upper=0.0,
+                component="green",
+                doc="green-only bought <= sold",
+            )
+        )
     if physics is not None:
         out += _voltage_rows(net, cond)
         if net.meshed:
@@ -332,17 +429,29 @@ def _angles(net: Network, cond: Conditions) -> Constraints:
     lines = len(net.line_from)
     line = np.arange(lines)
     k = drop_coefficient(physics.vn_kv, cond.hours) / 2
-    return Constraints.of("angle", lines, [
-        Terms.of("theta", line, net.line_from, 1.0),
-        Terms.of("theta", line, net.line_to, -1.0),
-        Terms.of("flow", line, line, -k * physics.line_x_ohm),
-        Terms.of("flow_q", line, line, k * physics.line_r_ohm),
-    ], component="congestion", doc="voltage angle drop per line (meshed)")
+    return Constraints.of(
+        "angle",
+        lines,
+        [
+            Terms.of("theta", line, net.line_from, 1.0),
+            Terms.of("theta", line, net.line_to, -1.0),
+            Terms.of("flow", line, line, -k * physics.line_x_ohm),
+            Terms.of("flow_q", line, line, k * physics.line_r_ohm),
+        ],
+        component="congestion",
+        doc="voltage angle drop per line (meshed)",
+    )
 
 
-def _reactive_balance(book: SegmentBook, net: Network, cond: Conditions, layout: _Layout,
-                      line_loss: tuple[np.ndarray, np.ndarray, np.ndarray],
-                      trafo_loss: tuple[float, float, float], loss: LossPoint) -> Constraints:
+def _reactive_balance(
+    book: SegmentBook,
+    net: Network,
+    cond: Conditions,
+    layout: _Layout,
+    line_loss: tuple[np.ndarray, np.ndarray, np.ndarray],
+    trafo_loss: tuple[float, float, float],
+    loss: LossPoint,
+) -> Constraints:
     """Q balance per bus: consumption draws Q at the load power factor, PV at its own;
     flows carry Q; reactive losses x (P^2 + Q^2) / vn^2 are split like the active ones."""
     physics = net.physics
@@ -370,8 +479,15 @@ def _reactive_balance(book: SegmentBook, net: Network, cond: Conditions, layout:
     np.add.at(rhs, net.line_from, constant)
     np.add.at(rhs, net.line_to, constant)
     rhs[root] += (t0 - t_dp * loss.trafo_p - t_dq * loss.trafo_q) / 2
-    return Constraints.of("balance_q", buses, terms, lower=rhs, upper=rhs, component="loss",
-                          doc="nodal Q balance (kvarh)")
+    return Constraints.of(
+        "balance_q",
+        buses,
+        terms,
+        lower=rhs,
+        upper=rhs,
+        component="loss",
+        doc="nodal Q balance (kvarh)",
+    )
 
 
 def _positions(book: SegmentBook, layout: _Layout) -> list[Constraints]:
@@ -387,12 +503,21 @@ def _positions(book: SegmentBook, layout: _Layout) -> list[Constraints]:
             continue
         counted = rows >= 0
         k = np.arange(len(total))
-        out.append(Constraints.of(
-            name, len(total),
-            [Terms.of("q", rows[counted], seg[counted], 1.0), Terms.of(rest, k, k, 1.0),
-             Terms.of(cut, k, k, 1.0)],
-            lower=total, upper=total, component="congestion",
-            doc="inflexible energy: matched + left to the retailer + cut = forecast"))
+        out.append(
+            Constraints.of(
+                name,
+                len(total),
+                [
+                    Terms.of("q", rows[counted], seg[counted], 1.0),
+                    Terms.of(rest, k, k, 1.0),
+                    Terms.of(cut, k, k, 1.0),
+                ],
+                lower=total,
+                upper=total,
+                component="congestion",
+                doc="inflexible energy: matched + left to the retailer + cut = forecast",
+            )
+        )
     return out
 
 
@@ -407,18 +532,32 @@ def _voltage_rows(net: Network, cond: Conditions) -> list[Constraints]:
     lines = len(net.line_from)
     line = np.arange(lines)
     k = drop_coefficient(physics.vn_kv, cond.hours)
-    drop = Constraints.of("drop", lines, [
-        Terms.of("voltage", line, net.line_to, 1.0),
-        Terms.of("voltage", line, net.line_from, -1.0),
-        Terms.of("flow", line, line, k * physics.line_r_ohm),
-        Terms.of("flow_q", line, line, k * physics.line_x_ohm),
-    ], component="voltage", doc="LinDistFlow voltage drop per line")
+    drop = Constraints.of(
+        "drop",
+        lines,
+        [
+            Terms.of("voltage", line, net.line_to, 1.0),
+            Terms.of("voltage", line, net.line_from, -1.0),
+            Terms.of("flow", line, line, k * physics.line_r_ohm),
+            Terms.of("flow_q", line, line, k * physics.line_x_ohm),
+        ],
+        component="voltage",
+        doc="LinDistFlow voltage drop per line",
+    )
     source = physics.source_vm_pu**2
-    drop_root = Constraints.of("drop_root", 1, [
-        Terms.of("voltage", [0], [net.root], 1.0),
-        Terms.of("trafo", [0], [0], k * physics.transformer_r_ohm),
-        Terms.of("trafo_q", [0], [0], k * physics.transformer_x_ohm),
-    ], lower=source, upper=source, component="voltage", doc="voltage drop in the transformer")
+    drop_root = Constraints.of(
+        "drop_root",
+        1,
+        [
+            Terms.of("voltage", [0], [net.root], 1.0),
+            Terms.of("trafo", [0], [0], k * physics.transformer_r_ohm),
+            Terms.of("trafo_q", [0], [0], k * physics.transformer_x_ohm),
+        ],
+        lower=source,
+        upper=source,
+        component="voltage",
+        doc="voltage drop in the transformer",
+    )
     return [drop, drop_root]
 
 
@@ -443,24 +582,43 @@ def _thermal_rows(net: Network, cond: Conditions) -> list[Constraints]:
     inner = math.cos(math.pi / sides)
     out = []
     if math.isfinite(physics.transformer_s_max_kva):
-        out.append(Constraints.of("trafo_limit", sides, [
-            Terms.of("trafo", np.arange(sides), np.zeros(sides), cos_a),
-            Terms.of("trafo_q", np.arange(sides), np.zeros(sides), sin_a),
-        ], lower=-np.inf, upper=physics.transformer_s_max_kva * cond.hours * inner,
-            component="congestion", doc="transformer apparent power"))
+        out.append(
+            Constraints.of(
+                "trafo_limit",
+                sides,
+                [
+                    Terms.of("trafo", np.arange(sides), np.zeros(sides), cos_a),
+                    Terms.of("trafo_q", np.arange(sides), np.zeros(sides), sin_a),
+                ],
+                lower=-np.inf,
+                upper=physics.transformer_s_max_kva * cond.hours * inner,
+                component="congestion",
+                doc="transformer apparent power",
+            )
+        )
     keys = all_sides(net, cond) if cond.thermal_sides is None else cond.thermal_sides
     line, side = np.divmod(keys, sides)
     row = np.arange(len(keys))
-    out.append(Constraints.of("thermal", len(keys), [
-        Terms.of("flow", row, line, cos_a[side]),
-        Terms.of("flow_q", row, line, sin_a[side]),
-    ], lower=-np.inf, upper=physics.line_s_max_kva[line] * cond.hours * inner,
-        component="congestion", doc="line apparent power (polygon sides)"))
+    out.append(
+        Constraints.of(
+            "thermal",
+            len(keys),
+            [
+                Terms.of("flow", row, line, cos_a[side]),
+                Terms.of("flow_q", row, line, sin_a[side]),
+            ],
+            lower=-np.inf,
+            upper=physics.line_s_max_kva[line] * cond.hours * inner,
+            component="congestion",
+            doc="line apparent power (polygon sides)",
+        )
+    )
     return out
 
 
-def crossed_sides(net: Network, cond: Conditions, flow: np.ndarray, flow_q: np.ndarray
-                  ) -> np.ndarray:
+def crossed_sides(
+    net: Network, cond: Conditions, flow: np.ndarray, flow_q: np.ndarray
+) -> np.ndarray:
     """Keys of every line polygon side the flows lie beyond (by more than 1e-9 kWh)."""
     physics = net.physics
     assert physics is not None
@@ -477,9 +635,15 @@ def _kirchhoff(net: Network) -> Constraints:
     line = np.arange(lines)
     fee_lines = net.fee_lines
     susceptance = 1.0 / np.asarray(net.line_reactance_ohm, dtype=float)
-    return Constraints.of("kirchhoff", lines, [
-        Terms.of("flow", line, line, 1.0),
-        Terms.of("flow_back", fee_lines, np.arange(len(fee_lines)), -1.0),
-        Terms.of("theta", line, net.line_from, -susceptance),
-        Terms.of("theta", line, net.line_to, susceptance),
-    ], component="congestion", doc="DC power flow on loops")
+    return Constraints.of(
+        "kirchhoff",
+        lines,
+        [
+            Terms.of("flow", line, line, 1.0),
+            Terms.of("flow_back", fee_lines, np.arange(len(fee_lines)), -1.0),
+            Terms.of("theta", line, net.line_from, -susceptance),
+            Terms.of("theta", line, net.line_to, susceptance),
+        ],
+        component="congestion",
+        doc="DC power flow on loops",
+    )

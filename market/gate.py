@@ -52,17 +52,22 @@ class MarketRules:
         if not self.max_bid_kwh > 0:
             raise InvalidInput("market rules: max_bid_kwh must be positive", code="bad-rules")
         if not 0 <= self.voltage_margin_pu < 0.05:
-            raise InvalidInput("market rules: voltage_margin_pu must be in [0, 0.05)",
-                               code="bad-rules")
+            raise InvalidInput(
+                "market rules: voltage_margin_pu must be in [0, 0.05)", code="bad-rules"
+            )
         if not 1 <= self.loss_passes <= 5:
             raise InvalidInput("market rules: loss_passes must be 1 to 5", code="bad-rules")
         if self.curtailment_eur_per_kwh is not None and not (
-                0 <= self.curtailment_eur_per_kwh < self.shedding_eur_per_kwh):
-            raise InvalidInput("market rules: curtailment price must be >= 0 and below the "
-                               "shedding price", code="bad-rules")
+            0 <= self.curtailment_eur_per_kwh < self.shedding_eur_per_kwh
+        ):
+            raise InvalidInput(
+                "market rules: curtailment price must be >= 0 and below the shedding price",
+                code="bad-rules",
+            )
         if not 0 < self.meter_max_kwh < float("inf"):
-            raise InvalidInput("market rules: meter_max_kwh must be positive and finite",
-                               code="bad-rules")
+            raise InvalidInput(
+                "market rules: meter_max_kwh must be positive and finite", code="bad-rules"
+            )
 
 
 DEFAULT_RULES = MarketRules()

@@ -23,8 +23,9 @@ BINDING_TOL = 1e-6
 """Within this (kWh, pu^2) of a limit, the limit binds."""
 
 
-def _injections(grid: Grid, net: Network, outcome: Outcome, cond: Conditions
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _injections(
+    grid: Grid, net: Network, outcome: Outcome, cond: Conditions
+) -> tuple[np.ndarray, np.ndarray]:
     """Net P and Q (kWh, kvarh) into each bus from everything connected there."""
     program = outcome.program
     physics = net.physics
@@ -47,8 +48,7 @@ def _injections(grid: Grid, net: Network, outcome: Outcome, cond: Conditions
     return p, qv
 
 
-def grid_state(grid: Grid, net: Network, outcome: Outcome, cond: Conditions
-               ) -> GridState | None:
+def grid_state(grid: Grid, net: Network, outcome: Outcome, cond: Conditions) -> GridState | None:
     """The ``GridState`` of a physical grid's clearing; None on a transport grid."""
     physics = net.physics
     if physics is None:

@@ -55,8 +55,10 @@ def generate_physical(n: int, seed: int, *, hours: float = 0.25) -> tuple[Networ
         source_vm_pu=1.0,
     )
     physical = Network.from_parents(
-        net.parent, np.full(lines, np.inf),
+        net.parent,
+        np.full(lines, np.inf),
         import_price_eur_per_kwh=net.import_price_eur_per_kwh,
-        export_price_eur_per_kwh=net.export_price_eur_per_kwh, physics=physics,
+        export_price_eur_per_kwh=net.export_price_eur_per_kwh,
+        physics=physics,
     )
     return physical, book

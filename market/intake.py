@@ -55,20 +55,33 @@ class Counters:
     gone: int = 0
 
     def as_dict(self, allow: AllowList) -> dict[str, Any]:
-        return {"received": self.received, "accepted": self.accepted,
-                "resends": self.resends, "rejected": dict(sorted(self.rejected.items())),
-                "unroutable": self.unroutable, "hwm_overflow": self.hwm_overflow,
-                "events": self.events, "gone": self.gone,
-                "curve_refused": allow.refused, "curve_admitted": allow.admitted}
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "resends": self.resends,
+            "rejected": dict(sorted(self.rejected.items())),
+            "unroutable": self.unroutable,
+            "hwm_overflow": self.hwm_overflow,
+            "events": self.events,
+            "gone": self.gone,
+            "curve_refused": allow.refused,
+            "curve_admitted": allow.admitted,
+        }
 
 
 class Intake:
     """The request side of the operator: which gates are open, who is alive, what was
     refused. The service moves gates and reading windows as its timetable runs."""
 
-    def __init__(self, operator: Operator, ledger: Ledger, members: dict[str, Participant],
-                 allow: AllowList, hello: dict[str, Any],
-                 observers: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        operator: Operator,
+        ledger: Ledger,
+        members: dict[str, Participant],
+        allow: AllowList,
+        hello: dict[str, Any],
+        observers: frozenset[str] = frozenset(),
+    ) -> None:
         self.operator = operator
         self.observers = observers
         self.ledger = ledger
@@ -187,8 +200,9 @@ class Intake:
         if envelope.sender in self.revoked:
             raise InvalidInput("sender's key was revoked", code="revoked")
         if curve_user is not None and self.allow.owner(curve_user) != envelope.sender:
-            raise InvalidInput("sender key does not match the connection's CURVE key",
-                               code="wrong-curve-key")
+            raise InvalidInput(
+                "sender key does not match the connection's CURVE key", code="wrong-curve-key"
+            )
 
     def _dispatch(self, envelope: Envelope) -> dict[str, Any]:
         body = envelope.body
@@ -206,9 +220,14 @@ class Intake:
 
     def _hello(self, sender: str) -> dict[str, Any]:
         member = self.members[sender]
-        return {**self.hello_info, "participant": sender, "bus": member.bus,
-                "meter": member.meter_id, "height": self.ledger.height,
-                "heartbeat_s": HEARTBEAT_S}
+        return {
+            **self.hello_info,
+            "participant": sender,
+            "bus": member.bus,
+            "meter": member.meter_id,
+            "height": self.ledger.height,
+            "heartbeat_s": HEARTBEAT_S,
+        }
 
     def _interval(self, interval_id: str) -> Interval:
         """Intervals of open gates, parsed once (a bid only names an open one)."""
@@ -224,12 +243,16 @@ class Intake:
             return {"bid_id": bid.bid_id, "interval": bid.interval}
         if bid.interval not in self.open_gates:
             closed = bid.interval in self.closed_gates or any(
-                bid.interval <= c for c in self.closed_gates)
-            raise InvalidInput(f"gate for {bid.interval} is {'closed' if closed else 'not open'}",
-                               code="gate-closed" if closed else "gate-not-open")
+                bid.interval <= c for c in self.closed_gates
+            )
+            raise InvalidInput(
+                f"gate for {bid.interval} is {'closed' if closed else 'not open'}",
+                code="gate-closed" if closed else "gate-not-open",
+            )
         try:
-            self.operator.submit_bid(signed, self._interval(bid.interval),
-                                     signature_checked=signature_checked)
+            self.operator.submit_bid(
+                signed, self._interval(bid.interval), signature_checked=signature_checked
+            )
         except VoisinError as exc:
             # The core checks the signature right after the sender: any later refusal
             # means the bid was genuinely the sender's.
@@ -246,8 +269,9 @@ class Intake:
             try:
                 signed = envelope.part(Bid, "bid", index)
                 if signed.value.participant != envelope.sender:
-                    raise InvalidInput("a bid must be sent by its own participant",
-                                       code="wrong-participant")
+                    raise InvalidInput(
+                        "a bid must be sent by its own participant", code="wrong-participant"
+                    )
                 parsed.append(signed)
             except VoisinError as exc:
                 parsed.append(exc)
@@ -258,8 +282,10 @@ class Intake:
                 if isinstance(entry, VoisinError):
                     raise entry
                 if not next(good):
-                    raise InvalidInput(f"bid {entry.value.bid_id!r}: signature does not "
-                                       "verify", code="bad-signature")
+                    raise InvalidInput(
+                        f"bid {entry.value.bid_id!r}: signature does not verify",
+                        code="bad-signature",
+                    )
                 results.append({**self._bid(entry, signature_checked=True), "ok": True})
             except VoisinError as exc:
                 self.counters.rejected[exc.code] += 1
@@ -270,13 +296,15 @@ class Intake:
     def _reading(self, sender: str, signed: Signed[MeterReading]) -> dict[str, Any]:
         reading = signed.value
         if reading.participant != sender:
-            raise InvalidInput("a reading must be sent by its own participant",
-                               code="wrong-participant")
+            raise InvalidInput(
+                "a reading must be sent by its own participant", code="wrong-participant"
+            )
         if self.operator.holds_reading(signed):
             return {"interval": reading.interval}
         if reading.interval not in self.reading_windows:
-            raise InvalidInput(f"readings for {reading.interval} are not being taken",
-                               code="readings-closed")
+            raise InvalidInput(
+                f"readings for {reading.interval} are not being taken", code="readings-closed"
+            )
         self.operator.submit_reading(signed)
         return {"interval": reading.interval}
 
@@ -289,15 +317,19 @@ class Intake:
         return self.ledger.block(height).model_dump(mode="json")
 
     def status(self) -> dict[str, Any]:
-        return {"height": self.ledger.height, "head": self.ledger.head_hash,
-                "open_gates": sorted(self.open_gates), "alive": len(self.alive()),
-                "counters": self.counters.as_dict(self.allow),
-                "market_rejections": dict(sorted(self.operator.rejections.by_code.items())),
-                "failures": [f.__dict__ for f in self.operator.failures[-RECENT_FAILURES:]],
-                "open_books": self.operator.open_books, "unsettled": self.operator.unsettled}
+        return {
+            "height": self.ledger.height,
+            "head": self.ledger.head_hash,
+            "open_gates": sorted(self.open_gates),
+            "alive": len(self.alive()),
+            "counters": self.counters.as_dict(self.allow),
+            "market_rejections": dict(sorted(self.operator.rejections.by_code.items())),
+            "failures": [f.__dict__ for f in self.operator.failures[-RECENT_FAILURES:]],
+            "open_books": self.operator.open_books,
+            "unsettled": self.operator.unsettled,
+        }
 
     def alive(self) -> list[str]:
         """Agents heard from within the last few heartbeats (wall time, any speed)."""
         limit = time.monotonic() - HEARTBEAT_S * GONE_AFTER_HEARTBEATS
         return sorted(p for p, t in self.last_seen.items() if t >= limit)
-

@@ -46,9 +46,16 @@ class Variables:
         return len(self.lower)
 
     @classmethod
-    def of(cls, name: str, size: int, *, lower: float | np.ndarray = -np.inf,
-           upper: float | np.ndarray = np.inf, cost: float | np.ndarray = 0.0,
-           doc: str = "") -> Variables:
+    def of(
+        cls,
+        name: str,
+        size: int,
+        *,
+        lower: float | np.ndarray = -np.inf,
+        upper: float | np.ndarray = np.inf,
+        cost: float | np.ndarray = 0.0,
+        doc: str = "",
+    ) -> Variables:
         def full(value: float | np.ndarray) -> np.ndarray:
             return np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
 
@@ -97,9 +104,17 @@ class Constraints:
         return len(self.lower)
 
     @classmethod
-    def of(cls, name: str, size: int, terms: Sequence[Terms], *,
-           lower: float | np.ndarray = 0.0, upper: float | np.ndarray = 0.0,
-           component: str = "congestion", doc: str = "") -> Constraints:
+    def of(
+        cls,
+        name: str,
+        size: int,
+        terms: Sequence[Terms],
+        *,
+        lower: float | np.ndarray = 0.0,
+        upper: float | np.ndarray = 0.0,
+        component: str = "congestion",
+        doc: str = "",
+    ) -> Constraints:
         def full(value: float | np.ndarray) -> np.ndarray:
             return np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
 
@@ -170,10 +185,13 @@ class Program:
         def cat(arrays: list[np.ndarray]) -> np.ndarray:
             return np.concatenate(arrays) if arrays else np.zeros(0)
 
-        out = (cat([v.cost for v in self.variables]), cat([v.lower for v in self.variables]),
-               cat([v.upper for v in self.variables]),
-               cat([c.lower for c in self.constraints]),
-               cat([c.upper for c in self.constraints]))
+        out = (
+            cat([v.cost for v in self.variables]),
+            cat([v.lower for v in self.variables]),
+            cat([v.upper for v in self.variables]),
+            cat([c.lower for c in self.constraints]),
+            cat([c.upper for c in self.constraints]),
+        )
         for array in out:
             array.flags.writeable = False
         return out
@@ -203,8 +221,9 @@ class Program:
         return self._memo["csc"]  # type: ignore[return-value]
 
 
-def column_wise(row: np.ndarray, col: np.ndarray, val: np.ndarray, num_col: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def column_wise(
+    row: np.ndarray, col: np.ndarray, val: np.ndarray, num_col: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, index, value) of a sparse matrix given as triplets; duplicates summed,
     explicit zeros kept out, rows sorted within each column."""
     order = np.lexsort((row, col))

@@ -68,8 +68,10 @@ class Solution:
 @cache
 def direct_solver_version() -> str:
     """Recorded in each result the matrix path clears, e.g. ``highspy-1.16.0``."""
-    return (f"highspy-{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
-            f"{highspy.HIGHS_VERSION_PATCH}")
+    return (
+        f"highspy-{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
+        f"{highspy.HIGHS_VERSION_PATCH}"
+    )
 
 
 def new_highs() -> highspy.Highs:
@@ -110,8 +112,13 @@ def status_of(model_status: highspy.HighsModelStatus) -> SolveStatus:
 
 
 def highs_lp(
-    cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, row_lower: np.ndarray,
-    row_upper: np.ndarray, csc: tuple[np.ndarray, np.ndarray, np.ndarray], *,
+    cost: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    csc: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
     maximise: bool = True,
 ) -> highspy.HighsLp:
     """A ``HighsLp`` from column-wise arrays."""
@@ -140,8 +147,9 @@ class Session:
     programme with more rows appended (``extend``), each solve starting from where the
     last one ended (HiGHS keeps its basis and factorisation; nothing is passed again)."""
 
-    def __init__(self, program: Program,
-                 options: dict[str, bool | int | str] | None = None) -> None:
+    def __init__(
+        self, program: Program, options: dict[str, bool | int | str] | None = None
+    ) -> None:
         cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
         self.highs = new_highs()
         for name, value in {**HIGHS_OPTIONS, **(options or {})}.items():
@@ -150,8 +158,9 @@ class Session:
         self.highs.passModel(self.lp)
         self.rows = program.num_row
 
-    def start_from(self, basis: tuple[list[highspy.HighsBasisStatus],
-                                      list[highspy.HighsBasisStatus]] | None) -> None:
+    def start_from(
+        self, basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None
+    ) -> None:
         if basis is not None:
             start = highspy.HighsBasis()
             start.col_status, start.row_status = basis
@@ -172,7 +181,7 @@ class Session:
         r, c, v = row[new][order] - self.rows, col[new][order], val[new][order]
         count = program.num_row - self.rows
         starts = np.searchsorted(r, np.arange(count)).astype(np.int32)
-        lower, upper = program.bounds()[3][self.rows:], program.bounds()[4][self.rows:]
+        lower, upper = program.bounds()[3][self.rows :], program.bounds()[4][self.rows :]
         self.highs.addRows(count, lower, upper, len(v), starts, c.astype(np.int32), v)
         self.lp.row_lower_ = np.concatenate([self.lp.row_lower_, lower])
         self.lp.row_upper_ = np.concatenate([self.lp.row_upper_, upper])
@@ -185,9 +194,12 @@ class Session:
         return _result(self.highs, self.lp)
 
 
-def run(lp: highspy.HighsLp, options: dict[str, bool | int | str] | None = None, *,
-        basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None
-        = None) -> Solution:
+def run(
+    lp: highspy.HighsLp,
+    options: dict[str, bool | int | str] | None = None,
+    *,
+    basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None = None,
+) -> Solution:
     """Solve ``lp`` (from ``basis`` if given); never raises for a non-optimal LP,
     reports the status instead."""
     highs = new_highs()
@@ -209,8 +221,9 @@ def _result(highs: highspy.Highs, lp: highspy.HighsLp) -> Solution:
     iterations = int(highs.getInfo().simplex_iteration_count)
     if status is not SolveStatus.OPTIMAL:
         empty = np.zeros(0)
-        return Solution(status, empty, empty, empty, float("nan"), iterations,
-                        direct_solver_version())
+        return Solution(
+            status, empty, empty, empty, float("nan"), iterations, direct_solver_version()
+        )
     solution = highs.getSolution()
     final = highs.getBasis()
     directions = _directions(highs, lp, solution) if final.valid else None
@@ -227,8 +240,9 @@ def _result(highs: highspy.Highs, lp: highspy.HighsLp) -> Solution:
     )
 
 
-def _directions(highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.HighsSolution
-                ) -> np.ndarray | None:
+def _directions(
+    highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.HighsSolution
+) -> np.ndarray | None:
     """``Solution.directions``: one transposed basis solve per degenerate basic."""
     _, basic = highs.getBasicVariables()
     basic = np.asarray(basic, dtype=np.int64)
@@ -245,8 +259,7 @@ def _directions(highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.Hig
     value[rows] = activity[r]
     low[rows] = np.asarray(lp.row_lower_)[r]
     high[rows] = np.asarray(lp.row_upper_)[r]
-    degenerate = np.flatnonzero((value <= low + DEGENERATE_TOL)
-                                | (value >= high - DEGENERATE_TOL))
+    degenerate = np.flatnonzero((value <= low + DEGENERATE_TOL) | (value >= high - DEGENERATE_TOL))
     if len(degenerate) > MAX_DIRECTIONS:
         return None
     out = np.zeros((len(basic), len(degenerate)))
@@ -260,9 +273,12 @@ def _directions(highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.Hig
     return out
 
 
-def solve_program(program: Program, options: dict[str, bool | int | str] | None = None, *,
-                  basis: tuple[list[highspy.HighsBasisStatus],
-                               list[highspy.HighsBasisStatus]] | None = None) -> Solution:
+def solve_program(
+    program: Program,
+    options: dict[str, bool | int | str] | None = None,
+    *,
+    basis: tuple[list[highspy.HighsBasisStatus], list[highspy.HighsBasisStatus]] | None = None,
+) -> Solution:
     """Build the HiGHS arrays of ``program`` and solve (from ``basis`` if given)."""
     cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
     lp = highs_lp(cost, col_lower, col_upper, row_lower, row_upper, program.csc())

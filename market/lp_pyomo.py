@@ -42,25 +42,36 @@ def build_pyomo(program: Program) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name="voisin-clearing")
     for family in program.variables:
         lower, upper = family.lower, family.upper
-        var = pyo.Var(range(family.size),
-                      bounds=lambda _, i, lo=lower, hi=upper: (_finite(lo[i]), _finite(hi[i])),
-                      doc=family.doc)
+        var = pyo.Var(
+            range(family.size),
+            bounds=lambda _, i, lo=lower, hi=upper: (_finite(lo[i]), _finite(hi[i])),
+            doc=family.doc,
+        )
         m.add_component(family.name, var)
-    objective = sum(float(c) * getattr(m, family.name)[i]
-                    for family in program.variables
-                    for i, c in enumerate(family.cost) if c != 0)
+    objective = sum(
+        float(c) * getattr(m, family.name)[i]
+        for family in program.variables
+        for i, c in enumerate(family.cost)
+        if c != 0
+    )
     m.welfare = pyo.Objective(expr=objective, sense=pyo.maximize)
     for family in program.constraints:
         rows: list[list[tuple[float, object]]] = [[] for _ in range(family.size)]
         for term in family.terms:
             var = getattr(m, term.variable)
-            for r, c, v in zip(term.row.tolist(), term.col.tolist(), term.coef.tolist(),
-                               strict=True):
+            for r, c, v in zip(
+                term.row.tolist(), term.col.tolist(), term.coef.tolist(), strict=True
+            ):
                 if v != 0:
                     rows[r].append((v, var[c]))
 
-        def rule(_: pyo.ConcreteModel, i: int, rows: list = rows,
-                 lower: np.ndarray = family.lower, upper: np.ndarray = family.upper) -> object:
+        def rule(
+            _: pyo.ConcreteModel,
+            i: int,
+            rows: list = rows,
+            lower: np.ndarray = family.lower,
+            upper: np.ndarray = family.upper,
+        ) -> object:
             expr = sum(v * x for v, x in rows[i]) if rows[i] else 0.0
             lo, hi = _finite(lower[i]), _finite(upper[i])
             if not rows[i]:
@@ -69,8 +80,7 @@ def build_pyomo(program: Program) -> pyo.ConcreteModel:
                 return expr == lo
             return (lo, expr, hi)
 
-        m.add_component(family.name, pyo.Constraint(range(family.size), rule=rule,
-                                                    doc=family.doc))
+        m.add_component(family.name, pyo.Constraint(range(family.size), rule=rule, doc=family.doc))
     return m
 
 
@@ -79,8 +89,10 @@ def _status(termination: TerminationCondition, solution: SolutionStatus) -> Solv
         solution is SolutionStatus.optimal
     ):
         return SolveStatus.OPTIMAL
-    if termination in (TerminationCondition.provenInfeasible,
-                       TerminationCondition.locallyInfeasible):
+    if termination in (
+        TerminationCondition.provenInfeasible,
+        TerminationCondition.locallyInfeasible,
+    ):
         return SolveStatus.INFEASIBLE
     if termination in (TerminationCondition.unbounded, TerminationCondition.infeasibleOrUnbounded):
         return SolveStatus.UNBOUNDED
@@ -93,18 +105,28 @@ def solve_pyomo(program: Program) -> Solution:
     if not solver.available():
         raise ClearingError("HiGHS (highspy) is not available", code="no-solver")
     m = build_pyomo(program)
-    results = solver.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                           solver_options=dict(SOLVER_OPTIONS))
+    results = solver.solve(
+        m,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        solver_options=dict(SOLVER_OPTIONS),
+    )
     status = _status(results.termination_condition, results.solution_status)
     empty = np.zeros(0)
     if status is not SolveStatus.OPTIMAL:
         return Solution(status, empty, empty, empty, float("nan"), 0, solver_version())
     loader = results.solution_loader
     loader.load_vars()
-    x = np.concatenate([
-        np.array([float(getattr(m, f.name)[i].value or 0.0) for i in range(f.size)])
-        for f in program.variables
-    ]) if program.variables else empty
+    x = (
+        np.concatenate(
+            [
+                np.array([float(getattr(m, f.name)[i].value or 0.0) for i in range(f.size)])
+                for f in program.variables
+            ]
+        )
+        if program.variables
+        else empty
+    )
     cons = [getattr(m, f.name)[i] for f in program.constraints for i in range(f.size)]
     active = [c for c in cons if c.active]
     duals = loader.get_duals(cons_to_load=active) if active else {}
@@ -112,12 +134,14 @@ def solve_pyomo(program: Program) -> Solution:
     cost = program.bounds()[0]
     start, index, value = program.csc()
     col_dual = cost - _transpose_times(start, index, value, row_dual)
-    return Solution(status, x, row_dual, col_dual, float(results.incumbent_objective), 0,
-                    solver_version())
+    return Solution(
+        status, x, row_dual, col_dual, float(results.incumbent_objective), 0, solver_version()
+    )
 
 
-def _transpose_times(start: np.ndarray, index: np.ndarray, value: np.ndarray,
-                     y: np.ndarray) -> np.ndarray:
+def _transpose_times(
+    start: np.ndarray, index: np.ndarray, value: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     """A' y for A in column-wise form."""
     column = np.repeat(np.arange(len(start) - 1), np.diff(start))
     return np.bincount(column, value * y[index], minlength=len(start) - 1)

@@ -39,11 +39,15 @@ class MeterBook:
         """Refuse a reading for an unknown participant or from a foreign meter."""
         expected = self._meters.get(reading.participant)
         if expected is None:
-            raise InvalidInput(f"reading for {reading.participant[:12]}, who is not a member",
-                               code="unknown-participant")
+            raise InvalidInput(
+                f"reading for {reading.participant[:12]}, who is not a member",
+                code="unknown-participant",
+            )
         if expected != reading.meter:
-            raise InvalidInput(f"reading for {reading.participant[:12]} from a meter not "
-                               "registered for it", code="unknown-meter")
+            raise InvalidInput(
+                f"reading for {reading.participant[:12]} from a meter not registered for it",
+                code="unknown-meter",
+            )
 
     def check(self, signed: Signed[MeterReading], *, awaited: bool) -> bool:
         """True if the reading is new and acceptable, False for an identical resend (the
@@ -54,12 +58,17 @@ class MeterBook:
         if held is not None and held.data == signed.data:
             return False
         if not awaited:
-            raise InvalidInput(f"readings for {reading.interval} are not awaited (not cleared, "
-                               "or settled already)", code="readings-closed")
+            raise InvalidInput(
+                f"readings for {reading.interval} are not awaited (not cleared, "
+                "or settled already)",
+                code="readings-closed",
+            )
         if held is not None:
-            raise InvalidInput(f"a different reading for {reading.participant[:12]} in "
-                               f"{reading.interval} was accepted already",
-                               code="duplicate-reading")
+            raise InvalidInput(
+                f"a different reading for {reading.participant[:12]} in "
+                f"{reading.interval} was accepted already",
+                code="duplicate-reading",
+            )
         fault = reading_fault(reading, self.max_kwh)
         if fault is not None:
             raise fault
@@ -75,15 +84,19 @@ class MeterBook:
                 if now is None or then is None:
                     continue
                 if (now < then) if interval < reading.interval else (now > then):
-                    raise InvalidInput(f"meter register of {reading.interval} runs backwards "
-                                       f"against {interval}", code="register-decreased")
+                    raise InvalidInput(
+                        f"meter register of {reading.interval} runs backwards against {interval}",
+                        code="register-decreased",
+                    )
 
     def hold(self, signed: Signed[MeterReading]) -> None:
         reading = signed.value
         self._held[reading.interval][reading.participant] = signed
         if reading.import_register_kwh is not None or reading.export_register_kwh is not None:
             self._registers[reading.meter][reading.interval] = (
-                reading.import_register_kwh, reading.export_register_kwh)
+                reading.import_register_kwh,
+                reading.export_register_kwh,
+            )
 
     def drop(self, signed: Signed[MeterReading]) -> None:
         """Undo ``hold`` (the journal could not store the reading)."""

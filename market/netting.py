@@ -126,8 +126,7 @@ def net_split(
     )
 
 
-def _split(bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Network
-           ) -> NettedSplit:
+def _split(bus: np.ndarray, sell: np.ndarray, cleared_kwh: np.ndarray, net: Network) -> NettedSplit:
     """The three stages of the module docstring for one set of amounts."""
     bus = np.asarray(bus, dtype=np.int64)
     sell = np.asarray(sell, dtype=bool)

@@ -64,8 +64,13 @@ class Rejections:
 class Operator:
     """One market: its grid, its members, its open books and its ledger."""
 
-    def __init__(self, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES,
-                 journal: Journal | None = None) -> None:
+    def __init__(
+        self,
+        grid: Grid,
+        ledger: Ledger,
+        rules: MarketRules = DEFAULT_RULES,
+        journal: Journal | None = None,
+    ) -> None:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
@@ -87,8 +92,13 @@ class Operator:
         self._last_closed = ""
 
     @classmethod
-    def resume(cls, grid: Grid, ledger: Ledger, rules: MarketRules = DEFAULT_RULES,
-               journal: Journal | None = None) -> Operator:
+    def resume(
+        cls,
+        grid: Grid,
+        ledger: Ledger,
+        rules: MarketRules = DEFAULT_RULES,
+        journal: Journal | None = None,
+    ) -> Operator:
         """An operator picking up where the one that wrote ``ledger`` stopped: the same
         members, no interval cleared twice, unsettled intervals still to settle, and
         (from ``journal``) the open books and pending readings it had acknowledged."""
@@ -176,26 +186,33 @@ class Operator:
 
     def _writable(self) -> None:
         if self.ledger.stopped:
-            raise LedgerError(f"the ledger cannot be written ({self.ledger.stopped})",
-                              code=STORAGE_FAILED)
+            raise LedgerError(
+                f"the ledger cannot be written ({self.ledger.stopped})", code=STORAGE_FAILED
+            )
 
-    def _journal(self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None]
-                 ) -> None:
+    def _journal(self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None]) -> None:
         if self.journal is not None:
             self.journal.stage(kind, interval, body, undo)
 
-    def register(self, participants: Sequence[Participant], *, time: str,
-                 allowance_micro: int = 0) -> None:
+    def register(
+        self, participants: Sequence[Participant], *, time: str, allowance_micro: int = 0
+    ) -> None:
         """Admit participants in one block, each with an opening allowance from the fund."""
         fresh = [p for p in participants if p.participant_id not in self._members]
         for p in fresh:
             if p.bus not in self.grid.buses:
-                raise InvalidInput(f"participant {p.participant_id[:12]} sits at unknown bus "
-                                   f"{p.bus!r}", code="unknown-bus")
+                raise InvalidInput(
+                    f"participant {p.participant_id[:12]} sits at unknown bus {p.bus!r}",
+                    code="unknown-bus",
+                )
         entries = [tx.registration(p) for p in fresh]
         if allowance_micro:
-            entries += [tx.transfer(self.ledger.fund, p.participant_id, allowance_micro,
-                                    "opening allowance") for p in fresh]
+            entries += [
+                tx.transfer(
+                    self.ledger.fund, p.participant_id, allowance_micro, "opening allowance"
+                )
+                for p in fresh
+            ]
         if entries:
             self.commit()
             self.ledger.append(entries, interval=None, time=time)
@@ -203,8 +220,9 @@ class Operator:
             self._members[p.participant_id] = p
             self.meters.register(p)
 
-    def submit_bid(self, bid: Bid | Signed[Bid], interval: Interval, *,
-                   signature_checked: bool = False) -> None:
+    def submit_bid(
+        self, bid: Bid | Signed[Bid], interval: Interval, *, signature_checked: bool = False
+    ) -> None:
         """Accept ``bid`` into the open book of ``interval`` or raise why not.
 
         A bid from the network comes as ``Signed``, with the exact bytes its participant
@@ -217,8 +235,9 @@ class Operator:
         threads).
         """
         try:
-            self._admit(bid if isinstance(bid, Signed) else Signed.of(bid), interval,
-                        signature_checked)
+            self._admit(
+                bid if isinstance(bid, Signed) else Signed.of(bid), interval, signature_checked
+            )
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
@@ -227,37 +246,50 @@ class Operator:
         bid = signed.value
         member = self._members.get(bid.participant)
         if member is None:
-            raise InvalidInput(f"bid {bid.bid_id!r} from an unregistered key",
-                               code="unknown-participant")
-        if not signature_checked and not verify(bid.participant, signed.signed_bytes,
-                                                bid.signature):
-            raise InvalidInput(f"bid {bid.bid_id!r}: signature does not verify",
-                               code="bad-signature")
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} from an unregistered key", code="unknown-participant"
+            )
+        if not signature_checked and not verify(
+            bid.participant, signed.signed_bytes, bid.signature
+        ):
+            raise InvalidInput(
+                f"bid {bid.bid_id!r}: signature does not verify", code="bad-signature"
+            )
         if interval.id <= self._last_closed or interval.id in self._cleared:
-            raise InvalidInput(f"bid {bid.bid_id!r}: gate for {interval.id} is closed",
-                               code="gate-closed")
+            raise InvalidInput(
+                f"bid {bid.bid_id!r}: gate for {interval.id} is closed", code="gate-closed"
+            )
         check_bid(bid, interval=interval.id, known_buses=self.grid.buses, rules=self.rules)
         if bid.bus != member.bus:
-            raise InvalidInput(f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant "
-                               f"sits at {member.bus!r}", code="wrong-bus")
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant sits at {member.bus!r}",
+                code="wrong-bus",
+            )
         book = self._books[interval.id]
         known = book.get(bid.bid_id)
         if known is not None and known.data == signed.data:
             return
         if bid.seq <= self._last_seq.get(bid.participant, -1):
-            raise InvalidInput(f"bid {bid.bid_id!r}: sequence {bid.seq} already used",
-                               code="replay")
+            raise InvalidInput(
+                f"bid {bid.bid_id!r}: sequence {bid.seq} already used", code="replay"
+            )
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
         own = self._own_bids[interval.id].get(bid.participant)
         crossing = own.crossing(bid) if own is not None else None
         if crossing is not None:
-            raise InvalidInput(f"bid {bid.bid_id!r} would trade with the same member's bid "
-                               f"{crossing.bid_id!r}", code="self-trade")
+            raise InvalidInput(
+                f"bid {bid.bid_id!r} would trade with the same member's bid {crossing.bid_id!r}",
+                code="self-trade",
+            )
         self._writable()
         before = self._last_seq.get(bid.participant)
-        self._journal(EntryKind.BID, interval.id, signed.data.decode("utf-8"),
-                      lambda: self._drop_bid(bid, interval.id, before))
+        self._journal(
+            EntryKind.BID,
+            interval.id,
+            signed.data.decode("utf-8"),
+            lambda: self._drop_bid(bid, interval.id, before),
+        )
         self._hold_bid(signed, interval.id)
 
     def _hold_bid(self, signed: Signed[Bid], interval_id: str) -> None:
@@ -315,21 +347,24 @@ class Operator:
         if interval.id in self._results:
             return self._results[interval.id]
         if interval.id in self._cleared:
-            raise InvalidInput(f"interval {interval.id} was cleared and settled already",
-                               code="gate-closed")
+            raise InvalidInput(
+                f"interval {interval.id} was cleared and settled already", code="gate-closed"
+            )
         self.commit()
         signed = self.book(interval.id)
         faults.point("gate-closure")
         try:
             contracts = self.ledger.contracts
             terms = self.terms(interval.minutes)
-            result = reclear(ClearingInputs(interval.id, [s.value for s in signed], contracts,
-                                            terms))
+            result = reclear(
+                ClearingInputs(interval.id, [s.value for s in signed], contracts, terms)
+            )
             terms_hash = tx.terms_hash(terms.body)
             entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
             faults.point("cleared")
             self.ledger.append(
-                entries + [tx.bid(s) for s in signed]
+                entries
+                + [tx.bid(s) for s in signed]
                 + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
                 + [tx.trade(t) for t in result.trades]
                 + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
@@ -360,13 +395,16 @@ class Operator:
         try:
             self.meters.identify(reading)
             if not verify(reading.meter, signed.signed_bytes, reading.signature):
-                raise InvalidInput("meter reading: signature does not verify",
-                                   code="bad-signature")
+                raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
             self._writable()
-            self._journal(EntryKind.READING, reading.interval, signed.data.decode("utf-8"),
-                          lambda: self.meters.drop(signed))
+            self._journal(
+                EntryKind.READING,
+                reading.interval,
+                signed.data.decode("utf-8"),
+                lambda: self.meters.drop(signed),
+            )
             self.meters.hold(signed)
         except VoisinError as exc:
             self.rejections.count(exc)
@@ -383,8 +421,9 @@ class Operator:
         try:
             trades = self._unsettled.get(interval.id)
             if trades is None:
-                raise InvalidInput(f"interval {interval.id} has not been cleared",
-                                   code="not-cleared")
+                raise InvalidInput(
+                    f"interval {interval.id} has not been cleared", code="not-cleared"
+                )
             settlements = settle(interval.id, self.members, trades, readings)
             faults.point("settlement")
             self.ledger.append(

@@ -19,8 +19,9 @@ def crosses(a: Bid, b: Bid) -> bool:
     if a.side is b.side:
         return False
     buy, sell = (a, b) if a.side is Side.BUY else (b, a)
-    return (max(s.price_eur_per_kwh for s in buy.segments)
-            >= min(s.price_eur_per_kwh for s in sell.segments))
+    return max(s.price_eur_per_kwh for s in buy.segments) >= min(
+        s.price_eur_per_kwh for s in sell.segments
+    )
 
 
 def _limit(bid: Bid) -> float:

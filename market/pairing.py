@@ -52,8 +52,9 @@ def runs_downhill(split: NettedSplit, price_eur_per_kwh: np.ndarray) -> np.ndarr
     return peer & (gap > 0)
 
 
-def pair_by_price(split: NettedSplit, price_eur_per_kwh: np.ndarray,
-                  green: np.ndarray | None = None) -> NettedSplit:
+def pair_by_price(
+    split: NettedSplit, price_eur_per_kwh: np.ndarray, green: np.ndarray | None = None
+) -> NettedSplit:
     """``split`` with no p2p piece running downhill (see the module docstring).
 
     ``price_eur_per_kwh[i]`` is what bid ``i`` trades at: its bus price, plus the green
@@ -85,11 +86,14 @@ def pair_by_price(split: NettedSplit, price_eur_per_kwh: np.ndarray,
     return _tidy(
         np.concatenate([seller[level], s[~down], s[down], grid, np.full(len(takers), GRID_PARTY)]),
         np.concatenate([buyer[level], b[~down], grid, b[down], takers]),
-        np.concatenate([energy[level], e[~down], e[down], e[down], imports[takers]]), count)
+        np.concatenate([energy[level], e[~down], e[down], e[down], imports[takers]]),
+        count,
+    )
 
 
-def _imports(demand: np.ndarray, gap_kwh: float, price: np.ndarray, green: np.ndarray
-             ) -> np.ndarray:
+def _imports(
+    demand: np.ndarray, gap_kwh: float, price: np.ndarray, green: np.ndarray
+) -> np.ndarray:
     """What each bid of the pool imports when demand exceeds supply by ``gap_kwh``: the
     cheapest demand first (it is the least able to pay a seller), other buyers before
     green-only ones."""
@@ -101,8 +105,9 @@ def _imports(demand: np.ndarray, gap_kwh: float, price: np.ndarray, green: np.nd
     return np.round(share, ENERGY_DECIMALS)
 
 
-def _pair(supply: np.ndarray, demand: np.ndarray, price: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair(
+    supply: np.ndarray, demand: np.ndarray, price: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Supply cheapest first against demand cheapest first (ties by bid index), the k-th
     kWh to the k-th kWh; supply left over goes to the grid from the dear end."""
     sellers = np.flatnonzero(supply >= SLIVER_KWH)
@@ -117,13 +122,17 @@ def _pair(supply: np.ndarray, demand: np.ndarray, price: np.ndarray
         b_amount = np.concatenate([b_amount, [gap]])
     if not len(sellers) or not len(buyers):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    bi, si, kwh, _, _ = match_in_order(np.zeros(len(buyers), dtype=np.int64), b_amount,
-                                       np.zeros(len(sellers), dtype=np.int64), s_amount, 1)
+    bi, si, kwh, _, _ = match_in_order(
+        np.zeros(len(buyers), dtype=np.int64),
+        b_amount,
+        np.zeros(len(sellers), dtype=np.int64),
+        s_amount,
+        1,
+    )
     return sellers[si], buyers[bi], np.round(kwh, ENERGY_DECIMALS)
 
 
-def _tidy(seller: np.ndarray, buyer: np.ndarray, energy: np.ndarray, count: int
-          ) -> NettedSplit:
+def _tidy(seller: np.ndarray, buyer: np.ndarray, energy: np.ndarray, count: int) -> NettedSplit:
     """One piece per (seller, buyer) pair, first occurrence first; p2p pieces, then
     imports and exports by bid index; slivers dropped."""
     key = (seller + 1) * (count + 1) + (buyer + 1)
@@ -143,8 +152,12 @@ def _tidy(seller: np.ndarray, buyer: np.ndarray, energy: np.ndarray, count: int
     return NettedSplit(seller=s[order], buyer=b[order], energy_kwh=e[order])
 
 
-def trade_prices(bus_price_eur_per_kwh: np.ndarray, sell: np.ndarray, green: np.ndarray,
-                 green_premium_eur_per_kwh: float) -> np.ndarray:
+def trade_prices(
+    bus_price_eur_per_kwh: np.ndarray,
+    sell: np.ndarray,
+    green: np.ndarray,
+    green_premium_eur_per_kwh: float,
+) -> np.ndarray:
     """What each bid trades at, on arrays by bid (``clear_arrays``, which has no
     settlement adjustments): its bus price, plus the green premium for sellers and
     green-only buyers, rounded as ``protocol.trades.trade_prices`` rounds."""
@@ -152,11 +165,14 @@ def trade_prices(bus_price_eur_per_kwh: np.ndarray, sell: np.ndarray, green: np.
     return np.round(bus_price_eur_per_kwh + premium, PRICE_DECIMALS) + 0.0
 
 
-def pair_allocations(allocations: Sequence[Allocation], bids: Sequence[Bid],
-                     prices_eur_per_kwh: Mapping[str, float], grid_root: str,
-                     green_premium_eur_per_kwh: float = 0.0,
-                     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
-                     ) -> list[Allocation]:
+def pair_allocations(
+    allocations: Sequence[Allocation],
+    bids: Sequence[Bid],
+    prices_eur_per_kwh: Mapping[str, float],
+    grid_root: str,
+    green_premium_eur_per_kwh: float = 0.0,
+    adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+) -> list[Allocation]:
     """``pair_by_price`` for bid-level allocations (``trades.to_trades`` calls it).
 
     A bid trades at the price ``protocol.trades.trade_prices`` gives its side against
@@ -165,22 +181,38 @@ def pair_allocations(allocations: Sequence[Allocation], bids: Sequence[Bid],
     of a trade alike, so it cannot turn one round."""
     index = {bid.bid_id: i for i, bid in enumerate(bids)}
     green = np.array([b.green_only for b in bids], dtype=bool)
-    price = np.array([trade_prices_of(prices_eur_per_kwh, grid_root,
-                                      green_premium_eur_per_kwh,
-                                      b if b.side is Side.SELL else None,
-                                      b if b.side is Side.BUY else None,
-                                      adjustment_eur_per_kwh)[int(b.side is Side.SELL)]
-                      for b in bids], dtype=float)
+    price = np.array(
+        [
+            trade_prices_of(
+                prices_eur_per_kwh,
+                grid_root,
+                green_premium_eur_per_kwh,
+                b if b.side is Side.SELL else None,
+                b if b.side is Side.BUY else None,
+                adjustment_eur_per_kwh,
+            )[int(b.side is Side.SELL)]
+            for b in bids
+        ],
+        dtype=float,
+    )
     split = NettedSplit(
-        seller=np.array([GRID_PARTY if a.seller_bid is None else index[a.seller_bid]
-                         for a in allocations], dtype=np.int64),
-        buyer=np.array([GRID_PARTY if a.buyer_bid is None else index[a.buyer_bid]
-                        for a in allocations], dtype=np.int64),
-        energy_kwh=np.array([a.energy_kwh for a in allocations], dtype=float))
+        seller=np.array(
+            [GRID_PARTY if a.seller_bid is None else index[a.seller_bid] for a in allocations],
+            dtype=np.int64,
+        ),
+        buyer=np.array(
+            [GRID_PARTY if a.buyer_bid is None else index[a.buyer_bid] for a in allocations],
+            dtype=np.int64,
+        ),
+        energy_kwh=np.array([a.energy_kwh for a in allocations], dtype=float),
+    )
     paired = pair_by_price(split, price, green)
     if paired is split:
         return list(allocations)
     ids = [bid.bid_id for bid in bids]
-    return [Allocation(None if s == GRID_PARTY else ids[s], None if b == GRID_PARTY else ids[b],
-                       e) for s, b, e in zip(paired.seller.tolist(), paired.buyer.tolist(),
-                                            paired.energy_kwh.tolist(), strict=True)]
+    return [
+        Allocation(None if s == GRID_PARTY else ids[s], None if b == GRID_PARTY else ids[b], e)
+        for s, b, e in zip(
+            paired.seller.tolist(), paired.buyer.tolist(), paired.energy_kwh.tolist(), strict=True
+        )
+    ]

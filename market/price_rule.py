@@ -112,8 +112,9 @@ class _Face:
     directions: np.ndarray | None = None
 
 
-def _statuses(low: np.ndarray, high: np.ndarray, value: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _statuses(
+    low: np.ndarray, high: np.ndarray, value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(at lower, at upper, fixed) with tolerance ``TOL``."""
     at_low = value <= low + TOL
     at_high = value >= high - TOL
@@ -121,8 +122,14 @@ def _statuses(low: np.ndarray, high: np.ndarray, value: np.ndarray
     return at_low, at_high, fixed
 
 
-def _merge(start: np.ndarray, index: np.ndarray, value: np.ndarray, keep: np.ndarray,
-           lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, ...]:
+def _merge(
+    start: np.ndarray,
+    index: np.ndarray,
+    value: np.ndarray,
+    keep: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """Group kept columns with the same non-zeros; each group's condition is the
     intersection of its members' ``[lower, upper]`` on ``a'y``."""
     counts = np.diff(start)
@@ -149,8 +156,13 @@ def _merge(start: np.ndarray, index: np.ndarray, value: np.ndarray, keep: np.nda
         np.minimum.at(g_hi, inverse, upper[small])
         for k in range(width):
             has = unique[:, 0] > k
-            groups_index.append((np.flatnonzero(has), unique[has, 1 + k].astype(np.int64),
-                                 unique[has, 1 + width + k]))
+            groups_index.append(
+                (
+                    np.flatnonzero(has),
+                    unique[has, 1 + k].astype(np.int64),
+                    unique[has, 1 + width + k],
+                )
+            )
         lo.append(g_lo)
         hi.append(g_hi)
     offset = sum(len(x) for x in lo)
@@ -168,15 +180,18 @@ def _merge(start: np.ndarray, index: np.ndarray, value: np.ndarray, keep: np.nda
         vals.append(value[at])
         lo.append(lower[large])
         hi.append(upper[large])
-    return (np.concatenate(rows) if rows else np.zeros(0, np.int64),
-            np.concatenate(ys) if ys else np.zeros(0, np.int64),
-            np.concatenate(vals) if vals else np.zeros(0),
-            np.concatenate(lo) if lo else np.zeros(0),
-            np.concatenate(hi) if hi else np.zeros(0))
+    return (
+        np.concatenate(rows) if rows else np.zeros(0, np.int64),
+        np.concatenate(ys) if ys else np.zeros(0, np.int64),
+        np.concatenate(vals) if vals else np.zeros(0),
+        np.concatenate(lo) if lo else np.zeros(0),
+        np.concatenate(hi) if hi else np.zeros(0),
+    )
 
 
-def _conditions(program: Program, x: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _conditions(
+    program: Program, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per column the bounds complementary slackness puts on a'y (and which columns
     are free of any), per row the bounds on y."""
     cost, col_lower, col_upper, row_lower, row_upper = program.bounds()
@@ -203,12 +218,20 @@ def optimal_face(program: Program, x: np.ndarray) -> _Face:
     start, index, value = program.csc()
     rows, ys, vals, lo, hi = _merge(start, index, value, keep, lower, upper)
     face_start, face_index, face_value = column_wise(rows, ys, vals, program.num_row)
-    return _Face(face_start, face_index, face_value, lo, hi,
-                 np.maximum(y_lower, -BOX * 1e3), np.minimum(y_upper, BOX * 1e3))
+    return _Face(
+        face_start,
+        face_index,
+        face_value,
+        lo,
+        hi,
+        np.maximum(y_lower, -BOX * 1e3),
+        np.minimum(y_upper, BOX * 1e3),
+    )
 
 
-def reduced_face(program: Program, x: np.ndarray, origin: np.ndarray, directions: np.ndarray
-                 ) -> _Face:
+def reduced_face(
+    program: Program, x: np.ndarray, origin: np.ndarray, directions: np.ndarray
+) -> _Face:
     """The optimal dual face over the directions the degenerate basics leave free: a
     column condition matters only where a'Z is non-zero (the basic columns' a'Z are
     zero by construction), a row's bounds only where Z is."""
@@ -221,24 +244,43 @@ def reduced_face(program: Program, x: np.ndarray, origin: np.ndarray, directions
     moving = keep & np.any(np.abs(reach) > 1e-12, axis=1)
     chosen = np.flatnonzero(moving)
     rows, cols = np.nonzero(np.abs(reach[chosen]) > 1e-12)
-    face_start, face_index, face_value = column_wise(rows, cols, reach[chosen][rows, cols],
-                                                     directions.shape[1])
-    return _Face(face_start, face_index, face_value, lower[chosen] - base[chosen],
-                 upper[chosen] - base[chosen], y_lower, y_upper, origin, directions)
+    face_start, face_index, face_value = column_wise(
+        rows, cols, reach[chosen][rows, cols], directions.shape[1]
+    )
+    return _Face(
+        face_start,
+        face_index,
+        face_value,
+        lower[chosen] - base[chosen],
+        upper[chosen] - base[chosen],
+        y_lower,
+        y_upper,
+        origin,
+        directions,
+    )
 
 
 def _priced_rows(program: Program) -> np.ndarray:
-    return np.concatenate([np.arange(program.num_row)[program.rows(name)]
-                           for name in PRICED if program.has(name)])
+    return np.concatenate(
+        [np.arange(program.num_row)[program.rows(name)] for name in PRICED if program.has(name)]
+    )
 
 
-def _extreme(face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray,
-             *, maximise: bool) -> np.ndarray | None:
+def _extreme(
+    face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray, *, maximise: bool
+) -> np.ndarray | None:
     """The dual ``y`` in the face, within ``[y_lower, y_upper]``, that maximises (or
     minimises) ``objective @ y``; None if none is found."""
     if face.directions is None:
-        lp = highs_lp(objective, y_lower, y_upper, face.row_lower, face.row_upper,
-                      (face.start, face.index, face.value), maximise=maximise)
+        lp = highs_lp(
+            objective,
+            y_lower,
+            y_upper,
+            face.row_lower,
+            face.row_upper,
+            (face.start, face.index, face.value),
+            maximise=maximise,
+        )
         solved = run(lp)
         return solved.x if solved.status is SolveStatus.OPTIMAL else None
     assert face.origin is not None
@@ -246,28 +288,40 @@ def _extreme(face: _Face, objective: np.ndarray, y_lower: np.ndarray, y_upper: n
     moving = np.flatnonzero(np.any(np.abs(z) > 1e-12, axis=1))
     rows, cols = np.nonzero(np.abs(z[moving]) > 1e-12)
     extra_start, extra_index, extra_value = column_wise(
-        rows + len(face.row_lower), cols, z[moving][rows, cols], z.shape[1])
+        rows + len(face.row_lower), cols, z[moving][rows, cols], z.shape[1]
+    )
     start, index, value = _stack(face, extra_start, extra_index, extra_value)
-    lp = highs_lp(z.T @ objective, np.full(z.shape[1], -np.inf), np.full(z.shape[1], np.inf),
-                  np.concatenate([face.row_lower, y_lower[moving] - origin[moving]]),
-                  np.concatenate([face.row_upper, y_upper[moving] - origin[moving]]),
-                  (start, index, value), maximise=maximise)
+    lp = highs_lp(
+        z.T @ objective,
+        np.full(z.shape[1], -np.inf),
+        np.full(z.shape[1], np.inf),
+        np.concatenate([face.row_lower, y_lower[moving] - origin[moving]]),
+        np.concatenate([face.row_upper, y_upper[moving] - origin[moving]]),
+        (start, index, value),
+        maximise=maximise,
+    )
     solved = run(lp)
     return origin + z @ solved.x if solved.status is SolveStatus.OPTIMAL else None
 
 
-def _stack(face: _Face, start: np.ndarray, index: np.ndarray, value: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stack(
+    face: _Face, start: np.ndarray, index: np.ndarray, value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two column-wise matrices with the same columns, the second's rows below."""
     cols = len(start) - 1
     col_a = np.repeat(np.arange(cols), np.diff(face.start))
     col_b = np.repeat(np.arange(cols), np.diff(start))
-    return column_wise(np.concatenate([face.index, index]), np.concatenate([col_a, col_b]),
-                       np.concatenate([face.value, value]), cols)
+    return column_wise(
+        np.concatenate([face.index, index]),
+        np.concatenate([col_a, col_b]),
+        np.concatenate([face.value, value]),
+        cols,
+    )
 
 
-def choose_prices(program: Program, solution: Solution, *, import_price: float,
-                  export_price: float) -> Prices:
+def choose_prices(
+    program: Program, solution: Solution, *, import_price: float, export_price: float
+) -> Prices:
     """Apply the rule (module docstring) to an optimal ``solution`` of ``program``."""
     if solution.directions is not None and solution.directions.shape[1] == 0:
         prices = -solution.row_dual
@@ -322,20 +376,30 @@ def choose_prices(program: Program, solution: Solution, *, import_price: float,
     return _published(program, -(high + low) / 2, premium, low, high)
 
 
-def _published(program: Program, dual: np.ndarray, premium: float, low: np.ndarray,
-               high: np.ndarray, *, from_face: bool = True) -> Prices:
+def _published(
+    program: Program,
+    dual: np.ndarray,
+    premium: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    from_face: bool = True,
+) -> Prices:
     buses = program.rows("balance")
     return Prices(
         bus_eur_per_kwh=np.round(-dual[buses], PRICE_DECIMALS) + 0.0,
-        low=low[buses], high=high[buses],
+        low=low[buses],
+        high=high[buses],
         green_premium_eur_per_kwh=round(premium, PRICE_DECIMALS) + 0.0,
-        dual=dual, upstream_eur_per_kwh=float(-dual[program.rows("upstream")][0]),
+        dual=dual,
+        upstream_eur_per_kwh=float(-dual[program.rows("upstream")][0]),
         from_face=from_face,
     )
 
 
-def _pair(face: _Face, weight: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray] | None:
+def _pair(
+    face: _Face, weight: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The highest- and lowest-sum price vectors (as -y over every row)."""
     if np.any(y_lower > y_upper + 1e-9):
         return None
@@ -352,5 +416,4 @@ def _fallback(program: Program, solution: Solution) -> Prices:
     if program.has("green"):
         premium = max(float(solution.row_dual[program.rows("green").start]), 0.0)
     prices = -solution.row_dual
-    return _published(program, solution.row_dual.copy(), premium, prices, prices,
-                      from_face=False)
+    return _published(program, solution.row_dual.copy(), premium, prices, prices, from_face=False)

@@ -47,8 +47,9 @@ class Published:
 STEP_KWH = 10.0**-ENERGY_DECIMALS
 
 
-def _nudge(cleared: np.ndarray, raw: np.ndarray, offered: np.ndarray, chosen: np.ndarray,
-           change: float) -> bool:
+def _nudge(
+    cleared: np.ndarray, raw: np.ndarray, offered: np.ndarray, chosen: np.ndarray, change: float
+) -> bool:
     """Move ``change`` kWh (a whole number of 1e-9 steps; negative: take away) over the
     chosen bids, a step each, those that rounding moved furthest from the solver's
     value in the other direction first (round again if steps are left). Taking away
@@ -107,8 +108,9 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     solver = float(raw[~sell].sum() - raw[sell].sum())
     published = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
     if abs(published - solver) > REPAIR_KWH:
-        raise ClearingError(f"interval {interval}: solver grid exchange disagrees with the "
-                            "cleared bids")
+        raise ClearingError(
+            f"interval {interval}: solver grid exchange disagrees with the cleared bids"
+        )
     # No exchange the solver did not make, none beyond the transformer's limit.
     limit = net.transformer_capacity_kwh if net.physics is None else np.inf
     target = round(float(np.clip(solver, -limit, limit)), ENERGY_DECIMALS)
@@ -116,11 +118,13 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         residual = round(published - target, ENERGY_DECIMALS)
         # Taking away first: fewer buyers' kWh, or fewer sellers'.
         if residual > 0:
-            repaired = (_nudge(cleared, raw, offered, ~sell, -residual)
-                        or _nudge(cleared, raw, offered, sell, residual))
+            repaired = _nudge(cleared, raw, offered, ~sell, -residual) or _nudge(
+                cleared, raw, offered, sell, residual
+            )
         else:
-            repaired = (_nudge(cleared, raw, offered, sell, residual)
-                        or _nudge(cleared, raw, offered, ~sell & ~green, -residual))
+            repaired = _nudge(cleared, raw, offered, sell, residual) or _nudge(
+                cleared, raw, offered, ~sell & ~green, -residual
+            )
         if not repaired:
             raise ClearingError(f"interval {interval}: cannot round the grid exchange")
     net_import = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
@@ -128,13 +132,20 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
     voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
     fees = _wheeling_fees(book, net, outcome, cleared, first)
-    market_losses = round(float(outcome.values("grid_import")[0] - outcome.values("grid_export")[0])
-                          - float(raw[~sell].sum() - raw[sell].sum()), ENERGY_DECIMALS)
+    market_losses = round(
+        float(outcome.values("grid_import")[0] - outcome.values("grid_export")[0])
+        - float(raw[~sell].sum() - raw[sell].sum()),
+        ENERGY_DECIMALS,
+    )
     exchange = net_import + (market_losses if net.physics is not None else 0.0)
-    welfare = (_value(book, cleared, first)
-               - net.import_price_eur_per_kwh * max(exchange, 0.0)
-               + net.export_price_eur_per_kwh * max(-exchange, 0.0)
-               - fees - kappa * sum(curtailed.values()) - voll * sum(shed.values()))
+    welfare = (
+        _value(book, cleared, first)
+        - net.import_price_eur_per_kwh * max(exchange, 0.0)
+        + net.export_price_eur_per_kwh * max(-exchange, 0.0)
+        - fees
+        - kappa * sum(curtailed.values())
+        - voll * sum(shed.values())
+    )
     return Published(
         cleared_kwh=cleared,
         grid_import_kwh=clean(max(net_import, 0.0), ENERGY_DECIMALS),
@@ -150,8 +161,9 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
 def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:
     """Buyers' value minus sellers' cost (EUR) of the rounded per-bid quantities, each
     bid's segments filled best first, as the LP fills them."""
-    order = np.lexsort((np.where(book.sell, book.price_eur_per_kwh, -book.price_eur_per_kwh),
-                        book.bid))
+    order = np.lexsort(
+        (np.where(book.sell, book.price_eur_per_kwh, -book.price_eur_per_kwh), book.bid)
+    )
     energy = book.energy_kwh[order]
     owner = book.bid[order]
     before = np.cumsum(energy) - energy
@@ -160,15 +172,23 @@ def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:
     return float(book.value_eur_per_kwh[order] @ used)
 
 
-def _cut(book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray,
-         offered: np.ndarray, first: np.ndarray) -> tuple[dict[int, float], dict[int, float]]:
+def _cut(
+    book: SegmentBook,
+    net: Network,
+    outcome: Outcome,
+    cleared: np.ndarray,
+    offered: np.ndarray,
+    first: np.ndarray,
+) -> tuple[dict[int, float], dict[int, float]]:
     """Curtailment and shedding per bid: each bus's total shared among its inflexible
     bids on that side in proportion to what they left unmatched."""
     out: list[dict[int, float]] = []
     sell_buses, buy_buses = position_buses(book, net)
     firm = book.inflexible[first]
-    for name, buses, side in (("curtail", sell_buses, book.sell[first]),
-                              ("shed", buy_buses, ~book.sell[first])):
+    for name, buses, side in (
+        ("curtail", sell_buses, book.sell[first]),
+        ("shed", buy_buses, ~book.sell[first]),
+    ):
         per_bus = np.round(outcome.values(name), ENERGY_DECIMALS)
         found: dict[int, float] = {}
         for bus, amount in zip(buses.tolist(), per_bus.tolist(), strict=True):
@@ -185,16 +205,18 @@ def _cut(book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray,
     return out[0], out[1]
 
 
-def _wheeling_fees(book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray,
-                   first: np.ndarray) -> float:
+def _wheeling_fees(
+    book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray, first: np.ndarray
+) -> float:
     """Fees (EUR) the lines charge on the energy they carry, either way. The flows follow
     from the published injections (on a tree directly, on a meshed grid by the DC
     model), so both backends charge the same."""
     fee = net.line_fee_eur_per_kwh
     if net.physics is not None or not np.any(fee > 0):
         return 0.0
-    injection = np.bincount(book.bus[first], np.where(book.sell[first], cleared, -cleared),
-                            minlength=net.bus_count)
+    injection = np.bincount(
+        book.bus[first], np.where(book.sell[first], cleared, -cleared), minlength=net.bus_count
+    )
     sell_buses, buy_buses = position_buses(book, net)
     np.add.at(injection, sell_buses, np.round(outcome.values("sell_rest"), ENERGY_DECIMALS))
     np.add.at(injection, buy_buses, -np.round(outcome.values("buy_rest"), ENERGY_DECIMALS))

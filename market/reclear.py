@@ -37,5 +37,13 @@ def reclear(inputs: ClearingInputs) -> ClearingResult:
     terms = inputs.terms
     # The book passed the gate at intake (the audit checks it against terms.rules), and
     # contracts add bids of their own: the rules' physics settings apply, not the gate.
-    return clear(shaped, terms.grid, inputs.interval, rules=terms.rules, gate=False,
-                 minutes=terms.minutes, backend=terms.backend, pricing=terms.pricing)
+    return clear(
+        shaped,
+        terms.grid,
+        inputs.interval,
+        rules=terms.rules,
+        gate=False,
+        minutes=terms.minutes,
+        backend=terms.backend,
+        pricing=terms.pricing,
+    )

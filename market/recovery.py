@@ -83,8 +83,12 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
         elif kind == TxKind.READING.value:
             data = json.loads(body)
             if "import_register_kwh" in data or "export_register_kwh" in data:
-                state.registers[data["meter"]] = {data["interval"]: (
-                    data.get("import_register_kwh"), data.get("export_register_kwh"))}
+                state.registers[data["meter"]] = {
+                    data["interval"]: (
+                        data.get("import_register_kwh"),
+                        data.get("export_register_kwh"),
+                    )
+                }
     state.unsettled = {i: tuple(t) for i, t in sorted(trades.items()) if i not in settled}
     if journal is not None:
         _journaled(state, journal, settled)

@@ -104,8 +104,15 @@ def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
     """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid)."""
     index = {bus: i for i, bus in enumerate(net.buses)}
     rows = [
-        (number, index[bid.bus], bid.side is Side.SELL, seg.energy_kwh, seg.price_eur_per_kwh,
-         bid.green_only, bid.inflexible)
+        (
+            number,
+            index[bid.bus],
+            bid.side is Side.SELL,
+            seg.energy_kwh,
+            seg.price_eur_per_kwh,
+            bid.green_only,
+            bid.inflexible,
+        )
         for number, bid in enumerate(ordered)
         for seg in bid.segments
     ]

@@ -71,7 +71,8 @@ class OperatorService:
     def __init__(self, config: ServiceConfig, community: Community | None = None) -> None:
         self.config = config
         self.community = community or Community.of(
-            default_neighbourhood(config.households, config.seed))
+            default_neighbourhood(config.households, config.seed)
+        )
         self.key = self.community.operator
         self.intervals = self._intervals()
         self.allow = AllowList()
@@ -86,12 +87,25 @@ class OperatorService:
         self.intervals = self._owed()
         self.steps = config.timetable.plan(self.intervals, self._phases)
         first = self.intervals[0] if self.intervals else None
-        span = (self.intervals[-1].start - first.start) // timedelta(minutes=config.minutes) + 1 \
-            if first else 0
-        self.intake = Intake(self.operator, self.ledger, self.members, self.allow, {
-            "operator": self.key.public_hex, "minutes": config.minutes,
-            "first_interval": first.start.isoformat() if first else None, "intervals": span,
-            "speed": config.speed}, frozenset(config.observers))
+        span = (
+            (self.intervals[-1].start - first.start) // timedelta(minutes=config.minutes) + 1
+            if first
+            else 0
+        )
+        self.intake = Intake(
+            self.operator,
+            self.ledger,
+            self.members,
+            self.allow,
+            {
+                "operator": self.key.public_hex,
+                "minutes": config.minutes,
+                "first_interval": first.start.isoformat() if first else None,
+                "intervals": span,
+                "speed": config.speed,
+            },
+            frozenset(config.observers),
+        )
         self.intake.closed_gates |= self.operator.cleared
         for member_id in sorted({*self.members, *config.observers}):
             self.allow.allow(member_id)
@@ -110,8 +124,9 @@ class OperatorService:
             self.pub.bind(config.pub)
         except zmq.ZMQError as exc:
             self.close()
-            raise InvalidInput(f"cannot listen on {config.router} / {config.pub}: {exc}",
-                               code="bad-endpoint") from None
+            raise InvalidInput(
+                f"cannot listen on {config.router} / {config.pub}: {exc}", code="bad-endpoint"
+            ) from None
 
     def _intervals(self) -> list[Interval]:
         cfg = self.config
@@ -122,20 +137,26 @@ class OperatorService:
             first = midnight + length * (int((now - midnight) / length) + 2)
         else:
             first = cfg.start.astimezone(UTC)
-        return [Interval(start=first + length * i, minutes=cfg.minutes)
-                for i in range(cfg.intervals)]
+        return [
+            Interval(start=first + length * i, minutes=cfg.minutes) for i in range(cfg.intervals)
+        ]
 
     def _open_ledger(self) -> Ledger:
         path = self.config.ledger
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InvalidInput(f"cannot create {path.parent}: {exc.strerror}",
-                               code="bad-output") from None
+            raise InvalidInput(
+                f"cannot create {path.parent}: {exc.strerror}", code="bad-output"
+            ) from None
         opening = (self.intervals[0].start if self.intervals else datetime.now(UTC)).isoformat()
-        ledger = Ledger.open(path, self.key, fund=self.community.fund, time=opening,
-                             genesis_supply_micro=genesis_supply_micro(
-                                 len(self.community.participants)))
+        ledger = Ledger.open(
+            path,
+            self.key,
+            fund=self.community.fund,
+            time=opening,
+            genesis_supply_micro=genesis_supply_micro(len(self.community.participants)),
+        )
         try:
             self.journal = Journal(path)
             # A restarted operator resumes from its ledger and journal: members already
@@ -143,8 +164,11 @@ class OperatorService:
             # acknowledged are open again, and an interval cleared but not settled gets
             # its delivery window back (``_owed``) before it settles.
             self.operator = Operator.resume(self.community.grid, ledger, journal=self.journal)
-            self.operator.register(list(self.community.participants), time=opening,
-                                   allowance_micro=OPENING_ALLOWANCE_MICRO)
+            self.operator.register(
+                list(self.community.participants),
+                time=opening,
+                allowance_micro=OPENING_ALLOWANCE_MICRO,
+            )
         except BaseException:
             ledger.close()
             raise
@@ -155,8 +179,9 @@ class OperatorService:
         earlier run left with an open book or unsettled (a restart, or a real-time
         operator whose intervals moved on), in time order."""
         op = self.operator
-        owed = {iv.id: iv for iv in self.intervals
-                if iv.id not in op.cleared or iv.id in op.unsettled}
+        owed = {
+            iv.id: iv for iv in self.intervals if iv.id not in op.cleared or iv.id in op.unsettled
+        }
         for interval_id in [*op.unsettled, *op.open_books]:
             owed.setdefault(interval_id, Interval.parse(interval_id, self.config.minutes))
         return [owed[k] for k in sorted(owed)]
@@ -172,8 +197,9 @@ class OperatorService:
 
     def publish(self, topic: EventType, body: dict[str, Any]) -> None:
         self._event_seq += 1
-        payload = canonical_bytes({"v": PROTOCOL_VERSION, "type": topic.value,
-                                   "seq": self._event_seq, "body": body})
+        payload = canonical_bytes(
+            {"v": PROTOCOL_VERSION, "type": topic.value, "seq": self._event_seq, "body": body}
+        )
         try:
             self.pub.send_multipart([topic.value.encode(), payload], flags=zmq.NOBLOCK)
             self.counters.events += 1
@@ -196,8 +222,9 @@ class OperatorService:
         except Exception as exc:  # the service outlives any one interval
             if phase is Phase.CLOSE_GATE:
                 code = exc.code if isinstance(exc, VoisinError) else "internal-error"
-                self.publish(EventType.CLEARING, {"interval": interval.id, "status": "failed",
-                                                  "code": code})
+                self.publish(
+                    EventType.CLEARING, {"interval": interval.id, "status": "failed", "code": code}
+                )
             if not isinstance(exc, VoisinError):
                 log.exception("%s of %s failed", phase.name, interval.id)
 
@@ -207,26 +234,46 @@ class OperatorService:
             self._apply_revocations()
             self.intake.open_gates.add(iid)
             closes = self.config.timetable.at(interval, Phase.CLOSE_GATE)
-            self.publish(EventType.GATE_OPEN, {"interval": iid, "minutes": interval.minutes,
-                                               "closes_at": closes.isoformat(),
-                                               "closes_at_wall": self._wall(closes)})
+            self.publish(
+                EventType.GATE_OPEN,
+                {
+                    "interval": iid,
+                    "minutes": interval.minutes,
+                    "closes_at": closes.isoformat(),
+                    "closes_at_wall": self._wall(closes),
+                },
+            )
         elif phase is Phase.CLOSE_GATE:
             self.intake.open_gates.discard(iid)
             self.intake.closed_gates.add(iid)
             self.publish(EventType.GATE_CLOSED, {"interval": iid})
             self.operator.commit()  # nothing in flight: every reply already went out
             result = self.operator.close_gate(interval)
-            self.publish(EventType.CLEARING, {
-                "interval": iid, "status": result.status.value, "welfare_eur": result.welfare_eur,
-                "prices_eur_per_kwh": result.prices_eur_per_kwh, "trades": len(result.trades),
-                "grid_import_kwh": result.grid_import_kwh,
-                "grid_export_kwh": result.grid_export_kwh, "block": self.ledger.height})
+            self.publish(
+                EventType.CLEARING,
+                {
+                    "interval": iid,
+                    "status": result.status.value,
+                    "welfare_eur": result.welfare_eur,
+                    "prices_eur_per_kwh": result.prices_eur_per_kwh,
+                    "trades": len(result.trades),
+                    "grid_import_kwh": result.grid_import_kwh,
+                    "grid_export_kwh": result.grid_export_kwh,
+                    "block": self.ledger.height,
+                },
+            )
             self._publish_block()
         elif phase is Phase.DELIVERED:
             self.intake.reading_windows.add(iid)
             due = self.config.timetable.at(interval, Phase.SETTLE)
-            self.publish(EventType.DELIVERY, {"interval": iid, "readings_until": due.isoformat(),
-                                              "readings_until_wall": self._wall(due)})
+            self.publish(
+                EventType.DELIVERY,
+                {
+                    "interval": iid,
+                    "readings_until": due.isoformat(),
+                    "readings_until_wall": self._wall(due),
+                },
+            )
         elif phase is Phase.SETTLE:
             self.intake.reading_windows.discard(iid)
             self.operator.settle(interval)
@@ -351,8 +398,9 @@ class OperatorService:
                 self._serve(max(1, min(int(wait * 1000), 100)))
                 self._mark_gone()
             if not self._stopping:
-                self.publish(EventType.END, {"height": self.ledger.height,
-                                             "head": self.ledger.head_hash})
+                self.publish(
+                    EventType.END, {"height": self.ledger.height, "head": self.ledger.head_hash}
+                )
                 self._serve(200)
         finally:
             self.close()

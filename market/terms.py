@@ -24,9 +24,14 @@ from voisin.protocol import Grid, PricingMode, parse
 TERMS_VERSION = 1
 
 
-def market_terms(grid: Grid, rules: MarketRules, *, minutes: int = 15,
-                 pricing: PricingMode = PricingMode.NODAL, backend: Backend = "auto"
-                 ) -> dict[str, Any]:
+def market_terms(
+    grid: Grid,
+    rules: MarketRules,
+    *,
+    minutes: int = 15,
+    pricing: PricingMode = PricingMode.NODAL,
+    backend: Backend = "auto",
+) -> dict[str, Any]:
     """The body of a ``market`` transaction for these terms."""
     return {
         "version": TERMS_VERSION,
@@ -36,9 +41,10 @@ def market_terms(grid: Grid, rules: MarketRules, *, minutes: int = 15,
         "pricing": PricingMode(pricing).value,
         "backend": backend,
         "matrix_backend_segments": MATRIX_BACKEND_SEGMENTS,
-        "solvers": {"pyomo": {"version": solver_version(), "options": dict(SOLVER_OPTIONS)},
-                    "highs": {"version": direct_solver_version(),
-                              "options": dict(HIGHS_OPTIONS)}},
+        "solvers": {
+            "pyomo": {"version": solver_version(), "options": dict(SOLVER_OPTIONS)},
+            "highs": {"version": direct_solver_version(), "options": dict(HIGHS_OPTIONS)},
+        },
     }
 
 
@@ -54,33 +60,58 @@ class Terms:
     body: dict[str, Any]
 
     @classmethod
-    def of(cls, grid: Grid, rules: MarketRules, *, minutes: int = 15,
-           pricing: PricingMode = PricingMode.NODAL, backend: Backend = "auto") -> Terms:
-        return cls(grid, rules, minutes, PricingMode(pricing), backend,
-                   market_terms(grid, rules, minutes=minutes, pricing=pricing,
-                                backend=backend))
+    def of(
+        cls,
+        grid: Grid,
+        rules: MarketRules,
+        *,
+        minutes: int = 15,
+        pricing: PricingMode = PricingMode.NODAL,
+        backend: Backend = "auto",
+    ) -> Terms:
+        return cls(
+            grid,
+            rules,
+            minutes,
+            PricingMode(pricing),
+            backend,
+            market_terms(grid, rules, minutes=minutes, pricing=pricing, backend=backend),
+        )
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Terms:
         """Terms from a stored ``market`` body; ``InvalidInput`` if it is not one."""
         try:
             if body["version"] != TERMS_VERSION or body["backend"] not in (
-                    "auto", "pyomo", "highs"):
+                "auto",
+                "pyomo",
+                "highs",
+            ):
                 raise ValueError
             rules = MarketRules(**body["rules"])
             minutes = body["minutes"]
             if type(minutes) is not int:
                 raise TypeError
-            return cls(parse(Grid, body["grid"], "market grid"), rules, minutes,
-                       PricingMode(body["pricing"]), cast(Backend, body["backend"]), body)
+            return cls(
+                parse(Grid, body["grid"], "market grid"),
+                rules,
+                minutes,
+                PricingMode(body["pricing"]),
+                cast(Backend, body["backend"]),
+                body,
+            )
         except (KeyError, TypeError, ValueError, InvalidInput):
-            raise InvalidInput("market terms on the ledger are not ones this voisin reads",
-                               code="bad-terms") from None
+            raise InvalidInput(
+                "market terms on the ledger are not ones this voisin reads", code="bad-terms"
+            ) from None
 
     def same_software(self) -> list[str]:
         """What differs between the recorded solvers and the ones installed here."""
-        now = market_terms(self.grid, self.rules, minutes=self.minutes, pricing=self.pricing,
-                           backend=self.backend)
-        return [f"{key}: recorded {self.body.get(key)}, installed {now[key]}"
-                for key in ("matrix_backend_segments", "solvers")
-                if self.body.get(key) != now[key]]
+        now = market_terms(
+            self.grid, self.rules, minutes=self.minutes, pricing=self.pricing, backend=self.backend
+        )
+        return [
+            f"{key}: recorded {self.body.get(key)}, installed {now[key]}"
+            for key in ("matrix_backend_segments", "solvers")
+            if self.body.get(key) != now[key]
+        ]

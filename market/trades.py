@@ -127,16 +127,27 @@ def to_trades(
     so every trade is one the ledger can pay for."""
     from voisin.market.pairing import pair_allocations  # pairing builds on this module
 
-    allocations = pair_allocations(allocations, bids, prices_eur_per_kwh, grid_root,
-                                   green_premium_eur_per_kwh, adjustment_eur_per_kwh)
+    allocations = pair_allocations(
+        allocations,
+        bids,
+        prices_eur_per_kwh,
+        grid_root,
+        green_premium_eur_per_kwh,
+        adjustment_eur_per_kwh,
+    )
     by_id = {bid.bid_id: bid for bid in bids}
     trades = []
     for a in allocations:
         seller = by_id[a.seller_bid] if a.seller_bid is not None else None
         buyer = by_id[a.buyer_bid] if a.buyer_bid is not None else None
-        buyer_price, seller_price = trade_prices(prices_eur_per_kwh, grid_root,
-                                                 green_premium_eur_per_kwh, seller, buyer,
-                                                 adjustment_eur_per_kwh)
+        buyer_price, seller_price = trade_prices(
+            prices_eur_per_kwh,
+            grid_root,
+            green_premium_eur_per_kwh,
+            seller,
+            buyer,
+            adjustment_eur_per_kwh,
+        )
         trades.append(
             Trade(
                 interval=interval,

@@ -49,11 +49,17 @@ def appliance_table() -> tuple[Appliance, ...]:
             category = row[0] or category
             if category in _SKIPPED_CATEGORIES:
                 continue
-            out.append(Appliance(
-                name=row[1], owned_share=float(row[3]), cycles_per_year=float(row[4]),
-                cycle_minutes=float(row[5]), power_kw=float(row[6]) / 1000.0,
-                standby_kw=float(row[7]) / 1000.0, cold=category == _COLD,
-            ))
+            out.append(
+                Appliance(
+                    name=row[1],
+                    owned_share=float(row[3]),
+                    cycles_per_year=float(row[4]),
+                    cycle_minutes=float(row[5]),
+                    power_kw=float(row[6]) / 1000.0,
+                    standby_kw=float(row[7]) / 1000.0,
+                    cold=category == _COLD,
+                )
+            )
     return tuple(out)
 
 

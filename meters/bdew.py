@@ -45,16 +45,19 @@ def _season(day: date) -> int:
 
 
 @lru_cache(maxsize=256)
-def public_holidays(year: int, country: str = "FR",
-                    subdivision: str | None = None) -> tuple[date, ...]:
+def public_holidays(
+    year: int, country: str = "FR", subdivision: str | None = None
+) -> tuple[date, ...]:
     """Public holidays of ``country`` (ISO 3166 code; ``subdivision`` for regional ones)
     in ``year``, from the ``holidays`` package's offline rules."""
     try:
         days = holidays.country_holidays(country, subdiv=subdivision, years=year)
     except NotImplementedError:
-        raise InvalidInput(f"no holiday calendar for country {country!r}"
-                           + (f" / {subdivision!r}" if subdivision else ""),
-                           code="bad-country") from None
+        raise InvalidInput(
+            f"no holiday calendar for country {country!r}"
+            + (f" / {subdivision!r}" if subdivision else ""),
+            code="bad-country",
+        ) from None
     return tuple(sorted(days))
 
 
@@ -77,8 +80,9 @@ def _table() -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=32)
-def bdew_year_profile(year: int, profile: str, country: str = "FR",
-                      subdivision: str | None = None) -> np.ndarray:
+def bdew_year_profile(
+    year: int, profile: str, country: str = "FR", subdivision: str | None = None
+) -> np.ndarray:
     """Fraction of the annual energy in each local quarter-hour of ``year`` (sums to 1).
 
     H0 carries BDEW's dynamisation (more in winter, less in summer); public holidays of

@@ -35,21 +35,29 @@ class SeasonalYields:
 
 def station_site(name: str) -> Site:
     source = climate(name)
-    return Site(name=name, latitude=source.latitude, longitude=source.longitude,
-                altitude_m=source.altitude_m, climate=name)
+    return Site(
+        name=name,
+        latitude=source.latitude,
+        longitude=source.longitude,
+        altitude_m=source.altitude_m,
+        climate=name,
+    )
 
 
-def seasonal_yields(name: str, seeds: Sequence[int], year: int = 2026,
-                    orientation: Orientation = SOUTH_30,
-                    site: Site | None = None) -> SeasonalYields:
+def seasonal_yields(
+    name: str,
+    seeds: Sequence[int],
+    year: int = 2026,
+    orientation: Orientation = SOUTH_30,
+    site: Site | None = None,
+) -> SeasonalYields:
     """Monthly yields of ``orientation`` at ``site`` (default: the climate's station)."""
     site = site or station_site(name)
     chain = model_chain(station_site(name), orientation)
     chain.run_model(hourly_frame(name))
     ac = chain.results.ac.clip(lower=0) / 1000.0
     source = ac.groupby(ac.index.month).sum().to_numpy()
-    intervals = day_intervals(date(year, 1, 1), 60, (date(year + 1, 1, 1)
-                                                     - date(year, 1, 1)).days)
+    intervals = day_intervals(date(year, 1, 1), 60, (date(year + 1, 1, 1) - date(year, 1, 1)).days)
     months = np.array([iv.start.month for iv in intervals])
     model = []
     for seed in seeds:

@@ -84,15 +84,17 @@ def read_dwd_try(text: str) -> tuple[tuple[float, float, float], np.ndarray]:
     try:
         first = next(i for i, line in enumerate(lines) if line.split()[:2] == ["RG", "IS"])
     except StopIteration:
-        raise InvalidInput("TRY file has no 'RG IS MM ...' table header",
-                           code="bad-climate") from None
-    rows = [line.split() for line in lines[first + 1:] if line.strip() and line[:3] != "***"]
+        raise InvalidInput(
+            "TRY file has no 'RG IS MM ...' table header", code="bad-climate"
+        ) from None
+    rows = [line.split() for line in lines[first + 1 :] if line.strip() and line[:3] != "***"]
     table = np.array(rows, dtype=float)
     # The table opens with the hour before the year (31.12. 24:00); drop it.
-    table = table[np.flatnonzero((table[:, 2] == 1) & (table[:, 3] == 1))[0]:]
+    table = table[np.flatnonzero((table[:, 2] == 1) & (table[:, 3] == 1))[0] :]
     if table.shape != (HOURS, 19):
-        raise InvalidInput(f"TRY table is {table.shape}, expected {HOURS} hours x 19",
-                           code="bad-climate")
+        raise InvalidInput(
+            f"TRY table is {table.shape}, expected {HOURS} hours x 19", code="bad-climate"
+        )
     return _station(lines[:first]), table
 
 
@@ -115,8 +117,9 @@ def _equation_of_time_min(doy: np.ndarray) -> np.ndarray:
 def climate(name: str) -> Climate:
     """The named reference year (cached; reading and indexing one takes about 0.1 s)."""
     if name not in _SOURCES:
-        raise InvalidInput(f"unknown climate {name!r}; use one of {', '.join(CLIMATES)}",
-                           code="bad-climate")
+        raise InvalidInput(
+            f"unknown climate {name!r}; use one of {', '.join(CLIMATES)}", code="bad-climate"
+        )
     filename, source = _SOURCES[name]
     path = files("richardsonpy") / "inputs" / "weather" / filename
     (lat, lon, alt), table = read_dwd_try(path.read_text(encoding="latin-1"))
@@ -124,18 +127,23 @@ def climate(name: str) -> Climate:
     sky = Sky(lat, lon, alt)
     clear = sky.clear_sky(_solar_hours_utc(lon))["ghi"].to_numpy().reshape(DAYS, 24)
     daily = ghi.sum(axis=1) / np.maximum(clear.sum(axis=1), 1e-9)
-    hourly = np.where(clear >= MIN_CLEAR_SKY_W_M2, ghi / np.maximum(clear, 1e-9),
-                      daily[:, None])
+    hourly = np.where(clear >= MIN_CLEAR_SKY_W_M2, ghi / np.maximum(clear, 1e-9), daily[:, None])
     diffuse = table[:, 14].reshape(DAYS, 24)
     day_diffuse = diffuse.sum(axis=1) / np.maximum(ghi.sum(axis=1), 1e-9)
-    fraction = np.where(ghi >= MIN_CLEAR_SKY_W_M2, diffuse / np.maximum(ghi, 1e-9),
-                        day_diffuse[:, None])
+    fraction = np.where(
+        ghi >= MIN_CLEAR_SKY_W_M2, diffuse / np.maximum(ghi, 1e-9), day_diffuse[:, None]
+    )
     return Climate(
-        name=name, source=source, latitude=lat, longitude=lon, altitude_m=alt,
-        index=np.clip(hourly, 0.0, MAX_INDEX), daily_index=np.clip(daily, 0.0, MAX_INDEX),
-        diffuse_fraction=np.clip(np.where(ghi.sum(axis=1)[:, None] > 0, fraction, 1.0),
-                                 0.0, 1.0),
-        temperature_c=table[:, 8].reshape(DAYS, 24), wind_m_s=table[:, 7].reshape(DAYS, 24),
+        name=name,
+        source=source,
+        latitude=lat,
+        longitude=lon,
+        altitude_m=alt,
+        index=np.clip(hourly, 0.0, MAX_INDEX),
+        daily_index=np.clip(daily, 0.0, MAX_INDEX),
+        diffuse_fraction=np.clip(np.where(ghi.sum(axis=1)[:, None] > 0, fraction, 1.0), 0.0, 1.0),
+        temperature_c=table[:, 8].reshape(DAYS, 24),
+        wind_m_s=table[:, 7].reshape(DAYS, 24),
     )
 
 

@@ -55,14 +55,16 @@ class HeatPump:
 
     def heat_kw_per_kelvin(self, climate_name: str) -> float:
         """Heat demand per degree below the base, sized on the reference year."""
-        hours = np.clip(self.base_temperature_c - climate(climate_name).temperature_c,
-                        0.0, None).sum()
+        hours = np.clip(
+            self.base_temperature_c - climate(climate_name).temperature_c, 0.0, None
+        ).sum()
         return self.annual_heat_kwh / max(hours, 1e-9)
 
     def electric_kw(self, outdoor_c: np.ndarray, climate_name: str) -> np.ndarray:
         """Electric power (kW) at outdoor temperatures ``outdoor_c``."""
         heat = self.heat_kw_per_kelvin(climate_name) * np.clip(
-            self.base_temperature_c - outdoor_c, 0.0, None)
+            self.base_temperature_c - outdoor_c, 0.0, None
+        )
         cop = cop_air_source(outdoor_c, self.sink_temperature_c)
         pump = np.minimum(heat / cop, self.max_power_kw)
         backup = heat - pump * cop

@@ -37,21 +37,22 @@ MAX_STRETCH = 3.0
 
 
 @lru_cache(maxsize=4096)
-def _week_factors(seed: int, home: int, iso_year: int, iso_week: int,
-                  country: str, subdivision: str | None) -> tuple[float, ...]:
+def _week_factors(
+    seed: int, home: int, iso_year: int, iso_week: int, country: str, subdivision: str | None
+) -> tuple[float, ...]:
     """Day factors of one ISO week (Mon..Sun), normalised to keep the week's H0 energy."""
     monday = date.fromisocalendar(iso_year, iso_week, 1)
     days = [monday + timedelta(days=i) for i in range(7)]
     shares = np.array([_day_share(d, country, subdivision) for d in days])
     rng = np.random.default_rng((seed, home, iso_year, iso_week, 0x3EE))
-    raw = rng.lognormal(-DAY_SIGMA**2 / 2, DAY_SIGMA, 7)
+    raw = rng.lognormal(-(DAY_SIGMA**2) / 2, DAY_SIGMA, 7)
     return tuple(raw * shares.sum() / (raw * shares).sum())
 
 
 def _day_slots(day: date, country: str, subdivision: str | None) -> np.ndarray:
     year = bdew_year_profile(day.year, "h0", country, subdivision)
     first = (day - date(day.year, 1, 1)).days * SLOTS_PER_DAY
-    return year[first:first + SLOTS_PER_DAY]
+    return year[first : first + SLOTS_PER_DAY]
 
 
 def _day_share(day: date, country: str, subdivision: str | None) -> float:
@@ -61,15 +62,22 @@ def _day_share(day: date, country: str, subdivision: str | None) -> float:
 class Home:
     """A household's appliances and its stochastic minute load for any local day."""
 
-    def __init__(self, annual_kwh: float, seed: int, home: int, country: str = "FR",
-                 subdivision: str | None = None) -> None:
+    def __init__(
+        self,
+        annual_kwh: float,
+        seed: int,
+        home: int,
+        country: str = "FR",
+        subdivision: str | None = None,
+    ) -> None:
         self.annual_kwh = annual_kwh
         self.seed = seed
         self.home = home
         self.country = country
         self.subdivision = subdivision
         self.appliances: tuple[Appliance, ...] = owned_appliances(
-            np.random.default_rng((seed, home, 0xA99)))
+            np.random.default_rng((seed, home, 0xA99))
+        )
         self.cold = [a for a in self.appliances if a.cold]
         self.cycling = [a for a in self.appliances if not a.cold and a.cycles_per_year > 0]
         self.standby_kw = sum(a.standby_kw for a in self.appliances)
@@ -77,13 +85,15 @@ class Home:
         self._cycle_minutes = np.array([a.cycle_minutes for a in self.cycling])
         self._power_kw = np.array([a.power_kw for a in self.cycling])
         self._nominal_kwh_per_day = float(
-            (self._cycles_per_day * self._cycle_minutes * self._power_kw).sum() / 60.0)
+            (self._cycles_per_day * self._cycle_minutes * self._power_kw).sum() / 60.0
+        )
 
     def day_kwh(self, day: date) -> float:
         """The energy this home uses on local ``day``."""
         iso = day.isocalendar()
-        factor = _week_factors(self.seed, self.home, iso.year, iso.week, self.country,
-                               self.subdivision)[iso.weekday - 1]
+        factor = _week_factors(
+            self.seed, self.home, iso.year, iso.week, self.country, self.subdivision
+        )[iso.weekday - 1]
         return self.annual_kwh * _day_share(day, self.country, self.subdivision) * factor
 
     def minute_kw(self, day: date) -> np.ndarray:
@@ -125,8 +135,7 @@ def _periodic(appliance: Appliance, rng: np.random.Generator) -> np.ndarray:
     phase = rng.random() * period
     starts = np.arange(phase, MINUTES, period)
     length = np.full(starts.size, appliance.cycle_minutes)
-    return _render(np.floor(starts).astype(int), length,
-                   np.full(starts.size, appliance.power_kw))
+    return _render(np.floor(starts).astype(int), length, np.full(starts.size, appliance.power_kw))
 
 
 def _render(start: np.ndarray, length: np.ndarray, power_kw: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
 __all__ = ["RESOLUTION_KWH", "Meter", "reading_fault", "verify_reading"]
 
 
-
 def _wh(value: float) -> float:
     return round(value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0 for canonical bytes
 

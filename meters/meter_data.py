@@ -76,8 +76,10 @@ def _pair(header: Sequence[str]) -> tuple[str, str, str]:
         for unit in ("kwh", "w"):
             if {f"{first}_{unit}", f"{second}_{unit}"} <= set(header):
                 return first, second, unit
-    raise InvalidInput("meter CSV needs columns import_kwh and export_kwh (or _w, or "
-                       "pv_ and load_)", code="bad-meter-data")
+    raise InvalidInput(
+        "meter CSV needs columns import_kwh and export_kwh (or _w, or pv_ and load_)",
+        code="bad-meter-data",
+    )
 
 
 def read_csv(path: Path, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -85,10 +87,14 @@ def read_csv(path: Path, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     try:
         text = path.read_text()
     except OSError as exc:
-        raise InvalidInput(f"cannot read meter data {path}: {exc.strerror}",
-                           code="bad-meter-data") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not line.lstrip().startswith("#")]
+        raise InvalidInput(
+            f"cannot read meter data {path}: {exc.strerror}", code="bad-meter-data"
+        ) from None
+    lines = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         raise InvalidInput(f"{path.name}: no rows", code="bad-meter-data")
     reader = csv.DictReader(io.StringIO("\n".join(line for _, line in lines)))
@@ -104,10 +110,16 @@ def read_csv(path: Path, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndar
         b.append(_number(row, f"{second}_{unit}", path, number))
     steps = np.diff(starts)
     if len(starts) < 2 or np.any(steps != steps[0]) or steps[0] / 60 not in ALLOWED_MINUTES:
-        bad = 1 + (int(np.flatnonzero(steps != steps[0])[0]) + 1 if len(starts) > 2 and
-                   np.any(steps != steps[0]) else 0)
-        raise _bad(path, lines[min(bad, len(lines) - 1)][0],
-                   "periods must all be 15 minutes or all an hour")
+        bad = 1 + (
+            int(np.flatnonzero(steps != steps[0])[0]) + 1
+            if len(starts) > 2 and np.any(steps != steps[0])
+            else 0
+        )
+        raise _bad(
+            path,
+            lines[min(bad, len(lines) - 1)][0],
+            "periods must all be 15 minutes or all an hour",
+        )
     minutes = int(steps[0] // 60)
     scale = minutes / 60 / 1000 if unit == "w" else 1.0
     energy_a, energy_b = np.array(a) * scale, np.array(b) * scale
@@ -116,8 +128,9 @@ def read_csv(path: Path, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.array(starts), energy_a, energy_b, minutes
 
 
-def _cumulative(starts: np.ndarray, energy: np.ndarray, minutes: int) -> tuple[np.ndarray,
-                                                                                 np.ndarray]:
+def _cumulative(
+    starts: np.ndarray, energy: np.ndarray, minutes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Counter readings at period boundaries, from energy per period."""
     edges = np.append(starts, starts[-1] + minutes * 60)
     return edges, np.concatenate([[0.0], np.cumsum(energy)])
@@ -133,8 +146,9 @@ def read_dsmr(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         text = path.read_bytes().decode("ascii", errors="replace")  # CRC covers the CRLFs
     except OSError as exc:
-        raise InvalidInput(f"cannot read meter data {path}: {exc.strerror}",
-                           code="bad-meter-data") from None
+        raise InvalidInput(
+            f"cannot read meter data {path}: {exc.strerror}", code="bad-meter-data"
+        ) from None
     parser = TelegramParser(telegram_specifications.V5)
     times, exported, imported = [], [], []
     line = 1
@@ -148,10 +162,14 @@ def read_dsmr(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
             parsed = parser.parse(telegram, throw_ex=True)
             stamp = parsed[obis.P1_MESSAGE_TIMESTAMP].value
-            used = sum(float(parsed[o].value) for o in (obis.ELECTRICITY_USED_TARIFF_1,
-                                                        obis.ELECTRICITY_USED_TARIFF_2))
-            given = sum(float(parsed[o].value) for o in (
-                obis.ELECTRICITY_DELIVERED_TARIFF_1, obis.ELECTRICITY_DELIVERED_TARIFF_2))
+            used = sum(
+                float(parsed[o].value)
+                for o in (obis.ELECTRICITY_USED_TARIFF_1, obis.ELECTRICITY_USED_TARIFF_2)
+            )
+            given = sum(
+                float(parsed[o].value)
+                for o in (obis.ELECTRICITY_DELIVERED_TARIFF_1, obis.ELECTRICITY_DELIVERED_TARIFF_2)
+            )
         except InvalidChecksumError:
             raise _bad(path, start, "telegram CRC does not match") from None
         except (ParseError, KeyError, ValueError, TypeError) as exc:
@@ -161,28 +179,34 @@ def read_dsmr(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         imported.append(used)
     if len(times) < 2:
         raise InvalidInput(f"{path.name}: fewer than two telegrams", code="bad-meter-data")
-    if np.any(np.diff(times) <= 0) or np.any(np.diff(imported) < 0) or np.any(
-            np.diff(exported) < 0):
-        raise InvalidInput(f"{path.name}: telegrams out of order or counters going back",
-                           code="bad-meter-data")
+    if (
+        np.any(np.diff(times) <= 0)
+        or np.any(np.diff(imported) < 0)
+        or np.any(np.diff(exported) < 0)
+    ):
+        raise InvalidInput(
+            f"{path.name}: telegrams out of order or counters going back", code="bad-meter-data"
+        )
     return np.array(times), np.array(exported), np.array(imported)
 
 
-def on_intervals(edges_s: np.ndarray, counters: Sequence[np.ndarray],
-                 intervals: Sequence[Interval], path: Path) -> list[np.ndarray]:
+def on_intervals(
+    edges_s: np.ndarray, counters: Sequence[np.ndarray], intervals: Sequence[Interval], path: Path
+) -> list[np.ndarray]:
     """Energy per interval from counters read at ``edges_s`` (linear in between)."""
-    bounds = np.array([iv.start.timestamp() for iv in intervals]
-                      + [intervals[-1].end.timestamp()])
+    bounds = np.array([iv.start.timestamp() for iv in intervals] + [intervals[-1].end.timestamp()])
     if bounds[0] < edges_s[0] or bounds[-1] > edges_s[-1]:
         first = datetime.fromtimestamp(edges_s[0]).isoformat()
         last = datetime.fromtimestamp(edges_s[-1]).isoformat()
-        raise InvalidInput(f"{path.name} covers {first} to {last}, not the whole run",
-                           code="bad-meter-data")
+        raise InvalidInput(
+            f"{path.name} covers {first} to {last}, not the whole run", code="bad-meter-data"
+        )
     return [np.diff(np.interp(bounds, edges_s, c)) for c in counters]
 
 
-def read_meter_data(path: Path, fmt: str, intervals: Sequence[Interval],
-                    timezone: str) -> MeterSeries:
+def read_meter_data(
+    path: Path, fmt: str, intervals: Sequence[Interval], timezone: str
+) -> MeterSeries:
     """The file's PV and load on the run's intervals (kWh)."""
     if fmt == "dsmr":
         times, exported, imported = read_dsmr(path)

@@ -35,8 +35,10 @@ def load_share(intervals: Sequence[Interval], profile: str, site: Site = LYON) -
     per_minute = np.empty(len(times))
     for year in np.unique(years):
         mask = years == year
-        per_minute[mask] = bdew_year_profile(int(year), profile, site.country,
-                                              site.subdivision)[slots[mask]] / 15.0
+        per_minute[mask] = (
+            bdew_year_profile(int(year), profile, site.country, site.subdivision)[slots[mask]]
+            / 15.0
+        )
     minutes = np.array([iv.minutes for iv in intervals], dtype=float)
     return per_interval_mean(per_minute, owner, len(intervals)) * minutes
 

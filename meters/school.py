@@ -50,8 +50,7 @@ class SchoolCalendar:
     holidays: tuple[tuple[date, date], ...] = field(default=FRANCE_ZONE_A)
 
     def is_school_day(self, day: date) -> bool:
-        if day.weekday() >= 5 or day in public_holidays(day.year, self.country,
-                                                        self.subdivision):
+        if day.weekday() >= 5 or day in public_holidays(day.year, self.country, self.subdivision):
             return False
         return not any(first <= day <= last for first, last in self.holidays)
 
@@ -73,7 +72,7 @@ def _year_days(calendar: SchoolCalendar, year: int, seed: int) -> dict[date, flo
     days = [first + timedelta(days=n) for n in range((date(year + 1, 1, 1) - first).days)]
     open_days = [d for d in days if calendar.is_school_day(d)]
     rng = np.random.default_rng((seed, year, 0x5C0))
-    factors = rng.lognormal(-DAY_SIGMA**2 / 2, DAY_SIGMA, len(open_days))
+    factors = rng.lognormal(-(DAY_SIGMA**2) / 2, DAY_SIGMA, len(open_days))
     factors /= max(factors.sum(), 1e-12)
     return dict(zip(open_days, factors.tolist(), strict=True))
 

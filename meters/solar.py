@@ -51,8 +51,11 @@ class Orientation:
 
     def __post_init__(self) -> None:
         if not 0 <= self.tilt_deg <= 90 or not 0 <= self.azimuth_deg < 360:
-            raise InvalidInput(f"PV orientation {self.tilt_deg}/{self.azimuth_deg} deg is "
-                               "outside tilt 0-90, azimuth 0-360", code="bad-pv")
+            raise InvalidInput(
+                f"PV orientation {self.tilt_deg}/{self.azimuth_deg} deg is "
+                "outside tilt 0-90, azimuth 0-360",
+                code="bad-pv",
+            )
 
 
 SOUTH_30 = Orientation()
@@ -72,20 +75,34 @@ class _KnownSun(pvlib.location.Location):
         return super().get_solarposition(times, *args, **kwargs)
 
 
-def model_chain(site: Site, orientations: Orientation | Sequence[Orientation],
-                sun: pd.DataFrame | None = None) -> ModelChain:
+def model_chain(
+    site: Site, orientations: Orientation | Sequence[Orientation], sun: pd.DataFrame | None = None
+) -> ModelChain:
     """The ModelChain for 1 kWp at ``site`` on each of ``orientations`` (one array per
     plane, so the sun and air mass are worked out once for all of them); ``sun`` is the
     solar position at the instants it will run on, if known. AC watts out for one plane;
     for several, :func:`ac_kw_per_kwp` gives each plane behind its own inverter."""
     planes = [orientations] if isinstance(orientations, Orientation) else list(orientations)
-    arrays = [Array(FixedMount(o.tilt_deg, o.azimuth_deg),
-                    module_parameters={"pdc0": 1000.0, "gamma_pdc": GAMMA_PDC_PER_K},
-                    temperature_model_parameters=TEMPERATURE_MODEL) for o in planes]
-    system = PVSystem(arrays=arrays, inverter_parameters={
-        "pdc0": 1000.0 * len(planes), "eta_inv_nom": INVERTER_EFFICIENCY})
-    return ModelChain(system, _KnownSun(site, sun), aoi_model="physical", spectral_model="no_loss",
-                      transposition_model="perez", losses_model="pvwatts")
+    arrays = [
+        Array(
+            FixedMount(o.tilt_deg, o.azimuth_deg),
+            module_parameters={"pdc0": 1000.0, "gamma_pdc": GAMMA_PDC_PER_K},
+            temperature_model_parameters=TEMPERATURE_MODEL,
+        )
+        for o in planes
+    ]
+    system = PVSystem(
+        arrays=arrays,
+        inverter_parameters={"pdc0": 1000.0 * len(planes), "eta_inv_nom": INVERTER_EFFICIENCY},
+    )
+    return ModelChain(
+        system,
+        _KnownSun(site, sun),
+        aoi_model="physical",
+        spectral_model="no_loss",
+        transposition_model="perez",
+        losses_model="pvwatts",
+    )
 
 
 def ac_kw_per_kwp(chain: ModelChain) -> list[np.ndarray]:
@@ -121,11 +138,15 @@ class SkyConditions:
     """Irradiance components and air conditions at sample instants, shared by every
     system of a site (computed once, transposed per orientation)."""
 
-    def __init__(self, site: Site, geometry: SolarGeometry,
-                 clear_sky_index: np.ndarray | None = None,
-                 diffuse_fraction: np.ndarray | None = None,
-                 temperature_c: np.ndarray | float = 20.0,
-                 wind_m_s: np.ndarray | float = 1.0) -> None:
+    def __init__(
+        self,
+        site: Site,
+        geometry: SolarGeometry,
+        clear_sky_index: np.ndarray | None = None,
+        diffuse_fraction: np.ndarray | None = None,
+        temperature_c: np.ndarray | float = 20.0,
+        wind_m_s: np.ndarray | float = 1.0,
+    ) -> None:
         times, sun, clear = geometry.times, geometry.sun, geometry.clear
         zenith = sun["apparent_zenith"].to_numpy()
         if clear_sky_index is None:
@@ -142,11 +163,16 @@ class SkyConditions:
             dni = np.where(beam, (ghi - dhi) / np.maximum(cos_z, 0.065), 0.0)
         self.site = site
         self.sun = sun
-        self.weather = pd.DataFrame({
-            "ghi": ghi, "dni": dni, "dhi": dhi,
-            "temp_air": np.broadcast_to(temperature_c, ghi.shape),
-            "wind_speed": np.broadcast_to(wind_m_s, ghi.shape),
-        }, index=times)
+        self.weather = pd.DataFrame(
+            {
+                "ghi": ghi,
+                "dni": dni,
+                "dhi": dhi,
+                "temp_air": np.broadcast_to(temperature_c, ghi.shape),
+                "wind_speed": np.broadcast_to(wind_m_s, ghi.shape),
+            },
+            index=times,
+        )
 
     def kw_per_kwp(self, orientations: Sequence[Orientation]) -> list[np.ndarray]:
         """AC power per kWp (kW) at each sample instant, for each orientation."""
@@ -155,10 +181,14 @@ class SkyConditions:
         return ac_kw_per_kwp(chain)
 
 
-def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
-                   orientations: Sequence[Orientation], weather: Weather | None = None,
-                   forecast: bool = False,
-                   geometry: SolarGeometry | None = None) -> dict[Orientation, np.ndarray]:
+def pv_kwh_per_kwp(
+    intervals: Sequence[Interval],
+    site: Site,
+    orientations: Sequence[Orientation],
+    weather: Weather | None = None,
+    forecast: bool = False,
+    geometry: SolarGeometry | None = None,
+) -> dict[Orientation, np.ndarray]:
     """kWh per kWp per interval for each orientation under ``weather`` (None: a clear
     sky at 20 C and 1 m/s); ``forecast`` takes the weather's day-ahead forecast instead
     of what happens. ``geometry`` (of these intervals at this site) saves recomputing the
@@ -171,17 +201,25 @@ def pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
         conditions = SkyConditions(site, geometry)
     elif forecast:
         index, _ = weather.forecast_index(times)
-        conditions = SkyConditions(site, geometry, index, None, weather.temperature_c(times),
-                                   weather.wind_m_s(times))
+        conditions = SkyConditions(
+            site, geometry, index, None, weather.temperature_c(times), weather.wind_m_s(times)
+        )
     else:
-        conditions = SkyConditions(site, geometry, weather.clear_sky_index(times),
-                                   weather.diffuse_fraction(times),
-                                   weather.temperature_c(times), weather.wind_m_s(times))
+        conditions = SkyConditions(
+            site,
+            geometry,
+            weather.clear_sky_index(times),
+            weather.diffuse_fraction(times),
+            weather.temperature_c(times),
+            weather.wind_m_s(times),
+        )
     hours = np.array([iv.hours for iv in intervals])
     planes = list(dict.fromkeys(orientations))
     power = conditions.kw_per_kwp(planes)
-    return {o: per_interval_mean(kw, geometry.owner, len(intervals)) * hours
-            for o, kw in zip(planes, power, strict=True)}
+    return {
+        o: per_interval_mean(kw, geometry.owner, len(intervals)) * hours
+        for o, kw in zip(planes, power, strict=True)
+    }
 
 
 def pv_samples(intervals: Sequence[Interval]) -> tuple[pd.DatetimeIndex, np.ndarray]:
@@ -189,7 +227,8 @@ def pv_samples(intervals: Sequence[Interval]) -> tuple[pd.DatetimeIndex, np.ndar
     return sample_times(intervals, SAMPLE_MINUTES)
 
 
-def clear_sky_pv_kwh_per_kwp(intervals: Sequence[Interval], site: Site,
-                             orientation: Orientation = SOUTH_30) -> np.ndarray:
+def clear_sky_pv_kwh_per_kwp(
+    intervals: Sequence[Interval], site: Site, orientation: Orientation = SOUTH_30
+) -> np.ndarray:
     """kWh per kWp per interval under a clear sky at 20 C and 1 m/s."""
     return pv_kwh_per_kwp(intervals, site, [orientation])[orientation]

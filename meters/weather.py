@@ -125,8 +125,9 @@ class Weather:
         """The borrowed hour's measured diffuse share of global irradiance."""
         return self._solar_hourly(times, self.source.diffuse_fraction)
 
-    def _per_day_path(self, times: pd.DatetimeIndex, tag: int, phi: float,
-                      step_minutes: float) -> np.ndarray:
+    def _per_day_path(
+        self, times: pd.DatetimeIndex, tag: int, phi: float, step_minutes: float
+    ) -> np.ndarray:
         """A unit AR(1) path per UTC day on a ``step_minutes`` grid, read at ``times``."""
         day_start = times.normalize()
         ordinals = np.array([d.toordinal() for d in day_start.date]) if len(times) else []

@@ -80,8 +80,9 @@ class OperatorClient:
             sock.connect(self.endpoint)
         except zmq.ZMQError as exc:
             sock.close(0)
-            raise VoisinError(f"cannot connect to {self.endpoint}: {exc}",
-                              code="bad-endpoint") from None
+            raise VoisinError(
+                f"cannot connect to {self.endpoint}: {exc}", code="bad-endpoint"
+            ) from None
         self._socket = sock
 
     def _reconnect(self) -> None:

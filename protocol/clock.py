@@ -86,9 +86,11 @@ class Timetable:
             Phase.SETTLE: interval.end + length * self.grace,
         }[phase]
 
-    def plan(self, intervals: list[Interval],
-             phases: Callable[[Interval], Iterable[Phase]] = lambda _: Phase,
-             ) -> list[tuple[datetime, Phase, Interval]]:
+    def plan(
+        self,
+        intervals: list[Interval],
+        phases: Callable[[Interval], Iterable[Phase]] = lambda _: Phase,
+    ) -> list[tuple[datetime, Phase, Interval]]:
         """Every phase of every interval (or those ``phases`` names for it: a restarted
         operator still owes some intervals their delivery and settlement only), in the
         order they must run."""

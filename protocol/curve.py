@@ -29,8 +29,9 @@ def curve_public(participant_hex: str) -> bytes:
         verify_key = VerifyKey(bytes.fromhex(participant_hex))
         return z85.encode(bytes(verify_key.to_curve25519_public_key()))
     except (ValueError, TypeError, Exception) as exc:  # nacl raises its own error types
-        raise InvalidInput(f"{participant_hex[:16]!r} is not an Ed25519 public key: {exc}",
-                           code="bad-key") from None
+        raise InvalidInput(
+            f"{participant_hex[:16]!r} is not an Ed25519 public key: {exc}", code="bad-key"
+        ) from None
 
 
 def curve_keypair(key: KeyPair) -> tuple[bytes, bytes]:
@@ -105,13 +106,17 @@ def start_authenticator(context: zmq.Context, allow_list: AllowList) -> ThreadAu
 def write_key_file(path: Path, key: KeyPair) -> None:
     """Store a new identity (seed, Ed25519 id, Curve public key) readable by its owner only."""
     public, _ = curve_keypair(key)
-    data = {"ed25519_seed": key.seed_hex, "participant": key.public_hex,
-            "curve_public": public.decode("ascii")}
+    data = {
+        "ed25519_seed": key.seed_hex,
+        "participant": key.public_hex,
+        "curve_public": public.decode("ascii"),
+    }
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise InvalidInput(f"{path} exists; keys are never overwritten",
-                           code="key-exists") from None
+        raise InvalidInput(
+            f"{path} exists; keys are never overwritten", code="key-exists"
+        ) from None
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}", code="bad-output") from None
     with os.fdopen(fd, "w") as handle:

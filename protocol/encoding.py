@@ -53,8 +53,9 @@ def number_text(value: int | float) -> str:
             text = ""
         if text == int.__repr__(value):  # already the text a double reader writes back
             return text
-        raise ValueError(f"integer {value} is beyond +-(2^53 - 1) and not the canonical "
-                         "text of a double")
+        raise ValueError(
+            f"integer {value} is beyond +-(2^53 - 1) and not the canonical text of a double"
+        )
     if value != value or value in (_INF, -_INF):
         raise ValueError(f"{value} is not a JSON number")
     if value == 0:
@@ -184,7 +185,7 @@ def without_last_member(data: bytes, name: str, value: str) -> bytes:
     tail = f",{_quote(name)}:{_quote(value)}}}".encode()
     if len(data) <= len(tail) or not data.endswith(tail):
         raise ValueError(f"the object does not end with its {name!r} member")
-    return data[:-len(tail)] + b"}"
+    return data[: -len(tail)] + b"}"
 
 
 def sha256_hex(data: bytes) -> str:

@@ -103,8 +103,11 @@ class Envelope:
 
     def part(self, model: type[Any], what: str, index: int = 0) -> Signed[Any]:
         """Self-signed part ``index`` decoded strictly, with its exact bytes."""
-        items = self.body.get("bids") if self.type is MessageType.BIDS else [
-            self.body[_PART[self.type]]]
+        items = (
+            self.body.get("bids")
+            if self.type is MessageType.BIDS
+            else [self.body[_PART[self.type]]]
+        )
         return decode_part(model, items[index], self.parts[index], what)
 
     def bound_bid(self) -> Signed[Bid]:
@@ -119,11 +122,13 @@ class Envelope:
         signed = self.part(Bid, "bid")
         bid = signed.value
         if bid.participant != self.sender:
-            raise InvalidInput("a bid must be sent by its own participant",
-                               code="wrong-participant")
+            raise InvalidInput(
+                "a bid must be sent by its own participant", code="wrong-participant"
+            )
         if bid.seq != self.seq or bid.signature != self.signature:
-            raise InvalidInput("a bid envelope must carry the bid's seq and signature",
-                               code="bad-signature")
+            raise InvalidInput(
+                "a bid envelope must carry the bid's seq and signature", code="bad-signature"
+            )
         return signed
 
 
@@ -137,8 +142,13 @@ def seal(key: KeyPair, type_: MessageType, seq: int, body: dict[str, Any]) -> by
 
 def seal_bid(bid: Bid) -> bytes:
     """The envelope of a signed bid: ``seq`` and ``sig`` are the bid's own."""
-    return _frame(b'{"bid":' + bid.wire() + b"}", MessageType.BID.value, bid.participant,
-                  bid.seq, bid.signature)
+    return _frame(
+        b'{"bid":' + bid.wire() + b"}",
+        MessageType.BID.value,
+        bid.participant,
+        bid.seq,
+        bid.signature,
+    )
 
 
 def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
@@ -151,17 +161,21 @@ def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[
     """The body's canonical bytes and its self-signed parts' (one encode of each)."""
     if type_ is MessageType.BIDS:
         items = body.get("bids")
-        if set(body) != {"bids"} or not isinstance(items, list) or not (
-                1 <= len(items) <= MAX_BATCH_BIDS):
-            raise InvalidInput(f"a bids body is {{\"bids\": [1 to {MAX_BATCH_BIDS} bids]}}",
-                               code="bad-batch")
+        if (
+            set(body) != {"bids"}
+            or not isinstance(items, list)
+            or not (1 <= len(items) <= MAX_BATCH_BIDS)
+        ):
+            raise InvalidInput(
+                f'a bids body is {{"bids": [1 to {MAX_BATCH_BIDS} bids]}}', code="bad-batch"
+            )
         parts = tuple(canonical_bytes(item) for item in items)
         return b'{"bids":[' + b",".join(parts) + b"]}", parts
     name = _PART.get(type_)
     if name is None:
         return canonical_bytes(body), ()
     if set(body) != {name} or not isinstance(body[name], dict):
-        raise InvalidInput(f"a {type_.value} body is {{\"{name}\": {{...}}}}", code="malformed")
+        raise InvalidInput(f'a {type_.value} body is {{"{name}": {{...}}}}', code="malformed")
     part = canonical_bytes(body[name])
     return b'{"' + name.encode() + b'":' + part + b"}", (part,)
 
@@ -184,16 +198,17 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if type(version) is not int:
         raise InvalidInput("message has no protocol version", code="malformed")
     if version != PROTOCOL_VERSION:
-        raise InvalidInput(f"protocol version {version} is not {PROTOCOL_VERSION}",
-                           code="wrong-version")
+        raise InvalidInput(
+            f"protocol version {version} is not {PROTOCOL_VERSION}", code="wrong-version"
+        )
     if set(obj) != _FIELDS:
-        raise InvalidInput(f"envelope fields must be exactly {sorted(_FIELDS)}",
-                           code="malformed")
+        raise InvalidInput(f"envelope fields must be exactly {sorted(_FIELDS)}", code="malformed")
     try:
         type_ = MessageType(obj["type"])
     except (ValueError, TypeError):
-        raise InvalidInput(f"unknown message type {str(obj['type'])[:32]!r}",
-                           code="unknown-type") from None
+        raise InvalidInput(
+            f"unknown message type {str(obj['type'])[:32]!r}", code="unknown-type"
+        ) from None
     sender, seq, body, sig = obj["sender"], obj["seq"], obj["body"], obj["sig"]
     if not isinstance(sender, str) or not _HEX64.fullmatch(sender):
         raise InvalidInput("sender must be 64 lower-case hex digits", code="malformed")
@@ -208,8 +223,11 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     except (TypeError, ValueError):
         raise InvalidInput("body is not canonical JSON", code="malformed") from None
     if _frame(body_bytes, type_.value, sender, seq, sig) != data:
-        raise InvalidInput("message is not in RFC 8785 canonical form (member order, white "
-                           "space, number or string spelling)", code="malformed")
+        raise InvalidInput(
+            "message is not in RFC 8785 canonical form (member order, white "
+            "space, number or string spelling)",
+            code="malformed",
+        )
     return Envelope(version, type_, sender, seq, body, sig, data, parts)
 
 
@@ -241,8 +259,14 @@ def ack(seq: int | None, body: dict[str, Any] | None = None) -> bytes:
 
 def reject(seq: int | None, code: str, message: str, **extra: Any) -> bytes:
     """A refusal; ``extra`` adds fields a client can act on (``last_seq`` on a replay)."""
-    return canonical_bytes({"v": PROTOCOL_VERSION, "type": "reject", "re": seq,
-                            "body": {"code": code, "message": message, **extra}})
+    return canonical_bytes(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "reject",
+            "re": seq,
+            "body": {"code": code, "message": message, **extra},
+        }
+    )
 
 
 def decode_reply(data: bytes) -> Reply:
@@ -276,8 +300,9 @@ class ReplayGuard:
             return None
         if envelope.seq == last[0] and envelope.raw == last[1]:
             return last[2]
-        raise InvalidInput(f"seq {envelope.seq} is not above the last one ({last[0]})",
-                           code="replay")
+        raise InvalidInput(
+            f"seq {envelope.seq} is not above the last one ({last[0]})", code="replay"
+        )
 
     def remember(self, envelope: Envelope, reply: bytes) -> None:
         self._last[envelope.sender] = (envelope.seq, envelope.raw, reply)

@@ -37,8 +37,14 @@ DEFAULT_BAND_PU = (0.95, 1.05)
 """Default planning band: tighter than EN 50160's 0.90-1.10 pu at the customer, leaving
 room for the MV side and for what the linearisation does not see."""
 
-_PHYSICAL_LINE_FIELDS = ("length_km", "std_type", "r_ohm_per_km", "x_ohm_per_km",
-                         "c_nf_per_km", "max_i_ka")
+_PHYSICAL_LINE_FIELDS = (
+    "length_km",
+    "std_type",
+    "r_ohm_per_km",
+    "x_ohm_per_km",
+    "c_nf_per_km",
+    "max_i_ka",
+)
 
 
 def _drop(data: dict[str, Any], **defaults: object) -> dict[str, Any]:
@@ -84,34 +90,46 @@ class Line(BaseModel):
         physical = [f for f in _PHYSICAL_LINE_FIELDS if getattr(self, f) is not None]
         if not physical:
             if self.capacity_kwh is None:
-                raise ValueError(f"{named} needs capacity_kwh (transport) or length_km and "
-                                 "an impedance (physical)")
+                raise ValueError(
+                    f"{named} needs capacity_kwh (transport) or length_km and "
+                    "an impedance (physical)"
+                )
             return self
         if self.capacity_kwh is not None:
-            raise ValueError(f"{named} has both capacity_kwh and physical data; a physical "
-                             "line is limited by max_i_ka")
+            raise ValueError(
+                f"{named} has both capacity_kwh and physical data; a physical "
+                "line is limited by max_i_ka"
+            )
         if self.length_km is None:
             raise ValueError(f"{named} needs length_km")
         if self.reactance_ohm != 1.0:
             raise ValueError(f"{named}: reactance_ohm is for transport lines; give x_ohm_per_km")
-        explicit = [f for f in ("r_ohm_per_km", "x_ohm_per_km", "max_i_ka")
-                    if getattr(self, f) is not None]
+        explicit = [
+            f for f in ("r_ohm_per_km", "x_ohm_per_km", "max_i_ka") if getattr(self, f) is not None
+        ]
         if self.std_type is not None:
             if self.std_type not in CABLE_TYPES:
-                raise ValueError(f"{named}: unknown std_type {self.std_type!r} (known: "
-                                 f"{', '.join(sorted(CABLE_TYPES))})")
+                raise ValueError(
+                    f"{named}: unknown std_type {self.std_type!r} (known: "
+                    f"{', '.join(sorted(CABLE_TYPES))})"
+                )
             if explicit or self.c_nf_per_km is not None:
                 raise ValueError(f"{named}: give std_type or the impedance, not both")
         elif len(explicit) < 3:
-            raise ValueError(f"{named} needs r_ohm_per_km, x_ohm_per_km and max_i_ka "
-                             "(or a std_type)")
+            raise ValueError(
+                f"{named} needs r_ohm_per_km, x_ohm_per_km and max_i_ka (or a std_type)"
+            )
         return self
 
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        return _drop(data, wheeling_fee_eur_per_kwh=0.0, reactance_ohm=1.0,
-                     **dict.fromkeys(("capacity_kwh", *_PHYSICAL_LINE_FIELDS)))
+        return _drop(
+            data,
+            wheeling_fee_eur_per_kwh=0.0,
+            reactance_ohm=1.0,
+            **dict.fromkeys(("capacity_kwh", *_PHYSICAL_LINE_FIELDS)),
+        )
 
     @property
     def physical(self) -> bool:
@@ -166,17 +184,24 @@ class Transformer(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Transformer:
-        given = [f for f in ("sn_kva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent")
-                 if getattr(self, f) is not None]
+        given = [
+            f
+            for f in ("sn_kva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent")
+            if getattr(self, f) is not None
+        ]
         if self.std_type is not None:
             if self.std_type not in TRANSFORMER_TYPES:
-                raise ValueError(f"unknown transformer std_type {self.std_type!r} (known: "
-                                 f"{', '.join(sorted(TRANSFORMER_TYPES))})")
+                raise ValueError(
+                    f"unknown transformer std_type {self.std_type!r} (known: "
+                    f"{', '.join(sorted(TRANSFORMER_TYPES))})"
+                )
             if given:
                 raise ValueError("give the transformer's std_type or its data, not both")
         elif len(given) < 5:
-            raise ValueError("a transformer needs sn_kva, vn_hv_kv, vn_lv_kv, vk_percent and "
-                             "vkr_percent (or a std_type)")
+            raise ValueError(
+                "a transformer needs sn_kva, vn_hv_kv, vn_lv_kv, vk_percent and "
+                "vkr_percent (or a std_type)"
+            )
         if self.rated("vkr_percent") > self.rated("vk_percent"):
             raise ValueError("transformer vkr_percent cannot exceed vk_percent")
         return self
@@ -184,8 +209,16 @@ class Transformer(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        return _drop(data, tap_percent=0.0, std_type=None, sn_kva=None, vn_hv_kv=None,
-                     vn_lv_kv=None, vk_percent=None, vkr_percent=None)
+        return _drop(
+            data,
+            tap_percent=0.0,
+            std_type=None,
+            sn_kva=None,
+            vn_hv_kv=None,
+            vn_lv_kv=None,
+            vk_percent=None,
+            vkr_percent=None,
+        )
 
     def rated(self, name: str) -> float:
         """A rating field, from the data or the standard type."""
@@ -240,9 +273,18 @@ class Grid(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        return _drop(data, meshed=False, transformer=None, vn_kv=DEFAULT_VN_KV,
-                     v_min_pu=DEFAULT_BAND_PU[0], v_max_pu=DEFAULT_BAND_PU[1], bus_band_pu={},
-                     slack_vm_pu=1.0, load_power_factor=0.95, pv_power_factor=1.0)
+        return _drop(
+            data,
+            meshed=False,
+            transformer=None,
+            vn_kv=DEFAULT_VN_KV,
+            v_min_pu=DEFAULT_BAND_PU[0],
+            v_max_pu=DEFAULT_BAND_PU[1],
+            bus_band_pu={},
+            slack_vm_pu=1.0,
+            load_power_factor=0.95,
+            pv_power_factor=1.0,
+        )
 
     @property
     def physical(self) -> bool:
@@ -264,15 +306,21 @@ class Grid(BaseModel):
             raise ValueError("export price above import price would let the grid be arbitraged")
         kinds = {line.physical for line in self.lines}
         if len(kinds) > 1:
-            raise ValueError("a grid's lines must all be physical (length and impedance) or "
-                             "all transport (capacity_kwh)")
+            raise ValueError(
+                "a grid's lines must all be physical (length and impedance) or "
+                "all transport (capacity_kwh)"
+            )
         if self.physical or (not self.lines and self.transformer is not None):
             if self.transformer_capacity_kwh is not None:
-                raise ValueError("a physical grid is limited by its transformer's sn_kva, not "
-                                 "transformer_capacity_kwh")
+                raise ValueError(
+                    "a physical grid is limited by its transformer's sn_kva, not "
+                    "transformer_capacity_kwh"
+                )
             if any(line.wheeling_fee_eur_per_kwh for line in self.lines):
-                raise ValueError("wheeling fees apply to transport lines; a physical grid "
-                                 "prices its constraints through its nodal prices")
+                raise ValueError(
+                    "wheeling fees apply to transport lines; a physical grid "
+                    "prices its constraints through its nodal prices"
+                )
         elif self.transformer is not None:
             raise ValueError("a transformer model needs physical lines (length and impedance)")
         if not self.v_min_pu < self.v_max_pu:
@@ -281,13 +329,15 @@ class Grid(BaseModel):
             if bus not in self.buses:
                 raise ValueError(f"voltage band for unknown bus {bus!r}")
             if not 0.5 < low < high < 1.5:
-                raise ValueError(f"voltage band of bus {bus!r} must satisfy 0.5 < low < high "
-                                 "< 1.5 pu")
+                raise ValueError(
+                    f"voltage band of bus {bus!r} must satisfy 0.5 < low < high < 1.5 pu"
+                )
         if self.transformer is not None:
             lv = self.transformer.rated("vn_lv_kv")
             if abs(lv - self.vn_kv) > 0.1 * self.vn_kv:
-                raise ValueError(f"transformer LV side {lv} kV does not match the feeder's "
-                                 f"{self.vn_kv} kV")
+                raise ValueError(
+                    f"transformer LV side {lv} kV does not match the feeder's {self.vn_kv} kV"
+                )
 
     def _check_topology(self) -> None:
         known = set(self.buses)

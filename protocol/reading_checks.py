@@ -25,23 +25,35 @@ def reading_fault(reading: MeterReading, max_kwh: float = math.inf) -> InvalidIn
     (all to the meter's resolution). Codes: ``beyond-rating``, ``unbalanced-reading``,
     ``import-and-export``, ``export-without-source``.
     """
-    values = {"pv_kwh": reading.pv_kwh, "load_kwh": reading.load_kwh,
-              "battery_kwh": abs(reading.battery_kwh), "import_kwh": reading.import_kwh,
-              "export_kwh": reading.export_kwh}
+    values = {
+        "pv_kwh": reading.pv_kwh,
+        "load_kwh": reading.load_kwh,
+        "battery_kwh": abs(reading.battery_kwh),
+        "import_kwh": reading.import_kwh,
+        "export_kwh": reading.export_kwh,
+    }
     for name, value in values.items():
         if not value <= max_kwh:
-            return InvalidInput(f"meter reading: {name} {value:.6g} is beyond the meter's "
-                                f"rating of {max_kwh:.6g} kWh per interval", code="beyond-rating")
+            return InvalidInput(
+                f"meter reading: {name} {value:.6g} is beyond the meter's "
+                f"rating of {max_kwh:.6g} kWh per interval",
+                code="beyond-rating",
+            )
     slack = RESOLUTION_KWH + 1e-9
     if reading.import_kwh > slack and reading.export_kwh > slack:
-        return InvalidInput("meter reading: import and export in one interval",
-                            code="import-and-export")
+        return InvalidInput(
+            "meter reading: import and export in one interval", code="import-and-export"
+        )
     if reading.export_kwh > reading.pv_kwh + max(reading.battery_kwh, 0.0) + slack:
-        return InvalidInput(f"meter reading: export {reading.export_kwh:.6g} kWh exceeds PV "
-                            "plus battery discharge", code="export-without-source")
+        return InvalidInput(
+            f"meter reading: export {reading.export_kwh:.6g} kWh exceeds PV plus battery discharge",
+            code="export-without-source",
+        )
     made = reading.pv_kwh + reading.battery_kwh - reading.load_kwh
     if abs(made - reading.net_export_kwh) > slack:
-        return InvalidInput(f"meter reading: PV + battery - load = {made:.6g} kWh, but the "
-                            f"connection point saw {reading.net_export_kwh:.6g} kWh",
-                            code="unbalanced-reading")
+        return InvalidInput(
+            f"meter reading: PV + battery - load = {made:.6g} kWh, but the "
+            f"connection point saw {reading.net_export_kwh:.6g} kWh",
+            code="unbalanced-reading",
+        )
     return None

@@ -39,8 +39,9 @@ class Signed(Generic[M]):
         try:
             return without_last_member(self.data, "signature", signature)
         except ValueError:
-            raise InvalidInput("a signed part must end with its signature member",
-                               code="malformed") from None
+            raise InvalidInput(
+                "a signed part must end with its signature member", code="malformed"
+            ) from None
 
 
 def decode_part(model: type[M], obj: Any, data: bytes, what: str) -> Signed[M]:
@@ -53,6 +54,8 @@ def decode_part(model: type[M], obj: Any, data: bytes, what: str) -> Signed[M]:
     """
     value = parse_wire(model, obj, what)
     if value.model_dump(mode="json") != obj:
-        raise InvalidInput(f"{what} is not in its canonical form: a field is missing or a "
-                           "default is written out", code="malformed")
+        raise InvalidInput(
+            f"{what} is not in its canonical form: a field is missing or a default is written out",
+            code="malformed",
+        )
     return Signed(value, data)

@@ -20,8 +20,11 @@ PRICE_DECIMALS = 9
 
 
 def trade_prices(
-    prices_eur_per_kwh: Mapping[str, float], root: str, premium_eur_per_kwh: float,
-    seller: Bid | None, buyer: Bid | None,
+    prices_eur_per_kwh: Mapping[str, float],
+    root: str,
+    premium_eur_per_kwh: float,
+    seller: Bid | None,
+    buyer: Bid | None,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
 ) -> tuple[float, float]:
     """(buyer's, seller's) price of a trade between two bids (None: the grid), EUR/kWh.
@@ -38,16 +41,19 @@ def trade_prices(
     root_price = prices_eur_per_kwh[root]
     buyer_price = root_price
     if buyer is not None:
-        buyer_price = (prices_eur_per_kwh[buyer.bus] + adjust.get(buyer.bid_id, 0.0)
-                       + (premium_eur_per_kwh if buyer.green_only else 0.0))
+        buyer_price = (
+            prices_eur_per_kwh[buyer.bus]
+            + adjust.get(buyer.bid_id, 0.0)
+            + (premium_eur_per_kwh if buyer.green_only else 0.0)
+        )
     seller_price = root_price
     if seller is not None:
-        seller_price = (prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0)
-                        + premium_eur_per_kwh)
+        seller_price = (
+            prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0) + premium_eur_per_kwh
+        )
     if seller is not None and buyer is not None and buyer.participant in seller.preferred:
         ceiling = max(s.price_eur_per_kwh for s in seller.segments)
-        discount = min(seller.preferred_discount_eur_per_kwh,
-                       max(0.0, seller_price - ceiling))
+        discount = min(seller.preferred_discount_eur_per_kwh, max(0.0, seller_price - ceiling))
         buyer_price -= discount
         seller_price -= discount
     return (round(buyer_price, PRICE_DECIMALS) + 0.0, round(seller_price, PRICE_DECIMALS) + 0.0)
@@ -60,7 +66,8 @@ def bid_kind(bid: Bid) -> str:
 
 
 def recorded_adjustments(
-    bids: Iterable[Bid], prices_eur_per_kwh: Mapping[str, float],
+    bids: Iterable[Bid],
+    prices_eur_per_kwh: Mapping[str, float],
     settlement_prices_eur_per_kwh: Mapping[str, Mapping[str, float]],
 ) -> dict[str, float]:
     """Each bid's adjustment read back from a clearing: its bus and kind's settlement
@@ -172,8 +179,13 @@ class ClearingResult(BaseModel):
         for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh", "curtailment_eur"):
             if getattr(self, name) == 0:
                 data.pop(name, None)
-        for name in ("price_parts_eur_per_kwh", "settlement_prices_eur_per_kwh",
-                     "curtailed_kwh", "shed_kwh", "physics"):
+        for name in (
+            "price_parts_eur_per_kwh",
+            "settlement_prices_eur_per_kwh",
+            "curtailed_kwh",
+            "shed_kwh",
+            "physics",
+        ):
             if not getattr(self, name):
                 data.pop(name, None)
         return data

@@ -13,10 +13,26 @@ from voisin.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 
-_SHAPE_ERRORS = frozenset({"missing", "extra_forbidden", "model_type", "model_attributes_type",
-                           "dict_type", "list_type", "tuple_type", "enum", "literal_error",
-                           "bool_type", "int_type", "float_type", "string_type", "bytes_type",
-                           "is_instance_of", "none_required"})
+_SHAPE_ERRORS = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "list_type",
+        "tuple_type",
+        "enum",
+        "literal_error",
+        "bool_type",
+        "int_type",
+        "float_type",
+        "string_type",
+        "bytes_type",
+        "is_instance_of",
+        "none_required",
+    }
+)
 """pydantic error types that mean the data has the wrong shape, not a bad value."""
 
 

@@ -46,8 +46,16 @@ class VerificationError(LedgerError):
 
     code = "verification-failed"
 
-    def __init__(self, message: str, *, height: int | None = None, code: str | None = None,
-                 index: int | None = None, rule: str = "", detail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        height: int | None = None,
+        code: str | None = None,
+        index: int | None = None,
+        rule: str = "",
+        detail: str = "",
+    ) -> None:
         super().__init__(message, code=code)
         self.height = height
         self.index = index

@@ -30,8 +30,9 @@ class DashboardApp(App[None]):
     """
     BINDINGS = [Binding("q", "quit", "quit"), Binding("r", "refresh", "refresh now")]
 
-    def __init__(self, feed: LedgerFeed, every_s: float = 1.0,
-                 watch: OperatorWatch | None = None) -> None:
+    def __init__(
+        self, feed: LedgerFeed, every_s: float = 1.0, watch: OperatorWatch | None = None
+    ) -> None:
         super().__init__()
         self.feed = feed
         self.every_s = every_s

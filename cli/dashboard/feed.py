@@ -59,8 +59,9 @@ class LedgerFeed:
 
     def __post_init__(self) -> None:
         if not self.path.is_file():
-            raise InvalidInput(f"no ledger at {self.path} (run `voisin simulate` first?)",
-                               code="no-ledger")
+            raise InvalidInput(
+                f"no ledger at {self.path} (run `voisin simulate` first?)", code="no-ledger"
+            )
 
     def refresh(self) -> int:
         """Read the blocks committed since the last refresh; returns how many."""
@@ -80,9 +81,14 @@ class LedgerFeed:
         self.head_hash = header.block_hash()
         self.operator = header.operator
         kinds = Counter(t.kind.value for t in block.transactions)
-        self.recent.appendleft(BlockLine(
-            header.height, header.interval or "-",
-            ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())), self.head_hash[:12]))
+        self.recent.appendleft(
+            BlockLine(
+                header.height,
+                header.interval or "-",
+                ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+                self.head_hash[:12],
+            )
+        )
         for t in block.transactions:
             self._count(t.kind, t.body)
 

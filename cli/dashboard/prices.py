@@ -20,5 +20,7 @@ class PricesTable(DataTable):
         for bus, price in sorted(clearing.get("prices_eur_per_kwh", {}).items()):
             self.add_row(bus, f"{price:.4f}")
         self.border_title = f"prices {clearing.get('interval', '-')}"
-        self.border_subtitle = (f"welfare {clearing.get('welfare_eur', 0.0):.2f} EUR, rent "
-                                f"{clearing.get('congestion_rent_eur', 0.0):.2f} EUR")
+        self.border_subtitle = (
+            f"welfare {clearing.get('welfare_eur', 0.0):.2f} EUR, rent "
+            f"{clearing.get('congestion_rent_eur', 0.0):.2f} EUR"
+        )

@@ -31,8 +31,14 @@ class OperatorWatch:
 
     def poll(self) -> dict[str, Any] | None:
         if self._client is None:
-            self._client = OperatorClient(zmq.Context.instance(), self.endpoint, self.key,
-                                          self.server_hex, timeout_s=ASK_TIMEOUT_S, retries=0)
+            self._client = OperatorClient(
+                zmq.Context.instance(),
+                self.endpoint,
+                self.key,
+                self.server_hex,
+                timeout_s=ASK_TIMEOUT_S,
+                retries=0,
+            )
         try:
             reply = self._client.request(MessageType.QUERY, {"what": QueryKind.STATUS.value})
         except OperatorUnreachable:

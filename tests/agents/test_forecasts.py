@@ -26,14 +26,21 @@ def model() -> Neighbourhood:
 
 def _profiles(n: int, rng: np.random.Generator) -> MemberProfiles:
     clear = np.abs(rng.normal(0.5, 0.3, n))
-    return MemberProfiles(pv_kwh=clear * rng.uniform(0, 1, n), load_kwh=rng.uniform(0, 1, n),
-                          pv_clear_kwh=clear, pv_day_ahead_kwh=rng.uniform(0, 1, n),
-                          load_expected_kwh=rng.uniform(0, 1, n))
+    return MemberProfiles(
+        pv_kwh=clear * rng.uniform(0, 1, n),
+        load_kwh=rng.uniform(0, 1, n),
+        pv_clear_kwh=clear,
+        pv_day_ahead_kwh=rng.uniform(0, 1, n),
+        load_expected_kwh=rng.uniform(0, 1, n),
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), t=st.integers(0, 47),
-       method=st.sampled_from(["persistence", "profile", "day-ahead"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    t=st.integers(0, 47),
+    method=st.sampled_from(["persistence", "profile", "day-ahead"]),
+)
 def test_a_forecast_never_sees_the_interval_it_forecasts(seed: int, t: int, method: str) -> None:
     """Changing what really happens at t and t - 1 (not yet read at gate closure)
     changes no forecast for t."""

@@ -16,7 +16,7 @@ from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, day_intervals
 from voisin.settings import RunDefaults
 
-MEMBERS = '''
+MEMBERS = """
 [[members]]
 name = "plain"
 bus = "C2"
@@ -34,7 +34,7 @@ azimuth_deg = 90
 forecast = "persistence"
 preferred = ["school", "plain"]
 battery = { capacity_kwh = 8, power_kw = 4 }
-'''
+"""
 
 
 def _write(tmp_path: Path, body: str, **run: object) -> Path:
@@ -72,7 +72,7 @@ def test_a_heat_pump_and_a_water_heater_add_winter_load(tmp_path: Path) -> None:
 
 def test_a_custom_grid_and_unknown_names_are_checked(tmp_path: Path) -> None:
     file = tmp_path / "custom.toml"
-    file.write_text('''
+    file.write_text("""
 generated = false
 
 [grid.custom]
@@ -85,7 +85,7 @@ export_price_eur_per_kwh = 0.05
 [[members]]
 name = "only"
 bus = "H"
-''')
+""")
     scenario = build_scenario(read_scenario(file))
     assert scenario.grid.buses == ("T", "H")
     assert [m.bus for m in scenario.members] == ["H"]

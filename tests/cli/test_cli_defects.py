@@ -32,8 +32,14 @@ def _one_line_error(capsys: pytest.CaptureFixture, code: str) -> None:
 
 
 def _voisin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "voisin.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "voisin.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_up_refuses_to_replace_a_ledger_without_overwrite(tmp_path: Path) -> None:
@@ -47,27 +53,47 @@ def test_up_refuses_to_replace_a_ledger_without_overwrite(tmp_path: Path) -> Non
     assert (out / "ledger.sqlite").read_bytes() == b"precious"
 
 
-@pytest.mark.parametrize("flags", [
-    ["--speed", "0"], ["--speed", "nan"], ["--speed", "-5"], ["--speed", "inf"],
-    ["--seed", "-1"], ["--households", "0"], ["--intervals", "0"], ["--port", "70000"],
-])
-def test_up_validates_every_option(flags: list[str], capsys: pytest.CaptureFixture,
-                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--speed", "0"],
+        ["--speed", "nan"],
+        ["--speed", "-5"],
+        ["--speed", "inf"],
+        ["--seed", "-1"],
+        ["--households", "0"],
+        ["--intervals", "0"],
+        ["--port", "70000"],
+    ],
+)
+def test_up_validates_every_option(
+    flags: list[str], capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     assert main(["up", "--out", str(tmp_path), *flags]) == 2
     _one_line_error(capsys, "invalid-input")
     assert not (tmp_path / "ledger.sqlite").exists()
 
 
-@pytest.mark.parametrize("flags", [["--speed", "0"], ["--seed", "-1"], ["--intervals", "-3"],
-                                   ["--minutes", "0"], ["--wait-agents", "-1"]])
-def test_operator_validates_its_numbers(flags: list[str], capsys: pytest.CaptureFixture,
-                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--speed", "0"],
+        ["--seed", "-1"],
+        ["--intervals", "-3"],
+        ["--minutes", "0"],
+        ["--wait-agents", "-1"],
+    ],
+)
+def test_operator_validates_its_numbers(
+    flags: list[str], capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     assert main(["operator", "--ledger", str(tmp_path / "l.sqlite"), *flags]) == 2
     _one_line_error(capsys, "invalid-input")
 
 
-def test_dashboard_on_a_bad_file_is_one_line_and_exit_2(tmp_path: Path, ledger: Path,
-                                                        capsys: pytest.CaptureFixture) -> None:
+def test_dashboard_on_a_bad_file_is_one_line_and_exit_2(
+    tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture
+) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     truncated = tmp_path / "truncated.sqlite"
@@ -77,24 +103,28 @@ def test_dashboard_on_a_bad_file_is_one_line_and_exit_2(tmp_path: Path, ledger: 
 
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE t (x)")
-    for path, code in ((empty, "no-ledger"), (truncated, "not-a-ledger"),
-                       (foreign, "not-a-ledger"), (tmp_path / "absent.sqlite", "no-ledger")):
+    for path, code in (
+        (empty, "no-ledger"),
+        (truncated, "not-a-ledger"),
+        (foreign, "not-a-ledger"),
+        (tmp_path / "absent.sqlite", "no-ledger"),
+    ):
         assert main(["dashboard", str(path)]) == 2
         _one_line_error(capsys, code)
     assert main(["dashboard", str(ledger), "--every", "nan"]) == 2
     _one_line_error(capsys, "bad-option")
 
 
-def test_proof_at_a_height_beyond_sqlite_integers(ledger: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_proof_at_a_height_beyond_sqlite_integers(
+    ledger: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["ledger", "proof", str(ledger), "--height", str(2**63), "--index", "0"]) == 2
     _one_line_error(capsys, "no-block")
-    assert main(["ledger", "proof", str(ledger), "--height", "0", "--index", str(-2**70)]) == 2
+    assert main(["ledger", "proof", str(ledger), "--height", "0", "--index", str(-(2**70))]) == 2
     _one_line_error(capsys, "no-block")
 
 
-def test_statement_of_a_non_member_is_refused(ledger: Path,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_statement_of_a_non_member_is_refused(ledger: Path, capsys: pytest.CaptureFixture) -> None:
     stranger = KeyPair.derive("test", "stranger")
     assert main(["ledger", "show", str(ledger), "--key", stranger.seed_hex]) == 2
     _one_line_error(capsys, "not-a-member")
@@ -102,8 +132,7 @@ def test_statement_of_a_non_member_is_refused(ledger: Path,
     _one_line_error(capsys, "not-a-member")
 
 
-def test_overwrite_of_an_undeletable_ledger(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture) -> None:
+def test_overwrite_of_an_undeletable_ledger(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "ledger.sqlite").mkdir()  # even root cannot unlink a directory
     assert main(["simulate", "--out", str(tmp_path), "--overwrite", "--quiet"]) == 2
     _one_line_error(capsys, "cannot-overwrite")
@@ -117,10 +146,15 @@ def test_genesis_covers_every_members_allowance(tmp_path: Path) -> None:
     scenario = default_neighbourhood(2_500, 7)
     members = list(scenario.participants)
     path = tmp_path / "ledger.sqlite"
-    with Ledger.open(path, KeyPair.derive("test", "operator"), fund=scenario.fund,
-                     genesis_supply_micro=genesis_supply_micro(len(members))) as book:
-        Operator(scenario.grid, book).register(members, time="2026-06-22T00:00:00+00:00",
-                                               allowance_micro=OPENING_ALLOWANCE_MICRO)
+    with Ledger.open(
+        path,
+        KeyPair.derive("test", "operator"),
+        fund=scenario.fund,
+        genesis_supply_micro=genesis_supply_micro(len(members)),
+    ) as book:
+        Operator(scenario.grid, book).register(
+            members, time="2026-06-22T00:00:00+00:00", allowance_micro=OPENING_ALLOWANCE_MICRO
+        )
         assert book.tokens.balance(scenario.fund) >= 0
     assert verify_ledger(path).height == 1
 
@@ -128,24 +162,34 @@ def test_genesis_covers_every_members_allowance(tmp_path: Path) -> None:
 def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
-    return subprocess.run(["unshare", "-rm", "true"], capture_output=True,
-                          check=False).returncode == 0
+    return (
+        subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode == 0
+    )
 
 
-@pytest.mark.skipif(not _unshare_works(), reason="needs user and mount namespaces "
-                    "(unshare -rm) to make a read-only file system")
+@pytest.mark.skipif(
+    not _unshare_works(),
+    reason="needs user and mount namespaces (unshare -rm) to make a read-only file system",
+)
 def test_a_ledger_on_a_read_only_file_system(tmp_path: Path, ledger: Path) -> None:
     """Reading works (SQLite opens it immutable); the operator refuses, saying why."""
     frozen = tmp_path / "frozen"
     frozen.mkdir()
     shutil.copy(ledger, frozen / "ledger.sqlite")
     python = sys.executable
-    script = (f"mount --bind {frozen} {frozen} && mount -o remount,bind,ro {frozen} && "
-              f"{python} -m voisin.cli.main ledger verify {frozen}/ledger.sqlite; "
-              f"echo verify=$?; {python} -m voisin.cli.main operator --intervals 1 "
-              f"--ledger {frozen}/ledger.sqlite; echo operator=$?")
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
-                          text=True, timeout=120, check=False)
+    script = (
+        f"mount --bind {frozen} {frozen} && mount -o remount,bind,ro {frozen} && "
+        f"{python} -m voisin.cli.main ledger verify {frozen}/ledger.sqlite; "
+        f"echo verify=$?; {python} -m voisin.cli.main operator --intervals 1 "
+        f"--ledger {frozen}/ledger.sqlite; echo operator=$?"
+    )
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "verified:" in done.stdout, done.stdout + done.stderr
     assert "verify=0" in done.stdout
     assert "operator=2" in done.stdout

@@ -23,8 +23,9 @@ from voisin.protocol import KeyPair
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("dash")
-    return run_simulation(SimulationConfig(out=out, households=5, minutes=60,
-                                           start=date(2026, 6, 22)))
+    return run_simulation(
+        SimulationConfig(out=out, households=5, minutes=60, start=date(2026, 6, 22))
+    )
 
 
 def test_feed_totals_match_the_run(run) -> None:
@@ -43,8 +44,11 @@ def test_feed_follows_blocks_appended_later(run, tmp_path: Path) -> None:
     feed.refresh()
     operator = KeyPair.derive("seed", run.config.seed, "operator")
     with Ledger.open(copy, operator) as ledger:
-        ledger.append([tx.transfer(ledger.fund, "a" * 64, 1, "opening allowance")],
-                      interval=None, time="2026-06-23T00:00:00+00:00")
+        ledger.append(
+            [tx.transfer(ledger.fund, "a" * 64, 1, "opening allowance")],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
+        )
     assert feed.refresh() == 1
     assert feed.recent[0].height == run.ledger_height + 1
 

@@ -27,8 +27,9 @@ INTERVAL = "2026-06-22T12:00Z"
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gridcheck")
-    return run_simulation(SimulationConfig(out=out, households=5, minutes=60,
-                                           start=date(2026, 6, 22))).ledger_path
+    return run_simulation(
+        SimulationConfig(out=out, households=5, minutes=60, start=date(2026, 6, 22))
+    ).ledger_path
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,12 @@ def test_scheduled_states_are_what_the_clearings_published(ledger, physical_grid
     grid = load_grid(str(physical_grid))
     states = list(scheduled_states(ledger, grid))
     store = SqliteStore(ledger, read_only=True)
-    clearings = {t.body["interval"]: t.body for b in store.blocks() for t in b.transactions
-                 if t.kind is TxKind.CLEARING}
+    clearings = {
+        t.body["interval"]: t.body
+        for b in store.blocks()
+        for t in b.transactions
+        if t.kind is TxKind.CLEARING
+    }
     store.close()
     assert [s[0] for s in states] == list(clearings)
     assert len(states) == 24
@@ -62,8 +67,9 @@ def test_scheduled_states_are_what_the_clearings_published(ledger, physical_grid
             assert (injections, predicted) == ({}, None)
             continue
         assert predicted == physics["voltage_pu"]
-        assert injections == {bus: (p, physics["injection_kvar"][bus])
-                              for bus, p in physics["injection_kw"].items()}
+        assert injections == {
+            bus: (p, physics["injection_kvar"][bus]) for bus, p in physics["injection_kw"].items()
+        }
 
 
 def _one_block_ledger(path: Path, grid: Grid, bids: list[Bid]) -> Path:
@@ -75,13 +81,27 @@ def _one_block_ledger(path: Path, grid: Grid, bids: list[Bid]) -> Path:
 
 def test_a_ledger_cleared_on_a_transport_grid_has_no_schedule(tmp_path) -> None:
     physical = default_grid()
-    transport = Grid.model_validate({
-        "root": physical.root, "buses": list(physical.buses),
-        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
-                  for ln in physical.lines],
-        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05})
-    bids = [Bid(bid_id="b", participant="p", bus="A1", interval=INTERVAL, side="buy",
-                segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},))]
+    transport = Grid.model_validate(
+        {
+            "root": physical.root,
+            "buses": list(physical.buses),
+            "lines": [
+                {"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10} for ln in physical.lines
+            ],
+            "import_price_eur_per_kwh": 0.3,
+            "export_price_eur_per_kwh": 0.05,
+        }
+    )
+    bids = [
+        Bid(
+            bid_id="b",
+            participant="p",
+            bus="A1",
+            interval=INTERVAL,
+            side="buy",
+            segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},),
+        )
+    ]
     old = _one_block_ledger(tmp_path / "transport.sqlite", transport, bids)
     with pytest.raises(InvalidInput, match="--metered checks what the meters measured"):
         list(scheduled_states(old, physical))
@@ -92,8 +112,9 @@ def test_a_ledger_cleared_on_a_transport_grid_has_no_schedule(tmp_path) -> None:
     assert injections["A1"][0] == pytest.approx(-2.0)  # 2 kWh in one hour
 
 
-def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
-                                                 monkeypatch) -> None:
+def test_check_prints_every_interval_and_the_day(
+    ledger, physical_grid, capsys, monkeypatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = _run(capsys, ledger, "--grid", physical_grid)
     assert code == 0, err
@@ -110,43 +131,56 @@ def test_check_prints_every_interval_and_the_day(ledger, physical_grid, capsys,
     assert f"{day.losses_kwh:.2f} kWh" in day_line
 
 
-def test_without_grid_the_simulated_feeder_is_recognised(ledger, physical_grid, capsys,
-                                                         monkeypatch, tmp_path) -> None:
+def test_without_grid_the_simulated_feeder_is_recognised(
+    ledger, physical_grid, capsys, monkeypatch, tmp_path
+) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = _run(capsys, ledger)
     assert code == 0, err
     assert "grid: the default neighbourhood's feeder" in out
     _, given, _ = _run(capsys, ledger, "--grid", physical_grid)
     assert out.split("\n", 1)[1] == given  # the same check as with the grid given
-    bids = [Bid(bid_id="b", participant="p", bus="R", interval=INTERVAL, side="buy",
-                segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},))]
-    grid = Grid.model_validate({"root": "R", "buses": ["R"], "import_price_eur_per_kwh": 0.3,
-                                "export_price_eur_per_kwh": 0.05})
+    bids = [
+        Bid(
+            bid_id="b",
+            participant="p",
+            bus="R",
+            interval=INTERVAL,
+            side="buy",
+            segments=({"energy_kwh": 2.0, "price_eur_per_kwh": 0.35},),
+        )
+    ]
+    grid = Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R"],
+            "import_price_eur_per_kwh": 0.3,
+            "export_price_eur_per_kwh": 0.05,
+        }
+    )
     other = _one_block_ledger(tmp_path / "other.sqlite", grid, bids)
     code, _, err = _run(capsys, other)
     assert code == 2
     assert "pass --grid" in err
 
 
-def test_a_grid_other_than_the_cleared_one_is_noted(ledger, tmp_path, capsys,
-                                                    monkeypatch) -> None:
+def test_a_grid_other_than_the_cleared_one_is_noted(ledger, tmp_path, capsys, monkeypatch) -> None:
     other = tmp_path / "other.json"
-    other.write_text(default_grid().model_copy(update={"slack_vm_pu": 1.0})
-                     .model_dump_json(by_alias=True))
+    other.write_text(
+        default_grid().model_copy(update={"slack_vm_pu": 1.0}).model_dump_json(by_alias=True)
+    )
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = _run(capsys, ledger, "--grid", other)
     assert code == 0, err
     assert "not the one the ledger was cleared on" in out
 
 
-def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
-                                            monkeypatch) -> None:
+def test_metered_states_carry_every_reading(ledger, physical_grid, capsys, monkeypatch) -> None:
     from voisin.cli.grid_check import load_grid
 
     grid = load_grid(str(physical_grid))
     store = SqliteStore(ledger, read_only=True)
-    readings = [t.body for b in store.blocks() for t in b.transactions
-                if t.kind is TxKind.READING]
+    readings = [t.body for b in store.blocks() for t in b.transactions if t.kind is TxKind.READING]
     store.close()
     states = list(metered_states(ledger, grid))
     assert len(states) == 24
@@ -156,7 +190,8 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
         assert sum(p for p, _ in injections.values()) == pytest.approx(net, abs=1e-9)
         load = sum(r["load_kwh"] for r in mine)
         assert -sum(q for _, q in injections.values()) == pytest.approx(
-            load * math.tan(math.acos(grid.load_power_factor)), abs=1e-9)
+            load * math.tan(math.acos(grid.load_power_factor)), abs=1e-9
+        )
     assert any(p < 0 for p, _ in states[1][2].values())  # the night's consumption
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = _run(capsys, ledger, "--grid", physical_grid, "--metered")
@@ -174,19 +209,36 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys,
         (("--grid", "simbench:1-LV-nowhere--0-sw"), "unknown SimBench code"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch, args,
-                                          message) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    ledger, tmp_path, capsys, monkeypatch, args, message
+) -> None:
     monkeypatch.chdir(tmp_path)
     physical = default_grid()
-    Path("transport.json").write_text(json.dumps({
-        "root": physical.root, "buses": list(physical.buses),
-        "lines": [{"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
-                  for ln in physical.lines],
-        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05}))
-    Path("elsewhere.json").write_text(json.dumps({
-        "root": "R", "buses": ["R", "A"], "import_price_eur_per_kwh": 0.3,
-        "export_price_eur_per_kwh": 0.05,
-        "lines": [{"from": "R", "to": "A", "length_km": 0.1, "std_type": "NAYY 4x150 SE"}]}))
+    Path("transport.json").write_text(
+        json.dumps(
+            {
+                "root": physical.root,
+                "buses": list(physical.buses),
+                "lines": [
+                    {"from": ln.from_bus, "to": ln.to_bus, "capacity_kwh": 10}
+                    for ln in physical.lines
+                ],
+                "import_price_eur_per_kwh": 0.3,
+                "export_price_eur_per_kwh": 0.05,
+            }
+        )
+    )
+    Path("elsewhere.json").write_text(
+        json.dumps(
+            {
+                "root": "R",
+                "buses": ["R", "A"],
+                "import_price_eur_per_kwh": 0.3,
+                "export_price_eur_per_kwh": 0.05,
+                "lines": [{"from": "R", "to": "A", "length_km": 0.1, "std_type": "NAYY 4x150 SE"}],
+            }
+        )
+    )
     code, out, err = _run(capsys, ledger, *args)
     assert code == 2
     assert message in err
@@ -197,8 +249,7 @@ def test_bad_input_is_one_line_and_exit_2(ledger, tmp_path, capsys, monkeypatch,
     assert "no ledger at" in err
 
 
-def test_metered_checks_name_the_forecast_error_behind_each_interval(
-        ledger, physical_grid) -> None:
+def test_metered_checks_name_the_forecast_error_behind_each_interval(ledger, physical_grid) -> None:
     """The largest gap between metered and scheduled injection per interval: the bus
     named has the largest |metered - scheduled| P, and some interval has a non-zero one
     (the agents forecast before gate closure, so the meters differ)."""
@@ -210,8 +261,10 @@ def test_metered_checks_name_the_forecast_error_behind_each_interval(
     errors = forecast_errors(metered_states(ledger, grid), scheduled_states(ledger, grid))
     assert set(errors) == set(metered)
     for interval, (bus, gap) in errors.items():
-        gaps = [abs(metered[interval].get(b, (0, 0))[0] - scheduled[interval].get(b, (0, 0))[0])
-                for b in grid.buses]
+        gaps = [
+            abs(metered[interval].get(b, (0, 0))[0] - scheduled[interval].get(b, (0, 0))[0])
+            for b in grid.buses
+        ]
         assert abs(gap) == pytest.approx(max(gaps), abs=1e-9)
         assert bus in grid.buses
     assert any(abs(gap) > 1e-6 for _, gap in errors.values())

@@ -20,10 +20,12 @@ def _ledger(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", [["ledger", "verify"], ["ledger", "headers"],
-                                     ["ledger", "show"]])
+@pytest.mark.parametrize(
+    "command", [["ledger", "verify"], ["ledger", "headers"], ["ledger", "show"]]
+)
 def test_a_schema_1_ledger_is_refused_in_one_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     path = _ledger(tmp_path)
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version=1")

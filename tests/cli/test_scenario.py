@@ -24,8 +24,14 @@ SMALL = {"households": 5, "minutes": 60, "start": date(2026, 6, 22), "seed": 3}
 
 
 def _voisin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "voisin.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "voisin.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_the_built_in_default_is_the_template_with_the_defaults() -> None:
@@ -37,8 +43,9 @@ def test_the_built_in_default_is_the_template_with_the_defaults() -> None:
 def test_template_run_gives_the_same_ledger_as_the_flags(tmp_path: Path) -> None:
     """voisin scenario new with flags, then simulate --scenario, against the flags alone."""
     file = tmp_path / "street.toml"
-    made = _voisin("scenario", "new", str(file), "--households", "5", "--minutes", "60",
-                   "--seed", "3")
+    made = _voisin(
+        "scenario", "new", str(file), "--households", "5", "--minutes", "60", "--seed", "3"
+    )
     assert made.returncode == 0, made.stderr
     assert "[[members]]" in file.read_text()  # commented examples travel with it
     from_file = run_simulation(SimulationConfig(scenario=file, out=tmp_path / "file"))
@@ -52,7 +59,9 @@ def test_template_run_gives_the_same_ledger_as_the_flags(tmp_path: Path) -> None
 def _replay_scenario(tmp_path: Path, meter_file: str, fmt: str) -> Path:
     file = tmp_path / "replay.toml"
     run = RunDefaults(**SMALL)
-    file.write_text(render_template(run) + f'''
+    file.write_text(
+        render_template(run)
+        + f'''
 [[members]]
 name = "real-home"
 bus = "C2"
@@ -60,7 +69,8 @@ pv_kwp = 5.0
 forecast = "persistence"
 preferred = ["school"]
 meter_data = {{ path = "{DATA / meter_file}", format = "{fmt}" }}
-''')
+'''
+    )
     return file
 
 
@@ -71,53 +81,80 @@ def _readings(ledger: Path, participant: str) -> list[dict]:
 
 
 def _hourly_from_csv() -> list[tuple[float, float]]:
-    lines = [x for x in (DATA / "meter-15min.csv").read_text().splitlines()
-             if x and not x.startswith("#")][1:]
+    lines = [
+        x
+        for x in (DATA / "meter-15min.csv").read_text().splitlines()
+        if x and not x.startswith("#")
+    ][1:]
     values = [(float(x.split(",")[1]), float(x.split(",")[2])) for x in lines]
-    return [(sum(v[0] for v in values[h * 4:h * 4 + 4]),
-             sum(v[1] for v in values[h * 4:h * 4 + 4])) for h in range(24)]
+    return [
+        (sum(v[0] for v in values[h * 4 : h * 4 + 4]), sum(v[1] for v in values[h * 4 : h * 4 + 4]))
+        for h in range(24)
+    ]
 
 
-@pytest.mark.parametrize(("meter_file", "fmt"), [("meter-15min.csv", "csv"),
-                                                 ("meter-p1.txt", "dsmr")])
-def test_a_real_meter_drives_a_household_end_to_end(tmp_path: Path, meter_file: str,
-                                                    fmt: str) -> None:
-    report = run_simulation(SimulationConfig(scenario=_replay_scenario(tmp_path, meter_file,
-                                                                       fmt), out=tmp_path))
+@pytest.mark.parametrize(
+    ("meter_file", "fmt"), [("meter-15min.csv", "csv"), ("meter-p1.txt", "dsmr")]
+)
+def test_a_real_meter_drives_a_household_end_to_end(
+    tmp_path: Path, meter_file: str, fmt: str
+) -> None:
+    report = run_simulation(
+        SimulationConfig(scenario=_replay_scenario(tmp_path, meter_file, fmt), out=tmp_path)
+    )
     assert report.verified
     home = KeyPair.derive("seed", 3, "member", "real-home").public_hex
     readings = _readings(report.ledger_path, home)
     assert len(readings) == 24
     for reading, (imported, exported) in zip(readings, _hourly_from_csv(), strict=True):
         assert reading["import_kwh"] - reading["export_kwh"] == pytest.approx(
-            imported - exported, abs=0.002)
+            imported - exported, abs=0.002
+        )
     assert sum(r["export_kwh"] for r in readings) > 5  # a sunny day's surplus went out
     assert any(t for t in [report.accounts.bills[home].market_eur])
 
 
-@pytest.mark.parametrize(("content", "line", "why"), [
-    ("time,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,0\n"
-     "2026-06-22T00:15:00+00:00,abc,0\n", 3, "not a number"),
-    ("# note\ntime,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,0\n"
-     "yesterday,0.1,0\n", 4, "ISO 8601"),
-    ("time,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,-2\n"
-     "2026-06-22T00:15:00+00:00,0.1,0\n", 2, "non-negative"),
-])
-def test_bad_meter_files_are_refused_with_a_line_number(tmp_path: Path, content: str,
-                                                        line: int, why: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "line", "why"),
+    [
+        (
+            "time,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,0\n"
+            "2026-06-22T00:15:00+00:00,abc,0\n",
+            3,
+            "not a number",
+        ),
+        (
+            "# note\ntime,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,0\n"
+            "yesterday,0.1,0\n",
+            4,
+            "ISO 8601",
+        ),
+        (
+            "time,import_kwh,export_kwh\n2026-06-22T00:00:00+00:00,0.1,-2\n"
+            "2026-06-22T00:15:00+00:00,0.1,0\n",
+            2,
+            "non-negative",
+        ),
+    ],
+)
+def test_bad_meter_files_are_refused_with_a_line_number(
+    tmp_path: Path, content: str, line: int, why: str
+) -> None:
     meter = tmp_path / "bad.csv"
     meter.write_text(content)
     file = tmp_path / "bad.toml"
-    file.write_text(render_template(RunDefaults(**SMALL)) + '''
+    file.write_text(
+        render_template(RunDefaults(**SMALL))
+        + """
 [[members]]
 name = "real-home"
 bus = "C2"
 meter_data = { path = "bad.csv" }
-''')
+"""
+    )
     with pytest.raises(InvalidInput, match=f"bad.csv line {line}: .*{why}"):
         run_simulation(SimulationConfig(scenario=file, out=tmp_path / "out"))
-    run = _voisin("simulate", "--scenario", str(file), "--out", str(tmp_path / "cli"),
-                  "--quiet")
+    run = _voisin("simulate", "--scenario", str(file), "--out", str(tmp_path / "cli"), "--quiet")
     assert run.returncode == 2
     assert f"line {line}" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
@@ -125,16 +162,18 @@ meter_data = { path = "bad.csv" }
 
 
 def test_a_tampered_telegram_is_refused(tmp_path: Path) -> None:
-    text = (DATA / "meter-p1.txt").read_bytes().replace(b"1-0:1.8.1(000740",
-                                                         b"1-0:1.8.1(000741", 1)
+    text = (DATA / "meter-p1.txt").read_bytes().replace(b"1-0:1.8.1(000740", b"1-0:1.8.1(000741", 1)
     (tmp_path / "p1.txt").write_bytes(text)
     file = tmp_path / "p1.toml"
-    file.write_text(render_template(RunDefaults(**SMALL)) + '''
+    file.write_text(
+        render_template(RunDefaults(**SMALL))
+        + """
 [[members]]
 name = "real-home"
 bus = "C2"
 meter_data = { path = "p1.txt", format = "dsmr" }
-''')
+"""
+    )
     with pytest.raises(InvalidInput, match="p1.txt line 1: telegram CRC"):
         run_simulation(SimulationConfig(scenario=file, out=tmp_path / "out"))
 

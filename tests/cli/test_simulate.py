@@ -20,7 +20,10 @@ SMALL = {"households": 8, "minutes": 60, "start": date(2026, 6, 22)}
 def _voisin(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "voisin.cli.main", *args],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -48,7 +51,8 @@ def test_money_balances_and_the_community_saves(small_run) -> None:
     acc = small_run.accounts
     market = sum(b.market_eur for b in acc.bills.values())
     assert market == pytest.approx(
-        acc.grid_legs_eur + acc.congestion_rent_eur + acc.wheeling_fees_eur, abs=1e-6)
+        acc.grid_legs_eur + acc.congestion_rent_eur + acc.wheeling_fees_eur, abs=1e-6
+    )
     bills = sum(b.total_eur for b in acc.bills.values())
     baseline = sum(b.baseline_eur for b in acc.bills.values())
     assert bills < baseline
@@ -79,8 +83,7 @@ def test_edited_row_is_named_by_verify(small_run, tmp_path: Path) -> None:
     copy.write_bytes(small_run.ledger_path.read_bytes())
     with sqlite3.connect(copy) as db:
         height, idx = db.execute(
-            "SELECT height, idx FROM transactions WHERE kind = 'trade' ORDER BY height, idx"
-            " LIMIT 1"
+            "SELECT height, idx FROM transactions WHERE kind = 'trade' ORDER BY height, idx LIMIT 1"
         ).fetchone()
         db.execute(
             "UPDATE transactions SET body = replace(body, '\"energy_kwh\":', '\"energy_kwh\":1')"
@@ -95,8 +98,7 @@ def test_edited_row_is_named_by_verify(small_run, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_simulate_then_verify(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    run = _voisin("simulate", "--households", "6", "--minutes", "60", "--out", str(out),
-                  "--quiet")
+    run = _voisin("simulate", "--households", "6", "--minutes", "60", "--out", str(out), "--quiet")
     assert run.returncode == 0, run.stderr
     assert "verified" in run.stdout
     assert "peer to peer" in run.stdout
@@ -123,7 +125,7 @@ def test_statements_from_the_ledger_agree_with_the_run_totals(small_run) -> None
     matches the bill the run kept in memory."""
     for pid, bill in small_run.accounts.bills.items():
         s = statement_for(small_run.ledger_path, pid)
-        market = (s.p2p_bought_eur + s.grid_import_eur - s.p2p_sold_eur - s.grid_export_eur)
+        market = s.p2p_bought_eur + s.grid_import_eur - s.p2p_sold_eur - s.grid_export_eur
         assert market == pytest.approx(bill.market_eur, abs=1e-4), bill.participant.group
         assert s.imbalance_eur == pytest.approx(bill.imbalance_eur, abs=1e-4)
 
@@ -139,8 +141,14 @@ def test_summary_names_site_dates_weather_and_the_energy_balance(small_run) -> N
     assert "Lyon (45.76 N, 4.84 E), 2026-06-22, seed 7" in text
     assert "Weather: mannheim reference year resampled; 2026-06-22" in text
     assert "clear-sky index" in text
-    for row in ("PV produced", "load", "battery charged", "battery discharged",
-                "import from the grid", "export to the grid"):
+    for row in (
+        "PV produced",
+        "load",
+        "battery charged",
+        "battery discharged",
+        "import from the grid",
+        "export to the grid",
+    ):
         assert row in text
     assert "persistence" in text
     assert "day-ahead" in text
@@ -152,7 +160,8 @@ def test_energy_balance_adds_up_and_imbalances_are_plausible(small_run) -> None:
     was metered differs from what was bid, by a fraction of the energy that flowed."""
     m = small_run.accounts.metered
     assert m["pv"] + m["import"] + m["battery discharge"] == pytest.approx(
-        m["load"] + m["export"] + m["battery charge"], abs=0.05)
+        m["load"] + m["export"] + m["battery charge"], abs=0.05
+    )
     assert m["pv"] > 0
     missed = small_run.below_bid_kwh + small_run.above_bid_kwh
     assert 0.02 * (m["import"] + m["export"]) < missed < m["import"] + m["export"]

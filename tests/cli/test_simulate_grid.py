@@ -36,8 +36,9 @@ def test_the_default_day_curtails_a_little_and_stays_in_band_in_ac(tmp_path: Pat
 
 @pytest.mark.slow
 def test_a_simbench_grid_runs_with_its_own_households(tmp_path: Path) -> None:
-    report = run_simulation(SimulationConfig(out=tmp_path, grid="simbench:1-LV-rural1--0-sw",
-                                             minutes=60))
+    report = run_simulation(
+        SimulationConfig(out=tmp_path, grid="simbench:1-LV-rural1--0-sw", minutes=60)
+    )
     assert report.verified
     assert report.grid.physical
     assert report.grid.scheduled is not None

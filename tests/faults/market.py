@@ -36,9 +36,16 @@ SEED = 3
 
 def service(ledger: Path, intervals: int) -> OperatorService:
     port = free_port()
-    return OperatorService(ServiceConfig(
-        households=HOUSEHOLDS, seed=SEED, intervals=intervals, ledger=ledger,
-        router=f"tcp://127.0.0.1:{port}", pub=f"tcp://127.0.0.1:{port + 1}"))
+    return OperatorService(
+        ServiceConfig(
+            households=HOUSEHOLDS,
+            seed=SEED,
+            intervals=intervals,
+            ledger=ledger,
+            router=f"tcp://127.0.0.1:{port}",
+            pub=f"tcp://127.0.0.1:{port + 1}",
+        )
+    )
 
 
 Request = tuple[str, str, str, object, bytes]
@@ -52,7 +59,8 @@ class Members:
     scenario: Scenario = field(default_factory=lambda: default_neighbourhood(HOUSEHOLDS, SEED))
     rng: random.Random = field(default_factory=lambda: random.Random(20260622))
     acked: dict[tuple[str, str], dict[str, object]] = field(
-        default_factory=lambda: defaultdict(dict))
+        default_factory=lambda: defaultdict(dict)
+    )
     """(kind, interval) -> member id -> the bid or reading the operator acknowledged."""
     in_doubt: list[Request] = field(default_factory=list)
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -70,10 +78,16 @@ class Members:
             pick = random.Random(f"{interval.id}/{i}")
             side = Side.SELL if pick.random() < 0.5 else Side.BUY
             price = round(pick.uniform(0.06, 0.34), 3)
-            bid = Bid(bid_id=f"{interval.id}/{m.id[:8]}", participant=m.id,
-                      bus=m.participant.bus, interval=interval.id, side=side,
-                      segments=({"energy_kwh": round(pick.uniform(0.2, 3.0), 3),
-                                 "price_eur_per_kwh": price},))
+            bid = Bid(
+                bid_id=f"{interval.id}/{m.id[:8]}",
+                participant=m.id,
+                bus=m.participant.bus,
+                interval=interval.id,
+                side=side,
+                segments=(
+                    {"energy_kwh": round(pick.uniform(0.2, 3.0), 3), "price_eur_per_kwh": price},
+                ),
+            )
             bid = sign_bid(m.keypair, bid, self._next(m.id))
             out.append(("bid", interval.id, m.id, bid, seal_bid(bid)))
         return out
@@ -84,11 +98,19 @@ class Members:
             if m.id in self.acked["reading", interval.id]:
                 continue
             pick = random.Random(f"reading/{interval.id}/{i}")
-            reading = Meter(m.meter_key, m.id).read(interval.id, pick.uniform(0, 4),
-                                                    pick.uniform(0, 4))
+            reading = Meter(m.meter_key, m.id).read(
+                interval.id, pick.uniform(0, 4), pick.uniform(0, 4)
+            )
             body = {"reading": reading.model_dump(mode="json")}
-            out.append(("reading", interval.id, m.id, reading,
-                        seal(m.keypair, MessageType.READING, self._next(m.id), body)))
+            out.append(
+                (
+                    "reading",
+                    interval.id,
+                    m.id,
+                    reading,
+                    seal(m.keypair, MessageType.READING, self._next(m.id), body),
+                )
+            )
         return out
 
     def send(self, served: OperatorService, requests: list[Request]) -> None:
@@ -126,7 +148,8 @@ class Audit:
 
     members: Members
     kept: dict[tuple[str, str], dict[str, object]] = field(
-        default_factory=lambda: defaultdict(dict))
+        default_factory=lambda: defaultdict(dict)
+    )
     """In-doubt messages a restart showed the operator had kept."""
 
     @property
@@ -153,8 +176,11 @@ class Audit:
                 for member, reading in items.items():
                     assert held.get(member) == reading, f"acknowledged reading lost: {interval}"
         for kind, interval, member, item, _ in in_doubt:
-            kept = (books.get(interval, {}).get(member) if kind == "bid" else
-                    {r.value.participant: r.value for r in op.meters.held(interval)}.get(member))
+            kept = (
+                books.get(interval, {}).get(member)
+                if kind == "bid"
+                else {r.value.participant: r.value for r in op.meters.held(interval)}.get(member)
+            )
             if kept == item:
                 self.kept[kind, interval][member] = item
 
@@ -179,8 +205,9 @@ class Audit:
                 elif kind == TxKind.SETTLEMENT.value:
                     settlements[data["interval"]].add(height)
                 elif kind == TxKind.READING.value:
-                    readings[data["interval"]][data["participant"]] = \
-                        MeterReading.model_validate(data)
+                    readings[data["interval"]][data["participant"]] = MeterReading.model_validate(
+                        data
+                    )
                 elif kind == TxKind.REGISTRATION.value:
                     registrations += 1
         assert registrations == len(self.members.scenario.members), "registered twice"
@@ -193,5 +220,8 @@ class Audit:
                 assert roots[interval] == want, f"the book of {interval} is not what was acked"
             if kind == "reading" and interval in settlements:
                 assert readings[interval] == items, f"readings of {interval} differ"
-        return {"height": report.height, "clearings": len(clearings),
-                "settlements": len(settlements)}
+        return {
+            "height": report.height,
+            "clearings": len(clearings),
+            "settlements": len(settlements),
+        }

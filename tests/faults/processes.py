@@ -39,8 +39,9 @@ class Market:
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.lives = 0
 
-    def start_operator(self, crash_at: str | None = None,
-                       max_file_bytes: int | None = None) -> None:
+    def start_operator(
+        self, crash_at: str | None = None, max_file_bytes: int | None = None
+    ) -> None:
         """Start (or start again) the operator; ``crash_at`` arms a crash point in it,
         ``max_file_bytes`` caps every file it writes (RLIMIT_FSIZE: a full disk)."""
         env = {k: v for k, v in os.environ.items() if k != "VOISIN_CRASH_AT"}
@@ -48,21 +49,53 @@ class Market:
             env["VOISIN_CRASH_AT"] = crash_at
         self.lives += 1
         log = (self.folder / f"operator-{self.lives}.log").open("wb")
-        self.operator = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-            "operator", *self.common, "--intervals", str(self.intervals), "--speed", "900",
-            "--router", self.router, "--pub", self.pub, "--ledger", str(self.ledger),
-            "--wait-agents", str(len(self.labels))), stdout=subprocess.DEVNULL, stderr=log,
-            env=env, preexec_fn=None if max_file_bytes is None else (
-                lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
-                                           (max_file_bytes, max_file_bytes))))
+        self.operator = subprocess.Popen(
+            child_command(  # noqa: S603 - our own CLI
+                "operator",
+                *self.common,
+                "--intervals",
+                str(self.intervals),
+                "--speed",
+                "900",
+                "--router",
+                self.router,
+                "--pub",
+                self.pub,
+                "--ledger",
+                str(self.ledger),
+                "--wait-agents",
+                str(len(self.labels)),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+            preexec_fn=None
+            if max_file_bytes is None
+            else (
+                lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+            ),
+        )
 
     def start_agent(self, label: str) -> None:
         """Start (or start again) an agent; it keeps its report file across lives."""
-        self.agents[label] = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-            "agent", *self.common, "--household", label, "--operator", self.router,
-            "--pub", self.pub, "--server-key", self.scenario.operator.public_hex,
-            "--report", str(self.folder / f"agent-{label}.json")),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.agents[label] = subprocess.Popen(
+            child_command(  # noqa: S603 - our own CLI
+                "agent",
+                *self.common,
+                "--household",
+                label,
+                "--operator",
+                self.router,
+                "--pub",
+                self.pub,
+                "--server-key",
+                self.scenario.operator.public_hex,
+                "--report",
+                str(self.folder / f"agent-{label}.json"),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def wait_cleared(self, count: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -74,8 +107,11 @@ class Market:
             return []
         try:
             with SqliteStore(self.ledger, read_only=True) as store:
-                return [json.loads(body)["interval"] for _, _, kind, body, _
-                        in store.raw_transactions() if kind == TxKind.CLEARING.value]
+                return [
+                    json.loads(body)["interval"]
+                    for _, _, kind, body, _ in store.raw_transactions()
+                    if kind == TxKind.CLEARING.value
+                ]
         except Exception:  # noqa: BLE001 - the writer may be mid-way; look again later
             return []
 
@@ -91,8 +127,9 @@ class Market:
         return [json.loads(p.read_text()) for p in sorted(self.folder.glob("agent-*.json"))]
 
 
-def committed(ledger: Path) -> tuple[dict[str, int], dict[str, str], dict[str, set[str]],
-                                      dict[str, int]]:
+def committed(
+    ledger: Path,
+) -> tuple[dict[str, int], dict[str, str], dict[str, set[str]], dict[str, int]]:
     """Per interval: clearings, the committed bids_root, participants with a committed
     reading, and settlement blocks."""
     clearings: dict[str, int] = defaultdict(int)

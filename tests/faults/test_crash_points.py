@@ -74,8 +74,10 @@ def test_hundreds_of_crashes_lose_nothing_acknowledged(fast_disk: Path) -> None:
     commits = passes["journal-commit"] + passes["block-write"]
     assert commits >= 200, passes
     assert sum(len(v) for (kind, _), v in members.acked.items() if kind == "bid") > 100
-    print(f"{sum(crashed.values())} crashes {crashed}; {commits} commits; refused "
-          f"{dict(members.refused)}")
+    print(
+        f"{sum(crashed.values())} crashes {crashed}; {commits} commits; refused "
+        f"{dict(members.refused)}"
+    )
 
 
 @pytest.mark.parametrize("point", faults.POINTS)

@@ -47,8 +47,9 @@ def test_operator_killed_at_exact_points_loses_no_acknowledged_message(tmp_path:
                 assert code == -signal.SIGKILL, (market.folder / "operator-1.log").read_text()
                 deaths.append(crash_points[len(deaths)])
                 verify_ledger(market.ledger)  # every death leaves a chain that verifies
-                market.start_operator(crash_points[len(deaths)]
-                                      if len(deaths) < len(crash_points) else None)
+                market.start_operator(
+                    crash_points[len(deaths)] if len(deaths) < len(crash_points) else None
+                )
             time.sleep(0.05)
         assert market.operator.poll() == 0, "the last operator did not finish"
         for proc in market.agents.values():
@@ -95,7 +96,7 @@ def test_agents_killed_frozen_and_an_operator_killed_at_random(tmp_path: Path) -
     assert sorted(settlements.values()) == [1] * INTERVALS
     check_acknowledged(market)
     later = sorted(clearings)[5:]  # cleared after the dead agent came back and the frozen
-    for label in ("0", "1"):       # one thawed: both bid (and were acknowledged) again
+    for label in ("0", "1"):  # one thawed: both bid (and were acknowledged) again
         report = json.loads((tmp_path / f"agent-{label}.json").read_text())
         mine = {Bid.model_validate(b).interval for b in report["bids"].values()}
         assert mine & set(later), label

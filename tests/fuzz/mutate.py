@@ -20,8 +20,29 @@ from typing import Any
 from voisin.errors import VoisinError
 
 ODD_VALUES: tuple[Any, ...] = (
-    None, True, False, 0, -1, 2**63, -(2**64), 1e308, -1e308, 0.5, "0.5", "", "x" * 30_000,
-    [], {}, [[[[]]]], {"": None}, "NaN", "\u0000", "\ud800", "é" * 3, 1.0, "true",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63,
+    -(2**64),
+    1e308,
+    -1e308,
+    0.5,
+    "0.5",
+    "",
+    "x" * 30_000,
+    [],
+    {},
+    [[[[]]]],
+    {"": None},
+    "NaN",
+    "\u0000",
+    "\ud800",
+    "é" * 3,
+    1.0,
+    "true",
 )
 
 
@@ -71,8 +92,14 @@ def _json_mutation(rng: random.Random, value: Any, depth: int = 0) -> Any:
     if isinstance(value, bool):
         return not value
     if isinstance(value, int | float) and rng.random() < 0.5:
-        return rng.choice((value * -1, value + 1e-9, str(value), int(value) if
-                           isinstance(value, float) and value == value else value / 3))
+        return rng.choice(
+            (
+                value * -1,
+                value + 1e-9,
+                str(value),
+                int(value) if isinstance(value, float) and value == value else value / 3,
+            )
+        )
     return rng.choice(ODD_VALUES)
 
 
@@ -87,16 +114,16 @@ def _byte_mutation(rng: random.Random, data: bytearray, seeds: Sequence[bytes]) 
     elif action == 2:
         data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
     elif action == 3 and data:
-        del data[at:at + rng.randint(1, 16)]
+        del data[at : at + rng.randint(1, 16)]
     elif action == 4 and data:
-        chunk = data[at:at + rng.randint(1, 32)]
+        chunk = data[at : at + rng.randint(1, 32)]
         data[at:at] = chunk * rng.randint(1, 4)
     elif action == 5:
         other = rng.choice(seeds)
         cut = rng.randrange(len(other) + 1)
         data[at:] = other[cut:]
     elif data:
-        del data[rng.randrange(len(data)):]
+        del data[rng.randrange(len(data)) :]
 
 
 def mutate(rng: random.Random, seeds: Sequence[bytes]) -> bytes:
@@ -112,9 +139,12 @@ def mutate(rng: random.Random, seeds: Sequence[bytes]) -> bytes:
                 value = _json_mutation(rng, value)
             if rng.random() < 0.05:
                 value = [value] * 1 if rng.random() < 0.5 else {"deep": "[" * 5000}
-            return json.dumps(value, sort_keys=rng.random() < 0.5,
-                              separators=rng.choice(((",", ":"), (", ", ": "))),
-                              ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
+            return json.dumps(
+                value,
+                sort_keys=rng.random() < 0.5,
+                separators=rng.choice(((",", ":"), (", ", ": "))),
+                ensure_ascii=rng.random() < 0.5,
+            ).encode("utf-8", "surrogatepass")
     data = bytearray(seed)
     for _ in range(rng.randint(1, 4)):
         _byte_mutation(rng, data, seeds)
@@ -123,8 +153,7 @@ def mutate(rng: random.Random, seeds: Sequence[bytes]) -> bytes:
     return bytes(data)
 
 
-def fuzz(run: Callable[[bytes], object], seeds: Sequence[bytes], runs: int, seed: int
-         ) -> Findings:
+def fuzz(run: Callable[[bytes], object], seeds: Sequence[bytes], runs: int, seed: int) -> Findings:
     """Feed ``runs`` mutated inputs (seeds first, unchanged) to ``run``."""
     rng = random.Random(seed)
     found = Findings()

@@ -67,8 +67,9 @@ class Refused(VoisinError):
     """A reply the intake sent back: a refusal of the request, by code."""
 
 
-def _file_target(folder: Path, name: str, read: Callable[[Path], object]
-                 ) -> Callable[[bytes], object]:
+def _file_target(
+    folder: Path, name: str, read: Callable[[Path], object]
+) -> Callable[[bytes], object]:
     path = folder / name
 
     def run(data: bytes) -> object:
@@ -93,30 +94,50 @@ class Targets:
         self.folder = folder
         scenario = default_neighbourhood(HOUSEHOLDS, SEED)
         port = free_port()
-        self.service = OperatorService(ServiceConfig(
-            households=HOUSEHOLDS, seed=SEED, intervals=4, ledger=folder / "live.sqlite",
-            router=f"tcp://127.0.0.1:{port}", pub=f"tcp://127.0.0.1:{port + 1}"))
+        self.service = OperatorService(
+            ServiceConfig(
+                households=HOUSEHOLDS,
+                seed=SEED,
+                intervals=4,
+                ledger=folder / "live.sqlite",
+                router=f"tcp://127.0.0.1:{port}",
+                pub=f"tcp://127.0.0.1:{port + 1}",
+            )
+        )
         first = self.service.intervals[0]
         self.service.run_phase(Phase.OPEN_GATE, first)
         member = scenario.members[0]
-        bid = sign_bid(member.keypair, Bid(
-            bid_id=f"{first.id}/fuzz", participant=member.id, bus=member.participant.bus,
-            interval=first.id, side="buy",
-            segments=({"energy_kwh": 1.5, "price_eur_per_kwh": 0.2},)), 10)
+        bid = sign_bid(
+            member.keypair,
+            Bid(
+                bid_id=f"{first.id}/fuzz",
+                participant=member.id,
+                bus=member.participant.bus,
+                interval=first.id,
+                side="buy",
+                segments=({"energy_kwh": 1.5, "price_eur_per_kwh": 0.2},),
+            ),
+            10,
+        )
         reading = Meter(member.meter_key, member.id).read(first.id, 1.2, 0.4)
         requests = [
             seal_bid(bid),
             seal(member.keypair, MessageType.HELLO, 11, {"agent": "fuzz"}),
-            seal(member.keypair, MessageType.READING, 12, {"reading": reading.model_dump(
-                mode="json")}),
+            seal(
+                member.keypair,
+                MessageType.READING,
+                12,
+                {"reading": reading.model_dump(mode="json")},
+            ),
             seal(member.keypair, MessageType.BIDS, 13, {"bids": [bid.model_dump(mode="json")]}),
             seal(member.keypair, MessageType.QUERY, 14, {"what": "block", "height": 1}),
             seal(member.keypair, MessageType.QUERY, 15, {"what": "status"}),
         ]
         block = self.service.ledger.block(1).model_dump(mode="json")
         event = canonical_bytes({"v": 1, "type": "block", "seq": 3, "body": block})
-        sim = run_simulation(SimulationConfig(out=folder / "sim", households=2, minutes=60,
-                                              overwrite=True)).ledger_path
+        sim = run_simulation(
+            SimulationConfig(out=folder / "sim", households=2, minutes=60, overwrite=True)
+        ).ledger_path
         self.ledger_bytes = sim.read_bytes()
         proof = proof_json(prove(sim, height=3, index=1)).encode()
         headers = headers_json(export_headers(sim)).encode()
@@ -129,36 +150,71 @@ class Targets:
         book = json.dumps({"interval": first.id, "bids": [bid.model_dump(mode="json")]}).encode()
         (folder / "grid.json").write_bytes(grid)
         (folder / "book.json").write_bytes(book)
-        registry = json.dumps({"operator": scenario.operator.public_hex,
-                               "grid": json.loads(grid), "members": [
-                                   {"participant": m.participant.model_dump(mode="json"),
-                                    "pv_kwp": m.pv_kwp} for m in scenario.members]}).encode()
+        registry = json.dumps(
+            {
+                "operator": scenario.operator.public_hex,
+                "grid": json.loads(grid),
+                "members": [
+                    {"participant": m.participant.model_dump(mode="json"), "pv_kwp": m.pv_kwp}
+                    for m in scenario.members
+                ],
+            }
+        ).encode()
         operator_hex = self.service.key.public_hex
         bids = {bid.bid_id: bid.model_dump(mode="json")}
         self.all = [
             Target("request", requests, self._request),
             Target("envelope", requests, lambda d: parse_envelope(d).check_signature()),
-            Target("reply", [ack(3, {"height": 2}), reject(4, "replay", "old", last_seq=9)],
-                   decode_reply),
+            Target(
+                "reply",
+                [ack(3, {"height": 2}), reject(4, "replay", "old", last_seq=9)],
+                decode_reply,
+            ),
             Target("event", [event], parse_event),
-            Target("block", [json.dumps(block).encode()],
-                   lambda d: check_block(_object(d), operator_hex, None)),
-            Target("trade", [json.dumps({"buyer": member.id, "seller": "grid",
-                                         "buyer_bid_id": bid.bid_id, "energy_kwh": 1.0,
-                                         "buyer_price_eur_per_kwh": 0.2}).encode()],
-                   lambda d: _trade(d, member.id, bids)),
+            Target(
+                "block",
+                [json.dumps(block).encode()],
+                lambda d: check_block(_object(d), operator_hex, None),
+            ),
+            Target(
+                "trade",
+                [
+                    json.dumps(
+                        {
+                            "buyer": member.id,
+                            "seller": "grid",
+                            "buyer_bid_id": bid.bid_id,
+                            "energy_kwh": 1.0,
+                            "buyer_price_eur_per_kwh": 0.2,
+                        }
+                    ).encode()
+                ],
+                lambda d: _trade(d, member.id, bids),
+            ),
             Target("grid-and-book", [book, grid], self._market_files),
             Target("registry", [registry], _file_target(folder, "registry.json", _registry)),
-            Target("key-file", [key_path.read_bytes()],
-                   _file_target(folder, "fuzz.key", read_key_file)),
+            Target(
+                "key-file", [key_path.read_bytes()], _file_target(folder, "fuzz.key", read_key_file)
+            ),
             Target("proof", [proof, headers], self._proof_files(proof, headers)),
-            Target("sealed-statement", [sealed], _file_target(
-                folder, "sealed.json", lambda p: open_statement(load_json(p, "statement"),
-                                                                who))),
-            Target("agent-settings", [b'household = 2\nseed = 4\noperator = "tcp://x:1"\n'],
-                   _file_target(folder, "agent.toml", _agent_settings)),
-            Target("ledger-file", [self.ledger_bytes], _file_target(
-                folder, "fuzzed.sqlite", verify_ledger), runs=100),
+            Target(
+                "sealed-statement",
+                [sealed],
+                _file_target(
+                    folder, "sealed.json", lambda p: open_statement(load_json(p, "statement"), who)
+                ),
+            ),
+            Target(
+                "agent-settings",
+                [b'household = 2\nseed = 4\noperator = "tcp://x:1"\n'],
+                _file_target(folder, "agent.toml", _agent_settings),
+            ),
+            Target(
+                "ledger-file",
+                [self.ledger_bytes],
+                _file_target(folder, "fuzzed.sqlite", verify_ledger),
+                runs=100,
+            ),
         ]
         self._grid, self._book = grid, book
 
@@ -183,8 +239,10 @@ class Targets:
             as_proof = b'"audit_path"' in data
             proof_path.write_bytes(data if as_proof else proof)
             headers_path.write_bytes(headers if as_proof else data)
-            return check_proof(load_json(proof_path, "proof"), load_json(headers_path,
-                                                                         "headers file"))
+            return check_proof(
+                load_json(proof_path, "proof"), load_json(headers_path, "headers file")
+            )
+
         return run
 
     def close(self) -> None:

@@ -29,8 +29,11 @@ from .targets import Target, Targets
 @pytest.fixture(scope="module")
 def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     ram = Path("/dev/shm")  # every acknowledged request commits the journal: no fsync wait
-    folder = Path(tempfile.mkdtemp(prefix="voisin-fuzz-", dir=ram)) if ram.is_dir() \
+    folder = (
+        Path(tempfile.mkdtemp(prefix="voisin-fuzz-", dir=ram))
+        if ram.is_dir()
         else tmp_path_factory.mktemp("fuzz")
+    )
     built = Targets(folder)
     try:
         yield built
@@ -39,8 +42,21 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-NAMES = ["request", "envelope", "reply", "event", "block", "trade", "grid-and-book",
-         "registry", "key-file", "proof", "sealed-statement", "agent-settings", "ledger-file"]
+NAMES = [
+    "request",
+    "envelope",
+    "reply",
+    "event",
+    "block",
+    "trade",
+    "grid-and-book",
+    "registry",
+    "key-file",
+    "proof",
+    "sealed-statement",
+    "agent-settings",
+    "ledger-file",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -50,21 +66,29 @@ def test_no_input_crashes_a_target(targets: Targets, name: str) -> None:
     assert found.runs == max(target.runs, len(target.seeds))
     assert not found.crashes, [(why, data[:200]) for why, data in found.crashes[:3]]
     assert found.refused, "the mutations never reached a refusal: the seeds are wrong"
-    print(f"{name}: {found.runs} inputs, {found.accepted} accepted, refused "
-          f"{dict(found.refused.most_common())}")
+    print(
+        f"{name}: {found.runs} inputs, {found.accepted} accepted, refused "
+        f"{dict(found.refused.most_common())}"
+    )
 
 
 def test_every_target_is_fuzzed(targets: Targets) -> None:
     assert sorted(t.name for t in targets.all) == sorted(NAMES)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-                    lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=12), inner, max_size=6), max_leaves=20)
-FIELDS = st.fixed_dictionaries({}, optional={k: JSON for k in
-                                             ("v", "type", "sender", "seq", "body", "sig")})
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+    ),
+    max_leaves=20,
+)
+FIELDS = st.fixed_dictionaries(
+    {}, optional={k: JSON for k in ("v", "type", "sender", "seq", "body", "sig")}
+)
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _only_refusals(run, data: bytes) -> None:
@@ -90,15 +114,27 @@ def test_arbitrary_json_envelopes(targets: Targets, envelope: dict) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
-                    reason="atheris does not install on this platform")
+@pytest.mark.skipif(
+    importlib.util.find_spec("atheris") is None, reason="atheris does not install on this platform"
+)
 @pytest.mark.parametrize("name", ["request", "block", "registry", "proof"])
 def test_coverage_guided_runs_find_no_crash(tmp_path: Path, name: str) -> None:
     counts = tmp_path / "counts.json"
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("atheris_fuzz.py")), name, str(counts),
-         "-runs=2500", "-seed=1", "-max_len=8192"],
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            str(Path(__file__).with_name("atheris_fuzz.py")),
+            name,
+            str(counts),
+            "-runs=2500",
+            "-seed=1",
+            "-max_len=8192",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(counts.read_text())
     assert found["runs"] == 2500

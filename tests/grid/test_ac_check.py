@@ -22,8 +22,9 @@ DISTFLOW = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / 
 PRICES = {"import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05}
 
 
-def receiving_end_kv(v_send_kv: float, r_ohm: float, x_ohm: float, p_mw: float,
-                     q_mvar: float) -> float:
+def receiving_end_kv(
+    v_send_kv: float, r_ohm: float, x_ohm: float, p_mw: float, q_mvar: float
+) -> float:
     """Exact voltage at a load (p, q) fed through r + jx from v_send (three-phase, line to
     line): V^4 + (2 (r p + x q) - Vs^2) V^2 + (r^2 + x^2)(p^2 + q^2) = 0, larger root."""
     a = v_send_kv**2 - 2.0 * (r_ohm * p_mw + x_ohm * q_mvar)
@@ -33,11 +34,24 @@ def receiving_end_kv(v_send_kv: float, r_ohm: float, x_ohm: float, p_mw: float,
 
 def two_bus(**extra: object) -> Grid:
     """R - A, 0.5 km of 0.2 + j0.1 ohm/km (r = 0.1, x = 0.05 ohm), rated 90 A, 0.4 kV."""
-    return Grid.model_validate({
-        "root": "R", "buses": ["R", "A"],
-        "lines": [{"from": "R", "to": "A", "length_km": 0.5, "r_ohm_per_km": 0.2,
-                   "x_ohm_per_km": 0.1, "max_i_ka": 0.09}],
-        **PRICES, **extra})
+    return Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A"],
+            "lines": [
+                {
+                    "from": "R",
+                    "to": "A",
+                    "length_km": 0.5,
+                    "r_ohm_per_km": 0.2,
+                    "x_ohm_per_km": 0.1,
+                    "max_i_ka": 0.09,
+                }
+            ],
+            **PRICES,
+            **extra,
+        }
+    )
 
 
 def test_baran_wu_33_ac_voltages_and_losses() -> None:
@@ -68,8 +82,7 @@ def test_two_bus_line_matches_the_exact_solution_and_flags_its_limits() -> None:
     result = ac_check(grid, {"A": (-60.0, -20.0)})
     v_kv = receiving_end_kv(0.4, 0.1, 0.05, 0.06, 0.02)
     assert result.vm_pu["A"] == pytest.approx(v_kv / 0.4, abs=1e-9)
-    assert result.losses_kw == pytest.approx(1000 * 0.1 * (0.06**2 + 0.02**2) / v_kv**2,
-                                             abs=1e-6)
+    assert result.losses_kw == pytest.approx(1000 * 0.1 * (0.06**2 + 0.02**2) / v_kv**2, abs=1e-6)
     assert result.import_p_kw == pytest.approx(60.0 + result.losses_kw, abs=1e-6)
     current_ka = math.hypot(0.06, 0.02) / (math.sqrt(3) * v_kv)
     assert result.line_loading_percent[0] == pytest.approx(100 * current_ka / 0.09, abs=1e-6)
@@ -79,8 +92,14 @@ def test_two_bus_line_matches_the_exact_solution_and_flags_its_limits() -> None:
 
 
 def test_transformer_tap_is_a_shift_of_the_no_load_voltage_and_its_impedance_lv_side() -> None:
-    trafo = {"sn_kva": 100, "vn_hv_kv": 20, "vn_lv_kv": 0.4, "vk_percent": 4,
-             "vkr_percent": 1.5, "tap_percent": -2.5}
+    trafo = {
+        "sn_kva": 100,
+        "vn_hv_kv": 20,
+        "vn_lv_kv": 0.4,
+        "vk_percent": 4,
+        "vkr_percent": 1.5,
+        "tap_percent": -2.5,
+    }
     grid = two_bus(transformer=trafo, slack_vm_pu=1.02)
     assert source_vm_pu(grid) == pytest.approx(1.02 * 0.975)
     idle = ac_check(grid, {})
@@ -94,10 +113,12 @@ def test_transformer_tap_is_a_shift_of_the_no_load_voltage_and_its_impedance_lv_
     assert loaded.vm_pu["R"] == pytest.approx(v_kv / 0.4, abs=1e-9)
     current_ka = math.hypot(0.12, 0.03) / (math.sqrt(3) * v_kv)
     rated_ka = 0.1 / (math.sqrt(3) * 0.4)
-    assert loaded.transformer_loading_percent == pytest.approx(100 * current_ka / rated_ka,
-                                                               rel=1e-6)
+    assert loaded.transformer_loading_percent == pytest.approx(
+        100 * current_ka / rated_ka, rel=1e-6
+    )
     assert ("transformer-overload", "transformer") in {
-        (v.kind, v.element) for v in loaded.violations}
+        (v.kind, v.element) for v in loaded.violations
+    }
 
 
 def test_lindistflow_is_the_first_order_of_ac_on_a_lightly_loaded_feeder() -> None:
@@ -139,15 +160,29 @@ def test_bad_states_are_refused() -> None:
         ac_check(grid, {}, {"A": 1.0})
 
 
-@pytest.mark.parametrize(("r", "x", "message"),
-                         [(0.0, 0.0, "has no impedance"), (0.5, 1e-172, "failed numerically")])
+@pytest.mark.parametrize(
+    ("r", "x", "message"), [(0.0, 0.0, "has no impedance"), (0.5, 1e-172, "failed numerically")]
+)
 def test_degenerate_impedances_are_one_line_errors(r: float, x: float, message: str) -> None:
     # Found by the property below: pandapower's admittance matrix raises numpy's
     # FloatingPointError on a zero (or subnormal) impedance, a traceback in the CLI.
-    grid = Grid.model_validate({
-        "root": "R", "buses": ["R", "A"], **PRICES,
-        "lines": [{"from": "R", "to": "A", "length_km": 0.25, "r_ohm_per_km": r,
-                   "x_ohm_per_km": x, "max_i_ka": 0.3}]})
+    grid = Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A"],
+            **PRICES,
+            "lines": [
+                {
+                    "from": "R",
+                    "to": "A",
+                    "length_km": 0.25,
+                    "r_ohm_per_km": r,
+                    "x_ohm_per_km": x,
+                    "max_i_ka": 0.3,
+                }
+            ],
+        }
+    )
     with pytest.raises(InvalidInput, match=message):
         ac_check(grid, {"A": (-5.0, 0.0)})
     assert lindistflow(grid, {"A": (-5.0, 0.0)}).vm_pu["A"] <= 1.0
@@ -158,18 +193,26 @@ def loaded_feeders(draw: st.DrawFn) -> tuple[Grid, dict[str, tuple[float, float]
     """A random radial LV feeder without line capacitance, maybe with a transformer, and
     injections of either sign."""
     count = draw(st.integers(2, 8))
-    lines = [{"from": f"b{draw(st.integers(0, b - 1))}", "to": f"b{b}",
-              "length_km": draw(st.floats(0.02, 0.3)),
-              "r_ohm_per_km": draw(st.floats(0.1, 0.7)),
-              "x_ohm_per_km": draw(st.floats(0.0, 0.3, allow_subnormal=False)),
-              "max_i_ka": 0.3}
-             for b in range(1, count)]
+    lines = [
+        {
+            "from": f"b{draw(st.integers(0, b - 1))}",
+            "to": f"b{b}",
+            "length_km": draw(st.floats(0.02, 0.3)),
+            "r_ohm_per_km": draw(st.floats(0.1, 0.7)),
+            "x_ohm_per_km": draw(st.floats(0.0, 0.3, allow_subnormal=False)),
+            "max_i_ka": 0.3,
+        }
+        for b in range(1, count)
+    ]
     extra: dict[str, object] = {}
     if draw(st.booleans()):
-        extra["transformer"] = {"std_type": "0.4 MVA 20/0.4 kV",
-                                "tap_percent": draw(st.sampled_from([-2.5, 0.0, 2.5]))}
-    grid = Grid.model_validate({"root": "b0", "buses": [f"b{b}" for b in range(count)],
-                                "lines": lines, **PRICES, **extra})
+        extra["transformer"] = {
+            "std_type": "0.4 MVA 20/0.4 kV",
+            "tap_percent": draw(st.sampled_from([-2.5, 0.0, 2.5])),
+        }
+    grid = Grid.model_validate(
+        {"root": "b0", "buses": [f"b{b}" for b in range(count)], "lines": lines, **PRICES, **extra}
+    )
     power = st.floats(-25.0, 25.0)
     return grid, {f"b{b}": (draw(power), draw(power)) for b in range(1, count)}
 

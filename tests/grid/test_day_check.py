@@ -27,8 +27,9 @@ def _scaled(state: dict[str, tuple[float, float]], factor: float):
 def test_day_figures_are_the_extremes_and_sums_of_its_intervals(baran_wu) -> None:
     grid, full = baran_wu
     half = _scaled(full, 0.5)
-    day = check_day([("2026-06-22T12:00Z", grid, full, None),
-                     ("2026-06-22T12:15Z", grid, half, None)])
+    day = check_day(
+        [("2026-06-22T12:00Z", grid, full, None), ("2026-06-22T12:15Z", grid, half, None)]
+    )
     alone = [ac_check(grid, s, lindistflow(grid, s).vm_pu) for s in (full, half)]
     assert day.minutes == 15
     assert [c.predicted_by for c in day.intervals] == ["lindistflow", "lindistflow"]
@@ -56,8 +57,9 @@ def test_published_voltages_are_compared_as_given(baran_wu) -> None:
 def test_the_grid_may_change_between_intervals(baran_wu) -> None:
     grid, full = baran_wu
     stiffer = grid.model_copy(update={"slack_vm_pu": 1.03})
-    day = check_day([("2026-06-22T12:00Z", grid, full, None),
-                     ("2026-06-22T13:00Z", stiffer, full, None)])
+    day = check_day(
+        [("2026-06-22T12:00Z", grid, full, None), ("2026-06-22T13:00Z", stiffer, full, None)]
+    )
     assert day.minutes == 60
     first, second = day.intervals
     assert second.ac.max_vm_pu == pytest.approx(1.03)
@@ -66,7 +68,6 @@ def test_the_grid_may_change_between_intervals(baran_wu) -> None:
 
 def test_interval_length_and_empty_runs() -> None:
     assert interval_minutes(["2026-06-22T12:00Z"]) == 15
-    assert interval_minutes(["2026-06-22T12:30Z", "2026-06-22T12:00Z",
-                             "2026-06-22T13:30Z"]) == 30
+    assert interval_minutes(["2026-06-22T12:30Z", "2026-06-22T12:00Z", "2026-06-22T13:30Z"]) == 30
     with pytest.raises(InvalidInput, match="no cleared interval"):
         check_day([])

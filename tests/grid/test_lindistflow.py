@@ -24,16 +24,39 @@ PRICES = {"import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05}
 def three_bus(tap_percent: float = 2.5) -> Grid:
     """R - A - B at 0.4 kV; line A-B written from B to A; a 400 kVA transformer with
     vk 5 %, vkr 3 %: z = 0.05 * 0.4^2 / 0.4 = 0.02 ohm, r = 0.012, x = 0.016."""
-    return Grid.model_validate({
-        "root": "R", "buses": ["R", "A", "B"],
-        "lines": [{"from": "R", "to": "A", "length_km": 0.5, "r_ohm_per_km": 0.2,
-                   "x_ohm_per_km": 0.1, "max_i_ka": 0.27},
-                  {"from": "B", "to": "A", "length_km": 0.25, "r_ohm_per_km": 0.4,
-                   "x_ohm_per_km": 0.08, "max_i_ka": 0.27}],
-        "transformer": {"sn_kva": 400, "vn_hv_kv": 20, "vn_lv_kv": 0.4, "vk_percent": 5,
-                        "vkr_percent": 3, "tap_percent": tap_percent},
-        **PRICES,
-    })
+    return Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A", "B"],
+            "lines": [
+                {
+                    "from": "R",
+                    "to": "A",
+                    "length_km": 0.5,
+                    "r_ohm_per_km": 0.2,
+                    "x_ohm_per_km": 0.1,
+                    "max_i_ka": 0.27,
+                },
+                {
+                    "from": "B",
+                    "to": "A",
+                    "length_km": 0.25,
+                    "r_ohm_per_km": 0.4,
+                    "x_ohm_per_km": 0.08,
+                    "max_i_ka": 0.27,
+                },
+            ],
+            "transformer": {
+                "sn_kva": 400,
+                "vn_hv_kv": 20,
+                "vn_lv_kv": 0.4,
+                "vk_percent": 5,
+                "vkr_percent": 3,
+                "tap_percent": tap_percent,
+            },
+            **PRICES,
+        }
+    )
 
 
 def test_three_bus_feeder_worked_by_hand() -> None:
@@ -81,9 +104,14 @@ def test_bad_inputs_are_refused_in_one_line() -> None:
         lindistflow(grid, {"A": (math.nan, 0.0)})
     with pytest.raises(InvalidInput, match="falls to zero"):
         lindistflow(grid, {"B": (-50_000.0, 0.0)})
-    transport = Grid.model_validate({"root": "R", "buses": ["R", "A"],
-                                     "lines": [{"from": "R", "to": "A", "capacity_kwh": 5}],
-                                     **PRICES})
+    transport = Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A"],
+            "lines": [{"from": "R", "to": "A", "capacity_kwh": 5}],
+            **PRICES,
+        }
+    )
     with pytest.raises(InvalidInput, match="physical grid"):
         lindistflow(transport, {})
 
@@ -98,13 +126,25 @@ def feeders(draw: st.DrawFn) -> tuple[Grid, dict[str, tuple[float, float]], list
         ends = (f"b{parent[b]}", f"b{b}")
         if draw(st.booleans()):
             ends = ends[::-1]
-        lines.append({"from": ends[0], "to": ends[1],
-                      "length_km": draw(st.floats(0.01, 0.5)),
-                      "r_ohm_per_km": draw(st.floats(0.05, 1.0)),
-                      "x_ohm_per_km": draw(st.floats(0.0, 0.4)), "max_i_ka": 0.3})
-    grid = Grid.model_validate({"root": "b0", "buses": [f"b{b}" for b in range(count)],
-                                "lines": lines, "slack_vm_pu": draw(st.floats(0.95, 1.05)),
-                                **PRICES})
+        lines.append(
+            {
+                "from": ends[0],
+                "to": ends[1],
+                "length_km": draw(st.floats(0.01, 0.5)),
+                "r_ohm_per_km": draw(st.floats(0.05, 1.0)),
+                "x_ohm_per_km": draw(st.floats(0.0, 0.4)),
+                "max_i_ka": 0.3,
+            }
+        )
+    grid = Grid.model_validate(
+        {
+            "root": "b0",
+            "buses": [f"b{b}" for b in range(count)],
+            "lines": lines,
+            "slack_vm_pu": draw(st.floats(0.95, 1.05)),
+            **PRICES,
+        }
+    )
     power = st.floats(-15.0, 15.0)
     injections = {f"b{b}": (draw(power), draw(power)) for b in range(count)}
     return grid, injections, parent
@@ -130,10 +170,12 @@ def test_voltages_follow_the_closed_form_on_random_trees(case) -> None:
             path.add(at)
             at = parent[at]
         paths.append(path)
-    r_shared = np.array([[sum(r_up[k] for k in paths[i] & paths[j]) for j in range(count)]
-                         for i in range(count)])
-    x_shared = np.array([[sum(x_up[k] for k in paths[i] & paths[j]) for j in range(count)]
-                         for i in range(count)])
+    r_shared = np.array(
+        [[sum(r_up[k] for k in paths[i] & paths[j]) for j in range(count)] for i in range(count)]
+    )
+    x_shared = np.array(
+        [[sum(x_up[k] for k in paths[i] & paths[j]) for j in range(count)] for i in range(count)]
+    )
     p = np.array([injections[f"b{b}"][0] for b in range(count)])
     q = np.array([injections[f"b{b}"][1] for b in range(count)])
     u = grid.slack_vm_pu**2 + 2.0 * (r_shared @ p + x_shared @ q) / (1000.0 * grid.vn_kv**2)
@@ -142,8 +184,10 @@ def test_voltages_follow_the_closed_form_on_random_trees(case) -> None:
     np.testing.assert_allclose(got, np.sqrt(u), atol=1e-12)
     # Every bus balances: what it injects leaves on its lines (file-orientation signs).
     for b, bus in enumerate(grid.buses):
-        out = sum(f if ln.from_bus == bus else -f
-                  for ln, f in zip(grid.lines, state.line_p_kw, strict=True)
-                  if bus in (ln.from_bus, ln.to_bus))
+        out = sum(
+            f if ln.from_bus == bus else -f
+            for ln, f in zip(grid.lines, state.line_p_kw, strict=True)
+            if bus in (ln.from_bus, ln.to_bus)
+        )
         supplied = state.import_p_kw if b == 0 else 0.0
         assert out == pytest.approx(injections[bus][0] + supplied, abs=1e-9)

@@ -20,10 +20,23 @@ INTERVAL = "2026-06-22T12:00Z"
 def _book(grid) -> list[Bid]:  # noqa: ANN001
     far, near = grid.buses[-1], grid.buses[2]
     return [
-        Bid(bid_id="pv", participant="p-pv", bus=far, interval=INTERVAL, side="sell",
-            segments=({"energy_kwh": 10.0, "price_eur_per_kwh": 0.05},), inflexible=True),
-        Bid(bid_id="buy", participant="p-buy", bus=near, interval=INTERVAL, side="buy",
-            segments=({"energy_kwh": 6.0, "price_eur_per_kwh": 0.25},)),
+        Bid(
+            bid_id="pv",
+            participant="p-pv",
+            bus=far,
+            interval=INTERVAL,
+            side="sell",
+            segments=({"energy_kwh": 10.0, "price_eur_per_kwh": 0.05},),
+            inflexible=True,
+        ),
+        Bid(
+            bid_id="buy",
+            participant="p-buy",
+            bus=near,
+            interval=INTERVAL,
+            side="buy",
+            segments=({"energy_kwh": 6.0, "price_eur_per_kwh": 0.25},),
+        ),
     ]
 
 

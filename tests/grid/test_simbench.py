@@ -37,8 +37,10 @@ def nets() -> dict[str, object]:
 
 
 def _sunniest_step(feeder) -> int:
-    pv = [sum(u.energy_kwh[k] for u in feeder.units if u.kind == "pv")
-          for k in range(len(feeder.interval_starts))]
+    pv = [
+        sum(u.energy_kwh[k] for u in feeder.units if u.kind == "pv")
+        for k in range(len(feeder.interval_starts))
+    ]
     return int(np.argmax(pv))
 
 
@@ -58,8 +60,13 @@ def test_profile_rows_are_consecutive_quarter_hours_of_german_time(nets) -> None
     labels = nets[CODES[0]].profiles["load"].time
     berlin = ZoneInfo("Europe/Berlin")
     # Across both DST switches of 2016 (27 March, 30 October) and the year's ends.
-    for day in (date(2016, 1, 1), date(2016, 3, 27), date(2016, 6, 20), date(2016, 10, 30),
-                date(2016, 12, 30)):
+    for day in (
+        date(2016, 1, 1),
+        date(2016, 3, 27),
+        date(2016, 6, 20),
+        date(2016, 10, 30),
+        date(2016, 12, 30),
+    ):
         for start in interval_starts([day]):
             row = profile_row(start)
             assert row == (start - PROFILE_START) // timedelta(minutes=15)
@@ -71,7 +78,7 @@ def test_energy_per_interval_sums_quarter_hours() -> None:
     power_mw = np.zeros((35136, 2))
     start = datetime(2026, 6, 22, 10, 0, tzinfo=UTC)
     first = profile_row(start)
-    power_mw[first:first + 4] = [[0.004, 0.0], [0.008, 0.001], [0.0, 0.0], [0.004, 0.003]]
+    power_mw[first : first + 4] = [[0.004, 0.0], [0.008, 0.001], [0.0, 0.0], [0.004, 0.003]]
     hourly = interval_energy_kwh(power_mw, [start], minutes=60)
     # (4 + 8 + 0 + 4) kW * 0.25 h = 4 kWh; (1 + 3) kW * 0.25 h = 1 kWh.
     np.testing.assert_allclose(hourly, [[4.0, 1.0]])
@@ -116,10 +123,10 @@ def test_grid_converts_and_matches_simbench_own_power_flow(code: str, nets) -> N
     theirs = dict(zip(exact.bus.name, exact.res_bus.vm_pu, strict=True))
     for bus in grid.buses:
         assert ours.vm_pu[bus] == pytest.approx(theirs[bus], abs=1e-6), bus
-    np.testing.assert_allclose(ours.line_loading_percent, exact.res_line.loading_percent,
-                               atol=1e-4)
-    assert ours.losses_kw == pytest.approx(1000 * (exact.res_line.pl_mw.sum()
-                                                   + exact.res_trafo.pl_mw.sum()), abs=1e-4)
+    np.testing.assert_allclose(ours.line_loading_percent, exact.res_line.loading_percent, atol=1e-4)
+    assert ours.losses_kw == pytest.approx(
+        1000 * (exact.res_line.pl_mw.sum() + exact.res_trafo.pl_mw.sum()), abs=1e-4
+    )
     # With its no-load losses the transformer moves voltages by a few 1e-5 pu only.
     pp.runpp(net, numba=False)
     full = dict(zip(net.bus.name, net.res_bus.vm_pu, strict=True))
@@ -147,7 +154,8 @@ def test_switches_and_out_of_service_elements(nets) -> None:
     assert name not in cut.grid.buses
     assert len(cut.grid.lines) == len(base.grid.lines) - 1
     assert {u.name for u in base.units} - {u.name for u in cut.units} == set(
-        net.load.name[net.load.bus == leaf]) | set(net.sgen.name[net.sgen.bus == leaf])
+        net.load.name[net.load.bus == leaf]
+    ) | set(net.sgen.name[net.sgen.bus == leaf])
     # The same by taking the line out of service; a load out of service disappears too.
     net.switch["closed"] = True
     net.line.loc[line, "in_service"] = False

@@ -37,11 +37,13 @@ def blocks(path: Path) -> list[tuple[dict[str, Any], Rows]]:
     """Every block as (header, rows), decoded."""
     db = sqlite3.connect(path)
     try:
-        headers = [json.loads(h) for (h,) in db.execute("SELECT header FROM blocks ORDER BY "
-                                                        "height")]
+        headers = [
+            json.loads(h) for (h,) in db.execute("SELECT header FROM blocks ORDER BY height")
+        ]
         rows: dict[int, Rows] = {h["height"]: [] for h in headers}
-        for height, kind, body in db.execute("SELECT height, kind, body FROM transactions "
-                                             "ORDER BY height, idx"):
+        for height, kind, body in db.execute(
+            "SELECT height, kind, body FROM transactions ORDER BY height, idx"
+        ):
             rows[height].append((kind, json.loads(body)))
     finally:
         db.close()
@@ -52,37 +54,55 @@ def resign(path: Path, key: KeyPair, edit: Edit, *, from_height: int | None = No
     """Apply ``edit`` to every block, then re-sign from the first changed block (or
     ``from_height``) to the head with ``key``, in place."""
     chain = blocks(path)
-    edited = [(header, edit(header["height"], [(k, dict(b)) for k, b in rows]))
-              for header, rows in chain]
-    changed = [h["height"] for (h, new), (_, old) in zip(edited, chain, strict=True)
-               if [(k, canonical_text(b)) for k, b in new]
-               != [(k, canonical_text(b)) for k, b in old]]
+    edited = [
+        (header, edit(header["height"], [(k, dict(b)) for k, b in rows])) for header, rows in chain
+    ]
+    changed = [
+        h["height"]
+        for (h, new), (_, old) in zip(edited, chain, strict=True)
+        if [(k, canonical_text(b)) for k, b in new] != [(k, canonical_text(b)) for k, b in old]
+    ]
     start = min(changed, default=len(chain)) if from_height is None else from_height
     db = sqlite3.connect(path)
     try:
-        prev = json.loads(db.execute("SELECT header FROM blocks WHERE height = ?",
-                                     (start - 1,)).fetchone()[0]) if start else None
+        prev = (
+            json.loads(
+                db.execute("SELECT header FROM blocks WHERE height = ?", (start - 1,)).fetchone()[0]
+            )
+            if start
+            else None
+        )
         prev_hash = sha256_hex(canonical_bytes(prev)) if prev else "0" * 64
         for header, rows in edited[start:]:
             height = header["height"]
             leaves = [tx_leaf_hash(k, canonical_bytes(b)) for k, b in rows]
-            header = {**header, "prev_hash": prev_hash, "operator": key.public_hex,
-                      "merkle_root": root_from_hashes(leaves).hex(), "tx_count": len(rows)}
+            header = {
+                **header,
+                "prev_hash": prev_hash,
+                "operator": key.public_hex,
+                "merkle_root": root_from_hashes(leaves).hex(),
+                "tx_count": len(rows),
+            }
             data = canonical_bytes(header)
             prev_hash = sha256_hex(data)
-            db.execute("UPDATE blocks SET hash = ?, header = ?, signature = ? WHERE height = ?",
-                       (prev_hash, data.decode(), key.sign(data), height))
+            db.execute(
+                "UPDATE blocks SET hash = ?, header = ?, signature = ? WHERE height = ?",
+                (prev_hash, data.decode(), key.sign(data), height),
+            )
             db.execute("DELETE FROM transactions WHERE height = ?", (height,))
-            db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
-                           [(height, i, k, canonical_text(b), leaf.hex())
-                            for i, ((k, b), leaf) in enumerate(zip(rows, leaves, strict=True))])
+            db.executemany(
+                "INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
+                [
+                    (height, i, k, canonical_text(b), leaf.hex())
+                    for i, ((k, b), leaf) in enumerate(zip(rows, leaves, strict=True))
+                ],
+            )
         db.commit()
     finally:
         db.close()
 
 
-def first(path: Path, kind: str, where: Callable[[Body], bool] = lambda b: True
-          ) -> tuple[int, int]:
+def first(path: Path, kind: str, where: Callable[[Body], bool] = lambda b: True) -> tuple[int, int]:
     """(height, index) of the first transaction of ``kind`` whose body passes ``where``."""
     for header, rows in blocks(path):
         for index, (k, body) in enumerate(rows):
@@ -93,6 +113,7 @@ def first(path: Path, kind: str, where: Callable[[Body], bool] = lambda b: True
 
 def at(height: int, index: int, change: Callable[[Body], Body | None]) -> Edit:
     """An edit of one transaction; ``change`` returning None deletes it."""
+
     def edit(h: int, rows: Rows) -> Rows:
         if h != height:
             return rows
@@ -100,7 +121,8 @@ def at(height: int, index: int, change: Callable[[Body], Body | None]) -> Edit:
         new = change(rows[index][1])
         if new is not None:
             out.append((rows[index][0], new))
-        return out + rows[index + 1:]
+        return out + rows[index + 1 :]
+
     return edit
 
 
@@ -109,6 +131,7 @@ def both(*edits: Edit) -> Edit:
         for e in edits:
             rows = e(h, rows)
         return rows
+
     return edit
 
 
@@ -116,15 +139,23 @@ def _payments(trade: dict[str, Any], fund: str) -> list[tuple[str, dict[str, Any
     if trade["kind"] != "p2p" or trade["seller_bid_id"].startswith("!gift"):
         return []  # grid legs move no tokens; a gift (to its recipient) neither
     kwh = trade["energy_kwh"]
-    return [("transfer", {"sender": s, "recipient": r, "amount_micro": a, "memo": m})
-            for s, r, a, m in payment_rows(trade["seller"], trade["buyer"], trade["interval"],
-                                           kwh * trade["seller_price_eur_per_kwh"],
-                                           kwh * trade["buyer_price_eur_per_kwh"], fund)]
+    return [
+        ("transfer", {"sender": s, "recipient": r, "amount_micro": a, "memo": m})
+        for s, r, a, m in payment_rows(
+            trade["seller"],
+            trade["buyer"],
+            trade["interval"],
+            kwh * trade["seller_price_eur_per_kwh"],
+            kwh * trade["buyer_price_eur_per_kwh"],
+            fund,
+        )
+    ]
 
 
 def repaid(account: str, height: int, change: Any) -> Edit:
     """Change the block's trades and rewrite each changed trade's payments to match, as
     a careful liar would (so the payment trace alone cannot object)."""
+
     def edit(h: int, rows: Rows) -> Rows:
         if h != height:
             return rows
@@ -140,6 +171,7 @@ def repaid(account: str, height: int, change: Any) -> Edit:
         for row in stale:
             out.remove(row)
         return out + fresh
+
     return edit
 
 
@@ -152,15 +184,35 @@ def shift_prices(path: Path, height: int, index: int, by: float = 0.01) -> Edit:
     """A lie verify cannot refute alone: every price of one clearing (bus prices, their
     energy part, settlement prices) moved by ``by``, and its trades and payments with it
     (used by the audit's tests too)."""
+
     def up(prices: dict[str, float]) -> dict[str, float]:
         return {k: round(v + by, 9) for k, v in prices.items()}
 
     return both(
-        at(height, index, lambda b: {
-            **b, "prices_eur_per_kwh": up(b["prices_eur_per_kwh"]),
-            "price_parts_eur_per_kwh": {bus: {**parts, "energy": round(parts["energy"] + by, 9)}
-                                        for bus, parts in b["price_parts_eur_per_kwh"].items()},
-            "settlement_prices_eur_per_kwh": {
-                bus: up(kinds) for bus, kinds in b["settlement_prices_eur_per_kwh"].items()}}),
-        repaid(fund(path), height, lambda b: {**b, **{k: round(b[k] + by, 9) for k in (
-            "buyer_price_eur_per_kwh", "seller_price_eur_per_kwh")}}))
+        at(
+            height,
+            index,
+            lambda b: {
+                **b,
+                "prices_eur_per_kwh": up(b["prices_eur_per_kwh"]),
+                "price_parts_eur_per_kwh": {
+                    bus: {**parts, "energy": round(parts["energy"] + by, 9)}
+                    for bus, parts in b["price_parts_eur_per_kwh"].items()
+                },
+                "settlement_prices_eur_per_kwh": {
+                    bus: up(kinds) for bus, kinds in b["settlement_prices_eur_per_kwh"].items()
+                },
+            },
+        ),
+        repaid(
+            fund(path),
+            height,
+            lambda b: {
+                **b,
+                **{
+                    k: round(b[k] + by, 9)
+                    for k in ("buyer_price_eur_per_kwh", "seller_price_eur_per_kwh")
+                },
+            },
+        ),
+    )

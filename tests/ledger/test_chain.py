@@ -17,8 +17,9 @@ from voisin.protocol import KeyPair, Participant, Transaction, TxKind, canonical
 from .conftest import ALLOWANCE_MICRO, FUND, write_chain
 
 
-def test_chain_verifies_and_links(tmp_path: Path, operator: KeyPair,
-                                  participants: list[Participant]) -> None:
+def test_chain_verifies_and_links(
+    tmp_path: Path, operator: KeyPair, participants: list[Participant]
+) -> None:
     path = tmp_path / "ledger.sqlite"
     blocks = write_chain(path, operator, participants)
     head = blocks[-1].header.block_hash()
@@ -58,8 +59,9 @@ def test_sqlite_is_durable(chain: Path) -> None:
         raw.close()
 
 
-def test_reopen_resumes_and_checks_operator(chain: Path, operator: KeyPair,
-                                            participants: list[Participant]) -> None:
+def test_reopen_resumes_and_checks_operator(
+    chain: Path, operator: KeyPair, participants: list[Participant]
+) -> None:
     house, school, shop = (p.participant_id for p in participants)
     with Ledger.open(chain, operator) as ledger:
         assert ledger.height == 4
@@ -80,12 +82,14 @@ def test_inclusion_proof_with_headers_only(chain: Path, operator: KeyPair) -> No
         index = next(i for i, t in enumerate(block.transactions) if t.kind is TxKind.TRADE)
         proof = ledger.inclusion_proof(2, index)
     leaf = merkle.leaf_hash(block.transactions[index].leaf_bytes())
-    assert merkle.verify_inclusion(leaf, index, block.header.tx_count, proof,
-                                   bytes.fromhex(block.header.merkle_root))
+    assert merkle.verify_inclusion(
+        leaf, index, block.header.tx_count, proof, bytes.fromhex(block.header.merkle_root)
+    )
 
 
-def test_overdraft_writes_nothing(chain: Path, operator: KeyPair,
-                                  participants: list[Participant]) -> None:
+def test_overdraft_writes_nothing(
+    chain: Path, operator: KeyPair, participants: list[Participant]
+) -> None:
     shop, school = participants[2].participant_id, participants[1].participant_id
     with Ledger.open(chain, operator) as ledger:
         with pytest.raises(LedgerError, match="overdraft") as caught:
@@ -132,8 +136,10 @@ def test_storage_that_cannot_be_durable_is_refused() -> None:
 
 def test_failed_write_rolls_back_the_whole_block(chain: Path, operator: KeyPair) -> None:
     db = sqlite3.connect(chain)
-    db.execute("CREATE TRIGGER boom BEFORE INSERT ON transactions "
-               "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON transactions "
+        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
     db.commit()
     db.close()
     with Ledger.open(chain, operator) as ledger:

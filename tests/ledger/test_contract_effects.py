@@ -34,11 +34,23 @@ T = "2026-06-22T12:00Z"
 START = "2026-06-22T00:00Z"
 
 
-def _bid(bid_id: str, who: str, side: Side, *segments: tuple[float, float],
-         preferred: tuple[str, ...] = ()) -> Bid:
-    return Bid(bid_id=bid_id, participant=who, bus="b1", interval=T, side=side,
-               segments=tuple(Segment(energy_kwh=e, price_eur_per_kwh=p) for e, p in segments),
-               preferred=preferred, signature="ab" * 64)
+def _bid(
+    bid_id: str,
+    who: str,
+    side: Side,
+    *segments: tuple[float, float],
+    preferred: tuple[str, ...] = (),
+) -> Bid:
+    return Bid(
+        bid_id=bid_id,
+        participant=who,
+        bus="b1",
+        interval=T,
+        side=side,
+        segments=tuple(Segment(energy_kwh=e, price_eur_per_kwh=p) for e, p in segments),
+        preferred=preferred,
+        signature="ab" * 64,
+    )
 
 
 def test_no_contract_leaves_the_book_alone() -> None:
@@ -51,8 +63,7 @@ def test_gift_share_splits_the_sell_bid() -> None:
     sell = _bid("h1", HOUSE, Side.SELL, (2.0, 0.10), (2.0, 0.20))
     given_away, rest = apply_contracts([sell], [gift], T)
     assert rest.bid_id == "h1"
-    assert [(s.energy_kwh, s.price_eur_per_kwh) for s in rest.segments] == [(1.5, 0.1),
-                                                                           (1.5, 0.2)]
+    assert [(s.energy_kwh, s.price_eur_per_kwh) for s in rest.segments] == [(1.5, 0.1), (1.5, 0.2)]
     assert rest.signature == ""  # a derivation, no longer what the agent signed
     assert given_away.bid_id == "!gift0:h1"
     assert given_away.preferred == (SCHOOL,)
@@ -62,8 +73,10 @@ def test_gift_share_splits_the_sell_bid() -> None:
 
 
 def test_a_whole_gift_leaves_no_rest_and_shares_stop_at_one() -> None:
-    gifts = [GiftShare(owner=HOUSE, recipient=SCHOOL, share=0.7, from_interval=START),
-             GiftShare(owner=HOUSE, recipient=SHOP, share=0.7, from_interval=START)]
+    gifts = [
+        GiftShare(owner=HOUSE, recipient=SCHOOL, share=0.7, from_interval=START),
+        GiftShare(owner=HOUSE, recipient=SHOP, share=0.7, from_interval=START),
+    ]
     out = apply_contracts([_bid("h", HOUSE, Side.SELL, (4.0, 0.1))], gifts, T)
     assert [b.bid_id for b in out] == ["!gift0:h", "!gift1:h"]
     assert [b.preferred for b in out] == [(SCHOOL,), (SHOP,)]
@@ -72,9 +85,11 @@ def test_a_whole_gift_leaves_no_rest_and_shares_stop_at_one() -> None:
 
 
 def test_priority_partner_and_price_cap() -> None:
-    contracts = [PriorityPartner(owner=HOUSE, partner=SCHOOL, from_interval=START),
-                 PriceCap(owner=SHOP, cap_eur_per_kwh=0.22, from_interval=START),
-                 PriceCap(owner=SHOP, cap_eur_per_kwh=0.25, from_interval=START)]
+    contracts = [
+        PriorityPartner(owner=HOUSE, partner=SCHOOL, from_interval=START),
+        PriceCap(owner=SHOP, cap_eur_per_kwh=0.22, from_interval=START),
+        PriceCap(owner=SHOP, cap_eur_per_kwh=0.25, from_interval=START),
+    ]
     sell = _bid("h", HOUSE, Side.SELL, (3.0, 0.1), preferred=(FLAT,))
     buy = _bid("s", SHOP, Side.BUY, (1.0, 0.35), (1.0, 0.2))
     out = {b.bid_id: b for b in apply_contracts([buy, sell], contracts, T)}
@@ -100,12 +115,24 @@ def test_gift_trades_with_the_recipient_move_no_tokens() -> None:
     gift = GiftShare(owner=HOUSE, recipient=SCHOOL, share=0.5, from_interval=START)
 
     def trade(buyer: str, seller_bid: str) -> Trade:
-        return Trade(interval=T, seller=HOUSE, buyer=buyer, energy_kwh=1.0,
-                     buyer_price_eur_per_kwh=0.2, seller_price_eur_per_kwh=0.2,
-                     kind=TradeKind.P2P, buyer_bid_id="x", seller_bid_id=seller_bid)
+        return Trade(
+            interval=T,
+            seller=HOUSE,
+            buyer=buyer,
+            energy_kwh=1.0,
+            buyer_price_eur_per_kwh=0.2,
+            seller_price_eur_per_kwh=0.2,
+            kind=TradeKind.P2P,
+            buyer_bid_id="x",
+            seller_bid_id=seller_bid,
+        )
 
-    trades = [trade(SCHOOL, "!gift0:h"), trade(SHOP, "!gift0:h"), trade(SCHOOL, "h"),
-              trade(SCHOOL, "h#gift0")]  # only the gift prefix counts
+    trades = [
+        trade(SCHOOL, "!gift0:h"),
+        trade(SHOP, "!gift0:h"),
+        trade(SCHOOL, "h"),
+        trade(SCHOOL, "h#gift0"),
+    ]  # only the gift prefix counts
     paid = contract_payments(trades, "fund", [gift], T)
     assert paid == payments_for(trades[1:], "fund")
     assert len(paid) == 3
@@ -114,12 +141,26 @@ def test_gift_trades_with_the_recipient_move_no_tokens() -> None:
 def test_green_only_marks_buy_bids_and_grid_legs_are_reported() -> None:
     green = GreenOnly(owner=SCHOOL, from_interval=START)
     assert green_only_buyers([green], T) == {SCHOOL}
-    legs = [Trade(interval=T, seller=GRID, buyer=SCHOOL, energy_kwh=1.0,
-                  buyer_price_eur_per_kwh=0.3, seller_price_eur_per_kwh=0.3,
-                  kind=TradeKind.GRID),
-            Trade(interval=T, seller=GRID, buyer=SHOP, energy_kwh=1.0,
-                  buyer_price_eur_per_kwh=0.3, seller_price_eur_per_kwh=0.3,
-                  kind=TradeKind.GRID)]
+    legs = [
+        Trade(
+            interval=T,
+            seller=GRID,
+            buyer=SCHOOL,
+            energy_kwh=1.0,
+            buyer_price_eur_per_kwh=0.3,
+            seller_price_eur_per_kwh=0.3,
+            kind=TradeKind.GRID,
+        ),
+        Trade(
+            interval=T,
+            seller=GRID,
+            buyer=SHOP,
+            energy_kwh=1.0,
+            buyer_price_eur_per_kwh=0.3,
+            seller_price_eur_per_kwh=0.3,
+            kind=TradeKind.GRID,
+        ),
+    ]
     assert green_violations(legs, green_only_buyers([green], T)) == legs[:1]
     shaped = apply_contracts([_bid("s", SCHOOL, Side.BUY, (1.0, 0.3))], [green], T)
     assert [(b.bid_id, b.green_only) for b in shaped] == [("s", True)]
@@ -133,21 +174,32 @@ def test_long_bid_ids_stay_within_the_limit() -> None:
 
 # -- properties ---------------------------------------------------------------------
 
-_segments = st.lists(st.tuples(st.floats(0.01, 50.0), st.floats(-0.4, 0.9)), min_size=1,
-                     max_size=4)
+_segments = st.lists(st.tuples(st.floats(0.01, 50.0), st.floats(-0.4, 0.9)), min_size=1, max_size=4)
 _bids = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(Side), _segments), max_size=10)
 _contract = st.one_of(
-    st.builds(lambda o, r, s: GiftShare(owner=KEYS[o].public_hex, recipient=KEYS[r].public_hex,
-                                        share=s, from_interval=START),
-              st.integers(0, 3), st.integers(0, 3), st.floats(0.001, 1.0)),
-    st.builds(lambda o, p: PriorityPartner(owner=KEYS[o].public_hex,
-                                           partner=KEYS[p].public_hex, from_interval=START),
-              st.integers(0, 3), st.integers(0, 3)),
-    st.builds(lambda o, c: PriceCap(owner=KEYS[o].public_hex, cap_eur_per_kwh=c,
-                                    from_interval=START),
-              st.integers(0, 3), st.floats(-0.5, 1.0)),
-    st.builds(lambda o: GreenOnly(owner=KEYS[o].public_hex, from_interval=START),
-              st.integers(0, 3)),
+    st.builds(
+        lambda o, r, s: GiftShare(
+            owner=KEYS[o].public_hex, recipient=KEYS[r].public_hex, share=s, from_interval=START
+        ),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.floats(0.001, 1.0),
+    ),
+    st.builds(
+        lambda o, p: PriorityPartner(
+            owner=KEYS[o].public_hex, partner=KEYS[p].public_hex, from_interval=START
+        ),
+        st.integers(0, 3),
+        st.integers(0, 3),
+    ),
+    st.builds(
+        lambda o, c: PriceCap(owner=KEYS[o].public_hex, cap_eur_per_kwh=c, from_interval=START),
+        st.integers(0, 3),
+        st.floats(-0.5, 1.0),
+    ),
+    st.builds(
+        lambda o: GreenOnly(owner=KEYS[o].public_hex, from_interval=START), st.integers(0, 3)
+    ),
 )
 
 
@@ -161,11 +213,14 @@ def _energy(bids: list[Bid]) -> dict[tuple[str, Side], float]:
 @settings(max_examples=150, deadline=None)
 @given(raw=_bids, contracts=st.lists(_contract, max_size=6), seed=st.randoms())
 def test_apply_contracts_preserves_energy_and_is_deterministic(
-    raw: list[tuple[int, Side, list[tuple[float, float]]]], contracts: list[Contract],
+    raw: list[tuple[int, Side, list[tuple[float, float]]]],
+    contracts: list[Contract],
     seed: random.Random,
 ) -> None:
-    bids = [_bid(f"bid{i}", KEYS[who].public_hex, side, *segs)
-            for i, (who, side, segs) in enumerate(raw)]
+    bids = [
+        _bid(f"bid{i}", KEYS[who].public_hex, side, *segs)
+        for i, (who, side, segs) in enumerate(raw)
+    ]
     out = apply_contracts(bids, contracts, T)
     before, after = _energy(bids), _energy(out)
     assert set(after) <= set(before)

@@ -37,8 +37,13 @@ def _intervals(n: int) -> list[str]:
 
 
 def _gift(share: float = 0.3, start: str = "2026-06-22T10:00Z", nonce: int = 0) -> GiftShare:
-    return GiftShare(owner=HOUSE.public_hex, recipient=SCHOOL.public_hex, share=share,
-                     from_interval=start, nonce=nonce)
+    return GiftShare(
+        owner=HOUSE.public_hex,
+        recipient=SCHOOL.public_hex,
+        share=share,
+        from_interval=start,
+        nonce=nonce,
+    )
 
 
 @pytest.fixture
@@ -47,14 +52,17 @@ def ledger(tmp_path: Path, operator: KeyPair):  # noqa: ANN201 - a generator fix
         yield opened
 
 
-def test_signed_contracts_register_and_survive_a_reopen(ledger: Ledger, operator: KeyPair,
-                                                        tmp_path: Path) -> None:
+def test_signed_contracts_register_and_survive_a_reopen(
+    ledger: Ledger, operator: KeyPair, tmp_path: Path
+) -> None:
     gift = _gift()
-    partner = PriorityPartner(owner=HOUSE.public_hex, partner=SCHOOL.public_hex,
-                              from_interval=T0)
+    partner = PriorityPartner(owner=HOUSE.public_hex, partner=SCHOOL.public_hex, from_interval=T0)
     cap = PriceCap(owner=SCHOOL.public_hex, cap_eur_per_kwh=0.25, from_interval=T0)
-    ledger.append([contract_transaction(c, k) for c, k in
-                   ((gift, HOUSE), (partner, HOUSE), (cap, SCHOOL))], interval=None, time="t")
+    ledger.append(
+        [contract_transaction(c, k) for c, k in ((gift, HOUSE), (partner, HOUSE), (cap, SCHOOL))],
+        interval=None,
+        time="t",
+    )
     ledger.append([revoke(gift, HOUSE, "2026-06-22T12:00Z")], interval=None, time="t")
     book = ledger.contracts
     assert book.active(HOUSE.public_hex, "2026-06-22T11:45Z") == (gift, partner)
@@ -68,8 +76,9 @@ def test_signed_contracts_register_and_survive_a_reopen(ledger: Ledger, operator
         assert again.contracts.active_all("2026-06-22T11:00Z") == (gift, partner, cap)
 
 
-@pytest.mark.parametrize("edit", ["unsigned", "forged", "other-signer", "changed-terms",
-                                  "not-canonical", "bad-template"])
+@pytest.mark.parametrize(
+    "edit", ["unsigned", "forged", "other-signer", "changed-terms", "not-canonical", "bad-template"]
+)
 def test_badly_signed_contracts_are_refused_at_append(ledger: Ledger, edit: str) -> None:
     body = dict(contract_transaction(_gift(), HOUSE).body)
     if edit == "unsigned":
@@ -77,8 +86,9 @@ def test_badly_signed_contracts_are_refused_at_append(ledger: Ledger, edit: str)
     elif edit == "forged":
         body["signature"] = "00" * 64
     elif edit == "other-signer":
-        body["signature"] = MALLORY.sign(canonical_bytes(
-            {k: v for k, v in body.items() if k != "signature"}))
+        body["signature"] = MALLORY.sign(
+            canonical_bytes({k: v for k, v in body.items() if k != "signature"})
+        )
     elif edit == "changed-terms":
         body["share"] = 0.9
     elif edit == "not-canonical":
@@ -111,8 +121,9 @@ def test_revocations_are_checked(ledger: Ledger) -> None:
     gift = _gift()
     ledger.append([contract_transaction(gift, HOUSE)], interval=None, time="t")
     stolen = revoke(gift, HOUSE, "2026-06-22T11:00Z").body | {"owner": MALLORY.public_hex}
-    stolen["signature"] = MALLORY.sign(canonical_bytes(
-        {k: v for k, v in stolen.items() if k != "signature"}))
+    stolen["signature"] = MALLORY.sign(
+        canonical_bytes({k: v for k, v in stolen.items() if k != "signature"})
+    )
     with pytest.raises(LedgerError, match="other than its owner"):
         ledger.append([Transaction(kind=TxKind.CONTRACT, body=stolen)], interval=None, time="t")
     unknown = _gift(nonce=5)
@@ -120,8 +131,7 @@ def test_revocations_are_checked(ledger: Ledger) -> None:
         ledger.append([revoke(unknown, HOUSE, "2026-06-22T11:00Z")], interval=None, time="t")
     ledger.append([revoke(gift, HOUSE, "2026-06-22T11:00Z")], interval=None, time="t")
     with pytest.raises(LedgerError, match="revoked already"):
-        ledger.append([revoke(gift, HOUSE, "2026-06-22T11:30Z", nonce=1)], interval=None,
-                      time="t")
+        ledger.append([revoke(gift, HOUSE, "2026-06-22T11:30Z", nonce=1)], interval=None, time="t")
     with pytest.raises(LedgerError, match="registered already"):
         ledger.append([contract_transaction(gift, HOUSE)], interval=None, time="t")
     assert ledger.height == 2
@@ -130,18 +140,24 @@ def test_revocations_are_checked(ledger: Ledger) -> None:
 def test_contracts_cannot_act_on_intervals_the_ledger_holds(ledger: Ledger) -> None:
     ledger.append([], interval="2026-06-22T10:00Z", time="t")
     with pytest.raises(LedgerError) as caught:
-        ledger.append([contract_transaction(_gift(start="2026-06-22T10:00Z"), HOUSE)],
-                      interval=None, time="t")
+        ledger.append(
+            [contract_transaction(_gift(start="2026-06-22T10:00Z"), HOUSE)], interval=None, time="t"
+        )
     assert caught.value.code == "retroactive-contract"
     with pytest.raises(LedgerError, match="retroactive|already holds"):
-        ledger.append([contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)],
-                      interval="2026-06-22T10:15Z", time="t")
-    ledger.append([contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)],
-                  interval=None, time="t")
+        ledger.append(
+            [contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)],
+            interval="2026-06-22T10:15Z",
+            time="t",
+        )
+    ledger.append(
+        [contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)], interval=None, time="t"
+    )
 
 
-def test_verify_names_a_block_with_a_forged_contract(ledger: Ledger, operator: KeyPair,
-                                                    tmp_path: Path) -> None:
+def test_verify_names_a_block_with_a_forged_contract(
+    ledger: Ledger, operator: KeyPair, tmp_path: Path
+) -> None:
     ledger.append([contract_transaction(_gift(), HOUSE)], interval=None, time="t")
     path = tmp_path / "c.sqlite"
     ledger.close()
@@ -170,8 +186,9 @@ def test_verify_catches_a_tampered_contract_row(ledger: Ledger, tmp_path: Path) 
 
 
 @settings(max_examples=60, deadline=None)
-@given(start=st.integers(0, 40), end=st.one_of(st.none(), st.integers(0, 40)),
-       probe=st.integers(0, 47))
+@given(
+    start=st.integers(0, 40), end=st.one_of(st.none(), st.integers(0, 40)), probe=st.integers(0, 47)
+)
 def test_revocation_takes_effect_from_the_named_interval_exactly(
     start: int, end: int | None, probe: int
 ) -> None:
@@ -192,18 +209,60 @@ def test_green_only_is_registered_like_any_contract(ledger: Ledger) -> None:
     assert ledger.contracts.active(SCHOOL.public_hex, T0) == (green,)
 
 
-def test_cli_signs_a_contract_the_ledger_accepts(ledger: Ledger,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ledger", "contract", "gift-share", "--key", HOUSE.seed_hex, "--from",
-                 "2026-06-22T10:00Z", "--recipient", SCHOOL.public_hex, "--share", "0.3"]) == 0
+def test_cli_signs_a_contract_the_ledger_accepts(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "ledger",
+                "contract",
+                "gift-share",
+                "--key",
+                HOUSE.seed_hex,
+                "--from",
+                "2026-06-22T10:00Z",
+                "--recipient",
+                SCHOOL.public_hex,
+                "--share",
+                "0.3",
+            ]
+        )
+        == 0
+    )
     body = json.loads(capsys.readouterr().out)
     ledger.append([accept_contract(body)], interval=None, time="t")
     assert ledger.contracts.active(HOUSE.public_hex, "2026-06-22T10:00Z") == (_gift(),)
-    assert main(["ledger", "contract", "revoke", "--key", HOUSE.seed_hex, "--from",
-                 "2026-06-22T11:00Z", "--revokes", _gift().contract_id]) == 0
-    ledger.append([accept_contract(json.loads(capsys.readouterr().out))], interval=None,
-                  time="t")
+    assert (
+        main(
+            [
+                "ledger",
+                "contract",
+                "revoke",
+                "--key",
+                HOUSE.seed_hex,
+                "--from",
+                "2026-06-22T11:00Z",
+                "--revokes",
+                _gift().contract_id,
+            ]
+        )
+        == 0
+    )
+    ledger.append([accept_contract(json.loads(capsys.readouterr().out))], interval=None, time="t")
     assert ledger.contracts.revoked_from(_gift().contract_id) == "2026-06-22T11:00Z"
-    assert main(["ledger", "contract", "price-cap", "--key", HOUSE.seed_hex, "--from",
-                 "2026-06-22T10:00Z"]) == 2
+    assert (
+        main(
+            [
+                "ledger",
+                "contract",
+                "price-cap",
+                "--key",
+                HOUSE.seed_hex,
+                "--from",
+                "2026-06-22T10:00Z",
+            ]
+        )
+        == 2
+    )
     assert "needs cap_eur_per_kwh" in capsys.readouterr().err

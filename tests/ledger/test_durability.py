@@ -23,8 +23,9 @@ def _dump(path: Path) -> tuple[list[tuple], list[tuple]]:
         return list(store.raw_blocks()), list(store.raw_transactions())
 
 
-def test_same_inputs_same_ledger(tmp_path: Path, operator: KeyPair,
-                                 participants: list[Participant]) -> None:
+def test_same_inputs_same_ledger(
+    tmp_path: Path, operator: KeyPair, participants: list[Participant]
+) -> None:
     first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     write_chain(first, operator, participants)
     write_chain(second, operator, participants)
@@ -54,8 +55,9 @@ _WRITER = textwrap.dedent("""
 def test_killed_writer_loses_no_acknowledged_block(tmp_path: Path) -> None:
     path = tmp_path / "crash.sqlite"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     acknowledged = -1
     try:
         assert proc.stdout is not None
@@ -96,8 +98,12 @@ def test_repeated_kills_at_random_points_lose_no_acknowledged_block(tmp_path: Pa
     acknowledged: dict[int, str] = {}
     for _ in range(5):
         wait_for = int(rng.integers(1, 12))
-        proc = subprocess.Popen([sys.executable, "-c", _RESUMING_WRITER, str(path)],
-                                stdout=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RESUMING_WRITER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         try:
             assert proc.stdout is not None
             for seen, line in enumerate(proc.stdout, start=1):

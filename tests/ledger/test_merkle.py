@@ -34,18 +34,30 @@ def _accepts(call) -> bool:
 def test_inclusion_vectors(testdata: Path) -> None:
     for path in _cases(testdata, "inclusion"):
         case = json.loads(path.read_text())
-        ok = _accepts(lambda c=case: merkle.verify_inclusion(
-            _b64(c["leafHash"]), c["leafIdx"], c["treeSize"],
-            [_b64(p) for p in c["proof"] or []], _b64(c["root"])))
+        ok = _accepts(
+            lambda c=case: merkle.verify_inclusion(
+                _b64(c["leafHash"]),
+                c["leafIdx"],
+                c["treeSize"],
+                [_b64(p) for p in c["proof"] or []],
+                _b64(c["root"]),
+            )
+        )
         assert ok is not case["wantErr"], f"{path}: {case['desc']}"
 
 
 def test_consistency_vectors(testdata: Path) -> None:
     for path in _cases(testdata, "consistency"):
         case = json.loads(path.read_text())
-        ok = _accepts(lambda c=case: merkle.verify_consistency(
-            c["size1"], c["size2"], _b64(c["root1"]), _b64(c["root2"]),
-            [_b64(p) for p in c["proof"] or []]))
+        ok = _accepts(
+            lambda c=case: merkle.verify_consistency(
+                c["size1"],
+                c["size2"],
+                _b64(c["root1"]),
+                _b64(c["root2"]),
+                [_b64(p) for p in c["proof"] or []],
+            )
+        )
         assert ok is not case["wantErr"], f"{path}: {case['desc']}"
 
 
@@ -61,9 +73,11 @@ def _reference_root(hashes: list[bytes]) -> bytes:
 
 def test_known_roots() -> None:
     assert merkle.root([]) == bytes.fromhex(
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
     assert merkle.root([b""]) == bytes.fromhex(
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -82,5 +96,4 @@ def test_proofs_round_trip(leaves: list[bytes], data: st.DataObject) -> None:
                 merkle.verify_inclusion(hashes[other], index, len(leaves), proof, head)
     m = data.draw(st.integers(1, len(leaves)))
     old = merkle.root_from_hashes(hashes[:m])
-    assert merkle.verify_consistency(m, len(leaves), old, head,
-                                     merkle.consistency_proof(m, hashes))
+    assert merkle.verify_consistency(m, len(leaves), old, head, merkle.consistency_proof(m, hashes))

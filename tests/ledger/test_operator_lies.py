@@ -59,14 +59,16 @@ def test_the_honest_day_verifies(day: Path) -> None:
 
 def test_a_reward_times_100(copy: Path) -> None:
     height, index = first(copy, "reward")
-    resign(copy, OPERATOR, at(height, index, lambda b: {**b, "amount_micro": b["amount_micro"]
-                                                         * 100}))
+    resign(
+        copy, OPERATOR, at(height, index, lambda b: {**b, "amount_micro": b["amount_micro"] * 100})
+    )
     assert "amount_micro" in _caught(copy, height, index, "reward").message
 
 
 def _members(path: Path) -> dict[str, dict[str, Any]]:
-    return {b["participant_id"]: b for _, rows in blocks(path) for k, b in rows
-            if k == "registration"}
+    return {
+        b["participant_id"]: b for _, rows in blocks(path) for k, b in rows if k == "registration"
+    }
 
 
 def test_a_reward_for_a_consumer_who_sold_nothing(copy: Path) -> None:
@@ -77,28 +79,44 @@ def test_a_reward_for_a_consumer_who_sold_nothing(copy: Path) -> None:
     def mint(h: int, rows: Rows) -> Rows:
         if h != height:
             return rows
-        return [*rows, ("reward", {"recipient": consumer, "amount_micro": 10_000,
-                                   "energy_kwh": 1.0, "interval": interval})]
+        return [
+            *rows,
+            (
+                "reward",
+                {
+                    "recipient": consumer,
+                    "amount_micro": 10_000,
+                    "energy_kwh": 1.0,
+                    "interval": interval,
+                },
+            ),
+        ]
+
     resign(copy, OPERATOR, mint)
     _caught(copy, height, len(blocks(copy)[height][1]) - 1, "reward")
 
 
 def test_a_settlement_off_by_a_cent(copy: Path) -> None:
     height, index = first(copy, "settlement", lambda b: not b["estimated"])
-    resign(copy, OPERATOR, at(height, index, lambda b: {
-        **b, "imbalance_eur": round(b["imbalance_eur"] + 0.01, 6)}))
+    resign(
+        copy,
+        OPERATOR,
+        at(height, index, lambda b: {**b, "imbalance_eur": round(b["imbalance_eur"] + 0.01, 6)}),
+    )
     assert "imbalance_eur" in _caught(copy, height, index, "settlement").message
 
 
 def test_a_trade_price_and_its_payment(copy: Path) -> None:
-    height, index = first(copy, "trade", lambda b: b["kind"] == "p2p"
-                          and not b["seller_bid_id"].startswith("!gift"))
+    height, index = first(
+        copy, "trade", lambda b: b["kind"] == "p2p" and not b["seller_bid_id"].startswith("!gift")
+    )
     target = blocks(copy)[height][1][index][1]
 
     def dearer(b: dict[str, Any]) -> dict[str, Any]:
         if b != target:
             return b
         return {**b, "buyer_price_eur_per_kwh": round(b["buyer_price_eur_per_kwh"] + 0.01, 9)}
+
     resign(copy, OPERATOR, repaid(fund(copy), height, dearer))
     assert "the clearing's prices give" in _caught(copy, height, index, "trade-price").message
 
@@ -110,8 +128,21 @@ def test_clearing_prices_changed(copy: Path) -> None:
     height, _ = first(copy, "trade", lambda b: b["kind"] == "p2p")
     i = next(i for i, (k, _) in enumerate(blocks(copy)[height][1]) if k == "clearing")
     bus = _root(copy)
-    resign(copy, OPERATOR, at(height, i, lambda b: {**b, "prices_eur_per_kwh": {
-        **b["prices_eur_per_kwh"], bus: round(b["prices_eur_per_kwh"][bus] + 0.02, 9)}}))
+    resign(
+        copy,
+        OPERATOR,
+        at(
+            height,
+            i,
+            lambda b: {
+                **b,
+                "prices_eur_per_kwh": {
+                    **b["prices_eur_per_kwh"],
+                    bus: round(b["prices_eur_per_kwh"][bus] + 0.02, 9),
+                },
+            },
+        ),
+    )
     assert "do not add up" in _caught(copy, height, i, "clearing").message
 
 
@@ -127,24 +158,52 @@ def test_bids_root_replaced(copy: Path) -> None:
 
 def test_a_forged_meter_reading(copy: Path) -> None:
     height, index = first(copy, "reading", lambda b: b["export_kwh"] > 0)
-    resign(copy, OPERATOR, at(height, index, lambda b: {
-        **b, "export_kwh": round(b["export_kwh"] + 1.0, 3), "pv_kwh": round(b["pv_kwh"] + 1, 3)}))
+    resign(
+        copy,
+        OPERATOR,
+        at(
+            height,
+            index,
+            lambda b: {
+                **b,
+                "export_kwh": round(b["export_kwh"] + 1.0, 3),
+                "pv_kwh": round(b["pv_kwh"] + 1, 3),
+            },
+        ),
+    )
     _caught(copy, height, index, "meter-signature")
 
 
 def test_a_bid_altered_after_signing(copy: Path) -> None:
     height, index = first(copy, "bid")
-    resign(copy, OPERATOR, at(height, index, lambda b: {**b, "segments": [
-        {**s, "price_eur_per_kwh": round(s["price_eur_per_kwh"] + 0.01, 5)}
-        for s in b["segments"]]}))
+    resign(
+        copy,
+        OPERATOR,
+        at(
+            height,
+            index,
+            lambda b: {
+                **b,
+                "segments": [
+                    {**s, "price_eur_per_kwh": round(s["price_eur_per_kwh"] + 0.01, 5)}
+                    for s in b["segments"]
+                ],
+            },
+        ),
+    )
     _caught(copy, height, index, "bid-signature")
 
 
 def test_a_chain_re_signed_by_an_outsider_needs_the_operator_pinned(
-        copy: Path, day: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy: Path, day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     outsider = KeyPair.derive("test", "outsider")
-    resign(copy, outsider, at(0, 0, lambda b: {**b, "amount_micro": b["amount_micro"] * 2}),
-           from_height=0)
+    resign(
+        copy,
+        outsider,
+        at(0, 0, lambda b: {**b, "amount_micro": b["amount_micro"] * 2}),
+        from_height=0,
+    )
     report = verify_ledger(copy)  # a consistent chain in the outsider's name
     assert report.operator == outsider.public_hex
     assert report.genesis_micro == 2 * verify_ledger(day).genesis_micro
@@ -158,8 +217,12 @@ def test_a_chain_re_signed_by_an_outsider_needs_the_operator_pinned(
     honest_head = verify_ledger(day).head_hash
     assert main(["ledger", "verify", str(copy), "--head", honest_head]) == 2
     assert "rule head" in capsys.readouterr().err
-    assert main(["ledger", "verify", str(day), "--operator", OPERATOR.public_hex,
-                 "--head", honest_head]) == 0
+    assert (
+        main(
+            ["ledger", "verify", str(day), "--operator", OPERATOR.public_hex, "--head", honest_head]
+        )
+        == 0
+    )
 
 
 def test_consistent_lies_need_the_audit(copy: Path) -> None:

@@ -59,7 +59,7 @@ def without_signature(text: str, signature: str) -> bytes:
     """A bid's or reading's signed bytes: the last member, signature, cut off."""
     tail = ',"signature":"' + signature + '"}'
     assert text.endswith(tail)
-    return (text[:-len(tail)] + "}").encode()
+    return (text[: -len(tail)] + "}").encode()
 
 
 def rounded(x: float, places: int) -> float:
@@ -118,39 +118,62 @@ class Outsider:
         for bid in bids:
             mine = force.get(bid["participant"], [])
             me, side = bid["participant"], bid["side"]
-            partners = [c["partner"] for c in mine if c["template"] == "priority_partner"
-                        and c["partner"] != me]
-            preferred = bid["preferred"] + [p for p in dict.fromkeys(partners)
-                                            if p not in bid["preferred"]]
+            partners = [
+                c["partner"]
+                for c in mine
+                if c["template"] == "priority_partner" and c["partner"] != me
+            ]
+            preferred = bid["preferred"] + [
+                p for p in dict.fromkeys(partners) if p not in bid["preferred"]
+            ]
             prices = [s["price_eur_per_kwh"] for s in bid["segments"]]
             caps = [c["cap_eur_per_kwh"] for c in mine if c["template"] == "price_cap"]
             if side == "buy" and caps:
                 prices = [min(p, min(caps)) for p in prices]
             green = bid.get("green_only", False) or (
-                side == "buy" and any(c["template"] == "green_only" for c in mine))
+                side == "buy" and any(c["template"] == "green_only" for c in mine)
+            )
             kind = side + ("-inflexible" if bid.get("inflexible", False) else "")
-            entry = {"participant": me, "side": side, "bus": bid["bus"], "green": green,
-                     "kind": kind,
-                     "preferred": preferred, "prices": prices,
-                     "discount": bid.get("preferred_discount_eur_per_kwh", 0.0)}
+            entry = {
+                "participant": me,
+                "side": side,
+                "bus": bid["bus"],
+                "green": green,
+                "kind": kind,
+                "preferred": preferred,
+                "prices": prices,
+                "discount": bid.get("preferred_discount_eur_per_kwh", 0.0),
+            }
             left, n = 1.0, 0
             for c in mine:
-                if (side == "sell" and c["template"] == "gift_share" and c["recipient"] != me
-                        and left > 0):
+                if (
+                    side == "sell"
+                    and c["template"] == "gift_share"
+                    and c["recipient"] != me
+                    and left > 0
+                ):
                     share = min(c["share"], left)
                     left -= share
                     prefix = f"!gift{n}:"
-                    base = bid["bid_id"] if len(bid["bid_id"]) + len(prefix) <= 128 else sha(
-                        bid["bid_id"].encode())
-                    book[prefix + base] = {**entry, "preferred": [c["recipient"]],
-                                           "prices": [0.0], "discount": 0.0}
+                    base = (
+                        bid["bid_id"]
+                        if len(bid["bid_id"]) + len(prefix) <= 128
+                        else sha(bid["bid_id"].encode())
+                    )
+                    book[prefix + base] = {
+                        **entry,
+                        "preferred": [c["recipient"]],
+                        "prices": [0.0],
+                        "discount": 0.0,
+                    }
                     n += 1
             if n == 0 or max(0.0, left) > 1e-12:
                 book[bid["bid_id"]] = entry
         return book
 
-    def trade_prices(self, trade: Body, book: dict[str, Body], clearing: Body
-                     ) -> tuple[float, float]:
+    def trade_prices(
+        self, trade: Body, book: dict[str, Body], clearing: Body
+    ) -> tuple[float, float]:
         prices, root = clearing["prices_eur_per_kwh"], self.terms["grid"]["root"]
         g = clearing["green_premium_eur_per_kwh"]
         s = book.get(trade["seller_bid_id"]) if trade["seller"] != "grid" else None
@@ -162,6 +185,7 @@ class Outsider:
         def adjust(bid: Body) -> float:
             price = settle.get(bid["bus"], {}).get(bid["kind"])
             return 0.0 if price is None else rounded(price - prices[bid["bus"]], 9)
+
         buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root]
         seller = prices[s["bus"]] + adjust(s) + g if s else prices[root]
         if s and b and b["participant"] in s["preferred"]:
@@ -212,14 +236,17 @@ class Outsider:
             member = self.members[bid["participant"]]
             assert bid["interval"] == interval
             assert member["bus"] == bid["bus"]
-            assert signed(bid["participant"], without_signature(text, bid["signature"]),
-                          bid["signature"]), "bid signature"
+            assert signed(
+                bid["participant"], without_signature(text, bid["signature"]), bid["signature"]
+            ), "bid signature"
         energy = {b["bid_id"]: sum(s["energy_kwh"] for s in b["segments"]) for b in bids}
         assert digest == {
-            "interval": interval, "bid_count": len(bids),
+            "interval": interval,
+            "bid_count": len(bids),
             "buy_kwh": sum(energy[b["bid_id"]] for b in bids if b["side"] == "buy"),
             "sell_kwh": sum(energy[b["bid_id"]] for b in bids if b["side"] == "sell"),
-            "bids_root": tree_head([t.encode() for t, _ in kinds["bid"]]).hex()}
+            "bids_root": tree_head([t.encode() for t, _ in kinds["bid"]]).hex(),
+        }
         assert clearing["market_hash"] == sha(jcs(self.terms))
         assert clearing["grid_hash"] == sha(jcs(self.terms["grid"]))
         trades = [b for _, b in kinds.get("trade", [])]
@@ -229,38 +256,49 @@ class Outsider:
         book = self.shaped(bids, interval)
         for trade in trades:
             assert (trade["buyer_price_eur_per_kwh"], trade["seller_price_eur_per_kwh"]) == (
-                self.trade_prices(trade, book, clearing)), "trade price"
-        gifts = {(c["owner"], c["recipient"]) for owned in self.in_force(interval).values()
-                 for c in owned if c["template"] == "gift_share"}
+                self.trade_prices(trade, book, clearing)
+            ), "trade price"
+        gifts = {
+            (c["owner"], c["recipient"])
+            for owned in self.in_force(interval).values()
+            for c in owned
+            if c["template"] == "gift_share"
+        }
         owed = []
         for t in trades:
-            if t["kind"] != "p2p" or (t["seller_bid_id"].startswith("!gift")
-                                      and (t["seller"], t["buyer"]) in gifts):
+            if t["kind"] != "p2p" or (
+                t["seller_bid_id"].startswith("!gift") and (t["seller"], t["buyer"]) in gifts
+            ):
                 continue
             received = micro(t["energy_kwh"] * t["seller_price_eur_per_kwh"])
             rent = micro(t["energy_kwh"] * t["buyer_price_eur_per_kwh"]) - received
             if received:
-                owed.append((t["buyer"], t["seller"], received) if received > 0 else
-                            (t["seller"], t["buyer"], -received))
+                owed.append(
+                    (t["buyer"], t["seller"], received)
+                    if received > 0
+                    else (t["seller"], t["buyer"], -received)
+                )
                 owed[-1] += (f"trade {interval}",)
             if rent > 0:
                 owed.append((t["buyer"], self.fund, rent, f"congestion rent {interval}"))
-        paid = [(b["sender"], b["recipient"], b["amount_micro"], b["memo"])
-                for _, b in kinds.get("transfer", [])
-                if b["memo"].startswith(("trade ", "congestion rent "))]
+        paid = [
+            (b["sender"], b["recipient"], b["amount_micro"], b["memo"])
+            for _, b in kinds.get("transfer", [])
+            if b["memo"].startswith(("trade ", "congestion rent "))
+        ]
         assert Counter(paid) == Counter(owed), "payments"
         self.trades[interval] = trades
 
-    def settlement(self, interval: str | None, kinds: dict[str, list[tuple[str, Body]]]
-                   ) -> None:
+    def settlement(self, interval: str | None, kinds: dict[str, list[tuple[str, Body]]]) -> None:
         trades = self.trades.pop(interval)
         readings: dict[str, Body] = {}
         for text, r in kinds.get("reading", []):
             assert r["interval"] == interval
             assert r["participant"] not in readings
             assert self.members[r["participant"]]["meter_id"] == r["meter"]
-            assert signed(r["meter"], without_signature(text, r["signature"]),
-                          r["signature"]), "meter signature"
+            assert signed(r["meter"], without_signature(text, r["signature"]), r["signature"]), (
+                "meter signature"
+            )
             readings[r["participant"]] = r
         net: dict[str, float] = defaultdict(float)
         sold: dict[str, float] = defaultdict(float)
@@ -276,22 +314,34 @@ class Outsider:
             r = readings.get(pid)
             metered = traded if r is None else rounded(r["export_kwh"] - r["import_kwh"], 9)
             imbalance = rounded(metered - traded, 9)
-            price = tariff["export_eur_per_kwh"] if imbalance > 0 else tariff[
-                "import_eur_per_kwh"]
-            expected.append({"participant": pid, "interval": interval,
-                             "traded_net_kwh": traded, "metered_net_kwh": metered,
-                             "imbalance_kwh": imbalance,
-                             "imbalance_eur": rounded(imbalance * price, 6),
-                             "estimated": r is None or r["estimated"]})
+            price = tariff["export_eur_per_kwh"] if imbalance > 0 else tariff["import_eur_per_kwh"]
+            expected.append(
+                {
+                    "participant": pid,
+                    "interval": interval,
+                    "traded_net_kwh": traded,
+                    "metered_net_kwh": metered,
+                    "imbalance_kwh": imbalance,
+                    "imbalance_eur": rounded(imbalance * price, 6),
+                    "estimated": r is None or r["estimated"],
+                }
+            )
         assert [t for t, _ in kinds["settlement"]] == [jcs(e).decode() for e in expected]
-        proven_by = {p: min(r["export_kwh"], r["pv_kwh"]) for p, r in readings.items()
-                     if not r["estimated"]}
+        proven_by = {
+            p: min(r["export_kwh"], r["pv_kwh"]) for p, r in readings.items() if not r["estimated"]
+        }
         rewards = []
         for seller in sorted(sold):
             proven = rounded(min(sold[seller], proven_by.get(seller, 0.0)), 9)
             if round(proven * 10000) > 0:
-                rewards.append({"recipient": seller, "amount_micro": round(proven * 10000),
-                                "energy_kwh": proven, "interval": interval})
+                rewards.append(
+                    {
+                        "recipient": seller,
+                        "amount_micro": round(proven * 10000),
+                        "energy_kwh": proven,
+                        "interval": interval,
+                    }
+                )
         assert [t for t, _ in kinds.get("reward", [])] == [jcs(e).decode() for e in rewards]
 
 
@@ -300,12 +350,14 @@ def check(path: Path) -> Outsider:
     db = sqlite3.connect(path)
     try:
         txs: dict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
-        for row in db.execute("SELECT height, idx, kind, body, leaf_hash FROM transactions "
-                              "ORDER BY height, idx"):
+        for row in db.execute(
+            "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx"
+        ):
             txs[row[0]].append(row[1:])
         outsider, prev, operator = Outsider(), "0" * 64, ""
         for height, block_hash, text, signature in db.execute(
-                "SELECT height, hash, header, signature FROM blocks ORDER BY height"):
+            "SELECT height, hash, header, signature FROM blocks ORDER BY height"
+        ):
             header = json.loads(text)
             assert jcs(header).decode() == text
             assert sha(text.encode()) == block_hash
@@ -336,9 +388,24 @@ def check(path: Path) -> Outsider:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("outsider")
-    subprocess.run([sys.executable, "-m", "voisin.cli.main", "simulate", "--households", "8",
-                    "--minutes", "60", "--out", str(out), "--quiet"], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voisin.cli.main",
+            "simulate",
+            "--households",
+            "8",
+            "--minutes",
+            "60",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out / "ledger.sqlite"
 
 
@@ -358,12 +425,15 @@ def test_the_outsider_notices_a_changed_settlement(ledger: Path, tmp_path: Path)
     copy = tmp_path / "edited.sqlite"
     shutil.copyfile(ledger, copy)
     db = sqlite3.connect(copy)
-    height, idx, body = db.execute("SELECT height, idx, body FROM transactions WHERE kind = "
-                                   "'settlement' LIMIT 1").fetchone()
+    height, idx, body = db.execute(
+        "SELECT height, idx, body FROM transactions WHERE kind = 'settlement' LIMIT 1"
+    ).fetchone()
     edited = json.loads(body)
     edited["imbalance_eur"] = round(edited["imbalance_eur"] + 0.01, 6)
-    db.execute("UPDATE transactions SET body = ? WHERE height = ? AND idx = ?",
-               (jcs(edited).decode(), height, idx))
+    db.execute(
+        "UPDATE transactions SET body = ? WHERE height = ? AND idx = ?",
+        (jcs(edited).decode(), height, idx),
+    )
     db.commit()
     db.close()
     with pytest.raises(AssertionError, match=f"block {height} leaf {idx}"):

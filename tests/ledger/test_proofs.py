@@ -94,8 +94,11 @@ def test_tampered_headers_fail(chain: Path, operator: KeyPair) -> None:
     proof = prove(chain, height=2, index=5)
     good = json.loads(export_headers(chain).model_dump_json())
     verify_headers(good, operator=operator.public_hex)
-    for height, field, value in ((1, "time", "2030-01-01T00:00:00+00:00"),
-                                 (3, "prev_hash", "00" * 32), (0, "tx_count", 2)):
+    for height, field, value in (
+        (1, "time", "2030-01-01T00:00:00+00:00"),
+        (3, "prev_hash", "00" * 32),
+        (0, "tx_count", 2),
+    ):
         bad = copy.deepcopy(good)
         bad["headers"][height]["header"][field] = value
         with pytest.raises(VerificationError) as caught:
@@ -118,8 +121,9 @@ def test_forged_operator_resigning_is_caught(chain: Path) -> None:
         verify_headers(good)
 
 
-def test_cli_proof_headers_check(chain: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_proof_headers_check(
+    chain: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ledger", "proof", str(chain), "--height", "2", "--index", "3"]) == 0
     proof_file = tmp_path / "proof.json"
     proof_file.write_text(capsys.readouterr().out)

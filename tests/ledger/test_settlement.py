@@ -17,8 +17,9 @@ def _by_id(settlements: list[Settlement]) -> dict[str, Settlement]:
 
 def test_imbalance_settles_at_the_tariff(participants: list[Participant]) -> None:
     house, school, shop = (p.participant_id for p in participants)
-    result = settle(INTERVAL, participants, sample_trades(participants),
-                    sample_readings(participants))
+    result = settle(
+        INTERVAL, participants, sample_trades(participants), sample_readings(participants)
+    )
     assert [s.participant for s in result] == sorted([house, school, shop])
     got = _by_id(result)
     # House sold 3 kWh p2p (its line was full), its meter shows 4.5 kWh exported:
@@ -50,8 +51,15 @@ def test_bad_readings_refused(participants: list[Participant]) -> None:
     readings = sample_readings(participants)
     with pytest.raises(InvalidInput, match="two readings"):
         settle(INTERVAL, participants, [], readings + readings[:1])
-    stranger = MeterReading(meter="m", participant="nobody", interval=INTERVAL, pv_kwh=0,
-                            load_kwh=1, import_kwh=1, export_kwh=0)
+    stranger = MeterReading(
+        meter="m",
+        participant="nobody",
+        interval=INTERVAL,
+        pv_kwh=0,
+        load_kwh=1,
+        import_kwh=1,
+        export_kwh=0,
+    )
     with pytest.raises(InvalidInput, match="unknown participant"):
         settle(INTERVAL, participants, [], [stranger])
 
@@ -63,8 +71,12 @@ def test_rewards_for_proven_p2p_supply(participants: list[Participant]) -> None:
     assert len(rewards) == 1
     assert rewards[0].kind is TxKind.REWARD
     # min(3 kWh sold p2p, 4.5 kWh exported) x 10_000 micro-tokens per kWh.
-    assert rewards[0].body == {"recipient": house, "amount_micro": 30_000, "energy_kwh": 3.0,
-                               "interval": INTERVAL}
+    assert rewards[0].body == {
+        "recipient": house,
+        "amount_micro": 30_000,
+        "energy_kwh": 3.0,
+        "interval": INTERVAL,
+    }
     short = [r.model_copy(update={"export_kwh": 1.25}) for r in sample_readings(participants)]
     assert rewards_for(INTERVAL, trades, short)[0].body["amount_micro"] == 12_500
     assert rewards_for(INTERVAL, trades, []) == []  # no meter proof, no reward

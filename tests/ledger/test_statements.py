@@ -40,13 +40,15 @@ def test_statement_of_the_school_and_the_silent_shop(chain: Path) -> None:
     assert shop.tokens_received_micro == 50_000_000 + 1_000_000
 
 
-def test_balances_agree_with_the_token_book(chain: Path, operator: KeyPair,
-                                            participants: list[Participant]) -> None:
+def test_balances_agree_with_the_token_book(
+    chain: Path, operator: KeyPair, participants: list[Participant]
+) -> None:
     with Ledger.open(chain, operator) as ledger:
         book = ledger.tokens
     for p in participants:
         assert statement_for(chain, p.participant_id).balance_micro == book.balance(
-            p.participant_id)
+            p.participant_id
+        )
 
 
 def test_only_the_participants_key_opens_its_statement(chain: Path) -> None:
@@ -66,15 +68,18 @@ def test_only_the_participants_key_opens_its_statement(chain: Path) -> None:
         seal_statement(statement.model_copy(update={"participant": "fund"}))
 
 
-def test_cli_statement_clear_sealed_and_refused(chain: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_statement_clear_sealed_and_refused(
+    chain: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(chain)
     assert main(["ledger", "show", db, "--key", HOUSE.seed_hex]) == 0
     assert "sold to neighbours" in capsys.readouterr().out
 
     sealed_file = tmp_path / "house.sealed.json"
-    assert main(["ledger", "show", db, "--participant", HOUSE.public_hex,
-                 "--seal", str(sealed_file)]) == 0
+    assert (
+        main(["ledger", "show", db, "--participant", HOUSE.public_hex, "--seal", str(sealed_file)])
+        == 0
+    )
     capsys.readouterr()
     assert json.loads(sealed_file.read_text())["recipient"] == HOUSE.public_hex
     assert main(["ledger", "open-statement", str(sealed_file), "--key", HOUSE.seed_hex]) == 0
@@ -87,8 +92,10 @@ def test_cli_statement_clear_sealed_and_refused(chain: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert '"sealed"' in out
     assert "sold to neighbours" not in out
-    assert main(["ledger", "show", db, "--participant", SCHOOL.public_hex,
-                 "--key", HOUSE.seed_hex]) == 2
+    assert (
+        main(["ledger", "show", db, "--participant", SCHOOL.public_hex, "--key", HOUSE.seed_hex])
+        == 2
+    )
     assert "--key belongs to participant" in capsys.readouterr().err
     assert main(["ledger", "show", db, "--key", "zz"]) == 2
 

@@ -51,8 +51,7 @@ def _bad_height(path: Path, **kwargs: object) -> int:
         ("transactions", "leaf_hash", "height = 2 AND idx = 0"),
     ],
 )
-def test_one_flipped_byte_names_its_block(chain: Path, table: str, column: str,
-                                          where: str) -> None:
+def test_one_flipped_byte_names_its_block(chain: Path, table: str, column: str, where: str) -> None:
     assert verify_ledger(chain).height == 4
     db = sqlite3.connect(chain)
     value = db.execute(f"SELECT {column} FROM {table} WHERE {where}").fetchone()[0]
@@ -89,11 +88,17 @@ def test_deleted_or_added_transaction_is_detected(chain: Path) -> None:
 
 def test_swapped_blocks_are_detected(chain: Path) -> None:
     db = sqlite3.connect(chain)
-    rows = {h: r for h, *r in db.execute("SELECT height, hash, header, signature FROM blocks "
-                                         "WHERE height IN (2, 3)")}
+    rows = {
+        h: r
+        for h, *r in db.execute(
+            "SELECT height, hash, header, signature FROM blocks WHERE height IN (2, 3)"
+        )
+    }
     for height, other in ((2, 3), (3, 2)):
-        db.execute("UPDATE blocks SET hash = ?, header = ?, signature = ? WHERE height = ?",
-                   (*rows[other], height))
+        db.execute(
+            "UPDATE blocks SET hash = ?, header = ?, signature = ? WHERE height = ?",
+            (*rows[other], height),
+        )
     db.commit()
     db.close()
     assert _bad_height(chain) == 2
@@ -105,11 +110,21 @@ def _forge(chain: Path, forger: KeyPair, claimed_operator: str) -> None:
         t = tx.transfer("fund", forger.public_hex, 10**9, "theft")
         body = t.canonical_body().decode()
         leaf = t.leaf_hash().hex()
-        header = BlockHeader(height=5, prev_hash=head_json[1], merkle_root=leaf, interval=None,
-                             time="t", operator=claimed_operator, tx_count=1)
+        header = BlockHeader(
+            height=5,
+            prev_hash=head_json[1],
+            merkle_root=leaf,
+            interval=None,
+            time="t",
+            operator=claimed_operator,
+            tx_count=1,
+        )
         data = canonical_bytes(header)
-        store.append_encoded(EncodedBlock(5, sha256_hex(data), data.decode(), forger.sign(data),
-                                          (("transfer", body, leaf),)))
+        store.append_encoded(
+            EncodedBlock(
+                5, sha256_hex(data), data.decode(), forger.sign(data), (("transfer", body, leaf),)
+            )
+        )
 
 
 def test_block_signed_by_another_key_is_detected(chain: Path) -> None:
@@ -120,8 +135,9 @@ def test_block_signed_by_another_key_is_detected(chain: Path) -> None:
     assert caught.value.height == 5
 
 
-def test_forged_signature_under_the_operator_name_is_detected(chain: Path,
-                                                             operator: KeyPair) -> None:
+def test_forged_signature_under_the_operator_name_is_detected(
+    chain: Path, operator: KeyPair
+) -> None:
     _forge(chain, KeyPair.derive("forger"), operator.public_hex)
     with pytest.raises(VerificationError, match="signature") as caught:
         verify_ledger(chain)
@@ -141,8 +157,10 @@ def test_minting_outside_genesis_is_detected(chain: Path, operator: KeyPair) -> 
         verify_ledger(chain)
     assert c.value.height == height
     chain.write_bytes(db_copy)
-    sneaky = Transaction(kind=TxKind.TRANSFER, body={"sender": "genesis", "recipient": "fund",
-                                                     "amount_micro": 10**9, "memo": ""})
+    sneaky = Transaction(
+        kind=TxKind.TRANSFER,
+        body={"sender": "genesis", "recipient": "fund", "amount_micro": 10**9, "memo": ""},
+    )
     height = append_unchecked(chain, operator, [sneaky])
     with pytest.raises(VerificationError, match="only the genesis transaction mints") as c:
         verify_ledger(chain)

@@ -48,14 +48,28 @@ def test_payments_for_congested_trade(participants: list[Participant]) -> None:
 
 
 def test_grid_trades_move_no_tokens() -> None:
-    trade = Trade(interval="i", seller=GRID, buyer="a", energy_kwh=2.0,
-                  buyer_price_eur_per_kwh=0.3, seller_price_eur_per_kwh=0.3, kind=TradeKind.GRID)
+    trade = Trade(
+        interval="i",
+        seller=GRID,
+        buyer="a",
+        energy_kwh=2.0,
+        buyer_price_eur_per_kwh=0.3,
+        seller_price_eur_per_kwh=0.3,
+        kind=TradeKind.GRID,
+    )
     assert payments_for([trade], FUND) == []
 
 
 def test_p2p_trade_with_buyer_below_seller_is_refused() -> None:
-    trade = Trade(interval="i", seller="a", buyer="b", energy_kwh=1.0,
-                  buyer_price_eur_per_kwh=0.1, seller_price_eur_per_kwh=0.2, kind=TradeKind.P2P)
+    trade = Trade(
+        interval="i",
+        seller="a",
+        buyer="b",
+        energy_kwh=1.0,
+        buyer_price_eur_per_kwh=0.1,
+        seller_price_eur_per_kwh=0.2,
+        kind=TradeKind.P2P,
+    )
     with pytest.raises(InvalidInput):
         payments_for([trade], FUND)
 
@@ -93,10 +107,13 @@ def test_overdraft_refused() -> None:
 
 
 _op = st.one_of(
-    st.tuples(st.just("transfer"), st.sampled_from((FUND, *ACCOUNTS)),
-              st.sampled_from((FUND, *ACCOUNTS)), st.integers(1, 2 * GENESIS)),
-    st.tuples(st.just("reward"), st.just(""), st.sampled_from(ACCOUNTS),
-              st.integers(1, 10**6)),
+    st.tuples(
+        st.just("transfer"),
+        st.sampled_from((FUND, *ACCOUNTS)),
+        st.sampled_from((FUND, *ACCOUNTS)),
+        st.integers(1, 2 * GENESIS),
+    ),
+    st.tuples(st.just("reward"), st.just(""), st.sampled_from(ACCOUNTS), st.integers(1, 10**6)),
 )
 
 
@@ -123,30 +140,52 @@ def test_supply_is_genesis_plus_minted(intervals: list[list[tuple[str, str, str,
 
 _PEOPLE = [KeyPair.derive("prop", n) for n in ACCOUNTS]
 _METERS = [KeyPair.derive("prop", n, "meter") for n in ACCOUNTS]
-_GRID = Grid(root="b0", buses=("b0", "b1"),
-             lines=(Line(from_bus="b0", to_bus="b1", capacity_kwh=2.0),),
-             import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05)
-_bid = st.tuples(st.integers(0, len(ACCOUNTS) - 1), st.sampled_from(Side),
-                 st.floats(0.01, 5.0), st.floats(0.0, 0.5))
+_GRID = Grid(
+    root="b0",
+    buses=("b0", "b1"),
+    lines=(Line(from_bus="b0", to_bus="b1", capacity_kwh=2.0),),
+    import_price_eur_per_kwh=0.30,
+    export_price_eur_per_kwh=0.05,
+)
+_bid = st.tuples(
+    st.integers(0, len(ACCOUNTS) - 1),
+    st.sampled_from(Side),
+    st.floats(0.01, 5.0),
+    st.floats(0.0, 0.5),
+)
 _reading = st.tuples(st.floats(0.0, 5.0), st.floats(0.0, 5.0))
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.tuples(st.lists(_bid, max_size=6), st.lists(_reading, min_size=4,
-                                                                max_size=4)),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.lists(_bid, max_size=6), st.lists(_reading, min_size=4, max_size=4)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_random_markets_through_the_operator_verify(
-        tmp_path_factory: pytest.TempPathFactory,
-        intervals: list[tuple[list[tuple], list[tuple[float, float]]]]) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+    intervals: list[tuple[list[tuple], list[tuple[float, float]]]],
+) -> None:
     """Whatever the book and the meters say, what the operator commits verifies: tokens,
     payments, settlements, rewards and supply all re-derive from the stored bytes."""
     path = tmp_path_factory.mktemp("ledger") / "l.sqlite"
     tariff = Tariff(import_eur_per_kwh=0.30, export_eur_per_kwh=0.05)
-    members = [Participant(participant_id=k.public_hex, kind=ParticipantKind.HOUSEHOLD,
-                           group="g", bus=f"b{n % 2}", tariff=tariff,
-                           meter_id=_METERS[n].public_hex) for n, k in enumerate(_PEOPLE)]
-    with Ledger.open(path, KeyPair.derive("prop", "operator"), fund=FUND,
-                     genesis_supply_micro=GENESIS) as ledger:
+    members = [
+        Participant(
+            participant_id=k.public_hex,
+            kind=ParticipantKind.HOUSEHOLD,
+            group="g",
+            bus=f"b{n % 2}",
+            tariff=tariff,
+            meter_id=_METERS[n].public_hex,
+        )
+        for n, k in enumerate(_PEOPLE)
+    ]
+    with Ledger.open(
+        path, KeyPair.derive("prop", "operator"), fund=FUND, genesis_supply_micro=GENESIS
+    ) as ledger:
         market = Operator(_GRID, ledger)
         market.register(members, time="t0", allowance_micro=5 * tx.MICRO_PER_TOKEN)
         for n, (bids, readings) in enumerate(intervals):
@@ -155,14 +194,22 @@ def test_random_markets_through_the_operator_verify(
             for i, (who, side, kwh, price) in enumerate(bids):
                 if sides.setdefault(who, side) is not side:
                     continue  # a member's own crossing bids: the self-trade rule (issue 9)
-                bid = Bid(bid_id=f"{interval.id}/{i}", participant=_PEOPLE[who].public_hex,
-                          bus=members[who].bus, interval=interval.id, side=side,
-                          segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=price),))
+                bid = Bid(
+                    bid_id=f"{interval.id}/{i}",
+                    participant=_PEOPLE[who].public_hex,
+                    bus=members[who].bus,
+                    interval=interval.id,
+                    side=side,
+                    segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=price),),
+                )
                 market.submit_bid(sign_bid(_PEOPLE[who], bid, n * 100 + i + 1), interval)
             market.close_gate(interval)
             for m, (pv, load) in enumerate(readings):
-                market.submit_reading(Meter(_METERS[m], members[m].participant_id).read(
-                    interval.id, pv_kwh=pv, load_kwh=load))
+                market.submit_reading(
+                    Meter(_METERS[m], members[m].participant_id).read(
+                        interval.id, pv_kwh=pv, load_kwh=load
+                    )
+                )
             market.settle(interval)
         final = ledger.tokens
     report = verify_ledger(path)

@@ -25,8 +25,14 @@ from .conftest import INTERVAL, sample_readings, sample_trades
 
 
 def _bid(bid_id: str, side: Side, kwh: float, interval: str = INTERVAL) -> Bid:
-    return Bid(bid_id=bid_id, participant="p", bus="b1", interval=interval, side=side,
-               segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=0.2),))
+    return Bid(
+        bid_id=bid_id,
+        participant="p",
+        bus="b1",
+        interval=interval,
+        side=side,
+        segments=(Segment(energy_kwh=kwh, price_eur_per_kwh=0.2),),
+    )
 
 
 def _round_trips(t: Transaction) -> None:
@@ -42,7 +48,10 @@ def test_bid_digest_commits_to_sorted_bids() -> None:
     assert digest.kind is TxKind.BID_DIGEST
     assert digest.body["interval"] == INTERVAL
     assert (digest.body["bid_count"], digest.body["buy_kwh"], digest.body["sell_kwh"]) == (
-        3, 2.0, 2.0)
+        3,
+        2.0,
+        2.0,
+    )
     ordered = sorted(bids, key=lambda b: b.bid_id)
     assert digest.body["bids_root"] == merkle.root([canonical_bytes(b) for b in ordered]).hex()
     assert tx.bid_digest(list(reversed(bids))) == digest
@@ -62,8 +71,14 @@ def test_every_builder_round_trips(participants: list[Participant]) -> None:
         tx.transfer("a", "b", 7, "memo ünicode"),
         tx.reward("a", 3, 0.3, INTERVAL),
     ]
-    assert [t.kind for t in built] == [TxKind.GENESIS, TxKind.REGISTRATION, TxKind.TRADE,
-                                       TxKind.READING, TxKind.TRANSFER, TxKind.REWARD]
+    assert [t.kind for t in built] == [
+        TxKind.GENESIS,
+        TxKind.REGISTRATION,
+        TxKind.TRADE,
+        TxKind.READING,
+        TxKind.TRANSFER,
+        TxKind.REWARD,
+    ]
     assert built[2].body == trades[0].model_dump(mode="json")
     for t in built:
         _round_trips(t)

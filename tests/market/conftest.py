@@ -78,8 +78,11 @@ def market(tmp_path: Path):
     seller, buyer = Member("seller", "F1"), Member("buyer", "TR")
     ledger = Ledger.open(tmp_path / "l.sqlite", KeyPair.derive("test", "operator"))
     op = Operator(GRID, ledger)
-    op.register([seller.participant, buyer.participant], time=T0.start.isoformat(),
-                allowance_micro=10_000_000)
+    op.register(
+        [seller.participant, buyer.participant],
+        time=T0.start.isoformat(),
+        allowance_micro=10_000_000,
+    )
     yield op, seller, buyer, tmp_path / "l.sqlite"
     ledger.close()
 
@@ -102,7 +105,17 @@ def repaired_by_price(bids: list[Bid], grid: Grid, result) -> bool:
         raw = allocate_netted(ordered, result.cleared_kwh, grid)
     else:
         raw = allocate(ordered, result.cleared_kwh, Feeder.of(grid))
-    adjust = recorded_adjustments(ordered, result.prices_eur_per_kwh,
-                                  result.settlement_prices_eur_per_kwh)
-    return pair_allocations(raw, ordered, result.prices_eur_per_kwh, grid.root,
-                            result.green_premium_eur_per_kwh, adjust) != raw
+    adjust = recorded_adjustments(
+        ordered, result.prices_eur_per_kwh, result.settlement_prices_eur_per_kwh
+    )
+    return (
+        pair_allocations(
+            raw,
+            ordered,
+            result.prices_eur_per_kwh,
+            grid.root,
+            result.green_premium_eur_per_kwh,
+            adjust,
+        )
+        != raw
+    )

@@ -32,8 +32,7 @@ def copy(day: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_simulated_day_reproduces_96_of_96(day: Path, capsys: pytest.CaptureFixture[str]
-                                             ) -> None:
+def test_a_simulated_day_reproduces_96_of_96(day: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = audit_ledger(day, operator=OPERATOR.public_hex)
     assert len(report.rows) == report.reproduced == 96
     assert sum(row.trades for row in report.rows) > 0
@@ -54,8 +53,9 @@ def _first_difference(path: Path) -> tuple[str | None, int, int | None, str]:
 
 
 @pytest.mark.slow
-def test_prices_moved_with_their_trades_and_payments(copy: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_prices_moved_with_their_trades_and_payments(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Consistent arithmetic, so verify passes; re-clearing names the clearing."""
     height, index = first(copy, "clearing", lambda b: b["trade_count"] > 0)
     resign(copy, OPERATOR, shift_prices(copy, height, index))
@@ -71,12 +71,14 @@ def test_prices_moved_with_their_trades_and_payments(copy: Path,
 @pytest.mark.slow
 def test_a_trade_moved_to_another_buyer(copy: Path) -> None:
     """Two neighbours' trades swapped and repaid: every bid still covers its trades."""
-    height, index = first(copy, "trade", lambda b: b["kind"] == "p2p"
-                          and not b["seller_bid_id"].startswith("!gift"))
+    height, index = first(
+        copy, "trade", lambda b: b["kind"] == "p2p" and not b["seller_bid_id"].startswith("!gift")
+    )
     target = blocks(copy)[height][1][index][1]
 
     def smaller(b: dict) -> dict:
         return {**b, "energy_kwh": round(b["energy_kwh"] / 2, 9)} if b == target else b
+
     resign(copy, OPERATOR, repaid(fund(copy), height, smaller))
     assert _first_difference(copy) == (_interval_of(copy, height), height, index, "trade")
 
@@ -84,14 +86,18 @@ def test_a_trade_moved_to_another_buyer(copy: Path) -> None:
 @pytest.mark.slow
 def test_a_reward_or_a_settlement_changed(copy: Path, day: Path, tmp_path: Path) -> None:
     height, index = first(copy, "reward")
-    resign(copy, OPERATOR, at(height, index, lambda b: {**b, "amount_micro": b["amount_micro"]
-                                                         + 1}))
+    resign(
+        copy, OPERATOR, at(height, index, lambda b: {**b, "amount_micro": b["amount_micro"] + 1})
+    )
     interval = blocks(copy)[height][1][index][1]["interval"]
     assert _first_difference(copy) == (interval, height, index, "reward")
 
     other = copy_ledger(day, tmp_path / "settlement.sqlite")
     height, index = first(other, "settlement", lambda b: not b["estimated"])
-    resign(other, OPERATOR, at(height, index, lambda b: {
-        **b, "imbalance_kwh": round(b["imbalance_kwh"] + 0.001, 9)}))
+    resign(
+        other,
+        OPERATOR,
+        at(height, index, lambda b: {**b, "imbalance_kwh": round(b["imbalance_kwh"] + 0.001, 9)}),
+    )
     interval = blocks(other)[height][1][index][1]["interval"]
     assert _first_difference(other) == (interval, height, index, "settlement")

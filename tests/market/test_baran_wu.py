@@ -26,16 +26,32 @@ def baran_wu() -> tuple[Grid, dict, dict[str, tuple[float, float]]]:
     limit to speak of), its expected answers, and its loads (kW, kvar)."""
     case = json.loads((DATA / "baran-wu-33.json").read_text())
     lines = [ln for ln in case["lines"] if ln["in_service"]]
-    buses = sorted({ln["from"] for ln in lines} | {ln["to"] for ln in lines},
-                   key=lambda b: int(b[1:]))
-    grid = Grid.model_validate({
-        "root": case["slack_bus"], "buses": buses, "vn_kv": case["vn_kv"],
-        "v_min_pu": 0.8, "v_max_pu": 1.2, "slack_vm_pu": case["slack_vm_pu"],
-        "lines": [{"from": ln["from"], "to": ln["to"], "length_km": 1.0,
-                   "r_ohm_per_km": ln["r_ohm"], "x_ohm_per_km": ln["x_ohm"], "max_i_ka": 10.0}
-                  for ln in lines],
-        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05,
-    })
+    buses = sorted(
+        {ln["from"] for ln in lines} | {ln["to"] for ln in lines}, key=lambda b: int(b[1:])
+    )
+    grid = Grid.model_validate(
+        {
+            "root": case["slack_bus"],
+            "buses": buses,
+            "vn_kv": case["vn_kv"],
+            "v_min_pu": 0.8,
+            "v_max_pu": 1.2,
+            "slack_vm_pu": case["slack_vm_pu"],
+            "lines": [
+                {
+                    "from": ln["from"],
+                    "to": ln["to"],
+                    "length_km": 1.0,
+                    "r_ohm_per_km": ln["r_ohm"],
+                    "x_ohm_per_km": ln["x_ohm"],
+                    "max_i_ka": 10.0,
+                }
+                for ln in lines
+            ],
+            "import_price_eur_per_kwh": 0.3,
+            "export_price_eur_per_kwh": 0.05,
+        }
+    )
     loads = {ld["bus"]: (ld["p_kw"], ld["q_kvar"]) for ld in case["loads"]}
     return grid, case["expect"], loads
 
@@ -49,8 +65,9 @@ def test_lp_voltages_are_the_lindistflow_voltages() -> None:
         base_p[index[bus]] -= p_kw
         base_q[index[bus]] -= q_kvar
     empty = SegmentBook.of([], [], [], [], bus_count=net.bus_count)
-    outcome = run_interval(empty, net, Conditions(hours=1.0, base_p_kwh=base_p,
-                                                  base_q_kvarh=base_q, loss_passes=1))
+    outcome = run_interval(
+        empty, net, Conditions(hours=1.0, base_p_kwh=base_p, base_q_kvarh=base_q, loss_passes=1)
+    )
     voltage = np.sqrt(outcome.values("voltage"))
     expected = np.array([expect["lindistflow_vm_pu"][bus] for bus in grid.buses])
     np.testing.assert_allclose(voltage, expected, atol=1e-7, rtol=0)

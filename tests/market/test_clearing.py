@@ -185,14 +185,30 @@ def test_grid_hash_sees_a_changed_limit() -> None:
 def test_uniform_pricing_ignores_lines_and_gives_one_price() -> None:
     """The binding-line book of the nodal test, cleared at one community price: the
     line no longer splits prices, and welfare equals the no-network auction's."""
-    grid = Grid(root="R", buses=("R", "A"),
-                lines=(Line(from_bus="R", to_bus="A", capacity_kwh=2.0),),
-                import_price_eur_per_kwh=0.3, export_price_eur_per_kwh=0.05)
+    grid = Grid(
+        root="R",
+        buses=("R", "A"),
+        lines=(Line(from_bus="R", to_bus="A", capacity_kwh=2.0),),
+        import_price_eur_per_kwh=0.3,
+        export_price_eur_per_kwh=0.05,
+    )
     bids = [
-        Bid(bid_id="bA", participant="pA", bus="A", interval=INTERVAL, side=Side.BUY,
-            segments=(Segment(energy_kwh=6.0, price_eur_per_kwh=0.27),)),
-        Bid(bid_id="sR", participant="pR", bus="R", interval=INTERVAL, side=Side.SELL,
-            segments=(Segment(energy_kwh=10.0, price_eur_per_kwh=0.1),)),
+        Bid(
+            bid_id="bA",
+            participant="pA",
+            bus="A",
+            interval=INTERVAL,
+            side=Side.BUY,
+            segments=(Segment(energy_kwh=6.0, price_eur_per_kwh=0.27),),
+        ),
+        Bid(
+            bid_id="sR",
+            participant="pR",
+            bus="R",
+            interval=INTERVAL,
+            side=Side.SELL,
+            segments=(Segment(energy_kwh=10.0, price_eur_per_kwh=0.1),),
+        ),
     ]
     nodal = clear(bids, grid, INTERVAL)
     uniform = clear(bids, grid, INTERVAL, pricing=PricingMode.UNIFORM)

@@ -65,9 +65,7 @@ def test_backends_reach_the_same_welfare_and_prices(market: tuple[Grid, list[Bid
     _supports(ref.prices_eur_per_kwh, bids, fast, ref.green_premium_eur_per_kwh)
     for bus, price in ref.prices_eur_per_kwh.items():
         assert fast.prices_eur_per_kwh[bus] == pytest.approx(price, abs=TOL), bus
-    assert fast.green_premium_eur_per_kwh == pytest.approx(
-        ref.green_premium_eur_per_kwh, abs=TOL
-    )
+    assert fast.green_premium_eur_per_kwh == pytest.approx(ref.green_premium_eur_per_kwh, abs=TOL)
     same = all(abs(fast.cleared_kwh[k] - q) <= 1e-9 for k, q in ref.cleared_kwh.items())
     if same:
         assert fast.grid_import_kwh == pytest.approx(ref.grid_import_kwh, abs=1e-9)
@@ -86,8 +84,12 @@ def generic_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
     parent = np.floor(rng.random(n_bus) * np.arange(n_bus)).astype(int)
     buses = [f"b{i}" for i in range(n_bus)]
     lines = tuple(
-        Line(from_bus=buses[parent[b]], to_bus=buses[b], capacity_kwh=float(rng.uniform(0, 6)),
-             wheeling_fee_eur_per_kwh=float(rng.choice([0.0, rng.uniform(0, 0.05)])))
+        Line(
+            from_bus=buses[parent[b]],
+            to_bus=buses[b],
+            capacity_kwh=float(rng.uniform(0, 6)),
+            wheeling_fee_eur_per_kwh=float(rng.choice([0.0, rng.uniform(0, 0.05)])),
+        )
         for b in range(1, n_bus)
     )
     transformer = None if rng.random() < 0.5 else float(rng.uniform(0, 10))
@@ -134,9 +136,7 @@ def test_with_a_unique_optimum_the_dispatch_and_trades_agree(
     assert fast.grid_export_kwh == pytest.approx(ref.grid_export_kwh, abs=1e-7)
     for bus, price in ref.prices_eur_per_kwh.items():
         assert fast.prices_eur_per_kwh[bus] == pytest.approx(price, abs=TOL), bus
-    assert fast.green_premium_eur_per_kwh == pytest.approx(
-        ref.green_premium_eur_per_kwh, abs=TOL
-    )
+    assert fast.green_premium_eur_per_kwh == pytest.approx(ref.green_premium_eur_per_kwh, abs=TOL)
     assert fast.wheeling_fees_eur == pytest.approx(ref.wheeling_fees_eur, abs=TOL)
     if fast.cleared_kwh == ref.cleared_kwh:
         assert fast.trades == ref.trades

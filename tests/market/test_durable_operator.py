@@ -27,8 +27,11 @@ def _open(path: Path, allowance_micro: int = 10_000_000) -> tuple[Operator, Memb
     ledger = Ledger.open(path, OPERATOR)
     op = Operator.resume(GRID, ledger, journal=Journal(path))
     seller, buyer = Member("seller", "F1"), Member("buyer", "TR")
-    op.register([seller.participant, buyer.participant], time=T0.start.isoformat(),
-                allowance_micro=allowance_micro)
+    op.register(
+        [seller.participant, buyer.participant],
+        time=T0.start.isoformat(),
+        allowance_micro=allowance_micro,
+    )
     return op, seller, buyer
 
 
@@ -119,7 +122,8 @@ def test_a_refused_block_keeps_the_book_and_the_next_interval_clears(tmp_path: P
     assert op.ledger.height == height
     assert len(op.book(T0.id)) == 2
     assert [(f.interval, f.phase, f.code) for f in op.failures] == [
-        (T0.id, "clearing", "overdraft")]
+        (T0.id, "clearing", "overdraft")
+    ]
     op.submit_bid(buyer.bid(Side.BUY, 1.0, 0.40, interval=T1), T1)
     result = op.close_gate(T1)
     assert [t.seller for t in result.trades] == ["grid"]

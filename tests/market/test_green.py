@@ -75,8 +75,7 @@ def test_with_enough_local_supply_there_is_no_premium(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_green_buyer_alone_clears_nothing(backend: str) -> None:
-    result = clear([green("g", 1, 0.40)], make_grid(), INTERVAL,
-                   backend=backend)  # type: ignore[arg-type]
+    result = clear([green("g", 1, 0.40)], make_grid(), INTERVAL, backend=backend)  # type: ignore[arg-type]
     assert result.cleared_kwh == {"g": 0.0}
     assert result.trades == ()
     assert result.prices_eur_per_kwh == {"R": 0.30}
@@ -84,9 +83,7 @@ def test_a_green_buyer_alone_clears_nothing(backend: str) -> None:
 
 def test_green_only_is_for_buy_bids_and_absent_from_the_signed_form_when_false() -> None:
     with pytest.raises(ValidationError):
-        Bid.model_validate(
-            {**make_bid("s", "sell", 1, 0.1).model_dump(), "green_only": True}
-        )
+        Bid.model_validate({**make_bid("s", "sell", 1, 0.1).model_dump(), "green_only": True})
     assert "green_only" not in make_bid("b", "buy", 1, 0.2).unsigned()
     assert green("g", 1, 0.2).unsigned()["green_only"] is True
 
@@ -103,8 +100,13 @@ def _check_green_served_by_peers(bids: list[Bid], grid: Grid, backend: str) -> N
     repaired = repaired_by_price(bids, grid, result)
     for allocations, strict in (
         (published, not repaired),
-        ([(a.buyer_bid or "", a.seller_bid or "", a.energy_kwh)
-          for a in allocate_netted(bids, result.cleared_kwh, grid)], True),
+        (
+            [
+                (a.buyer_bid or "", a.seller_bid or "", a.energy_kwh)
+                for a in allocate_netted(bids, result.cleared_kwh, grid)
+            ],
+            True,
+        ),
     ):
         got: dict[str, float] = defaultdict(float)
         for buyer, seller, kwh in allocations:
@@ -126,13 +128,29 @@ def test_no_green_buyer_is_ever_given_a_grid_leg(market: tuple[Grid, list[Bid]])
 def test_clear_arrays_serves_green_buyers_from_peers() -> None:
     # Bus 0 root, bus 1 below. Bid 0: green buyer 2 kWh at bus 1; bid 1: plain buyer at
     # bus 0; bid 2: seller 1.5 kWh at bus 0. The green buyer gets the 1.5 local kWh.
-    net = Network.from_parents(np.array([-1, 0]), np.array([10.0]),
-                               import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05)
-    book = SegmentBook.of([1, 0, 0], [False, False, True], [2.0, 1.0, 1.5], [0.45, 0.35, 0.1],
-                          bus_count=2, green=np.array([True, False, False]))
+    net = Network.from_parents(
+        np.array([-1, 0]),
+        np.array([10.0]),
+        import_price_eur_per_kwh=0.30,
+        export_price_eur_per_kwh=0.05,
+    )
+    book = SegmentBook.of(
+        [1, 0, 0],
+        [False, False, True],
+        [2.0, 1.0, 1.5],
+        [0.45, 0.35, 0.1],
+        bus_count=2,
+        green=np.array([True, False, False]),
+    )
     out = clear_arrays(book, net)
     assert out.cleared_kwh.tolist() == pytest.approx([1.5, 1.0, 1.5], abs=TOL)
     assert out.green_premium_eur_per_kwh == pytest.approx(0.15, abs=TOL)
-    pieces = list(zip(out.split.seller.tolist(), out.split.buyer.tolist(),
-                      out.split.energy_kwh.tolist(), strict=True))
+    pieces = list(
+        zip(
+            out.split.seller.tolist(),
+            out.split.buyer.tolist(),
+            out.split.energy_kwh.tolist(),
+            strict=True,
+        )
+    )
     assert pieces == [(2, 0, 1.5), (GRID_PARTY, 1, 1.0)]

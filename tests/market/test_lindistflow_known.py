@@ -31,20 +31,40 @@ WEAK_KA = 20.0 / (math.sqrt(3) * 0.4 * 0.95 * 1000)
 
 def _grid(lines: list[tuple[str, str, float]]) -> Grid:
     buses = ["R", *sorted({b for _, b, _ in lines})]
-    return Grid.model_validate({
-        "root": "R", "buses": buses,
-        "lines": [{"from": a, "to": b, "length_km": 1.0, "r_ohm_per_km": 0.1,
-                   "x_ohm_per_km": 0.0, "max_i_ka": ka} for a, b, ka in lines],
-        "import_price_eur_per_kwh": 0.30, "export_price_eur_per_kwh": 0.05,
-        "load_power_factor": 1.0,
-    })
+    return Grid.model_validate(
+        {
+            "root": "R",
+            "buses": buses,
+            "lines": [
+                {
+                    "from": a,
+                    "to": b,
+                    "length_km": 1.0,
+                    "r_ohm_per_km": 0.1,
+                    "x_ohm_per_km": 0.0,
+                    "max_i_ka": ka,
+                }
+                for a, b, ka in lines
+            ],
+            "import_price_eur_per_kwh": 0.30,
+            "export_price_eur_per_kwh": 0.05,
+            "load_power_factor": 1.0,
+        }
+    )
 
 
-def _bid(bid_id: str, bus: str, side: str, kwh: float, price: float, *,
-         inflexible: bool = False) -> Bid:
-    return Bid(bid_id=bid_id, participant=f"p-{bid_id}", bus=bus, interval=INTERVAL, side=side,
-               segments=({"energy_kwh": kwh, "price_eur_per_kwh": price},),
-               inflexible=inflexible)
+def _bid(
+    bid_id: str, bus: str, side: str, kwh: float, price: float, *, inflexible: bool = False
+) -> Bid:
+    return Bid(
+        bid_id=bid_id,
+        participant=f"p-{bid_id}",
+        bus=bus,
+        interval=INTERVAL,
+        side=side,
+        segments=({"energy_kwh": kwh, "price_eur_per_kwh": price},),
+        inflexible=inflexible,
+    )
 
 
 def _voltages(result) -> dict[str, float]:  # noqa: ANN001
@@ -71,8 +91,7 @@ def test_three_bus_voltage_rise_curtails_pv_and_prices_it() -> None:
     assert result.curtailed_kwh == {"p-pv": pytest.approx(19.0, abs=1e-7)}
     assert result.curtailment_eur == pytest.approx(0.95, abs=1e-7)
     assert result.welfare_eur == pytest.approx(-0.95, abs=1e-7)
-    assert result.prices_eur_per_kwh == pytest.approx({"R": 0.075, "A": 0.05, "B": 0.025},
-                                                      abs=1e-9)
+    assert result.prices_eur_per_kwh == pytest.approx({"R": 0.075, "A": 0.05, "B": 0.025}, abs=1e-9)
     parts = result.price_parts_eur_per_kwh
     assert parts["B"]["energy"] == pytest.approx(0.075, abs=1e-9)
     assert parts["B"]["voltage"] == pytest.approx(-0.05, abs=1e-9)
@@ -110,18 +129,22 @@ def test_five_bus_cable_limit_splits_prices() -> None:
     10 - 0.08 * 20 = 2.9; rent (0.20 - 0.08) * 20 = 2.4. Flows: C-B 20, B-A 20, A-D 10 to
     D, so R-A carries 10 out of the feeder: u_A = 1 + 0.00125 * 10 = 1.0125,
     u_D = 1.0125 - 0.0125 = 1.0, u_B = 1.0125 + 0.025 = 1.0375, u_C = 1.0625."""
-    grid = _grid([("R", "A", STRONG_KA), ("A", "B", STRONG_KA), ("B", "C", WEAK_KA),
-                  ("A", "D", STRONG_KA)])
-    bids = [_bid("s-C", "C", "sell", 30.0, 0.08), _bid("b-D", "D", "buy", 25.0, 0.20),
-            _bid("b-R", "R", "buy", 10.0, 0.25)]
+    grid = _grid(
+        [("R", "A", STRONG_KA), ("A", "B", STRONG_KA), ("B", "C", WEAK_KA), ("A", "D", STRONG_KA)]
+    )
+    bids = [
+        _bid("s-C", "C", "sell", 30.0, 0.08),
+        _bid("b-D", "D", "buy", 25.0, 0.20),
+        _bid("b-R", "R", "buy", 10.0, 0.25),
+    ]
     result = clear(bids, grid, INTERVAL, minutes=60, rules=LOSSLESS)
-    assert result.cleared_kwh == pytest.approx({"s-C": 20.0, "b-D": 10.0, "b-R": 10.0},
-                                               abs=1e-7)
+    assert result.cleared_kwh == pytest.approx({"s-C": 20.0, "b-D": 10.0, "b-R": 10.0}, abs=1e-7)
     assert result.welfare_eur == pytest.approx(2.9, abs=1e-7)
     assert result.congestion_rent_eur == pytest.approx(2.4, abs=1e-7)
     assert result.grid_import_kwh == result.grid_export_kwh == 0.0
     assert result.prices_eur_per_kwh == pytest.approx(
-        {"R": 0.20, "A": 0.20, "B": 0.20, "C": 0.08, "D": 0.20}, abs=1e-9)
+        {"R": 0.20, "A": 0.20, "B": 0.20, "C": 0.08, "D": 0.20}, abs=1e-9
+    )
     assert result.price_parts_eur_per_kwh["C"]["congestion"] == pytest.approx(-0.12, abs=1e-9)
     voltage = _voltages(result)
     for bus, u in {"A": 1.0125, "D": 1.0, "B": 1.0375, "C": 1.0625}.items():
@@ -139,16 +162,20 @@ def test_five_bus_cable_limit_curtails_inflexible_pv() -> None:
     price(C) = 0.05, price(up) = 0.10 on the rest of the feeder. Welfare 0.25 * 10 - 0.10
     * 10 - 0.05 * 20 = 0.5. Flows: 20 out of C along C-B-A-R, 10 of them consumed at R:
     u_A = 1.025, u_B = 1.05, u_C = 1.075, u_D = u_A."""
-    grid = _grid([("R", "A", STRONG_KA), ("A", "B", STRONG_KA), ("B", "C", WEAK_KA),
-                  ("A", "D", STRONG_KA)])
-    bids = [_bid("pv", "C", "sell", 40.0, 0.10, inflexible=True),
-            _bid("b-R", "R", "buy", 10.0, 0.25)]
+    grid = _grid(
+        [("R", "A", STRONG_KA), ("A", "B", STRONG_KA), ("B", "C", WEAK_KA), ("A", "D", STRONG_KA)]
+    )
+    bids = [
+        _bid("pv", "C", "sell", 40.0, 0.10, inflexible=True),
+        _bid("b-R", "R", "buy", 10.0, 0.25),
+    ]
     result = clear(bids, grid, INTERVAL, minutes=60, rules=LOSSLESS)
     assert result.cleared_kwh == pytest.approx({"pv": 10.0, "b-R": 10.0}, abs=1e-7)
     assert result.curtailed_kwh == pytest.approx({"p-pv": 20.0}, abs=1e-7)
     assert result.welfare_eur == pytest.approx(0.5, abs=1e-7)
     assert result.prices_eur_per_kwh == pytest.approx(
-        {"R": 0.10, "A": 0.10, "B": 0.10, "C": 0.05, "D": 0.10}, abs=1e-9)
+        {"R": 0.10, "A": 0.10, "B": 0.10, "C": 0.05, "D": 0.10}, abs=1e-9
+    )
     assert result.settlement_prices_eur_per_kwh == {"C": {"sell-inflexible": 0.1}}
     (trade,) = [t for t in result.trades if t.kind == "p2p"]
     assert (trade.seller_price_eur_per_kwh, trade.buyer_price_eur_per_kwh) == (0.1, 0.1)

@@ -26,16 +26,24 @@ FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 def triangle(*, meshed: bool = True) -> Grid:
     """R, A, B joined pairwise by equal reactances; only R -> B is weak (1.2 kWh)."""
     return Grid(
-        root="R", buses=("R", "A", "B"), meshed=meshed,
-        lines=(Line(from_bus="R", to_bus="A", capacity_kwh=10),
-               Line(from_bus="A", to_bus="B", capacity_kwh=10),
-               Line(from_bus="R", to_bus="B", capacity_kwh=1.2)),
-        import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05,
+        root="R",
+        buses=("R", "A", "B"),
+        meshed=meshed,
+        lines=(
+            Line(from_bus="R", to_bus="A", capacity_kwh=10),
+            Line(from_bus="A", to_bus="B", capacity_kwh=10),
+            Line(from_bus="R", to_bus="B", capacity_kwh=1.2),
+        ),
+        import_price_eur_per_kwh=0.30,
+        export_price_eur_per_kwh=0.05,
     )
 
 
-BOOK = [make_bid("sr", "sell", 10, 0.10, "R"), make_bid("sa", "sell", 5, 0.20, "A"),
-        make_bid("bb", "buy", 3, 0.40, "B")]
+BOOK = [
+    make_bid("sr", "sell", 10, 0.10, "R"),
+    make_bid("sa", "sell", 5, 0.20, "A"),
+    make_bid("bb", "buy", 3, 0.40, "B"),
+]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -62,9 +70,17 @@ def test_triangle_with_a_weak_line_prices_by_its_loop_shares(backend: str) -> No
 def test_loops_need_the_meshed_flag() -> None:
     with pytest.raises(ValidationError, match="meshed"):
         triangle(meshed=False)
-    assert "meshed" not in Grid.model_validate(
-        {"root": "R", "buses": ["R"], "import_price_eur_per_kwh": 0.3,
-         "export_price_eur_per_kwh": 0.05}).model_dump()
+    assert (
+        "meshed"
+        not in Grid.model_validate(
+            {
+                "root": "R",
+                "buses": ["R"],
+                "import_price_eur_per_kwh": 0.3,
+                "export_price_eur_per_kwh": 0.05,
+            }
+        ).model_dump()
+    )
     assert triangle().model_dump()["meshed"] is True
 
 
@@ -83,17 +99,22 @@ def meshed_markets(draw: st.DrawFn) -> tuple[Grid, list[Bid]]:
     random reactances."""
     radial, bids = draw(markets())
     buses = radial.buses
-    lines = [line.model_copy(update={"reactance_ohm": draw(st.sampled_from([0.5, 1.0, 2.0]))})
-             for line in radial.lines]
+    lines = [
+        line.model_copy(update={"reactance_ohm": draw(st.sampled_from([0.5, 1.0, 2.0]))})
+        for line in radial.lines
+    ]
     if len(buses) >= 2:
         for _ in range(draw(st.integers(1, 2))):
             a, c = draw(st.lists(st.sampled_from(buses), min_size=2, max_size=2, unique=True))
-            lines.append(Line(
-                from_bus=a, to_bus=c,
-                capacity_kwh=draw(st.sampled_from([0.0, 0.5, 2.0, 10.0])),
-                wheeling_fee_eur_per_kwh=draw(st.sampled_from([0.0, 0.02])),
-                reactance_ohm=draw(st.sampled_from([0.5, 1.0, 2.0])),
-            ))
+            lines.append(
+                Line(
+                    from_bus=a,
+                    to_bus=c,
+                    capacity_kwh=draw(st.sampled_from([0.0, 0.5, 2.0, 10.0])),
+                    wheeling_fee_eur_per_kwh=draw(st.sampled_from([0.0, 0.02])),
+                    reactance_ohm=draw(st.sampled_from([0.5, 1.0, 2.0])),
+                )
+            )
     grid = Grid.model_validate({**radial.model_dump(), "lines": lines, "meshed": True})
     return grid, bids
 
@@ -116,8 +137,9 @@ def test_meshed_clearing_is_feasible_supported_and_balanced(
         flows = dc_flows(grid, injection)
         for line, flow in zip(grid.lines, flows, strict=True):
             assert abs(flow) <= line.capacity_kwh + 1e-6
-        fees = sum(ln.wheeling_fee_eur_per_kwh * abs(f)
-                   for ln, f in zip(grid.lines, flows, strict=True))
+        fees = sum(
+            ln.wheeling_fee_eur_per_kwh * abs(f) for ln, f in zip(grid.lines, flows, strict=True)
+        )
         assert result.wheeling_fees_eur == pytest.approx(fees, abs=1e-8)
         paid = sum(t.paid_eur for t in result.trades)
         received = sum(t.received_eur for t in result.trades)
@@ -125,8 +147,10 @@ def test_meshed_clearing_is_feasible_supported_and_balanced(
             received + result.congestion_rent_eur + result.wheeling_fees_eur, abs=1e-7
         )
         prices = result.prices_eur_per_kwh
-        line_rent = sum(f * (prices[ln.to_bus] - prices[ln.from_bus])
-                        for ln, f in zip(grid.lines, flows, strict=True))
+        line_rent = sum(
+            f * (prices[ln.to_bus] - prices[ln.from_bus])
+            for ln, f in zip(grid.lines, flows, strict=True)
+        )
         assert result.congestion_rent_eur == pytest.approx(line_rent - fees, abs=1e-6)
         assert result.congestion_rent_eur >= -1e-6
     # Any optimal prices support any optimal dispatch (complementary slackness).

@@ -17,32 +17,55 @@ INTERVAL = "2026-06-21T12:00Z"
 
 
 def _ring() -> Grid:
-    return Grid.model_validate({
-        "root": "R", "buses": ["R", "A", "B", "C"], "meshed": True,
-        "lines": [
-            {"from": "R", "to": "A", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
-            {"from": "A", "to": "B", "length_km": 0.2, "std_type": "NAYY 4x50 SE"},
-            {"from": "B", "to": "C", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
-            {"from": "C", "to": "R", "length_km": 0.3, "std_type": "NAYY 4x150 SE"}],
-        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05,
-        "transformer": {"std_type": "0.25 MVA 20/0.4 kV"},
-    })
+    return Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A", "B", "C"],
+            "meshed": True,
+            "lines": [
+                {"from": "R", "to": "A", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
+                {"from": "A", "to": "B", "length_km": 0.2, "std_type": "NAYY 4x50 SE"},
+                {"from": "B", "to": "C", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
+                {"from": "C", "to": "R", "length_km": 0.3, "std_type": "NAYY 4x150 SE"},
+            ],
+            "import_price_eur_per_kwh": 0.3,
+            "export_price_eur_per_kwh": 0.05,
+            "transformer": {"std_type": "0.25 MVA 20/0.4 kV"},
+        }
+    )
 
 
 @pytest.mark.parametrize("pv_kwh", [5.0, 25.0, 40.0])
 def test_ring_voltages_and_flows_follow_ac(pv_kwh: float) -> None:
     grid = _ring()
     bids = [
-        Bid(bid_id="pv", participant="p1", bus="B", interval=INTERVAL, side="sell",
-            segments=({"energy_kwh": pv_kwh, "price_eur_per_kwh": 0.06},), inflexible=True),
-        Bid(bid_id="load", participant="p2", bus="A", interval=INTERVAL, side="buy",
-            segments=({"energy_kwh": 5.0, "price_eur_per_kwh": 0.25},), inflexible=True),
+        Bid(
+            bid_id="pv",
+            participant="p1",
+            bus="B",
+            interval=INTERVAL,
+            side="sell",
+            segments=({"energy_kwh": pv_kwh, "price_eur_per_kwh": 0.06},),
+            inflexible=True,
+        ),
+        Bid(
+            bid_id="load",
+            participant="p2",
+            bus="A",
+            interval=INTERVAL,
+            side="buy",
+            segments=({"energy_kwh": 5.0, "price_eur_per_kwh": 0.25},),
+            inflexible=True,
+        ),
     ]
     result = clear(bids, grid, INTERVAL, minutes=15)
     state = result.physics
     assert state is not None
-    check = ac_check(grid, {b: (state.injection_kw[b], state.injection_kvar[b])
-                            for b in grid.buses}, state.voltage_pu)
+    check = ac_check(
+        grid,
+        {b: (state.injection_kw[b], state.injection_kvar[b]) for b in grid.buses},
+        state.voltage_pu,
+    )
     assert check.violations == ()
     assert check.voltage_error is not None
     assert check.voltage_error.max_abs_pu < 2e-4

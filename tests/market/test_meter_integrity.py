@@ -19,11 +19,11 @@ from voisin.protocol.reading_checks import reading_fault
 from .members import T0, T1, code_of
 
 
-def _signed(meter: KeyPair, participant: str, interval: str = T0.id, **values: float
-            ) -> MeterReading:
+def _signed(
+    meter: KeyPair, participant: str, interval: str = T0.id, **values: float
+) -> MeterReading:
     fields = {"pv_kwh": 0.0, "load_kwh": 0.0, "import_kwh": 0.0, "export_kwh": 0.0, **values}
-    r = MeterReading(meter=meter.public_hex, participant=participant, interval=interval,
-                     **fields)
+    r = MeterReading(meter=meter.public_hex, participant=participant, interval=interval, **fields)
     return r.model_copy(update={"signature": meter.sign(canonical_bytes(r.unsigned()))})
 
 
@@ -50,17 +50,21 @@ def test_one_reading_per_meter_and_interval(cleared) -> None:
     assert by_id[seller.key.public_hex].metered_net_kwh == 2.0  # the first one counts
 
 
-@pytest.mark.parametrize(("values", "code"), [
-    ({"export_kwh": 50.0}, "export-without-source"),
-    ({"pv_kwh": 1e308, "export_kwh": 1e308}, "beyond-rating"),
-    ({"pv_kwh": 150.0, "export_kwh": 150.0}, "beyond-rating"),
-    ({"pv_kwh": 1.0, "load_kwh": 1.0, "import_kwh": 2.0, "export_kwh": 2.0},
-     "import-and-export"),
-    ({"pv_kwh": 3.0, "export_kwh": 1.0}, "unbalanced-reading"),
-    ({"battery_kwh": -2.0, "pv_kwh": 1.0, "export_kwh": 1.0}, "unbalanced-reading"),
-])
-def test_readings_beyond_physics_are_refused(cleared, values: dict[str, float],
-                                             code: str) -> None:
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [
+        ({"export_kwh": 50.0}, "export-without-source"),
+        ({"pv_kwh": 1e308, "export_kwh": 1e308}, "beyond-rating"),
+        ({"pv_kwh": 150.0, "export_kwh": 150.0}, "beyond-rating"),
+        (
+            {"pv_kwh": 1.0, "load_kwh": 1.0, "import_kwh": 2.0, "export_kwh": 2.0},
+            "import-and-export",
+        ),
+        ({"pv_kwh": 3.0, "export_kwh": 1.0}, "unbalanced-reading"),
+        ({"battery_kwh": -2.0, "pv_kwh": 1.0, "export_kwh": 1.0}, "unbalanced-reading"),
+    ],
+)
+def test_readings_beyond_physics_are_refused(cleared, values: dict[str, float], code: str) -> None:
     op, seller, _ = cleared
     reading = _signed(seller.meter, seller.key.public_hex, **values)
     assert code_of(op.submit_reading, reading) == code
@@ -71,15 +75,15 @@ def test_readings_beyond_physics_are_refused(cleared, values: dict[str, float],
 
 def test_a_battery_discharge_may_be_exported(cleared) -> None:
     op, seller, _ = cleared
-    op.submit_reading(_signed(seller.meter, seller.key.public_hex, battery_kwh=2.0,
-                              export_kwh=2.0))
+    op.submit_reading(_signed(seller.meter, seller.key.public_hex, battery_kwh=2.0, export_kwh=2.0))
 
 
 def test_foreign_meters_unknown_keys_and_closed_intervals(cleared) -> None:
     op, seller, _ = cleared
     stranger = KeyPair.derive("test", "stranger")
-    assert code_of(op.submit_reading, _signed(stranger, stranger.public_hex)) == \
-        "unknown-participant"
+    assert (
+        code_of(op.submit_reading, _signed(stranger, stranger.public_hex)) == "unknown-participant"
+    )
     assert code_of(op.submit_reading, _signed(stranger, seller.key.public_hex)) == "unknown-meter"
     assert code_of(op.submit_reading, seller.reading(1.0, 0.0, interval=T1)) == "readings-closed"
     op.settle(T0)
@@ -92,14 +96,37 @@ def test_cumulative_registers_never_run_backwards(market) -> None:
         op.submit_bid(seller.bid(Side.SELL, 1.0, 0.10, interval=interval), interval)
         op.close_gate(interval)
     who = seller.key.public_hex
-    later = _signed(seller.meter, who, T1.id, pv_kwh=1.0, export_kwh=1.0,
-                    export_register_kwh=100.0, import_register_kwh=7.0)
+    later = _signed(
+        seller.meter,
+        who,
+        T1.id,
+        pv_kwh=1.0,
+        export_kwh=1.0,
+        export_register_kwh=100.0,
+        import_register_kwh=7.0,
+    )
     op.submit_reading(later)  # out of order: T1's reading before T0's
-    backwards = _signed(seller.meter, who, T0.id, pv_kwh=1.0, export_kwh=1.0,
-                        export_register_kwh=100.5, import_register_kwh=7.0)
+    backwards = _signed(
+        seller.meter,
+        who,
+        T0.id,
+        pv_kwh=1.0,
+        export_kwh=1.0,
+        export_register_kwh=100.5,
+        import_register_kwh=7.0,
+    )
     assert code_of(op.submit_reading, backwards) == "register-decreased"
-    op.submit_reading(_signed(seller.meter, who, T0.id, pv_kwh=1.0, export_kwh=1.0,
-                              export_register_kwh=99.0, import_register_kwh=7.0))
+    op.submit_reading(
+        _signed(
+            seller.meter,
+            who,
+            T0.id,
+            pv_kwh=1.0,
+            export_kwh=1.0,
+            export_register_kwh=99.0,
+            import_register_kwh=7.0,
+        )
+    )
     settled = op.settle(T0)
     assert {s.estimated for s in settled if s.participant == buyer.key.public_hex} == {True}
 
@@ -115,8 +142,9 @@ def test_a_reading_without_registers_keeps_its_old_bytes() -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(pv=st.floats(0, 30), load=st.floats(0, 30), battery=st.floats(-10, 10))
-def test_every_reading_a_meter_signs_passes_the_checks(pv: float, load: float,
-                                                       battery: float) -> None:
+def test_every_reading_a_meter_signs_passes_the_checks(
+    pv: float, load: float, battery: float
+) -> None:
     """The meter and the operator share one rule: whatever a meter measures within its
     rating is taken."""
     reading = Meter(KeyPair.derive("prop"), "p").read(T0.id, pv, load, battery)
@@ -124,7 +152,16 @@ def test_every_reading_a_meter_signs_passes_the_checks(pv: float, load: float,
 
 
 def test_the_checks_refuse_with_invalid_input() -> None:
-    fault = reading_fault(MeterReading(meter="m", participant="p", interval=T0.id,
-                                       pv_kwh=0, load_kwh=0, import_kwh=0, export_kwh=50))
+    fault = reading_fault(
+        MeterReading(
+            meter="m",
+            participant="p",
+            interval=T0.id,
+            pv_kwh=0,
+            load_kwh=0,
+            import_kwh=0,
+            export_kwh=50,
+        )
+    )
     assert isinstance(fault, InvalidInput)
     assert fault.code == "export-without-source"

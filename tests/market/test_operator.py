@@ -25,7 +25,8 @@ def test_full_interval_commits_trades_and_settlement(market) -> None:
     # 2 kWh clear peer to peer; the buyer's last kWh is below the 0.28 import price.
     p2p = [t for t in result.trades if t.kind is TradeKind.P2P]
     assert [(t.seller, t.buyer, t.energy_kwh) for t in p2p] == [
-        (seller.key.public_hex, buyer.key.public_hex, 2.0)]
+        (seller.key.public_hex, buyer.key.public_hex, 2.0)
+    ]
     op.submit_reading(seller.reading(export_kwh=2.0, import_kwh=0.0))
     settlements = op.settle(T0)
     by_id = {s.participant: s for s in settlements}
@@ -50,11 +51,13 @@ def test_gate_refusals_carry_codes(market) -> None:
     op, seller, buyer, _ = market
     stranger = Member("stranger", "TR")
     assert code_of(op.submit_bid, stranger.bid(Side.BUY, 1.0, 0.2), T0) == "unknown-participant"
-    forged = seller.bid(Side.SELL, 1.0, 0.1).model_copy(update={"segments": (
-        Segment(energy_kwh=9.0, price_eur_per_kwh=0.1),)})
+    forged = seller.bid(Side.SELL, 1.0, 0.1).model_copy(
+        update={"segments": (Segment(energy_kwh=9.0, price_eur_per_kwh=0.1),)}
+    )
     assert code_of(op.submit_bid, forged, T0) == "bad-signature"
-    assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2, interval=T1), T0) == \
-        "wrong-interval"
+    assert (
+        code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2, interval=T1), T0) == "wrong-interval"
+    )
     assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 5.0), T0) == "price-out-of-range"
     op.close_gate(T0)
     assert code_of(op.submit_bid, buyer.bid(Side.BUY, 1.0, 0.2), T0) == "gate-closed"
@@ -84,14 +87,18 @@ def test_gift_contract_gives_energy_free_and_reserved_ids_are_refused(market) ->
     from voisin.ledger.contracts import GiftShare, contract_transaction
 
     op, seller, buyer, path = market
-    gift = GiftShare(owner=seller.key.public_hex, recipient=buyer.key.public_hex, share=0.5,
-                     from_interval=T0.id)
+    gift = GiftShare(
+        owner=seller.key.public_hex, recipient=buyer.key.public_hex, share=0.5, from_interval=T0.id
+    )
     op.submit_contract(contract_transaction(gift, seller.key).body, time=T0.start.isoformat())
     op.submit_bid(seller.bid(Side.SELL, 2.0, 0.10), T0)
     op.submit_bid(buyer.bid(Side.BUY, 3.0, 0.25), T0)
     result = op.close_gate(T0)
-    p2p = sorted((t.seller_bid_id.startswith("!gift"), t.energy_kwh)
-                 for t in result.trades if t.kind is TradeKind.P2P)
+    p2p = sorted(
+        (t.seller_bid_id.startswith("!gift"), t.energy_kwh)
+        for t in result.trades
+        if t.kind is TradeKind.P2P
+    )
     assert p2p == [(False, 1.0), (True, 1.0)]
     block = op.ledger.block(op.ledger.height)
     transfers = [t.body for t in block.transactions if t.kind.value == "transfer"]
@@ -107,8 +114,9 @@ def test_contract_from_a_stranger_is_refused(market) -> None:
 
     op, *_ = market
     stranger = Member("stranger", "TR")
-    entry = contract_transaction(GreenOnly(owner=stranger.key.public_hex, from_interval=T0.id),
-                                 stranger.key)
+    entry = contract_transaction(
+        GreenOnly(owner=stranger.key.public_hex, from_interval=T0.id), stranger.key
+    )
     with pytest.raises(InvalidInput) as err:
         op.submit_contract(entry.body, time=T0.start.isoformat())
     assert err.value.code == "unknown-participant"
@@ -147,8 +155,11 @@ def test_a_restarted_operator_resumes_from_its_ledger(market) -> None:
         assert again.members == op.members
         assert again.unsettled == [T0.id]
         height = ledger.height
-        again.register([seller.participant, buyer.participant], time=T0.end.isoformat(),
-                       allowance_micro=10_000_000)
+        again.register(
+            [seller.participant, buyer.participant],
+            time=T0.end.isoformat(),
+            allowance_micro=10_000_000,
+        )
         assert ledger.height == height  # nobody registered twice
         assert code_of(again.close_gate, T0) == "gate-closed"
         settlements = again.settle(T0)

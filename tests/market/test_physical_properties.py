@@ -25,8 +25,11 @@ from voisin.protocol.cables import CABLE_TYPES, TRANSFORMER_TYPES
 
 INTERVAL = "2026-06-21T12:00Z"
 LV_CABLES = sorted(name for name in CABLE_TYPES if "NAYY" in name or "AL1" in name)
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @st.composite
@@ -36,17 +39,27 @@ def feeders(draw: st.DrawFn) -> Grid:
     lines = []
     for child in range(1, buses):
         parent = draw(st.integers(0, child - 1))
-        lines.append({"from": names[parent], "to": names[child],
-                      "length_km": draw(st.floats(0.03, 0.5)),
-                      "std_type": draw(st.sampled_from(LV_CABLES))})
+        lines.append(
+            {
+                "from": names[parent],
+                "to": names[child],
+                "length_km": draw(st.floats(0.03, 0.5)),
+                "std_type": draw(st.sampled_from(LV_CABLES)),
+            }
+        )
     trafo = draw(st.sampled_from([None, *sorted(TRANSFORMER_TYPES)]))
-    return Grid.model_validate({
-        "root": "R", "buses": names, "lines": lines,
-        "import_price_eur_per_kwh": 0.30, "export_price_eur_per_kwh": 0.05,
-        "transformer": {"std_type": trafo} if trafo else None,
-        "slack_vm_pu": draw(st.floats(0.98, 1.03)),
-        "load_power_factor": draw(st.sampled_from([1.0, 0.95, 0.9])),
-    })
+    return Grid.model_validate(
+        {
+            "root": "R",
+            "buses": names,
+            "lines": lines,
+            "import_price_eur_per_kwh": 0.30,
+            "export_price_eur_per_kwh": 0.05,
+            "transformer": {"std_type": trafo} if trafo else None,
+            "slack_vm_pu": draw(st.floats(0.98, 1.03)),
+            "load_power_factor": draw(st.sampled_from([1.0, 0.95, 0.9])),
+        }
+    )
 
 
 @st.composite
@@ -56,14 +69,23 @@ def markets(draw: st.DrawFn) -> tuple[Grid, list[Bid], int]:
     bids = []
     for i in range(draw(st.integers(1, 8))):
         side = draw(st.sampled_from(["buy", "sell"]))
-        bids.append(Bid(
-            bid_id=f"b{i}", participant=f"p{i}", bus=draw(st.sampled_from(grid.buses)),
-            interval=INTERVAL, side=side, inflexible=draw(st.booleans()),
-            segments=tuple(
-                {"energy_kwh": draw(st.floats(0.2, 40.0)),
-                 "price_eur_per_kwh": draw(st.floats(0.02, 0.35))}
-                for _ in range(draw(st.integers(1, 2)))),
-        ))
+        bids.append(
+            Bid(
+                bid_id=f"b{i}",
+                participant=f"p{i}",
+                bus=draw(st.sampled_from(grid.buses)),
+                interval=INTERVAL,
+                side=side,
+                inflexible=draw(st.booleans()),
+                segments=tuple(
+                    {
+                        "energy_kwh": draw(st.floats(0.2, 40.0)),
+                        "price_eur_per_kwh": draw(st.floats(0.02, 0.35)),
+                    }
+                    for _ in range(draw(st.integers(1, 2)))
+                ),
+            )
+        )
     return grid, bids, minutes
 
 
@@ -78,8 +100,9 @@ def _check_rational(result: ClearingResult, bids: list[Bid]) -> None:
     for bid in bids:
         left = result.cleared_kwh[bid.bid_id]
         price = _settlement_price(result, bid)
-        best_first = sorted(bid.segments, key=lambda s: s.price_eur_per_kwh,
-                            reverse=bid.side is Side.BUY)
+        best_first = sorted(
+            bid.segments, key=lambda s: s.price_eur_per_kwh, reverse=bid.side is Side.BUY
+        )
         for segment in best_first:
             if left <= 1e-9:
                 break
@@ -93,7 +116,8 @@ def _check_rational(result: ClearingResult, bids: list[Bid]) -> None:
 @SETTINGS
 @given(markets())
 def test_physical_flows_and_voltages_hold_and_match_lindistflow(
-        market: tuple[Grid, list[Bid], int]) -> None:
+    market: tuple[Grid, list[Bid], int],
+) -> None:
     grid, bids, minutes = market
     lossless = MarketRules(loss_passes=1, voltage_margin_pu=0.0)
     result = clear(bids, grid, INTERVAL, minutes=minutes, rules=lossless)
@@ -109,8 +133,9 @@ def test_physical_flows_and_voltages_hold_and_match_lindistflow(
     if grid.transformer is not None:
         rating = grid.transformer.rated("sn_kva")
         assert math.hypot(state.transformer_p_kw, state.transformer_q_kvar) <= rating + 1e-5
-    reference = lindistflow(grid, {b: (state.injection_kw[b], state.injection_kvar[b])
-                                   for b in grid.buses})
+    reference = lindistflow(
+        grid, {b: (state.injection_kw[b], state.injection_kvar[b]) for b in grid.buses}
+    )
     for bus in grid.buses:
         assert state.voltage_pu[bus] == pytest.approx(reference.vm_pu[bus], abs=1e-7), bus
     assert state.line_p_kw == pytest.approx(reference.line_p_kw, abs=1e-5)
@@ -120,7 +145,8 @@ def test_physical_flows_and_voltages_hold_and_match_lindistflow(
 @SETTINGS
 @given(markets())
 def test_prices_add_up_bids_are_rational_and_money_balances(
-        market: tuple[Grid, list[Bid], int]) -> None:
+    market: tuple[Grid, list[Bid], int],
+) -> None:
     grid, bids, minutes = market
     result = clear(bids, grid, INTERVAL, minutes=minutes)
     for bus, price in result.prices_eur_per_kwh.items():
@@ -130,8 +156,9 @@ def test_prices_add_up_bids_are_rational_and_money_balances(
     received = sum(t.received_eur for t in result.trades)
     assert paid - received == pytest.approx(result.congestion_rent_eur, abs=1e-6)
     kappa = grid.export_price_eur_per_kwh
-    assert result.curtailment_eur == pytest.approx(kappa * sum(result.curtailed_kwh.values()),
-                                                   abs=1e-9)
+    assert result.curtailment_eur == pytest.approx(
+        kappa * sum(result.curtailed_kwh.values()), abs=1e-9
+    )
     offered = {b.participant: b.energy_kwh for b in bids if b.inflexible and b.side is Side.SELL}
     for participant, kwh in result.curtailed_kwh.items():
         assert 0 < kwh <= offered[participant] + 1e-9
@@ -142,8 +169,9 @@ def test_prices_add_up_bids_are_rational_and_money_balances(
             if side:
                 by_bid[side] = by_bid.get(side, 0.0) + t.energy_kwh
     for bid in bids:
-        assert by_bid.get(bid.bid_id, 0.0) == pytest.approx(result.cleared_kwh[bid.bid_id],
-                                                             abs=1e-8)
+        assert by_bid.get(bid.bid_id, 0.0) == pytest.approx(
+            result.cleared_kwh[bid.bid_id], abs=1e-8
+        )
     assert all(t.kind in (TradeKind.P2P, TradeKind.GRID) for t in result.trades)
 
 
@@ -151,18 +179,28 @@ def test_rounding_never_moves_a_bid_into_a_segment_it_did_not_clear() -> None:
     """Found by hypothesis: 0.2 + 0.7 kWh is 0.8999999999999999 in floats, which used to
     round down to 0.899999999 and hand the missing 1e-9 kWh to a buyer bidding 0 at a
     price of 0.005: a sliver trade above its limit."""
-    grid = Grid(root="n0", buses=("n0",), import_price_eur_per_kwh=0.1,
-                export_price_eur_per_kwh=0.0)
+    grid = Grid(
+        root="n0", buses=("n0",), import_price_eur_per_kwh=0.1, export_price_eur_per_kwh=0.0
+    )
 
     def bid(bid_id: str, side: str, *segments: tuple[float, float], green: bool = False) -> Bid:
-        return Bid(bid_id=bid_id, participant="p0", bus="n0", interval=INTERVAL, side=side,
-                   green_only=green, segments=tuple(
-                       {"energy_kwh": e, "price_eur_per_kwh": p} for e, p in segments))
+        return Bid(
+            bid_id=bid_id,
+            participant="p0",
+            bus="n0",
+            interval=INTERVAL,
+            side=side,
+            green_only=green,
+            segments=tuple({"energy_kwh": e, "price_eur_per_kwh": p} for e, p in segments),
+        )
 
-    bids = [bid("g0", "buy", (0.1, 0.0), green=True),
-            bid("g1", "buy", (0.2, 0.01), (0.7, 0.01), green=True),
-            bid("b2", "buy", (0.1, 0.0)), bid("s3", "sell", (0.1, 0.0)),
-            bid("s4", "sell", (0.8, 0.0))]
+    bids = [
+        bid("g0", "buy", (0.1, 0.0), green=True),
+        bid("g1", "buy", (0.2, 0.01), (0.7, 0.01), green=True),
+        bid("b2", "buy", (0.1, 0.0)),
+        bid("s3", "sell", (0.1, 0.0)),
+        bid("s4", "sell", (0.8, 0.0)),
+    ]
     result = clear(bids, grid, INTERVAL)
     assert result.cleared_kwh["b2"] == 0.0
     assert result.cleared_kwh["g1"] == pytest.approx(0.9, abs=1e-12)

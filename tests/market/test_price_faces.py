@@ -20,8 +20,11 @@ from voisin.protocol import Bid, Grid
 from .test_physical_properties import markets as physical_markets
 from .test_properties import markets
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _all_ways_agree(grid: Grid, bids: list[Bid], minutes: int = 15) -> None:
@@ -32,8 +35,10 @@ def _all_ways_agree(grid: Grid, bids: list[Bid], minutes: int = 15) -> None:
     book = book_of(ordered, net)
     conditions = conditions_for(grid, net, None, minutes, None)  # as clear() sets them
     outcome = run_interval(book, net, conditions, backend="highs")
-    rule = {"import_price": net.import_price_eur_per_kwh,
-            "export_price": net.export_price_eur_per_kwh}
+    rule = {
+        "import_price": net.import_price_eur_per_kwh,
+        "export_price": net.export_price_eur_per_kwh,
+    }
     published = outcome.prices
     whole = choose_prices(outcome.program, replace(outcome.solution, directions=None), **rule)
     np.testing.assert_allclose(published.bus_eur_per_kwh, whole.bus_eur_per_kwh, atol=2e-9)

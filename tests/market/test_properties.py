@@ -30,9 +30,7 @@ FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 
 
 @st.composite
-def markets(
-    draw: st.DrawFn, unlimited: bool = False, green: bool = True
-) -> tuple[Grid, list[Bid]]:
+def markets(draw: st.DrawFn, unlimited: bool = False, green: bool = True) -> tuple[Grid, list[Bid]]:
     """A random tree (``parent[b] < b``), grid prices, and up to 8 bids; lines may charge
     a wheeling fee and buy bids may be green-only (unless ``green`` is False). With
     ``unlimited`` no line can bind, none charges a fee and no bid is green-only (the
@@ -45,8 +43,9 @@ def markets(
         cap = HUGE_KWH if unlimited else draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5, 10.0]))
         ends = (parent, buses[b]) if draw(st.booleans()) else (buses[b], parent)
         fee = 0.0 if unlimited else draw(st.sampled_from([0.0, 0.0, 0.01, 0.03]))
-        lines.append(Line(from_bus=ends[0], to_bus=ends[1], capacity_kwh=cap,
-                          wheeling_fee_eur_per_kwh=fee))
+        lines.append(
+            Line(from_bus=ends[0], to_bus=ends[1], capacity_kwh=cap, wheeling_fee_eur_per_kwh=fee)
+        )
     import_cents = draw(st.integers(10, 40))
     export_cents = draw(st.integers(0, import_cents))
     transformer = draw(st.sampled_from([None, 0.0, 1.0, 2.5, 6.0]))
@@ -61,9 +60,7 @@ def markets(
     bids = []
     for i in range(draw(st.integers(1, 8))):
         side = draw(st.sampled_from([Side.BUY, Side.SELL]))
-        green_only = (
-            side is Side.BUY and green and not unlimited and draw(st.integers(0, 3)) == 0
-        )
+        green_only = side is Side.BUY and green and not unlimited and draw(st.integers(0, 3)) == 0
         segments = tuple(
             {
                 "energy_kwh": draw(st.integers(1, 50)) / 10,
@@ -230,11 +227,13 @@ def test_money_balances(market: tuple[Grid, list[Bid]]) -> None:
     # Each bid's money is its price times its cleared energy, whoever it traded with.
     pay_bids = sum(
         effective_price(b, result) * result.cleared_kwh[b.bid_id]
-        for b in bids if b.side is Side.BUY
+        for b in bids
+        if b.side is Side.BUY
     )
     get_bids = sum(
         effective_price(b, result) * result.cleared_kwh[b.bid_id]
-        for b in bids if b.side is Side.SELL
+        for b in bids
+        if b.side is Side.SELL
     )
     root = prices[grid.root]
     # The grid legs: the net exchange, or more where green-only buyers' trades had to be
@@ -242,7 +241,8 @@ def test_money_balances(market: tuple[Grid, list[Bid]]) -> None:
     exported = sum(t.energy_kwh for t in result.trades if t.buyer == GRID)
     imported = sum(t.energy_kwh for t in result.trades if t.seller == GRID)
     assert imported - exported == pytest.approx(
-        result.grid_import_kwh - result.grid_export_kwh, abs=1e-8)
+        result.grid_import_kwh - result.grid_export_kwh, abs=1e-8
+    )
     assert payments == pytest.approx(pay_bids + root * exported, abs=1e-8)
     assert receipts == pytest.approx(get_bids + root * imported, abs=1e-8)
     # The fees are each line's fee on what it carries; the rent is what the lines earn
@@ -265,8 +265,8 @@ def test_money_balances(market: tuple[Grid, list[Bid]]) -> None:
         if f > -cap + 1e-6:
             assert rise >= -w - 1e-8
     line_rent = sum(
-        f * (prices[line.to_bus] - prices[line.from_bus]) for line, f in zip(grid.lines, flows,
-                                                                               strict=True)
+        f * (prices[line.to_bus] - prices[line.from_bus])
+        for line, f in zip(grid.lines, flows, strict=True)
     )
     assert result.congestion_rent_eur == pytest.approx(line_rent - fees, abs=1e-7)
     assert result.congestion_rent_eur >= -1e-7
@@ -368,8 +368,14 @@ BIG_EUR = 100.0
 
 
 def _probe(bid_id: str, bus: str, side: Side, price: float) -> Bid:
-    return Bid(bid_id=bid_id, participant="probe", bus=bus, interval=INTERVAL, side=side,
-               segments=({"energy_kwh": EPS_KWH, "price_eur_per_kwh": price},))
+    return Bid(
+        bid_id=bid_id,
+        participant="probe",
+        bus=bus,
+        interval=INTERVAL,
+        side=side,
+        segments=({"energy_kwh": EPS_KWH, "price_eur_per_kwh": price},),
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

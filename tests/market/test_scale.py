@@ -114,7 +114,8 @@ def test_netted_split_keeps_every_invariant(market: tuple[Grid, list[Bid]]) -> N
     imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
     assert imported - exported == pytest.approx(
-        result.grid_import_kwh - result.grid_export_kwh, abs=1e-8)
+        result.grid_import_kwh - result.grid_export_kwh, abs=1e-8
+    )
     if not (repaired_by_price(bids, grid, result) and any(b.green_only for b in bids)):
         assert imported == pytest.approx(result.grid_import_kwh, abs=1e-8)
 

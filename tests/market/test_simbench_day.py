@@ -37,10 +37,17 @@ def _bids(feeder: SimbenchFeeder, step: int, added_kw: float) -> tuple[str, list
         if unit.kind == "load":
             position[unit.bus] += added_kw * per_kw
     bids = [
-        Bid(bid_id=f"{interval}/{bus}", participant=f"p-{bus}", bus=bus, interval=interval,
-            side="sell" if kwh > 0 else "buy", inflexible=True,
-            segments=({"energy_kwh": abs(kwh), "price_eur_per_kwh": 0.06 if kwh > 0 else 0.25},))
-        for bus, kwh in sorted(position.items()) if abs(kwh) >= 1e-3
+        Bid(
+            bid_id=f"{interval}/{bus}",
+            participant=f"p-{bus}",
+            bus=bus,
+            interval=interval,
+            side="sell" if kwh > 0 else "buy",
+            inflexible=True,
+            segments=({"energy_kwh": abs(kwh), "price_eur_per_kwh": 0.06 if kwh > 0 else 0.25},),
+        )
+        for bus, kwh in sorted(position.items())
+        if abs(kwh) >= 1e-3
     ]
     return interval, bids
 
@@ -57,12 +64,21 @@ def test_a_day_cleared_with_the_band_stays_in_it_in_ac(code: str) -> None:
         if not bids:
             continue
         for limits in (True, False):
-            result = clear(bids, grid, interval, minutes=feeder.minutes, backend="highs",
-                           rules=RULES, voltage_limits=limits)
+            result = clear(
+                bids,
+                grid,
+                interval,
+                minutes=feeder.minutes,
+                backend="highs",
+                rules=RULES,
+                voltage_limits=limits,
+            )
             state = result.physics
             assert state is not None
-            check = ac.check({b: (state.injection_kw[b], state.injection_kvar[b])
-                              for b in grid.buses}, state.voltage_pu)
+            check = ac.check(
+                {b: (state.injection_kw[b], state.injection_kvar[b]) for b in grid.buses},
+                state.voltage_pu,
+            )
             if limits:
                 assert check.violations == (), (interval, check.violations)
                 assert check.voltage_error is not None

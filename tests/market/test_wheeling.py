@@ -41,8 +41,9 @@ def test_below_its_limit_a_line_makes_prices_differ_by_exactly_its_fee(
     # 3 kWh go R -> A: welfare 3 * (0.25 - 0.10 - 0.02) = 0.39. The seller is partly
     # accepted, so R is priced at 0.10; the line is neither empty nor full, so A is
     # dearer by exactly the fee. The fee (0.06 EUR) is the whole gap: no rent.
-    result = clear(BOOK, _feeder(10.0, 0.02, reversed_line=reversed_line), INTERVAL,
-                   backend=backend)  # type: ignore[arg-type]
+    result = clear(
+        BOOK, _feeder(10.0, 0.02, reversed_line=reversed_line), INTERVAL, backend=backend
+    )  # type: ignore[arg-type]
     assert result.welfare_eur == pytest.approx(0.39, abs=TOL)
     assert result.cleared_kwh == {"b": 3.0, "s": 3.0}
     assert result.prices_eur_per_kwh == pytest.approx({"R": 0.10, "A": 0.12}, abs=TOL)
@@ -87,13 +88,16 @@ def test_imports_pay_the_fee_of_every_line_they_cross(backend: str) -> None:
     # Chain R -> A -> B, fees 0.01 and 0.02, a buyer at B and no local seller: the
     # import price 0.30 plus 0.03 of fees sets B's price.
     grid = Grid(
-        root="R", buses=("R", "A", "B"),
-        lines=(Line(from_bus="R", to_bus="A", capacity_kwh=9, wheeling_fee_eur_per_kwh=0.01),
-               Line(from_bus="B", to_bus="A", capacity_kwh=9, wheeling_fee_eur_per_kwh=0.02)),
-        import_price_eur_per_kwh=0.30, export_price_eur_per_kwh=0.05,
+        root="R",
+        buses=("R", "A", "B"),
+        lines=(
+            Line(from_bus="R", to_bus="A", capacity_kwh=9, wheeling_fee_eur_per_kwh=0.01),
+            Line(from_bus="B", to_bus="A", capacity_kwh=9, wheeling_fee_eur_per_kwh=0.02),
+        ),
+        import_price_eur_per_kwh=0.30,
+        export_price_eur_per_kwh=0.05,
     )
-    result = clear([make_bid("b", "buy", 2, 0.40, "B")], grid, INTERVAL,
-                   backend=backend)  # type: ignore[arg-type]
+    result = clear([make_bid("b", "buy", 2, 0.40, "B")], grid, INTERVAL, backend=backend)  # type: ignore[arg-type]
     assert result.grid_import_kwh == pytest.approx(2.0, abs=TOL)
     assert result.prices_eur_per_kwh == pytest.approx({"R": 0.30, "A": 0.31, "B": 0.33}, abs=TOL)
     assert result.wheeling_fees_eur == pytest.approx(0.06, abs=TOL)
@@ -107,14 +111,17 @@ def test_a_fee_must_be_finite_and_not_negative() -> None:
 
 
 def test_a_grid_without_fees_keeps_its_file_form_and_hash() -> None:
-    plain = {"root": "R", "buses": ["R", "A"],
-             "lines": [{"from": "R", "to": "A", "capacity_kwh": 1.0}],
-             "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05,
-             "transformer_capacity_kwh": None}
+    plain = {
+        "root": "R",
+        "buses": ["R", "A"],
+        "lines": [{"from": "R", "to": "A", "capacity_kwh": 1.0}],
+        "import_price_eur_per_kwh": 0.3,
+        "export_price_eur_per_kwh": 0.05,
+        "transformer_capacity_kwh": None,
+    }
     grid = Grid.model_validate(plain)
     assert grid.model_dump(mode="json", by_alias=True) == plain
     with_fee = _feeder(1.0, 0.01)
     assert "wheeling_fee_eur_per_kwh" in with_fee.model_dump(mode="json", by_alias=True)["lines"][0]
     assert grid_hash(with_fee) != grid_hash(_feeder(1.0, 0.0))
     assert grid_hash(_feeder(1.0, 0.0)) == grid_hash(grid)
-

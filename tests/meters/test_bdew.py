@@ -56,7 +56,10 @@ def test_other_countries_and_regions_have_their_own_holidays() -> None:
     assert date(2026, 10, 3) in public_holidays(2026, "DE")
     assert date(2026, 1, 6) not in public_holidays(2026, "DE")
     assert date(2026, 1, 6) in public_holidays(2026, "DE", "BW")  # Epiphany, in some states
-    sunday_like = bdew_year_profile(2026, "g1", "DE")[(date(2026, 10, 3) - date(2026, 1, 1)).days
-                                                       * 96 + 48]
-    assert sunday_like < bdew_year_profile(2026, "g1", "FR")[(date(2026, 10, 3)
-                                                              - date(2026, 1, 1)).days * 96 + 48]
+    sunday_like = bdew_year_profile(2026, "g1", "DE")[
+        (date(2026, 10, 3) - date(2026, 1, 1)).days * 96 + 48
+    ]
+    assert (
+        sunday_like
+        < bdew_year_profile(2026, "g1", "FR")[(date(2026, 10, 3) - date(2026, 1, 1)).days * 96 + 48]
+    )

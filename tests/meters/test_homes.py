@@ -17,8 +17,10 @@ YEAR = [date(2026, 1, 1) + timedelta(days=n) for n in range(365)]
 @pytest.fixture(scope="module")
 def years() -> dict[float, np.ndarray]:
     """A year of minute loads for homes of 2,000 to 6,000 kWh."""
-    return {kwh: np.concatenate([Home(kwh, seed=7, home=i).minute_kw(d) for d in YEAR])
-            for i, kwh in enumerate((2000.0, 3000.0, 4000.0, 5000.0, 6000.0))}
+    return {
+        kwh: np.concatenate([Home(kwh, seed=7, home=i).minute_kw(d) for d in YEAR])
+        for i, kwh in enumerate((2000.0, 3000.0, 4000.0, 5000.0, 6000.0))
+    }
 
 
 def test_a_year_uses_the_configured_energy_within_one_percent(years) -> None:
@@ -39,8 +41,7 @@ def test_days_differ_and_do_not_depend_on_the_run() -> None:
     monday, tuesday = home.minute_kw(date(2026, 3, 2)), home.minute_kw(date(2026, 3, 3))
     assert not np.array_equal(monday, tuesday)
     assert np.array_equal(Home(3500.0, seed=1, home=4).minute_kw(date(2026, 3, 3)), tuesday)
-    assert not np.array_equal(Home(3500.0, seed=1, home=5).minute_kw(date(2026, 3, 3)),
-                              tuesday)
+    assert not np.array_equal(Home(3500.0, seed=1, home=5).minute_kw(date(2026, 3, 3)), tuesday)
     assert np.all(monday >= 0)
 
 
@@ -62,7 +63,8 @@ def test_water_heater_reheats_the_day_at_night() -> None:
 
 def test_heat_pump_cop_and_winter_load() -> None:
     assert cop_air_source(np.array([0.0]), 35.0)[0] == pytest.approx(
-        6.08 - 0.09 * 35 + 0.0005 * 35**2)
+        6.08 - 0.09 * 35 + 0.0005 * 35**2
+    )
     pump = HeatPump(annual_heat_kwh=8000.0, max_power_kw=3.0)
     cold, mild, warm = pump.electric_kw(np.array([-5.0, 10.0, 20.0]), "mannheim")
     assert cold > mild > warm == 0.0

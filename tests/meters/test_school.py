@@ -25,8 +25,9 @@ def test_calendar_closes_on_weekends_public_and_school_holidays() -> None:
     assert not other.is_school_day(date(2026, 1, 6))
 
 
-@pytest.mark.parametrize("day", [date(2026, 7, 20), date(2026, 8, 12), date(2026, 6, 27),
-                                 date(2026, 12, 25)])
+@pytest.mark.parametrize(
+    "day", [date(2026, 7, 20), date(2026, 8, 12), date(2026, 6, 27), date(2026, 12, 25)]
+)
 def test_holiday_consumption_is_the_base_load_only(day: date) -> None:
     kw = SCHOOL.quarter_kw(day)
     assert np.all(kw == SCHOOL.base_kw)

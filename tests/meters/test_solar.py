@@ -19,30 +19,42 @@ MIDSUMMER = date(2026, 6, 21)
 
 def _reference_day_kwh(day: date, orientation: Orientation) -> float:
     """pvlib's ModelChain alone, every minute, under pvlib's own clear sky lookup."""
-    times = pd.date_range(datetime(day.year, day.month, day.day, tzinfo=UTC), periods=1440,
-                          freq="1min") + pd.Timedelta(seconds=30)
-    location = pvlib.location.Location(LYON.latitude, LYON.longitude, tz="UTC",
-                                       altitude=LYON.altitude_m)
+    times = pd.date_range(
+        datetime(day.year, day.month, day.day, tzinfo=UTC), periods=1440, freq="1min"
+    ) + pd.Timedelta(seconds=30)
+    location = pvlib.location.Location(
+        LYON.latitude, LYON.longitude, tz="UTC", altitude=LYON.altitude_m
+    )
     weather = location.get_clearsky(times)
     weather["temp_air"], weather["wind_speed"] = 20.0, 1.0
     system = pvlib.pvsystem.PVSystem(
-        surface_tilt=orientation.tilt_deg, surface_azimuth=orientation.azimuth_deg,
+        surface_tilt=orientation.tilt_deg,
+        surface_azimuth=orientation.azimuth_deg,
         module_parameters={"pdc0": 6000.0, "gamma_pdc": -0.0037},
         inverter_parameters={"pdc0": 6000.0, "eta_inv_nom": INVERTER_EFFICIENCY},
-        temperature_model_parameters=TEMPERATURE_MODEL)
-    chain = pvlib.modelchain.ModelChain(system, location, aoi_model="physical",
-                                        spectral_model="no_loss", transposition_model="perez",
-                                        losses_model="pvwatts")
+        temperature_model_parameters=TEMPERATURE_MODEL,
+    )
+    chain = pvlib.modelchain.ModelChain(
+        system,
+        location,
+        aoi_model="physical",
+        spectral_model="no_loss",
+        transposition_model="perez",
+        losses_model="pvwatts",
+    )
     chain.run_model(weather)
     return float(chain.results.ac.clip(lower=0).sum() / 60 / 1000)
 
 
-@pytest.mark.parametrize(("day", "orientation"), [
-    (MIDSUMMER, Orientation(30, 180)),
-    (MIDSUMMER, Orientation(40, 225)),
-    (date(2026, 12, 21), Orientation(20, 135)),
-    (date(2026, 3, 20), Orientation(35, 90)),
-])
+@pytest.mark.parametrize(
+    ("day", "orientation"),
+    [
+        (MIDSUMMER, Orientation(30, 180)),
+        (MIDSUMMER, Orientation(40, 225)),
+        (date(2026, 12, 21), Orientation(20, 135)),
+        (date(2026, 3, 20), Orientation(35, 90)),
+    ],
+)
 def test_a_clear_day_is_within_three_percent_of_pvlib(day: date, orientation: Orientation) -> None:
     """The same 6 kWp system through our sampling, sky and interval sums, against a
     one-minute ModelChain run of pvlib alone."""

@@ -49,8 +49,12 @@ def test_consecutive_days_are_alike_more_often_than_chance() -> None:
     """The k-NN bootstrap keeps the reference year's day-to-day persistence."""
     weather = Weather("mannheim", 1, 8.55)
     source = weather.source.daily_index
-    days = np.array([weather.day_index(d) for d in
-                     __import__("pandas").date_range("2026-01-01", periods=365, freq="D")])
+    days = np.array(
+        [
+            weather.day_index(d)
+            for d in __import__("pandas").date_range("2026-01-01", periods=365, freq="D")
+        ]
+    )
     ours = np.corrcoef(days[:-1], days[1:])[0, 1]
     shuffled = np.random.default_rng(0).permutation(days)
     assert ours > np.corrcoef(shuffled[:-1], shuffled[1:])[0, 1] + 0.1

@@ -75,14 +75,25 @@ def test_appendix_b_nan_and_infinity_are_refused(bits: str) -> None:
 
 
 def test_section_3_2_3_members_sort_by_utf16_code_units() -> None:
-    names = {"\u20ac": "Euro Sign", "\r": "Carriage Return",
-             "\ufb33": "Hebrew Letter Dalet With Dagesh", "1": "One",
-             "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control",
-             "\u00f6": "Latin Small Letter O With Diaeresis"}
+    names = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
     in_text_order = list(json.loads(canonical_bytes(names)).values())  # dicts keep order
     assert in_text_order == [
-        "Carriage Return", "One", "Control", "Latin Small Letter O With Diaeresis",
-        "Euro Sign", "Emoji: Grinning Face", "Hebrew Letter Dalet With Dagesh"]
+        "Carriage Return",
+        "One",
+        "Control",
+        "Latin Small Letter O With Diaeresis",
+        "Euro Sign",
+        "Emoji: Grinning Face",
+        "Hebrew Letter Dalet With Dagesh",
+    ]
     assert sorted(names)[-1] == "\U0001f600"  # code-point order would differ here
 
 
@@ -105,16 +116,27 @@ def test_section_3_2_4_whole_document() -> None:
     assert canonical_bytes(json.loads(SECTION_3_2_4_INPUT)) == expected
     assert expected.decode() == (
         '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,'
-        '1e-27],"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}')
+        '1e-27],"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (2, "2"), (2.0, "2"), (-0.0, "0"), (0.5, "0.5"), (1e-7, "1e-7"), (1e21, "1e+21"),
-    (123456789.0, "123456789"), (MAX_SAFE_INTEGER, "9007199254740991"),
-    (-MAX_SAFE_INTEGER, "-9007199254740991"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2, "2"),
+        (2.0, "2"),
+        (-0.0, "0"),
+        (0.5, "0.5"),
+        (1e-7, "1e-7"),
+        (1e21, "1e+21"),
+        (123456789.0, "123456789"),
+        (MAX_SAFE_INTEGER, "9007199254740991"),
+        (-MAX_SAFE_INTEGER, "-9007199254740991"),
+    ],
+)
 def test_integers_and_floats_encode_as_a_javascript_client_writes_them(
-        value: float, text: str) -> None:
+    value: float, text: str
+) -> None:
     assert number_text(value) == text
 
 
@@ -125,15 +147,15 @@ def test_integers_that_no_double_holds_are_refused(value: int) -> None:
 
 
 def test_big_integers_written_as_their_double_are_kept() -> None:
-    assert canonical_bytes([2**53, 49612917522885180]) == (
-        b"[9007199254740992,49612917522885180]")
+    assert canonical_bytes([2**53, 49612917522885180]) == (b"[9007199254740992,49612917522885180]")
     with pytest.raises(ValueError, match="canonical text"):
         canonical_bytes(2**60)  # a double reader writes it back as 1152921504606847000
 
 
 def test_strings_escape_as_json_stringify() -> None:
-    assert canonical_text("\b\t\n\f\r\x00\x1f\x7f\u2028\"\\/é") == (
-        '"\\b\\t\\n\\f\\r\\u0000\\u001f\x7f\u2028\\"\\\\/é"')
+    assert canonical_text('\b\t\n\f\r\x00\x1f\x7f\u2028"\\/é') == (
+        '"\\b\\t\\n\\f\\r\\u0000\\u001f\x7f\u2028\\"\\\\/é"'
+    )
 
 
 @pytest.mark.parametrize("value", ["\ud800", {"\udfff": 1}, ["a\ud83d"]])
@@ -158,13 +180,21 @@ def test_rfc6962_hashes() -> None:
 # -- the oracle ------------------------------------------------------------------------
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
-_scalars = (st.none() | st.booleans() | _text
-            | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
-            | st.floats(allow_nan=False, allow_infinity=False)
-            | st.integers(0, 2**64 - 1).map(lambda b: struct.unpack(">d", b.to_bytes(8))[0])
-            .filter(math.isfinite))
-_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=5)
-                       | st.dictionaries(_text, inner, max_size=5), max_leaves=25)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | _text
+    | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(0, 2**64 - 1)
+    .map(lambda b: struct.unpack(">d", b.to_bytes(8))[0])
+    .filter(math.isfinite)
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_text, inner, max_size=5),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=1500, deadline=None)

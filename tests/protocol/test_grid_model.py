@@ -21,11 +21,21 @@ CASES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "cl
 
 def _physical(**extra: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "root": "R", "buses": ["R", "A", "B"],
-        "lines": [{"from": "R", "to": "A", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
-                  {"from": "A", "to": "B", "length_km": 0.1, "r_ohm_per_km": 0.642,
-                   "x_ohm_per_km": 0.083, "max_i_ka": 0.142}],
-        "import_price_eur_per_kwh": 0.3, "export_price_eur_per_kwh": 0.05,
+        "root": "R",
+        "buses": ["R", "A", "B"],
+        "lines": [
+            {"from": "R", "to": "A", "length_km": 0.2, "std_type": "NAYY 4x150 SE"},
+            {
+                "from": "A",
+                "to": "B",
+                "length_km": 0.1,
+                "r_ohm_per_km": 0.642,
+                "x_ohm_per_km": 0.083,
+                "max_i_ka": 0.142,
+            },
+        ],
+        "import_price_eur_per_kwh": 0.3,
+        "export_price_eur_per_kwh": 0.05,
         "transformer": {"std_type": "0.4 MVA 20/0.4 kV"},
     }
     data.update(extra)
@@ -62,15 +72,33 @@ def test_physical_lines_resolve_their_type_and_length() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"lines": [{"from": "R", "to": "A", "capacity_kwh": 5},
-                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"}]},
-         "must all be physical"),
-        ({"lines": [{"from": "R", "to": "A", "length_km": 0.1, "std_type": "NAYY 9x9"},
-                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"}]},
-         "unknown std_type"),
-        ({"lines": [{"from": "R", "to": "A", "length_km": 0.1, "r_ohm_per_km": 0.2},
-                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"}]},
-         "needs r_ohm_per_km"),
+        (
+            {
+                "lines": [
+                    {"from": "R", "to": "A", "capacity_kwh": 5},
+                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"},
+                ]
+            },
+            "must all be physical",
+        ),
+        (
+            {
+                "lines": [
+                    {"from": "R", "to": "A", "length_km": 0.1, "std_type": "NAYY 9x9"},
+                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"},
+                ]
+            },
+            "unknown std_type",
+        ),
+        (
+            {
+                "lines": [
+                    {"from": "R", "to": "A", "length_km": 0.1, "r_ohm_per_km": 0.2},
+                    {"from": "A", "to": "B", "length_km": 0.1, "std_type": "NAYY 4x50 SE"},
+                ]
+            },
+            "needs r_ohm_per_km",
+        ),
         ({"transformer_capacity_kwh": 40}, "sn_kva"),
         ({"v_min_pu": 1.06}, "below v_max_pu"),
         ({"bus_band_pu": {"Z": [0.9, 1.1]}}, "unknown bus"),
@@ -88,14 +116,25 @@ def test_cable_and_transformer_tables_agree_with_pandapower() -> None:
     for name, cable in CABLE_TYPES.items():
         row = lines.loc[name]
         assert (cable.r_ohm_per_km, cable.x_ohm_per_km, cable.c_nf_per_km, cable.max_i_ka) == (
-            pytest.approx(row.r_ohm_per_km), pytest.approx(row.x_ohm_per_km),
-            pytest.approx(row.c_nf_per_km), pytest.approx(row.max_i_ka)), name
+            pytest.approx(row.r_ohm_per_km),
+            pytest.approx(row.x_ohm_per_km),
+            pytest.approx(row.c_nf_per_km),
+            pytest.approx(row.max_i_ka),
+        ), name
     trafos = pp.available_std_types(net, "trafo")
     for name, unit in TRANSFORMER_TYPES.items():
         row = trafos.loc[name]
         assert unit.sn_kva == pytest.approx(row.sn_mva * 1000), name
-        assert (unit.vn_hv_kv, unit.vn_lv_kv, unit.vk_percent, unit.vkr_percent,
-                unit.tap_step_percent) == (
-            pytest.approx(row.vn_hv_kv), pytest.approx(row.vn_lv_kv),
-            pytest.approx(row.vk_percent), pytest.approx(row.vkr_percent),
-            pytest.approx(row.tap_step_percent)), name
+        assert (
+            unit.vn_hv_kv,
+            unit.vn_lv_kv,
+            unit.vk_percent,
+            unit.vkr_percent,
+            unit.tap_step_percent,
+        ) == (
+            pytest.approx(row.vn_hv_kv),
+            pytest.approx(row.vn_lv_kv),
+            pytest.approx(row.vk_percent),
+            pytest.approx(row.vkr_percent),
+            pytest.approx(row.tap_step_percent),
+        ), name

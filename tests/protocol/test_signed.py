@@ -28,14 +28,28 @@ _price = st.floats(min_value=-0.5, max_value=1.0, allow_nan=False)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(_kwh, _price), min_size=1, max_size=4), st.booleans(),
-       st.integers(0, 2**53 - 1), st.text(min_size=1, max_size=20))
+@given(
+    st.lists(st.tuples(_kwh, _price), min_size=1, max_size=4),
+    st.booleans(),
+    st.integers(0, 2**53 - 1),
+    st.text(min_size=1, max_size=20),
+)
 def test_signed_bytes_are_the_unsigned_canonical_form(
-        segments: list[tuple[float, float]], green: bool, seq: int, bus: str) -> None:
-    bid = sign_bid(KEY, Bid(bid_id="b", participant=KEY.public_hex, bus=bus, interval="i",
-                            side=Side.BUY, green_only=green,
-                            segments=tuple(Segment(energy_kwh=e, price_eur_per_kwh=p)
-                                           for e, p in segments)), seq)
+    segments: list[tuple[float, float]], green: bool, seq: int, bus: str
+) -> None:
+    bid = sign_bid(
+        KEY,
+        Bid(
+            bid_id="b",
+            participant=KEY.public_hex,
+            bus=bus,
+            interval="i",
+            side=Side.BUY,
+            green_only=green,
+            segments=tuple(Segment(energy_kwh=e, price_eur_per_kwh=p) for e, p in segments),
+        ),
+        seq,
+    )
     signed = Signed.of(bid)
     assert signed.signed_bytes == canonical_bytes(bid.unsigned())
     assert verify(KEY.public_hex, signed.signed_bytes, bid.signature)
@@ -50,20 +64,66 @@ def test_a_reading_signs_its_bytes() -> None:
     assert verify(KEY.public_hex, signed.signed_bytes, reading.signature)
 
 
-@pytest.mark.parametrize(("obj", "code"), [
-    ({"bid_id": "b", "participant": "p", "bus": "A", "interval": "i", "side": "buy",
-      "segments": [{"energy_kwh": -1, "price_eur_per_kwh": 0.1}], "preferred": [], "seq": 1,
-      "signature": ""}, "invalid-input"),
-    ({"bid_id": "b", "participant": "p", "bus": "A", "interval": "i", "side": "buy",
-      "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1}], "seq": 1,
-      "signature": ""}, "malformed"),
-    ({"bid_id": "b", "participant": "p", "bus": "A", "interval": "i", "side": "buy",
-      "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1, "x": 1}], "preferred": [],
-      "seq": 1, "signature": ""}, "malformed"),
-    ({"bid_id": "b", "participant": "p", "bus": "A", "interval": "i", "side": "buy",
-      "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1}], "preferred": [],
-      "seq": "1", "signature": ""}, "malformed"),
-])
+@pytest.mark.parametrize(
+    ("obj", "code"),
+    [
+        (
+            {
+                "bid_id": "b",
+                "participant": "p",
+                "bus": "A",
+                "interval": "i",
+                "side": "buy",
+                "segments": [{"energy_kwh": -1, "price_eur_per_kwh": 0.1}],
+                "preferred": [],
+                "seq": 1,
+                "signature": "",
+            },
+            "invalid-input",
+        ),
+        (
+            {
+                "bid_id": "b",
+                "participant": "p",
+                "bus": "A",
+                "interval": "i",
+                "side": "buy",
+                "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1}],
+                "seq": 1,
+                "signature": "",
+            },
+            "malformed",
+        ),
+        (
+            {
+                "bid_id": "b",
+                "participant": "p",
+                "bus": "A",
+                "interval": "i",
+                "side": "buy",
+                "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1, "x": 1}],
+                "preferred": [],
+                "seq": 1,
+                "signature": "",
+            },
+            "malformed",
+        ),
+        (
+            {
+                "bid_id": "b",
+                "participant": "p",
+                "bus": "A",
+                "interval": "i",
+                "side": "buy",
+                "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.1}],
+                "preferred": [],
+                "seq": "1",
+                "signature": "",
+            },
+            "malformed",
+        ),
+    ],
+)
 def test_decode_part_codes(obj: dict, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         decode_part(Bid, obj, canonical_bytes(obj), "bid")

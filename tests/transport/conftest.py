@@ -54,10 +54,15 @@ class Served:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
-    config = ServiceConfig(households=HOUSEHOLDS, seed=SEED, intervals=8,
-                           router=f"tcp://127.0.0.1:{port}", pub=f"tcp://127.0.0.1:{port + 1}",
-                           ledger=tmp_path / "ledger.sqlite",
-                           observers=(OBSERVER.public_hex,))
+    config = ServiceConfig(
+        households=HOUSEHOLDS,
+        seed=SEED,
+        intervals=8,
+        router=f"tcp://127.0.0.1:{port}",
+        pub=f"tcp://127.0.0.1:{port + 1}",
+        ledger=tmp_path / "ledger.sqlite",
+        observers=(OBSERVER.public_hex,),
+    )
     jobs: queue.Queue[tuple[Callable[[], object], queue.Queue[object]]] = queue.Queue()
     stop = threading.Event()
     ready: queue.Queue[OperatorService | BaseException] = queue.Queue()
@@ -91,8 +96,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     if isinstance(service, BaseException):
         raise service
     try:
-        yield Served(service, default_neighbourhood(HOUSEHOLDS, SEED), config.router,
-                     config.pub, jobs)
+        yield Served(
+            service, default_neighbourhood(HOUSEHOLDS, SEED), config.router, config.pub, jobs
+        )
     finally:
         stop.set()
         thread.join(timeout=5)

@@ -19,9 +19,17 @@ ME, YOU = "a" * 64, "b" * 64
 
 
 def _trade(energy: float = 0.5, buyer_price: float = 0.2, seller_price: float = 0.2) -> Trade:
-    return Trade(interval="2026-06-22T10:00Z", seller=ME, buyer=YOU, energy_kwh=energy,
-                 buyer_price_eur_per_kwh=buyer_price, seller_price_eur_per_kwh=seller_price,
-                 kind=TradeKind.P2P, buyer_bid_id="you/0", seller_bid_id="me/0")
+    return Trade(
+        interval="2026-06-22T10:00Z",
+        seller=ME,
+        buyer=YOU,
+        energy_kwh=energy,
+        buyer_price_eur_per_kwh=buyer_price,
+        seller_price_eur_per_kwh=seller_price,
+        kind=TradeKind.P2P,
+        buyer_bid_id="you/0",
+        seller_bid_id="me/0",
+    )
 
 
 @pytest.fixture
@@ -56,8 +64,14 @@ def test_tampered_blocks_are_named(blocks: list[dict], tamper: str) -> None:
 
 
 def test_trades_are_held_to_my_bids() -> None:
-    bids = {"me/0": {"segments": [{"energy_kwh": 0.4, "price_eur_per_kwh": 0.1},
-                                  {"energy_kwh": 0.2, "price_eur_per_kwh": 0.15}]}}
+    bids = {
+        "me/0": {
+            "segments": [
+                {"energy_kwh": 0.4, "price_eur_per_kwh": 0.1},
+                {"energy_kwh": 0.2, "price_eur_per_kwh": 0.15},
+            ]
+        }
+    }
     body = tx.trade(_trade()).body
     assert check_trade(body, ME, bids) is None
     assert "below my limit" in check_trade({**body, "seller_price_eur_per_kwh": 0.05}, ME, bids)
@@ -65,5 +79,6 @@ def test_trades_are_held_to_my_bids() -> None:
     assert "unknown bid" in check_trade({**body, "seller_bid_id": "me/9"}, ME, bids)
     buyer_bids = {"you/0": {"segments": [{"energy_kwh": 1.0, "price_eur_per_kwh": 0.25}]}}
     assert check_trade(body, YOU, buyer_bids) is None
-    assert "above my limit" in check_trade({**body, "buyer_price_eur_per_kwh": 0.3}, YOU,
-                                           buyer_bids)
+    assert "above my limit" in check_trade(
+        {**body, "buyer_price_eur_per_kwh": 0.3}, YOU, buyer_bids
+    )

@@ -46,8 +46,7 @@ def test_agent_config_file_and_flags(tmp_path: Path) -> None:
     config.write_text('household = 2\nseed = 4\noperator = "tcp://10.0.0.1:7000"\n')
     args = build_parser().parse_args(["agent", "--config", str(config), "--seed", "5"])
     settings = _agent_config(args)
-    assert (settings.household, settings.seed, settings.operator) == ("2", 5,
-                                                                      "tcp://10.0.0.1:7000")
+    assert (settings.household, settings.seed, settings.operator) == ("2", 5, "tcp://10.0.0.1:7000")
     config.write_text("colour = 'blue'\n")
     assert main(["agent", "--config", str(config)]) == 2
     assert main(["agent", "--household", "99", "--households", "3"]) == 2
@@ -55,9 +54,15 @@ def test_agent_config_file_and_flags(tmp_path: Path) -> None:
 
 def test_up_runs_and_verifies(tmp_path: Path) -> None:
     out = tmp_path / "up"
-    done = subprocess.run(child_command(  # noqa: S603 - our own CLI
-        "up", "--households", "2", "--intervals", "3", "--out", str(out)),
-        capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        child_command(  # noqa: S603 - our own CLI
+            "up", "--households", "2", "--intervals", "3", "--out", str(out)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "requests tcp://127.0.0.1:" in done.stdout
     assert "balances ok=True" in done.stdout
@@ -67,9 +72,14 @@ def test_up_runs_and_verifies(tmp_path: Path) -> None:
 
 def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
     out = tmp_path / "up-stopped"
-    proc = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-        "up", "--households", "2", "--intervals", "200", "--out", str(out)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        child_command(  # noqa: S603 - our own CLI
+            "up", "--households", "2", "--intervals", "200", "--out", str(out)
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(_children_of(str(out))) < 5:
@@ -100,16 +110,16 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     from voisin.ledger import SqliteStore
 
     out = tmp_path / "up-supervised"
-    launcher = Launcher(households=2, seed=3, intervals=8, speed=900.0, out=out,
-                        port=free_port())
+    launcher = Launcher(households=2, seed=3, intervals=8, speed=900.0, out=out, port=free_port())
     console = Console(file=io.StringIO())
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(launcher.run(console)))
     thread.start()
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (launcher.ledger.exists()
-                                                  and len(launcher.agents) == 3):
+        while time.monotonic() < deadline and not (
+            launcher.ledger.exists() and len(launcher.agents) == 3
+        ):
             time.sleep(0.1)
         time.sleep(2.0)  # a few intervals in
         os.kill(launcher.agents[0].pid, signal.SIGKILL)
@@ -123,7 +133,10 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     assert result == [0]
     assert launcher.restarts == {"agent 0": 1, "operator": 1}
     with SqliteStore(launcher.ledger, read_only=True) as store:
-        cleared = [b.header.interval for b in store.blocks()
-                   if any(t.kind.value == "clearing" for t in b.transactions)]
+        cleared = [
+            b.header.interval
+            for b in store.blocks()
+            if any(t.kind.value == "clearing" for t in b.transactions)
+        ]
     assert len(cleared) == len(set(cleared)) == 8
     assert _children_of(str(out)) == []

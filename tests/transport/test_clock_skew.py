@@ -19,12 +19,12 @@ AHEAD = 10**15  # the agent's first life: its clock well ahead
 BEHIND = 10**6  # restarted with its clock set back
 
 
-def test_an_agent_whose_clock_went_back_carries_on(served: Served,
-                                                   context: zmq.Context) -> None:
+def test_an_agent_whose_clock_went_back_carries_on(served: Served, context: zmq.Context) -> None:
     member = served.scenario.members[0]
     server = served.service.key.public_hex
-    first = OperatorClient(context, served.router, member.keypair, server, retries=0,
-                           seq_start=AHEAD)
+    first = OperatorClient(
+        context, served.router, member.keypair, server, retries=0, seq_start=AHEAD
+    )
     assert first.request(MessageType.HELLO, {"agent": "test"}).ok
     interval = served.service.intervals[0]
     served.phase(Phase.OPEN_GATE, interval)
@@ -32,8 +32,9 @@ def test_an_agent_whose_clock_went_back_carries_on(served: Served,
     assert first.send_raw(seal_bid(_bid(member, interval.id, seq)), seq).ok
     first.close()
 
-    again = OperatorClient(context, served.router, member.keypair, server, retries=0,
-                           seq_start=BEHIND)
+    again = OperatorClient(
+        context, served.router, member.keypair, server, retries=0, seq_start=BEHIND
+    )
     raw = again.send_raw(seal(member.keypair, MessageType.HELLO, BEHIND + 1, {}), BEHIND + 1)
     assert raw.code == "replay"
     assert raw.body["last_seq"] == seq  # the refusal says where to carry on

@@ -27,8 +27,14 @@ def _panel_text(app_feed: LedgerFeed, watch: OperatorWatch) -> str:
 
 def test_refusals_show_on_the_dashboard(served: Served, tmp_path: Path) -> None:
     member = served.scenario.members[0]
-    client = OperatorClient(zmq.Context.instance(), served.router, member.keypair,
-                            served.service.key.public_hex, timeout_s=3.0, retries=0)
+    client = OperatorClient(
+        zmq.Context.instance(),
+        served.router,
+        member.keypair,
+        served.service.key.public_hex,
+        timeout_s=3.0,
+        retries=0,
+    )
     try:
         assert client.send_raw(b"not an envelope").code == "malformed"
     finally:
@@ -46,8 +52,7 @@ def test_refusals_show_on_the_dashboard(served: Served, tmp_path: Path) -> None:
 
 
 def test_a_silent_operator_shows_as_unreachable(served: Served, tmp_path: Path) -> None:
-    watch = OperatorWatch(f"tcp://127.0.0.1:{free_port()}", OBSERVER,
-                          served.service.key.public_hex)
+    watch = OperatorWatch(f"tcp://127.0.0.1:{free_port()}", OBSERVER, served.service.key.public_hex)
     try:
         assert watch.poll() is None
         text = _panel_text(LedgerFeed(tmp_path / "ledger.sqlite"), watch)

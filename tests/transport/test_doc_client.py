@@ -38,8 +38,15 @@ def merkle_root(leaves: list[bytes]) -> bytes:
 
 
 class DocAgent:
-    def __init__(self, context: zmq.Context, router: str, pub: str, seed_hex: str,
-                 meter_seed_hex: str, operator_hex: str) -> None:
+    def __init__(
+        self,
+        context: zmq.Context,
+        router: str,
+        pub: str,
+        seed_hex: str,
+        meter_seed_hex: str,
+        operator_hex: str,
+    ) -> None:
         self.key = SigningKey(bytes.fromhex(seed_hex))
         self.meter = SigningKey(bytes.fromhex(meter_seed_hex))
         self.me = self.key.verify_key.encode().hex()
@@ -75,8 +82,14 @@ class DocAgent:
     def request_bid(self, bid: dict) -> dict:
         """Section 4: a bid is self-signed; the envelope carries its seq and signature."""
         self.seq = bid["seq"]
-        envelope = {"v": 2, "type": "bid", "sender": self.me, "seq": bid["seq"],
-                    "body": {"bid": bid}, "sig": bid["signature"]}
+        envelope = {
+            "v": 2,
+            "type": "bid",
+            "sender": self.me,
+            "seq": bid["seq"],
+            "body": {"bid": bid},
+            "sig": bid["signature"],
+        }
         self.req.send(canonical(envelope))
         assert self.req.poll(5000), "no reply"
         reply = json.loads(self.req.recv())
@@ -97,7 +110,8 @@ class DocAgent:
     def check_block(self, block: dict) -> None:
         header_bytes = canonical(block["header"])
         VerifyKey(bytes.fromhex(self.operator_hex)).verify(
-            header_bytes, bytes.fromhex(block["signature"]))
+            header_bytes, bytes.fromhex(block["signature"])
+        )
         leaves = [canonical({"body": t["body"], "kind": t["kind"]}) for t in block["transactions"]]
         assert merkle_root(leaves).hex() == block["header"]["merkle_root"]
 
@@ -108,8 +122,14 @@ class DocAgent:
 
 def test_a_client_from_the_document(served: Served, context: zmq.Context) -> None:
     member = served.scenario.members[0]
-    agent = DocAgent(context, served.router, served.pub, member.keypair.seed_hex,
-                     member.meter_key.seed_hex, served.service.key.public_hex)
+    agent = DocAgent(
+        context,
+        served.router,
+        served.pub,
+        member.keypair.seed_hex,
+        member.meter_key.seed_hex,
+        served.service.key.public_hex,
+    )
     try:
         hello = agent.request("hello", {})
         assert hello["type"] == "ack"
@@ -120,10 +140,16 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
         opened = agent.event("gate-open")
         assert opened["interval"] == interval.id
 
-        bid = {"bid_id": f"{opened['interval']}/doc/0", "participant": agent.me,
-               "bus": hello["body"]["bus"], "interval": opened["interval"], "side": "buy",
-               "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.3}], "preferred": [],
-               "seq": agent.seq + 1}
+        bid = {
+            "bid_id": f"{opened['interval']}/doc/0",
+            "participant": agent.me,
+            "bus": hello["body"]["bus"],
+            "interval": opened["interval"],
+            "side": "buy",
+            "segments": [{"energy_kwh": 1, "price_eur_per_kwh": 0.3}],
+            "preferred": [],
+            "seq": agent.seq + 1,
+        }
         bid["signature"] = agent.sign(agent.key, bid)
         reply = agent.request_bid(bid)
         assert reply["type"] == "ack", reply
@@ -141,23 +167,30 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
 
         served.phase(Phase.DELIVERED, interval)
         agent.event("delivery")
-        reading = {"meter": agent.meter.verify_key.encode().hex(), "participant": agent.me,
-                   "interval": interval.id, "pv_kwh": 0, "load_kwh": 1,
-                   "battery_kwh": 0, "import_kwh": 1, "export_kwh": 0,
-                   "estimated": False}
+        reading = {
+            "meter": agent.meter.verify_key.encode().hex(),
+            "participant": agent.me,
+            "interval": interval.id,
+            "pv_kwh": 0,
+            "load_kwh": 1,
+            "battery_kwh": 0,
+            "import_kwh": 1,
+            "export_kwh": 0,
+            "estimated": False,
+        }
         reading["signature"] = agent.sign(agent.meter, reading)
         assert agent.request("reading", {"reading": reading})["type"] == "ack"
         served.phase(Phase.SETTLE, interval)
         settled = agent.event("block")
         agent.check_block(settled)
-        assert settled["header"]["prev_hash"] == hashlib.sha256(
-            canonical(block["header"])).hexdigest()
+        assert (
+            settled["header"]["prev_hash"] == hashlib.sha256(canonical(block["header"])).hexdigest()
+        )
         stored = [t["body"] for t in settled["transactions"] if t["kind"] == "reading"]
         assert stored == [reading]  # kept as signed: "load_kwh":1, as JavaScript writes it
 
         bid["seq"] = agent.seq + 1
-        bid["signature"] = agent.sign(agent.key, {k: v for k, v in bid.items()
-                                                  if k != "signature"})
+        bid["signature"] = agent.sign(agent.key, {k: v for k, v in bid.items() if k != "signature"})
         stale = agent.request_bid(bid)
         assert stale["type"] == "reject"
         assert stale["body"]["code"] == "gate-closed"

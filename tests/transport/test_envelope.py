@@ -54,14 +54,17 @@ def test_round_trip_keeps_every_field() -> None:
     assert env.raw == raw
 
 
-@pytest.mark.parametrize(("data", "code"), [
-    (b"\xff\xfe garbage", "malformed"),
-    (b"[1, 2, 3]", "malformed"),
-    (b'{"v": "1"}', "malformed"),
-    (b"", "malformed"),
-    (b'{"v": 1, "type": "bid", "sender": "x", "seq": NaN, "body": {}, "sig": ""}', "malformed"),
-    (b"[" * 5000 + b"]" * 5000, "malformed"),
-])
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"\xff\xfe garbage", "malformed"),
+        (b"[1, 2, 3]", "malformed"),
+        (b'{"v": "1"}', "malformed"),
+        (b"", "malformed"),
+        (b'{"v": 1, "type": "bid", "sender": "x", "seq": NaN, "body": {}, "sig": ""}', "malformed"),
+        (b"[" * 5000 + b"]" * 5000, "malformed"),
+    ],
+)
 def test_garbage_is_malformed(data: bytes, code: str) -> None:
     assert _code(data) == code
 
@@ -95,9 +98,14 @@ def test_signature_covers_the_body() -> None:
 
 
 def _bid(seq: int = 42) -> Bid:
-    bid = Bid(bid_id="2026-06-22T10:00Z/x/0", participant=KEY.public_hex, bus="A1",
-              interval="2026-06-22T10:00Z", side=Side.SELL,
-              segments=(Segment(energy_kwh=1.25, price_eur_per_kwh=0.1),))
+    bid = Bid(
+        bid_id="2026-06-22T10:00Z/x/0",
+        participant=KEY.public_hex,
+        bus="A1",
+        interval="2026-06-22T10:00Z",
+        side=Side.SELL,
+        segments=(Segment(energy_kwh=1.25, price_eur_per_kwh=0.1),),
+    )
     return sign_bid(KEY, bid, seq)
 
 
@@ -124,19 +132,23 @@ def _bid_edit(good: bytes, change: Callable[[dict[str, Any]], object]) -> bytes:
     return canonical_bytes(obj)
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    (lambda b: b.pop("preferred"), "malformed"),                     # a field dropped
-    (lambda b: b.update(bid_idd=b.pop("bid_id")), "malformed"),      # a field misspelt
-    (lambda b: b.update(note="x" * 30_000), "malformed"),            # a 30 kB field added
-    (lambda b: b["segments"][0].update(energy_kwh="1.25"), "malformed"),  # a number as text
-    (lambda b: b["segments"][0].update(energy_kwh=True), "malformed"),    # a number as true
-    (lambda b: b.update(seq=42.5), "malformed"),
-    (lambda b: b.update(green_only=False), "malformed"),             # a default written out
-    (lambda b: b["segments"][0].update(energy_kwh=1.5), "bad-signature"),  # a value changed
-    (lambda b: b.update(preferred=[OTHER.public_hex]), "bad-signature"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda b: b.pop("preferred"), "malformed"),  # a field dropped
+        (lambda b: b.update(bid_idd=b.pop("bid_id")), "malformed"),  # a field misspelt
+        (lambda b: b.update(note="x" * 30_000), "malformed"),  # a 30 kB field added
+        (lambda b: b["segments"][0].update(energy_kwh="1.25"), "malformed"),  # a number as text
+        (lambda b: b["segments"][0].update(energy_kwh=True), "malformed"),  # a number as true
+        (lambda b: b.update(seq=42.5), "malformed"),
+        (lambda b: b.update(green_only=False), "malformed"),  # a default written out
+        (lambda b: b["segments"][0].update(energy_kwh=1.5), "bad-signature"),  # a value changed
+        (lambda b: b.update(preferred=[OTHER.public_hex]), "bad-signature"),
+    ],
+)
 def test_a_bid_changed_after_signing_is_refused(
-        change: Callable[[dict[str, Any]], object], code: str) -> None:
+    change: Callable[[dict[str, Any]], object], code: str
+) -> None:
     assert _code(_bid_edit(seal_bid(_bid()), change)) == code
 
 
@@ -146,8 +158,7 @@ def test_frames_must_be_canonical_bytes() -> None:
     pretty = json.dumps(json.loads(good), indent=2).encode()
     members = list(json.loads(good).items())
     reordered = json.dumps(dict(reversed(members)), separators=(",", ":")).encode()
-    for variant in (pretty, reordered, good.replace(b'"status"', rb'"\u0073tatus"'),
-                    good + b" "):
+    for variant in (pretty, reordered, good.replace(b'"status"', rb'"\u0073tatus"'), good + b" "):
         assert _code(variant) == "malformed"
     bid = seal_bid(_bid())
     assert b'"energy_kwh":1.25' in bid
@@ -157,15 +168,29 @@ def test_frames_must_be_canonical_bytes() -> None:
 
 def test_a_bid_signed_as_javascript_writes_numbers_verifies() -> None:
     """``"energy_kwh":2``, not ``2.0``: an ECMAScript client's bytes, signed as they are."""
-    unsigned = {"bid_id": "2026-06-22T10:00Z/js/0", "participant": KEY.public_hex,
-                "bus": "A1", "interval": "2026-06-22T10:00Z", "side": "buy",
-                "segments": [{"energy_kwh": 2, "price_eur_per_kwh": 0.3}], "preferred": [],
-                "seq": 7}
+    unsigned = {
+        "bid_id": "2026-06-22T10:00Z/js/0",
+        "participant": KEY.public_hex,
+        "bus": "A1",
+        "interval": "2026-06-22T10:00Z",
+        "side": "buy",
+        "segments": [{"energy_kwh": 2, "price_eur_per_kwh": 0.3}],
+        "preferred": [],
+        "seq": 7,
+    }
     text = rfc8785.dumps(unsigned)
     assert b'"energy_kwh":2,' in text
     bid = {**unsigned, "signature": KEY.sign(text)}
-    frame = rfc8785.dumps({"v": PROTOCOL_VERSION, "type": "bid", "sender": KEY.public_hex,
-                           "seq": 7, "body": {"bid": bid}, "sig": bid["signature"]})
+    frame = rfc8785.dumps(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "bid",
+            "sender": KEY.public_hex,
+            "seq": 7,
+            "body": {"bid": bid},
+            "sig": bid["signature"],
+        }
+    )
     env = open_envelope(frame)
     signed = env.bound_bid()
     assert signed.value.segments[0].energy_kwh == 2.0
@@ -208,8 +233,9 @@ def test_decoding_random_bytes_only_raises_invalid_input(data: bytes) -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -232,20 +258,28 @@ def test_any_tampered_field_is_refused(field: str, value: object) -> None:
 
 METER = Meter(KeyPair.derive("test", "meter"), KEY.public_hex)
 _READING = METER.read("2026-06-22T10:00Z", pv_kwh=1.5, load_kwh=0.25)
-_FRAMES = [seal_bid(_bid()), seal(KEY, MessageType.HEARTBEAT, 1, {}),
-           seal(KEY, MessageType.READING, 2, {"reading": json.loads(_READING.model_dump_json())}),
-           seal(KEY, MessageType.BIDS, 3, {"bids": [json.loads(_bid(3).wire())]})]
+_FRAMES = [
+    seal_bid(_bid()),
+    seal(KEY, MessageType.HEARTBEAT, 1, {}),
+    seal(KEY, MessageType.READING, 2, {"reading": json.loads(_READING.model_dump_json())}),
+    seal(KEY, MessageType.BIDS, 3, {"bids": [json.loads(_bid(3).wire())]}),
+]
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.sampled_from(_FRAMES), st.binary(min_size=0, max_size=8), st.integers(min_value=0),
-       st.integers(min_value=0, max_value=8))
+@given(
+    st.sampled_from(_FRAMES),
+    st.binary(min_size=0, max_size=8),
+    st.integers(min_value=0),
+    st.integers(min_value=0, max_value=8),
+)
 def test_every_byte_mutation_is_refused_and_never_crashes(
-        good: bytes, noise: bytes, where: int, cut: int) -> None:
+    good: bytes, noise: bytes, where: int, cut: int
+) -> None:
     """Splice ``noise`` over ``cut`` bytes anywhere: unless the bytes are unchanged, the
     frame is refused, with ``InvalidInput`` and nothing else (parts included)."""
     at = where % (len(good) + 1)
-    mutated = good[:at] + noise + good[at + cut:]
+    mutated = good[:at] + noise + good[at + cut :]
     if mutated == good:
         return
     with pytest.raises(InvalidInput):

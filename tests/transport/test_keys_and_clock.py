@@ -90,8 +90,12 @@ def test_timetable_orders_phases_and_overlaps_intervals() -> None:
     assert [s[0] for s in steps] == sorted(s[0] for s in steps)
     for iv in intervals:
         mine = [s for s in steps if s[2] == iv]
-        assert [s[1] for s in mine] == [Phase.OPEN_GATE, Phase.CLOSE_GATE, Phase.DELIVERED,
-                                        Phase.SETTLE]
+        assert [s[1] for s in mine] == [
+            Phase.OPEN_GATE,
+            Phase.CLOSE_GATE,
+            Phase.DELIVERED,
+            Phase.SETTLE,
+        ]
         assert mine[1][0] == iv.start - timedelta(minutes=15) * 0.25
     # The next gate opens exactly as this interval starts, before earlier ones settle.
     first, second = intervals[:2]

@@ -42,15 +42,41 @@ def test_operator_and_agents_over_curve(tmp_path: Path) -> None:
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     try:
-        procs["operator"] = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-            "operator", *common, "--intervals", str(INTERVALS), "--speed", SPEED,
-            "--router", router, "--pub", pub, "--ledger", str(ledger),
-            "--wait-agents", str(len(labels))), stdout=subprocess.DEVNULL)
+        procs["operator"] = subprocess.Popen(
+            child_command(  # noqa: S603 - our own CLI
+                "operator",
+                *common,
+                "--intervals",
+                str(INTERVALS),
+                "--speed",
+                SPEED,
+                "--router",
+                router,
+                "--pub",
+                pub,
+                "--ledger",
+                str(ledger),
+                "--wait-agents",
+                str(len(labels)),
+            ),
+            stdout=subprocess.DEVNULL,
+        )
         for label in labels:
-            procs[label] = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-                "agent", *common, "--household", label, "--operator", router,
-                "--server-key", server, "--report", str(tmp_path / f"agent-{label}.json")),
-                stdout=subprocess.DEVNULL)
+            procs[label] = subprocess.Popen(
+                child_command(  # noqa: S603 - our own CLI
+                    "agent",
+                    *common,
+                    "--household",
+                    label,
+                    "--operator",
+                    router,
+                    "--server-key",
+                    server,
+                    "--report",
+                    str(tmp_path / f"agent-{label}.json"),
+                ),
+                stdout=subprocess.DEVNULL,
+            )
         watcher = scenario.members[0].keypair  # a registered key may watch the events
         make_client(sub, watcher, server)
         sub.linger = 0
@@ -102,10 +128,12 @@ def test_operator_and_agents_over_curve(tmp_path: Path) -> None:
         assert saw["rejected"] == {}, (label, saw["rejected"])
         assert len(saw["readings"]) == INTERVALS
         assert {int(h): v for h, v in saw["blocks"].items()} == {
-            h: v for h, v in hashes.items() if h >= min(map(int, saw["blocks"]))}
+            h: v for h, v in hashes.items() if h >= min(map(int, saw["blocks"]))
+        }
         mine = [t for t in all_trades if me in (t["buyer"], t["seller"])]
         assert sorted(map(json.dumps, saw["trades"])) == sorted(map(json.dumps, mine))
         sent = set(saw["bids"])
         for trade in mine:
-            assert (trade["buyer_bid_id"] if trade["buyer"] == me else trade["seller_bid_id"]) \
-                in sent
+            assert (
+                trade["buyer_bid_id"] if trade["buyer"] == me else trade["seller_bid_id"]
+            ) in sent

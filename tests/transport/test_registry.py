@@ -19,8 +19,13 @@ INTERVALS = 3
 
 def _keys(folder: Path, name: str) -> KeyPair:
     path = folder / f"{name}.key"
-    run = subprocess.run(child_command("keys", "new", str(path)),  # noqa: S603 - our own CLI
-                         capture_output=True, text=True, timeout=60, check=False)
+    run = subprocess.run(
+        child_command("keys", "new", str(path)),  # noqa: S603 - our own CLI
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     return read_key_file(path)
 
@@ -31,14 +36,27 @@ def _registry(folder: Path) -> tuple[Path, KeyPair, list[KeyPair]]:
     meters = [_keys(folder, f"meter{i}") for i in range(2)]
     members = []
     for i, (home, meter) in enumerate(zip(homes, meters, strict=True)):
-        participant = Participant(participant_id=home.public_hex, kind=ParticipantKind.HOUSEHOLD,
-                                  group="pv" if i == 0 else "consumer", bus="A1",
-                                  tariff=HOUSEHOLD_TARIFF, meter_id=meter.public_hex)
-        members.append({"participant": participant.model_dump(mode="json"),
-                        "pv_kwp": 9.0 if i == 0 else 0.0, "annual_kwh": 3500.0,
-                        "preferred": [homes[1].public_hex] if i == 0 else []})
-    registry = {"operator": operator.public_hex, "grid": default_grid().model_dump(
-        mode="json", by_alias=True), "members": members}
+        participant = Participant(
+            participant_id=home.public_hex,
+            kind=ParticipantKind.HOUSEHOLD,
+            group="pv" if i == 0 else "consumer",
+            bus="A1",
+            tariff=HOUSEHOLD_TARIFF,
+            meter_id=meter.public_hex,
+        )
+        members.append(
+            {
+                "participant": participant.model_dump(mode="json"),
+                "pv_kwp": 9.0 if i == 0 else 0.0,
+                "annual_kwh": 3500.0,
+                "preferred": [homes[1].public_hex] if i == 0 else [],
+            }
+        )
+    registry = {
+        "operator": operator.public_hex,
+        "grid": default_grid().model_dump(mode="json", by_alias=True),
+        "members": members,
+    }
     path = folder / "registry.json"
     path.write_text(json.dumps(registry))
     return path, operator, homes
@@ -48,16 +66,48 @@ def test_a_registered_community_trades_over_curve(tmp_path: Path) -> None:
     registry, _, homes = _registry(tmp_path)
     port = free_port()
     router, ledger = f"tcp://127.0.0.1:{port}", tmp_path / "ledger.sqlite"
-    procs = [subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-        "operator", "--registry", str(registry), "--key", str(tmp_path / "operator.key"),
-        "--router", router, "--ledger", str(ledger), "--intervals", str(INTERVALS),
-        "--speed", "900", "--wait-agents", "2"), stdout=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            child_command(  # noqa: S603 - our own CLI
+                "operator",
+                "--registry",
+                str(registry),
+                "--key",
+                str(tmp_path / "operator.key"),
+                "--router",
+                router,
+                "--ledger",
+                str(ledger),
+                "--intervals",
+                str(INTERVALS),
+                "--speed",
+                "900",
+                "--wait-agents",
+                "2",
+            ),
+            stdout=subprocess.DEVNULL,
+        )
+    ]
     try:
         for i in range(2):
-            procs.append(subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-                "agent", "--registry", str(registry), "--key", str(tmp_path / f"home{i}.key"),
-                "--meter-key", str(tmp_path / f"meter{i}.key"), "--operator", router,
-                "--report", str(tmp_path / f"agent{i}.json")), stdout=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    child_command(  # noqa: S603 - our own CLI
+                        "agent",
+                        "--registry",
+                        str(registry),
+                        "--key",
+                        str(tmp_path / f"home{i}.key"),
+                        "--meter-key",
+                        str(tmp_path / f"meter{i}.key"),
+                        "--operator",
+                        router,
+                        "--report",
+                        str(tmp_path / f"agent{i}.json"),
+                    ),
+                    stdout=subprocess.DEVNULL,
+                )
+            )
         assert procs[0].wait(timeout=60) == 0
         wait_all(procs[1:], time.monotonic() + 20)
     finally:
@@ -82,17 +132,43 @@ def test_keys_that_do_not_match_the_registry_are_refused(tmp_path: Path) -> None
     stranger = tmp_path / "stranger.key"
     _keys(tmp_path, "stranger")
     runs = [
-        child_command("operator", "--registry", str(registry), "--key", str(stranger),
-                      "--ledger", str(tmp_path / "l.sqlite")),
-        child_command("agent", "--registry", str(registry), "--key", str(stranger),
-                      "--meter-key", str(tmp_path / "meter0.key")),
-        child_command("agent", "--registry", str(registry), "--key",
-                      str(tmp_path / "home0.key"), "--meter-key", str(tmp_path / "meter1.key")),
+        child_command(
+            "operator",
+            "--registry",
+            str(registry),
+            "--key",
+            str(stranger),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ),
+        child_command(
+            "agent",
+            "--registry",
+            str(registry),
+            "--key",
+            str(stranger),
+            "--meter-key",
+            str(tmp_path / "meter0.key"),
+        ),
+        child_command(
+            "agent",
+            "--registry",
+            str(registry),
+            "--key",
+            str(tmp_path / "home0.key"),
+            "--meter-key",
+            str(tmp_path / "meter1.key"),
+        ),
     ]
     words = ["registry names operator", "not in the registry", "meter key does not match"]
     for command, expected in zip(runs, words, strict=True):
-        run = subprocess.run(command, capture_output=True, text=True, timeout=60,  # noqa: S603
-                             check=False)
+        run = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,  # noqa: S603
+            check=False,
+        )
         assert run.returncode == 2, run.stderr
         assert expected in run.stderr
         assert "Traceback" not in run.stderr

@@ -27,18 +27,42 @@ def test_agent_survives_an_operator_restart(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.sqlite"
     scenario = default_neighbourhood(HOUSEHOLDS, SEED)
     common = ["--households", str(HOUSEHOLDS), "--seed", str(SEED)]
-    operator_cmd = child_command("operator", *common, "--intervals", str(INTERVALS),
-                                 "--speed", "900", "--router", router, "--pub", pub,
-                                 "--ledger", str(ledger), "--wait-agents", "1")
+    operator_cmd = child_command(
+        "operator",
+        *common,
+        "--intervals",
+        str(INTERVALS),
+        "--speed",
+        "900",
+        "--router",
+        router,
+        "--pub",
+        pub,
+        "--ledger",
+        str(ledger),
+        "--wait-agents",
+        "1",
+    )
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen(operator_cmd, stdout=subprocess.DEVNULL))  # noqa: S603
-        agent = subprocess.Popen(child_command(  # noqa: S603 - our own CLI
-            "agent", *common, "--household", "0", "--operator", router,
-            "--server-key", scenario.operator.public_hex,
-            "--report", str(tmp_path / "agent.json")), stdout=subprocess.DEVNULL)
+        agent = subprocess.Popen(
+            child_command(  # noqa: S603 - our own CLI
+                "agent",
+                *common,
+                "--household",
+                "0",
+                "--operator",
+                router,
+                "--server-key",
+                scenario.operator.public_hex,
+                "--report",
+                str(tmp_path / "agent.json"),
+            ),
+            stdout=subprocess.DEVNULL,
+        )
         procs.append(agent)
         make_client(sub, scenario.members[1].keypair, scenario.operator.public_hex)
         sub.linger = 0
@@ -65,8 +89,9 @@ def test_agent_survives_an_operator_restart(tmp_path: Path) -> None:
     verify_ledger(ledger)
     with SqliteStore(ledger, read_only=True) as store:
         blocks = list(store.blocks())
-    cleared_ids = [b.header.interval for b in blocks
-                   if any(t.kind.value == "clearing" for t in b.transactions)]
+    cleared_ids = [
+        b.header.interval for b in blocks if any(t.kind.value == "clearing" for t in b.transactions)
+    ]
     assert len(cleared_ids) == INTERVALS
     assert len(set(cleared_ids)) == INTERVALS, "no interval cleared twice after the restart"
     saw = json.loads((tmp_path / "agent.json").read_text())
@@ -79,7 +104,10 @@ def test_agent_survives_an_operator_restart(tmp_path: Path) -> None:
     # restart, its readings estimated).
     registrations = [t for b in blocks for t in b.transactions if t.kind.value == "registration"]
     assert len(registrations) == len(scenario.members)
-    settled_ids = {b.header.interval for b in blocks
-                   if any(t.kind.value == "settlement" for t in b.transactions)}
+    settled_ids = {
+        b.header.interval
+        for b in blocks
+        if any(t.kind.value == "settlement" for t in b.transactions)
+    }
     assert settled_ids == set(cleared_ids)
     assert len(saw["blocks"]) >= 2 * INTERVALS - 2

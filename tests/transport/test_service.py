@@ -19,23 +19,42 @@ from voisin.protocol.envelope import Reply, decode_reply, seal, seal_bid
 from voisin.protocol.wire import MAX_MESSAGE_BYTES, MessageType
 
 
-def _client(served: Served, context: zmq.Context, member: Member | KeyPair,
-            retries: int = 0, timeout_s: float = 3.0) -> OperatorClient:
+def _client(
+    served: Served,
+    context: zmq.Context,
+    member: Member | KeyPair,
+    retries: int = 0,
+    timeout_s: float = 3.0,
+) -> OperatorClient:
     key = member.keypair if isinstance(member, Member) else member
-    return OperatorClient(context, served.router, key, served.service.key.public_hex,
-                          timeout_s=timeout_s, retries=retries)
+    return OperatorClient(
+        context,
+        served.router,
+        key,
+        served.service.key.public_hex,
+        timeout_s=timeout_s,
+        retries=retries,
+    )
 
 
 def _bid(member: Member, interval: str, seq: int, n: int = 0, price: float = 0.2) -> Bid:
-    bid = Bid(bid_id=f"{interval}/{member.id[:12]}/{n}", participant=member.id,
-              bus=member.bus, interval=interval, side=Side.BUY,
-              segments=(Segment(energy_kwh=0.5, price_eur_per_kwh=price),), seq=seq)
-    return bid.model_copy(update={"signature": member.keypair.sign(
-        canonical_bytes(bid.unsigned()))})
+    bid = Bid(
+        bid_id=f"{interval}/{member.id[:12]}/{n}",
+        participant=member.id,
+        bus=member.bus,
+        interval=interval,
+        side=Side.BUY,
+        segments=(Segment(energy_kwh=0.5, price_eur_per_kwh=price),),
+        seq=seq,
+    )
+    return bid.model_copy(
+        update={"signature": member.keypair.sign(canonical_bytes(bid.unsigned()))}
+    )
 
 
-def _send_bid(client: OperatorClient, member: Member, interval: str, n: int = 0,
-              price: float = 0.2) -> Reply:
+def _send_bid(
+    client: OperatorClient, member: Member, interval: str, n: int = 0, price: float = 0.2
+) -> Reply:
     seq = client.next_seq()
     return client.send_raw(seal_bid(_bid(member, interval, seq, n, price)), seq)
 
@@ -64,13 +83,17 @@ def test_hello_says_who_and_when(client: OperatorClient, member: Member, served:
     assert reply.body["intervals"] == 8
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    (b"\x00\x01garbage\xff", "malformed"),
-    (b'{"v": 99, "type": "hello"}', "wrong-version"),
-    (b"{" + b" " * (MAX_MESSAGE_BYTES + 10) + b"}", "too-big"),
-])
-def test_unreadable_requests(client: OperatorClient, served: Served, payload: bytes,
-                             code: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\x00\x01garbage\xff", "malformed"),
+        (b'{"v": 99, "type": "hello"}', "wrong-version"),
+        (b"{" + b" " * (MAX_MESSAGE_BYTES + 10) + b"}", "too-big"),
+    ],
+)
+def test_unreadable_requests(
+    client: OperatorClient, served: Served, payload: bytes, code: str
+) -> None:
     reply = client.send_raw(payload)
     assert (reply.ok, reply.code) == (False, code)
     _healthy(client)
@@ -85,8 +108,9 @@ def test_bad_signature(client: OperatorClient, member: Member, served: Served) -
     _healthy(client)
 
 
-def test_a_frame_that_is_not_canonical_is_malformed(client: OperatorClient, member: Member,
-                                                    served: Served) -> None:
+def test_a_frame_that_is_not_canonical_is_malformed(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     raw = json.loads(seal(member.keypair, MessageType.HELLO, client.next_seq(), {}))
     reply = client.send_raw(json.dumps(raw, indent=1).encode(), raw["seq"])
     assert (reply.ok, reply.code) == (False, "malformed")
@@ -94,8 +118,9 @@ def test_a_frame_that_is_not_canonical_is_malformed(client: OperatorClient, memb
     _healthy(client)
 
 
-def test_unknown_sender_on_a_registered_connection(client: OperatorClient, member: Member,
-                                                    served: Served) -> None:
+def test_unknown_sender_on_a_registered_connection(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     stranger = KeyPair.derive("test", "stranger")
     reply = client.send_raw(seal(stranger, MessageType.HELLO, 1, {}), 1)
     assert (reply.ok, reply.code) == (False, "unknown-sender")
@@ -113,8 +138,9 @@ def test_unknown_type(client: OperatorClient, member: Member) -> None:
     _healthy(client)
 
 
-def test_bids_only_while_the_gate_is_open(client: OperatorClient, member: Member,
-                                          served: Served) -> None:
+def test_bids_only_while_the_gate_is_open(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     first, second = served.service.intervals[:2]
     assert _send_bid(client, member, first.id).code == "gate-not-open"
     served.phase(Phase.OPEN_GATE, first)
@@ -127,8 +153,9 @@ def test_bids_only_while_the_gate_is_open(client: OperatorClient, member: Member
     assert served.status()["counters"]["rejected"]["gate-closed"] == 1
 
 
-def test_resend_is_idempotent_and_old_seq_is_a_replay(client: OperatorClient, member: Member,
-                                                      served: Served) -> None:
+def test_resend_is_idempotent_and_old_seq_is_a_replay(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     interval = served.service.intervals[0]
     served.phase(Phase.OPEN_GATE, interval)
     seq = client.next_seq()
@@ -143,8 +170,9 @@ def test_resend_is_idempotent_and_old_seq_is_a_replay(client: OperatorClient, me
     _healthy(client)
 
 
-def test_market_rules_come_back_with_their_code(client: OperatorClient, member: Member,
-                                                served: Served) -> None:
+def test_market_rules_come_back_with_their_code(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     interval = served.service.intervals[0]
     served.phase(Phase.OPEN_GATE, interval)
     reply = _send_bid(client, member, interval.id, price=5.0)
@@ -164,8 +192,9 @@ def test_market_rules_come_back_with_their_code(client: OperatorClient, member: 
     _healthy(client)
 
 
-def test_a_bid_is_checked_once_and_bound_to_its_envelope(client: OperatorClient,
-                                                         member: Member, served: Served) -> None:
+def test_a_bid_is_checked_once_and_bound_to_its_envelope(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     interval = served.service.intervals[0]
     served.phase(Phase.OPEN_GATE, interval)
     seq = client.next_seq()
@@ -183,7 +212,8 @@ def test_a_bid_is_checked_once_and_bound_to_its_envelope(client: OperatorClient,
 
 
 def test_unregistered_curve_key_never_reaches_the_application(
-        served: Served, context: zmq.Context, client: OperatorClient) -> None:
+    served: Served, context: zmq.Context, client: OperatorClient
+) -> None:
     _healthy(client)
     before = served.status()["counters"]
     outsider = _client(served, context, KeyPair.derive("test", "outsider"), timeout_s=0.5)
@@ -197,7 +227,8 @@ def test_unregistered_curve_key_never_reaches_the_application(
 
 
 def test_revoked_key_is_refused_from_the_next_interval(
-        served: Served, context: zmq.Context, member: Member, client: OperatorClient) -> None:
+    served: Served, context: zmq.Context, member: Member, client: OperatorClient
+) -> None:
     _healthy(client)
     served.call(lambda: served.service.revoke(member.id))
     _healthy(client)  # still in the current interval
@@ -210,12 +241,21 @@ def test_revoked_key_is_refused_from_the_next_interval(
     fresh.close()
 
 
-def test_reading_window_and_query_for_a_block(client: OperatorClient, member: Member,
-                                              served: Served) -> None:
+def test_reading_window_and_query_for_a_block(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     interval = served.service.intervals[0]
-    reading = {"meter": member.meter_key.public_hex, "participant": member.id,
-               "interval": interval.id, "pv_kwh": 0.0, "load_kwh": 0.3, "import_kwh": 0.3,
-               "export_kwh": 0.0, "battery_kwh": 0.0, "estimated": False}
+    reading = {
+        "meter": member.meter_key.public_hex,
+        "participant": member.id,
+        "interval": interval.id,
+        "pv_kwh": 0.0,
+        "load_kwh": 0.3,
+        "import_kwh": 0.3,
+        "export_kwh": 0.0,
+        "battery_kwh": 0.0,
+        "estimated": False,
+    }
     reading["signature"] = member.meter_key.sign(canonical_bytes(reading))
     early = client.request(MessageType.READING, {"reading": reading})
     assert (early.ok, early.code) == (False, "readings-closed")
@@ -234,8 +274,9 @@ def test_reading_window_and_query_for_a_block(client: OperatorClient, member: Me
     assert client.request(MessageType.READING, {"reading": partial}).code == "malformed"
 
 
-def test_counted_rejections_survive_a_burst(served: Served, context: zmq.Context,
-                                            member: Member) -> None:
+def test_counted_rejections_survive_a_burst(
+    served: Served, context: zmq.Context, member: Member
+) -> None:
     dealer = context.socket(zmq.DEALER)
     from voisin.protocol.curve import make_client
 
@@ -256,8 +297,9 @@ def test_counted_rejections_survive_a_burst(served: Served, context: zmq.Context
         decode_reply(b"junk")
 
 
-def test_a_batch_gets_one_verdict_per_bid(client: OperatorClient, member: Member,
-                                          served: Served) -> None:
+def test_a_batch_gets_one_verdict_per_bid(
+    client: OperatorClient, member: Member, served: Served
+) -> None:
     interval = served.service.intervals[0]
     served.phase(Phase.OPEN_GATE, interval)
     base = client.next_seq()
@@ -278,8 +320,9 @@ def test_a_batch_gets_one_verdict_per_bid(client: OperatorClient, member: Member
     _healthy(client)
 
 
-def test_an_observer_watches_and_queries_but_cannot_trade(served: Served,
-                                                          context: zmq.Context) -> None:
+def test_an_observer_watches_and_queries_but_cannot_trade(
+    served: Served, context: zmq.Context
+) -> None:
     from tests.transport.conftest import OBSERVER
     from voisin.protocol.curve import make_client
 
