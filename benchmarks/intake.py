@@ -20,12 +20,12 @@ import zmq
 
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import free_port
-from voisin.market.service import OperatorService, ServiceConfig
 from voisin.protocol import Bid, KeyPair, Segment, Side, verify
 from voisin.protocol.clock import Phase
-from voisin.protocol.curve import make_client
 from voisin.protocol.envelope import decode_reply, seal, seal_bid, sign_bid
 from voisin.protocol.wire import MessageType
+from voisin.transport.curve import make_client
+from voisin.transport.service import OperatorService, ServiceConfig
 
 SEED = 1
 _ACK = b'"type":"ack"'

@@ -32,12 +32,12 @@ import zmq
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import child_command, free_port
 from voisin.ledger import SqliteStore
-from voisin.ledger.merkle import root as merkle_root
 from voisin.meters import Meter
 from voisin.protocol import Bid, TxKind, canonical_bytes
-from voisin.protocol.curve import make_client
 from voisin.protocol.envelope import decode_reply, seal, seal_bid, sign_bid
+from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.wire import EventType, MessageType
+from voisin.transport.curve import make_client
 
 SEED = 7
 

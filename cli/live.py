@@ -119,10 +119,10 @@ def _add_operator(sub: argparse._SubParsersAction) -> None:
 
 
 def _operator(args: argparse.Namespace, console: Console) -> int:
-    from voisin.agents.registry import load_registry
     from voisin.market.community import Community
-    from voisin.market.service import OperatorService, ServiceConfig
-    from voisin.protocol.curve import read_key_file
+    from voisin.market.registry import load_registry
+    from voisin.transport.curve import read_key_file
+    from voisin.transport.service import OperatorService, ServiceConfig
 
     _settings(args, minutes=args.minutes, wait_agents=args.wait_agents)
     community = None
@@ -261,9 +261,9 @@ def _demo_operator(scenario: Scenario) -> str:
 
 
 def _agent(args: argparse.Namespace, console: Console) -> int:
-    from voisin.agents.registry import load_registry, own_scenario
-    from voisin.agents.remote import RemoteAgent
-    from voisin.protocol.curve import read_key_file
+    from voisin.market.registry import load_registry, own_scenario
+    from voisin.transport.agent import RemoteAgent
+    from voisin.transport.curve import read_key_file
 
     config = _agent_config(args)
     if config.registry is not None:
@@ -308,7 +308,7 @@ def _add_keys(sub: argparse._SubParsersAction) -> None:
 
 def _keys_new(args: argparse.Namespace, console: Console) -> int:
     from voisin.protocol import KeyPair
-    from voisin.protocol.curve import curve_keypair, write_key_file
+    from voisin.transport.curve import curve_keypair, write_key_file
 
     key = KeyPair.generate()
     write_key_file(args.out, key)

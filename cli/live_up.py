@@ -24,7 +24,7 @@ from voisin.cli.live import child_command, wait_all
 from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair
-from voisin.protocol.curve import read_key_file, write_key_file
+from voisin.transport.curve import read_key_file, write_key_file
 
 GRACE_S = 5.0
 """How long children get to close their sockets and ledger after SIGTERM."""

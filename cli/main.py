@@ -166,7 +166,7 @@ def _add_dashboard(sub: argparse._SubParsersAction) -> None:
 
 def _dashboard(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.dashboard import DashboardApp, LedgerFeed, OperatorWatch
-    from voisin.protocol.curve import read_key_file
+    from voisin.transport.curve import read_key_file
 
     watch = None
     if args.operator:

@@ -10,7 +10,7 @@ participant its statement readable only with its key; contracts are signed templ
 (``contract_transaction``) that ``ContractBook`` replays and ``apply_contracts`` applies.
 """
 
-from voisin.ledger import merkle, transactions
+from voisin.ledger import transactions
 from voisin.ledger.chain import Ledger
 from voisin.ledger.contract_effects import (
     apply_contracts,
@@ -30,14 +30,6 @@ from voisin.ledger.contracts import (
     contract_transaction,
     revoke,
 )
-from voisin.ledger.merkle import (
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    root,
-    verify_consistency,
-    verify_inclusion,
-)
 from voisin.ledger.proofs import TxProof, check_proof, export_headers, prove
 from voisin.ledger.settlement import REWARD_MICRO_PER_KWH, Settlement, rewards_for, settle
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
@@ -45,6 +37,15 @@ from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.ledger.tokens import TokenBook, payments_for
 from voisin.ledger.transactions import MICRO_PER_TOKEN
 from voisin.ledger.verify import VerifyReport, verify_ledger
+from voisin.protocol import merkle
+from voisin.protocol.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root,
+    verify_consistency,
+    verify_inclusion,
+)
 
 __all__ = [
     "MICRO_PER_TOKEN",

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from voisin.errors import InvalidInput, LedgerError
-from voisin.ledger import merkle
 from voisin.ledger import transactions as tx
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, SqliteStore
@@ -25,6 +24,7 @@ from voisin.protocol import (
     Transaction,
     TxKind,
     canonical_bytes,
+    merkle,
     sha256_hex,
 )
 from voisin.protocol.blocks import tx_leaf_hash

@@ -19,11 +19,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from voisin.errors import LedgerError, VerificationError
-from voisin.ledger import merkle
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.ledger.verify import check_header
-from voisin.protocol import Transaction, canonical_bytes, parse, verify
+from voisin.protocol import Transaction, canonical_bytes, merkle, parse, verify
 from voisin.protocol.validation import read_json_file
 
 PROOF_VERSION = 1

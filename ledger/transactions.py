@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from voisin.errors import InvalidInput
-from voisin.ledger.merkle import root as merkle_root
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -25,6 +24,7 @@ from voisin.protocol import (
     TxKind,
     digest,
 )
+from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.signed import Signed
 
 MICRO_PER_TOKEN = 1_000_000

@@ -22,11 +22,11 @@ from typing import Any, NoReturn
 
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.replay import Replay, StoredTx, Violation
 from voisin.ledger.store import LedgerStore, RawTransaction, SqliteStore
 from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
 from voisin.protocol.blocks import tx_leaf_hash
+from voisin.protocol.merkle import root_from_hashes
 
 _HEADER_KEYS = frozenset(
     ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count")

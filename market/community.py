@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voisin.agents import Scenario
-from voisin.agents.registry import Registry
 from voisin.errors import InvalidInput
+from voisin.market.registry import Registry
 from voisin.protocol import Grid, KeyPair, Participant
 
 OPENING_ALLOWANCE_MICRO = 500 * 1_000_000

@@ -20,7 +20,6 @@ from voisin.ledger import Ledger
 from voisin.market.operator import Operator
 from voisin.market.signatures import bid_signatures_ok
 from voisin.protocol import Bid, Interval, MeterReading, Participant
-from voisin.protocol.curve import AllowList
 from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
 from voisin.protocol.signed import Signed
 from voisin.protocol.validation import parse_wire
@@ -33,6 +32,7 @@ from voisin.protocol.wire import (
     Query,
     QueryKind,
 )
+from voisin.transport.curve import AllowList
 
 log = logging.getLogger("voisin.operator")
 _BEFORE_SIGNATURE = frozenset({"unknown-participant", "bad-signature"})

@@ -13,8 +13,8 @@ from typing import Any
 import zmq
 
 from voisin.protocol import KeyPair
-from voisin.protocol.client import OperatorClient, OperatorUnreachable
 from voisin.protocol.wire import MessageType, QueryKind
+from voisin.transport.client import OperatorClient, OperatorUnreachable
 
 ASK_TIMEOUT_S = 0.5
 

@@ -22,13 +22,13 @@ from pathlib import Path
 from voisin.agents import Scenario, default_neighbourhood
 from voisin.cli.live import free_port
 from voisin.ledger import SqliteStore, verify_ledger
-from voisin.ledger.merkle import root as merkle_root
-from voisin.market.service import OperatorService, ServiceConfig
 from voisin.meters import Meter
 from voisin.protocol import Bid, Interval, MeterReading, Side, TxKind, canonical_bytes
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import decode_reply, seal, seal_bid, sign_bid
+from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.wire import MessageType
+from voisin.transport.service import OperatorService, ServiceConfig
 
 HOUSEHOLDS = 4
 SEED = 3

@@ -16,8 +16,8 @@ from voisin.agents import default_neighbourhood
 from voisin.cli.live import child_command, free_port, wait_all
 from voisin.ledger import SqliteStore
 from voisin.ledger.journal import EntryKind, Journal
-from voisin.ledger.merkle import root as merkle_root
 from voisin.protocol import Bid, TxKind, canonical_bytes
+from voisin.protocol.merkle import root as merkle_root
 
 HOUSEHOLDS = 2
 SEED = 5

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voisin.agents import default_neighbourhood
-from voisin.agents.remote import check_block, check_trade, parse_event
 from voisin.cli.live import free_port
 from voisin.cli.market_files import clear_files
 from voisin.cli.simulation import SimulationConfig, run_simulation
@@ -34,11 +33,9 @@ from voisin.ledger.proofs import (
     prove,
 )
 from voisin.ledger.statements import open_statement, seal_statement, statement_for
-from voisin.market.service import OperatorService, ServiceConfig
 from voisin.meters import Meter
 from voisin.protocol import Bid, KeyPair, canonical_bytes
 from voisin.protocol.clock import Phase
-from voisin.protocol.curve import read_key_file, write_key_file
 from voisin.protocol.envelope import (
     ack,
     decode_reply,
@@ -49,6 +46,9 @@ from voisin.protocol.envelope import (
     sign_bid,
 )
 from voisin.protocol.wire import MessageType
+from voisin.transport.agent import check_block, check_trade, parse_event
+from voisin.transport.curve import read_key_file, write_key_file
+from voisin.transport.service import OperatorService, ServiceConfig
 
 HOUSEHOLDS = 3
 SEED = 11
@@ -267,6 +267,6 @@ def _trade(data: bytes, me: str, bids: dict) -> object:
 
 
 def _registry(path: Path) -> object:
-    from voisin.agents.registry import load_registry
+    from voisin.market.registry import load_registry
 
     return load_registry(path)

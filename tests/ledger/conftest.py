@@ -10,7 +10,6 @@ import pytest
 from voisin.ledger import Ledger, SqliteStore, payments_for, rewards_for, settle
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.store import EncodedBlock
 from voisin.meters.meter import Meter
 from voisin.protocol import (
@@ -37,6 +36,7 @@ from voisin.protocol import (
     sha256_hex,
 )
 from voisin.protocol.envelope import sign_bid
+from voisin.protocol.merkle import root_from_hashes
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voisin.ledger.merkle import root_from_hashes
 from voisin.ledger.tokens import payment_rows
 from voisin.protocol import KeyPair, canonical_bytes, canonical_text, sha256_hex
 from voisin.protocol.blocks import tx_leaf_hash
+from voisin.protocol.merkle import root_from_hashes
 
 Body = dict[str, Any]
 Rows = list[tuple[str, Body]]

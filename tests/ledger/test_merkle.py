@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voisin.errors import VerificationError
-from voisin.ledger import merkle
+from voisin.protocol import merkle
 
 
 def _b64(value: str) -> bytes:

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from voisin.errors import InvalidInput
-from voisin.ledger import merkle
 from voisin.ledger import transactions as tx
 from voisin.protocol import (
     Bid,
@@ -18,6 +17,7 @@ from voisin.protocol import (
     Transaction,
     TxKind,
     canonical_bytes,
+    merkle,
 )
 from voisin.protocol.blocks import tx_leaf_bytes
 

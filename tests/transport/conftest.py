@@ -17,9 +17,9 @@ import zmq
 
 from voisin.agents import Scenario, default_neighbourhood
 from voisin.cli.live import free_port
-from voisin.market.service import OperatorService, ServiceConfig
 from voisin.protocol import Interval, KeyPair
 from voisin.protocol.clock import Phase
+from voisin.transport.service import OperatorService, ServiceConfig
 
 HOUSEHOLDS = 3
 SEED = 11

@@ -8,10 +8,10 @@ from __future__ import annotations
 import zmq
 
 from tests.transport.conftest import Served
-from voisin.protocol.client import OperatorClient
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import seal, seal_bid
 from voisin.protocol.wire import MessageType
+from voisin.transport.client import OperatorClient
 
 from .test_service import _bid
 

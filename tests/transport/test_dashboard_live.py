@@ -12,7 +12,7 @@ from tests.transport.conftest import OBSERVER, Served
 from voisin.cli.dashboard import DashboardApp, LedgerFeed, OperatorWatch
 from voisin.cli.dashboard.operator import OperatorPanel
 from voisin.cli.live import free_port
-from voisin.protocol.client import OperatorClient
+from voisin.transport.client import OperatorClient
 
 
 def _panel_text(app_feed: LedgerFeed, watch: OperatorWatch) -> str:

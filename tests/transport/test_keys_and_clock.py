@@ -15,7 +15,7 @@ from zmq.utils import z85
 from voisin.errors import InvalidInput
 from voisin.protocol import Interval, KeyPair
 from voisin.protocol.clock import Clock, FakeClock, Phase, Timetable
-from voisin.protocol.curve import (
+from voisin.transport.curve import (
     AllowList,
     curve_keypair,
     curve_public,

@@ -15,7 +15,7 @@ import zmq
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import child_command, free_port, wait_all
 from voisin.ledger import SqliteStore, verify_ledger
-from voisin.protocol.curve import make_client
+from voisin.transport.curve import make_client
 
 HOUSEHOLDS = 5
 SEED = 3

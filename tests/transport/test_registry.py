@@ -12,7 +12,7 @@ from voisin.agents.scenario import HOUSEHOLD_TARIFF, default_grid
 from voisin.cli.live import child_command, free_port, wait_all
 from voisin.ledger import SqliteStore, verify_ledger
 from voisin.protocol import KeyPair, Participant, ParticipantKind
-from voisin.protocol.curve import read_key_file
+from voisin.transport.curve import read_key_file
 
 INTERVALS = 3
 

@@ -13,10 +13,10 @@ from tests.transport.conftest import Served
 from voisin.agents.scenario import Member
 from voisin.errors import InvalidInput
 from voisin.protocol import Bid, KeyPair, Segment, Side, canonical_bytes
-from voisin.protocol.client import OperatorClient, OperatorUnreachable
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import Reply, decode_reply, seal, seal_bid
 from voisin.protocol.wire import MAX_MESSAGE_BYTES, MessageType
+from voisin.transport.client import OperatorClient, OperatorUnreachable
 
 
 def _client(
@@ -278,7 +278,7 @@ def test_counted_rejections_survive_a_burst(
     served: Served, context: zmq.Context, member: Member
 ) -> None:
     dealer = context.socket(zmq.DEALER)
-    from voisin.protocol.curve import make_client
+    from voisin.transport.curve import make_client
 
     make_client(dealer, member.keypair, served.service.key.public_hex)
     dealer.linger = 0
@@ -324,7 +324,7 @@ def test_an_observer_watches_and_queries_but_cannot_trade(
     served: Served, context: zmq.Context
 ) -> None:
     from tests.transport.conftest import OBSERVER
-    from voisin.protocol.curve import make_client
+    from voisin.transport.curve import make_client
 
     sub = context.socket(zmq.SUB)
     sub.linger = 0

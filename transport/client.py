@@ -15,7 +15,6 @@ from typing import Any
 import zmq
 
 from voisin.errors import VoisinError
-from voisin.protocol.curve import make_client
 from voisin.protocol.envelope import Reply, decode_reply, seal
 from voisin.protocol.keys import KeyPair
 from voisin.protocol.wire import (
@@ -25,6 +24,7 @@ from voisin.protocol.wire import (
     REQUEST_TIMEOUT_S,
     MessageType,
 )
+from voisin.transport.curve import make_client
 
 
 class OperatorUnreachable(VoisinError):

@@ -22,12 +22,11 @@ import zmq
 from voisin.agents.model import Neighbourhood
 from voisin.agents.scenario import Member, Scenario
 from voisin.errors import VoisinError
-from voisin.ledger import merkle
-from voisin.protocol import Bid, Interval, Transaction, canonical_bytes, sha256_hex, verify
-from voisin.protocol.client import OperatorClient
-from voisin.protocol.curve import make_client
+from voisin.protocol import Bid, Interval, Transaction, canonical_bytes, merkle, sha256_hex, verify
 from voisin.protocol.envelope import seal_bid, sign_bid
 from voisin.protocol.wire import HEARTBEAT_S, HIGH_WATER_MARK, EventType, MessageType
+from voisin.transport.client import OperatorClient
+from voisin.transport.curve import make_client
 
 log = logging.getLogger("voisin.agent")
 

@@ -26,7 +26,6 @@ from voisin.market.intake import Counters, Intake
 from voisin.market.operator import Operator
 from voisin.protocol import Interval, canonical_bytes
 from voisin.protocol.clock import Clock, Phase, Timetable
-from voisin.protocol.curve import AllowList, make_server, start_authenticator
 from voisin.protocol.wire import (
     GONE_AFTER_HEARTBEATS,
     HEARTBEAT_S,
@@ -34,6 +33,7 @@ from voisin.protocol.wire import (
     PROTOCOL_VERSION,
     EventType,
 )
+from voisin.transport.curve import AllowList, make_server, start_authenticator
 
 log = logging.getLogger("voisin.operator")
 
