@@ -261,7 +261,8 @@ def _demo_operator(scenario: Scenario) -> str:
 
 
 def _agent(args: argparse.Namespace, console: Console) -> int:
-    from voisin.market.registry import load_registry, own_scenario
+    from voisin.agents.registered import own_scenario
+    from voisin.market.registry import load_registry
     from voisin.transport.agent import RemoteAgent
     from voisin.transport.curve import read_key_file
 

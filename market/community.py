@@ -4,8 +4,8 @@ and its own signing key; from the demo neighbourhood or from a registry file."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from voisin.agents import Scenario
 from voisin.errors import InvalidInput
 from voisin.market.registry import Registry
 from voisin.protocol import Grid, KeyPair, Participant
@@ -22,6 +22,19 @@ def genesis_supply_micro(members: int, allowance_micro: int = OPENING_ALLOWANCE_
     return max(MIN_GENESIS_SUPPLY_MICRO, 2 * members * allowance_micro)
 
 
+class Neighbourhood(Protocol):
+    """What the market needs of a demo scenario (``voisin.agents.Scenario`` is one)."""
+
+    @property
+    def grid(self) -> Grid: ...
+    @property
+    def participants(self) -> tuple[Participant, ...]: ...
+    @property
+    def fund(self) -> str: ...
+    @property
+    def operator(self) -> KeyPair | None: ...
+
+
 @dataclass(frozen=True)
 class Community:
     grid: Grid
@@ -30,7 +43,7 @@ class Community:
     operator: KeyPair
 
     @classmethod
-    def of(cls, scenario: Scenario) -> Community:
+    def of(cls, scenario: Neighbourhood) -> Community:
         """The demo neighbourhood, whose operator key is derived from its seed."""
         if scenario.operator is None:
             raise InvalidInput("this scenario carries no operator key", code="no-operator-key")

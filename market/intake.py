@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from voisin import faults
 from voisin.errors import InvalidInput, VoisinError
@@ -32,7 +32,6 @@ from voisin.protocol.wire import (
     Query,
     QueryKind,
 )
-from voisin.transport.curve import AllowList
 
 log = logging.getLogger("voisin.operator")
 _BEFORE_SIGNATURE = frozenset({"unknown-participant", "bad-signature"})
@@ -54,7 +53,7 @@ class Counters:
     events: int = 0
     gone: int = 0
 
-    def as_dict(self, allow: AllowList) -> dict[str, Any]:
+    def as_dict(self, allow: KeyOwners) -> dict[str, Any]:
         return {
             "received": self.received,
             "accepted": self.accepted,
@@ -69,6 +68,16 @@ class Counters:
         }
 
 
+class KeyOwners(Protocol):
+    """Who owns a CURVE key, and how many handshakes were admitted or refused
+    (``voisin.transport.curve.AllowList``); the market core never sees a socket."""
+
+    refused: int
+    admitted: int
+
+    def owner(self, curve_z85: str | bytes) -> str | None: ...
+
+
 class Intake:
     """The request side of the operator: which gates are open, who is alive, what was
     refused. The service moves gates and reading windows as its timetable runs."""
@@ -78,7 +87,7 @@ class Intake:
         operator: Operator,
         ledger: Ledger,
         members: dict[str, Participant],
-        allow: AllowList,
+        allow: KeyOwners,
         hello: dict[str, Any],
         observers: frozenset[str] = frozenset(),
     ) -> None:

@@ -50,7 +50,7 @@ class OperatorClient:
 
     def __init__(
         self,
-        context: zmq.Context,
+        context: zmq.Context | None,
         endpoint: str,
         key: KeyPair,
         server_hex: str,
@@ -59,7 +59,7 @@ class OperatorClient:
         retries: int = REQUEST_RETRIES,
         seq_start: int | None = None,
     ) -> None:
-        self.context = context
+        self.context = context if context is not None else zmq.Context.instance()
         self.endpoint = endpoint
         self.key = key
         self.server_hex = server_hex

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import zmq
-
 from voisin.protocol import KeyPair
 from voisin.protocol.wire import MessageType, QueryKind
 from voisin.transport.client import OperatorClient, OperatorUnreachable
@@ -32,7 +30,7 @@ class OperatorWatch:
     def poll(self) -> dict[str, Any] | None:
         if self._client is None:
             self._client = OperatorClient(
-                zmq.Context.instance(),
+                None,
                 self.endpoint,
                 self.key,
                 self.server_hex,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voisin.agents import default_neighbourhood
+from voisin.agents.checks import check_block, check_trade, parse_event
 from voisin.cli.live import free_port
 from voisin.cli.market_files import clear_files
 from voisin.cli.simulation import SimulationConfig, run_simulation
@@ -46,7 +47,6 @@ from voisin.protocol.envelope import (
     sign_bid,
 )
 from voisin.protocol.wire import MessageType
-from voisin.transport.agent import check_block, check_trade, parse_event
 from voisin.transport.curve import read_key_file, write_key_file
 from voisin.transport.service import OperatorService, ServiceConfig
 

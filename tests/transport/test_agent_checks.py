@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from voisin.agents.checks import check_block, check_trade
 from voisin.errors import VoisinError
 from voisin.ledger import Ledger
 from voisin.ledger import transactions as tx
 from voisin.protocol import KeyPair, Trade, TradeKind
-from voisin.transport.agent import check_block, check_trade
 
 OPERATOR = KeyPair.derive("test", "operator")
 ME, YOU = "a" * 64, "b" * 64
