@@ -119,6 +119,15 @@ class Conditions:
     polygon_sides: int = POLYGON_SIDES
     thermal_sides: np.ndarray | None = None
     loss_passes: int = 2
+    retailer_takes_rest: bool = True
+    """False in a city (``voisin.city``): the unmatched part of inflexible positions is
+    no longer sold to or bought from a retailer at the feeder's edge; it stays in the
+    market's own exchange (``grid_import``/``grid_export``), so everything that crosses
+    the transformer is priced at the upstream prices and the feeder meets the rest of the
+    city through that one number (the ``upstream`` row loses its rest terms)."""
+    exchange_kwh: float | None = None
+    """Pins the net purchase at the upstream node (kWh; import positive), the ``exchange``
+    row: a feeder re-clearing at the city's price takes exactly the city's allocation."""
 
 
 def _per_bus(net: Network, values: np.ndarray | None) -> np.ndarray:
@@ -317,13 +326,13 @@ def _constraints(
         Terms.of("trafo", [root], [0], 1.0),
     ]
     rhs_p = -base_p.copy()
-    upstream = [
-        Terms.of("grid_import", [0], [0], 1.0),
-        Terms.of("grid_export", [0], [0], -1.0),
-        Terms.of("buy_rest", np.zeros(len(bb)), np.arange(len(bb)), 1.0),
-        Terms.of("sell_rest", np.zeros(len(sb)), np.arange(len(sb)), -1.0),
-        Terms.of("trafo", [0], [0], -1.0),
-    ]
+    exchange = [Terms.of("grid_import", [0], [0], 1.0), Terms.of("grid_export", [0], [0], -1.0)]
+    if cond.retailer_takes_rest:
+        exchange += [
+            Terms.of("buy_rest", np.zeros(len(bb)), np.arange(len(bb)), 1.0),
+            Terms.of("sell_rest", np.zeros(len(sb)), np.arange(len(sb)), -1.0),
+        ]
+    upstream = [*exchange, Terms.of("trafo", [0], [0], -1.0)]
     rhs_up = float(base_p.sum())
     out: list[Constraints] = []
     if physics is None:
@@ -353,7 +362,7 @@ def _constraints(
         ]
         balance[3] = Terms.of("trafo", [root], [0], 1.0 - tp_dp[0] / 2)
         balance.append(Terms.of("trafo_q", [root], [0], -tp_dq[0] / 2))
-        upstream[4] = Terms.of("trafo", [0], [0], -1.0 - tp_dp[0] / 2)
+        upstream[-1] = Terms.of("trafo", [0], [0], -1.0 - tp_dp[0] / 2)
         upstream.append(Terms.of("trafo_q", [0], [0], -tp_dq[0] / 2))
         constant = (lp0 - lp_dp * loss.line_p - lp_dq * loss.line_q) / 2
         np.add.at(rhs_p, at_from, constant)
@@ -392,6 +401,19 @@ def _constraints(
             doc="the upstream grid node (kWh)",
         )
     )
+    if cond.exchange_kwh is not None:
+        pinned = float(cond.exchange_kwh)
+        out.append(
+            Constraints.of(
+                "exchange",
+                1,
+                exchange,
+                lower=pinned,
+                upper=pinned,
+                component="congestion",
+                doc="net purchase at the upstream node, pinned (kWh)",
+            )
+        )
     if physics is not None:
         out.append(out_q)
     out += _positions(book, layout)

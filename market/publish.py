@@ -112,7 +112,11 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
             f"interval {interval}: solver grid exchange disagrees with the cleared bids"
         )
     # No exchange the solver did not make, none beyond the transformer's limit.
-    limit = net.transformer_capacity_kwh if net.physics is None else np.inf
+    # (In a city the unmatched inflexible energy shares the transformer with the bids,
+    # so the bids' own exchange has no limit of its own.)
+    limit = np.inf
+    if net.physics is None and outcome.conditions.retailer_takes_rest:
+        limit = net.transformer_capacity_kwh
     target = round(float(np.clip(solver, -limit, limit)), ENERGY_DECIMALS)
     if target == 0.0 or abs(published) > limit:
         residual = round(published - target, ENERGY_DECIMALS)
@@ -127,7 +131,10 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
             )
         if not repaired:
             raise ClearingError(f"interval {interval}: cannot round the grid exchange")
-    net_import = round(float(cleared[~sell].sum() - cleared[sell].sum()), ENERGY_DECIMALS)
+    net_import = round(
+        float(cleared[~sell].sum() - cleared[sell].sum()) + _rest_in_exchange(outcome),
+        ENERGY_DECIMALS,
+    )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
     kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
     voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
@@ -156,6 +163,15 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         shed_kwh=shed,
         curtailment_eur=clean(kappa * sum(curtailed.values())),
     )
+
+
+def _rest_in_exchange(outcome: Outcome) -> float:
+    """kWh of unmatched inflexible positions that cross the upstream node inside the
+    market's exchange: none while a retailer takes them (a lone feeder), all of them in
+    a city (``Conditions.retailer_takes_rest``)."""
+    if outcome.conditions.retailer_takes_rest:
+        return 0.0
+    return float(outcome.values("buy_rest").sum() - outcome.values("sell_rest").sum())
 
 
 def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:

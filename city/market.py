@@ -1,0 +1,167 @@
+"""The two-level market: feeders clear locally, the city clears their residual curves.
+
+Per interval:
+
+1. each feeder's market is turned into its **residual curve** ``V_f`` (``residual``):
+   its own clearing LP's optimal welfare as a function of its exchange ``x_f`` at the
+   substation, with the unmatched part of inflexible positions left in that exchange
+   (``Conditions.retailer_takes_rest = False``: in a city the city market, not a
+   retailer at each feeder's edge, takes what a feeder cannot match);
+2. the city clears those curves as **ordinary bids** at each feeder's MV bus on the MV
+   network, with the same clearing (``market.bulk.clear_arrays``: the same LP, price
+   rule and trade split; MV lines and the HV/MV transformer are its limits, the national
+   grid is the city root's import and export): a piece of ``V_f`` above the reference
+   exchange ``x0 = clip(0, range)`` is a buy segment at its slope, one below a sell
+   segment, and ``x0`` itself a fixed withdrawal (``base``) at the bus;
+3. each feeder **re-clears** at its city price ``lambda_f`` (import and export) with
+   its exchange pinned to the city's allocation ``x_f`` (``Conditions.exchange_kwh``),
+   which publishes its prices, quantities and trades for the interval.
+
+Why this is exact. Feeders share nothing but the MV network, and each meets it only
+through ``x_f``; so the city-wide LP (every feeder's lines below its MV bus, one
+upstream node at the city root) equals ``max sum_f V_f(x_f) + root terms`` subject to
+the MV limits, which is what step 2 solves: ``V_f`` is concave piecewise linear, so its
+pieces as stepped bids represent it without error (the LP fills the dearest buy pieces
+first). Step 3's optimum is ``V_f(x_f)``, and any price inside ``V_f``'s slopes at
+``x_f`` supports it; ``lambda_f`` is such a price (complementary slackness of step 2).
+What is left is numerical: the breakpoints carry the solver's 1e-7 tolerances, the
+published quantities their 1e-9 rounding. A physical feeder with loss passes is one LP
+per pass, each linearised around the previous optimum: its curve is then exact for the
+final linearisation at each price, not for the iterated map (``docs/city.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from voisin.city.residual import EXCHANGE_TOL_KWH, FeederMarket, ResidualCurve, residual_curve
+from voisin.market.bulk import ArrayClearing, clear_arrays
+from voisin.market.formulation import Conditions
+from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
+
+
+@dataclass(frozen=True, eq=False)
+class CityBook:
+    """The city's order book: every feeder's curve as at most a sell and a buy bid.
+
+    ``feeder_of_bid[i]`` is the feeder bid ``i`` belongs to; ``reference_kwh[f]`` its
+    ``x0`` (a fixed withdrawal at its bus in ``conditions.base_p_kwh``)."""
+
+    book: SegmentBook
+    conditions: Conditions
+    feeder_of_bid: np.ndarray
+    reference_kwh: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class TwoLevelResult:
+    """One interval of a city. Units: kWh, EUR/kWh, EUR.
+
+    ``welfare_eur`` is the city's total: every feeder's local welfare ``V_f(x_f)`` plus
+    the city root's exchange with the national grid (and MV fees)."""
+
+    curves: tuple[ResidualCurve, ...]
+    city_book: CityBook
+    city: ArrayClearing
+    exchange_kwh: np.ndarray
+    price_eur_per_kwh: np.ndarray
+    feeders: tuple[ArrayClearing, ...]
+    welfare_eur: float
+
+
+def city_book(
+    curves: Sequence[ResidualCurve],
+    feeders: Sequence[FeederMarket],
+    buses: Sequence[int],
+    mv: Network,
+    conditions: Conditions,
+) -> CityBook:
+    """The curves as stepped bids (module docstring, step 2). A feeder's
+    non-participants (its ``base``) are served from upstream outside its market, as
+    they are on a lone feeder; in the city their energy crosses the MV network, so it
+    is a fixed injection at the feeder's MV bus."""
+    bus, sell, energy, price, bid, owner = [], [], [], [], [], []
+    base = np.zeros(mv.bus_count) if conditions.base_p_kwh is None else conditions.base_p_kwh
+    base = np.array(base, dtype=float)
+    reference = np.zeros(len(curves))
+    for f, (curve, feeder, at) in enumerate(zip(curves, feeders, buses, strict=True)):
+        xs, slopes = curve.exchange_kwh, curve.slopes_eur_per_kwh
+        x0 = float(np.clip(0.0, xs[0], xs[-1]))
+        reference[f] = x0
+        own = feeder.conditions.base_p_kwh
+        base[at] += (0.0 if own is None else float(np.sum(own))) - x0
+        for is_sell in (True, False):
+            low, high = xs[:-1], xs[1:]
+            kwh = np.minimum(high, x0) - low if is_sell else high - np.maximum(low, x0)
+            pieces = np.flatnonzero(kwh > 1e-12)
+            if not len(pieces):
+                continue
+            number = len(owner)
+            owner.append(f)
+            for k in pieces:
+                bus.append(at)
+                sell.append(is_sell)
+                energy.append(float(kwh[k]))
+                price.append(float(slopes[k]))
+                bid.append(number)
+    book = SegmentBook.of(
+        np.array(bus, dtype=np.int64),
+        np.array(sell, dtype=bool),
+        np.array(energy),
+        np.array(price),
+        np.array(bid, dtype=np.int64),
+        bus_count=mv.bus_count,
+    )
+    return CityBook(
+        book, replace(conditions, base_p_kwh=base), np.array(owner, dtype=np.int64), reference
+    )
+
+
+def reclear(feeder: FeederMarket, exchange_kwh: float, price_eur_per_kwh: float) -> ArrayClearing:
+    """The feeder at its city price, both ways, taking exactly its allocation.
+
+    Buying and selling at one price fixes the upstream node's price at it (the two
+    exchange columns' reduced costs bound it from both sides). Where the feeder is
+    indifferent over a range of exchanges (the city's marginal feeder: a piece of its
+    curve has the price as slope) the solver may stop elsewhere in that range; the
+    exchange is then pinned (``Conditions.exchange_kwh``), and the price rule picks the
+    feeder's prices from its own optimal face, which holds the city price whenever the
+    allocation is strictly inside that piece."""
+    net = replace(
+        feeder.net,
+        import_price_eur_per_kwh=price_eur_per_kwh,
+        export_price_eur_per_kwh=price_eur_per_kwh,
+    )
+    free = clear_arrays(feeder.book, net, feeder.conditions)
+    if abs(free.grid_import_kwh - free.grid_export_kwh - exchange_kwh) <= EXCHANGE_TOL_KWH:
+        return free
+    return clear_arrays(feeder.book, net, replace(feeder.conditions, exchange_kwh=exchange_kwh))
+
+
+def clear_city(
+    feeders: Sequence[FeederMarket],
+    buses: Sequence[int],
+    mv: Network,
+    conditions: Conditions,
+) -> TwoLevelResult:
+    """One interval of the two-level market; ``buses[f]`` is feeder ``f``'s MV bus."""
+    curves = tuple(residual_curve(feeder) for feeder in feeders)
+    made = city_book(curves, feeders, buses, mv, conditions)
+    city = clear_arrays(made.book, mv, made.conditions)
+    signed = np.where(made.book.sell, -1.0, 1.0)
+    first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
+    exchange = made.reference_kwh.copy()
+    np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
+    prices = city.prices_eur_per_kwh[np.asarray(buses, dtype=np.int64)]
+    local = tuple(
+        reclear(feeder, float(x), float(price))
+        for feeder, x, price in zip(feeders, exchange, prices, strict=True)
+    )
+    welfare = city.welfare_eur + float(
+        sum(curve.value_at(x0) for curve, x0 in zip(curves, made.reference_kwh, strict=True))
+    )
+    return TwoLevelResult(curves, made, city, exchange, prices, local, welfare)

@@ -1,0 +1,126 @@
+"""A feeder's residual curve: its market's optimal welfare as a function of its exchange.
+
+What one feeder offers the city is not a list of its unmatched bids but the **value
+function** of its own clearing LP in the net purchase ``x`` at its substation (kWh,
+import positive): ``V(x)`` = the feeder LP's optimal welfare with the exchange held at
+``x`` and priced at zero. Parametric LP theory makes ``V`` concave and piecewise linear
+in ``x`` (the optimal value of an LP is concave in a right-hand side; e.g. Bertsimas and
+Tsitsiklis, *Introduction to Linear Optimization*, 1997, sec. 5.2), and its slopes are
+the prices at which the feeder would buy or sell one more kWh at its substation.
+
+``V`` is found exactly, by the Eisner-Severance method (Eisner and Severance, 1976,
+"Mathematical techniques for efficient record segmentation in large shared databases",
+J. ACM 23(4), the "sandwich" search for the breakpoints of a parametric optimum): the
+feeder's market, priced at one exchange price ``p`` for both directions, answers with a
+vertex ``(x, V(x))`` of ``V`` (it maximises ``V(x) - p x``). Starting from a price above
+and below every slope, the two tangents of neighbouring vertices cross at a price
+``s``; solving at ``s`` either confirms the chord between them is a piece of ``V`` or
+finds the vertex in between. ``k`` breakpoints cost ``2k + 1`` solves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from voisin.market.engine import run_interval
+from voisin.market.formulation import Conditions
+from voisin.market.network import Network
+from voisin.market.segments import SegmentBook
+
+VALUE_TOL_EUR = 1e-7
+"""A new vertex must lie this far above the chord (the solver's tolerance is 1e-7 kWh)."""
+EXCHANGE_TOL_KWH = 1e-7
+"""Two exchanges closer than this are the same vertex."""
+
+
+@dataclass(frozen=True, eq=False)
+class FeederMarket:
+    """One feeder's clearing inputs at array level, as ``market.bulk.clear_arrays``
+    takes them. In a city, ``conditions.retailer_takes_rest`` is False."""
+
+    name: str
+    book: SegmentBook
+    net: Network
+    conditions: Conditions
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualCurve:
+    """``V`` by its breakpoints: ``exchange_kwh`` ascending, ``value_eur`` at each.
+
+    Between breakpoints ``V`` is linear; ``slopes_eur_per_kwh`` decrease (concavity).
+    Outside ``[exchange_kwh[0], exchange_kwh[-1]]`` the feeder cannot go.
+    """
+
+    exchange_kwh: np.ndarray
+    value_eur: np.ndarray
+    solves: int
+
+    @property
+    def slopes_eur_per_kwh(self) -> np.ndarray:
+        return np.diff(self.value_eur) / np.diff(self.exchange_kwh)
+
+    def value_at(self, exchange_kwh: float) -> float:
+        """``V(x)`` by linear interpolation (``x`` within the curve's range)."""
+        return float(np.interp(exchange_kwh, self.exchange_kwh, self.value_eur))
+
+
+def exchange_of(market: FeederMarket, values: dict[str, np.ndarray]) -> float:
+    """The net purchase at the upstream node from an optimum's variable values."""
+    x = float(values["grid_import"].sum() - values["grid_export"].sum())
+    if market.conditions.retailer_takes_rest:
+        x += float(values["buy_rest"].sum() - values["sell_rest"].sum())
+    return x
+
+
+def respond(market: FeederMarket, price_eur_per_kwh: float) -> tuple[float, float]:
+    """The feeder's optimum when it can buy and sell any amount at one price: a vertex
+    ``(x, V(x))`` of its curve (``V`` = the optimum plus what the exchange cost)."""
+    net = replace(
+        market.net,
+        import_price_eur_per_kwh=price_eur_per_kwh,
+        export_price_eur_per_kwh=price_eur_per_kwh,
+    )
+    outcome = run_interval(market.book, net, market.conditions)
+    names = ("grid_import", "grid_export", "buy_rest", "sell_rest")
+    x = exchange_of(market, {name: outcome.values(name) for name in names})
+    return x, outcome.solution.objective + price_eur_per_kwh * x
+
+
+def price_bound(market: FeederMarket) -> float:
+    """A price beyond every slope of ``V``: any slope is a sum of at most one bid limit,
+    the curtailment and shedding prices and the fees along a path."""
+    cond = market.conditions
+    prices = market.book.price_eur_per_kwh
+    top = float(np.abs(prices).max()) if len(prices) else 0.0
+    fees = float(np.sum(market.net.line_fee_eur_per_kwh))
+    return 1.0 + top + abs(cond.curtailment_eur_per_kwh) + cond.shedding_eur_per_kwh + fees
+
+
+def residual_curve(market: FeederMarket) -> ResidualCurve:
+    """``V`` exactly, by the Eisner-Severance search (module docstring)."""
+    bound = price_bound(market)
+    high = respond(market, bound)  # exports all it can: the curve's left end
+    low = respond(market, -bound)  # imports all it can: the right end
+    vertices = {high[0]: high[1], low[0]: low[1]}
+    solves = 2
+    stack = [(low, high)]
+    while stack:
+        (x1, v1), (x2, v2) = stack.pop()
+        if x1 - x2 <= EXCHANGE_TOL_KWH:
+            continue
+        slope = (v1 - v2) / (x1 - x2)
+        x3, v3 = respond(market, slope)
+        solves += 1
+        if v3 - slope * x3 <= v1 - slope * x1 + VALUE_TOL_EUR:
+            continue  # the chord is a piece of V
+        if not x2 + EXCHANGE_TOL_KWH < x3 < x1 - EXCHANGE_TOL_KWH:
+            continue  # an end again (the chord within the solver's tolerance)
+        vertices[x3] = v3
+        stack += [((x1, v1), (x3, v3)), ((x3, v3), (x2, v2))]
+    xs = np.array(sorted(vertices))
+    keep = np.concatenate([[True], np.diff(xs) > EXCHANGE_TOL_KWH])
+    xs = xs[keep]
+    return ResidualCurve(xs, np.array([vertices[x] for x in xs]), solves)

@@ -1,0 +1,164 @@
+"""The two-level market against hand-worked answers and the single city-wide LP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voisin.city import CityFeeder, city_conditions, clear_city, feeder_market, residual_curve
+from voisin.city.feeders import clear_city_wide
+from voisin.market.gate import MarketRules
+from voisin.market.network import Network
+
+from .conftest import bid, grid
+
+RULES = MarketRules(curtailment_eur_per_kwh=0.05)
+SHARED = city_conditions(RULES, 15, 0.05)
+
+
+def two_feeders(m1_m2_kwh: float) -> tuple:
+    """Feeder A at M1: a seller of 6 kWh at 0.10 and a neighbour buying 2 at 0.25;
+    feeder B at M2, behind M1 on the MV line M1-M2: a buyer of 5 kWh at 0.20. The city
+    buys from the national grid at 0.30 and sells at 0.05."""
+    mv = grid("S", (("S", "M1", 20.0), ("M1", "M2", m1_m2_kwh)))
+    a = CityFeeder(
+        "A",
+        grid("T", (("T", "H", 10.0),), transformer=10.0),
+        (bid("a-sell", "sell", 6.0, 0.10, "H"), bid("a-buy", "buy", 2.0, 0.25, "H")),
+        "M1",
+    )
+    b = CityFeeder(
+        "B", grid("T", (("T", "H", 10.0),)), (bid("b-buy", "buy", 5.0, 0.20, "H"),), "M2"
+    )
+    return mv, [a, b]
+
+
+def run(mv, feeders):
+    markets = [feeder_market(f, SHARED, 15) for f in feeders]
+    buses = [mv.buses.index(f.mv_bus) for f in feeders]
+    return markets, clear_city(markets, buses, Network.of(mv), SHARED)
+
+
+def test_feeder_curve_is_its_value_function_by_hand() -> None:
+    """A's curve: sell all 6 and serve nobody at x = -6 (-0.60 EUR), sell 6 and serve its
+    neighbour at x = -4 (-0.10), import the neighbour's 2 at x = 2 (+0.50); slopes 0.25
+    then 0.10 (selling less, or importing instead, saves 0.10 a kWh)."""
+    mv, feeders = two_feeders(10.0)
+    curve = residual_curve(feeder_market(feeders[0], SHARED, 15))
+    assert np.allclose(curve.exchange_kwh, [-6.0, -4.0, 2.0], atol=1e-9)
+    assert np.allclose(curve.value_eur, [-0.60, -0.10, 0.50], atol=1e-9)
+    assert np.allclose(curve.slopes_eur_per_kwh, [0.25, 0.10], atol=1e-9)
+
+
+def test_two_feeders_by_hand_without_congestion() -> None:
+    """A's 4 spare kWh serve B (B's fifth kWh is not worth the 0.30 import): B's bid is
+    partly filled, so the city price is its limit, 0.20, at both substations; the city
+    welfare is A's 0.30 locally plus 4 x (0.20 - 0.10)."""
+    mv, feeders = two_feeders(10.0)
+    markets, out = run(mv, feeders)
+    assert np.allclose(out.exchange_kwh, [-4.0, 4.0], atol=1e-9)
+    assert np.allclose(out.price_eur_per_kwh, [0.20, 0.20], atol=1e-9)
+    assert out.welfare_eur == pytest.approx(0.70, abs=1e-9)
+    assert out.city.grid_import_kwh == pytest.approx(0.0, abs=1e-9)
+    a, b = out.feeders
+    assert a.cleared_kwh.tolist() == pytest.approx([2.0, 6.0], abs=1e-9)  # a-buy, a-sell
+    assert a.prices_eur_per_kwh.tolist() == pytest.approx([0.20, 0.20], abs=1e-9)
+    assert b.cleared_kwh.tolist() == pytest.approx([4.0], abs=1e-9)
+    # Alone, each feeder trading with the national grid at its tariffs makes only A's 0.30.
+    assert clear_city_wide(mv, feeders, SHARED, 15).welfare_eur == pytest.approx(0.70, abs=1e-9)
+
+
+def test_two_feeders_by_hand_with_an_mv_line_at_its_limit() -> None:
+    """M1-M2 carries 3 kWh: B gets 3 from A; A's last spare kWh stays unsold (export pays
+    0.05 < 0.10). A's price is its seller's limit 0.10, B's its buyer's 0.20; the MV
+    line earns 3 x 0.10 of congestion rent; welfare 0.30 + 3 x 0.10 = 0.60."""
+    mv, feeders = two_feeders(3.0)
+    markets, out = run(mv, feeders)
+    assert np.allclose(out.exchange_kwh, [-3.0, 3.0], atol=1e-9)
+    assert np.allclose(out.price_eur_per_kwh, [0.10, 0.20], atol=1e-9)
+    assert out.welfare_eur == pytest.approx(0.60, abs=1e-9)
+    assert clear_city_wide(mv, feeders, SHARED, 15).welfare_eur == pytest.approx(0.60, abs=1e-9)
+
+
+def random_city(seed: int, feeders: int = 10):
+    """A radial MV ring-less chain of ``feeders`` buses, lines of random limits, each
+    bus one transport feeder of 2-4 houses with flexible and inflexible bids at random
+    limits, a transformer limit, and non-participants' load."""
+    rng = np.random.default_rng(seed)
+    mv_lines = []
+    for k in range(feeders):
+        parent = "S" if k == 0 else f"M{rng.integers(0, k)}"
+        mv_lines.append((parent, f"M{k}", float(rng.uniform(1.0, 8.0))))
+    mv = grid("S", tuple(mv_lines), transformer=15.0)
+    out = []
+    for k in range(feeders):
+        houses = int(rng.integers(2, 5))
+        lines = tuple(("T", f"H{h}", float(rng.uniform(1.0, 6.0))) for h in range(houses))
+        bids = []
+        for h in range(houses):
+            side = "sell" if rng.random() < 0.5 else "buy"
+            bids.append(
+                bid(
+                    f"f{k}-h{h}",
+                    side,
+                    float(np.round(rng.uniform(0.5, 5.0), 2)),
+                    float(np.round(rng.uniform(0.0, 0.35), 2)),
+                    f"H{h}",
+                    inflexible=bool(rng.random() < 0.5),
+                )
+            )
+        feeder_grid = grid("T", lines, transformer=float(rng.uniform(3.0, 10.0)))
+        base = {f"H{int(rng.integers(0, houses))}": (float(-rng.uniform(0.0, 4.0)), 0.0)}
+        out.append(CityFeeder(f"F{k}", feeder_grid, tuple(bids), f"M{k}", base))
+    return mv, out
+
+
+WELFARE_TOL_EUR = 1e-6
+"""docs/city.md: the decomposition is exact; what is left is the solver's 1e-7 kWh
+tolerance on each breakpoint and the published 1e-9 rounding, over ten feeders."""
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ten_feeders_match_the_city_wide_lp(seed: int) -> None:
+    mv, feeders = random_city(seed)
+    markets, out = run(mv, feeders)
+    whole = clear_city_wide(mv, feeders, SHARED, 15)
+    assert out.welfare_eur == pytest.approx(whole.welfare_eur, abs=WELFARE_TOL_EUR)
+    for curve, local, x, price in zip(
+        out.curves, out.feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True
+    ):
+        # Each feeder's re-clearing takes exactly its allocation and reaches V_f there.
+        assert local.grid_import_kwh - local.grid_export_kwh == pytest.approx(x, abs=1e-7)
+        assert local.welfare_eur + price * x == pytest.approx(curve.value_at(x), abs=1e-6)
+        assert np.all(np.diff(curve.slopes_eur_per_kwh) <= 1e-9)  # concave
+    # The MV limits hold: the city's flows from its own clearing, recomputed on the tree.
+    net = Network.of(mv)
+    injection = np.zeros(net.bus_count)
+    buses = [mv.buses.index(f.mv_bus) for f in feeders]
+    own_base = np.array([m.conditions.base_p_kwh.sum() for m in markets])
+    np.add.at(injection, buses, own_base - out.exchange_kwh)  # x_f excludes its base
+    flows = np.zeros(net.bus_count)
+    for b in net.preorder[::-1]:
+        if b != net.root:
+            flows[b] += injection[b]
+            flows[net.parent[b]] += flows[b]
+    caps = {line.to_bus: line.capacity_kwh for line in mv.lines}
+    for b in range(net.bus_count):
+        if b != net.root:
+            assert abs(flows[b]) <= caps[net.buses[b]] + 1e-7
+    assert abs(flows[net.root]) <= 15.0 + 1e-7
+
+
+def test_one_feeders_surplus_serves_another() -> None:
+    """In the two-feeder city the city's split has a piece from A's sell bid to B's buy
+    bid: A's spare kWh reach B over the MV network, none through the national grid."""
+    mv, feeders = two_feeders(10.0)
+    markets, out = run(mv, feeders)
+    owner = out.city_book.feeder_of_bid
+    split = out.city.split
+    served = [
+        float(kwh)
+        for s, b, kwh in zip(split.seller, split.buyer, split.energy_kwh, strict=True)
+        if s >= 0 and b >= 0 and owner[s] == 0 and owner[b] == 1
+    ]
+    assert sum(served) == pytest.approx(4.0, abs=1e-9)
