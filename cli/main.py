@@ -64,6 +64,13 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the AC power flow of every interval at the end",
     )
+    p.add_argument(
+        "--city",
+        help="small, default or a city file (JSON): many feeders under an MV network, "
+        "cleared as a two-level market on Dask (docs/city.md)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="Dask workers for --city (default 1)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler for --city")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_simulate)
 
@@ -191,6 +198,18 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.summary import render_summary
     from voisin.protocol import parse
 
+    if args.city is not None:
+        from voisin.cli.city_run import simulate_city
+
+        return simulate_city(
+            args.city,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+            console=console,
+        )
     config = parse(
         SimulationConfig,
         {

@@ -1,0 +1,172 @@
+"""Generated cities: an MV network of substations, each an LV feeder of households.
+
+A city is described by a few numbers (``CitySpec``, the ``--city FILE`` format) and
+generated from its seed, so every process that needs a feeder builds the same one
+(Dask workers get the spec, never the objects). Each household has PV or not, a
+consumption level and a flexible battery-like bid; its interval bids follow a clear-sky
+PV bell and a two-peak load shape, with seeded noise. This is a stand-in load model for
+scale: the calibrated neighbourhood (``meters/``, ``agents/``) and SimBench feeders are
+not yet wired into cities (``docs/city.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from voisin.city.feeders import CityFeeder
+from voisin.errors import InvalidInput
+from voisin.protocol import Bid, Grid, Line, day_intervals, parse
+from voisin.protocol.interval import Interval
+
+
+class CitySpec(BaseModel):
+    """A generated city. Units: kWh per interval, EUR/kWh, minutes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "city"
+    feeders: int = Field(ge=1, le=10_000)
+    households_per_feeder: int = Field(ge=1, le=2_000)
+    seed: int = 0
+    start: date = date(2026, 6, 22)
+    minutes: int = Field(default=15, ge=1, le=1440)
+    intervals: int = Field(default=96, ge=1)
+    first_interval: int = Field(default=0, ge=0)
+    """Intervals skipped from midnight of ``start`` (48: a run from noon)."""
+    import_price_eur_per_kwh: float = 0.28
+    export_price_eur_per_kwh: float = 0.08
+    mv_line_kwh: float = Field(default=400.0, gt=0)
+    """Each MV line's limit per interval (a 20 kV cable of about 1.6 MVA over 15 min)."""
+    hv_transformer_kwh: float | None = None
+    """The HV/MV transformer's limit (None: unlimited)."""
+    feeder_transformer_kwh: float = Field(default=100.0, gt=0)
+    pv_share: float = Field(default=0.5, ge=0, le=1)
+    mv_topology: Literal["chain", "star"] = "chain"
+
+    @property
+    def households(self) -> int:
+        return self.feeders * self.households_per_feeder
+
+    def interval_list(self) -> list[Interval]:
+        wanted = self.first_interval + self.intervals
+        days = math.ceil(wanted * self.minutes / 1440)
+        return day_intervals(self.start, self.minutes, days)[self.first_interval : wanted]
+
+
+BUILT_IN = {
+    "small": CitySpec(name="small", feeders=5, households_per_feeder=20, intervals=8),
+    "default": CitySpec(name="default", feeders=100, households_per_feeder=100),
+}
+
+
+def read_city(source: str) -> CitySpec:
+    """A built-in name or a JSON file of ``CitySpec`` fields; one-line errors."""
+    if source in BUILT_IN:
+        return BUILT_IN[source]
+    path = Path(source)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read city file {source}: {exc.strerror}", code="bad-file"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"city file {source} is not JSON: {exc.msg}", code="bad-file") from exc
+    return parse(CitySpec, data, f"city file {source}")
+
+
+def mv_grid(spec: CitySpec) -> Grid:
+    """The MV network: substation buses M0..M(n-1) under the root S."""
+    lines = []
+    for k in range(spec.feeders):
+        parent = "S" if k == 0 or spec.mv_topology == "star" else f"M{(k - 1) // 2}"
+        lines.append(Line(from_bus=parent, to_bus=f"M{k}", capacity_kwh=spec.mv_line_kwh))
+    return Grid(
+        root="S",
+        buses=("S", *(f"M{k}" for k in range(spec.feeders))),
+        lines=tuple(lines),
+        import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
+        export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
+        transformer_capacity_kwh=spec.hv_transformer_kwh,
+    )
+
+
+def _shape(hour: float) -> tuple[float, float]:
+    """(PV per kWp, load per kWh of daily use) per hour of day: a clear-sky bell from
+    6 to 20 h, and a morning and an evening peak on a night floor."""
+    pv = max(math.sin(math.pi * (hour - 6.0) / 14.0), 0.0) if 6.0 <= hour <= 20.0 else 0.0
+    load = (
+        0.02 + 0.05 * math.exp(-((hour - 7.5) ** 2) / 2) + 0.08 * math.exp(-((hour - 19) ** 2) / 3)
+    )
+    return pv, load
+
+
+def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
+    """Feeder ``index`` of the city for one interval: a star of households under its
+    transformer, each a bid or two at prices between feed-in and retail."""
+    rng = np.random.default_rng([spec.seed, index])
+    n = spec.households_per_feeder
+    kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
+    daily_kwh = rng.uniform(6.0, 14.0, n)
+    battery_kwh = np.where(rng.random(n) < 0.2, rng.uniform(0.5, 2.0, n), 0.0)
+    line_kwh = rng.uniform(4.0, 8.0, n)
+    step = np.random.default_rng([spec.seed, index, int(interval.start.timestamp())])
+    hours = interval.start.hour + interval.start.minute / 60.0
+    pv, load = _shape(hours)
+    hours_long = spec.minutes / 60.0
+    net = kwp * pv * hours_long * step.uniform(
+        0.7, 1.0, n
+    ) - daily_kwh * load * hours_long * 4 * step.uniform(0.8, 1.2, n)
+    low, high = spec.export_price_eur_per_kwh, spec.import_price_eur_per_kwh
+    bids = []
+    for h in range(n):
+        bus = f"H{h}"
+        kwh = round(float(abs(net[h])), 3)
+        if kwh >= 0.001:
+            side = "sell" if net[h] > 0 else "buy"
+            price = round(float(step.uniform(low, high)), 3)
+            bids.append(_bid(f"f{index}-h{h}", side, kwh, price, bus, interval, inflexible=True))
+        if battery_kwh[h] > 0:
+            price = round(float(step.uniform(low, high)), 3)
+            side = "buy" if pv > 0.3 else "sell"
+            bids.append(_bid(f"f{index}-b{h}", side, float(battery_kwh[h]), price, bus, interval))
+    grid = Grid(
+        root="T",
+        buses=("T", *(f"H{h}" for h in range(n))),
+        lines=tuple(
+            Line(from_bus="T", to_bus=f"H{h}", capacity_kwh=round(float(line_kwh[h]), 3))
+            for h in range(n)
+        ),
+        import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
+        export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
+        transformer_capacity_kwh=spec.feeder_transformer_kwh,
+    )
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}")
+
+
+def _bid(
+    bid_id: str,
+    side: str,
+    kwh: float,
+    price: float,
+    bus: str,
+    interval: Interval,
+    *,
+    inflexible: bool = False,
+) -> Bid:
+    return Bid(
+        bid_id=bid_id,
+        participant=f"p-{bid_id}",
+        bus=bus,
+        interval=interval.id,
+        side=side,
+        segments=({"energy_kwh": kwh, "price_eur_per_kwh": price},),
+        inflexible=inflexible,
+    )

@@ -1,0 +1,66 @@
+"""``voisin simulate --city``: a generated city through the two-level market on Dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from voisin.errors import InvalidInput
+
+
+def simulate_city(
+    source: str,
+    out: Path,
+    *,
+    workers: int,
+    scheduler: str | None,
+    overwrite: bool,
+    quiet: bool,
+    console: Console,
+) -> int:
+    """Run the city, one Rich bar over every feeder-interval, then its totals."""
+    from voisin.city.run import RESULT_FILE, dask_client, run_city
+    from voisin.city.scenario import read_city
+
+    spec = read_city(source)
+    if workers < 1:
+        raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
+    target = out / RESULT_FILE
+    if target.exists() and not overwrite:
+        raise InvalidInput(f"{target} exists; pass --overwrite to replace it", code="exists")
+    columns = (
+        TextColumn("[bold]clearing feeders"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    total = spec.feeders * spec.intervals
+    with dask_client(workers, scheduler) as client:
+        if quiet:
+            report = run_city(spec, out, client)
+        else:
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task("feeders", total=total)
+                report = run_city(spec, out, client, lambda n: progress.update(task, advance=n))
+    table = Table(title=f"city {spec.name}: {spec.feeders} feeders, {spec.households} households")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("intervals", f"{report.intervals}"),
+        ("welfare (EUR)", f"{report.welfare_eur:.2f}"),
+        ("feeder to feeder (kWh)", f"{report.between_feeders_kwh:.1f}"),
+        ("import from the national grid (kWh)", f"{report.grid_import_kwh:.1f}"),
+        ("export to the national grid (kWh)", f"{report.grid_export_kwh:.1f}"),
+        (
+            "household-intervals per second",
+            f"{spec.households * report.intervals / report.seconds:.0f}",
+        ),
+        ("result", str(report.path)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    return 0

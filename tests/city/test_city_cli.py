@@ -1,0 +1,43 @@
+"""``voisin simulate --city``: bad input is one line and exit 2; a file city runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from voisin.city.scenario import BUILT_IN, read_city
+from voisin.cli.main import main
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("not json", "is not JSON"),
+        (json.dumps({"feeders": 0, "households_per_feeder": 3}), "feeders"),
+        (json.dumps({"feeders": 2}), "households_per_feeder"),
+        (json.dumps({"feeders": 2, "households_per_feeder": 2, "colour": 1}), "colour"),
+    ],
+)
+def test_a_bad_city_file_is_one_line_and_exit_2(tmp_path, capsys, content, said) -> None:
+    path = tmp_path / "city.json"
+    path.write_text(content)
+    assert main(["simulate", "--city", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err
+    assert "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_and_bad_workers(tmp_path, capsys) -> None:
+    assert main(["simulate", "--city", str(tmp_path / "none.json")]) == 2
+    assert "cannot read city file" in capsys.readouterr().err
+    assert main(["simulate", "--city", "small", "--workers", "0"]) == 2
+    assert "at least one worker" in capsys.readouterr().err
+
+
+def test_built_in_cities_have_the_promised_size() -> None:
+    assert read_city("small").feeders == 5
+    default = BUILT_IN["default"]
+    assert default.feeders >= 100
+    assert default.households >= 10_000

@@ -1,0 +1,32 @@
+"""A tiny city on a real Dask LocalCluster: the same bytes with one worker and two."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from voisin.city.run import dask_client, run_city
+from voisin.city.scenario import CitySpec
+
+TINY = CitySpec(
+    name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
+)
+"""Four intervals around noon, when some feeders have PV to spare."""
+
+
+@pytest.mark.slow
+def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
+    spec = TINY
+    written = []
+    for workers in (1, 2):
+        with dask_client(workers, None) as client:
+            report = run_city(spec, tmp_path / str(workers), client)
+        written.append(report.path.read_bytes())
+    assert written[0] == written[1]
+    lines = [json.loads(line) for line in written[0].splitlines()]
+    assert len(lines) == 4
+    # Around noon some feeder's surplus serves another feeder over the MV network.
+    assert sum(line["between_feeders_kwh"] for line in lines) > 0
+    for line in lines:
+        assert len(line["feeders"]) == 3
