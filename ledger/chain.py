@@ -15,7 +15,7 @@ from pathlib import Path
 from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import transactions as tx
 from voisin.ledger.contracts import ContractBook
-from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, SqliteStore
+from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, open_store
 from voisin.ledger.tokens import TokenBook
 from voisin.protocol import (
     Block,
@@ -76,7 +76,7 @@ class Ledger:
         an existing ledger keeps its own and must have been written by ``operator``.
         Closing the ledger closes the store.
         """
-        store = SqliteStore(path) if isinstance(path, str | Path) else path
+        store = open_store(path) if isinstance(path, str | Path) else path
         ledger = cls(store, operator)
         try:
             if store.height() < 0:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.store import LedgerStore, SqliteStore
+from voisin.ledger.store import LedgerStore, open_store
 from voisin.ledger.verify import check_header
 from voisin.protocol import Transaction, canonical_bytes, merkle, parse, verify
 from voisin.protocol.validation import read_json_file
@@ -79,7 +79,7 @@ class ProofReport:
 
 def _open(source: str | Path | LedgerStore) -> tuple[LedgerStore, bool]:
     if isinstance(source, str | Path):
-        return SqliteStore(source, read_only=True), True
+        return open_store(source, read_only=True), True
     return source, False
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger.contract_effects import GIFT_MARK, gift_pairs
 from voisin.ledger.contracts import ContractBook
-from voisin.ledger.store import LedgerStore, SqliteStore
+from voisin.ledger.store import LedgerStore, open_store
 from voisin.protocol import GRID, KeyPair, TxKind, parse
 
 _KWH, _EUR = 9, 6  # rounding, as in settlement: keeps float noise out of statements
@@ -94,7 +94,7 @@ def _line(lines: dict[str, dict[str, Any]], interval: str) -> dict[str, Any]:
 
 def statement_for(source: str | Path | LedgerStore, participant: str) -> Statement:
     """Compute ``participant``'s statement from every block of the ledger."""
-    store = SqliteStore(source, read_only=True) if isinstance(source, str | Path) else source
+    store = open_store(source, read_only=True) if isinstance(source, str | Path) else source
     try:
         head_height, head_hash = -1, ""
         for height, block_hash, _, _ in store.raw_blocks():

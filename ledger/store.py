@@ -1,4 +1,6 @@
-"""Block storage: a small interface and its SQLite implementation.
+"""Block storage: a small interface (``LedgerStore``), its SQLite implementation, and
+``open_store``, which picks the implementation from the source (a file path, or a
+``postgresql://`` URL for ``ledger/pg_store.py``).
 
 SQLite in WAL mode with ``synchronous=FULL`` and one database transaction per block:
 once ``append_block`` returns, the block survives a killed process or a power cut, and a
@@ -79,7 +81,10 @@ class LedgerStore(Protocol):
     return exactly the stored text, so verification hashes what was signed.
     """
 
-    path: Path
+    @property
+    def path(self) -> str | Path:
+        """Where the ledger is, for messages: a file, or a database URL without password."""
+        ...
 
     def append_block(self, block: Block) -> None: ...
     def append_encoded(self, block: EncodedBlock) -> None: ...
@@ -93,6 +98,24 @@ class LedgerStore(Protocol):
     def raw_transaction(self, height: int, index: int) -> RawTransaction: ...
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_url(source: object) -> bool:
+    """Whether ``source`` names a PostgreSQL database rather than a file."""
+    return isinstance(source, str) and source.startswith(POSTGRES_SCHEMES)
+
+
+def open_store(source: str | Path, *, read_only: bool = False) -> LedgerStore:
+    """The store behind ``source``: a PostgreSQL database for a ``postgresql://`` URL,
+    else an SQLite file."""
+    if is_database_url(source):
+        from voisin.ledger.pg_store import PostgresStore  # psycopg only when asked for
+
+        return PostgresStore(str(source), read_only=read_only)
+    return SqliteStore(source, read_only=read_only)
 
 
 def _on_read_only_file_system(path: Path) -> bool:

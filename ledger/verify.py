@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.replay import Replay, StoredTx, Violation
-from voisin.ledger.store import LedgerStore, RawTransaction, SqliteStore
+from voisin.ledger.store import LedgerStore, RawTransaction, open_store
 from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
 from voisin.protocol.blocks import tx_leaf_hash
 from voisin.protocol.merkle import root_from_hashes
@@ -226,7 +226,7 @@ def verify_ledger(
     and ``rule`` name the first bad block, transaction and rule.
     """
     if isinstance(source, str | Path):
-        store: LedgerStore = SqliteStore(source, read_only=True)
+        store: LedgerStore = open_store(source, read_only=True)
     else:
         store = source
     try:
