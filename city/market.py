@@ -84,7 +84,12 @@ def city_book(
     non-participants (its ``base``) are served from upstream outside its market, as
     they are on a lone feeder; in the city their energy crosses the MV network, so it
     is a fixed injection at the feeder's MV bus."""
-    bus, sell, energy, price, bid, owner = [], [], [], [], [], []
+    bus: list[int] = []
+    sell: list[bool] = []
+    energy: list[float] = []
+    price: list[float] = []
+    bid: list[int] = []
+    owner: list[int] = []
     base = np.zeros(mv.bus_count) if conditions.base_p_kwh is None else conditions.base_p_kwh
     base = np.array(base, dtype=float)
     reference = np.zeros(len(curves))

@@ -86,7 +86,7 @@ def respond(market: FeederMarket, price_eur_per_kwh: float) -> tuple[float, floa
     outcome = run_interval(market.book, net, market.conditions)
     names = ("grid_import", "grid_export", "buy_rest", "sell_rest")
     x = exchange_of(market, {name: outcome.values(name) for name in names})
-    return x, outcome.solution.objective + price_eur_per_kwh * x
+    return x, float(outcome.solution.objective) + price_eur_per_kwh * x
 
 
 def price_bound(market: FeederMarket) -> float:
@@ -96,7 +96,8 @@ def price_bound(market: FeederMarket) -> float:
     prices = market.book.price_eur_per_kwh
     top = float(np.abs(prices).max()) if len(prices) else 0.0
     fees = float(np.sum(market.net.line_fee_eur_per_kwh))
-    return 1.0 + top + abs(cond.curtailment_eur_per_kwh) + cond.shedding_eur_per_kwh + fees
+    kappa = abs(float(cond.curtailment_eur_per_kwh))
+    return 1.0 + top + kappa + float(cond.shedding_eur_per_kwh) + fees
 
 
 def residual_curve(market: FeederMarket) -> ResidualCurve:

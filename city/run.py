@@ -119,18 +119,18 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
             yield client
         return
     with (
-        LocalCluster(
+        LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         yield client
 
@@ -164,7 +164,7 @@ def run_city(
             ]
         )
     if advance is not None:
-        for _ in as_completed([f for row in feeders for f in row]):
+        for _ in as_completed([f for row in feeders for f in row]):  # type: ignore[no-untyped-call]
             advance(1)
     out.mkdir(parents=True, exist_ok=True)
     path = out / RESULT_FILE

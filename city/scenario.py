@@ -57,7 +57,8 @@ class CitySpec(BaseModel):
     def interval_list(self) -> list[Interval]:
         wanted = self.first_interval + self.intervals
         days = math.ceil(wanted * self.minutes / 1440)
-        return day_intervals(self.start, self.minutes, days)[self.first_interval : wanted]
+        every: list[Interval] = day_intervals(self.start, self.minutes, days)
+        return every[self.first_interval : wanted]
 
 
 BUILT_IN = {
@@ -79,7 +80,8 @@ def read_city(source: str) -> CitySpec:
         ) from exc
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"city file {source} is not JSON: {exc.msg}", code="bad-file") from exc
-    return parse(CitySpec, data, f"city file {source}")
+    spec: CitySpec = parse(CitySpec, data, f"city file {source}")
+    return spec
 
 
 def mv_grid(spec: CitySpec) -> Grid:
