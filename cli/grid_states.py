@@ -29,7 +29,7 @@ from typing import Any
 from voisin.errors import InvalidInput
 from voisin.grid.day_check import ScheduledState, interval_minutes
 from voisin.grid.injections import Injections
-from voisin.ledger import SqliteStore
+from voisin.ledger.store import open_store
 from voisin.market.network import tan_phi
 from voisin.protocol import Grid, ParticipantKind, TxKind, parse
 from voisin.protocol.physics import GridState
@@ -49,9 +49,9 @@ class _LedgerRecord:
     physics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, ledger_path: Path) -> _LedgerRecord:
+    def read(cls, ledger_path: str | Path) -> _LedgerRecord:
         record = cls()
-        store = SqliteStore(ledger_path, read_only=True)
+        store = open_store(ledger_path, read_only=True)
         try:
             for block in store.blocks():
                 for t in block.transactions:
@@ -83,12 +83,12 @@ class _LedgerRecord:
         return bus
 
 
-def ledger_grid_hashes(ledger_path: Path) -> set[str]:
+def ledger_grid_hashes(ledger_path: str | Path) -> set[str]:
     """The grid hashes the ledger's clearings were computed on."""
     return _LedgerRecord.read(ledger_path).grid_hashes
 
 
-def simulated_feeder(ledger_path: Path) -> Grid | None:
+def simulated_feeder(ledger_path: str | Path) -> Grid | None:
     """The default neighbourhood's feeder if the ledger was cleared on it (the grid
     ``voisin simulate`` uses for as many households as the ledger registers), else None."""
     from voisin.agents.scenario import default_neighbourhood
@@ -121,7 +121,7 @@ def _needs(grid: Grid | None) -> Grid:
     return grid
 
 
-def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
+def scheduled_states(ledger_path: str | Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
     """(interval id, grid, bus -> (p_kw, q_kvar), predicted vm_pu or None) per cleared
     interval, in order: what the market scheduled, as its clearings published it."""
     grid = _needs(grid)
@@ -140,7 +140,7 @@ def scheduled_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[Sc
             yield interval, grid, {}, None
 
 
-def metered_states(ledger_path: Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
+def metered_states(ledger_path: str | Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
     """The same per cleared interval for what the meters measured: each bus's export
     minus import; reactive power from the metered load (lagging) and PV (absorbing) at
     the grid's power factors. Never with predicted voltages."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from voisin.cli.ledger_proof import ledger_source
 from voisin.settings import DEFAULTS
 
 DEFAULT_DB = Path("voisin-out/ledger.sqlite")
@@ -17,7 +18,11 @@ DEFAULT_DB = Path("voisin-out/ledger.sqlite")
 
 def _db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "db", type=Path, nargs="?", default=DEFAULT_DB, help=f"ledger file (default {DEFAULT_DB})"
+        "db",
+        type=ledger_source,
+        nargs="?",
+        default=DEFAULT_DB,
+        help=f"ledger file or postgresql:// URL (default {DEFAULT_DB})",
     )
 
 

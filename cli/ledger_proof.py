@@ -17,11 +17,20 @@ from voisin.ledger.proofs import (
     proof_json,
     prove,
 )
+from voisin.ledger.store import is_database_url
 
 
-def existing_ledger(db: Path) -> Path:
-    """``db`` if it is a file, else a one-line error (no SQLite file is created)."""
-    if not db.is_file():
+def ledger_source(text: str) -> str | Path:
+    """An argparse type: a ``postgresql://`` URL as given, anything else a file path."""
+    return text if is_database_url(text) else Path(text)
+
+
+def existing_ledger(db: str | Path) -> str | Path:
+    """``db`` if it is a file or a database URL, else a one-line error (no SQLite file
+    is created)."""
+    if is_database_url(db):
+        return db
+    if not Path(db).is_file():
         raise InvalidInput(f"no ledger at {db} (run `voisin simulate` first?)", code="no-ledger")
     return db
 

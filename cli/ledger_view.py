@@ -8,14 +8,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from voisin.errors import InvalidInput
 from voisin.ledger import SqliteStore, verify_ledger
 
 
-def _existing(db: Path) -> Path:
-    if not db.is_file():
-        raise InvalidInput(f"no ledger at {db} (run `voisin simulate` first?)", code="no-ledger")
-    return db
+def _existing(db: str | Path) -> str | Path:
+    from voisin.cli.ledger_proof import existing_ledger
+
+    return existing_ledger(db)
 
 
 def show_verify(

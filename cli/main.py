@@ -15,6 +15,7 @@ from rich.console import Console
 
 from voisin.cli.grid_commands import add_grid_commands
 from voisin.cli.ledger_commands import add_ledger_commands
+from voisin.cli.ledger_proof import ledger_source
 from voisin.cli.live import add_live_commands
 from voisin.errors import InvalidInput, VoisinError
 from voisin.settings import DEFAULTS
@@ -63,6 +64,11 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
         "--no-grid-check",
         action="store_true",
         help="skip the AC power flow of every interval at the end",
+    )
+    p.add_argument(
+        "--ledger",
+        help="keep the ledger in PostgreSQL (postgresql://USER@HOST:PORT/DB) instead of "
+        "OUT/ledger.sqlite",
     )
     p.add_argument(
         "--city",
@@ -142,7 +148,11 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         "compare trades, prices and settlements byte for byte",
     )
     p.add_argument(
-        "db", type=Path, nargs="?", default=DEFAULT_DB, help=f"ledger file (default {DEFAULT_DB})"
+        "db",
+        type=ledger_source,
+        nargs="?",
+        default=DEFAULT_DB,
+        help=f"ledger file or postgresql:// URL (default {DEFAULT_DB})",
     )
     p.add_argument("--operator", type=hex64, help="pin the operator's public key (hex)")
     p.add_argument("--head", type=hex64, help="pin the newest block hash (hex)")
@@ -219,6 +229,7 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
             "overwrite": args.overwrite,
             "grid": args.grid,
             "grid_check": not args.no_grid_check,
+            "ledger": args.ledger,
         },
         "simulation settings",
     )

@@ -22,7 +22,7 @@ from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
 from voisin.cli.outputs import claim_ledger
-from voisin.errors import VoisinError
+from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
 from voisin.market import Operator
@@ -56,6 +56,8 @@ class SimulationConfig(RunDefaults):
     """Run pandapower's AC power flow on every cleared and every metered interval."""
     out: Path = Path("voisin-out")
     overwrite: bool = False
+    ledger: str | None = None
+    """A ``postgresql://`` URL to keep the ledger in instead of ``out/ledger.sqlite``."""
 
     def resolved(self) -> ScenarioFile:
         """The scenario file with the explicitly given run settings applied."""
@@ -102,7 +104,7 @@ class SimulationReport:
     """Totals of a finished run, as the summary table shows them."""
 
     config: SimulationConfig
-    ledger_path: Path
+    ledger_path: str | Path
     run: RunDefaults = DEFAULTS
     scenario_name: str = "default"
     site: Site = LYON
@@ -152,6 +154,12 @@ def _gift_contract(scenario: Scenario, share: float, first: Interval) -> dict[st
     return contract_transaction(terms, givers[0].keypair).body
 
 
+def _shown(url: str) -> str:
+    from voisin.ledger.pg_store import redacted
+
+    return redacted(url)
+
+
 def run_simulation(
     config: SimulationConfig,
     on_interval: Callable[[Interval, ClearingResult], None] | None = None,
@@ -169,7 +177,19 @@ def run_simulation(
         _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
     # only once the scenario is known to be good
-    path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
+    path: str | Path
+    if config.ledger is not None:
+        from voisin.ledger.store import is_database_url
+
+        if not is_database_url(config.ledger):
+            raise InvalidInput(
+                f"--ledger {config.ledger}: expected a postgresql:// URL", code="bad-ledger"
+            )
+        from voisin.ledger.pg_store import claim_database  # psycopg only when asked for
+
+        path = claim_database(config.ledger, overwrite=config.overwrite)
+    else:
+        path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
     model = Neighbourhood(
         scenario,
         intervals=intervals,
@@ -179,7 +199,7 @@ def run_simulation(
     )
     report = SimulationReport(
         config=config,
-        ledger_path=path,
+        ledger_path=path if isinstance(path, Path) else _shown(path),
         run=run,
         scenario_name=config.grid or file.name,
         site=scenario.site,

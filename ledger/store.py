@@ -114,7 +114,8 @@ def open_store(source: str | Path, *, read_only: bool = False) -> LedgerStore:
     if is_database_url(source):
         from voisin.ledger.pg_store import PostgresStore  # psycopg only when asked for
 
-        return PostgresStore(str(source), read_only=read_only)
+        database: LedgerStore = PostgresStore(str(source), read_only=read_only)
+        return database
     return SqliteStore(source, read_only=read_only)
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voisin.errors import InvalidInput, VerificationError
-from voisin.ledger import SqliteStore, rewards_for, settle, verify_ledger
+from voisin.ledger import rewards_for, settle, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payments
 from voisin.ledger.interval_checks import compare_bodies
 from voisin.ledger.replay import Replay, StoredTx, Violation
+from voisin.ledger.store import LedgerStore, open_store
 from voisin.ledger.tokens import RENT_MEMO, TRADE_MEMO
 from voisin.market.gate import check_bid
 from voisin.market.reclear import ClearingInputs, reclear
@@ -112,7 +113,7 @@ class AuditReport:
         )
 
 
-def _blocks(store: SqliteStore) -> Iterator[tuple[int, str | None, list[StoredTx]]]:
+def _blocks(store: LedgerStore) -> Iterator[tuple[int, str | None, list[StoredTx]]]:
     rows = store.raw_transactions()
     pending = next(rows, None)
     for height, _, header, _ in store.raw_blocks():
@@ -252,9 +253,12 @@ def audit_ledger(
     except VerificationError as exc:
         chain = Difference(exc.height or 0, exc.index, exc.rule or exc.code, exc.detail)
     auditor = _Auditor()
-    with SqliteStore(path, read_only=True) as store:
+    store = open_store(path, read_only=True)
+    try:
         for height, interval, txs in _blocks(store):
             auditor.block(height, interval, txs)
+    finally:
+        store.close()
     rows = sorted(auditor.rows.values(), key=lambda r: r.interval)
     in_rows = {d for row in rows for d in row.found.values() if d is not None}
     if chain is not None and any(
