@@ -75,13 +75,13 @@ class TwoLevelResult:
 
 def city_book(
     curves: Sequence[ResidualCurve],
-    feeders: Sequence[FeederMarket],
+    base_kwh: Sequence[float],
     buses: Sequence[int],
     mv: Network,
     conditions: Conditions,
 ) -> CityBook:
     """The curves as stepped bids (module docstring, step 2). A feeder's
-    non-participants (its ``base``) are served from upstream outside its market, as
+    non-participants (``base_kwh``, ``base_of``) are served from upstream outside its market, as
     they are on a lone feeder; in the city their energy crosses the MV network, so it
     is a fixed injection at the feeder's MV bus."""
     bus: list[int] = []
@@ -93,12 +93,11 @@ def city_book(
     base = np.zeros(mv.bus_count) if conditions.base_p_kwh is None else conditions.base_p_kwh
     base = np.array(base, dtype=float)
     reference = np.zeros(len(curves))
-    for f, (curve, feeder, at) in enumerate(zip(curves, feeders, buses, strict=True)):
+    for f, (curve, own, at) in enumerate(zip(curves, base_kwh, buses, strict=True)):
         xs, slopes = curve.exchange_kwh, curve.slopes_eur_per_kwh
         x0 = float(np.clip(0.0, xs[0], xs[-1]))
         reference[f] = x0
-        own = feeder.conditions.base_p_kwh
-        base[at] += (0.0 if own is None else float(np.sum(own))) - x0
+        base[at] += own - x0
         for is_sell in (True, False):
             low, high = xs[:-1], xs[1:]
             kwh = np.minimum(high, x0) - low if is_sell else high - np.maximum(low, x0)
@@ -124,6 +123,12 @@ def city_book(
     return CityBook(
         book, replace(conditions, base_p_kwh=base), np.array(owner, dtype=np.int64), reference
     )
+
+
+def base_of(feeder: FeederMarket) -> float:
+    """The feeder's non-participants' net injection (kWh), served outside its market."""
+    own = feeder.conditions.base_p_kwh
+    return 0.0 if own is None else float(np.sum(own))
 
 
 def reclear(feeder: FeederMarket, exchange_kwh: float, price_eur_per_kwh: float) -> ArrayClearing:
@@ -155,7 +160,7 @@ def clear_city(
 ) -> TwoLevelResult:
     """One interval of the two-level market; ``buses[f]`` is feeder ``f``'s MV bus."""
     curves = tuple(residual_curve(feeder) for feeder in feeders)
-    made = city_book(curves, feeders, buses, mv, conditions)
+    made = city_book(curves, [base_of(f) for f in feeders], buses, mv, conditions)
     city = clear_arrays(made.book, mv, made.conditions)
     signed = np.where(made.book.sell, -1.0, 1.0)
     first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))

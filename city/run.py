@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from voisin.city.feeders import city_conditions, feeder_market
-from voisin.city.market import city_book, reclear
+from voisin.city.market import base_of, city_book, reclear
 from voisin.city.residual import ResidualCurve, residual_curve
 from voisin.city.scenario import CitySpec, feeder, mv_grid
 from voisin.market.bulk import clear_arrays
@@ -38,20 +38,24 @@ def _market(spec: CitySpec, index: int, interval_id: str):  # type: ignore[no-un
     return feeder_market(feeder(spec, index, interval), shared, spec.minutes)
 
 
-def curve_task(spec: CitySpec, index: int, interval_id: str) -> ResidualCurve:
-    """Feeder ``index``'s residual curve for one interval."""
-    return residual_curve(_market(spec, index, interval_id))
+def curve_task(spec: CitySpec, index: int, interval_id: str) -> tuple[ResidualCurve, float]:
+    """Feeder ``index``'s residual curve for one interval, and its non-participants'
+    injection (which crosses the MV network outside the curve)."""
+    market = _market(spec, index, interval_id)
+    return residual_curve(market), base_of(market)
 
 
-def city_task(spec: CitySpec, interval_id: str, *curves: ResidualCurve) -> dict[str, Any]:
+def city_task(
+    spec: CitySpec, interval_id: str, *answers: tuple[ResidualCurve, float]
+) -> dict[str, Any]:
     """The city's clearing of the curves: each feeder's exchange and price, the city's
     book (the curves as bids, recorded so the city level can be re-cleared) and totals."""
     mv = mv_grid(spec)
     net = Network.of(mv)
     shared = city_conditions(MarketRules(), spec.minutes, spec.export_price_eur_per_kwh)
-    markets = [_market(spec, k, interval_id) for k in range(spec.feeders)]
+    curves = [curve for curve, _ in answers]
     buses = [mv.buses.index(f"M{k}") for k in range(spec.feeders)]
-    made = city_book(curves, markets, buses, net, shared)
+    made = city_book(curves, [base for _, base in answers], buses, net, shared)
     city = clear_arrays(made.book, net, made.conditions)
     signed = np.where(made.book.sell, -1.0, 1.0)
     first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
