@@ -1,0 +1,92 @@
+"""A city's two-level clearing on Dask: throughput against workers, against a floor.
+
+    python benchmarks/city.py [--feeders 8] [--households 20] [--intervals 4] [--workers 1,2]
+
+For each number of workers, a fresh LocalCluster runs the same generated city
+(``city/scenario.py``, intervals from ``--first`` on) through ``city.run.run_city``
+and reports household-intervals per second, the speed-up over one worker, the
+largest resident memory of a worker after the run, and the cost per feeder-interval
+(wall time x workers / feeder-intervals). The **signature floor** is measured in the
+same run: two Ed25519 signatures and two verifications per household-interval (a bid
+and a meter reading, each signed by the household and checked by the operator), on one
+core; a run within 2x of it would meet issue 16's target. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from voisin.city.run import dask_client, run_city
+from voisin.city.scenario import CitySpec
+
+
+def signature_floor_per_second(samples: int = 2000) -> float:
+    """Household-intervals per second one core can sign and verify (2 + 2 each)."""
+    key = SigningKey(b"\x01" * 32)
+    verify = key.verify_key
+    message = b"x" * 200
+    began = time.perf_counter()
+    for _ in range(samples):
+        for _ in range(2):
+            signed = key.sign(message)
+            verify.verify(signed)
+    return samples / (time.perf_counter() - began)
+
+
+def _rss_bytes() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeders", type=int, default=8)
+    parser.add_argument("--households", type=int, default=20)
+    parser.add_argument("--intervals", type=int, default=4)
+    parser.add_argument("--first", type=int, default=46, help="first interval (46: 11:30)")
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    spec = CitySpec(
+        name="bench",
+        feeders=args.feeders,
+        households_per_feeder=args.households,
+        intervals=args.intervals,
+        first_interval=args.first,
+    )
+    floor = signature_floor_per_second()
+    rows = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        with tempfile.TemporaryDirectory() as out, dask_client(workers, None) as client:
+            client.run(lambda: None)  # workers up before the clock starts
+            began = time.perf_counter()
+            report = run_city(spec, Path(out), client)
+            seconds = time.perf_counter() - began
+            memory = max(client.run(_rss_bytes).values())
+        rate = spec.households * report.intervals / seconds
+        per_feeder = seconds * workers / (spec.feeders * report.intervals)
+        rows.append((workers, seconds, rate, memory, per_feeder))
+    base = rows[0][2]
+    print(
+        f"city: {spec.feeders} feeders x {spec.households_per_feeder} households, "
+        f"{spec.intervals} intervals from #{spec.first_interval}"
+    )
+    print(f"signature floor: {floor:,.0f} household-intervals/s on one core")
+    print(
+        f"{'workers':>7} {'seconds':>8} {'hh-iv/s':>9} {'x 1 worker':>10} "
+        f"{'x floor':>8} {'max RSS MB':>10} {'s/feeder-iv':>11}"
+    )
+    for workers, seconds, rate, memory, per_feeder in rows:
+        print(
+            f"{workers:>7} {seconds:>8.2f} {rate:>9.1f} {rate / base:>10.2f} "
+            f"{floor * workers / rate:>8.0f} {memory / 1e6:>10.0f} {per_feeder:>11.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
