@@ -24,8 +24,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from voisin.errors import ClearingError
 from voisin.market.engine import run_interval
-from voisin.market.formulation import Conditions
+from voisin.market.formulation import Conditions, build_program
+from voisin.market.lp import SolveStatus
+from voisin.market.lp_highs import WARM_OPTIONS, Session
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
 
@@ -75,18 +78,52 @@ def exchange_of(market: FeederMarket, values: dict[str, np.ndarray]) -> float:
     return x
 
 
-def respond(market: FeederMarket, price_eur_per_kwh: float) -> tuple[float, float]:
-    """The feeder's optimum when it can buy and sell any amount at one price: a vertex
-    ``(x, V(x))`` of its curve (``V`` = the optimum plus what the exchange cost)."""
-    net = replace(
-        market.net,
-        import_price_eur_per_kwh=price_eur_per_kwh,
-        export_price_eur_per_kwh=price_eur_per_kwh,
-    )
-    outcome = run_interval(market.book, net, market.conditions)
-    names = ("grid_import", "grid_export", "buy_rest", "sell_rest")
-    x = exchange_of(market, {name: outcome.values(name) for name in names})
-    return x, float(outcome.solution.objective) + price_eur_per_kwh * x
+class Responder:
+    """The feeder's optimum when it can buy and sell any amount at one price ``p``: a
+    vertex ``(x, V(x))`` of its curve (``V`` = the optimum plus what the exchange cost).
+
+    On a transport feeder the LP is the same at every price but for two costs, so one
+    HiGHS instance (``lp_highs.Session``) is kept and only those costs change between
+    solves, each starting from the last basis. A physical feeder goes through the
+    clearing's own loop (cutting planes, loss passes) at each price."""
+
+    NAMES = ("grid_import", "grid_export", "buy_rest", "sell_rest")
+
+    def __init__(self, market: FeederMarket) -> None:
+        self.market = market
+        self.session: Session | None = None
+        if market.net.physics is None:
+            self.program = build_program(market.book, market.net, market.conditions)
+            self.session = Session(self.program)
+            self.columns = (
+                self.program.cols("grid_import").start,
+                self.program.cols("grid_export").start,
+            )
+
+    def __call__(self, price_eur_per_kwh: float) -> tuple[float, float]:
+        p = price_eur_per_kwh
+        if self.session is None:
+            net = replace(self.market.net, import_price_eur_per_kwh=p, export_price_eur_per_kwh=p)
+            outcome = run_interval(self.market.book, net, self.market.conditions)
+            values = {n: outcome.values(n) for n in self.NAMES}
+            objective = float(outcome.solution.objective)
+        else:
+            highs = self.session.highs
+            highs.changeColCost(self.columns[0], -p)
+            highs.changeColCost(self.columns[1], p)
+            solution = self.session.solve()
+            if solution.status is not SolveStatus.OPTIMAL:
+                raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
+            for name, value in WARM_OPTIONS.items():
+                highs.setOptionValue(name, value)
+            program = self.program
+            values = {
+                n: solution.values(program, n) if program.has(n) else np.zeros(0)
+                for n in self.NAMES
+            }
+            objective = float(solution.objective)
+        x = exchange_of(self.market, values)
+        return x, objective + p * x
 
 
 def price_bound(market: FeederMarket) -> float:
@@ -102,9 +139,10 @@ def price_bound(market: FeederMarket) -> float:
 
 def residual_curve(market: FeederMarket) -> ResidualCurve:
     """``V`` exactly, by the Eisner-Severance search (module docstring)."""
+    respond = Responder(market)
     bound = price_bound(market)
-    high = respond(market, bound)  # exports all it can: the curve's left end
-    low = respond(market, -bound)  # imports all it can: the right end
+    high = respond(bound)  # exports all it can: the curve's left end
+    low = respond(-bound)  # imports all it can: the right end
     vertices = {high[0]: high[1], low[0]: low[1]}
     solves = 2
     stack = [(low, high)]
@@ -113,7 +151,7 @@ def residual_curve(market: FeederMarket) -> ResidualCurve:
         if x1 - x2 <= EXCHANGE_TOL_KWH:
             continue
         slope = (v1 - v2) / (x1 - x2)
-        x3, v3 = respond(market, slope)
+        x3, v3 = respond(slope)
         solves += 1
         if v3 - slope * x3 <= v1 - slope * x1 + VALUE_TOL_EUR:
             continue  # the chord is a piece of V

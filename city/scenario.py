@@ -62,7 +62,9 @@ class CitySpec(BaseModel):
 
 
 BUILT_IN = {
-    "small": CitySpec(name="small", feeders=5, households_per_feeder=20, intervals=8),
+    "small": CitySpec(
+        name="small", feeders=5, households_per_feeder=20, intervals=8, first_interval=44
+    ),
     "default": CitySpec(name="default", feeders=100, households_per_feeder=100),
 }
 
