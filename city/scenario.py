@@ -48,7 +48,7 @@ class CitySpec(BaseModel):
     """The HV/MV transformer's limit (None: unlimited)."""
     feeder_transformer_kwh: float = Field(default=100.0, gt=0)
     pv_share: float = Field(default=0.5, ge=0, le=1)
-    mv_topology: Literal["chain", "star"] = "chain"
+    mv_topology: Literal["tree", "star"] = "tree"
 
     @property
     def households(self) -> int:
