@@ -162,3 +162,24 @@ def test_one_feeders_surplus_serves_another() -> None:
         if s >= 0 and b >= 0 and owner[s] == 0 and owner[b] == 1
     ]
     assert sum(served) == pytest.approx(4.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_curve_equals_the_feeder_lp_with_its_exchange_pinned(seed: int) -> None:
+    """Between and at its breakpoints the curve is the feeder LP's optimum with the
+    exchange held there (``Conditions.exchange_kwh``, exchange priced at zero): an
+    independent check of the search."""
+    from dataclasses import replace
+
+    from voisin.market.engine import run_interval
+
+    _, feeders = random_city(seed, feeders=3)
+    rng = np.random.default_rng(seed)
+    for feeder in feeders:
+        market = feeder_market(feeder, SHARED, 15)
+        curve = residual_curve(market)
+        free = replace(market.net, import_price_eur_per_kwh=0.0, export_price_eur_per_kwh=0.0)
+        low, high = curve.exchange_kwh[0], curve.exchange_kwh[-1]
+        for x in [*curve.exchange_kwh, *rng.uniform(low, high, 4)]:
+            pinned = run_interval(market.book, free, replace(market.conditions, exchange_kwh=x))
+            assert pinned.solution.objective == pytest.approx(curve.value_at(x), abs=1e-7)
