@@ -17,12 +17,20 @@ TINY = CitySpec(
 
 @pytest.mark.slow
 def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
+    """One worker of a LocalCluster, then two of a cluster given by its address."""
     spec = TINY
     written = []
-    for workers in (1, 2):
-        with dask_client(workers, None) as client:
-            report = run_city(spec, tmp_path / str(workers), client)
-        written.append(report.path.read_bytes())
+    with dask_client(1, None) as client:
+        written.append(run_city(spec, tmp_path / "1", client).path.read_bytes())
+    # Two workers as an existing cluster, reached by its address (--scheduler).
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
+        with dask_client(2, cluster.scheduler_address) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+            written.append(run_city(spec, tmp_path / "2", client).path.read_bytes())
     assert written[0] == written[1]
     lines = [json.loads(line) for line in written[0].splitlines()]
     assert len(lines) == 4
