@@ -327,12 +327,26 @@ class Outsider:
                 }
             )
         assert [t for t, _ in kinds["settlement"]] == [jcs(e).decode() for e in expected]
-        proven_by = {
-            p: min(r["export_kwh"], r["pv_kwh"]) for p, r in readings.items() if not r["estimated"]
-        }
+        # Rewards: what both meters prove of each p2p trade, summed per seller.
+        proof = {p: r for p, r in readings.items() if not r["estimated"]}
+        p2p = [t for t in trades if t["kind"] == "p2p"]
+        bought: dict[str, float] = defaultdict(float)
+        for t in p2p:
+            bought[t["buyer"]] += t["energy_kwh"]
+
+        def share(proven: float, traded: float) -> float:
+            return 1.0 if proven >= traded else proven / traded
+
+        out_share = {p: share(min(r["export_kwh"], r["pv_kwh"]), sold[p]) for p, r in proof.items()}
+        in_share = {p: share(r["import_kwh"], bought[p]) for p, r in proof.items()}
+        proven_by: dict[str, float] = defaultdict(float)
+        for t in p2p:
+            proven_by[t["seller"]] += (
+                t["energy_kwh"] * out_share.get(t["seller"], 0.0) * in_share.get(t["buyer"], 0.0)
+            )
         rewards = []
-        for seller in sorted(sold):
-            proven = rounded(min(sold[seller], proven_by.get(seller, 0.0)), 9)
+        for seller in sorted(proven_by):
+            proven = rounded(proven_by[seller], 9)
             if round(proven * 10000) > 0:
                 rewards.append(
                     {
