@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from voisin.agents.network_tariffs import NetworkCharges
 from voisin.errors import InvalidInput
 from voisin.meters import LYON, BatterySpec, Orientation, Site
 from voisin.meters.bdew import PROFILES
@@ -104,6 +105,9 @@ class Scenario:
     others: frozenset[str] = frozenset()
     """Participants outside this scenario that its members may prefer (an agent's
     scenario holds only its own member; the registry knows the rest)."""
+    charges: NetworkCharges = NetworkCharges()
+    """Network charges and levies on local energy (their sum is the grid's local charge)
+    and each connection's fixed part per day, for the bills."""
     _by_id: dict[str, Member] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

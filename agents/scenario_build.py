@@ -21,11 +21,22 @@ from voisin.protocol import Grid, Interval, KeyPair, Participant, ParticipantKin
 
 
 def _grid(file: ScenarioFile) -> Grid:
+    """The feeder, charging the ``[network]`` table's local charge; a preset feeder
+    also takes its retail and feed-in prices from the household tariff."""
     run = file.run
+    extra: dict[str, object] = {}
+    charge = file.network.charges().local_charge_eur_per_kwh
+    if charge:
+        extra["local_charge_eur_per_kwh"] = charge
     if file.grid.custom is not None:
-        return parse(Grid, file.grid.custom, "scenario grid")
+        return parse(Grid, {**file.grid.custom, **extra}, "scenario grid")
     scale = max(1.0, run.households / BASE_HOUSEHOLDS) if file.generated else 1.0
-    return resolve_grid(file.grid.preset or "default", scale)
+    grid = resolve_grid(file.grid.preset or "default", scale)
+    tariff = file.tariffs.get("household")
+    if tariff is not None:
+        extra["import_price_eur_per_kwh"] = tariff.import_eur_per_kwh
+        extra["export_price_eur_per_kwh"] = tariff.export_eur_per_kwh
+    return parse(Grid, {**grid.model_dump(by_alias=True), **extra}, "scenario grid")
 
 
 def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Member:
@@ -103,6 +114,7 @@ def build_scenario(file: ScenarioFile) -> Scenario:
         site=site,
         school_calendar=calendar,
         name=file.name,
+        charges=file.network.charges(),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from voisin.agents.network_tariffs import PRESETS, NetworkCharges, PresetName
 from voisin.agents.scenario import FORECAST_METHODS
 from voisin.errors import InvalidInput
 from voisin.meters import Site
@@ -73,6 +74,22 @@ class GridTable(BaseModel):
         if self.preset is not None and self.custom is not None:
             raise ValueError("give the grid either a preset or a custom table, not both")
         return self
+
+
+class NetworkTable(BaseModel):
+    """Network charges and levies on local energy and the fixed part per connection:
+    a ``preset`` (``agents.network_tariffs.PRESETS``), each figure overridable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: PresetName = "none"
+    local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    fixed_eur_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    def charges(self) -> NetworkCharges:
+        given = {k: v for k, v in self.model_dump(exclude={"preset"}).items() if v is not None}
+        return PRESETS[self.preset].model_copy(update=given)
 
 
 class BatteryTable(BaseModel):
@@ -149,6 +166,7 @@ class ScenarioFile(BaseModel):
     site: SiteTable = SiteTable()
     school_calendar: CalendarTable = CalendarTable()
     grid: GridTable = GridTable()
+    network: NetworkTable = NetworkTable()
     tariffs: dict[str, Tariff] = Field(
         default_factory=lambda: {
             "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),

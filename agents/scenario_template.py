@@ -43,6 +43,14 @@ holidays = [
 preset = "default"          # the built-in feeder; or replace this table by [grid.custom]
                             # with root, buses, lines, prices (see docs/clearing.md)
 
+[network]
+preset = "none"             # charges on p2p energy: "none", "fr-acc" (French collective
+                            # self-consumption) or "de-sharing" (German energy sharing);
+                            # any figure below overrides the preset (docs/economics.md)
+# local_network_eur_per_kwh = 0.036   # network charge per kWh bought from a neighbour
+# levies_eur_per_kwh = 0.036          # levies and per-kWh taxes on it
+# fixed_eur_per_day = 0.35            # each connection's fixed part, with or without market
+
 [tariffs.household]
 import_eur_per_kwh = 0.28
 export_eur_per_kwh = 0.08

@@ -186,8 +186,9 @@ class Outsider:
             price = settle.get(bid["bus"], {}).get(bid["kind"])
             return 0.0 if price is None else rounded(price - prices[bid["bus"]], 9)
 
-        buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root]
-        seller = prices[s["bus"]] + adjust(s) + g if s else prices[root]
+        w = self.terms["grid"].get("local_charge_eur_per_kwh", 0.0)  # local network charge
+        buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root] - w
+        seller = prices[s["bus"]] + adjust(s) + g - w if s else prices[root]
         if s and b and b["participant"] in s["preferred"]:
             discount = min(s["discount"], max(0.0, seller - max(s["prices"])))
             buyer -= discount
@@ -402,12 +403,16 @@ def check(path: Path) -> Outsider:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("outsider")
+    scenario = out / "scenario.toml"  # French network charges: the trade-price wedge too
+    scenario.write_text('[network]\npreset = "fr-acc"\n')
     subprocess.run(
         [
             sys.executable,
             "-m",
             "voisin.cli.main",
             "simulate",
+            "--scenario",
+            str(scenario),
             "--households",
             "8",
             "--minutes",
