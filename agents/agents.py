@@ -72,6 +72,8 @@ class MemberAgent(mesa.Agent):
         self.plans: dict[int, Plan] = {}
         self.delivered_upto = -1
         self._bid_counts: dict[int, int] = {}
+        self.sent: dict[int, Bid] = {}
+        """The bid sent for each interval (the last one), for the strategy's feedback."""
 
     @property
     def participant_id(self) -> str:
@@ -128,8 +130,16 @@ class MemberAgent(mesa.Agent):
             inflexible=True,
         )
         self.seq += 1
+        self.sent[index] = bid
         signature = self.member.keypair.sign(canonical_bytes(bid.unsigned()))
         self.model.post_bid(bid.model_copy(update={"signature": signature}))
+
+    def observe(self, index: int, price_eur_per_kwh: float, cleared_kwh: float) -> None:
+        """Tell the strategy how the interval's bid did (its side's price, whether it
+        traded): adaptive strategies learn from it."""
+        bid = self.sent.pop(index, None)
+        if bid is not None:
+            self.strategy.observe(bid.side, price_eur_per_kwh, cleared_kwh > 0, self.own_rng)
 
     def deliver(self, index: int, curtailed_kwh: float = 0.0) -> None:
         """Meter the real interval: real PV and load, the battery doing what was planned

@@ -10,6 +10,7 @@ e.g. with a household replaying its own meter data.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,11 +19,11 @@ from mesa import Model
 from voisin.agents.agents import Household, MemberAgent, School
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
-from voisin.agents.scenario import Scenario
-from voisin.agents.strategies import Strategy, ZeroIntelligence
+from voisin.agents.scenario import Member, Scenario
+from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
 from voisin.meters import Weather
-from voisin.protocol import Bid, Interval, MeterReading, ParticipantKind
+from voisin.protocol import Bid, ClearingResult, Interval, MeterReading, ParticipantKind, Side
 
 
 class Neighbourhood(Model):
@@ -76,10 +77,36 @@ class Neighbourhood(Model):
                 member,
                 pv_kwh=p.pv_kwh,
                 load_kwh=p.load_kwh,
-                strategy=self.strategy,
+                strategy=self._strategy_of(member),
                 pv_forecast_kwh=pv_forecast,
                 load_forecast_kwh=load_forecast,
             )
+
+    def _strategy_of(self, member: Member) -> Strategy:
+        """Each agent its own strategy (adaptive ones keep state): the member's named
+        one, else a copy of the run's."""
+        if member.strategy is not None:
+            if member.strategy not in STRATEGIES:
+                raise InvalidInput(
+                    f"unknown strategy {member.strategy!r}; one of {', '.join(STRATEGIES)}",
+                    code="bad-scenario",
+                )
+            return STRATEGIES[member.strategy]()
+        return copy.deepcopy(self.strategy)
+
+    def observe(self, interval: Interval | str, result: ClearingResult) -> None:
+        """Feed the clearing back to the agents that bid in it: the price each bid's side
+        trades at (a seller's less the grid's local charge) and whether it cleared."""
+        index = self.index_of(interval)
+        charge = self.scenario.grid.local_charge_eur_per_kwh
+        for agent in self.by_participant.values():
+            bid = agent.sent.get(index)
+            if bid is None:
+                continue
+            price = result.prices_eur_per_kwh.get(bid.bus, 0.0)
+            if bid.side is Side.SELL:
+                price -= charge
+            agent.observe(index, price, result.cleared_kwh.get(bid.bid_id, 0.0))
 
     def index_of(self, interval: Interval | str) -> int:
         """Position of ``interval`` (or its id) in the run."""

@@ -56,6 +56,9 @@ class Member:
     heat_pump: HeatPump | None = None
     base_share: float = 0.25
     forecast: ForecastMethod = "day-ahead"
+    strategy: str | None = None
+    """Its agent's bidding strategy by name (``agents.strategies.STRATEGIES``); None:
+    the run's."""
 
     def __post_init__(self) -> None:
         pid = self.participant.participant_id

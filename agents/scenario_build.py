@@ -79,6 +79,7 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
         heat_pump=HeatPump(**table.heat_pump.model_dump()) if table.heat_pump else None,
         base_share=table.base_share,
         forecast=table.forecast,  # type: ignore[arg-type]
+        strategy=table.strategy,
     )
 
 
@@ -92,7 +93,10 @@ def build_scenario(file: ScenarioFile) -> Scenario:
         base = default_neighbourhood(
             run.households, run.seed, tariffs=(file.tariffs["household"], file.tariffs["school"])
         )
-        members = list(base.members)
+        members = [
+            replace(m, strategy=file.strategy_by_group.get(m.participant.group))
+            for m in base.members
+        ]
         fund, operator = base.fund, base.operator
     else:
         members = []

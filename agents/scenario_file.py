@@ -28,6 +28,8 @@ from voisin.protocol import Grid, Tariff, parse
 from voisin.settings import DEFAULTS, RunDefaults
 
 DEFAULT_FILE = "default.toml"
+StrategyName = Literal["zi-c", "truthful", "zip"]
+"""The bidding strategies a scenario may name (``agents.strategies.STRATEGIES``)."""
 
 
 class SiteTable(BaseModel):
@@ -148,6 +150,7 @@ class MemberTable(BaseModel):
     forecast: str = "day-ahead"
     preferred: tuple[str, ...] = ()
     meter_data: MeterDataTable | None = None
+    strategy: StrategyName | None = None
 
     @model_validator(mode="after")
     def _known_forecast(self) -> MemberTable:
@@ -173,7 +176,10 @@ class ScenarioFile(BaseModel):
             "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
         }
     )
-    strategy: Literal["zi-c", "truthful"] = "zi-c"
+    strategy: StrategyName = "zi-c"
+    strategy_by_group: dict[str, StrategyName] = Field(default_factory=dict)
+    """Per group of the generated neighbourhood ("pv", "pv+battery", "consumer",
+    "school"), a strategy other than ``strategy``; a listed member names its own."""
     generated: bool = True
     """Include the seeded default neighbourhood of ``run.households`` homes and a school."""
     members: tuple[MemberTable, ...] = ()

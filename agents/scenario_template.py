@@ -12,7 +12,9 @@ from voisin.settings import DEFAULTS, RunDefaults
 _TEMPLATE = """# A voisin scenario (TOML). Run it with: voisin simulate --scenario THIS_FILE
 # Command-line flags (--seed, --start, --days, ...) override the [run] table.
 name = "{name}"
-strategy = "zi-c"           # bidding: "zi-c" (zero intelligence) or "truthful"
+strategy = "zi-c"           # bidding: "zi-c" (zero intelligence), "truthful" or "zip"
+                            # (adaptive); per group: strategy_by_group = {{ pv = "zip" }};
+                            # per listed member: its own strategy = "..."
 generated = true            # include the seeded neighbourhood of run.households homes
 
 [run]

@@ -211,6 +211,7 @@ def run_simulation(
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
+            model.observe(interval, result)
             index = model.index_of(interval)
             planned = {
                 pid: agent.plans[index].net_kwh

@@ -98,3 +98,21 @@ bus = "H"
     wrong_bus = MEMBERS.replace('bus = "C2"', 'bus = "Z9"', 1)
     with pytest.raises(InvalidInput, match="unknown bus"):
         build_scenario(read_scenario(_write(tmp_path, wrong_bus)))
+
+
+def test_strategies_are_chosen_per_group_and_per_member(tmp_path: Path) -> None:
+    file = tmp_path / "s.toml"
+    text = render_template(RunDefaults(households=4)).replace(
+        'strategy = "zi-c"', 'strategy = "zi-c"\nstrategy_by_group = { pv = "zip" }', 1
+    )
+    file.write_text(text + '\n[[members]]\nname = "honest"\nbus = "C2"\nstrategy = "truthful"\n')
+    scenario = build_scenario(read_scenario(file))
+    chosen = {m.participant.group: set() for m in scenario.members}
+    for m in scenario.members:
+        chosen[m.participant.group].add(m.strategy)
+    assert chosen["pv"] == {"zip"}
+    assert chosen["consumer"] == {None, "truthful"}  # the run's, and the listed member's
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('pv = "zip"', 'pv = "clever"'))
+    with pytest.raises(InvalidInput, match="strategy_by_group"):
+        read_scenario(bad)
