@@ -59,6 +59,9 @@ class Member:
     strategy: str | None = None
     """Its agent's bidding strategy by name (``agents.strategies.STRATEGIES``); None:
     the run's."""
+    battery_planning: bool = False
+    """Its battery plans over a rolling horizon (``agents.battery_plan``) instead of
+    absorbing every surplus as it comes."""
 
     def __post_init__(self) -> None:
         pid = self.participant.participant_id

@@ -80,6 +80,7 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
         base_share=table.base_share,
         forecast=table.forecast,  # type: ignore[arg-type]
         strategy=table.strategy,
+        battery_planning=file.battery_planning,
     )
 
 
@@ -94,7 +95,11 @@ def build_scenario(file: ScenarioFile) -> Scenario:
             run.households, run.seed, tariffs=(file.tariffs["household"], file.tariffs["school"])
         )
         members = [
-            replace(m, strategy=file.strategy_by_group.get(m.participant.group))
+            replace(
+                m,
+                strategy=file.strategy_by_group.get(m.participant.group),
+                battery_planning=file.battery_planning,
+            )
             for m in base.members
         ]
         fund, operator = base.fund, base.operator

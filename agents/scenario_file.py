@@ -177,6 +177,9 @@ class ScenarioFile(BaseModel):
         }
     )
     strategy: StrategyName = "zi-c"
+    battery_planning: bool = False
+    """Every battery plans over a rolling horizon against expected prices instead of
+    absorbing each surplus as it comes (``agents.battery_plan``)."""
     strategy_by_group: dict[str, StrategyName] = Field(default_factory=dict)
     """Per group of the generated neighbourhood ("pv", "pv+battery", "consumer",
     "school"), a strategy other than ``strategy``; a listed member names its own."""

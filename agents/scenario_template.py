@@ -16,6 +16,8 @@ strategy = "zi-c"           # bidding: "zi-c" (zero intelligence), "truthful" or
                             # (adaptive); per group: strategy_by_group = {{ pv = "zip" }};
                             # per listed member: its own strategy = "..."
 generated = true            # include the seeded neighbourhood of run.households homes
+battery_planning = false    # batteries plan a day ahead against expected prices (an LP)
+                            # instead of absorbing each surplus as it comes
 
 [run]
 seed = {seed}               # fixes keys, weather, loads and bids: same seed, same ledger
