@@ -117,4 +117,5 @@ def plan_dispatch(
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     x = np.asarray(highs.getSolution().col_value, dtype=float)
-    return x[col["d"]] - x[col["c"]]
+    dispatch: np.ndarray = x[col["d"]] - x[col["c"]]
+    return dispatch

@@ -207,7 +207,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
 
     bills = Table(title="Bills against a grid-only baseline (EUR, + = saving)")
     charged = bool(acc.local_charge_eur_per_kwh)
-    names = ("group", "members", "bill", "grid-only", "saving")
+    names: tuple[str, ...] = ("group", "members", "bill", "grid-only", "saving")
     if charged:
         names += ("local charges", "saving without")
     for name in names:

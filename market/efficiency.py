@@ -151,7 +151,7 @@ def optimum(traders: Sequence[Trader]) -> float:
         )
         for t in traders
     ]
-    return clear(bids, GRID, INTERVAL, backend="highs").welfare_eur if bids else 0.0
+    return float(clear(bids, GRID, INTERVAL, backend="highs").welfare_eur) if bids else 0.0
 
 
 def deviation_gain(
