@@ -17,6 +17,8 @@ import numpy as np
 from mesa import Model
 
 from voisin.agents.agents import Household, MemberAgent, School
+from voisin.agents.battery_plan import expected_prices
+from voisin.agents.flex_plan import ev_load_kwh
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
 from voisin.agents.scenario import Member, Scenario
@@ -68,19 +70,44 @@ class Neighbourhood(Model):
         )
         climatology = month_index(self.intervals, self.weather.source)
         self.by_participant: dict[str, MemberAgent] = {}
+        made = {
+            m.id: forecasts(self.profiles[m.id], m.forecast, climatology) for m in scenario.members
+        }
+        community_pv = np.sum([pv for pv, _ in made.values()], axis=0)
         for member in scenario.members:
             kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
             p = self.profiles[member.id]
-            pv_forecast, load_forecast = forecasts(p, member.forecast, climatology)
+            pv_forecast, load_forecast = made[member.id]
+            load = p.load_kwh
+            if member.ev is not None:
+                ev = self._ev_load(member, community_pv)
+                load, load_forecast = load + ev, load_forecast + ev
             self.by_participant[member.id] = kind(
                 self,
                 member,
                 pv_kwh=p.pv_kwh,
-                load_kwh=p.load_kwh,
+                load_kwh=load,
                 strategy=self._strategy_of(member),
                 pv_forecast_kwh=pv_forecast,
                 load_forecast_kwh=load_forecast,
             )
+
+    def _ev_load(self, member: Member, community_pv_kwh: np.ndarray) -> np.ndarray:
+        """The member's car charging per interval, planned against the prices the
+        neighbourhood's PV forecast leads it to expect (``flex_plan``), or naive."""
+        assert member.ev is not None
+        prices = expected_prices(
+            community_pv_kwh,
+            member.participant.tariff,
+            self.scenario.grid.local_charge_eur_per_kwh,
+        )
+        return ev_load_kwh(
+            [iv.start for iv in self.intervals],
+            self.scenario.site.timezone,
+            member.ev,
+            prices.buy_eur_per_kwh,
+            self.intervals[0].hours,
+        )
 
     def _strategy_of(self, member: Member) -> Strategy:
         """Each agent its own strategy (adaptive ones keep state): the member's named

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from voisin.agents.flex_plan import ElectricVehicle
 from voisin.agents.network_tariffs import NetworkCharges
 from voisin.errors import InvalidInput
 from voisin.meters import LYON, BatterySpec, Orientation, Site
@@ -59,6 +60,8 @@ class Member:
     strategy: str | None = None
     """Its agent's bidding strategy by name (``agents.strategies.STRATEGIES``); None:
     the run's."""
+    ev: ElectricVehicle | None = None
+    """An electric vehicle charged at home once a day (``agents.flex_plan``)."""
     battery_planning: bool = False
     """Its battery plans over a rolling horizon (``agents.battery_plan``) instead of
     absorbing every surplus as it comes."""

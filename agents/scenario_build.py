@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from voisin.agents.flex_plan import ElectricVehicle
 from voisin.agents.profiles import MemberProfiles
 from voisin.agents.scenario import (
     BASE_HOUSEHOLDS,
@@ -81,6 +82,7 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
         forecast=table.forecast,  # type: ignore[arg-type]
         strategy=table.strategy,
         battery_planning=file.battery_planning,
+        ev=ElectricVehicle(**table.ev.model_dump()) if table.ev else None,
     )
 
 

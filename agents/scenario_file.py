@@ -94,6 +94,19 @@ class NetworkTable(BaseModel):
         return PRESETS[self.preset].model_copy(update=given)
 
 
+class EvTable(BaseModel):
+    """A car charged at home once a day: plugged in at ``arrival_hour``, ``kwh`` in by
+    ``deadline_hour`` (local time); ``planning`` charges at the cheapest expected hours."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kwh: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    power_kw: float = Field(default=7.4, gt=0, allow_inf_nan=False)
+    arrival_hour: float = Field(default=18.0, ge=0, lt=24)
+    deadline_hour: float = Field(default=7.0, ge=0, lt=24)
+    planning: bool = False
+
+
 class BatteryTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -151,6 +164,7 @@ class MemberTable(BaseModel):
     preferred: tuple[str, ...] = ()
     meter_data: MeterDataTable | None = None
     strategy: StrategyName | None = None
+    ev: EvTable | None = None
 
     @model_validator(mode="after")
     def _known_forecast(self) -> MemberTable:
