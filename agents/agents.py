@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from voisin.agents.battery_plan import Prices, expected_prices, plan_dispatch
 from voisin.agents.strategies import Strategy
 from voisin.meters import Battery, Meter
 from voisin.protocol import Bid, Side, canonical_bytes
@@ -72,6 +73,9 @@ class MemberAgent(mesa.Agent):
         self.plans: dict[int, Plan] = {}
         self.delivered_upto = -1
         self._bid_counts: dict[int, int] = {}
+        self._prices: Prices | None = None
+        self.sent: dict[int, Bid] = {}
+        """The bid sent for each interval (the last one), for the strategy's feedback."""
 
     @property
     def participant_id(self) -> str:
@@ -93,9 +97,39 @@ class MemberAgent(mesa.Agent):
         load = max(0.0, float(self.load_forecast_kwh[index]))
         battery = self._projected_battery(index)
         dispatch = 0.0
+        hours = self.model.intervals[index].hours
         if battery is not None:
-            dispatch = battery.feasible(load - pv, self.model.intervals[index].hours)
+            wanted = self._planned(index, battery) if self.member.battery_planning else None
+            dispatch = battery.feasible(load - pv if wanted is None else wanted, hours)
         return Plan(pv, load, dispatch, pv + dispatch - load)
+
+    def _planned(self, index: int, battery: Battery) -> float | None:
+        """The first interval of the rolling-horizon plan (``battery_plan``) from
+        ``index`` to the end of the run, at most a day ahead; None if it cannot solve."""
+        if self._prices is None:
+            self._prices = expected_prices(
+                self.pv_forecast_kwh,
+                self.member.participant.tariff,
+                self.model.scenario.grid.local_charge_eur_per_kwh,
+            )
+        hours = self.model.intervals[index].hours
+        end = min(len(self.model.intervals), index + max(1, round(24 / hours)))
+        need = np.clip(self.load_forecast_kwh[index:end], 0, None) - np.clip(
+            self.pv_forecast_kwh[index:end], 0, None
+        )
+        prices = Prices(
+            self._prices.buy_eur_per_kwh[index:end], self._prices.sell_eur_per_kwh[index:end]
+        )
+        plan = plan_dispatch(
+            need,
+            battery.soc_kwh,
+            battery.capacity_kwh,
+            battery.power_kw,
+            battery.efficiency,
+            hours,
+            prices,
+        )
+        return None if plan is None else float(plan[0])
 
     def step(self) -> None:
         """Bid for the model's gate interval: sell a forecast surplus, buy a need.
@@ -128,8 +162,16 @@ class MemberAgent(mesa.Agent):
             inflexible=True,
         )
         self.seq += 1
+        self.sent[index] = bid
         signature = self.member.keypair.sign(canonical_bytes(bid.unsigned()))
         self.model.post_bid(bid.model_copy(update={"signature": signature}))
+
+    def observe(self, index: int, price_eur_per_kwh: float, cleared_kwh: float) -> None:
+        """Tell the strategy how the interval's bid did (its side's price, whether it
+        traded): adaptive strategies learn from it."""
+        bid = self.sent.pop(index, None)
+        if bid is not None:
+            self.strategy.observe(bid.side, price_eur_per_kwh, cleared_kwh > 0, self.own_rng)
 
     def deliver(self, index: int, curtailed_kwh: float = 0.0) -> None:
         """Meter the real interval: real PV and load, the battery doing what was planned

@@ -10,19 +10,22 @@ e.g. with a household replaying its own meter data.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from mesa import Model
 
 from voisin.agents.agents import Household, MemberAgent, School
+from voisin.agents.battery_plan import expected_prices
+from voisin.agents.flex_plan import ev_load_kwh
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
-from voisin.agents.scenario import Scenario
-from voisin.agents.strategies import Strategy, ZeroIntelligence
+from voisin.agents.scenario import Member, Scenario
+from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
 from voisin.meters import Weather
-from voisin.protocol import Bid, Interval, MeterReading, ParticipantKind
+from voisin.protocol import Bid, ClearingResult, Interval, MeterReading, ParticipantKind, Side
 
 
 class Neighbourhood(Model):
@@ -67,19 +70,70 @@ class Neighbourhood(Model):
         )
         climatology = month_index(self.intervals, self.weather.source)
         self.by_participant: dict[str, MemberAgent] = {}
+        made = {
+            m.id: forecasts(self.profiles[m.id], m.forecast, climatology) for m in scenario.members
+        }
+        community_pv = np.sum([pv for pv, _ in made.values()], axis=0)
         for member in scenario.members:
             kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
             p = self.profiles[member.id]
-            pv_forecast, load_forecast = forecasts(p, member.forecast, climatology)
+            pv_forecast, load_forecast = made[member.id]
+            load = p.load_kwh
+            if member.ev is not None:
+                ev = self._ev_load(member, community_pv)
+                load, load_forecast = load + ev, load_forecast + ev
             self.by_participant[member.id] = kind(
                 self,
                 member,
                 pv_kwh=p.pv_kwh,
-                load_kwh=p.load_kwh,
-                strategy=self.strategy,
+                load_kwh=load,
+                strategy=self._strategy_of(member),
                 pv_forecast_kwh=pv_forecast,
                 load_forecast_kwh=load_forecast,
             )
+
+    def _ev_load(self, member: Member, community_pv_kwh: np.ndarray) -> np.ndarray:
+        """The member's car charging per interval, planned against the prices the
+        neighbourhood's PV forecast leads it to expect (``flex_plan``), or naive."""
+        assert member.ev is not None
+        prices = expected_prices(
+            community_pv_kwh,
+            member.participant.tariff,
+            self.scenario.grid.local_charge_eur_per_kwh,
+        )
+        return ev_load_kwh(
+            [iv.start for iv in self.intervals],
+            self.scenario.site.timezone,
+            member.ev,
+            prices.buy_eur_per_kwh,
+            self.intervals[0].hours,
+        )
+
+    def _strategy_of(self, member: Member) -> Strategy:
+        """Each agent its own strategy (adaptive ones keep state): the member's named
+        one, else a copy of the run's."""
+        if member.strategy is not None:
+            if member.strategy not in STRATEGIES:
+                raise InvalidInput(
+                    f"unknown strategy {member.strategy!r}; one of {', '.join(STRATEGIES)}",
+                    code="bad-scenario",
+                )
+            return STRATEGIES[member.strategy]()
+        return copy.deepcopy(self.strategy)
+
+    def observe(self, interval: Interval | str, result: ClearingResult) -> None:
+        """Feed the clearing back to the agents that bid in it: the price each bid's side
+        trades at (a seller's less the grid's local charge) and whether it cleared."""
+        index = self.index_of(interval)
+        charge = self.scenario.grid.local_charge_eur_per_kwh
+        for agent in self.by_participant.values():
+            bid = agent.sent.get(index)
+            if bid is None:
+                continue
+            price = result.prices_eur_per_kwh.get(bid.bus, 0.0)
+            if bid.side is Side.SELL:
+                price -= charge
+            agent.observe(index, price, result.cleared_kwh.get(bid.bid_id, 0.0))
 
     def index_of(self, interval: Interval | str) -> int:
         """Position of ``interval`` (or its id) in the run."""

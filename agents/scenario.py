@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from voisin.agents.flex_plan import ElectricVehicle
+from voisin.agents.network_tariffs import NetworkCharges
 from voisin.errors import InvalidInput
 from voisin.meters import LYON, BatterySpec, Orientation, Site
 from voisin.meters.bdew import PROFILES
@@ -55,6 +57,14 @@ class Member:
     heat_pump: HeatPump | None = None
     base_share: float = 0.25
     forecast: ForecastMethod = "day-ahead"
+    strategy: str | None = None
+    """Its agent's bidding strategy by name (``agents.strategies.STRATEGIES``); None:
+    the run's."""
+    ev: ElectricVehicle | None = None
+    """An electric vehicle charged at home once a day (``agents.flex_plan``)."""
+    battery_planning: bool = False
+    """Its battery plans over a rolling horizon (``agents.battery_plan``) instead of
+    absorbing every surplus as it comes."""
 
     def __post_init__(self) -> None:
         pid = self.participant.participant_id
@@ -104,6 +114,9 @@ class Scenario:
     others: frozenset[str] = frozenset()
     """Participants outside this scenario that its members may prefer (an agent's
     scenario holds only its own member; the registry knows the rest)."""
+    charges: NetworkCharges = NetworkCharges()
+    """Network charges and levies on local energy (their sum is the grid's local charge)
+    and each connection's fixed part per day, for the bills."""
     _by_id: dict[str, Member] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

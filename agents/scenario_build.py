@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from voisin.agents.flex_plan import ElectricVehicle
 from voisin.agents.profiles import MemberProfiles
 from voisin.agents.scenario import (
     BASE_HOUSEHOLDS,
@@ -21,11 +22,22 @@ from voisin.protocol import Grid, Interval, KeyPair, Participant, ParticipantKin
 
 
 def _grid(file: ScenarioFile) -> Grid:
+    """The feeder, charging the ``[network]`` table's local charge; a preset feeder
+    also takes its retail and feed-in prices from the household tariff."""
     run = file.run
+    extra: dict[str, object] = {}
+    charge = file.network.charges().local_charge_eur_per_kwh
+    if charge:
+        extra["local_charge_eur_per_kwh"] = charge
     if file.grid.custom is not None:
-        return parse(Grid, file.grid.custom, "scenario grid")
+        return parse(Grid, {**file.grid.custom, **extra}, "scenario grid")
     scale = max(1.0, run.households / BASE_HOUSEHOLDS) if file.generated else 1.0
-    return resolve_grid(file.grid.preset or "default", scale)
+    grid = resolve_grid(file.grid.preset or "default", scale)
+    tariff = file.tariffs.get("household")
+    if tariff is not None:
+        extra["import_price_eur_per_kwh"] = tariff.import_eur_per_kwh
+        extra["export_price_eur_per_kwh"] = tariff.export_eur_per_kwh
+    return parse(Grid, {**grid.model_dump(by_alias=True), **extra}, "scenario grid")
 
 
 def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Member:
@@ -68,6 +80,9 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
         heat_pump=HeatPump(**table.heat_pump.model_dump()) if table.heat_pump else None,
         base_share=table.base_share,
         forecast=table.forecast,  # type: ignore[arg-type]
+        strategy=table.strategy,
+        battery_planning=file.battery_planning,
+        ev=ElectricVehicle(**table.ev.model_dump()) if table.ev else None,
     )
 
 
@@ -81,7 +96,14 @@ def build_scenario(file: ScenarioFile) -> Scenario:
         base = default_neighbourhood(
             run.households, run.seed, tariffs=(file.tariffs["household"], file.tariffs["school"])
         )
-        members = list(base.members)
+        members = [
+            replace(
+                m,
+                strategy=file.strategy_by_group.get(m.participant.group),
+                battery_planning=file.battery_planning,
+            )
+            for m in base.members
+        ]
         fund, operator = base.fund, base.operator
     else:
         members = []
@@ -103,6 +125,7 @@ def build_scenario(file: ScenarioFile) -> Scenario:
         site=site,
         school_calendar=calendar,
         name=file.name,
+        charges=file.network.charges(),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from voisin.agents.network_tariffs import PRESETS, NetworkCharges, PresetName
 from voisin.agents.scenario import FORECAST_METHODS
 from voisin.errors import InvalidInput
 from voisin.meters import Site
@@ -27,6 +28,8 @@ from voisin.protocol import Grid, Tariff, parse
 from voisin.settings import DEFAULTS, RunDefaults
 
 DEFAULT_FILE = "default.toml"
+StrategyName = Literal["zi-c", "truthful", "zip"]
+"""The bidding strategies a scenario may name (``agents.strategies.STRATEGIES``)."""
 
 
 class SiteTable(BaseModel):
@@ -73,6 +76,35 @@ class GridTable(BaseModel):
         if self.preset is not None and self.custom is not None:
             raise ValueError("give the grid either a preset or a custom table, not both")
         return self
+
+
+class NetworkTable(BaseModel):
+    """Network charges and levies on local energy and the fixed part per connection:
+    a ``preset`` (``agents.network_tariffs.PRESETS``), each figure overridable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: PresetName = "none"
+    local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    fixed_eur_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    def charges(self) -> NetworkCharges:
+        given = {k: v for k, v in self.model_dump(exclude={"preset"}).items() if v is not None}
+        return PRESETS[self.preset].model_copy(update=given)
+
+
+class EvTable(BaseModel):
+    """A car charged at home once a day: plugged in at ``arrival_hour``, ``kwh`` in by
+    ``deadline_hour`` (local time); ``planning`` charges at the cheapest expected hours."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kwh: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    power_kw: float = Field(default=7.4, gt=0, allow_inf_nan=False)
+    arrival_hour: float = Field(default=18.0, ge=0, lt=24)
+    deadline_hour: float = Field(default=7.0, ge=0, lt=24)
+    planning: bool = False
 
 
 class BatteryTable(BaseModel):
@@ -131,6 +163,8 @@ class MemberTable(BaseModel):
     forecast: str = "day-ahead"
     preferred: tuple[str, ...] = ()
     meter_data: MeterDataTable | None = None
+    strategy: StrategyName | None = None
+    ev: EvTable | None = None
 
     @model_validator(mode="after")
     def _known_forecast(self) -> MemberTable:
@@ -149,13 +183,20 @@ class ScenarioFile(BaseModel):
     site: SiteTable = SiteTable()
     school_calendar: CalendarTable = CalendarTable()
     grid: GridTable = GridTable()
+    network: NetworkTable = NetworkTable()
     tariffs: dict[str, Tariff] = Field(
         default_factory=lambda: {
             "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
             "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
         }
     )
-    strategy: Literal["zi-c", "truthful"] = "zi-c"
+    strategy: StrategyName = "zi-c"
+    battery_planning: bool = False
+    """Every battery plans over a rolling horizon against expected prices instead of
+    absorbing each surplus as it comes (``agents.battery_plan``)."""
+    strategy_by_group: dict[str, StrategyName] = Field(default_factory=dict)
+    """Per group of the generated neighbourhood ("pv", "pv+battery", "consumer",
+    "school"), a strategy other than ``strategy``; a listed member names its own."""
     generated: bool = True
     """Include the seeded default neighbourhood of ``run.households`` homes and a school."""
     members: tuple[MemberTable, ...] = ()

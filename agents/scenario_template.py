@@ -12,8 +12,12 @@ from voisin.settings import DEFAULTS, RunDefaults
 _TEMPLATE = """# A voisin scenario (TOML). Run it with: voisin simulate --scenario THIS_FILE
 # Command-line flags (--seed, --start, --days, ...) override the [run] table.
 name = "{name}"
-strategy = "zi-c"           # bidding: "zi-c" (zero intelligence) or "truthful"
+strategy = "zi-c"           # bidding: "zi-c" (zero intelligence), "truthful" or "zip"
+                            # (adaptive); per group: strategy_by_group = {{ pv = "zip" }};
+                            # per listed member: its own strategy = "..."
 generated = true            # include the seeded neighbourhood of run.households homes
+battery_planning = false    # batteries plan a day ahead against expected prices (an LP)
+                            # instead of absorbing each surplus as it comes
 
 [run]
 seed = {seed}               # fixes keys, weather, loads and bids: same seed, same ledger
@@ -43,6 +47,14 @@ holidays = [
 preset = "default"          # the built-in feeder; or replace this table by [grid.custom]
                             # with root, buses, lines, prices (see docs/clearing.md)
 
+[network]
+preset = "none"             # charges on p2p energy: "none", "fr-acc" (French collective
+                            # self-consumption) or "de-sharing" (German energy sharing);
+                            # any figure below overrides the preset (docs/economics.md)
+# local_network_eur_per_kwh = 0.036   # network charge per kWh bought from a neighbour
+# levies_eur_per_kwh = 0.036          # levies and per-kWh taxes on it
+# fixed_eur_per_day = 0.35            # each connection's fixed part, with or without market
+
 [tariffs.household]
 import_eur_per_kwh = 0.28
 export_eur_per_kwh = 0.08
@@ -62,6 +74,7 @@ export_eur_per_kwh = 0.08
 # forecast = "day-ahead"     # or "persistence", "profile"
 # preferred = ["school"]
 # battery = {{ capacity_kwh = 10, power_kw = 5 }}
+# ev = {{ kwh = 10, power_kw = 7.4, arrival_hour = 18, deadline_hour = 7, planning = true }}
 # water_heater = {{ power_kw = 3, kwh_per_day = 6 }}
 # heat_pump = {{ annual_heat_kwh = 8000, max_power_kw = 3 }}
 # meter_data = {{ path = "my-meter.csv", format = "csv" }}   # or format = "dsmr"

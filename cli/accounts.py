@@ -1,8 +1,12 @@
 """Running totals of a simulation: energy by route and each participant's bill.
 
 A bill is what the participant paid minus what it received: market trades at the
-cleared prices plus the imbalance it settled with its retailer. The baseline is the
-same metered energy bought and sold at the participant's tariff with no market.
+cleared prices plus the imbalance it settled with its retailer, plus the fixed part of
+its connection. The baseline is the same metered energy bought and sold at the
+participant's tariff with no market, plus the same fixed part. The local charge on
+p2p energy (network charges and levies) is in the trade prices; each bill also says
+how much of it the member's purchases carried, so a bill without network charges can
+be shown beside it.
 """
 
 from __future__ import annotations
@@ -22,10 +26,15 @@ class Bill:
     market_eur: float = 0.0
     imbalance_eur: float = 0.0
     baseline_eur: float = 0.0
+    """The grid-only bill, its fixed part included."""
+    fixed_eur: float = 0.0
+    """The connection's fixed part (network, metering), owed with or without a market."""
+    local_charges_eur: float = 0.0
+    """Network charges and levies on what it bought peer to peer (inside ``market_eur``)."""
 
     @property
     def total_eur(self) -> float:
-        return self.market_eur - self.imbalance_eur
+        return self.market_eur - self.imbalance_eur + self.fixed_eur
 
 
 @dataclass
@@ -40,6 +49,10 @@ class Accounts:
     gifted_kwh: float = 0.0
     congestion_rent_eur: float = 0.0
     wheeling_fees_eur: float = 0.0
+    local_charges_eur: float = 0.0
+    """Network charges and levies on p2p energy, to the network operator and the state."""
+    local_charge_eur_per_kwh: float = 0.0
+    """The grid's local charge, per p2p kWh (set by the run)."""
     grid_legs_eur: float = 0.0
     """What the grid received for imports minus what it paid for exports."""
     estimated_readings: int = 0
@@ -85,6 +98,10 @@ class Accounts:
             self.congestion_rent_eur += trade.paid_eur - trade.received_eur
             if trade.kind is TradeKind.P2P:
                 self.tokens_paid += trade.paid_eur
+                charge = self.local_charge_eur_per_kwh * trade.energy_kwh
+                self.local_charges_eur += charge
+                self.congestion_rent_eur -= charge
+                self.bills[trade.buyer].local_charges_eur += charge
             if trade.seller == GRID:
                 self.grid_legs_eur += trade.received_eur
             else:
@@ -122,12 +139,19 @@ class Accounts:
                 r.import_kwh * tariff.import_eur_per_kwh - r.export_kwh * tariff.export_eur_per_kwh
             )
 
-    def by_group(self) -> dict[str, tuple[int, float, float]]:
-        """Group -> (members, bill EUR, baseline EUR), groups sorted by name."""
-        totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    def add_fixed(self, fixed_eur_per_day: float, days: float) -> None:
+        """Every connection's fixed part over ``days``, on the bill and the baseline."""
+        for bill in self.bills.values():
+            bill.fixed_eur += fixed_eur_per_day * days
+            bill.baseline_eur += fixed_eur_per_day * days
+
+    def by_group(self) -> dict[str, tuple[int, float, float, float]]:
+        """Group -> (members, bill EUR, baseline EUR, local charges EUR), by group name."""
+        totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
         for bill in self.bills.values():
             row = totals[bill.participant.group]
             row[0] += 1
             row[1] += bill.total_eur
             row[2] += bill.baseline_eur
-        return {g: (int(r[0]), r[1], r[2]) for g, r in sorted(totals.items())}
+            row[3] += bill.local_charges_eur
+        return {g: (int(r[0]), r[1], r[2], r[3]) for g, r in sorted(totals.items())}

@@ -212,6 +212,7 @@ def run_simulation(
     report.forecast_errors = model.forecast_errors()
     participants = [m.participant for m in scenario.members]
     report.accounts.register(participants)
+    report.accounts.local_charge_eur_per_kwh = scenario.grid.local_charge_eur_per_kwh
     opening = intervals[0].start.isoformat()
 
     operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
@@ -230,6 +231,7 @@ def run_simulation(
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
+            model.observe(interval, result)
             index = model.index_of(interval)
             planned = {
                 pid: agent.plans[index].net_kwh
@@ -254,6 +256,9 @@ def run_simulation(
                 on_interval(interval, result)
         report.ledger_height = ledger.height
         report.rejected = dict(operator.rejections.by_code)
+    report.accounts.add_fixed(
+        scenario.charges.fixed_eur_per_day, report.intervals * run.minutes / 1440
+    )
 
     verified = verify_ledger(path)
     report.verified = verified.balances_ok

@@ -206,13 +206,25 @@ def render_summary(report: SimulationReport, console: Console) -> None:
         console.print(peaks, highlight=False)
 
     bills = Table(title="Bills against a grid-only baseline (EUR, + = saving)")
-    for name in ("group", "members", "bill", "grid-only", "saving"):
+    charged = bool(acc.local_charge_eur_per_kwh)
+    names: tuple[str, ...] = ("group", "members", "bill", "grid-only", "saving")
+    if charged:
+        names += ("local charges", "saving without")
+    for name in names:
         bills.add_column(name, justify="left" if name == "group" else "right")
-    for group, (members, bill, baseline) in acc.by_group().items():
-        bills.add_row(
-            group, str(members), f"{bill:,.2f}", f"{baseline:,.2f}", _saving(bill, baseline)
-        )
+    for group, (members, bill, baseline, local) in acc.by_group().items():
+        row = [group, str(members), f"{bill:,.2f}", f"{baseline:,.2f}", _saving(bill, baseline)]
+        if charged:
+            row += [f"{local:,.2f}", _saving(bill - local, baseline)]
+        bills.add_row(*row)
     console.print(bills)
+    if charged:
+        console.print(
+            "local charges: network charges and levies on p2p energy "
+            f"({acc.local_charge_eur_per_kwh:.4f} EUR/kWh, in the trade prices); "
+            "saving without: the same trades with the charges waived",
+            highlight=False,
+        )
 
     ledger = Table(title="Market and ledger")
     ledger.add_column("item")
@@ -228,6 +240,8 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     ledger.add_row("congestion rent (EUR)", f"{acc.congestion_rent_eur:,.2f}")
     if acc.wheeling_fees_eur:
         ledger.add_row("wheeling fees (EUR)", f"{acc.wheeling_fees_eur:,.2f}")
+    if acc.local_charge_eur_per_kwh:
+        ledger.add_row("network charges and levies on p2p (EUR)", f"{acc.local_charges_eur:,.2f}")
     ledger.add_row("estimated meter readings", str(acc.estimated_readings))
     ledger.add_row("ledger height", str(report.ledger_height))
     ledger.add_row("ledger transactions", f"{report.transactions:,}")

@@ -137,6 +137,7 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
         terms.root,
         clearing.get("green_premium_eur_per_kwh", 0.0),
         adjust,
+        terms.local_charge_eur_per_kwh,
     )
     imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
@@ -162,6 +163,7 @@ def _trades(
     root: str,
     premium: float,
     adjust: dict[str, float],
+    local_charge: float,
 ) -> list[Trade]:
     trades: list[Trade] = []
     used: dict[str, float] = {}
@@ -178,7 +180,7 @@ def _trades(
             raise Violation(index, "trade", "p2p and grid trades are told apart by their sides")
         if seller is None and buyer is None:
             raise Violation(index, "trade", "a trade from the grid to the grid")
-        expected = trade_prices(prices, root, premium, seller, buyer, adjust)
+        expected = trade_prices(prices, root, premium, seller, buyer, adjust, local_charge)
         if expected != (trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh):
             raise Violation(
                 index,

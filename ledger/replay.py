@@ -46,13 +46,15 @@ class Violation(Exception):  # noqa: N818 (a finding, not a failure of the progr
 
 @dataclass
 class Terms:
-    """The newest ``market`` transaction: its body, hash, grid hash, buses and root."""
+    """The newest ``market`` transaction: its body, hash, grid hash, buses, root and the
+    grid's local charge on p2p energy (EUR/kWh)."""
 
     body: dict[str, Any]
     hash: str
     grid_hash: str
     buses: frozenset[str]
     root: str
+    local_charge_eur_per_kwh: float = 0.0
 
 
 @dataclass
@@ -123,12 +125,15 @@ class Replay:
         try:
             buses = frozenset(grid["buses"])
             root = grid["root"]
-            if root not in buses:
+            charge = grid.get("local_charge_eur_per_kwh", 0.0)
+            if root not in buses or type(charge) not in (int, float) or not 0 <= charge < 1e3:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise Violation(index, "market-terms", "market terms without a grid") from None
         data = canonical_bytes(body)
-        self.terms = Terms(body, sha256_hex(data), sha256_hex(canonical_bytes(grid)), buses, root)
+        self.terms = Terms(
+            body, sha256_hex(data), sha256_hex(canonical_bytes(grid)), buses, root, float(charge)
+        )
 
     def _trace_payments(self, by_kind: dict[str, list[StoredTx]]) -> None:
         trades = [t[3] for t in by_kind.get(TxKind.TRADE.value, ())]

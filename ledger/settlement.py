@@ -107,6 +107,44 @@ def settle(
     return result
 
 
+def _proof(readings: Sequence[MeterReading], interval: str) -> dict[str, MeterReading]:
+    """The interval's non-estimated readings by participant: what meters prove."""
+    return {r.participant: r for r in readings if r.interval == interval and not r.estimated}
+
+
+def proven_deliveries(
+    interval: str, trades: Sequence[Trade], readings: Sequence[MeterReading]
+) -> list[tuple[Trade, float]]:
+    """Each p2p trade of ``interval`` with the kWh of it that both meters prove.
+
+    A seller proves ``min(export, pv)`` of its reading (energy that left the house and
+    that its panels made: a battery charged from the grid earns nothing), a buyer its
+    ``import``; either is 0 without a non-estimated reading. Where a party traded more
+    p2p than it proves, each of its trades is scaled by the same share, so the proven
+    energy of a trade is ``energy x min(1, seller proves / seller sold) x min(1, buyer
+    proves / buyer bought)``. No seller is credited more than it proves and no buyer's
+    import is counted more than once: two exporters trading with each other (neither
+    imports) prove nothing. Trades keep their order.
+    """
+    p2p = [t for t in trades if t.interval == interval and t.kind is TradeKind.P2P]
+    sold: dict[str, float] = defaultdict(float)
+    bought: dict[str, float] = defaultdict(float)
+    for t in p2p:
+        sold[t.seller] += t.energy_kwh
+        bought[t.buyer] += t.energy_kwh
+    proof = _proof(readings, interval)
+    out_share = {p: _share(min(r.export_kwh, r.pv_kwh), sold[p]) for p, r in proof.items()}
+    in_share = {p: _share(r.import_kwh, bought[p]) for p, r in proof.items()}
+    return [
+        (t, t.energy_kwh * out_share.get(t.seller, 0.0) * in_share.get(t.buyer, 0.0)) for t in p2p
+    ]
+
+
+def _share(proven_kwh: float, traded_kwh: float) -> float:
+    """The share of its p2p trades a party's meter proves: min(1, proven / traded)."""
+    return 1.0 if proven_kwh >= traded_kwh else proven_kwh / traded_kwh
+
+
 def rewards_for(
     interval: str,
     trades: Sequence[Trade],
@@ -115,24 +153,18 @@ def rewards_for(
 ) -> list[Transaction]:
     """Reward transactions (minted tokens) for one interval, sorted by seller id.
 
-    A seller earns ``rate`` per kWh of ``min(p2p kWh sold, metered export, metered PV)``:
-    renewable energy it sold to a neighbour that its own meter proves left the house. The
-    PV bound keeps a battery that charged from the grid from earning green rewards. No
-    reading, or an estimated one, proves nothing and earns nothing.
+    A seller earns ``rate`` per kWh of the sum, over its p2p trades, of what both
+    meters prove of each (``proven_deliveries``): local renewable energy that its meter
+    proves left the house and its buyer's meter proves arrived. So the supply grows
+    only with proven local delivery, and a wash trade mints nothing.
     """
-    sold: dict[str, float] = defaultdict(float)
-    for t in trades:
-        if t.interval == interval and t.kind is TradeKind.P2P:
-            sold[t.seller] += t.energy_kwh
-    exported = {
-        r.participant: min(r.export_kwh, r.pv_kwh)
-        for r in readings
-        if r.interval == interval and not r.estimated
-    }
+    proven: dict[str, float] = defaultdict(float)
+    for t, kwh in proven_deliveries(interval, trades, readings):
+        proven[t.seller] += kwh
     rewards = []
-    for seller in sorted(sold):
-        proven = round(min(sold[seller], exported.get(seller, 0.0)), _KWH_DIGITS)
-        amount = int(round(proven * rate_micro_per_kwh))
+    for seller in sorted(proven):
+        energy = round(proven[seller], _KWH_DIGITS) + 0.0
+        amount = int(round(energy * rate_micro_per_kwh))
         if amount > 0:
-            rewards.append(tx.reward(seller, amount, proven, interval))
+            rewards.append(tx.reward(seller, amount, energy, interval))
     return rewards

@@ -57,7 +57,13 @@ def clear_arrays(
     prices = outcome.prices.bus_eur_per_kwh
     split = pair_by_price(
         net_split(book.bus[first], book.sell[first], out.cleared_kwh, net, first=book.green[first]),
-        trade_prices(prices[book.bus[first]], book.sell[first], book.green[first], premium),
+        trade_prices(
+            prices[book.bus[first]],
+            book.sell[first],
+            book.green[first],
+            premium,
+            net.local_charge_eur_per_kwh,
+        ),
         book.green[first],
     )
     done = time.perf_counter()

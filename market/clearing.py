@@ -28,7 +28,7 @@ from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish
 from voisin.market.segments import SegmentBook, book_of
-from voisin.market.trades import allocate, congestion_rent_eur, to_trades
+from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
 
 MATRIX_BACKEND_SEGMENTS = 200
@@ -238,7 +238,17 @@ def clear(
         allocations = allocate_netted(ordered, cleared, grid)
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
-    trades = to_trades(allocations, ordered, prices, grid.root, interval, premium, adjust)
+    trades = to_trades(
+        allocations,
+        ordered,
+        prices,
+        grid.root,
+        interval,
+        premium,
+        adjust,
+        grid.local_charge_eur_per_kwh,
+    )
+    local = clean(local_charges_eur(trades, grid.local_charge_eur_per_kwh))
     parts = outcome.parts
     return ClearingResult(
         interval=interval,
@@ -249,11 +259,12 @@ def clear(
         trades=tuple(trades),
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
-        congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur),
+        congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local),
         book_hash=book_hash(ordered),
         grid_hash=ghash,
         solver=outcome.solution.solver,
         wheeling_fees_eur=out.wheeling_fees_eur,
+        local_charges_eur=local,
         green_premium_eur_per_kwh=premium,
         price_parts_eur_per_kwh={
             bus: {name: float(parts.parts[k, b]) for k, name in enumerate(COMPONENTS)}

@@ -3,7 +3,8 @@
 Units: energy in kWh per interval (a power P kW over ``hours`` is P * hours kWh),
 prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
 
-    q            bid segments, 0 <= q <= kWh offered; +limit (buy) / -limit (sell)
+    q            bid segments, 0 <= q <= kWh offered; +limit (buy) / -limit - local
+                 charge (sell)
     sell_rest    per bus: inflexible offers left unsold, exported by the sellers'
                  retailer at their feed-in tariff (outside the market, cost 0)
     curtail      per bus: inflexible PV left unproduced, at -curtailment price
@@ -17,7 +18,7 @@ prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
     trafo        the transformer, P from the upstream grid into the root
     trafo_q      the transformer's Q (physical)
     grid_import  the market's purchase from the upstream grid, at -import price
-    grid_export  the market's sale to the upstream grid, at +export price
+    grid_export  the market's sale to the upstream grid, at +export price + local charge
     voltage      per bus (physical): squared voltage magnitude u (pu^2), in the band
     theta        per bus (meshed): voltage angle, the root's fixed at 0
 
@@ -40,6 +41,14 @@ and rows:
                  <= S_max * hours, a regular polygon inscribed in the circle
                  |S| <= S_max (an inner approximation: at most 1 - cos(pi/K) below it)
     trafo_limit  the same for the transformer's rating
+
+The local charge (``Network.local_charge_eur_per_kwh``: network charges at the local
+rate and levies, owed on energy traded between neighbours, not on energy exported) is
+one wedge between a local buyer's and its seller's price. Charged on every kWh sold in
+the market and refunded on the market's export, it costs the objective exactly
+``charge x (sold - exported)``, the energy that stayed local; so a trade clears only
+when the buyer's limit covers the seller's plus the charge, and a seller receives its
+dual value less the charge (``protocol.trades.trade_prices``).
 
 Why inflexible bids need ``sell_rest`` and ``buy_rest``: a household's forecast
 surplus is produced whether or not a neighbour buys it, and its need is consumed
@@ -191,7 +200,7 @@ def _variables(
             book.segment_count,
             lower=0.0,
             upper=book.energy_kwh,
-            cost=book.value_eur_per_kwh,
+            cost=book.value_eur_per_kwh - net.local_charge_eur_per_kwh * book.sell,
             doc="bid segments (kWh)",
         ),
         Variables.of(
@@ -274,7 +283,7 @@ def _variables(
             "grid_export",
             1,
             lower=0.0,
-            cost=net.export_price_eur_per_kwh,
+            cost=net.export_price_eur_per_kwh + net.local_charge_eur_per_kwh,
             doc="sold to the upstream grid (kWh)",
         )
     )

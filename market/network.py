@@ -112,6 +112,8 @@ class Network:
     physics: Physics | None = None
     """Impedances, ratings and voltage bands of a physical grid (None: a transport grid,
     whose limits are ``line_capacity_kwh`` and ``transformer_capacity_kwh``)."""
+    local_charge_eur_per_kwh: float = 0.0
+    """Network charges and levies per kWh sold locally (``Grid.local_charge_eur_per_kwh``)."""
 
     def __post_init__(self) -> None:
         fees = self.line_fee_eur_per_kwh
@@ -161,6 +163,7 @@ class Network:
             meshed=grid.meshed,
             line_reactance_ohm=np.array([ln.reactance_ohm for ln in grid.lines], dtype=float),
             physics=Physics.of(grid) if grid.physical else None,
+            local_charge_eur_per_kwh=grid.local_charge_eur_per_kwh,
         )
 
     @classmethod

@@ -157,12 +157,15 @@ def trade_prices(
     sell: np.ndarray,
     green: np.ndarray,
     green_premium_eur_per_kwh: float,
+    local_charge_eur_per_kwh: float = 0.0,
 ) -> np.ndarray:
     """What each bid trades at, on arrays by bid (``clear_arrays``, which has no
     settlement adjustments): its bus price, plus the green premium for sellers and
-    green-only buyers, rounded as ``protocol.trades.trade_prices`` rounds."""
+    green-only buyers, less the local charge for sellers, rounded as
+    ``protocol.trades.trade_prices`` rounds."""
     premium = np.where(sell | green, green_premium_eur_per_kwh, 0.0)
-    return np.round(bus_price_eur_per_kwh + premium, PRICE_DECIMALS) + 0.0
+    charge = np.where(sell, local_charge_eur_per_kwh, 0.0)
+    return np.round(bus_price_eur_per_kwh + premium - charge, PRICE_DECIMALS) + 0.0
 
 
 def pair_allocations(
@@ -172,6 +175,7 @@ def pair_allocations(
     grid_root: str,
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+    local_charge_eur_per_kwh: float = 0.0,
 ) -> list[Allocation]:
     """``pair_by_price`` for bid-level allocations (``trades.to_trades`` calls it).
 
@@ -190,6 +194,7 @@ def pair_allocations(
                 b if b.side is Side.SELL else None,
                 b if b.side is Side.BUY else None,
                 adjustment_eur_per_kwh,
+                local_charge_eur_per_kwh,
             )[int(b.side is Side.SELL)]
             for b in bids
         ],

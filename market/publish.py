@@ -145,11 +145,14 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         ENERGY_DECIMALS,
     )
     exchange = net_import + (market_losses if net.physics is not None else 0.0)
+    # The local charge is owed on what sellers sold less what the market exported.
+    local_kwh = max(float(cleared[sell].sum()) - max(-net_import, 0.0), 0.0)
     welfare = (
         _value(book, cleared, first)
         - net.import_price_eur_per_kwh * max(exchange, 0.0)
         + net.export_price_eur_per_kwh * max(-exchange, 0.0)
         - fees
+        - net.local_charge_eur_per_kwh * local_kwh
         - kappa * sum(curtailed.values())
         - voll * sum(shed.values())
     )

@@ -118,6 +118,7 @@ def to_trades(
     interval: str,
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+    local_charge_eur_per_kwh: float = 0.0,
 ) -> list[Trade]:
     """Protocol trades (participant ids, prices) for bid-level allocations, same order,
     priced by ``voisin.protocol.trades.trade_prices`` (the verifier's rule too):
@@ -134,6 +135,7 @@ def to_trades(
         grid_root,
         green_premium_eur_per_kwh,
         adjustment_eur_per_kwh,
+        local_charge_eur_per_kwh,
     )
     by_id = {bid.bid_id: bid for bid in bids}
     trades = []
@@ -147,6 +149,7 @@ def to_trades(
             seller,
             buyer,
             adjustment_eur_per_kwh,
+            local_charge_eur_per_kwh,
         )
         trades.append(
             Trade(
@@ -168,3 +171,9 @@ def congestion_rent_eur(trades: Sequence[Trade]) -> float:
     """What buyers (grid included) pay minus what sellers (grid included) receive: the
     congestion rent plus the wheeling fees (``clear`` subtracts the fees)."""
     return sum(t.paid_eur - t.received_eur for t in trades)
+
+
+def local_charges_eur(trades: Sequence[Trade], local_charge_eur_per_kwh: float) -> float:
+    """The local charge owed on the p2p trades (EUR): the part of ``congestion_rent_eur``
+    that is network charges and levies, not rent."""
+    return local_charge_eur_per_kwh * sum(t.energy_kwh for t in trades if t.kind is TradeKind.P2P)

@@ -246,6 +246,12 @@ class Grid(BaseModel):
     grid splits flows by the DC model, a meshed physical grid by LinDistFlow's voltage
     drops around every loop.
 
+    ``local_charge_eur_per_kwh`` is what the network operator and the state charge on
+    each kWh traded locally, peer to peer (network charges at the local rate, levies,
+    taxes: docs/economics.md): a wedge between what a local buyer pays and its seller
+    receives. Energy from or to the upstream grid pays its charges inside the retail
+    and feed-in prices.
+
     Physical grids also carry: ``vn_kv`` (the feeder's nominal voltage),
     ``v_min_pu``/``v_max_pu`` (the band every bus must stay in, overridden per bus in
     ``bus_band_pu``), ``slack_vm_pu`` (the upstream voltage), and the power factors
@@ -269,12 +275,14 @@ class Grid(BaseModel):
     slack_vm_pu: float = Field(default=1.0, gt=0.5, lt=1.5, allow_inf_nan=False)
     load_power_factor: float = Field(default=0.95, gt=0, le=1, allow_inf_nan=False)
     pv_power_factor: float = Field(default=1.0, gt=0, le=1, allow_inf_nan=False)
+    local_charge_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
         return _drop(
             data,
+            local_charge_eur_per_kwh=0.0,
             meshed=False,
             transformer=None,
             vn_kv=DEFAULT_VN_KV,
@@ -304,6 +312,14 @@ class Grid(BaseModel):
     def _check_kinds(self) -> None:
         if self.export_price_eur_per_kwh > self.import_price_eur_per_kwh:
             raise ValueError("export price above import price would let the grid be arbitraged")
+        if (
+            self.export_price_eur_per_kwh + self.local_charge_eur_per_kwh
+            > self.import_price_eur_per_kwh + 1e-12
+        ):
+            raise ValueError(
+                "local charge above the gap between import and export prices: "
+                "no local trade could ever be worth it"
+            )
         kinds = {line.physical for line in self.lines}
         if len(kinds) > 1:
             raise ValueError(

@@ -26,20 +26,23 @@ def trade_prices(
     seller: Bid | None,
     buyer: Bid | None,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+    local_charge_eur_per_kwh: float = 0.0,
 ) -> tuple[float, float]:
     """(buyer's, seller's) price of a trade between two bids (None: the grid), EUR/kWh.
 
     One rule for the market that writes trades and the verifier that re-derives them: a
     buyer pays its bus price plus its bid's adjustment (by bid id: where its settlement
     price differs from the bus price), plus the green premium if its bid is green-only;
-    a seller receives its bus price plus its adjustment plus the premium; the grid side
-    takes the root price. When the buyer is among the seller's ``preferred``, both move
-    down by the seller's discount, cut so the seller still receives at least its highest
-    limit. Both are rounded to ``PRICE_DECIMALS``.
+    a seller receives its bus price plus its adjustment plus the premium, less the local
+    charge (``Grid.local_charge_eur_per_kwh``, the network charges and levies on local
+    energy); the grid side takes the root price, less the local charge when the grid
+    buys (an export pays no local charge). When the buyer is among the seller's
+    ``preferred``, both move down by the seller's discount, cut so the seller still
+    receives at least its highest limit. Both are rounded to ``PRICE_DECIMALS``.
     """
     adjust = adjustment_eur_per_kwh or {}
     root_price = prices_eur_per_kwh[root]
-    buyer_price = root_price
+    buyer_price = root_price - local_charge_eur_per_kwh
     if buyer is not None:
         buyer_price = (
             prices_eur_per_kwh[buyer.bus]
@@ -49,7 +52,10 @@ def trade_prices(
     seller_price = root_price
     if seller is not None:
         seller_price = (
-            prices_eur_per_kwh[seller.bus] + adjust.get(seller.bid_id, 0.0) + premium_eur_per_kwh
+            prices_eur_per_kwh[seller.bus]
+            + adjust.get(seller.bid_id, 0.0)
+            + premium_eur_per_kwh
+            - local_charge_eur_per_kwh
         )
     if seller is not None and buyer is not None and buyer.participant in seller.preferred:
         ceiling = max(s.price_eur_per_kwh for s in seller.segments)
@@ -133,7 +139,8 @@ class ClearingResult(BaseModel):
 
     ``cleared_kwh`` maps bid id to accepted energy; ``prices_eur_per_kwh`` maps bus to
     its nodal price. ``book_hash`` and ``grid_hash`` let anyone re-clear and compare.
-    ``wheeling_fees_eur`` is what the lines charged for carrying energy;
+    ``wheeling_fees_eur`` is what the lines charged for carrying energy,
+    ``local_charges_eur`` the grid's local charge on the p2p trades;
     ``green_premium_eur_per_kwh`` what green-only buyers pay on top of their bus price,
     and every seller receives on top of its own, when green supply is scarce (see
     docs/clearing.md). Both are left out of the serialised form while they are 0.
@@ -165,6 +172,7 @@ class ClearingResult(BaseModel):
     solver: str
     pricing: PricingMode = PricingMode.NODAL
     wheeling_fees_eur: float = 0.0
+    local_charges_eur: float = 0.0
     green_premium_eur_per_kwh: float = Field(default=0.0, ge=0)
     price_parts_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
     settlement_prices_eur_per_kwh: dict[str, dict[str, float]] = Field(default_factory=dict)
@@ -176,7 +184,12 @@ class ClearingResult(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_zero_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh", "curtailment_eur"):
+        for name in (
+            "wheeling_fees_eur",
+            "local_charges_eur",
+            "green_premium_eur_per_kwh",
+            "curtailment_eur",
+        ):
             if getattr(self, name) == 0:
                 data.pop(name, None)
         for name in (

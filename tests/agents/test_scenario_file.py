@@ -98,3 +98,37 @@ bus = "H"
     wrong_bus = MEMBERS.replace('bus = "C2"', 'bus = "Z9"', 1)
     with pytest.raises(InvalidInput, match="unknown bus"):
         build_scenario(read_scenario(_write(tmp_path, wrong_bus)))
+
+
+def test_strategies_are_chosen_per_group_and_per_member(tmp_path: Path) -> None:
+    file = tmp_path / "s.toml"
+    text = render_template(RunDefaults(households=4)).replace(
+        'strategy = "zi-c"', 'strategy = "zi-c"\nstrategy_by_group = { pv = "zip" }', 1
+    )
+    file.write_text(text + '\n[[members]]\nname = "honest"\nbus = "C2"\nstrategy = "truthful"\n')
+    scenario = build_scenario(read_scenario(file))
+    chosen = {m.participant.group: set() for m in scenario.members}
+    for m in scenario.members:
+        chosen[m.participant.group].add(m.strategy)
+    assert chosen["pv"] == {"zip"}
+    assert chosen["consumer"] == {None, "truthful"}  # the run's, and the listed member's
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('pv = "zip"', 'pv = "clever"'))
+    with pytest.raises(InvalidInput, match="strategy_by_group"):
+        read_scenario(bad)
+
+
+def test_network_presets_set_the_grid_charge_and_figures_override_them(tmp_path: Path) -> None:
+    """German energy sharing needs German retail prices: its 0.206 EUR/kWh of network
+    charges and levies must fit between feed-in and retail."""
+    text = render_template(RunDefaults(households=4)).replace(
+        'preset = "none"', 'preset = "de-sharing"\nfixed_eur_per_day = 0.5', 1
+    )
+    text = text.replace("import_eur_per_kwh = 0.28", "import_eur_per_kwh = 0.40", 1)
+    file = tmp_path / "de.toml"
+    file.write_text(text + MEMBERS)
+    scenario = build_scenario(read_scenario(file))
+    assert scenario.grid.local_charge_eur_per_kwh == pytest.approx(0.206)
+    assert scenario.grid.import_price_eur_per_kwh == 0.40  # the household tariff's
+    assert scenario.charges.fixed_eur_per_day == 0.5  # the override
+    assert scenario.charges.levies_eur_per_kwh == 0.075  # the preset's

@@ -179,3 +179,14 @@ def test_long_runs_open_with_allowances_that_last(tmp_path: Path) -> None:
     assert opening_allowance_micro(scenario, 1) == OPENING_ALLOWANCE_MICRO
     year = opening_allowance_micro(scenario, 365)
     assert year >= 45_000 * 0.25 * 1_000_000  # the school could buy all it uses
+
+
+@pytest.mark.slow
+def test_adaptive_bidders_learn_and_the_ledger_verifies(tmp_path: Path) -> None:
+    """Every agent bidding ZIP (learning from each clearing): the day still clears,
+    trades locally, settles and verifies."""
+    scenario = tmp_path / "zip.toml"
+    scenario.write_text('strategy = "zip"\n')
+    run = run_simulation(SimulationConfig(out=tmp_path / "out", scenario=scenario, **SMALL))
+    assert run.verified
+    assert run.accounts.p2p_kwh > 0

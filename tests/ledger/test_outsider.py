@@ -186,8 +186,9 @@ class Outsider:
             price = settle.get(bid["bus"], {}).get(bid["kind"])
             return 0.0 if price is None else rounded(price - prices[bid["bus"]], 9)
 
-        buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root]
-        seller = prices[s["bus"]] + adjust(s) + g if s else prices[root]
+        w = self.terms["grid"].get("local_charge_eur_per_kwh", 0.0)  # local network charge
+        buyer = prices[b["bus"]] + adjust(b) + (g if b["green"] else 0.0) if b else prices[root] - w
+        seller = prices[s["bus"]] + adjust(s) + g - w if s else prices[root]
         if s and b and b["participant"] in s["preferred"]:
             discount = min(s["discount"], max(0.0, seller - max(s["prices"])))
             buyer -= discount
@@ -327,12 +328,26 @@ class Outsider:
                 }
             )
         assert [t for t, _ in kinds["settlement"]] == [jcs(e).decode() for e in expected]
-        proven_by = {
-            p: min(r["export_kwh"], r["pv_kwh"]) for p, r in readings.items() if not r["estimated"]
-        }
+        # Rewards: what both meters prove of each p2p trade, summed per seller.
+        proof = {p: r for p, r in readings.items() if not r["estimated"]}
+        p2p = [t for t in trades if t["kind"] == "p2p"]
+        bought: dict[str, float] = defaultdict(float)
+        for t in p2p:
+            bought[t["buyer"]] += t["energy_kwh"]
+
+        def share(proven: float, traded: float) -> float:
+            return 1.0 if proven >= traded else proven / traded
+
+        out_share = {p: share(min(r["export_kwh"], r["pv_kwh"]), sold[p]) for p, r in proof.items()}
+        in_share = {p: share(r["import_kwh"], bought[p]) for p, r in proof.items()}
+        proven_by: dict[str, float] = defaultdict(float)
+        for t in p2p:
+            proven_by[t["seller"]] += (
+                t["energy_kwh"] * out_share.get(t["seller"], 0.0) * in_share.get(t["buyer"], 0.0)
+            )
         rewards = []
-        for seller in sorted(sold):
-            proven = rounded(min(sold[seller], proven_by.get(seller, 0.0)), 9)
+        for seller in sorted(proven_by):
+            proven = rounded(proven_by[seller], 9)
             if round(proven * 10000) > 0:
                 rewards.append(
                     {
@@ -388,12 +403,16 @@ def check(path: Path) -> Outsider:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("outsider")
+    scenario = out / "scenario.toml"  # French network charges: the trade-price wedge too
+    scenario.write_text('[network]\npreset = "fr-acc"\n')
     subprocess.run(
         [
             sys.executable,
             "-m",
             "voisin.cli.main",
             "simulate",
+            "--scenario",
+            str(scenario),
             "--households",
             "8",
             "--minutes",
