@@ -175,7 +175,7 @@ class ClearingResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_zero_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         for name in ("wheeling_fees_eur", "green_premium_eur_per_kwh", "curtailment_eur"):
             if getattr(self, name) == 0:
                 data.pop(name, None)
