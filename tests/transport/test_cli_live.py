@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def _children_of(marker: str) -> list[int]:
     return found
 
 
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (the event a test waits for, not a fixed time)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_keys_new_writes_a_private_identity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "home.key"
     assert main(["keys", "new", str(path)]) == 0
@@ -52,6 +63,7 @@ def test_agent_config_file_and_flags(tmp_path: Path) -> None:
     assert main(["agent", "--household", "99", "--households", "3"]) == 2
 
 
+@pytest.mark.slow
 def test_up_runs_and_verifies(tmp_path: Path) -> None:
     out = tmp_path / "up"
     done = subprocess.run(
@@ -70,6 +82,7 @@ def test_up_runs_and_verifies(tmp_path: Path) -> None:
     assert _children_of(str(out)) == []
 
 
+@pytest.mark.slow
 def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
     out = tmp_path / "up-stopped"
     proc = subprocess.Popen(
@@ -81,10 +94,8 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(_children_of(str(out))) < 5:
-            time.sleep(0.2)
-        time.sleep(2.0)
+        # every agent has bid once (its report is saved at each gate): the run is under way
+        assert _wait_for(lambda: len(list(out.glob("agent-*.json"))) == 3)
         proc.send_signal(signal.SIGTERM)
         stdout, _ = proc.communicate(timeout=30)
     finally:
@@ -92,7 +103,6 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert "stopped; every child process ended" in stdout
-    time.sleep(0.2)
     assert _children_of(str(out)) == []
 
 
@@ -116,14 +126,10 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     thread = threading.Thread(target=lambda: result.append(launcher.run(console)))
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (
-            launcher.ledger.exists() and len(launcher.agents) == 3
-        ):
-            time.sleep(0.1)
-        time.sleep(2.0)  # a few intervals in
+        # agent 0 has bid (its report is saved at each gate): the run is under way
+        assert _wait_for(lambda: len(launcher.agents) == 3 and (out / "agent-0.json").exists())
         os.kill(launcher.agents[0].pid, signal.SIGKILL)
-        time.sleep(1.5)
+        assert _wait_for(lambda: launcher.restarts.get("agent 0") == 1)
         assert launcher.operator is not None
         os.kill(launcher.operator.pid, signal.SIGKILL)
         thread.join(timeout=120)
