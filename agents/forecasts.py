@@ -45,7 +45,7 @@ def persistence_pv(p: MemberProfiles, lag: int, climatology: np.ndarray) -> np.n
             seen, p.pv_kwh[:-lag] / np.maximum(past_clear, MIN_CLEAR_KWH), climatology[lag:]
         )
         ratio[lag:] = past
-    return p.pv_clear_kwh * ratio
+    return np.asarray(p.pv_clear_kwh * ratio)
 
 
 def persistence_load(p: MemberProfiles, lag: int) -> np.ndarray:

@@ -57,10 +57,10 @@ class LocalMinutes:
     def energy_kwh(self, kw_by_day: np.ndarray) -> np.ndarray:
         """kWh per interval from a [local day, minute of day] table of kW."""
         kw = kw_by_day[self.day_index, self.minute]
-        return per_interval_mean(kw, self.owner, self.count) * self.hours
+        return np.asarray(per_interval_mean(kw, self.owner, self.count) * self.hours)
 
     def energy_from_samples_kwh(self, kw: np.ndarray) -> np.ndarray:
-        return per_interval_mean(kw, self.owner, self.count) * self.hours
+        return np.asarray(per_interval_mean(kw, self.owner, self.count) * self.hours)
 
 
 def _home_kwh(

@@ -17,7 +17,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     return run_grid_check(args.db, args.grid, console, metered=args.metered)
 
 
-def add_grid_commands(sub: argparse._SubParsersAction) -> None:
+def add_grid_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gsub = sub.add_parser(
         "grid", help="the feeder's physics: AC checks of cleared intervals"
     ).add_subparsers(dest="grid_command", required=True)

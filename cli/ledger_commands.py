@@ -100,7 +100,7 @@ def _check_proof(args: argparse.Namespace, console: Console) -> int:
     return check_proof_files(args.proof, args.headers, console, operator=args.operator)
 
 
-def add_ledger_commands(sub: argparse._SubParsersAction) -> None:
+def add_ledger_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lsub = sub.add_parser(
         "ledger", help="verify, show, prove; statements and contracts"
     ).add_subparsers(dest="ledger_command", required=True)

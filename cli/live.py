@@ -70,7 +70,7 @@ def _market_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_operator(sub: argparse._SubParsersAction) -> None:
+def _add_operator(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("operator", help="run the market operator behind ZeroMQ/CurveZMQ")
     _market_flags(p)
     p.add_argument(
@@ -180,7 +180,7 @@ class AgentConfig(BaseModel):
     meter_key: Path | None = None
 
 
-def _add_agent(sub: argparse._SubParsersAction) -> None:
+def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("agent", help="run one household's agent against an operator")
     p.add_argument("--config", type=Path, help="TOML file with the settings below")
     p.add_argument("--household", help="member index (0-based) or 'school' (default 0)")
@@ -299,7 +299,7 @@ def _agent(args: argparse.Namespace, console: Console) -> int:
     return 1 if report.problems else 0
 
 
-def _add_keys(sub: argparse._SubParsersAction) -> None:
+def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("keys", help="make identities (Ed25519, with their CurveZMQ keys)")
     ksub = p.add_subparsers(dest="keys_command", required=True)
     n = ksub.add_parser("new", help="write a new key file (never overwrites)")
@@ -333,11 +333,11 @@ def free_port() -> int:
                     b.bind(("127.0.0.1", port + 1))
                 except OSError:
                     continue
-        return port
+        return int(port)
     raise InvalidInput("no free pair of ports on 127.0.0.1", code="no-port")
 
 
-def _add_up(sub: argparse._SubParsersAction) -> None:
+def _add_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("up", help="start an operator and one agent per member on this machine")
     _market_flags(p)
     p.add_argument("--intervals", type=int, default=8, help="intervals to run (default 8)")
@@ -396,7 +396,7 @@ def _up(args: argparse.Namespace, console: Console) -> int:
     return launcher.run(console)
 
 
-def add_live_commands(sub: argparse._SubParsersAction) -> None:
+def add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register operator, agent, keys and up on the `voisin` parser."""
     _add_operator(sub)
     _add_agent(sub)

@@ -83,11 +83,16 @@ class Launcher:
         command = self._commands[name]
         return subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own CLI
 
+    def _server_hex(self) -> str:
+        operator = default_neighbourhood(self.households, self.seed).operator
+        assert operator is not None  # the demo neighbourhood derives its operator key
+        return operator.public_hex
+
     def start(self) -> list[str]:
         """Start the operator and the agents; returns the member labels started."""
         self._prepare()
         labels = [str(i) for i in range(self.households)] + ["school"]
-        server = default_neighbourhood(self.households, self.seed).operator.public_hex
+        server = self._server_hex()
         common = ["--households", str(self.households), "--seed", str(self.seed)]
         self._commands["operator"] = child_command(
             "operator",
@@ -133,6 +138,7 @@ class Launcher:
         child that refused its settings (status 2) would only refuse them again, and an
         agent that ended by itself saw the operator's end."""
         for name, proc in zip(self._commands, [self.operator, *self.agents], strict=True):
+            assert proc is not None  # set by start
             code = proc.poll()
             if code is None or not (code < 0 or (name == "operator" and code == 1)):
                 continue
@@ -167,7 +173,7 @@ class Launcher:
 
         try:
             labels = self.start()
-            server = default_neighbourhood(self.households, self.seed).operator.public_hex
+            server = self._server_hex()
             console.print(
                 f"operator  {server}\n          requests {self.router}\n"
                 f"          events   {self.pub}\n          ledger   {self.ledger}\n"

@@ -21,7 +21,7 @@ from voisin.errors import InvalidInput, VoisinError
 from voisin.settings import DEFAULTS
 
 
-def _add_simulate(sub: argparse._SubParsersAction) -> None:
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = DEFAULTS
     p = sub.add_parser(
         "simulate", help="simulate days of a neighbourhood (default: the built-in scenario)"
@@ -84,7 +84,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 _RUN_FLAGS = ("days", "seed", "households", "start", "minutes", "gift_share")
 
 
-def _add_scenario(sub: argparse._SubParsersAction) -> None:
+def _add_scenario(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scenario", help="scenario files")
     ssub = p.add_subparsers(dest="scenario_command", required=True)
     n = ssub.add_parser("new", help="write a commented scenario template (never overwrites)")
@@ -124,7 +124,7 @@ def _scenario_new(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _add_market(sub: argparse._SubParsersAction) -> None:
+def _add_market(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("market", help="re-clear an order book from files")
     msub = p.add_subparsers(dest="market_command", required=True)
     c = msub.add_parser("clear", help="clear BOOK.json on GRID.json and print the result")
@@ -139,7 +139,7 @@ def _add_market(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=_market_clear)
 
 
-def _add_audit(sub: argparse._SubParsersAction) -> None:
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from voisin.cli.ledger_commands import DEFAULT_DB, hex64
 
     p = sub.add_parser(
@@ -165,7 +165,7 @@ def _audit(args: argparse.Namespace, console: Console) -> int:
     return run_audit(args.db, console, operator=args.operator, head=args.head)
 
 
-def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+def _add_dashboard(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dashboard", help="follow a ledger in a terminal dashboard (read-only)")
     p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
     p.add_argument(
@@ -270,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
     try:
-        return args.run(args, console)
+        code: int = args.run(args, console)
+        return code
     except VoisinError as exc:
         Console(stderr=True, soft_wrap=True).print(f"voisin: {exc}", markup=False, highlight=False)
         return 2

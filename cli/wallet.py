@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -169,13 +170,14 @@ def write_signed_contract(
         "nonce": nonce,
         "template": template.replace("-", "_"),
     }
-    extra = {
+    templates: dict[str, dict[str, Any]] = {
         "priority_partner": {"partner": counterpart},
         "gift_share": {"recipient": counterpart, "share": share},
         "price_cap": {"cap_eur_per_kwh": cap},
         "green_only": {},
         "revoke": {"revokes": revokes},
-    }.get(str(fields["template"]))
+    }
+    extra = templates.get(str(fields["template"]))
     if extra is None:
         raise InvalidInput(f"unknown contract template {template!r}", code="bad-contract")
     missing = [k for k, v in extra.items() if v is None]

@@ -24,7 +24,7 @@ def simbench_module() -> ModuleType:
             "SimBench grids need the simbench package: install voisin[simbench]",
             code="missing-simbench",
         ) from exc
-    return simbench
+    return simbench  # type: ignore[no-any-return]  # an untyped module
 
 
 @dataclass(frozen=True)

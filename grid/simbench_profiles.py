@@ -79,4 +79,4 @@ def interval_energy_kwh(
     ).reshape(len(starts), minutes // 15)
     table = np.asarray(power_mw, dtype=float)
     # Each quarter hour of mean MW is 250 kWh per MW.
-    return table[rows].sum(axis=1) * 250.0
+    return np.asarray(table[rows].sum(axis=1) * 250.0)

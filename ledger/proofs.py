@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +25,7 @@ from voisin.ledger.verify import check_header
 from voisin.protocol import Transaction, canonical_bytes, merkle, parse, verify
 from voisin.protocol.validation import read_json_file
 
-PROOF_VERSION = 1
+PROOF_VERSION: Final = 1
 _HEX64 = r"^[0-9a-f]{64}$"
 
 

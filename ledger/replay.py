@@ -121,7 +121,7 @@ class Replay:
         self.members[member.participant_id] = member
 
     def _terms(self, index: int, body: dict[str, Any]) -> None:
-        grid = body.get("grid")
+        grid: Any = body.get("grid")
         try:
             buses = frozenset(grid["buses"])
             root = grid["root"]
@@ -152,6 +152,7 @@ class Replay:
         if found is None:
             return
         sender, recipient, amount, memo = found.payment
+        index: int | None
         if found.extra:
             index = next(
                 i

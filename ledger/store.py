@@ -219,7 +219,7 @@ class SqliteStore:
             self._db.execute("COMMIT")
         version = self._pragma("user_version")
         if version != SCHEMA_VERSION:
-            why = _SCHEMA_CHANGES.get(version, "an unknown layout")
+            why = _SCHEMA_CHANGES.get(version, "an unknown layout")  # type: ignore[call-overload]
             raise LedgerError(
                 f"{self.path} is a schema {version} ledger ({why}); this voisin "
                 f"reads schema {SCHEMA_VERSION} only: write a new ledger with "
@@ -314,7 +314,8 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
-        return row
+        block: RawBlock = row
+        return block
 
     def raw_transaction(self, height: int, index: int) -> RawTransaction:
         """One stored transaction row, as :meth:`raw_transactions` yields it."""
@@ -325,7 +326,8 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"block {height} has no transaction {index}", code="no-tx")
-        return row
+        tx: RawTransaction = row
+        return tx
 
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None:
         """(height, index) of the first transaction with this leaf hash (hex), if any.

@@ -103,7 +103,9 @@ class AuditReport:
     @property
     def first(self) -> tuple[str | None, Difference] | None:
         """The earliest difference on the chain and its interval."""
-        found = [(row.interval, d) for row in self.rows if (d := row.first()) is not None]
+        found: list[tuple[str | None, Difference]] = [
+            (row.interval, d) for row in self.rows if (d := row.first()) is not None
+        ]
         if self.chain is not None:
             found.append((None, self.chain))
         return min(

@@ -57,7 +57,8 @@ def dc_flows(grid: Grid, injection_kwh: dict[str, float]) -> list[float]:
     """Flow on each line (kWh, file orientation) for net injections per bus that sum to
     zero (the root's includes grid import - export)."""
     vector = np.array([injection_kwh.get(bus, 0.0) for bus in grid.buses])
-    return (ptdf(grid) @ vector).tolist()
+    flows: list[float] = (ptdf(grid) @ vector).tolist()
+    return flows
 
 
 def ptdf_of(net: Network) -> np.ndarray:
@@ -74,4 +75,4 @@ def ptdf_of(net: Network) -> np.ndarray:
     theta = np.zeros((buses, buses))
     if len(keep):
         theta[np.ix_(keep, keep)] = np.linalg.inv(b[np.ix_(keep, keep)])
-    return (theta[net.line_from] - theta[net.line_to]) * y[:, None]
+    return np.asarray((theta[net.line_from] - theta[net.line_to]) * y[:, None])

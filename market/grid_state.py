@@ -99,9 +99,9 @@ def _binding(grid: Grid, net: Network, outcome: Outcome) -> tuple[str, ...]:
         elif value <= low + BINDING_TOL:
             found.append(f"voltage min {bus}")
     activity = _activity(outcome)
-    family = program.constraint("thermal")
-    at_limit = activity[program.rows("thermal")] >= family.upper - BINDING_TOL
-    for j in np.unique(family.terms[0].col[at_limit]).tolist():
+    thermal = program.constraint("thermal")
+    at_limit = activity[program.rows("thermal")] >= thermal.upper - BINDING_TOL
+    for j in np.unique(thermal.terms[0].col[at_limit]).tolist():
         line = grid.lines[j]
         found.append(f"thermal {line.from_bus}-{line.to_bus}")
     if program.has("trafo_limit"):

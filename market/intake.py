@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,7 +47,7 @@ class Counters:
     received: int = 0
     accepted: int = 0
     resends: int = 0
-    rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rejected: Counter[str] = field(default_factory=Counter)
     unroutable: int = 0
     hwm_overflow: int = 0
     events: int = 0

@@ -82,13 +82,13 @@ def new_highs() -> highspy.Highs:
     there, so that first construction runs with descriptor 1 pointed at /dev/null.
     """
     if _banner_shown:
-        return highspy.Highs()
+        return highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
     sys.stdout.flush()
     saved = os.dup(1)
     sink = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(sink, 1)
-        highs = highspy.Highs()
+        highs = highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -244,7 +244,7 @@ def _directions(
     highs: highspy.Highs, lp: highspy.HighsLp, solution: highspy.HighsSolution
 ) -> np.ndarray | None:
     """``Solution.directions``: one transposed basis solve per degenerate basic."""
-    _, basic = highs.getBasicVariables()
+    _, basic = highs.getBasicVariables()  # type: ignore[attr-defined]  # not in the stubs
     basic = np.asarray(basic, dtype=np.int64)
     cols, rows = basic >= 0, basic < 0
     value = np.empty(len(basic))
@@ -266,7 +266,7 @@ def _directions(
     for k, position in enumerate(degenerate.tolist()):
         unit = np.zeros(len(basic))
         unit[position] = 1.0
-        solved, z = highs.getBasisTransposeSolve(unit)
+        solved, z = highs.getBasisTransposeSolve(unit)  # type: ignore[attr-defined]  # not in the stubs
         if solved != highspy.HighsStatus.kOk:
             return None
         out[:, k] = z

@@ -11,6 +11,7 @@ objects never leave ``voisin.market``.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pyomo
@@ -55,9 +56,9 @@ def build_pyomo(program: Program) -> pyo.ConcreteModel:
         if c != 0
     )
     m.welfare = pyo.Objective(expr=objective, sense=pyo.maximize)
-    for family in program.constraints:
-        rows: list[list[tuple[float, object]]] = [[] for _ in range(family.size)]
-        for term in family.terms:
+    for rows_family in program.constraints:
+        rows: list[list[tuple[float, Any]]] = [[] for _ in range(rows_family.size)]
+        for term in rows_family.terms:
             var = getattr(m, term.variable)
             for r, c, v in zip(
                 term.row.tolist(), term.col.tolist(), term.coef.tolist(), strict=True
@@ -68,9 +69,9 @@ def build_pyomo(program: Program) -> pyo.ConcreteModel:
         def rule(
             _: pyo.ConcreteModel,
             i: int,
-            rows: list = rows,
-            lower: np.ndarray = family.lower,
-            upper: np.ndarray = family.upper,
+            rows: list[list[tuple[float, Any]]] = rows,
+            lower: np.ndarray = rows_family.lower,
+            upper: np.ndarray = rows_family.upper,
         ) -> object:
             expr = sum(v * x for v, x in rows[i]) if rows[i] else 0.0
             lo, hi = _finite(lower[i]), _finite(upper[i])
@@ -80,7 +81,10 @@ def build_pyomo(program: Program) -> pyo.ConcreteModel:
                 return expr == lo
             return (lo, expr, hi)
 
-        m.add_component(family.name, pyo.Constraint(range(family.size), rule=rule, doc=family.doc))
+        m.add_component(
+            rows_family.name,
+            pyo.Constraint(range(rows_family.size), rule=rule, doc=rows_family.doc),
+        )
     return m
 
 

@@ -44,7 +44,9 @@ class NettedSplit:
         return len(self.energy_kwh)
 
 
-def _cover(group: np.ndarray, amount: np.ndarray, matched: np.ndarray, base: np.ndarray):
+def _cover(
+    group: np.ndarray, amount: np.ndarray, matched: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Global [start, end) of each entry's matched part: entries sorted by group fill
     their group's ``matched`` volume in order; ``base`` is each group's offset."""
     total = np.cumsum(amount, dtype=np.longdouble)
@@ -60,7 +62,7 @@ def _group_sums(group: np.ndarray, amount: np.ndarray, groups: int) -> np.ndarra
     """Sum of ``amount`` per group (``group`` sorted), in longdouble."""
     total = np.concatenate([[np.longdouble(0)], np.cumsum(amount, dtype=np.longdouble)])
     bounds = np.searchsorted(group, np.arange(groups + 1), side="left")
-    return total[bounds[1:]] - total[bounds[:-1]]
+    return np.asarray(total[bounds[1:]] - total[bounds[:-1]])
 
 
 def match_in_order(

@@ -102,12 +102,12 @@ class Network:
     export_price_eur_per_kwh: float
     transformer_capacity_kwh: float
     """``inf`` when the transformer is unlimited."""
-    line_fee_eur_per_kwh: np.ndarray | None = None
+    line_fee_eur_per_kwh: np.ndarray = None  # type: ignore[assignment]  # None: zeros, set in __post_init__
     """Wheeling fee per kWh carried on each line, either way (zeros when not given)."""
     meshed: bool = False
     """Lines may form loops: flows follow the DC model (``parent`` and ``preorder`` then
     describe a breadth-first spanning tree, used only for proximity)."""
-    line_reactance_ohm: np.ndarray | None = None
+    line_reactance_ohm: np.ndarray = None  # type: ignore[assignment]  # None: ones, set in __post_init__
     """Per line, for the DC model of a meshed grid (ones when not given)."""
     physics: Physics | None = None
     """Impedances, ratings and voltage bands of a physical grid (None: a transport grid,
@@ -203,7 +203,7 @@ class Network:
             import_price_eur_per_kwh=float(import_price_eur_per_kwh),
             export_price_eur_per_kwh=float(export_price_eur_per_kwh),
             transformer_capacity_kwh=float(transformer_capacity_kwh),
-            line_fee_eur_per_kwh=line_fee_eur_per_kwh,
+            line_fee_eur_per_kwh=line_fee_eur_per_kwh,  # type: ignore[arg-type]  # None: zeros
             physics=physics,
         )
 

@@ -15,7 +15,7 @@ clearing or settlement that fails keeps them and records why (``failures``).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,14 +51,14 @@ log = logging.getLogger("voisin.operator")
 class Rejections:
     """Counts of refused messages by code, for the summary and the dashboard."""
 
-    by_code: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_code: Counter[str] = field(default_factory=Counter)
 
     def count(self, error: VoisinError) -> None:
         self.by_code[error.code] += 1
 
     @property
     def total(self) -> int:
-        return sum(self.by_code.values())
+        return self.by_code.total()
 
 
 class Operator:

@@ -49,7 +49,7 @@ def runs_downhill(split: NettedSplit, price_eur_per_kwh: np.ndarray) -> np.ndarr
     peer = (split.seller != GRID_PARTY) & (split.buyer != GRID_PARTY)
     gap = np.zeros(len(split))
     gap[peer] = price_eur_per_kwh[split.seller[peer]] - price_eur_per_kwh[split.buyer[peer]]
-    return peer & (gap > 0)
+    return np.asarray(peer & (gap > 0))
 
 
 def pair_by_price(

@@ -29,9 +29,9 @@ class SegmentBook:
     energy_kwh: np.ndarray
     price_eur_per_kwh: np.ndarray
     bid: np.ndarray
-    green: np.ndarray | None = None
+    green: np.ndarray = None  # type: ignore[assignment]  # None: all False, set in __post_init__
     """True for segments of green-only buy bids (all False when not given)."""
-    inflexible: np.ndarray | None = None
+    inflexible: np.ndarray = None  # type: ignore[assignment]  # None: all False, set in __post_init__
     """True for segments of inflexible bids: energy that flows whether or not it clears
     (all False when not given: the classic double auction's flexible bids)."""
 
@@ -84,7 +84,7 @@ class SegmentBook:
         same = owner[1:] == owner[:-1]
         if np.any(same & ((bus[1:] != bus[:-1]) | (sell[1:] != sell[:-1]))):
             raise InvalidInput("all segments of a bid share its bus and side", code="bad-book")
-        return cls(bus, sell, energy, price, owner, green, inflexible)
+        return cls(bus, sell, energy, price, owner, green, inflexible)  # type: ignore[arg-type]
 
     @property
     def segment_count(self) -> int:

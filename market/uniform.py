@@ -34,7 +34,7 @@ class UniformResult:
 def _fill(quantity: np.ndarray, total: float) -> np.ndarray:
     """Accept ``total`` kWh from units already in merit order, the marginal one in part."""
     before = np.cumsum(quantity) - quantity
-    return np.clip(total - before, 0.0, quantity)
+    return np.asarray(np.clip(total - before, 0.0, quantity))
 
 
 def uniform_auction(bids: Sequence[Bid], grid: Grid) -> UniformResult:

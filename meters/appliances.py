@@ -42,7 +42,7 @@ def appliance_table() -> tuple[Appliance, ...]:
     path = files("richardsonpy") / "inputs" / "Appliances.csv"
     out = []
     category = ""
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8") as handle:  # type: ignore[call-overload]  # a real Path: takes newline
         rows = csv.reader(handle, delimiter=";")
         next(rows)
         for row in rows:

@@ -67,7 +67,7 @@ def _table() -> dict[str, np.ndarray]:
     path = files("demandlib.bdew") / "bdew_data" / "selp_series.csv"
     out = {p: np.zeros((3, 7, SLOTS_PER_DAY)) for p in PROFILES}
     counts = np.zeros((3, 7), dtype=int)
-    with path.open(newline="") as handle:
+    with path.open(newline="") as handle:  # type: ignore[call-overload]  # a real Path: takes newline
         for row in csv.DictReader(handle):
             s, wd = _SEASONS.index(row["period"]), int(row["weekday"]) - 1
             slot = counts[s, wd]
@@ -106,4 +106,4 @@ def bdew_year_profile(
         values = values * dynamisation_function(index).to_numpy()
         values = values / values.sum()
     values.setflags(write=False)
-    return values
+    return np.asarray(values)

@@ -30,7 +30,7 @@ class SeasonalYields:
 
     @property
     def model_mean(self) -> np.ndarray:
-        return self.model_kwh_per_kwp.mean(axis=0)
+        return np.asarray(self.model_kwh_per_kwp.mean(axis=0))
 
 
 def station_site(name: str) -> Site:

@@ -58,7 +58,7 @@ class HeatPump:
         hours = np.clip(
             self.base_temperature_c - climate(climate_name).temperature_c, 0.0, None
         ).sum()
-        return self.annual_heat_kwh / max(hours, 1e-9)
+        return float(self.annual_heat_kwh / max(hours, 1e-9))
 
     def electric_kw(self, outdoor_c: np.ndarray, climate_name: str) -> np.ndarray:
         """Electric power (kW) at outdoor temperatures ``outdoor_c``."""
@@ -68,4 +68,4 @@ class HeatPump:
         cop = cop_air_source(outdoor_c, self.sink_temperature_c)
         pump = np.minimum(heat / cop, self.max_power_kw)
         backup = heat - pump * cop
-        return pump + np.clip(backup, 0.0, None)
+        return np.asarray(pump + np.clip(backup, 0.0, None))

@@ -125,7 +125,7 @@ class Home:
         drawn = float((length * power).sum() / 60.0)
         if drawn <= energy_kwh / MAX_STRETCH:  # too few cycles drawn: spread the rest flat
             flat = np.full(MINUTES, (energy_kwh - drawn) * 60.0 / MINUTES)
-            return _render(start, length, power) + flat
+            return np.asarray(_render(start, length, power) + flat)
         return _render(start, length * (energy_kwh / drawn), power)
 
 
@@ -148,4 +148,4 @@ def _render(start: np.ndarray, length: np.ndarray, power_kw: np.ndarray) -> np.n
     tail = np.zeros(3 * MINUTES + 1)
     np.add.at(tail, start + whole, power_kw * (length - whole))
     long = np.cumsum(diff)[:-1] + tail[:-1]
-    return long.reshape(3, MINUTES).sum(axis=0)
+    return np.asarray(long.reshape(3, MINUTES).sum(axis=0))

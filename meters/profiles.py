@@ -40,7 +40,7 @@ def load_share(intervals: Sequence[Interval], profile: str, site: Site = LYON) -
             / 15.0
         )
     minutes = np.array([iv.minutes for iv in intervals], dtype=float)
-    return per_interval_mean(per_minute, owner, len(intervals)) * minutes
+    return np.asarray(per_interval_mean(per_minute, owner, len(intervals)) * minutes)
 
 
 def load_kwh(

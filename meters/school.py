@@ -62,7 +62,7 @@ def _g1_weekday_shape(day: date) -> np.ndarray:
 
     g1 = _table()["g1"][_season(day), min(day.weekday(), 4)]
     above = g1 - g1.min()
-    return above / above.sum()
+    return np.asarray(above / above.sum())
 
 
 @lru_cache(maxsize=64)

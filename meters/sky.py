@@ -36,10 +36,12 @@ class Sky:
             [15.5, 45.0, 74.5, 105.0, 135.5, 166.0, 196.5, 227.5, 258.0, 288.5, 319.0, 349.5]
         )
         doy = times.dayofyear.to_numpy() + (times.hour.to_numpy() / 24.0)
-        return np.interp(
-            doy,
-            np.r_[mid[-1] - 365, mid, mid[0] + 365],
-            np.r_[self._linke_monthly[-1], self._linke_monthly, self._linke_monthly[0]],
+        return np.asarray(
+            np.interp(
+                doy,
+                np.r_[mid[-1] - 365, mid, mid[0] + 365],
+                np.r_[self._linke_monthly[-1], self._linke_monthly, self._linke_monthly[0]],
+            )
         )
 
     def sun(self, times: pd.DatetimeIndex) -> pd.DataFrame:

@@ -106,7 +106,7 @@ class Weather:
 
         clock = (times - times.normalize()).total_seconds().to_numpy() / 3600.0
         eot = _equation_of_time_min(times.dayofyear.to_numpy())
-        return clock + self.longitude / 15.0 + eot / 60.0
+        return np.asarray(clock + self.longitude / 15.0 + eot / 60.0)
 
     def _solar_hourly(self, times: pd.DatetimeIndex, table: np.ndarray) -> np.ndarray:
         """A value given per solar hour of the borrowed day, interpolated between midpoints."""
@@ -115,7 +115,7 @@ class Weather:
         low = np.floor(solar).astype(int)
         high = np.minimum(low + 1, 23)
         frac = solar - low
-        return table[days, low] * (1 - frac) + table[days, high] * frac
+        return np.asarray(table[days, low] * (1 - frac) + table[days, high] * frac)
 
     def hourly_index(self, times: pd.DatetimeIndex) -> np.ndarray:
         """The borrowed day's index interpolated between solar-hour midpoints."""
@@ -130,7 +130,9 @@ class Weather:
     ) -> np.ndarray:
         """A unit AR(1) path per UTC day on a ``step_minutes`` grid, read at ``times``."""
         day_start = times.normalize()
-        ordinals = np.array([d.toordinal() for d in day_start.date]) if len(times) else []
+        ordinals: np.ndarray | list[int] = (
+            np.array([d.toordinal() for d in day_start.date]) if len(times) else []
+        )
         minute = (times - day_start).total_seconds().to_numpy() / 60.0
         steps = int(1440 // step_minutes) + 1
         grid = np.arange(steps) * step_minutes
@@ -145,7 +147,7 @@ class Weather:
         """What the sky lets through, as a share of the clear sky (0-1.2)."""
         k = self.hourly_index(times)
         wiggle = self._per_day_path(times, 1, WIGGLE_PHI, STEP_MINUTES)
-        return np.clip(k + 0.6 * k * (1 - k) * wiggle, 0.0, MAX_INDEX)
+        return np.asarray(np.clip(k + 0.6 * k * (1 - k) * wiggle, 0.0, MAX_INDEX))
 
     def forecast_index(self, times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         """The day-ahead forecast of the clear-sky index at ``times`` and its lead (hours)."""
@@ -169,7 +171,7 @@ class Weather:
         low = np.floor(pos).astype(int)
         high = np.minimum(low + 1, 23)
         frac = pos - low
-        return table[days, low] * (1 - frac) + table[days, high] * frac
+        return np.asarray(table[days, low] * (1 - frac) + table[days, high] * frac)
 
     def day_index(self, day: pd.Timestamp) -> float:
         """The daily clear-sky index of the reference day ``day`` borrows."""

@@ -91,7 +91,7 @@ class Bid(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         if not self.green_only:
             data.pop("green_only", None)
         if not self.preferred_discount_eur_per_kwh:

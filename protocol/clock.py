@@ -1,6 +1,9 @@
 """One clock for live and accelerated markets, and the timetable of an interval.
 
-Market time is UTC; wall time is seconds of ``time.time()``. ``speed`` is market seconds
+Market time is UTC; wall time is seconds on the ``time.time()`` scale, read once when the
+clock starts and advanced by ``time.monotonic()`` from then on, so a step of the system
+clock (NTP, a suspended laptop) is not multiplied by the speed into market time; the
+wall times published to agents stay comparable with theirs. ``speed`` is market seconds
 per wall second: 1 runs in real time, 900 runs a 15-minute interval per wall second.
 Tests use ``FakeClock`` and move it by hand.
 """
@@ -29,10 +32,13 @@ class Clock:
             raise InvalidInput("clock origin must carry a time zone (UTC)", code="bad-time")
         self.origin = origin
         self.speed = speed
+        self._epoch_at_start = time.time()
+        self._monotonic_at_start = time.monotonic()
         self.wall_origin = self.wall() if wall_origin is None else wall_origin
 
     def wall(self) -> float:
-        return time.time()
+        """Seconds on the epoch scale, measured with the monotonic clock."""
+        return self._epoch_at_start + (time.monotonic() - self._monotonic_at_start)
 
     def now(self) -> datetime:
         return self.origin + timedelta(seconds=(self.wall() - self.wall_origin) * self.speed)

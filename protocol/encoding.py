@@ -149,7 +149,9 @@ def _encode(value: Any) -> str:
         return _encode(value.model_dump(mode="json"))
     if isinstance(value, str | int | float | dict | list | tuple) and not isinstance(value, bool):
         # subclasses (str enums, numpy floats): their plain JSON value
-        base = next(t for t in (str, int, float, dict, list, tuple) if isinstance(value, t))
+        base: type[Any] = next(
+            t for t in (str, int, float, dict, list, tuple) if isinstance(value, t)
+        )
         return _encode(base(value))
     raise TypeError(f"{kind.__name__} is not a JSON value")
 

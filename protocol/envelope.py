@@ -14,6 +14,7 @@ inside them carry the operator's signature. Decoding never raises anything but
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from dataclasses import dataclass
@@ -101,9 +102,9 @@ class Envelope:
         if not verify(self.sender, message, self.signature):
             raise InvalidInput("envelope signature does not verify", code="bad-signature")
 
-    def part(self, model: type[Any], what: str, index: int = 0) -> Signed[Any]:
+    def part(self, model: builtins.type[Any], what: str, index: int = 0) -> Signed[Any]:
         """Self-signed part ``index`` decoded strictly, with its exact bytes."""
-        items = (
+        items: Any = (
             self.body.get("bids")
             if self.type is MessageType.BIDS
             else [self.body[_PART[self.type]]]

@@ -40,7 +40,7 @@ class MeterReading(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_absent_registers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         for name in ("import_register_kwh", "export_register_kwh"):
             if data.get(name, 0) is None:
                 del data[name]

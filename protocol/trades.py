@@ -183,7 +183,7 @@ class ClearingResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_zero_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         for name in (
             "wheeling_fees_eur",
             "local_charges_eur",

@@ -50,7 +50,7 @@ class OperatorClient:
 
     def __init__(
         self,
-        context: zmq.Context | None,
+        context: zmq.Context[zmq.Socket[bytes]] | None,
         endpoint: str,
         key: KeyPair,
         server_hex: str,
@@ -67,7 +67,7 @@ class OperatorClient:
         self.retries = retries
         self.seq = time.time_ns() // 1000 if seq_start is None else seq_start
         self.stats = ClientStats()
-        self._socket: zmq.Socket | None = None
+        self._socket: zmq.Socket[bytes] | None = None
         self._connect()
 
     def _connect(self) -> None:

@@ -41,7 +41,7 @@ def curve_keypair(key: KeyPair) -> tuple[bytes, bytes]:
     return z85.encode(bytes(secret.public_key)), z85.encode(bytes(secret))
 
 
-def make_server(socket: zmq.Socket, key: KeyPair) -> None:
+def make_server(socket: zmq.Socket[bytes], key: KeyPair) -> None:
     """Make ``socket`` a CURVE server speaking as ``key`` (set before bind)."""
     public, secret = curve_keypair(key)
     socket.curve_publickey = public
@@ -49,7 +49,7 @@ def make_server(socket: zmq.Socket, key: KeyPair) -> None:
     socket.curve_server = True
 
 
-def make_client(socket: zmq.Socket, key: KeyPair, server_hex: str) -> None:
+def make_client(socket: zmq.Socket[bytes], key: KeyPair, server_hex: str) -> None:
     """Make ``socket`` a CURVE client as ``key`` that only talks to ``server_hex``."""
     public, secret = curve_keypair(key)
     socket.curve_publickey = public
@@ -95,7 +95,9 @@ class AllowList:
         return allowed
 
 
-def start_authenticator(context: zmq.Context, allow_list: AllowList) -> ThreadAuthenticator:
+def start_authenticator(
+    context: zmq.Context[zmq.Socket[bytes]], allow_list: AllowList
+) -> ThreadAuthenticator:
     """Run ZAP in a thread for ``context``: every CURVE socket of it consults the list."""
     auth = ThreadAuthenticator(context)
     auth.start()

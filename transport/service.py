@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -354,7 +354,7 @@ class OperatorService:
         while True:
             if user is None:
                 frame = sock.recv(copy=False)
-                user = self._users[routing[0]] = frame.get("User-Id")
+                user = self._users[routing[0]] = cast(str, frame.get("User-Id"))
                 data = frame.bytes
             else:
                 data = sock.recv()
@@ -388,6 +388,7 @@ class OperatorService:
                 self.clock = self.clock or Clock(origin, self.config.speed)
             index = 0
             while not self._stopping and index < len(steps):
+                assert self.clock is not None  # set above: there are steps
                 due_wall = self.clock.wall_at(steps[index][0])
                 wait = due_wall - self.clock.wall()
                 if wait <= 0:

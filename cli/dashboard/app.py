@@ -36,12 +36,12 @@ class DashboardApp(App[None]):
         super().__init__()
         self.feed = feed
         self.every_s = every_s
-        self.watch = watch
+        self.operator_watch = watch
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield SummaryPanel(id="summary")
-        if self.watch is not None:
+        if self.operator_watch is not None:
             yield OperatorPanel(id="operator")
         with Horizontal():
             yield PricesTable(id="prices")
@@ -54,13 +54,15 @@ class DashboardApp(App[None]):
             self.set_interval(self.every_s, self.action_refresh)
 
     def on_unmount(self) -> None:
-        if self.watch is not None:
-            self.watch.close()
+        if self.operator_watch is not None:
+            self.operator_watch.close()
 
     def action_refresh(self) -> None:
         """Ask the operator for its counters, read new blocks, redraw what changed."""
-        if self.watch is not None:
-            self.query_one(OperatorPanel).show(self.watch.poll(), self.watch.endpoint)
+        if self.operator_watch is not None:
+            self.query_one(OperatorPanel).show(
+                self.operator_watch.poll(), self.operator_watch.endpoint
+            )
         try:
             read = self.feed.refresh()
         except VoisinError as exc:  # the file went bad while we watched: say so, keep going

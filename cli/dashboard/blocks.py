@@ -7,7 +7,7 @@ from textual.widgets import DataTable
 from voisin.cli.dashboard.feed import LedgerFeed
 
 
-class BlocksTable(DataTable):
+class BlocksTable(DataTable[str]):
     def on_mount(self) -> None:
         self.add_columns("height", "interval", "transactions", "hash")
         self.cursor_type = "row"

@@ -7,7 +7,7 @@ from textual.widgets import DataTable
 from voisin.cli.dashboard.feed import LedgerFeed
 
 
-class PricesTable(DataTable):
+class PricesTable(DataTable[str]):
     """Bus and price (EUR/kWh) of the newest cleared interval; its title says which."""
 
     def on_mount(self) -> None:

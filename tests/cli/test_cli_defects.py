@@ -42,6 +42,7 @@ def _voisin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.slow
 def test_up_refuses_to_replace_a_ledger_without_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "live"
     out.mkdir()
@@ -91,6 +92,7 @@ def test_operator_validates_its_numbers(
     _one_line_error(capsys, "invalid-input")
 
 
+@pytest.mark.slow
 def test_dashboard_on_a_bad_file_is_one_line_and_exit_2(
     tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture
 ) -> None:

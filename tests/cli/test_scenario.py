@@ -40,6 +40,7 @@ def test_the_built_in_default_is_the_template_with_the_defaults() -> None:
     assert read_scenario().run == DEFAULTS
 
 
+@pytest.mark.slow
 def test_template_run_gives_the_same_ledger_as_the_flags(tmp_path: Path) -> None:
     """voisin scenario new with flags, then simulate --scenario, against the flags alone."""
     file = tmp_path / "street.toml"
@@ -93,6 +94,7 @@ def _hourly_from_csv() -> list[tuple[float, float]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("meter_file", "fmt"), [("meter-15min.csv", "csv"), ("meter-p1.txt", "dsmr")]
 )

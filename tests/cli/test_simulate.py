@@ -33,6 +33,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory):
     return run_simulation(SimulationConfig(out=out, **SMALL))
 
 
+@pytest.mark.slow
 def test_small_day_trades_and_verifies(small_run) -> None:
     acc = small_run.accounts
     assert small_run.intervals == 24
@@ -58,6 +59,7 @@ def test_money_balances_and_the_community_saves(small_run) -> None:
     assert bills < baseline
 
 
+@pytest.mark.slow
 def test_same_seed_same_ledger_bytes(tmp_path: Path) -> None:
     a = run_simulation(SimulationConfig(out=tmp_path / "a", **SMALL))
     b = run_simulation(SimulationConfig(out=tmp_path / "b", **SMALL))

@@ -28,6 +28,7 @@ class Crash(BaseException):
     """The process died here (a BaseException, so no ``except Exception`` survives it)."""
 
 
+@pytest.mark.slow
 def test_hundreds_of_crashes_lose_nothing_acknowledged(fast_disk: Path) -> None:
     path = fast_disk / "ledger.sqlite"
     rng = random.Random(9)

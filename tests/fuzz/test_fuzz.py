@@ -59,6 +59,7 @@ NAMES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_no_input_crashes_a_target(targets: Targets, name: str) -> None:
     target: Target = next(t for t in targets.all if t.name == name)
@@ -105,6 +106,7 @@ def test_arbitrary_bytes(targets: Targets, data: bytes) -> None:
         _only_refusals(next(t for t in targets.all if t.name == name).run, data)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(envelope=FIELDS)
 def test_arbitrary_json_envelopes(targets: Targets, envelope: dict) -> None:

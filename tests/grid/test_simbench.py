@@ -56,6 +56,7 @@ def test_days_map_onto_the_same_weekday_of_2016() -> None:
         assert abs((mapped - date(2016, day.month, day.day)).days) <= 3
 
 
+@pytest.mark.slow
 def test_profile_rows_are_consecutive_quarter_hours_of_german_time(nets) -> None:
     labels = nets[CODES[0]].profiles["load"].time
     berlin = ZoneInfo("Europe/Berlin")
@@ -89,6 +90,7 @@ def test_energy_per_interval_sums_quarter_hours() -> None:
             interval_starts([date(2026, 6, 22)], minutes=minutes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", CODES)
 def test_grid_converts_and_matches_simbench_own_power_flow(code: str, nets) -> None:
     net = copy.deepcopy(nets[code])

@@ -428,6 +428,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "ledger.sqlite"
 
 
+@pytest.mark.slow
 def test_an_outsider_recomputes_a_simulated_day(ledger: Path) -> None:
     seen = check(ledger)
     assert seen.seen["clearing"] == seen.seen["bid_digest"] == 24

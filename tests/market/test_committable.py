@@ -155,6 +155,7 @@ def congested_books(draw: st.DrawFn) -> tuple[Grid, dict, list]:
     return grid, members, book
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

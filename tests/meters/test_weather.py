@@ -61,6 +61,7 @@ def test_consecutive_days_are_alike_more_often_than_chance() -> None:
     assert ours == pytest.approx(np.corrcoef(source[:-1], source[1:])[0, 1], abs=0.25)
 
 
+@pytest.mark.slow
 def test_monthly_yields_follow_the_reference_year() -> None:
     """Six seeded years at Mannheim against pvlib's ModelChain on the TRY itself: the
     annual yield within 4 %, each season within 10 %, the months in the same order."""

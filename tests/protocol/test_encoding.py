@@ -197,6 +197,7 @@ _values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(_values)
 def test_agrees_with_the_rfc8785_package(value: object) -> None:

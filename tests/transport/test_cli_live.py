@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def _children_of(marker: str) -> list[int]:
     return found
 
 
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (the event a test waits for, not a fixed time)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_keys_new_writes_a_private_identity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "home.key"
     assert main(["keys", "new", str(path)]) == 0
@@ -52,6 +63,7 @@ def test_agent_config_file_and_flags(tmp_path: Path) -> None:
     assert main(["agent", "--household", "99", "--households", "3"]) == 2
 
 
+@pytest.mark.slow
 def test_up_runs_and_verifies(tmp_path: Path) -> None:
     out = tmp_path / "up"
     done = subprocess.run(
@@ -70,6 +82,7 @@ def test_up_runs_and_verifies(tmp_path: Path) -> None:
     assert _children_of(str(out)) == []
 
 
+@pytest.mark.slow
 def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
     out = tmp_path / "up-stopped"
     proc = subprocess.Popen(
@@ -81,10 +94,11 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(_children_of(str(out))) < 5:
-            time.sleep(0.2)
-        time.sleep(2.0)
+        # the operator (which opens the ledger) and the three agents are running
+        assert _wait_for(
+            lambda: len(_children_of(str(out))) >= 5 and (out / "ledger.sqlite").exists(),
+            timeout_s=120,  # a bound on a failure only; unloaded this takes about a second
+        )
         proc.send_signal(signal.SIGTERM)
         stdout, _ = proc.communicate(timeout=30)
     finally:
@@ -92,7 +106,6 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert "stopped; every child process ended" in stdout
-    time.sleep(0.2)
     assert _children_of(str(out)) == []
 
 

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from voisin.agents import default_neighbourhood
@@ -30,6 +31,7 @@ def _events(sub: zmq.Socket, until: float):  # noqa: ANN202 - a generator of eve
             yield json.loads(sub.recv_multipart()[-1])
 
 
+@pytest.mark.slow
 def test_operator_and_agents_over_curve(tmp_path: Path) -> None:
     port = free_port()
     router, pub = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"

@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from voisin.agents.scenario import HOUSEHOLD_TARIFF, default_grid
 from voisin.cli.live import child_command, free_port, wait_all
 from voisin.ledger import SqliteStore, verify_ledger
@@ -62,6 +64,7 @@ def _registry(folder: Path) -> tuple[Path, KeyPair, list[KeyPair]]:
     return path, operator, homes
 
 
+@pytest.mark.slow
 def test_a_registered_community_trades_over_curve(tmp_path: Path) -> None:
     registry, _, homes = _registry(tmp_path)
     port = free_port()
@@ -127,6 +130,7 @@ def test_a_registered_community_trades_over_curve(tmp_path: Path) -> None:
         assert report["bids"], "each agent bid in its own name"
 
 
+@pytest.mark.slow
 def test_keys_that_do_not_match_the_registry_are_refused(tmp_path: Path) -> None:
     registry, _, _ = _registry(tmp_path)
     stranger = tmp_path / "stranger.key"

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from voisin.agents import default_neighbourhood
@@ -21,6 +22,7 @@ SEED = 5
 INTERVALS = 5
 
 
+@pytest.mark.slow
 def test_agent_survives_an_operator_restart(tmp_path: Path) -> None:
     port = free_port()
     router, pub = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
