@@ -109,7 +109,7 @@ def plan_dispatch(
     matrix.format_ = highspy.MatrixFormat.kColwise
     matrix.num_col_, matrix.num_row_ = n, 2 * horizon
     matrix.start_, matrix.index_, matrix.value_ = start, index, value
-    highs = highspy.Highs()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("threads", 1)
     highs.passModel(lp)
