@@ -18,6 +18,7 @@ from mesa import Model
 from voisin.agents.agents import Household, MemberAgent, School
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
+from voisin.agents.pseudonyms import Pseudonyms
 from voisin.agents.scenario import Scenario
 from voisin.agents.strategies import Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
@@ -39,8 +40,11 @@ class Neighbourhood(Model):
         seed: int = 0,
         strategy: Strategy | None = None,
         profiles: dict[str, MemberProfiles] | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         super().__init__(rng=seed)
+        self.pseudonyms = pseudonyms
+        """Day keys the agents bid and meter under (None: their members' own keys)."""
         if not intervals:
             raise InvalidInput("a neighbourhood needs at least one interval to simulate")
         ids = [iv.id for iv in intervals]

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
-from voisin.protocol import MeterReading, Participant, Trade, TradeKind, Transaction
+from voisin.protocol import MeterReading, PublicReading, Registration, Trade, TradeKind, Transaction
+
+Reading = MeterReading | PublicReading
+"""Settlement reads only a reading's public part (import, export, the export its PV
+covers, estimated), which a whole reading also has."""
 
 REWARD_MICRO_PER_KWH = 10_000
 """Reward rate: 0.01 token per kWh of proven local renewable delivery."""
@@ -50,9 +54,9 @@ def _traded_net(interval: str, trades: Sequence[Trade]) -> dict[str, float]:
 
 
 def _readings_by_participant(
-    interval: str, readings: Sequence[MeterReading], known: set[str]
-) -> dict[str, MeterReading]:
-    found: dict[str, MeterReading] = {}
+    interval: str, readings: Sequence[Reading], known: set[str]
+) -> dict[str, Reading]:
+    found: dict[str, Reading] = {}
     for r in readings:
         if r.interval != interval:
             continue
@@ -71,17 +75,18 @@ def _readings_by_participant(
 
 def settle(
     interval: str,
-    participants: Sequence[Participant],
+    participants: Sequence[Registration],
     trades: Sequence[Trade],
-    readings: Sequence[MeterReading],
+    readings: Sequence[Reading],
 ) -> list[Settlement]:
-    """Settle every participant for ``interval``, sorted by participant id.
+    """Settle every participant registered for ``interval``, sorted by participant id
+    (a one-time key is settled only in the intervals it is valid for).
 
     A missing (or operator-estimated) reading is estimated as the traded net, so its
     imbalance is zero, and the settlement says ``estimated=True``: never a silent zero.
     Trades and readings of other intervals are ignored.
     """
-    by_id = {p.participant_id: p for p in participants}
+    by_id = {p.participant_id: p for p in participants if p.active(interval)}
     traded = _traded_net(interval, trades)
     found = _readings_by_participant(interval, readings, set(by_id))
     result = []
@@ -110,7 +115,7 @@ def settle(
 def rewards_for(
     interval: str,
     trades: Sequence[Trade],
-    readings: Sequence[MeterReading],
+    readings: Sequence[Reading],
     rate_micro_per_kwh: int = REWARD_MICRO_PER_KWH,
 ) -> list[Transaction]:
     """Reward transactions (minted tokens) for one interval, sorted by seller id.
@@ -125,7 +130,7 @@ def rewards_for(
         if t.interval == interval and t.kind is TradeKind.P2P:
             sold[t.seller] += t.energy_kwh
     exported = {
-        r.participant: min(r.export_kwh, r.pv_kwh)
+        r.participant: r.renewable_export_kwh
         for r in readings
         if r.interval == interval and not r.estimated
     }
