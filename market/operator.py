@@ -228,7 +228,7 @@ class Operator:
             self.commit()
             self.ledger.append(entries, interval=None, time=time)
         for p in fresh:
-            self._members[p.participant_id] = p
+            self._members[p.participant_id] = p.registration()  # what a restart reads back
             self.meters.register(p)
 
     def submit_bid(
