@@ -26,7 +26,7 @@ from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
-from voisin.ledger.sealed import SealedStore
+from voisin.ledger.sealed import SEALED_FILE, SealedStore
 from voisin.market import Operator
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
 from voisin.meters import LYON, Site
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
     from voisin.grid.day_check import DayCheck
 
 LEDGER_FILE = "ledger.sqlite"
-SEALED_FILE = "sealed.jsonl"
-"""Beside the ledger: whole readings and pseudonym links, sealed (docs/privacy.md)."""
 
 
 class SimulationConfig(RunDefaults):

@@ -189,10 +189,10 @@ def write_signed_contract(
 def open_readings_file(db: Path, sealed: Path | None, console: Console, *, key: str) -> int:
     """Open every whole reading and one-time key link sealed to ``key``; check each
     reading is, in public form, the one the ledger stores and signed by its meter."""
-    from voisin.ledger.sealed import check_against_ledger, open_links, open_readings
+    from voisin.ledger.sealed import SEALED_FILE, check_against_ledger, open_links, open_readings
 
     pair = _key(key)
-    path = sealed if sealed is not None else existing_ledger(db).parent / "sealed.jsonl"
+    path = sealed if sealed is not None else existing_ledger(db).parent / SEALED_FILE
     links = open_links(path, pair)
     readings = open_readings(path, pair)
     if not readings and not links:

@@ -25,6 +25,9 @@ from voisin.protocol.participants import PseudonymLink
 from voisin.protocol.sealing import open_sealed, seal_to
 from voisin.protocol.signed import Signed
 
+SEALED_FILE = "sealed.jsonl"
+"""The sealed file's name, beside the ledger file."""
+
 
 class SealedRecord(BaseModel):
     """One line of the sealed file. ``reading``: a whole reading, sealed to its member;

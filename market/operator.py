@@ -103,12 +103,13 @@ class Operator:
         ledger: Ledger,
         rules: MarketRules = DEFAULT_RULES,
         journal: Journal | None = None,
+        sealed: SealedStore | None = None,
     ) -> Operator:
         """An operator picking up where the one that wrote ``ledger`` stopped: the same
         members, no interval cleared twice, unsettled intervals still to settle, and
         (from ``journal``) the open books and pending readings it had acknowledged."""
         state = recover(ledger, journal)
-        operator = cls(grid, ledger, rules, journal)
+        operator = cls(grid, ledger, rules, journal, sealed)
         for p in state.members:
             operator._members[p.participant_id] = p
             operator.meters.register(p)

@@ -37,6 +37,7 @@ from voisin.ledger.sealed import check_against_ledger, open_links, open_readings
 from voisin.protocol import KeyPair, MeterReading
 
 from .forge import at, blocks, copy_ledger, first, resign
+from .test_outsider import check
 
 HOUSEHOLDS, SEED = 30, 7
 RUN = {
@@ -278,3 +279,25 @@ def test_the_owner_catches_a_public_reading_the_operator_changed(run: Path, tmp_
     )
     with pytest.raises(InvalidInput, match="differs from the ledger"):
         check_against_ledger(copy, open_readings(run / SEALED_FILE, member.keypair))
+
+
+def test_the_outsider_verifier_checks_a_ledger_of_one_time_keys(run: Path) -> None:
+    """The verifier written from docs/ledger.md alone, on day keys valid for a day each."""
+    seen = check(run / LEDGER_FILE)
+    assert len(seen.members) == 2 * len(MEMBERS)
+    assert seen.seen["settlement"] == 48 * len(MEMBERS)
+    assert seen.seen["contract"] == 2  # the gift share, signed again under each day's keys
+    assert seen.minted > 0
+
+
+def test_one_time_keys_keep_the_ledger_deterministic(tmp_path: Path) -> None:
+    """Same seed, same ledger bytes; the sealed boxes differ (each has a fresh ephemeral
+    key), which is why they live beside the ledger."""
+    small = {**RUN, "households": 2, "days": 1}
+    files = []
+    for name in ("a", "b"):
+        run_simulation(SimulationConfig(out=tmp_path / name, **small))
+        files.append(tmp_path / name)
+    a, b = ((f / LEDGER_FILE).read_bytes() for f in files)
+    assert a == b
+    assert (files[0] / SEALED_FILE).read_bytes() != (files[1] / SEALED_FILE).read_bytes()
