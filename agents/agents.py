@@ -70,6 +70,8 @@ class MemberAgent(mesa.Agent):
         self.battery = Battery.from_spec(member.battery) if member.battery else None
         self.meter = Meter(member.meter_key, member.id)
         self.seq = 0
+        self._seq_key = member.id
+        """The key ``seq`` counts for: it starts again at 0 under each day key."""
         self.plans: dict[int, Plan] = {}
         self.delivered_upto = -1
         self._bid_counts: dict[int, int] = {}
@@ -150,20 +152,27 @@ class MemberAgent(mesa.Agent):
             return
         n = self._bid_counts.get(index, 0)
         self._bid_counts[index] = n + 1
+        key, preferred = self.member.keypair, self.member.preferred
+        pseudonyms = self.model.pseudonyms
+        if pseudonyms is not None:
+            key = pseudonyms.key(self.member.id, interval_id).key
+            preferred = tuple(pseudonyms.id_for(p, interval_id) for p in preferred)
+        if key.public_hex != self._seq_key:
+            self._seq_key, self.seq = key.public_hex, 0
         bid = Bid(
-            bid_id=f"{interval_id}/{self.member.id[:SHORT_ID]}/{n}",
-            participant=self.member.id,
+            bid_id=f"{interval_id}/{key.public_hex[:SHORT_ID]}/{n}",
+            participant=key.public_hex,
             bus=self.member.bus,
             interval=interval_id,
             side=side,
             segments=segments,
-            preferred=self.member.preferred if side is Side.SELL else (),
+            preferred=preferred if side is Side.SELL else (),
             seq=self.seq,
             inflexible=True,
         )
         self.seq += 1
         self.sent[index] = bid
-        signature = self.member.keypair.sign(canonical_bytes(bid.unsigned()))
+        signature = key.sign(canonical_bytes(bid.unsigned()))
         self.model.post_bid(bid.model_copy(update={"signature": signature}))
 
     def observe(self, index: int, price_eur_per_kwh: float, cleared_kwh: float) -> None:
@@ -193,8 +202,12 @@ class MemberAgent(mesa.Agent):
         self.delivered_upto = max(self.delivered_upto, index)
         for k in [k for k in self.plans if k <= index]:
             del self.plans[k]
-        reading = self.meter.read(self.model.interval_ids[index], pv, load, battery_kwh)
-        self.model.post_reading(reading)
+        interval_id = self.model.interval_ids[index]
+        meter = self.meter
+        if self.model.pseudonyms is not None:
+            day = self.model.pseudonyms.key(self.member.id, interval_id)
+            meter = Meter(day.meter, day.id)
+        self.model.post_reading(meter.read(interval_id, pv, load, battery_kwh))
 
 
 class Household(MemberAgent):

@@ -21,6 +21,7 @@ from voisin.agents.battery_plan import expected_prices
 from voisin.agents.flex_plan import ev_load_kwh
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
+from voisin.agents.pseudonyms import Pseudonyms
 from voisin.agents.scenario import Member, Scenario
 from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
@@ -42,8 +43,11 @@ class Neighbourhood(Model):
         seed: int = 0,
         strategy: Strategy | None = None,
         profiles: dict[str, MemberProfiles] | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         super().__init__(rng=seed)
+        self.pseudonyms = pseudonyms
+        """Day keys the agents bid and meter under (None: their members' own keys)."""
         if not intervals:
             raise InvalidInput("a neighbourhood needs at least one interval to simulate")
         ids = [iv.id for iv in intervals]

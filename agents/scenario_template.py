@@ -26,6 +26,7 @@ start = {start}     # first day (UTC)
 days = {days}
 minutes = {minutes}            # interval length; must divide a day
 gift_share = {gift_share}        # share of the sunniest home's surplus gifted to the school
+rotate_pseudonyms = {rotate}  # one-time keys per member and day (docs/privacy.md)
 
 [site]
 name = "{site.name}"
@@ -94,6 +95,7 @@ def render_template(run: RunDefaults = DEFAULTS, name: str = "default") -> str:
         days=run.days,
         minutes=run.minutes,
         gift_share=run.gift_share,
+        rotate="true" if run.rotate_pseudonyms else "false",
         site=site,
         holidays=holidays,
     )

@@ -31,7 +31,7 @@ from voisin.grid.day_check import ScheduledState, interval_minutes
 from voisin.grid.injections import Injections
 from voisin.ledger.store import open_store
 from voisin.market.network import tan_phi
-from voisin.protocol import Grid, ParticipantKind, TxKind, parse
+from voisin.protocol import Grid, TxKind, parse
 from voisin.protocol.physics import GridState
 
 
@@ -42,7 +42,8 @@ class _LedgerRecord:
     and the meter readings per interval."""
 
     bus_of: dict[str, str] = field(default_factory=dict)
-    households: int = 0
+    spans: list[tuple[str | None, str | None]] = field(default_factory=list)
+    """Each registration's validity (the ledger shows no member kinds)."""
     intervals: list[str] = field(default_factory=list)
     grid_hashes: set[str] = field(default_factory=set)
     readings: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -63,7 +64,7 @@ class _LedgerRecord:
     def _add(self, kind: TxKind, body: dict[str, Any]) -> None:
         if kind is TxKind.REGISTRATION:
             self.bus_of[body["participant_id"]] = body["bus"]
-            self.households += body.get("kind") == ParticipantKind.HOUSEHOLD.value
+            self.spans.append((body.get("valid_from"), body.get("valid_until")))
         elif kind is TxKind.CLEARING:
             self.intervals.append(body["interval"])
             if body.get("grid_hash"):
@@ -95,10 +96,17 @@ def simulated_feeder(ledger_path: str | Path) -> Grid | None:
     from voisin.market import grid_hash
 
     record = _LedgerRecord.read(ledger_path)
-    if record.households < 1:
-        return None
-    grid = default_neighbourhood(households=record.households).grid
-    return grid if grid_hash(grid) in record.grid_hashes else None
+    first = min(record.intervals, default="")
+    members = sum(
+        (start is None or start <= first) and (end is None or first < end)
+        for start, end in record.spans
+    )
+    for households in (members - 1, members):  # with the school, or without one
+        if households >= 1:
+            grid = default_neighbourhood(households=households).grid
+            if grid_hash(grid) in record.grid_hashes:
+                return grid
+    return None
 
 
 def published_state(physics: Mapping[str, Any]) -> tuple[Injections, dict[str, float]]:
@@ -142,8 +150,10 @@ def scheduled_states(ledger_path: str | Path, grid: Grid | None = None) -> Itera
 
 def metered_states(ledger_path: str | Path, grid: Grid | None = None) -> Iterator[ScheduledState]:
     """The same per cleared interval for what the meters measured: each bus's export
-    minus import; reactive power from the metered load (lagging) and PV (absorbing) at
-    the grid's power factors. Never with predicted voltages."""
+    minus import; reactive power from the metered import (at the load's lagging power
+    factor) and export (at the PV's absorbing one), since the ledger shows a reading's
+    net flows only, not its load and PV (docs/privacy.md). Never with predicted
+    voltages."""
     grid = _needs(grid)
     record = _LedgerRecord.read(ledger_path)
     hours = interval_minutes(record.intervals) / 60.0
@@ -154,6 +164,6 @@ def metered_states(ledger_path: str | Path, grid: Grid | None = None) -> Iterato
             bus = record.bus(reading["participant"], grid)
             p_kw, q_kvar = per_bus.get(bus, (0.0, 0.0))
             p = (reading["export_kwh"] - reading["import_kwh"]) / hours
-            q = -(reading["load_kwh"] * tan_load + reading["pv_kwh"] * tan_pv) / hours
+            q = -(reading["import_kwh"] * tan_load + reading["export_kwh"] * tan_pv) / hours
             per_bus[bus] = (p_kw + p, q_kvar + q)
         yield interval, grid, per_bus, None

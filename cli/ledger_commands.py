@@ -58,6 +58,12 @@ def _open_statement(args: argparse.Namespace, console: Console) -> int:
     return open_statement_file(args.sealed, console, key=args.key)
 
 
+def _open_readings(args: argparse.Namespace, console: Console) -> int:
+    from voisin.cli.wallet import open_readings_file
+
+    return open_readings_file(args.db, args.sealed, console, key=args.key)
+
+
 def _key(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.wallet import show_sim_key
 
@@ -137,6 +143,18 @@ def add_ledger_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     o.add_argument("sealed", type=Path)
     o.add_argument("--key", required=True, help="your seed (hex)")
     o.set_defaults(run=_open_statement)
+
+    r = lsub.add_parser(
+        "open-readings",
+        help="open your whole meter readings (and one-time key links) and check each "
+        "against the ledger",
+    )
+    _db(r)
+    r.add_argument(
+        "--sealed", type=Path, help="the sealed file (default: sealed.jsonl beside the ledger)"
+    )
+    r.add_argument("--key", required=True, help="your member seed (hex)")
+    r.set_defaults(run=_open_readings)
 
     k = lsub.add_parser("key", help="print a simulated member's id and seed")
     k.add_argument("member", nargs="+", help="'household N', 'school', 'fund' or 'operator'")

@@ -55,6 +55,13 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         f"a ledger contract (default {d.gift_share}, 0 for none)",
     )
     p.add_argument(
+        "--rotate-pseudonyms",
+        action="store_true",
+        default=None,
+        help="trade and meter under one-time keys per member and day, linked to the "
+        "member only in sealed records (docs/privacy.md; default off)",
+    )
+    p.add_argument(
         "--grid",
         help="simbench:CODE: a SimBench LV grid and its households "
         "instead of the scenario's neighbourhood (e.g. simbench:1-LV-rural1--0-sw; "
@@ -224,6 +231,7 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
         SimulationConfig,
         {
             **_given(args),
+            **({"rotate_pseudonyms": True} if args.rotate_pseudonyms else {}),
             "scenario": args.scenario,
             "out": args.out,
             "overwrite": args.overwrite,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from voisin.errors import InvalidInput
+from voisin.ledger.sealed import SEALED_FILE
 
 
 def claim_ledger(path: Path, *, overwrite: bool) -> Path:
@@ -27,11 +28,12 @@ def claim_ledger(path: Path, *, overwrite: bool) -> Path:
                 "or --out to write elsewhere",
                 code="ledger-exists",
             )
-        for suffix in ("", "-wal", "-shm"):
+        companions = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+        for old in [*companions, path.parent / SEALED_FILE]:  # its sealed boxes too
             try:
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+                old.unlink(missing_ok=True)
             except OSError as exc:
                 raise InvalidInput(
-                    f"cannot replace {path}{suffix}: {exc.strerror}", code="cannot-overwrite"
+                    f"cannot replace {old}: {exc.strerror}", code="cannot-overwrite"
                 ) from None
     return path

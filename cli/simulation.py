@@ -17,6 +17,7 @@ import pandas as pd
 from voisin.agents import Neighbourhood, Scenario
 from voisin.agents.forecasts import ForecastError
 from voisin.agents.profiles import neighbourhood_profiles
+from voisin.agents.pseudonyms import Pseudonyms, day_of
 from voisin.agents.scenario_build import build_scenario, replayed_profiles
 from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
@@ -25,6 +26,7 @@ from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
+from voisin.ledger.sealed import SEALED_FILE, SealedStore
 from voisin.market import Operator
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
 from voisin.meters import LYON, Site
@@ -141,17 +143,46 @@ def opening_allowance_micro(scenario: Scenario, days: int) -> int:
     return max(OPENING_ALLOWANCE_MICRO, int(need * 1_000_000))
 
 
-def _gift_contract(scenario: Scenario, share: float, first: Interval) -> dict[str, object] | None:
+def _gift_contract(
+    scenario: Scenario,
+    share: float,
+    first: Interval,
+    keys: Callable[[str], KeyPair] | None = None,
+) -> dict[str, object] | None:
     """The story's contract: the household with the most PV gives ``share`` of its
-    surplus to the school, signed with its own key; None without PV, school or share."""
+    surplus to the school, signed with its own key (or, under one-time keys, the day
+    key ``keys`` gives for a member, to the school's day key); None without PV, school
+    or share."""
     givers = sorted((m for m in scenario.members if m.pv_kwp > 0), key=lambda m: (-m.pv_kwp, m.id))
     schools = [m for m in scenario.members if m.participant.kind is ParticipantKind.SCHOOL]
     if not share or not givers or not schools:
         return None
-    terms = GiftShare(
-        owner=givers[0].id, recipient=schools[0].id, share=share, from_interval=first.id
+    giver = givers[0].keypair if keys is None else keys(givers[0].id)
+    school = schools[0].id if keys is None else keys(schools[0].id).public_hex
+    terms = GiftShare(owner=giver.public_hex, recipient=school, share=share, from_interval=first.id)
+    return contract_transaction(terms, giver).body
+
+
+def _open_day(
+    operator: Operator,
+    sealed: SealedStore,
+    pseudonyms: Pseudonyms,
+    scenario: Scenario,
+    gift_share: float,
+    first: Interval,
+    allowance_micro: int,
+) -> None:
+    """Register the day's one-time keys (the operator writes them in key order), seal
+    their links, and sign the day's gift contract under them."""
+    day = pseudonyms.day(day_of(first.id))
+    sealed.add_links(k.link() for k in day)
+    time = first.start.isoformat()
+    operator.register([k.participant() for k in day], time=time, allowance_micro=allowance_micro)
+    gift = _gift_contract(
+        scenario, gift_share, first, lambda member: pseudonyms.key(member, first.id).key
     )
-    return contract_transaction(terms, givers[0].keypair).body
+    if gift is not None:
+        operator.submit_contract(gift, time=time)
 
 
 def _shown(url: str) -> str:
@@ -190,12 +221,14 @@ def run_simulation(
         path = claim_database(config.ledger, overwrite=config.overwrite)
     else:
         path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
+    pseudonyms = Pseudonyms(scenario.members, intervals) if run.rotate_pseudonyms else None
     model = Neighbourhood(
         scenario,
         intervals=intervals,
         seed=run.seed,
         strategy=STRATEGIES[file.strategy](),
         profiles=profiles,
+        pseudonyms=pseudonyms,
     )
     report = SimulationReport(
         config=config,
@@ -216,30 +249,42 @@ def run_simulation(
     opening = intervals[0].start.isoformat()
 
     operator_key = scenario.operator or KeyPair.derive("seed", run.seed, "operator")
-    allowance = opening_allowance_micro(scenario, run.days)
-    genesis = genesis_supply_micro(len(participants), allowance)
+    keys_per_member = run.days if pseudonyms is not None else 1
+    allowance = opening_allowance_micro(scenario, run.days // keys_per_member)
+    genesis = genesis_supply_micro(len(participants) * keys_per_member, allowance)
     with Ledger.open(
         path, operator_key, fund=scenario.fund, time=opening, genesis_supply_micro=genesis
     ) as ledger:
-        operator = Operator(scenario.grid, ledger)
-        operator.register(participants, time=opening, allowance_micro=allowance)
-        gift = _gift_contract(scenario, run.gift_share, intervals[0])
-        if gift is not None:
-            operator.submit_contract(gift, time=opening)
+        sealed = SealedStore(config.out / SEALED_FILE, operator_key.public_hex)
+        sealed.path.parent.mkdir(parents=True, exist_ok=True)  # a database ledger: no folder yet
+        sealed.path.unlink(missing_ok=True)  # the ledger was claimed: a new run
+        operator = Operator(scenario.grid, ledger, sealed=sealed)
+        if pseudonyms is None:
+            operator.register(participants, time=opening, allowance_micro=allowance)
+            gift = _gift_contract(scenario, run.gift_share, intervals[0])
+            if gift is not None:
+                operator.submit_contract(gift, time=opening)
+        day = ""
         for interval in intervals:
+            if pseudonyms is not None and day_of(interval.id) != day:
+                day = day_of(interval.id)
+                _open_day(
+                    operator, sealed, pseudonyms, scenario, run.gift_share, interval, allowance
+                )
             bids = model.bids_for(interval)
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)
-            model.observe(interval, result)
+            own = result if pseudonyms is None else pseudonyms.unmask_result(result)
+            model.observe(interval, own)
             index = model.index_of(interval)
             planned = {
                 pid: agent.plans[index].net_kwh
                 for pid, agent in model.by_participant.items()
                 if index in agent.plans
             }
-            readings = model.deliver(interval, result.curtailed_kwh)
-            for reading in readings:
+            readings = model.deliver(interval, own.curtailed_kwh)
+            for reading in readings if pseudonyms is None else pseudonyms.unmask(readings):
                 miss = reading.net_export_kwh - planned.get(reading.participant, 0.0)
                 report.below_bid_kwh += max(-miss, 0.0)
                 report.above_bid_kwh += max(miss, 0.0)
@@ -249,7 +294,12 @@ def run_simulation(
                 except VoisinError:
                     pass  # counted by the operator; settlement estimates and flags it
             settlements = operator.settle(interval)
-            report.accounts.record(result, settlements, readings, operator.gifts(interval))
+            gifts = operator.gifts(interval)
+            if pseudonyms is not None:
+                settlements = pseudonyms.unmask(settlements)
+                readings = pseudonyms.unmask(readings)
+                gifts = pseudonyms.unmask_pairs(gifts)
+            report.accounts.record(own, settlements, readings, gifts)
             report.grid.add(result, interval.hours)
             report.intervals += 1
             if on_interval is not None:

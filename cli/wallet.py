@@ -21,6 +21,7 @@ from voisin.ledger import SqliteStore, contract_transaction, verify_ledger
 from voisin.ledger.contracts import parse_terms
 from voisin.ledger.proofs import load_json
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
+from voisin.ledger.store import is_database_url
 from voisin.protocol import KeyPair, TxKind
 
 
@@ -185,4 +186,50 @@ def write_signed_contract(
         raise InvalidInput(f"{template} needs {', '.join(missing)}", code="bad-contract")
     terms = parse_terms({**fields, **extra}, f"{template} contract")
     print(json.dumps(contract_transaction(terms, pair).body, indent=1), file=sys.stdout)
+    return 0
+
+
+def open_readings_file(db: Path, sealed: Path | None, console: Console, *, key: str) -> int:
+    """Open every whole reading and one-time key link sealed to ``key``; check each
+    reading is, in public form, the one the ledger stores and signed by its meter."""
+    from voisin.ledger.sealed import SEALED_FILE, check_against_ledger, open_links, open_readings
+
+    pair = _key(key)
+    ledger = existing_ledger(db)
+    if sealed is not None:
+        path = sealed
+    elif not is_database_url(ledger):
+        path = Path(ledger).parent / SEALED_FILE
+    else:
+        raise InvalidInput(
+            "a ledger in a database has no sealed file beside it: name it with --sealed",
+            code="no-sealed-file",
+        )
+    links = open_links(path, pair)
+    readings = open_readings(path, pair)
+    if not readings and not links:
+        raise InvalidInput(
+            f"nothing in {path} is sealed to {pair.public_hex[:16]}...", code="nothing-sealed"
+        )
+    checked = check_against_ledger(ledger, readings)
+    table = Table(title=f"Whole meter readings sealed to {pair.public_hex[:16]}...")
+    for name in ("interval", "key", "pv kWh", "load kWh", "battery kWh", "import", "export"):
+        table.add_column(name, justify="left" if name in ("interval", "key") else "right")
+    for r in sorted(readings, key=lambda r: r.interval):
+        table.add_row(
+            r.interval,
+            r.participant[:12],
+            f"{r.pv_kwh:.3f}",
+            f"{r.load_kwh:.3f}",
+            f"{r.battery_kwh:+.3f}",
+            f"{r.import_kwh:.3f}",
+            f"{r.export_kwh:.3f}",
+        )
+    if readings:
+        console.print(table)
+    console.print(
+        f"{checked} readings opened, each the ledger's public reading by hash and signed "
+        f"by its meter; {len(links)} one-time key links opened",
+        highlight=False,
+    )
     return 0

@@ -8,8 +8,10 @@ stays within their energy, and carries exactly the prices ``trade_prices`` gives
 the clearing's prices and recorded settlement prices; each bus price is the sum of its
 recorded parts; the trade count and the grid exchange agree with the trades.
 
-Settlement block (``check_settlement``): every reading decodes strictly and is signed by
-the meter its participant registered, over its stored bytes; the settlements and the
+Settlement block (``check_settlement``): every reading is a strict public reading
+(``PublicReading``: the whole reading stays sealed to its owner, committed by hash), of
+a member registered for the interval, signed by the meter it registered, over its stored
+bytes, its PV-covered export within its export; the settlements and the
 rewards are exactly what ``settle`` and ``rewards_for`` give from those readings and the
 interval's trades. Re-clearing itself (the LP) is ``voisin audit``'s job.
 """
@@ -25,7 +27,7 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import apply_contracts
 from voisin.ledger.replay import Violation
 from voisin.ledger.settlement import rewards_for, settle
-from voisin.protocol import GRID, Bid, MeterReading, Side, Trade, TradeKind, TxKind
+from voisin.protocol import GRID, Bid, PublicReading, Side, Trade, TradeKind, TxKind
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.trades import recorded_adjustments, trade_prices
@@ -66,6 +68,10 @@ def _bids(state: Replay, interval: str, stored: list[StoredTx]) -> list[Signed[B
             raise Violation(index, "bid", f"bid for {bid.interval} in the block of {interval}")
         if member is None or member.bus != bid.bus:
             raise Violation(index, "bid", f"bid {bid.bid_id!r} is not from a member at its bus")
+        if not member.active(interval):
+            raise Violation(
+                index, "bid", f"bid {bid.bid_id!r}: its key is not registered for {interval}"
+            )
         if signed and signed[-1].value.bid_id >= bid.bid_id:
             raise Violation(index, "bid", "bids are not in strictly increasing bid_id order")
         signed.append(item)
@@ -249,11 +255,11 @@ def check_settlement(
     state.settled.add(interval)
 
 
-def _readings(state: Replay, interval: str, stored: list[StoredTx]) -> list[MeterReading]:
-    signed: list[Signed[MeterReading]] = []
+def _readings(state: Replay, interval: str, stored: list[StoredTx]) -> list[PublicReading]:
+    signed: list[Signed[PublicReading]] = []
     for index, _, text, body in stored:
         try:
-            item = decode_part(MeterReading, body, text.encode("utf-8"), "meter reading")
+            item = decode_part(PublicReading, body, text.encode("utf-8"), "meter reading")
         except InvalidInput as exc:
             raise Violation(index, "reading", exc.message) from None
         reading = item.value
@@ -268,6 +274,8 @@ def _readings(state: Replay, interval: str, stored: list[StoredTx]) -> list[Mete
                 "meter-signature",
                 "the reading's meter is not the one its participant registered",
             )
+        if reading.renewable_export_kwh > reading.export_kwh:
+            raise Violation(index, "reading", "the PV-covered export exceeds the export")
         signed.append(item)
     for (index, *_), ok in zip(stored, _signatures(signed, "meter"), strict=True):
         if not ok:

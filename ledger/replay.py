@@ -22,7 +22,7 @@ from voisin.ledger.contract_effects import gift_pairs
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.tokens import TokenBook
 from voisin.ledger.trace import untraced
-from voisin.protocol import Participant, Trade, TxKind, canonical_bytes, sha256_hex
+from voisin.protocol import Registration, Trade, TxKind, canonical_bytes, sha256_hex
 
 StoredTx = tuple[int, str, str, dict[str, Any]]
 """A decoded stored transaction: index in its block, kind, body text, body."""
@@ -63,7 +63,7 @@ class Replay:
 
     book: TokenBook = field(default_factory=TokenBook)
     contracts: ContractBook = field(default_factory=ContractBook)
-    members: dict[str, Participant] = field(default_factory=dict)
+    members: dict[str, Registration] = field(default_factory=dict)
     terms: Terms | None = None
     latest: str | None = None
     cleared: dict[str, list[Trade]] = field(default_factory=dict)
@@ -111,7 +111,7 @@ class Replay:
 
     def _register(self, index: int, body: dict[str, Any]) -> None:
         try:
-            member = Participant.model_validate(body)
+            member = Registration.model_validate(body)
         except ValidationError:
             raise Violation(index, "registration", "not a participant registration") from None
         if member.participant_id in self.members:

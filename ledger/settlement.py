@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
-from voisin.protocol import MeterReading, Participant, Trade, TradeKind, Transaction
+from voisin.protocol import MeterReading, PublicReading, Registration, Trade, TradeKind, Transaction
+
+Reading = MeterReading | PublicReading
+"""Settlement reads only a reading's public part (import, export, the export its PV
+covers, estimated), which a whole reading also has."""
 
 REWARD_MICRO_PER_KWH = 10_000
 """Reward rate: 0.01 token per kWh of proven local renewable delivery."""
@@ -50,9 +54,9 @@ def _traded_net(interval: str, trades: Sequence[Trade]) -> dict[str, float]:
 
 
 def _readings_by_participant(
-    interval: str, readings: Sequence[MeterReading], known: set[str]
-) -> dict[str, MeterReading]:
-    found: dict[str, MeterReading] = {}
+    interval: str, readings: Sequence[Reading], known: set[str]
+) -> dict[str, Reading]:
+    found: dict[str, Reading] = {}
     for r in readings:
         if r.interval != interval:
             continue
@@ -71,17 +75,18 @@ def _readings_by_participant(
 
 def settle(
     interval: str,
-    participants: Sequence[Participant],
+    participants: Sequence[Registration],
     trades: Sequence[Trade],
-    readings: Sequence[MeterReading],
+    readings: Sequence[Reading],
 ) -> list[Settlement]:
-    """Settle every participant for ``interval``, sorted by participant id.
+    """Settle every participant registered for ``interval``, sorted by participant id
+    (a one-time key is settled only in the intervals it is valid for).
 
     A missing (or operator-estimated) reading is estimated as the traded net, so its
     imbalance is zero, and the settlement says ``estimated=True``: never a silent zero.
     Trades and readings of other intervals are ignored.
     """
-    by_id = {p.participant_id: p for p in participants}
+    by_id = {p.participant_id: p for p in participants if p.active(interval)}
     traded = _traded_net(interval, trades)
     found = _readings_by_participant(interval, readings, set(by_id))
     result = []
@@ -107,18 +112,19 @@ def settle(
     return result
 
 
-def _proof(readings: Sequence[MeterReading], interval: str) -> dict[str, MeterReading]:
+def _proof(readings: Sequence[Reading], interval: str) -> dict[str, Reading]:
     """The interval's non-estimated readings by participant: what meters prove."""
     return {r.participant: r for r in readings if r.interval == interval and not r.estimated}
 
 
 def proven_deliveries(
-    interval: str, trades: Sequence[Trade], readings: Sequence[MeterReading]
+    interval: str, trades: Sequence[Trade], readings: Sequence[Reading]
 ) -> list[tuple[Trade, float]]:
     """Each p2p trade of ``interval`` with the kWh of it that both meters prove.
 
-    A seller proves ``min(export, pv)`` of its reading (energy that left the house and
-    that its panels made: a battery charged from the grid earns nothing), a buyer its
+    A seller proves ``renewable_export_kwh = min(export, pv)`` of its reading (energy
+    that left the house and that its panels made: a battery charged from the grid earns
+    nothing), a buyer its
     ``import``; either is 0 without a non-estimated reading. Where a party traded more
     p2p than it proves, each of its trades is scaled by the same share, so the proven
     energy of a trade is ``energy x min(1, seller proves / seller sold) x min(1, buyer
@@ -133,7 +139,7 @@ def proven_deliveries(
         sold[t.seller] += t.energy_kwh
         bought[t.buyer] += t.energy_kwh
     proof = _proof(readings, interval)
-    out_share = {p: _share(min(r.export_kwh, r.pv_kwh), sold[p]) for p, r in proof.items()}
+    out_share = {p: _share(r.renewable_export_kwh, sold[p]) for p, r in proof.items()}
     in_share = {p: _share(r.import_kwh, bought[p]) for p, r in proof.items()}
     return [
         (t, t.energy_kwh * out_share.get(t.seller, 0.0) * in_share.get(t.buyer, 0.0)) for t in p2p
@@ -148,7 +154,7 @@ def _share(proven_kwh: float, traded_kwh: float) -> float:
 def rewards_for(
     interval: str,
     trades: Sequence[Trade],
-    readings: Sequence[MeterReading],
+    readings: Sequence[Reading],
     rate_micro_per_kwh: int = REWARD_MICRO_PER_KWH,
 ) -> list[Transaction]:
     """Reward transactions (minted tokens) for one interval, sorted by seller id.

@@ -10,22 +10,19 @@ EUR are what the participant paid (positive) or received; kWh are plain amounts.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
-from nacl.exceptions import CryptoError
-from nacl.public import PrivateKey, PublicKey, SealedBox
-from nacl.signing import SigningKey, VerifyKey
 from pydantic import BaseModel, ConfigDict
 
-from voisin.errors import InvalidInput, LedgerError
+from voisin.errors import LedgerError
 from voisin.ledger.contract_effects import GIFT_MARK, gift_pairs
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import LedgerStore, open_store
 from voisin.protocol import GRID, KeyPair, TxKind, parse
+from voisin.protocol.sealing import open_sealed, seal_to
 
 _KWH, _EUR = 9, 6  # rounding, as in settlement: keeps float noise out of statements
 _KINDS = (TxKind.TRADE.value, TxKind.SETTLEMENT.value, TxKind.TRANSFER.value, TxKind.REWARD.value)
@@ -219,23 +216,10 @@ def _account(
         t["rewards_kwh"] += body["energy_kwh"]
 
 
-def _curve_public(participant: str) -> PublicKey:
-    try:
-        return VerifyKey(bytes.fromhex(participant)).to_curve25519_public_key()
-    except (ValueError, TypeError, CryptoError):
-        raise InvalidInput(
-            f"participant id {participant[:16]}... is not an Ed25519 public key (64 hex digits)",
-            code="bad-key",
-        ) from None
-
-
 def seal_statement(statement: Statement) -> SealedStatement:
     """Seal the statement to its participant's key; only that key's holder can open it."""
-    box = SealedBox(_curve_public(statement.participant))
-    sealed = box.encrypt(statement.model_dump_json().encode("utf-8"))
-    return SealedStatement(
-        recipient=statement.participant, sealed=base64.b64encode(sealed).decode("ascii")
-    )
+    sealed = seal_to(statement.participant, statement.model_dump_json().encode("utf-8"))
+    return SealedStatement(recipient=statement.participant, sealed=sealed)
 
 
 def open_statement(sealed: SealedStatement | dict[str, Any], key: KeyPair) -> Statement:
@@ -245,11 +229,5 @@ def open_statement(sealed: SealedStatement | dict[str, Any], key: KeyPair) -> St
     """
     if not isinstance(sealed, SealedStatement):
         sealed = parse(SealedStatement, sealed, "sealed statement")
-    private: PrivateKey = SigningKey(bytes.fromhex(key.seed_hex)).to_curve25519_private_key()
-    try:
-        clear = SealedBox(private).decrypt(base64.b64decode(sealed.sealed, validate=True))
-    except (CryptoError, ValueError):
-        raise InvalidInput(
-            "cannot open the statement: it is sealed to another key, or damaged", code="wrong-key"
-        ) from None
+    clear = open_sealed(sealed.sealed, key, "statement")
     return parse(Statement, json.loads(clear), "statement")

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from voisin import faults
 from voisin.errors import LedgerError
@@ -25,9 +25,12 @@ from voisin.protocol import Block, BlockHeader, Transaction, canonical_bytes, sh
 from voisin.protocol.blocks import tx_leaf_hash
 
 APPLICATION_ID = 0x766F6973  # "vois": marks the file as a voisin ledger
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: RFC 8785 canonical JSON, bids and market terms on the chain. 1: Python-float JSON."""
-_SCHEMA_CHANGES = {1: "its JSON is Python's float form, not RFC 8785, and it records no bids"}
+_SCHEMA_CHANGES = {
+    1: "its JSON is Python's float form, not RFC 8785, and it records no bids",
+    2: "it shows whole meter readings and member kinds and groups in clear",
+}
 _SYNCHRONOUS_FULL = 2
 
 _SCHEMA = (
@@ -98,6 +101,8 @@ class LedgerStore(Protocol):
     def raw_transaction(self, height: int, index: int) -> RawTransaction: ...
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

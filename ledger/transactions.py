@@ -17,11 +17,13 @@ from voisin.protocol import (
     Bid,
     ClearingResult,
     MeterReading,
-    Participant,
+    PublicReading,
+    Registration,
     Side,
     Trade,
     Transaction,
     TxKind,
+    canonical_bytes,
     digest,
 )
 from voisin.protocol.merkle import root as merkle_root
@@ -73,9 +75,10 @@ def genesis(fund: str, amount_micro: int) -> Transaction:
     )
 
 
-def registration(participant: Participant) -> Transaction:
-    """A participant's pseudonymous key, bus, group and tariff (no names, no address)."""
-    return _tx(TxKind.REGISTRATION, participant.model_dump(mode="json"))
+def registration(participant: Registration) -> Transaction:
+    """A member's public record: pseudonymous key, bus, tariff, meter key, and the span
+    a one-time key is valid for; no kind, group, name or address (docs/privacy.md)."""
+    return _tx(TxKind.REGISTRATION, participant.registration().model_dump(mode="json"))
 
 
 def _signed(item: Any) -> Signed[Any]:
@@ -180,10 +183,12 @@ def trade(trade: Trade) -> Transaction:
     )
 
 
-def reading(reading: MeterReading | Signed[MeterReading]) -> Transaction:
-    """The signed meter reading as its meter signed it, signature included, so anyone
-    can re-check the meter over the very bytes stored."""
-    return Transaction.of_canonical(TxKind.READING, _signed(reading).data)
+def reading(reading: MeterReading | PublicReading) -> Transaction:
+    """A reading's public form (``PublicReading``) with its meter's signature, so anyone
+    can re-check the meter over the very bytes stored; the whole reading stays sealed
+    to its owner, committed by ``reading_hash``."""
+    public = reading.public() if isinstance(reading, MeterReading) else reading
+    return Transaction.of_canonical(TxKind.READING, canonical_bytes(public))
 
 
 def settlement(settlement: Any) -> Transaction:

@@ -28,7 +28,7 @@ from voisin.ledger.tokens import RENT_MEMO, TRADE_MEMO
 from voisin.market.gate import check_bid
 from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.terms import Terms
-from voisin.protocol import Bid, MeterReading, Trade, TxKind
+from voisin.protocol import Bid, PublicReading, Trade, TxKind
 
 COLUMNS = ("bids", "prices", "trades", "payments", "settlements")
 """What each interval's row checks: the bids (signed, within the recorded rules, their
@@ -224,7 +224,7 @@ class _Auditor:
         if trades is None:
             return
         readings = [
-            MeterReading.model_validate(b) for *_, b in by_kind.get(TxKind.READING.value, [])
+            PublicReading.model_validate(b) for *_, b in by_kind.get(TxKind.READING.value, [])
         ]
         members = [self.replay.members[k] for k in sorted(self.replay.members)]
         try:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from voisin.errors import InvalidInput
 from voisin.market.recovery import Registers
-from voisin.protocol import MeterReading, Participant
+from voisin.protocol import MeterReading, Registration
 from voisin.protocol.reading_checks import reading_fault
 from voisin.protocol.signed import Signed
 
@@ -27,7 +27,7 @@ class MeterBook:
         self._held: dict[str, dict[str, Signed[MeterReading]]] = defaultdict(dict)
         self._registers: dict[str, dict[str, Registers]] = defaultdict(dict)
 
-    def register(self, participant: Participant) -> None:
+    def register(self, participant: Registration) -> None:
         self._meters[participant.participant_id] = participant.meter_id
 
     def restore(self, registers: dict[str, dict[str, Registers]]) -> None:

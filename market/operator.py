@@ -26,6 +26,7 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payments, gift_pairs
 from voisin.ledger.contracts import accept_contract
 from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
+from voisin.ledger.sealed import SealedStore
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.market.meter_checks import MeterBook
 from voisin.market.own_bids import OwnBids
@@ -39,6 +40,7 @@ from voisin.protocol import (
     Interval,
     MeterReading,
     Participant,
+    Registration,
     Trade,
     verify,
 )
@@ -70,17 +72,20 @@ class Operator:
         ledger: Ledger,
         rules: MarketRules = DEFAULT_RULES,
         journal: Journal | None = None,
+        sealed: SealedStore | None = None,
     ) -> None:
         self.grid = grid
         self.ledger = ledger
         self.rules = rules
         self.journal = journal
+        self.sealed = sealed
+        """Where whole readings go, sealed to their owners, once their block is in."""
         self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
         self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self.failures: list[Failure] = []
         self.meters = MeterBook(rules.meter_max_kwh)
-        self._members: dict[str, Participant] = {}
+        self._members: dict[str, Registration] = {}
         self._last_seq: dict[str, int] = {}
         self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
         self._own_bids: dict[str, dict[str, OwnBids]] = defaultdict(dict)
@@ -98,12 +103,13 @@ class Operator:
         ledger: Ledger,
         rules: MarketRules = DEFAULT_RULES,
         journal: Journal | None = None,
+        sealed: SealedStore | None = None,
     ) -> Operator:
         """An operator picking up where the one that wrote ``ledger`` stopped: the same
         members, no interval cleared twice, unsettled intervals still to settle, and
         (from ``journal``) the open books and pending readings it had acknowledged."""
         state = recover(ledger, journal)
-        operator = cls(grid, ledger, rules, journal)
+        operator = cls(grid, ledger, rules, journal, sealed)
         for p in state.members:
             operator._members[p.participant_id] = p
             operator.meters.register(p)
@@ -163,7 +169,7 @@ class Operator:
         return any(r.data == signed.data for r in self.meters.held(signed.value.interval))
 
     @property
-    def members(self) -> list[Participant]:
+    def members(self) -> list[Registration]:
         return [self._members[k] for k in sorted(self._members)]
 
     def last_seq(self, participant: str) -> int:
@@ -197,8 +203,14 @@ class Operator:
     def register(
         self, participants: Sequence[Participant], *, time: str, allowance_micro: int = 0
     ) -> None:
-        """Admit participants in one block, each with an opening allowance from the fund."""
-        fresh = [p for p in participants if p.participant_id not in self._members]
+        """Admit participants in one block, each with an opening allowance from the fund.
+
+        They are written in the order of their keys, never in the order given, so a
+        registration's place on the ledger says nothing about who it is."""
+        fresh = sorted(
+            (p for p in participants if p.participant_id not in self._members),
+            key=lambda p: p.participant_id,
+        )
         for p in fresh:
             if p.bus not in self.grid.buses:
                 raise InvalidInput(
@@ -217,7 +229,7 @@ class Operator:
             self.commit()
             self.ledger.append(entries, interval=None, time=time)
         for p in fresh:
-            self._members[p.participant_id] = p
+            self._members[p.participant_id] = p.registration()  # what a restart reads back
             self.meters.register(p)
 
     def submit_bid(
@@ -245,9 +257,10 @@ class Operator:
     def _admit(self, signed: Signed[Bid], interval: Interval, signature_checked: bool) -> None:
         bid = signed.value
         member = self._members.get(bid.participant)
-        if member is None:
+        if member is None or not member.active(interval.id):
             raise InvalidInput(
-                f"bid {bid.bid_id!r} from an unregistered key", code="unknown-participant"
+                f"bid {bid.bid_id!r} from a key not registered for {interval.id}",
+                code="unknown-participant",
             )
         if not signature_checked and not verify(
             bid.participant, signed.signed_bytes, bid.signature
@@ -386,15 +399,17 @@ class Operator:
 
     def submit_reading(self, reading: MeterReading | Signed[MeterReading]) -> None:
         """Accept a meter reading signed by the meter registered for its participant,
-        over its exact bytes (``Signed``; a plain reading is taken as its RFC 8785
-        bytes), for a cleared interval not yet settled, that a meter could have measured
-        (see ``MeterBook.check``); an identical resend is accepted again, a different
-        second reading refused."""
+        over its public form's bytes (``MeterReading.signed_bytes``; the exact bytes it
+        arrived as are what the journal keeps), for a cleared interval not yet settled,
+        that a meter could have measured (see ``MeterBook.check``); an identical resend
+        is accepted again, a different second reading refused. The operator sees the
+        whole reading; the ledger gets its public form, and the whole reading goes
+        sealed to its owner (``sealed``, when the operator has a ``SealedStore``)."""
         signed = reading if isinstance(reading, Signed) else Signed.of(reading)
         reading = signed.value
         try:
             self.meters.identify(reading)
-            if not verify(reading.meter, signed.signed_bytes, reading.signature):
+            if not verify(reading.meter, reading.signed_bytes(), reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
@@ -417,7 +432,7 @@ class Operator:
         failure is recorded."""
         self.commit()
         signed = self.meters.held(interval.id)
-        readings = [r.value for r in signed]
+        readings = [r.value.public() for r in signed]
         try:
             trades = self._unsettled.get(interval.id)
             if trades is None:
@@ -427,7 +442,7 @@ class Operator:
             settlements = settle(interval.id, self.members, trades, readings)
             faults.point("settlement")
             self.ledger.append(
-                [tx.reading(r) for r in signed]
+                [tx.reading(r) for r in readings]
                 + [tx.settlement(s) for s in settlements]
                 + rewards_for(interval.id, trades, readings),
                 interval=interval.id,
@@ -436,6 +451,8 @@ class Operator:
         except Exception as exc:
             self.record_failure(interval.id, "settlement", exc)
             raise
+        if self.sealed is not None:
+            self.sealed.add_readings(signed)
         del self._unsettled[interval.id]
         self._results.pop(interval.id, None)
         self.meters.settled(interval.id)

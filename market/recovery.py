@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from voisin.ledger import Ledger
 from voisin.ledger.journal import EntryKind, Journal
-from voisin.protocol import Bid, MeterReading, Participant, Trade, TxKind, sha256_hex
+from voisin.protocol import Bid, MeterReading, Registration, Trade, TxKind, sha256_hex
 from voisin.protocol.signed import Signed
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,9 +45,11 @@ class Recovered:
     ``bids`` and ``readings`` are the journaled ones of intervals not yet settled (a
     bid of a cleared interval is in its block, and is kept until the settlement only so
     that a late resend is still acknowledged);
-    ``registers`` the newest committed registers per meter, by interval."""
+    ``registers`` stays empty: the ledger shows no meter registers (they would link a
+    member's one-time keys, docs/privacy.md), so after a restart the register check
+    starts again from the readings journaled and those received since."""
 
-    members: list[Participant] = field(default_factory=list)
+    members: list[Registration] = field(default_factory=list)
     last_closed: str = ""
     cleared: set[str] = field(default_factory=set)
     unsettled: dict[str, tuple[Trade, ...]] = field(default_factory=dict)
@@ -60,14 +62,14 @@ class Recovered:
 
 
 def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
-    """Read members, cleared intervals, unsettled trades and registers from ``ledger``,
+    """Read members, cleared intervals and unsettled trades from ``ledger``,
     then what ``journal`` holds for intervals not yet committed (stale rows dropped)."""
     state = Recovered()
     trades: dict[str, list[Trade]] = {}
     settled: set[str] = set()
     for _, _, kind, body, _ in ledger.raw_transactions():
         if kind == TxKind.REGISTRATION.value:
-            state.members.append(Participant.model_validate(json.loads(body)))
+            state.members.append(Registration.model_validate(json.loads(body)))
         elif kind == TxKind.CLEARING.value:
             interval = json.loads(body)["interval"]
             trades.setdefault(interval, [])
@@ -80,15 +82,6 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
             settled.add(json.loads(body)["interval"])
         elif kind == TxKind.MARKET.value:
             state.terms_hash = sha256_hex(body.encode("utf-8"))
-        elif kind == TxKind.READING.value:
-            data = json.loads(body)
-            if "import_register_kwh" in data or "export_register_kwh" in data:
-                state.registers[data["meter"]] = {
-                    data["interval"]: (
-                        data.get("import_register_kwh"),
-                        data.get("export_register_kwh"),
-                    )
-                }
     state.unsettled = {i: tuple(t) for i, t in sorted(trades.items()) if i not in settled}
     if journal is not None:
         _journaled(state, journal, settled)

@@ -2,17 +2,23 @@
 
 The meter has its own Ed25519 key (``meter_id`` on the participant's registration), apart
 from the participant's trading key: a household can bid, but only its meter can attest.
+It signs the reading's public form (import, export, the export its PV covers and the
+hash of the whole reading, docs/privacy.md), and draws each reading's secret nonce from
+its own key, so the same meter and interval give the same bytes (deterministic runs)
+while nobody without the key can guess the whole reading from its hash.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 
 from voisin.errors import InvalidInput
-from voisin.protocol import KeyPair, MeterReading, canonical_bytes, verify
+from voisin.protocol import KeyPair, MeterReading, verify
 from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
 
-__all__ = ["RESOLUTION_KWH", "Meter", "reading_fault", "verify_reading"]
+__all__ = ["RESOLUTION_KWH", "Meter", "reading_fault", "sign_reading", "verify_reading"]
 
 
 def _wh(value: float) -> float:
@@ -54,13 +60,25 @@ class Meter:
             battery_kwh=battery,
             import_kwh=max(0.0, -net),
             export_kwh=max(0.0, net),
+            nonce=self.nonce(interval),
         )
-        signature = self.key.sign(canonical_bytes(unsigned.unsigned()))
-        return unsigned.model_copy(update={"signature": signature})
+        return sign_reading(unsigned, self.key)
+
+    def nonce(self, interval: str) -> str:
+        """128 secret bits for ``interval``'s reading: HMAC-SHA-256 of it under the key."""
+        secret = bytes.fromhex(self.key.seed_hex)
+        message = f"reading-nonce/{self.participant}/{interval}".encode()
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def sign_reading(reading: MeterReading, key: KeyPair) -> MeterReading:
+    """``reading`` signed by ``key``: the signature covers its public form's bytes."""
+    unsigned = reading.model_copy(update={"signature": ""})
+    return unsigned.model_copy(update={"signature": key.sign(unsigned.signed_bytes())})
 
 
 def verify_reading(reading: MeterReading) -> bool:
     """True when the reading is signed by the meter it names and its flows add up."""
     if reading_fault(reading) is not None:
         return False
-    return verify(reading.meter, canonical_bytes(reading.unsigned()), reading.signature)
+    return verify(reading.meter, reading.signed_bytes(), reading.signature)

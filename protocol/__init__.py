@@ -11,8 +11,8 @@ from voisin.protocol.envelope import Envelope, open_envelope, seal, seal_bid, si
 from voisin.protocol.grid import Grid, Line, Transformer
 from voisin.protocol.interval import Interval, day_intervals
 from voisin.protocol.keys import KeyPair, verify
-from voisin.protocol.participants import Participant, ParticipantKind, Tariff
-from voisin.protocol.readings import MeterReading
+from voisin.protocol.participants import Participant, ParticipantKind, Registration, Tariff
+from voisin.protocol.readings import MeterReading, PublicReading
 from voisin.protocol.trades import (
     GRID,
     ClearingResult,
@@ -37,6 +37,8 @@ __all__ = [
     "Transformer",
     "MeterReading",
     "Participant",
+    "PublicReading",
+    "Registration",
     "PricingMode",
     "ParticipantKind",
     "Segment",

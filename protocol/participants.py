@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from voisin.protocol.encoding import canonical_bytes
+from voisin.protocol.keys import KeyPair, verify
 
 
 class ParticipantKind(StrEnum):
@@ -29,18 +40,76 @@ class Tariff(BaseModel):
         return self
 
 
-class Participant(BaseModel):
-    """A market member. ``participant_id`` is its Ed25519 public key (hex).
+class Registration(BaseModel):
+    """What the public ledger records of a member: only what settlement and re-clearing
+    need (docs/privacy.md). ``participant_id`` is an Ed25519 public key (hex), a
+    pseudonym that may be valid for one day only (``valid_from <= interval <
+    valid_until``, interval ids; absent: unbounded); ``meter_id`` is the key its meter
+    signs readings with over the same span. No kind, no group, no name."""
 
-    ``group`` is a coarse class for reports ("pv", "pv+battery", "consumer", "school");
-    names and addresses never reach the ledger.
-    """
-
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     participant_id: str = Field(min_length=1)
-    kind: ParticipantKind
-    group: str
     bus: str
     tariff: Tariff
     meter_id: str = ""
+    valid_from: str | None = None
+    valid_until: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unbounded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in ("valid_from", "valid_until"):
+            if name in data and data[name] is None:
+                del data[name]
+        return data
+
+    def active(self, interval: str) -> bool:
+        """Whether this key may bid and is settled in ``interval``."""
+        return (self.valid_from is None or self.valid_from <= interval) and (
+            self.valid_until is None or interval < self.valid_until
+        )
+
+    def registration(self) -> Registration:
+        """The public record alone (a ``Participant`` without its kind and group)."""
+        return Registration.model_validate(
+            self.model_dump(mode="json", include=set(Registration.model_fields))
+        )
+
+
+class Participant(Registration):
+    """A market member as the operator's private registry and the simulation know it.
+
+    ``kind`` and ``group`` (a coarse class for reports: "pv", "pv+battery",
+    "consumer", "school") stay off the ledger, like names and addresses.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: ParticipantKind
+    group: str
+
+
+class PseudonymLink(BaseModel):
+    """One-time key ``pseudonym`` (and its meter's key ``meter``) belongs to ``member``
+    (whose meter is ``member_meter``) from ``valid_from`` until ``valid_until``; signed
+    by the member's key over the RFC 8785 bytes without ``signature``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    member: str
+    member_meter: str
+    pseudonym: str
+    meter: str
+    valid_from: str
+    valid_until: str
+    signature: str = ""
+
+    def signed_bytes(self) -> bytes:
+        return canonical_bytes(self.model_dump(mode="json", exclude={"signature"}))
+
+    def signed_by(self, key: KeyPair) -> PseudonymLink:
+        return self.model_copy(update={"signature": key.sign(self.signed_bytes())})
+
+    def verifies(self) -> bool:
+        return verify(self.member, self.signed_bytes(), self.signature)

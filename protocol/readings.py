@@ -1,4 +1,13 @@
-"""Meter readings: what a meter measured over one interval, signed by the meter.
+"""Meter readings: what a meter measured over one interval, and the part of it made public.
+
+A ``MeterReading`` is the whole measurement (PV, load, battery, import, export, the
+cumulative registers and a secret ``nonce``). It stays with its owner, sealed, and with
+the operator that settles it (docs/privacy.md). The ledger holds its ``PublicReading``:
+what settlement and the reward rule need (import, export, the export its PV covers) and
+``reading_hash``, the SHA-256 of the whole reading's unsigned RFC 8785 bytes. The meter
+signs the public reading's bytes, so one signature vouches for the public numbers and,
+through the hash, for the whole reading, which its owner can open and check. The nonce
+keeps anyone from finding the whole reading by hashing guesses.
 
 Strict like bids (see ``voisin.protocol.bids``): unknown fields refused, numbers must be
 JSON numbers and ``estimated`` a boolean.
@@ -10,6 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from voisin.protocol.encoding import canonical_bytes, sha256_hex
+
+_OPTIONAL = ("import_register_kwh", "export_register_kwh", "nonce")
+
 
 class MeterReading(BaseModel):
     """Energy over one interval in kWh.
@@ -19,8 +32,9 @@ class MeterReading(BaseModel):
     point; exactly one of them is non-zero. ``estimated`` marks a reading the operator
     filled in for a missing one. ``import_register_kwh`` and ``export_register_kwh`` are
     the meter's cumulative registers at the interval's end, for meters that report them;
-    they are left out of the serialised (and signed) form when absent, so readings
-    signed before they existed keep their bytes.
+    they are left out of the serialised form when absent, like ``nonce`` (hex, chosen
+    by the meter, never public). ``signature`` is the meter's signature over the bytes of
+    ``public()`` without its signature (``PublicReading``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -37,14 +51,72 @@ class MeterReading(BaseModel):
     signature: str = ""
     import_register_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     export_register_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    nonce: str | None = Field(default=None, pattern=r"^[0-9a-f]{32,128}$")
 
     @model_serializer(mode="wrap")
-    def _omit_absent_registers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for name in ("import_register_kwh", "export_register_kwh"):
+        for name in _OPTIONAL:
             if data.get(name, 0) is None:
                 del data[name]
         return data
+
+    @property
+    def renewable_export_kwh(self) -> float:
+        """The export its PV covers: what the reward rule may count as local renewable."""
+        return min(self.export_kwh, self.pv_kwh)
+
+    def commitment(self) -> str:
+        """``reading_hash``: SHA-256 (hex) of the RFC 8785 bytes of ``unsigned()``."""
+        return sha256_hex(canonical_bytes(self.unsigned()))
+
+    def signed_bytes(self) -> bytes:
+        """What the meter's ``signature`` covers: the public form's RFC 8785 bytes
+        without its signature."""
+        return canonical_bytes(self.public().unsigned())
+
+    def public(self) -> PublicReading:
+        """The part the ledger shows, with this reading's signature."""
+        return PublicReading(
+            meter=self.meter,
+            participant=self.participant,
+            interval=self.interval,
+            import_kwh=self.import_kwh,
+            export_kwh=self.export_kwh,
+            renewable_export_kwh=self.renewable_export_kwh,
+            estimated=self.estimated,
+            reading_hash=self.commitment(),
+            signature=self.signature,
+        )
+
+    @property
+    def net_export_kwh(self) -> float:
+        return self.export_kwh - self.import_kwh
+
+    def unsigned(self) -> dict[str, object]:
+        return self.model_dump(mode="json", exclude={"signature"})
+
+
+class PublicReading(BaseModel):
+    """A reading as the ledger shows it: enough to settle and to reward, nothing more.
+
+    ``renewable_export_kwh`` is ``min(export_kwh, pv_kwh)`` of the whole reading (it
+    equals the export unless a battery exported more than the PV made); ``reading_hash``
+    commits to the whole reading. ``signature`` (the meter's, over these bytes without
+    it) sorts last, as in bids.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    meter: str
+    participant: str
+    interval: str
+    import_kwh: float = Field(ge=0, allow_inf_nan=False)
+    export_kwh: float = Field(ge=0, allow_inf_nan=False)
+    renewable_export_kwh: float = Field(ge=0, allow_inf_nan=False)
+    estimated: bool = False
+    reading_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: str = ""
 
     @property
     def net_export_kwh(self) -> float:

@@ -21,6 +21,7 @@ from voisin.agents import default_neighbourhood
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
 from voisin.ledger.journal import Journal
+from voisin.ledger.sealed import SEALED_FILE, SealedStore
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, Community, genesis_supply_micro
 from voisin.market.intake import Counters, Intake
 from voisin.market.operator import Operator
@@ -163,7 +164,12 @@ class OperatorService:
             # registered are not registered (or paid an allowance) again, the books it
             # acknowledged are open again, and an interval cleared but not settled gets
             # its delivery window back (``_owed``) before it settles.
-            self.operator = Operator.resume(self.community.grid, ledger, journal=self.journal)
+            self.operator = Operator.resume(
+                self.community.grid,
+                ledger,
+                journal=self.journal,
+                sealed=SealedStore(path.parent / SEALED_FILE, self.key.public_hex),
+            )
             self.operator.register(
                 list(self.community.participants),
                 time=opening,

@@ -24,6 +24,10 @@ class RunDefaults(BaseModel):
     minutes: int = Field(default=15, ge=5, le=60)
     gift_share: float = Field(default=0.3, ge=0, le=1)
     """Share of the sunniest household's surplus it gives the school by contract."""
+    rotate_pseudonyms: bool = False
+    """Trade and meter under one-time keys per member and day (docs/privacy.md). Off by
+    default: a member's registry key is its identity in the live market, which does
+    not rotate yet, and off keeps simulated and live ledgers alike."""
 
     @field_validator("minutes")
     @classmethod

@@ -188,9 +188,14 @@ def test_metered_states_carry_every_reading(ledger, physical_grid, capsys, monke
         mine = [r for r in readings if r["interval"] == interval]
         net = sum(r["export_kwh"] - r["import_kwh"] for r in mine)  # kWh in 1 h = kW
         assert sum(p for p, _ in injections.values()) == pytest.approx(net, abs=1e-9)
-        load = sum(r["load_kwh"] for r in mine)
+        # the ledger shows net flows only: imports at the load's power factor,
+        # exports at the PV's (docs/privacy.md)
+        imported = sum(r["import_kwh"] for r in mine)
+        exported = sum(r["export_kwh"] for r in mine)
         assert -sum(q for _, q in injections.values()) == pytest.approx(
-            load * math.tan(math.acos(grid.load_power_factor)), abs=1e-9
+            imported * math.tan(math.acos(grid.load_power_factor))
+            + exported * math.tan(math.acos(grid.pv_power_factor)),
+            abs=1e-9,
         )
     assert any(p < 0 for p, _ in states[1][2].values())  # the night's consumption
     monkeypatch.setenv("COLUMNS", "200")

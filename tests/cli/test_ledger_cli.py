@@ -37,3 +37,20 @@ def test_a_schema_1_ledger_is_refused_in_one_line(
     assert err.startswith("voisin: schema-version: ")
     for words in ("schema 1 ledger", "RFC 8785", "voisin simulate"):
         assert words in err
+
+
+def test_a_schema_2_ledger_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Schema 2 showed whole meter readings and member groups in clear (docs/privacy.md)."""
+    path = _ledger(tmp_path)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    assert main(["ledger", "verify", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert err.startswith("voisin: schema-version: ")
+    for words in ("schema 2 ledger", "meter readings", "groups in clear", "voisin simulate"):
+        assert words in err

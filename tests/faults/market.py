@@ -23,7 +23,14 @@ from voisin.agents import Scenario, default_neighbourhood
 from voisin.cli.live import free_port
 from voisin.ledger import SqliteStore, verify_ledger
 from voisin.meters import Meter
-from voisin.protocol import Bid, Interval, MeterReading, Side, TxKind, canonical_bytes
+from voisin.protocol import (
+    Bid,
+    Interval,
+    PublicReading,
+    Side,
+    TxKind,
+    canonical_bytes,
+)
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import decode_reply, seal, seal_bid, sign_bid
 from voisin.protocol.merkle import root as merkle_root
@@ -192,7 +199,7 @@ class Audit:
         assert report.balances_ok
         clearings: dict[str, int] = defaultdict(int)
         settlements: dict[str, set[int]] = defaultdict(set)
-        readings: dict[str, dict[str, MeterReading]] = defaultdict(dict)
+        readings: dict[str, dict[str, PublicReading]] = defaultdict(dict)
         registrations = 0
         roots: dict[str, str] = {}
         with SqliteStore(path, read_only=True) as store:
@@ -205,7 +212,7 @@ class Audit:
                 elif kind == TxKind.SETTLEMENT.value:
                     settlements[data["interval"]].add(height)
                 elif kind == TxKind.READING.value:
-                    readings[data["interval"]][data["participant"]] = MeterReading.model_validate(
+                    readings[data["interval"]][data["participant"]] = PublicReading.model_validate(
                         data
                     )
                 elif kind == TxKind.REGISTRATION.value:
@@ -219,7 +226,8 @@ class Audit:
                 want = merkle_root([canonical_bytes(b) for b in bids]).hex()
                 assert roots[interval] == want, f"the book of {interval} is not what was acked"
             if kind == "reading" and interval in settlements:
-                assert readings[interval] == items, f"readings of {interval} differ"
+                public = {k: r.public() for k, r in items.items()}  # the ledger's part
+                assert readings[interval] == public, f"readings of {interval} differ"
         return {
             "height": report.height,
             "clearings": len(clearings),

@@ -51,7 +51,7 @@ def test_sqlite_is_durable(chain: Path) -> None:
     with SqliteStore(chain) as store:
         assert store.pragma("journal_mode") == "wal"
         assert store.pragma("synchronous") == 2
-        assert store.pragma("user_version") == SCHEMA_VERSION == 2
+        assert store.pragma("user_version") == SCHEMA_VERSION == 3
     raw = sqlite3.connect(chain)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

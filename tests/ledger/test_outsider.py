@@ -109,6 +109,12 @@ class Outsider:
                 owners[c["owner"]].append(c)
         return owners
 
+    def active(self, pid: str, interval: str) -> bool:
+        member = self.members[pid]
+        return member.get("valid_from", interval) <= interval and interval < member.get(
+            "valid_until", "~"
+        )
+
     # -- the book as cleared -----------------------------------------------------------
 
     def shaped(self, bids: list[Body], interval: str) -> dict[str, Body]:
@@ -208,6 +214,12 @@ class Outsider:
                 self.balances[self.fund] += self.genesis
             elif kind == "registration":
                 assert body["participant_id"] not in self.members
+                assert set(body) - {"valid_from", "valid_until"} == {
+                    "participant_id",
+                    "bus",
+                    "tariff",
+                    "meter_id",
+                }, "a registration shows only key, bus, tariff, meter and validity"
                 self.members[body["participant_id"]] = body
             elif kind == "contract":
                 self.contract(body)
@@ -235,6 +247,7 @@ class Outsider:
         assert [b["bid_id"] for b in bids] == sorted(b["bid_id"] for b in bids)
         for text, bid in kinds["bid"]:
             member = self.members[bid["participant"]]
+            assert self.active(bid["participant"], interval)
             assert bid["interval"] == interval
             assert member["bus"] == bid["bus"]
             assert signed(
@@ -291,12 +304,26 @@ class Outsider:
         self.trades[interval] = trades
 
     def settlement(self, interval: str | None, kinds: dict[str, list[tuple[str, Body]]]) -> None:
+        assert interval is not None
         trades = self.trades.pop(interval)
         readings: dict[str, Body] = {}
         for text, r in kinds.get("reading", []):
             assert r["interval"] == interval
             assert r["participant"] not in readings
             assert self.members[r["participant"]]["meter_id"] == r["meter"]
+            assert self.active(r["participant"], interval)
+            assert set(r) == {
+                "meter",
+                "participant",
+                "interval",
+                "import_kwh",
+                "export_kwh",
+                "renewable_export_kwh",
+                "estimated",
+                "reading_hash",
+                "signature",
+            }, "a public reading shows no load, PV or battery"
+            assert r["renewable_export_kwh"] <= r["export_kwh"]
             assert signed(r["meter"], without_signature(text, r["signature"]), r["signature"]), (
                 "meter signature"
             )
@@ -309,7 +336,7 @@ class Outsider:
             if t["kind"] == "p2p":
                 sold[t["seller"]] += t["energy_kwh"]
         expected = []
-        for pid in sorted(self.members):
+        for pid in sorted(p for p in self.members if self.active(p, interval)):
             tariff = self.members[pid]["tariff"]
             traded = rounded(net.get(pid, 0.0), 9)
             r = readings.get(pid)
@@ -338,7 +365,7 @@ class Outsider:
         def share(proven: float, traded: float) -> float:
             return 1.0 if proven >= traded else proven / traded
 
-        out_share = {p: share(min(r["export_kwh"], r["pv_kwh"]), sold[p]) for p, r in proof.items()}
+        out_share = {p: share(r["renewable_export_kwh"], sold[p]) for p, r in proof.items()}
         in_share = {p: share(r["import_kwh"], bought[p]) for p, r in proof.items()}
         proven_by: dict[str, float] = defaultdict(float)
         for t in p2p:

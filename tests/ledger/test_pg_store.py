@@ -79,7 +79,7 @@ def test_the_same_chain_as_the_file(
     assert on_pg.height == on_file.height == 4
     assert on_pg.head_hash == on_file.head_hash
     assert on_pg.transactions == on_file.transactions
-    with open_store(pg_chain, read_only=True) as a, open_store(file, read_only=True) as b:  # type: ignore[attr-defined]
+    with open_store(pg_chain, read_only=True) as a, open_store(file, read_only=True) as b:
         assert list(a.raw_blocks()) == [tuple(r) for r in b.raw_blocks()]
         assert list(a.raw_transactions()) == [tuple(r) for r in b.raw_transactions()]
 
@@ -123,7 +123,7 @@ def test_deleted_blocks_and_transactions_are_detected(pg_chain: str) -> None:
 
 def test_every_transaction_proves_against_the_headers(pg_chain: str) -> None:
     headers = export_headers(pg_chain)
-    with open_store(pg_chain, read_only=True) as store:  # type: ignore[attr-defined]
+    with open_store(pg_chain, read_only=True) as store:
         rows = [(h, i) for h, i, *_ in store.raw_transactions()]
     assert len(rows) > 10
     for height, index in rows:

@@ -88,7 +88,7 @@ class Member:
             import_kwh=import_kwh,
             export_kwh=export_kwh,
         )
-        return r.model_copy(update={"signature": meter.sign(canonical_bytes(r.unsigned()))})
+        return r.model_copy(update={"signature": meter.sign(r.signed_bytes())})
 
 
 def code_of(fn, *args) -> str:

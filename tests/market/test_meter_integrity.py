@@ -24,7 +24,7 @@ def _signed(
 ) -> MeterReading:
     fields = {"pv_kwh": 0.0, "load_kwh": 0.0, "import_kwh": 0.0, "export_kwh": 0.0, **values}
     r = MeterReading(meter=meter.public_hex, participant=participant, interval=interval, **fields)
-    return r.model_copy(update={"signature": meter.sign(canonical_bytes(r.unsigned()))})
+    return r.model_copy(update={"signature": meter.sign(r.signed_bytes())})
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -57,11 +58,21 @@ def test_signed_bytes_are_the_unsigned_canonical_form(
     assert again.value == bid
 
 
-def test_a_reading_signs_its_bytes() -> None:
+def test_a_reading_signs_its_public_bytes() -> None:
+    """The meter signs the public form, which commits to the whole reading by hash: the
+    ledger's stored bytes minus the signature are what the signature covers."""
     reading = Meter(KEY, "p").read("2026-06-22T10:00Z", pv_kwh=2.0, load_kwh=0.5)
-    signed = Signed.of(reading)
-    assert b'"pv_kwh":2,' in signed.data
-    assert verify(KEY.public_hex, signed.signed_bytes, reading.signature)
+    assert b'"pv_kwh":2,' in Signed.of(reading).data
+    public = Signed.of(reading.public())
+    assert b"pv_kwh" not in public.data
+    assert b"load_kwh" not in public.data
+    assert verify(KEY.public_hex, public.signed_bytes, reading.signature)
+    assert public.signed_bytes == reading.signed_bytes()
+    assert (
+        reading.public().reading_hash
+        == hashlib.sha256(canonical_bytes(reading.unsigned())).hexdigest()
+    )
+    assert not verify(KEY.public_hex, Signed.of(reading).signed_bytes, reading.signature)
 
 
 @pytest.mark.parametrize(

@@ -177,8 +177,19 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
             "import_kwh": 1,
             "export_kwh": 0,
             "estimated": False,
+            "nonce": "5eed" * 8,
         }
-        reading["signature"] = agent.sign(agent.meter, reading)
+        public = {  # what the meter signs and the ledger shows (section 4, `reading`)
+            "meter": reading["meter"],
+            "participant": reading["participant"],
+            "interval": reading["interval"],
+            "import_kwh": reading["import_kwh"],
+            "export_kwh": reading["export_kwh"],
+            "renewable_export_kwh": min(reading["export_kwh"], reading["pv_kwh"]),
+            "estimated": reading["estimated"],
+            "reading_hash": hashlib.sha256(canonical(reading)).hexdigest(),
+        }
+        reading["signature"] = public["signature"] = agent.sign(agent.meter, public)
         assert agent.request("reading", {"reading": reading})["type"] == "ack"
         served.phase(Phase.SETTLE, interval)
         settled = agent.event("block")
@@ -187,7 +198,7 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
             settled["header"]["prev_hash"] == hashlib.sha256(canonical(block["header"])).hexdigest()
         )
         stored = [t["body"] for t in settled["transactions"] if t["kind"] == "reading"]
-        assert stored == [reading]  # kept as signed: "load_kwh":1, as JavaScript writes it
+        assert stored == [public]  # the public form as signed; the whole reading sealed
 
         bid["seq"] = agent.seq + 1
         bid["signature"] = agent.sign(agent.key, {k: v for k, v in bid.items() if k != "signature"})

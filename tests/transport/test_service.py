@@ -12,7 +12,7 @@ import zmq
 from tests.transport.conftest import Served
 from voisin.agents.scenario import Member
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid, KeyPair, Segment, Side, canonical_bytes
+from voisin.protocol import Bid, KeyPair, MeterReading, Segment, Side, canonical_bytes
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import Reply, decode_reply, seal, seal_bid
 from voisin.protocol.wire import MAX_MESSAGE_BYTES, MessageType
@@ -256,7 +256,9 @@ def test_reading_window_and_query_for_a_block(
         "battery_kwh": 0.0,
         "estimated": False,
     }
-    reading["signature"] = member.meter_key.sign(canonical_bytes(reading))
+    reading["signature"] = member.meter_key.sign(
+        MeterReading.model_validate(reading).signed_bytes()
+    )
     early = client.request(MessageType.READING, {"reading": reading})
     assert (early.ok, early.code) == (False, "readings-closed")
     for phase in (Phase.OPEN_GATE, Phase.CLOSE_GATE, Phase.DELIVERED):
