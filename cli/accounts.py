@@ -6,7 +6,9 @@ its connection. The baseline is the same metered energy bought and sold at the
 participant's tariff with no market, plus the same fixed part. The local charge on
 p2p energy (network charges and levies) is in the trade prices; each bill also says
 how much of it the member's purchases carried, so a bill without network charges can
-be shown beside it.
+be shown beside it. These are the run's own in-memory totals; the energy, token and
+ledger figures reported are recomputed from the written ledger
+(``voisin.ledger.figures``), and the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 
 from voisin.ledger import Settlement
 from voisin.ledger.contract_effects import is_gift_trade
-from voisin.protocol import GRID, ClearingResult, MeterReading, Participant, TradeKind
+from voisin.ledger.figures import Route, trade_route
+from voisin.protocol import GRID, ClearingResult, MeterReading, Participant
 
 
 @dataclass
@@ -84,19 +87,20 @@ class Accounts:
         self.congestion_rent_eur -= result.wheeling_fees_eur
         for trade in result.trades:
             gift = is_gift_trade(trade, gift_pairs)
-            if trade.kind is TradeKind.P2P:
+            route = trade_route(trade.kind.value, trade.seller, trade.buyer)
+            if route is Route.P2P:
                 self.p2p_kwh += trade.energy_kwh
                 group = self.bills[trade.buyer].participant.group
                 self.p2p_by_buyer_group[group] += trade.energy_kwh
                 self.gifted_kwh += trade.energy_kwh if gift else 0.0
-            elif trade.seller == GRID:
+            elif route is Route.GRID_IMPORT:
                 self.grid_import_kwh += trade.energy_kwh
             else:
                 self.grid_export_kwh += trade.energy_kwh
             if gift:
                 continue
             self.congestion_rent_eur += trade.paid_eur - trade.received_eur
-            if trade.kind is TradeKind.P2P:
+            if route is Route.P2P:
                 self.tokens_paid += trade.paid_eur
                 charge = self.local_charge_eur_per_kwh * trade.energy_kwh
                 self.local_charges_eur += charge

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voisin.ledger import SqliteStore, verify_ledger
+from voisin.ledger.figures import tokens
 
 
 def _existing(db: str | Path) -> str | Path:
@@ -33,7 +34,7 @@ def show_verify(
         f"transactions, height {report.height}; {report.intervals_cleared} intervals cleared, "
         f"{report.intervals_settled} settled; {counts.get('bid', 0):,} bid and "
         f"{counts.get('reading', 0):,} meter signatures, every price, payment, settlement "
-        f"and reward re-derived; token supply {report.supply_micro / 1e6:,.2f}; head "
+        f"and reward re-derived; token supply {tokens(report.supply_micro):,.2f}; head "
         f"{report.head_hash[:16]}",
         highlight=False,
     )

@@ -26,6 +26,7 @@ from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
+from voisin.ledger.figures import LedgerFigures, tokens
 from voisin.ledger.sealed import SEALED_FILE, SealedStore
 from voisin.market import Operator
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
@@ -120,6 +121,8 @@ class SimulationReport:
     bids: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     accounts: Accounts = field(default_factory=Accounts)
+    figures: LedgerFigures = field(default_factory=LedgerFigures)
+    """Every reported figure, recomputed from the written ledger (``ledger.figures``)."""
     ledger_height: int = 0
     transactions: int = 0
     minted_tokens: float = 0.0
@@ -313,7 +316,8 @@ def run_simulation(
     verified = verify_ledger(path)
     report.verified = verified.balances_ok
     report.transactions = verified.transactions
-    report.minted_tokens = verified.minted_micro / 1e6
+    report.minted_tokens = tokens(verified.minted_micro)
+    report.figures = LedgerFigures.from_ledger(path)
     if config.grid_check and scenario.grid.physical:
         from voisin.cli.grid_states import metered_states, scheduled_states
         from voisin.grid.day_check import check_day

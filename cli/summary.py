@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from voisin.cli.accounts import Accounts
 from voisin.cli.simulation import SimulationReport
+from voisin.ledger.figures import TOKEN_WORTH, LedgerFigures, tokens
 
 
 def _saving(bill: float, baseline: float) -> str:
@@ -46,6 +46,10 @@ def _heading(report: SimulationReport, console: Console) -> None:
             "weekday nearest the same date); forecasts by persistence",
             highlight=False,
         )
+        console.print(
+            "Weather: not modelled (SimBench's profiles carry their own PV)",
+            highlight=False,
+        )
         return
     console.print(
         f"Scenario {report.scenario_name}: {site.name} ({site.latitude:.2f} N, "
@@ -58,8 +62,8 @@ def _heading(report: SimulationReport, console: Console) -> None:
     )
 
 
-def _balance(acc: Accounts) -> Table:
-    m = acc.metered
+def _balance(figures: LedgerFigures) -> Table:
+    m = figures.metered
     table = Table(title="Energy balance, as metered (kWh)")
     table.add_column("")
     table.add_column("kWh", justify="right")
@@ -75,8 +79,63 @@ def _balance(acc: Accounts) -> Table:
     return table
 
 
+def _routes(figures: LedgerFigures, title: str) -> Table:
+    """Bought and sold by route, each side adding up to its total: sold minus bought is
+    the metered export minus import."""
+    f = figures
+    table = Table(title=title)
+    table.add_column("route")
+    table.add_column("bought (kWh)", justify="right")
+    table.add_column("sold (kWh)", justify="right")
+    paid_p2p = f.p2p_kwh - f.gifted_kwh
+    table.add_row("peer to peer, paid in tokens", f"{paid_p2p:,.1f}", f"{paid_p2p:,.1f}")
+    if f.gifted_kwh:
+        table.add_row("peer to peer, gifted by contract", *[f"{f.gifted_kwh:,.1f}"] * 2)
+    table.add_row(
+        "with the grid, at the cleared prices",
+        f"{f.grid_import_kwh:,.1f}",
+        f"{f.grid_export_kwh:,.1f}",
+    )
+    table.add_row(
+        "with the retailer, as imbalance",
+        f"{f.imbalance_short_kwh:,.1f}",
+        f"{f.imbalance_surplus_kwh:,.1f}",
+    )
+    bought = f.p2p_kwh + f.grid_import_kwh + f.imbalance_short_kwh
+    sold = f.p2p_kwh + f.grid_export_kwh + f.imbalance_surplus_kwh
+    table.add_row("[b]total[/b]", f"[b]{bought:,.1f}[/b]", f"[b]{sold:,.1f}[/b]")
+    table.caption = (
+        f"peer-to-peer share of purchases {f.p2p_share:.1%}; community self-sufficiency "
+        f"{f.self_sufficiency:.1%} (load not drawn through the transformer)"
+    )
+    return table
+
+
+def _p2p_buyers(figures: LedgerFigures) -> Table:
+    table = Table(title="Peer-to-peer energy by buyer group (kWh)")
+    table.add_column("group")
+    table.add_column("kWh", justify="right")
+    for group, kwh in sorted(figures.p2p_by_buyer_group.items()):
+        table.add_row(group, f"{kwh:,.1f}")
+    table.add_row("[b]total[/b]", f"[b]{figures.p2p_kwh:,.1f}[/b]")
+    return table
+
+
+def _tokens(report: SimulationReport) -> Table:
+    f = report.figures
+    table = Table(title=f"Tokens ({TOKEN_WORTH})")
+    table.add_column("")
+    table.add_column("tokens", justify="right")
+    table.add_row("paid by buyers to sellers for p2p trades", f"{tokens(f.to_sellers_micro):,.2f}")
+    table.add_row("paid by buyers to the fund (congestion rent)", f"{tokens(f.rent_micro):,.2f}")
+    table.add_row("[b]paid peer to peer[/b]", f"[b]{tokens(f.paid_p2p_micro):,.2f}[/b]")
+    table.add_row("minted as green rewards", f"{tokens(f.minted_micro):,.2f}")
+    table.add_row("supply at the head (genesis + minted)", f"{tokens(f.supply_micro):,.2f}")
+    return table
+
+
 def _imbalance(report: SimulationReport) -> Table:
-    acc = report.accounts
+    acc = report.figures
     table = Table(title="Imbalance: metered against bid and traded (kWh)")
     table.add_column("")
     table.add_column("kWh", justify="right")
@@ -104,9 +163,7 @@ def _forecasts(report: SimulationReport) -> Table:
 def _peaks(report: SimulationReport) -> str:
     hours = report.run.minutes / 60
     homes = sorted(
-        kwh / hours
-        for pid, kwh in report.accounts.peak_load_kwh.items()
-        if report.accounts.bills[pid].participant.group != "school"
+        p.peak_load_kwh / hours for p in report.figures.participants.values() if p.group != "school"
     )
     if not homes:
         return ""
@@ -182,21 +239,16 @@ def _feeder(report: SimulationReport) -> Table:
 
 
 def render_summary(report: SimulationReport, console: Console) -> None:
-    acc = report.accounts
+    """Every figure from ``report.figures``: the ledger's, as dashboard and statements."""
+    f, acc = report.figures, report.accounts
     cfg = report.run
     _heading(report, console)
-    console.print(_balance(acc))
-    energy = Table(title=f"Market routes, {cfg.days} day(s) x {1440 // cfg.minutes} intervals")
-    energy.add_column("route")
-    energy.add_column("kWh", justify="right")
-    energy.add_row("peer to peer", f"{acc.p2p_kwh:,.1f}")
-    for group, kwh in sorted(acc.p2p_by_buyer_group.items()):
-        energy.add_row(f"  of which bought by {group}", f"{kwh:,.1f}")
-    if acc.gifted_kwh:
-        energy.add_row("  of which gifted by contract", f"{acc.gifted_kwh:,.1f}")
-    energy.add_row("bought from the grid", f"{acc.grid_import_kwh:,.1f}")
-    energy.add_row("sold to the grid", f"{acc.grid_export_kwh:,.1f}")
-    console.print(energy)
+    console.print(_balance(f))
+    console.print(
+        _routes(f, f"Market routes, {cfg.days:,} day(s) x {1440 // cfg.minutes:,} intervals")
+    )
+    if f.p2p_kwh:
+        console.print(_p2p_buyers(f))
     if report.grid.physical:
         console.print(_feeder(report))
     console.print(_imbalance(report))
@@ -212,8 +264,10 @@ def render_summary(report: SimulationReport, console: Console) -> None:
         names += ("local charges", "saving without")
     for name in names:
         bills.add_column(name, justify="left" if name == "group" else "right")
+    # the bill keeps the run's fixed part and local charges (cli/accounts.py), which
+    # the ledger does not record apart; its market and imbalance parts equal the ledger's
     for group, (members, bill, baseline, local) in acc.by_group().items():
-        row = [group, str(members), f"{bill:,.2f}", f"{baseline:,.2f}", _saving(bill, baseline)]
+        row = [group, f"{members:,}", f"{bill:,.2f}", f"{baseline:,.2f}", _saving(bill, baseline)]
         if charged:
             row += [f"{local:,.2f}", _saving(bill - local, baseline)]
         bills.add_row(*row)
@@ -225,25 +279,24 @@ def render_summary(report: SimulationReport, console: Console) -> None:
             "saving without: the same trades with the charges waived",
             highlight=False,
         )
+    console.print(_tokens(report))
 
     ledger = Table(title="Market and ledger")
     ledger.add_column("item")
     ledger.add_column("value", justify="right")
     rejected = sum(report.rejected.values())
-    reasons = ", ".join(f"{code} {n}" for code, n in sorted(report.rejected.items()))
+    reasons = ", ".join(f"{code} {n:,}" for code, n in sorted(report.rejected.items()))
     ledger.add_row(
         "bids accepted / rejected",
-        f"{report.bids - rejected} / {rejected}" + (f" ({reasons})" if reasons else ""),
+        f"{report.bids - rejected:,} / {rejected:,}" + (f" ({reasons})" if reasons else ""),
     )
-    ledger.add_row("tokens paid peer to peer", f"{acc.tokens_paid:,.2f}")
-    ledger.add_row("tokens minted as green rewards", f"{report.minted_tokens:,.2f}")
     ledger.add_row("congestion rent (EUR)", f"{acc.congestion_rent_eur:,.2f}")
-    if acc.wheeling_fees_eur:
-        ledger.add_row("wheeling fees (EUR)", f"{acc.wheeling_fees_eur:,.2f}")
+    if f.wheeling_fees_eur:
+        ledger.add_row("wheeling fees (EUR)", f"{f.wheeling_fees_eur:,.2f}")
     if acc.local_charge_eur_per_kwh:
         ledger.add_row("network charges and levies on p2p (EUR)", f"{acc.local_charges_eur:,.2f}")
-    ledger.add_row("estimated meter readings", str(acc.estimated_readings))
-    ledger.add_row("ledger height", str(report.ledger_height))
+    ledger.add_row("estimated meter readings", f"{f.estimated_readings:,}")
+    ledger.add_row("ledger height", f"{f.height:,}")
     ledger.add_row("ledger transactions", f"{report.transactions:,}")
     ledger.add_row("ledger", "verified" if report.verified else "NOT verified")
     ledger.add_row("file", str(report.ledger_path))

@@ -19,6 +19,7 @@ from voisin.cli.ledger_proof import existing_ledger
 from voisin.errors import InvalidInput
 from voisin.ledger import SqliteStore, contract_transaction, verify_ledger
 from voisin.ledger.contracts import parse_terms
+from voisin.ledger.figures import TOKEN_WORTH, tokens
 from voisin.ledger.proofs import load_json
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
 from voisin.ledger.store import is_database_url
@@ -115,17 +116,17 @@ def render_statement(s: Statement, console: Console) -> None:
     )
     table.add_row("estimated meter intervals", str(s.estimated_intervals), "")
     console.print(table)
-    tokens = Table(title="Tokens")
-    tokens.add_column("item")
-    tokens.add_column("tokens", justify="right")
+    table = Table(title=f"Tokens ({TOKEN_WORTH})")
+    table.add_column("item")
+    table.add_column("tokens", justify="right")
     for name, micro in (
         ("received", s.tokens_received_micro),
         ("paid", s.tokens_paid_micro),
         (f"green rewards ({s.rewards_kwh:,.3f} kWh proven)", s.rewards_micro),
         ("balance", s.balance_micro),
     ):
-        tokens.add_row(name, f"{micro / 1e6:,.6f}")
-    console.print(tokens)
+        table.add_row(name, f"{tokens(micro):,.6f}")
+    console.print(table)
 
 
 _SIM_ROLES = ("operator", "fund", "school")

@@ -18,10 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import LedgerError
-from voisin.ledger.contract_effects import GIFT_MARK, gift_pairs
 from voisin.ledger.contracts import ContractBook
+from voisin.ledger.figures import Route, is_gift, trade_eur, trade_route
 from voisin.ledger.store import LedgerStore, open_store
-from voisin.protocol import GRID, KeyPair, TxKind, parse
+from voisin.protocol import KeyPair, TxKind, parse
 from voisin.protocol.sealing import open_sealed, seal_to
 
 _KWH, _EUR = 9, 6  # rounding, as in settlement: keeps float noise out of statements
@@ -163,12 +163,7 @@ def statement_for(source: str | Path | LedgerStore, participant: str) -> Stateme
 
 
 def _is_gift(body: dict[str, Any], kind: str, contracts: ContractBook) -> bool:
-    """A trade filled by a gift share to its recipient: energy that costs nothing."""
-    return (
-        kind == TxKind.TRADE.value
-        and body.get("seller_bid_id", "").startswith(GIFT_MARK)
-        and (body["seller"], body["buyer"]) in gift_pairs(contracts, body["interval"])
-    )
+    return kind == TxKind.TRADE.value and is_gift(body, contracts)
 
 
 def _account(
@@ -184,16 +179,18 @@ def _account(
     if kind == TxKind.TRADE.value:
         kwh = body["energy_kwh"]
         line = _line(lines, body["interval"])
+        p2p = trade_route(body["kind"], body["seller"], body["buyer"]) is Route.P2P
+        paid, received = trade_eur(body, gift)
         if body["buyer"] == me:
-            eur = 0.0 if gift else kwh * body["buyer_price_eur_per_kwh"]
-            route = "grid_import" if body["seller"] == GRID else "p2p_bought"
+            eur = paid
+            route = "p2p_bought" if p2p else "grid_import"
             t[f"{route}_kwh"] += kwh
             t[f"{route}_eur"] += eur
             line[f"{route}_kwh"] += kwh
             line["market_eur"] += eur
         elif body["seller"] == me:
-            eur = 0.0 if gift else kwh * body["seller_price_eur_per_kwh"]
-            route = "grid_export" if body["buyer"] == GRID else "p2p_sold"
+            eur = received
+            route = "p2p_sold" if p2p else "grid_export"
             t[f"{route}_kwh"] += kwh
             t[f"{route}_eur"] += eur
             line[f"{route}_kwh"] += kwh

@@ -13,8 +13,8 @@ from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.ledger import SqliteStore
-from voisin.ledger.tokens import TRADE_MEMO
-from voisin.protocol import GRID, Block, TxKind
+from voisin.ledger.figures import LedgerFigures
+from voisin.protocol import Block, TxKind
 
 RECENT_BLOCKS = 12
 
@@ -30,21 +30,6 @@ class BlockLine:
 
 
 @dataclass
-class Totals:
-    """Running totals over every block read so far (kWh, tokens)."""
-
-    p2p_kwh: float = 0.0
-    grid_import_kwh: float = 0.0
-    grid_export_kwh: float = 0.0
-    trades: int = 0
-    tokens_paid: float = 0.0
-    tokens_minted: float = 0.0
-    contracts: int = 0
-    estimated_readings: int = 0
-    participants: int = 0
-
-
-@dataclass
 class LedgerFeed:
     """What the dashboard shows, kept up to date by ``refresh``."""
 
@@ -52,7 +37,8 @@ class LedgerFeed:
     height: int = -1
     head_hash: str = ""
     operator: str = ""
-    totals: Totals = field(default_factory=Totals)
+    figures: LedgerFigures = field(default_factory=LedgerFigures)
+    """Every figure shown, defined once in ``voisin.ledger.figures``."""
     clearing: dict[str, Any] = field(default_factory=dict)
     """Body of the newest clearing summary: interval, prices, welfare, grid exchange."""
     recent: deque[BlockLine] = field(default_factory=lambda: deque(maxlen=RECENT_BLOCKS))
@@ -89,28 +75,8 @@ class LedgerFeed:
                 self.head_hash[:12],
             )
         )
+        self.figures.height, self.figures.head_hash = header.height, self.head_hash
         for t in block.transactions:
-            self._count(t.kind, t.body)
-
-    def _count(self, kind: TxKind, body: dict[str, Any]) -> None:
-        totals = self.totals
-        if kind is TxKind.TRADE:
-            totals.trades += 1
-            if body["kind"] == "p2p":
-                totals.p2p_kwh += body["energy_kwh"]
-            elif body["seller"] == GRID:
-                totals.grid_import_kwh += body["energy_kwh"]
-            else:
-                totals.grid_export_kwh += body["energy_kwh"]
-        elif kind is TxKind.CLEARING:
-            self.clearing = body
-        elif kind is TxKind.TRANSFER and body.get("memo", "").startswith(TRADE_MEMO):
-            totals.tokens_paid += body["amount_micro"] / 1e6
-        elif kind is TxKind.REWARD:
-            totals.tokens_minted += body["amount_micro"] / 1e6
-        elif kind is TxKind.CONTRACT:
-            totals.contracts += 1
-        elif kind is TxKind.REGISTRATION:
-            totals.participants += 1
-        elif kind is TxKind.SETTLEMENT and body.get("estimated"):
-            totals.estimated_readings += 1
+            self.figures.take(t.kind.value, t.body)
+            if t.kind is TxKind.CLEARING:
+                self.clearing = t.body

@@ -32,8 +32,8 @@ def test_feed_totals_match_the_run(run) -> None:
     feed = LedgerFeed(run.ledger_path)
     assert feed.refresh() == run.ledger_height + 1
     assert feed.height == run.ledger_height
-    assert feed.totals.p2p_kwh == pytest.approx(run.accounts.p2p_kwh, abs=1e-6)
-    assert feed.totals.participants == 6
+    assert feed.figures.p2p_kwh == pytest.approx(run.accounts.p2p_kwh, abs=1e-6)
+    assert len(feed.figures.participants) == 6
     assert feed.refresh() == 0  # nothing new
 
 
