@@ -85,6 +85,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--workers", type=int, default=1, help="Dask workers for --city (default 1)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler for --city")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--report", action="store_true", help="also write OUT/report.html (voisin report)"
+    )
     p.set_defaults(run=_simulate)
 
 
@@ -250,6 +253,26 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
         with interval_progress(console, run) as advance:
             report = run_simulation(config, on_interval=advance)
     render_summary(report, console)
+    if args.report:
+        from voisin.cli.report import write_report
+
+        console.print(f"report: {write_report(report.ledger_path)}", highlight=False)
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run's ledger")
+    p.add_argument(
+        "run_dir", type=Path, nargs="?", default=Path("voisin-out"), help="folder (or ledger)"
+    )
+    p.add_argument("--out", type=Path, help="HTML file to write (default RUN_DIR/report.html)")
+    p.set_defaults(run=_report)
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from voisin.cli.report import write_report
+
+    console.print(str(write_report(args.run_dir, args.out)), highlight=False)
     return 0
 
 
@@ -269,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market(sub)
     _add_audit(sub)
     _add_dashboard(sub)
+    _add_report(sub)
     add_live_commands(sub)
     add_grid_commands(sub)
     return parser

@@ -3,26 +3,19 @@ all take them from ``voisin.ledger.figures``; and those equal the run's own tota
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from rich.console import Console
 
 from voisin.cli.dashboard import LedgerFeed
-from voisin.cli.simulation import SimulationConfig, SimulationReport, run_simulation
+from voisin.cli.simulation import SimulationReport
 from voisin.cli.summary import render_summary
 from voisin.ledger import statement_for
 from voisin.ledger.figures import LedgerFigures, tokens
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> SimulationReport:
-    out = tmp_path_factory.mktemp("figures")
-    return run_simulation(
-        SimulationConfig(
-            out=out, households=5, minutes=60, start=date(2026, 6, 22), grid_check=False
-        )
-    )
+@pytest.fixture
+def run(recorded_run: SimulationReport) -> SimulationReport:
+    return recorded_run
 
 
 def test_summary_dashboard_and_statements_agree(run: SimulationReport) -> None:
