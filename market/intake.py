@@ -103,6 +103,8 @@ class Intake:
         self.last_seen: dict[str, float] = {}
         self.revoked: set[str] = set()
         self.open_gates: set[str] = set()
+        self.gate_closes_wall: dict[str, float] = {}
+        """Open gate -> wall time (``time.time()``) it closes at, for the dashboard."""
         self.closed_gates: set[str] = set()
         self.reading_windows: set[str] = set()
         self._parsed: dict[str, Interval] = {}
@@ -330,6 +332,11 @@ class Intake:
             "height": self.ledger.height,
             "head": self.ledger.head_hash,
             "open_gates": sorted(self.open_gates),
+            "gate_closes_in_s": {
+                iid: round(self.gate_closes_wall[iid] - time.time(), 3)
+                for iid in sorted(self.open_gates)
+                if self.gate_closes_wall.get(iid)
+            },
             "alive": len(self.alive()),
             "counters": self.counters.as_dict(self.allow),
             "market_rejections": dict(sorted(self.operator.rejections.by_code.items())),

@@ -240,6 +240,7 @@ class OperatorService:
             self._apply_revocations()
             self.intake.open_gates.add(iid)
             closes = self.config.timetable.at(interval, Phase.CLOSE_GATE)
+            self.intake.gate_closes_wall[iid] = self._wall(closes)
             self.publish(
                 EventType.GATE_OPEN,
                 {
@@ -251,6 +252,7 @@ class OperatorService:
             )
         elif phase is Phase.CLOSE_GATE:
             self.intake.open_gates.discard(iid)
+            self.intake.gate_closes_wall.pop(iid, None)
             self.intake.closed_gates.add(iid)
             self.publish(EventType.GATE_CLOSED, {"interval": iid})
             self.operator.commit()  # nothing in flight: every reply already went out

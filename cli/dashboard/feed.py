@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voisin.cli.dashboard.alerts import LedgerAlerts
 from voisin.errors import InvalidInput
 from voisin.ledger import SqliteStore
 from voisin.ledger.figures import LedgerFigures
@@ -42,6 +43,7 @@ class LedgerFeed:
     clearing: dict[str, Any] = field(default_factory=dict)
     """Body of the newest clearing summary: interval, prices, welfare, grid exchange."""
     recent: deque[BlockLine] = field(default_factory=lambda: deque(maxlen=RECENT_BLOCKS))
+    alerts: LedgerAlerts = field(default_factory=LedgerAlerts)
 
     def __post_init__(self) -> None:
         if not self.path.is_file():
@@ -78,5 +80,6 @@ class LedgerFeed:
         self.figures.height, self.figures.head_hash = header.height, self.head_hash
         for t in block.transactions:
             self.figures.take(t.kind.value, t.body)
+            self.alerts.take(t.kind.value, t.body, header.height)
             if t.kind is TxKind.CLEARING:
                 self.clearing = t.body
