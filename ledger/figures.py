@@ -34,7 +34,7 @@ TOKEN_WORTH = "1 token = 1 EUR"  # noqa: S105 (a unit, not a secret)
 
 def tokens(micro: int | float) -> float:
     """Micro-tokens (the ledger's integer unit) as tokens."""
-    return micro / MICRO_PER_TOKEN
+    return float(micro / MICRO_PER_TOKEN)
 
 
 class Route(StrEnum):

@@ -7,6 +7,7 @@ interval (empty: back to live), ``b`` recent blocks, ``v`` verify, ``q`` quit.
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
@@ -84,18 +85,18 @@ class DashboardApp(App[None]):
         super().__init__()
         self.feed = feed
         self.every_s = every_s
-        self.watch = watch
+        self.operator_watch = watch
         self.paused = False
         self.selected: str | None = None
         self.verified = "not verified yet"
         self.status: dict[str, Any] | None = None
         self.polled_at = 0.0
-        self.refusals: list[int] = []
+        self.refusals: list[dict[str, int]] = []
         self.operator_raised: list[Alert] = []
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
-        if self.watch is not None:
+        if self.operator_watch is not None:
             yield OperatorPanel(id="operator")
         with Grid():
             yield MarketPanel(id="market")
@@ -111,8 +112,8 @@ class DashboardApp(App[None]):
             self.set_interval(self.every_s, self._tick)
 
     def on_unmount(self) -> None:
-        if self.watch is not None:
-            self.watch.close()
+        if self.operator_watch is not None:
+            self.operator_watch.close()
 
     def _tick(self) -> None:
         if not self.paused:
@@ -120,16 +121,18 @@ class DashboardApp(App[None]):
 
     def action_refresh(self) -> None:
         """Ask the operator for its status, read new blocks, redraw."""
-        if self.watch is not None:
+        if self.operator_watch is not None:
             before = self.status
-            self.status = self.watch.poll()
+            self.status = self.operator_watch.poll()
             self.polled_at = time.monotonic()
             if self.status is not None:
-                self.refusals.append(sum(self.status["counters"]["rejected"].values()))
+                self.refusals.append(dict(self.status["counters"]["rejected"]))
             for alert in operator_alerts(before, self.status):
                 if alert not in self.operator_raised[-10:]:
                     self.operator_raised.append(alert)
-            self.query_one(OperatorPanel).show(self.status, self.watch.endpoint, self.refusals)
+            self.query_one(OperatorPanel).show(
+                self.status, self.operator_watch.endpoint, self.refusals
+            )
         try:
             self.feed.refresh()
         except VoisinError as exc:  # the file went bad while we watched: say so, keep going
@@ -166,8 +169,7 @@ class DashboardApp(App[None]):
                 if report.height == self.feed.height
                 else f"[green]verified[/green] to {report.height:,}"
             )
-        if self.is_mounted:
-            self._redraw()
+        self._redraw()
 
     def action_jump(self) -> None:
         def chosen(text: str | None) -> None:
@@ -192,20 +194,10 @@ class DashboardApp(App[None]):
             return
         from voisin.cli.wallet import render_statement
 
-        console = Console(record=True, width=max(40, self.size.width - 6), file=_Null())
+        console = Console(record=True, width=max(40, self.size.width - 6), file=io.StringIO())
         render_statement(statement_for(self.feed.path, key), console)
         self.push_screen(TextScreen(console.export_text()))
 
     def action_blocks(self) -> None:
         lines = [f"{b.height:>6}  {b.interval:<17}  {b.kinds}" for b in self.feed.recent]
         self.push_screen(TextScreen("recent blocks\n\n" + "\n".join(lines)))
-
-
-class _Null:
-    """A file that swallows what a recording console would print."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None

@@ -65,3 +65,11 @@ def test_sparkline_scales_fills_and_buckets() -> None:
     assert spark([0.0, 0.0, 1.0, 1.0], 2) == "▁█"
     assert spark([None, 2.0], 2) == " ▄"
     assert spark([], 5) == ""
+
+
+def test_refusals_by_code_over_time() -> None:
+    from voisin.cli.dashboard.operator import _over_time
+
+    history = [{"replay": 1}, {"replay": 1, "malformed": 2}, {"replay": 4, "malformed": 2}]
+    # per poll: malformed +2 then +0; replay +0 then +3
+    assert _over_time(history) == "malformed 2 █████▁▁▁▁▁  replay 4 ▁▁▁▁▁█████"
