@@ -290,7 +290,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
         "bids accepted / rejected",
         f"{report.bids - rejected:,} / {rejected:,}" + (f" ({reasons})" if reasons else ""),
     )
-    ledger.add_row("congestion rent (EUR)", f"{acc.congestion_rent_eur:,.2f}")
+    ledger.add_row("congestion rent, every trade (EUR)", f"{acc.congestion_rent_eur:,.2f}")
     if f.wheeling_fees_eur:
         ledger.add_row("wheeling fees (EUR)", f"{f.wheeling_fees_eur:,.2f}")
     if acc.local_charge_eur_per_kwh:
