@@ -38,7 +38,8 @@ class ClockBar(Static):
         at = selected or (cleared[-1] if cleared else "-")
         clock = countdown(status, since_poll_s)
         self.update(
-            f"[b]{at}[/b]  {clock}{'  [reverse] PAUSED [/reverse]' if paused else ''}\n"
+            f"[b]{at}[/b]  {clock}  head {feed.head_hash[:8]}"
+            f"{'  [reverse] PAUSED [/reverse]' if paused else ''}\n"
             f"height {feed.height:,} {verified}  p2p share {f.p2p_share:.1%}  "
             f"self-sufficiency {f.self_sufficiency:.1%}  {tokens(f.supply_micro):,.0f} tokens"
         )
