@@ -256,14 +256,16 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     if args.report:
         from voisin.cli.report import write_report
 
-        console.print(f"report: {write_report(report.ledger_path)}", highlight=False)
+        source = config.ledger or report.ledger_path  # the URL itself, not its shown form
+        target = write_report(source, out=config.out / "report.html" if config.ledger else None)
+        console.print(f"report: {target}", highlight=False)
     return 0
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML report of a run's ledger")
     p.add_argument(
-        "run_dir", type=Path, nargs="?", default=Path("voisin-out"), help="folder (or ledger)"
+        "run_dir", nargs="?", default="voisin-out", help="folder, ledger file or postgresql:// URL"
     )
     p.add_argument("--out", type=Path, help="HTML file to write (default RUN_DIR/report.html)")
     p.set_defaults(run=_report)

@@ -18,6 +18,7 @@ from voisin.cli.simulation import LEDGER_FILE
 from voisin.errors import InvalidInput
 from voisin.ledger import verify_ledger
 from voisin.ledger.figures import TOKEN_WORTH, IntervalFigures, LedgerFigures, tokens
+from voisin.ledger.store import is_database_url
 
 REPORT_FILE = "report.html"
 MAX_BUSES_PLOTTED = 10
@@ -183,8 +184,9 @@ def _tokens(labels: Sequence[str], ivs: Sequence[IntervalFigures]) -> str:
     return bar_chart("tokens", labels, series, "tokens", fmt=".3f") + legend(list(series))
 
 
-def render_report(ledger_path: Path) -> str:
-    """The report's HTML for the ledger at ``ledger_path`` (verified first)."""
+def render_report(ledger_path: Path | str) -> str:
+    """The report's HTML for the ledger at ``ledger_path`` (a file or a PostgreSQL URL),
+    verified first."""
     verified = verify_ledger(ledger_path)
     f = LedgerFigures.from_ledger(ledger_path)
     ivs = [f.intervals[k] for k in sorted(f.intervals) if f.intervals[k].status]
@@ -206,7 +208,7 @@ def render_report(ledger_path: Path) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>voisin report {escape(span)}</title><style>{_CSS}</style></head><body>"
         f"<h1>voisin: {escape(span)}</h1>"
-        f"<p>Ledger {escape(ledger_path.name)}, height {verified.height:,}, head "
+        f"<p>Ledger {escape(_name(ledger_path))}, height {verified.height:,}, head "
         f"<code>{escape(verified.head_hash[:16])}</code>: <b data-figure=verified>verified</b> "
         f"({verified.transactions:,} transactions, {len(ivs):,} intervals cleared, "
         f"{len(f.participants):,} participants). Every figure below is computed from the "
@@ -215,8 +217,21 @@ def render_report(ledger_path: Path) -> str:
     )
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Write ``report.html`` beside the run's ledger (or to ``out``); returns its path."""
+def _name(source: Path | str) -> str:
+    """The ledger as the page names it: a file's name; a database never with its URL
+    (which may carry a password)."""
+    return source.name if isinstance(source, Path) else "in PostgreSQL"
+
+
+def write_report(run_dir: Path | str, out: Path | None = None) -> Path:
+    """Write ``report.html`` beside the run's ledger (or to ``out``); returns its path.
+    ``run_dir`` may be a PostgreSQL URL, then ``out`` says where the page goes."""
+    if is_database_url(run_dir):
+        target = out or Path(REPORT_FILE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_report(str(run_dir)), encoding="utf-8")
+        return target
+    run_dir = Path(run_dir)
     ledger_path = run_dir / LEDGER_FILE if run_dir.is_dir() else run_dir
     if not ledger_path.is_file():
         raise InvalidInput(f"no ledger at {ledger_path} (run `voisin simulate` first?)",
