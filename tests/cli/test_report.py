@@ -67,7 +67,7 @@ def report(recorded_run: SimulationReport) -> Path:
     return write_report(recorded_run.ledger_path.parent)
 
 
-def _assert_totals(values: dict[str, str], ledger: Path) -> None:
+def _assert_totals(values: dict[str, str], ledger: Path | str) -> None:
     f = LedgerFigures.from_ledger(ledger)
     verified = verify_ledger(ledger)
     assert int(values["supply_micro"]) == verified.supply_micro == f.supply_micro
@@ -136,3 +136,28 @@ def test_report_command_and_simulate_report(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"report: {out / 'report.html'}" in done.stdout.replace("\n", "")
     _assert_totals(_figures((out / "report.html").read_text()).values, out / "ledger.sqlite")
+
+
+@pytest.mark.slow
+def test_report_of_a_postgresql_ledger(tmp_path: Path) -> None:
+    """The same page from a ledger in a real PostgreSQL server, its URL never shown."""
+    from tests.ledger.pg_server import postgres_server
+    from voisin.cli.simulation import SimulationConfig, run_simulation
+
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"no PostgreSQL server: {exc}")
+        pytest.skip(str(exc))
+    try:
+        run_simulation(
+            SimulationConfig(out=tmp_path, ledger=url, households=2, minutes=60, grid_check=False)
+        )
+        page = write_report(url, out=tmp_path / "r.html")
+        html = page.read_text(encoding="utf-8")
+        assert url not in html
+        _assert_totals(_figures(html).values, url)
+    finally:
+        server.__exit__(None, None, None)
