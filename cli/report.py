@@ -66,7 +66,7 @@ def _totals(f: LedgerFigures, supply_micro: int) -> str:
          f.imbalance_surplus_kwh, f"{f.imbalance_surplus_kwh:,.1f}"),
         ("peer-to-peer share of purchases", "p2p_share", f.p2p_share, f"{f.p2p_share:.1%}"),
         ("community self-sufficiency", "self_sufficiency", f.self_sufficiency,
-         f"{f.self_sufficiency:.1%}"),
+         f.self_sufficiency_text()),
         ("tokens paid peer to peer", "paid_p2p_micro", f.paid_p2p_micro,
          f"{tokens(f.paid_p2p_micro):,.2f}"),
         ("tokens minted as green rewards", "minted_micro", f.minted_micro,

@@ -317,7 +317,9 @@ def run_simulation(
     report.verified = verified.balances_ok
     report.transactions = verified.transactions
     report.minted_tokens = tokens(verified.minted_micro)
-    report.figures = LedgerFigures.from_ledger(path)
+    report.figures = LedgerFigures.from_ledger(
+        path, groups={p.participant_id: p.group for p in participants}
+    )
     if config.grid_check and scenario.grid.physical:
         from voisin.cli.grid_states import metered_states, scheduled_states
         from voisin.grid.day_check import check_day

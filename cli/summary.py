@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from voisin.cli.accounts import Accounts
 from voisin.cli.simulation import SimulationReport
 from voisin.ledger.figures import TOKEN_WORTH, LedgerFigures, tokens
 
@@ -62,8 +63,8 @@ def _heading(report: SimulationReport, console: Console) -> None:
     )
 
 
-def _balance(figures: LedgerFigures) -> Table:
-    m = figures.metered
+def _balance(acc: Accounts) -> Table:
+    m = acc.metered
     table = Table(title="Energy balance, as metered (kWh)")
     table.add_column("")
     table.add_column("kWh", justify="right")
@@ -106,7 +107,7 @@ def _routes(figures: LedgerFigures, title: str) -> Table:
     table.add_row("[b]total[/b]", f"[b]{bought:,.1f}[/b]", f"[b]{sold:,.1f}[/b]")
     table.caption = (
         f"peer-to-peer share of purchases {f.p2p_share:.1%}; community self-sufficiency "
-        f"{f.self_sufficiency:.1%} (load not drawn through the transformer)"
+        f"{f.self_sufficiency_text()} (load not drawn through the transformer)"
     )
     return table
 
@@ -243,7 +244,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     f, acc = report.figures, report.accounts
     cfg = report.run
     _heading(report, console)
-    console.print(_balance(f))
+    console.print(_balance(acc))  # whole readings: the ledger's public ones lack PV and load
     console.print(
         _routes(f, f"Market routes, {cfg.days:,} day(s) x {1440 // cfg.minutes:,} intervals")
     )

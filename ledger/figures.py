@@ -89,11 +89,13 @@ class ReadingEnergy:
 def reading_energy(body: Mapping[str, Any]) -> ReadingEnergy:
     """The one place a reading transaction's body is read: if readings become sealed to
     their owners, only this function changes."""
+    # a public reading (docs/privacy.md) carries import and export only; PV, load and
+    # battery stay sealed to the owner and count as 0 here
     return ReadingEnergy(
         participant=body["participant"],
         interval=body["interval"],
-        pv_kwh=body["pv_kwh"],
-        load_kwh=body["load_kwh"],
+        pv_kwh=body.get("pv_kwh", 0.0),
+        load_kwh=body.get("load_kwh", 0.0),
         battery_kwh=body.get("battery_kwh", 0.0),
         import_kwh=body["import_kwh"],
         export_kwh=body["export_kwh"],
@@ -200,12 +202,17 @@ class LedgerFigures:
     participants: dict[str, ParticipantFigures] = field(default_factory=dict)
     intervals: dict[str, IntervalFigures] = field(default_factory=dict)
     contract_book: ContractBook = field(default_factory=ContractBook)
+    groups: dict[str, str] = field(default_factory=dict)
+    """Member id -> group, from whoever knows the members (the ledger does not)."""
 
     @classmethod
-    def from_ledger(cls, source: str | Path | LedgerStore) -> LedgerFigures:
-        """Every figure of the ledger at ``source``, in one pass over its transactions."""
+    def from_ledger(
+        cls, source: str | Path | LedgerStore, groups: Mapping[str, str] | None = None
+    ) -> LedgerFigures:
+        """Every figure of the ledger at ``source``, in one pass over its transactions.
+        The ledger names no member's group; ``groups`` (id -> group) supplies them."""
         store = open_store(source, read_only=True) if isinstance(source, str | Path) else source
-        figures = cls()
+        figures = cls(groups=dict(groups or {}))
         try:
             for height, block_hash, _, _ in store.raw_blocks():
                 figures.height, figures.head_hash = height, block_hash
@@ -235,10 +242,18 @@ class LedgerFigures:
         return self.p2p_kwh / bought if bought > 0 else 0.0
 
     @property
+    def load_known(self) -> bool:
+        """Whether the readings taken carried load (public readings do not)."""
+        return any(i.load_kwh > 0 for i in self.intervals.values())
+
+    def self_sufficiency_text(self) -> str:
+        return f"{self.self_sufficiency:.1%}" if self.load_known else "n/a (sealed)"
+
+    @property
     def self_sufficiency(self) -> float:
         """Share of the community's metered load not drawn through the transformer."""
         load = sum(i.load_kwh for i in self.intervals.values())
-        if load <= 0:
+        if load <= 0:  # public readings carry no load: 0 says "not known"
             return 0.0
         drawn = sum(i.upstream_import_kwh for i in self.intervals.values())
         return max(0.0, 1.0 - drawn / load)
@@ -275,7 +290,9 @@ class LedgerFigures:
 
     def _registration(self, body: Mapping[str, Any]) -> None:
         p = self.participant(body["participant_id"])
-        p.group, p.kind, p.bus = body["group"], body["kind"], body["bus"]
+        pid = body["participant_id"]
+        p.group = self.groups.get(pid, body.get("group", "member"))
+        p.kind, p.bus = body.get("kind", ""), body["bus"]
         p.import_tariff_eur_per_kwh = body["tariff"]["import_eur_per_kwh"]
         p.export_tariff_eur_per_kwh = body["tariff"]["export_eur_per_kwh"]
 

@@ -41,5 +41,5 @@ class ClockBar(Static):
             f"[b]{at}[/b]  {clock}  head {feed.head_hash[:8]}"
             f"{'  [reverse] PAUSED [/reverse]' if paused else ''}\n"
             f"height {feed.height:,} {verified}  p2p share {f.p2p_share:.1%}  "
-            f"self-sufficiency {f.self_sufficiency:.1%}  {tokens(f.supply_micro):,.0f} tokens"
+            f"self-suff. {f.self_sufficiency_text()}  {tokens(f.supply_micro):,.0f} tokens"
         )
