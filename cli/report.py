@@ -143,7 +143,10 @@ def _physics(labels: Sequence[str], ivs: Sequence[IntervalFigures]) -> str:
 
 def _battery(labels: Sequence[str], ivs: Sequence[IntervalFigures]) -> str:
     if not any(i.battery_kwh for i in ivs):
-        return "<p class=note>No battery moved energy.</p>"
+        return (
+            "<p class=note>No battery energy on the ledger: public readings carry import "
+            "and export only; the battery's charge is in each owner's sealed reading.</p>"
+        )
     stored, level = [], 0.0
     for i in ivs:
         level -= i.battery_kwh  # discharge is positive in readings
