@@ -262,7 +262,7 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML report of a run's ledger")
     p.add_argument(
         "run_dir", nargs="?", default="voisin-out", help="folder, ledger file or postgresql:// URL"

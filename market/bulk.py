@@ -62,7 +62,6 @@ def clear_arrays(
             book.sell[first],
             book.green[first],
             premium,
-            net.local_charge_eur_per_kwh,
         ),
         book.green[first],
     )

@@ -157,15 +157,14 @@ def trade_prices(
     sell: np.ndarray,
     green: np.ndarray,
     green_premium_eur_per_kwh: float,
-    local_charge_eur_per_kwh: float = 0.0,
 ) -> np.ndarray:
-    """What each bid trades at, on arrays by bid (``clear_arrays``, which has no
-    settlement adjustments): its bus price, plus the green premium for sellers and
-    green-only buyers, less the local charge for sellers, rounded as
-    ``protocol.trades.trade_prices`` rounds."""
+    """The price each bid is paired at, on arrays by bid (``clear_arrays``): its bus
+    price plus the green premium for sellers and green-only buyers, rounded as
+    ``protocol.trades.trade_prices`` rounds. A local charge is left out on purpose: the
+    buyer pays it on top of its seller's price, so a p2p piece is payable exactly when
+    the seller's price before the charge does not exceed its buyer's."""
     premium = np.where(sell | green, green_premium_eur_per_kwh, 0.0)
-    charge = np.where(sell, local_charge_eur_per_kwh, 0.0)
-    return np.round(bus_price_eur_per_kwh + premium - charge, PRICE_DECIMALS) + 0.0
+    return np.round(bus_price_eur_per_kwh + premium, PRICE_DECIMALS) + 0.0
 
 
 def pair_allocations(
@@ -175,14 +174,14 @@ def pair_allocations(
     grid_root: str,
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
-    local_charge_eur_per_kwh: float = 0.0,
 ) -> list[Allocation]:
     """``pair_by_price`` for bid-level allocations (``trades.to_trades`` calls it).
 
-    A bid trades at the price ``protocol.trades.trade_prices`` gives its side against
-    the grid (its bus price, its adjustment, the green premium where it applies), the
-    one rule the market and the verifier share; a preferred discount moves both sides
-    of a trade alike, so it cannot turn one round."""
+    A bid is paired at the price ``protocol.trades.trade_prices`` gives its side against
+    the grid without a local charge (its bus price, its adjustment, the green premium
+    where it applies; the charge comes on top of every p2p seller's price, see
+    ``trade_prices``), the one rule the market and the verifier share; a preferred
+    discount moves both sides of a trade alike, so it cannot turn one round."""
     index = {bid.bid_id: i for i, bid in enumerate(bids)}
     green = np.array([b.green_only for b in bids], dtype=bool)
     price = np.array(
@@ -194,7 +193,6 @@ def pair_allocations(
                 b if b.side is Side.SELL else None,
                 b if b.side is Side.BUY else None,
                 adjustment_eur_per_kwh,
-                local_charge_eur_per_kwh,
             )[int(b.side is Side.SELL)]
             for b in bids
         ],

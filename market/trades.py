@@ -135,7 +135,6 @@ def to_trades(
         grid_root,
         green_premium_eur_per_kwh,
         adjustment_eur_per_kwh,
-        local_charge_eur_per_kwh,
     )
     by_id = {bid.bid_id: bid for bid in bids}
     trades = []

@@ -15,6 +15,7 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.coordinate import Coordinate
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
@@ -189,7 +190,7 @@ class DashboardApp(App[None]):
         people = self.query_one(PeopleTable)
         if not people.row_count:
             return
-        key = people.coordinate_to_cell_key((people.cursor_row, 0)).row_key.value
+        key = people.coordinate_to_cell_key(Coordinate(people.cursor_row, 0)).row_key.value
         if key is None:
             return
         from voisin.cli.wallet import render_statement
