@@ -21,23 +21,34 @@ times HiGHS options on the transport LP.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from voisin.ledger import Ledger
+from voisin.market import Operator
 from voisin.market.bulk import clear_arrays
 from voisin.market.engine import run_interval
 from voisin.market.formulation import Conditions, build_program
-from voisin.market.instances import generate, generate_physical
+from voisin.market.instances import generate, generate_physical, generate_signed
 from voisin.market.lp_highs import solve_program
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
+from voisin.protocol import Interval, KeyPair
 
 PYOMO_MAX_BIDS = 100_000
+OPERATOR_MAX_BIDS = 1_000_000
+INTERVAL = Interval.parse("2026-06-22T12:00Z")
+ALLOWANCE_MICRO = 1_000 * 1_000_000  # tokens enough for any member's purchases
 COMPARE = {
     "dual simplex (default)": {},
     "dual simplex, presolve on": {"presolve": "on"},
@@ -73,7 +84,52 @@ def pyomo_seconds(net: Network, book: SegmentBook) -> tuple[float, float]:
     return time.perf_counter() - began, outcome.solution.objective
 
 
-def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
+def operator_seconds(n: int, seed: int, profile: Path | None) -> dict[str, float]:
+    """``Operator.close_gate`` end to end on the same instance as signed bids: the bids
+    go in through ``submit_bid`` (signature, gate, replay and self-trade checks:
+    ``intake``), then ``close_gate`` clears and commits the block to a fresh SQLite
+    ledger (WAL, synchronous FULL). ``profile`` writes a cProfile of ``close_gate``."""
+    began = time.perf_counter()
+    market = generate_signed(n, seed, INTERVAL)
+    made = time.perf_counter() - began
+    with tempfile.TemporaryDirectory() as folder:
+        supply = (len(market.members) + 1) * ALLOWANCE_MICRO
+        opening = INTERVAL.start.isoformat()
+        key = KeyPair.derive("bench", "operator")
+        with Ledger.open(
+            Path(folder) / "ledger.sqlite", key, genesis_supply_micro=supply, time=opening
+        ) as ledger:
+            operator = Operator(market.grid, ledger)
+            operator.register(market.members, time=opening, allowance_micro=ALLOWANCE_MICRO)
+            began = time.perf_counter()
+            for signed in market.bids:
+                operator.submit_bid(signed, INTERVAL)
+            intake = time.perf_counter() - began
+            profiler = cProfile.Profile() if profile is not None else None
+            began, cpu = time.perf_counter(), time.process_time()
+            if profiler is not None:
+                profiler.enable()
+            result = operator.close_gate(INTERVAL)
+            if profiler is not None:
+                profiler.disable()
+            close, close_cpu = time.perf_counter() - began, time.process_time() - cpu
+            transactions = ledger.block(ledger.height).header.tx_count
+    if profiler is not None and profile is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        profile.write_text(out.getvalue())
+    return {
+        "make": made,
+        "intake": intake,
+        "close_gate": close,
+        "close_cpu": close_cpu,
+        "op_trades": len(result.trades),
+        "op_welfare": result.welfare_eur,
+        "op_transactions": transactions,
+    }
+
+
+def run_one(n: int, seed: int, compare: bool, profile: Path | None = None) -> dict[str, object]:
     warm_net, warm_book = generate(200, seed + 1)  # first calls load code paths: untimed
     uniform_floor(warm_book, warm_net)
     clear_arrays(warm_book, warm_net)
@@ -90,6 +146,9 @@ def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
     row["trades"] = len(result.split)
     row["floor"] = floor
     row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if n <= OPERATOR_MAX_BIDS:
+        row.update(operator_seconds(n, seed, profile))
+        row["op_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     physical, _ = generate_physical(n, seed)
     for name, passes in (("lindist", 1), ("lossy", 2)):
         began = time.perf_counter()
@@ -113,19 +172,27 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="also time HiGHS options")
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of each close_gate into this folder"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.seed, args.compare)))
+        where = args.profile / f"close_gate_{args.one}.txt" if args.profile else None
+        print(json.dumps(run_one(args.one, args.seed, args.compare, where)))
         return
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     print(
         f"{'bids':>9} {'buses':>6} {'solve':>7} {'publish':>7} {'split':>7} "
         f"{'total':>7} {'peakMB':>7} {'iters':>6} | {'floor':>7} {'x floor':>7} | "
         f"{'pyomo':>7} {'x faster':>8} | {'V-LP':>7} {'x tr':>5} {'x fl':>6} | "
         f"{'V+loss':>7} {'x tr':>5} {'x fl':>6}"
     )
+    rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         command = [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)]
+        command += ["--profile", str(args.profile)] if args.profile else []
         output = subprocess.run(
             command + (["--compare"] if args.compare else []),
             check=True,
@@ -133,6 +200,7 @@ def main() -> None:
             text=True,
         ).stdout
         row = json.loads(output.strip().splitlines()[-1])
+        rows.append(row)
         pyomo = row.get("pyomo")
         pyomo_cols = (
             f"{pyomo:7.3f} {pyomo / row['total']:8.1f}" if pyomo else f"{'skipped':>7} {'-':>8}"
@@ -151,6 +219,31 @@ def main() -> None:
             print(f"{'':>9}   warning: Pyomo welfare differs by {row['pyomo_gap']:.2e} EUR")
         for name, (seconds, iterations) in row.get("compare", {}).items():
             print(f"{'':>9}   {name:<38} {seconds:7.3f} s {iterations:>7} iterations")
+    operator_table(rows)
+
+
+def operator_table(rows: list[dict[str, object]]) -> None:
+    """The operator's path beside the array path and the floor of the same run."""
+    print()
+    print(
+        f"{'bids':>9} {'intake':>7} {'bids/s':>8} | {'close':>7} {'x array':>7} "
+        f"{'x floor':>7} {'x pyomo':>7} | {'trades':>7} {'txs':>8} {'peakMB':>7}  target"
+    )
+    for row in rows:
+        if "close_gate" not in row:
+            continue
+        n, close = int(row["n"]), float(row["close_gate"])
+        pyomo = row.get("pyomo")
+        versus = f"{close / float(pyomo):7.2f}" if pyomo else f"{'-':>7}"
+        limit = {100_000: 1.0, 1_000_000: 10.0}.get(n)
+        met = limit is None or (close <= limit and close <= 3 * float(row["total"]))
+        note = f"<= {limit:.0f} s and <= 3x array: {'met' if met else 'MISSED'}" if limit else ""
+        print(
+            f"{n:>9} {row['intake']:7.3f} {n / float(row['intake']):8.0f} | {close:7.3f} "
+            f"{close / float(row['total']):7.1f} {close / float(row['floor']):7.0f} {versus} | "
+            f"{row['op_trades']:>7} {row['op_transactions']:>8} {row['op_peak_mb']:7.0f}  {note}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ token transactions would overdraw an account is refused before anything is writt
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from voisin.errors import InvalidInput, LedgerError
@@ -27,7 +27,7 @@ from voisin.protocol import (
     merkle,
     sha256_hex,
 )
-from voisin.protocol.blocks import tx_leaf_hash
+from voisin.protocol.blocks import EncodedTransaction, tx_leaf_hash
 
 GENESIS_PREV_HASH = "0" * 64
 DEFAULT_FUND = "fund"
@@ -152,7 +152,11 @@ class Ledger:
         return self._book.copy()
 
     def append(
-        self, transactions: Iterable[Transaction], *, interval: str | None, time: str
+        self,
+        transactions: Iterable[Transaction | EncodedTransaction],
+        *,
+        interval: str | None,
+        time: str,
     ) -> Block:
         """Sign and durably store one block; returns it once it is on disk.
 
@@ -164,40 +168,75 @@ class Ledger:
         ``stopped`` until the ledger is reopened, so nothing is acknowledged on storage
         in an unknown state.
         """
+        txs = tuple(transactions)
+        header, signature = self._seal(txs, interval, time)
+        return Block(
+            header=header,
+            signature=signature,
+            transactions=tuple(
+                t.transaction() if isinstance(t, EncodedTransaction) else t for t in txs
+            ),
+        )
+
+    def append_entries(
+        self,
+        entries: Sequence[Transaction | EncodedTransaction],
+        *,
+        interval: str | None,
+        time: str,
+    ) -> BlockHeader:
+        """``append`` without building the ``Block`` object: the operator's path, where
+        a block holds every bid and trade of a gate and nobody reads it back."""
+        return self._seal(entries, interval, time)[0]
+
+    def _seal(
+        self,
+        txs: Sequence[Transaction | EncodedTransaction],
+        interval: str | None,
+        time: str,
+    ) -> tuple[BlockHeader, str]:
         if self._stopped:
             raise LedgerError(
                 f"ledger stopped after a failed write ({self._stopped}); "
                 "reopen it once the storage is fixed",
                 code="stopped",
             )
-        txs = tuple(transactions)
         staged = self._book.copy()
         rows = []
         hashes = []
         header_height = self._height + 1
+        contract_bodies = []
         # The hot loop of the ledger (about 10 us a transaction): encode, hash and stage
-        # the tokens in one pass.
+        # the tokens in one pass; an encoded entry comes hashed already.
         for i, t in enumerate(txs):
             kind = _KIND_NAME[t.kind]
-            try:
-                body = t.body_bytes if t.body_bytes is not None else canonical_bytes(t.body)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(
-                    f"transaction {i} ({kind}) has a body that is not plain JSON: {exc}",
-                    code="bad-transaction",
-                ) from None
+            if isinstance(t, EncodedTransaction):
+                body, leaf = t.body_bytes, t.leaf
+                if kind in _TOKEN_KINDS or kind == _CONTRACT:
+                    data = t.decoded()
+            else:
+                data = t.body
+                try:
+                    body = t.body_bytes if t.body_bytes is not None else canonical_bytes(data)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInput(
+                        f"transaction {i} ({kind}) has a body that is not plain JSON: {exc}",
+                        code="bad-transaction",
+                    ) from None
+                leaf = tx_leaf_hash(kind, body)
             if kind in _TOKEN_KINDS:
                 if kind == _GENESIS and header_height:
                     raise LedgerError("a genesis transaction outside block 0", code="bad-token-tx")
-                staged.apply_body(kind, t.body)
-            leaf = tx_leaf_hash(kind, body)
+                staged.apply_body(kind, data)
+            elif kind == _CONTRACT:
+                contract_bodies.append(data)
             hashes.append(leaf)
             rows.append((kind, body.decode("utf-8"), leaf.hex()))
         latest = newest_interval(self._latest_interval, interval)
         contracts = self._contracts
-        if any(t.kind is TxKind.CONTRACT for t in txs):
+        if contract_bodies:
             contracts = contracts.copy()
-            contracts.apply_all((t.body for t in txs if t.kind is TxKind.CONTRACT), after=latest)
+            contracts.apply_all(contract_bodies, after=latest)
         header = BlockHeader(
             height=self._height + 1,
             prev_hash=self._head,
@@ -222,7 +261,7 @@ class Ledger:
             raise
         self._book, self._height, self._head = staged, header.height, block_hash
         self._contracts, self._latest_interval = contracts, latest
-        return Block(header=header, signature=signature, transactions=txs)
+        return header, signature
 
     def block(self, height: int) -> Block:
         return self._store.block(height)

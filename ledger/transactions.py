@@ -26,7 +26,9 @@ from voisin.protocol import (
     canonical_bytes,
     digest,
 )
+from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.merkle import root as merkle_root
+from voisin.protocol.merkle import root_from_hashes
 from voisin.protocol.signed import Signed
 
 MICRO_PER_TOKEN = 1_000_000
@@ -85,15 +87,28 @@ def _signed(item: Any) -> Signed[Any]:
     return item if isinstance(item, Signed) else Signed.of(item)
 
 
-def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -> Transaction:
+def bid_digest(
+    bids: Sequence[Bid | Signed[Bid]],
+    interval: str | None = None,
+    leaf_hashes: Sequence[bytes] | None = None,
+) -> Transaction:
     """Commit to the whole order book of one interval.
 
     ``bids_root`` is the Merkle root over each bid's bytes as its participant signed
     them (signature included; a plain ``Bid`` as its RFC 8785 bytes), bids sorted by
-    ``bid_id``, so a bidder can later prove its bid was in.
+    ``bid_id``, so a bidder can later prove its bid was in. ``leaf_hashes``, when
+    given, are those bytes' RFC 6962 leaf hashes, bids already in ``bid_id`` order
+    (the operator hashes each bid once, at intake).
     """
     signed = sorted((_signed(b) for b in bids), key=lambda s: s.value.bid_id)
     ordered = [s.value for s in signed]
+    if leaf_hashes is not None and len(leaf_hashes) != len(signed):
+        raise ValueError("one leaf hash per bid")
+    root = (
+        merkle_root([s.data for s in signed])
+        if leaf_hashes is None
+        else root_from_hashes(leaf_hashes)
+    )
     intervals = {b.interval for b in ordered} | ({interval} if interval is not None else set())
     if len(intervals) > 1:
         raise InvalidInput(f"bid digest mixes intervals {sorted(intervals)}", code="bad-book")
@@ -104,7 +119,7 @@ def bid_digest(bids: Sequence[Bid | Signed[Bid]], interval: str | None = None) -
             "bid_count": len(ordered),
             "buy_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.BUY),
             "sell_kwh": sum(b.energy_kwh for b in ordered if b.side is Side.SELL),
-            "bids_root": merkle_root([s.data for s in signed]).hex(),
+            "bids_root": root.hex(),
         },
     )
 
@@ -124,6 +139,12 @@ def terms_hash(terms: dict[str, Any]) -> str:
 def bid(signed: Bid | Signed[Bid]) -> Transaction:
     """One bid of the book as cleared, stored as the bytes its participant signed."""
     return Transaction.of_canonical(TxKind.BID, _signed(signed).data)
+
+
+def bid_entry(signed: Signed[Bid]) -> EncodedTransaction:
+    """``bid`` already encoded and hashed, never decoded: what the operator's intake
+    makes once per accepted bid, for the gate's block."""
+    return EncodedTransaction.of(TxKind.BID, signed.data)
 
 
 def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:

@@ -6,10 +6,11 @@ hashed in ``bid_id`` order, so the order in which bids arrived never changes the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid, Grid, digest
+from voisin.protocol import Bid, Grid, canonical_bytes, digest, sha256_hex
+from voisin.protocol.signed import Signed
 
 
 def require_unique_ids(bids: Iterable[Bid]) -> None:
@@ -23,11 +24,21 @@ def require_unique_ids(bids: Iterable[Bid]) -> None:
         seen.add(bid.bid_id)
 
 
-def book_hash(bids: Sequence[Bid]) -> str:
-    """Digest (hex) of the bids sorted by ``bid_id``, signatures included."""
+def book_hash(bids: Sequence[Bid], received: Mapping[str, Signed[Bid]] | None = None) -> str:
+    """Digest (hex) of the bids sorted by ``bid_id``, signatures included.
+
+    The canonical bytes of the list are its members' canonical bytes between ``[``,
+    ``,`` and ``]``, so a bid found in ``received`` (by id, the very object: one that
+    contracts did not rewrite) is hashed from the bytes it arrived as, not encoded again.
+    """
     require_unique_ids(bids)
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    return digest([bid.model_dump(mode="json") for bid in ordered])
+    known = received or {}
+    parts = []
+    for bid in ordered:
+        held = known.get(bid.bid_id)
+        parts.append(held.data if held is not None and held.value is bid else canonical_bytes(bid))
+    return sha256_hex(b"[" + b",".join(parts) + b"]")
 
 
 def grid_hash(grid: Grid) -> str:

@@ -25,9 +25,11 @@ import numpy as np
 from voisin.market.feeder import Feeder
 from voisin.market.netting import GRID_PARTY, NettedSplit, net_split
 from voisin.market.network import Network
-from voisin.market.pricing import clean
+from voisin.market.pairing import pair_by_price
+from voisin.market.pricing import PRICE_DECIMALS, clean
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
-from voisin.protocol import Bid, Grid, Side
+from voisin.protocol import GRID, Bid, Grid, Side, Trade, TradeKind
+from voisin.protocol.trades import trade_prices
 
 NETTED_SPLIT_BIDS = 500
 """Books with more bids than this use the netted split (see docs/clearing.md, "Scale")."""
@@ -80,8 +82,27 @@ def allocate_netted(
 ) -> list[Allocation]:
     """Bid-level split for large books: preferences, same bus, feeder walk, grid."""
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
+    split = split_netted(ordered, cleared_kwh, grid)
+    ids = [b.bid_id for b in ordered]
+    return [
+        Allocation(
+            None if seller == GRID_PARTY else ids[seller],
+            None if buyer == GRID_PARTY else ids[buyer],
+            energy,
+        )
+        for seller, buyer, energy in zip(
+            split.seller.tolist(), split.buyer.tolist(), split.energy_kwh.tolist(), strict=True
+        )
+    ]
+
+
+def split_netted(
+    ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
+) -> NettedSplit:
+    """``allocate_netted`` as arrays of indices into ``ordered`` (bids in ``bid_id``
+    order), the same pieces in the same order: what ``clear`` turns into trades in bulk."""
     left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
-    out: list[Allocation] = []
+    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     prefers = any(b.preferred for b in ordered)
     feeder = Feeder.of(grid) if prefers else None
     net = Network.of(grid)
@@ -90,23 +111,24 @@ def allocate_netted(
     sell = np.array([b.side is Side.SELL for b in ordered], dtype=bool)
     green = np.array([b.green_only for b in ordered], dtype=bool)
     ids = [b.bid_id for b in ordered]
+    position = {bid_id: i for i, bid_id in enumerate(ids)} if prefers else {}
 
-    def place(split: NettedSplit, *, peers_only: bool) -> None:
-        for seller, buyer, energy in zip(
-            split.seller.tolist(), split.buyer.tolist(), split.energy_kwh.tolist(), strict=True
-        ):
-            if peers_only and GRID_PARTY in (seller, buyer):
-                continue
-            if peers_only:
-                left[ids[seller]] = clean(left[ids[seller]] - energy, ENERGY_DECIMALS)
-                left[ids[buyer]] = clean(left[ids[buyer]] - energy, ENERGY_DECIMALS)
-            out.append(
-                Allocation(
-                    None if seller == GRID_PARTY else ids[seller],
-                    None if buyer == GRID_PARTY else ids[buyer],
-                    energy,
-                )
+    def preferred(allocations: list[Allocation]) -> None:
+        pieces.append(
+            (
+                np.array([position[a.seller_bid or ""] for a in allocations], dtype=np.int64),
+                np.array([position[a.buyer_bid or ""] for a in allocations], dtype=np.int64),
+                np.array([a.energy_kwh for a in allocations], dtype=float),
             )
+        )
+
+    def place_peers(split: NettedSplit) -> None:
+        peer = (split.seller != GRID_PARTY) & (split.buyer != GRID_PARTY)
+        seller, buyer, energy = split.seller[peer], split.buyer[peer], split.energy_kwh[peer]
+        for s, b, e in zip(seller.tolist(), buyer.tolist(), energy.tolist(), strict=True):
+            left[ids[s]] = clean(left[ids[s]] - e, ENERGY_DECIMALS)
+            left[ids[b]] = clean(left[ids[b]] - e, ENERGY_DECIMALS)
+        pieces.append((seller, buyer, energy))
 
     def amounts(mask: np.ndarray) -> np.ndarray:
         kwh = np.array([left[i] for i in ids], dtype=float)
@@ -114,9 +136,93 @@ def allocate_netted(
 
     if green.any():  # green-only buyers first: preferences, then peers by the walk
         if feeder is not None:
-            out.extend(_preferred_first(ordered, left, feeder, green=True))
-        place(net_split(bus, sell, amounts(green | sell), net), peers_only=True)
+            preferred(_preferred_first(ordered, left, feeder, green=True))
+        place_peers(net_split(bus, sell, amounts(green | sell), net))
     if feeder is not None:
-        out.extend(_preferred_first(ordered, left, feeder, green=False))
-    place(net_split(bus, sell, amounts(np.ones(len(ids), dtype=bool)), net), peers_only=False)
+        preferred(_preferred_first(ordered, left, feeder, green=False))
+    rest = net_split(bus, sell, amounts(np.ones(len(ids), dtype=bool)), net)
+    pieces.append((rest.seller, rest.buyer, rest.energy_kwh))
+    return NettedSplit(
+        seller=np.concatenate([p[0] for p in pieces]).astype(np.int64),
+        buyer=np.concatenate([p[1] for p in pieces]).astype(np.int64),
+        energy_kwh=np.concatenate([p[2] for p in pieces]).astype(float),
+    )
+
+
+def _bid_prices(
+    ordered: Sequence[Bid],
+    prices: Mapping[str, float],
+    root: str,
+    premium: float,
+    adjust: Mapping[str, float],
+    local: float,
+) -> np.ndarray:
+    """Each bid's trade price against the grid (``protocol.trades.trade_prices``, the
+    rule ``pairing.pair_allocations`` prices by), computed once per kind of bid."""
+    seen: dict[tuple[str, bool, bool, float | None], float] = {}
+    out = np.empty(len(ordered))
+    for i, b in enumerate(ordered):
+        sell = b.side is Side.SELL
+        key = (b.bus, sell, b.green_only, adjust.get(b.bid_id))
+        price = seen.get(key)
+        if price is None:
+            price = trade_prices(
+                prices, root, premium, b if sell else None, None if sell else b, adjust, local
+            )[int(sell)]
+            seen[key] = price
+        out[i] = price
     return out
+
+
+def split_trades(
+    split: NettedSplit,
+    ordered: Sequence[Bid],
+    prices_eur_per_kwh: Mapping[str, float],
+    grid_root: str,
+    interval: str,
+    green_premium_eur_per_kwh: float = 0.0,
+    adjustment_eur_per_kwh: Mapping[str, float] | None = None,
+    local_charge_eur_per_kwh: float = 0.0,
+) -> list[Trade]:
+    """``trades.to_trades`` of the split's pieces (indices into ``ordered``), without a
+    Python object per piece on the way: paired by price on the arrays, each trade priced
+    from its bids' prices against the grid (equal to ``trade_prices`` of the pair unless
+    a preferred discount applies, which is priced pair by pair)."""
+    adjust = adjustment_eur_per_kwh or {}
+    premium = green_premium_eur_per_kwh
+    local = local_charge_eur_per_kwh
+    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, local)
+    green = np.array([b.green_only for b in ordered], dtype=bool)
+    paired = pair_by_price(split, price, green)
+    root = prices_eur_per_kwh[grid_root]
+    grid_sells = round(root, PRICE_DECIMALS) + 0.0  # an import: the root price
+    grid_buys = round(root - local, PRICE_DECIMALS) + 0.0  # as trade_prices: root less local
+    bid_price = price.tolist()
+    discounts = any(b.preferred_discount_eur_per_kwh for b in ordered)
+    trades = []
+    for s, b, energy in zip(
+        paired.seller.tolist(), paired.buyer.tolist(), paired.energy_kwh.tolist(), strict=True
+    ):
+        seller = ordered[s] if s != GRID_PARTY else None
+        buyer = ordered[b] if b != GRID_PARTY else None
+        if discounts and seller is not None and buyer is not None:
+            buyer_price, seller_price = trade_prices(
+                prices_eur_per_kwh, grid_root, premium, seller, buyer, adjust, local
+            )
+        else:
+            buyer_price = bid_price[b] if buyer is not None else grid_buys
+            seller_price = bid_price[s] if seller is not None else grid_sells
+        trades.append(
+            Trade(
+                interval=interval,
+                seller=seller.participant if seller else GRID,
+                buyer=buyer.participant if buyer else GRID,
+                energy_kwh=energy,
+                buyer_price_eur_per_kwh=buyer_price,
+                seller_price_eur_per_kwh=seller_price,
+                kind=TradeKind.P2P if seller and buyer else TradeKind.GRID,
+                buyer_bid_id=buyer.bid_id if buyer else "",
+                seller_bid_id=seller.bid_id if seller else "",
+            )
+        )
+    return trades

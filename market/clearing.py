@@ -15,7 +15,7 @@ import numpy as np
 
 from voisin.errors import InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
-from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted
+from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, split_netted, split_trades
 from voisin.market.dlmp import COMPONENTS
 from voisin.market.engine import Backend as Engine
 from voisin.market.engine import Outcome, run_interval
@@ -30,6 +30,7 @@ from voisin.market.publish import Published, publish
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
+from voisin.protocol.signed import Signed
 
 MATRIX_BACKEND_SEGMENTS = 200
 """``backend="auto"`` clears books with more segments than this through highspy
@@ -195,6 +196,7 @@ def clear(
     base: BusPower | None = None,
     voltage_limits: bool = True,
     gate: bool = True,
+    received: Mapping[str, Signed[Bid]] | None = None,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
@@ -205,8 +207,9 @@ def clear(
     interval's length (it turns kWh into kW for the physics); ``base`` each bus's
     forecast injection that is not in the book. An empty book gives status EMPTY.
     ``backend`` solves the same LP through Pyomo (``"pyomo"``) or highspy directly
-    (``"highs"``); ``"auto"`` picks by size. Raises ``InvalidInput`` for a bad book and
-    ``ClearingError`` if HiGHS fails.
+    (``"highs"``); ``"auto"`` picks by size. ``received`` (by bid id) holds the bytes
+    the bids arrived as, which the book hash reuses instead of encoding them. Raises
+    ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
@@ -234,20 +237,30 @@ def clear(
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
     adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
-    if len(ordered) > NETTED_SPLIT_BIDS:
-        allocations = allocate_netted(ordered, cleared, grid)
+    if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
+        split = split_netted(ordered, cleared, grid)
+        trades = split_trades(
+            split,
+            ordered,
+            prices,
+            grid.root,
+            interval,
+            premium,
+            adjust,
+            grid.local_charge_eur_per_kwh,
+        )
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
-    trades = to_trades(
-        allocations,
-        ordered,
-        prices,
-        grid.root,
-        interval,
-        premium,
-        adjust,
-        grid.local_charge_eur_per_kwh,
-    )
+        trades = to_trades(
+            allocations,
+            ordered,
+            prices,
+            grid.root,
+            interval,
+            premium,
+            adjust,
+            grid.local_charge_eur_per_kwh,
+        )
     local = clean(local_charges_eur(trades, grid.local_charge_eur_per_kwh))
     parts = outcome.parts
     return ClearingResult(
@@ -260,7 +273,7 @@ def clear(
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
         congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local),
-        book_hash=book_hash(ordered),
+        book_hash=book_hash(ordered, received),
         grid_hash=ghash,
         solver=outcome.solution.solver,
         wheeling_fees_eur=out.wheeling_fees_eur,

@@ -8,10 +8,26 @@ import 0.30 and export 0.05 at the root.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from voisin.market.network import Network, Physics
 from voisin.market.segments import SegmentBook
+from voisin.protocol import (
+    Bid,
+    Grid,
+    Interval,
+    KeyPair,
+    Line,
+    Participant,
+    ParticipantKind,
+    Segment,
+    Side,
+    Tariff,
+    canonical_bytes,
+)
+from voisin.protocol.signed import Signed
 
 
 def generate(n: int, seed: int) -> tuple[Network, SegmentBook]:
@@ -62,3 +78,85 @@ def generate_physical(n: int, seed: int, *, hours: float = 0.25) -> tuple[Networ
         physics=physics,
     )
     return physical, book
+
+
+@dataclass(frozen=True)
+class SignedMarket:
+    """DESIGN's instance as the operator receives it: a ``Grid``, its members and every
+    bid signed by its member's key, as the wire bytes an agent sends (``Signed``)."""
+
+    grid: Grid
+    members: tuple[Participant, ...]
+    bids: tuple[Signed[Bid], ...]
+    interval: Interval
+
+
+BIDS_PER_MEMBER = 10
+"""Bids one member makes in the signed instance (same bus, same side: none crosses)."""
+
+
+def generate_signed(n: int, seed: int, interval: Interval) -> SignedMarket:
+    """``generate(n, seed)`` as signed bids from registered members.
+
+    Members are derived keys (``KeyPair.derive("instance", ...)``); bids at one bus and
+    on one side are shared out ``BIDS_PER_MEMBER`` to a member, in bid order, each with
+    the member's next sequence number. Bid ``i`` has id ``b<i>`` (zero-padded), so
+    ``bid_id`` order is bid order and the book is the arrays' book.
+    """
+    net, book = generate(n, seed)
+    grid = Grid(
+        root=net.buses[net.root],
+        buses=net.buses,
+        lines=tuple(
+            Line(from_bus=net.buses[a], to_bus=net.buses[b], capacity_kwh=float(c))
+            for a, b, c in zip(
+                net.line_from.tolist(),
+                net.line_to.tolist(),
+                net.line_capacity_kwh.tolist(),
+                strict=True,
+            )
+        ),
+        import_price_eur_per_kwh=net.import_price_eur_per_kwh,
+        export_price_eur_per_kwh=net.export_price_eur_per_kwh,
+    )
+    tariff = Tariff(import_eur_per_kwh=0.30, export_eur_per_kwh=0.05)
+    members: list[Participant] = []
+    keys: list[KeyPair] = []
+    owner: dict[tuple[int, bool], tuple[int, int]] = {}  # (bus, sell) -> (member, bids)
+    width = len(str(max(n - 1, 0)))
+    bids: list[Signed[Bid]] = []
+    rows = zip(
+        book.bus.tolist(),
+        book.sell.tolist(),
+        book.energy_kwh.tolist(),
+        book.price_eur_per_kwh.tolist(),
+        strict=True,
+    )
+    for i, (bus, sell, energy, price) in enumerate(rows):
+        member, count = owner.get((bus, sell), (-1, BIDS_PER_MEMBER))
+        if count == BIDS_PER_MEMBER:
+            member, count = len(members), 0
+            key = KeyPair.derive("instance", seed, member)
+            keys.append(key)
+            members.append(
+                Participant(
+                    participant_id=key.public_hex,
+                    kind=ParticipantKind.HOUSEHOLD,
+                    group="pv" if sell else "consumer",
+                    bus=net.buses[bus],
+                    tariff=tariff,
+                )
+            )
+        owner[(bus, sell)] = (member, count + 1)
+        bid = Bid(
+            bid_id=f"b{i:0{width}d}",
+            participant=members[member].participant_id,
+            bus=net.buses[bus],
+            interval=interval.id,
+            side=Side.SELL if sell else Side.BUY,
+            segments=(Segment(energy_kwh=energy, price_eur_per_kwh=price),),
+            seq=count + 1,
+        )
+        signature = keys[member].sign(canonical_bytes(bid.unsigned()))
+        bids.append(Signed.of(bid.model_copy(update={"signature": signature})))
+    return SignedMarket(grid, tuple(members), tuple(bids), interval)

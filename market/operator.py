@@ -42,8 +42,11 @@ from voisin.protocol import (
     Participant,
     Registration,
     Trade,
+    Transaction,
     verify,
 )
+from voisin.protocol.blocks import EncodedTransaction
+from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -88,6 +91,9 @@ class Operator:
         self._members: dict[str, Registration] = {}
         self._last_seq: dict[str, int] = {}
         self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
+        self._entries: dict[str, dict[str, tuple[EncodedTransaction, bytes]]] = defaultdict(dict)
+        """Per accepted bid, its ``bid`` transaction and its bid-digest leaf hash, both
+        made once from its bytes at intake (not again at gate closure)."""
         self._own_bids: dict[str, dict[str, OwnBids]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
         self._cleared_books: dict[str, dict[str, Signed[Bid]]] = {}
@@ -308,11 +314,13 @@ class Operator:
     def _hold_bid(self, signed: Signed[Bid], interval_id: str) -> None:
         bid = signed.value
         self._books[interval_id][bid.bid_id] = signed
+        self._entries[interval_id][bid.bid_id] = (tx.bid_entry(signed), leaf_hash(signed.data))
         self._own_bids[interval_id].setdefault(bid.participant, OwnBids()).add(bid)
         self._last_seq[bid.participant] = max(bid.seq, self._last_seq.get(bid.participant, -1))
 
     def _drop_bid(self, bid: Bid, interval_id: str, seq_before: int | None) -> None:
         self._books[interval_id].pop(bid.bid_id, None)
+        self._entries[interval_id].pop(bid.bid_id, None)
         self._own_bids[interval_id][bid.participant].remove(bid)
         if seq_before is None:
             self._last_seq.pop(bid.participant, None)
@@ -364,21 +372,28 @@ class Operator:
                 f"interval {interval.id} was cleared and settled already", code="gate-closed"
             )
         self.commit()
+        held = self._books.get(interval.id, {})
         signed = self.book(interval.id)
         faults.point("gate-closure")
         try:
             contracts = self.ledger.contracts
             terms = self.terms(interval.minutes)
             result = reclear(
-                ClearingInputs(interval.id, [s.value for s in signed], contracts, terms)
+                ClearingInputs(
+                    interval.id, [s.value for s in signed], contracts, terms, received=held
+                )
             )
             terms_hash = tx.terms_hash(terms.body)
+            entries: list[Transaction | EncodedTransaction]
             entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
             faults.point("cleared")
-            self.ledger.append(
+            made = self._entries.get(interval.id, {})
+            bid_entries = [made[s.value.bid_id] for s in signed]
+            leaves = [leaf for _, leaf in bid_entries]
+            self.ledger.append_entries(
                 entries
-                + [tx.bid(s) for s in signed]
-                + [tx.bid_digest(signed, interval.id), tx.clearing(result, terms_hash)]
+                + [entry for entry, _ in bid_entries]
+                + [tx.bid_digest(signed, interval.id, leaves), tx.clearing(result, terms_hash)]
                 + [tx.trade(t) for t in result.trades]
                 + contract_payments(result.trades, self.ledger.fund, contracts, interval.id),
                 interval=interval.id,
@@ -390,6 +405,7 @@ class Operator:
         self._recorded_terms = terms_hash
         faults.point("block-written")
         self._cleared_books[interval.id] = self._books.pop(interval.id, {})
+        self._entries.pop(interval.id, None)
         self._own_bids.pop(interval.id, None)
         self._results[interval.id] = result
         self._unsettled[interval.id] = result.trades

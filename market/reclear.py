@@ -10,7 +10,7 @@ apart; when ``clear`` gains inputs, ``ClearingInputs`` and the ledger record gai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from voisin.ledger.contract_effects import apply_contracts
@@ -18,6 +18,7 @@ from voisin.ledger.contracts import ContractBook
 from voisin.market.clearing import clear
 from voisin.market.terms import Terms
 from voisin.protocol import Bid, ClearingResult
+from voisin.protocol.signed import Signed
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class ClearingInputs:
     """The signed originals (``bid`` transactions), before contracts shape them."""
     contracts: ContractBook
     terms: Terms
+    received: Mapping[str, Signed[Bid]] | None = None
+    """The same bids as they arrived (by bid id), when known: their bytes are hashed
+    for the book hash instead of encoding the bids again. Never changes the result."""
 
 
 def reclear(inputs: ClearingInputs) -> ClearingResult:
@@ -46,4 +50,5 @@ def reclear(inputs: ClearingInputs) -> ClearingResult:
         minutes=terms.minutes,
         backend=terms.backend,
         pricing=terms.pricing,
+        received=inputs.received,
     )

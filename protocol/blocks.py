@@ -8,8 +8,9 @@ body's canonical bytes, so the chain, the verifier, proofs and agents hash alike
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,6 +84,36 @@ class Transaction(BaseModel):
         if not isinstance(other, Transaction):
             return NotImplemented
         return self.kind == other.kind and self.body == other.body
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedTransaction:
+    """A transaction already in its stored form: kind, canonical body bytes, leaf hash.
+
+    What the operator's hot path hands the ledger instead of a ``Transaction``, so a
+    bid's bytes (as its participant signed them) are hashed once at intake and never
+    decoded again, and trades are encoded in bulk. ``body`` is the decoded body, needed
+    only for the kinds the ledger reads (token transfers, contracts); None otherwise.
+    """
+
+    kind: TxKind
+    body_bytes: bytes
+    leaf: bytes
+    body: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, kind: TxKind, body_bytes: bytes, body: dict[str, Any] | None = None) -> Self:
+        return cls(kind, body_bytes, tx_leaf_hash(kind.value, body_bytes), body)
+
+    def transaction(self) -> Transaction:
+        """The same entry as a ``Transaction`` (decodes the body)."""
+        return Transaction(kind=self.kind, body=self.decoded(), body_bytes=self.body_bytes)
+
+    def decoded(self) -> dict[str, Any]:
+        body = self.body if self.body is not None else json.loads(self.body_bytes)
+        if not isinstance(body, dict):
+            raise ValueError("a transaction body is a JSON object")
+        return body
 
 
 class BlockHeader(BaseModel):

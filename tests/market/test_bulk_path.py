@@ -1,0 +1,138 @@
+"""The operator's bulk path gives the very results and bytes of the object path.
+
+Gate closure reuses each bid's received bytes (book hash, bid digest, ``bid``
+transactions) and turns large splits into trades from arrays; every figure and every
+ledger byte must be what the one-object-at-a-time path gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voisin.ledger import Ledger
+from voisin.ledger import transactions as tx
+from voisin.market import Operator
+from voisin.market.book import book_hash
+from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted, split_netted, split_trades
+from voisin.market.instances import generate_signed
+from voisin.market.trades import to_trades
+from voisin.protocol import Bid, Interval, KeyPair, Segment, Side, digest
+from voisin.protocol.signed import Signed
+
+from .conftest import make_grid
+
+FEW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LINES = (("R", "A", 4.0), ("A", "B", 2.0), ("R", "C", 3.0), ("C", "D", 1.0))
+BUSES = ("R", "A", "B", "C", "D")
+INTERVAL = Interval.parse("2026-06-22T12:00Z")
+
+
+def _book(seed: int, n: int) -> tuple[list[Bid], dict[str, float], dict[str, float]]:
+    """Bids with preferences, discounts and green-only buyers; cleared kWh and prices
+    drawn at random (dearer and cheaper buses, so pairing by price has work to do)."""
+    rng = np.random.default_rng(seed)
+    bids = []
+    for i in range(n):
+        sell = bool(rng.random() < 0.5)
+        preferred = (f"p{int(rng.integers(n))}",) if rng.random() < 0.05 else ()
+        bids.append(
+            Bid(
+                bid_id=f"x{i:04d}",
+                participant=f"p{i}",
+                bus=BUSES[int(rng.integers(len(BUSES)))],
+                interval=INTERVAL.id,
+                side=Side.SELL if sell else Side.BUY,
+                segments=(
+                    Segment(
+                        energy_kwh=float(rng.uniform(0.1, 3)),
+                        price_eur_per_kwh=float(rng.uniform(0.05, 0.3)),
+                    ),
+                ),
+                preferred=preferred,
+                green_only=not sell and rng.random() < 0.05,
+                preferred_discount_eur_per_kwh=0.02 if sell and preferred else 0.0,
+            )
+        )
+    cleared = {
+        b.bid_id: float(np.round(rng.uniform(0, 1) * b.energy_kwh, 6)) * (rng.random() < 0.8)
+        for b in bids
+    }
+    prices = {bus: float(np.round(rng.uniform(0.05, 0.3), 4)) for bus in BUSES}
+    return bids, cleared, prices
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), premium=st.sampled_from([0.0, 0.013]))
+def test_split_trades_are_the_object_paths_trades(seed: int, premium: float) -> None:
+    bids, cleared, prices = _book(seed, NETTED_SPLIT_BIDS + 60)
+    grid = make_grid(LINES)
+    adjust = {b.bid_id: 0.004 for b in bids[::37]}
+    expected = to_trades(
+        allocate_netted(bids, cleared, grid), bids, prices, "R", INTERVAL.id, premium, adjust
+    )
+    split = split_netted(bids, cleared, grid)
+    assert split_trades(split, bids, prices, "R", INTERVAL.id, premium, adjust) == expected
+    assert any(t.kind.value == "p2p" for t in expected)
+
+
+def test_book_hash_from_received_bytes_is_the_encoded_book_hash() -> None:
+    market = generate_signed(40, 3, INTERVAL)
+    bids = [s.value for s in market.bids]
+    received = {s.value.bid_id: s for s in market.bids}
+    assert book_hash(bids, received) == book_hash(bids) == digest(bids)
+    # A bid contracts rewrote (a different object) is encoded, never taken as received.
+    rewritten = bids[0].model_copy(update={"preferred": ("someone",), "signature": ""})
+    assert book_hash([rewritten, *bids[1:]], received) == digest([rewritten, *bids[1:]])
+
+
+def test_bid_digest_from_intake_leaves_is_the_digest_of_the_bytes() -> None:
+    from voisin.protocol.encoding import leaf_hash
+
+    signed = sorted(generate_signed(25, 5, INTERVAL).bids, key=lambda s: s.value.bid_id)
+    leaves = [leaf_hash(s.data) for s in signed]
+    assert tx.bid_digest(signed, INTERVAL.id, leaves) == tx.bid_digest(signed, INTERVAL.id)
+
+
+def _close(path: Path, bids: tuple[Signed[Bid], ...], market, *, bulk: bool) -> list[tuple]:
+    key = KeyPair.derive("test", "operator")
+    with Ledger.open(path, key, genesis_supply_micro=10**15, time="t0") as ledger:
+        operator = Operator(market.grid, ledger)
+        operator.register(market.members, time="t0", allowance_micro=10**9)
+        for signed in bids:
+            operator.submit_bid(signed, INTERVAL)
+        if bulk:
+            operator.close_gate(INTERVAL)
+        else:  # the object path: every entry a Transaction, through Ledger.append
+            signed = operator.book(INTERVAL.id)
+            from voisin.ledger.contract_effects import contract_payments
+            from voisin.market.reclear import ClearingInputs, reclear
+
+            terms = operator.terms(INTERVAL.minutes)
+            result = reclear(
+                ClearingInputs(INTERVAL.id, [s.value for s in signed], ledger.contracts, terms)
+            )
+            ledger.append(
+                [tx.market(terms.body)]
+                + [tx.bid(s) for s in signed]
+                + [
+                    tx.bid_digest(signed, INTERVAL.id),
+                    tx.clearing(result, tx.terms_hash(terms.body)),
+                ]
+                + [tx.trade(t) for t in result.trades]
+                + contract_payments(result.trades, ledger.fund, ledger.contracts, INTERVAL.id),
+                interval=INTERVAL.id,
+                time=INTERVAL.end.isoformat(),
+            )
+        return list(ledger.raw_transactions()) + [b[1:] for b in ledger._store.raw_blocks()]
+
+
+def test_close_gate_writes_the_bytes_of_the_object_path(tmp_path: Path) -> None:
+    market = generate_signed(NETTED_SPLIT_BIDS * 2, 11, INTERVAL)
+    bulk = _close(tmp_path / "bulk.sqlite", market.bids, market, bulk=True)
+    plain = _close(tmp_path / "plain.sqlite", market.bids, market, bulk=False)
+    assert bulk == plain
+    assert sum(1 for row in bulk if len(row) == 5 and row[2] == "trade") > 100
