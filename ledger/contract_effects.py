@@ -29,7 +29,7 @@ from voisin.ledger.contracts import (
     PriceCap,
     PriorityPartner,
 )
-from voisin.ledger.tokens import payments_for
+from voisin.ledger.tokens import Payment, payments_for, payments_rows_for
 from voisin.protocol import GRID, Bid, Segment, Side, Trade, TradeKind, Transaction, sha256_hex
 
 GIFT_MARK = "!gift"
@@ -179,6 +179,19 @@ def contract_payments(
     """
     gifts = gift_pairs(contracts, interval)
     return payments_for([t for t in trades if not is_gift_trade(t, gifts)], fund)
+
+
+def contract_payment_rows(
+    trades: Sequence[Trade],
+    fund: str,
+    contracts: ContractBook | Iterable[Contract],
+    interval: str,
+) -> list[Payment]:
+    """``contract_payments`` as (sender, recipient, micro-tokens, memo) rows."""
+    gifts = gift_pairs(contracts, interval)
+    if not gifts:
+        return payments_rows_for(trades, fund)
+    return payments_rows_for([t for t in trades if not is_gift_trade(t, gifts)], fund)
 
 
 def gift_pairs(contracts: ContractBook | Iterable[Contract], interval: str) -> set[tuple[str, str]]:

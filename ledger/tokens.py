@@ -179,11 +179,17 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
     Grid trades settle in EUR with the retailer and move no tokens. Trades keep the
     clearing's (deterministic) order; see ``payment_rows`` for each trade's transfers.
     """
+    return [tx.transfer(*row) for row in payments_rows_for(trades, fund)]
+
+
+def payments_rows_for(trades: Sequence[Trade], fund: str) -> list[Payment]:
+    """``payments_for`` as (sender, recipient, micro-tokens, memo) rows, for encoding in
+    bulk (``transactions.transfer_entries``)."""
     if not isinstance(fund, str) or not fund:
         raise InvalidInput(
             "payments_for: fund must be a non-empty account id (str)", code="bad-account"
         )
-    payments: list[Transaction] = []
+    payments: list[Payment] = []
     for t in trades:
         if t.kind is not TradeKind.P2P:
             continue
@@ -196,7 +202,6 @@ def payments_for(trades: Sequence[Trade], fund: str) -> list[Transaction]:
                 code="bad-trade",
             )
         payments.extend(
-            tx.transfer(*row)
-            for row in payment_rows(t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund)
+            payment_rows(t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund)
         )
     return payments

@@ -27,6 +27,7 @@ from voisin.protocol import (
     digest,
 )
 from voisin.protocol.blocks import EncodedTransaction
+from voisin.protocol.encoding import canonical_objects
 from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.merkle import root_from_hashes
 from voisin.protocol.signed import Signed
@@ -204,6 +205,43 @@ def trade(trade: Trade) -> Transaction:
     )
 
 
+TRADE_FIELDS = (
+    "interval",
+    "seller",
+    "buyer",
+    "energy_kwh",
+    "buyer_price_eur_per_kwh",
+    "seller_price_eur_per_kwh",
+    "kind",
+    "buyer_bid_id",
+    "seller_bid_id",
+)
+"""The members of a ``trade`` body (what ``trade`` writes)."""
+
+
+def trade_entries(trades: Sequence[Trade]) -> list[EncodedTransaction]:
+    """``trade`` of each trade, encoded and hashed in bulk (the same bytes)."""
+    rows = [
+        (
+            t.interval,
+            t.seller,
+            t.buyer,
+            t.energy_kwh,
+            t.buyer_price_eur_per_kwh,
+            t.seller_price_eur_per_kwh,
+            t.kind.value,
+            t.buyer_bid_id,
+            t.seller_bid_id,
+        )
+        for t in trades
+    ]
+    try:
+        bodies = canonical_objects(TRADE_FIELDS, rows)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"a trade is not plain JSON: {exc}", code="bad-transaction") from None
+    return [EncodedTransaction.of(TxKind.TRADE, body) for body in bodies]
+
+
 def reading(reading: MeterReading | PublicReading) -> Transaction:
     """A reading's public form (``PublicReading``) with its meter's signature, so anyone
     can re-check the meter over the very bytes stored; the whole reading stays sealed
@@ -217,23 +255,38 @@ def settlement(settlement: Any) -> Transaction:
     return _tx(TxKind.SETTLEMENT, settlement.model_dump(mode="json"))
 
 
-def transfer(sender: str, recipient: str, amount_micro: int, memo: str = "") -> Transaction:
-    """Move ``amount_micro`` tokens; the token book refuses an overdraft."""
+def _transfer_body(sender: str, recipient: str, amount_micro: int, memo: str) -> dict[str, Any]:
     _account(sender, "transfer sender")
     _account(recipient, "transfer recipient")
     if sender == GENESIS_SENDER:
         raise InvalidInput("only the genesis block may mint from 'genesis'", code="bad-transfer")
     if sender == recipient:
         raise InvalidInput(f"transfer from {sender} to itself", code="bad-transfer")
-    return _tx(
-        TxKind.TRANSFER,
-        {
-            "sender": sender,
-            "recipient": recipient,
-            "amount_micro": _amount(amount_micro, "transfer"),
-            "memo": memo,
-        },
-    )
+    return {
+        "sender": sender,
+        "recipient": recipient,
+        "amount_micro": _amount(amount_micro, "transfer"),
+        "memo": memo,
+    }
+
+
+def transfer(sender: str, recipient: str, amount_micro: int, memo: str = "") -> Transaction:
+    """Move ``amount_micro`` tokens; the token book refuses an overdraft."""
+    return _tx(TxKind.TRANSFER, _transfer_body(sender, recipient, amount_micro, memo))
+
+
+TRANSFER_FIELDS = ("sender", "recipient", "amount_micro", "memo")
+
+
+def transfer_entries(rows: Sequence[tuple[str, str, int, str]]) -> list[EncodedTransaction]:
+    """``transfer(*row)`` of each (sender, recipient, micro-tokens, memo), encoded and
+    hashed in bulk (the same bytes); each keeps its body for the token book."""
+    bodies = [_transfer_body(*row) for row in rows]
+    encoded = canonical_objects(TRANSFER_FIELDS, rows)
+    return [
+        EncodedTransaction.of(TxKind.TRANSFER, data, body)
+        for data, body in zip(encoded, bodies, strict=True)
+    ]
 
 
 def reward(recipient: str, amount_micro: int, energy_kwh: float, interval: str) -> Transaction:

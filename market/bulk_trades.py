@@ -213,7 +213,7 @@ def split_trades(
             buyer_price = bid_price[b] if buyer is not None else grid_buys
             seller_price = bid_price[s] if seller is not None else grid_sells
         trades.append(
-            Trade(
+            Trade.model_construct(  # every field is built right here: no need to validate
                 interval=interval,
                 seller=seller.participant if seller else GRID,
                 buyer=buyer.participant if buyer else GRID,

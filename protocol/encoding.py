@@ -31,6 +31,7 @@ SHA-256(0x01 || left || right).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -127,6 +128,40 @@ def _members(value: dict[str, Any]) -> str:
         else:
             parts.append(head + _encode(item))
     return "{" + ",".join(parts) + "}"
+
+
+def _column(head: str, values: Sequence[Any]) -> list[str]:
+    """``head`` + the canonical text of each value: one column of ``canonical_objects``."""
+    if all(v.__class__ is str for v in values):
+        return [head + text for text in map(_quote, values)]
+    if all(v.__class__ is float for v in values):
+        out = []
+        for value in values:
+            text = float.__repr__(value)  # the common case inline; number_text is the rule
+            if text[-2:] == ".0" or "e" in text or text[-1] in "fn":
+                text = number_text(value)
+            out.append(head + text)
+        return out
+    return [head + _encode(value) for value in values]
+
+
+def canonical_objects(names: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> list[bytes]:
+    """``canonical_bytes(dict(zip(names, row)))`` of each row: many objects of one
+    shape (a block's trades and transfers), encoded column by column with the member
+    order worked out once."""
+    layout = _layout(names)
+    table = list(rows)
+    if not table:
+        return []
+    if any(len(row) != len(names) for row in table):
+        raise ValueError("every row needs one value per name")
+    columns = list(zip(*table, strict=True))
+    at = {name: i for i, name in enumerate(names)}
+    texts = [
+        _column(("," if k else "{") + head, columns[at[name]])
+        for k, (name, head) in enumerate(layout)
+    ]
+    return [_utf8("".join(parts) + "}") for parts in zip(*texts, strict=True)]
 
 
 def _encode(value: Any) -> str:

@@ -209,3 +209,25 @@ def test_agrees_with_the_rfc8785_package(value: object) -> None:
 def test_canonical_form_is_a_fixed_point(value: object) -> None:
     once = canonical_bytes(value)
     assert canonical_bytes(json.loads(once)) == once
+
+
+_SCALARS = st.one_of(
+    st.text(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(2**53) + 1, 2**53 - 1),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(
+    names=st.lists(st.text(min_size=1), min_size=1, max_size=6, unique=True),
+    data=st.data(),
+)
+def test_canonical_objects_is_canonical_bytes_of_each_object(names, data) -> None:
+    from voisin.protocol.encoding import canonical_objects
+
+    rows = data.draw(st.lists(st.tuples(*[_SCALARS for _ in names]), max_size=5), label="rows")
+    assert canonical_objects(tuple(names), rows) == [
+        canonical_bytes(dict(zip(names, row, strict=True))) for row in rows
+    ]
