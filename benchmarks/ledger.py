@@ -17,6 +17,11 @@ Rows, each in trades per second and as a multiple of the floor (SHA-256 alone):
 - encode + hash: RFC 8785 bytes of each body then its leaf hash;
 - Ed25519: checking the two bid signatures of each trade on both cores, alone;
 - append: ``Ledger.append`` per block: encode, hash, Merkle root, sign, commit (fsync);
+- SQLite alone: the same rows inserted into the ledger's table layout, a commit per
+  block, nothing else (the storage floor of append);
+- append, operator's path: ``Ledger.append_entries`` with the entries as
+  ``Operator.close_gate`` hands them over (bids hashed at intake, trades and payments
+  encoded in bulk); its ratio to SQLite's rate is issue 15's target (>= 0.5x);
 - verify: ``verify_ledger`` over the file: re-hash, re-link, signatures, roots, and the
   operator's arithmetic (bids, digests, trade prices, payments, tokens).
 Building the ``Transaction`` objects and signing the bids (the agents' and the market's
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +42,7 @@ import numpy as np
 
 from voisin.ledger import Ledger, payments_for, verify_ledger
 from voisin.ledger import transactions as tx
+from voisin.ledger.store import _SCHEMA
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -51,10 +58,11 @@ from voisin.protocol import (
     Trade,
     TradeKind,
     Transaction,
+    TxKind,
     canonical_bytes,
     digest,
 )
-from voisin.protocol.blocks import tx_leaf_bytes
+from voisin.protocol.blocks import EncodedTransaction, tx_leaf_bytes
 from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.envelope import sign_bid
 from voisin.protocol.keys import verify_many
@@ -172,6 +180,68 @@ def make_market(
     return members, blocks, every_bid
 
 
+def _sqlite_insert(path: Path, texts: list[tuple[str, bytes]], sizes: list[int]) -> float:
+    """Seconds SQLite alone takes to store the blocks' rows (kind, body text, leaf hash
+    hex) in the ledger's table layout, WAL and synchronous FULL, a commit per block:
+    the storage floor of ``append``."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute(_SCHEMA[1])
+    rows = [(k, body.decode("utf-8"), leaf_hash(tx_leaf_bytes(k, body)).hex()) for k, body in texts]
+    t0 = time.perf_counter()
+    at = 0
+    for height, size in enumerate(sizes, start=1):
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
+            [(height, i, *row) for i, row in enumerate(rows[at : at + size])],
+        )
+        db.execute("COMMIT")
+        at += size
+    seconds = time.perf_counter() - t0
+    db.close()
+    return seconds
+
+
+def _append_entries(
+    path: Path, members: list[Participant], blocks: list[list[Transaction]], operator: KeyPair
+) -> float:
+    """Seconds of ``Ledger.append_entries`` for the same blocks as the operator hands
+    them over: bids hashed at intake, trades and payments encoded in bulk."""
+    entries = []
+    for txs in blocks:
+        bids = [
+            EncodedTransaction.of(TxKind.BID, t.canonical_body())
+            for t in txs
+            if t.kind is TxKind.BID
+        ]
+        rest = [t for t in txs if t.kind in (TxKind.BID_DIGEST, TxKind.CLEARING)]
+        trades = [Trade(**t.body) for t in txs if t.kind is TxKind.TRADE]
+        rows = [
+            (t.body["sender"], t.body["recipient"], t.body["amount_micro"], t.body["memo"])
+            for t in txs
+            if t.kind is TxKind.TRANSFER
+        ]
+        entries.append((bids, rest, trades, rows))
+    with Ledger.open(path, operator, genesis_supply_micro=10**15) as ledger:
+        ledger.append(
+            [tx.registration(p) for p in members]
+            + [tx.transfer("fund", p.participant_id, 10**12) for p in members]
+            + [tx.market(TERMS)],
+            interval=None,
+            time="t",
+        )
+        t0 = time.perf_counter()
+        for i, (bids, rest, trades, rows) in enumerate(entries):
+            ledger.append_entries(
+                bids + rest + tx.trade_entries(trades) + tx.transfer_entries(rows),
+                interval=_interval(i),
+                time="t",
+            )
+        return time.perf_counter() - t0
+
+
 def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
@@ -218,6 +288,8 @@ def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
         t0 = time.perf_counter()
         report = verify_ledger(path)
         verify = time.perf_counter() - t0
+        fast = _append_entries(Path(folder) / "entries.sqlite", members, blocks, operator)
+        insert = _sqlite_insert(Path(folder) / "plain.sqlite", texts, [len(b) for b in blocks])
     floor_rate = _rate(n, floor)
     rows = [
         ("build and sign (agents' and market's side)", _rate(n, build), ""),
@@ -229,6 +301,12 @@ def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
             f"append ({len(blocks)} blocks, {report.transactions:,} tx, {size_mb:,.0f} MB)",
             _rate(n, append),
             f"target {APPEND_TARGET:,}",
+        ),
+        ("SQLite alone: insert the rows, a commit per block", _rate(n, insert), ""),
+        (
+            "append, operator's path (entries encoded at intake/in bulk)",
+            _rate(n, fast),
+            f"{insert / fast:.2f}x SQLite's rate, target 0.5x",
         ),
         (
             "verify (hashes, signatures, roots, arithmetic)",
