@@ -76,8 +76,11 @@ def _book(
     seed=st.integers(0, 2**32 - 1),
     premium=st.sampled_from([0.0, 0.013]),
     green=st.booleans(),
+    local=st.sampled_from([0.0, 0.021]),
 )
-def test_split_trades_are_the_object_paths_trades(seed: int, premium: float, green: bool) -> None:
+def test_split_trades_are_the_object_paths_trades(
+    seed: int, premium: float, green: bool, local: float
+) -> None:
     bids, cleared, prices = _book(seed, NETTED_SPLIT_BIDS + 60, green=green)
     grid = make_grid(LINES)
     adjust = {b.bid_id: 0.004 for b in bids[::37]}
@@ -88,11 +91,12 @@ def test_split_trades_are_the_object_paths_trades(seed: int, premium: float, gre
         with pytest.raises(IndexError):
             split_netted(bids, cleared, grid)
         return
-    expected = to_trades(allocations, bids, prices, "R", INTERVAL.id, premium, adjust)
+    expected = to_trades(allocations, bids, prices, "R", INTERVAL.id, premium, adjust, local)
     split = split_netted(bids, cleared, grid)
-    assert split_trades(split, bids, prices, "R", INTERVAL.id, premium, adjust) == expected
+    made = split_trades(split, bids, prices, "R", INTERVAL.id, premium, adjust, local)
+    assert made == expected
     # (with a premium and no green-only buyer every peer pair runs downhill: all grid)
-    assert premium or any(t.kind.value == "p2p" for t in expected)
+    assert premium or local or any(t.kind.value == "p2p" for t in expected)
 
 
 def test_book_hash_from_received_bytes_is_the_encoded_book_hash() -> None:
