@@ -191,9 +191,12 @@ def split_trades(
     adjust = adjustment_eur_per_kwh or {}
     premium = green_premium_eur_per_kwh
     local = local_charge_eur_per_kwh
-    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, local)
+    # Paired at prices before the local charge (``pairing.pair_allocations``), priced with it.
+    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, 0.0)
     green = np.array([b.green_only for b in ordered], dtype=bool)
     paired = pair_by_price(split, price, green)
+    if local:
+        price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, local)
     root = prices_eur_per_kwh[grid_root]
     grid_sells = round(root, PRICE_DECIMALS) + 0.0  # an import: the root price
     grid_buys = round(root - local, PRICE_DECIMALS) + 0.0  # as trade_prices: root less local
