@@ -413,14 +413,14 @@ class Operator:
             made = self._entries.get(interval.id, {})
             bid_entries = [made[s.value.bid_id] for s in signed]
             leaves = [leaf for _, leaf in bid_entries]
+            entries += [entry for entry, _ in bid_entries]
+            entries += [tx.bid_digest(signed, interval.id, leaves), tx.clearing(result, terms_hash)]
+            entries += tx.trade_entries(result.trades)
+            entries += tx.transfer_entries(
+                contract_payment_rows(result.trades, self.ledger.fund, contracts, interval.id)
+            )
             self.ledger.append_entries(
-                entries
-                + [entry for entry, _ in bid_entries]
-                + [tx.bid_digest(signed, interval.id, leaves), tx.clearing(result, terms_hash)]
-                + tx.trade_entries(result.trades)
-                + tx.transfer_entries(
-                    contract_payment_rows(result.trades, self.ledger.fund, contracts, interval.id)
-                ),
+                entries,
                 interval=interval.id,
                 time=interval.end.isoformat(),
             )
