@@ -48,12 +48,16 @@ def _cover(
     group: np.ndarray, amount: np.ndarray, matched: np.ndarray, base: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global [start, end) of each entry's matched part: entries sorted by group fill
-    their group's ``matched`` volume in order; ``base`` is each group's offset."""
-    total = np.cumsum(amount, dtype=np.longdouble)
-    before = total - amount
+    their group's ``matched`` volume in order; ``base`` is each group's offset.
+
+    In-group ends are differences of the same prefix sums ``_group_sums`` takes, so the
+    last entry of a group that is short ends exactly at its ``matched`` (recomputing the
+    prefix before an entry as ``total - amount`` could leave it an ulp short, and the
+    other side's cut would then point past the last entry)."""
+    prefix = np.concatenate([[np.longdouble(0)], np.cumsum(amount, dtype=np.longdouble)])
     first = np.searchsorted(group, group, side="left")  # index of the group's first entry
-    inside_end = total - before[first]
-    inside_start = inside_end - amount
+    inside_end = prefix[1:] - prefix[first]
+    inside_start = prefix[:-1] - prefix[first]
     cap = matched[group]
     return base[group] + np.minimum(inside_start, cap), base[group] + np.minimum(inside_end, cap)
 
