@@ -163,8 +163,12 @@ def _forecasts(report: SimulationReport) -> Table:
 
 def _peaks(report: SimulationReport) -> str:
     hours = report.run.minutes / 60
+    # the run's own meter readings: the ledger's public readings carry no load
+    bills = report.accounts.bills
     homes = sorted(
-        p.peak_load_kwh / hours for p in report.figures.participants.values() if p.group != "school"
+        kwh / hours
+        for pid, kwh in report.accounts.peak_load_kwh.items()
+        if pid in bills and bills[pid].participant.group != "school"
     )
     if not homes:
         return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -154,7 +155,16 @@ def test_summary_names_site_dates_weather_and_the_energy_balance(small_run) -> N
         assert row in text
     assert "persistence" in text
     assert "day-ahead" in text
-    assert "Household peak load" in text
+    peaks = re.search(
+        r"Household peak load \(\d+-min mean\): lowest ([\d.]+) kW, median ([\d.]+) kW, "
+        r"highest ([\d.]+) kW",
+        text,
+    )
+    assert peaks is not None
+    lowest, median, highest = (float(v) for v in peaks.groups())
+    # homes' own meters, not the ledger's public readings (which carry no load)
+    assert 0 < lowest <= median <= highest
+    assert highest >= 1.0
 
 
 def test_energy_balance_adds_up_and_imbalances_are_plausible(small_run) -> None:
