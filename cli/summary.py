@@ -80,9 +80,10 @@ def _balance(acc: Accounts) -> Table:
     return table
 
 
-def _routes(figures: LedgerFigures, title: str) -> Table:
+def _routes(figures: LedgerFigures, title: str, load_kwh: float) -> Table:
     """Bought and sold by route, each side adding up to its total: sold minus bought is
-    the metered export minus import."""
+    the metered export minus import. ``load_kwh`` (the run's own meters) gives the
+    self-sufficiency the public readings cannot."""
     f = figures
     table = Table(title=title)
     table.add_column("route")
@@ -107,7 +108,8 @@ def _routes(figures: LedgerFigures, title: str) -> Table:
     table.add_row("[b]total[/b]", f"[b]{bought:,.1f}[/b]", f"[b]{sold:,.1f}[/b]")
     table.caption = (
         f"peer-to-peer share of purchases {f.p2p_share:.1%}; community self-sufficiency "
-        f"{f.self_sufficiency_text()} (load not drawn through the transformer)"
+        f"{f.self_sufficiency_text(load_kwh)} "
+        "(load not drawn through the transformer)"
     )
     return table
 
@@ -250,7 +252,11 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     _heading(report, console)
     console.print(_balance(acc))  # whole readings: the ledger's public ones lack PV and load
     console.print(
-        _routes(f, f"Market routes, {cfg.days:,} day(s) x {1440 // cfg.minutes:,} intervals")
+        _routes(
+            f,
+            f"Market routes, {cfg.days:,} day(s) x {1440 // cfg.minutes:,} intervals",
+            acc.metered["load"],
+        )
     )
     if f.p2p_kwh:
         console.print(_p2p_buyers(f))

@@ -246,17 +246,27 @@ class LedgerFigures:
         """Whether the readings taken carried load (public readings do not)."""
         return any(i.load_kwh > 0 for i in self.intervals.values())
 
-    def self_sufficiency_text(self) -> str:
-        return f"{self.self_sufficiency:.1%}" if self.load_known else "n/a (sealed)"
+    def self_sufficiency_text(self, load_kwh: float | None = None) -> str:
+        """The share as text; ``load_kwh`` is the community's load from its own meters
+        (a simulation's, or the owners' opened readings) where the public ledger has none."""
+        if self.load_known:
+            return f"{self.self_sufficiency:.1%}"
+        if load_kwh is not None and load_kwh > 0:
+            return f"{self.self_sufficiency_for(load_kwh):.1%}"
+        return "n/a (sealed)"
 
     @property
     def self_sufficiency(self) -> float:
         """Share of the community's metered load not drawn through the transformer."""
-        load = sum(i.load_kwh for i in self.intervals.values())
-        if load <= 0:  # public readings carry no load: 0 says "not known"
+        # public readings carry no load: 0 says "not known"
+        return self.self_sufficiency_for(sum(i.load_kwh for i in self.intervals.values()))
+
+    def self_sufficiency_for(self, load_kwh: float) -> float:
+        """Share of ``load_kwh`` not drawn through the transformer (Luthander et al. 2015)."""
+        if load_kwh <= 0:
             return 0.0
         drawn = sum(i.upstream_import_kwh for i in self.intervals.values())
-        return max(0.0, 1.0 - drawn / load)
+        return max(0.0, 1.0 - drawn / load_kwh)
 
     def by_group(self) -> dict[str, tuple[int, float, float]]:
         """Group -> (members, bill EUR, baseline EUR), groups sorted by name."""
