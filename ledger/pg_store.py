@@ -13,7 +13,6 @@ exactly what was signed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +27,9 @@ from voisin.ledger.store import (
     RawBlock,
     RawTransaction,
     encode_block,
+    stored_block,
 )
-from voisin.protocol import Block, BlockHeader, Transaction
+from voisin.protocol import Block
 
 _SCHEMA = (
     "CREATE TABLE voisin_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -217,11 +217,7 @@ class PostgresStore:
         txs = self._run(
             "SELECT kind, body FROM transactions WHERE height = %s ORDER BY idx", (height,)
         ).fetchall()
-        return Block(
-            header=BlockHeader.model_validate_json(row[0]),
-            signature=row[1],
-            transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs),
-        )
+        return stored_block(row[0], row[1], txs)
 
     def blocks(self) -> Iterator[Block]:
         for h in range(self.height() + 1):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
@@ -106,6 +106,16 @@ class LedgerStore(Protocol):
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def stored_block(header_json: str, signature: str, txs: Iterable[tuple[str, str]]) -> Block:
+    """A block from its stored header, signature and (kind, body) rows in order: the
+    one decoding every store shares."""
+    return Block(
+        header=BlockHeader.model_validate_json(header_json),
+        signature=signature,
+        transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs),
+    )
 
 
 def is_database_url(source: object) -> bool:
@@ -355,11 +365,7 @@ class SqliteStore:
         txs = self._run(
             "SELECT kind, body FROM transactions WHERE height = ? ORDER BY idx", (height,)
         )
-        return Block(
-            header=BlockHeader.model_validate_json(row[0]),
-            signature=row[1],
-            transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs),
-        )
+        return stored_block(row[0], row[1], txs)
 
     def blocks(self) -> Iterator[Block]:
         for h in range(self.height() + 1):
