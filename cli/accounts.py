@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from voisin.ledger import Settlement
 from voisin.ledger.contract_effects import is_gift_trade
-from voisin.ledger.figures import Route, trade_route
+from voisin.ledger.figures import Route, metered_parts, trade_route
 from voisin.protocol import GRID, ClearingResult, MeterReading, Participant
 
 
@@ -126,14 +126,7 @@ class Accounts:
             else:
                 self.imbalance_short_kwh -= s.imbalance_kwh
         for r in readings:
-            for name, kwh in (
-                ("pv", r.pv_kwh),
-                ("load", r.load_kwh),
-                ("battery discharge", max(r.battery_kwh, 0.0)),
-                ("battery charge", max(-r.battery_kwh, 0.0)),
-                ("import", r.import_kwh),
-                ("export", r.export_kwh),
-            ):
+            for name, kwh in metered_parts(r):
                 self.metered[name] += kwh
             peak = self.peak_load_kwh
             peak[r.participant] = max(peak[r.participant], r.load_kwh)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from voisin.ledger.contract_effects import GIFT_MARK, gift_pairs
 from voisin.ledger.contracts import ContractBook
@@ -84,6 +84,34 @@ class ReadingEnergy:
     import_kwh: float
     export_kwh: float
     estimated: bool
+
+
+class _Metered(Protocol):
+    """A meter reading's energies, whole (``MeterReading``) or as read from the ledger."""
+
+    @property
+    def pv_kwh(self) -> float: ...
+    @property
+    def load_kwh(self) -> float: ...
+    @property
+    def battery_kwh(self) -> float: ...
+    @property
+    def import_kwh(self) -> float: ...
+    @property
+    def export_kwh(self) -> float: ...
+
+
+def metered_parts(r: _Metered) -> tuple[tuple[str, float], ...]:
+    """The energy-balance rows one reading adds to (kWh): the one split of a reading's
+    battery into charge and discharge that the summary and the ledger figures share."""
+    return (
+        ("pv", r.pv_kwh),
+        ("load", r.load_kwh),
+        ("battery discharge", max(r.battery_kwh, 0.0)),
+        ("battery charge", max(-r.battery_kwh, 0.0)),
+        ("import", r.import_kwh),
+        ("export", r.export_kwh),
+    )
 
 
 def reading_energy(body: Mapping[str, Any]) -> ReadingEnergy:
@@ -360,14 +388,7 @@ class LedgerFigures:
     def _reading(self, body: Mapping[str, Any]) -> None:
         r = reading_energy(body)
         m = self.metered
-        for name, kwh in (
-            ("pv", r.pv_kwh),
-            ("load", r.load_kwh),
-            ("battery discharge", max(r.battery_kwh, 0.0)),
-            ("battery charge", max(-r.battery_kwh, 0.0)),
-            ("import", r.import_kwh),
-            ("export", r.export_kwh),
-        ):
+        for name, kwh in metered_parts(r):
             m[name] += kwh
         i = self.interval(r.interval)
         i.readings += 1
