@@ -54,9 +54,9 @@ def random_market(rng: np.random.Generator, size: int, grid: Grid = GRID) -> lis
     ]
 
 
-def midpoint(traders: Sequence[Trader], limits: Sequence[float]) -> Outcome:
-    """Voisin's clearing (welfare-maximising LP, midpoint of the market-clearing prices)."""
-    bids = [
+def _unit_bids(traders: Sequence[Trader], limits: Sequence[float]) -> list[Bid]:
+    """One 1 kWh bid per trader at its limit, all at the root bus."""
+    return [
         Bid(
             bid_id=t.name,
             participant=t.name,
@@ -67,7 +67,11 @@ def midpoint(traders: Sequence[Trader], limits: Sequence[float]) -> Outcome:
         )
         for t, limit in zip(traders, limits, strict=True)
     ]
-    result = clear(bids, GRID, INTERVAL, backend="highs")
+
+
+def midpoint(traders: Sequence[Trader], limits: Sequence[float]) -> Outcome:
+    """Voisin's clearing (welfare-maximising LP, midpoint of the market-clearing prices)."""
+    result = clear(_unit_bids(traders, limits), GRID, INTERVAL, backend="highs")
     money: dict[str, float] = {}
     for trade in result.trades:
         if trade.buyer_bid_id:
@@ -140,17 +144,7 @@ def realised_welfare(traders: Sequence[Trader], outcome: Outcome) -> float:
 
 def optimum(traders: Sequence[Trader]) -> float:
     """The truthful LP optimum: the clearing's welfare on the true values."""
-    bids = [
-        Bid(
-            bid_id=t.name,
-            participant=t.name,
-            bus=GRID.root,
-            interval=INTERVAL,
-            side=t.side,
-            segments=(Segment(energy_kwh=1.0, price_eur_per_kwh=t.value_eur_per_kwh),),
-        )
-        for t in traders
-    ]
+    bids = _unit_bids(traders, [t.value_eur_per_kwh for t in traders])
     return float(clear(bids, GRID, INTERVAL, backend="highs").welfare_eur) if bids else 0.0
 
 
