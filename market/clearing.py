@@ -23,11 +23,11 @@ from voisin.market.feeder import Feeder
 from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
-from voisin.market.lp_pyomo import solver_version
 from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish
 from voisin.market.segments import SegmentBook, book_of
+from voisin.market.solver_info import solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
 from voisin.protocol.signed import Signed

@@ -27,7 +27,6 @@ from voisin.market.dlmp import Decomposition, decompose
 from voisin.market.formulation import Conditions, LossPoint, build_program, crossed_sides
 from voisin.market.lp import Program, SolveStatus
 from voisin.market.lp_highs import Session, Solution, solve_program
-from voisin.market.lp_pyomo import solve_pyomo
 from voisin.market.network import Network
 from voisin.market.price_rule import Prices, choose_prices
 from voisin.market.segments import SegmentBook
@@ -57,7 +56,11 @@ class Outcome:
 
 
 def _solve(program: Program, backend: Backend) -> Solution:
-    return solve_pyomo(program) if backend == "pyomo" else solve_program(program)
+    if backend == "pyomo":
+        from voisin.market.lp_pyomo import solve_pyomo  # Pyomo only for who asks for it
+
+        return solve_pyomo(program)
+    return solve_program(program)
 
 
 def _cut(

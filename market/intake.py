@@ -107,6 +107,8 @@ class Intake:
         """Open gate -> wall time (``time.time()``) it closes at, for the dashboard."""
         self.closed_gates: set[str] = set()
         self.reading_windows: set[str] = set()
+        self.subscriptions = 0
+        """Live event subscriptions, as the transport counts them (XPUB frames)."""
         self._parsed: dict[str, Interval] = {}
         self._signature_checked = False
         self._envelope: Envelope | None = None
@@ -338,6 +340,7 @@ class Intake:
                 if self.gate_closes_wall.get(iid)
             },
             "alive": len(self.alive()),
+            "subscriptions": self.subscriptions,
             "counters": self.counters.as_dict(self.allow),
             "market_rejections": dict(sorted(self.operator.rejections.by_code.items())),
             "failures": [f.__dict__ for f in self.operator.failures[-RECENT_FAILURES:]],

@@ -16,6 +16,7 @@ import highspy
 import numpy as np
 
 from voisin.market.lp import Program, SolveStatus
+from voisin.market.solver_info import direct_solver_version
 
 HIGHS_OPTIONS: dict[str, bool | int | str] = {
     "output_flag": False,
@@ -66,14 +67,6 @@ class Solution:
 
 
 @cache
-def direct_solver_version() -> str:
-    """Recorded in each result the matrix path clears, e.g. ``highspy-1.16.0``."""
-    return (
-        f"highspy-{highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}."
-        f"{highspy.HIGHS_VERSION_PATCH}"
-    )
-
-
 def new_highs() -> highspy.Highs:
     """A HiGHS instance that prints nothing.
 

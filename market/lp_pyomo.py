@@ -10,11 +10,9 @@ objects never leave ``voisin.market``.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import numpy as np
-import pyomo
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -22,16 +20,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from voisin.errors import ClearingError
 from voisin.market.lp import Program, SolveStatus
 from voisin.market.lp_highs import Solution
-
-SOLVER_OPTIONS = {"solver": "simplex", "simplex_strategy": 1, "threads": 1}
-"""Dual simplex on one thread: deterministic and quickest for these small LPs."""
-
-
-@cache
-def solver_version() -> str:
-    """Solver and modelling layer versions, recorded in each clearing result."""
-    major, minor, patch = Highs().version()
-    return f"highs-{major}.{minor}.{patch}/pyomo-{pyomo.version.version}"
+from voisin.market.solver_info import SOLVER_OPTIONS, solver_version
 
 
 def _finite(value: float) -> float | None:

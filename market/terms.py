@@ -17,8 +17,8 @@ from typing import Any, cast
 from voisin.errors import InvalidInput
 from voisin.market.clearing import MATRIX_BACKEND_SEGMENTS, Backend
 from voisin.market.gate import MarketRules
-from voisin.market.lp_highs import HIGHS_OPTIONS, direct_solver_version
-from voisin.market.lp_pyomo import SOLVER_OPTIONS, solver_version
+from voisin.market.lp_highs import HIGHS_OPTIONS
+from voisin.market.solver_info import SOLVER_OPTIONS, direct_solver_version, solver_version
 from voisin.protocol import Grid, PricingMode, parse
 
 TERMS_VERSION = 1

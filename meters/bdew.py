@@ -22,8 +22,6 @@ from importlib.resources import files
 
 import holidays
 import numpy as np
-from demandlib.bdew.elec_slp import dynamisation_function
-from pandas import date_range
 
 from voisin.errors import InvalidInput
 
@@ -102,6 +100,9 @@ def bdew_year_profile(
     values = _table()[profile][seasons, daytypes].reshape(-1)
     values = values / values.sum()
     if profile == "h0":
+        from demandlib.bdew.elec_slp import dynamisation_function  # imported when used
+        from pandas import date_range
+
         index = date_range(first, periods=values.size, freq="15min")
         values = values * dynamisation_function(index).to_numpy()
         values = values / values.sum()

@@ -14,8 +14,8 @@ from datetime import date
 import numpy as np
 
 from voisin.meters.climate import climate, hourly_frame
-from voisin.meters.site import Site
-from voisin.meters.solar import SOUTH_30, Orientation, model_chain, pv_kwh_per_kwp
+from voisin.meters.site import SOUTH_30, Orientation, Site
+from voisin.meters.solar import model_chain, pv_kwh_per_kwp
 from voisin.meters.weather import Weather
 from voisin.protocol import day_intervals
 

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voisin.meters.climate import climate
+if TYPE_CHECKING:
+    from voisin.meters.climate import Climate
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class HeatPump:
     def heat_kw_per_kelvin(self, climate_name: str) -> float:
         """Heat demand per degree below the base, sized on the reference year."""
         hours = np.clip(
-            self.base_temperature_c - climate(climate_name).temperature_c, 0.0, None
+            self.base_temperature_c - _climate(climate_name).temperature_c, 0.0, None
         ).sum()
         return float(self.annual_heat_kwh / max(hours, 1e-9))
 
@@ -69,3 +71,10 @@ class HeatPump:
         pump = np.minimum(heat / cop, self.max_power_kw)
         backup = heat - pump * cop
         return np.asarray(pump + np.clip(backup, 0.0, None))
+
+
+def _climate(name: str) -> Climate:
+    """The climate's reference year, imported when first needed (it brings in pvlib)."""
+    from voisin.meters.climate import climate
+
+    return climate(name)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+from voisin.errors import InvalidInput
 from voisin.protocol import Interval
 
 
@@ -36,6 +40,26 @@ class Site:
 LYON = Site()
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """A PV plane: tilt from horizontal and azimuth clockwise from north, in degrees."""
+
+    tilt_deg: float = 30.0
+    azimuth_deg: float = 180.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tilt_deg <= 90 or not 0 <= self.azimuth_deg < 360:
+            raise InvalidInput(
+                f"PV orientation {self.tilt_deg}/{self.azimuth_deg} deg is "
+                "outside tilt 0-90, azimuth 0-360",
+                code="bad-pv",
+            )
+
+
+SOUTH_30 = Orientation()
+"""The default plane: facing south, tilted 30 degrees."""
+
+
 def sample_times(
     intervals: Sequence[Interval], sample_minutes: float
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
@@ -52,6 +76,8 @@ def sample_times(
     offset_s = (k + 0.5) * (minutes[owner] * 60.0 / counts[owner])
     starts = np.array([iv.start.timestamp() for iv in intervals])
     ns = np.rint((starts[owner] + offset_s) * 1e9).astype("int64")
+    import pandas as pd  # only where time is sampled: the scenario types do without it
+
     return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), owner
 
 

@@ -27,8 +27,7 @@ from pvlib.modelchain import ModelChain
 from pvlib.pvsystem import Array, FixedMount, PVSystem
 from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
-from voisin.errors import InvalidInput
-from voisin.meters.site import Site, per_interval_mean, sample_times
+from voisin.meters.site import SOUTH_30, Orientation, Site, per_interval_mean, sample_times
 from voisin.meters.sky import Sky
 from voisin.meters.weather import Weather
 from voisin.protocol import Interval
@@ -40,26 +39,6 @@ INVERTER_EFFICIENCY = 0.96
 TEMPERATURE_MODEL = TEMPERATURE_MODEL_PARAMETERS["sapm"]["close_mount_glass_glass"]
 MAX_BEAM_ZENITH_DEG = 87.0
 """Closer to the horizon, beam and diffuse cannot be told apart; all is diffuse."""
-
-
-@dataclass(frozen=True)
-class Orientation:
-    """A PV plane: tilt from horizontal and azimuth clockwise from north, in degrees."""
-
-    tilt_deg: float = 30.0
-    azimuth_deg: float = 180.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.tilt_deg <= 90 or not 0 <= self.azimuth_deg < 360:
-            raise InvalidInput(
-                f"PV orientation {self.tilt_deg}/{self.azimuth_deg} deg is "
-                "outside tilt 0-90, azimuth 0-360",
-                code="bad-pv",
-            )
-
-
-SOUTH_30 = Orientation()
-"""The default plane: facing south, tilted 30 degrees."""
 
 
 class _KnownSun(pvlib.location.Location):

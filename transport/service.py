@@ -38,7 +38,6 @@ from voisin.transport.curve import AllowList, make_server, start_authenticator
 
 log = logging.getLogger("voisin.operator")
 
-START_GRACE_S = 0.5
 """After the awaited agents said hello, how long before the first gate opens."""
 
 DRAIN_BATCH = 1024
@@ -113,7 +112,10 @@ class OperatorService:
         self.context = zmq.Context()
         self.auth = start_authenticator(self.context, self.allow)
         self.router = self.context.socket(zmq.ROUTER)
-        self.pub = self.context.socket(zmq.PUB)
+        # XPUB, not PUB: every subscription reaches the service as a frame, so it knows
+        # when a subscriber can hear its events instead of waiting a fixed grace period.
+        self.pub = self.context.socket(zmq.XPUB)
+        self.pub.setsockopt(zmq.XPUB_VERBOSER, 1)  # each (un)subscription, not only the first
         for sock in (self.router, self.pub):
             sock.linger = 0
             sock.sndhwm = HIGH_WATER_MARK
@@ -336,7 +338,18 @@ class OperatorService:
         """Answer the requests that arrive within ``timeout_ms`` (tests drive it directly)."""
         self._serve(timeout_ms)
 
+    def _read_subscriptions(self) -> None:
+        """Count the XPUB subscription frames that arrived (1 = subscribe, 0 = unsubscribe,
+        a subscriber's subscriptions also leave when it disconnects)."""
+        while self.pub.poll(0, zmq.POLLIN):
+            frame = self.pub.recv(zmq.NOBLOCK)
+            if frame[:1] == b"\x01":
+                self.intake.subscriptions += 1
+            elif frame[:1] == b"\x00":
+                self.intake.subscriptions -= 1
+
     def _serve(self, timeout_ms: int) -> None:
+        self._read_subscriptions()
         if not self.router.poll(timeout_ms, zmq.POLLIN):
             return
         batch: list[tuple[list[bytes], bytes, str | None]] = []
@@ -371,17 +384,25 @@ class OperatorService:
             routing.append(data)
 
     def _wait_for_agents(self) -> None:
+        """Until ``wait_agents`` agents said hello and subscribed to the events (the XPUB
+        frames say so), or the timeout: the first gate then opens to every one of them."""
         want = self.config.wait_agents
         if not want:
             return
         deadline = time.monotonic() + self.config.wait_timeout_s
         seen = self.intake.last_seen
-        while not self._stopping and len(seen) < want and time.monotonic() < deadline:
+        while (
+            not self._stopping
+            and (len(seen) < want or self.intake.subscriptions < want)
+            and time.monotonic() < deadline
+        ):
             self._serve(50)
-        log.info("%d of %d agents said hello", len(self.intake.last_seen), want)
-        grace = time.monotonic() + START_GRACE_S  # let their SUB sockets finish connecting
-        while not self._stopping and time.monotonic() < grace:
-            self._serve(50)
+        log.info(
+            "%d of %d agents said hello, %d subscriptions",
+            len(seen),
+            want,
+            self.intake.subscriptions,
+        )
 
     def stop(self) -> None:
         self._stopping = True

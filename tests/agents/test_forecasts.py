@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from voisin.agents import Neighbourhood, default_neighbourhood
 from voisin.agents.forecasts import PERSISTENCE_LAG, forecasts, month_index
 from voisin.agents.profiles import MemberProfiles
-from voisin.meters import climate
+from voisin.meters.climate import climate
 from voisin.protocol import day_intervals
 
 DAYS = day_intervals(date(2026, 6, 22), days=2)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from voisin.errors import InvalidInput
-from voisin.meters import climate
 from voisin.meters.calibration import seasonal_yields
+from voisin.meters.climate import climate
 from voisin.meters.site import sample_times
 from voisin.meters.weather import Weather, forecast_sigma
 from voisin.protocol import day_intervals

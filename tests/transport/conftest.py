@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,14 @@ class Served:
 
     def status(self) -> dict[str, object]:
         return self.call(self.service.status)  # type: ignore[return-value]
+
+    def wait_for_subscriptions(self, count: int, timeout_s: float = 10.0) -> None:
+        """Until the service has seen ``count`` subscriptions (its XPUB frames): from
+        then on a subscriber hears every event, with no fixed sleep."""
+        deadline = time.monotonic() + timeout_s
+        while self.status()["subscriptions"] < count:  # type: ignore[operator]
+            assert time.monotonic() < deadline, "the subscription never reached the service"
+            time.sleep(0.01)
 
 
 @pytest.fixture

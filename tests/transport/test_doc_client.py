@@ -135,7 +135,7 @@ def test_a_client_from_the_document(served: Served, context: zmq.Context) -> Non
         assert hello["type"] == "ack"
         assert hello["body"]["bus"] == member.bus
         interval = served.service.intervals[0]
-        time.sleep(0.2)  # let the SUB handshake finish before the first event
+        served.wait_for_subscriptions(1)  # the SUB handshake done: it hears the first event
         served.phase(Phase.OPEN_GATE, interval)
         opened = agent.event("gate-open")
         assert opened["interval"] == interval.id

@@ -78,8 +78,7 @@ def test_agent_survives_an_operator_restart(tmp_path: Path) -> None:
                 cleared += 1
         assert cleared == 2
         procs[0].send_signal(signal.SIGKILL)
-        procs[0].wait(timeout=5)
-        time.sleep(0.5)
+        procs[0].wait(timeout=5)  # its sockets are gone with it: the new one binds at once
         procs.append(subprocess.Popen(operator_cmd, stdout=subprocess.DEVNULL))  # noqa: S603
         assert procs[-1].wait(timeout=30) == 0
         assert agent.wait(timeout=15) == 0

@@ -338,7 +338,7 @@ def test_an_observer_watches_and_queries_but_cannot_trade(
     assert status.ok
     assert "rejected" in status.body["counters"]
     assert watcher.request(MessageType.HELLO, {}).code == "read-only"
-    time.sleep(0.3)
+    served.wait_for_subscriptions(1)
     served.phase(Phase.OPEN_GATE, served.service.intervals[0])
     assert sub.poll(3000)
     assert sub.recv_multipart()[0] == b"gate-open"
