@@ -126,18 +126,29 @@ class Neighbourhood(Model):
         return copy.deepcopy(self.strategy)
 
     def observe(self, interval: Interval | str, result: ClearingResult) -> None:
-        """Feed the clearing back to the agents that bid in it: the price each bid's side
-        trades at (a seller's less the grid's local charge) and whether it cleared."""
+        """Feed the clearing back to the agents that bid in it (``observe_prices``)."""
+        self.observe_prices(interval, result.prices_eur_per_kwh, result.cleared_kwh)
+
+    def observe_prices(
+        self,
+        interval: Interval | str,
+        prices_eur_per_kwh: Mapping[str, float],
+        cleared_kwh: Mapping[str, float],
+    ) -> None:
+        """Tell each agent that bid in ``interval`` the price its bid's side trades at
+        (its bus price, a seller's less the grid's local charge) and whether it cleared:
+        from a clearing result in the simulation, from the published clearing block in
+        a live agent (``transport.agent``)."""
         index = self.index_of(interval)
         charge = self.scenario.grid.local_charge_eur_per_kwh
         for agent in self.by_participant.values():
             bid = agent.sent.get(index)
             if bid is None:
                 continue
-            price = result.prices_eur_per_kwh.get(bid.bus, 0.0)
+            price = prices_eur_per_kwh.get(bid.bus, 0.0)
             if bid.side is Side.SELL:
                 price -= charge
-            agent.observe(index, price, result.cleared_kwh.get(bid.bid_id, 0.0))
+            agent.observe(index, price, cleared_kwh.get(bid.bid_id, 0.0))
 
     def index_of(self, interval: Interval | str) -> int:
         """Position of ``interval`` (or its id) in the run."""
