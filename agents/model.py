@@ -20,7 +20,11 @@ from voisin.agents.agents import Household, MemberAgent, School
 from voisin.agents.battery_plan import expected_prices
 from voisin.agents.flex_plan import ev_load_kwh
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
-from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
+from voisin.agents.profiles import (
+    MemberProfiles,
+    neighbourhood_profiles,
+    outdoor_temperature_c,
+)
 from voisin.agents.pseudonyms import Pseudonyms
 from voisin.agents.scenario import Member, Scenario
 from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
@@ -78,6 +82,14 @@ class Neighbourhood(Model):
             m.id: forecasts(self.profiles[m.id], m.forecast, climatology) for m in scenario.members
         }
         community_pv = np.sum([pv for pv, _ in made.values()], axis=0)
+        self.community_pv_forecast_kwh: np.ndarray = community_pv
+        """Every member's PV forecast summed: what flexible loads expect prices from."""
+        self.outdoor_c: np.ndarray = (
+            outdoor_temperature_c(self.intervals, site, self.weather)
+            if any(m.heat_pump is not None and m.heat_pump.plan for m in scenario.members)
+            else np.zeros(len(self.intervals))
+        )
+        """Mean outdoor temperature per interval (°C), for heat pumps that plan."""
         for member in scenario.members:
             kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
             p = self.profiles[member.id]
