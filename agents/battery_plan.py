@@ -17,16 +17,16 @@ i, export e, state of charge s in [0, capacity]:
 
 with ``buy_t >= sell_t`` (no arbitrage through the meter) and the stored energy at the
 end valued at the lowest expected sell price, so the plan neither dumps nor hoards.
-Solved with HiGHS (highspy); a failed solve falls back to the naive dispatch.
+Solved with HiGHS (``plan_lp.solve``); a failed solve falls back to the naive dispatch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 
+from voisin.agents.plan_lp import solve
 from voisin.protocol import Tariff
 
 
@@ -94,28 +94,8 @@ def plan_dispatch(
             rows.append((s_row, col["s"][k - 1], -1.0))
     rhs = np.concatenate([need, np.zeros(horizon)])
     rhs[horizon] = soc_kwh
-    entries = sorted(rows, key=lambda r: (r[1], r[0]))
-    index = np.array([r[0] for r in entries], dtype=np.int32)
-    value = np.array([r[2] for r in entries], dtype=float)
-    start = np.searchsorted([r[1] for r in entries], np.arange(n + 1)).astype(np.int32)
-
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, 2 * horizon
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = upper
-    lp.row_lower_ = lp.row_upper_ = rhs
-    matrix = lp.a_matrix_
-    matrix.format_ = highspy.MatrixFormat.kColwise
-    matrix.num_col_, matrix.num_row_ = n, 2 * horizon
-    matrix.start_, matrix.index_, matrix.value_ = start, index, value
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("threads", 1)
-    highs.passModel(lp)
-    highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    x = solve(cost, np.zeros(n), upper, rows, rhs, rhs)
+    if x is None:
         return None
-    x = np.asarray(highs.getSolution().col_value, dtype=float)
     dispatch: np.ndarray = x[col["d"]] - x[col["c"]]
     return dispatch

@@ -20,7 +20,11 @@ from voisin.agents.agents import Household, MemberAgent, School
 from voisin.agents.battery_plan import expected_prices
 from voisin.agents.flex_plan import ev_load_kwh
 from voisin.agents.forecasts import ForecastError, forecast_errors, forecasts, month_index
-from voisin.agents.profiles import MemberProfiles, neighbourhood_profiles
+from voisin.agents.profiles import (
+    MemberProfiles,
+    neighbourhood_profiles,
+    outdoor_temperature_c,
+)
 from voisin.agents.pseudonyms import Pseudonyms
 from voisin.agents.scenario import Member, Scenario
 from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
@@ -78,6 +82,14 @@ class Neighbourhood(Model):
             m.id: forecasts(self.profiles[m.id], m.forecast, climatology) for m in scenario.members
         }
         community_pv = np.sum([pv for pv, _ in made.values()], axis=0)
+        self.community_pv_forecast_kwh: np.ndarray = community_pv
+        """Every member's PV forecast summed: what flexible loads expect prices from."""
+        self.outdoor_c: np.ndarray = (
+            outdoor_temperature_c(self.intervals, site, self.weather)
+            if any(m.heat_pump is not None and m.heat_pump.plan for m in scenario.members)
+            else np.zeros(len(self.intervals))
+        )
+        """Mean outdoor temperature per interval (°C), for heat pumps that plan."""
         for member in scenario.members:
             kind = School if member.participant.kind is ParticipantKind.SCHOOL else Household
             p = self.profiles[member.id]
@@ -126,18 +138,29 @@ class Neighbourhood(Model):
         return copy.deepcopy(self.strategy)
 
     def observe(self, interval: Interval | str, result: ClearingResult) -> None:
-        """Feed the clearing back to the agents that bid in it: the price each bid's side
-        trades at (a seller's less the grid's local charge) and whether it cleared."""
+        """Feed the clearing back to the agents that bid in it (``observe_prices``)."""
+        self.observe_prices(interval, result.prices_eur_per_kwh, result.cleared_kwh)
+
+    def observe_prices(
+        self,
+        interval: Interval | str,
+        prices_eur_per_kwh: Mapping[str, float],
+        cleared_kwh: Mapping[str, float],
+    ) -> None:
+        """Tell each agent that bid in ``interval`` the price its bid's side trades at
+        (its bus price, a seller's less the grid's local charge) and whether it cleared:
+        from a clearing result in the simulation, from the published clearing block in
+        a live agent (``transport.agent``)."""
         index = self.index_of(interval)
         charge = self.scenario.grid.local_charge_eur_per_kwh
         for agent in self.by_participant.values():
             bid = agent.sent.get(index)
             if bid is None:
                 continue
-            price = result.prices_eur_per_kwh.get(bid.bus, 0.0)
+            price = prices_eur_per_kwh.get(bid.bus, 0.0)
             if bid.side is Side.SELL:
                 price -= charge
-            agent.observe(index, price, result.cleared_kwh.get(bid.bid_id, 0.0))
+            agent.observe(index, price, cleared_kwh.get(bid.bid_id, 0.0))
 
     def index_of(self, interval: Interval | str) -> int:
         """Position of ``interval`` (or its id) in the run."""

@@ -4,7 +4,7 @@ Local trade does not escape the public network: in French collective self-consum
 (autoconsommation collective, Code de l'énergie L315-2) the consumer still pays the
 network tariff TURPE on the energy it takes from its neighbours, at the reduced
 "autoproduction" rate of its energy component, plus the excise duty on electricity;
-in German energy sharing (EnWG §42c, from 2026) network charges and levies are owed in
+in German energy sharing (EnWG §42c, from June 2026) network charges and levies are owed in
 full. This module holds those charges as named presets (docs/economics.md gives their
 sources): a per-kWh network charge and per-kWh levies on local energy, whose sum is
 the grid's ``local_charge_eur_per_kwh`` (the one wedge the clearing knows), and a

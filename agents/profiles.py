@@ -79,13 +79,24 @@ def _home_kwh(
         extra = member.water_heater.minute_kw()
     real = clock.energy_kwh(table + extra)
     expected = member.annual_kwh * h0_share + clock.energy_kwh(np.broadcast_to(extra, table.shape))
-    if member.heat_pump is not None:
+    if member.heat_pump is not None and not member.heat_pump.plan:
         # Temperature forecasts are far better than irradiance ones; taken as exact.
+        # A pump that plans is run by its agent (agents.heat_plan), not profiled here.
         pump = clock.energy_from_samples_kwh(
             member.heat_pump.electric_kw(weather.temperature_c(clock.utc), site.climate)
         )
         real, expected = real + pump, expected + pump
     return real, expected
+
+
+def outdoor_temperature_c(
+    intervals: Sequence[Interval], site: Site, weather: Weather
+) -> np.ndarray:
+    """The mean outdoor air temperature of each interval (°C), as the heat pumps see it
+    (forecast taken as exact, as for the thermostat's load above)."""
+    clock = LocalMinutes(intervals, site)
+    samples = np.asarray(weather.temperature_c(clock.utc), dtype=float)
+    return np.asarray(per_interval_mean(samples, clock.owner, clock.count))
 
 
 def _school_kwh(

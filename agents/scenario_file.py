@@ -131,6 +131,17 @@ class HeatPumpTable(BaseModel):
     max_power_kw: float = Field(default=3.0, gt=0)
     base_temperature_c: float = 15.0
     sink_temperature_c: float = 35.0
+    plan: bool = False
+    comfort_min_c: float = Field(default=19.0, ge=5, le=30)
+    comfort_max_c: float = Field(default=22.0, ge=5, le=30)
+    setpoint_c: float = Field(default=20.0, ge=5, le=30)
+    time_constant_h: float = Field(default=40.0, gt=1, le=1000)
+
+    @model_validator(mode="after")
+    def _band_holds_the_setpoint(self) -> HeatPumpTable:
+        if not self.comfort_min_c <= self.setpoint_c <= self.comfort_max_c:
+            raise ValueError("comfort_min_c <= setpoint_c <= comfort_max_c must hold")
+        return self
 
 
 class MeterDataTable(BaseModel):

@@ -77,7 +77,8 @@ export_eur_per_kwh = 0.08
 # battery = {{ capacity_kwh = 10, power_kw = 5 }}
 # ev = {{ kwh = 10, power_kw = 7.4, arrival_hour = 18, deadline_hour = 7, planning = true }}
 # water_heater = {{ power_kw = 3, kwh_per_day = 6 }}
-# heat_pump = {{ annual_heat_kwh = 8000, max_power_kw = 3 }}
+# heat_pump = {{ annual_heat_kwh = 8000, max_power_kw = 3, plan = true }}
+#   (plan: heat at cheap hours within comfort_min_c = 19 .. comfort_max_c = 22)
 # meter_data = {{ path = "my-meter.csv", format = "csv" }}   # or format = "dsmr"
 """
 

@@ -16,9 +16,10 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
@@ -178,6 +179,8 @@ class AgentConfig(BaseModel):
     registry: Path | None = None
     key: Path | None = None
     meter_key: Path | None = None
+    strategy: Literal["zi-c", "truthful", "zip"] | None = None
+    """The agent's bidding strategy (``agents.strategies``); None: the scenario's."""
 
 
 def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -207,6 +210,10 @@ def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--key", type=Path, help="this participant's key file (voisin keys new)")
     p.add_argument("--meter-key", type=Path, help="this participant's meter key file")
+    p.add_argument(
+        "--strategy",
+        help="bidding strategy: zi-c (default), truthful or zip (learns from each clearing)",
+    )
     p.set_defaults(run=_agent)
 
 
@@ -230,6 +237,7 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
         "registry",
         "key",
         "meter_key",
+        "strategy",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -278,6 +286,8 @@ def _agent(args: argparse.Namespace, console: Console) -> int:
     else:
         scenario, member = _demo_member(config)
         server_hex = config.server_key or _demo_operator(scenario)
+    if config.strategy is not None:
+        member = replace(member, strategy=config.strategy)
     agent = RemoteAgent(
         scenario,
         member,

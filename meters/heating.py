@@ -10,7 +10,15 @@
   pump efficiency for energy system modeling", Scientific Data 6:189) for air-source
   pumps, ``COP = 6.08 - 0.09 dT + 0.0005 dT^2`` with ``dT`` from outdoor air to a
   ``sink_temperature_c`` supply, capped at ``max_power_kw`` (unserved heat is met by a
-  resistive back-up at COP 1).
+  resistive back-up at COP 1). That is a thermostat holding the house at its setpoint.
+- **The house it heats** (``ThermalHouse``), for a heat pump that plans within a comfort
+  band (``agents.heat_plan``): one thermal node, the "Ti" model of Bacher and Madsen
+  2011 ("Identifying suitable models for the heat dynamics of buildings", Energy and
+  Buildings 43(7):1511-1522), ``C dT/dt = (T_out - T)/R + gains + heat``, stepped by
+  forward Euler per interval. ``1/R`` is the pump's heat demand per kelvin and the
+  gains (people, appliances, sun, lumped) are ``(setpoint - base)/R``, so that holding
+  the setpoint needs exactly the degree-hour heat above: the two models agree on the
+  thermostat's demand. ``C`` is ``time_constant_h / R`` (tens of hours for a house).
 """
 
 from __future__ import annotations
@@ -49,11 +57,63 @@ def cop_air_source(outdoor_c: np.ndarray, sink_c: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ThermalHouse:
+    """One-node thermal model of a house: resistance to outdoors (K/kW), capacitance
+    (kWh/K) and constant gains (kW)."""
+
+    resistance_k_per_kw: float
+    capacitance_kwh_per_k: float
+    gains_kw: float
+
+    def decay(self, hours: float) -> float:
+        """What remains of the indoor temperature over one interval: 1 - h/(RC)."""
+        return 1.0 - hours / (self.resistance_k_per_kw * self.capacitance_kwh_per_k)
+
+    def drift_c(self, outdoor_c: np.ndarray | float, hours: float) -> np.ndarray:
+        """The interval's temperature change from outdoors and the gains alone (before
+        ``decay`` of the indoor temperature): h/C (T_out/R + gains)."""
+        return np.asarray(
+            hours
+            / self.capacitance_kwh_per_k
+            * (np.asarray(outdoor_c) / self.resistance_k_per_kw + self.gains_kw)
+        )
+
+    def next_indoor_c(
+        self, indoor_c: float, outdoor_c: float, heat_kwh: float, hours: float
+    ) -> float:
+        """Indoor temperature after one interval that brought ``heat_kwh`` of heat in."""
+        return float(
+            self.decay(hours) * indoor_c
+            + self.drift_c(outdoor_c, hours)
+            + heat_kwh / self.capacitance_kwh_per_k
+        )
+
+
+@dataclass(frozen=True)
 class HeatPump:
     annual_heat_kwh: float = 8000.0
     max_power_kw: float = 3.0
     base_temperature_c: float = 15.0
     sink_temperature_c: float = 35.0
+    plan: bool = False
+    """Plan within the comfort band (``agents.heat_plan``) instead of holding the
+    setpoint like a thermostat."""
+    comfort_min_c: float = 19.0
+    comfort_max_c: float = 22.0
+    setpoint_c: float = 20.0
+    """The thermostat's temperature, and where a planning pump's house starts."""
+    time_constant_h: float = 40.0
+    """R x C of the house: how many hours its indoor temperature takes to fall by 63 %
+    of the gap to outdoors with no heat."""
+
+    def house(self, climate_name: str) -> ThermalHouse:
+        """The 1R1C house this pump heats, matched to its degree-hour demand."""
+        resistance = 1.0 / max(self.heat_kw_per_kelvin(climate_name), 1e-9)
+        return ThermalHouse(
+            resistance_k_per_kw=resistance,
+            capacitance_kwh_per_k=self.time_constant_h / resistance,
+            gains_kw=(self.setpoint_c - self.base_temperature_c) / resistance,
+        )
 
     def heat_kw_per_kelvin(self, climate_name: str) -> float:
         """Heat demand per degree below the base, sized on the reference year."""

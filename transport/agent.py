@@ -189,6 +189,26 @@ class RemoteAgent:
             why = check_trade(body, me, self.report.bids)
             if why:
                 self.report.problems.append(f"block {height}: {why}")
+        self._learn(block["transactions"])
+
+    def _learn(self, transactions: list[dict[str, Any]]) -> None:
+        """Feed a clearing block back to this agent's strategy, as the simulation feeds
+        each clearing result: the block holds the interval's published bus prices and
+        every trade it made, so how much of each bid cleared is the sum of its trades."""
+        clearings = [tx["body"] for tx in transactions if tx["kind"] == "clearing"]
+        if self.model is None or len(clearings) != 1:
+            return
+        interval = clearings[0]["interval"]
+        if interval not in self.model.interval_ids:
+            return
+        cleared: dict[str, float] = {}
+        for tx in transactions:
+            body = tx["body"]
+            if tx["kind"] == "trade" and body["interval"] == interval:
+                for bid_id in (body["buyer_bid_id"], body["seller_bid_id"]):
+                    if bid_id:
+                        cleared[bid_id] = cleared.get(bid_id, 0.0) + body["energy_kwh"]
+        self.model.observe_prices(interval, clearings[0]["prices_eur_per_kwh"], cleared)
 
     def _fill_gap(self, height: int) -> None:
         """Ask for the blocks between the last one seen and ``height`` (events lost while

@@ -10,6 +10,7 @@ import pytest
 
 from voisin.agents.scenario_template import render_template
 from voisin.cli.simulation import SimulationConfig, run_simulation
+from voisin.protocol import KeyPair
 from voisin.settings import RunDefaults
 
 MEMBERS = """
@@ -43,3 +44,34 @@ def test_a_planned_car_charges_from_the_sun(tmp_path: Path) -> None:
     assert planned["load"] == pytest.approx(naive["load"], abs=1e-3)
     # ...but planned it comes from the midday sun instead of the morning grid.
     assert planned["import"] < naive["import"] - 1.0
+
+
+HEATED = """
+[[members]]
+name = "heated"
+bus = "C2"
+pv_kwp = 6.0
+heat_pump = {{ annual_heat_kwh = 8000, max_power_kw = 3, plan = {plan} }}
+
+[[members]]
+name = "plain"
+bus = "C2"
+"""
+
+
+def _heated_bill(tmp: Path, plan: bool) -> float:
+    file = tmp / f"heat-{plan}.toml"
+    run = RunDefaults(households=1, minutes=60, start=date(2026, 1, 15))
+    text = render_template(run).replace("generated = true", "generated = false", 1)
+    file.write_text(text + HEATED.format(plan=str(plan).lower()))
+    report = run_simulation(SimulationConfig(out=tmp / f"heat-out-{plan}", scenario=file))
+    assert report.verified
+    heated = KeyPair.derive("seed", 7, "member", "heated").public_hex
+    return report.accounts.bills[heated].total_eur
+
+
+@pytest.mark.slow
+def test_a_planned_heat_pump_lowers_its_owners_bill_in_the_market(tmp_path: Path) -> None:
+    naive = _heated_bill(tmp_path, plan=False)
+    planned = _heated_bill(tmp_path, plan=True)
+    assert planned < naive - 1.0, (planned, naive)

@@ -58,6 +58,9 @@ def test_agent_config_file_and_flags(tmp_path: Path) -> None:
     args = build_parser().parse_args(["agent", "--config", str(config), "--seed", "5"])
     settings = _agent_config(args)
     assert (settings.household, settings.seed, settings.operator) == ("2", 5, "tcp://10.0.0.1:7000")
+    args = build_parser().parse_args(["agent", "--config", str(config), "--strategy", "zip"])
+    assert _agent_config(args).strategy == "zip"
+    assert main(["agent", "--strategy", "clever"]) == 2
     config.write_text("colour = 'blue'\n")
     assert main(["agent", "--config", str(config)]) == 2
     assert main(["agent", "--household", "99", "--households", "3"]) == 2

@@ -1,0 +1,56 @@
+"""What every planning device shares: its horizon and one HiGHS solve of a small LP.
+
+Batteries (``battery_plan``) and heat pumps (``heat_plan``) plan at every gate over the
+same rolling horizon, from the interval being bid to the end of the run, at most a day
+ahead, and build their LPs as sparse entries handed to ``solve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highspy
+import numpy as np
+
+
+def horizon_end(index: int, count: int, hours: float) -> int:
+    """One past the last interval a plan made at ``index`` covers: a day of intervals of
+    ``hours`` (at least one), never past the run's ``count``."""
+    return min(count, index + max(1, round(24 / hours)))
+
+
+def solve(
+    cost: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    entries: Sequence[tuple[int, int, float]],
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+) -> np.ndarray | None:
+    """Minimise ``cost . x`` within the column bounds and ``row_lower <= A x <=
+    row_upper``, ``A`` given as (row, column, value) entries; the optimal ``x``, or None
+    if HiGHS does not find one."""
+    n, m = len(cost), len(row_lower)
+    ordered = sorted(entries, key=lambda r: (r[1], r[0]))
+    index = np.array([r[0] for r in ordered], dtype=np.int32)
+    value = np.array([r[2] for r in ordered], dtype=float)
+    start = np.searchsorted([r[1] for r in ordered], np.arange(n + 1)).astype(np.int32)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.asarray(col_lower, dtype=float)
+    lp.col_upper_ = np.asarray(col_upper, dtype=float)
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kColwise
+    matrix.num_col_, matrix.num_row_ = n, m
+    matrix.start_, matrix.index_, matrix.value_ = start, index, value
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    highs.passModel(lp)
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(highs.getSolution().col_value, dtype=float)
