@@ -42,8 +42,13 @@ def _table(report: AuditReport, db: Path) -> Table:
 def run_audit(
     db: Path, console: Console, *, operator: str | None = None, head: str | None = None
 ) -> int:
-    """Print the table and a verdict: 0 when every interval reproduces, 1 otherwise."""
+    """Re-clear ``db``, then print the table and a verdict (``show_audit``)."""
     report = audit_ledger(existing_ledger(db), operator=operator, head_hash=head)
+    return show_audit(report, db, console)
+
+
+def show_audit(report: AuditReport, db: Path, console: Console) -> int:
+    """Print the table and a verdict: 0 when every interval reproduces, 1 otherwise."""
     console.print(_table(report, db))
     for line in report.software:
         console.print(f"[yellow]note[/]: solver {line}", highlight=False)

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from voisin.cli.simulation import SimulationConfig, run_simulation
+from voisin.cli.simulation import SimulationConfig, SimulationReport, run_simulation
 from voisin.cli.summary import render_summary
 
 
 @pytest.mark.slow
-def test_the_default_day_curtails_a_little_and_stays_in_band_in_ac(tmp_path: Path) -> None:
-    report = run_simulation(SimulationConfig(out=tmp_path))
+def test_the_default_day_curtails_a_little_and_stays_in_band_in_ac(
+    default_day: SimulationReport,
+) -> None:
+    report = default_day
     grid = report.grid
     assert grid.physical
     assert grid.binding_intervals > 0, "the estate's voltage should reach its band"

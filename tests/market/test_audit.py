@@ -7,23 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.ledger.forge import at, blocks, copy_ledger, first, fund, repaid, resign, shift_prices
+from voisin.cli.audit import show_audit
 from voisin.cli.main import main
-from voisin.cli.simulation import LEDGER_FILE, SimulationConfig, run_simulation
+from voisin.cli.simulation import SimulationReport
 from voisin.ledger import verify_ledger
-from voisin.market.audit import audit_ledger
+from voisin.market.audit import AuditReport, audit_ledger
 from voisin.protocol import KeyPair
 
 OPERATOR = KeyPair.derive("seed", 7, "operator")
 
 
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`voisin simulate` with its defaults: 30 households, 96 intervals of 15 minutes."""
-    out = tmp_path_factory.mktemp("day")
-    run_simulation(SimulationConfig(out=out))
-    return out / LEDGER_FILE
+@pytest.fixture
+def day(default_day: SimulationReport) -> Path:
+    """The ledger of `voisin simulate` with its defaults (30 households, 96 intervals)."""
+    return Path(default_day.ledger_path)
 
 
 @pytest.fixture
@@ -32,13 +32,25 @@ def copy(day: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_simulated_day_reproduces_96_of_96(day: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_simulated_day_reproduces_96_of_96(day: Path) -> None:
     report = audit_ledger(day, operator=OPERATOR.public_hex)
     assert len(report.rows) == report.reproduced == 96
     assert sum(row.trades for row in report.rows) > 0
     assert report.first is None
-    assert main(["audit", str(day), "--operator", OPERATOR.public_hex]) == 0
-    assert "96/96 intervals re-cleared and re-settled byte for byte" in capsys.readouterr().out
+    code, out = _shown(report, day)
+    assert code == 0
+    assert "96/96 intervals re-cleared and re-settled byte for byte" in out
+
+
+def test_audit_command_on_a_missing_ledger_is_one_line(tmp_path: Path) -> None:
+    assert main(["audit", str(tmp_path / "none.sqlite")]) == 2
+
+
+def _shown(report: AuditReport, path: Path) -> tuple[int, str]:
+    """What `voisin audit` prints for ``report`` (one audit serves both checks)."""
+    console = Console(record=True, width=200, soft_wrap=True)
+    code = show_audit(report, path, console)
+    return code, console.export_text()
 
 
 def _interval_of(path: Path, height: int) -> str:
@@ -46,23 +58,26 @@ def _interval_of(path: Path, height: int) -> str:
 
 
 def _first_difference(path: Path) -> tuple[str | None, int, int | None, str]:
-    found = audit_ledger(path).first
+    return _difference(audit_ledger(path))
+
+
+def _difference(report: AuditReport) -> tuple[str | None, int, int | None, str]:
+    found = report.first
     assert found is not None
     interval, difference = found
     return interval, difference.height, difference.index, difference.rule
 
 
 @pytest.mark.slow
-def test_prices_moved_with_their_trades_and_payments(
-    copy: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prices_moved_with_their_trades_and_payments(copy: Path) -> None:
     """Consistent arithmetic, so verify passes; re-clearing names the clearing."""
     height, index = first(copy, "clearing", lambda b: b["trade_count"] > 0)
     resign(copy, OPERATOR, shift_prices(copy, height, index))
     verify_ledger(copy)
-    assert _first_difference(copy) == (_interval_of(copy, height), height, index, "clearing")
-    assert main(["audit", str(copy)]) == 1
-    out = capsys.readouterr().out
+    report = audit_ledger(copy)
+    assert _difference(report) == (_interval_of(copy, height), height, index, "clearing")
+    code, out = _shown(report, copy)
+    assert code == 1
     assert "95/96 intervals reproduce; first difference" in out
     assert f"block {height}, transaction {index}: rule clearing: price_parts_eur_per_kwh." in out
     assert "; prices_eur_per_kwh." in out
