@@ -29,6 +29,7 @@ from voisin.ledger.contract_effects import contract_payment_rows, gift_pairs
 from voisin.ledger.contracts import accept_contract
 from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
 from voisin.ledger.sealed import SealedStore
+from voisin.market.clearing import Backend
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.market.meter_checks import MeterBook
 from voisin.market.own_bids import OwnBids
@@ -52,6 +53,14 @@ from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
+
+OPERATOR_BACKEND: Backend = "highs"
+"""The operator clears on highspy directly, whatever the book's size, and records it in
+its market terms, so an audit re-clears the same way. It is the same LP as the Pyomo
+model (tests/market/test_differential.py holds the two to one welfare and one set of
+prices), in milliseconds per interval instead of the tenth of a second Pyomo takes to
+build and hand over even a small model. Pyomo stays the readable form an auditor can
+re-run: ``clear(..., backend="pyomo")``."""
 
 
 @dataclass
@@ -157,7 +166,9 @@ class Operator:
     def terms(self, minutes: int) -> Terms:
         """The market terms this operator clears intervals of ``minutes`` under."""
         if minutes not in self._terms:
-            self._terms[minutes] = Terms.of(self.grid, self.rules, minutes=minutes)
+            self._terms[minutes] = Terms.of(
+                self.grid, self.rules, minutes=minutes, backend=OPERATOR_BACKEND
+            )
         return self._terms[minutes]
 
     @property
