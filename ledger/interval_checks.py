@@ -8,6 +8,9 @@ stays within their energy, and carries exactly the prices ``trade_prices`` gives
 the clearing's prices and recorded settlement prices; each bus price is the sum of its
 recorded parts; the trade count and the grid exchange agree with the trades.
 
+A city's feeder (``upstream``, docs/city.md): its clearing block holds the city's price
+and allocation, and the clearing's net exchange is that allocation.
+
 Settlement block (``check_settlement``): every reading is a strict public reading
 (``PublicReading``: the whole reading stays sealed to its owner, committed by hash), of
 a member registered for the interval, signed by the meter it registered, over its stored
@@ -157,8 +160,30 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
             "grid-total",
             f"grid exchange {net} kWh, trades with the grid {imported - exported} kWh",
         )
+    if TxKind.UPSTREAM.value in by_kind:
+        _upstream(interval, net, _one(by_kind, TxKind.UPSTREAM, "a clearing block"))
     state.closed.add(interval)
     state.cleared[interval] = trades
+
+
+def _upstream(interval: str, net_kwh: float, stored: StoredTx) -> None:
+    """A city's feeder took exactly the exchange the city allocated it."""
+    index, _, _, body = stored
+    try:
+        if body["interval"] != interval:
+            raise Violation(index, "upstream", "the city's allocation is for another interval")
+        allocated = body["exchange_kwh"]
+        price = body["price_eur_per_kwh"]
+        if type(allocated) not in (int, float) or type(price) not in (int, float):
+            raise TypeError
+    except (KeyError, TypeError):
+        raise Violation(index, "upstream", "not a city allocation") from None
+    if abs(net_kwh - allocated) > GRID_TOTAL_KWH:
+        raise Violation(
+            index,
+            "upstream",
+            f"the feeder exchanged {net_kwh} kWh; the city allocated it {allocated} kWh",
+        )
 
 
 def _trades(

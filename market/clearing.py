@@ -23,13 +23,22 @@ from voisin.market.feeder import Feeder
 from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
+from voisin.market.netting import GRID_PARTY, NettedSplit
 from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.solver_info import solver_version
-from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
+from voisin.market.trades import (
+    SLIVER_KWH,
+    Allocation,
+    allocate,
+    congestion_rent_eur,
+    local_charges_eur,
+    to_trades,
+)
+from voisin.market.upstream import Upstream, cleared_at
+from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode, Side
 from voisin.protocol.signed import Signed
 
 MATRIX_BACKEND_SEGMENTS = 200
@@ -97,6 +106,23 @@ def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend) -
             "grid_hash": grid_hash(grid),
             "pricing": PricingMode.UNIFORM,
         }
+    )
+
+
+def _with_rest(
+    split: NettedSplit, ordered: Sequence[Bid], rest: Sequence[tuple[int, float]]
+) -> NettedSplit:
+    """The split with each inflexible bid's rest as a piece with the upstream grid
+    (a city's feeder: ``Published.rest_kwh``)."""
+    if not rest:
+        return split
+    index = np.array([i for i, _ in rest], dtype=np.int64)
+    sell = np.array([ordered[i].side is Side.SELL for i, _ in rest], dtype=bool)
+    grid = np.full(len(rest), GRID_PARTY, dtype=np.int64)
+    return NettedSplit(
+        seller=np.concatenate([split.seller, np.where(sell, index, grid)]),
+        buyer=np.concatenate([split.buyer, np.where(sell, grid, index)]),
+        energy_kwh=np.concatenate([split.energy_kwh, [kwh for _, kwh in rest]]),
     )
 
 
@@ -197,6 +223,7 @@ def clear(
     voltage_limits: bool = True,
     gate: bool = True,
     received: Mapping[str, Signed[Bid]] | None = None,
+    upstream: Upstream | None = None,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
@@ -208,13 +235,18 @@ def clear(
     forecast injection that is not in the book. An empty book gives status EMPTY.
     ``backend`` solves the same LP through Pyomo (``"pyomo"``) or highspy directly
     (``"highs"``); ``"auto"`` picks by size. ``received`` (by bid id) holds the bytes
-    the bids arrived as, which the book hash reuses instead of encoding them. Raises
+    the bids arrived as, which the book hash reuses instead of encoding them.
+    ``upstream`` (a feeder of a city) replaces the grid's import and export prices by
+    the city's price and makes the feeder take the city's allocation
+    (``market.upstream``); the grid hash stays the recorded grid's. Raises
     ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
     _check_book(bids, grid, interval, rules if gate else None)
     if PricingMode(pricing) is PricingMode.UNIFORM:
+        if upstream is not None:
+            raise InvalidInput("a city's feeder is cleared with nodal prices", code="bad-pricing")
         return _uniform(bids, grid, interval, backend)
     ghash = grid_hash(grid)
     if not bids:
@@ -230,15 +262,26 @@ def clear(
         else "pyomo"
     )
     conditions = conditions_for(grid, net, rules, minutes, base, voltage_limits)
-    outcome = run_interval(book, net, conditions, backend=engine)
+    if upstream is None:
+        outcome = run_interval(book, net, conditions, backend=engine)
+    else:
+        net = upstream.network(net)
+        outcome = cleared_at(
+            upstream,
+            conditions,
+            lambda cond: run_interval(book, net, cond, backend=engine),
+            lambda out: float(out.values("grid_import").sum() - out.values("grid_export").sum()),
+        )
+        conditions = outcome.conditions
     out: Published = publish(book, net, outcome, interval)
     ids = [bid.bid_id for bid in ordered]
     cleared = dict(zip(ids, out.cleared_kwh.tolist(), strict=True))
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
     adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
+    rest = [(i, kwh) for i, kwh in sorted(out.rest_kwh.items()) if kwh >= SLIVER_KWH]
     if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
-        split = split_netted(ordered, cleared, grid)
+        split = _with_rest(split_netted(ordered, cleared, grid), ordered, rest)
         trades = split_trades(
             split,
             ordered,
@@ -251,6 +294,12 @@ def clear(
         )
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
+        allocations += [
+            Allocation(ids[i], None, kwh)
+            if ordered[i].side is Side.SELL
+            else Allocation(None, ids[i], kwh)
+            for i, kwh in rest
+        ]
         trades = to_trades(
             allocations,
             ordered,
