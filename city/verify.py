@@ -129,13 +129,16 @@ def _check_links(
             )
 
 
-def verify_city(out: Path) -> CityVerification:
-    """Verify a city folder (module docstring); raise at the first problem."""
+def verify_city(
+    out: Path, *, operator: str | None = None, head_hash: str | None = None
+) -> CityVerification:
+    """Verify a city folder (module docstring); raise at the first problem.
+    ``operator`` and ``head_hash`` pin the city ledger's operator key and newest block."""
     city = out / CITY_LEDGER
     if not is_city(out):
         raise InvalidInput(f"{out} is not a city run's folder (no {CITY_LEDGER})", code="no-city")
     try:
-        report = verify_ledger(city)
+        report = verify_ledger(city, operator=operator, head_hash=head_hash)
     except LedgerError as exc:
         raise _named(city, out, exc) from None
     links, allocations = _city_links(city)

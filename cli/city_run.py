@@ -59,6 +59,12 @@ def simulate_city(
             f"{spec.households * report.intervals / report.seconds:.0f}",
         ),
         ("result", str(report.path)),
+        (
+            "ledgers verified",
+            f"city and {report.verified.feeders} feeders, {report.verified.blocks} blocks"
+            if report.verified is not None
+            else "no",
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)
