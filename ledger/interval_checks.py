@@ -9,7 +9,9 @@ the clearing's prices and recorded settlement prices; each bus price is the sum 
 recorded parts; the trade count and the grid exchange agree with the trades.
 
 A city's feeder (``upstream``, docs/city.md): its clearing block holds the city's price
-and allocation, and the clearing's net exchange is that allocation.
+and allocation, and the clearing's net exchange is that allocation; there the exchange
+also carries the unmatched inflexible energy (``rest_kwh``), which a lone feeder's
+retailer takes outside the market, so the grid trades add up to the exchange less it.
 
 Settlement block (``check_settlement``): every reading is a strict public reading
 (``PublicReading``: the whole reading stays sealed to its owner, committed by hash), of
@@ -152,13 +154,17 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
     try:
         net = float(clearing["grid_import_kwh"]) - float(clearing["grid_export_kwh"])
+        rest = float(clearing.get("rest_kwh", 0.0))
     except (KeyError, TypeError, ValueError):
         raise Violation(index, "clearing", "the grid exchange is missing") from None
-    if abs(net - (imported - exported)) > GRID_TOTAL_KWH:
+    if rest and TxKind.UPSTREAM.value not in by_kind:
+        raise Violation(index, "clearing", "a rest in the exchange outside a city's feeder")
+    if abs(net - rest - (imported - exported)) > GRID_TOTAL_KWH:
         raise Violation(
             index,
             "grid-total",
-            f"grid exchange {net} kWh, trades with the grid {imported - exported} kWh",
+            f"grid exchange {net} kWh ({rest} kWh of it inflexible rest), trades with the "
+            f"grid {imported - exported} kWh",
         )
     if TxKind.UPSTREAM.value in by_kind:
         _upstream(interval, net, _one(by_kind, TxKind.UPSTREAM, "a clearing block"))

@@ -196,6 +196,7 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
             "curtailed_kwh",
             "shed_kwh",
             "curtailment_eur",
+            "rest_kwh",
             "physics",
         },
     )

@@ -23,22 +23,14 @@ from voisin.market.feeder import Feeder
 from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
-from voisin.market.netting import GRID_PARTY, NettedSplit
 from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
-from voisin.market.publish import Published, publish
+from voisin.market.publish import Published, publish, rest_in_exchange
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.solver_info import solver_version
-from voisin.market.trades import (
-    SLIVER_KWH,
-    Allocation,
-    allocate,
-    congestion_rent_eur,
-    local_charges_eur,
-    to_trades,
-)
+from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
 from voisin.market.upstream import Upstream, cleared_at
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode, Side
+from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
 from voisin.protocol.signed import Signed
 
 MATRIX_BACKEND_SEGMENTS = 200
@@ -106,23 +98,6 @@ def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend) -
             "grid_hash": grid_hash(grid),
             "pricing": PricingMode.UNIFORM,
         }
-    )
-
-
-def _with_rest(
-    split: NettedSplit, ordered: Sequence[Bid], rest: Sequence[tuple[int, float]]
-) -> NettedSplit:
-    """The split with each inflexible bid's rest as a piece with the upstream grid
-    (a city's feeder: ``Published.rest_kwh``)."""
-    if not rest:
-        return split
-    index = np.array([i for i, _ in rest], dtype=np.int64)
-    sell = np.array([ordered[i].side is Side.SELL for i, _ in rest], dtype=bool)
-    grid = np.full(len(rest), GRID_PARTY, dtype=np.int64)
-    return NettedSplit(
-        seller=np.concatenate([split.seller, np.where(sell, index, grid)]),
-        buyer=np.concatenate([split.buyer, np.where(sell, grid, index)]),
-        energy_kwh=np.concatenate([split.energy_kwh, [kwh for _, kwh in rest]]),
     )
 
 
@@ -279,9 +254,8 @@ def clear(
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
     adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
-    rest = [(i, kwh) for i, kwh in sorted(out.rest_kwh.items()) if kwh >= SLIVER_KWH]
     if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
-        split = _with_rest(split_netted(ordered, cleared, grid), ordered, rest)
+        split = split_netted(ordered, cleared, grid)
         trades = split_trades(
             split,
             ordered,
@@ -294,12 +268,6 @@ def clear(
         )
     else:
         allocations = allocate(ordered, cleared, Feeder.of(grid))
-        allocations += [
-            Allocation(ids[i], None, kwh)
-            if ordered[i].side is Side.SELL
-            else Allocation(None, ids[i], kwh)
-            for i, kwh in rest
-        ]
         trades = to_trades(
             allocations,
             ordered,
@@ -336,5 +304,6 @@ def clear(
         curtailed_kwh=_by_participant(ordered, out.curtailed_kwh),
         shed_kwh=_by_participant(ordered, out.shed_kwh),
         curtailment_eur=out.curtailment_eur,
+        rest_kwh=clean(rest_in_exchange(outcome), 9),
         physics=grid_state(grid, net, outcome, conditions),
     )

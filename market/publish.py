@@ -12,7 +12,7 @@ limit. A larger gap means the solver disagrees with itself and is an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,10 +42,6 @@ class Published:
     curtailed_kwh: dict[int, float]
     shed_kwh: dict[int, float]
     curtailment_eur: float
-    rest_kwh: dict[int, float] = field(default_factory=dict)
-    """In a city (``Conditions.retailer_takes_rest`` False): per inflexible bid, the
-    unmatched energy it exchanges with the upstream grid inside the market's exchange,
-    which the clearing turns into grid trades."""
 
 
 STEP_KWH = 10.0**-ENERGY_DECIMALS
@@ -136,14 +132,10 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         if not repaired:
             raise ClearingError(f"interval {interval}: cannot round the grid exchange")
     net_import = round(
-        float(cleared[~sell].sum() - cleared[sell].sum()) + _rest_in_exchange(outcome),
+        float(cleared[~sell].sum() - cleared[sell].sum()) + rest_in_exchange(outcome),
         ENERGY_DECIMALS,
     )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
-    rest: dict[int, float] = {}
-    if not outcome.conditions.retailer_takes_rest:
-        sold, bought = _cut(book, net, outcome, cleared, offered, first, ("sell_rest", "buy_rest"))
-        rest = {**sold, **bought}
     kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
     voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
     fees = _wheeling_fees(book, net, outcome, cleared, first)
@@ -173,11 +165,10 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         curtailed_kwh=curtailed,
         shed_kwh=shed,
         curtailment_eur=clean(kappa * sum(curtailed.values())),
-        rest_kwh=rest,
     )
 
 
-def _rest_in_exchange(outcome: Outcome) -> float:
+def rest_in_exchange(outcome: Outcome) -> float:
     """kWh of unmatched inflexible positions that cross the upstream node inside the
     market's exchange: none while a retailer takes them (a lone feeder), all of them in
     a city (``Conditions.retailer_takes_rest``)."""
@@ -207,17 +198,15 @@ def _cut(
     cleared: np.ndarray,
     offered: np.ndarray,
     first: np.ndarray,
-    names: tuple[str, str] = ("curtail", "shed"),
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """Curtailment and shedding per bid (or, with ``names`` the rest columns, what is
-    left to the upstream grid): each bus's total shared among its inflexible bids on
-    that side in proportion to what they left unmatched."""
+    """Curtailment and shedding per bid: each bus's total shared among its inflexible
+    bids on that side in proportion to what they left unmatched."""
     out: list[dict[int, float]] = []
     sell_buses, buy_buses = position_buses(book, net)
     firm = book.inflexible[first]
     for name, buses, side in (
-        (names[0], sell_buses, book.sell[first]),
-        (names[1], buy_buses, ~book.sell[first]),
+        ("curtail", sell_buses, book.sell[first]),
+        ("shed", buy_buses, ~book.sell[first]),
     ):
         per_bus = np.round(outcome.values(name), ENERGY_DECIMALS)
         found: dict[int, float] = {}
