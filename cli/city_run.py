@@ -32,12 +32,12 @@ def simulate_city(
     if target.exists() and not overwrite:
         raise InvalidInput(f"{target} exists; pass --overwrite to replace it", code="exists")
     columns = (
-        TextColumn("[bold]clearing feeders"),
+        TextColumn("[bold]feeder-intervals, then feeder ledgers"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    total = spec.feeders * spec.intervals
+    total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
     with dask_client(workers, scheduler) as client:
         if quiet:
             report = run_city(spec, out, client)
@@ -64,6 +64,11 @@ def simulate_city(
             f"city and {report.verified.feeders} feeders, {report.verified.blocks} blocks"
             if report.verified is not None
             else "no",
+        ),
+        (
+            "seconds: clearing, ledgers, verification",
+            f"{report.seconds_clearing:.1f}, {report.seconds_ledgers:.1f}, "
+            f"{report.seconds_verify:.1f}",
         ),
     ]
     for name, value in rows:
