@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voisin.city.audit import audit_city_ledger
 from voisin.city.ledgers import CITY_LEDGER, feeder_ledger, write_city_ledger
@@ -29,9 +31,12 @@ TINY = CitySpec(
 )
 
 
-def _run(spec: CitySpec, out: Path) -> Path:
+def _run(spec: CitySpec, out: Path, client: object | None = None) -> Path:
     from distributed import Client
 
+    if client is not None:
+        run_city(spec, out, client)
+        return out
     with Client(
         processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
     ) as client:
@@ -165,3 +170,54 @@ def test_a_city_clearing_signed_with_a_wrong_welfare_fails_the_audit(
     assert interval == books[2]["interval"]
     assert found.rule == "city-clearing"
     assert "welfare_eur" in found.message
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    from distributed import Client
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as made:
+        yield made
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    first=st.integers(0, 92),
+    pv_share=st.sampled_from([0.0, 0.5, 1.0]),
+    topology=st.sampled_from(["tree", "star"]),
+    mv_line_kwh=st.sampled_from([0.5, 3.0, 400.0]),
+)
+def test_any_small_city_verifies_and_its_feeders_take_the_city_allocation(
+    client, tmp_path_factory, seed, first, pv_share, topology, mv_line_kwh
+) -> None:
+    """Random seeds, hours, PV shares, MV shapes and limits: the run's own
+    verification passed (it raises otherwise), each feeder exchanged what the city
+    allocated it, the city's net import is what the feeders draw, and every feeder's
+    audit re-clears byte for byte."""
+    spec = CitySpec(
+        name="prop",
+        feeders=3,
+        households_per_feeder=2,
+        intervals=2,
+        first_interval=first,
+        seed=seed,
+        pv_share=pv_share,
+        mv_topology=topology,
+        mv_line_kwh=mv_line_kwh,
+    )
+    out = _run(spec, tmp_path_factory.mktemp("prop") / "out", client)
+    clearings = {c["interval"]: c for _, _, c in _rows(out / CITY_LEDGER, "city_clearing")}
+    for c in clearings.values():
+        drawn = sum(c["exchange_kwh"].values())
+        assert c["grid_import_kwh"] - c["grid_export_kwh"] == pytest.approx(drawn, abs=1e-6)
+    for k in range(3):
+        path = feeder_ledger(out, f"F{k}")
+        for _, _, done in _rows(path, "clearing"):
+            x = clearings[done["interval"]]["exchange_kwh"][f"F{k}"]
+            assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
+        assert audit_ledger(path).first is None
