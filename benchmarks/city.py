@@ -9,7 +9,11 @@ largest resident memory of a worker after the run, and the cost per feeder-inter
 (wall time x workers / feeder-intervals). The **signature floor** is measured in the
 same run: two Ed25519 signatures and two verifications per household-interval (a bid
 and a meter reading, each signed by the household and checked by the operator), on one
-core; a run within 2x of it would meet issue 16's target. Prints a table.
+core; a run within 2x of it would meet issue 16's target. The run writes and verifies
+every ledger (the feeders' and the city's); ``ledgers s`` is the wall time after the
+last city clearing (the feeders' re-clearings, signatures and writes, the city ledger),
+``verify s`` the verification of every ledger and link at the end (in ``seconds``
+too). Prints a table.
 """
 
 from __future__ import annotations
@@ -70,7 +74,17 @@ def main() -> None:
             memory = max(client.run(_rss_bytes).values())
         rate = spec.households * report.intervals / seconds
         per_feeder = seconds * workers / (spec.feeders * report.intervals)
-        rows.append((workers, seconds, rate, memory, per_feeder))
+        rows.append(
+            (
+                workers,
+                seconds,
+                rate,
+                memory,
+                per_feeder,
+                report.seconds_ledgers,
+                report.seconds_verify,
+            )
+        )
     base = rows[0][2]
     print(
         f"city: {spec.feeders} feeders x {spec.households_per_feeder} households, "
@@ -79,12 +93,13 @@ def main() -> None:
     print(f"signature floor: {floor:,.0f} household-intervals/s on one core")
     print(
         f"{'workers':>7} {'seconds':>8} {'hh-iv/s':>9} {'x 1 worker':>10} "
-        f"{'x floor':>8} {'max RSS MB':>10} {'s/feeder-iv':>11}"
+        f"{'x floor':>8} {'max RSS MB':>10} {'s/feeder-iv':>11} {'ledgers s':>9} {'verify s':>8}"
     )
-    for workers, seconds, rate, memory, per_feeder in rows:
+    for workers, seconds, rate, memory, per_feeder, ledgers, verify in rows:
         print(
             f"{workers:>7} {seconds:>8.2f} {rate:>9.1f} {rate / base:>10.2f} "
-            f"{floor * workers / rate:>8.0f} {memory / 1e6:>10.0f} {per_feeder:>11.3f}"
+            f"{floor * workers / rate:>8.0f} {memory / 1e6:>10.0f} {per_feeder:>11.3f} "
+            f"{ledgers:>9.2f} {verify:>8.2f}"
         )
 
 

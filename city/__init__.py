@@ -2,7 +2,9 @@
 
 ``clear_city`` clears one interval (``market``): every feeder's residual curve
 (``residual``), the city's clearing of those curves under the MV limits, and each
-feeder's re-clearing at its city price. ``docs/city.md`` says why it is exact.
+feeder's re-clearing at its city price. ``docs/city.md`` says why it is exact. A run
+(``run``) writes a signed ledger per feeder and one for the city (``ledgers``,
+``level``), which ``verify`` and ``audit`` check.
 """
 
 from voisin.city.feeders import CityFeeder, city_conditions, feeder_market, merged_city

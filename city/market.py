@@ -37,11 +37,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from voisin.city.residual import EXCHANGE_TOL_KWH, FeederMarket, ResidualCurve, residual_curve
+from voisin.city.residual import FeederMarket, ResidualCurve, residual_curve
 from voisin.market.bulk import ArrayClearing, clear_arrays
 from voisin.market.formulation import Conditions
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
+from voisin.market.upstream import Upstream, cleared_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,24 +133,19 @@ def base_of(feeder: FeederMarket) -> float:
 
 
 def reclear(feeder: FeederMarket, exchange_kwh: float, price_eur_per_kwh: float) -> ArrayClearing:
-    """The feeder at its city price, both ways, taking exactly its allocation.
-
-    Buying and selling at one price fixes the upstream node's price at it (the two
-    exchange columns' reduced costs bound it from both sides). Where the feeder is
-    indifferent over a range of exchanges (the city's marginal feeder: a piece of its
-    curve has the price as slope) the solver may stop elsewhere in that range; the
-    exchange is then pinned (``Conditions.exchange_kwh``), and the price rule picks the
+    """The feeder at its city price, both ways, taking exactly its allocation
+    (``market.upstream.cleared_at``: free first, pinned where the solver stopped
+    elsewhere on the marginal feeder's flat piece; the price rule then picks the
     feeder's prices from its own optimal face, which holds the city price whenever the
-    allocation is strictly inside that piece."""
-    net = replace(
-        feeder.net,
-        import_price_eur_per_kwh=price_eur_per_kwh,
-        export_price_eur_per_kwh=price_eur_per_kwh,
+    allocation is strictly inside that piece)."""
+    upstream = Upstream(price_eur_per_kwh, exchange_kwh)
+    net = upstream.network(feeder.net)
+    return cleared_at(
+        upstream,
+        feeder.conditions,
+        lambda cond: clear_arrays(feeder.book, net, cond),
+        lambda out: out.grid_import_kwh - out.grid_export_kwh,
     )
-    free = clear_arrays(feeder.book, net, feeder.conditions)
-    if abs(free.grid_import_kwh - free.grid_export_kwh - exchange_kwh) <= EXCHANGE_TOL_KWH:
-        return free
-    return clear_arrays(feeder.book, net, replace(feeder.conditions, exchange_kwh=exchange_kwh))
 
 
 def clear_city(

@@ -31,11 +31,10 @@ from voisin.market.lp import SolveStatus
 from voisin.market.lp_highs import WARM_OPTIONS, Session
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
+from voisin.market.upstream import EXCHANGE_TOL_KWH  # two exchanges this close: one vertex
 
 VALUE_TOL_EUR = 1e-7
 """A new vertex must lie this far above the chord (the solver's tolerance is 1e-7 kWh)."""
-EXCHANGE_TOL_KWH = 1e-7
-"""Two exchanges closer than this are the same vertex."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +110,7 @@ class Responder:
             highs = self.session.highs
             highs.changeColCost(self.columns[0], -p)
             highs.changeColCost(self.columns[1], p)
-            solution = self.session.solve()
+            solution = self.session.solve(directions=False)  # x and the objective only
             if solution.status is not SolveStatus.OPTIMAL:
                 raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
             for name, value in WARM_OPTIONS.items():

@@ -1,12 +1,16 @@
-"""A city's run on Dask: every feeder's curve and re-clearing a task, the city between.
+"""A city's run on Dask: every feeder's curve a task, the city between, then ledgers.
 
 Per interval the graph is ``curve[f]`` for every feeder, then one ``city`` task that
-clears the curves under the MV limits, then ``reclear[f]`` for every feeder at its city
-price. Intervals do not wait for each other (a generated city has no state carried
-between intervals), so the scheduler overlaps them. Tasks take the ``CitySpec`` and
-rebuild their feeder from its seed, so nothing large travels; every task is a pure
-function of its arguments and HiGHS runs single-threaded, so the bytes written do not
-depend on the number of workers or on which worker ran what.
+clears the curves under the MV limits (``city.level``). Intervals do not wait for each
+other (a generated city has no state carried between intervals), so the scheduler
+overlaps them. Then one ``feeder`` task per feeder writes that feeder's ledger over the
+whole run (a hash chain is written in order), re-clearing each interval at the city's
+price and allocation through the single-feeder ``Operator``; the client writes the city
+ledger with a link to each feeder block (``city.ledgers``) and verifies everything
+(``city.verify``). Tasks take the ``CitySpec`` and rebuild their feeder from its seed,
+so nothing large travels; every task is a pure function of its arguments and HiGHS
+runs single-threaded, so the bytes written do not depend on the number of workers or
+on which worker ran what.
 """
 
 from __future__ import annotations
@@ -17,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from voisin.city.feeders import city_conditions, feeder_market
-from voisin.city.market import base_of, city_book, reclear
+from voisin.city.ledgers import write_city_ledger, write_feeder_ledger
+from voisin.city.level import book_body, city_terms, clear_book
+from voisin.city.market import base_of
 from voisin.city.residual import ResidualCurve, residual_curve
-from voisin.city.scenario import CitySpec, feeder, mv_grid
-from voisin.market.bulk import clear_arrays
+from voisin.city.scenario import CitySpec, feeder
+from voisin.city.verify import CityVerification, verify_city
+from voisin.ledger import transactions as tx
 from voisin.market.gate import MarketRules
-from voisin.market.network import Network
 from voisin.protocol import canonical_text
 from voisin.protocol.interval import Interval
 
@@ -47,61 +51,26 @@ def curve_task(spec: CitySpec, index: int, interval_id: str) -> tuple[ResidualCu
 
 def city_task(
     spec: CitySpec, interval_id: str, *answers: tuple[ResidualCurve, float]
-) -> dict[str, Any]:
-    """The city's clearing of the curves: each feeder's exchange and price, the city's
-    book (the curves as bids, recorded so the city level can be re-cleared) and totals."""
-    mv = mv_grid(spec)
-    net = Network.of(mv)
-    shared = city_conditions(MarketRules(), spec.minutes, spec.export_price_eur_per_kwh)
-    curves = [curve for curve, _ in answers]
-    buses = [mv.buses.index(f"M{k}") for k in range(spec.feeders)]
-    made = city_book(curves, [base for _, base in answers], buses, net, shared)
-    city = clear_arrays(made.book, net, made.conditions)
-    signed = np.where(made.book.sell, -1.0, 1.0)
-    first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
-    exchange = made.reference_kwh.copy()
-    np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
-    prices = city.prices_eur_per_kwh[np.asarray(buses)]
-    welfare = city.welfare_eur + sum(
-        c.value_at(x) for c, x in zip(curves, made.reference_kwh, strict=True)
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The city's book of curves and its clearing under the MV limits (``city.level``):
+    the ``city_book`` and ``city_clearing`` bodies of the city ledger."""
+    terms = city_terms(spec)
+    book = book_body(
+        interval_id,
+        tx.terms_hash(terms.body),
+        [f"F{k}" for k in range(spec.feeders)],
+        [f"M{k}" for k in range(spec.feeders)],
+        [curve for curve, _ in answers],
+        [base for _, base in answers],
     )
-    between = 0.0  # kWh that one feeder's sell bid delivered to another's buy bid
-    split = city.split
-    owner = made.feeder_of_bid
-    for s, b, kwh in zip(split.seller, split.buyer, split.energy_kwh, strict=True):
-        if s >= 0 and b >= 0 and owner[s] != owner[b]:
-            between += float(kwh)
-    return {
-        "interval": interval_id,
-        "exchange_kwh": [round(float(x), 9) for x in exchange],
-        "price_eur_per_kwh": [round(float(p), 9) for p in prices],
-        "curves": [
-            {
-                "exchange_kwh": [round(float(v), 9) for v in c.exchange_kwh],
-                "value_eur": [round(float(v), 9) for v in c.value_eur],
-            }
-            for c in curves
-        ],
-        "grid_import_kwh": city.grid_import_kwh,
-        "grid_export_kwh": city.grid_export_kwh,
-        "between_feeders_kwh": round(between, 9),
-        "welfare_eur": round(float(welfare), 9),
-    }
+    return book, clear_book(book, terms)
 
 
-def reclear_task(
-    spec: CitySpec, index: int, interval_id: str, city: dict[str, Any]
-) -> dict[str, Any]:
-    """Feeder ``index`` re-cleared at its city price with its allocation."""
-    market = _market(spec, index, interval_id)
-    x = float(city["exchange_kwh"][index])
-    out = reclear(market, x, float(city["price_eur_per_kwh"][index]))
-    return {
-        "feeder": market.name,
-        "cleared_kwh": [round(float(v), 9) for v in out.cleared_kwh],
-        "prices_eur_per_kwh": [round(float(v), 9) for v in out.prices_eur_per_kwh],
-        "welfare_eur": out.welfare_eur,
-    }
+def feeder_task(
+    spec: CitySpec, index: int, out: str, *levels: tuple[dict[str, Any], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Feeder ``index``'s ledger, re-cleared at the city's allocation of every interval."""
+    return write_feeder_ledger(spec, index, Path(out), [clearing for _, clearing in levels])
 
 
 @dataclass
@@ -114,6 +83,14 @@ class CityReport:
     grid_import_kwh: float = 0.0
     grid_export_kwh: float = 0.0
     seconds: float = 0.0
+    """Wall time of the run, ledgers written, verification not included."""
+    seconds_clearing: float = 0.0
+    """Until every interval's city clearing was done (the curves: nearly all of it)."""
+    seconds_ledgers: float = 0.0
+    """The feeders' ledgers after that (their re-clearings, signatures, writes) and the
+    city's."""
+    seconds_verify: float = 0.0
+    verified: CityVerification | None = None
 
 
 @contextmanager
@@ -145,38 +122,51 @@ def run_city(
     client: Any,
     advance: Callable[[int], None] | None = None,
 ) -> CityReport:
-    """Every interval of ``spec`` through the two-level market on ``client``; one JSON
-    line per interval (the city's clearing and every feeder's) in ``out/city.jsonl``."""
+    """Every interval of ``spec`` through the two-level market on ``client``: the
+    feeders' and the city's ledgers (``city.ledgers``), one JSON line per interval in
+    ``out/city.jsonl`` (the city's clearing and every feeder's totals), then the
+    verification of every ledger and link (``city.verify``). ``out`` must be reachable
+    at the same path from every worker (a LocalCluster's are on this machine)."""
     import time
 
     from distributed import as_completed
 
     began = time.perf_counter()
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     ids = [iv.id for iv in spec.interval_list()]
+    curves = []
     cities = []
-    feeders = []
     for interval_id in ids:
-        curves = [
+        row = [
             client.submit(curve_task, spec, k, interval_id, pure=False) for k in range(spec.feeders)
         ]
-        city = client.submit(city_task, spec, interval_id, *curves, pure=False)
-        cities.append(city)
-        feeders.append(
-            [
-                client.submit(reclear_task, spec, k, interval_id, city, pure=False)
-                for k in range(spec.feeders)
-            ]
-        )
-    if advance is not None:
-        for _ in as_completed([f for row in feeders for f in row]):  # type: ignore[no-untyped-call]
-            advance(1)
-    out.mkdir(parents=True, exist_ok=True)
+        curves += row
+        cities.append(client.submit(city_task, spec, interval_id, *row, pure=False))
+    ledgers = [
+        client.submit(feeder_task, spec, k, str(out), *cities, pure=False)
+        for k in range(spec.feeders)
+    ]
+
+    def wait(futures: list[Any]) -> Any:
+        if advance is not None:
+            for _ in as_completed(futures):  # type: ignore[no-untyped-call]
+                advance(1)
+        return client.gather(futures)
+
     path = out / RESULT_FILE
     report = CityReport(spec, path)
+    wait(curves)
+    levels = client.gather(cities)
+    report.seconds_clearing = time.perf_counter() - began
+    feeders = wait(ledgers)
+    links = [[feeders[k][t] for k in range(spec.feeders)] for t in range(len(ids))]
+    write_city_ledger(spec, out, levels, links)
+    report.seconds_ledgers = time.perf_counter() - began - report.seconds_clearing
     with path.open("w", encoding="utf-8") as handle:
-        for city, row in zip(cities, feeders, strict=True):
-            record = city.result()
-            record["feeders"] = client.gather(row)
+        for (_, clearing), row in zip(levels, links, strict=True):
+            between = sum(piece["energy_kwh"] for piece in clearing["between_feeders"])
+            record = {**clearing, "between_feeders_kwh": round(between, 9), "feeders": row}
             handle.write(canonical_text(record) + "\n")
             report.intervals += 1
             report.welfare_eur += record["welfare_eur"]
@@ -184,4 +174,6 @@ def run_city(
             report.grid_import_kwh += record["grid_import_kwh"]
             report.grid_export_kwh += record["grid_export_kwh"]
     report.seconds = time.perf_counter() - began
+    report.verified = verify_city(out)
+    report.seconds_verify = time.perf_counter() - began - report.seconds
     return report

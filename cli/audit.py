@@ -42,8 +42,13 @@ def _table(report: AuditReport, db: Path) -> Table:
 def run_audit(
     db: Path, console: Console, *, operator: str | None = None, head: str | None = None
 ) -> int:
-    """Re-clear ``db``, then print the table and a verdict (``show_audit``)."""
-    report = audit_ledger(existing_ledger(db), operator=operator, head_hash=head)
+    """Re-clear ``db`` (a city ledger from its curves: ``city.audit``), then print the
+    table and a verdict (``show_audit``)."""
+    from voisin.city.audit import audit_city_ledger, is_city_ledger
+
+    source = existing_ledger(db)
+    audit = audit_city_ledger if is_city_ledger(source) else audit_ledger
+    report = audit(source, operator=operator, head_hash=head)
     return show_audit(report, db, console)
 
 
@@ -55,11 +60,14 @@ def show_audit(report: AuditReport, db: Path, console: Console) -> int:
     first = report.first
     total = len(report.rows)
     if first is None:
-        console.print(
-            f"[bold green]audit[/]: {report.reproduced}/{total} intervals re-cleared "
-            "and re-settled byte for byte",
-            highlight=False,
+        open_ = sum(not row.settled for row in report.rows)
+        said = (
+            f"{report.reproduced}/{total} intervals re-cleared and re-settled byte for byte"
+            if not open_
+            else f"{total}/{total} intervals re-cleared byte for byte, "
+            f"{report.reproduced} re-settled ({open_} not settled on this ledger)"
         )
+        console.print(f"[bold green]audit[/]: {said}", highlight=False)
         return 0
     interval, found = first
     where = f"interval {interval}, " if interval else ""

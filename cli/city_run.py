@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -22,22 +23,26 @@ def simulate_city(
     console: Console,
 ) -> int:
     """Run the city, one Rich bar over every feeder-interval, then its totals."""
+    from voisin.city.ledgers import CITY_LEDGER, FEEDERS
     from voisin.city.run import RESULT_FILE, dask_client, run_city
     from voisin.city.scenario import read_city
 
     spec = read_city(source)
     if workers < 1:
         raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
-    target = out / RESULT_FILE
-    if target.exists() and not overwrite:
-        raise InvalidInput(f"{target} exists; pass --overwrite to replace it", code="exists")
+    written = [out / RESULT_FILE, out / CITY_LEDGER.parent, out / FEEDERS]
+    for target in written:
+        if target.exists() and not overwrite:
+            raise InvalidInput(f"{target} exists; pass --overwrite to replace it", code="exists")
+    for target in written[1:]:  # a run of fewer feeders must not leave other ledgers
+        shutil.rmtree(target, ignore_errors=True)
     columns = (
-        TextColumn("[bold]clearing feeders"),
+        TextColumn("[bold]feeder-intervals, then feeder ledgers"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    total = spec.feeders * spec.intervals
+    total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
     with dask_client(workers, scheduler) as client:
         if quiet:
             report = run_city(spec, out, client)
@@ -59,6 +64,18 @@ def simulate_city(
             f"{spec.households * report.intervals / report.seconds:.0f}",
         ),
         ("result", str(report.path)),
+        ("ledgers", f"{out / CITY_LEDGER}, {out / FEEDERS}/F<k>/ledger.sqlite"),
+        (
+            "ledgers verified",
+            f"city and {report.verified.feeders} feeders, {report.verified.blocks} blocks"
+            if report.verified is not None
+            else "no",
+        ),
+        (
+            "seconds: clearing, ledgers, verification",
+            f"{report.seconds_clearing:.1f}, {report.seconds_ledgers:.1f}, "
+            f"{report.seconds_verify:.1f}",
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)

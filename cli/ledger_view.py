@@ -21,7 +21,19 @@ def _existing(db: str | Path) -> str | Path:
 def show_verify(
     db: Path, console: Console, *, operator: str | None = None, head: str | None = None
 ) -> int:
-    """Verify and print one line; a failure raises (one line, exit 2, in the CLI)."""
+    """Verify and print one line; a failure raises (one line, exit 2, in the CLI). A
+    city run's folder is verified whole: every ledger and the links between them."""
+    from voisin.city.verify import is_city, verify_city
+
+    if is_city(Path(db)):
+        city = verify_city(Path(db), operator=operator, head_hash=head)
+        console.print(
+            f"[bold green]verified[/] city {db}: the city ledger and {city.feeders} feeder "
+            f"ledgers, {city.blocks} blocks, {city.links} links to feeder blocks, each "
+            f"feeder at the city's allocation; city head {city.city_head[:16]}",
+            highlight=False,
+        )
+        return 0
     report = verify_ledger(_existing(db), operator=operator, head_hash=head)
     counts = report.counts
     pinned = (

@@ -8,6 +8,11 @@ stays within their energy, and carries exactly the prices ``trade_prices`` gives
 the clearing's prices and recorded settlement prices; each bus price is the sum of its
 recorded parts; the trade count and the grid exchange agree with the trades.
 
+A city's feeder (``upstream``, docs/city.md): its clearing block holds the city's price
+and allocation, and the clearing's net exchange is that allocation; there the exchange
+also carries the unmatched inflexible energy (``rest_kwh``), which a lone feeder's
+retailer takes outside the market, so the grid trades add up to the exchange less it.
+
 Settlement block (``check_settlement``): every reading is a strict public reading
 (``PublicReading``: the whole reading stays sealed to its owner, committed by hash), of
 a member registered for the interval, signed by the meter it registered, over its stored
@@ -149,16 +154,42 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
     try:
         net = float(clearing["grid_import_kwh"]) - float(clearing["grid_export_kwh"])
+        rest = float(clearing.get("rest_kwh", 0.0))
     except (KeyError, TypeError, ValueError):
         raise Violation(index, "clearing", "the grid exchange is missing") from None
-    if abs(net - (imported - exported)) > GRID_TOTAL_KWH:
+    if rest and TxKind.UPSTREAM.value not in by_kind:
+        raise Violation(index, "clearing", "a rest in the exchange outside a city's feeder")
+    if abs(net - rest - (imported - exported)) > GRID_TOTAL_KWH:
         raise Violation(
             index,
             "grid-total",
-            f"grid exchange {net} kWh, trades with the grid {imported - exported} kWh",
+            f"grid exchange {net} kWh ({rest} kWh of it inflexible rest), trades with the "
+            f"grid {imported - exported} kWh",
         )
+    if TxKind.UPSTREAM.value in by_kind:
+        _upstream(interval, net, _one(by_kind, TxKind.UPSTREAM, "a clearing block"))
     state.closed.add(interval)
     state.cleared[interval] = trades
+
+
+def _upstream(interval: str, net_kwh: float, stored: StoredTx) -> None:
+    """A city's feeder took exactly the exchange the city allocated it."""
+    index, _, _, body = stored
+    try:
+        if body["interval"] != interval:
+            raise Violation(index, "upstream", "the city's allocation is for another interval")
+        allocated = body["exchange_kwh"]
+        price = body["price_eur_per_kwh"]
+        if type(allocated) not in (int, float) or type(price) not in (int, float):
+            raise TypeError
+    except (KeyError, TypeError):
+        raise Violation(index, "upstream", "not a city allocation") from None
+    if abs(net_kwh - allocated) > GRID_TOTAL_KWH:
+        raise Violation(
+            index,
+            "upstream",
+            f"the feeder exchanged {net_kwh} kWh; the city allocated it {allocated} kWh",
+        )
 
 
 def _trades(

@@ -32,6 +32,9 @@ _INTERVAL_KINDS = frozenset(
     (TxKind.BID.value, TxKind.BID_DIGEST.value, TxKind.CLEARING.value, TxKind.TRADE.value)
 )
 _SETTLEMENT_KINDS = frozenset((TxKind.READING.value, TxKind.SETTLEMENT.value))
+_CITY_KINDS = frozenset(
+    (TxKind.CITY_BOOK.value, TxKind.CITY_CLEARING.value, TxKind.FEEDER_LINK.value)
+)
 
 
 class Violation(Exception):  # noqa: N818 (a finding, not a failure of the program)
@@ -75,6 +78,7 @@ class Replay:
 
     def apply(self, height: int, interval: str | None, txs: list[StoredTx]) -> None:
         """Apply one block's transactions and run its interval checks."""
+        from voisin.ledger.city_checks import check_city
         from voisin.ledger.interval_checks import check_clearing, check_settlement
 
         self.latest = newest_interval(self.latest, interval)
@@ -102,6 +106,11 @@ class Replay:
             raise Violation(None, "tokens", "genesis block carries no genesis supply")
         if any(k in by_kind for k in _INTERVAL_KINDS):
             check_clearing(self, interval, by_kind)
+        elif TxKind.UPSTREAM.value in by_kind:
+            index = by_kind[TxKind.UPSTREAM.value][0][0]
+            raise Violation(index, "upstream", "a city allocation outside a clearing block")
+        if any(k in by_kind for k in _CITY_KINDS):
+            check_city(self, interval, by_kind)
         self._trace_payments(by_kind)
         if any(k in by_kind for k in _SETTLEMENT_KINDS):
             check_settlement(self, interval, by_kind)

@@ -132,6 +132,41 @@ def market(terms: dict[str, Any]) -> Transaction:
     return _tx(TxKind.MARKET, terms)
 
 
+def upstream(body: dict[str, Any]) -> Transaction:
+    """A city's feeder: the city price and the exchange the city allocated it for the
+    interval (``voisin.market.upstream.Upstream.body``), the pinned conditions of its
+    clearing, in its clearing block before the ``clearing``."""
+    return _tx(TxKind.UPSTREAM, body)
+
+
+def city_book(body: dict[str, Any]) -> Transaction:
+    """A city's book for one interval: every feeder's residual curve (``voisin.city``)."""
+    return _tx(TxKind.CITY_BOOK, body)
+
+
+def city_clearing(body: dict[str, Any]) -> Transaction:
+    """The city's clearing of its book: each feeder's exchange and price, the MV bus
+    prices, the national grid's exchange, the welfare, the feeder-to-feeder pieces."""
+    return _tx(TxKind.CITY_CLEARING, body)
+
+
+def feeder_link(
+    interval: str, feeder: str, operator: str, height: int, block_hash: str
+) -> Transaction:
+    """The hash of a feeder ledger's clearing block for the interval, so that ledger
+    cannot be swapped without the city ledger showing it."""
+    return _tx(
+        TxKind.FEEDER_LINK,
+        {
+            "interval": interval,
+            "feeder": feeder,
+            "operator": operator,
+            "height": height,
+            "block_hash": block_hash,
+        },
+    )
+
+
 def terms_hash(terms: dict[str, Any]) -> str:
     """SHA-256 (hex) of the terms' canonical bytes: what a clearing names."""
     return digest(terms)
@@ -161,6 +196,7 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
             "curtailed_kwh",
             "shed_kwh",
             "curtailment_eur",
+            "rest_kwh",
             "physics",
         },
     )

@@ -1,7 +1,8 @@
 """``voisin audit``: re-clear every interval from the ledger alone and compare, byte for byte.
 
 For each clearing block the auditor reads back what the operator recorded, the bids
-as signed, the contracts in force and the market terms, re-clears through ``reclear``
+as signed, the contracts in force, the market terms and, on a city's feeder, the city's
+price and allocation (``upstream``), re-clears through ``reclear``
 (the operator's own call) and compares the clearing (prices, welfare, totals), the
 trades and their payments with the stored bodies; for the interval's settlement block it
 re-settles the stored meter readings against the re-cleared trades and compares the
@@ -28,6 +29,7 @@ from voisin.ledger.tokens import RENT_MEMO, TRADE_MEMO
 from voisin.market.gate import check_bid
 from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.terms import Terms
+from voisin.market.upstream import Upstream
 from voisin.protocol import Bid, PublicReading, Trade, TxKind
 
 COLUMNS = ("bids", "prices", "trades", "payments", "settlements")
@@ -115,7 +117,7 @@ class AuditReport:
         )
 
 
-def _blocks(store: LedgerStore) -> Iterator[tuple[int, str | None, list[StoredTx]]]:
+def blocks_of(store: LedgerStore) -> Iterator[tuple[int, str | None, list[StoredTx]]]:
     rows = store.raw_transactions()
     pending = next(rows, None)
     for height, _, header, _ in store.raw_blocks():
@@ -183,7 +185,19 @@ class _Auditor:
                 )
             except InvalidInput as exc:
                 self._note(row, height, Violation(index, "market-rules", exc.message))
-        result = reclear(ClearingInputs(row.interval, bids, state.contracts, terms))
+        upstream = [
+            Upstream(float(b["price_eur_per_kwh"]), float(b["exchange_kwh"]))
+            for *_, b in by_kind.get(TxKind.UPSTREAM.value, [])
+        ]
+        result = reclear(
+            ClearingInputs(
+                row.interval,
+                bids,
+                state.contracts,
+                terms,
+                upstream=upstream[0] if upstream else None,
+            )
+        )
         self.trades[row.interval] = result.trades
         row.trades = len(result.trades)
         transfers = [
@@ -257,7 +271,7 @@ def audit_ledger(
     auditor = _Auditor()
     store = open_store(path, read_only=True)
     try:
-        for height, interval, txs in _blocks(store):
+        for height, interval, txs in blocks_of(store):
             auditor.block(height, interval, txs)
     finally:
         store.close()

@@ -25,10 +25,11 @@ from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
 from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
-from voisin.market.publish import Published, publish
+from voisin.market.publish import Published, publish, rest_in_exchange
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.solver_info import solver_version
 from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
+from voisin.market.upstream import Upstream, cleared_at
 from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
 from voisin.protocol.signed import Signed
 
@@ -197,6 +198,7 @@ def clear(
     voltage_limits: bool = True,
     gate: bool = True,
     received: Mapping[str, Signed[Bid]] | None = None,
+    upstream: Upstream | None = None,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
@@ -208,13 +210,18 @@ def clear(
     forecast injection that is not in the book. An empty book gives status EMPTY.
     ``backend`` solves the same LP through Pyomo (``"pyomo"``) or highspy directly
     (``"highs"``); ``"auto"`` picks by size. ``received`` (by bid id) holds the bytes
-    the bids arrived as, which the book hash reuses instead of encoding them. Raises
+    the bids arrived as, which the book hash reuses instead of encoding them.
+    ``upstream`` (a feeder of a city) replaces the grid's import and export prices by
+    the city's price and makes the feeder take the city's allocation
+    (``market.upstream``); the grid hash stays the recorded grid's. Raises
     ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
         raise InvalidInput(f"unknown clearing backend {backend!r}", code="unknown-backend")
     _check_book(bids, grid, interval, rules if gate else None)
     if PricingMode(pricing) is PricingMode.UNIFORM:
+        if upstream is not None:
+            raise InvalidInput("a city's feeder is cleared with nodal prices", code="bad-pricing")
         return _uniform(bids, grid, interval, backend)
     ghash = grid_hash(grid)
     if not bids:
@@ -230,7 +237,17 @@ def clear(
         else "pyomo"
     )
     conditions = conditions_for(grid, net, rules, minutes, base, voltage_limits)
-    outcome = run_interval(book, net, conditions, backend=engine)
+    if upstream is None:
+        outcome = run_interval(book, net, conditions, backend=engine)
+    else:
+        net = upstream.network(net)
+        outcome = cleared_at(
+            upstream,
+            conditions,
+            lambda cond: run_interval(book, net, cond, backend=engine),
+            lambda out: float(out.values("grid_import").sum() - out.values("grid_export").sum()),
+        )
+        conditions = outcome.conditions
     out: Published = publish(book, net, outcome, interval)
     ids = [bid.bid_id for bid in ordered]
     cleared = dict(zip(ids, out.cleared_kwh.tolist(), strict=True))
@@ -287,5 +304,6 @@ def clear(
         curtailed_kwh=_by_participant(ordered, out.curtailed_kwh),
         shed_kwh=_by_participant(ordered, out.shed_kwh),
         curtailment_eur=out.curtailment_eur,
+        rest_kwh=clean(rest_in_exchange(outcome), 9),
         physics=grid_state(grid, net, outcome, conditions),
     )

@@ -36,6 +36,7 @@ from voisin.market.own_bids import OwnBids
 from voisin.market.reclear import ClearingInputs, reclear
 from voisin.market.recovery import Failure, recover
 from voisin.market.terms import Terms
+from voisin.market.upstream import Upstream
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -104,8 +105,11 @@ class Operator:
         rules: MarketRules = DEFAULT_RULES,
         journal: Journal | None = None,
         sealed: SealedStore | None = None,
+        backend: Backend = OPERATOR_BACKEND,
     ) -> None:
         self.grid = grid
+        self.backend: Backend = backend
+        """The clearing backend its terms name (``OPERATOR_BACKEND`` unless asked)."""
         self.ledger = ledger
         self.rules = rules
         self.journal = journal
@@ -167,7 +171,7 @@ class Operator:
         """The market terms this operator clears intervals of ``minutes`` under."""
         if minutes not in self._terms:
             self._terms[minutes] = Terms.of(
-                self.grid, self.rules, minutes=minutes, backend=OPERATOR_BACKEND
+                self.grid, self.rules, minutes=minutes, backend=self.backend
             )
         return self._terms[minutes]
 
@@ -384,8 +388,12 @@ class Operator:
         log.error("%s of %s failed: %s: %s", phase, interval, code, message)
         return failure
 
-    def close_gate(self, interval: Interval) -> ClearingResult:
+    def close_gate(self, interval: Interval, upstream: Upstream | None = None) -> ClearingResult:
         """Clear the interval's book and commit the trades block; returns the result.
+
+        ``upstream`` (a feeder of a city) is the city's price and allocation for the
+        interval: recorded as an ``upstream`` transaction before the clearing, which
+        takes it (``market.upstream``).
 
         The block records everything the clearing depended on, so anyone can re-clear it
         (``voisin audit``): the market terms when they changed, every bid as its
@@ -402,9 +410,9 @@ class Operator:
                 f"interval {interval.id} was cleared and settled already", code="gate-closed"
             )
         with _collector_paused():
-            return self._close_gate(interval)
+            return self._close_gate(interval, upstream)
 
-    def _close_gate(self, interval: Interval) -> ClearingResult:
+    def _close_gate(self, interval: Interval, upstream: Upstream | None) -> ClearingResult:
         self.commit()
         held = self._books.get(interval.id, {})
         signed = self.book(interval.id)
@@ -414,7 +422,12 @@ class Operator:
             terms = self.terms(interval.minutes)
             result = reclear(
                 ClearingInputs(
-                    interval.id, [s.value for s in signed], contracts, terms, received=held
+                    interval.id,
+                    [s.value for s in signed],
+                    contracts,
+                    terms,
+                    received=held,
+                    upstream=upstream,
                 )
             )
             terms_hash = tx.terms_hash(terms.body)
@@ -425,7 +438,10 @@ class Operator:
             bid_entries = [made[s.value.bid_id] for s in signed]
             leaves = [leaf for _, leaf in bid_entries]
             entries += [entry for entry, _ in bid_entries]
-            entries += [tx.bid_digest(signed, interval.id, leaves), tx.clearing(result, terms_hash)]
+            entries.append(tx.bid_digest(signed, interval.id, leaves))
+            if upstream is not None:
+                entries.append(tx.upstream(upstream.body(interval.id)))
+            entries.append(tx.clearing(result, terms_hash))
             entries += tx.trade_entries(result.trades)
             entries += tx.transfer_entries(
                 contract_payment_rows(result.trades, self.ledger.fund, contracts, interval.id)

@@ -132,7 +132,7 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         if not repaired:
             raise ClearingError(f"interval {interval}: cannot round the grid exchange")
     net_import = round(
-        float(cleared[~sell].sum() - cleared[sell].sum()) + _rest_in_exchange(outcome),
+        float(cleared[~sell].sum() - cleared[sell].sum()) + rest_in_exchange(outcome),
         ENERGY_DECIMALS,
     )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
@@ -168,7 +168,7 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     )
 
 
-def _rest_in_exchange(outcome: Outcome) -> float:
+def rest_in_exchange(outcome: Outcome) -> float:
     """kWh of unmatched inflexible positions that cross the upstream node inside the
     market's exchange: none while a retailer takes them (a lone feeder), all of them in
     a city (``Conditions.retailer_takes_rest``)."""

@@ -17,6 +17,7 @@ from voisin.ledger.contract_effects import apply_contracts
 from voisin.ledger.contracts import ContractBook
 from voisin.market.clearing import clear
 from voisin.market.terms import Terms
+from voisin.market.upstream import Upstream
 from voisin.protocol import Bid, ClearingResult
 from voisin.protocol.signed import Signed
 
@@ -33,6 +34,8 @@ class ClearingInputs:
     received: Mapping[str, Signed[Bid]] | None = None
     """The same bids as they arrived (by bid id), when known: their bytes are hashed
     for the book hash instead of encoding the bids again. Never changes the result."""
+    upstream: Upstream | None = None
+    """A city's feeder: the city's price and allocation (its ``upstream`` transaction)."""
 
 
 def reclear(inputs: ClearingInputs) -> ClearingResult:
@@ -51,4 +54,5 @@ def reclear(inputs: ClearingInputs) -> ClearingResult:
         backend=terms.backend,
         pricing=terms.pricing,
         received=inputs.received,
+        upstream=inputs.upstream,
     )

@@ -30,6 +30,10 @@ class TxKind(StrEnum):
     SETTLEMENT = "settlement"
     TRANSFER = "transfer"
     REWARD = "reward"
+    UPSTREAM = "upstream"
+    CITY_BOOK = "city_book"
+    CITY_CLEARING = "city_clearing"
+    FEEDER_LINK = "feeder_link"
 
 
 _TAILS = {k.value: b',"kind":' + canonical_bytes(k.value) + b"}" for k in TxKind}

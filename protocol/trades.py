@@ -179,6 +179,11 @@ class ClearingResult(BaseModel):
     curtailed_kwh: dict[str, float] = Field(default_factory=dict)
     shed_kwh: dict[str, float] = Field(default_factory=dict)
     curtailment_eur: float = 0.0
+    rest_kwh: float = 0.0
+    """A city's feeder (``market.upstream``): the net kWh (import positive) of inflexible
+    positions left unmatched that cross the transformer inside the grid exchange,
+    priced at the city's price; the grid trades carry the rest of the exchange. On a
+    lone feeder the retailer takes them outside the market, and this is 0."""
     physics: GridState | None = None
 
     @model_serializer(mode="wrap")
@@ -189,6 +194,7 @@ class ClearingResult(BaseModel):
             "local_charges_eur",
             "green_premium_eur_per_kwh",
             "curtailment_eur",
+            "rest_kwh",
         ):
             if getattr(self, name) == 0:
                 data.pop(name, None)

@@ -41,3 +41,21 @@ def test_built_in_cities_have_the_promised_size() -> None:
     default = BUILT_IN["default"]
     assert default.feeders >= 100
     assert default.households >= 10_000
+
+
+@pytest.mark.slow
+def test_a_file_city_runs_and_its_folder_verifies(tmp_path, capsys) -> None:
+    """``simulate --city FILE`` on a LocalCluster of one worker: the summary says every
+    ledger verified, ``ledger verify OUT`` agrees, and a second run needs --overwrite."""
+    path = tmp_path / "city.json"
+    path.write_text(
+        json.dumps({"feeders": 2, "households_per_feeder": 3, "intervals": 2, "first_interval": 46})
+    )
+    out = tmp_path / "out"
+    args = ["simulate", "--city", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    assert main(args) == 0
+    assert "city and 2 feeders" in " ".join(capsys.readouterr().out.split())
+    assert main(["ledger", "verify", str(out)]) == 0
+    assert "the city ledger and 2 feeder ledgers" in " ".join(capsys.readouterr().out.split())
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -1,11 +1,14 @@
-"""A tiny city on a real Dask LocalCluster: the same bytes with one worker and two."""
+"""A tiny city on a real Dask LocalCluster: the same bytes with one worker and two, in
+the result file and in every ledger (the city's and each feeder's)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from voisin.city.ledgers import CITY_LEDGER, feeder_ledger
 from voisin.city.run import dask_client, run_city
 from voisin.city.scenario import CitySpec
 
@@ -32,6 +35,10 @@ def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
             assert len(client.scheduler_info()["workers"]) == 2
             written.append(run_city(spec, tmp_path / "2", client).path.read_bytes())
     assert written[0] == written[1]
+    ledgers = [CITY_LEDGER, *(feeder_ledger(Path(), f"F{k}") for k in range(spec.feeders))]
+    for path in ledgers:
+        one, two = (tmp_path / n / path for n in ("1", "2"))
+        assert one.read_bytes() == two.read_bytes(), path
     lines = [json.loads(line) for line in written[0].splitlines()]
     assert len(lines) == 4
     # Around noon some feeder's surplus serves another feeder over the MV network.

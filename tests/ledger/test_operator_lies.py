@@ -6,7 +6,9 @@ The lies are the ones issue 10 lists: a reward x100, a reward minted for a consu
 sold nothing, a settlement off by 0.01 EUR, a trade price and its payment changed,
 clearing prices changed, ``bids_root`` replaced, a forged meter reading, a chain
 re-signed by an outsider with the genesis supply doubled; and a bid altered after its
-participant signed it.
+participant signed it. Then a city's (docs/city.md): a feeder recording an allocation it
+did not take, a rest on a lone feeder, a city clearing that loses energy, a city block
+without a link to a feeder's block.
 """
 
 from __future__ import annotations
@@ -232,3 +234,67 @@ def test_consistent_lies_need_the_audit(copy: Path) -> None:
     height, index = first(copy, "clearing", lambda b: b["trade_count"] > 0)
     resign(copy, OPERATOR, shift_prices(copy, height, index))
     verify_ledger(copy)
+
+
+# A city's feeder and the city (docs/city.md): the same tool on their ledgers.
+
+CITY = {"name": "lies", "feeders": 2, "households_per_feeder": 3, "intervals": 2}
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-feeder city's ledgers, written by the run's own task functions in order."""
+    from voisin.city.ledgers import write_city_ledger, write_feeder_ledger
+    from voisin.city.run import city_task, curve_task
+    from voisin.city.scenario import CitySpec
+
+    spec = CitySpec(**CITY, first_interval=46)
+    out = tmp_path_factory.mktemp("city")
+    levels = [
+        city_task(spec, iv.id, *(curve_task(spec, k, iv.id) for k in range(2)))
+        for iv in spec.interval_list()
+    ]
+    links = [write_feeder_ledger(spec, k, out, [c for _, c in levels]) for k in range(2)]
+    write_city_ledger(spec, out, levels, [[links[k][t] for k in range(2)] for t in range(2)])
+    return out
+
+
+def _city_key(name: str | None = None) -> KeyPair:
+    from voisin.city.ledgers import operator_key
+    from voisin.city.scenario import CitySpec
+
+    return operator_key(CitySpec(**CITY), name)
+
+
+def test_a_feeder_that_did_not_take_its_allocation(city: Path, tmp_path: Path) -> None:
+    """The feeder's operator records an allocation other than the exchange it cleared."""
+    path = copy_ledger(city / "feeders" / "F1" / "ledger.sqlite", tmp_path / "lie.sqlite")
+    height, index = first(path, "upstream")
+    resign(path, _city_key("F1"), at(height, index, lambda b: {**b, "exchange_kwh": 7.5}))
+    _caught(path, height, index, "upstream")
+
+
+def test_a_rest_on_a_lone_feeder(copy: Path) -> None:
+    """An inflexible rest inside the exchange is a city feeder's only."""
+    height, index = first(copy, "clearing", lambda b: b["status"] == "optimal")
+    resign(copy, OPERATOR, at(height, index, lambda b: {**b, "rest_kwh": 1.0}))
+    _caught(copy, height, index, "clearing")
+
+
+def test_a_city_clearing_that_loses_energy(city: Path, tmp_path: Path) -> None:
+    """The city operator moves a feeder's exchange: the MV balance no longer holds."""
+    path = copy_ledger(city / "city" / "ledger.sqlite", tmp_path / "lie.sqlite")
+    height, index = first(path, "city_clearing")
+
+    def moved(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "exchange_kwh": {**body["exchange_kwh"], "F0": 50.0}}
+
+    resign(path, _city_key(), at(height, index, moved))
+    _caught(path, height, index, "city-balance")
+
+
+def test_a_city_block_without_a_feeder_link(city: Path, tmp_path: Path) -> None:
+    path = copy_ledger(city / "city" / "ledger.sqlite", tmp_path / "lie.sqlite")
+    height, index = first(path, "feeder_link")
+    resign(path, _city_key(), at(height, index, lambda b: None))
+    _caught(path, height, None, "feeder-link")

@@ -1,0 +1,154 @@
+"""A city's signed ledgers: one per feeder, and the city's, cross-linked.
+
+``OUT/feeders/<F>/ledger.sqlite`` is an ordinary voisin ledger written by an ordinary
+``market.Operator`` with the feeder's own operator key: its members (one key per
+household and per battery, derived from the city's seed), per interval their bids
+signed by those keys, then the clearing block, which holds the city's price and
+allocation for the feeder (an ``upstream`` transaction) and the feeder's re-clearing at
+them (``clearing``, ``trade``s, payments). ``voisin ledger verify`` and ``voisin
+audit`` take it like any feeder's ledger.
+
+``OUT/city/ledger.sqlite``, with the city operator's key, holds the MV network as its
+market terms and per interval the city's book of curves (``city_book``), its clearing
+(``city_clearing``) and one ``feeder_link`` per feeder: the hash of that feeder's
+clearing block, so a feeder ledger cannot be swapped without the city ledger showing
+it (``city.verify``). Keys are derived from labels (``KeyPair.derive``): a simulation's
+keys, reproducible, never for real use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from voisin.city.level import city_terms
+from voisin.city.scenario import CitySpec, feeder
+from voisin.ledger import Ledger
+from voisin.ledger import transactions as tx
+from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
+from voisin.market.operator import Operator
+from voisin.market.upstream import Upstream
+from voisin.protocol import KeyPair, Participant, ParticipantKind, Tariff
+from voisin.protocol.envelope import sign_bid
+
+CITY_LEDGER = Path("city") / "ledger.sqlite"
+FEEDERS = "feeders"
+
+
+def feeder_ledger(out: Path, name: str) -> Path:
+    return out / FEEDERS / name / "ledger.sqlite"
+
+
+def operator_key(spec: CitySpec, name: str | None = None) -> KeyPair:
+    """The city's operator key (``name`` None) or feeder ``name``'s."""
+    return KeyPair.derive("city", spec.seed, "operator", name or "city")
+
+
+def _member_key(spec: CitySpec, label: str, role: str = "member") -> KeyPair:
+    return KeyPair.derive("city", spec.seed, role, label)
+
+
+def _opening(spec: CitySpec) -> str:
+    return f"{spec.start.isoformat()}T00:00:00+00:00"
+
+
+def _fresh(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+
+
+def write_feeder_ledger(
+    spec: CitySpec, index: int, out: Path, allocations: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Feeder ``index``'s ledger over every interval, at the city's ``allocations``
+    (the ``city_clearing`` bodies, in interval order); per interval what the city
+    ledger links (height and hash of the clearing block) and the feeder's totals."""
+    intervals = spec.interval_list()
+    books = [feeder(spec, index, iv) for iv in intervals]
+    name = books[0].name
+    labels = sorted({bid.participant for book in books for bid in book.bids})
+    keys = {label: _member_key(spec, label) for label in labels}
+    tariff = Tariff(
+        import_eur_per_kwh=spec.import_price_eur_per_kwh,
+        export_eur_per_kwh=spec.export_price_eur_per_kwh,
+    )
+    bus_of = {bid.participant: bid.bus for book in books for bid in book.bids}
+    members = [
+        Participant(
+            participant_id=keys[label].public_hex,
+            bus=bus_of[label],
+            tariff=tariff,
+            meter_id=_member_key(spec, label, "meter").public_hex,
+            kind=ParticipantKind.BATTERY if "-b" in label else ParticipantKind.HOUSEHOLD,
+            group="city",
+        )
+        for label in labels
+    ]
+    path = feeder_ledger(out, name)
+    _fresh(path)
+    key = operator_key(spec, name)
+    done: list[dict[str, Any]] = []
+    with Ledger.open(
+        path,
+        key,
+        fund=f"fund-{name}",
+        genesis_supply_micro=genesis_supply_micro(len(members)),
+        time=_opening(spec),
+    ) as ledger:
+        operator = Operator(books[0].grid, ledger)
+        operator.register(members, time=_opening(spec), allowance_micro=OPENING_ALLOWANCE_MICRO)
+        for seq, (interval, book, city) in enumerate(
+            zip(intervals, books, allocations, strict=True), start=1
+        ):
+            for bid in book.bids:
+                owner = keys[bid.participant]
+                mine = bid.model_copy(update={"participant": owner.public_hex})
+                operator.submit_bid(sign_bid(owner, mine, seq), interval)
+            upstream = Upstream(city["price_eur_per_kwh"][name], city["exchange_kwh"][name])
+            result = operator.close_gate(interval, upstream)
+            done.append(
+                {
+                    "feeder": name,
+                    "operator": key.public_hex,
+                    "height": ledger.height,
+                    "block_hash": ledger.head_hash,
+                    "welfare_eur": result.welfare_eur,
+                    "trade_count": len(result.trades),
+                    "grid_import_kwh": result.grid_import_kwh,
+                    "grid_export_kwh": result.grid_export_kwh,
+                }
+            )
+    return done
+
+
+def write_city_ledger(
+    spec: CitySpec,
+    out: Path,
+    levels: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    links: Sequence[Sequence[dict[str, Any]]],
+) -> Path:
+    """The city's ledger: the MV terms, then per interval its (book, clearing) of
+    ``levels`` and the ``links[interval][feeder]`` of ``write_feeder_ledger``."""
+    path = out / CITY_LEDGER
+    _fresh(path)
+    terms = city_terms(spec)
+    with Ledger.open(path, operator_key(spec), fund="fund-city", time=_opening(spec)) as ledger:
+        ledger.append([tx.market(terms.body)], interval=None, time=_opening(spec))
+        for interval, (book, clearing), row in zip(
+            spec.interval_list(), levels, links, strict=True
+        ):
+            entries = [tx.city_book(book), tx.city_clearing(clearing)]
+            entries += [
+                tx.feeder_link(
+                    interval.id,
+                    link["feeder"],
+                    link["operator"],
+                    link["height"],
+                    link["block_hash"],
+                )
+                for link in row
+            ]
+            ledger.append(entries, interval=interval.id, time=interval.end.isoformat())
+    return path

@@ -1,0 +1,223 @@
+"""A city's ledgers: every feeder's and the city's verify, re-clear, and tell on tampering.
+
+The city runs once per module on a real in-process Dask client (threads, one worker):
+3 feeders of 3 households, 4 intervals around noon.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voisin.city.audit import audit_city_ledger
+from voisin.city.ledgers import CITY_LEDGER, feeder_ledger, write_city_ledger
+from voisin.city.run import run_city
+from voisin.city.scenario import CitySpec
+from voisin.city.verify import verify_city
+from voisin.cli.main import main
+from voisin.errors import VerificationError
+from voisin.ledger import verify_ledger
+from voisin.market.audit import audit_ledger
+
+TINY = CitySpec(
+    name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
+)
+
+
+def _run(spec: CitySpec, out: Path, client: object | None = None) -> Path:
+    from distributed import Client
+
+    if client is not None:
+        run_city(spec, out, client)
+        return out
+    with Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
+    ) as client:
+        run_city(spec, out, client)
+    return out
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run(TINY, tmp_path_factory.mktemp("city") / "out")
+
+
+@pytest.fixture
+def copy(city: Path, tmp_path: Path) -> Path:
+    """A copy of the run's folder to tamper with."""
+    return Path(shutil.copytree(city, tmp_path / "copy"))
+
+
+def _rows(path: Path, kind: str) -> list[tuple[int, int, dict]]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT height, idx, body FROM transactions WHERE kind = ? ORDER BY height, idx",
+            (kind,),
+        ).fetchall()
+    return [(h, i, json.loads(b)) for h, i, b in rows]
+
+
+def test_every_ledger_verifies_and_re_clears(city: Path) -> None:
+    seen = verify_city(city)
+    assert (seen.feeders, seen.links) == (3, 12)
+    for k in range(3):
+        path = feeder_ledger(city, f"F{k}")
+        report = audit_ledger(path)
+        assert report.first is None
+        assert len(report.rows) == 4
+        assert verify_ledger(path).counts["upstream"] == 4
+    report = audit_city_ledger(city / CITY_LEDGER)
+    assert report.first is None
+    assert report.reproduced == 4
+
+
+def test_each_feeder_reaches_its_curve_at_the_city_allocation(city: Path) -> None:
+    """The feeder's re-clearing (its ledger) is worth V_f(x_f) - lambda_f x_f, with V_f
+    the curve the city ledger recorded, and takes exactly x_f; the national grid's net
+    import is what the feeders draw."""
+    books = {b["interval"]: b for _, _, b in _rows(city / CITY_LEDGER, "city_book")}
+    clearings = {c["interval"]: c for _, _, c in _rows(city / CITY_LEDGER, "city_clearing")}
+    for name in ("F0", "F1", "F2"):
+        path = feeder_ledger(city, name)
+        for _, _, done in _rows(path, "clearing"):
+            city_side = clearings[done["interval"]]
+            curve = next(f for f in books[done["interval"]]["feeders"] if f["feeder"] == name)
+            x = city_side["exchange_kwh"][name]
+            price = city_side["price_eur_per_kwh"][name]
+            assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
+            value = float(np.interp(x, curve["exchange_kwh"], curve["value_eur"]))
+            assert done["welfare_eur"] + price * x == pytest.approx(value, abs=1e-6)
+    for interval, c in clearings.items():
+        base = sum(f["base_kwh"] for f in books[interval]["feeders"])
+        drawn = sum(c["exchange_kwh"].values()) - base
+        assert c["grid_import_kwh"] - c["grid_export_kwh"] == pytest.approx(drawn, abs=1e-6)
+    assert sum(p["energy_kwh"] for c in clearings.values() for p in c["between_feeders"]) > 0
+
+
+def test_one_byte_of_a_feeder_trade_is_named(copy: Path, capsys) -> None:
+    path = feeder_ledger(copy, "F1")
+    height, index, _ = _rows(path, "trade")[0]
+    with sqlite3.connect(path) as db:
+        (stored,) = db.execute(
+            "SELECT body FROM transactions WHERE height = ? AND idx = ?", (height, index)
+        ).fetchone()
+        at = stored.index('"energy_kwh":') + len('"energy_kwh":')
+        changed = stored[:at] + ("1" if stored[at] != "1" else "2") + stored[at + 1 :]
+        db.execute(
+            "UPDATE transactions SET body = ? WHERE height = ? AND idx = ?",
+            (changed, height, index),
+        )
+    with pytest.raises(VerificationError) as found:
+        verify_city(copy)
+    said = str(found.value)
+    assert "feeders/F1/ledger.sqlite" in said
+    assert f"block {height}, transaction {index}" in said
+    assert main(["ledger", "verify", str(copy)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "feeders/F1/ledger.sqlite" in err
+    assert "\n" not in err
+
+
+def test_a_feeder_ledger_of_another_run_is_named(copy: Path, tmp_path: Path, capsys) -> None:
+    other = _run(TINY.model_copy(update={"seed": 5}), tmp_path / "other")
+    shutil.copy(feeder_ledger(other, "F2"), feeder_ledger(copy, "F2"))
+    with pytest.raises(VerificationError) as found:
+        verify_city(copy)
+    said = str(found.value)
+    assert "feeders/F2/ledger.sqlite: block 2: rule feeder-link" in said
+    assert main(["ledger", "verify", str(copy)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "feeders/F2" in err
+    assert "\n" not in err
+
+
+def test_a_missing_or_unlinked_feeder_ledger_is_named(copy: Path) -> None:
+    shutil.copytree(feeder_ledger(copy, "F0").parent, copy / "feeders" / "F9")
+    with pytest.raises(VerificationError, match="feeders/F9: a feeder ledger the city"):
+        verify_city(copy)
+    shutil.rmtree(copy / "feeders" / "F9")
+    feeder_ledger(copy, "F0").unlink()
+    with pytest.raises(VerificationError, match="feeders/F0/ledger.sqlite: missing"):
+        verify_city(copy)
+
+
+def test_a_city_clearing_signed_with_a_wrong_welfare_fails_the_audit(
+    city: Path, tmp_path: Path
+) -> None:
+    """The operator signs a city block whose welfare is not the recorded book's optimum:
+    the chain verifies (signatures and structure are right), the audit names it."""
+    books = [b for _, _, b in _rows(city / CITY_LEDGER, "city_book")]
+    clearings = [c for _, _, c in _rows(city / CITY_LEDGER, "city_clearing")]
+    links = _rows(city / CITY_LEDGER, "feeder_link")
+    clearings[2] = {**clearings[2], "welfare_eur": clearings[2]["welfare_eur"] + 0.01}
+    per_interval = [
+        [link for _, _, link in links if link["interval"] == b["interval"]] for b in books
+    ]
+    out = tmp_path / "lie"
+    write_city_ledger(TINY, out, list(zip(books, clearings, strict=True)), per_interval)
+    verify_ledger(out / CITY_LEDGER)
+    report = audit_city_ledger(out / CITY_LEDGER)
+    first = report.first
+    assert first is not None
+    interval, found = first
+    assert interval == books[2]["interval"]
+    assert found.rule == "city-clearing"
+    assert "welfare_eur" in found.message
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    from distributed import Client
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as made:
+        yield made
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    first=st.integers(0, 92),
+    pv_share=st.sampled_from([0.0, 0.5, 1.0]),
+    topology=st.sampled_from(["tree", "star"]),
+    mv_line_kwh=st.sampled_from([0.5, 3.0, 400.0]),
+)
+def test_any_small_city_verifies_and_its_feeders_take_the_city_allocation(
+    client, tmp_path_factory, seed, first, pv_share, topology, mv_line_kwh
+) -> None:
+    """Random seeds, hours, PV shares, MV shapes and limits: the run's own
+    verification passed (it raises otherwise), each feeder exchanged what the city
+    allocated it, the city's net import is what the feeders draw, and every feeder's
+    audit re-clears byte for byte."""
+    spec = CitySpec(
+        name="prop",
+        feeders=3,
+        households_per_feeder=2,
+        intervals=2,
+        first_interval=first,
+        seed=seed,
+        pv_share=pv_share,
+        mv_topology=topology,
+        mv_line_kwh=mv_line_kwh,
+    )
+    out = _run(spec, tmp_path_factory.mktemp("prop") / "out", client)
+    clearings = {c["interval"]: c for _, _, c in _rows(out / CITY_LEDGER, "city_clearing")}
+    for c in clearings.values():
+        drawn = sum(c["exchange_kwh"].values())
+        assert c["grid_import_kwh"] - c["grid_export_kwh"] == pytest.approx(drawn, abs=1e-6)
+    for k in range(3):
+        path = feeder_ledger(out, f"F{k}")
+        for _, _, done in _rows(path, "clearing"):
+            x = clearings[done["interval"]]["exchange_kwh"][f"F{k}"]
+            assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
+        assert audit_ledger(path).first is None
