@@ -17,12 +17,13 @@ from __future__ import annotations
 import builtins
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.protocol.bids import Bid
-from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes, number_text
 from voisin.protocol.keys import KeyPair, verify
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.wire import (
@@ -54,6 +55,62 @@ def _loads(data: bytes) -> Any:
         return _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError, TypeError):
         raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
+
+
+class _NotPlain(Exception):
+    """A number written other than RFC 8785 writes it: the frame takes the full check."""
+
+
+def _plain_float(text: str) -> float:
+    value = float(text)
+    try:
+        if number_text(value) == text:
+            return value
+    except ValueError:
+        pass
+    raise _NotPlain
+
+
+def _plain_int(text: str) -> int:
+    value = int(text)
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    raise _NotPlain
+
+
+_PLAIN_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_plain_float, parse_int=_plain_int
+)
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
+)
+
+
+def _plain_bytes(value: Any) -> bytes:
+    """The C encoder's compact, key-sorted bytes of ``value``: its RFC 8785 bytes when the
+    frame is ASCII and every number in it was written canonically (``_loads_plain``)."""
+    return _PLAIN_ENCODER.encode(value).encode()
+
+
+def _loads_plain(data: bytes) -> tuple[Any, bool]:
+    """``_loads``, and whether ``_plain_bytes`` may stand in for ``canonical_bytes``.
+
+    RFC 8785 and Python's C encoder (sorted keys, no white space, the same string
+    escaper) write an ASCII object alike except for numbers: a whole or an exponent
+    float (Python's ``repr``) and an integer beyond 2^53. Each number's text is checked
+    as it is read; if every one is already canonical and the C encoder's bytes equal
+    the frame, the frame is canonical (every float's ``repr`` is then its canonical
+    text). Any other frame is checked by ``canonical_bytes``, as before; the fast path
+    only saves the Python encoder's work on the frames that pass.
+    """
+    if data.isascii():
+        try:
+            return _PLAIN_DECODER.decode(data.decode("ascii")), True
+        except _NotPlain:
+            pass
+        except (ValueError, RecursionError, TypeError):
+            raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
+    return _loads(data), False
 
 
 def _sig_member(sig: str) -> bytes:
@@ -158,7 +215,9 @@ def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
     return stamped.model_copy(update={"signature": key.sign(canonical_bytes(stamped.unsigned()))})
 
 
-def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]]:
+def _body_bytes(
+    type_: MessageType, body: dict[str, Any], encode: Callable[[Any], bytes] = canonical_bytes
+) -> tuple[bytes, tuple[bytes, ...]]:
     """The body's canonical bytes and its self-signed parts' (one encode of each)."""
     if type_ is MessageType.BIDS:
         items = body.get("bids")
@@ -170,14 +229,14 @@ def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[
             raise InvalidInput(
                 f'a bids body is {{"bids": [1 to {MAX_BATCH_BIDS} bids]}}', code="bad-batch"
             )
-        parts = tuple(canonical_bytes(item) for item in items)
+        parts = tuple(encode(item) for item in items)
         return b'{"bids":[' + b",".join(parts) + b"]}", parts
     name = _PART.get(type_)
     if name is None:
-        return canonical_bytes(body), ()
+        return encode(body), ()
     if set(body) != {name} or not isinstance(body[name], dict):
         raise InvalidInput(f'a {type_.value} body is {{"{name}": {{...}}}}', code="malformed")
-    part = canonical_bytes(body[name])
+    part = encode(body[name])
     return b'{"' + name.encode() + b'":' + part + b"}", (part,)
 
 
@@ -192,7 +251,7 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if len(data) > max_bytes:
         raise InvalidInput(f"message of {len(data)} bytes exceeds {max_bytes}", code="too-big")
     data = bytes(data)
-    obj = _loads(data)
+    obj, plain = _loads_plain(data)
     if not isinstance(obj, dict):
         raise InvalidInput("message is not a JSON object", code="malformed")
     version = obj.get("v")
@@ -220,10 +279,14 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
         raise InvalidInput("sig must be 128 lower-case hex digits", code="malformed")
     try:
-        body_bytes, parts = _body_bytes(type_, body)
+        body_bytes, parts = _body_bytes(type_, body, _plain_bytes if plain else canonical_bytes)
+        canonical = _frame(body_bytes, type_.value, sender, seq, sig) == data
+        if plain and not canonical:  # the C encoder's bytes differ: decide exactly
+            body_bytes, parts = _body_bytes(type_, body)
+            canonical = _frame(body_bytes, type_.value, sender, seq, sig) == data
     except (TypeError, ValueError):
         raise InvalidInput("body is not canonical JSON", code="malformed") from None
-    if _frame(body_bytes, type_.value, sender, seq, sig) != data:
+    if not canonical:
         raise InvalidInput(
             "message is not in RFC 8785 canonical form (member order, white "
             "space, number or string spelling)",
