@@ -507,7 +507,7 @@ class Operator:
         """(giver, recipient) pairs whose gift share is in force in ``interval``."""
         return gift_pairs(self.ledger.contracts, interval.id)
 
-    def submit_all(self, items: Iterable[Bid], interval: Interval) -> int:
+    def submit_all(self, items: Iterable[Bid | Signed[Bid]], interval: Interval) -> int:
         """Submit many bids; returns how many were refused (each counted by code)."""
         refused = 0
         for bid in items:

@@ -225,6 +225,17 @@ def without_last_member(data: bytes, name: str, value: str) -> bytes:
     return data[: -len(tail)] + b"}"
 
 
+def with_last_member(data: bytes, name: str, value: str) -> bytes:
+    """``data``, the canonical bytes of an object, with member ``name`` (a string value)
+    added last: the inverse of ``without_last_member``, for a ``name`` that sorts after
+    every member ``data`` holds (a signature). What a signer hands on is then the bytes
+    it signed and its signature, never a second encoding of the object."""
+    if not data.startswith(b"{") or not data.endswith(b"}"):
+        raise ValueError("not the bytes of an object")
+    member = f"{_quote(name)}:{_quote(value)}}}".encode()
+    return data[:-1] + (b"," if len(data) > 2 else b"") + member
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
