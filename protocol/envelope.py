@@ -15,7 +15,6 @@ inside them carry the operator's signature. Decoding never raises anything but
 from __future__ import annotations
 
 import builtins
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.protocol.bids import Bid
-from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes, number_text
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes, plain_json, plain_text
 from voisin.protocol.keys import KeyPair, verify
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.wire import (
@@ -42,75 +41,19 @@ _PART = {MessageType.BID: "bid", MessageType.READING: "reading"}
 """Types whose body is one self-signed part: ``{"<name>": {...}}``."""
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def _loads(data: bytes) -> Any:
-    """JSON with NaN/Infinity refused; any decoding failure becomes ``malformed``."""
+def _loads_plain(data: bytes) -> tuple[Any, bool]:
+    """The frame's JSON (NaN and infinities refused), and whether ``plain_text`` may
+    stand in for ``canonical_bytes`` on it (``plain_json``): the C encoder's work on
+    the frames that pass, the Python encoder's on the rest. Any decoding failure
+    becomes ``malformed``."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        return plain_json(data.decode("utf-8"))
     except (ValueError, RecursionError, TypeError):
         raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
 
 
-class _NotPlain(Exception):
-    """A number written other than RFC 8785 writes it: the frame takes the full check."""
-
-
-def _plain_float(text: str) -> float:
-    value = float(text)
-    try:
-        if number_text(value) == text:
-            return value
-    except ValueError:
-        pass
-    raise _NotPlain
-
-
-def _plain_int(text: str) -> int:
-    value = int(text)
-    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        return value
-    raise _NotPlain
-
-
-_PLAIN_DECODER = json.JSONDecoder(
-    parse_constant=_refuse_constant, parse_float=_plain_float, parse_int=_plain_int
-)
-_PLAIN_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
-)
-
-
 def _plain_bytes(value: Any) -> bytes:
-    """The C encoder's compact, key-sorted bytes of ``value``: its RFC 8785 bytes when the
-    frame is ASCII and every number in it was written canonically (``_loads_plain``)."""
-    return _PLAIN_ENCODER.encode(value).encode()
-
-
-def _loads_plain(data: bytes) -> tuple[Any, bool]:
-    """``_loads``, and whether ``_plain_bytes`` may stand in for ``canonical_bytes``.
-
-    RFC 8785 and Python's C encoder (sorted keys, no white space, the same string
-    escaper) write an ASCII object alike except for numbers: a whole or an exponent
-    float (Python's ``repr``) and an integer beyond 2^53. Each number's text is checked
-    as it is read; if every one is already canonical and the C encoder's bytes equal
-    the frame, the frame is canonical (every float's ``repr`` is then its canonical
-    text). Any other frame is checked by ``canonical_bytes``, as before; the fast path
-    only saves the Python encoder's work on the frames that pass.
-    """
-    if data.isascii():
-        try:
-            return _PLAIN_DECODER.decode(data.decode("ascii")), True
-        except _NotPlain:
-            pass
-        except (ValueError, RecursionError, TypeError):
-            raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
-    return _loads(data), False
+    return plain_text(value).encode()
 
 
 def _sig_member(sig: str) -> bytes:
@@ -335,7 +278,7 @@ def reject(seq: int | None, code: str, message: str, **extra: Any) -> bytes:
 
 def decode_reply(data: bytes) -> Reply:
     """An operator reply; ``InvalidInput`` (``malformed``) if it is not one."""
-    obj = _loads(data)
+    obj, _ = _loads_plain(data)
     try:
         type_ = ReplyType(obj["type"])
         body = obj["body"]

@@ -23,6 +23,7 @@ from voisin.protocol.encoding import (
     canonical_bytes,
     canonical_text,
     leaf_hash,
+    loads_canonical,
     node_hash,
     number_text,
     with_last_member,
@@ -250,3 +251,21 @@ def test_with_last_member_is_the_inverse_of_without_last_member(
     assert appended == canonical_bytes({**members, "signature": signature})
     if members:  # the cut needs a member before the signature's comma
         assert without_last_member(appended, "signature", signature) == data
+
+
+@given(_values)
+def test_loads_canonical_takes_exactly_the_canonical_text(value: Any) -> None:
+    """Its fast path (the C encoder) must never take a text RFC 8785 would not write:
+    Python's own spelling of the same value is taken only where it is the canonical
+    one (``repr`` floats, code-point key order)."""
+    try:
+        canonical = canonical_text(value)
+    except ValueError:  # an integer beyond 2^53 that no double writes: no canonical form
+        return
+    assert canonical_text(loads_canonical(canonical)) == canonical
+    python = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if python == canonical:
+        assert canonical_text(loads_canonical(python)) == canonical
+    else:
+        with pytest.raises(ValueError, match="RFC 8785"):
+            loads_canonical(python)
