@@ -217,6 +217,8 @@ class _NotPlain(Exception):
 
 def _plain_float(text: str) -> float:
     value = float(text)
+    if float.__repr__(value) == text and "e" not in text and text[-2:] != ".0":
+        return value  # the common case inline: number_text would give ``repr``
     try:
         if number_text(value) == text:
             return value
