@@ -484,10 +484,11 @@ class Operator:
                 )
             settlements = settle(interval.id, self.members, trades, readings)
             faults.point("settlement")
+            entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
+            entries += [tx.settlement(s) for s in settlements]
+            entries += rewards_for(interval.id, trades, readings)
             self.ledger.append(
-                [tx.reading_entry(r) for r in public]
-                + [tx.settlement(s) for s in settlements]
-                + rewards_for(interval.id, trades, readings),
+                entries,
                 interval=interval.id,
                 time=interval.end.isoformat(),
             )
