@@ -19,7 +19,8 @@ from voisin.agents.plan_lp import horizon_end
 from voisin.agents.strategies import Strategy
 from voisin.meters import Battery, Meter
 from voisin.meters.heating import cop_air_source
-from voisin.protocol import Bid, Side, canonical_bytes
+from voisin.protocol import Bid, Side
+from voisin.protocol.signed import Signed
 
 if TYPE_CHECKING:
     from voisin.agents.model import Neighbourhood
@@ -255,8 +256,7 @@ class MemberAgent(mesa.Agent):
         )
         self.seq += 1
         self.sent[index] = bid
-        signature = key.sign(canonical_bytes(bid.unsigned()))
-        self.model.post_bid(bid.model_copy(update={"signature": signature}))
+        self.model.post_bid(Signed.signed_by(bid, key))
 
     def observe(self, index: int, price_eur_per_kwh: float, cleared_kwh: float) -> None:
         """Tell the strategy how the interval's bid did (its side's price, whether it

@@ -31,6 +31,7 @@ from voisin.agents.strategies import STRATEGIES, Strategy, ZeroIntelligence
 from voisin.errors import InvalidInput
 from voisin.meters import Weather
 from voisin.protocol import Bid, ClearingResult, Interval, MeterReading, ParticipantKind, Side
+from voisin.protocol.signed import Signed
 
 
 class Neighbourhood(Model):
@@ -64,7 +65,7 @@ class Neighbourhood(Model):
         self.strategy: Strategy = strategy or ZeroIntelligence()
         self.gate_index = 0
         self._index = {iv_id: i for i, iv_id in enumerate(ids)}
-        self._bids: list[Bid] = []
+        self._bids: list[Signed[Bid]] = []
         self._readings: list[MeterReading] = []
         self.last_bids: list[Bid] = []
         self.last_readings: list[MeterReading] = []
@@ -170,7 +171,7 @@ class Neighbourhood(Model):
         except KeyError:
             raise InvalidInput(f"interval {interval_id} is not part of this simulation") from None
 
-    def post_bid(self, bid: Bid) -> None:
+    def post_bid(self, bid: Signed[Bid]) -> None:
         self._bids.append(bid)
 
     def post_reading(self, reading: MeterReading) -> None:
@@ -178,10 +179,15 @@ class Neighbourhood(Model):
 
     def bids_for(self, interval: Interval | str) -> list[Bid]:
         """Every agent forecasts ``interval`` and bids; signed bids sorted by ``bid_id``."""
+        return [signed.value for signed in self.signed_bids_for(interval)]
+
+    def signed_bids_for(self, interval: Interval | str) -> list[Signed[Bid]]:
+        """``bids_for`` with the bytes each agent signed (``Signed.signed_by``): what the
+        operator checks and stores without encoding the bids again."""
         self.gate_index = self.index_of(interval)
         self._bids = []
         self.agents.shuffle_do("step")
-        bids, self._bids = sorted(self._bids, key=lambda b: b.bid_id), []
+        bids, self._bids = sorted(self._bids, key=lambda b: b.value.bid_id), []
         return bids
 
     def deliver(

@@ -274,7 +274,7 @@ def run_simulation(
                 _open_day(
                     operator, sealed, pseudonyms, scenario, run.gift_share, interval, allowance
                 )
-            bids = model.bids_for(interval)
+            bids = model.signed_bids_for(interval)
             report.bids += len(bids)
             operator.submit_all(bids, interval)
             result = operator.close_gate(interval)

@@ -50,13 +50,13 @@ class Entry:
 class Journal:
     """The journal table of one ledger file, through a connection of its own.
 
-    ``stage`` adds rows to an open transaction, each with what undoes its message in
-    the caller's memory; ``commit`` makes them durable (WAL, ``synchronous=FULL``: on
-    disk when it returns) or raises ``LedgerError`` with code ``storage-failed``, keeps
-    nothing and runs every undo, newest first, so memory holds only what the file does.
-    A row that cannot even be staged dooms the whole transaction (SQLite rolled it
-    back): that ``stage`` raises, and the next ``commit`` does too. Callers must commit
-    before the ledger appends a block, since SQLite allows one writer at a time.
+    ``stage`` queues rows, each with what undoes its message in the caller's memory;
+    ``commit`` writes the queue in one transaction (group commit: one ``executemany``
+    and one fsync for a whole batch of requests) and makes it durable (WAL,
+    ``synchronous=FULL``: on disk when it returns), or raises ``LedgerError`` with code
+    ``storage-failed``, keeps nothing and runs every undo, newest first, so memory holds
+    only what the file does. Callers must commit before the ledger appends a block,
+    since SQLite allows one writer at a time.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -71,7 +71,7 @@ class Journal:
                 f"cannot open the journal of {self.path}: {exc}", code=STORAGE_FAILED
             ) from None
         self._undo: list[Callable[[], None]] = []
-        self._doomed: LedgerError | None = None
+        self._rows: list[tuple[str, str, str]] = []
 
     @property
     def pending(self) -> int:
@@ -85,26 +85,23 @@ class Journal:
     def stage(
         self, kind: EntryKind, interval: str, body: str, undo: Callable[[], None] = lambda: None
     ) -> None:
-        """Add one row to the open transaction (opened here if none is)."""
-        try:
-            if not self._db.in_transaction:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT INTO journal (interval, kind, body) VALUES (?, ?, ?)",
-                (interval, kind.value, body),
-            )
-        except sqlite3.Error as exc:
-            self._doomed = self._fail("journal a message", exc)
-            raise self._doomed from None
+        """Queue one row for the next ``commit`` (nothing is written yet)."""
+        self._rows.append((interval, kind.value, body))
         self._undo.append(undo)
 
     def commit(self) -> None:
-        """Make every staged row durable, or undo all of them and raise."""
+        """Write every staged row and make it durable, or undo all of them and raise."""
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
         try:
-            if self._doomed is not None:
-                raise self._doomed
-            if not self._db.in_transaction:
-                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO journal (interval, kind, body) VALUES (?, ?, ?)", rows
+                )
+            except sqlite3.Error as exc:
+                raise self._fail("journal a message", exc) from None
             faults.point("journal-commit")
             try:
                 self._db.execute("COMMIT")
@@ -115,7 +112,6 @@ class Journal:
             for undo in reversed(self._undo):
                 undo()
             self._undo.clear()
-            self._doomed = None
             raise
         self._undo.clear()
 

@@ -13,7 +13,7 @@ pseudonym, the interval, the hash), so the file can be handed out whole; docs/pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -71,17 +71,21 @@ class SealedStore:
             ]
         self._write(records)
 
-    def add_readings(self, readings: Iterable[Signed[MeterReading]]) -> None:
-        """Seal each whole reading, as its meter sent it, to its member."""
+    def add_readings(
+        self, readings: Sequence[Signed[MeterReading]], hashes: Sequence[str] | None = None
+    ) -> None:
+        """Seal each whole reading, as its meter sent it, to its member. ``hashes`` are
+        their ``reading_hash``es when the caller has them (made at intake)."""
+        commitments = hashes if hashes is not None else [r.value.commitment() for r in readings]
         self._write(
             SealedRecord(
                 kind="reading",
                 participant=r.value.participant,
                 interval=r.value.interval,
-                reading_hash=r.value.commitment(),
+                reading_hash=reading_hash,
                 sealed=seal_to(self.owners.get(r.value.participant, r.value.participant), r.data),
             )
-            for r in readings
+            for r, reading_hash in zip(readings, commitments, strict=True)
         )
 
 

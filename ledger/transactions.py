@@ -286,6 +286,12 @@ def reading(reading: MeterReading | PublicReading) -> Transaction:
     return Transaction.of_canonical(TxKind.READING, canonical_bytes(public))
 
 
+def reading_entry(public: Signed[PublicReading]) -> EncodedTransaction:
+    """``reading`` from the public form's bytes made at intake (the meter's signature
+    covers them), encoded and hashed once."""
+    return EncodedTransaction.of(TxKind.READING, public.data)
+
+
 def settlement(settlement: Any) -> Transaction:
     """A ``voisin.ledger.Settlement`` (typed loosely to keep this module import-light)."""
     return _tx(TxKind.SETTLEMENT, settlement.model_dump(mode="json"))

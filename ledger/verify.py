@@ -26,13 +26,13 @@ from voisin.ledger.replay import Replay, StoredTx, Violation
 from voisin.ledger.store import LedgerStore, RawTransaction, open_store
 from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
 from voisin.protocol.blocks import tx_leaf_hash
+from voisin.protocol.encoding import loads_canonical
 from voisin.protocol.merkle import root_from_hashes
 
 _HEADER_KEYS = frozenset(
     ("height", "prev_hash", "merkle_root", "interval", "time", "operator", "tx_count")
 )
 _KINDS = frozenset(k.value for k in TxKind)
-_DECODE = json.JSONDecoder().raw_decode
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,8 @@ def _transactions(
                 kind=kind,
             )
         try:
-            data, end = _DECODE(body)
-            if end != len(body) or not isinstance(data, dict) or canonical_text(data) != body:
+            data = loads_canonical(body)
+            if not isinstance(data, dict):
                 raise ValueError
         except (TypeError, ValueError, RecursionError):
             _fail(

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from voisin import faults
 from voisin.errors import InvalidInput, VoisinError
@@ -68,6 +68,18 @@ class Counters:
         }
 
 
+@dataclass
+class _Request:
+    """One request frame as ``Intake._read`` left it: its envelope and bid when they
+    decoded, what refused them otherwise, and whether the bid's signature verifies
+    (False also when it was not checked: the market core then checks it itself)."""
+
+    envelope: Envelope | None = None
+    bid: Signed[Bid] | None = None
+    error: Exception | None = None
+    signature_ok: bool = False
+
+
 class KeyOwners(Protocol):
     """Who owns a CURVE key, and how many handshakes were admitted or refused
     (``voisin.transport.curve.AllowList``); the market core never sees a socket."""
@@ -120,16 +132,20 @@ class Intake:
     def handle_batch(self, requests: list[tuple[bytes, str | None]]) -> list[bytes]:
         """One reply per request frame; never raises for anything a peer sends.
 
-        Everything the batch's requests got accepted is journaled in one transaction
-        and committed before any reply leaves (group commit): an ack means the message
-        is on disk. If the commit fails, those requests are refused instead
-        (``storage-failed``) and the market core has forgotten them.
+        The batch is read first and the signatures of all its bids are checked together,
+        on both cores (``verify_many``); then each request is decided in order. What the
+        batch's requests got accepted is journaled in one transaction and committed
+        before any reply leaves (group commit): an ack means the message is on disk. If
+        the commit fails, those requests are refused instead (``storage-failed``) and
+        the market core has forgotten them.
         """
+        parsed = [self._read(payload, curve_user) for payload, curve_user in requests]
+        self._presign(parsed)
         replies: list[bytes] = []
         journaled: list[tuple[int, Envelope | None]] = []
-        for payload, curve_user in requests:
+        for request in parsed:
             before = self.operator.pending
-            replies.append(self._one(payload, curve_user))
+            replies.append(self._one(request))
             if self.operator.pending > before:
                 journaled.append((len(replies) - 1, self._envelope))
         if journaled:
@@ -147,32 +163,54 @@ class Intake:
                 faults.point("journal-committed")
         return replies
 
-    def _one(self, payload: bytes, curve_user: str | None) -> bytes:
+    def _read(self, payload: bytes, curve_user: str | None) -> _Request:
+        """A request decoded and its sender checked, its signature not yet: whatever
+        goes wrong is kept, to be counted and answered in the request's turn."""
+        request = _Request()
+        try:
+            envelope = request.envelope = parse_envelope(payload)
+            self._check_sender(envelope, curve_user)
+            if envelope.type is MessageType.BID:
+                request.bid = envelope.bound_bid()
+        except Exception as exc:  # raised again in turn: a bug is refused there, not here
+            request.error = exc
+        return request
+
+    @staticmethod
+    def _presign(requests: list[_Request]) -> None:
+        """Check the signatures of the batch's bids in one ``verify_many`` call."""
+        bids = [r for r in requests if r.bid is not None and r.error is None]
+        verdicts = bid_signatures_ok([r.bid for r in bids if r.bid is not None])
+        for request, ok in zip(bids, verdicts, strict=True):
+            request.signature_ok = ok
+
+    def _one(self, request: _Request) -> bytes:
         """The reply to one request, nothing journaled yet committed; a bug in handling
         one request is refused as ``internal-error`` and logged, never raised."""
         self._envelope = None
         try:
-            return self._decide(payload, curve_user)
+            return self._decide(request)
         except Exception:  # the service outlives any one request
             log.exception("request handling failed")
             self.counters.rejected["internal-error"] += 1
             seq = self._envelope.seq if self._envelope is not None else None
             return reject(seq, "internal-error", "the operator could not handle this request")
 
-    def _decide(self, payload: bytes, curve_user: str | None) -> bytes:
+    def _decide(self, request: _Request) -> bytes:
         """Bids are self-signed (see ``Envelope.bound_bid``): the market core checks their
-        signature, so a bid's reply is remembered for resends only once it has."""
+        signature (here, the verdict of ``_presign``), so a bid's reply is remembered
+        for resends only once it has."""
         self.counters.received += 1
         seq: int | None = None
-        bid: Signed[Bid] | None = None
+        bid = request.bid
         try:
-            envelope = parse_envelope(payload)
-            self._envelope = envelope
-            seq = envelope.seq
-            self._check_sender(envelope, curve_user)
-            if envelope.type is MessageType.BID:
-                bid = envelope.bound_bid()
-            else:
+            self._envelope = request.envelope
+            if request.envelope is not None:
+                seq = request.envelope.seq
+            if request.error is not None:
+                raise request.error
+            envelope = cast(Envelope, request.envelope)  # read whenever nothing failed
+            if bid is None:
                 envelope.check_signature()
             cached = self.guard.check(envelope)
             if cached is not None:
@@ -185,7 +223,12 @@ class Intake:
             self.last_seen[envelope.sender] = time.monotonic()
         self._signature_checked = bid is None
         try:
-            reply = ack(seq, self._bid(bid) if bid is not None else self._dispatch(envelope))
+            body = (
+                self._bid(bid, signature_checked=request.signature_ok)
+                if bid is not None
+                else self._dispatch(envelope)
+            )
+            reply = ack(seq, body)
             self.counters.accepted += 1
         except VoisinError as exc:
             self.counters.rejected[exc.code] += 1

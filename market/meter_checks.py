@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from voisin.errors import InvalidInput
 from voisin.market.recovery import Registers
-from voisin.protocol import MeterReading, Registration
+from voisin.protocol import MeterReading, PublicReading, Registration
 from voisin.protocol.reading_checks import reading_fault
 from voisin.protocol.signed import Signed
 
@@ -25,6 +25,9 @@ class MeterBook:
         self.max_kwh = max_kwh
         self._meters: dict[str, str] = {}
         self._held: dict[str, dict[str, Signed[MeterReading]]] = defaultdict(dict)
+        self._public: dict[str, dict[str, Signed[PublicReading]]] = defaultdict(dict)
+        """Each held reading's public form with its bytes, made once at intake: what the
+        meter signed and what the ledger stores."""
         self._registers: dict[str, dict[str, Registers]] = defaultdict(dict)
 
     def register(self, participant: Registration) -> None:
@@ -89,9 +92,13 @@ class MeterBook:
                         code="register-decreased",
                     )
 
-    def hold(self, signed: Signed[MeterReading]) -> None:
+    def hold(
+        self, signed: Signed[MeterReading], public: Signed[PublicReading] | None = None
+    ) -> None:
+        """Keep ``signed`` and its public form (``public``, or made here from it)."""
         reading = signed.value
         self._held[reading.interval][reading.participant] = signed
+        self._public[reading.interval][reading.participant] = public or Signed.of(reading.public())
         if reading.import_register_kwh is not None or reading.export_register_kwh is not None:
             self._registers[reading.meter][reading.interval] = (
                 reading.import_register_kwh,
@@ -102,6 +109,7 @@ class MeterBook:
         """Undo ``hold`` (the journal could not store the reading)."""
         reading = signed.value
         self._held[reading.interval].pop(reading.participant, None)
+        self._public[reading.interval].pop(reading.participant, None)
         self._registers.get(reading.meter, {}).pop(reading.interval, None)
 
     def held(self, interval: str) -> list[Signed[MeterReading]]:
@@ -109,10 +117,16 @@ class MeterBook:
         received = self._held.get(interval, {})
         return [received[k] for k in sorted(received)]
 
+    def held_public(self, interval: str) -> list[Signed[PublicReading]]:
+        """The public forms of ``held(interval)``, in the same order."""
+        public = self._public.get(interval, {})
+        return [public[k] for k in sorted(public)]
+
     def settled(self, interval: str) -> None:
         """The interval's block is committed: forget its readings, and keep per meter only
         the registers of intervals from this one on."""
         self._held.pop(interval, None)
+        self._public.pop(interval, None)
         for by_interval in self._registers.values():
             for old in [i for i in by_interval if i < interval]:
                 del by_interval[old]

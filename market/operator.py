@@ -477,7 +477,8 @@ class Operator:
         reading = signed.value
         try:
             self.meters.identify(reading)
-            if not verify(reading.meter, reading.signed_bytes(), reading.signature):
+            public = Signed.of(reading.public())  # its bytes: what the meter signed, once
+            if not verify(reading.meter, public.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
@@ -488,7 +489,7 @@ class Operator:
                 signed.data.decode("utf-8"),
                 lambda: self.meters.drop(signed),
             )
-            self.meters.hold(signed)
+            self.meters.hold(signed, public)
         except VoisinError as exc:
             self.rejections.count(exc)
             raise
@@ -500,7 +501,8 @@ class Operator:
         failure is recorded."""
         self.commit()
         signed = self.meters.held(interval.id)
-        readings = [r.value.public() for r in signed]
+        public = self.meters.held_public(interval.id)
+        readings = [r.value for r in public]
         try:
             trades = self._unsettled.get(interval.id)
             if trades is None:
@@ -509,10 +511,11 @@ class Operator:
                 )
             settlements = settle(interval.id, self.members, trades, readings)
             faults.point("settlement")
+            entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
+            entries += [tx.settlement(s) for s in settlements]
+            entries += rewards_for(interval.id, trades, readings)
             self.ledger.append(
-                [tx.reading(r) for r in readings]
-                + [tx.settlement(s) for s in settlements]
-                + rewards_for(interval.id, trades, readings),
+                entries,
                 interval=interval.id,
                 time=interval.end.isoformat(),
             )
@@ -520,7 +523,7 @@ class Operator:
             self.record_failure(interval.id, "settlement", exc)
             raise
         if self.sealed is not None:
-            self.sealed.add_readings(signed)
+            self.sealed.add_readings(signed, [r.reading_hash for r in readings])
         del self._unsettled[interval.id]
         self._results.pop(interval.id, None)
         self.meters.settled(interval.id)
@@ -534,7 +537,7 @@ class Operator:
         """(giver, recipient) pairs whose gift share is in force in ``interval``."""
         return gift_pairs(self.ledger.contracts, interval.id)
 
-    def submit_all(self, items: Iterable[Bid], interval: Interval) -> int:
+    def submit_all(self, items: Iterable[Bid | Signed[Bid]], interval: Interval) -> int:
         """Submit many bids; returns how many were refused (each counted by code)."""
         refused = 0
         for bid in items:

@@ -31,6 +31,7 @@ SHA-256(0x01 || left || right).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
@@ -210,6 +211,76 @@ def canonical_text(value: Any) -> str:
     return text
 
 
+class _NotPlain(Exception):
+    """A number written other than RFC 8785 writes it (``plain_json``)."""
+
+
+def _plain_float(text: str) -> float:
+    value = float(text)
+    if float.__repr__(value) == text and "e" not in text and text[-2:] != ".0":
+        return value  # the common case inline: number_text would give ``repr``
+    try:
+        if number_text(value) == text:
+            return value
+    except ValueError:
+        pass
+    raise _NotPlain
+
+
+def _plain_int(text: str) -> int:
+    value = int(text)
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    raise _NotPlain
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_PLAIN_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_plain_float, parse_int=_plain_int
+)
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
+)
+
+
+def plain_json(text: str) -> tuple[Any, bool]:
+    """``json.loads(text)`` (NaN and infinities refused: ``ValueError``), and whether
+    ``plain_text`` may stand in for ``canonical_text`` on what it returns.
+
+    RFC 8785 and Python's C encoder (sorted keys, no white space, the same string
+    escaper) write an ASCII value alike except for numbers: a whole or an exponent
+    float (Python's ``repr``) and an integer beyond 2^53. Each number's text is checked
+    as it is read; when every one is written canonically and the text is ASCII, a text
+    equal to ``plain_text`` of its value is canonical (each float's ``repr`` is then its
+    canonical text). ``plain_text`` differing proves nothing: ask ``canonical_text``.
+    """
+    if text.isascii():
+        try:
+            return _PLAIN_DECODER.decode(text), True
+        except _NotPlain:
+            pass
+    return _DECODER.decode(text), False
+
+
+def plain_text(value: Any) -> str:
+    """The C encoder's compact, key-sorted text of ``value`` (see ``plain_json``)."""
+    return _PLAIN_ENCODER.encode(value)
+
+
+def loads_canonical(text: str) -> Any:
+    """The JSON value ``text`` holds, if ``text`` is its RFC 8785 form; ``ValueError``
+    (or ``RecursionError``) otherwise. Checking stored bodies is what verification does
+    most: most take the C encoder's path (``plain_json``), the rest the exact one."""
+    value, plain = plain_json(text)
+    if not (plain and plain_text(value) == text) and canonical_text(value) != text:
+        raise ValueError("not the RFC 8785 form of its value")
+    return value
+
+
 def without_last_member(data: bytes, name: str, value: str) -> bytes:
     """The canonical bytes of an object without its last member ``name`` (a string value).
 
@@ -223,6 +294,17 @@ def without_last_member(data: bytes, name: str, value: str) -> bytes:
     if len(data) <= len(tail) or not data.endswith(tail):
         raise ValueError(f"the object does not end with its {name!r} member")
     return data[: -len(tail)] + b"}"
+
+
+def with_last_member(data: bytes, name: str, value: str) -> bytes:
+    """``data``, the canonical bytes of an object, with member ``name`` (a string value)
+    added last: the inverse of ``without_last_member``, for a ``name`` that sorts after
+    every member ``data`` holds (a signature). What a signer hands on is then the bytes
+    it signed and its signature, never a second encoding of the object."""
+    if not data.startswith(b"{") or not data.endswith(b"}"):
+        raise ValueError("not the bytes of an object")
+    member = f"{_quote(name)}:{_quote(value)}}}".encode()
+    return data[:-1] + (b"," if len(data) > 2 else b"") + member
 
 
 def sha256_hex(data: bytes) -> str:

@@ -15,14 +15,14 @@ inside them carry the operator's signature. Decoding never raises anything but
 from __future__ import annotations
 
 import builtins
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from voisin.errors import InvalidInput
 from voisin.protocol.bids import Bid
-from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
+from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes, plain_json, plain_text
 from voisin.protocol.keys import KeyPair, verify
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.wire import (
@@ -41,19 +41,19 @@ _PART = {MessageType.BID: "bid", MessageType.READING: "reading"}
 """Types whose body is one self-signed part: ``{"<name>": {...}}``."""
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def _loads(data: bytes) -> Any:
-    """JSON with NaN/Infinity refused; any decoding failure becomes ``malformed``."""
+def _loads_plain(data: bytes) -> tuple[Any, bool]:
+    """The frame's JSON (NaN and infinities refused), and whether ``plain_text`` may
+    stand in for ``canonical_bytes`` on it (``plain_json``): the C encoder's work on
+    the frames that pass, the Python encoder's on the rest. Any decoding failure
+    becomes ``malformed``."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        return plain_json(data.decode("utf-8"))
     except (ValueError, RecursionError, TypeError):
         raise InvalidInput("message is not UTF-8 JSON", code="malformed") from None
+
+
+def _plain_bytes(value: Any) -> bytes:
+    return plain_text(value).encode()
 
 
 def _sig_member(sig: str) -> bytes:
@@ -158,7 +158,9 @@ def sign_bid(key: KeyPair, bid: Bid, seq: int) -> Bid:
     return stamped.model_copy(update={"signature": key.sign(canonical_bytes(stamped.unsigned()))})
 
 
-def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]]:
+def _body_bytes(
+    type_: MessageType, body: dict[str, Any], encode: Callable[[Any], bytes] = canonical_bytes
+) -> tuple[bytes, tuple[bytes, ...]]:
     """The body's canonical bytes and its self-signed parts' (one encode of each)."""
     if type_ is MessageType.BIDS:
         items = body.get("bids")
@@ -170,14 +172,14 @@ def _body_bytes(type_: MessageType, body: dict[str, Any]) -> tuple[bytes, tuple[
             raise InvalidInput(
                 f'a bids body is {{"bids": [1 to {MAX_BATCH_BIDS} bids]}}', code="bad-batch"
             )
-        parts = tuple(canonical_bytes(item) for item in items)
+        parts = tuple(encode(item) for item in items)
         return b'{"bids":[' + b",".join(parts) + b"]}", parts
     name = _PART.get(type_)
     if name is None:
-        return canonical_bytes(body), ()
+        return encode(body), ()
     if set(body) != {name} or not isinstance(body[name], dict):
         raise InvalidInput(f'a {type_.value} body is {{"{name}": {{...}}}}', code="malformed")
-    part = canonical_bytes(body[name])
+    part = encode(body[name])
     return b'{"' + name.encode() + b'":' + part + b"}", (part,)
 
 
@@ -192,7 +194,7 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if len(data) > max_bytes:
         raise InvalidInput(f"message of {len(data)} bytes exceeds {max_bytes}", code="too-big")
     data = bytes(data)
-    obj = _loads(data)
+    obj, plain = _loads_plain(data)
     if not isinstance(obj, dict):
         raise InvalidInput("message is not a JSON object", code="malformed")
     version = obj.get("v")
@@ -220,10 +222,14 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
     if not isinstance(sig, str) or not _HEX128.fullmatch(sig):
         raise InvalidInput("sig must be 128 lower-case hex digits", code="malformed")
     try:
-        body_bytes, parts = _body_bytes(type_, body)
+        body_bytes, parts = _body_bytes(type_, body, _plain_bytes if plain else canonical_bytes)
+        canonical = _frame(body_bytes, type_.value, sender, seq, sig) == data
+        if plain and not canonical:  # the C encoder's bytes differ: decide exactly
+            body_bytes, parts = _body_bytes(type_, body)
+            canonical = _frame(body_bytes, type_.value, sender, seq, sig) == data
     except (TypeError, ValueError):
         raise InvalidInput("body is not canonical JSON", code="malformed") from None
-    if _frame(body_bytes, type_.value, sender, seq, sig) != data:
+    if not canonical:
         raise InvalidInput(
             "message is not in RFC 8785 canonical form (member order, white "
             "space, number or string spelling)",
@@ -272,7 +278,7 @@ def reject(seq: int | None, code: str, message: str, **extra: Any) -> bytes:
 
 def decode_reply(data: bytes) -> Reply:
     """An operator reply; ``InvalidInput`` (``malformed``) if it is not one."""
-    obj = _loads(data)
+    obj, _ = _loads_plain(data)
     try:
         type_ = ReplyType(obj["type"])
         body = obj["body"]

@@ -14,7 +14,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from voisin.errors import InvalidInput
-from voisin.protocol.encoding import canonical_bytes, without_last_member
+from voisin.protocol.encoding import canonical_bytes, with_last_member, without_last_member
+from voisin.protocol.keys import KeyPair
 from voisin.protocol.validation import parse_wire
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,6 +32,18 @@ class Signed(Generic[M]):
     def of(cls, value: M) -> Signed[M]:
         """A model made here (simulation, tests): its bytes are what a sender would send."""
         return cls(value, canonical_bytes(value))
+
+    @classmethod
+    def signed_by(cls, value: M, key: KeyPair) -> Signed[M]:
+        """``value`` (a bid: self-signed, its ``signature`` member last) signed by ``key``:
+        its bytes are encoded once, signed, and carry the signature appended, so whoever
+        takes the result checks and stores exactly what was signed, encoding nothing."""
+        unsigned = canonical_bytes(value.model_dump(mode="json", exclude={"signature"}))
+        signature = key.sign(unsigned)
+        return cls(
+            value.model_copy(update={"signature": signature}),
+            with_last_member(unsigned, "signature", signature),
+        )
 
     @property
     def signed_bytes(self) -> bytes:

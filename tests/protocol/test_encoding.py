@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from typing import Any
 
 import pytest
 import rfc8785
@@ -22,8 +23,11 @@ from voisin.protocol.encoding import (
     canonical_bytes,
     canonical_text,
     leaf_hash,
+    loads_canonical,
     node_hash,
     number_text,
+    with_last_member,
+    without_last_member,
 )
 
 # RFC 8785 Appendix B: IEEE 754 double (hex) -> its JSON text.
@@ -231,3 +235,37 @@ def test_canonical_objects_is_canonical_bytes_of_each_object(names, data) -> Non
     assert canonical_objects(tuple(names), rows) == [
         canonical_bytes(dict(zip(names, row, strict=True))) for row in rows
     ]
+
+
+@given(st.dictionaries(_text, _values, max_size=5), _text)
+def test_with_last_member_is_the_inverse_of_without_last_member(
+    members: dict[str, Any], signature: str
+) -> None:
+    """Appending a member whose name sorts after every other gives the canonical bytes
+    of the object with it, and cutting it off gives the object back."""
+    members = {
+        k: v for k, v in members.items() if k.encode("utf-16-be") < "signature".encode("utf-16-be")
+    }
+    data = canonical_bytes(members)
+    appended = with_last_member(data, "signature", signature)
+    assert appended == canonical_bytes({**members, "signature": signature})
+    if members:  # the cut needs a member before the signature's comma
+        assert without_last_member(appended, "signature", signature) == data
+
+
+@given(_values)
+def test_loads_canonical_takes_exactly_the_canonical_text(value: Any) -> None:
+    """Its fast path (the C encoder) must never take a text RFC 8785 would not write:
+    Python's own spelling of the same value is taken only where it is the canonical
+    one (``repr`` floats, code-point key order)."""
+    try:
+        canonical = canonical_text(value)
+    except ValueError:  # an integer beyond 2^53 that no double writes: no canonical form
+        return
+    assert canonical_text(loads_canonical(canonical)) == canonical
+    python = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if python == canonical:
+        assert canonical_text(loads_canonical(python)) == canonical
+    else:
+        with pytest.raises(ValueError, match="RFC 8785"):
+            loads_canonical(python)

@@ -56,6 +56,11 @@ def test_signed_bytes_are_the_unsigned_canonical_form(
     assert verify(KEY.public_hex, signed.signed_bytes, bid.signature)
     again = decode_part(Bid, json.loads(signed.data), signed.data, "bid")
     assert again.value == bid
+    # what an agent hands on: the bytes it signed with the signature appended, which are
+    # byte for byte what encoding the signed bid gives
+    handed = Signed.signed_by(bid, KEY)
+    assert handed == signed
+    assert verify(KEY.public_hex, handed.signed_bytes, handed.value.signature)
 
 
 def test_a_reading_signs_its_public_bytes() -> None:

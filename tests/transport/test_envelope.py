@@ -297,3 +297,52 @@ def _accept(frame: bytes) -> None:
         signed = env.part(MeterReading, "reading")
         if not verify(signed.value.meter, signed.signed_bytes, signed.value.signature):
             raise InvalidInput("meter signature", code="bad-signature")
+
+
+_numbers = (
+    st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([2.0, -0.0, 1e-7, 1e21, 1e16, 2.0**53, 2**53, 2**53 + 1, 0.1])
+)
+_keys = st.text(st.sampled_from("aZ_\u00e9\ue000\U0001f600"), max_size=3)
+_bodies = st.dictionaries(
+    _keys,
+    st.recursive(
+        st.none() | st.booleans() | _numbers | st.text(max_size=4),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_bodies)
+def test_a_frame_is_taken_exactly_when_it_is_its_rfc8785_form(body: dict[str, Any]) -> None:
+    """Python's own JSON spelling (key-sorted, compact, ``repr`` floats), which the
+    decoder's fast path compares with, must pass only where it is RFC 8785's (voisin's
+    encoder, checked against an independent implementation, rfc8785)."""
+    frame = {
+        "v": PROTOCOL_VERSION,
+        "type": "heartbeat",
+        "sender": KEY.public_hex,
+        "seq": 3,
+        "body": body,
+        "sig": "ab" * 64,
+    }
+    try:
+        canonical: bytes | None = canonical_bytes(frame)
+    except ValueError:  # an integer beyond 2^53 that no double writes: no canonical form
+        canonical = None
+    try:
+        assert rfc8785.dumps(frame) == canonical
+    except rfc8785.CanonicalizationError:  # it refuses 2^53 too, which voisin writes
+        pass
+    python = json.dumps(frame, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for variant in {canonical, python.encode()} - {None}:
+        if variant == canonical:
+            assert parse_envelope(variant).raw == variant
+        else:
+            with pytest.raises(InvalidInput) as refused:
+                parse_envelope(variant)
+            assert refused.value.code == "malformed"

@@ -343,3 +343,36 @@ def test_an_observer_watches_and_queries_but_cannot_trade(
     assert sub.poll(3000)
     assert sub.recv_multipart()[0] == b"gate-open"
     sub.close(0)
+
+
+def test_a_drained_batch_checks_its_signatures_together_and_decides_in_order(
+    member: Member, served: Served
+) -> None:
+    """``handle_batch`` checks every bid's signature in one go before deciding: a forged
+    bid among good ones is refused with the market core's own code, a resend inside the
+    same batch gets the first reply, and nothing is acked before the batch's commit."""
+    interval = served.service.intervals[0]
+    served.phase(Phase.OPEN_GATE, interval)
+    good = seal_bid(_bid(member, interval.id, 1, n=1))
+    forged_bid = _bid(member, interval.id, 2, n=2)
+    forged = seal_bid(
+        forged_bid.model_copy(update={"signature": KeyPair.derive("x").sign(b"other")})
+    )
+    later = seal_bid(_bid(member, interval.id, 3, n=3))
+    frames = [good, forged, good, later]
+    intake = served.service.intake
+    replies = served.call(lambda: intake.handle_batch([(f, None) for f in frames]))
+    verdicts = [decode_reply(r) for r in replies]  # type: ignore[attr-defined]
+    assert [(v.ok, v.code) for v in verdicts] == [
+        (True, ""),
+        (False, "bad-signature"),
+        (True, ""),
+        (True, ""),
+    ]
+    assert replies[2] == replies[0]  # type: ignore[index]
+    book = served.call(lambda: served.service.operator.book(interval.id))
+    assert [s.value.seq for s in book] == [1, 3]  # type: ignore[attr-defined]
+    assert served.service.operator.pending == 0  # committed before the replies
+    counters = served.status()["counters"]
+    assert counters["rejected"] == {"bad-signature": 1}  # type: ignore[index]
+    assert counters["resends"] == 1  # type: ignore[index]
