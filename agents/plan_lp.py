@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import highspy
 import numpy as np
 
+from voisin.market.lp_highs import highs_lp, new_highs
+
 
 def horizon_end(index: int, count: int, hours: float) -> int:
     """One past the last interval a plan made at ``index`` covers: a day of intervals of
@@ -30,23 +32,15 @@ def solve(
     """Minimise ``cost . x`` within the column bounds and ``row_lower <= A x <=
     row_upper``, ``A`` given as (row, column, value) entries; the optimal ``x``, or None
     if HiGHS does not find one."""
-    n, m = len(cost), len(row_lower)
+    n = len(cost)
     ordered = sorted(entries, key=lambda r: (r[1], r[0]))
     index = np.array([r[0] for r in ordered], dtype=np.int32)
     value = np.array([r[2] for r in ordered], dtype=float)
     start = np.searchsorted([r[1] for r in ordered], np.arange(n + 1)).astype(np.int32)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = np.asarray(cost, dtype=float)
-    lp.col_lower_ = np.asarray(col_lower, dtype=float)
-    lp.col_upper_ = np.asarray(col_upper, dtype=float)
-    lp.row_lower_ = np.asarray(row_lower, dtype=float)
-    lp.row_upper_ = np.asarray(row_upper, dtype=float)
-    matrix = lp.a_matrix_
-    matrix.format_ = highspy.MatrixFormat.kColwise
-    matrix.num_col_, matrix.num_row_ = n, m
-    matrix.start_, matrix.index_, matrix.value_ = start, index, value
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # unannotated
+    lp = highs_lp(
+        cost, col_lower, col_upper, row_lower, row_upper, (start, index, value), maximise=False
+    )
+    highs = new_highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("threads", 1)
     highs.passModel(lp)

@@ -14,13 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from voisin.city.level import clear_book
-from voisin.errors import VerificationError
 from voisin.ledger import transactions as tx
-from voisin.ledger import verify_ledger
 from voisin.ledger.interval_checks import compare_bodies
 from voisin.ledger.replay import Replay, Violation
 from voisin.ledger.store import open_store
-from voisin.market.audit import AuditReport, Difference, IntervalAudit, blocks_of
+from voisin.market.audit import AuditReport, Difference, IntervalAudit, blocks_of, chain_difference
 from voisin.market.terms import Terms
 from voisin.protocol import TxKind
 
@@ -38,11 +36,7 @@ def audit_city_ledger(
     path: str | Path, *, operator: str | None = None, head_hash: str | None = None
 ) -> AuditReport:
     """Re-clear every city block of the ledger at ``path`` (module docstring)."""
-    chain: Difference | None = None
-    try:
-        verify_ledger(path, operator=operator, head_hash=head_hash)
-    except VerificationError as exc:
-        chain = Difference(exc.height or 0, exc.index, exc.rule or exc.code, exc.detail)
+    chain = chain_difference(path, operator=operator, head_hash=head_hash)
     replay = Replay()
     rows: list[IntervalAudit] = []
     store = open_store(path, read_only=True)

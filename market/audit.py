@@ -259,15 +259,23 @@ class _Auditor:
             self._note(row, height, v, "settlements")
 
 
+def chain_difference(
+    path: str | Path, *, operator: str | None = None, head_hash: str | None = None
+) -> Difference | None:
+    """Where the ledger at ``path`` fails verification, or None: an audit reports it
+    beside the intervals it still re-clears."""
+    try:
+        verify_ledger(path, operator=operator, head_hash=head_hash)
+    except VerificationError as exc:
+        return Difference(exc.height or 0, exc.index, exc.rule or exc.code, exc.detail)
+    return None
+
+
 def audit_ledger(
     path: str | Path, *, operator: str | None = None, head_hash: str | None = None
 ) -> AuditReport:
     """Re-clear and re-settle every interval of the ledger at ``path``; see the module doc."""
-    chain: Difference | None = None
-    try:
-        verify_ledger(path, operator=operator, head_hash=head_hash)
-    except VerificationError as exc:
-        chain = Difference(exc.height or 0, exc.index, exc.rule or exc.code, exc.detail)
+    chain = chain_difference(path, operator=operator, head_hash=head_hash)
     auditor = _Auditor()
     store = open_store(path, read_only=True)
     try:
