@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ledger.forge import copy_ledger, first, resign, shift_prices
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationReport
 from voisin.ledger import SqliteStore, verify_ledger
@@ -205,3 +206,27 @@ def test_audit_reproduces_every_interval(db: str, capsys: pytest.CaptureFixture[
 def test_audit_of_no_ledger_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(tmp_path / "none.sqlite")]) == 2
     _one_line(capsys, "voisin: no-ledger:")
+
+
+def test_audit_names_the_first_difference_of_a_re_signed_lie(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator moved one clearing's prices with its trades and payments and re-signed
+    the chain: verify alone passes, the audit names that interval (exit 1)."""
+    lie = copy_ledger(Path(db), tmp_path / "lie.sqlite")
+    height, index = first(lie, "clearing", lambda b: b["trade_count"] > 0)
+    resign(lie, KeyPair.derive("seed", SEED, "operator"), shift_prices(lie, height, index))
+    verify_ledger(lie)
+    assert main(["audit", str(lie)]) == 1
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "audit: 23/24 intervals reproduce; first difference: interval" in out
+    assert f"block {height}, transaction {index}: rule clearing" in out
+    assert "DIFF" in out
+
+
+@pytest.mark.parametrize("seed", ["zz", "ab" * 31])
+def test_a_seed_that_is_not_32_bytes_of_hex_is_one_line(
+    seed: str, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "open-readings", db, "--key", seed]) == 2
+    _one_line(capsys, "voisin: bad-key: --key must be a 32-byte Ed25519 seed in hex")

@@ -164,3 +164,12 @@ def test_a_damaged_earlier_report_is_a_warning_not_a_crash(
         assert "cannot read the earlier report" in caplog.text
     finally:
         agent.close()
+
+
+def test_keys_new_into_a_place_it_cannot_write_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "me.key"
+    assert main(["keys", "new", str(target)]) == 2
+    _one_line(capsys, f"voisin: bad-output: cannot write {target}")
+    assert not target.parent.exists()
