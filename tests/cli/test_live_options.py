@@ -3,10 +3,14 @@ every option checked before a socket opens or a ledger is written, in one line (
 
 from __future__ import annotations
 
+import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from voisin.cli.live import free_port
 from voisin.cli.main import main
 from voisin.ledger import verify_ledger
 from voisin.protocol import KeyPair
@@ -112,3 +116,34 @@ def test_rotated_pseudonyms_are_opened_by_their_member(
     # the member's own id never trades on the ledger: a statement for it is refused
     assert main(["ledger", "show", str(ledger), "--key", house.seed_hex]) == 2
     _one_line(capsys, "voisin: not-a-member:")
+
+
+@pytest.fixture
+def own_signals() -> Iterator[None]:
+    """`voisin operator` takes SIGINT/SIGTERM and sets up logging for its process; run
+    in-process, both are put back for the rest of the session afterwards."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    root = logging.getLogger()
+    kept = (list(root.handlers), root.level)
+    yield
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    root.handlers[:], root.level = kept[0], kept[1]
+
+
+@pytest.mark.usefixtures("own_signals")
+def test_an_operator_with_no_agents_clears_and_settles_empty_intervals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    ledger = tmp_path / "live" / "ledger.sqlite"
+    code = main(["operator", "--households", "1", "--intervals", "2", "--speed", "1000000",
+                 "--router", f"tcp://127.0.0.1:{port}", "--ledger", str(ledger)])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert f"events   tcp://127.0.0.1:{port + 1}" in out  # the PUB port next to the router
+    report = verify_ledger(ledger)
+    assert f"operator stopped at height {report.height};" in out
+    assert "'received': 0" in out
+    assert (report.intervals_cleared, report.intervals_settled) == (2, 2)
+    assert report.counts.get("bid", 0) == 0

@@ -129,3 +129,16 @@ def test_a_reader_that_leaves_is_no_traceback(recorded_run: SimulationReport) ->
     assert "Traceback" not in err, err
     assert err == ""
     assert proc.returncode == 141
+
+
+def test_a_long_run_sums_up_its_weather() -> None:
+    """More than three days are counted by kind, with the mean clear-sky index."""
+    from voisin.cli.summary import _weather
+
+    days = [("06-22", 0.9), ("06-23", 0.6), ("06-24", 0.3), ("06-25", 0.8)]
+    assert _weather(days) == (
+        "mean clear-sky index 0.65; 2 clear days, 1 broken cloud days, 1 overcast days"
+    )
+    assert _weather(days[:2]) == (
+        "06-22 clear (clear-sky index 0.90), 06-23 broken cloud (clear-sky index 0.60)"
+    )
