@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ledger.forge import copy_ledger, first, resign, shift_prices
+from voisin.cli.ledger_proof import existing_ledger, shown
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationReport
 from voisin.ledger import SqliteStore, verify_ledger
@@ -230,3 +231,10 @@ def test_a_seed_that_is_not_32_bytes_of_hex_is_one_line(
 ) -> None:
     assert main(["ledger", "open-readings", db, "--key", seed]) == 2
     _one_line(capsys, "voisin: bad-key: --key must be a 32-byte Ed25519 seed in hex")
+
+
+def test_a_database_url_is_taken_as_given_and_shown_without_its_password() -> None:
+    url = "postgresql://voisin:s3cret@db.example:5433/street"
+    assert existing_ledger(url) == url  # no file check: the store opens (or refuses) it
+    assert shown(url) == "postgresql://voisin@db.example:5433/street"
+    assert shown(Path("run/ledger.sqlite")) == "run/ledger.sqlite"
