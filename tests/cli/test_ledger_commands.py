@@ -238,3 +238,16 @@ def test_a_database_url_is_taken_as_given_and_shown_without_its_password() -> No
     assert existing_ledger(url) == url  # no file check: the store opens (or refuses) it
     assert shown(url) == "postgresql://voisin@db.example:5433/street"
     assert shown(Path("run/ledger.sqlite")) == "run/ledger.sqlite"
+
+
+def test_a_statement_without_a_key_leaves_only_sealed_and_a_key_must_be_its_own(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "show", db, "--participant", HOUSE.public_hex]) == 0
+    sealed = json.loads(capsys.readouterr().out)
+    assert sealed["recipient"] == HOUSE.public_hex
+    assert "sold to neighbours" not in json.dumps(sealed)
+    school = KeyPair.derive("seed", SEED, "school")
+    assert main(["ledger", "show", db, "--participant", school.public_hex,
+                 "--key", HOUSE.seed_hex]) == 2  # fmt: skip
+    _one_line(capsys, f"voisin: wrong-key: --key belongs to participant {HOUSE.public_hex[:16]}")

@@ -67,14 +67,16 @@ def test_agent_config_that_is_a_folder_is_one_line(
     _one_line(capsys, f"voisin: bad-config: cannot read {tmp_path}")
 
 
-@pytest.mark.parametrize("household", ["school", "0", "2"])
+@pytest.mark.parametrize(
+    "member",
+    [["--household", "school"], ["--household", "0"], ["--household", "2", "--strategy", "zip"]],
+)
 def test_agent_picks_its_member_then_needs_a_pub_port(
-    household: str, capsys: pytest.CaptureFixture[str]
+    member: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The member is found (school or an index) before the endpoints are read: an endpoint
-    without a port is the one thing left wrong."""
-    code = main(["agent", "--households", "3", "--household", household,
-                 "--operator", "ipc://voisin-test"])  # fmt: skip
+    """The member (school or an index, its strategy) is found before the endpoints are
+    read: an endpoint without a port is the one thing left wrong."""
+    code = main(["agent", "--households", "3", *member, "--operator", "ipc://voisin-test"])
     assert code == 2
     _one_line(capsys, "voisin: bad-endpoint: 'ipc://voisin-test' has no port; give --pub")
 
@@ -147,3 +149,14 @@ def test_an_operator_with_no_agents_clears_and_settles_empty_intervals(
     assert "'received': 0" in out
     assert (report.intervals_cleared, report.intervals_settled) == (2, 2)
     assert report.counts.get("bid", 0) == 0
+
+
+def test_simulate_into_an_output_folder_it_cannot_make_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    run = ["--households", "1", "--minutes", "60", "--no-grid-check", "--quiet"]
+    assert main(["simulate", *run, "--out", str(blocker / "run")]) == 2
+    _one_line(capsys, f"voisin: bad-output: cannot create output folder {blocker / 'run'}")
+    assert blocker.read_text(encoding="utf-8") == "x"

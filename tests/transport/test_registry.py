@@ -148,3 +148,7 @@ def test_keys_that_do_not_match_the_registry_are_refused(
         assert expected in err
         assert len(err.splitlines()) == 1, err
     assert not (tmp_path / "l.sqlite").exists()
+    # the right keys pass the registry: what is left wrong is the endpoint
+    keys = ["--key", str(tmp_path / "home0.key"), "--meter-key", str(tmp_path / "meter0.key")]
+    assert main(["agent", "--registry", str(registry), *keys, "--operator", "ipc://x"]) == 2
+    assert "bad-endpoint: 'ipc://x' has no port" in capsys.readouterr().err
