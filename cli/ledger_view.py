@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger, shown
+from voisin.errors import InvalidInput
 from voisin.ledger import verify_ledger
 from voisin.ledger.figures import tokens
 from voisin.ledger.store import open_store
@@ -50,6 +51,8 @@ def show_verify(
 
 
 def show_blocks(db: str | Path, console: Console, *, limit: int = 20) -> int:
+    if limit < 1:
+        raise InvalidInput(f"--limit must be at least 1, not {limit}", code="bad-option")
     store = open_store(existing_ledger(db), read_only=True)
     try:
         table = Table(title=f"Last {limit} blocks of {shown(db)}")

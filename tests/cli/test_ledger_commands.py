@@ -251,3 +251,12 @@ def test_a_statement_without_a_key_leaves_only_sealed_and_a_key_must_be_its_own(
     assert main(["ledger", "show", db, "--participant", school.public_hex,
                  "--key", HOUSE.seed_hex]) == 2  # fmt: skip
     _one_line(capsys, f"voisin: wrong-key: --key belongs to participant {HOUSE.public_hex[:16]}")
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_show_needs_at_least_one_block(
+    limit: str, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed an empty table titled "Last -3 blocks"."""
+    assert main(["ledger", "show", db, "--limit", limit]) == 2
+    _one_line(capsys, f"voisin: bad-option: --limit must be at least 1, not {limit}")
