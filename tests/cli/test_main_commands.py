@@ -1,12 +1,10 @@
 """`voisin` itself: `scenario new`, the dashboard's options, `simulate` with its progress
-bar and report, and how the process ends when interrupted or when its reader leaves."""
+bar and report, and how the process ends when its reader leaves."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ import pytest
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationReport
 from voisin.ledger import verify_ledger
-from voisin.ledger.store import SqliteStore
 
 
 def _one_line(capsys: pytest.CaptureFixture[str], start: str) -> str:
@@ -97,28 +94,6 @@ def _voisin(*args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-@pytest.mark.slow
-def test_an_interrupted_simulation_says_so_and_keeps_a_valid_ledger(tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger.sqlite"
-    run = ["--days", "30", "--households", "1", "--minutes", "60", "--no-grid-check", "--quiet"]
-    proc = _voisin("simulate", *run, "--out", str(tmp_path), stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until it has cleared something
-        if ledger.is_file():
-            try:
-                with SqliteStore(ledger, read_only=True) as store:
-                    if store.height() >= 4:
-                        break
-            except Exception:  # noqa: BLE001, S112 - the file is being created
-                pass
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err == "voisin: interrupted\n"
-    assert verify_ledger(ledger).height >= 4  # every block written before is kept and valid
 
 
 def test_a_reader_that_leaves_is_no_traceback(recorded_run: SimulationReport) -> None:
