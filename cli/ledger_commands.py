@@ -41,7 +41,7 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    if args.participant is None and args.key is None:
+    if args.participant is None and args.key is None and args.seal is None:
         from voisin.cli.ledger_view import show_blocks
 
         return show_blocks(args.db, console, limit=args.limit)

@@ -25,6 +25,16 @@ def ledger_source(text: str) -> str | Path:
     return text if is_database_url(text) else Path(text)
 
 
+def shown(source: str | Path) -> str:
+    """How a message names a ledger: a file by its path, a database by its URL without
+    the password."""
+    if is_database_url(source):
+        from voisin.ledger.pg_store import redacted  # psycopg only when asked for
+
+        return redacted(str(source))
+    return str(source)
+
+
 def existing_ledger(db: str | Path) -> str | Path:
     """``db`` if it is a file or a database URL, else a one-line error (no SQLite file
     is created)."""

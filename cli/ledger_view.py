@@ -8,18 +8,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from voisin.ledger import SqliteStore, verify_ledger
+from voisin.cli.ledger_proof import existing_ledger, shown
+from voisin.errors import InvalidInput
+from voisin.ledger import verify_ledger
 from voisin.ledger.figures import tokens
-
-
-def _existing(db: str | Path) -> str | Path:
-    from voisin.cli.ledger_proof import existing_ledger
-
-    return existing_ledger(db)
+from voisin.ledger.store import open_store
 
 
 def show_verify(
-    db: Path, console: Console, *, operator: str | None = None, head: str | None = None
+    db: str | Path, console: Console, *, operator: str | None = None, head: str | None = None
 ) -> int:
     """Verify and print one line; a failure raises (one line, exit 2, in the CLI). A
     city run's folder is verified whole: every ledger and the links between them."""
@@ -34,7 +31,7 @@ def show_verify(
             highlight=False,
         )
         return 0
-    report = verify_ledger(_existing(db), operator=operator, head_hash=head)
+    report = verify_ledger(existing_ledger(db), operator=operator, head_hash=head)
     counts = report.counts
     pinned = (
         " (operator and head pinned)"
@@ -53,10 +50,12 @@ def show_verify(
     return 0
 
 
-def show_blocks(db: Path, console: Console, *, limit: int = 20) -> int:
-    store = SqliteStore(_existing(db), read_only=True)
+def show_blocks(db: str | Path, console: Console, *, limit: int = 20) -> int:
+    if limit < 1:
+        raise InvalidInput(f"--limit must be at least 1, not {limit}", code="bad-option")
+    store = open_store(existing_ledger(db), read_only=True)
     try:
-        table = Table(title=f"Last {limit} blocks of {db}")
+        table = Table(title=f"Last {limit} blocks of {shown(db)}")
         for name in ("height", "interval", "transactions", "hash"):
             table.add_column(name, justify="right" if name == "height" else "left")
         height = store.height()

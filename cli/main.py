@@ -6,6 +6,7 @@ Every ``VoisinError`` becomes one line on stderr and exit status 2; no traceback
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -312,6 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         Console(stderr=True).print("voisin: interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader left (`voisin ledger headers | head`): no traceback, and stdout goes
+        # to /dev/null so the interpreter's last flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe stopped
 
 
 def run() -> None:

@@ -1,5 +1,5 @@
-"""Where a command writes its ledger: a folder made on demand, an old ledger replaced only
-when asked (``--overwrite``), every failure one line with a code."""
+"""Where a command writes its ledger and its files: a folder made on demand, an old ledger
+replaced only when asked (``--overwrite``), every failure one line with a code."""
 
 from __future__ import annotations
 
@@ -36,4 +36,15 @@ def claim_ledger(path: Path, *, overwrite: bool) -> Path:
                 raise InvalidInput(
                     f"cannot replace {old}: {exc.strerror}", code="cannot-overwrite"
                 ) from None
+    return path
+
+
+def write_output(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (a report, a sealed statement), making its folder; a
+    path that cannot be written is one line (``bad-output``), never a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}", code="bad-output") from None
     return path

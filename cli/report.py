@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from voisin.cli.outputs import write_output
 from voisin.cli.report_svg import bar_chart, legend, line_chart
 from voisin.cli.simulation import LEDGER_FILE
 from voisin.errors import InvalidInput
@@ -230,15 +231,10 @@ def write_report(run_dir: Path | str, out: Path | None = None) -> Path:
     """Write ``report.html`` beside the run's ledger (or to ``out``); returns its path.
     ``run_dir`` may be a PostgreSQL URL, then ``out`` says where the page goes."""
     if is_database_url(run_dir):
-        target = out or Path(REPORT_FILE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_report(str(run_dir)), encoding="utf-8")
-        return target
+        return write_output(out or Path(REPORT_FILE), render_report(str(run_dir)))
     run_dir = Path(run_dir)
     ledger_path = run_dir / LEDGER_FILE if run_dir.is_dir() else run_dir
     if not ledger_path.is_file():
         raise InvalidInput(f"no ledger at {ledger_path} (run `voisin simulate` first?)",
                            code="no-ledger")  # fmt: skip
-    target = out or ledger_path.parent / REPORT_FILE
-    target.write_text(render_report(ledger_path), encoding="utf-8")
-    return target
+    return write_output(out or ledger_path.parent / REPORT_FILE, render_report(ledger_path))

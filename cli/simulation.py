@@ -22,6 +22,7 @@ from voisin.agents.scenario_build import build_scenario, replayed_profiles
 from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
+from voisin.cli.ledger_proof import shown
 from voisin.cli.outputs import claim_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
@@ -188,12 +189,6 @@ def _open_day(
         operator.submit_contract(gift, time=time)
 
 
-def _shown(url: str) -> str:
-    from voisin.ledger.pg_store import redacted
-
-    return redacted(url)
-
-
 def run_simulation(
     config: SimulationConfig,
     on_interval: Callable[[Interval, ClearingResult], None] | None = None,
@@ -235,7 +230,7 @@ def run_simulation(
     )
     report = SimulationReport(
         config=config,
-        ledger_path=path if isinstance(path, Path) else _shown(path),
+        ledger_path=path if isinstance(path, Path) else shown(path),
         run=run,
         scenario_name=config.grid or file.name,
         site=scenario.site,

@@ -15,14 +15,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from voisin.cli.ledger_proof import existing_ledger
+from voisin.cli.ledger_proof import existing_ledger, shown
+from voisin.cli.outputs import write_output
 from voisin.errors import InvalidInput
-from voisin.ledger import SqliteStore, contract_transaction, verify_ledger
+from voisin.ledger import contract_transaction, verify_ledger
 from voisin.ledger.contracts import parse_terms
 from voisin.ledger.figures import TOKEN_WORTH, tokens
 from voisin.ledger.proofs import load_json
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
-from voisin.ledger.store import is_database_url
+from voisin.ledger.store import is_database_url, open_store
 from voisin.protocol import KeyPair, TxKind
 
 
@@ -36,7 +37,7 @@ def _key(seed_hex: str) -> KeyPair:
 
 
 def show_statement(
-    db: Path,
+    db: str | Path,
     console: Console,
     *,
     participant: str | None,
@@ -60,14 +61,15 @@ def show_statement(
     statement = statement_for(db, who)
     if statement.head_hash != report.head_hash:
         raise InvalidInput(
-            f"{db} changed while the statement was computed; run it again", code="ledger-changed"
+            f"{shown(db)} changed while the statement was computed; run it again",
+            code="ledger-changed",
         )
     if pair is None or seal is not None:
         sealed = seal_statement(statement).model_dump_json(indent=1)
         if seal is None:
             print(sealed, file=sys.stdout)
         else:
-            seal.write_text(sealed + "\n", encoding="utf-8")
+            write_output(seal, sealed + "\n")
             console.print(
                 f"sealed statement for {who[:16]}... written to {seal}; only that "
                 "participant's key opens it (`voisin ledger open-statement`)",
@@ -78,9 +80,9 @@ def show_statement(
     return 0
 
 
-def _require_member(db: Path, who: str) -> None:
+def _require_member(db: str | Path, who: str) -> None:
     """Refuse a statement for a key that never registered (it would be all zeros)."""
-    with SqliteStore(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         for _, _, kind, body, _ in store.raw_transactions():
             if (
                 kind == TxKind.REGISTRATION.value
@@ -88,7 +90,7 @@ def _require_member(db: Path, who: str) -> None:
                 and json.loads(body).get("participant_id") == who
             ):
                 return
-    raise InvalidInput(f"{who[:16]}... is not a member of {db}", code="not-a-member")
+    raise InvalidInput(f"{who[:16]}... is not a member of {shown(db)}", code="not-a-member")
 
 
 def open_statement_file(path: Path, console: Console, *, key: str) -> int:

@@ -271,11 +271,15 @@ class RemoteAgent:
             return
         try:
             earlier = json.loads(self.report_path.read_text())
-            if earlier.get("participant") == self.member.id:
-                self.report.bids.update(earlier.get("bids", {}))
-                self.report.readings.extend(earlier.get("readings", []))
-        except (OSError, ValueError, AttributeError) as exc:
+            if earlier.get("participant") != self.member.id:
+                return
+            bids, readings = dict(earlier.get("bids", {})), list(earlier.get("readings", []))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            # a damaged file is worth a warning, not the agent: it starts afresh
             log.warning("cannot read the earlier report %s: %s", self.report_path, exc)
+            return
+        self.report.bids.update(bids)
+        self.report.readings.extend(readings)
 
     def save(self) -> None:
         """Write the report (atomically: a kill mid-write leaves the previous one)."""

@@ -152,6 +152,26 @@ def test_cli_verify_takes_a_database_url(pg_chain: str, capsys: pytest.CaptureFi
     assert "4" in capsys.readouterr().out
 
 
+def test_cli_show_and_statement_take_a_database_url(
+    pg_chain: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ledger show URL` lists the database's blocks and prints a member's statement;
+    before it opened the URL as a file name (no-ledger at "postgresql:/...")."""
+    assert main(["ledger", "show", pg_chain]) == 0
+    out = capsys.readouterr().out
+    with open_store(pg_chain, read_only=True) as store:
+        hashes = [store.block(h).header.block_hash()[:12] for h in range(store.height() + 1)]
+    assert all(h in out for h in hashes), out
+    house = KeyPair.derive("test", "house")
+    assert main(["ledger", "show", pg_chain, "--key", house.seed_hex]) == 0
+    assert "sold to neighbours" in capsys.readouterr().out
+    stranger = KeyPair.derive("test", "stranger")
+    assert main(["ledger", "show", pg_chain, "--participant", stranger.public_hex]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"voisin: not-a-member: {stranger.public_hex[:16]}... is not a member")
+    assert len(err.splitlines()) == 1
+
+
 def test_killed_writer_loses_no_acknowledged_block(pg_url: str) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.Popen(
