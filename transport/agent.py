@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from voisin.agents.checks import AgentReport, check_block, check_trade, parse_event
 from voisin.agents.model import Neighbourhood
@@ -58,10 +59,15 @@ class RemoteAgent:
         self.sub.rcvhwm = HIGH_WATER_MARK
         make_client(self.sub, member.keypair, server_hex)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        # the SUB socket's handshake is an event, not a guess: hello waits for it
+        self._monitor: zmq.Socket[bytes] | None = self.sub.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+        )
         try:
             self.sub.connect(pub)
             self.client = OperatorClient(self.context, router, member.keypair, server_hex)
         except (zmq.ZMQError, VoisinError) as exc:
+            self._close_monitor()
             self.sub.close(0)
             self.context.term()
             raise VoisinError(
@@ -118,6 +124,7 @@ class RemoteAgent:
             self._own_scenario(), [Interval(start=datetime(2026, 1, 1, tzinfo=UTC))], seed=self.seed
         )
         while not self._stopping:
+            self._await_events_socket(timeout_s=1.0)
             info = self._request(MessageType.HELLO, {"agent": "voisin"})
             if info is not None:
                 break
@@ -131,6 +138,27 @@ class RemoteAgent:
                 for i in range(int(info["intervals"]))
             ]
             self.model = Neighbourhood(self._own_scenario(), intervals, seed=self.seed)
+
+    def _await_events_socket(self, timeout_s: float) -> None:
+        """Until the events socket's CURVE handshake succeeded (its monitor says so), at
+        most ``timeout_s``: hello then means subscribed, and the operator, which waits
+        for every agent's hello and subscription (XPUB) before the first gate, does not
+        open it to an agent that cannot hear it yet."""
+        monitor = self._monitor
+        if monitor is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while not self._stopping and time.monotonic() < deadline:
+            if monitor.poll(50, zmq.POLLIN):
+                if recv_monitor_message(monitor)["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    self._close_monitor()
+                    return
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self.sub.disable_monitor()
+            self._monitor.close(0)
+            self._monitor = None
 
     def _own_scenario(self) -> Scenario:
         """Only this member: its profiles are all the agent needs, and computing the
@@ -290,6 +318,7 @@ class RemoteAgent:
 
     def close(self) -> None:
         self.client.close()
+        self._close_monitor()
         self.sub.close(0)
         self.context.term()
         self.save()
