@@ -94,7 +94,13 @@ _banner_shown: list[bool] = []
 
 
 def status_of(model_status: highspy.HighsModelStatus) -> SolveStatus:
+    """The solve's status; a solve that Ctrl-C stopped raises ``KeyboardInterrupt``.
+
+    HiGHS catches SIGINT itself and returns an interrupted status, which would otherwise
+    read as a failed clearing (``clearing-failed``, exit 2) instead of the user's stop."""
     kind = highspy.HighsModelStatus
+    if model_status in (kind.kInterrupt, kind.kHighsInterrupt):
+        raise KeyboardInterrupt
     if model_status == kind.kOptimal:
         return SolveStatus.OPTIMAL
     if model_status == kind.kInfeasible:
