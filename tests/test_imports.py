@@ -66,3 +66,15 @@ def test_reclearing_loads_neither_ledger_nor_sqlite() -> None:
     assert not _under(loaded, "voisin.ledger")
     assert not _under(loaded, "sqlite3")
     assert not _under(loaded, "voisin.agents")
+
+
+SIMULATION_ONLY = ("pyomo", "mesa", "pvlib", "pandas", "demandlib")
+"""Libraries only a simulated home or the readable Pyomo model needs."""
+
+
+def test_the_operator_process_loads_no_simulation_library() -> None:
+    """The operator is started once per run and restart (and hundreds of times by the
+    fault suite): it clears on highspy and never simulates a home."""
+    loaded = _loaded_by("voisin.transport.service", "voisin.cli.main", "voisin.cli.live")
+    assert not set().union(*(_under(loaded, name) for name in SIMULATION_ONLY))
+    assert _under(_loaded_by("voisin.agents.model"), "mesa")  # the probe sees them where used
