@@ -94,6 +94,10 @@ class SegmentBook:
         same = owner[1:] == owner[:-1]
         if np.any(same & ((bus[1:] != bus[:-1]) | (sell[1:] != sell[:-1]))):
             raise InvalidInput("all segments of a bid share its bus and side", code="bad-book")
+        if charge_eur_per_kwh is not None:
+            charge = np.asarray(charge_eur_per_kwh, dtype=float)
+            if len(charge) == n and np.any(same & (charge[1:] != charge[:-1])):
+                raise InvalidInput("all segments of a bid share its local charge", code="bad-book")
         return cls(bus, sell, energy, price, owner, green, inflexible, charge_eur_per_kwh)  # type: ignore[arg-type]
 
     @property

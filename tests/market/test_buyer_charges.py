@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from voisin.errors import InvalidInput
+from voisin.market.engine import run_interval
 from voisin.market.formulation import build_program
 from voisin.market.lp_highs import Solution, SolveStatus, solve_program
 from voisin.market.network import Network
+from voisin.market.publish import publish
 from voisin.market.segments import SegmentBook
 from voisin.protocol import Grid
 
@@ -85,6 +87,38 @@ def test_two_sellers_two_buyers_with_different_charges() -> None:
     np.testing.assert_allclose(buyer_pays - np.array([0.02, 0.08]), price - reference)
 
 
+@pytest.mark.parametrize("backend", ["highs", "pyomo"])
+def test_the_published_clearing_of_the_two_by_two_case(backend: str) -> None:
+    """Through the engine and the publisher (either backend): the rule's price is the
+    LP's 0.24 (the import is marginal, less the credit) and the published welfare
+    charges each buyer its own charge on its local kWh, 1.22 as worked above."""
+    book = _book(
+        [True, True, False, False],
+        [2, 2, 3, 3],
+        [0.10, 0.12, 0.40, 0.40],
+        [0.0, 0.0, 0.02, 0.08],
+    )
+    net = _net(0.05)
+    outcome = run_interval(book, net, backend=backend)  # type: ignore[arg-type]
+    np.testing.assert_allclose(outcome.prices.bus_eur_per_kwh, [0.24])
+    published = publish(book, net, outcome, "2026-06-22T12:00Z")
+    assert published.welfare_eur == pytest.approx(1.22)
+    assert published.grid_import_kwh == pytest.approx(2.0)
+
+
+def test_a_bid_has_one_charge() -> None:
+    with pytest.raises(InvalidInput, match="share its local charge"):
+        SegmentBook.of(
+            [0, 0],
+            [False, False],
+            [1.0, 1.0],
+            [0.3, 0.2],
+            [0, 0],
+            bus_count=1,
+            charge_eur_per_kwh=np.array([0.01, 0.02]),
+        )
+
+
 def test_equal_charges_give_todays_program() -> None:
     """Every buyer owing the same charge: no excess, no new column or row, and the LP is
     the one-wedge LP at that charge, array for array."""
@@ -144,8 +178,58 @@ def test_welfare_is_the_trade_by_trade_optimum(
 ) -> None:
     """Random books with random per-buyer charges: the LP's welfare equals the optimum
     of the market written trade by trade (each local kWh charged its buyer's charge),
-    whatever the community's own charge."""
+    whatever the community's own charge, and the published welfare (rounded kWh) is
+    that optimum too."""
     sell = [r[0] for r in rows]
     book = _book(sell, [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
-    solution, _ = _solve(book, _net(community))
+    net = _net(community)
+    solution, _ = _solve(book, net)
     assert solution.objective == pytest.approx(_pairwise_optimum(book), abs=1e-7)
+    published = publish(book, net, run_interval(book, net), "2026-06-22T12:00Z")
+    assert published.welfare_eur == pytest.approx(solution.objective, abs=1e-6)
+
+
+def test_with_losses_the_grid_serves_the_dearest_charge() -> None:
+    """A lossy LinDistFlow feeder R - A (0.4 kV, 1 km of 0.1 ohm, two loss passes): a
+    seller of 2 kWh at A, two buyers of 3 kWh at A owing 0.01 and 0.09. Imports cover
+    the 4 kWh short and the line's losses: the 0.09 buyer takes 3 kWh of it (its excess
+    over the 0.01 reference credited in full); the 0.01 buyer takes the seller's 2 kWh
+    and 1 kWh imported, charged at the reference on sold less exported, 2 kWh; the
+    losses are bought at the import price and owe no charge."""
+    grid = Grid.model_validate(
+        {
+            "root": "R",
+            "buses": ["R", "A"],
+            "lines": [
+                {
+                    "from": "R",
+                    "to": "A",
+                    "length_km": 1.0,
+                    "r_ohm_per_km": 0.1,
+                    "x_ohm_per_km": 0.0,
+                    "max_i_ka": 1.0,
+                }
+            ],
+            "import_price_eur_per_kwh": IMPORT,
+            "export_price_eur_per_kwh": EXPORT,
+            "load_power_factor": 1.0,
+        }
+    )
+    net = Network.of(grid)
+    book = SegmentBook.of(
+        [1, 1, 1],
+        [True, False, False],
+        [2.0, 3.0, 3.0],
+        [0.10, 0.40, 0.40],
+        bus_count=2,
+        charge_eur_per_kwh=np.array([0.0, 0.01, 0.09]),
+    )
+    outcome = run_interval(book, net)
+    imported = float(outcome.values("grid_import")[0])
+    assert imported > 4.0  # the shortfall and the losses
+    assert outcome.values("grid_served") == pytest.approx([3.0])  # all of the 0.09 buyer
+    published = publish(book, net, outcome, "2026-06-22T12:00Z")
+    losses = imported - 4.0
+    expected = 6 * 0.40 - 2 * 0.10 - IMPORT * imported - 0.01 * 2.0
+    assert published.welfare_eur == pytest.approx(expected, abs=1e-6)
+    assert 0 < losses < 0.1
