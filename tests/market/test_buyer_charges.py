@@ -233,3 +233,40 @@ def test_with_losses_the_grid_serves_the_dearest_charge() -> None:
     expected = 6 * 0.40 - 2 * 0.10 - IMPORT * imported - 0.01 * 2.0
     assert published.welfare_eur == pytest.approx(expected, abs=1e-6)
     assert 0 < losses < 0.1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(segment, min_size=1, max_size=7), st.integers(0, 25).map(lambda k: k / 100))
+def test_the_rule_prices_balance_the_money(
+    rows: list[tuple[bool, float, float, float]], community: float
+) -> None:
+    """The prices per-buyer charges call for, read from the price rule's duals: a buyer
+    pays its bus price plus min(excess, y), y the import credit's dual; a seller
+    receives the bus price less the reference charge; the grid is paid the root price
+    plus y for the import and pays the root price less the reference for the export.
+    Then buyers pay exactly what sellers and the grid receive plus the local charges
+    (the reference on sold less exported, each buyer's excess on its local kWh), every
+    buyer pays at most its limit and every seller receives at least its ask."""
+    sell = np.array([r[0] for r in rows])
+    book = _book(list(sell), [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+    net = _net(community)
+    outcome = run_interval(book, net)
+    program, dual = outcome.program, outcome.prices.dual
+    price = float(outcome.prices.bus_eur_per_kwh[0])
+    reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
+    credit = float(dual[program.rows("import_credit")][0]) if program.has("import_credit") else 0.0
+    served = np.zeros(book.segment_count)
+    served[excess > 0] = outcome.values("grid_served")
+    q = outcome.values("q")
+    imported = float(outcome.values("grid_import")[0])
+    exported = float(outcome.values("grid_export")[0])
+    pays = np.where(sell, price - reference, price + np.minimum(excess, credit))
+    buyers_pay = float(pays[~sell] @ q[~sell])
+    received = float(pays[sell] @ q[sell]) + (price + credit) * imported
+    received -= (price - reference) * exported
+    charges = reference * (q[sell].sum() - exported) + float(excess @ (q - served))
+    assert buyers_pay == pytest.approx(received + charges, abs=1e-7)
+    cleared = q > 1e-9
+    limit = book.price_eur_per_kwh
+    assert np.all(pays[cleared & ~sell] <= limit[cleared & ~sell] + 1e-9)
+    assert np.all(pays[cleared & sell] >= limit[cleared & sell] - 1e-9)
