@@ -58,19 +58,21 @@ Per-buyer charges (``SegmentBook.charge_eur_per_kwh``): the consumer's connectio
 the charge on the energy it takes from the community (a withdrawal component of TURPE in
 French collective self-consumption, Code de l'energie L315-2; the consumer's network
 charges under German energy sharing, section 42c EnWG; docs/economics.md, "Who pays"),
-so the charges may differ between buyers.
-The wedge above is then the lowest charge any buyer owes (the reference), and each buy
-segment pays its excess over the reference on what it bought, less ``grid_served``: the
-part of it the upstream grid supplied, which owes no local charge. The ``served`` rows
-keep that part within what the segment bought and ``import_credit`` the parts together
-within the market's import. Without losses, sold - exported = bought - imported, so the
-objective's charge is ``sum over buyers of charge x (bought - grid_served)`` whenever
-the import is credited in full, which the LP does (every excess is >= 0): the grid's
-energy goes to the buyers who owe the most. With equal charges no excess is left, the
-new columns and rows vanish and the LP is the one above, column for column. At the
-optimum a buy segment's marginal value is its bus price plus min(excess, y), y the
-``import_credit`` dual (the excess of the marginal grid-served buyer), for its local and
-its grid energy alike; the upstream node's price is the import price less y.
+so the charges may differ between buyers. The wedge above is then the reference, the
+lowest charge any buyer owes, and each buy segment pays its excess over the reference
+on what it bought less ``grid_served``, the part the upstream grid supplied, which owes
+no local charge. The ``served`` rows keep that part within what the segment bought and
+``import_credit`` all of them within the market's import. Without losses sold -
+exported = bought - imported, so the objective charges reference x (bought - imported)
++ the sum of excess x (bought - grid_served): each buyer's own charge on its local
+energy, the grid's energy going first to the buyers who owe the most (every excess is
+>= 0, so the LP credits the import in full as far as they bought). With equal charges
+no excess is left, the new columns and rows vanish and the LP is the one above, column
+for column. At the optimum a buy segment's marginal value is its bus price plus
+min(excess, y), y the ``import_credit`` dual (the excess of the marginal grid-served
+buyer), for its local and its grid energy alike, so a buyer pays its seller's price
+plus its own charge on local energy; an import is paid the root price plus y, and the
+money balances (``tests/market/test_buyer_charges.py``).
 
 Why inflexible bids need ``sell_rest`` and ``buy_rest``: a household's forecast
 surplus is produced whether or not a neighbour buys it, and its need is consumed
