@@ -6,7 +6,7 @@ work on; ``book_of`` turns ``Bid`` objects (already in ``bid_id`` order) into on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,8 +124,13 @@ class SegmentBook:
         return np.where(self.sell, -self.price_eur_per_kwh, self.price_eur_per_kwh)
 
 
-def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
-    """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid)."""
+def book_of(
+    ordered: Sequence[Bid], net: Network, charges: Mapping[str, float] | None = None
+) -> SegmentBook:
+    """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid).
+
+    ``charges`` (by participant) are buyers' own local charges; a participant not named
+    owes the network's. None or empty: no per-buyer charges, the one wedge."""
     index = {bus: i for i, bus in enumerate(net.buses)}
     rows = [
         (
@@ -150,4 +155,14 @@ def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
         bus_count=net.bus_count,
         green=table[:, 5] > 0,
         inflexible=table[:, 6] > 0,
+        charge_eur_per_kwh=None
+        if not charges
+        else np.array(
+            [
+                charges.get(bid.participant, net.local_charge_eur_per_kwh)
+                for bid in ordered
+                for _ in bid.segments
+            ],
+            dtype=float,
+        ),
     )

@@ -16,8 +16,8 @@ from voisin.market.formulation import build_program
 from voisin.market.lp_highs import Solution, SolveStatus, solve_program
 from voisin.market.network import Network
 from voisin.market.publish import publish
-from voisin.market.segments import SegmentBook
-from voisin.protocol import Grid
+from voisin.market.segments import SegmentBook, book_of
+from voisin.protocol import Bid, Grid, Segment, Side
 
 IMPORT, EXPORT = 0.30, 0.05
 
@@ -270,3 +270,27 @@ def test_the_rule_prices_balance_the_money(
     limit = book.price_eur_per_kwh
     assert np.all(pays[cleared & ~sell] <= limit[cleared & ~sell] + 1e-9)
     assert np.all(pays[cleared & sell] >= limit[cleared & sell] - 1e-9)
+
+
+def test_book_of_takes_each_buyers_charge() -> None:
+    """Charges by participant land on that participant's segments; others owe the
+    network's; without charges the book has none (the one-wedge LP)."""
+    bids = [
+        Bid(
+            bid_id=f"b{i}",
+            participant=name,
+            bus="R",
+            interval="2026-06-22T12:00Z",
+            side=side,
+            segments=tuple(Segment(energy_kwh=1.0, price_eur_per_kwh=p) for p in prices),
+        )
+        for i, (name, side, prices) in enumerate(
+            [("ann", Side.BUY, (0.3, 0.2)), ("bob", Side.BUY, (0.25,)), ("cy", Side.SELL, (0.1,))]
+        )
+    ]
+    net = _net(0.04)
+    book = book_of(bids, net, {"ann": 0.09})
+    assert book.charge_eur_per_kwh is not None
+    np.testing.assert_array_equal(book.charge_eur_per_kwh, [0.09, 0.09, 0.04, 0.04])
+    assert book_of(bids, net).charge_eur_per_kwh is None
+    assert book_of(bids, net, {}).charge_eur_per_kwh is None
