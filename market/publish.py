@@ -148,8 +148,8 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     # The local charge is owed on what sellers sold less what the market exported, at the
     # reference charge, plus each buyer's excess on what it bought less its grid share.
     local_kwh = max(float(cleared[sell].sum()) - max(-net_import, 0.0), 0.0)
-    reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
-    charges = reference * local_kwh + _excess_charges(book, outcome, cleared, excess, first)
+    reference, above = book.local_charges(net.local_charge_eur_per_kwh)
+    charges = reference * local_kwh + _excess_charges(book, outcome, cleared, above, first)
     welfare = (
         _value(book, cleared, first)
         - net.import_price_eur_per_kwh * max(exchange, 0.0)
