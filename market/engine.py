@@ -126,7 +126,8 @@ def run_interval(
         program,
         solution,
         import_price=net.import_price_eur_per_kwh,
-        export_price=net.export_price_eur_per_kwh + net.local_charge_eur_per_kwh,
+        export_price=net.export_price_eur_per_kwh
+        + book.local_charges(net.local_charge_eur_per_kwh)[0],
     )
     parts = decompose(program, net, prices.dual, prices.bus_eur_per_kwh)
     return Outcome(book, program, solution, prices, parts, cond)

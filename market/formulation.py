@@ -19,6 +19,8 @@ prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
     trafo_q      the transformer's Q (physical)
     grid_import  the market's purchase from the upstream grid, at -import price
     grid_export  the market's sale to the upstream grid, at +export price + local charge
+    grid_served  per buy segment owing more than the reference local charge (only with
+                 per-buyer charges): the part bought from the upstream grid, at +excess
     voltage      per bus (physical): squared voltage magnitude u (pu^2), in the band
     theta        per bus (meshed): voltage angle, the root's fixed at 0
 
@@ -41,6 +43,8 @@ and rows:
                  <= S_max * hours, a regular polygon inscribed in the circle
                  |S| <= S_max (an inner approximation: at most 1 - cos(pi/K) below it)
     trafo_limit  the same for the transformer's rating
+    served       per ``grid_served`` column: grid_served - q <= 0
+    import_credit  sum of grid_served - grid_import <= 0
 
 The local charge (``Network.local_charge_eur_per_kwh``: network charges at the local
 rate and levies, owed on energy traded between neighbours, not on energy exported) is
@@ -49,6 +53,26 @@ the market and refunded on the market's export, it costs the objective exactly
 ``charge x (sold - exported)``, the energy that stayed local; so a trade clears only
 when the buyer's limit covers the seller's plus the charge, and a seller receives its
 dual value less the charge (``protocol.trades.trade_prices``).
+
+Per-buyer charges (``SegmentBook.charge_eur_per_kwh``): the consumer's connection owes
+the charge on the energy it takes from the community (a withdrawal component of TURPE in
+French collective self-consumption, Code de l'energie L315-2; the consumer's network
+charges under German energy sharing, section 42c EnWG; docs/economics.md, "Who pays"),
+so the charges may differ between buyers. The wedge above is then the reference, the
+lowest charge any buyer owes, and each buy segment pays its excess over the reference
+on what it bought less ``grid_served``, the part the upstream grid supplied, which owes
+no local charge. The ``served`` rows keep that part within what the segment bought and
+``import_credit`` all of them within the market's import. Without losses sold -
+exported = bought - imported, so the objective charges reference x (bought - imported)
++ the sum of excess x (bought - grid_served): each buyer's own charge on its local
+energy, the grid's energy going first to the buyers who owe the most (every excess is
+>= 0, so the LP credits the import in full as far as they bought). With equal charges
+no excess is left, the new columns and rows vanish and the LP is the one above, column
+for column. At the optimum a buy segment's marginal value is its bus price plus
+min(excess, y), y the ``import_credit`` dual (the excess of the marginal grid-served
+buyer), for its local and its grid energy alike, so a buyer pays its seller's price
+plus its own charge on local energy; an import is paid the root price plus y, and the
+money balances (``tests/market/test_buyer_charges.py``).
 
 Why inflexible bids need ``sell_rest`` and ``buy_rest``: a household's forecast
 surplus is produced whether or not a neighbour buys it, and its need is consumed
@@ -76,6 +100,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voisin.errors import InvalidInput
 from voisin.market.lp import Constraints, Program, Terms, Variables
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
@@ -181,6 +206,13 @@ def position_buses(book: SegmentBook, net: Network) -> tuple[np.ndarray, np.ndar
 def build_program(book: SegmentBook, net: Network, conditions: Conditions | None = None) -> Program:
     """The clearing LP for ``book`` on ``net`` (``formulation`` module docstring)."""
     cond = conditions or Conditions()
+    reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
+    gap = net.import_price_eur_per_kwh - net.export_price_eur_per_kwh
+    if reference + float(excess.max(initial=0.0)) > gap + 1e-12:
+        raise InvalidInput(
+            "a buyer's local charge above the gap between import and export prices",
+            code="bad-book",
+        )
     layout = _Layout.of(book, net)
     variables = _variables(book, net, cond, layout)
     constraints = _constraints(book, net, cond, layout)
@@ -194,13 +226,14 @@ def _variables(
     fee = net.line_fee_eur_per_kwh
     cap = net.line_capacity_kwh
     kappa = cond.curtailment_eur_per_kwh
+    reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
     out = [
         Variables.of(
             "q",
             book.segment_count,
             lower=0.0,
             upper=book.energy_kwh,
-            cost=book.value_eur_per_kwh - net.local_charge_eur_per_kwh * book.sell,
+            cost=book.value_eur_per_kwh - reference * book.sell - excess,
             doc="bid segments (kWh)",
         ),
         Variables.of(
@@ -283,10 +316,23 @@ def _variables(
             "grid_export",
             1,
             lower=0.0,
-            cost=net.export_price_eur_per_kwh + net.local_charge_eur_per_kwh,
+            cost=net.export_price_eur_per_kwh + reference,
             doc="sold to the upstream grid (kWh)",
         )
     )
+    served = np.flatnonzero(excess > 0)
+    if len(served):
+        out.append(
+            Variables.of(
+                "grid_served",
+                len(served),
+                lower=0.0,
+                upper=book.energy_kwh[served],
+                cost=excess[served],
+                doc="of a buy segment owing more than the reference charge: bought from "
+                "the upstream grid, so owing no local charge (kWh)",
+            )
+        )
     if physics is not None:
         margin = cond.voltage_margin_pu
         low, high = (np.zeros(buses), np.full(buses, 4.0))
@@ -440,6 +486,7 @@ def _constraints(
                 doc="green-only bought <= sold",
             )
         )
+    out += _served_rows(book, net)
     if physics is not None:
         out += _voltage_rows(net, cond)
         if net.meshed:
@@ -448,6 +495,38 @@ def _constraints(
     elif net.meshed:
         out.append(_kirchhoff(net))
     return out
+
+
+def _served_rows(book: SegmentBook, net: Network) -> list[Constraints]:
+    """``grid_served`` segments take no more than they bought, and all of them together
+    no more than the market imported (module docstring: per-buyer charges)."""
+    served = np.flatnonzero(book.local_charges(net.local_charge_eur_per_kwh)[1] > 0)
+    if not len(served):
+        return []
+    k = np.arange(len(served))
+    return [
+        Constraints.of(
+            "served",
+            len(served),
+            [Terms.of("grid_served", k, k, 1.0), Terms.of("q", k, served, -1.0)],
+            lower=-np.inf,
+            upper=0.0,
+            component="energy",
+            doc="grid-served <= bought, per segment (kWh)",
+        ),
+        Constraints.of(
+            "import_credit",
+            1,
+            [
+                Terms.of("grid_served", np.zeros(len(served)), k, 1.0),
+                Terms.of("grid_import", [0], [0], -1.0),
+            ],
+            lower=-np.inf,
+            upper=0.0,
+            component="energy",
+            doc="grid-served in all <= the market's import (kWh)",
+        ),
+    ]
 
 
 def _angles(net: Network, cond: Conditions) -> Constraints:

@@ -145,14 +145,17 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         ENERGY_DECIMALS,
     )
     exchange = net_import + (market_losses if net.physics is not None else 0.0)
-    # The local charge is owed on what sellers sold less what the market exported.
+    # The local charge is owed on what sellers sold less what the market exported, at the
+    # reference charge, plus each buyer's excess on what it bought less its grid share.
     local_kwh = max(float(cleared[sell].sum()) - max(-net_import, 0.0), 0.0)
+    reference, above = book.local_charges(net.local_charge_eur_per_kwh)
+    charges = reference * local_kwh + _excess_charges(book, outcome, cleared, above, first)
     welfare = (
         _value(book, cleared, first)
         - net.import_price_eur_per_kwh * max(exchange, 0.0)
         + net.export_price_eur_per_kwh * max(-exchange, 0.0)
         - fees
-        - net.local_charge_eur_per_kwh * local_kwh
+        - charges
         - kappa * sum(curtailed.values())
         - voll * sum(shed.values())
     )
@@ -175,6 +178,20 @@ def rest_in_exchange(outcome: Outcome) -> float:
     if outcome.conditions.retailer_takes_rest:
         return 0.0
     return float(outcome.values("buy_rest").sum() - outcome.values("sell_rest").sum())
+
+
+def _excess_charges(
+    book: SegmentBook, outcome: Outcome, cleared: np.ndarray, excess: np.ndarray, first: np.ndarray
+) -> float:
+    """EUR the buyers owing more than the reference local charge pay above it: their
+    excess on the rounded kWh each bought less what the grid served it (``formulation``,
+    per-buyer charges); 0 without per-buyer charges."""
+    if not outcome.program.has("grid_served"):
+        return 0.0
+    served = np.flatnonzero(excess > 0)
+    grid = np.bincount(book.bid[served], outcome.values("grid_served"), minlength=len(first))
+    local = np.clip(cleared - grid, 0.0, None)
+    return float(excess[first] @ local)
 
 
 def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:

@@ -6,7 +6,7 @@ work on; ``book_of`` turns ``Bid`` objects (already in ``bid_id`` order) into on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +34,18 @@ class SegmentBook:
     inflexible: np.ndarray = None  # type: ignore[assignment]  # None: all False, set in __post_init__
     """True for segments of inflexible bids: energy that flows whether or not it clears
     (all False when not given: the classic double auction's flexible bids)."""
+    charge_eur_per_kwh: np.ndarray | None = None
+    """Per segment: the local charge its buyer owes on energy from a neighbour (the
+    buyer's own network charges and levies; read on buy segments only). None: every
+    buyer owes the network's one ``local_charge_eur_per_kwh``."""
 
     def __post_init__(self) -> None:
         n = len(self.energy_kwh)
+        if self.charge_eur_per_kwh is not None:
+            charge = np.asarray(self.charge_eur_per_kwh, dtype=float)
+            if charge.shape != (n,) or not np.all(np.isfinite(charge)) or np.any(charge < 0):
+                raise InvalidInput("one finite local charge >= 0 per segment", code="bad-book")
+            object.__setattr__(self, "charge_eur_per_kwh", charge)
         for name in ("green", "inflexible"):
             flags = getattr(self, name)
             flags = np.zeros(n, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
@@ -63,6 +72,7 @@ class SegmentBook:
         bus_count: int,
         green: np.ndarray | None = None,
         inflexible: np.ndarray | None = None,
+        charge_eur_per_kwh: np.ndarray | None = None,
     ) -> SegmentBook:
         """Validated arrays; ``bid`` defaults to one bid per segment."""
         n = len(energy_kwh)
@@ -84,7 +94,11 @@ class SegmentBook:
         same = owner[1:] == owner[:-1]
         if np.any(same & ((bus[1:] != bus[:-1]) | (sell[1:] != sell[:-1]))):
             raise InvalidInput("all segments of a bid share its bus and side", code="bad-book")
-        return cls(bus, sell, energy, price, owner, green, inflexible)  # type: ignore[arg-type]
+        if charge_eur_per_kwh is not None:
+            charge = np.asarray(charge_eur_per_kwh, dtype=float)
+            if len(charge) == n and np.any(same & (charge[1:] != charge[:-1])):
+                raise InvalidInput("all segments of a bid share its local charge", code="bad-book")
+        return cls(bus, sell, energy, price, owner, green, inflexible, charge_eur_per_kwh)  # type: ignore[arg-type]
 
     @property
     def segment_count(self) -> int:
@@ -94,14 +108,29 @@ class SegmentBook:
     def bid_count(self) -> int:
         return int(self.bid[-1]) + 1 if len(self.bid) else 0
 
+    def local_charges(self, uniform_eur_per_kwh: float) -> tuple[float, np.ndarray]:
+        """(reference, excess): the local charge every local kWh pays, the lowest any
+        buyer owes (``uniform_eur_per_kwh`` when no charges are given or nobody buys),
+        and per segment what its buyer owes above it (0 on offers)."""
+        buy = ~self.sell
+        if self.charge_eur_per_kwh is None or not buy.any():
+            return uniform_eur_per_kwh, np.zeros(self.segment_count)
+        reference = float(self.charge_eur_per_kwh[buy].min())
+        return reference, np.where(buy, self.charge_eur_per_kwh - reference, 0.0)
+
     @property
     def value_eur_per_kwh(self) -> np.ndarray:
         """Objective coefficient: what one cleared kWh adds to welfare."""
         return np.where(self.sell, -self.price_eur_per_kwh, self.price_eur_per_kwh)
 
 
-def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
-    """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid)."""
+def book_of(
+    ordered: Sequence[Bid], net: Network, charges: Mapping[str, float] | None = None
+) -> SegmentBook:
+    """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid).
+
+    ``charges`` (by participant) are buyers' own local charges; a participant not named
+    owes the network's. None or empty: no per-buyer charges, the one wedge."""
     index = {bus: i for i, bus in enumerate(net.buses)}
     rows = [
         (
@@ -126,4 +155,14 @@ def book_of(ordered: Sequence[Bid], net: Network) -> SegmentBook:
         bus_count=net.bus_count,
         green=table[:, 5] > 0,
         inflexible=table[:, 6] > 0,
+        charge_eur_per_kwh=None
+        if not charges
+        else np.array(
+            [
+                charges.get(bid.participant, net.local_charge_eur_per_kwh)
+                for bid in ordered
+                for _ in bid.segments
+            ],
+            dtype=float,
+        ),
     )
