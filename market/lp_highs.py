@@ -99,7 +99,7 @@ def status_of(model_status: highspy.HighsModelStatus) -> SolveStatus:
     HiGHS catches SIGINT itself and returns an interrupted status, which would otherwise
     read as a failed clearing (``clearing-failed``, exit 2) instead of the user's stop."""
     kind = highspy.HighsModelStatus
-    if model_status in (kind.kInterrupt, kind.kHighsInterrupt):
+    if model_status in (kind.kInterrupt, getattr(kind, "kHighsInterrupt", kind.kInterrupt)):
         raise KeyboardInterrupt
     if model_status == kind.kOptimal:
         return SolveStatus.OPTIMAL
