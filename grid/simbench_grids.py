@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 
 from voisin.errors import InvalidInput
-from voisin.grid.simbench_net import LvTopology, lv_topology, simbench_module, transformer_data
+from voisin.grid.simbench_net import (
+    LvTopology,
+    lv_topology,
+    simbench_module,
+    simbench_net,
+    transformer_data,
+)
 from voisin.grid.simbench_profiles import interval_energy_kwh, interval_starts
 from voisin.protocol import Grid
 from voisin.protocol.grid import DEFAULT_BAND_PU
@@ -125,9 +131,8 @@ def simbench_feeder(
 ) -> SimbenchFeeder:
     """Load SimBench grid ``source`` (``simbench:CODE``) and its profiles for ``days``."""
     code = simbench_code(source)
-    sb = simbench_module()
     try:
-        net = sb.get_simbench_net(code)
+        net = simbench_net(code)
     except (KeyError, ValueError, IndexError) as exc:
         raise InvalidInput(
             f"unknown SimBench code {code!r} (LV grids look like 1-LV-rural1--0-sw)",

@@ -7,8 +7,10 @@ only when asked for, since it is an extra (a 91 MB wheel of grid data).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +27,18 @@ def simbench_module() -> ModuleType:
             code="missing-simbench",
         ) from exc
     return simbench  # type: ignore[no-any-return]  # an untyped module
+
+
+@cache
+def _loaded_net(code: str, simbench: ModuleType) -> Any:
+    return simbench.get_simbench_net(code)
+
+
+def simbench_net(code: str) -> Any:
+    """SimBench's pandapower net ``code``, read from the package's CSV files once per
+    process (about 3.5 s each) and handed out as a copy (about 15 ms), since callers run
+    power flows on it and write its result tables."""
+    return copy.deepcopy(_loaded_net(code, simbench_module()))
 
 
 @dataclass(frozen=True)

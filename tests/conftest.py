@@ -13,3 +13,14 @@ def default_day(tmp_path_factory: pytest.TempPathFactory) -> SimulationReport:
     AC check), run once per test process: the most expensive thing the suite makes, read
     by several folders' tests. Nothing may change its files: copy the ledger first."""
     return run_simulation(SimulationConfig(out=tmp_path_factory.mktemp("default-day")))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On several workers (`-n auto --dist loadgroup`), the tests that share an expensive
+    per-process thing run on one worker, so it is made once: the default day, and the
+    SimBench nets (``voisin.grid.simbench_net`` reads each once per process)."""
+    for item in items:
+        if "default_day" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("default-day"))
+        elif "simbench" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("simbench"))

@@ -6,6 +6,7 @@ never load the ledger."""
 from __future__ import annotations
 
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -27,8 +28,10 @@ def _loaded_by(*modules: str) -> set[str]:
     """Every module a fresh interpreter holds after importing ``modules`` (together: if
     their union stays clear of a package, so does each of them)."""
     code = f"import sys, json, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
+    # without coverage's subprocess measurement, which itself loads sqlite3
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
     return set(json.loads(out))
 

@@ -18,6 +18,7 @@ import simbench as sb
 from voisin.errors import InvalidInput
 from voisin.grid import ac_check, lindistflow
 from voisin.grid.simbench_grids import feeder_from_net, simbench_code, simbench_feeder
+from voisin.grid.simbench_net import simbench_net
 from voisin.grid.simbench_profiles import (
     PROFILE_START,
     interval_energy_kwh,
@@ -33,7 +34,7 @@ SUNNY_DAY = date(2026, 5, 28)
 
 @pytest.fixture(scope="module")
 def nets() -> dict[str, object]:
-    return {code: sb.get_simbench_net(code) for code in CODES}
+    return {code: simbench_net(code) for code in CODES}
 
 
 def _sunniest_step(feeder) -> int:
