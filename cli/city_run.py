@@ -24,7 +24,7 @@ def simulate_city(
 ) -> int:
     """Run the city, one Rich bar over every feeder-interval, then its totals."""
     from voisin.city.ledgers import CITY_LEDGER, FEEDERS
-    from voisin.city.run import RESULT_FILE, dask_client, run_city
+    from voisin.city.run import RESULT_FILE, dask_client, run_city, verify_run
     from voisin.city.scenario import read_city
 
     spec = read_city(source)
@@ -45,11 +45,14 @@ def simulate_city(
     total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
     with dask_client(workers, scheduler) as client:
         if quiet:
-            report = run_city(spec, out, client)
+            report = run_city(spec, out, client, verify=False)
         else:
             with Progress(*columns, console=console) as progress:
                 task = progress.add_task("feeders", total=total)
-                report = run_city(spec, out, client, lambda n: progress.update(task, advance=n))
+                report = run_city(
+                    spec, out, client, lambda n: progress.update(task, advance=n), verify=False
+                )
+    report = verify_run(report, out)  # the cluster is closed: nothing starves its loop
     table = Table(title=f"city {spec.name}: {spec.feeders} feeders, {spec.households} households")
     table.add_column("figure")
     table.add_column("value", justify="right")
