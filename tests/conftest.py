@@ -15,6 +15,7 @@ def default_day(tmp_path_factory: pytest.TempPathFactory) -> SimulationReport:
     return run_simulation(SimulationConfig(out=tmp_path_factory.mktemp("default-day")))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """On several workers (`-n auto --dist loadgroup`), the tests that share an expensive
     per-process thing run on one worker, so it is made once: the default day, and the
