@@ -20,6 +20,7 @@ from voisin.agents import Scenario, default_neighbourhood
 from voisin.cli.live import free_port
 from voisin.protocol import Interval, KeyPair
 from voisin.protocol.clock import Phase
+from voisin.transport.agent import RemoteAgent
 from voisin.transport.service import OperatorService, ServiceConfig
 
 HOUSEHOLDS = 3
@@ -120,3 +121,21 @@ def context() -> Iterator[zmq.Context]:
         yield ctx
     finally:
         ctx.destroy(linger=0)
+
+
+def unanswered_agent(report: Path) -> RemoteAgent:
+    """A member's agent of the one-household, seed-7 neighbourhood whose operator
+    endpoints nobody listens on: connecting is asynchronous, so it is built at once and
+    every request it makes goes unanswered."""
+    scenario = default_neighbourhood(1, 7)
+    assert scenario.operator is not None
+    port = free_port()
+    return RemoteAgent(
+        scenario,
+        scenario.members[0],
+        seed=7,
+        router=f"tcp://127.0.0.1:{port}",
+        pub=f"tcp://127.0.0.1:{port + 1}",
+        server_hex=scenario.operator.public_hex,
+        report_path=report,
+    )

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from voisin.agents import default_neighbourhood
-from voisin.cli.live import free_port
+from tests.transport.conftest import unanswered_agent
 from voisin.cli.simulation import SimulationConfig, run_simulation
 from voisin.ledger import SqliteStore
 from voisin.protocol import canonical_bytes
@@ -31,18 +30,7 @@ def blocks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[RemoteAgent]:
-    scenario = default_neighbourhood(1, 7)  # the recorded day's members and operator
-    assert scenario.operator is not None
-    port = free_port()  # nobody listens: every request the agent makes goes unanswered
-    agent = RemoteAgent(
-        scenario,
-        scenario.members[0],
-        seed=7,
-        router=f"tcp://127.0.0.1:{port}",
-        pub=f"tcp://127.0.0.1:{port + 1}",
-        server_hex=scenario.operator.public_hex,
-        report_path=tmp_path / "agent.json",
-    )
+    agent = unanswered_agent(tmp_path / "agent.json")  # the recorded day's members
     agent.client.timeout_s, agent.client.retries = 0.05, 0
     yield agent
     agent.close()

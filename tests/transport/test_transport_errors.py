@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import zmq
 
+from tests.transport.conftest import unanswered_agent
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import free_port
 from voisin.cli.main import main
 from voisin.errors import VoisinError
 from voisin.ledger import verify_ledger
 from voisin.protocol import KeyPair
-from voisin.transport.agent import RemoteAgent
 from voisin.transport.client import OperatorClient
 from voisin.transport.service import OperatorService, ServiceConfig
 
@@ -107,35 +107,20 @@ def test_an_agent_with_a_bad_endpoint_is_one_line(
     _one_line(capsys, "voisin: bad-endpoint: cannot connect to the operator")
 
 
-def _agent(report: Path) -> RemoteAgent:
-    scenario = default_neighbourhood(1, 7)
-    assert scenario.operator is not None
-    port = free_port()  # nobody answers there: connecting is asynchronous, nothing is sent
-    return RemoteAgent(
-        scenario,
-        scenario.members[0],
-        seed=7,
-        router=f"tcp://127.0.0.1:{port}",
-        pub=f"tcp://127.0.0.1:{port + 1}",
-        server_hex=scenario.operator.public_hex,
-        report_path=report,
-    )
-
-
 def test_a_restarted_agent_takes_back_only_its_own_earlier_bids(tmp_path: Path) -> None:
     report = tmp_path / "agent.json"
     member = default_neighbourhood(1, 7).members[0].id
     earlier = {"participant": member, "bids": {"2026-06-22T10:00Z": {"seq": 3}},
                "readings": ["2026-06-22T09:45Z"]}  # fmt: skip
     report.write_text(json.dumps(earlier), encoding="utf-8")
-    agent = _agent(report)
+    agent = unanswered_agent(report)
     agent.close()  # writes its report: the earlier bids and readings are still there
     kept = json.loads(report.read_text(encoding="utf-8"))
     assert kept["bids"] == earlier["bids"]
     assert kept["readings"] == earlier["readings"]
 
     report.write_text(json.dumps({**earlier, "participant": "someone else"}), encoding="utf-8")
-    agent = _agent(report)
+    agent = unanswered_agent(report)
     assert agent.report.bids == {}
     assert agent.report.readings == []
     agent.close()
@@ -157,7 +142,7 @@ def test_a_damaged_earlier_report_is_a_warning_not_a_crash(
     member = default_neighbourhood(1, 7).members[0].id
     report.write_text(text.replace("%s", member), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="voisin.agent"):
-        agent = _agent(report)
+        agent = unanswered_agent(report)
     try:
         assert agent.report.bids == {}
         assert agent.report.readings == []
