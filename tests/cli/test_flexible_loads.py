@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from voisin.agents.scenario_template import render_template
-from voisin.cli.simulation import SimulationConfig, run_simulation
+from voisin.cli.simulation import SimulationConfig, SimulationReport, run_simulation
 from voisin.protocol import KeyPair
 from voisin.settings import RunDefaults
 
@@ -26,14 +26,20 @@ bus = "C2"
 """
 
 
-def _run(tmp: Path, planning: bool) -> dict[str, float]:
-    file = tmp / f"{planning}.toml"
-    run = RunDefaults(households=1, minutes=60, start=date(2026, 6, 22))
+def _day(tmp: Path, name: str, day: date, members: str) -> SimulationReport:
+    """An hourly day of the template with only ``members`` (not generated), verified."""
+    file = tmp / f"{name}.toml"
+    run = RunDefaults(households=1, minutes=60, start=day)
     text = render_template(run).replace("generated = true", "generated = false", 1)
-    file.write_text(text + MEMBERS.format(planning=str(planning).lower()))
-    report = run_simulation(SimulationConfig(out=tmp / f"out-{planning}", scenario=file))
+    file.write_text(text + members)
+    report = run_simulation(SimulationConfig(out=tmp / f"out-{name}", scenario=file))
     assert report.verified
-    return dict(report.accounts.metered)
+    return report
+
+
+def _run(tmp: Path, planning: bool) -> dict[str, float]:
+    members = MEMBERS.format(planning=str(planning).lower())
+    return dict(_day(tmp, f"{planning}", date(2026, 6, 22), members).accounts.metered)
 
 
 @pytest.mark.slow
@@ -60,12 +66,7 @@ bus = "C2"
 
 
 def _heated_bill(tmp: Path, plan: bool) -> float:
-    file = tmp / f"heat-{plan}.toml"
-    run = RunDefaults(households=1, minutes=60, start=date(2026, 1, 15))
-    text = render_template(run).replace("generated = true", "generated = false", 1)
-    file.write_text(text + HEATED.format(plan=str(plan).lower()))
-    report = run_simulation(SimulationConfig(out=tmp / f"heat-out-{plan}", scenario=file))
-    assert report.verified
+    report = _day(tmp, f"heat-{plan}", date(2026, 1, 15), HEATED.format(plan=str(plan).lower()))
     heated = KeyPair.derive("seed", 7, "member", "heated").public_hex
     return report.accounts.bills[heated].total_eur
 
