@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from voisin.city.feeders import city_conditions
-from voisin.city.market import city_book
+from voisin.city.market import city_book, exchange_of, welfare_of
 from voisin.city.residual import ResidualCurve
 from voisin.city.scenario import CitySpec, mv_grid
 from voisin.market.bulk import clear_arrays
@@ -78,14 +78,9 @@ def clear_book(book: dict[str, Any], terms: Terms) -> dict[str, Any]:
     buses = [grid.buses.index(f["bus"]) for f in feeders]
     made = city_book(curves, [float(f["base_kwh"]) for f in feeders], buses, net, shared)
     city = clear_arrays(made.book, net, made.conditions)
-    signed = np.where(made.book.sell, -1.0, 1.0)
-    first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
-    exchange = made.reference_kwh.copy()
-    np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
+    exchange = exchange_of(made, city)
     prices = city.prices_eur_per_kwh
-    welfare = city.welfare_eur + sum(
-        c.value_at(x) for c, x in zip(curves, made.reference_kwh, strict=True)
-    )
+    welfare = welfare_of(curves, made, city)
     owner = made.feeder_of_bid
     between = [
         {"seller": names[owner[s]], "buyer": names[owner[b]], "energy_kwh": _round(kwh)}

@@ -158,16 +158,28 @@ def clear_city(
     curves = tuple(residual_curve(feeder) for feeder in feeders)
     made = city_book(curves, [base_of(f) for f in feeders], buses, mv, conditions)
     city = clear_arrays(made.book, mv, made.conditions)
-    signed = np.where(made.book.sell, -1.0, 1.0)
-    first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
-    exchange = made.reference_kwh.copy()
-    np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
+    exchange = exchange_of(made, city)
     prices = city.prices_eur_per_kwh[np.asarray(buses, dtype=np.int64)]
     local = tuple(
         reclear(feeder, float(x), float(price))
         for feeder, x, price in zip(feeders, exchange, prices, strict=True)
     )
-    welfare = city.welfare_eur + float(
-        sum(curve.value_at(x0) for curve, x0 in zip(curves, made.reference_kwh, strict=True))
-    )
+    welfare = welfare_of(curves, made, city)
     return TwoLevelResult(curves, made, city, exchange, prices, local, welfare)
+
+
+def exchange_of(made: CityBook, city: ArrayClearing) -> np.ndarray:
+    """Each feeder's exchange with the city (kWh, + import): its reference point moved
+    by what the city cleared of its curve's bids."""
+    signed = np.where(made.book.sell, -1.0, 1.0)
+    first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
+    exchange = made.reference_kwh.copy()
+    np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
+    return exchange
+
+
+def welfare_of(curves: Sequence[ResidualCurve], made: CityBook, city: ArrayClearing) -> float:
+    """The city's total welfare (``TwoLevelResult.welfare_eur``): the city LP's objective
+    plus each feeder's value at its reference point, which the city book leaves out."""
+    at_reference = zip(curves, made.reference_kwh, strict=True)
+    return city.welfare_eur + float(sum(curve.value_at(x0) for curve, x0 in at_reference))
