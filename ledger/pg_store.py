@@ -14,6 +14,7 @@ exactly what was signed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -154,6 +155,21 @@ class PostgresStore:
             return self._db.execute(sql, params)
         except psycopg.Error as exc:
             raise LedgerError(f"could not read {self.path}: {exc}", code="read-failed") from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One REPEATABLE READ transaction. Without it each read sees the database as of
+        its own statement, and a block whose commit lands between the read of the
+        transactions and the read of the headers (a killed writer's last COMMIT still
+        completes on the server) looks like a header with no transactions."""
+        self._db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            with self._db.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise LedgerError(f"could not read {self.path}: {exc}", code="read-failed") from None
+        finally:
+            self._db.isolation_level = None
 
     def height(self) -> int:
         top = self._one("SELECT max(height) FROM blocks")

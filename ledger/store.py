@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
@@ -100,6 +101,10 @@ class LedgerStore(Protocol):
     def raw_block(self, height: int) -> RawBlock: ...
     def raw_transaction(self, height: int, index: int) -> RawTransaction: ...
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None: ...
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one committed state, whatever a writer commits meanwhile."""
+        ...
+
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -298,6 +303,16 @@ class SqliteStore:
             return self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise LedgerError(f"could not read {self.path}: {exc}", code="read-failed") from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: in WAL mode it reads the file as it was when it began."""
+        self._run("BEGIN")
+        try:
+            yield
+        finally:
+            if self._db.in_transaction:
+                self._db.rollback()
 
     def height(self) -> int:
         top = self._run("SELECT max(height) FROM blocks").fetchone()[0]

@@ -230,7 +230,8 @@ def verify_ledger(
     else:
         store = source
     try:
-        return _verify_store(store, operator, head_hash)
+        with store.snapshot():
+            return _verify_store(store, operator, head_hash)
     except sqlite3.Error as exc:
         raise LedgerError(f"could not read {store.path}: {exc}", code="read-failed") from None
     finally:

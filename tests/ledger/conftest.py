@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from voisin.ledger import Ledger, SqliteStore, payments_for, rewards_for, settle
+from voisin.ledger import Ledger, payments_for, rewards_for, settle
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.store import EncodedBlock
+from voisin.ledger.store import EncodedBlock, open_store
 from voisin.meters.meter import Meter
 from voisin.protocol import (
     GRID,
@@ -37,6 +38,9 @@ from voisin.protocol import (
 )
 from voisin.protocol.envelope import sign_bid
 from voisin.protocol.merkle import root_from_hashes
+
+from .pg_server import postgres_server
+from .stores import BACKENDS, StoredLedger
 
 
 @pytest.fixture
@@ -224,7 +228,9 @@ def settlement_entries(
     )
 
 
-def write_chain(path: Path, operator: KeyPair, participants: list[Participant]) -> list[Block]:
+def write_chain(
+    path: Path | str, operator: KeyPair, participants: list[Participant]
+) -> list[Block]:
     """Genesis, registrations with allowances, one cleared interval, its settlement."""
     trades = sample_trades(participants)
     readings = sample_readings(participants)
@@ -281,11 +287,14 @@ def chain(tmp_path: Path, operator: KeyPair, participants: list[Participant]) ->
 
 
 def append_unchecked(
-    path: Path, operator: KeyPair, transactions: list[Transaction], interval: str | None = None
+    path: Path | str,
+    operator: KeyPair,
+    transactions: list[Transaction],
+    interval: str | None = None,
 ) -> int:
     """Store a block as a rogue operator would: validly signed, but no ledger checks
     (tokens, contracts, genesis rules) run. Returns its height."""
-    with SqliteStore(path) as store:
+    with open_store(path) as store:
         height = store.height() + 1
         prev = store.raw_block(height - 1)[1] if height else GENESIS_PREV_HASH
         rows = []
@@ -305,3 +314,42 @@ def append_unchecked(
             EncodedBlock(height, sha256_hex(data), data.decode(), operator.sign(data), tuple(rows))
         )
     return height
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A real PostgreSQL server for this test process (``pg_server.postgres_server``)."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_server: str, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the test server, named after the test."""
+    import psycopg
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    with psycopg.connect(pg_server, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        db.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> StoredLedger:
+    """Where a new ledger goes, on each store in turn: a file, then a database."""
+    if request.param == "postgresql":
+        return StoredLedger(request.getfixturevalue("pg_url"))
+    return StoredLedger(str(tmp_path / "ledger.sqlite"))
+
+
+@pytest.fixture
+def stored_chain(
+    empty_ledger: StoredLedger, operator: KeyPair, participants: list[Participant]
+) -> StoredLedger:
+    """``chain``'s five blocks on each store in turn."""
+    write_chain(empty_ledger.source, operator, participants)
+    return empty_ledger

@@ -1,4 +1,5 @@
-"""Reproducible files, and no acknowledged block lost when the writer is killed."""
+"""Reproducible files, and no acknowledged block lost when the writer is killed: on a
+SQLite file and on a PostgreSQL database (``empty_ledger`` runs those tests on both)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from voisin.ledger import SqliteStore, verify_ledger
+from voisin.ledger import transactions as tx
+from voisin.ledger.store import open_store
 from voisin.protocol import KeyPair, Participant
 
-from .conftest import write_chain
+from .conftest import append_unchecked, write_chain
+from .stores import StoredLedger
 
 
 def _dump(path: Path) -> tuple[list[tuple], list[tuple]]:
@@ -52,11 +56,11 @@ _WRITER = textwrap.dedent("""
 """)
 
 
-def test_killed_writer_loses_no_acknowledged_block(tmp_path: Path) -> None:
-    path = tmp_path / "crash.sqlite"
+def test_killed_writer_loses_no_acknowledged_block(empty_ledger: StoredLedger) -> None:
+    path = empty_ledger.source
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", _WRITER, path], stdout=subprocess.PIPE, text=True, env=env
     )
     acknowledged = -1
     try:
@@ -90,16 +94,18 @@ _RESUMING_WRITER = textwrap.dedent("""
 """)
 
 
-def test_repeated_kills_at_random_points_lose_no_acknowledged_block(tmp_path: Path) -> None:
+def test_repeated_kills_at_random_points_lose_no_acknowledged_block(
+    empty_ledger: StoredLedger,
+) -> None:
     """Kill a resuming writer five times at random moments, most of them mid-commit."""
-    path = tmp_path / "crash.sqlite"
+    path = empty_ledger.source
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     rng = np.random.default_rng(20260622)
     acknowledged: dict[int, str] = {}
     for _ in range(5):
         wait_for = int(rng.integers(1, 12))
         proc = subprocess.Popen(
-            [sys.executable, "-c", _RESUMING_WRITER, str(path)],
+            [sys.executable, "-c", _RESUMING_WRITER, path],
             stdout=subprocess.PIPE,
             text=True,
             env=env,
@@ -117,8 +123,23 @@ def test_repeated_kills_at_random_points_lose_no_acknowledged_block(tmp_path: Pa
             proc.wait()
         report = verify_ledger(path)
         assert report.height >= max(acknowledged)
-        with SqliteStore(path, read_only=True) as store:
+        with open_store(path, read_only=True) as store:
             stored = {h: block_hash for h, block_hash, _, _ in store.raw_blocks()}
         for height, block_hash in acknowledged.items():
             assert stored[height] == block_hash, height
     assert len(acknowledged) >= 5
+
+
+def test_a_reader_sees_one_committed_state_while_a_writer_commits(
+    stored_chain: StoredLedger, operator: KeyPair
+) -> None:
+    """What verification reads inside ``snapshot()`` stays as it was when it began: a
+    block committed meanwhile (on PostgreSQL a killed writer's last COMMIT still lands)
+    must not show its header without its transactions, or the other way round."""
+    with open_store(stored_chain.source, read_only=True) as reader:
+        with reader.snapshot():
+            blocks = list(reader.raw_blocks())
+            height = append_unchecked(stored_chain.source, operator, [tx.transfer("a", "b", 1)])
+            assert list(reader.raw_blocks()) == blocks
+            assert max(row[0] for row in reader.raw_transactions()) == blocks[-1][0]
+        assert reader.height() == height == blocks[-1][0] + 1

@@ -1,72 +1,33 @@
 """The PostgreSQL store against a real server: the ledger suites' checks, on PostgreSQL.
 
-The same chain as the SQLite tests (``conftest.write_chain``) is written to a fresh
-database per test; tampering, proofs and a killed writer are checked as
-``test_tamper``, ``test_proofs`` and ``test_durability`` check the file. Skipped, with
-the reason, only when no server can be started here (``pg_server``).
+What only PostgreSQL has: the same chain as the file, row for row; a foreign database;
+the CLI and a simulated day on a URL. Tampering, proofs and killed writers run on both
+stores in ``test_tamper``, ``test_proofs`` and ``test_durability`` (``stored_chain``,
+``empty_ledger``). Skipped, with the reason, only when no server can be started here.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from voisin.cli.main import main
-from voisin.errors import LedgerError, VerificationError
+from voisin.errors import LedgerError
 from voisin.ledger import verify_ledger
-from voisin.ledger.proofs import check_proof, export_headers, prove
 from voisin.ledger.store import open_store
 from voisin.protocol import KeyPair, Participant
 
 from .conftest import write_chain
-from .pg_server import postgres_server
-from .test_durability import _WRITER
+from .stores import StoredLedger
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[str]:
-    try:
-        with postgres_server() as url:
-            yield url
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
-
-
-@pytest.fixture
-def pg_url(server: str, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database on the test server."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        db.execute(f'CREATE DATABASE "{name}"')
-    return server.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture
 def pg_chain(pg_url: str, operator: KeyPair, participants: list[Participant]) -> str:
     write_chain(pg_url, operator, participants)  # type: ignore[arg-type]
     return pg_url
-
-
-def _sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> None:
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute(statement, params)
-
-
-def _bad_height(url: str, **kwargs: object) -> int:
-    with pytest.raises(VerificationError) as caught:
-        verify_ledger(url, **kwargs)  # type: ignore[arg-type]
-    assert caught.value.height is not None
-    return caught.value.height
 
 
 def test_the_same_chain_as_the_file(
@@ -84,67 +45,18 @@ def test_the_same_chain_as_the_file(
         assert list(a.raw_transactions()) == [tuple(r) for r in b.raw_transactions()]
 
 
-@pytest.mark.parametrize(
-    ("table", "column", "where"),
-    [
-        ("blocks", "header", "height = 2"),
-        ("blocks", "signature", "height = 2"),
-        ("blocks", "hash", "height = 2"),
-        ("transactions", "body", "height = 2 AND idx = 2"),
-        ("transactions", "kind", "height = 2 AND idx = 3"),
-        ("transactions", "leaf_hash", "height = 2 AND idx = 0"),
-    ],
-)
-def test_one_flipped_byte_names_its_block(
-    pg_chain: str, table: str, column: str, where: str
+def test_the_wrong_operator_and_a_foreign_database_are_refused(
+    pg_chain: str, pg_server: str
 ) -> None:
-    with psycopg.connect(pg_chain) as db:
-        value = db.execute(f"SELECT {column} FROM {table} WHERE {where}").fetchone()[0]
-    for at in (0, len(value) // 2, len(value) - 1):
-        data = bytearray(value.encode())
-        data[at] ^= 1
-        _sql(pg_chain, f"UPDATE {table} SET {column} = %s WHERE {where}", (data.decode(),))
-        assert _bad_height(pg_chain) == 2, (column, at)
-    _sql(pg_chain, f"UPDATE {table} SET {column} = %s WHERE {where}", (value,))
-    assert verify_ledger(pg_chain).height == 4
-
-
-def test_deleted_blocks_and_transactions_are_detected(pg_chain: str) -> None:
-    head = verify_ledger(pg_chain).head_hash
-    _sql(pg_chain, "DELETE FROM transactions WHERE height = 4")
-    _sql(pg_chain, "DELETE FROM blocks WHERE height = 4")
-    assert verify_ledger(pg_chain).height == 3
-    assert _bad_height(pg_chain, head_hash=head) == 3
-    _sql(pg_chain, "DELETE FROM transactions WHERE height = 3 AND idx = 1")
-    assert _bad_height(pg_chain) == 3
-    _sql(pg_chain, "DELETE FROM blocks WHERE height = 2")
-    assert _bad_height(pg_chain) == 2
-
-
-def test_every_transaction_proves_against_the_headers(pg_chain: str) -> None:
-    headers = export_headers(pg_chain)
-    with open_store(pg_chain, read_only=True) as store:
-        rows = [(h, i) for h, i, *_ in store.raw_transactions()]
-    assert len(rows) > 10
-    for height, index in rows:
-        report = check_proof(prove(pg_chain, height=height, index=index), headers)
-        assert (report.height, report.index, report.chain_height) == (height, index, 4)
-    by_hash = prove(pg_chain, leaf_hash=prove(pg_chain, height=2, index=5).leaf_hash)
-    assert (by_hash.height, by_hash.index) == (2, 5)
-    with pytest.raises(LedgerError, match="no transaction 99"):
-        prove(pg_chain, height=2, index=99)
-
-
-def test_the_wrong_operator_and_a_foreign_database_are_refused(pg_chain: str, server: str) -> None:
     from voisin.ledger import Ledger
 
     with pytest.raises(LedgerError, match="operated by key"):
         Ledger.open(pg_chain, KeyPair.derive("someone", "else"))
-    _sql(server, "CREATE TABLE IF NOT EXISTS unrelated (x int)")
+    StoredLedger(pg_server).sql("CREATE TABLE IF NOT EXISTS unrelated (x int)")
     with pytest.raises(LedgerError, match="not a voisin ledger"):
-        open_store(server, read_only=True)
+        open_store(pg_server, read_only=True)
     with pytest.raises(LedgerError, match="cannot open ledger"):
-        open_store(server.rsplit(":", 1)[0] + ":1/none")
+        open_store(pg_server.rsplit(":", 1)[0] + ":1/none")
 
 
 def test_cli_verify_takes_a_database_url(pg_chain: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,27 +82,6 @@ def test_cli_show_and_statement_take_a_database_url(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"voisin: not-a-member: {stranger.public_hex[:16]}... is not a member")
     assert len(err.splitlines()) == 1
-
-
-def test_killed_writer_loses_no_acknowledged_block(pg_url: str) -> None:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, pg_url], stdout=subprocess.PIPE, text=True, env=env
-    )
-    acknowledged = -1
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            acknowledged = int(line)
-            if acknowledged >= 15:
-                break
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert acknowledged >= 15
-    report = verify_ledger(pg_url)
-    assert report.height >= acknowledged
-    assert report.transactions == 2 + 200 * (report.height - 1)
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Inclusion proofs check with the header chain alone; any tampering fails clearly."""
+"""Inclusion proofs check with the header chain alone; any tampering fails clearly. Each
+test runs on a SQLite file and on a PostgreSQL database (``stored_chain``)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,21 @@ import pytest
 
 from voisin.cli.main import main
 from voisin.errors import LedgerError, VerificationError
-from voisin.ledger import SqliteStore
 from voisin.ledger.proofs import check_proof, export_headers, prove, verify_headers
+from voisin.ledger.store import open_store
 from voisin.protocol import KeyPair
+
+from .stores import StoredLedger
 
 
 def _flip_hex(value: str) -> str:
     return ("0" if value[0] != "0" else "1") + value[1:]
 
 
-def test_every_transaction_proves_against_the_headers(chain: Path) -> None:
+def test_every_transaction_proves_against_the_headers(stored_chain: StoredLedger) -> None:
+    chain = stored_chain.source
     headers = export_headers(chain)
-    with SqliteStore(chain, read_only=True) as store:
+    with open_store(chain, read_only=True) as store:
         rows = [(h, i) for h, i, *_ in store.raw_transactions()]
     assert len(rows) > 10
     for height, index in rows:
@@ -31,7 +35,8 @@ def test_every_transaction_proves_against_the_headers(chain: Path) -> None:
         assert report.chain_height == 4
 
 
-def test_proof_by_leaf_hash_and_hash_only(chain: Path) -> None:
+def test_proof_by_leaf_hash_and_hash_only(stored_chain: StoredLedger) -> None:
+    chain = stored_chain.source
     full = prove(chain, height=2, index=5)
     assert full.transaction is not None
     assert full.transaction.kind.value == "trade"
@@ -44,13 +49,14 @@ def test_proof_by_leaf_hash_and_hash_only(chain: Path) -> None:
         prove(chain, height=2, index=99)
 
 
-def test_proof_survives_a_json_file_round_trip(chain: Path, tmp_path: Path) -> None:
+def test_proof_survives_a_json_file_round_trip(stored_chain: StoredLedger, tmp_path: Path) -> None:
+    chain = stored_chain.source
     proof = json.loads(prove(chain, height=2, index=6).model_dump_json())
     headers = json.loads(export_headers(chain).model_dump_json())
     assert check_proof(proof, headers).kind == "trade"
 
 
-def _tampered(chain: Path) -> list[tuple[str, dict[str, Any]]]:
+def _tampered(chain: str) -> list[tuple[str, dict[str, Any]]]:
     base = json.loads(prove(chain, height=2, index=5).model_dump_json())
     cases: list[tuple[str, dict[str, Any]]] = []
 
@@ -73,7 +79,8 @@ def _tampered(chain: Path) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def test_the_proofs_block_hash_must_be_the_chains(chain: Path) -> None:
+def test_the_proofs_block_hash_must_be_the_chains(stored_chain: StoredLedger) -> None:
+    chain = stored_chain.source
     proof = json.loads(prove(chain, height=2, index=5).model_dump_json())
     proof["block"]["hash"] = _flip_hex(proof["block"]["hash"])
     with pytest.raises(VerificationError, match="names block hash") as caught:
@@ -81,7 +88,8 @@ def test_the_proofs_block_hash_must_be_the_chains(chain: Path) -> None:
     assert caught.value.height == 2
 
 
-def test_a_tampered_proof_fails(chain: Path) -> None:
+def test_a_tampered_proof_fails(stored_chain: StoredLedger) -> None:
+    chain = stored_chain.source
     headers = export_headers(chain)
     for name, proof in _tampered(chain):
         with pytest.raises(VerificationError) as caught:
@@ -90,7 +98,8 @@ def test_a_tampered_proof_fails(chain: Path) -> None:
         assert caught.value.message, name
 
 
-def test_tampered_headers_fail(chain: Path, operator: KeyPair) -> None:
+def test_tampered_headers_fail(stored_chain: StoredLedger, operator: KeyPair) -> None:
+    chain = stored_chain.source
     proof = prove(chain, height=2, index=5)
     good = json.loads(export_headers(chain).model_dump_json())
     verify_headers(good, operator=operator.public_hex)
@@ -112,7 +121,8 @@ def test_tampered_headers_fail(chain: Path, operator: KeyPair) -> None:
         check_proof(proof, good, operator=KeyPair.derive("someone").public_hex)
 
 
-def test_forged_operator_resigning_is_caught(chain: Path) -> None:
+def test_forged_operator_resigning_is_caught(stored_chain: StoredLedger) -> None:
+    chain = stored_chain.source
     """An impostor re-signs a changed header with its own key: the chain breaks."""
     impostor = KeyPair.derive("impostor")
     good = json.loads(export_headers(chain).model_dump_json())
@@ -122,19 +132,20 @@ def test_forged_operator_resigning_is_caught(chain: Path) -> None:
 
 
 def test_cli_proof_headers_check(
-    chain: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    stored_chain: StoredLedger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["ledger", "proof", str(chain), "--height", "2", "--index", "3"]) == 0
+    chain = stored_chain.source
+    assert main(["ledger", "proof", chain, "--height", "2", "--index", "3"]) == 0
     proof_file = tmp_path / "proof.json"
     proof_file.write_text(capsys.readouterr().out)
-    assert main(["ledger", "headers", str(chain)]) == 0
+    assert main(["ledger", "headers", chain]) == 0
     headers_file = tmp_path / "headers.json"
     headers_file.write_text(capsys.readouterr().out)
     assert main(["ledger", "check-proof", str(proof_file), "--headers", str(headers_file)]) == 0
     assert "proof OK" in capsys.readouterr().out
 
     leaf = json.loads(proof_file.read_text())["leaf_hash"]
-    assert main(["ledger", "proof", str(chain), "--tx", leaf, "--hash-only"]) == 0
+    assert main(["ledger", "proof", chain, "--tx", leaf, "--hash-only"]) == 0
     assert '"transaction": null' in capsys.readouterr().out
 
     proof = json.loads(proof_file.read_text())
