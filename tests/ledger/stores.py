@@ -53,3 +53,25 @@ class StoredLedger:
         """Delete every block and transaction from ``height`` on (undo a test's append)."""
         self.sql("DELETE FROM transactions WHERE height >= ?", (height,))
         self.sql("DELETE FROM blocks WHERE height >= ?", (height,))
+
+    def fail_transaction_inserts(self, message: str) -> None:
+        """Make the storage refuse every new transaction row (a trigger), as a failing
+        disk would halfway through a block."""
+        if self.on_postgresql:
+            self.sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+            )
+            self.sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON transactions "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        else:
+            self.sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON transactions "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+
+    def heal(self) -> None:
+        """Undo ``fail_transaction_inserts``."""
+        self.sql("DROP TRIGGER refuse" + (" ON transactions" if self.on_postgresql else ""))

@@ -1,4 +1,5 @@
-"""A real chain in a real SQLite file: append, reopen, prove, refuse, verify."""
+"""A real chain, append, reopen, prove, refuse, verify: on a SQLite file and on a
+PostgreSQL database (``stored_chain``, ``empty_ledger``), except what only a file has."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import Ledger, SqliteStore, merkle, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.store import SCHEMA_VERSION
+from voisin.ledger.store import SCHEMA_VERSION, open_store
 from voisin.protocol import KeyPair, Participant, Transaction, TxKind, canonical_bytes, verify
 
 from .conftest import ALLOWANCE_MICRO, FUND, write_chain
+from .stores import StoredLedger
 
 
 def test_chain_verifies_and_links(
-    tmp_path: Path, operator: KeyPair, participants: list[Participant]
+    empty_ledger: StoredLedger, operator: KeyPair, participants: list[Participant]
 ) -> None:
-    path = tmp_path / "ledger.sqlite"
+    path = empty_ledger.source
     blocks = write_chain(path, operator, participants)
     head = blocks[-1].header.block_hash()
     report = verify_ledger(path, operator=operator.public_hex, head_hash=head)
@@ -32,7 +34,7 @@ def test_chain_verifies_and_links(
     assert blocks[0].transactions[0].body["recipient"] == FUND
     for before, after in zip(blocks, blocks[1:], strict=False):
         assert after.header.prev_hash == before.header.block_hash()
-    with SqliteStore(path, read_only=True) as store:
+    with open_store(path, read_only=True) as store:
         for block in blocks:
             stored = store.block(block.header.height)
             assert stored == block
@@ -60,8 +62,9 @@ def test_sqlite_is_durable(chain: Path) -> None:
 
 
 def test_reopen_resumes_and_checks_operator(
-    chain: Path, operator: KeyPair, participants: list[Participant]
+    stored_chain: StoredLedger, operator: KeyPair, participants: list[Participant]
 ) -> None:
+    chain = stored_chain.source
     house, school, shop = (p.participant_id for p in participants)
     with Ledger.open(chain, operator) as ledger:
         assert ledger.height == 4
@@ -76,7 +79,8 @@ def test_reopen_resumes_and_checks_operator(
         Ledger.open(chain, KeyPair.derive("someone else"))
 
 
-def test_inclusion_proof_with_headers_only(chain: Path, operator: KeyPair) -> None:
+def test_inclusion_proof_with_headers_only(stored_chain: StoredLedger, operator: KeyPair) -> None:
+    chain = stored_chain.source
     with Ledger.open(chain, operator) as ledger:
         block = ledger.block(2)
         index = next(i for i, t in enumerate(block.transactions) if t.kind is TxKind.TRADE)
@@ -88,8 +92,9 @@ def test_inclusion_proof_with_headers_only(chain: Path, operator: KeyPair) -> No
 
 
 def test_overdraft_writes_nothing(
-    chain: Path, operator: KeyPair, participants: list[Participant]
+    stored_chain: StoredLedger, operator: KeyPair, participants: list[Participant]
 ) -> None:
+    chain = stored_chain.source
     shop, school = participants[2].participant_id, participants[1].participant_id
     with Ledger.open(chain, operator) as ledger:
         with pytest.raises(LedgerError, match="overdraft") as caught:
@@ -99,7 +104,8 @@ def test_overdraft_writes_nothing(
     assert verify_ledger(chain).height == 4
 
 
-def test_bad_bodies_and_amounts_refused(chain: Path, operator: KeyPair) -> None:
+def test_bad_bodies_and_amounts_refused(stored_chain: StoredLedger, operator: KeyPair) -> None:
+    chain = stored_chain.source
     with pytest.raises(InvalidInput):
         tx.transfer("a", "b", 1.5)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
@@ -134,31 +140,26 @@ def test_storage_that_cannot_be_durable_is_refused() -> None:
     assert caught.value.code == "unsafe-storage"
 
 
-def test_failed_write_rolls_back_the_whole_block(chain: Path, operator: KeyPair) -> None:
-    db = sqlite3.connect(chain)
-    db.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON transactions "
-        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-    )
-    db.commit()
-    db.close()
+def test_failed_write_rolls_back_the_whole_block(
+    stored_chain: StoredLedger, operator: KeyPair
+) -> None:
+    chain = stored_chain.source
+    stored_chain.fail_transaction_inserts("disk on fire")
     with Ledger.open(chain, operator) as ledger:
         with pytest.raises(LedgerError, match="could not store block 5.*disk on fire") as caught:
             ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
         assert caught.value.code == "write-failed"
         assert ledger.height == 4
-    db = sqlite3.connect(chain)
-    assert db.execute("SELECT max(height) FROM blocks").fetchone()[0] == 4  # no half block
-    db.execute("DROP TRIGGER boom")
-    db.commit()
-    db.close()
+    assert stored_chain.value("SELECT max(height) FROM blocks") == 4  # no half block
+    stored_chain.heal()
     with Ledger.open(chain, operator) as ledger:
         ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
     assert verify_ledger(chain).height == 5
 
 
-def test_store_accepts_only_the_next_height(chain: Path, operator: KeyPair) -> None:
-    with SqliteStore(chain) as store:
+def test_store_accepts_only_the_next_height(stored_chain: StoredLedger, operator: KeyPair) -> None:
+    chain = stored_chain.source
+    with open_store(chain) as store:
         block = store.block(4)
         with pytest.raises(LedgerError, match="next height is 5") as caught:
             store.append_block(block)
