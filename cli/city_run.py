@@ -58,7 +58,7 @@ def simulate_city(
     table.add_column("value", justify="right")
     rows = [
         ("intervals", f"{report.intervals}"),
-        ("welfare (EUR)", f"{report.welfare_eur:.2f}"),
+        ("welfare, the clearings' objective (EUR)", f"{report.welfare_eur:.2f}"),
         ("feeder to feeder (kWh)", f"{report.between_feeders_kwh:.1f}"),
         ("import from the national grid (kWh)", f"{report.grid_import_kwh:.1f}"),
         ("export to the national grid (kWh)", f"{report.grid_export_kwh:.1f}"),
