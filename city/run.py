@@ -108,7 +108,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             host="127.0.0.1",
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]

@@ -42,13 +42,18 @@ class CitySpec(BaseModel):
     """Intervals skipped from midnight of ``start`` (48: a run from noon)."""
     import_price_eur_per_kwh: float = 0.28
     export_price_eur_per_kwh: float = 0.08
-    mv_line_kwh: float = Field(default=400.0, gt=0)
-    """Each MV line's limit per interval (a 20 kV cable of about 1.6 MVA over 15 min)."""
+    mv_line_kwh: float | None = Field(default=None, gt=0)
+    """Each MV line's limit per interval; None (the default): each line rated for the
+    feeder transformers it supplies, the sum of their ratings, as an MV network is
+    planned for the secondary substations below it."""
     hv_transformer_kwh: float | None = None
     """The HV/MV transformer's limit (None: unlimited)."""
     feeder_transformer_kwh: float = Field(default=100.0, gt=0)
     pv_share: float = Field(default=0.5, ge=0, le=1)
-    mv_topology: Literal["tree", "star"] = "tree"
+    mv_topology: Literal["radial", "tree", "star"] = "radial"
+    """``radial``: MV feeders out of the HV/MV substation, each a chain of up to
+    ``MV_FEEDER_SUBSTATIONS`` secondary substations (an open MV ring, as cities run
+    them); ``tree``: a binary tree of substations; ``star``: each on its own line."""
 
     @property
     def households(self) -> int:
@@ -86,12 +91,34 @@ def read_city(source: str) -> CitySpec:
     return spec
 
 
+MV_FEEDER_SUBSTATIONS = 10
+"""Secondary substations per MV feeder of a ``radial`` city (one 20 kV cable of a few MVA)."""
+
+
+def _mv_parent(spec: CitySpec, k: int) -> int | None:
+    """The substation above substation ``k`` (None: the HV/MV substation S)."""
+    if spec.mv_topology == "star" or k == 0:
+        return None
+    if spec.mv_topology == "tree":
+        return (k - 1) // 2
+    return None if k % MV_FEEDER_SUBSTATIONS == 0 else k - 1
+
+
 def mv_grid(spec: CitySpec) -> Grid:
     """The MV network: substation buses M0..M(n-1) under the root S."""
+    parents = [_mv_parent(spec, k) for k in range(spec.feeders)]
+    below = [1] * spec.feeders  # substations each line supplies, itself included
+    for k in reversed(range(spec.feeders)):
+        parent = parents[k]
+        if parent is not None:
+            below[parent] += below[k]
     lines = []
-    for k in range(spec.feeders):
-        parent = "S" if k == 0 or spec.mv_topology == "star" else f"M{(k - 1) // 2}"
-        lines.append(Line(from_bus=parent, to_bus=f"M{k}", capacity_kwh=spec.mv_line_kwh))
+    for k, parent in enumerate(parents):
+        rated = spec.mv_line_kwh
+        if rated is None:
+            rated = below[k] * spec.feeder_transformer_kwh
+        frm = "S" if parent is None else f"M{parent}"
+        lines.append(Line(from_bus=frm, to_bus=f"M{k}", capacity_kwh=rated))
     return Grid(
         root="S",
         buses=("S", *(f"M{k}" for k in range(spec.feeders))),

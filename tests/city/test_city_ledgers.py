@@ -38,7 +38,7 @@ def _run(spec: CitySpec, out: Path, client: object | None = None) -> Path:
         run_city(spec, out, client)
         return out
     with Client(
-        processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0"
     ) as client:
         run_city(spec, out, client)
     return out
@@ -176,7 +176,9 @@ def test_a_city_clearing_signed_with_a_wrong_welfare_fails_the_audit(
 def client():  # type: ignore[no-untyped-def]
     from distributed import Client
 
-    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as made:
+    with Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+    ) as made:
         yield made
 
 

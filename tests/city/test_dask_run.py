@@ -29,7 +29,11 @@ def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",
+        host="127.0.0.1",
     ) as cluster:
         with dask_client(2, cluster.scheduler_address) as client:
             assert len(client.scheduler_info()["workers"]) == 2
