@@ -110,7 +110,7 @@ class Responder:
             highs = self.session.highs
             highs.changeColCost(self.columns[0], -p)
             highs.changeColCost(self.columns[1], p)
-            solution = self.session.solve(directions=False)  # x and the objective only
+            solution = self.session.solve(point_only=True)
             if solution.status is not SolveStatus.OPTIMAL:
                 raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
             for name, value in WARM_OPTIONS.items():

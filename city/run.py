@@ -73,6 +73,17 @@ def feeder_task(
     return write_feeder_ledger(spec, index, Path(out), [clearing for _, clearing in levels])
 
 
+def city_ledger_task(
+    spec: CitySpec,
+    out: str,
+    levels: list[tuple[dict[str, Any], dict[str, Any]]],
+    links: list[list[dict[str, Any]]],
+) -> None:
+    """The city's ledger, written on a worker: the client's process, where a
+    LocalCluster's scheduler runs its event loop, stays free to serve it."""
+    write_city_ledger(spec, Path(out), levels, links)
+
+
 @dataclass
 class CityReport:
     spec: CitySpec
@@ -163,7 +174,7 @@ def run_city(
     report.seconds_clearing = time.perf_counter() - began
     feeders = wait(ledgers)
     links = [[feeders[k][t] for k in range(spec.feeders)] for t in range(len(ids))]
-    write_city_ledger(spec, out, levels, links)
+    client.submit(city_ledger_task, spec, str(out), cities, links, pure=False).result()
     report.seconds_ledgers = time.perf_counter() - began - report.seconds_clearing
     with path.open("w", encoding="utf-8") as handle:
         for (_, clearing), row in zip(levels, links, strict=True):
