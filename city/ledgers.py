@@ -30,7 +30,7 @@ from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micr
 from voisin.market.operator import Operator
 from voisin.market.upstream import Upstream
 from voisin.protocol import KeyPair, Participant, ParticipantKind, Tariff
-from voisin.protocol.envelope import sign_bid
+from voisin.protocol.signed import Signed
 
 CITY_LEDGER = Path("city") / "ledger.sqlite"
 FEEDERS = "feeders"
@@ -104,8 +104,8 @@ def write_feeder_ledger(
         ):
             for bid in book.bids:
                 owner = keys[bid.participant]
-                mine = bid.model_copy(update={"participant": owner.public_hex})
-                operator.submit_bid(sign_bid(owner, mine, seq), interval)
+                mine = bid.model_copy(update={"participant": owner.public_hex, "seq": seq})
+                operator.submit_bid(Signed.signed_by(mine, owner), interval)  # encoded once
             upstream = Upstream(city["price_eur_per_kwh"][name], city["exchange_kwh"][name])
             result = operator.close_gate(interval, upstream)
             done.append(
