@@ -49,9 +49,10 @@ class LocalCharges:
         import_credit_eur_per_kwh: float = 0.0,
     ) -> LocalCharges:
         """The charges of a book: each buyer owes ``own_eur_per_kwh`` (by participant),
-        else the community's; the reference is the lowest over the buy bids."""
+        else the community's; the reference is the lowest over the buy bids; the credit
+        at most the largest excess."""
         if not own_eur_per_kwh:
-            return cls(community_eur_per_kwh, {}, import_credit_eur_per_kwh)
+            return cls(community_eur_per_kwh, {}, 0.0)
         owed = {
             b.participant: own_eur_per_kwh.get(b.participant, community_eur_per_kwh)
             for b in bids
@@ -59,7 +60,10 @@ class LocalCharges:
         }
         reference = min(owed.values(), default=community_eur_per_kwh)
         excess = {p: c - reference for p, c in sorted(owed.items()) if c > reference}
-        return cls(reference, excess, import_credit_eur_per_kwh)
+        # Where the LP's import credit row is degenerate (nothing imported) its dual may
+        # exceed every excess; capped there, it prices no buyer differently.
+        credit = min(import_credit_eur_per_kwh, max(excess.values(), default=0.0))
+        return cls(reference, excess, round(credit, PRICE_DECIMALS) + 0.0)
 
     def owed_eur_per_kwh(self, buyer: str) -> float:
         """The charge on one kWh ``buyer`` (a participant id) takes from a neighbour."""
