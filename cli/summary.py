@@ -287,7 +287,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
         console.print(
             "local charges: network charges and levies on p2p energy "
             f"({acc.local_charge_eur_per_kwh:.4f} EUR/kWh"
-            + (f"; {acc.own_charges} members their tariff's own" if acc.own_charges else "")
+            + (f"; its tariff's own for {acc.own_charges} member(s)" if acc.own_charges else "")
             + ", in the trade prices); "
             "saving without: the same trades with the charges waived",
             highlight=False,

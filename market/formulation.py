@@ -63,7 +63,9 @@ so the charges may differ between buyers. The wedge above is then the reference,
 lowest charge any buyer owes, and each buy segment pays its excess over the reference
 on what it bought less ``grid_served``, the part the upstream grid supplied, which owes
 no local charge. The ``served`` rows keep that part within what the segment bought and
-``import_credit`` all of them within the market's import. Without losses sold -
+``import_credit`` all of them within the market's import (green-only segments get no
+such column: the clearing serves them from peers only, so all they buy owes their own
+charge). Without losses sold -
 exported = bought - imported, so the objective charges reference x (bought - imported)
 + the sum of excess x (bought - grid_served): each buyer's own charge on its local
 energy, the grid's energy going first to the buyers who owe the most (every excess is
