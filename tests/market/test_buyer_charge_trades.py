@@ -169,3 +169,52 @@ def test_money_balances_with_per_buyer_charges(
             assert t.buyer_price_eur_per_kwh <= buyer.segments[0].price_eur_per_kwh + 1e-9
         if seller is not None:
             assert t.seller_price_eur_per_kwh >= seller.segments[0].price_eur_per_kwh - 1e-9
+
+
+def test_a_bulk_book_balances_with_per_buyer_charges() -> None:
+    """Above ``NETTED_SPLIT_BIDS`` bids (the bulk split, ``split_netted``) on the
+    three-bus feeder: the grid-served imports lead, every trade follows the rule, and
+    the money balances with each buyer's own charge."""
+    import numpy as np
+
+    from voisin.market.bulk_trades import NETTED_SPLIT_BIDS
+
+    rng = np.random.default_rng(12)
+    n = NETTED_SPLIT_BIDS + 40
+    bids = [
+        _bid(
+            i,
+            f"p{i:03d}",
+            Side.SELL if rng.random() < 0.45 else Side.BUY,
+            round(float(rng.uniform(0.1, 2.0)), 3),
+            round(float(rng.uniform(0.05, 0.45)), 3),
+            ("R", "A", "B")[int(rng.integers(3))],
+        )
+        for i in range(n)
+    ]
+    own = {f"p{i:03d}": 0.02 + 0.01 * (i % 4) for i in range(0, n, 3)}
+    result = clear(bids, _grid(0.04, lines=True), INTERVAL, charges=own)
+    assert 0 < result.import_credit_eur_per_kwh <= 0.05 - 0.02 + 1e-12
+    charges = LocalCharges.of(bids, own, 0.04, result.import_credit_eur_per_kwh)
+    by_id = {b.bid_id: b for b in bids}
+    for t in result.trades:
+        expected = trade_prices(
+            result.prices_eur_per_kwh,
+            "R",
+            0.0,
+            by_id.get(t.seller_bid_id),
+            by_id.get(t.buyer_bid_id),
+            None,
+            charges,
+        )
+        assert expected == (t.buyer_price_eur_per_kwh, t.seller_price_eur_per_kwh)
+    owed = sum(
+        own.get(t.buyer, 0.04) * t.energy_kwh for t in result.trades if t.kind is TradeKind.P2P
+    )
+    assert result.local_charges_eur == pytest.approx(owed, abs=1e-9)
+    paid = sum(t.paid_eur for t in result.trades)
+    received = sum(t.received_eur for t in result.trades)
+    assert paid == pytest.approx(
+        received + result.local_charges_eur + result.congestion_rent_eur, abs=1e-9
+    )
+    assert result.congestion_rent_eur >= -1e-6
