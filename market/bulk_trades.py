@@ -27,7 +27,7 @@ from voisin.market.netting import GRID_PARTY, NettedSplit, net_split
 from voisin.market.network import Network
 from voisin.market.pairing import pair_by_price
 from voisin.market.pricing import clean
-from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation, grid_served_first
+from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
 from voisin.protocol import GRID, Bid, Grid, LocalCharges, Side, Trade, TradeKind
 from voisin.protocol.trades import trade_prices
 
@@ -78,15 +78,11 @@ def _preferred_first(
 
 
 def allocate_netted(
-    bids: Sequence[Bid],
-    cleared_kwh: Mapping[str, float],
-    grid: Grid,
-    served_kwh: Mapping[str, float] | None = None,
+    bids: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
 ) -> list[Allocation]:
-    """Bid-level split for large books: grid-served imports, preferences, same bus,
-    feeder walk, grid."""
+    """Bid-level split for large books: preferences, same bus, feeder walk, grid."""
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    split = split_netted(ordered, cleared_kwh, grid, served_kwh)
+    split = split_netted(ordered, cleared_kwh, grid)
     ids = [b.bid_id for b in ordered]
     return [
         Allocation(
@@ -100,27 +96,28 @@ def allocate_netted(
     ]
 
 
+def as_split(ordered: Sequence[Bid], allocations: Sequence[Allocation]) -> NettedSplit:
+    """Bid-level allocations as a split of indices into ``ordered`` (the grid as
+    ``GRID_PARTY``): how ``clear`` hands the grid-served imports to ``split_trades``."""
+    at = {b.bid_id: i for i, b in enumerate(ordered)}
+
+    def index(bid_id: str | None) -> int:
+        return GRID_PARTY if bid_id is None else at[bid_id]
+
+    return NettedSplit(
+        seller=np.array([index(a.seller_bid) for a in allocations], dtype=np.int64),
+        buyer=np.array([index(a.buyer_bid) for a in allocations], dtype=np.int64),
+        energy_kwh=np.array([a.energy_kwh for a in allocations], dtype=float),
+    )
+
+
 def split_netted(
-    ordered: Sequence[Bid],
-    cleared_kwh: Mapping[str, float],
-    grid: Grid,
-    served_kwh: Mapping[str, float] | None = None,
+    ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
 ) -> NettedSplit:
     """``allocate_netted`` as arrays of indices into ``ordered`` (bids in ``bid_id``
-    order), the same pieces in the same order: what ``clear`` turns into trades in bulk.
-    ``served_kwh`` (by bid id) are the imports the clearing gave buyers owing more than
-    the reference charge, placed first (``trades.grid_served_first``)."""
-    first, left = grid_served_first(ordered, cleared_kwh, served_kwh or {})
+    order), the same pieces in the same order: what ``clear`` turns into trades in bulk."""
+    left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
     pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if first:
-        at = {b.bid_id: i for i, b in enumerate(ordered)}
-        pieces.append(
-            (
-                np.full(len(first), GRID_PARTY, dtype=np.int64),
-                np.array([at[a.buyer_bid or ""] for a in first], dtype=np.int64),
-                np.array([a.energy_kwh for a in first], dtype=float),
-            )
-        )
     prefers = any(b.preferred for b in ordered)
     feeder = Feeder.of(grid) if prefers else None
     net = Network.of(grid)

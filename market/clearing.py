@@ -15,7 +15,7 @@ import numpy as np
 
 from voisin.errors import InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
-from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, split_netted, split_trades
+from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, as_split, split_netted, split_trades
 from voisin.market.dlmp import COMPONENTS
 from voisin.market.engine import Backend as Engine
 from voisin.market.engine import Outcome, run_interval
@@ -32,11 +32,20 @@ from voisin.market.trades import (
     SLIVER_KWH,
     allocate,
     congestion_rent_eur,
+    grid_served_first,
     local_charges_eur,
     to_trades,
 )
 from voisin.market.upstream import Upstream, cleared_at
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, LocalCharges, PricingMode
+from voisin.protocol import (
+    Bid,
+    ClearingResult,
+    ClearingStatus,
+    Grid,
+    LocalCharges,
+    PricingMode,
+    Trade,
+)
 from voisin.protocol.signed import Signed
 
 MATRIX_BACKEND_SEGMENTS = 200
@@ -289,14 +298,21 @@ def clear(
         for i, kwh in enumerate(out.grid_served_kwh.tolist())
         if kwh >= SLIVER_KWH
     }
+    # The grid-served imports stand apart; the split (and its pairing) takes the rest.
+    lead, left = grid_served_first(ordered, cleared, served)
+    trades: list[Trade] = []
     if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
-        split = split_netted(ordered, cleared, grid, served)
-        trades = split_trades(split, ordered, prices, grid.root, interval, premium, adjust, local)
+        splits = [as_split(ordered, lead)] if lead else []
+        for split in [*splits, split_netted(ordered, left, grid)]:
+            trades += split_trades(
+                split, ordered, prices, grid.root, interval, premium, adjust, local
+            )
     else:
-        allocations = allocate(ordered, cleared, Feeder.of(grid), served)
-        trades = to_trades(
-            allocations, ordered, prices, grid.root, interval, premium, adjust, local
-        )
+        pieces = [lead] if lead else []
+        for allocations in [*pieces, allocate(ordered, left, Feeder.of(grid))]:
+            trades += to_trades(
+                allocations, ordered, prices, grid.root, interval, premium, adjust, local
+            )
     local_eur = clean(local_charges_eur(trades, local))
     parts = outcome.parts
     return ClearingResult(

@@ -6,7 +6,8 @@ ledger tells. It is deterministic and reads:
 
 0. Imports for the buyers the clearing had the upstream grid serve, so that they owe no
    excess local charge (per-buyer charges: ``Published.grid_served_kwh``), in
-   ``bid_id`` order, within the bids' net import. Then green-only buyers (in
+   ``bid_id`` order, within the bids' net import; they stay as they are, and steps
+   1-4 split what is left. Then green-only buyers (in
    ``bid_id`` order), through steps 1 and 2, before any other buyer: the clearing lets
    them clear no more than sellers sell, so all of their energy comes from peers and
    none of their trades is a grid leg.
@@ -68,7 +69,8 @@ def grid_served_first(
 ) -> tuple[list[Allocation], dict[str, float]]:
     """Step 0 of the module docstring: the imports of the buyers the clearing had the
     upstream grid serve (``served_kwh`` by bid id, ``Published.grid_served_kwh``), in
-    ``bid_id`` order, within the bids' net import; and what each bid has left."""
+    ``bid_id`` order, within the bids' net import; and what each bid has left, which
+    ``clear`` splits (steps 1-4) apart from them, so pairing by price never pools them."""
     left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
     if not served_kwh:
         return [], left
@@ -85,24 +87,21 @@ def grid_served_first(
 
 
 def allocate(
-    bids: Sequence[Bid],
-    cleared_kwh: Mapping[str, float],
-    feeder: Feeder,
-    served_kwh: Mapping[str, float] | None = None,
+    bids: Sequence[Bid], cleared_kwh: Mapping[str, float], feeder: Feeder
 ) -> list[Allocation]:
-    """Bid-level split of the cleared energy (steps 0-3 of the module docstring)."""
+    """Bid-level split of the cleared energy (steps 1-3 of the module docstring)."""
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    out, left = grid_served_first(ordered, cleared_kwh, served_kwh or {})
     buyers = [
-        _Open(b, left[b.bid_id])
+        _Open(b, cleared_kwh[b.bid_id])
         for b in ordered
-        if b.side is Side.BUY and left[b.bid_id] >= SLIVER_KWH
+        if b.side is Side.BUY and cleared_kwh[b.bid_id] >= SLIVER_KWH
     ]
     sellers = [
         _Open(b, cleared_kwh[b.bid_id])
         for b in ordered
         if b.side is Side.SELL and cleared_kwh[b.bid_id] >= SLIVER_KWH
     ]
+    out: list[Allocation] = []
 
     def take(buyer: _Open, candidates: list[_Open]) -> None:
         for seller in candidates:
