@@ -40,6 +40,20 @@ def _grid(file: ScenarioFile) -> Grid:
     return parse(Grid, {**grid.model_dump(by_alias=True), **extra}, "scenario grid")
 
 
+def _check_charges(file: ScenarioFile, grid: Grid) -> None:
+    """Each tariff's own local charge within the feeder's gap between import and export
+    prices, as the grid's own must be (else no local trade could be worth it)."""
+    gap = grid.import_price_eur_per_kwh - grid.export_price_eur_per_kwh
+    for name in sorted(file.tariffs):
+        own = file.tariff(name).local_charge_eur_per_kwh
+        if own is not None and own > gap + 1e-12:
+            raise InvalidInput(
+                f"tariff {name}: local charge {own:.4f} EUR/kWh above the gap between the "
+                f"grid's import and export prices ({gap:.4f}): no local trade could be worth it",
+                code="bad-scenario",
+            )
+
+
 def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Member:
     key = KeyPair.derive("seed", file.run.seed, "member", table.name)
     meter = KeyPair.derive("seed", file.run.seed, "member", table.name, "meter")
@@ -54,7 +68,7 @@ def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Memb
         kind=ParticipantKind.SCHOOL if school else ParticipantKind.HOUSEHOLD,
         group=group,
         bus=table.bus,
-        tariff=file.tariffs[table.tariff],
+        tariff=file.tariff(table.tariff),
         meter_id=meter.public_hex,
     )
     try:
@@ -90,11 +104,12 @@ def build_scenario(file: ScenarioFile) -> Scenario:
     """The scenario of ``file``: its generated neighbourhood, then its listed members."""
     run = file.run
     grid = _grid(file)
+    _check_charges(file, grid)
     site = file.site.site()
     calendar = file.calendar()
     if file.generated:
         base = default_neighbourhood(
-            run.households, run.seed, tariffs=(file.tariffs["household"], file.tariffs["school"])
+            run.households, run.seed, tariffs=(file.tariff("household"), file.tariff("school"))
         )
         members = [
             replace(

@@ -94,6 +94,51 @@ class NetworkTable(BaseModel):
         return PRESETS[self.preset].model_copy(update=given)
 
 
+class TariffTable(BaseModel):
+    """A tariff: retail and feed-in prices and, where its members' connections owe
+    other charges on local kWh than the community's ``[network]`` (the school on
+    another connection level, a preset per group), their own: a ``network`` preset,
+    each figure overridable. The fixed part per day stays the community's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    import_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    export_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    network: PresetName | None = None
+    local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _a_tariff(self) -> TariffTable:
+        Tariff(
+            import_eur_per_kwh=self.import_eur_per_kwh, export_eur_per_kwh=self.export_eur_per_kwh
+        )
+        return self
+
+    def charges(self, community: NetworkCharges) -> NetworkCharges:
+        """This tariff's charges on local energy: its preset (else the community's),
+        with its own figures."""
+        base = community if self.network is None else PRESETS[self.network]
+        given = {
+            k: v
+            for k, v in self.model_dump(
+                include={"local_network_eur_per_kwh", "levies_eur_per_kwh"}
+            ).items()
+            if v is not None
+        }
+        return base.model_copy(update=given)
+
+    def tariff(self, community: NetworkCharges) -> Tariff:
+        """The tariff a member's registration records: its own local charge only where it
+        differs from the community's (so a uniform community's records keep their bytes)."""
+        own = self.charges(community).local_charge_eur_per_kwh
+        return Tariff(
+            import_eur_per_kwh=self.import_eur_per_kwh,
+            export_eur_per_kwh=self.export_eur_per_kwh,
+            local_charge_eur_per_kwh=None if own == community.local_charge_eur_per_kwh else own,
+        )
+
+
 class EvTable(BaseModel):
     """A car charged at home once a day: plugged in at ``arrival_hour``, ``kwh`` in by
     ``deadline_hour`` (local time); ``planning`` charges at the cheapest expected hours."""
@@ -195,10 +240,10 @@ class ScenarioFile(BaseModel):
     school_calendar: CalendarTable = CalendarTable()
     grid: GridTable = GridTable()
     network: NetworkTable = NetworkTable()
-    tariffs: dict[str, Tariff] = Field(
+    tariffs: dict[str, TariffTable] = Field(
         default_factory=lambda: {
-            "household": Tariff(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
-            "school": Tariff(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
+            "household": TariffTable(import_eur_per_kwh=0.28, export_eur_per_kwh=0.08),
+            "school": TariffTable(import_eur_per_kwh=0.25, export_eur_per_kwh=0.08),
         }
     )
     strategy: StrategyName = "zi-c"
@@ -222,6 +267,10 @@ class ScenarioFile(BaseModel):
             if m.tariff not in self.tariffs:
                 raise ValueError(f"member {m.name}: unknown tariff {m.tariff!r}")
         return self
+
+    def tariff(self, name: str) -> Tariff:
+        """Tariff ``name`` as its members' registrations record it."""
+        return self.tariffs[name].tariff(self.network.charges())
 
     def calendar(self) -> SchoolCalendar:
         return SchoolCalendar(

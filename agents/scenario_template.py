@@ -63,6 +63,11 @@ export_eur_per_kwh = 0.08
 [tariffs.school]
 import_eur_per_kwh = 0.25
 export_eur_per_kwh = 0.08
+# A tariff whose connections owe other charges on p2p kWh than [network]'s names its
+# own: a preset and/or figures (each buyer then pays its own, docs/economics.md).
+# network = "fr-acc"
+# local_network_eur_per_kwh = 0.02
+# levies_eur_per_kwh = 0.03
 
 # Members listed by hand join the generated ones. Keys derive from the seed and the name.
 # [[members]]

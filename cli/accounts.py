@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from voisin.ledger import Settlement
 from voisin.ledger.contract_effects import is_gift_trade
 from voisin.ledger.figures import Route, metered_parts, trade_route
-from voisin.protocol import GRID, ClearingResult, MeterReading, Participant
+from voisin.protocol import GRID, ClearingResult, MeterReading, Participant, own_charges
 
 
 @dataclass
@@ -55,7 +55,8 @@ class Accounts:
     local_charges_eur: float = 0.0
     """Network charges and levies on p2p energy, to the network operator and the state."""
     local_charge_eur_per_kwh: float = 0.0
-    """The grid's local charge, per p2p kWh (set by the run)."""
+    """The grid's local charge, per p2p kWh (set by the run); a member whose tariff
+    names its own owes that on what it buys (``Tariff.local_charge_or``)."""
     grid_legs_eur: float = 0.0
     """What the grid received for imports minus what it paid for exports."""
     estimated_readings: int = 0
@@ -68,6 +69,19 @@ class Accounts:
     """Metered above traded (sold to the retailer at feed-in)."""
     peak_load_kwh: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Each participant's largest interval load (kWh per interval)."""
+
+    @property
+    def charged(self) -> bool:
+        """Whether any member owes a local charge on p2p energy."""
+        return any(
+            b.participant.tariff.local_charge_or(self.local_charge_eur_per_kwh)
+            for b in self.bills.values()
+        )
+
+    @property
+    def own_charges(self) -> int:
+        """Members whose tariff names a local charge of its own."""
+        return len(own_charges(b.participant for b in self.bills.values()))
 
     def register(self, participants: Iterable[Participant]) -> None:
         for p in participants:
@@ -102,10 +116,14 @@ class Accounts:
             self.congestion_rent_eur += trade.paid_eur - trade.received_eur
             if route is Route.P2P:
                 self.tokens_paid += trade.paid_eur
-                charge = self.local_charge_eur_per_kwh * trade.energy_kwh
+                bill = self.bills[trade.buyer]
+                charge = (
+                    bill.participant.tariff.local_charge_or(self.local_charge_eur_per_kwh)
+                    * trade.energy_kwh
+                )
                 self.local_charges_eur += charge
                 self.congestion_rent_eur -= charge
-                self.bills[trade.buyer].local_charges_eur += charge
+                bill.local_charges_eur += charge
             if trade.seller == GRID:
                 self.grid_legs_eur += trade.received_eur
             else:

@@ -269,7 +269,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
         console.print(peaks, highlight=False)
 
     bills = Table(title="Bills against a grid-only baseline (EUR, + = saving)")
-    charged = bool(acc.local_charge_eur_per_kwh)
+    charged = acc.charged
     names: tuple[str, ...] = ("group", "members", "bill", "grid-only", "saving")
     if charged:
         names += ("local charges", "saving without")
@@ -286,7 +286,9 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     if charged:
         console.print(
             "local charges: network charges and levies on p2p energy "
-            f"({acc.local_charge_eur_per_kwh:.4f} EUR/kWh, in the trade prices); "
+            f"({acc.local_charge_eur_per_kwh:.4f} EUR/kWh"
+            + (f"; its tariff's own for {acc.own_charges} member(s)" if acc.own_charges else "")
+            + ", in the trade prices); "
             "saving without: the same trades with the charges waived",
             highlight=False,
         )
@@ -304,7 +306,7 @@ def render_summary(report: SimulationReport, console: Console) -> None:
     ledger.add_row("congestion rent, every trade (EUR)", f"{acc.congestion_rent_eur:,.2f}")
     if f.wheeling_fees_eur:
         ledger.add_row("wheeling fees (EUR)", f"{f.wheeling_fees_eur:,.2f}")
-    if acc.local_charge_eur_per_kwh:
+    if charged:
         ledger.add_row("network charges and levies on p2p (EUR)", f"{acc.local_charges_eur:,.2f}")
     ledger.add_row("estimated meter readings", f"{f.estimated_readings:,}")
     ledger.add_row("ledger height", f"{f.height:,}")

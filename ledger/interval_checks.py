@@ -5,8 +5,9 @@ signed by its registered participant over its stored bytes and names its bus; th
 digest is recomputed from those bytes; the clearing names the market terms in force and
 their grid; every trade refers to bids of the book as the contracts in force shape it,
 stays within their energy, and carries exactly the prices ``trade_prices`` gives from
-the clearing's prices and recorded settlement prices; each bus price is the sum of its
-recorded parts; the trade count and the grid exchange agree with the trades.
+the clearing's prices, recorded settlement prices and import credit, with each buyer's
+local charge read from its registration's tariff (``LocalCharges``); each bus price is
+the sum of its recorded parts; the trade count and the grid exchange agree with the trades.
 
 A city's feeder (``upstream``, docs/city.md): its clearing block holds the city's price
 and allocation, and the clearing's net exchange is that allocation; there the exchange
@@ -32,7 +33,16 @@ from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import apply_contracts
 from voisin.ledger.replay import Violation
 from voisin.ledger.settlement import rewards_for, settle
-from voisin.protocol import GRID, Bid, PublicReading, Side, Trade, TradeKind, TxKind
+from voisin.protocol import (
+    GRID,
+    Bid,
+    LocalCharges,
+    PublicReading,
+    Side,
+    Trade,
+    TradeKind,
+    TxKind,
+)
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.trades import recorded_adjustments, trade_prices
@@ -140,6 +150,15 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
     if not isinstance(settlement, dict) or not set(settlement) <= terms.buses:
         raise Violation(index, "clearing", "settlement prices are not by bus of the grid")
     adjust = recorded_adjustments(shaped, prices, settlement)
+    credit = clearing.get("import_credit_eur_per_kwh", 0.0)
+    if type(credit) not in (int, float) or not 0 <= credit < 1e3:
+        raise Violation(index, "clearing", "the import credit is not a price")
+    charges = LocalCharges.of(
+        shaped,
+        state.charges,
+        terms.local_charge_eur_per_kwh,
+        float(credit),
+    )
     trades = _trades(
         interval,
         stored,
@@ -148,7 +167,7 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
         terms.root,
         clearing.get("green_premium_eur_per_kwh", 0.0),
         adjust,
-        terms.local_charge_eur_per_kwh,
+        charges,
     )
     imported = sum(t.energy_kwh for t in trades if t.seller == GRID)
     exported = sum(t.energy_kwh for t in trades if t.buyer == GRID)
@@ -200,7 +219,7 @@ def _trades(
     root: str,
     premium: float,
     adjust: dict[str, float],
-    local_charge: float,
+    charges: LocalCharges,
 ) -> list[Trade]:
     trades: list[Trade] = []
     used: dict[str, float] = {}
@@ -217,7 +236,7 @@ def _trades(
             raise Violation(index, "trade", "p2p and grid trades are told apart by their sides")
         if seller is None and buyer is None:
             raise Violation(index, "trade", "a trade from the grid to the grid")
-        expected = trade_prices(prices, root, premium, seller, buyer, adjust, local_charge)
+        expected = trade_prices(prices, root, premium, seller, buyer, adjust, charges)
         if expected != (trade.buyer_price_eur_per_kwh, trade.seller_price_eur_per_kwh):
             raise Violation(
                 index,

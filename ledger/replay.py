@@ -22,7 +22,14 @@ from voisin.ledger.contract_effects import gift_pairs
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.tokens import TokenBook
 from voisin.ledger.trace import untraced
-from voisin.protocol import Registration, Trade, TxKind, canonical_bytes, sha256_hex
+from voisin.protocol import (
+    Registration,
+    Trade,
+    TxKind,
+    canonical_bytes,
+    own_charges,
+    sha256_hex,
+)
 
 StoredTx = tuple[int, str, str, dict[str, Any]]
 """A decoded stored transaction: index in its block, kind, body text, body."""
@@ -67,6 +74,8 @@ class Replay:
     book: TokenBook = field(default_factory=TokenBook)
     contracts: ContractBook = field(default_factory=ContractBook)
     members: dict[str, Registration] = field(default_factory=dict)
+    charges: dict[str, float] = field(default_factory=dict)
+    """Members' own local charges (``protocol.own_charges`` of ``members``)."""
     terms: Terms | None = None
     latest: str | None = None
     cleared: dict[str, list[Trade]] = field(default_factory=dict)
@@ -128,6 +137,7 @@ class Replay:
                 index, "registration", f"{member.participant_id[:12]} is registered already"
             )
         self.members[member.participant_id] = member
+        self.charges.update(own_charges([member]))
 
     def _terms(self, index: int, body: dict[str, Any]) -> None:
         grid: Any = body.get("grid")

@@ -187,7 +187,8 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
     """Summary of one clearing: with the interval's bid transactions and the market terms
     it names (``market_hash``), enough to re-clear the recorded book and compare, with
     what the clearing predicts of the feeder (price parts, curtailment, voltages,
-    flows), which ``voisin grid check`` compares with an AC power flow."""
+    flows), which ``voisin grid check`` compares with an AC power flow, and, with
+    per-buyer charges, the import credit the trade prices take (``LocalCharges``)."""
     extras = result.model_dump(
         mode="json",
         include={
@@ -197,6 +198,7 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
             "shed_kwh",
             "curtailment_eur",
             "rest_kwh",
+            "import_credit_eur_per_kwh",
             "physics",
         },
     )

@@ -196,6 +196,7 @@ class _Auditor:
                 state.contracts,
                 terms,
                 upstream=upstream[0] if upstream else None,
+                charges=state.charges,
             )
         )
         self.trades[row.interval] = result.trades

@@ -26,9 +26,9 @@ from voisin.market.feeder import Feeder
 from voisin.market.netting import GRID_PARTY, NettedSplit, net_split
 from voisin.market.network import Network
 from voisin.market.pairing import pair_by_price
-from voisin.market.pricing import PRICE_DECIMALS, clean
+from voisin.market.pricing import clean
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
-from voisin.protocol import GRID, Bid, Grid, Side, Trade, TradeKind
+from voisin.protocol import GRID, Bid, Grid, LocalCharges, Side, Trade, TradeKind
 from voisin.protocol.trades import trade_prices
 
 NETTED_SPLIT_BIDS = 500
@@ -96,6 +96,21 @@ def allocate_netted(
     ]
 
 
+def as_split(ordered: Sequence[Bid], allocations: Sequence[Allocation]) -> NettedSplit:
+    """Bid-level allocations as a split of indices into ``ordered`` (the grid as
+    ``GRID_PARTY``): how ``clear`` hands the grid-served imports to ``split_trades``."""
+    at = {b.bid_id: i for i, b in enumerate(ordered)}
+
+    def index(bid_id: str | None) -> int:
+        return GRID_PARTY if bid_id is None else at[bid_id]
+
+    return NettedSplit(
+        seller=np.array([index(a.seller_bid) for a in allocations], dtype=np.int64),
+        buyer=np.array([index(a.buyer_bid) for a in allocations], dtype=np.int64),
+        energy_kwh=np.array([a.energy_kwh for a in allocations], dtype=float),
+    )
+
+
 def split_netted(
     ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
 ) -> NettedSplit:
@@ -155,15 +170,16 @@ def _bid_prices(
     root: str,
     premium: float,
     adjust: Mapping[str, float],
-    local: float,
+    local: LocalCharges | None,
 ) -> np.ndarray:
     """Each bid's trade price against the grid (``protocol.trades.trade_prices``, the
     rule ``pairing.pair_allocations`` prices by), computed once per kind of bid."""
-    seen: dict[tuple[str, bool, bool, float | None], float] = {}
+    seen: dict[tuple[str, bool, bool, float | None, float], float] = {}
     out = np.empty(len(ordered))
     for i, b in enumerate(ordered):
         sell = b.side is Side.SELL
-        key = (b.bus, sell, b.green_only, adjust.get(b.bid_id))
+        extra = 0.0 if sell or local is None else local.buyer_eur_per_kwh(b.participant)
+        key = (b.bus, sell, b.green_only, adjust.get(b.bid_id), extra)
         price = seen.get(key)
         if price is None:
             price = trade_prices(
@@ -182,7 +198,7 @@ def split_trades(
     interval: str,
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
-    local_charge_eur_per_kwh: float = 0.0,
+    charges: LocalCharges | None = None,
 ) -> list[Trade]:
     """``trades.to_trades`` of the split's pieces (indices into ``ordered``), without a
     Python object per piece on the way: paired by price on the arrays, each trade priced
@@ -190,16 +206,18 @@ def split_trades(
     a preferred discount applies, which is priced pair by pair)."""
     adjust = adjustment_eur_per_kwh or {}
     premium = green_premium_eur_per_kwh
-    local = local_charge_eur_per_kwh
-    # Paired at prices before the local charge (``pairing.pair_allocations``), priced with it.
-    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, 0.0)
+    local = charges or LocalCharges()
+    # Paired at prices before the local charges (``pairing.pair_allocations``), priced with them.
+    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, None)
     green = np.array([b.green_only for b in ordered], dtype=bool)
     paired = pair_by_price(split, price, green)
-    if local:
+    if local != LocalCharges():
         price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, local)
-    root = prices_eur_per_kwh[grid_root]
-    grid_sells = round(root, PRICE_DECIMALS) + 0.0  # an import: the root price
-    grid_buys = round(root - local, PRICE_DECIMALS) + 0.0  # as trade_prices: root less local
+    # The grid's side as trade_prices gives it: the root price plus the import credit
+    # on an import, less the reference charge on an export.
+    grid_buys, grid_sells = trade_prices(
+        prices_eur_per_kwh, grid_root, premium, None, None, None, local
+    )
     bid_price = price.tolist()
     discounts = any(b.preferred_discount_eur_per_kwh for b in ordered)
     trades = []

@@ -15,7 +15,7 @@ import numpy as np
 
 from voisin.errors import InvalidInput
 from voisin.market.book import book_hash, grid_hash, require_unique_ids
-from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, split_netted, split_trades
+from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, as_split, split_netted, split_trades
 from voisin.market.dlmp import COMPONENTS
 from voisin.market.engine import Backend as Engine
 from voisin.market.engine import Outcome, run_interval
@@ -28,9 +28,24 @@ from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish, rest_in_exchange
 from voisin.market.segments import SegmentBook, book_of
 from voisin.market.solver_info import solver_version
-from voisin.market.trades import allocate, congestion_rent_eur, local_charges_eur, to_trades
+from voisin.market.trades import (
+    SLIVER_KWH,
+    allocate,
+    congestion_rent_eur,
+    grid_served_first,
+    local_charges_eur,
+    to_trades,
+)
 from voisin.market.upstream import Upstream, cleared_at
-from voisin.protocol import Bid, ClearingResult, ClearingStatus, Grid, PricingMode
+from voisin.protocol import (
+    Bid,
+    ClearingResult,
+    ClearingStatus,
+    Grid,
+    LocalCharges,
+    PricingMode,
+    Trade,
+)
 from voisin.protocol.signed import Signed
 
 MATRIX_BACKEND_SEGMENTS = 200
@@ -76,7 +91,13 @@ def _empty(grid: Grid, interval: str, ghash: str) -> ClearingResult:
     )
 
 
-def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend) -> ClearingResult:
+def _uniform(
+    bids: Sequence[Bid],
+    grid: Grid,
+    interval: str,
+    backend: Backend,
+    charges: Mapping[str, float] | None,
+) -> ClearingResult:
     """One price for all: the book cleared as if every bid sat at the root bus (the
     transformer limit still applies); every bus shows the root's price. The result keeps
     the real book's and grid's hashes and says it was priced uniformly."""
@@ -88,7 +109,7 @@ def _uniform(bids: Sequence[Bid], grid: Grid, interval: str, backend: Backend) -
         )
     single = grid.model_copy(update={"buses": (grid.root,), "lines": ()})
     moved = [bid.model_copy(update={"bus": grid.root}) for bid in bids]
-    result = clear(moved, single, interval, backend=backend)
+    result = clear(moved, single, interval, backend=backend, charges=charges)
     price = result.prices_eur_per_kwh[grid.root]
     return result.model_copy(
         update={
@@ -137,6 +158,16 @@ def conditions_for(
     )
 
 
+def import_credit(outcome: Outcome) -> float:
+    """The import credit's dual (EUR/kWh, rounded; 0 without per-buyer charges): what
+    the marginal buyer the upstream grid serves is spared per kWh (``formulation``)."""
+    program = outcome.program
+    if not program.has("import_credit"):
+        return 0.0
+    dual = float(outcome.prices.dual[program.rows("import_credit")][0])
+    return round(max(dual, 0.0), PRICE_DECIMALS) + 0.0
+
+
 def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
     """Each bid's settlement price (EUR/kWh, bid order), before any green premium.
 
@@ -149,6 +180,8 @@ def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
     dual = outcome.prices.dual.copy()
     if program.has("green"):
         dual[program.rows("green")] = 0.0  # the premium is added on its own
+    if program.has("served"):
+        dual[program.rows("served")] = 0.0  # so is a buyer's excess charge (LocalCharges)
     start, index, value = program.csc()
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
     columns = program.cols("q").start + first
@@ -199,6 +232,7 @@ def clear(
     gate: bool = True,
     received: Mapping[str, Signed[Bid]] | None = None,
     upstream: Upstream | None = None,
+    charges: Mapping[str, float] | None = None,
 ) -> ClearingResult:
     """Clear ``bids`` for ``interval`` on ``grid``, maximising welfare (EUR).
 
@@ -213,7 +247,9 @@ def clear(
     the bids arrived as, which the book hash reuses instead of encoding them.
     ``upstream`` (a feeder of a city) replaces the grid's import and export prices by
     the city's price and makes the feeder take the city's allocation
-    (``market.upstream``); the grid hash stays the recorded grid's. Raises
+    (``market.upstream``); the grid hash stays the recorded grid's. ``charges`` (by
+    participant, ``protocol.own_charges`` of the registrations) are buyers' own local
+    charges where they differ from the grid's (docs/economics.md). Raises
     ``InvalidInput`` for a bad book and ``ClearingError`` if HiGHS fails.
     """
     if backend not in ("auto", "pyomo", "highs"):
@@ -222,14 +258,14 @@ def clear(
     if PricingMode(pricing) is PricingMode.UNIFORM:
         if upstream is not None:
             raise InvalidInput("a city's feeder is cleared with nodal prices", code="bad-pricing")
-        return _uniform(bids, grid, interval, backend)
+        return _uniform(bids, grid, interval, backend, charges)
     ghash = grid_hash(grid)
     if not bids:
         return _empty(grid, interval, ghash)
 
     net = Network.of(grid)
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    book = book_of(ordered, net)
+    book = book_of(ordered, net, charges)
     engine: Engine = (
         "highs"
         if backend == "highs"
@@ -254,31 +290,30 @@ def clear(
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
     adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
+    local = LocalCharges.of(
+        ordered, charges or {}, grid.local_charge_eur_per_kwh, import_credit(outcome)
+    )
+    served = {
+        ordered[i].bid_id: kwh
+        for i, kwh in enumerate(out.grid_served_kwh.tolist())
+        if kwh >= SLIVER_KWH
+    }
+    # The grid-served imports stand apart; the split (and its pairing) takes the rest.
+    lead, left = grid_served_first(ordered, cleared, served)
+    trades: list[Trade] = []
     if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
-        split = split_netted(ordered, cleared, grid)
-        trades = split_trades(
-            split,
-            ordered,
-            prices,
-            grid.root,
-            interval,
-            premium,
-            adjust,
-            grid.local_charge_eur_per_kwh,
-        )
+        splits = [as_split(ordered, lead)] if lead else []
+        for split in [*splits, split_netted(ordered, left, grid)]:
+            trades += split_trades(
+                split, ordered, prices, grid.root, interval, premium, adjust, local
+            )
     else:
-        allocations = allocate(ordered, cleared, Feeder.of(grid))
-        trades = to_trades(
-            allocations,
-            ordered,
-            prices,
-            grid.root,
-            interval,
-            premium,
-            adjust,
-            grid.local_charge_eur_per_kwh,
-        )
-    local = clean(local_charges_eur(trades, grid.local_charge_eur_per_kwh))
+        pieces = [lead] if lead else []
+        for allocations in [*pieces, allocate(ordered, left, Feeder.of(grid))]:
+            trades += to_trades(
+                allocations, ordered, prices, grid.root, interval, premium, adjust, local
+            )
+    local_eur = clean(local_charges_eur(trades, local))
     parts = outcome.parts
     return ClearingResult(
         interval=interval,
@@ -289,12 +324,13 @@ def clear(
         trades=tuple(trades),
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
-        congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local),
+        congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local_eur),
         book_hash=book_hash(ordered, received),
         grid_hash=ghash,
         solver=outcome.solution.solver,
         wheeling_fees_eur=out.wheeling_fees_eur,
-        local_charges_eur=local,
+        local_charges_eur=local_eur,
+        import_credit_eur_per_kwh=local.import_credit_eur_per_kwh,
         green_premium_eur_per_kwh=premium,
         price_parts_eur_per_kwh={
             bus: {name: float(parts.parts[k, b]) for k, name in enumerate(COMPONENTS)}

@@ -20,7 +20,8 @@ prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
     grid_import  the market's purchase from the upstream grid, at -import price
     grid_export  the market's sale to the upstream grid, at +export price + local charge
     grid_served  per buy segment owing more than the reference local charge (only with
-                 per-buyer charges): the part bought from the upstream grid, at +excess
+                 per-buyer charges; not green-only ones): the part bought from the
+                 upstream grid, at +excess
     voltage      per bus (physical): squared voltage magnitude u (pu^2), in the band
     theta        per bus (meshed): voltage angle, the root's fixed at 0
 
@@ -62,7 +63,9 @@ so the charges may differ between buyers. The wedge above is then the reference,
 lowest charge any buyer owes, and each buy segment pays its excess over the reference
 on what it bought less ``grid_served``, the part the upstream grid supplied, which owes
 no local charge. The ``served`` rows keep that part within what the segment bought and
-``import_credit`` all of them within the market's import. Without losses sold -
+``import_credit`` all of them within the market's import (green-only segments get no
+such column: the clearing serves them from peers only, so all they buy owes their own
+charge). Without losses sold -
 exported = bought - imported, so the objective charges reference x (bought - imported)
 + the sum of excess x (bought - grid_served): each buyer's own charge on its local
 energy, the grid's energy going first to the buyers who owe the most (every excess is
@@ -320,7 +323,7 @@ def _variables(
             doc="sold to the upstream grid (kWh)",
         )
     )
-    served = np.flatnonzero(excess > 0)
+    served = book.grid_servable(net.local_charge_eur_per_kwh)
     if len(served):
         out.append(
             Variables.of(
@@ -500,7 +503,7 @@ def _constraints(
 def _served_rows(book: SegmentBook, net: Network) -> list[Constraints]:
     """``grid_served`` segments take no more than they bought, and all of them together
     no more than the market imported (module docstring: per-buyer charges)."""
-    served = np.flatnonzero(book.local_charges(net.local_charge_eur_per_kwh)[1] > 0)
+    served = book.grid_servable(net.local_charge_eur_per_kwh)
     if not len(served):
         return []
     k = np.arange(len(served))

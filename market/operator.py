@@ -47,6 +47,7 @@ from voisin.protocol import (
     Registration,
     Trade,
     Transaction,
+    own_charges,
     verify,
 )
 from voisin.protocol.blocks import EncodedTransaction
@@ -428,6 +429,7 @@ class Operator:
                     terms,
                     received=held,
                     upstream=upstream,
+                    charges=own_charges(self.members),
                 )
             )
             terms_hash = tx.terms_hash(terms.body)

@@ -42,6 +42,10 @@ class Published:
     curtailed_kwh: dict[int, float]
     shed_kwh: dict[int, float]
     curtailment_eur: float
+    grid_served_kwh: np.ndarray
+    """Per bid, what the upstream grid serves it so that it owes no excess charge
+    (``formulation``, per-buyer charges; all 0 without them), rounded to 1e-9 kWh and
+    within its cleared kWh: the split's imports go to these first."""
 
 
 STEP_KWH = 10.0**-ENERGY_DECIMALS
@@ -149,7 +153,8 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     # reference charge, plus each buyer's excess on what it bought less its grid share.
     local_kwh = max(float(cleared[sell].sum()) - max(-net_import, 0.0), 0.0)
     reference, above = book.local_charges(net.local_charge_eur_per_kwh)
-    charges = reference * local_kwh + _excess_charges(book, outcome, cleared, above, first)
+    served = _grid_served(book, net, outcome, cleared)
+    charges = reference * local_kwh + float(above[first] @ (cleared - served))
     welfare = (
         _value(book, cleared, first)
         - net.import_price_eur_per_kwh * max(exchange, 0.0)
@@ -168,6 +173,7 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         curtailed_kwh=curtailed,
         shed_kwh=shed,
         curtailment_eur=clean(kappa * sum(curtailed.values())),
+        grid_served_kwh=served,
     )
 
 
@@ -180,18 +186,18 @@ def rest_in_exchange(outcome: Outcome) -> float:
     return float(outcome.values("buy_rest").sum() - outcome.values("sell_rest").sum())
 
 
-def _excess_charges(
-    book: SegmentBook, outcome: Outcome, cleared: np.ndarray, excess: np.ndarray, first: np.ndarray
-) -> float:
-    """EUR the buyers owing more than the reference local charge pay above it: their
-    excess on the rounded kWh each bought less what the grid served it (``formulation``,
-    per-buyer charges); 0 without per-buyer charges."""
+def _grid_served(
+    book: SegmentBook, net: Network, outcome: Outcome, cleared: np.ndarray
+) -> np.ndarray:
+    """kWh per bid the upstream grid serves (``Published.grid_served_kwh``): the LP's
+    ``grid_served`` summed per bid, rounded, never above what the bid cleared."""
+    served = np.zeros(book.bid_count)
     if not outcome.program.has("grid_served"):
-        return 0.0
-    served = np.flatnonzero(excess > 0)
-    grid = np.bincount(book.bid[served], outcome.values("grid_served"), minlength=len(first))
-    local = np.clip(cleared - grid, 0.0, None)
-    return float(excess[first] @ local)
+        return served
+    columns = book.grid_servable(net.local_charge_eur_per_kwh)
+    np.add.at(served, book.bid[columns], np.clip(outcome.values("grid_served"), 0.0, None))
+    out: np.ndarray = np.minimum(np.round(served, ENERGY_DECIMALS), cleared)
+    return out
 
 
 def _value(book: SegmentBook, cleared: np.ndarray, first: np.ndarray) -> float:

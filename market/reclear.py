@@ -3,7 +3,7 @@
 The operator clears each interval through it and an auditor re-clears through it, from
 the same inputs read back from the ledger: the bids as their participants signed them,
 the contracts in force, the market terms (grid, rules, interval length, pricing,
-backend). One call
+backend), the members' own local charges (their registrations' tariffs). One call
 site of ``clear``, so what the operator ran and what the auditor runs cannot drift
 apart; when ``clear`` gains inputs, ``ClearingInputs`` and the ledger record gain them.
 """
@@ -36,6 +36,9 @@ class ClearingInputs:
     for the book hash instead of encoding the bids again. Never changes the result."""
     upstream: Upstream | None = None
     """A city's feeder: the city's price and allocation (its ``upstream`` transaction)."""
+    charges: Mapping[str, float] | None = None
+    """Buyers' own local charges by participant, from the members' registrations
+    (``protocol.own_charges``); None or empty: every buyer owes the grid's."""
 
 
 def reclear(inputs: ClearingInputs) -> ClearingResult:
@@ -55,4 +58,5 @@ def reclear(inputs: ClearingInputs) -> ClearingResult:
         pricing=terms.pricing,
         received=inputs.received,
         upstream=inputs.upstream,
+        charges=inputs.charges,
     )

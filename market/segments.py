@@ -118,6 +118,14 @@ class SegmentBook:
         reference = float(self.charge_eur_per_kwh[buy].min())
         return reference, np.where(buy, self.charge_eur_per_kwh - reference, 0.0)
 
+    def grid_servable(self, uniform_eur_per_kwh: float) -> np.ndarray:
+        """The buy segments the upstream grid may serve to spare them their excess
+        charge (``formulation``'s ``grid_served`` columns, in order): those owing more
+        than the reference, green-only ones excepted (the clearing serves those from
+        peers only, so every kWh they buy is local and owes their own charge)."""
+        excess = self.local_charges(uniform_eur_per_kwh)[1]
+        return np.flatnonzero((excess > 0) & ~self.green)
+
     @property
     def value_eur_per_kwh(self) -> np.ndarray:
         """Objective coefficient: what one cleared kWh adds to welfare."""

@@ -4,9 +4,13 @@ Nodal pricing already fixes every bid's money (each buyer pays its bus price on 
 cleared, each seller receives its bus price), so the split only decides the story the
 ledger tells. It is deterministic and reads:
 
-0. Green-only buyers go first (in ``bid_id`` order), through steps 1 and 2, before any
-   other buyer: the clearing lets them clear no more than sellers sell, so all of
-   their energy comes from peers and none of their trades is a grid leg.
+0. Imports for the buyers the clearing had the upstream grid serve, so that they owe no
+   excess local charge (per-buyer charges: ``Published.grid_served_kwh``), in
+   ``bid_id`` order, within the bids' net import; they stay as they are, and steps
+   1-4 split what is left. Then green-only buyers (in
+   ``bid_id`` order), through steps 1 and 2, before any other buyer: the clearing lets
+   them clear no more than sellers sell, so all of their energy comes from peers and
+   none of their trades is a grid leg.
 1. Peer-to-peer, preferences first: buyers in ``bid_id`` order each take energy from
    sellers they prefer or that prefer them (a bid's ``preferred`` names participants).
 2. Peer-to-peer, by electrical proximity: same bus first, then fewer lines apart on the
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
-from voisin.protocol import GRID, Bid, Side, Trade, TradeKind
+from voisin.protocol import GRID, Bid, LocalCharges, Side, Trade, TradeKind
 from voisin.protocol.trades import trade_prices
 
 SLIVER_KWH = 1e-9
@@ -58,6 +62,28 @@ class _Open:
 
 def _prefers(buyer: Bid, seller: Bid) -> bool:
     return seller.participant in buyer.preferred or buyer.participant in seller.preferred
+
+
+def grid_served_first(
+    ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], served_kwh: Mapping[str, float]
+) -> tuple[list[Allocation], dict[str, float]]:
+    """Step 0 of the module docstring: the imports of the buyers the clearing had the
+    upstream grid serve (``served_kwh`` by bid id, ``Published.grid_served_kwh``), in
+    ``bid_id`` order, within the bids' net import; and what each bid has left, which
+    ``clear`` splits (steps 1-4) apart from them, so pairing by price never pools them."""
+    left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
+    if not served_kwh:
+        return [], left
+    sold = sum(left[b.bid_id] for b in ordered if b.side is Side.SELL)
+    room = clean(sum(left.values()) - 2 * sold, ENERGY_DECIMALS)  # bought - sold
+    out: list[Allocation] = []
+    for bid in ordered:
+        energy = clean(min(served_kwh.get(bid.bid_id, 0.0), room), ENERGY_DECIMALS)
+        if energy >= SLIVER_KWH:
+            out.append(Allocation(None, bid.bid_id, energy))
+            left[bid.bid_id] = clean(left[bid.bid_id] - energy, ENERGY_DECIMALS)
+            room = clean(room - energy, ENERGY_DECIMALS)
+    return out, left
 
 
 def allocate(
@@ -118,7 +144,7 @@ def to_trades(
     interval: str,
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
-    local_charge_eur_per_kwh: float = 0.0,
+    charges: LocalCharges | None = None,
 ) -> list[Trade]:
     """Protocol trades (participant ids, prices) for bid-level allocations, same order,
     priced by ``voisin.protocol.trades.trade_prices`` (the verifier's rule too):
@@ -148,7 +174,7 @@ def to_trades(
             seller,
             buyer,
             adjustment_eur_per_kwh,
-            local_charge_eur_per_kwh,
+            charges,
         )
         trades.append(
             Trade(
@@ -172,7 +198,10 @@ def congestion_rent_eur(trades: Sequence[Trade]) -> float:
     return sum(t.paid_eur - t.received_eur for t in trades)
 
 
-def local_charges_eur(trades: Sequence[Trade], local_charge_eur_per_kwh: float) -> float:
-    """The local charge owed on the p2p trades (EUR): the part of ``congestion_rent_eur``
-    that is network charges and levies, not rent."""
-    return local_charge_eur_per_kwh * sum(t.energy_kwh for t in trades if t.kind is TradeKind.P2P)
+def local_charges_eur(trades: Sequence[Trade], charges: LocalCharges | None) -> float:
+    """The local charges owed on the p2p trades (EUR), each at its buyer's own charge:
+    the part of ``congestion_rent_eur`` that is network charges and levies, not rent."""
+    local = charges or LocalCharges()
+    return sum(
+        local.owed_eur_per_kwh(t.buyer) * t.energy_kwh for t in trades if t.kind is TradeKind.P2P
+    )

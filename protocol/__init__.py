@@ -11,12 +11,19 @@ from voisin.protocol.envelope import Envelope, open_envelope, seal, seal_bid, si
 from voisin.protocol.grid import Grid, Line, Transformer
 from voisin.protocol.interval import Interval, day_intervals
 from voisin.protocol.keys import KeyPair, verify
-from voisin.protocol.participants import Participant, ParticipantKind, Registration, Tariff
+from voisin.protocol.participants import (
+    Participant,
+    ParticipantKind,
+    Registration,
+    Tariff,
+    own_charges,
+)
 from voisin.protocol.readings import MeterReading, PublicReading
 from voisin.protocol.trades import (
     GRID,
     ClearingResult,
     ClearingStatus,
+    LocalCharges,
     PricingMode,
     Trade,
     TradeKind,
@@ -25,6 +32,7 @@ from voisin.protocol.validation import parse
 
 __all__ = [
     "GRID",
+    "LocalCharges",
     "Bid",
     "Block",
     "BlockHeader",
@@ -44,6 +52,7 @@ __all__ = [
     "Segment",
     "Side",
     "Tariff",
+    "own_charges",
     "Trade",
     "TradeKind",
     "Transaction",

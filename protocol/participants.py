@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -26,12 +27,32 @@ class ParticipantKind(StrEnum):
 
 
 class Tariff(BaseModel):
-    """What the participant pays its retailer per kWh and gets back for feed-in."""
+    """What the participant pays its retailer per kWh and gets back for feed-in.
+
+    ``local_charge_eur_per_kwh`` is the member's own network charge and levies on each
+    kWh it buys from a neighbour, when its connection owes other charges than the
+    community's (``Grid.local_charge_eur_per_kwh``; docs/economics.md, "Who pays"). None
+    (left out of the record): the community's. Re-clearing reads it from the member's
+    registration, so the ledger holds every buyer's charge.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     import_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
     export_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    local_charge_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    def local_charge_or(self, community_eur_per_kwh: float) -> float:
+        """The charge this tariff's member owes per kWh bought from a neighbour."""
+        own = self.local_charge_eur_per_kwh
+        return community_eur_per_kwh if own is None else own
+
+    @model_serializer(mode="wrap")
+    def _omit_community_charge(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("local_charge_eur_per_kwh", 0.0) is None:
+            del data["local_charge_eur_per_kwh"]
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> Tariff:
@@ -75,6 +96,16 @@ class Registration(BaseModel):
         return Registration.model_validate(
             self.model_dump(mode="json", include=set(Registration.model_fields))
         )
+
+
+def own_charges(members: Iterable[Registration]) -> dict[str, float]:
+    """Per participant id, the local charge its tariff names (members owing the
+    community's charge are left out): what ``clear`` charges each buyer."""
+    return {
+        m.participant_id: m.tariff.local_charge_eur_per_kwh
+        for m in members
+        if m.tariff.local_charge_eur_per_kwh is not None
+    }
 
 
 class Participant(Registration):

@@ -18,10 +18,16 @@ from voisin.ledger import Ledger
 from voisin.ledger import transactions as tx
 from voisin.market import Operator
 from voisin.market.book import book_hash
-from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, allocate_netted, split_netted, split_trades
+from voisin.market.bulk_trades import (
+    NETTED_SPLIT_BIDS,
+    allocate_netted,
+    as_split,
+    split_netted,
+    split_trades,
+)
 from voisin.market.instances import generate_signed
-from voisin.market.trades import to_trades
-from voisin.protocol import Bid, Interval, KeyPair, Segment, Side, digest
+from voisin.market.trades import grid_served_first, to_trades
+from voisin.protocol import Bid, Interval, KeyPair, LocalCharges, Segment, Side, digest
 from voisin.protocol.signed import Signed
 
 from .conftest import make_grid
@@ -92,19 +98,37 @@ def test_books_whose_short_side_ended_an_ulp_early_split_whole(seed: int, green:
     premium=st.sampled_from([0.0, 0.013]),
     green=st.booleans(),
     local=st.sampled_from([0.0, 0.021]),
+    per_buyer=st.booleans(),
 )
 def test_split_trades_are_the_object_paths_trades(
-    seed: int, premium: float, green: bool, local: float
+    seed: int, premium: float, green: bool, local: float, per_buyer: bool
 ) -> None:
+    """Either split gives the same trades at the same prices, with one community charge
+    or with per-buyer charges: every tenth participant owing 0.03 more, an import
+    credit of 0.01, and imports the clearing had the grid serve to every other buyer
+    among them, which stand apart from the split of the rest (as in ``clear``)."""
     bids, cleared, prices = _book(seed, NETTED_SPLIT_BIDS + 60, green=green)
     grid = make_grid(LINES)
     adjust = {b.bid_id: 0.004 for b in bids[::37]}
-    allocations = allocate_netted(bids, cleared, grid)
-    expected = to_trades(allocations, bids, prices, "R", INTERVAL.id, premium, adjust, local)
-    split = split_netted(bids, cleared, grid)
-    made = split_trades(split, bids, prices, "R", INTERVAL.id, premium, adjust, local)
+    charges, served = LocalCharges(local), {}
+    if per_buyer:
+        own = {f"p{i}": local + 0.03 for i in range(0, len(bids), 10)}
+        charges = LocalCharges.of(bids, own, local, 0.01)
+        served = {
+            b.bid_id: cleared[b.bid_id] / 2
+            for b in bids[::20]
+            if b.side is Side.BUY and not b.green_only
+        }
+    lead, left = grid_served_first(bids, cleared, served)
+    assert all(a.seller_bid is None and a.energy_kwh <= served[a.buyer_bid or ""] for a in lead)
+    priced = (prices, "R", INTERVAL.id, premium, adjust, charges)
+    expected = to_trades(lead, bids, *priced) + to_trades(
+        allocate_netted(bids, left, grid), bids, *priced
+    )
+    made = split_trades(as_split(bids, lead), bids, *priced) + split_trades(
+        split_netted(bids, left, grid), bids, *priced
+    )
     assert made == expected
-    # (with a premium and no green-only buyer every peer pair runs downhill: all grid)
     assert premium or local or any(t.kind.value == "p2p" for t in expected)
 
 
