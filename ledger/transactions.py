@@ -197,6 +197,7 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
             "shed_kwh",
             "curtailment_eur",
             "rest_kwh",
+            "losses_kwh",
             "physics",
         },
     )
