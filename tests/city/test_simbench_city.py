@@ -117,3 +117,30 @@ def test_a_bad_simbench_feeder_name_or_source_is_one_line(tmp_path: Path) -> Non
         )
         with pytest.raises(InvalidInput, match=said):
             read_city(str(path))
+
+
+def test_an_operator_lying_about_the_losses_is_named(city: FolderLedgers, tmp_path: Path) -> None:
+    """The feeder's operator re-signs its chain with the losses moved by 10 Wh, or with
+    the city's allocation taken out (so its losses stand outside a city): verify names
+    the block and the rule, though every hash and signature is right."""
+    from tests.ledger.forge import at, copy_ledger, first, resign
+    from voisin.city.ledgers import operator_key
+    from voisin.errors import VerificationError
+    from voisin.ledger import verify_ledger
+
+    key = operator_key(SPEC, "F1")
+    moved = copy_ledger(Path(city.feeder("F1")), tmp_path / "moved.sqlite")
+    height, index = first(moved, "clearing")
+
+    def more(body: dict) -> dict:
+        return {**body, "losses_kwh": round(body["losses_kwh"] + 0.01, 9)}
+
+    resign(moved, key, at(height, index, more))
+    with pytest.raises(VerificationError, match="the city allocated it") as found:
+        verify_ledger(moved)
+    assert (found.value.height, found.value.rule) == (height, "upstream")
+    alone = copy_ledger(Path(city.feeder("F1")), tmp_path / "alone.sqlite")
+    up_height, up_index = first(alone, "upstream")
+    resign(alone, key, at(up_height, up_index, lambda body: None))
+    with pytest.raises(VerificationError, match="outside a city's feeder"):
+        verify_ledger(alone)
