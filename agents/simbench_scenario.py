@@ -46,7 +46,7 @@ def simbench_scenario(
         raise InvalidInput(
             "SimBench profiles cover whole days; pick a start at midnight", code="bad-interval"
         )
-    homes = _homes(feeder)
+    homes = homes_of(feeder)
     members, profiles = [], {}
     for name, (load, pv, storage) in sorted(homes.items()):
         member = _member(seed, feeder, name, load, pv, storage)
@@ -67,7 +67,7 @@ def simbench_scenario(
 _Home = tuple[SimbenchUnit | None, list[SimbenchUnit], SimbenchUnit | None]
 
 
-def _homes(feeder: SimbenchFeeder) -> dict[str, _Home]:
+def homes_of(feeder: SimbenchFeeder) -> dict[str, _Home]:
     """Member name -> (its load, its PV systems, its storage)."""
     homes: dict[str, _Home] = {}
     by_bus: dict[str, list[str]] = {}

@@ -1,6 +1,7 @@
 """A city's two-level clearing on Dask: throughput against workers, against a floor.
 
     python benchmarks/city.py [--feeders 8] [--households 20] [--intervals 4] [--workers 1,2]
+                              [--ledger postgresql://USER@HOST:PORT/DB]
 
 For each number of workers, a fresh LocalCluster runs the same generated city
 (``city/scenario.py``, intervals from ``--first`` on) through ``city.run.run_city``
@@ -13,7 +14,9 @@ core; a run within 2x of it would meet issue 16's target. The run writes and ver
 every ledger (the feeders' and the city's); ``ledgers s`` is the wall time after the
 last city clearing (the feeders' re-clearings, signatures and writes, the city ledger),
 ``verify s`` the verification of every ledger and link at the end (in ``seconds``
-too). Prints a table.
+too). With ``--ledger URL`` every worker count runs twice, ledgers in SQLite files and
+in that PostgreSQL database (one schema each, replaced), so the two stores are compared
+in the same run. Prints a table.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from voisin.city.places import city_ledgers
 from voisin.city.run import dask_client, run_city
 from voisin.city.scenario import CitySpec
 
@@ -55,6 +59,7 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=4)
     parser.add_argument("--first", type=int, default=46, help="first interval (46: 11:30)")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--ledger", help="also run with the ledgers in this PostgreSQL database")
     args = parser.parse_args()
     spec = CitySpec(
         name="bench",
@@ -65,42 +70,51 @@ def main() -> None:
     )
     floor = signature_floor_per_second()
     rows = []
+    stores = [None] if args.ledger is None else [None, args.ledger]
     for workers in [int(w) for w in args.workers.split(",")]:
-        with tempfile.TemporaryDirectory() as out, dask_client(workers, None) as client:
-            client.run(lambda: None)  # workers up before the clock starts
-            began = time.perf_counter()
-            report = run_city(spec, Path(out), client)
-            seconds = time.perf_counter() - began
-            memory = max(client.run(_rss_bytes).values())
-        rate = spec.households * report.intervals / seconds
-        per_feeder = seconds * workers / (spec.feeders * report.intervals)
-        rows.append(
-            (
-                workers,
-                seconds,
-                rate,
-                memory,
-                per_feeder,
-                report.seconds_ledgers,
-                report.seconds_verify,
-            )
-        )
-    base = rows[0][2]
+        for store in stores:
+            rows.append(_run(spec, workers, store))
+    base = rows[0][3]
     print(
         f"city: {spec.feeders} feeders x {spec.households_per_feeder} households, "
         f"{spec.intervals} intervals from #{spec.first_interval}"
     )
     print(f"signature floor: {floor:,.0f} household-intervals/s on one core")
     print(
-        f"{'workers':>7} {'seconds':>8} {'hh-iv/s':>9} {'x 1 worker':>10} "
+        f"{'workers':>7} {'store':>10} {'seconds':>8} {'hh-iv/s':>9} {'x first':>8} "
         f"{'x floor':>8} {'max RSS MB':>10} {'s/feeder-iv':>11} {'ledgers s':>9} {'verify s':>8}"
     )
-    for workers, seconds, rate, memory, per_feeder, ledgers, verify in rows:
+    for workers, store, seconds, rate, memory, per_feeder, ledgers, verify in rows:
         print(
-            f"{workers:>7} {seconds:>8.2f} {rate:>9.1f} {rate / base:>10.2f} "
+            f"{workers:>7} {store:>10} {seconds:>8.2f} {rate:>9.1f} {rate / base:>8.2f} "
             f"{floor * workers / rate:>8.0f} {memory / 1e6:>10.0f} {per_feeder:>11.3f} "
             f"{ledgers:>9.2f} {verify:>8.2f}"
         )
+
+
+def _run(
+    spec: CitySpec, workers: int, ledger: str | None
+) -> tuple[int, str, float, float, int, float, float, float]:
+    """One run of ``spec`` on a fresh LocalCluster, ledgers in files or in ``ledger``."""
+    with tempfile.TemporaryDirectory() as out, dask_client(workers, None) as client:
+        city_ledgers(ledger or out).claim(overwrite=True)
+        client.run(lambda: None)  # workers up before the clock starts
+        began = time.perf_counter()
+        report = run_city(spec, Path(out), client, ledgers=ledger)
+        seconds = time.perf_counter() - began
+        memory = max(client.run(_rss_bytes).values())
+    rate = spec.households * report.intervals / seconds
+    per_feeder = seconds * workers / (spec.feeders * report.intervals)
+    return (
+        workers,
+        "postgresql" if ledger else "sqlite",
+        seconds,
+        rate,
+        memory,
+        per_feeder,
+        report.seconds_ledgers,
+        report.seconds_verify,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A city's signed ledgers: one per feeder, and the city's, cross-linked.
 
-``OUT/feeders/<F>/ledger.sqlite`` is an ordinary voisin ledger written by an ordinary
+Each feeder's ledger (``OUT/feeders/<F>/ledger.sqlite``, or schema ``feeder_<f>`` of a
+PostgreSQL database: ``city.places``) is an ordinary voisin ledger written by an ordinary
 ``market.Operator`` with the feeder's own operator key: its members (one key per
 household and per battery, derived from the city's seed), per interval their bids
 signed by those keys, then the clearing block, which holds the city's price and
@@ -8,12 +9,13 @@ allocation for the feeder (an ``upstream`` transaction) and the feeder's re-clea
 them (``clearing``, ``trade``s, payments). ``voisin ledger verify`` and ``voisin
 audit`` take it like any feeder's ledger.
 
-``OUT/city/ledger.sqlite``, with the city operator's key, holds the MV network as its
-market terms and per interval the city's book of curves (``city_book``), its clearing
-(``city_clearing``) and one ``feeder_link`` per feeder: the hash of that feeder's
-clearing block, so a feeder ledger cannot be swapped without the city ledger showing
-it (``city.verify``). Keys are derived from labels (``KeyPair.derive``): a simulation's
-keys, reproducible, never for real use.
+The city's ledger (``OUT/city/ledger.sqlite`` or schema ``city``), with the city
+operator's key, holds the MV network as its market terms and per interval the city's
+book of curves (``city_book``), its clearing (``city_clearing``) and one
+``feeder_link`` per feeder: the hash of that feeder's clearing block, so a feeder
+ledger cannot be swapped without the city ledger showing it (``city.verify``). Keys
+are derived from labels (``KeyPair.derive``): a simulation's keys, reproducible, never
+for real use.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from voisin.city.level import city_terms
+from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.scenario import CitySpec, feeder
 from voisin.ledger import Ledger
 from voisin.ledger import transactions as tx
@@ -31,13 +34,6 @@ from voisin.market.operator import Operator
 from voisin.market.upstream import Upstream
 from voisin.protocol import KeyPair, Participant, ParticipantKind, Tariff
 from voisin.protocol.signed import Signed
-
-CITY_LEDGER = Path("city") / "ledger.sqlite"
-FEEDERS = "feeders"
-
-
-def feeder_ledger(out: Path, name: str) -> Path:
-    return out / FEEDERS / name / "ledger.sqlite"
 
 
 def operator_key(spec: CitySpec, name: str | None = None) -> KeyPair:
@@ -53,16 +49,14 @@ def _opening(spec: CitySpec) -> str:
     return f"{spec.start.isoformat()}T00:00:00+00:00"
 
 
-def _fresh(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)
-
-
 def write_feeder_ledger(
-    spec: CitySpec, index: int, out: Path, allocations: Sequence[dict[str, Any]]
+    spec: CitySpec,
+    index: int,
+    out: Path | CityLedgers,
+    allocations: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Feeder ``index``'s ledger over every interval, at the city's ``allocations``
+    """Feeder ``index``'s ledger in ``out`` (a run's folder or ``city.places``) over
+    every interval, at the city's ``allocations``
     (the ``city_clearing`` bodies, in interval order); per interval what the city
     ledger links (height and hash of the clearing block) and the feeder's totals."""
     intervals = spec.interval_list()
@@ -86,8 +80,9 @@ def write_feeder_ledger(
         )
         for label in labels
     ]
-    path = feeder_ledger(out, name)
-    _fresh(path)
+    place = city_ledgers(out)
+    place.fresh(name)
+    path = place.feeder(name)
     key = operator_key(spec, name)
     done: list[dict[str, Any]] = []
     with Ledger.open(
@@ -125,14 +120,16 @@ def write_feeder_ledger(
 
 def write_city_ledger(
     spec: CitySpec,
-    out: Path,
+    out: Path | CityLedgers,
     levels: Sequence[tuple[dict[str, Any], dict[str, Any]]],
     links: Sequence[Sequence[dict[str, Any]]],
-) -> Path:
-    """The city's ledger: the MV terms, then per interval its (book, clearing) of
-    ``levels`` and the ``links[interval][feeder]`` of ``write_feeder_ledger``."""
-    path = out / CITY_LEDGER
-    _fresh(path)
+) -> Path | str:
+    """The city's ledger in ``out`` (a run's folder or ``city.places``): the MV terms,
+    then per interval its (book, clearing) of ``levels`` and the
+    ``links[interval][feeder]`` of ``write_feeder_ledger``."""
+    place = city_ledgers(out)
+    place.fresh()
+    path = place.city
     terms = city_terms(spec)
     with Ledger.open(path, operator_key(spec), fund="fund-city", time=_opening(spec)) as ledger:
         ledger.append([tx.market(terms.body)], interval=None, time=_opening(spec))

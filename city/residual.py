@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from voisin.errors import ClearingError
-from voisin.market.engine import run_interval
+from voisin.market.engine import loss_point, run_interval
 from voisin.market.formulation import Conditions, build_program
 from voisin.market.lp import SolveStatus
 from voisin.market.lp_highs import WARM_OPTIONS, Session
@@ -83,15 +83,28 @@ class Responder:
 
     On a transport feeder the LP is the same at every price but for two costs, so one
     HiGHS instance (``lp_highs.Session``) is kept and only those costs change between
-    solves, each starting from the last basis. A physical feeder goes through the
-    clearing's own loop (cutting planes, loss passes) at each price."""
+    solves, each starting from the last basis. A physical feeder's losses are
+    linearised **once**, at the flows of its clearing's own loss passes at a reference
+    price (the middle of its feed-in and retail prices), and every price then solves
+    that one LP (with the clearing's cutting planes, which leave its optimum that of
+    the LP with every side): its curve is one LP's value function, concave. Letting
+    the loss passes run at each price made each vertex another LP's, and the "curve" of
+    a SimBench feeder zig-zagged (docs/city.md)."""
 
     NAMES = ("grid_import", "grid_export", "buy_rest", "sell_rest")
 
     def __init__(self, market: FeederMarket) -> None:
         self.market = market
         self.session: Session | None = None
-        if market.net.physics is None:
+        self.conditions = market.conditions
+        if market.net.physics is not None:
+            net = market.net
+            middle = (net.import_price_eur_per_kwh + net.export_price_eur_per_kwh) / 2
+            at = replace(net, import_price_eur_per_kwh=middle, export_price_eur_per_kwh=middle)
+            reference = run_interval(market.book, at, market.conditions)
+            point = loss_point(reference.program, reference.solution)
+            self.conditions = replace(reference.conditions, losses=point, loss_passes=1)
+        else:
             self.program = build_program(market.book, market.net, market.conditions)
             self.session = Session(self.program)
             self.columns = (
@@ -103,7 +116,7 @@ class Responder:
         p = price_eur_per_kwh
         if self.session is None:
             net = replace(self.market.net, import_price_eur_per_kwh=p, export_price_eur_per_kwh=p)
-            outcome = run_interval(self.market.book, net, self.market.conditions)
+            outcome = run_interval(self.market.book, net, self.conditions)
             values = {n: outcome.values(n) for n in self.NAMES}
             objective = float(outcome.solution.objective)
         else:

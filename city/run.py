@@ -25,6 +25,7 @@ from voisin.city.feeders import city_conditions, feeder_market
 from voisin.city.ledgers import write_city_ledger, write_feeder_ledger
 from voisin.city.level import book_body, city_terms, clear_book
 from voisin.city.market import base_of
+from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.residual import ResidualCurve, residual_curve
 from voisin.city.scenario import CitySpec, feeder
 from voisin.city.verify import CityVerification, verify_city
@@ -67,27 +68,29 @@ def city_task(
 
 
 def feeder_task(
-    spec: CitySpec, index: int, out: str, *levels: tuple[dict[str, Any], dict[str, Any]]
+    spec: CitySpec, index: int, place: CityLedgers, *levels: tuple[dict[str, Any], dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Feeder ``index``'s ledger, re-cleared at the city's allocation of every interval."""
-    return write_feeder_ledger(spec, index, Path(out), [clearing for _, clearing in levels])
+    """Feeder ``index``'s ledger, re-cleared at the city's allocation of every interval;
+    on PostgreSQL the task opens its own connection."""
+    return write_feeder_ledger(spec, index, place, [clearing for _, clearing in levels])
 
 
 def city_ledger_task(
     spec: CitySpec,
-    out: str,
+    place: CityLedgers,
     levels: list[tuple[dict[str, Any], dict[str, Any]]],
     links: list[list[dict[str, Any]]],
 ) -> None:
     """The city's ledger, written on a worker: the client's process, where a
     LocalCluster's scheduler runs its event loop, stays free to serve it."""
-    write_city_ledger(spec, Path(out), levels, links)
+    write_city_ledger(spec, place, levels, links)
 
 
 @dataclass
 class CityReport:
     spec: CitySpec
     path: Path
+    ledgers: CityLedgers
     intervals: int = 0
     welfare_eur: float = 0.0
     between_feeders_kwh: float = 0.0
@@ -134,12 +137,15 @@ def run_city(
     advance: Callable[[int], None] | None = None,
     *,
     verify: bool = True,
+    ledgers: str | None = None,
 ) -> CityReport:
     """Every interval of ``spec`` through the two-level market on ``client``: the
-    feeders' and the city's ledgers (``city.ledgers``), one JSON line per interval in
-    ``out/city.jsonl`` (the city's clearing and every feeder's totals), then, unless
-    ``verify`` is False, ``verify_run``. ``out`` must be reachable at the same path from
-    every worker (a LocalCluster's are on this machine)."""
+    feeders' and the city's ledgers (``city.ledgers``) in ``out``, or in the PostgreSQL
+    database ``ledgers`` names (one schema each: ``city.places``), one JSON line per
+    interval in ``out/city.jsonl`` (the city's clearing and every feeder's totals), then,
+    unless ``verify`` is False, ``verify_run``. ``out`` (or the database) must be
+    reachable at the same path from every worker (a LocalCluster's are on this
+    machine). The caller claims the place first (``places``' ``claim``)."""
     import time
 
     from distributed import as_completed
@@ -147,6 +153,7 @@ def run_city(
     began = time.perf_counter()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    place = city_ledgers(ledgers or out)
     ids = [iv.id for iv in spec.interval_list()]
     curves = []
     cities = []
@@ -156,9 +163,8 @@ def run_city(
         ]
         curves += row
         cities.append(client.submit(city_task, spec, interval_id, *row, pure=False))
-    ledgers = [
-        client.submit(feeder_task, spec, k, str(out), *cities, pure=False)
-        for k in range(spec.feeders)
+    writers = [
+        client.submit(feeder_task, spec, k, place, *cities, pure=False) for k in range(spec.feeders)
     ]
 
     def wait(futures: list[Any]) -> Any:
@@ -168,13 +174,13 @@ def run_city(
         return client.gather(futures)
 
     path = out / RESULT_FILE
-    report = CityReport(spec, path)
+    report = CityReport(spec, path, place)
     wait(curves)
     levels = client.gather(cities)
     report.seconds_clearing = time.perf_counter() - began
-    feeders = wait(ledgers)
+    feeders = wait(writers)
     links = [[feeders[k][t] for k in range(spec.feeders)] for t in range(len(ids))]
-    client.submit(city_ledger_task, spec, str(out), cities, links, pure=False).result()
+    client.submit(city_ledger_task, spec, place, cities, links, pure=False).result()
     report.seconds_ledgers = time.perf_counter() - began - report.seconds_clearing
     with path.open("w", encoding="utf-8") as handle:
         for (_, clearing), row in zip(levels, links, strict=True):
@@ -187,16 +193,16 @@ def run_city(
             report.grid_import_kwh += record["grid_import_kwh"]
             report.grid_export_kwh += record["grid_export_kwh"]
     report.seconds = time.perf_counter() - began
-    return verify_run(report, out) if verify else report
+    return verify_run(report) if verify else report
 
 
-def verify_run(report: CityReport, out: Path) -> CityReport:
-    """Verify every ledger and link of the run in ``out`` (``city.verify``), timed. The
+def verify_run(report: CityReport) -> CityReport:
+    """Verify every ledger and link of the run (``city.verify``), timed. The
     command does it after closing its Dask cluster: minutes of verification in the
     scheduler's process starve its event loop, and the workers log failed heartbeats."""
     import time
 
     began = time.perf_counter()
-    report.verified = verify_city(out)
+    report.verified = verify_city(report.ledgers)
     report.seconds_verify = time.perf_counter() - began
     return report

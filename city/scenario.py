@@ -5,8 +5,9 @@ generated from its seed, so every process that needs a feeder builds the same on
 (Dask workers get the spec, never the objects). Each household has PV or not, a
 consumption level and a flexible battery-like bid; its interval bids follow a clear-sky
 PV bell and a two-peak load shape, with seeded noise. This is a stand-in load model for
-scale: the calibrated neighbourhood (``meters/``, ``agents/``) and SimBench feeders are
-not yet wired into cities (``docs/city.md``).
+scale; a city file may name SimBench LV grids for some feeders instead
+(``simbench_feeders``, ``city.simbench_feeder``). The calibrated neighbourhood
+(``meters/``, ``agents/``) is not wired into cities (``docs/city.md``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from voisin.city.feeders import CityFeeder
 from voisin.errors import InvalidInput
@@ -54,6 +55,22 @@ class CitySpec(BaseModel):
     """``radial``: MV feeders out of the HV/MV substation, each a chain of up to
     ``MV_FEEDER_SUBSTATIONS`` secondary substations (an open MV ring, as cities run
     them); ``tree``: a binary tree of substations; ``star``: each on its own line."""
+    simbench_feeders: dict[str, str] = Field(default_factory=dict)
+    """Feeder name (``F<k>``) -> ``simbench:CODE``: that feeder is the SimBench LV grid
+    and its members (``city.simbench_feeder``), the others are generated."""
+
+    @model_validator(mode="after")
+    def _simbench_names(self) -> CitySpec:
+        names = {f"F{k}" for k in range(self.feeders)}
+        for name, source in self.simbench_feeders.items():
+            if name not in names:
+                raise ValueError(f"simbench_feeders: no feeder {name} (F0..F{self.feeders - 1})")
+            if not source.startswith("simbench:"):
+                raise ValueError(f"simbench_feeders: {name}: expected simbench:CODE")
+        return self
+
+    def __hash__(self) -> int:  # the dict field: hash the canonical JSON instead
+        return hash(self.model_dump_json())
 
     @property
     def households(self) -> int:
@@ -141,7 +158,20 @@ def _shape(hour: float) -> tuple[float, float]:
 
 def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
     """Feeder ``index`` of the city for one interval: a star of households under its
-    transformer, each a bid or two at prices between feed-in and retail."""
+    transformer, each a bid or two at prices between feed-in and retail; or the SimBench
+    grid the spec names for it."""
+    source = spec.simbench_feeders.get(f"F{index}")
+    if source is not None:
+        from voisin.city.simbench_feeder import simbench_city_feeder  # pandapower: lazily
+
+        return simbench_city_feeder(
+            source,
+            index,
+            interval,
+            seed=spec.seed,
+            import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
+            export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
+        )
     rng = np.random.default_rng([spec.seed, index])
     n = spec.households_per_feeder
     kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)

@@ -1,14 +1,17 @@
-"""``voisin ledger verify OUT`` on a city's folder: every ledger, and the links between.
+"""``voisin ledger verify OUT|URL`` on a city: every ledger, and the links between.
 
-The city ledger is verified first (``verify_ledger``: hashes, signatures, and its city
+The city's ledgers are a run's folder or a PostgreSQL database's schemas
+(``city.places``); the checks are the same. The city ledger is verified first
+(``verify_ledger``: hashes, signatures, and its city
 blocks' checks, ``ledger.city_checks``). Then for every feeder it links, in name
 order: the feeder ledger exists, and each linked block is there with that hash, for
 that interval, holding the city's price and allocation for that feeder (its
 ``upstream`` transaction equals the city clearing's numbers); then the feeder ledger is
 verified with its operator key and its newest block pinned to the last link (so a
-feeder ledger from another run, one cut short or one edited is named). A feeder folder
+feeder ledger from another run, one cut short or one edited is named). A feeder ledger
 the city ledger does not link is an error too. The first problem raises a
-``VerificationError`` naming the ledger file, the block and the transaction.
+``VerificationError`` naming the ledger (its file in the folder, its schema in the
+database), the block and the transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voisin.city.ledgers import CITY_LEDGER, FEEDERS, feeder_ledger
+from voisin.city.places import CITY_LEDGER, CityLedgers, city_ledgers
 from voisin.errors import InvalidInput, LedgerError, VerificationError
 from voisin.ledger import verify_ledger
 from voisin.ledger.store import open_store
@@ -35,13 +38,12 @@ class CityVerification:
     city_head: str
 
 
-def is_city(path: Path) -> bool:
-    """Whether ``path`` is a city run's folder."""
-    return path.is_dir() and (path / CITY_LEDGER).is_file()
+def is_city(place: str | Path) -> bool:
+    """Whether ``place`` is a city run's folder or database (``city.places``)."""
+    return city_ledgers(place).is_city()
 
 
-def _named(path: Path, out: Path, exc: LedgerError) -> VerificationError:
-    where = path.relative_to(out)
+def _named(where: str, exc: LedgerError) -> VerificationError:
     if isinstance(exc, VerificationError):
         return VerificationError(
             f"{where}: {exc.message}",
@@ -53,7 +55,7 @@ def _named(path: Path, out: Path, exc: LedgerError) -> VerificationError:
     return VerificationError(f"{where}: {exc.message}", rule=exc.code)
 
 
-def _city_links(path: Path) -> tuple[list[tuple[int, int, dict[str, Any]]], dict[str, Any]]:
+def _city_links(path: str | Path) -> tuple[list[tuple[int, int, dict[str, Any]]], dict[str, Any]]:
     """Every ``feeder_link`` (block, index, body) and each interval's allocation."""
     links: list[tuple[int, int, dict[str, Any]]] = []
     allocations: dict[str, Any] = {}
@@ -70,7 +72,9 @@ def _city_links(path: Path) -> tuple[list[tuple[int, int, dict[str, Any]]], dict
     return links, allocations
 
 
-def _feeder_blocks(path: Path) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]]]:
+def _feeder_blocks(
+    path: str | Path,
+) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]]]:
     """(hash, interval) of every block, and the ``upstream`` body of each block."""
     store = open_store(path, read_only=True)
     try:
@@ -89,16 +93,16 @@ def _feeder_blocks(path: Path) -> tuple[dict[int, tuple[str, str]], dict[int, di
 
 
 def _check_links(
-    out: Path,
+    place: CityLedgers,
     name: str,
     links: list[tuple[int, int, dict[str, Any]]],
     allocations: dict[str, Any],
 ) -> None:
-    path = feeder_ledger(out, name)
+    path = place.feeder(name)
     first_height, first_index, _ = links[0]
-    if not path.is_file():
+    if not place.has(name):
         raise VerificationError(
-            f"{path.relative_to(out)}: missing; the city ledger links it "
+            f"{place.shown(name)}: missing; the city ledger links it "
             f"(city block {first_height}, transaction {first_index})",
             height=first_height,
             index=first_index,
@@ -108,7 +112,7 @@ def _check_links(
     for city_height, city_index, link in links:
         height = link["height"]
         interval = link["interval"]
-        where = f"{path.relative_to(out)}: block {height}"
+        where = f"{place.shown(name)}: block {height}"
         linked = f"(city block {city_height}, transaction {city_index})"
         if blocks.get(height) != (link["block_hash"], interval):
             raise VerificationError(
@@ -130,37 +134,39 @@ def _check_links(
 
 
 def verify_city(
-    out: Path, *, operator: str | None = None, head_hash: str | None = None
+    out: str | Path | CityLedgers, *, operator: str | None = None, head_hash: str | None = None
 ) -> CityVerification:
-    """Verify a city folder (module docstring); raise at the first problem.
-    ``operator`` and ``head_hash`` pin the city ledger's operator key and newest block."""
-    city = out / CITY_LEDGER
-    if not is_city(out):
-        raise InvalidInput(f"{out} is not a city run's folder (no {CITY_LEDGER})", code="no-city")
+    """Verify a city's ledgers at ``out``, a run's folder or a database URL (module
+    docstring); raise at the first problem. ``operator`` and ``head_hash`` pin the city
+    ledger's operator key and newest block."""
+    place = city_ledgers(out)
+    if not place.is_city():
+        raise InvalidInput(
+            f"{out} is not a city run's folder or database (no {CITY_LEDGER}, no schema city)",
+            code="no-city",
+        )
+    city = place.city
     try:
         report = verify_ledger(city, operator=operator, head_hash=head_hash)
     except LedgerError as exc:
-        raise _named(city, out, exc) from None
+        raise _named(place.shown(), exc) from None
     links, allocations = _city_links(city)
     by_feeder: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
     for item in links:
         by_feeder.setdefault(item[2]["feeder"], []).append(item)
-    present = {p.name for p in (out / FEEDERS).iterdir()} if (out / FEEDERS).is_dir() else set()
-    for extra in sorted(present - set(by_feeder)):
+    for extra in place.unlinked(set(by_feeder)):
         raise VerificationError(
-            f"{FEEDERS}/{extra}: a feeder ledger the city ledger does not link",
-            rule="feeder-link",
+            f"{extra}: a feeder ledger the city ledger does not link", rule="feeder-link"
         )
     blocks = report.blocks
     for name in sorted(by_feeder):
         found = by_feeder[name]
-        _check_links(out, name, found, allocations)
-        path = feeder_ledger(out, name)
+        _check_links(place, name, found, allocations)
         last = found[-1][2]
         try:
             blocks += verify_ledger(
-                path, operator=last["operator"], head_hash=last["block_hash"]
+                place.feeder(name), operator=last["operator"], head_hash=last["block_hash"]
             ).blocks
         except LedgerError as exc:
-            raise _named(path, out, exc) from None
+            raise _named(place.shown(name), exc) from None
     return CityVerification(len(by_feeder), blocks, len(links), report.head_hash)

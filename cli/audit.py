@@ -8,7 +8,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from voisin.cli.ledger_proof import existing_ledger
+from voisin.cli.ledger_proof import existing_ledger, shown
+from voisin.errors import InvalidInput
 from voisin.market.audit import COLUMNS, AuditReport, audit_ledger
 
 _SHORT = {
@@ -45,7 +46,15 @@ def run_audit(
     """Re-clear ``db`` (a city ledger from its curves: ``city.audit``), then print the
     table and a verdict (``show_audit``)."""
     from voisin.city.audit import audit_city_ledger, is_city_ledger
+    from voisin.city.places import city_ledgers
 
+    place = city_ledgers(db)
+    if place.is_city():  # a folder or database of many ledgers: say which to name
+        raise InvalidInput(
+            f"{shown(db)} holds a city's ledgers; audit one at a time: the city's "
+            f"{shown(place.city)}, a feeder's {shown(place.feeder('F0'))} (F0, F1, ...)",
+            code="city-ledgers",
+        )
     source = existing_ledger(db)
     audit = audit_city_ledger if is_city_ledger(source) else audit_ledger
     report = audit(source, operator=operator, head_hash=head)

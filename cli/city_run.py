@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -21,21 +20,25 @@ def simulate_city(
     overwrite: bool,
     quiet: bool,
     console: Console,
+    ledger: str | None = None,
 ) -> int:
-    """Run the city, one Rich bar over every feeder-interval, then its totals."""
-    from voisin.city.ledgers import CITY_LEDGER, FEEDERS
+    """Run the city, one Rich bar over every feeder-interval, then its totals. With
+    ``ledger`` (a ``postgresql://`` URL) the ledgers go to that database's schemas."""
+    from voisin.city.places import city_ledgers
     from voisin.city.run import RESULT_FILE, dask_client, run_city, verify_run
     from voisin.city.scenario import read_city
+    from voisin.ledger.store import is_database_url
 
     spec = read_city(source)
     if workers < 1:
         raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
-    written = [out / RESULT_FILE, out / CITY_LEDGER.parent, out / FEEDERS]
-    for target in written:
-        if target.exists() and not overwrite:
-            raise InvalidInput(f"{target} exists; pass --overwrite to replace it", code="exists")
-    for target in written[1:]:  # a run of fewer feeders must not leave other ledgers
-        shutil.rmtree(target, ignore_errors=True)
+    if ledger is not None and not is_database_url(ledger):
+        raise InvalidInput(f"--ledger {ledger}: expected a postgresql:// URL", code="bad-ledger")
+    result = out / RESULT_FILE
+    if result.exists() and not overwrite:
+        raise InvalidInput(f"{result} exists; pass --overwrite to replace it", code="exists")
+    place = city_ledgers(ledger or out)
+    place.claim(overwrite=overwrite)
     columns = (
         TextColumn("[bold]feeder-intervals, then feeder ledgers"),
         BarColumn(),
@@ -45,14 +48,19 @@ def simulate_city(
     total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
     with dask_client(workers, scheduler) as client:
         if quiet:
-            report = run_city(spec, out, client, verify=False)
+            report = run_city(spec, out, client, verify=False, ledgers=ledger)
         else:
             with Progress(*columns, console=console) as progress:
                 task = progress.add_task("feeders", total=total)
                 report = run_city(
-                    spec, out, client, lambda n: progress.update(task, advance=n), verify=False
+                    spec,
+                    out,
+                    client,
+                    lambda n: progress.update(task, advance=n),
+                    verify=False,
+                    ledgers=ledger,
                 )
-    report = verify_run(report, out)  # the cluster is closed: nothing starves its loop
+    report = verify_run(report)  # the cluster is closed: nothing starves its loop
     table = Table(title=f"city {spec.name}: {spec.feeders} feeders, {spec.households} households")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -67,7 +75,7 @@ def simulate_city(
             f"{spec.households * report.intervals / report.seconds:.0f}",
         ),
         ("result", str(report.path)),
-        ("ledgers", f"{out / CITY_LEDGER}, {out / FEEDERS}/F<k>/ledger.sqlite"),
+        ("ledgers", place.described()),
         (
             "ledgers verified",
             f"city and {report.verified.feeders} feeders, {report.verified.blocks} blocks"

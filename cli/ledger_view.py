@@ -22,10 +22,10 @@ def show_verify(
     city run's folder is verified whole: every ledger and the links between them."""
     from voisin.city.verify import is_city, verify_city
 
-    if is_city(Path(db)):
-        city = verify_city(Path(db), operator=operator, head_hash=head)
+    if is_city(db):
+        city = verify_city(db, operator=operator, head_hash=head)
         console.print(
-            f"[bold green]verified[/] city {db}: the city ledger and {city.feeders} feeder "
+            f"[bold green]verified[/] city {shown(db)}: the city ledger and {city.feeders} feeder "
             f"ledgers, {city.blocks} blocks, {city.links} links to feeder blocks, each "
             f"feeder at the city's allocation; city head {city.city_head[:16]}",
             highlight=False,

@@ -76,7 +76,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--ledger",
         help="keep the ledger in PostgreSQL (postgresql://USER@HOST:PORT/DB) instead of "
-        "OUT/ledger.sqlite",
+        "OUT/ledger.sqlite; with --city every ledger, one schema each",
     )
     p.add_argument(
         "--city",
@@ -230,6 +230,7 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
             overwrite=args.overwrite,
             quiet=args.quiet,
             console=console,
+            ledger=args.ledger,
         )
     config = parse(
         SimulationConfig,

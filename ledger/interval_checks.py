@@ -174,10 +174,13 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
     try:
         net = float(clearing["grid_import_kwh"]) - float(clearing["grid_export_kwh"])
         rest = float(clearing.get("rest_kwh", 0.0))
+        losses = float(clearing.get("losses_kwh", 0.0))
     except (KeyError, TypeError, ValueError):
         raise Violation(index, "clearing", "the grid exchange is missing") from None
-    if rest and TxKind.UPSTREAM.value not in by_kind:
-        raise Violation(index, "clearing", "a rest in the exchange outside a city's feeder")
+    if (rest or losses) and TxKind.UPSTREAM.value not in by_kind:
+        raise Violation(
+            index, "clearing", "a rest or losses in the exchange outside a city's feeder"
+        )
     if abs(net - rest - (imported - exported)) > GRID_TOTAL_KWH:
         raise Violation(
             index,
@@ -186,7 +189,7 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
             f"grid {imported - exported} kWh",
         )
     if TxKind.UPSTREAM.value in by_kind:
-        _upstream(interval, net, _one(by_kind, TxKind.UPSTREAM, "a clearing block"))
+        _upstream(interval, net + losses, _one(by_kind, TxKind.UPSTREAM, "a clearing block"))
     state.closed.add(interval)
     state.cleared[interval] = trades
 

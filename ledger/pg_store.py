@@ -13,11 +13,13 @@ exactly what was signed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from voisin import faults
 from voisin.errors import LedgerError
@@ -42,13 +44,72 @@ _SCHEMA = (
 )
 
 
+_SEARCH_PATH = "-csearch_path="
+
+
 def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages (with the schema it selects, if any)."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     info.pop("password", None)
     port = f":{info['port']}" if info.get("port") else ""
     user, host, name = info.get("user", ""), info.get("host", ""), info.get("dbname", "")
-    return f"postgresql://{user}@{host}{port}/{name}"
+    schema = schema_of(url)
+    selected = f"?options={quote(_SEARCH_PATH + schema)}" if schema else ""
+    return f"postgresql://{user}@{host}{port}/{name}{selected}"
+
+
+def in_schema(url: str, schema: str) -> str:
+    """``url`` with its ledger in ``schema`` of the same database: libpq's own
+    ``options=-csearch_path=SCHEMA``, so the URL works with any PostgreSQL client and the
+    store (which reads and writes ``current_schema()``) needs nothing else. Schema names
+    are kept to lower-case letters, digits and ``_``, which need no quoting."""
+    if not schema or not all(c.islower() or c.isdigit() or c == "_" for c in schema):
+        raise LedgerError(f"{schema!r} is not a ledger schema name", code="bad-ledger")
+    if schema_of(url) is not None or "options=" in url:
+        raise LedgerError(f"{redacted(url)} already sets its options", code="bad-ledger")
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options={quote(_SEARCH_PATH + schema)}"
+
+
+def schema_of(url: str) -> str | None:
+    """The schema ``url`` selects with ``in_schema``'s option, None if it selects none."""
+    options = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
+    for option in str(options).split():
+        if option.startswith(_SEARCH_PATH):
+            return option[len(_SEARCH_PATH) :]
+    return None
+
+
+def ledger_schemas(url: str) -> list[str]:
+    """The schemas of ``url``'s database that hold a voisin ledger, by name."""
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            rows = db.execute(
+                "SELECT table_schema FROM information_schema.tables "
+                "WHERE table_name = 'voisin_meta' ORDER BY table_schema"
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise LedgerError(
+            f"cannot open {redacted(url)}: {str(exc).strip().splitlines()[0]}", code="no-ledger"
+        ) from None
+    return [str(row[0]) for row in rows]
+
+
+def fresh_schemas(url: str, *, drop: Sequence[str], create: Sequence[str] = ()) -> None:
+    """Drop the schemas ``drop`` with all they hold, then create ``create`` empty, in
+    one transaction of ``url``'s database."""
+    try:
+        with psycopg.connect(url, autocommit=True) as db, db.transaction():
+            for schema in drop:
+                dropped = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                db.execute(dropped.format(sql.Identifier(schema)))
+            for schema in create:
+                db.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    except psycopg.Error as exc:
+        raise LedgerError(
+            f"cannot prepare {redacted(url)}: {str(exc).strip().splitlines()[0]}",
+            code="write-failed",
+        ) from None
 
 
 class PostgresStore:

@@ -199,6 +199,7 @@ def clearing(result: ClearingResult, market_hash: str = "") -> Transaction:
             "curtailment_eur",
             "rest_kwh",
             "import_credit_eur_per_kwh",
+            "losses_kwh",
             "physics",
         },
     )

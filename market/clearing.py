@@ -56,6 +56,13 @@ BusPower = Mapping[str, tuple[float, float]]
 """Per bus, (P kW, Q kvar) injected into it (negative: drawn from it)."""
 
 
+def _losses_in_exchange(outcome: Outcome, out: Published) -> float:
+    """What the LP's exchange at the transformer carries beyond the published net import:
+    the feeder's losses (0 on a transport feeder)."""
+    exchange = float(outcome.values("grid_import").sum() - outcome.values("grid_export").sum())
+    return clean(exchange - (out.grid_import_kwh - out.grid_export_kwh), 9)
+
+
 def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
     require_unique_ids(bids)
     buses = set(grid.buses)
@@ -341,5 +348,6 @@ def clear(
         shed_kwh=_by_participant(ordered, out.shed_kwh),
         curtailment_eur=out.curtailment_eur,
         rest_kwh=clean(rest_in_exchange(outcome), 9),
+        losses_kwh=_losses_in_exchange(outcome, out) if upstream is not None else 0.0,
         physics=grid_state(grid, net, outcome, conditions),
     )

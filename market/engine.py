@@ -93,7 +93,8 @@ def _cut(
     raise ClearingError("the thermal limits did not settle", code="clearing-failed")
 
 
-def _loss_point(program: Program, solution: Solution) -> LossPoint:
+def loss_point(program: Program, solution: Solution) -> LossPoint:
+    """The flows of ``solution`` as the point the next pass linearises its losses at."""
     trafo = solution.values(program, "trafo")
     trafo_q = solution.values(program, "trafo_q")
     return LossPoint(
@@ -120,7 +121,7 @@ def run_interval(
     program, solution, cond = _cut(book, net, cond, backend, None)
     if net.physics is not None:
         for _ in range(cond.loss_passes - 1):
-            cond = replace(cond, losses=_loss_point(program, solution))
+            cond = replace(cond, losses=loss_point(program, solution))
             program, solution, cond = _cut(book, net, cond, backend, solution.basis)
     prices = choose_prices(
         program,

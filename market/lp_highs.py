@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from functools import cache
 
 import highspy
 import numpy as np
@@ -66,9 +65,10 @@ class Solution:
         return self.row_dual[program.rows(name)]
 
 
-@cache
 def new_highs() -> highspy.Highs:
-    """A HiGHS instance that prints nothing.
+    """A new HiGHS instance that prints nothing (never a shared one: an instance keeps
+    its model, basis and options, so a cached one made a solve depend on whatever the
+    process solved before, and a ``Session`` lose its model to the next solve).
 
     The library writes a copyright banner to the process's stdout (file descriptor 1,
     below Python) the first time an instance is made; `voisin market clear` prints JSON

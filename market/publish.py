@@ -143,9 +143,10 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
     voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
     fees = _wheeling_fees(book, net, outcome, cleared, first)
-    market_losses = round(
+    market_losses = round(  # the LP's exchange less what crosses it in bids and rest
         float(outcome.values("grid_import")[0] - outcome.values("grid_export")[0])
-        - float(raw[~sell].sum() - raw[sell].sum()),
+        - float(raw[~sell].sum() - raw[sell].sum())
+        - rest_in_exchange(outcome),
         ENERGY_DECIMALS,
     )
     exchange = net_import + (market_losses if net.physics is not None else 0.0)

@@ -245,6 +245,11 @@ class ClearingResult(BaseModel):
     positions left unmatched that cross the transformer inside the grid exchange,
     priced at the city's price; the grid trades carry the rest of the exchange. On a
     lone feeder the retailer takes them outside the market, and this is 0."""
+    losses_kwh: float = 0.0
+    """A city's physical feeder: the kWh its lines and transformer lose, which cross the
+    transformer inside the exchange the city allocated it but in no trade, so the
+    exchange is ``grid_import_kwh - grid_export_kwh + losses_kwh``. 0 elsewhere (a lone
+    feeder's retailer meets its losses outside the market)."""
     physics: GridState | None = None
 
     @model_serializer(mode="wrap")
@@ -257,6 +262,7 @@ class ClearingResult(BaseModel):
             "green_premium_eur_per_kwh",
             "curtailment_eur",
             "rest_kwh",
+            "losses_kwh",
         ):
             if getattr(self, name) == 0:
                 data.pop(name, None)

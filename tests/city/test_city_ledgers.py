@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voisin.city.audit import audit_city_ledger
-from voisin.city.ledgers import CITY_LEDGER, feeder_ledger, write_city_ledger
+from voisin.city.ledgers import write_city_ledger
+from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import run_city
 from voisin.city.scenario import CitySpec
 from voisin.city.verify import verify_city

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voisin.city.ledgers import CITY_LEDGER, feeder_ledger
+from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import dask_client, run_city
 from voisin.city.scenario import CitySpec
 

@@ -183,3 +183,23 @@ def test_curve_equals_the_feeder_lp_with_its_exchange_pinned(seed: int) -> None:
         for x in [*curve.exchange_kwh, *rng.uniform(low, high, 4)]:
             pinned = run_interval(market.book, free, replace(market.conditions, exchange_kwh=x))
             assert pinned.solution.objective == pytest.approx(curve.value_at(x), abs=1e-7)
+
+
+def test_two_feeders_searched_at_once_keep_their_own_solver() -> None:
+    """Each feeder's search keeps its own HiGHS instance: a second feeder's search
+    started meanwhile leaves the first one's answers those of a search run alone (a
+    process-wide shared instance once handed the first search the second's model)."""
+    from voisin.city.residual import Responder
+    from voisin.city.run import _market
+    from voisin.city.scenario import CitySpec
+
+    spec = CitySpec(name="two", feeders=2, households_per_feeder=4, intervals=1, seed=3)
+    interval = spec.interval_list()[0].id
+    alone = [Responder(_market(spec, k, interval)) for k in range(2)]
+    expected = [[search(p) for p in (0.05, 0.2, 0.5)] for search in alone]
+    first = Responder(_market(spec, 0, interval))
+    answers = [first(0.05)]
+    second = Responder(_market(spec, 1, interval))
+    answers += [first(0.2), second(0.05), first(0.5)]
+    assert answers[:2] + answers[3:] == expected[0]
+    assert answers[2] == expected[1][0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +38,6 @@ from voisin.protocol import (
 from voisin.protocol.envelope import sign_bid
 from voisin.protocol.merkle import root_from_hashes
 
-from .pg_server import postgres_server
 from .stores import BACKENDS, StoredLedger
 
 
@@ -314,28 +312,6 @@ def append_unchecked(
             EncodedBlock(height, sha256_hex(data), data.decode(), operator.sign(data), tuple(rows))
         )
     return height
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """A real PostgreSQL server for this test process (``pg_server.postgres_server``)."""
-    try:
-        with postgres_server() as url:
-            yield url
-    except RuntimeError as exc:
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
-
-
-@pytest.fixture
-def pg_url(pg_server: str, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database on the test server, named after the test."""
-    import psycopg
-
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
-    with psycopg.connect(pg_server, autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        db.execute(f'CREATE DATABASE "{name}"')
-    return pg_server.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=BACKENDS)

@@ -79,3 +79,16 @@ def postgres_server() -> Iterator[str]:
             check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def new_database(server_url: str, name: str, *, template: str | None = None) -> str:
+    """The URL of a new database ``name`` on the server at ``server_url`` (replacing one
+    of that name), empty or a copy of database ``template`` (which nobody may be
+    connected to)."""
+    import psycopg
+
+    copied = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(server_url, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        db.execute(f'CREATE DATABASE "{name}"{copied}')
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -183,3 +183,30 @@ def test_five_bus_cable_limit_curtails_inflexible_pv() -> None:
     for bus, u in {"A": 1.025, "B": 1.05, "C": 1.075, "D": 1.025}.items():
         assert voltage[bus] == pytest.approx(math.sqrt(u), abs=1e-7), bus
     assert result.physics.transformer_p_kw == pytest.approx(-10.0, abs=1e-7)  # type: ignore[union-attr]
+
+
+def test_a_city_feeder_exports_its_rest_less_the_line_loss() -> None:
+    """R - A, 10 kWh of inflexible PV at A asking 0.10 and nobody buying, on a city's
+    feeder allocated an export of 9.9375 kWh at a city price of 0.20, two loss passes.
+    The loss of 10 kW over the line is r P^2 / vn^2 = 0.1 * 10^2 / 0.4^2 W = 62.5 W
+    over the squared voltage at A, which the export lifts to at most 1 + 0.00125 * 10:
+    between 0.0617 and 0.0625 kWh. What reaches R less the loss is the allocation; what
+    the feeder cannot send is curtailed (at the export price, 0.05); all of it unmatched
+    (the rest). Welfare = 0.20 * 9.9375 - 0.05 * curtailed, the LP's objective (the
+    losses once counted the rest a second time, and the welfare said 3.99)."""
+    from voisin.market.upstream import Upstream
+
+    result = clear(
+        [_bid("pv", "A", "sell", 10.0, 0.10, inflexible=True)],
+        _grid([("R", "A", STRONG_KA)]),
+        INTERVAL,
+        rules=MarketRules(loss_passes=2, voltage_margin_pu=0.0),
+        minutes=60,
+        upstream=Upstream(0.20, -9.9375),
+    )
+    curtailed = sum(result.curtailed_kwh.values())
+    assert 0.0617 <= result.losses_kwh <= 0.0625
+    assert result.grid_export_kwh - result.losses_kwh == pytest.approx(9.9375, abs=1e-9)
+    assert -result.rest_kwh + curtailed == pytest.approx(10.0, abs=1e-9)
+    assert result.grid_export_kwh == pytest.approx(-result.rest_kwh, abs=1e-9)
+    assert result.welfare_eur == pytest.approx(0.20 * 9.9375 - 0.05 * curtailed, abs=1e-8)

@@ -1,0 +1,88 @@
+"""A SimBench LV grid as one feeder of a city (``"simbench_feeders": {"F1":
+"simbench:CODE"}`` in a city file).
+
+The feeder is the physical grid ``voisin simulate --grid simbench:CODE`` runs on (its
+cables, transformer, voltage band: ``grid.simbench_grids``), with the same members
+(``agents.simbench_scenario``: each load a home, a PV system on the first home of its
+bus, else a plant of its own). Each member bids its interval's net position from
+SimBench's own profiles for the day, inflexible, as a generated household does, at a
+seeded limit between feed-in and retail; storage is not bid (it has no state carried
+between a city's independent intervals). The SimBench grid is loaded once per process
+and day (``functools.cache``): every interval's task of a feeder rebuilds its bids
+from the cached profiles.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import numpy as np
+
+from voisin.agents.simbench_scenario import homes_of
+from voisin.city.feeders import CityFeeder
+from voisin.errors import InvalidInput
+from voisin.grid.simbench_grids import SimbenchFeeder, simbench_feeder
+from voisin.protocol import Bid, Grid
+from voisin.protocol.interval import Interval
+
+
+@cache
+def _loaded(
+    source: str, day: date, minutes: int, import_eur: float, export_eur: float
+) -> SimbenchFeeder:
+    return simbench_feeder(
+        source,
+        [day],
+        minutes=minutes,
+        import_price_eur_per_kwh=import_eur,
+        export_price_eur_per_kwh=export_eur,
+    )
+
+
+def simbench_city_feeder(
+    source: str,
+    index: int,
+    interval: Interval,
+    *,
+    seed: int,
+    import_price_eur_per_kwh: float,
+    export_price_eur_per_kwh: float,
+) -> CityFeeder:
+    """Feeder ``index`` of a city as SimBench grid ``source`` for one interval."""
+    found = _loaded(
+        source,
+        interval.start.date(),
+        interval.minutes,
+        import_price_eur_per_kwh,
+        export_price_eur_per_kwh,
+    )
+    try:
+        at = found.interval_starts.index(interval.start)
+    except ValueError:
+        raise InvalidInput(
+            f"{source} has no profile for {interval.id}", code="bad-interval"
+        ) from None
+    step = np.random.default_rng([seed, index, int(interval.start.timestamp())])
+    bids = []
+    for h, (_, (load, pv, _storage)) in enumerate(sorted(homes_of(found).items())):
+        made = sum(unit.energy_kwh[at] for unit in pv)
+        used = load.energy_kwh[at] if load is not None else 0.0
+        kwh = round(float(abs(made - used)), 3)
+        price = round(float(step.uniform(export_price_eur_per_kwh, import_price_eur_per_kwh)), 3)
+        if kwh < 0.001:
+            continue
+        bus = (load or pv[0]).bus
+        bids.append(
+            Bid(
+                bid_id=f"f{index}-s{h}",
+                participant=f"p-f{index}-s{h}",
+                bus=bus,
+                interval=interval.id,
+                side="sell" if made > used else "buy",
+                segments=({"energy_kwh": kwh, "price_eur_per_kwh": price},),
+                inflexible=True,
+            )
+        )
+    grid: Grid = found.grid
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}")
