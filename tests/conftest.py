@@ -37,12 +37,20 @@ def _module_fixture_group(item: pytest.Item) -> str | None:
     return None
 
 
+def _grouped_or_slow(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("xdist_group", "slow"))
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On several workers (`-n auto --dist loadgroup`), the tests that share an expensive
     per-process thing run on one worker, so it is made once: the default day and the
     recorded run (session fixtures), the SimBench nets (``voisin.grid.simbench_net``
-    reads each once per process), and each module's module-scoped fixtures."""
+    reads each once per process), and each module's module-scoped fixtures. xdist hands
+    out the groups first (largest first), then single tests in collection order; the
+    ``slow`` ones are moved to the front of those, so that the run does not end with one
+    worker on a 10-25 s process test and the other idle. Only when distributing: in one
+    process the modules' order is kept, so their fixtures are made once."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         shared = [group for name, group in SHARED_SESSION_FIXTURES.items() if name in names]
@@ -54,3 +62,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             group = _module_fixture_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    if config.getoption("dist", "no") != "no":  # stable: a group's tests keep their order
+        items.sort(key=lambda item: not _grouped_or_slow(item))
