@@ -61,8 +61,9 @@ def test_money_balances_and_the_community_saves(small_run) -> None:
 
 
 @pytest.mark.slow
-def test_same_seed_same_ledger_bytes(tmp_path: Path) -> None:
-    a = run_simulation(SimulationConfig(out=tmp_path / "a", **SMALL))
+def test_same_seed_same_ledger_bytes(small_run, tmp_path: Path) -> None:
+    """The module's run against a second one in another folder and a third, other seed."""
+    a = small_run
     b = run_simulation(SimulationConfig(out=tmp_path / "b", **SMALL))
     c = run_simulation(SimulationConfig(out=tmp_path / "c", seed=8, **SMALL))
     bytes_a = a.ledger_path.read_bytes()
