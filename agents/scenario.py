@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -117,7 +118,14 @@ class Scenario:
     charges: NetworkCharges = NetworkCharges()
     """Network charges and levies on local energy (their sum is the grid's local charge)
     and each connection's fixed part per day, for the bills."""
+    own_fixed_eur_per_day: Mapping[str, float] = field(default_factory=dict)
+    """By participant id, the connections whose tariff names another fixed part per day
+    than ``charges``' (for the bills)."""
     _by_id: dict[str, Member] = field(init=False, repr=False)
+
+    def fixed_eur_per_day_of(self, participant_id: str) -> float:
+        """What ``participant_id``'s connection costs per day with or without a market."""
+        return self.own_fixed_eur_per_day.get(participant_id, self.charges.fixed_eur_per_day)
 
     def __post_init__(self) -> None:
         by_id: dict[str, Member] = {}

@@ -131,6 +131,11 @@ def build_scenario(file: ScenarioFile) -> Scenario:
     schools += [ids[t.name] for t in file.members if t.kind == "school"]
     if schools and "school" not in ids:
         ids["school"] = schools[0]
+    tariff_of = {  # the generated members take the household and school tariffs
+        m.id: "school" if m.participant.kind is ParticipantKind.SCHOOL else "household"
+        for m in members
+    }
+    tariff_of.update({ids[t.name]: t.tariff for t in file.members})
     members += [_member(t, file, ids) for t in file.members]
     return Scenario(
         grid=grid,
@@ -141,7 +146,21 @@ def build_scenario(file: ScenarioFile) -> Scenario:
         school_calendar=calendar,
         name=file.name,
         charges=file.network.charges(),
+        own_fixed_eur_per_day=_own_fixed(file, tariff_of),
     )
+
+
+def _own_fixed(file: ScenarioFile, tariff_of: dict[str, str]) -> dict[str, float]:
+    """By participant id, the fixed parts per day their tariffs name where they differ
+    from the community's (``tariff_of``: participant id -> tariff table name)."""
+    community = file.network.charges()
+    own = {}
+    for participant, name in sorted(tariff_of.items()):
+        table = file.tariffs.get(name)
+        fixed = table.charges(community).fixed_eur_per_day if table else None
+        if fixed is not None and fixed != community.fixed_eur_per_day:
+            own[participant] = fixed
+    return own
 
 
 def replayed_profiles(

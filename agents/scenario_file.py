@@ -96,9 +96,9 @@ class NetworkTable(BaseModel):
 
 class TariffTable(BaseModel):
     """A tariff: retail and feed-in prices and, where its members' connections owe
-    other charges on local kWh than the community's ``[network]`` (the school on
-    another connection level, a preset per group), their own: a ``network`` preset,
-    each figure overridable. The fixed part per day stays the community's."""
+    other charges than the community's ``[network]`` (the school on another connection
+    level, a preset per group), their own: a ``network`` preset, each figure
+    overridable, the fixed part per day included."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -107,6 +107,7 @@ class TariffTable(BaseModel):
     network: PresetName | None = None
     local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    fixed_eur_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _a_tariff(self) -> TariffTable:
@@ -116,13 +117,13 @@ class TariffTable(BaseModel):
         return self
 
     def charges(self, community: NetworkCharges) -> NetworkCharges:
-        """This tariff's charges on local energy: its preset (else the community's),
-        with its own figures."""
+        """This tariff's charges on local energy and its fixed part: its preset (else
+        the community's), with its own figures."""
         base = community if self.network is None else PRESETS[self.network]
         given = {
             k: v
             for k, v in self.model_dump(
-                include={"local_network_eur_per_kwh", "levies_eur_per_kwh"}
+                include={"local_network_eur_per_kwh", "levies_eur_per_kwh", "fixed_eur_per_day"}
             ).items()
             if v is not None
         }

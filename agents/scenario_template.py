@@ -68,6 +68,7 @@ export_eur_per_kwh = 0.08
 # network = "fr-acc"
 # local_network_eur_per_kwh = 0.02
 # levies_eur_per_kwh = 0.03
+# fixed_eur_per_day = 1.20
 
 # Members listed by hand join the generated ones. Keys derive from the seed and the name.
 # [[members]]

@@ -14,7 +14,7 @@ ledger figures reported are recomputed from the written ledger
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from voisin.ledger import Settlement
@@ -154,11 +154,13 @@ class Accounts:
                 r.import_kwh * tariff.import_eur_per_kwh - r.export_kwh * tariff.export_eur_per_kwh
             )
 
-    def add_fixed(self, fixed_eur_per_day: float, days: float) -> None:
-        """Every connection's fixed part over ``days``, on the bill and the baseline."""
-        for bill in self.bills.values():
-            bill.fixed_eur += fixed_eur_per_day * days
-            bill.baseline_eur += fixed_eur_per_day * days
+    def add_fixed(self, fixed_eur_per_day: Callable[[str], float], days: float) -> None:
+        """Every connection's fixed part over ``days`` (``fixed_eur_per_day`` of its
+        participant id), on the bill and the baseline."""
+        for participant, bill in self.bills.items():
+            fixed = fixed_eur_per_day(participant) * days
+            bill.fixed_eur += fixed
+            bill.baseline_eur += fixed
 
     def by_group(self) -> dict[str, tuple[int, float, float, float]]:
         """Group -> (members, bill EUR, baseline EUR, local charges EUR), by group name."""

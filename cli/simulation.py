@@ -304,9 +304,7 @@ def run_simulation(
                 on_interval(interval, result)
         report.ledger_height = ledger.height
         report.rejected = dict(operator.rejections.by_code)
-    report.accounts.add_fixed(
-        scenario.charges.fixed_eur_per_day, report.intervals * run.minutes / 1440
-    )
+    report.accounts.add_fixed(scenario.fixed_eur_per_day_of, report.intervals * run.minutes / 1440)
 
     verified = verify_ledger(path)
     report.verified = verified.balances_ok

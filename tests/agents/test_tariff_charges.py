@@ -64,3 +64,13 @@ def test_the_registration_bytes_carry_a_charge_only_when_named() -> None:
     assert own_charges([plain]) == {}
     assert named.tariff.local_charge_or(0.072) == 0.0
     assert plain.tariff.local_charge_or(0.072) == 0.072
+
+
+def test_a_tariffs_fixed_part_is_its_own_or_its_presets() -> None:
+    """The fixed part per day follows the same rule as the charges: the tariff's figure,
+    else its preset's, else the community's."""
+    assert _table().charges(FR).fixed_eur_per_day == PRESETS["fr-acc"].fixed_eur_per_day
+    own_preset = _table(network="de-sharing").charges(FR)
+    assert own_preset.fixed_eur_per_day == PRESETS["de-sharing"].fixed_eur_per_day
+    assert _table(fixed_eur_per_day=1.2).charges(FR).fixed_eur_per_day == 1.2
+    assert _table(fixed_eur_per_day=1.2).tariff(FR) == _table().tariff(FR)  # not registered

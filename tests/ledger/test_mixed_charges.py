@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.money import assert_bills_balance
 from voisin.agents.network_tariffs import PRESETS
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationConfig, SimulationReport, run_simulation
@@ -39,6 +40,7 @@ import_eur_per_kwh = 0.25
 export_eur_per_kwh = 0.08
 local_network_eur_per_kwh = 0.02
 levies_eur_per_kwh = 0.03
+fixed_eur_per_day = 1.2
 """
 
 
@@ -101,19 +103,13 @@ def test_money_balances_with_each_buyers_charge(mixed: SimulationReport) -> None
     """bills = grid legs - imbalance + rent + fees + local charges + fixed parts, the
     school's bill carrying 0.05 per p2p kWh it bought, a household's 0.072."""
     acc = mixed.accounts
-    bills = sum(b.total_eur for b in acc.bills.values())
-    imbalance = sum(b.imbalance_eur for b in acc.bills.values())
-    fixed = sum(b.fixed_eur for b in acc.bills.values())
-    assert bills == pytest.approx(
-        acc.grid_legs_eur
-        - imbalance
-        + acc.congestion_rent_eur
-        + acc.wheeling_fees_eur
-        + acc.local_charges_eur
-        + fixed,
-        abs=1e-6,
-    )
-    assert acc.congestion_rent_eur >= -1e-6
+    assert_bills_balance(acc)
+    days = mixed.intervals * SMALL["minutes"] / 1440  # type: ignore[operator]
+    fixed = {pid: bill.fixed_eur for pid, bill in acc.bills.items()}
+    assert fixed.pop(_school()) == pytest.approx(1.2 * days)  # its tariff's own fixed part
+    household = PRESETS["fr-acc"].fixed_eur_per_day * days
+    assert fixed
+    assert all(v == pytest.approx(household) for v in fixed.values())
     assert acc.own_charges == 1
     school = acc.bills[_school()]
     bought = sum(
