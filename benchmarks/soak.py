@@ -32,6 +32,7 @@ import zmq
 from voisin.agents import default_neighbourhood
 from voisin.cli.live import child_command, free_port
 from voisin.ledger import SqliteStore
+from voisin.ledger.store import sqlite_files
 from voisin.meters import Meter
 from voisin.protocol import Bid, TxKind, canonical_bytes
 from voisin.protocol.envelope import decode_reply, seal, seal_bid, sign_bid
@@ -211,8 +212,8 @@ def main() -> None:
         return
     args.folder.mkdir(parents=True, exist_ok=True)
     ledger = args.folder / "ledger.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
+    for stale in sqlite_files(ledger):
+        stale.unlink(missing_ok=True)
     port = free_port()
     router, pub = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
     began = time.monotonic()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voisin.errors import InvalidInput, LedgerError
-from voisin.ledger.store import is_database_url
+from voisin.ledger.store import is_database_url, sqlite_files
 
 CITY_LEDGER = Path("city") / "ledger.sqlite"
 FEEDERS = "feeders"
@@ -63,7 +63,7 @@ class FolderLedgers:
         """An empty place for the city's ledger (``name`` None) or a feeder's."""
         path = self.city if name is None else self.feeder(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for stale in sqlite_files(path):
             stale.unlink(missing_ok=True)
 
     def claim(self, *, overwrite: bool) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from voisin.errors import InvalidInput
 from voisin.ledger.sealed import SEALED_FILE
+from voisin.ledger.store import sqlite_files
 
 
 def claim_ledger(path: Path, *, overwrite: bool) -> Path:
@@ -28,8 +29,7 @@ def claim_ledger(path: Path, *, overwrite: bool) -> Path:
                 "or --out to write elsewhere",
                 code="ledger-exists",
             )
-        companions = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
-        for old in [*companions, path.parent / SEALED_FILE]:  # its sealed boxes too
+        for old in [*sqlite_files(path), path.parent / SEALED_FILE]:  # its sealed boxes too
             try:
                 old.unlink(missing_ok=True)
             except OSError as exc:

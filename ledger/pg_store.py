@@ -47,6 +47,11 @@ _SCHEMA = (
 _SEARCH_PATH = "-csearch_path="
 
 
+def _first_line(exc: psycopg.Error) -> str:
+    """A server or libpq error as one line of a message (they run to several)."""
+    return str(exc).strip().splitlines()[0]
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages (with the schema it selects, if any)."""
     info = psycopg.conninfo.conninfo_to_dict(url)
@@ -90,7 +95,7 @@ def ledger_schemas(url: str) -> list[str]:
             ).fetchall()
     except psycopg.Error as exc:
         raise LedgerError(
-            f"cannot open {redacted(url)}: {str(exc).strip().splitlines()[0]}", code="no-ledger"
+            f"cannot open {redacted(url)}: {_first_line(exc)}", code="no-ledger"
         ) from None
     return [str(row[0]) for row in rows]
 
@@ -107,7 +112,7 @@ def fresh_schemas(url: str, *, drop: Sequence[str], create: Sequence[str] = ()) 
                 db.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     except psycopg.Error as exc:
         raise LedgerError(
-            f"cannot prepare {redacted(url)}: {str(exc).strip().splitlines()[0]}",
+            f"cannot prepare {redacted(url)}: {_first_line(exc)}",
             code="write-failed",
         ) from None
 
@@ -121,7 +126,7 @@ class PostgresStore:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise LedgerError(
-                f"cannot open ledger {self.path}: {str(exc).strip().splitlines()[0]}",
+                f"cannot open ledger {self.path}: {_first_line(exc)}",
                 code="no-ledger" if read_only else "write-failed",
             ) from None
         try:
@@ -341,6 +346,6 @@ def claim_database(url: str, *, overwrite: bool) -> str:
                         db.execute(f"DROP TABLE IF EXISTS {table}")
     except psycopg.Error as exc:
         raise LedgerError(
-            f"cannot open ledger {where}: {str(exc).strip().splitlines()[0]}", code="write-failed"
+            f"cannot open ledger {where}: {_first_line(exc)}", code="write-failed"
         ) from None
     return url

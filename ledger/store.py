@@ -123,6 +123,12 @@ def stored_block(header_json: str, signature: str, txs: Iterable[tuple[str, str]
     )
 
 
+def sqlite_files(path: Path) -> tuple[Path, Path, Path]:
+    """A SQLite ledger's files: the database and its write-ahead log and shared-memory
+    companions, which go with it when it is replaced."""
+    return path, Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
 def is_database_url(source: object) -> bool:
     """Whether ``source`` names a PostgreSQL database rather than a file."""
     return isinstance(source, str) and source.startswith(POSTGRES_SCHEMES)
@@ -164,7 +170,7 @@ class SqliteStore:
                 "; the operator must write its ledger",
                 code="read-only-ledger",
             )
-        wal = Path(f"{self.path}-wal")
+        wal = sqlite_files(self.path)[1]
         if self._immutable and wal.exists() and wal.stat().st_size:
             raise LedgerError(
                 f"{self.path} has blocks still in its write-ahead log, which a "
