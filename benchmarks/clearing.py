@@ -40,7 +40,7 @@ from voisin.market import Operator
 from voisin.market.bulk import clear_arrays
 from voisin.market.engine import run_interval
 from voisin.market.formulation import Conditions, build_program
-from voisin.market.instances import generate, generate_physical, generate_signed
+from voisin.market.instances import generate, generate_physical, stream_signed
 from voisin.market.lp_highs import solve_program
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
@@ -48,6 +48,10 @@ from voisin.protocol import Interval, KeyPair
 
 PYOMO_MAX_BIDS = 100_000
 OPERATOR_MAX_BIDS = 1_000_000
+MEMORY_TARGET_MB = 4_000
+"""Issue 15: one million bids through ``close_gate`` in less than 4 GB."""
+INTAKE_CHUNK = 10_000
+"""Bids signed and submitted at a time in the operator's run (its input's share)."""
 INTERVAL = Interval.parse("2026-06-22T12:00Z")
 ALLOWANCE_MICRO = 1_000 * 1_000_000  # tokens enough for any member's purchases
 COMPARE = {
@@ -103,10 +107,17 @@ def operator_seconds(n: int, seed: int, profile: Path | None) -> dict[str, float
     """``Operator.close_gate`` end to end on the same instance as signed bids: the bids
     go in through ``submit_bid`` (signature, gate, replay and self-trade checks:
     ``intake``), then ``close_gate`` clears and commits the block to a fresh SQLite
-    ledger (WAL, synchronous FULL). ``profile`` writes a cProfile of ``close_gate``."""
+    ledger (WAL, synchronous FULL). ``profile`` writes a cProfile of ``close_gate``.
+
+    It runs in a process of its own, and the bids are signed and submitted
+    ``INTAKE_CHUNK`` at a time (``instances.stream_signed``), so its peak resident
+    memory is the operator's (its book, then the gate), not the array path's or the
+    generator's: at most one chunk of ``Signed[Bid]`` input is alive at once.
+    ``book_mb`` is the peak before gate closure, ``op_peak_mb`` the peak after it."""
     began = time.perf_counter()
-    market = generate_signed(n, seed, INTERVAL)
+    market = stream_signed(n, seed, INTERVAL)
     made = time.perf_counter() - began
+    intake = 0.0
     with tempfile.TemporaryDirectory() as folder:
         supply = (len(market.members) + 1) * ALLOWANCE_MICRO
         opening = INTERVAL.start.isoformat()
@@ -116,10 +127,16 @@ def operator_seconds(n: int, seed: int, profile: Path | None) -> dict[str, float
         ) as ledger:
             operator = Operator(market.grid, ledger)
             operator.register(market.members, time=opening, allowance_micro=ALLOWANCE_MICRO)
-            began = time.perf_counter()
-            for signed in market.bids:
-                operator.submit_bid(signed, INTERVAL)
-            intake = time.perf_counter() - began
+            for start in range(0, n, INTAKE_CHUNK):
+                began = time.perf_counter()
+                chunk = list(market.bids(start, start + INTAKE_CHUNK))
+                made += time.perf_counter() - began
+                began = time.perf_counter()
+                for signed in chunk:
+                    operator.submit_bid(signed, INTERVAL)
+                intake += time.perf_counter() - began
+                del chunk
+            book_mb = peak_mb()
             profiler = cProfile.Profile() if profile is not None else None
             began, cpu = time.perf_counter(), time.process_time()
             collector = CollectorTime()
@@ -145,10 +162,17 @@ def operator_seconds(n: int, seed: int, profile: Path | None) -> dict[str, float
         "op_trades": len(result.trades),
         "op_welfare": result.welfare_eur,
         "op_transactions": transactions,
+        "book_mb": book_mb,
+        "op_peak_mb": peak_mb(),
     }
 
 
-def run_one(n: int, seed: int, compare: bool, profile: Path | None = None) -> dict[str, object]:
+def peak_mb() -> float:
+    """This process's peak resident memory so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(n: int, seed: int, compare: bool) -> dict[str, object]:
     warm_net, warm_book = generate(200, seed + 1)  # first calls load code paths: untimed
     uniform_floor(warm_book, warm_net)
     clear_arrays(warm_book, warm_net)
@@ -167,10 +191,7 @@ def run_one(n: int, seed: int, compare: bool, profile: Path | None = None) -> di
     row["iterations"] = result.iterations
     row["trades"] = len(result.split)
     row["floor"] = floor
-    row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if n <= OPERATOR_MAX_BIDS:
-        row.update(operator_seconds(n, seed, profile))
-        row["op_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row["peak_mb"] = peak_mb()
     physical, _ = generate_physical(n, seed)
     for name, passes in (("lindist", 1), ("lossy", 2)):
         began = time.perf_counter()
@@ -198,10 +219,14 @@ def main() -> None:
         "--profile", type=Path, help="write a cProfile of each close_gate into this folder"
     )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--operator", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        where = args.profile / f"close_gate_{args.one}.txt" if args.profile else None
-        print(json.dumps(run_one(args.one, args.seed, args.compare, where)))
+        print(json.dumps(run_one(args.one, args.seed, args.compare)))
+        return
+    if args.operator is not None:
+        where = args.profile / f"close_gate_{args.operator}.txt" if args.profile else None
+        print(json.dumps(operator_seconds(args.operator, args.seed, where)))
         return
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -213,15 +238,10 @@ def main() -> None:
     )
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        command = [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)]
-        command += ["--profile", str(args.profile)] if args.profile else []
-        output = subprocess.run(
-            command + (["--compare"] if args.compare else []),
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        row = json.loads(output.strip().splitlines()[-1])
+        row = own_process(["--one", str(n), "--seed", str(args.seed)], args.compare)
+        if n <= OPERATOR_MAX_BIDS:
+            where = ["--profile", str(args.profile)] if args.profile else []
+            row.update(own_process(["--operator", str(n), "--seed", str(args.seed), *where]))
         rows.append(row)
         pyomo = row.get("pyomo")
         pyomo_cols = (
@@ -244,14 +264,23 @@ def main() -> None:
     operator_table(rows)
 
 
+def own_process(arguments: list[str], compare: bool = False) -> dict[str, object]:
+    """One part of one size in a process of its own, so its peak memory is its own."""
+    command = [sys.executable, __file__, *arguments, *(["--compare"] if compare else [])]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    row: dict[str, object] = json.loads(output.strip().splitlines()[-1])
+    return row
+
+
 def operator_table(rows: list[dict[str, object]]) -> None:
     """The operator's path beside the array path and the floor of the same run: wall
-    seconds, and CPU seconds of this process (the machine may be shared)."""
+    seconds, and CPU seconds of this process (the machine may be shared); the operator
+    process's peak resident memory after intake (bookMB) and after the gate (peakMB)."""
     print()
     print(
         f"{'bids':>9} {'intake':>7} {'bids/s':>7} | {'close':>7} {'cpu':>7} {'arr cpu':>7} "
         f"{'x array':>7} {'x floor':>7} {'x pyomo':>7} {'gc':>6} | {'trades':>7} {'txs':>8} "
-        f"{'peakMB':>7}  target (cpu)"
+        f"{'bookMB':>7} {'peakMB':>7}  target (cpu, memory)"
     )
     for row in rows:
         if "close_gate" not in row:
@@ -263,11 +292,15 @@ def operator_table(rows: list[dict[str, object]]) -> None:
         limit = {100_000: 1.0, 1_000_000: 10.0}.get(n)
         met = limit is None or (cpu <= limit and cpu <= 3 * array_cpu)
         note = f"<= {limit:.0f} s and <= 3x array: {'met' if met else 'MISSED'}" if limit else ""
+        if n == 1_000_000:
+            fits = float(row["op_peak_mb"]) < MEMORY_TARGET_MB
+            note += f"; < {MEMORY_TARGET_MB} MB: {'met' if fits else 'MISSED'}"
         print(
             f"{n:>9} {row['intake']:7.2f} {n / float(row['intake']):7.0f} | {close:7.3f} "
             f"{cpu:7.3f} {array_cpu:7.3f} {cpu / array_cpu:7.1f} "
             f"{close / float(row['floor']):7.0f} {versus} {row['close_gc']:6.3f} | "
-            f"{row['op_trades']:>7} {row['op_transactions']:>8} {row['op_peak_mb']:7.0f}  {note}",
+            f"{row['op_trades']:>7} {row['op_transactions']:>8} {row['book_mb']:7.0f} "
+            f"{row['op_peak_mb']:7.0f}  {note}",
             flush=True,
         )
 

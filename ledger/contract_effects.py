@@ -30,7 +30,18 @@ from voisin.ledger.contracts import (
     PriorityPartner,
 )
 from voisin.ledger.tokens import Payment, payments_for, payments_rows_for
-from voisin.protocol import GRID, Bid, Segment, Side, Trade, TradeKind, Transaction, sha256_hex
+from voisin.protocol import (
+    GRID,
+    Bid,
+    BidView,
+    Segment,
+    Side,
+    Trade,
+    TradeKind,
+    Transaction,
+    sha256_hex,
+)
+from voisin.protocol.compact import as_bid
 
 GIFT_MARK = "!gift"
 """Starts a gift bid's id (``!gift<n>:<bid id>``); the gate should refuse ids with ``!``.
@@ -139,8 +150,8 @@ def _rewrite(bid: Bid, mine: Sequence[Contract]) -> list[Bid]:
 
 
 def apply_contracts(
-    bids: Iterable[Bid], contracts: ContractBook | Iterable[Contract], interval: str
-) -> list[Bid]:
+    bids: Iterable[BidView], contracts: ContractBook | Iterable[Contract], interval: str
+) -> list[BidView]:
     """The book as the contracts in force in ``interval`` shape it, sorted by bid id.
 
     Deterministic and independent of the input order. Contracts act on their owner's
@@ -150,10 +161,10 @@ def apply_contracts(
     serves from local sellers only.
     """
     in_force = _in_force(contracts, interval)
-    out: list[Bid] = []
+    out: list[BidView] = []
     for bid in sorted(bids, key=lambda b: b.bid_id):
         mine = in_force.get(bid.participant)
-        out.extend(_rewrite(bid, mine) if mine else (bid,))
+        out.extend(_rewrite(as_bid(bid), mine) if mine else (bid,))
     return sorted(out, key=lambda b: b.bid_id)
 
 

@@ -36,6 +36,7 @@ from voisin.ledger.settlement import rewards_for, settle
 from voisin.protocol import (
     GRID,
     Bid,
+    BidView,
     LocalCharges,
     PublicReading,
     Side,
@@ -217,7 +218,7 @@ def _upstream(interval: str, net_kwh: float, stored: StoredTx) -> None:
 def _trades(
     interval: str,
     stored: list[StoredTx],
-    bids: dict[str, Bid],
+    bids: dict[str, BidView],
     prices: dict[str, float],
     root: str,
     premium: float,
@@ -261,7 +262,9 @@ def _trades(
     return trades
 
 
-def _party(index: int, bids: dict[str, Bid], bid_id: str, who: str, side: Side) -> Bid | None:
+def _party(
+    index: int, bids: dict[str, BidView], bid_id: str, who: str, side: Side
+) -> BidView | None:
     if who == GRID:
         if bid_id:
             raise Violation(index, "trade", "the grid side of a trade names no bid")

@@ -27,6 +27,7 @@ from voisin.protocol import (
     digest,
 )
 from voisin.protocol.blocks import EncodedTransaction
+from voisin.protocol.compact import CompactBid, bid_bytes
 from voisin.protocol.encoding import canonical_objects
 from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.merkle import root_from_hashes
@@ -88,8 +89,13 @@ def _signed(item: Any) -> Signed[Any]:
     return item if isinstance(item, Signed) else Signed.of(item)
 
 
+def _viewed(bid: Bid | Signed[Bid] | CompactBid) -> Bid | CompactBid:
+    """A bid with its bytes at hand: a ``Signed`` bid's as its compact row."""
+    return CompactBid.of(bid) if isinstance(bid, Signed) else bid
+
+
 def bid_digest(
-    bids: Sequence[Bid | Signed[Bid]],
+    bids: Sequence[Bid | Signed[Bid] | CompactBid],
     interval: str | None = None,
     leaf_hashes: Sequence[bytes] | None = None,
 ) -> Transaction:
@@ -101,12 +107,11 @@ def bid_digest(
     given, are those bytes' RFC 6962 leaf hashes, bids already in ``bid_id`` order
     (the operator hashes each bid once, at intake).
     """
-    signed = sorted((_signed(b) for b in bids), key=lambda s: s.value.bid_id)
-    ordered = [s.value for s in signed]
-    if leaf_hashes is not None and len(leaf_hashes) != len(signed):
+    ordered = sorted((_viewed(b) for b in bids), key=lambda b: b.bid_id)
+    if leaf_hashes is not None and len(leaf_hashes) != len(ordered):
         raise ValueError("one leaf hash per bid")
     root = (
-        merkle_root([s.data for s in signed])
+        merkle_root([bid_bytes(b) for b in ordered])
         if leaf_hashes is None
         else root_from_hashes(leaf_hashes)
     )
@@ -177,7 +182,7 @@ def bid(signed: Bid | Signed[Bid]) -> Transaction:
     return Transaction.of_canonical(TxKind.BID, _signed(signed).data)
 
 
-def bid_entry(signed: Signed[Bid]) -> EncodedTransaction:
+def bid_entry(signed: Signed[Bid] | CompactBid) -> EncodedTransaction:
     """``bid`` already encoded and hashed, never decoded: what the operator's intake
     makes once per accepted bid, for the gate's block."""
     return EncodedTransaction.of(TxKind.BID, signed.data)

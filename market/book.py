@@ -6,14 +6,14 @@ hashed in ``bid_id`` order, so the order in which bids arrived never changes the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid, Grid, canonical_bytes, digest, sha256_hex
-from voisin.protocol.signed import Signed
+from voisin.protocol import BidView, Grid, digest, sha256_hex
+from voisin.protocol.compact import bid_bytes
 
 
-def require_unique_ids(bids: Iterable[Bid]) -> None:
+def require_unique_ids(bids: Iterable[BidView]) -> None:
     """Refuse a book in which two bids share an id (one would silently shadow the other)."""
     seen: set[str] = set()
     for bid in bids:
@@ -24,21 +24,16 @@ def require_unique_ids(bids: Iterable[Bid]) -> None:
         seen.add(bid.bid_id)
 
 
-def book_hash(bids: Sequence[Bid], received: Mapping[str, Signed[Bid]] | None = None) -> str:
+def book_hash(bids: Sequence[BidView]) -> str:
     """Digest (hex) of the bids sorted by ``bid_id``, signatures included.
 
     The canonical bytes of the list are its members' canonical bytes between ``[``,
-    ``,`` and ``]``, so a bid found in ``received`` (by id, the very object: one that
-    contracts did not rewrite) is hashed from the bytes it arrived as, not encoded again.
+    ``,`` and ``]``, so a bid the operator holds (``CompactBid``: one that contracts did
+    not rewrite) is hashed from the bytes it arrived as, not encoded again.
     """
     require_unique_ids(bids)
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    known = received or {}
-    parts = []
-    for bid in ordered:
-        held = known.get(bid.bid_id)
-        parts.append(held.data if held is not None and held.value is bid else canonical_bytes(bid))
-    return sha256_hex(b"[" + b",".join(parts) + b"]")
+    return sha256_hex(b"[" + b",".join(bid_bytes(bid) for bid in ordered) + b"]")
 
 
 def grid_hash(grid: Grid) -> str:

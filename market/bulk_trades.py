@@ -28,7 +28,7 @@ from voisin.market.network import Network
 from voisin.market.pairing import pair_by_price
 from voisin.market.pricing import clean
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
-from voisin.protocol import GRID, Bid, Grid, LocalCharges, Side, Trade, TradeKind
+from voisin.protocol import GRID, BidView, Grid, LocalCharges, Side, Trade, TradeKind
 from voisin.protocol.trades import trade_prices
 
 NETTED_SPLIT_BIDS = 500
@@ -36,13 +36,13 @@ NETTED_SPLIT_BIDS = 500
 
 
 def _preferred_first(
-    ordered: Sequence[Bid], left: dict[str, float], feeder: Feeder, *, green: bool
+    ordered: Sequence[BidView], left: dict[str, float], feeder: Feeder, *, green: bool
 ) -> list[Allocation]:
     """Step 1 of ``trades.allocate`` for the green-only buyers (``green``) or the others;
     updates ``left`` (kWh still to place per bid)."""
     sellers = [b for b in ordered if b.side is Side.SELL and left[b.bid_id] >= SLIVER_KWH]
-    by_participant: dict[str, list[Bid]] = defaultdict(list)
-    naming: dict[str, list[Bid]] = defaultdict(list)
+    by_participant: dict[str, list[BidView]] = defaultdict(list)
+    naming: dict[str, list[BidView]] = defaultdict(list)
     for seller in sellers:
         by_participant[seller.participant].append(seller)
         for name in seller.preferred:
@@ -78,7 +78,7 @@ def _preferred_first(
 
 
 def allocate_netted(
-    bids: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
+    bids: Sequence[BidView], cleared_kwh: Mapping[str, float], grid: Grid
 ) -> list[Allocation]:
     """Bid-level split for large books: preferences, same bus, feeder walk, grid."""
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
@@ -96,7 +96,7 @@ def allocate_netted(
     ]
 
 
-def as_split(ordered: Sequence[Bid], allocations: Sequence[Allocation]) -> NettedSplit:
+def as_split(ordered: Sequence[BidView], allocations: Sequence[Allocation]) -> NettedSplit:
     """Bid-level allocations as a split of indices into ``ordered`` (the grid as
     ``GRID_PARTY``): how ``clear`` hands the grid-served imports to ``split_trades``."""
     at = {b.bid_id: i for i, b in enumerate(ordered)}
@@ -112,7 +112,7 @@ def as_split(ordered: Sequence[Bid], allocations: Sequence[Allocation]) -> Nette
 
 
 def split_netted(
-    ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], grid: Grid
+    ordered: Sequence[BidView], cleared_kwh: Mapping[str, float], grid: Grid
 ) -> NettedSplit:
     """``allocate_netted`` as arrays of indices into ``ordered`` (bids in ``bid_id``
     order), the same pieces in the same order: what ``clear`` turns into trades in bulk."""
@@ -165,7 +165,7 @@ def split_netted(
 
 
 def _bid_prices(
-    ordered: Sequence[Bid],
+    ordered: Sequence[BidView],
     prices: Mapping[str, float],
     root: str,
     premium: float,
@@ -192,7 +192,7 @@ def _bid_prices(
 
 def split_trades(
     split: NettedSplit,
-    ordered: Sequence[Bid],
+    ordered: Sequence[BidView],
     prices_eur_per_kwh: Mapping[str, float],
     grid_root: str,
     interval: str,

@@ -38,7 +38,7 @@ from voisin.market.trades import (
 )
 from voisin.market.upstream import Upstream, cleared_at
 from voisin.protocol import (
-    Bid,
+    BidView,
     ClearingResult,
     ClearingStatus,
     Grid,
@@ -46,7 +46,7 @@ from voisin.protocol import (
     PricingMode,
     Trade,
 )
-from voisin.protocol.signed import Signed
+from voisin.protocol.compact import as_bid
 
 MATRIX_BACKEND_SEGMENTS = 200
 """``backend="auto"`` clears books with more segments than this through highspy
@@ -63,7 +63,9 @@ def _losses_in_exchange(outcome: Outcome, out: Published) -> float:
     return clean(exchange - (out.grid_import_kwh - out.grid_export_kwh), 9)
 
 
-def _check_book(bids: Sequence[Bid], grid: Grid, interval: str, rules: MarketRules | None) -> None:
+def _check_book(
+    bids: Sequence[BidView], grid: Grid, interval: str, rules: MarketRules | None
+) -> None:
     require_unique_ids(bids)
     buses = set(grid.buses)
     for bid in bids:
@@ -99,7 +101,7 @@ def _empty(grid: Grid, interval: str, ghash: str) -> ClearingResult:
 
 
 def _uniform(
-    bids: Sequence[Bid],
+    bids: Sequence[BidView],
     grid: Grid,
     interval: str,
     backend: Backend,
@@ -115,7 +117,7 @@ def _uniform(
             code="bad-pricing",
         )
     single = grid.model_copy(update={"buses": (grid.root,), "lines": ()})
-    moved = [bid.model_copy(update={"bus": grid.root}) for bid in bids]
+    moved = [as_bid(bid).model_copy(update={"bus": grid.root}) for bid in bids]
     result = clear(moved, single, interval, backend=backend, charges=charges)
     price = result.prices_eur_per_kwh[grid.root]
     return result.model_copy(
@@ -200,7 +202,7 @@ def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
 
 
 def _settlement_prices(
-    ordered: Sequence[Bid], prices: np.ndarray, bus_price: dict[str, float]
+    ordered: Sequence[BidView], prices: np.ndarray, bus_price: dict[str, float]
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Per bid id, its price less its bus price (only where they differ); per bus, the
     price of each kind of bid found there when it is not the bus price."""
@@ -216,7 +218,7 @@ def _settlement_prices(
     return adjust, {bus: dict(sorted(v.items())) for bus, v in sorted(by_bus.items())}
 
 
-def _by_participant(ordered: Sequence[Bid], per_bid: Mapping[int, float]) -> dict[str, float]:
+def _by_participant(ordered: Sequence[BidView], per_bid: Mapping[int, float]) -> dict[str, float]:
     """kWh per bid index summed per participant id (the order the feeder gives it)."""
     total: dict[str, float] = {}
     for index, kwh in sorted(per_bid.items()):
@@ -226,7 +228,7 @@ def _by_participant(ordered: Sequence[Bid], per_bid: Mapping[int, float]) -> dic
 
 
 def clear(
-    bids: Sequence[Bid],
+    bids: Sequence[BidView],
     grid: Grid,
     interval: str,
     *,
@@ -237,7 +239,6 @@ def clear(
     base: BusPower | None = None,
     voltage_limits: bool = True,
     gate: bool = True,
-    received: Mapping[str, Signed[Bid]] | None = None,
     upstream: Upstream | None = None,
     charges: Mapping[str, float] | None = None,
 ) -> ClearingResult:
@@ -250,8 +251,8 @@ def clear(
     interval's length (it turns kWh into kW for the physics); ``base`` each bus's
     forecast injection that is not in the book. An empty book gives status EMPTY.
     ``backend`` solves the same LP through Pyomo (``"pyomo"``) or highspy directly
-    (``"highs"``); ``"auto"`` picks by size. ``received`` (by bid id) holds the bytes
-    the bids arrived as, which the book hash reuses instead of encoding them.
+    (``"highs"``); ``"auto"`` picks by size. The bids are ``Bid`` models or the
+    operator's ``CompactBid`` rows (hashed from the bytes they arrived as).
     ``upstream`` (a feeder of a city) replaces the grid's import and export prices by
     the city's price and makes the feeder take the city's allocation
     (``market.upstream``); the grid hash stays the recorded grid's. ``charges`` (by
@@ -332,7 +333,7 @@ def clear(
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
         congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local_eur),
-        book_hash=book_hash(ordered, received),
+        book_hash=book_hash(ordered),
         grid_hash=ghash,
         solver=outcome.solution.solver,
         wheeling_fees_eur=out.wheeling_fees_eur,

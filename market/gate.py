@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from voisin.errors import InvalidInput
-from voisin.protocol import Bid
+from voisin.protocol import BidView
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ RESERVED_ID_PREFIX = "!"
 
 
 def check_bid(
-    bid: Bid,
+    bid: BidView,
     *,
     interval: str,
     known_buses: Collection[str],

@@ -8,6 +8,7 @@ import 0.30 and export 0.05 at the root.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,14 +96,48 @@ BIDS_PER_MEMBER = 10
 """Bids one member makes in the signed instance (same bus, same side: none crosses)."""
 
 
-def generate_signed(n: int, seed: int, interval: Interval) -> SignedMarket:
-    """``generate(n, seed)`` as signed bids from registered members.
+@dataclass(frozen=True, eq=False)
+class SignedStream:
+    """``SignedMarket`` with its bids signed on demand, in bid order (``bids``), so a
+    benchmark of a million bids never holds them all (the operator's memory is then the
+    operator's own). ``owner[i]`` is bid ``i``'s member, ``seq[i]`` its sequence number."""
 
-    Members are derived keys (``KeyPair.derive("instance", ...)``); bids at one bus and
-    on one side are shared out ``BIDS_PER_MEMBER`` to a member, in bid order, each with
-    the member's next sequence number. Bid ``i`` has id ``b<i>`` (zero-padded), so
-    ``bid_id`` order is bid order and the book is the arrays' book.
-    """
+    grid: Grid
+    members: tuple[Participant, ...]
+    keys: tuple[KeyPair, ...]
+    book: SegmentBook
+    owner: tuple[int, ...]
+    seq: tuple[int, ...]
+    interval: Interval
+
+    def bids(self, start: int = 0, stop: int | None = None) -> Iterator[Signed[Bid]]:
+        """Bids ``start`` to ``stop`` (all by default), each signed as it is made."""
+        book, buses = self.book, self.grid.buses
+        end = len(self.owner) if stop is None else min(stop, len(self.owner))
+        width = len(str(max(len(self.owner) - 1, 0)))
+        for i in range(start, end):
+            member = self.owner[i]
+            sell = bool(book.sell[i])
+            bid = Bid(
+                bid_id=f"b{i:0{width}d}",
+                participant=self.members[member].participant_id,
+                bus=buses[int(book.bus[i])],
+                interval=self.interval.id,
+                side=Side.SELL if sell else Side.BUY,
+                segments=(
+                    Segment(
+                        energy_kwh=float(book.energy_kwh[i]),
+                        price_eur_per_kwh=float(book.price_eur_per_kwh[i]),
+                    ),
+                ),
+                seq=self.seq[i],
+            )
+            signature = self.keys[member].sign(canonical_bytes(bid.unsigned()))
+            yield Signed.of(bid.model_copy(update={"signature": signature}))
+
+
+def stream_signed(n: int, seed: int, interval: Interval) -> SignedStream:
+    """``generate(n, seed)`` as members and bids to be signed (see ``generate_signed``)."""
     net, book = generate(n, seed)
     grid = Grid(
         root=net.buses[net.root],
@@ -122,17 +157,10 @@ def generate_signed(n: int, seed: int, interval: Interval) -> SignedMarket:
     tariff = Tariff(import_eur_per_kwh=0.30, export_eur_per_kwh=0.05)
     members: list[Participant] = []
     keys: list[KeyPair] = []
+    owners: list[int] = []
+    seqs: list[int] = []
     owner: dict[tuple[int, bool], tuple[int, int]] = {}  # (bus, sell) -> (member, bids)
-    width = len(str(max(n - 1, 0)))
-    bids: list[Signed[Bid]] = []
-    rows = zip(
-        book.bus.tolist(),
-        book.sell.tolist(),
-        book.energy_kwh.tolist(),
-        book.price_eur_per_kwh.tolist(),
-        strict=True,
-    )
-    for i, (bus, sell, energy, price) in enumerate(rows):
+    for bus, sell in zip(book.bus.tolist(), book.sell.tolist(), strict=True):
         member, count = owner.get((bus, sell), (-1, BIDS_PER_MEMBER))
         if count == BIDS_PER_MEMBER:
             member, count = len(members), 0
@@ -148,15 +176,20 @@ def generate_signed(n: int, seed: int, interval: Interval) -> SignedMarket:
                 )
             )
         owner[(bus, sell)] = (member, count + 1)
-        bid = Bid(
-            bid_id=f"b{i:0{width}d}",
-            participant=members[member].participant_id,
-            bus=net.buses[bus],
-            interval=interval.id,
-            side=Side.SELL if sell else Side.BUY,
-            segments=(Segment(energy_kwh=energy, price_eur_per_kwh=price),),
-            seq=count + 1,
-        )
-        signature = keys[member].sign(canonical_bytes(bid.unsigned()))
-        bids.append(Signed.of(bid.model_copy(update={"signature": signature})))
-    return SignedMarket(grid, tuple(members), tuple(bids), interval)
+        owners.append(member)
+        seqs.append(count + 1)
+    return SignedStream(
+        grid, tuple(members), tuple(keys), book, tuple(owners), tuple(seqs), interval
+    )
+
+
+def generate_signed(n: int, seed: int, interval: Interval) -> SignedMarket:
+    """``generate(n, seed)`` as signed bids from registered members.
+
+    Members are derived keys (``KeyPair.derive("instance", ...)``); bids at one bus and
+    on one side are shared out ``BIDS_PER_MEMBER`` to a member, in bid order, each with
+    the member's next sequence number. Bid ``i`` has id ``b<i>`` (zero-padded), so
+    ``bid_id`` order is bid order and the book is the arrays' book.
+    """
+    stream = stream_signed(n, seed, interval)
+    return SignedMarket(stream.grid, stream.members, tuple(stream.bids()), interval)

@@ -51,6 +51,7 @@ from voisin.protocol import (
     verify,
 )
 from voisin.protocol.blocks import EncodedTransaction
+from voisin.protocol.compact import CompactBid
 from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.signed import Signed
 
@@ -123,13 +124,16 @@ class Operator:
         self.meters = MeterBook(rules.meter_max_kwh)
         self._members: dict[str, Registration] = {}
         self._last_seq: dict[str, int] = {}
-        self._books: dict[str, dict[str, Signed[Bid]]] = defaultdict(dict)
+        self._books: dict[str, dict[str, CompactBid]] = defaultdict(dict)
+        """Per open interval, its accepted bids by id as compact rows (the signed bytes
+        and the fields the clearing reads), not pydantic models: a million-bid book
+        fits in memory (docs/performance.md)."""
         self._entries: dict[str, dict[str, tuple[EncodedTransaction, bytes]]] = defaultdict(dict)
         """Per accepted bid, its ``bid`` transaction and its bid-digest leaf hash, both
         made once from its bytes at intake (not again at gate closure)."""
         self._own_bids: dict[str, dict[str, OwnBids]] = defaultdict(dict)
         self._results: dict[str, ClearingResult] = {}
-        self._cleared_books: dict[str, dict[str, Signed[Bid]]] = {}
+        self._cleared_books: dict[str, dict[str, CompactBid]] = {}
         """Books of cleared intervals not yet settled: a late resend is still an ack."""
         self._unsettled: dict[str, tuple[Trade, ...]] = {}
         self._cleared: set[str] = set()
@@ -159,11 +163,11 @@ class Operator:
         operator.meters.restore(state.registers)
         operator.failures = state.failures
         for signed in state.bids:
-            bid = signed.value
+            bid = CompactBid.of(signed)
             if bid.interval in state.cleared:
-                operator._cleared_books.setdefault(bid.interval, {})[bid.bid_id] = signed
+                operator._cleared_books.setdefault(bid.interval, {})[bid.bid_id] = bid
             else:
-                operator._hold_bid(signed, bid.interval)
+                operator._hold_bid(bid, bid.interval)
         for reading in state.readings:
             operator.meters.hold(reading)
         return operator
@@ -192,8 +196,12 @@ class Operator:
         return sorted(i for i, book in self._books.items() if book)
 
     def book(self, interval_id: str) -> list[Signed[Bid]]:
-        """The accepted bids of an interval not yet cleared, by ``bid_id``."""
-        return sorted(self._books.get(interval_id, {}).values(), key=lambda b: b.value.bid_id)
+        """The accepted bids of an interval not yet cleared, by ``bid_id``, decoded
+        again from the bytes held (recovery, tests: not the gate's path)."""
+        return [bid.signed() for bid in self._held(interval_id)]
+
+    def _held(self, interval_id: str) -> list[CompactBid]:
+        return sorted(self._books.get(interval_id, {}).values(), key=lambda b: b.bid_id)
 
     def holds(self, signed: Signed[Bid]) -> bool:
         """Whether this very bid (the same signed bytes) was accepted already, into an
@@ -338,22 +346,22 @@ class Operator:
             )
         self._writable()
         before = self._last_seq.get(bid.participant)
+        held = CompactBid.of(signed)
         self._journal(
             EntryKind.BID,
             interval.id,
             signed.data.decode("utf-8"),
-            lambda: self._drop_bid(bid, interval.id, before),
+            lambda: self._drop_bid(held, interval.id, before),
         )
-        self._hold_bid(signed, interval.id)
+        self._hold_bid(held, interval.id)
 
-    def _hold_bid(self, signed: Signed[Bid], interval_id: str) -> None:
-        bid = signed.value
-        self._books[interval_id][bid.bid_id] = signed
-        self._entries[interval_id][bid.bid_id] = (tx.bid_entry(signed), leaf_hash(signed.data))
+    def _hold_bid(self, bid: CompactBid, interval_id: str) -> None:
+        self._books[interval_id][bid.bid_id] = bid
+        self._entries[interval_id][bid.bid_id] = (tx.bid_entry(bid), leaf_hash(bid.data))
         self._own_bids[interval_id].setdefault(bid.participant, OwnBids()).add(bid)
         self._last_seq[bid.participant] = max(bid.seq, self._last_seq.get(bid.participant, -1))
 
-    def _drop_bid(self, bid: Bid, interval_id: str, seq_before: int | None) -> None:
+    def _drop_bid(self, bid: CompactBid, interval_id: str, seq_before: int | None) -> None:
         self._books[interval_id].pop(bid.bid_id, None)
         self._entries[interval_id].pop(bid.bid_id, None)
         self._own_bids[interval_id][bid.participant].remove(bid)
@@ -415,8 +423,7 @@ class Operator:
 
     def _close_gate(self, interval: Interval, upstream: Upstream | None) -> ClearingResult:
         self.commit()
-        held = self._books.get(interval.id, {})
-        signed = self.book(interval.id)
+        held = self._held(interval.id)
         faults.point("gate-closure")
         try:
             contracts = self.ledger.contracts
@@ -424,10 +431,9 @@ class Operator:
             result = reclear(
                 ClearingInputs(
                     interval.id,
-                    [s.value for s in signed],
+                    held,
                     contracts,
                     terms,
-                    received=held,
                     upstream=upstream,
                     charges=own_charges(self.members),
                 )
@@ -437,10 +443,10 @@ class Operator:
             entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
             faults.point("cleared")
             made = self._entries.get(interval.id, {})
-            bid_entries = [made[s.value.bid_id] for s in signed]
+            bid_entries = [made[bid.bid_id] for bid in held]
             leaves = [leaf for _, leaf in bid_entries]
             entries += [entry for entry, _ in bid_entries]
-            entries.append(tx.bid_digest(signed, interval.id, leaves))
+            entries.append(tx.bid_digest(held, interval.id, leaves))
             if upstream is not None:
                 entries.append(tx.upstream(upstream.body(interval.id)))
             entries.append(tx.clearing(result, terms_hash))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voisin.protocol import Bid, Side
+from voisin.protocol import BidView, Side
 
 
-def crosses(a: Bid, b: Bid) -> bool:
+def crosses(a: BidView, b: BidView) -> bool:
     """True when a buy and a sell bid could clear against each other: the buyer's best
     limit reaches the seller's. A member's own crossing pair would be a wash trade
     (tokens to itself), so the second is refused at intake as ``self-trade``."""
@@ -24,7 +24,7 @@ def crosses(a: Bid, b: Bid) -> bool:
     )
 
 
-def _limit(bid: Bid) -> float:
+def _limit(bid: BidView) -> float:
     """A buy's best (highest) limit or a sell's best (lowest) one."""
     prices = [s.price_eur_per_kwh for s in bid.segments]
     return max(prices) if bid.side is Side.BUY else min(prices)
@@ -36,15 +36,15 @@ class OwnBids:
     that crosses any of its own opposite bids crosses one of those, so the self-trade
     check costs the same for an aggregator's thousandth bid as for the first."""
 
-    bids: list[Bid] = field(default_factory=list)
-    dearest_buy: Bid | None = None
-    cheapest_sell: Bid | None = None
+    bids: list[BidView] = field(default_factory=list)
+    dearest_buy: BidView | None = None
+    cheapest_sell: BidView | None = None
 
-    def crossing(self, bid: Bid) -> Bid | None:
+    def crossing(self, bid: BidView) -> BidView | None:
         other = self.cheapest_sell if bid.side is Side.BUY else self.dearest_buy
         return other if other is not None and crosses(other, bid) else None
 
-    def add(self, bid: Bid) -> None:
+    def add(self, bid: BidView) -> None:
         self.bids.append(bid)
         if bid.side is Side.BUY:
             if self.dearest_buy is None or _limit(bid) > _limit(self.dearest_buy):
@@ -52,7 +52,7 @@ class OwnBids:
         elif self.cheapest_sell is None or _limit(bid) < _limit(self.cheapest_sell):
             self.cheapest_sell = bid
 
-    def remove(self, bid: Bid) -> None:
+    def remove(self, bid: BidView) -> None:
         self.bids.remove(bid)
         kept, self.bids, self.dearest_buy, self.cheapest_sell = self.bids, [], None, None
         for other in kept:

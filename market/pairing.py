@@ -40,7 +40,7 @@ import numpy as np
 from voisin.market.netting import GRID_PARTY, NettedSplit, match_in_order
 from voisin.market.pricing import PRICE_DECIMALS
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
-from voisin.protocol import Bid, Side
+from voisin.protocol import BidView, Side
 from voisin.protocol.trades import trade_prices as trade_prices_of
 
 
@@ -169,7 +169,7 @@ def trade_prices(
 
 def pair_allocations(
     allocations: Sequence[Allocation],
-    bids: Sequence[Bid],
+    bids: Sequence[BidView],
     prices_eur_per_kwh: Mapping[str, float],
     grid_root: str,
     green_premium_eur_per_kwh: float = 0.0,

@@ -18,8 +18,7 @@ from voisin.ledger.contracts import ContractBook
 from voisin.market.clearing import clear
 from voisin.market.terms import Terms
 from voisin.market.upstream import Upstream
-from voisin.protocol import Bid, ClearingResult
-from voisin.protocol.signed import Signed
+from voisin.protocol import BidView, ClearingResult
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,11 @@ class ClearingInputs:
     """Everything one interval's clearing depends on, each part on the ledger."""
 
     interval: str
-    bids: Sequence[Bid]
-    """The signed originals (``bid`` transactions), before contracts shape them."""
+    bids: Sequence[BidView]
+    """The signed originals (``bid`` transactions), before contracts shape them: the
+    operator's ``CompactBid`` rows, an auditor's bids decoded from the ledger."""
     contracts: ContractBook
     terms: Terms
-    received: Mapping[str, Signed[Bid]] | None = None
-    """The same bids as they arrived (by bid id), when known: their bytes are hashed
-    for the book hash instead of encoding the bids again. Never changes the result."""
     upstream: Upstream | None = None
     """A city's feeder: the city's price and allocation (its ``upstream`` transaction)."""
     charges: Mapping[str, float] | None = None
@@ -56,7 +53,6 @@ def reclear(inputs: ClearingInputs) -> ClearingResult:
         minutes=terms.minutes,
         backend=terms.backend,
         pricing=terms.pricing,
-        received=inputs.received,
         upstream=inputs.upstream,
         charges=inputs.charges,
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from voisin.errors import InvalidInput
 from voisin.market.network import Network
-from voisin.protocol import Bid, Side
+from voisin.protocol import BidView, Side
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +133,7 @@ class SegmentBook:
 
 
 def book_of(
-    ordered: Sequence[Bid], net: Network, charges: Mapping[str, float] | None = None
+    ordered: Sequence[BidView], net: Network, charges: Mapping[str, float] | None = None
 ) -> SegmentBook:
     """Arrays for ``Bid``s already in ``bid_id`` order (segments numbered by bid).
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
-from voisin.protocol import GRID, Bid, LocalCharges, Side, Trade, TradeKind
+from voisin.protocol import GRID, BidView, LocalCharges, Side, Trade, TradeKind
 from voisin.protocol.trades import trade_prices
 
 SLIVER_KWH = 1e-9
@@ -56,16 +56,16 @@ class Allocation:
 
 @dataclass
 class _Open:
-    bid: Bid
+    bid: BidView
     left_kwh: float
 
 
-def _prefers(buyer: Bid, seller: Bid) -> bool:
+def _prefers(buyer: BidView, seller: BidView) -> bool:
     return seller.participant in buyer.preferred or buyer.participant in seller.preferred
 
 
 def grid_served_first(
-    ordered: Sequence[Bid], cleared_kwh: Mapping[str, float], served_kwh: Mapping[str, float]
+    ordered: Sequence[BidView], cleared_kwh: Mapping[str, float], served_kwh: Mapping[str, float]
 ) -> tuple[list[Allocation], dict[str, float]]:
     """Step 0 of the module docstring: the imports of the buyers the clearing had the
     upstream grid serve (``served_kwh`` by bid id, ``Published.grid_served_kwh``), in
@@ -87,7 +87,7 @@ def grid_served_first(
 
 
 def allocate(
-    bids: Sequence[Bid], cleared_kwh: Mapping[str, float], feeder: Feeder
+    bids: Sequence[BidView], cleared_kwh: Mapping[str, float], feeder: Feeder
 ) -> list[Allocation]:
     """Bid-level split of the cleared energy (steps 1-3 of the module docstring)."""
     ordered = sorted(bids, key=lambda bid: bid.bid_id)
@@ -114,7 +114,7 @@ def allocate(
             seller.left_kwh = clean(seller.left_kwh - energy, ENERGY_DECIMALS)
             out.append(Allocation(seller.bid.bid_id, buyer.bid.bid_id, energy))
 
-    def proximity(buyer: Bid, seller: Bid) -> tuple[int, int, str, str]:
+    def proximity(buyer: BidView, seller: BidView) -> tuple[int, int, str, str]:
         own = int(seller.participant == buyer.participant)
         return (own, feeder.hops(buyer.bus, seller.bus), seller.participant, seller.bid_id)
 
@@ -138,7 +138,7 @@ def allocate(
 
 def to_trades(
     allocations: Sequence[Allocation],
-    bids: Sequence[Bid],
+    bids: Sequence[BidView],
     prices_eur_per_kwh: Mapping[str, float],
     grid_root: str,
     interval: str,

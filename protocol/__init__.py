@@ -3,7 +3,7 @@
 Units and signs live in field names (``energy_kwh``, ``price_eur_per_kwh``).
 """
 
-from voisin.protocol.bids import Bid, Segment, Side
+from voisin.protocol.bids import Bid, BidView, Segment, Side
 from voisin.protocol.blocks import Block, BlockHeader, Transaction, TxKind
 from voisin.protocol.clock import Clock, FakeClock, Timetable
 from voisin.protocol.encoding import canonical_bytes, canonical_text, digest, sha256_hex
@@ -34,6 +34,7 @@ __all__ = [
     "GRID",
     "LocalCharges",
     "Bid",
+    "BidView",
     "Block",
     "BlockHeader",
     "ClearingResult",

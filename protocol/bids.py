@@ -9,8 +9,9 @@ a number, so ``2`` and ``2.0`` are the same energy), booleans must be booleans a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import (
     BaseModel,
@@ -111,3 +112,44 @@ class Bid(BaseModel):
     def wire(self) -> bytes:
         """The bid's RFC 8785 bytes, signature included: what travels and is stored."""
         return canonical_bytes(self)
+
+
+class SegmentView(Protocol):
+    """What the market reads of a curve step: a ``Segment`` or a ``compact.Step``."""
+
+    @property
+    def energy_kwh(self) -> float: ...
+    @property
+    def price_eur_per_kwh(self) -> float: ...
+
+
+class BidView(Protocol):
+    """What the clearing reads of a bid: a ``Bid``, or the operator's ``CompactBid``
+    (``protocol.compact``), which holds the same fields without a pydantic model per
+    bid. Rules that rewrite a bid (contracts, uniform pricing) take a ``Bid``
+    (``compact.as_bid``)."""
+
+    @property
+    def bid_id(self) -> str: ...
+    @property
+    def participant(self) -> str: ...
+    @property
+    def bus(self) -> str: ...
+    @property
+    def interval(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def segments(self) -> Sequence[SegmentView]: ...
+    @property
+    def preferred(self) -> Sequence[str]: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def green_only(self) -> bool: ...
+    @property
+    def preferred_discount_eur_per_kwh(self) -> float: ...
+    @property
+    def inflexible(self) -> bool: ...
+    @property
+    def energy_kwh(self) -> float: ...

@@ -13,7 +13,7 @@ from voisin.protocol.bids import Side
 from voisin.protocol.physics import GridState
 
 if TYPE_CHECKING:
-    from voisin.protocol.bids import Bid
+    from voisin.protocol.bids import BidView
 
 GRID = "grid"
 """Counterparty name of the upstream grid in grid trades."""
@@ -43,7 +43,7 @@ class LocalCharges:
     @classmethod
     def of(
         cls,
-        bids: Iterable[Bid],
+        bids: Iterable[BidView],
         own_eur_per_kwh: Mapping[str, float],
         community_eur_per_kwh: float,
         import_credit_eur_per_kwh: float = 0.0,
@@ -78,8 +78,8 @@ def trade_prices(
     prices_eur_per_kwh: Mapping[str, float],
     root: str,
     premium_eur_per_kwh: float,
-    seller: Bid | None,
-    buyer: Bid | None,
+    seller: BidView | None,
+    buyer: BidView | None,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
     charges: LocalCharges | None = None,
 ) -> tuple[float, float]:
@@ -123,14 +123,14 @@ def trade_prices(
     return (round(buyer_price, PRICE_DECIMALS) + 0.0, round(seller_price, PRICE_DECIMALS) + 0.0)
 
 
-def bid_kind(bid: Bid) -> str:
+def bid_kind(bid: BidView) -> str:
     """The key of a bid in ``settlement_prices_eur_per_kwh``: ``buy``, ``sell``,
     ``buy-inflexible`` or ``sell-inflexible``."""
     return bid.side.value + ("-inflexible" if bid.inflexible else "")
 
 
 def recorded_adjustments(
-    bids: Iterable[Bid],
+    bids: Iterable[BidView],
     prices_eur_per_kwh: Mapping[str, float],
     settlement_prices_eur_per_kwh: Mapping[str, Mapping[str, float]],
 ) -> dict[str, float]:

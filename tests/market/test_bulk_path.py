@@ -28,6 +28,7 @@ from voisin.market.bulk_trades import (
 from voisin.market.instances import generate_signed
 from voisin.market.trades import grid_served_first, to_trades
 from voisin.protocol import Bid, Interval, KeyPair, LocalCharges, Segment, Side, digest
+from voisin.protocol.compact import CompactBid
 from voisin.protocol.signed import Signed
 
 from .conftest import make_grid
@@ -36,6 +37,19 @@ FEW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck
 LINES = (("R", "A", 4.0), ("A", "B", 2.0), ("R", "C", 3.0), ("C", "D", 1.0))
 BUSES = ("R", "A", "B", "C", "D")
 INTERVAL = Interval.parse("2026-06-22T12:00Z")
+BID_VIEW_FIELDS = (
+    "bid_id",
+    "participant",
+    "bus",
+    "interval",
+    "side",
+    "preferred",
+    "seq",
+    "green_only",
+    "preferred_discount_eur_per_kwh",
+    "inflexible",
+    "energy_kwh",
+)
 
 
 def _book(
@@ -135,11 +149,26 @@ def test_split_trades_are_the_object_paths_trades(
 def test_book_hash_from_received_bytes_is_the_encoded_book_hash() -> None:
     market = generate_signed(40, 3, INTERVAL)
     bids = [s.value for s in market.bids]
-    received = {s.value.bid_id: s for s in market.bids}
-    assert book_hash(bids, received) == book_hash(bids) == digest(bids)
-    # A bid contracts rewrote (a different object) is encoded, never taken as received.
+    rows = [CompactBid.of(s) for s in market.bids]
+    assert book_hash(rows) == book_hash(bids) == digest(bids)
+    # A bid contracts rewrote (a new Bid) is encoded, never taken as received.
     rewritten = bids[0].model_copy(update={"preferred": ("someone",), "signature": ""})
-    assert book_hash([rewritten, *bids[1:]], received) == digest([rewritten, *bids[1:]])
+    assert book_hash([rewritten, *rows[1:]]) == digest([rewritten, *bids[1:]])
+    assert book_hash([rewritten, *rows[1:]]) != book_hash(rows)
+
+
+def test_compact_bid_reads_as_its_bid_and_decodes_back_to_it() -> None:
+    made = [Signed.of(b) for b in _book(4, 300)[0] + _book(5, 300, green=True)[0]]
+    assert any(s.value.preferred for s in made) and any(s.value.green_only for s in made)
+    for s in generate_signed(30, 4, INTERVAL).bids + tuple(made):
+        row = CompactBid.of(s)
+        assert row.bid() == s.value
+        assert row.signed().data == s.data
+        for name in BID_VIEW_FIELDS:
+            assert getattr(row, name) == getattr(s.value, name), name
+        assert [tuple(step) for step in row.segments] == [
+            (seg.energy_kwh, seg.price_eur_per_kwh) for seg in s.value.segments
+        ]
 
 
 def test_bid_digest_from_intake_leaves_is_the_digest_of_the_bytes() -> None:
