@@ -202,7 +202,8 @@ class Ledger:
                 code="stopped",
             )
         staged = self._book.copy()
-        rows = []
+        kinds: list[str] = []
+        bodies: list[bytes] = []
         hashes = []
         header_height = self._height + 1
         contract_bodies = []
@@ -230,8 +231,9 @@ class Ledger:
                 staged.apply_body(kind, data)
             elif kind == _CONTRACT:
                 contract_bodies.append(data)
+            kinds.append(kind)
+            bodies.append(body)
             hashes.append(leaf)
-            rows.append((kind, body.decode("utf-8"), leaf.hex()))
         latest = newest_interval(self._latest_interval, interval)
         contracts = self._contracts
         if contract_bodies:
@@ -252,7 +254,14 @@ class Ledger:
         try:
             self._store.append_encoded(
                 EncodedBlock(
-                    header.height, block_hash, header_bytes.decode("utf-8"), signature, tuple(rows)
+                    header.height,
+                    block_hash,
+                    header_bytes.decode("utf-8"),
+                    signature,
+                    (
+                        (kind, body.decode("utf-8"), leaf.hex())
+                        for kind, body, leaf in zip(kinds, bodies, hashes, strict=True)
+                    ),
                 )
             )
         except LedgerError as exc:

@@ -201,7 +201,7 @@ class PostgresStore:
                 with self._db.cursor() as cursor:
                     cursor.executemany(
                         "INSERT INTO transactions VALUES (%s, %s, %s, %s, %s)",
-                        [(block.height, i, *row) for i, row in enumerate(block.rows)],
+                        block.numbered(),
                     )
                 faults.point("block-write")
         except psycopg.Error as exc:

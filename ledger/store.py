@@ -54,7 +54,14 @@ class EncodedBlock:
     hash: str
     header_json: str
     signature: str
-    rows: tuple[TxRow, ...]
+    rows: Iterable[TxRow]
+    """In chain order, read once by the store: the ledger hands a generator that turns
+    each body into text as it is written, so a gate's block of a million bids is never
+    held a second time as rows (docs/performance.md, close_gate)."""
+
+    def numbered(self) -> Iterator[tuple[int, int, str, str, str]]:
+        """(height, index, kind, body, leaf hash) per row, one at a time, as stored."""
+        return ((self.height, i, *row) for i, row in enumerate(self.rows))
 
 
 def encode_block(block: Block) -> EncodedBlock:
@@ -280,7 +287,7 @@ class SqliteStore:
             )
             db.executemany(
                 "INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
-                [(block.height, i, *row) for i, row in enumerate(block.rows)],
+                block.numbered(),
             )
             faults.point("block-write")
             db.execute("COMMIT")
