@@ -159,7 +159,8 @@ def test_book_hash_from_received_bytes_is_the_encoded_book_hash() -> None:
 
 def test_compact_bid_reads_as_its_bid_and_decodes_back_to_it() -> None:
     made = [Signed.of(b) for b in _book(4, 300)[0] + _book(5, 300, green=True)[0]]
-    assert any(s.value.preferred for s in made) and any(s.value.green_only for s in made)
+    assert any(s.value.preferred for s in made)
+    assert any(s.value.green_only for s in made)
     for s in generate_signed(30, 4, INTERVAL).bids + tuple(made):
         row = CompactBid.of(s)
         assert row.bid() == s.value
