@@ -6,9 +6,11 @@ The city's ledgers are a run's folder or a PostgreSQL database's schemas
 blocks' checks, ``ledger.city_checks``). Then for every feeder it links, in name
 order: the feeder ledger exists, and each linked block is there with that hash, for
 that interval, holding the city's price and allocation for that feeder (its
-``upstream`` transaction equals the city clearing's numbers); then the feeder ledger is
-verified with its operator key and its newest block pinned to the last link (so a
-feeder ledger from another run, one cut short or one edited is named). A feeder ledger
+``upstream`` transaction equals the city clearing's numbers) and followed by that
+interval's settlement block; then the feeder ledger is verified with its operator key
+and its newest block pinned to the settlement after the last link (so a feeder ledger
+from another run, one cut short or one edited is named; the verification replays
+every settlement). A feeder ledger
 the city ledger does not link is an error too. The first problem raises a
 ``VerificationError`` naming the ledger (its file in the folder, its schema in the
 database), the block and the transaction.
@@ -74,22 +76,25 @@ def _city_links(path: str | Path) -> tuple[list[tuple[int, int, dict[str, Any]]]
 
 def _feeder_blocks(
     path: str | Path,
-) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]]]:
-    """(hash, interval) of every block, and the ``upstream`` body of each block."""
+) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]], set[int]]:
+    """(hash, interval) of every block, the ``upstream`` body of each block, and the
+    heights of the blocks holding settlements."""
     store = open_store(path, read_only=True)
     try:
         blocks = {
             height: (block_hash, json.loads(header)["interval"])
             for height, block_hash, header, _ in store.raw_blocks()
         }
-        upstream = {
-            height: json.loads(body)
-            for height, _, kind, body, _ in store.raw_transactions()
-            if kind == TxKind.UPSTREAM.value
-        }
+        upstream: dict[int, dict[str, Any]] = {}
+        settling: set[int] = set()
+        for height, _, kind, body, _ in store.raw_transactions():
+            if kind == TxKind.UPSTREAM.value:
+                upstream[height] = json.loads(body)
+            elif kind == TxKind.SETTLEMENT.value:
+                settling.add(height)
     finally:
         store.close()
-    return blocks, upstream
+    return blocks, upstream, settling
 
 
 def _check_links(
@@ -97,7 +102,9 @@ def _check_links(
     name: str,
     links: list[tuple[int, int, dict[str, Any]]],
     allocations: dict[str, Any],
-) -> None:
+) -> str:
+    """Check feeder ``name``'s linked blocks; the hash its newest block must have (the
+    settlement block after the last linked clearing)."""
     path = place.feeder(name)
     first_height, first_index, _ = links[0]
     if not place.has(name):
@@ -108,7 +115,7 @@ def _check_links(
             index=first_index,
             rule="feeder-link",
         )
-    blocks, upstream = _feeder_blocks(path)
+    blocks, upstream, settling = _feeder_blocks(path)
     for city_height, city_index, link in links:
         height = link["height"]
         interval = link["interval"]
@@ -131,6 +138,16 @@ def _check_links(
                 height=height,
                 rule="feeder-link",
             )
+        following = blocks.get(height + 1)
+        if height + 1 not in settling or following is None or following[1] != interval:
+            raise VerificationError(
+                f"{place.shown(name)}: block {height + 1}: rule feeder-settlement: not the "
+                f"settlement of {interval}, which every cleared interval of a city's feeder "
+                f"has right after its clearing (block {height})",
+                height=height + 1,
+                rule="feeder-settlement",
+            )
+    return blocks[links[-1][2]["height"] + 1][0]
 
 
 def verify_city(
@@ -161,11 +178,10 @@ def verify_city(
     blocks = report.blocks
     for name in sorted(by_feeder):
         found = by_feeder[name]
-        _check_links(place, name, found, allocations)
-        last = found[-1][2]
+        head = _check_links(place, name, found, allocations)
         try:
             blocks += verify_ledger(
-                place.feeder(name), operator=last["operator"], head_hash=last["block_hash"]
+                place.feeder(name), operator=found[-1][2]["operator"], head_hash=head
             ).blocks
         except LedgerError as exc:
             raise _named(place.shown(name), exc) from None

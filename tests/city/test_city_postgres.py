@@ -70,7 +70,8 @@ def test_every_ledger_holds_the_bytes_of_its_file(runs: tuple[Path, str]) -> Non
     for name in NAMES:
         blocks, txs = _stored(database.feeder(name))
         assert (blocks, txs) == _stored(files.feeder(name)), name
-        assert len(blocks) == 2 + TINY.intervals  # genesis, registrations, one per interval
+        # genesis, registrations, per interval a clearing and a settlement
+        assert len(blocks) == 2 + 2 * TINY.intervals
     from voisin.ledger.pg_store import ledger_schemas
 
     assert ledger_schemas(url) == ["city", "feeder_f0", "feeder_f1", "feeder_f2"]
