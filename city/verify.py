@@ -57,21 +57,27 @@ def _named(where: str, exc: LedgerError) -> VerificationError:
     return VerificationError(f"{where}: {exc.message}", rule=exc.code)
 
 
-def _city_links(path: str | Path) -> tuple[list[tuple[int, int, dict[str, Any]]], dict[str, Any]]:
-    """Every ``feeder_link`` (block, index, body) and each interval's allocation."""
-    links: list[tuple[int, int, dict[str, Any]]] = []
+Link = tuple[int, int, dict[str, Any]]
+"""A ``feeder_link`` of the city ledger: its block, its index, its body."""
+
+
+def feeder_links(path: str | Path) -> tuple[dict[str, list[Link]], dict[str, Any]]:
+    """The city ledger's links by feeder name (in chain order) and each interval's
+    ``city_clearing`` body (its allocation)."""
+    by_feeder: dict[str, list[Link]] = {}
     allocations: dict[str, Any] = {}
     store = open_store(path, read_only=True)
     try:
         for height, index, kind, body, _ in store.raw_transactions():
             if kind == TxKind.FEEDER_LINK.value:
-                links.append((height, index, json.loads(body)))
+                link = json.loads(body)
+                by_feeder.setdefault(link["feeder"], []).append((height, index, link))
             elif kind == TxKind.CITY_CLEARING.value:
                 data = json.loads(body)
                 allocations[data["interval"]] = data
     finally:
         store.close()
-    return links, allocations
+    return by_feeder, allocations
 
 
 def _feeder_blocks(
@@ -97,11 +103,8 @@ def _feeder_blocks(
     return blocks, upstream, settling
 
 
-def _check_links(
-    place: CityLedgers,
-    name: str,
-    links: list[tuple[int, int, dict[str, Any]]],
-    allocations: dict[str, Any],
+def check_feeder_links(
+    place: CityLedgers, name: str, links: list[Link], allocations: dict[str, Any]
 ) -> str:
     """Check feeder ``name``'s linked blocks; the hash its newest block must have (the
     settlement block after the last linked clearing)."""
@@ -156,33 +159,42 @@ def verify_city(
     """Verify a city's ledgers at ``out``, a run's folder or a database URL (module
     docstring); raise at the first problem. ``operator`` and ``head_hash`` pin the city
     ledger's operator key and newest block."""
-    place = city_ledgers(out)
-    if not place.is_city():
-        raise InvalidInput(
-            f"{out} is not a city run's folder or database (no {CITY_LEDGER}, no schema city)",
-            code="no-city",
-        )
+    place = city_place(out)
     city = place.city
     try:
         report = verify_ledger(city, operator=operator, head_hash=head_hash)
     except LedgerError as exc:
         raise _named(place.shown(), exc) from None
-    links, allocations = _city_links(city)
-    by_feeder: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-    for item in links:
-        by_feeder.setdefault(item[2]["feeder"], []).append(item)
+    by_feeder, allocations = feeder_links(city)
     for extra in place.unlinked(set(by_feeder)):
-        raise VerificationError(
-            f"{extra}: a feeder ledger the city ledger does not link", rule="feeder-link"
-        )
+        raise unlinked(extra)
     blocks = report.blocks
     for name in sorted(by_feeder):
         found = by_feeder[name]
-        head = _check_links(place, name, found, allocations)
+        head = check_feeder_links(place, name, found, allocations)
         try:
             blocks += verify_ledger(
                 place.feeder(name), operator=found[-1][2]["operator"], head_hash=head
             ).blocks
         except LedgerError as exc:
             raise _named(place.shown(name), exc) from None
-    return CityVerification(len(by_feeder), blocks, len(links), report.head_hash)
+    links = sum(len(found) for found in by_feeder.values())
+    return CityVerification(len(by_feeder), blocks, links, report.head_hash)
+
+
+def unlinked(shown: str) -> VerificationError:
+    """The error for a feeder ledger the city ledger does not link."""
+    return VerificationError(
+        f"{shown}: a feeder ledger the city ledger does not link", rule="feeder-link"
+    )
+
+
+def city_place(out: str | Path | CityLedgers) -> CityLedgers:
+    """The city's ledgers at ``out``, or a one-line error when it holds none."""
+    place = city_ledgers(out)
+    if not place.is_city():
+        raise InvalidInput(
+            f"{out} is not a city run's folder or database (no {CITY_LEDGER}, no schema city)",
+            code="no-city",
+        )
+    return place

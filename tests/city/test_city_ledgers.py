@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voisin.city.audit import audit_city_ledger
+from tests.ledger.forge import blocks, first, resign, shift_prices
+from voisin.city.audit import audit_city, audit_city_ledger
 from voisin.city.delivery import DEVIATION, delivery_factors
-from voisin.city.ledgers import write_city_ledger
+from voisin.city.ledgers import operator_key, write_city_ledger
 from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import run_city
 from voisin.city.scenario import CitySpec, feeder
@@ -27,7 +28,7 @@ from voisin.cli.main import main
 from voisin.errors import VerificationError
 from voisin.ledger import verify_ledger
 from voisin.market.audit import audit_ledger
-from voisin.protocol import KeyPair, canonical_bytes, verify
+from voisin.protocol import KeyPair, canonical_bytes, sha256_hex, verify
 
 TINY = CitySpec(
     name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
@@ -306,3 +307,79 @@ def test_any_small_city_verifies_and_its_feeders_take_the_city_allocation(
             x = clearings[done["interval"]]["exchange_kwh"][f"F{k}"]
             assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
         assert audit_ledger(path).first is None
+
+
+# `voisin audit OUT` on the whole city: every ledger, every link, one table, one verdict.
+
+
+def test_the_whole_city_audits_clean_in_one_command(city: Path, capsys) -> None:
+    audit = audit_city(city)
+    assert [led.name for led in audit.ledgers] == [
+        "city/ledger.sqlite",
+        *(f"feeders/F{k}/ledger.sqlite" for k in range(3)),
+    ]
+    assert all((led.reproduced, led.total, led.first) == (4, 4, None) for led in audit.ledgers)
+    assert audit.first is None
+    assert main(["audit", str(city)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the city ledger and 3 feeder ledgers, 16 intervals re-cleared and re-settled" in said
+
+
+def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
+    copy: Path, capsys
+) -> None:
+    """F1's operator moves one clearing's prices, its trades and payments with them, and
+    re-signs its chain; the city operator re-signs the links to the new blocks. Every
+    hash, signature and link verifies: only re-clearing F1 names it."""
+    path = feeder_ledger(copy, "F1")
+    height, index = first(path, "clearing", lambda b: b["trade_count"] > 0)
+    resign(path, operator_key(TINY, "F1"), shift_prices(path, height, index))
+    hashes = {h["height"]: sha256_hex(canonical_bytes(h)) for h, _ in blocks(path)}
+
+    def relinked(_: int, rows: list) -> list:
+        return [
+            (k, {**b, "block_hash": hashes[b["height"]]} if b.get("feeder") == "F1" else b)
+            for k, b in rows
+        ]
+
+    resign(copy / CITY_LEDGER, operator_key(TINY), relinked)
+    verify_city(copy)
+    audit = audit_city(copy)
+    bad = [led.name for led in audit.ledgers if led.first is not None]
+    assert bad == ["feeders/F1/ledger.sqlite"]
+    f1 = audit.ledgers[2]
+    assert (f1.reproduced, f1.total) == (3, 4)
+    assert f1.first is not None
+    assert f"block {height}" in f1.first
+    assert main(["audit", str(copy)]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 of 4 ledgers differ; first: feeders/F1/ledger.sqlite: interval" in said
+
+
+def test_a_missing_feeder_ledger_is_named_and_the_others_audited(copy: Path, capsys) -> None:
+    feeder_ledger(copy, "F0").unlink()
+    audit = audit_city(copy)
+    f0 = audit.ledgers[1]
+    assert (f0.name, f0.report) == ("feeders/F0/ledger.sqlite", None)
+    assert f0.first is not None
+    assert f0.first.startswith("missing; the city ledger links it")
+    assert [led.reproduced for led in audit.ledgers] == [4, 0, 4, 4]
+    assert main(["audit", str(copy)]) == 1
+    assert "first: feeders/F0/ledger.sqlite: missing; the city ledger links it" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+def test_an_unlinked_feeder_ledger_fails_the_audit_and_bad_input_is_one_line(
+    copy: Path, tmp_path: Path, capsys
+) -> None:
+    shutil.copytree(feeder_ledger(copy, "F0").parent, copy / "feeders" / "F9")
+    audit = audit_city(copy)
+    assert audit.first is not None
+    assert audit.first.name == "feeders/F9"
+    assert main(["audit", str(copy)]) == 1
+    capsys.readouterr()
+    assert main(["audit", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err
+    assert "\n" not in err
