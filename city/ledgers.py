@@ -6,8 +6,10 @@ PostgreSQL database: ``city.places``) is an ordinary voisin ledger written by an
 household and per battery, derived from the city's seed), per interval their bids
 signed by those keys, then the clearing block, which holds the city's price and
 allocation for the feeder (an ``upstream`` transaction) and the feeder's re-clearing at
-them (``clearing``, ``trade``s, payments). ``voisin ledger verify`` and ``voisin
-audit`` take it like any feeder's ledger.
+them (``clearing``, ``trade``s, payments), then the settlement block of the interval:
+each member's reading, signed by its meter key (``city.delivery``), settled by the same
+``Operator.settle`` a lone feeder uses. ``voisin ledger verify`` and ``voisin audit``
+take it like any feeder's ledger.
 
 The city's ledger (``OUT/city/ledger.sqlite`` or schema ``city``), with the city
 operator's key, holds the MV network as its market terms and per interval the city's
