@@ -19,6 +19,7 @@ from voisin.agents.plan_lp import horizon_end
 from voisin.agents.strategies import Strategy
 from voisin.meters import Battery, Meter
 from voisin.meters.heating import cop_air_source
+from voisin.meters.meter import curtailed_pv_kwh
 from voisin.protocol import Bid, Side
 from voisin.protocol.signed import Signed
 
@@ -302,11 +303,8 @@ class MemberAgent(mesa.Agent):
         if self.battery is not None:
             request = plan.battery_kwh if plan is not None else load - pv
             battery_kwh = self.battery.dispatch(request, hours)
-        if curtailed_kwh > 0 and plan is not None:
-            allowed = max(plan.net_kwh - curtailed_kwh, 0.0)
-            surplus = pv + battery_kwh - load
-            if surplus > allowed:
-                pv = max(pv - (surplus - allowed), 0.0)
+        if plan is not None:
+            pv = curtailed_pv_kwh(pv, load, battery_kwh, plan.net_kwh, curtailed_kwh)
         self.delivered_upto = max(self.delivered_upto, index)
         for k in [k for k in self.plans if k <= index]:
             del self.plans[k]

@@ -1,4 +1,5 @@
-"""``voisin audit`` on a city ledger: re-clear every interval from the recorded curves.
+"""``voisin audit`` on a city: its ledger re-cleared from the recorded curves, and the
+whole city, every feeder ledger with it.
 
 The chain is replayed with the verifier's checks (``Replay``: hashes and signatures are
 ``verify_ledger``'s, the city blocks' structure ``ledger.city_checks``); for each city
@@ -7,18 +8,38 @@ block the recorded ``city_book`` is cleared again under the recorded MV terms th
 ``city_clearing`` byte for byte. The row's columns are the ones of a feeder's audit:
 ``bids`` counts the feeders' curves, ``trades`` the feeder-to-feeder pieces, the
 clearing is compared in ``prices``; a city block has nothing to settle.
+
+``audit_city`` audits a whole city (a run's folder or a database, ``city.places``):
+the city ledger as above, then each feeder ledger it links, in name order, as any
+feeder's ledger is audited (``market.audit.audit_ledger``: every interval re-cleared at
+its recorded ``upstream`` and re-settled from its readings), pinned to the feeder's
+operator key and newest block as ``city.verify`` pins them, after the same link checks
+(``check_feeder_links``). A missing feeder ledger, a broken link or a feeder ledger the
+city does not link is that ledger's finding; the audit goes on with the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from voisin.city.level import clear_book
+from voisin.city.places import CityLedgers
+from voisin.city.verify import check_feeder_links, city_place, feeder_links, unlinked
+from voisin.errors import VerificationError
 from voisin.ledger import transactions as tx
 from voisin.ledger.interval_checks import compare_bodies
 from voisin.ledger.replay import Replay, Violation
 from voisin.ledger.store import open_store
-from voisin.market.audit import AuditReport, Difference, IntervalAudit, blocks_of, chain_difference
+from voisin.market.audit import (
+    AuditReport,
+    Difference,
+    IntervalAudit,
+    audit_ledger,
+    blocks_of,
+    chain_difference,
+)
 from voisin.market.terms import Terms
 from voisin.protocol import TxKind
 
@@ -63,3 +84,85 @@ def audit_city_ledger(
     finally:
         store.close()
     return AuditReport(rows, chain, [])
+
+
+@dataclass(frozen=True)
+class LedgerAudit:
+    """One ledger of a city audited: its audit (None: there was no ledger to audit) and
+    a finding outside it (a missing ledger, a link the city ledger does not keep)."""
+
+    name: str
+    report: AuditReport | None
+    link: str | None = None
+    """The link check's finding, in ``city.verify``'s words (after the ledger's name)."""
+
+    @property
+    def reproduced(self) -> int:
+        return 0 if self.report is None else self.report.reproduced
+
+    @property
+    def total(self) -> int:
+        return 0 if self.report is None else len(self.report.rows)
+
+    @property
+    def first(self) -> str | None:
+        """The first difference, said in one line (None: every interval reproduces)."""
+        if self.link is not None:
+            return self.link
+        if self.report is None or self.report.first is None:
+            return None
+        interval, found = self.report.first
+        return f"interval {interval}, {found}" if interval else str(found)
+
+
+@dataclass(frozen=True)
+class CityAudit:
+    ledgers: list[LedgerAudit]
+
+    @property
+    def first(self) -> LedgerAudit | None:
+        """The first ledger (city, then feeders by name) with a difference."""
+        return next((led for led in self.ledgers if led.first is not None), None)
+
+
+def audit_city(
+    out: str | Path | CityLedgers,
+    *,
+    operator: str | None = None,
+    head_hash: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CityAudit:
+    """Audit every ledger of the city at ``out`` (module docstring); ``operator`` and
+    ``head_hash`` pin the city ledger's. ``progress(done, total)`` is told the ledgers
+    audited so far, from 0."""
+    place = city_place(out)
+    by_feeder, allocations = feeder_links(place.city)
+    extra = place.unlinked(set(by_feeder))
+    total = 1 + len(by_feeder) + len(extra)
+    found: list[LedgerAudit] = []
+
+    def done(audit: LedgerAudit) -> None:
+        found.append(audit)
+        if progress is not None:
+            progress(len(found), total)
+
+    if progress is not None:
+        progress(0, total)
+    report = audit_city_ledger(place.city, operator=operator, head_hash=head_hash)
+    done(LedgerAudit(place.shown(), report))
+    for name in sorted(by_feeder):
+        links = by_feeder[name]
+        head: str | None = None
+        problem = None
+        try:
+            head = check_feeder_links(place, name, links, allocations)
+        except VerificationError as exc:
+            problem = exc.message.removeprefix(f"{place.shown(name)}: ")  # the row names it
+        audited = None
+        if place.has(name):
+            operator_key = links[-1][2]["operator"]
+            audited = audit_ledger(place.feeder(name), operator=operator_key, head_hash=head)
+        done(LedgerAudit(place.shown(name), audited, problem))
+    for shown in extra:
+        done(LedgerAudit(shown, None, unlinked(shown).message.removeprefix(f"{shown}: ")))
+    return CityAudit(found)

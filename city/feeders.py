@@ -28,13 +28,16 @@ UNLIMITED_KWH = 1e6
 @dataclass(frozen=True)
 class CityFeeder:
     """One LV feeder of a city: its grid, its interval's bids, where it hangs on the MV
-    network, and its non-participants' forecast (kW, kvar per bus)."""
+    network, its non-participants' forecast (kW, kvar per bus) and each member's
+    forecast (PV kWh, load kWh) by bid participant, which its inflexible bid is the net
+    of and its meter's reading deviates from (``city.delivery``)."""
 
     name: str
     grid: Grid
     bids: tuple[Bid, ...]
     mv_bus: str
     base_kw: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    forecast_kwh: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def city_conditions(

@@ -6,8 +6,10 @@ PostgreSQL database: ``city.places``) is an ordinary voisin ledger written by an
 household and per battery, derived from the city's seed), per interval their bids
 signed by those keys, then the clearing block, which holds the city's price and
 allocation for the feeder (an ``upstream`` transaction) and the feeder's re-clearing at
-them (``clearing``, ``trade``s, payments). ``voisin ledger verify`` and ``voisin
-audit`` take it like any feeder's ledger.
+them (``clearing``, ``trade``s, payments), then the settlement block of the interval:
+each member's reading, signed by its meter key (``city.delivery``), settled by the same
+``Operator.settle`` a lone feeder uses. ``voisin ledger verify`` and ``voisin audit``
+take it like any feeder's ledger.
 
 The city's ledger (``OUT/city/ledger.sqlite`` or schema ``city``), with the city
 operator's key, holds the MV network as its market terms and per interval the city's
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from voisin.city.delivery import readings
 from voisin.city.level import city_terms
 from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.scenario import CitySpec, feeder
@@ -32,6 +35,7 @@ from voisin.ledger import transactions as tx
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
 from voisin.market.operator import Operator
 from voisin.market.upstream import Upstream
+from voisin.meters.meter import Meter
 from voisin.protocol import KeyPair, Participant, ParticipantKind, Tariff
 from voisin.protocol.signed import Signed
 
@@ -57,8 +61,11 @@ def write_feeder_ledger(
 ) -> list[dict[str, Any]]:
     """Feeder ``index``'s ledger in ``out`` (a run's folder or ``city.places``) over
     every interval, at the city's ``allocations``
-    (the ``city_clearing`` bodies, in interval order); per interval what the city
-    ledger links (height and hash of the clearing block) and the feeder's totals."""
+    (the ``city_clearing`` bodies, in interval order), each clearing block followed by
+    the interval's settlement block (its members' readings, ``city.delivery``); per
+    interval what the city ledger links (height and hash of the clearing block) and the
+    feeder's totals (``imbalance_kwh``: the settled imbalances' sum of magnitudes;
+    ``imbalance_eur``: what the members received for them, negative when they paid)."""
     intervals = spec.interval_list()
     books = [feeder(spec, index, iv) for iv in intervals]
     name = books[0].name
@@ -69,12 +76,15 @@ def write_feeder_ledger(
         export_eur_per_kwh=spec.export_price_eur_per_kwh,
     )
     bus_of = {bid.participant: bid.bus for book in books for bid in book.bids}
+    meters = {
+        label: Meter(_member_key(spec, label, "meter"), keys[label].public_hex) for label in labels
+    }
     members = [
         Participant(
             participant_id=keys[label].public_hex,
             bus=bus_of[label],
             tariff=tariff,
-            meter_id=_member_key(spec, label, "meter").public_hex,
+            meter_id=meters[label].meter_id,
             kind=ParticipantKind.BATTERY if "-b" in label else ParticipantKind.HOUSEHOLD,
             group="city",
         )
@@ -103,16 +113,21 @@ def write_feeder_ledger(
                 operator.submit_bid(Signed.signed_by(mine, owner), interval)  # encoded once
             upstream = Upstream(city["price_eur_per_kwh"][name], city["exchange_kwh"][name])
             result = operator.close_gate(interval, upstream)
+            link: dict[str, Any] = {"feeder": name, "operator": key.public_hex}
+            link |= {"height": ledger.height, "block_hash": ledger.head_hash}
+            for reading in readings(book, spec.seed, index, interval, result, meters):
+                operator.submit_reading(reading)
+            settled = operator.settle(interval)
             done.append(
-                {
-                    "feeder": name,
-                    "operator": key.public_hex,
-                    "height": ledger.height,
-                    "block_hash": ledger.head_hash,
+                link
+                | {
                     "welfare_eur": result.welfare_eur,
                     "trade_count": len(result.trades),
                     "grid_import_kwh": result.grid_import_kwh,
                     "grid_export_kwh": result.grid_export_kwh,
+                    "rest_kwh": result.rest_kwh,
+                    "imbalance_kwh": round(sum(abs(s.imbalance_kwh) for s in settled), 9),
+                    "imbalance_eur": round(sum(s.imbalance_eur for s in settled), 6),
                 }
             )
     return done

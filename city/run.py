@@ -5,7 +5,8 @@ clears the curves under the MV limits (``city.level``). Intervals do not wait fo
 other (a generated city has no state carried between intervals), so the scheduler
 overlaps them. Then one ``feeder`` task per feeder writes that feeder's ledger over the
 whole run (a hash chain is written in order), re-clearing each interval at the city's
-price and allocation through the single-feeder ``Operator``; the client writes the city
+price and allocation through the single-feeder ``Operator`` and settling it against its
+members' signed readings (``city.delivery``); the client writes the city
 ledger with a link to each feeder block (``city.ledgers``) and verifies everything
 (``city.verify``). Tasks take the ``CitySpec`` and rebuild their feeder from its seed,
 so nothing large travels; every task is a pure function of its arguments and HiGHS
@@ -96,6 +97,15 @@ class CityReport:
     between_feeders_kwh: float = 0.0
     grid_import_kwh: float = 0.0
     grid_export_kwh: float = 0.0
+    imbalance_kwh: float = 0.0
+    """Every member-interval's settled imbalance, magnitudes added (kWh)."""
+    rest_kwh: float = 0.0
+    """Of the imbalance, the feeders' inflexible rest (``ClearingResult.rest_kwh``,
+    magnitude per feeder-interval): energy that flowed in no trade, so settlement meets
+    it at the members' tariffs, as a lone feeder's retailer does."""
+    imbalance_eur: float = 0.0
+    """What the members received for their imbalances, at their tariffs (negative:
+    they paid)."""
     seconds: float = 0.0
     """Wall time of the run, ledgers written, verification not included."""
     seconds_clearing: float = 0.0
@@ -192,6 +202,9 @@ def run_city(
             report.between_feeders_kwh += record["between_feeders_kwh"]
             report.grid_import_kwh += record["grid_import_kwh"]
             report.grid_export_kwh += record["grid_export_kwh"]
+            report.imbalance_kwh += sum(feeder["imbalance_kwh"] for feeder in row)
+            report.imbalance_eur += sum(feeder["imbalance_eur"] for feeder in row)
+            report.rest_kwh += sum(abs(feeder["rest_kwh"]) for feeder in row)
     report.seconds = time.perf_counter() - began
     return verify_run(report) if verify else report
 

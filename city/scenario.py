@@ -182,9 +182,9 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
     hours = interval.start.hour + interval.start.minute / 60.0
     pv, load = _shape(hours)
     hours_long = spec.minutes / 60.0
-    net = kwp * pv * hours_long * step.uniform(
-        0.7, 1.0, n
-    ) - daily_kwh * load * hours_long * 4 * step.uniform(0.8, 1.2, n)
+    pv_kwh = kwp * pv * hours_long * step.uniform(0.7, 1.0, n)
+    load_kwh = daily_kwh * load * hours_long * 4 * step.uniform(0.8, 1.2, n)
+    net = pv_kwh - load_kwh
     low, high = spec.export_price_eur_per_kwh, spec.import_price_eur_per_kwh
     bids = []
     for h in range(n):
@@ -209,7 +209,8 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
         export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         transformer_capacity_kwh=spec.feeder_transformer_kwh,
     )
-    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}")
+    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
 
 
 def _bid(

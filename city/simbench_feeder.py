@@ -65,9 +65,11 @@ def simbench_city_feeder(
         ) from None
     step = np.random.default_rng([seed, index, int(interval.start.timestamp())])
     bids = []
+    forecast = {}
     for h, (_, (load, pv, _storage)) in enumerate(sorted(homes_of(found).items())):
         made = sum(unit.energy_kwh[at] for unit in pv)
         used = load.energy_kwh[at] if load is not None else 0.0
+        forecast[f"p-f{index}-s{h}"] = (float(made), float(used))
         kwh = round(float(abs(made - used)), 3)
         price = round(float(step.uniform(export_price_eur_per_kwh, import_price_eur_per_kwh)), 3)
         if kwh < 0.001:
@@ -85,4 +87,4 @@ def simbench_city_feeder(
             )
         )
     grid: Grid = found.grid
-    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}")
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)

@@ -6,9 +6,11 @@ The city's ledgers are a run's folder or a PostgreSQL database's schemas
 blocks' checks, ``ledger.city_checks``). Then for every feeder it links, in name
 order: the feeder ledger exists, and each linked block is there with that hash, for
 that interval, holding the city's price and allocation for that feeder (its
-``upstream`` transaction equals the city clearing's numbers); then the feeder ledger is
-verified with its operator key and its newest block pinned to the last link (so a
-feeder ledger from another run, one cut short or one edited is named). A feeder ledger
+``upstream`` transaction equals the city clearing's numbers) and followed by that
+interval's settlement block; then the feeder ledger is verified with its operator key
+and its newest block pinned to the settlement after the last link (so a feeder ledger
+from another run, one cut short or one edited is named; the verification replays
+every settlement). A feeder ledger
 the city ledger does not link is an error too. The first problem raises a
 ``VerificationError`` naming the ledger (its file in the folder, its schema in the
 database), the block and the transaction.
@@ -55,49 +57,57 @@ def _named(where: str, exc: LedgerError) -> VerificationError:
     return VerificationError(f"{where}: {exc.message}", rule=exc.code)
 
 
-def _city_links(path: str | Path) -> tuple[list[tuple[int, int, dict[str, Any]]], dict[str, Any]]:
-    """Every ``feeder_link`` (block, index, body) and each interval's allocation."""
-    links: list[tuple[int, int, dict[str, Any]]] = []
+Link = tuple[int, int, dict[str, Any]]
+"""A ``feeder_link`` of the city ledger: its block, its index, its body."""
+
+
+def feeder_links(path: str | Path) -> tuple[dict[str, list[Link]], dict[str, Any]]:
+    """The city ledger's links by feeder name (in chain order) and each interval's
+    ``city_clearing`` body (its allocation)."""
+    by_feeder: dict[str, list[Link]] = {}
     allocations: dict[str, Any] = {}
     store = open_store(path, read_only=True)
     try:
         for height, index, kind, body, _ in store.raw_transactions():
             if kind == TxKind.FEEDER_LINK.value:
-                links.append((height, index, json.loads(body)))
+                link = json.loads(body)
+                by_feeder.setdefault(link["feeder"], []).append((height, index, link))
             elif kind == TxKind.CITY_CLEARING.value:
                 data = json.loads(body)
                 allocations[data["interval"]] = data
     finally:
         store.close()
-    return links, allocations
+    return by_feeder, allocations
 
 
 def _feeder_blocks(
     path: str | Path,
-) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]]]:
-    """(hash, interval) of every block, and the ``upstream`` body of each block."""
+) -> tuple[dict[int, tuple[str, str]], dict[int, dict[str, Any]], set[int]]:
+    """(hash, interval) of every block, the ``upstream`` body of each block, and the
+    heights of the blocks holding settlements."""
     store = open_store(path, read_only=True)
     try:
         blocks = {
             height: (block_hash, json.loads(header)["interval"])
             for height, block_hash, header, _ in store.raw_blocks()
         }
-        upstream = {
-            height: json.loads(body)
-            for height, _, kind, body, _ in store.raw_transactions()
-            if kind == TxKind.UPSTREAM.value
-        }
+        upstream: dict[int, dict[str, Any]] = {}
+        settling: set[int] = set()
+        for height, _, kind, body, _ in store.raw_transactions():
+            if kind == TxKind.UPSTREAM.value:
+                upstream[height] = json.loads(body)
+            elif kind == TxKind.SETTLEMENT.value:
+                settling.add(height)
     finally:
         store.close()
-    return blocks, upstream
+    return blocks, upstream, settling
 
 
-def _check_links(
-    place: CityLedgers,
-    name: str,
-    links: list[tuple[int, int, dict[str, Any]]],
-    allocations: dict[str, Any],
-) -> None:
+def check_feeder_links(
+    place: CityLedgers, name: str, links: list[Link], allocations: dict[str, Any]
+) -> str:
+    """Check feeder ``name``'s linked blocks; the hash its newest block must have (the
+    settlement block after the last linked clearing)."""
     path = place.feeder(name)
     first_height, first_index, _ = links[0]
     if not place.has(name):
@@ -108,7 +118,7 @@ def _check_links(
             index=first_index,
             rule="feeder-link",
         )
-    blocks, upstream = _feeder_blocks(path)
+    blocks, upstream, settling = _feeder_blocks(path)
     for city_height, city_index, link in links:
         height = link["height"]
         interval = link["interval"]
@@ -131,6 +141,16 @@ def _check_links(
                 height=height,
                 rule="feeder-link",
             )
+        following = blocks.get(height + 1)
+        if height + 1 not in settling or following is None or following[1] != interval:
+            raise VerificationError(
+                f"{place.shown(name)}: block {height + 1}: rule feeder-settlement: not the "
+                f"settlement of {interval}, which every cleared interval of a city's feeder "
+                f"has right after its clearing (block {height})",
+                height=height + 1,
+                rule="feeder-settlement",
+            )
+    return blocks[links[-1][2]["height"] + 1][0]
 
 
 def verify_city(
@@ -139,34 +159,42 @@ def verify_city(
     """Verify a city's ledgers at ``out``, a run's folder or a database URL (module
     docstring); raise at the first problem. ``operator`` and ``head_hash`` pin the city
     ledger's operator key and newest block."""
+    place = city_place(out)
+    city = place.city
+    try:
+        report = verify_ledger(city, operator=operator, head_hash=head_hash)
+    except LedgerError as exc:
+        raise _named(place.shown(), exc) from None
+    by_feeder, allocations = feeder_links(city)
+    for extra in place.unlinked(set(by_feeder)):
+        raise unlinked(extra)
+    blocks = report.blocks
+    for name in sorted(by_feeder):
+        found = by_feeder[name]
+        head = check_feeder_links(place, name, found, allocations)
+        try:
+            blocks += verify_ledger(
+                place.feeder(name), operator=found[-1][2]["operator"], head_hash=head
+            ).blocks
+        except LedgerError as exc:
+            raise _named(place.shown(name), exc) from None
+    links = sum(len(found) for found in by_feeder.values())
+    return CityVerification(len(by_feeder), blocks, links, report.head_hash)
+
+
+def unlinked(shown: str) -> VerificationError:
+    """The error for a feeder ledger the city ledger does not link."""
+    return VerificationError(
+        f"{shown}: a feeder ledger the city ledger does not link", rule="feeder-link"
+    )
+
+
+def city_place(out: str | Path | CityLedgers) -> CityLedgers:
+    """The city's ledgers at ``out``, or a one-line error when it holds none."""
     place = city_ledgers(out)
     if not place.is_city():
         raise InvalidInput(
             f"{out} is not a city run's folder or database (no {CITY_LEDGER}, no schema city)",
             code="no-city",
         )
-    city = place.city
-    try:
-        report = verify_ledger(city, operator=operator, head_hash=head_hash)
-    except LedgerError as exc:
-        raise _named(place.shown(), exc) from None
-    links, allocations = _city_links(city)
-    by_feeder: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-    for item in links:
-        by_feeder.setdefault(item[2]["feeder"], []).append(item)
-    for extra in place.unlinked(set(by_feeder)):
-        raise VerificationError(
-            f"{extra}: a feeder ledger the city ledger does not link", rule="feeder-link"
-        )
-    blocks = report.blocks
-    for name in sorted(by_feeder):
-        found = by_feeder[name]
-        _check_links(place, name, found, allocations)
-        last = found[-1][2]
-        try:
-            blocks += verify_ledger(
-                place.feeder(name), operator=last["operator"], head_hash=last["block_hash"]
-            ).blocks
-        except LedgerError as exc:
-            raise _named(place.shown(name), exc) from None
-    return CityVerification(len(by_feeder), blocks, len(links), report.head_hash)
+    return place

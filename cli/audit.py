@@ -6,10 +6,11 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger, shown
-from voisin.errors import InvalidInput
 from voisin.market.audit import COLUMNS, AuditReport, audit_ledger
 
 _SHORT = {
@@ -43,18 +44,14 @@ def _table(report: AuditReport, db: Path) -> Table:
 def run_audit(
     db: Path, console: Console, *, operator: str | None = None, head: str | None = None
 ) -> int:
-    """Re-clear ``db`` (a city ledger from its curves: ``city.audit``), then print the
-    table and a verdict (``show_audit``)."""
+    """Re-clear ``db`` (a city ledger from its curves: ``city.audit``; a whole city's
+    folder or database: ``run_city_audit``), then print the table and a verdict
+    (``show_audit``)."""
     from voisin.city.audit import audit_city_ledger, is_city_ledger
     from voisin.city.places import city_ledgers
 
-    place = city_ledgers(db)
-    if place.is_city():  # a folder or database of many ledgers: say which to name
-        raise InvalidInput(
-            f"{shown(db)} holds a city's ledgers; audit one at a time: the city's "
-            f"{shown(place.city)}, a feeder's {shown(place.feeder('F0'))} (F0, F1, ...)",
-            code="city-ledgers",
-        )
+    if city_ledgers(db).is_city():  # a folder or database of a city's ledgers
+        return run_city_audit(db, console, operator=operator, head=head)
     source = existing_ledger(db)
     audit = audit_city_ledger if is_city_ledger(source) else audit_ledger
     report = audit(source, operator=operator, head_hash=head)
@@ -85,5 +82,64 @@ def show_audit(report: AuditReport, db: Path, console: Console) -> int:
         f"first difference: {where}{found}",
         highlight=False,
         markup=True,
+    )
+    return 1
+
+
+def run_city_audit(
+    place: Path, console: Console, *, operator: str | None = None, head: str | None = None
+) -> int:
+    """Audit every ledger of a city (``city.audit.audit_city``), one Rich bar over the
+    ledgers; print one row per ledger and one verdict: 0 when every interval of every
+    ledger reproduces and every link holds, 1 otherwise."""
+    from voisin.city.audit import audit_city
+
+    columns = (
+        TextColumn("[bold]auditing ledgers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("ledgers", total=None)
+        audit = audit_city(
+            place,
+            operator=operator,
+            head_hash=head,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    table = Table(
+        title=f"Re-clearing the city at {shown(place)} from its ledgers alone",
+        box=box.SIMPLE_HEAD,
+        caption="intervals re-cleared (and re-settled) byte for byte, links to the city ledger",
+    )
+    table.add_column("ledger", no_wrap=True)
+    table.add_column("reproduced", justify="right", no_wrap=True)
+    table.add_column("first difference")
+    for ledger in audit.ledgers:
+        said = ledger.first
+        table.add_row(
+            ledger.name,
+            f"{ledger.reproduced}/{ledger.total}",
+            "[green]none[/]" if said is None else f"[bold red]{escape(said)}[/]",
+        )
+    console.print(table)
+    for line in sorted({s for led in audit.ledgers if led.report for s in led.report.software}):
+        console.print(f"[yellow]note[/]: solver {line}", highlight=False)
+    intervals = sum(ledger.total for ledger in audit.ledgers)
+    first = audit.first
+    if first is None:
+        console.print(
+            f"[bold green]audit[/]: the city ledger and {len(audit.ledgers) - 1} feeder "
+            f"ledgers, {intervals} intervals re-cleared and re-settled byte for byte, "
+            "every link holds",
+            highlight=False,
+        )
+        return 0
+    bad = sum(ledger.first is not None for ledger in audit.ledgers)
+    console.print(
+        f"[bold red]audit[/]: {bad} of {len(audit.ledgers)} ledgers differ; first: "
+        f"{escape(first.name)}: {escape(first.first or '')}",
+        highlight=False,
     )
     return 1

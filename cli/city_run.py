@@ -70,6 +70,9 @@ def simulate_city(
         ("feeder to feeder (kWh)", f"{report.between_feeders_kwh:.1f}"),
         ("import from the national grid (kWh)", f"{report.grid_import_kwh:.1f}"),
         ("export to the national grid (kWh)", f"{report.grid_export_kwh:.1f}"),
+        ("settled imbalance (kWh)", f"{report.imbalance_kwh:.1f}"),
+        ("  of it the inflexible rest (kWh)", f"{report.rest_kwh:.1f}"),
+        ("settled imbalance, to members (EUR)", f"{report.imbalance_eur:.2f}"),
         (
             "household-intervals per second",
             f"{spec.households * report.intervals / report.seconds:.0f}",

@@ -42,7 +42,7 @@ class Settlement(BaseModel):
     estimated: bool
 
 
-def _traded_net(interval: str, trades: Sequence[Trade]) -> dict[str, float]:
+def traded_net_kwh(interval: str, trades: Sequence[Trade]) -> dict[str, float]:
     """Sold minus bought per participant, grid trades included."""
     net: dict[str, float] = defaultdict(float)
     for t in trades:
@@ -87,7 +87,7 @@ def settle(
     Trades and readings of other intervals are ignored.
     """
     by_id = {p.participant_id: p for p in participants if p.active(interval)}
-    traded = _traded_net(interval, trades)
+    traded = traded_net_kwh(interval, trades)
     found = _readings_by_participant(interval, readings, set(by_id))
     result = []
     for pid in sorted(by_id):

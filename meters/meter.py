@@ -18,7 +18,14 @@ from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, MeterReading, verify
 from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
 
-__all__ = ["RESOLUTION_KWH", "Meter", "reading_fault", "sign_reading", "verify_reading"]
+__all__ = [
+    "RESOLUTION_KWH",
+    "Meter",
+    "curtailed_pv_kwh",
+    "reading_fault",
+    "sign_reading",
+    "verify_reading",
+]
 
 
 def _wh(value: float) -> float:
@@ -69,6 +76,19 @@ class Meter:
         secret = bytes.fromhex(self.key.seed_hex)
         message = f"reading-nonce/{self.participant}/{interval}".encode()
         return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def curtailed_pv_kwh(
+    pv_kwh: float, load_kwh: float, battery_kwh: float, offered_kwh: float, curtailed_kwh: float
+) -> float:
+    """The PV a house makes under a curtailment order: its export capped at the surplus
+    it offered less ``curtailed_kwh``, as an inverter's feed-in limit does (PV beyond it
+    is not produced). No order (``curtailed_kwh`` 0): all of ``pv_kwh``."""
+    if curtailed_kwh <= 0:
+        return pv_kwh
+    allowed = max(offered_kwh - curtailed_kwh, 0.0)
+    surplus = pv_kwh + battery_kwh - load_kwh
+    return max(pv_kwh - (surplus - allowed), 0.0) if surplus > allowed else pv_kwh
 
 
 def sign_reading(reading: MeterReading, key: KeyPair) -> MeterReading:

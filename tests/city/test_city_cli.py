@@ -54,7 +54,17 @@ def test_a_file_city_runs_and_its_folder_verifies(tmp_path, capsys) -> None:
     out = tmp_path / "out"
     args = ["simulate", "--city", str(path), "--out", str(out), "--workers", "1", "--quiet"]
     assert main(args) == 0
-    assert "city and 2 feeders" in " ".join(capsys.readouterr().out.split())
+    said = " ".join(capsys.readouterr().out.split())
+    assert "city and 2 feeders" in said
+    lines = [json.loads(line) for line in (out / "city.jsonl").read_text().splitlines()]
+    settled = [f for line in lines for f in line["feeders"]]
+    kwh = sum(f["imbalance_kwh"] for f in settled)
+    rest = sum(abs(f["rest_kwh"]) for f in settled)
+    eur = sum(f["imbalance_eur"] for f in settled)
+    assert kwh > 0
+    assert f"settled imbalance (kWh) │ {kwh:.1f}" in said
+    assert f"of it the inflexible rest (kWh) │ {rest:.1f}" in said
+    assert f"settled imbalance, to members (EUR) │ {eur:.2f}" in said
     assert main(["ledger", "verify", str(out)]) == 0
     assert "the city ledger and 2 feeder ledgers" in " ".join(capsys.readouterr().out.split())
     assert main(args) == 2

@@ -16,16 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voisin.city.audit import audit_city_ledger
-from voisin.city.ledgers import write_city_ledger
+from tests.ledger.forge import blocks, first, resign, shift_prices
+from voisin.city.audit import audit_city, audit_city_ledger
+from voisin.city.delivery import DEVIATION, delivery_factors
+from voisin.city.ledgers import operator_key, write_city_ledger
 from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import run_city
-from voisin.city.scenario import CitySpec
+from voisin.city.scenario import CitySpec, feeder
 from voisin.city.verify import verify_city
 from voisin.cli.main import main
 from voisin.errors import VerificationError
 from voisin.ledger import verify_ledger
 from voisin.market.audit import audit_ledger
+from voisin.protocol import KeyPair, canonical_bytes, sha256_hex, verify
 
 TINY = CitySpec(
     name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
@@ -73,6 +76,8 @@ def test_every_ledger_verifies_and_re_clears(city: Path) -> None:
         report = audit_ledger(path)
         assert report.first is None
         assert len(report.rows) == 4
+        assert report.reproduced == 4  # re-cleared and re-settled: none left open
+        assert all(row.settled for row in report.rows)
         assert verify_ledger(path).counts["upstream"] == 4
     report = audit_city_ledger(city / CITY_LEDGER)
     assert report.first is None
@@ -100,6 +105,84 @@ def test_each_feeder_reaches_its_curve_at_the_city_allocation(city: Path) -> Non
         drawn = sum(c["exchange_kwh"].values()) - base
         assert c["grid_import_kwh"] - c["grid_export_kwh"] == pytest.approx(drawn, abs=1e-6)
     assert sum(p["energy_kwh"] for c in clearings.values() for p in c["between_feeders"]) > 0
+
+
+def _forecast_nets(spec: CitySpec, k: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """(member key, interval) -> (forecast net export, PV + load) of feeder ``k``'s homes."""
+    found = {}
+    for interval in spec.interval_list():
+        for label, (pv, load) in feeder(spec, k, interval).forecast_kwh.items():
+            key = KeyPair.derive("city", spec.seed, "member", label).public_hex
+            found[key, interval.id] = (pv - load, pv + load)
+    return found
+
+
+def test_every_interval_settles_against_its_members_signed_readings(city: Path) -> None:
+    """Right after each clearing block, a settlement block: one non-estimated reading
+    per registered member, each signed by its registered meter; a home's metered net
+    within DEVIATION of its forecast (PV and load each), a battery's its traded net to
+    the meter's Wh; each imbalance is metered less traded, priced at the tariff."""
+    imbalances = []
+    for k in range(3):
+        path = feeder_ledger(city, f"F{k}")
+        meters = {r["participant_id"]: r["meter_id"] for _, _, r in _rows(path, "registration")}
+        clearings = [h for h, _, _ in _rows(path, "clearing")]
+        readings = _rows(path, "reading")
+        settlements = _rows(path, "settlement")
+        assert sorted({h for h, _, _ in readings}) == [h + 1 for h in clearings]
+        assert len(readings) == len(settlements) == 4 * len(meters)
+        homes = _forecast_nets(TINY, k)
+        for _, _, r in readings:
+            assert r["meter"] == meters[r["participant"]]
+            assert verify(r["meter"], canonical_bytes(_unsigned(r)), r["signature"])
+        metered = {(r["participant"], r["interval"]): r for _, _, r in readings}
+        for _, _, s in settlements:
+            assert not s["estimated"]
+            r = metered[s["participant"], s["interval"]]
+            assert s["metered_net_kwh"] == pytest.approx(r["export_kwh"] - r["import_kwh"])
+            assert s["imbalance_kwh"] == pytest.approx(
+                s["metered_net_kwh"] - s["traded_net_kwh"], abs=1e-9
+            )
+            price = 0.08 if s["imbalance_kwh"] > 0 else 0.28
+            assert s["imbalance_eur"] == pytest.approx(s["imbalance_kwh"] * price, abs=1e-6)
+            home = homes.get((s["participant"], s["interval"]))
+            if home is None:  # a battery did what it was dispatched
+                assert abs(s["imbalance_kwh"]) <= 0.0005 + 1e-9
+            else:
+                net, gross = home
+                assert abs(s["metered_net_kwh"] - net) <= DEVIATION * gross + 0.001
+            imbalances.append(s["imbalance_kwh"])
+    assert any(abs(x) >= 0.001 for x in imbalances)  # the homes did not deliver their bids
+
+
+def _unsigned(reading: dict) -> dict:
+    return {k: v for k, v in reading.items() if k != "signature"}
+
+
+def test_the_deviation_is_seeded_bounded_and_its_own_stream() -> None:
+    interval = TINY.interval_list()[0]
+    labels = ["p-f0-h0", "p-f0-h1", "p-f0-h2"]
+    drawn = delivery_factors(4, 0, interval, labels)
+    assert drawn == delivery_factors(4, 0, interval, labels)
+    assert drawn != delivery_factors(5, 0, interval, labels)
+    assert drawn != delivery_factors(4, 1, interval, labels)
+    factors = [f for pair in drawn.values() for f in pair]
+    assert all(1 - DEVIATION <= f <= 1 + DEVIATION for f in factors)
+    assert len(set(factors)) == 6
+
+
+def test_a_feeder_ledger_cut_before_its_last_settlement_is_named(copy: Path, capsys) -> None:
+    path = feeder_ledger(copy, "F1")
+    with sqlite3.connect(path) as db:
+        (top,) = db.execute("SELECT MAX(height) FROM blocks").fetchone()
+        db.execute("DELETE FROM transactions WHERE height = ?", (top,))
+        db.execute("DELETE FROM blocks WHERE height = ?", (top,))
+    with pytest.raises(VerificationError) as found:
+        verify_city(copy)
+    said = str(found.value)
+    assert f"feeders/F1/ledger.sqlite: block {top}: rule feeder-settlement" in said
+    assert main(["ledger", "verify", str(copy)]) != 0
+    assert "feeder-settlement" in capsys.readouterr().err
 
 
 def test_one_byte_of_a_feeder_trade_is_named(copy: Path, capsys) -> None:
@@ -224,3 +307,79 @@ def test_any_small_city_verifies_and_its_feeders_take_the_city_allocation(
             x = clearings[done["interval"]]["exchange_kwh"][f"F{k}"]
             assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
         assert audit_ledger(path).first is None
+
+
+# `voisin audit OUT` on the whole city: every ledger, every link, one table, one verdict.
+
+
+def test_the_whole_city_audits_clean_in_one_command(city: Path, capsys) -> None:
+    audit = audit_city(city)
+    assert [led.name for led in audit.ledgers] == [
+        "city/ledger.sqlite",
+        *(f"feeders/F{k}/ledger.sqlite" for k in range(3)),
+    ]
+    assert all((led.reproduced, led.total, led.first) == (4, 4, None) for led in audit.ledgers)
+    assert audit.first is None
+    assert main(["audit", str(city)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the city ledger and 3 feeder ledgers, 16 intervals re-cleared and re-settled" in said
+
+
+def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
+    copy: Path, capsys
+) -> None:
+    """F1's operator moves one clearing's prices, its trades and payments with them, and
+    re-signs its chain; the city operator re-signs the links to the new blocks. Every
+    hash, signature and link verifies: only re-clearing F1 names it."""
+    path = feeder_ledger(copy, "F1")
+    height, index = first(path, "clearing", lambda b: b["trade_count"] > 0)
+    resign(path, operator_key(TINY, "F1"), shift_prices(path, height, index))
+    hashes = {h["height"]: sha256_hex(canonical_bytes(h)) for h, _ in blocks(path)}
+
+    def relinked(_: int, rows: list) -> list:
+        return [
+            (k, {**b, "block_hash": hashes[b["height"]]} if b.get("feeder") == "F1" else b)
+            for k, b in rows
+        ]
+
+    resign(copy / CITY_LEDGER, operator_key(TINY), relinked)
+    verify_city(copy)
+    audit = audit_city(copy)
+    bad = [led.name for led in audit.ledgers if led.first is not None]
+    assert bad == ["feeders/F1/ledger.sqlite"]
+    f1 = audit.ledgers[2]
+    assert (f1.reproduced, f1.total) == (3, 4)
+    assert f1.first is not None
+    assert f"block {height}" in f1.first
+    assert main(["audit", str(copy)]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 of 4 ledgers differ; first: feeders/F1/ledger.sqlite: interval" in said
+
+
+def test_a_missing_feeder_ledger_is_named_and_the_others_audited(copy: Path, capsys) -> None:
+    feeder_ledger(copy, "F0").unlink()
+    audit = audit_city(copy)
+    f0 = audit.ledgers[1]
+    assert (f0.name, f0.report) == ("feeders/F0/ledger.sqlite", None)
+    assert f0.first is not None
+    assert f0.first.startswith("missing; the city ledger links it")
+    assert [led.reproduced for led in audit.ledgers] == [4, 0, 4, 4]
+    assert main(["audit", str(copy)]) == 1
+    assert "first: feeders/F0/ledger.sqlite: missing; the city ledger links it" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+def test_an_unlinked_feeder_ledger_fails_the_audit_and_bad_input_is_one_line(
+    copy: Path, tmp_path: Path, capsys
+) -> None:
+    shutil.copytree(feeder_ledger(copy, "F0").parent, copy / "feeders" / "F9")
+    audit = audit_city(copy)
+    assert audit.first is not None
+    assert audit.first.name == "feeders/F9"
+    assert main(["audit", str(copy)]) == 1
+    capsys.readouterr()
+    assert main(["audit", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err
+    assert "\n" not in err

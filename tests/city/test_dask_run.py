@@ -1,5 +1,6 @@
 """A tiny city on a real Dask LocalCluster: the same bytes with one worker and two, in
-the result file and in every ledger (the city's and each feeder's)."""
+the result file and in every ledger (the city's and each feeder's, readings and
+settlements included)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import dask_client, run_city
 from voisin.city.scenario import CitySpec
+from voisin.ledger import verify_ledger
 
 TINY = CitySpec(
     name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
@@ -49,3 +51,7 @@ def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
     assert sum(line["between_feeders_kwh"] for line in lines) > 0
     for line in lines:
         assert len(line["feeders"]) == 3
+    # The bytes compared include every interval's readings and settlement on each feeder.
+    for k in range(spec.feeders):
+        counts = verify_ledger(tmp_path / "2" / feeder_ledger(Path(), f"F{k}")).counts
+        assert counts["settlement"] == counts["reading"] > 0

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from voisin.errors import InvalidInput
 from voisin.meters import Meter, verify_reading
+from voisin.meters.meter import curtailed_pv_kwh
 from voisin.protocol import KeyPair, MeterReading
 
 INTERVAL = "2026-06-21T12:00Z"
@@ -73,3 +74,14 @@ def test_any_reading_verifies_with_one_direction(pv: float, load: float, battery
     assert verify_reading(reading)
     assert reading.import_kwh == 0.0 or reading.export_kwh == 0.0
     assert reading.net_export_kwh == pytest.approx(pv + battery - load, abs=0.002)
+
+
+def test_a_curtailment_order_caps_the_export_by_hand() -> None:
+    """PV 3, load 1 kWh: 2 kWh offered; 0.5 of it curtailed leaves 1.5 to export, so the
+    inverter makes 2.5 kWh; an order beyond the offer leaves only the house's own load;
+    without an order, or with a surplus already below the cap, all of the PV."""
+    assert curtailed_pv_kwh(3.0, 1.0, 0.0, 2.0, 0.5) == pytest.approx(2.5)
+    assert curtailed_pv_kwh(3.0, 1.0, 0.0, 2.0, 5.0) == pytest.approx(1.0)
+    assert curtailed_pv_kwh(3.0, 1.0, 0.0, 2.0, 0.0) == 3.0
+    assert curtailed_pv_kwh(2.0, 1.0, 0.0, 2.0, 0.5) == 2.0  # surplus 1 within the cap 1.5
+    assert curtailed_pv_kwh(1.0, 1.0, 1.0, 2.0, 1.5) == pytest.approx(0.5)  # a battery's share
