@@ -23,7 +23,7 @@ from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
 from voisin.cli.ledger_proof import shown
-from voisin.cli.outputs import claim_ledger
+from voisin.cli.outputs import claim_ledger, refuse_existing_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
@@ -203,6 +203,8 @@ def run_simulation(
         scenario, profiles = simbench_scenario(config.grid, intervals, run.seed)
     else:
         scenario = build_scenario(file)
+        if config.ledger is None:  # the scenario is good: refuse before the profiles
+            refuse_existing_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
         _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
     # only once the scenario is known to be good
