@@ -7,10 +7,10 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger, shown
+from voisin.cli.progress import count_bar
 from voisin.market.audit import COLUMNS, AuditReport, audit_ledger
 
 _SHORT = {
@@ -94,13 +94,7 @@ def run_city_audit(
     ledger reproduces and every link holds, 1 otherwise."""
     from voisin.city.audit import audit_city
 
-    columns = (
-        TextColumn("[bold]auditing ledgers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with count_bar(console, "auditing ledgers", transient=True) as progress:
         task = progress.add_task("ledgers", total=None)
         audit = audit_city(
             place,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from voisin.cli.progress import count_bar
 from voisin.errors import InvalidInput
 
 
@@ -39,18 +39,12 @@ def simulate_city(
         raise InvalidInput(f"{result} exists; pass --overwrite to replace it", code="exists")
     place = city_ledgers(ledger or out)
     place.claim(overwrite=overwrite)
-    columns = (
-        TextColumn("[bold]feeder-intervals, then feeder ledgers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
     with dask_client(workers, scheduler) as client:
         if quiet:
             report = run_city(spec, out, client, verify=False, ledgers=ledger)
         else:
-            with Progress(*columns, console=console) as progress:
+            with count_bar(console, "feeder-intervals, then feeder ledgers") as progress:
                 task = progress.add_task("feeders", total=total)
                 report = run_city(
                     spec,

@@ -1,4 +1,5 @@
-"""A Rich progress bar that advances once per cleared interval."""
+"""Rich progress bars: one that advances once per cleared interval, and a plain count of
+done items (feeder-intervals, ledgers) with the time elapsed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from voisin.protocol import ClearingResult, Interval, TradeKind
 from voisin.settings import RunDefaults
+
+
+def count_bar(console: Console, label: str, *, transient: bool = False) -> Progress:
+    """A bar of done items out of a total, with the time elapsed, titled ``label``."""
+    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=transient)
 
 
 @contextmanager
