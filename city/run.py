@@ -106,6 +106,9 @@ class CityReport:
     imbalance_eur: float = 0.0
     """What the members received for their imbalances, at their tariffs (negative:
     they paid)."""
+    rest_eur: float = 0.0
+    """The inflexible rest at each feeder's city price: what the suppliers that settle
+    it with their members at the tariffs paid the city for it (negative: were paid)."""
     seconds: float = 0.0
     """Wall time of the run, ledgers written, verification not included."""
     seconds_clearing: float = 0.0
@@ -205,6 +208,7 @@ def run_city(
             report.imbalance_kwh += sum(feeder["imbalance_kwh"] for feeder in row)
             report.imbalance_eur += sum(feeder["imbalance_eur"] for feeder in row)
             report.rest_kwh += sum(abs(feeder["rest_kwh"]) for feeder in row)
+            report.rest_eur += sum(feeder["rest_eur"] for feeder in row)
     report.seconds = time.perf_counter() - began
     return verify_run(report) if verify else report
 
