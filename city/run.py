@@ -30,6 +30,7 @@ from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.residual import ResidualCurve, residual_curve
 from voisin.city.scenario import CitySpec, feeder
 from voisin.city.verify import CityVerification, verify_city
+from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
 from voisin.market.gate import MarketRules
 from voisin.protocol import canonical_text
@@ -120,11 +121,19 @@ class CityReport:
     verified: CityVerification | None = None
 
 
+def check_workers(workers: int) -> None:
+    """Refuse a LocalCluster of fewer than one worker (``--workers``), before any work."""
+    if workers < 1:
+        raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
+
+
 @contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     """A client of an existing scheduler, or of a LocalCluster of ``workers`` processes
     with one thread each (HiGHS is single-threaded per task)."""
     from distributed import Client, LocalCluster
+
+    check_workers(workers)
 
     if scheduler is not None:
         with Client(scheduler) as client:  # type: ignore[no-untyped-call]
