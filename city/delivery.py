@@ -5,7 +5,8 @@ A household's inflexible bid is its forecast net position, PV less load
 home's does, by a seeded deviation: its PV and its load are each scaled by a factor
 drawn uniformly in ``[1 - DEVIATION, 1 + DEVIATION]``, one draw per household, from a
 generator seeded by the city's seed, the feeder and the interval, so every worker
-draws the same. A curtailment order caps its export as on a lone feeder
+draws the same; a SimBench home's storage does its schedule
+(``CityFeeder.storage_kwh``). A curtailment order caps its export as on a lone feeder
 (``meters.curtailed_pv_kwh``). A battery (a flexible bid) does what the market
 dispatched: its meter reads its traded net, so its imbalance is only the meter's
 rounding (at most half a Wh). Every member registered on the feeder gets a reading
@@ -72,9 +73,10 @@ def readings(
             pv_forecast, load_forecast = feeder.forecast_kwh[label]
             pv_factor, load_factor = factors[label]
             pv, load = pv_forecast * pv_factor, load_forecast * load_factor
+            storage = feeder.storage_kwh.get(label, 0.0)  # as scheduled, no deviation
             ordered = result.curtailed_kwh.get(member, 0.0)
-            pv = curtailed_pv_kwh(pv, load, 0.0, offered.get(label, 0.0), ordered)
-            out.append(meter.read(interval.id, pv, load))
+            pv = curtailed_pv_kwh(pv, load, storage, offered.get(label, 0.0), ordered)
+            out.append(meter.read(interval.id, pv, load, storage))
         else:  # a battery: what it was dispatched, export positive
             out.append(meter.read(interval.id, 0.0, 0.0, traded.get(member, 0.0)))
     return out

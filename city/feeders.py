@@ -38,6 +38,10 @@ class CityFeeder:
     mv_bus: str
     base_kw: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     forecast_kwh: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    storage_kwh: Mapping[str, float] = field(default_factory=dict)
+    """A member's storage schedule of the interval by bid participant (kWh, discharge
+    positive), in its inflexible bid's net and in its meter's reading as scheduled: a
+    SimBench feeder's storage profile, which needs no state carried between intervals."""
 
 
 def city_conditions(

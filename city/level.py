@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from voisin.city.feeders import city_conditions
-from voisin.city.market import city_book, exchange_of, welfare_of
+from voisin.city.market import (
+    check_must,
+    city_book,
+    exchange_of,
+    national_import_kwh,
+    welfare_of,
+)
 from voisin.city.residual import ResidualCurve
 from voisin.city.scenario import CitySpec, mv_grid
 from voisin.market.bulk import clear_arrays
@@ -80,7 +86,9 @@ def clear_book(book: dict[str, Any], terms: Terms) -> dict[str, Any]:
     city = clear_arrays(made.book, net, made.conditions)
     exchange = exchange_of(made, city)
     prices = city.prices_eur_per_kwh
+    check_must(made, city)
     welfare = welfare_of(curves, made, city)
+    national = national_import_kwh(made, city)
     owner = made.feeder_of_bid
     between = [
         {"seller": names[owner[s]], "buyer": names[owner[b]], "energy_kwh": _round(kwh)}
@@ -98,8 +106,8 @@ def clear_book(book: dict[str, Any], terms: Terms) -> dict[str, Any]:
         "exchange_kwh": {n: _round(x) for n, x in zip(names, exchange, strict=True)},
         "price_eur_per_kwh": {n: _round(prices[b]) for n, b in zip(names, buses, strict=True)},
         "prices_eur_per_kwh": {bus: _round(p) for bus, p in zip(grid.buses, prices, strict=True)},
-        "grid_import_kwh": _round(city.grid_import_kwh),
-        "grid_export_kwh": _round(city.grid_export_kwh),
+        "grid_import_kwh": _round(max(national, 0.0)),
+        "grid_export_kwh": _round(max(-national, 0.0)),
         "welfare_eur": _round(welfare),
         "between_feeders": between,
     }

@@ -12,7 +12,11 @@ Per interval:
    rule and trade split; MV lines and the HV/MV transformer are its limits, the national
    grid is the city root's import and export): a piece of ``V_f`` above the reference
    exchange ``x0 = clip(0, range)`` is a buy segment at its slope, one below a sell
-   segment, and ``x0`` itself a fixed withdrawal (``base``) at the bus;
+   segment; where the curve lies on one side of 0 (a feeder that must export, or
+   import, whatever the price: storage on a schedule, PV it cannot curtail) ``x0`` is
+   a bid of its own at a price beyond every slope (``must_prices``), so the LP always
+   fills it and it may serve another feeder; the feeder's non-participants are a fixed
+   injection (``base``) at the bus;
 3. each feeder **re-clears** at its city price ``lambda_f`` (import and export) with
    its exchange pinned to the city's allocation ``x_f`` (``Conditions.exchange_kwh``),
    which publishes its prices, quantities and trades for the interval.
@@ -38,6 +42,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from voisin.city.residual import FeederMarket, ResidualCurve, residual_curve
+from voisin.errors import ClearingError
 from voisin.market.bulk import ArrayClearing, clear_arrays
 from voisin.market.formulation import Conditions
 from voisin.market.network import Network
@@ -50,12 +55,15 @@ class CityBook:
     """The city's order book: every feeder's curve as at most a sell and a buy bid.
 
     ``feeder_of_bid[i]`` is the feeder bid ``i`` belongs to; ``reference_kwh[f]`` its
-    ``x0`` (a fixed withdrawal at its bus in ``conditions.base_p_kwh``)."""
+    ``x0``, where the book's pieces start; ``must_bid[f]`` the bid that is ``x0`` itself
+    when it is not 0 (-1 otherwise), at ``must_price_eur_per_kwh[f]``."""
 
     book: SegmentBook
     conditions: Conditions
     feeder_of_bid: np.ndarray
     reference_kwh: np.ndarray
+    must_bid: np.ndarray
+    must_price_eur_per_kwh: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,11 +102,22 @@ def city_book(
     base = np.zeros(mv.bus_count) if conditions.base_p_kwh is None else conditions.base_p_kwh
     base = np.array(base, dtype=float)
     reference = np.zeros(len(curves))
+    must_bid = np.full(len(curves), -1, dtype=np.int64)
+    must_price = np.zeros(len(curves))
+    floor, ceiling = must_prices(curves, mv)
     for f, (curve, own, at) in enumerate(zip(curves, base_kwh, buses, strict=True)):
         xs, slopes = curve.exchange_kwh, curve.slopes_eur_per_kwh
         x0 = float(np.clip(0.0, xs[0], xs[-1]))
         reference[f] = x0
-        base[at] += own - x0
+        base[at] += own
+        if abs(x0) > 1e-12:
+            must_bid[f], must_price[f] = len(owner), floor if x0 < 0 else ceiling
+            owner.append(f)
+            bus.append(at)
+            sell.append(x0 < 0)
+            energy.append(abs(x0))
+            price.append(float(must_price[f]))
+            bid.append(int(must_bid[f]))
         for is_sell in (True, False):
             low, high = xs[:-1], xs[1:]
             kwh = np.minimum(high, x0) - low if is_sell else high - np.maximum(low, x0)
@@ -122,8 +141,36 @@ def city_book(
         bus_count=mv.bus_count,
     )
     return CityBook(
-        book, replace(conditions, base_p_kwh=base), np.array(owner, dtype=np.int64), reference
+        book,
+        replace(conditions, base_p_kwh=base),
+        np.array(owner, dtype=np.int64),
+        reference,
+        must_bid,
+        must_price,
     )
+
+
+def must_prices(curves: Sequence[ResidualCurve], mv: Network) -> tuple[float, float]:
+    """The limits of the bids that are a feeder's ``x0`` (``city_book``): a sell below,
+    and a buy above, every slope of every curve and the national grid's prices, by 1
+    EUR/kWh, so that the LP fills them before anything else, whoever they serve."""
+    slopes = [float(v) for c in curves for v in c.slopes_eur_per_kwh]
+    prices = [*slopes, mv.import_price_eur_per_kwh, mv.export_price_eur_per_kwh]
+    return min(prices) - 1.0, max(prices) + 1.0
+
+
+def check_must(made: CityBook, city: ArrayClearing) -> None:
+    """Every feeder's ``x0`` bid was filled (else its exchange would leave its curve:
+    the MV network cannot take what the feeder must export or import)."""
+    for f, number in enumerate(made.must_bid.tolist()):
+        if number < 0:
+            continue
+        wanted = abs(float(made.reference_kwh[f]))
+        if city.cleared_kwh[number] < wanted - 1e-7:
+            raise ClearingError(
+                f"feeder {f} must exchange {made.reference_kwh[f]:.6f} kWh whatever the "
+                f"price; the MV network takes only {city.cleared_kwh[number]:.6f}"
+            )
 
 
 def base_of(feeder: FeederMarket) -> float:
@@ -164,6 +211,7 @@ def clear_city(
         reclear(feeder, float(x), float(price))
         for feeder, x, price in zip(feeders, exchange, prices, strict=True)
     )
+    check_must(made, city)
     welfare = welfare_of(curves, made, city)
     return TwoLevelResult(curves, made, city, exchange, prices, local, welfare)
 
@@ -173,13 +221,32 @@ def exchange_of(made: CityBook, city: ArrayClearing) -> np.ndarray:
     by what the city cleared of its curve's bids."""
     signed = np.where(made.book.sell, -1.0, 1.0)
     first = np.searchsorted(made.book.bid, np.arange(made.book.bid_count))
-    exchange = made.reference_kwh.copy()
+    exchange = np.where(made.must_bid >= 0, 0.0, made.reference_kwh)  # x0 is a bid there
     np.add.at(exchange, made.feeder_of_bid, signed[first] * city.cleared_kwh)
     return exchange
 
 
+def national_import_kwh(made: CityBook, city: ArrayClearing) -> float:
+    """The national grid's net import into the city (kWh, + import), as it physically
+    crosses the root and as the city ledger's ``city-balance`` rule counts it: what the
+    city's bids drew (``city``'s published exchange, which counts bids only, as a lone
+    feeder's leaves its non-participants to the retailer) less the fixed injections at
+    the MV buses (the feeders' non-participants)."""
+    base = made.conditions.base_p_kwh
+    fixed = 0.0 if base is None else float(np.sum(base))
+    return city.grid_import_kwh - city.grid_export_kwh - fixed
+
+
 def welfare_of(curves: Sequence[ResidualCurve], made: CityBook, city: ArrayClearing) -> float:
     """The city's total welfare (``TwoLevelResult.welfare_eur``): the city LP's objective
-    plus each feeder's value at its reference point, which the city book leaves out."""
+    plus each feeder's value at its reference point, which the city book leaves out,
+    less the value the LP gave the bids that are a reference point (``must_prices``:
+    only there so that the LP fills them)."""
     at_reference = zip(curves, made.reference_kwh, strict=True)
-    return city.welfare_eur + float(sum(curve.value_at(x0) for curve, x0 in at_reference))
+    must = made.must_bid >= 0
+    filled = city.cleared_kwh[made.must_bid[must]]
+    signed = np.where(made.reference_kwh[must] > 0, 1.0, -1.0)
+    artificial = float(np.sum(signed * made.must_price_eur_per_kwh[must] * filled))
+    return (
+        city.welfare_eur + float(sum(curve.value_at(x0) for curve, x0 in at_reference)) - artificial
+    )

@@ -6,11 +6,12 @@ cables, transformer, voltage band: ``grid.simbench_grids``), with the same membe
 (``agents.simbench_scenario``: each load a home, a PV system on the first home of its
 bus, else a plant of its own). Each member bids its interval's net position from
 SimBench's own profiles for the day, inflexible, as a generated household does, at a
-seeded limit between feed-in and retail; storage is not bid (it has no state carried
-between a city's independent intervals). The SimBench grid is loaded once per process
-and day (``functools.cache``): every interval's task of a feeder rebuilds its bids
-from the cached profiles. The MV lines above it are rated for its own transformer
-(``transformer_kva``).
+seeded limit between feed-in and retail; a home's storage unit follows SimBench's own
+storage profile, in that net position and in its meter's reading (a schedule, so no
+state is carried between a city's independent intervals; its flexibility is not bid).
+The SimBench grid is loaded once per process and day (``functools.cache``): every
+interval's task of a feeder rebuilds its bids from the cached profiles. The MV lines
+above it are rated for its own transformer (``transformer_kva``).
 """
 
 from __future__ import annotations
@@ -77,11 +78,17 @@ def simbench_city_feeder(
     step = np.random.default_rng([seed, index, int(interval.start.timestamp())])
     bids = []
     forecast = {}
-    for h, (_, (load, pv, _storage)) in enumerate(sorted(homes_of(found).items())):
+    storage_kwh = {}
+    for h, (_, (load, pv, storage)) in enumerate(sorted(homes_of(found).items())):
         made = sum(unit.energy_kwh[at] for unit in pv)
         used = load.energy_kwh[at] if load is not None else 0.0
-        forecast[f"p-f{index}-s{h}"] = (float(made), float(used))
-        kwh = round(float(abs(made - used)), 3)
+        label = f"p-f{index}-s{h}"
+        forecast[label] = (float(made), float(used))
+        discharged = 0.0 if storage is None else -float(storage.energy_kwh[at])
+        if storage is not None:
+            storage_kwh[label] = discharged
+        net = made + discharged - used
+        kwh = round(float(abs(net)), 3)
         price = round(float(step.uniform(export_price_eur_per_kwh, import_price_eur_per_kwh)), 3)
         if kwh < 0.001:
             continue
@@ -89,13 +96,15 @@ def simbench_city_feeder(
         bids.append(
             Bid(
                 bid_id=f"f{index}-s{h}",
-                participant=f"p-f{index}-s{h}",
+                participant=label,
                 bus=bus,
                 interval=interval.id,
-                side="sell" if made > used else "buy",
+                side="sell" if net > 0 else "buy",
                 segments=({"energy_kwh": kwh, "price_eur_per_kwh": price},),
                 inflexible=True,
             )
         )
     grid: Grid = found.grid
-    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
+    return CityFeeder(
+        f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast, storage_kwh=storage_kwh
+    )

@@ -67,6 +67,52 @@ def test_the_simbench_feeder_is_the_physical_grid_and_its_homes() -> None:
     assert not feeder(SPEC, 0, interval).grid.physical
 
 
+def test_a_simbench_homes_storage_does_its_schedule_in_its_bid_and_its_reading() -> None:
+    """1-LV-rural1--2-sw has storage units: each home's bid is its PV, less its load,
+    plus what its storage discharges (SimBench's profile, charging negative), and its
+    meter reads that schedule as its battery."""
+    from voisin.agents.simbench_scenario import homes_of
+    from voisin.city.delivery import readings
+    from voisin.city.simbench_feeder import _loaded
+    from voisin.market.clearing import clear
+    from voisin.meters.meter import Meter
+    from voisin.protocol import KeyPair, Side
+
+    spec = SPEC.model_copy(update={"simbench_feeders": {"F1": "simbench:1-LV-rural1--2-sw"}})
+    interval = spec.interval_list()[0]
+    made = feeder(spec, 1, interval)
+    found = _loaded("simbench:1-LV-rural1--2-sw", interval.start.date(), 15, 0.28, 0.08)
+    at = found.interval_starts.index(interval.start)
+    homes = sorted(homes_of(found).items())
+    scheduled = {
+        f"p-f1-s{h}": -storage.energy_kwh[at]
+        for h, (_, (_, _, storage)) in enumerate(homes)
+        if storage is not None
+    }
+    assert len(scheduled) == 5
+    assert any(abs(kwh) > 0.01 for kwh in scheduled.values())
+    assert made.storage_kwh == pytest.approx(scheduled)
+    bids = {bid.participant: bid for bid in made.bids}
+    for label, discharged in scheduled.items():
+        pv, load = made.forecast_kwh[label]
+        net = pv - load + discharged
+        bid = bids.get(label)
+        if bid is None:  # a home whose storage covers its whole position bids nothing
+            assert round(abs(net), 3) < 0.001
+            continue
+        assert (bid.side is Side.SELL) == (net > 0)
+        assert bid.energy_kwh == pytest.approx(round(abs(net), 3))
+    result = clear(made.bids, made.grid, interval.id, backend="highs")
+    meters = {label: Meter(KeyPair.derive(label), label) for label in made.forecast_kwh}
+    read = {r.participant: r for r in readings(made, 4, 1, interval, result, meters)}
+    for label, discharged in scheduled.items():
+        r = read[label]
+        assert r.battery_kwh == pytest.approx(discharged, abs=5e-4)
+        assert r.export_kwh - r.import_kwh == pytest.approx(
+            r.pv_kwh + r.battery_kwh - r.load_kwh, abs=1e-3
+        )
+
+
 def test_the_mv_lines_are_rated_for_the_simbench_feeders_own_transformer() -> None:
     """Hand-worked: 1-LV-rural1's transformer is 160 kVA, 40 kWh per 15 minutes; the
     generated feeders' are 100 kWh. The radial MV feeder S-M0-M1-M2 carries, line by

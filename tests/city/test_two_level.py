@@ -7,10 +7,12 @@ import pytest
 
 from voisin.city import CityFeeder, city_conditions, clear_city, feeder_market, residual_curve
 from voisin.city.feeders import clear_city_wide
+from voisin.city.level import clear_book
+from voisin.market.terms import Terms
 from voisin.market.gate import MarketRules
 from voisin.market.network import Network
 
-from .conftest import bid, grid
+from .conftest import INTERVAL, bid, grid
 
 RULES = MarketRules(curtailment_eur_per_kwh=0.05)
 SHARED = city_conditions(RULES, 15, 0.05)
@@ -48,6 +50,44 @@ def test_feeder_curve_is_its_value_function_by_hand() -> None:
     assert np.allclose(curve.exchange_kwh, [-6.0, -4.0, 2.0], atol=1e-9)
     assert np.allclose(curve.value_eur, [-0.60, -0.10, 0.50], atol=1e-9)
     assert np.allclose(curve.slopes_eur_per_kwh, [0.25, 0.10], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("b_kwh", "exchange", "national", "welfare"),
+    [
+        (5.0, {"C": -5.0, "B": 5.0}, 0.0, -0.50 + 1.00),
+        (1.0, {"C": -3.0, "B": 1.0}, -2.0, -0.30 + 0.20 + 2 * 0.05),
+    ],
+)
+def test_a_feeder_that_must_export_counts_in_the_national_exchange_by_hand(
+    b_kwh: float, exchange: dict, national: float, welfare: float
+) -> None:
+    """Feeder C's curve lies below 0 (it must export 3 kWh, and may export 2 more at
+    0.10 EUR/kWh: V(-3) = -0.30, V(-5) = -0.50), so its reference exchange -3 is a fixed
+    injection outside the city's bids. B buys ``b_kwh`` at 0.20. Buying 5, B takes all
+    of C's 5 kWh and nothing crosses the root (the bids alone would say 3 kWh imported
+    at 0.30); buying 1, B takes 1 of C's must-run 3 and 2 leave at 0.05. The recorded
+    national exchange is the physical one, so the city ledger's balance rule holds (it
+    refused such a block before), and the welfare prices it."""
+    mv = grid("S", (("S", "M1", 20.0), ("M1", "M2", 20.0)))
+    book = {
+        "interval": INTERVAL,
+        "market_hash": "0" * 64,
+        "feeders": [
+            {"feeder": "C", "bus": "M1", "base_kwh": 0.0,
+             "exchange_kwh": [-5.0, -3.0], "value_eur": [-0.50, -0.30]},
+            {"feeder": "B", "bus": "M2", "base_kwh": 0.0,
+             "exchange_kwh": [0.0, b_kwh], "value_eur": [0.0, 0.20 * b_kwh]},
+        ],
+    }  # fmt: skip
+    out = clear_book(book, Terms.of(mv, MarketRules(), minutes=15, backend="highs"))
+    assert out["exchange_kwh"] == pytest.approx(exchange, abs=1e-9)
+    net = out["grid_import_kwh"] - out["grid_export_kwh"]
+    assert net == pytest.approx(national, abs=1e-9)
+    assert net == pytest.approx(sum(out["exchange_kwh"].values()), abs=1e-9)  # city-balance
+    assert out["welfare_eur"] == pytest.approx(welfare, abs=1e-9)
+    served = sum(p["energy_kwh"] for p in out["between_feeders"] if p["seller"] == "C")
+    assert served == pytest.approx(b_kwh, abs=1e-9)  # C's must-run energy serves B
 
 
 def test_two_feeders_by_hand_without_congestion() -> None:
