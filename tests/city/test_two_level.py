@@ -8,9 +8,9 @@ import pytest
 from voisin.city import CityFeeder, city_conditions, clear_city, feeder_market, residual_curve
 from voisin.city.feeders import clear_city_wide
 from voisin.city.level import clear_book
-from voisin.market.terms import Terms
 from voisin.market.gate import MarketRules
 from voisin.market.network import Network
+from voisin.market.terms import Terms
 
 from .conftest import INTERVAL, bid, grid
 

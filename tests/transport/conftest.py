@@ -139,3 +139,14 @@ def unanswered_agent(report: Path) -> RemoteAgent:
         server_hex=scenario.operator.public_hex,
         report_path=report,
     )
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds (the event a test waits for, not a fixed time);
+    False after ``timeout_s``, a bound on a failure only."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -7,23 +7,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.transport.conftest import Served
+from tests.transport.conftest import Served, wait_for
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import Reply
 from voisin.transport.agent import RemoteAgent
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_every_acknowledged_bid_is_on_disk_when_its_acknowledgement_arrives(
@@ -54,15 +43,13 @@ def test_every_acknowledged_bid_is_on_disk_when_its_acknowledgement_arrives(
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
     try:
-        assert _wait_for(lambda: agent.model is not None), "the agent never said hello"
+        assert wait_for(lambda: agent.model is not None), "the agent never said hello"
         for interval in served.service.intervals[:2]:
             served.phase(Phase.OPEN_GATE, interval)
-            assert _wait_for(
-                lambda iv=interval.id: any(b.startswith(iv) for b in agent.report.bids)
-            )
+            assert wait_for(lambda iv=interval.id: any(b.startswith(iv) for b in agent.report.bids))
         bid_seqs = {b["seq"] for b in agent.report.bids.values()}
         # a bid enters the report before it is sent, so wait for its acknowledgement too
-        assert _wait_for(lambda: bid_seqs <= {seq for seq, _ in seen})
+        assert wait_for(lambda: bid_seqs <= {seq for seq, _ in seen})
         acknowledged = [(seq, on_disk) for seq, on_disk in seen if seq in bid_seqs]
         assert len(acknowledged) == len(bid_seqs) >= 2, (seen, bid_seqs)
         assert all(seq in on_disk for seq, on_disk in acknowledged)

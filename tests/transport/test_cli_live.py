@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.transport.conftest import wait_for
 from voisin.cli.live import child_command
 from voisin.cli.main import build_parser, main
 
@@ -30,16 +29,6 @@ def _children_of(marker: str) -> list[int]:
         if marker in cmdline and int(entry.name) != os.getpid():
             found.append(int(entry.name))
     return found
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    """Poll ``condition`` until it holds (the event a test waits for, not a fixed time)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_keys_new_writes_a_private_identity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -98,7 +87,7 @@ def test_up_stops_every_child_on_sigterm(tmp_path: Path) -> None:
     )
     try:
         # the operator (which opens the ledger) and the three agents are running
-        assert _wait_for(
+        assert wait_for(
             lambda: len(_children_of(str(out))) >= 5 and (out / "ledger.sqlite").exists(),
             timeout_s=120,  # a bound on a failure only; unloaded this takes about a second
         )
@@ -146,9 +135,9 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
 
     try:
         # events, not fixed times: a few intervals on the ledger, then each restart seen
-        assert _wait_for(lambda: len(launcher.agents) == 3 and cleared() >= 2, timeout_s=60)
+        assert wait_for(lambda: len(launcher.agents) == 3 and cleared() >= 2, timeout_s=60)
         os.kill(launcher.agents[0].pid, signal.SIGKILL)
-        assert _wait_for(lambda: launcher.restarts.get("agent 0") == 1, timeout_s=30)
+        assert wait_for(lambda: launcher.restarts.get("agent 0") == 1, timeout_s=30)
         assert launcher.operator is not None
         os.kill(launcher.operator.pid, signal.SIGKILL)
         thread.join(timeout=120)

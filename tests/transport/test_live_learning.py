@@ -4,24 +4,13 @@ a real operator service and a real agent talking over CurveZMQ sockets on loopba
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import replace
 
-from tests.transport.conftest import Served
+from tests.transport.conftest import Served, wait_for
 from voisin.agents.strategies import ZeroIntelligencePlus
 from voisin.protocol import Side
 from voisin.protocol.clock import Phase
 from voisin.transport.agent import RemoteAgent
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_a_live_zip_agent_moves_its_margin_after_each_clearing(served: Served) -> None:
@@ -37,7 +26,7 @@ def test_a_live_zip_agent_moves_its_margin_after_each_clearing(served: Served) -
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
     try:
-        assert _wait_for(lambda: agent.model is not None), "the agent never said hello"
+        assert wait_for(lambda: agent.model is not None), "the agent never said hello"
         assert agent.model is not None
         own = agent.model.by_participant[member.id]
         strategy = own.strategy
@@ -45,14 +34,12 @@ def test_a_live_zip_agent_moves_its_margin_after_each_clearing(served: Served) -
         margins: list[dict[Side, float]] = []
         for interval in served.service.intervals[:3]:
             served.phase(Phase.OPEN_GATE, interval)
-            assert _wait_for(
-                lambda iv=interval.id: any(b.startswith(iv) for b in agent.report.bids)
-            )
+            assert wait_for(lambda iv=interval.id: any(b.startswith(iv) for b in agent.report.bids))
             before = dict(strategy.margin)
             height = served.service.ledger.height
             served.phase(Phase.CLOSE_GATE, interval)
             # the clearing block reached the agent and was fed back to its strategy
-            assert _wait_for(lambda h=height: agent._height > h and not own.sent)
+            assert wait_for(lambda h=height: agent._height > h and not own.sent)
             margins.append(before)
             margins.append(dict(strategy.margin))
         assert agent.report.problems == []
