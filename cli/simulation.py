@@ -283,14 +283,15 @@ def run_simulation(
                 for pid, agent in model.by_participant.items()
                 if index in agent.plans
             }
-            readings = model.deliver(interval, own.curtailed_kwh)
+            signed = model.deliver_signed(interval, own.curtailed_kwh)
+            readings = [reading.value for reading in signed]
             for reading in readings if pseudonyms is None else pseudonyms.unmask(readings):
                 miss = reading.net_export_kwh - planned.get(reading.participant, 0.0)
                 report.below_bid_kwh += max(-miss, 0.0)
                 report.above_bid_kwh += max(miss, 0.0)
-            for reading in readings:
+            for sent in signed:
                 try:
-                    operator.submit_reading(reading)
+                    operator.submit_reading(sent)
                 except VoisinError:
                     pass  # counted by the operator; settlement estimates and flags it
             settlements = operator.settle(interval)

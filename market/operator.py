@@ -52,7 +52,7 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
-from voisin.protocol.encoding import leaf_hash
+from voisin.protocol.encoding import leaf_hash, sha256_hex
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -485,7 +485,8 @@ class Operator:
         reading = signed.value
         try:
             self.meters.identify(reading)
-            public = Signed.of(reading.public())  # its bytes: what the meter signed, once
+            # the public form derived here, once, its reading_hash from the bytes held
+            public = Signed.of(reading.public(sha256_hex(signed.signed_bytes)))
             if not verify(reading.meter, public.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
@@ -522,11 +523,8 @@ class Operator:
             entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
             entries += [tx.settlement(s) for s in settlements]
             entries += rewards_for(interval.id, trades, readings)
-            self.ledger.append(
-                entries,
-                interval=interval.id,
-                time=interval.end.isoformat(),
-            )
+            # the block's bytes only: a Block object would decode every entry again
+            self.ledger.append_entries(entries, interval=interval.id, time=interval.end.isoformat())
         except Exception as exc:
             self.record_failure(interval.id, "settlement", exc)
             raise
