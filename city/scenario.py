@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -172,12 +173,8 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
             export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         )
-    rng = np.random.default_rng([spec.seed, index])
+    kwp, daily_kwh, battery_kwh, grid = _households(spec, index)
     n = spec.households_per_feeder
-    kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
-    daily_kwh = rng.uniform(6.0, 14.0, n)
-    battery_kwh = np.where(rng.random(n) < 0.2, rng.uniform(0.5, 2.0, n), 0.0)
-    line_kwh = rng.uniform(4.0, 8.0, n)
     step = np.random.default_rng([spec.seed, index, int(interval.start.timestamp())])
     hours = interval.start.hour + interval.start.minute / 60.0
     pv, load = _shape(hours)
@@ -198,6 +195,24 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             price = round(float(step.uniform(low, high)), 3)
             side = "buy" if pv > 0.3 else "sell"
             bids.append(_bid(f"f{index}-b{h}", side, float(battery_kwh[h]), price, bus, interval))
+    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
+
+
+@lru_cache(maxsize=256)
+def _households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+    """What a generated feeder is in every interval: its households' PV (kWp), daily
+    use (kWh) and battery (kWh), drawn from the city's seed, and its star grid. Cached
+    (a curve task and the ledger task build the feeder for each interval; the grid's
+    hundred lines are validated once); the arrays are read-only."""
+    rng = np.random.default_rng([spec.seed, index])
+    n = spec.households_per_feeder
+    kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
+    daily_kwh = rng.uniform(6.0, 14.0, n)
+    battery_kwh = np.where(rng.random(n) < 0.2, rng.uniform(0.5, 2.0, n), 0.0)
+    line_kwh = rng.uniform(4.0, 8.0, n)
+    for array in (kwp, daily_kwh, battery_kwh):
+        array.flags.writeable = False
     grid = Grid(
         root="T",
         buses=("T", *(f"H{h}" for h in range(n))),
@@ -209,8 +224,7 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
         export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         transformer_capacity_kwh=spec.feeder_transformer_kwh,
     )
-    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
-    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
+    return kwp, daily_kwh, battery_kwh, grid
 
 
 def _bid(

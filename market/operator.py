@@ -118,6 +118,7 @@ class Operator:
         self.sealed = sealed
         """Where whole readings go, sealed to their owners, once their block is in."""
         self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
+        self._terms_hashes: dict[int, str] = {}  # their hashes (``tx.terms_hash``), as built
         self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self.failures: list[Failure] = []
@@ -179,6 +180,13 @@ class Operator:
                 self.grid, self.rules, minutes=minutes, backend=self.backend
             )
         return self._terms[minutes]
+
+    def _terms_hash(self, minutes: int) -> str:
+        """``tx.terms_hash`` of ``terms(minutes)``, hashed once: the body holds the whole
+        grid, and every gate names it."""
+        if minutes not in self._terms_hashes:
+            self._terms_hashes[minutes] = tx.terms_hash(self.terms(minutes).body)
+        return self._terms_hashes[minutes]
 
     @property
     def unsettled(self) -> list[str]:
@@ -438,7 +446,7 @@ class Operator:
                     charges=own_charges(self.members),
                 )
             )
-            terms_hash = tx.terms_hash(terms.body)
+            terms_hash = self._terms_hash(interval.minutes)
             entries: list[Transaction | EncodedTransaction]
             entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
             faults.point("cleared")
