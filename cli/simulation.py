@@ -318,8 +318,9 @@ def run_simulation(
     )
     if config.grid_check and scenario.grid.physical:
         from voisin.cli.grid_states import metered_states, scheduled_states
-        from voisin.grid.day_check import check_day
+        from voisin.grid.day_check import check_days
 
-        report.grid.scheduled = check_day(scheduled_states(path, scenario.grid))
-        report.grid.metered = check_day(metered_states(path, scenario.grid))
+        report.grid.scheduled, report.grid.metered = check_days(
+            scheduled_states(path, scenario.grid), metered_states(path, scenario.grid)
+        )
     return report
