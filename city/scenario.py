@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -199,12 +198,30 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
     return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
 
 
-@lru_cache(maxsize=256)
+_KEPT: dict[tuple[CitySpec, int], tuple[np.ndarray, np.ndarray, np.ndarray, Grid]] = {}
+_KEPT_HOUSEHOLDS = 20_000
+"""How many households' feeders ``_households`` keeps (about 3 KB each, most of it the
+grid's lines): every feeder of a 100 x 100 city, ten of 2,000 households."""
+
+
 def _households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
     """What a generated feeder is in every interval: its households' PV (kWp), daily
-    use (kWh) and battery (kWh), drawn from the city's seed, and its star grid. Cached
+    use (kWh) and battery (kWh), drawn from the city's seed, and its star grid. Kept
     (a curve task and the ledger task build the feeder for each interval; the grid's
-    hundred lines are validated once); the arrays are read-only."""
+    lines are validated once), the oldest let go past ``_KEPT_HOUSEHOLDS``. The arrays
+    are read-only."""
+    key = (spec, index)
+    kept = _KEPT.get(key)
+    if kept is None:
+        kept = _draw_households(spec, index)
+        room = max(1, _KEPT_HOUSEHOLDS // spec.households_per_feeder)
+        while len(_KEPT) >= room:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[key] = kept
+    return kept
+
+
+def _draw_households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
     rng = np.random.default_rng([spec.seed, index])
     n = spec.households_per_feeder
     kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
