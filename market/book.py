@@ -38,8 +38,9 @@ def book_hash(bids: Sequence[BidView]) -> str:
 
 _GRID_HASHES: dict[int, tuple[Grid, str]] = {}
 """``grid_hash`` by grid object (held, so its id is not reused while it is here): a
-clearing hashes its grid every interval, and a grid is frozen."""
-_GRID_HASHES_MAX = 64
+clearing hashes its grid every interval, and a grid is frozen. An operator clears one
+grid; a few are kept, as a big feeder's grid is megabytes."""
+_GRID_HASHES_MAX = 8
 
 
 def grid_hash(grid: Grid) -> str:
