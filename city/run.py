@@ -30,6 +30,7 @@ from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.residual import ResidualCurve, residual_curve
 from voisin.city.scenario import CitySpec, feeder
 from voisin.city.verify import CityVerification, verify_city
+from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
 from voisin.market.gate import MarketRules
 from voisin.protocol import canonical_text
@@ -106,6 +107,9 @@ class CityReport:
     imbalance_eur: float = 0.0
     """What the members received for their imbalances, at their tariffs (negative:
     they paid)."""
+    rest_eur: float = 0.0
+    """The inflexible rest at each feeder's city price: what the suppliers that settle
+    it with their members at the tariffs paid the city for it (negative: were paid)."""
     seconds: float = 0.0
     """Wall time of the run, ledgers written, verification not included."""
     seconds_clearing: float = 0.0
@@ -117,11 +121,19 @@ class CityReport:
     verified: CityVerification | None = None
 
 
+def check_workers(workers: int) -> None:
+    """Refuse a LocalCluster of fewer than one worker (``--workers``), before any work."""
+    if workers < 1:
+        raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
+
+
 @contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     """A client of an existing scheduler, or of a LocalCluster of ``workers`` processes
     with one thread each (HiGHS is single-threaded per task)."""
     from distributed import Client, LocalCluster
+
+    check_workers(workers)
 
     if scheduler is not None:
         with Client(scheduler) as client:  # type: ignore[no-untyped-call]
@@ -205,6 +217,7 @@ def run_city(
             report.imbalance_kwh += sum(feeder["imbalance_kwh"] for feeder in row)
             report.imbalance_eur += sum(feeder["imbalance_eur"] for feeder in row)
             report.rest_kwh += sum(abs(feeder["rest_kwh"]) for feeder in row)
+            report.rest_eur += sum(feeder["rest_eur"] for feeder in row)
     report.seconds = time.perf_counter() - began
     return verify_run(report, client) if verify else report
 

@@ -121,10 +121,23 @@ def _mv_parent(spec: CitySpec, k: int) -> int | None:
     return None if k % MV_FEEDER_SUBSTATIONS == 0 else k - 1
 
 
+def feeder_transformer_kwh(spec: CitySpec, k: int) -> float:
+    """Feeder ``k``'s transformer rating per interval: a SimBench feeder's own
+    transformer (its ``sn_kva`` over the interval), else ``spec.feeder_transformer_kwh``."""
+    source = spec.simbench_feeders.get(f"F{k}")
+    if source is None:
+        return spec.feeder_transformer_kwh
+    from voisin.city.simbench_feeder import transformer_kva
+
+    return transformer_kva(source) * spec.minutes / 60
+
+
 def mv_grid(spec: CitySpec) -> Grid:
-    """The MV network: substation buses M0..M(n-1) under the root S."""
+    """The MV network: substation buses M0..M(n-1) under the root S; each line rated,
+    unless ``mv_line_kwh`` says otherwise, for the transformers of the secondary
+    substations it supplies (their ratings added, its own included)."""
     parents = [_mv_parent(spec, k) for k in range(spec.feeders)]
-    below = [1] * spec.feeders  # substations each line supplies, itself included
+    below = [feeder_transformer_kwh(spec, k) for k in range(spec.feeders)]
     for k in reversed(range(spec.feeders)):
         parent = parents[k]
         if parent is not None:
@@ -133,7 +146,7 @@ def mv_grid(spec: CitySpec) -> Grid:
     for k, parent in enumerate(parents):
         rated = spec.mv_line_kwh
         if rated is None:
-            rated = below[k] * spec.feeder_transformer_kwh
+            rated = below[k]
         frm = "S" if parent is None else f"M{parent}"
         lines.append(Line(from_bus=frm, to_bus=f"M{k}", capacity_kwh=rated))
     return Grid(

@@ -9,7 +9,8 @@ SimBench's own profiles for the day, inflexible, as a generated household does, 
 seeded limit between feed-in and retail; storage is not bid (it has no state carried
 between a city's independent intervals). The SimBench grid is loaded once per process
 and day (``functools.cache``): every interval's task of a feeder rebuilds its bids
-from the cached profiles.
+from the cached profiles. The MV lines above it are rated for its own transformer
+(``transformer_kva``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def _loaded(
         import_price_eur_per_kwh=import_eur,
         export_price_eur_per_kwh=export_eur,
     )
+
+
+@cache
+def transformer_kva(source: str) -> float:
+    """The rated apparent power of SimBench grid ``source``'s MV/LV transformer, which
+    the MV lines above its secondary substation are planned for."""
+    transformer = simbench_feeder(source).grid.transformer
+    if transformer is None:
+        raise InvalidInput(f"{source} has no MV/LV transformer", code="bad-grid")
+    return transformer.rated("sn_kva")
 
 
 def simbench_city_feeder(

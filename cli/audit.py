@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 from rich import box
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger, shown
 from voisin.cli.progress import count_bar
+from voisin.errors import InvalidInput
 from voisin.market.audit import COLUMNS, AuditReport, audit_ledger
 
 _SHORT = {
@@ -42,16 +44,31 @@ def _table(report: AuditReport, db: Path) -> Table:
 
 
 def run_audit(
-    db: Path, console: Console, *, operator: str | None = None, head: str | None = None
+    db: Path,
+    console: Console,
+    *,
+    operator: str | None = None,
+    head: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> int:
     """Re-clear ``db`` (a city ledger from its curves: ``city.audit``; a whole city's
-    folder or database: ``run_city_audit``), then print the table and a verdict
-    (``show_audit``)."""
+    folder or database: ``run_city_audit``, on ``workers`` Dask workers or the
+    ``scheduler``'s), then print the table and a verdict (``show_audit``)."""
     from voisin.city.audit import audit_city_ledger, is_city_ledger
     from voisin.city.places import city_ledgers
+    from voisin.city.run import check_workers
 
+    check_workers(workers)
     if city_ledgers(db).is_city():  # a folder or database of a city's ledgers
-        return run_city_audit(db, console, operator=operator, head=head)
+        return run_city_audit(
+            db, console, operator=operator, head=head, workers=workers, scheduler=scheduler
+        )
+    if workers != 1 or scheduler is not None:
+        raise InvalidInput(
+            f"{shown(db)} is one ledger; --workers and --scheduler audit a city's ledgers",
+            code="not-a-city",
+        )
     source = existing_ledger(db)
     audit = audit_city_ledger if is_city_ledger(source) else audit_ledger
     report = audit(source, operator=operator, head_hash=head)
@@ -87,20 +104,32 @@ def show_audit(report: AuditReport, db: Path, console: Console) -> int:
 
 
 def run_city_audit(
-    place: Path, console: Console, *, operator: str | None = None, head: str | None = None
+    place: Path,
+    console: Console,
+    *,
+    operator: str | None = None,
+    head: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> int:
-    """Audit every ledger of a city (``city.audit.audit_city``), one Rich bar over the
+    """Audit every ledger of a city (``city.audit.audit_city``), in this process or, with
+    more than one worker or a scheduler, one Dask task per ledger; one Rich bar over the
     ledgers; print one row per ledger and one verdict: 0 when every interval of every
     ledger reproduces and every link holds, 1 otherwise."""
     from voisin.city.audit import audit_city
+    from voisin.city.run import dask_client
 
-    with count_bar(console, "auditing ledgers", transient=True) as progress:
+    with ExitStack() as stack:
+        parallel = workers > 1 or scheduler is not None
+        client = stack.enter_context(dask_client(workers, scheduler)) if parallel else None
+        progress = stack.enter_context(count_bar(console, "auditing ledgers", transient=True))
         task = progress.add_task("ledgers", total=None)
         audit = audit_city(
             place,
             operator=operator,
             head_hash=head,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            client=client,
         )
     table = Table(
         title=f"Re-clearing the city at {shown(place)} from its ledgers alone",

@@ -25,13 +25,12 @@ def simulate_city(
     """Run the city, one Rich bar over every feeder-interval, then its totals. With
     ``ledger`` (a ``postgresql://`` URL) the ledgers go to that database's schemas."""
     from voisin.city.places import city_ledgers
-    from voisin.city.run import RESULT_FILE, dask_client, run_city, verify_run
+    from voisin.city.run import RESULT_FILE, check_workers, dask_client, run_city, verify_run
     from voisin.city.scenario import read_city
     from voisin.ledger.store import is_database_url
 
     spec = read_city(source)
-    if workers < 1:
-        raise InvalidInput(f"--workers {workers}: at least one worker", code="bad-workers")
+    check_workers(workers)
     if ledger is not None and not is_database_url(ledger):
         raise InvalidInput(f"--ledger {ledger}: expected a postgresql:// URL", code="bad-ledger")
     result = out / RESULT_FILE
@@ -67,6 +66,7 @@ def simulate_city(
         ("settled imbalance (kWh)", f"{report.imbalance_kwh:.1f}"),
         ("  of it the inflexible rest (kWh)", f"{report.rest_kwh:.1f}"),
         ("settled imbalance, to members (EUR)", f"{report.imbalance_eur:.2f}"),
+        ("  the rest at the city price (EUR)", f"{report.rest_eur:.2f}"),
         (
             "household-intervals per second",
             f"{spec.households * report.intervals / report.seconds:.0f}",

@@ -167,13 +167,28 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--operator", type=hex64, help="pin the operator's public key (hex)")
     p.add_argument("--head", type=hex64, help="pin the newest block hash (hex)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="a city's ledgers audited in parallel on a local Dask cluster of N workers "
+        "(default 1: in this process)",
+    )
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, for a city")
     p.set_defaults(run=_audit)
 
 
 def _audit(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.audit import run_audit
 
-    return run_audit(args.db, console, operator=args.operator, head=args.head)
+    return run_audit(
+        args.db,
+        console,
+        operator=args.operator,
+        head=args.head,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
 
 
 def _add_dashboard(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -103,13 +103,19 @@ class RemoteAgent:
         (this agent's clock went back) is answered once, signing anew above it."""
         for _ in range(2):
             signed = sign_bid(self.member.keypair, bid, self.client.next_seq())
+            # written ahead: killed between the operator's acknowledgement and a save,
+            # the restarted agent would meet its own trades under a bid it forgot
+            self.report.bids[signed.bid_id] = signed.model_dump(mode="json")
+            self.save()
             try:
                 reply = self.client.send_raw(seal_bid(signed), signed.seq)
             except VoisinError as exc:
+                self.report.bids.pop(signed.bid_id)
                 self._refused("bid", exc.code, exc.message)
                 return None
             if reply.ok:
                 return signed
+            self.report.bids.pop(signed.bid_id)
             if not self.client.catch_up(reply):
                 self._refused("bid", reply.code, reply.message)
                 return None
@@ -182,10 +188,8 @@ class RemoteAgent:
         if self.model is None or body["interval"] not in self.model.interval_ids:
             return
         for bid in self._mine(self.model.bids_for(body["interval"])):
-            signed = self._send_bid(bid)
-            if signed is not None:
-                self.report.bids[signed.bid_id] = signed.model_dump(mode="json")
-        self.save()  # what was acknowledged survives this agent's own death
+            self._send_bid(bid)
+        self.save()  # the refused bids leave the report too
 
     def on_delivery(self, body: dict[str, Any]) -> None:
         if self.model is None or body["interval"] not in self.model.interval_ids:

@@ -325,12 +325,10 @@ def test_the_whole_city_audits_clean_in_one_command(city: Path, capsys) -> None:
     assert "the city ledger and 3 feeder ledgers, 16 intervals re-cleared and re-settled" in said
 
 
-def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
-    copy: Path, capsys
-) -> None:
+def _resign_f1_with_moved_prices(copy: Path) -> int:
     """F1's operator moves one clearing's prices, its trades and payments with them, and
     re-signs its chain; the city operator re-signs the links to the new blocks. Every
-    hash, signature and link verifies: only re-clearing F1 names it."""
+    hash, signature and link verifies. Returns the moved clearing's height."""
     path = feeder_ledger(copy, "F1")
     height, index = first(path, "clearing", lambda b: b["trade_count"] > 0)
     resign(path, operator_key(TINY, "F1"), shift_prices(path, height, index))
@@ -344,6 +342,15 @@ def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
 
     resign(copy / CITY_LEDGER, operator_key(TINY), relinked)
     verify_city(copy)
+    return height
+
+
+def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
+    copy: Path, capsys
+) -> None:
+    """Every hash, signature and link of the re-signed city verifies: only re-clearing
+    F1 names it."""
+    height = _resign_f1_with_moved_prices(copy)
     audit = audit_city(copy)
     bad = [led.name for led in audit.ledgers if led.first is not None]
     assert bad == ["feeders/F1/ledger.sqlite"]
@@ -354,6 +361,33 @@ def test_a_feeder_ledger_re_signed_with_changed_trades_is_named_by_the_audit(
     assert main(["audit", str(copy)]) == 1
     said = " ".join(capsys.readouterr().out.split())
     assert "1 of 4 ledgers differ; first: feeders/F1/ledger.sqlite: interval" in said
+
+
+def test_a_city_audited_on_two_dask_workers_finds_the_same(copy: Path, capsys) -> None:
+    """One task per ledger on a LocalCluster of two worker processes: the same rows, in
+    the same order, the same verdict as in one process; bad worker counts are one line."""
+    from voisin.city.run import dask_client
+
+    _resign_f1_with_moved_prices(copy)
+    alone = audit_city(copy)
+    seen: list[tuple[int, int]] = []
+    with dask_client(2, None) as client:
+        spread = audit_city(copy, client=client, progress=lambda d, t: seen.append((d, t)))
+    assert spread == alone
+    assert seen == [(d, 4) for d in range(5)]
+    capsys.readouterr()
+    assert main(["audit", str(copy), "--workers", "2"]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 of 4 ledgers differ; first: feeders/F1/ledger.sqlite: interval" in said
+    lone = str(feeder_ledger(copy, "F0"))
+    for args, said in (
+        ([str(copy), "--workers", "0"], "--workers 0: at least one worker"),
+        ([lone, "--workers", "2"], "is one ledger; --workers and --scheduler audit a city's"),
+    ):
+        assert main(["audit", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err
+        assert "\n" not in err
 
 
 def test_a_missing_feeder_ledger_is_named_and_the_others_audited(copy: Path, capsys) -> None:

@@ -67,6 +67,20 @@ def test_the_simbench_feeder_is_the_physical_grid_and_its_homes() -> None:
     assert not feeder(SPEC, 0, interval).grid.physical
 
 
+def test_the_mv_lines_are_rated_for_the_simbench_feeders_own_transformer() -> None:
+    """Hand-worked: 1-LV-rural1's transformer is 160 kVA, 40 kWh per 15 minutes; the
+    generated feeders' are 100 kWh. The radial MV feeder S-M0-M1-M2 carries, line by
+    line, the transformers below it: 100 + 40 + 100, 40 + 100, 100 (kWh)."""
+    from voisin.city.scenario import mv_grid
+
+    rated = {(ln.from_bus, ln.to_bus): ln.capacity_kwh for ln in mv_grid(SPEC).lines}
+    assert rated == {("S", "M0"): 240.0, ("M0", "M1"): 140.0, ("M1", "M2"): 100.0}
+    hourly = SPEC.model_copy(update={"minutes": 60, "intervals": 1, "first_interval": 12})
+    assert {ln.to_bus: ln.capacity_kwh for ln in mv_grid(hourly).lines}["M1"] == 160 + 100
+    pinned = SPEC.model_copy(update={"mv_line_kwh": 55.0})
+    assert {ln.capacity_kwh for ln in mv_grid(pinned).lines} == {55.0}
+
+
 def test_each_feeder_takes_its_allocation_losses_included(city: FolderLedgers) -> None:
     """The city's allocation is the exchange at the transformer; the physical feeder's
     published net import is that less its losses, recorded as ``losses_kwh`` (> 0),

@@ -127,7 +127,8 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
 
     out = tmp_path / "up-supervised"
     launcher = Launcher(households=2, seed=3, intervals=8, speed=900.0, out=out, port=free_port())
-    console = Console(file=io.StringIO())
+    printed = io.StringIO()
+    console = Console(file=printed)
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(launcher.run(console)))
     thread.start()
@@ -154,7 +155,8 @@ def test_up_restarts_a_dead_agent_and_a_dead_operator(tmp_path: Path) -> None:
     finally:
         launcher.stop()
         thread.join(timeout=30)
-    assert result == [0]
+    reports = {p.name: p.read_text() for p in sorted(out.glob("agent-*.json"))}
+    assert result == [0], (printed.getvalue(), reports)
     assert launcher.restarts == {"agent 0": 1, "operator": 1}
     with SqliteStore(launcher.ledger, read_only=True) as store:
         cleared = [

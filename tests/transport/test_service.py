@@ -90,6 +90,7 @@ def test_hello_says_who_and_when(client: OperatorClient, member: Member, served:
         (b'{"v": 99, "type": "hello"}', "wrong-version"),
         (b"{" + b" " * (MAX_MESSAGE_BYTES + 10) + b"}", "too-big"),
     ],
+    ids=["malformed", "wrong-version", "too-big"],
 )
 def test_unreadable_requests(
     client: OperatorClient, served: Served, payload: bytes, code: str
