@@ -313,7 +313,7 @@ class MemberAgent(mesa.Agent):
         if self.model.pseudonyms is not None:
             day = self.model.pseudonyms.key(self.member.id, interval_id)
             meter = Meter(day.meter, day.id)
-        self.model.post_reading(meter.read(interval_id, pv, load, battery_kwh))
+        self.model.post_reading(meter.read_signed(interval_id, pv, load, battery_kwh))
 
 
 class Household(MemberAgent):

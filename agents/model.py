@@ -66,7 +66,7 @@ class Neighbourhood(Model):
         self.gate_index = 0
         self._index = {iv_id: i for i, iv_id in enumerate(ids)}
         self._bids: list[Signed[Bid]] = []
-        self._readings: list[MeterReading] = []
+        self._readings: list[Signed[MeterReading]] = []
         self.last_bids: list[Bid] = []
         self.last_readings: list[MeterReading] = []
 
@@ -174,7 +174,7 @@ class Neighbourhood(Model):
     def post_bid(self, bid: Signed[Bid]) -> None:
         self._bids.append(bid)
 
-    def post_reading(self, reading: MeterReading) -> None:
+    def post_reading(self, reading: Signed[MeterReading]) -> None:
         self._readings.append(reading)
 
     def bids_for(self, interval: Interval | str) -> list[Bid]:
@@ -196,12 +196,20 @@ class Neighbourhood(Model):
         """Play out ``interval`` with the real weather and loads, each member curtailed by
         what the market ordered (kWh by participant id); signed readings sorted by
         participant."""
+        return [signed.value for signed in self.deliver_signed(interval, curtailed_kwh)]
+
+    def deliver_signed(
+        self, interval: Interval | str, curtailed_kwh: Mapping[str, float] | None = None
+    ) -> list[Signed[MeterReading]]:
+        """``deliver`` with the bytes each meter signed (``Meter.read_signed``): what the
+        operator checks and holds without encoding the readings again."""
         index = self.index_of(interval)
         self._readings = []
         orders = curtailed_kwh or {}
         for agent in self.agents.shuffle(inplace=False):
             agent.deliver(index, orders.get(agent.participant_id, 0.0))
-        readings, self._readings = sorted(self._readings, key=lambda r: r.participant), []
+        readings = sorted(self._readings, key=lambda r: r.value.participant)
+        self._readings = []
         return readings
 
     def step(self) -> None:

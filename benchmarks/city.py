@@ -19,10 +19,10 @@ last city clearing (the feeders' re-clearings, readings, settlements, signatures
 writes, the city ledger), ``worker CPU s`` the CPU time of all workers over the run
 (``time.process_time`` in each, added; the machine is shared, so it is steadier than
 the wall time),
-``verify s`` the verification of every ledger and link at the end (in ``seconds``
-too). With ``--ledger URL`` every worker count runs twice, ledgers in SQLite files and
-in that PostgreSQL database (one schema each, replaced), so the two stores are compared
-in the same run. Prints a table.
+``verify s`` the verification of every ledger and link at the end, each feeder
+ledger a task on the workers (in ``seconds`` too). With ``--ledger URL`` every worker
+count runs twice, ledgers in SQLite files and in that PostgreSQL database (one schema
+each, replaced), so the two stores are compared in the same run. Prints a table.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _run(
         seconds = time.perf_counter() - began
         cpu = sum(client.run(time.process_time).values()) - cpu_before
         memory = max(client.run(_rss_bytes).values())
-        report = verify_run(report)
+        report = verify_run(report, client)
         seconds += report.seconds_verify
     rate = spec.households * report.intervals / seconds
     per_feeder = seconds * workers / (spec.feeders * report.intervals)

@@ -100,8 +100,10 @@ def main() -> None:
             floor_text = f"{floor:>9.2f}" if floor else f"{'':>9}"
             print(f"{n:>10} {bids:>7,}  {name:<38}{cpu:>8.2f}{floor_text}{ratio}")
         target = WALL_TARGET_S.get(n)
-        note = f" (DESIGN.md: <= {target:.0f} s: {'met' if wall <= target else 'MISSED'})"
-        print(f"{n:>10} {bids:>7,}  {'day, wall seconds':<38}{wall:>8.2f}{note if target else ''}")
+        note = ""
+        if target is not None:
+            note = f" (DESIGN.md: <= {target:.0f} s: {'met' if wall <= target else 'MISSED'})"
+        print(f"{n:>10} {bids:>7,}  {'day, wall seconds':<38}{wall:>8.2f}{note}")
     print(
         "floor: one core signing each bid, reading and block and checking each bid and "
         "reading (the day), then checking every signature the ledger holds (verify_ledger)"

@@ -25,6 +25,7 @@ from voisin.ledger.settlement import traded_net_kwh
 from voisin.meters.meter import Meter, curtailed_pv_kwh
 from voisin.protocol import ClearingResult, MeterReading, Side
 from voisin.protocol.interval import Interval
+from voisin.protocol.signed import Signed
 
 DEVIATION = 0.05
 """The largest share by which a household's delivered PV, or load, misses its forecast."""
@@ -53,8 +54,9 @@ def readings(
     interval: Interval,
     result: ClearingResult,
     meters: Mapping[str, Meter],
-) -> list[MeterReading]:
-    """Every member's signed reading of ``interval`` (module docstring): ``meters`` by
+) -> list[Signed[MeterReading]]:
+    """Every member's signed reading of ``interval`` (module docstring), with the bytes
+    its meter sends (``Meter.read_signed``): ``meters`` by
     bid participant label (each meter names its member's registered key), ``result``
     the feeder's clearing, whose trades and curtailment orders are by that key."""
     traded = traded_net_kwh(interval.id, result.trades)
@@ -76,7 +78,7 @@ def readings(
             storage = feeder.storage_kwh.get(label, 0.0)  # as scheduled, no deviation
             ordered = result.curtailed_kwh.get(member, 0.0)
             pv = curtailed_pv_kwh(pv, load, storage, offered.get(label, 0.0), ordered)
-            out.append(meter.read(interval.id, pv, load, storage))
+            out.append(meter.read_signed(interval.id, pv, load, storage))
         else:  # a battery: what it was dispatched, export positive
-            out.append(meter.read(interval.id, 0.0, 0.0, traded.get(member, 0.0)))
+            out.append(meter.read_signed(interval.id, 0.0, 0.0, traded.get(member, 0.0)))
     return out

@@ -77,6 +77,11 @@ def exchange_of(market: FeederMarket, values: dict[str, np.ndarray]) -> float:
     return x
 
 
+_NONE = np.zeros(0)
+_NONE.flags.writeable = False
+"""The values of a variable family the feeder's LP does not have."""
+
+
 class Responder:
     """The feeder's optimum when it can buy and sell any amount at one price ``p``: a
     vertex ``(x, V(x))`` of its curve (``V`` = the optimum plus what the exchange cost).
@@ -111,6 +116,7 @@ class Responder:
                 self.program.cols("grid_import").start,
                 self.program.cols("grid_export").start,
             )
+            self.spans = {n: self.program.cols(n) for n in self.NAMES if self.program.has(n)}
 
     def __call__(self, price_eur_per_kwh: float) -> tuple[float, float]:
         p = price_eur_per_kwh
@@ -128,10 +134,8 @@ class Responder:
                 raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
             for name, value in WARM_OPTIONS.items():
                 highs.setOptionValue(name, value)
-            program = self.program
             values = {
-                n: solution.values(program, n) if program.has(n) else np.zeros(0)
-                for n in self.NAMES
+                n: solution.x[self.spans[n]] if n in self.spans else _NONE for n in self.NAMES
             }
             objective = float(solution.objective)
         x = exchange_of(self.market, values)

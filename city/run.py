@@ -165,9 +165,9 @@ def run_city(
     feeders' and the city's ledgers (``city.ledgers``) in ``out``, or in the PostgreSQL
     database ``ledgers`` names (one schema each: ``city.places``), one JSON line per
     interval in ``out/city.jsonl`` (the city's clearing and every feeder's totals), then,
-    unless ``verify`` is False, ``verify_run``. ``out`` (or the database) must be
-    reachable at the same path from every worker (a LocalCluster's are on this
-    machine). The caller claims the place first (``places``' ``claim``)."""
+    unless ``verify`` is False, ``verify_run`` on the same cluster. ``out`` (or the
+    database) must be reachable at the same path from every worker (a LocalCluster's
+    are on this machine). The caller claims the place first (``places``' ``claim``)."""
     import time
 
     from distributed import as_completed
@@ -219,16 +219,26 @@ def run_city(
             report.rest_kwh += sum(abs(feeder["rest_kwh"]) for feeder in row)
             report.rest_eur += sum(feeder["rest_eur"] for feeder in row)
     report.seconds = time.perf_counter() - began
-    return verify_run(report) if verify else report
+    return verify_run(report, client) if verify else report
 
 
-def verify_run(report: CityReport) -> CityReport:
-    """Verify every ledger and link of the run (``city.verify``), timed. The
-    command does it after closing its Dask cluster: minutes of verification in the
-    scheduler's process starve its event loop, and the workers log failed heartbeats."""
+def verify_run(report: CityReport, client: Any = None) -> CityReport:
+    """Verify every ledger and link of the run (``city.verify``), timed. With a Dask
+    ``client`` each feeder's ledger is verified by a task on a worker, all of them at
+    once (the city ledger and the links are read here); without one, all in this
+    process. Minutes of verification in a LocalCluster's client process would starve
+    its scheduler's event loop (the workers log failed heartbeats), so the client only
+    waits for the tasks."""
     import time
 
     began = time.perf_counter()
-    report.verified = verify_city(report.ledgers)
+    if client is None:
+        report.verified = verify_city(report.ledgers)
+    else:
+
+        def on_workers(check: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+            return list(client.gather([client.submit(check, *c, pure=False) for c in calls]))
+
+        report.verified = verify_city(report.ledgers, map_feeders=on_workers)
     report.seconds_verify = time.perf_counter() - began
     return report

@@ -185,12 +185,8 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
             export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         )
-    rng = np.random.default_rng([spec.seed, index])
+    kwp, daily_kwh, battery_kwh, grid = _households(spec, index)
     n = spec.households_per_feeder
-    kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
-    daily_kwh = rng.uniform(6.0, 14.0, n)
-    battery_kwh = np.where(rng.random(n) < 0.2, rng.uniform(0.5, 2.0, n), 0.0)
-    line_kwh = rng.uniform(4.0, 8.0, n)
     step = np.random.default_rng([spec.seed, index, int(interval.start.timestamp())])
     hours = interval.start.hour + interval.start.minute / 60.0
     pv, load = _shape(hours)
@@ -211,6 +207,42 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             price = round(float(step.uniform(low, high)), 3)
             side = "buy" if pv > 0.3 else "sell"
             bids.append(_bid(f"f{index}-b{h}", side, float(battery_kwh[h]), price, bus, interval))
+    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
+    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
+
+
+_KEPT: dict[tuple[CitySpec, int], tuple[np.ndarray, np.ndarray, np.ndarray, Grid]] = {}
+_KEPT_HOUSEHOLDS = 20_000
+"""How many households' feeders ``_households`` keeps (about 3 KB each, most of it the
+grid's lines): every feeder of a 100 x 100 city, ten of 2,000 households."""
+
+
+def _households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+    """What a generated feeder is in every interval: its households' PV (kWp), daily
+    use (kWh) and battery (kWh), drawn from the city's seed, and its star grid. Kept
+    (a curve task and the ledger task build the feeder for each interval; the grid's
+    lines are validated once), the oldest let go past ``_KEPT_HOUSEHOLDS``. The arrays
+    are read-only."""
+    key = (spec, index)
+    kept = _KEPT.get(key)
+    if kept is None:
+        kept = _draw_households(spec, index)
+        room = max(1, _KEPT_HOUSEHOLDS // spec.households_per_feeder)
+        while len(_KEPT) >= room:
+            del _KEPT[next(iter(_KEPT))]
+        _KEPT[key] = kept
+    return kept
+
+
+def _draw_households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+    rng = np.random.default_rng([spec.seed, index])
+    n = spec.households_per_feeder
+    kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
+    daily_kwh = rng.uniform(6.0, 14.0, n)
+    battery_kwh = np.where(rng.random(n) < 0.2, rng.uniform(0.5, 2.0, n), 0.0)
+    line_kwh = rng.uniform(4.0, 8.0, n)
+    for array in (kwp, daily_kwh, battery_kwh):
+        array.flags.writeable = False
     grid = Grid(
         root="T",
         buses=("T", *(f"H{h}" for h in range(n))),
@@ -222,8 +254,7 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
         export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         transformer_capacity_kwh=spec.feeder_transformer_kwh,
     )
-    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
-    return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
+    return kwp, daily_kwh, battery_kwh, grid
 
 
 def _bid(

@@ -19,6 +19,7 @@ database), the block and the transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,12 +154,64 @@ def check_feeder_links(
     return blocks[links[-1][2]["height"] + 1][0]
 
 
+FeederOutcome = int | dict[str, Any]
+"""A feeder's verification: its blocks, or the fields of its ``VerificationError``."""
+
+MapFeeders = Callable[[Callable[..., FeederOutcome], list[tuple[Any, ...]]], list[FeederOutcome]]
+"""Calls a function on each argument tuple, results in order: in this process, or as
+tasks of a Dask cluster (``city.run.verify_run``)."""
+
+
+def feeder_outcome(
+    place: CityLedgers, name: str, links: list[Link], allocations: dict[str, Any]
+) -> FeederOutcome:
+    """Feeder ``name``'s links and its ledger, verified with its operator key and its
+    newest block pinned (module docstring): its blocks, or the fields of the first
+    problem (plain data, so a worker process can hand it back)."""
+    try:
+        head = check_feeder_links(place, name, links, allocations)
+        try:
+            return verify_ledger(
+                place.feeder(name), operator=links[-1][2]["operator"], head_hash=head
+            ).blocks
+        except LedgerError as exc:
+            raise _named(place.shown(name), exc) from None
+    except VerificationError as exc:
+        fields = ("height", "code", "index", "rule", "detail")
+        return {"message": exc.message, **{k: getattr(exc, k) for k in fields}}
+
+
+def _in_process(
+    check: Callable[..., FeederOutcome], calls: list[tuple[Any, ...]]
+) -> list[FeederOutcome]:
+    return [check(*call) for call in calls]
+
+
+def _feeder_share(allocations: dict[str, Any], name: str, links: list[Link]) -> dict[str, Any]:
+    """What ``check_feeder_links`` reads of the city's allocations: feeder ``name``'s
+    price and exchange in each interval it links (so a task is sent no more)."""
+    share = {}
+    for _, _, link in links:
+        city = allocations[link["interval"]]
+        share[link["interval"]] = {
+            "price_eur_per_kwh": {name: city["price_eur_per_kwh"][name]},
+            "exchange_kwh": {name: city["exchange_kwh"][name]},
+        }
+    return share
+
+
 def verify_city(
-    out: str | Path | CityLedgers, *, operator: str | None = None, head_hash: str | None = None
+    out: str | Path | CityLedgers,
+    *,
+    operator: str | None = None,
+    head_hash: str | None = None,
+    map_feeders: MapFeeders = _in_process,
 ) -> CityVerification:
     """Verify a city's ledgers at ``out``, a run's folder or a database URL (module
-    docstring); raise at the first problem. ``operator`` and ``head_hash`` pin the city
-    ledger's operator key and newest block."""
+    docstring); raise the first problem, feeders in name order. ``operator`` and
+    ``head_hash`` pin the city ledger's operator key and newest block; ``map_feeders``
+    runs the feeders' verifications (``feeder_outcome``), each independent of the
+    others."""
     place = city_place(out)
     city = place.city
     try:
@@ -168,16 +221,13 @@ def verify_city(
     by_feeder, allocations = feeder_links(city)
     for extra in place.unlinked(set(by_feeder)):
         raise unlinked(extra)
+    names = sorted(by_feeder)
+    calls = [(place, n, by_feeder[n], _feeder_share(allocations, n, by_feeder[n])) for n in names]
     blocks = report.blocks
-    for name in sorted(by_feeder):
-        found = by_feeder[name]
-        head = check_feeder_links(place, name, found, allocations)
-        try:
-            blocks += verify_ledger(
-                place.feeder(name), operator=found[-1][2]["operator"], head_hash=head
-            ).blocks
-        except LedgerError as exc:
-            raise _named(place.shown(name), exc) from None
+    for outcome in map_feeders(feeder_outcome, calls):
+        if isinstance(outcome, dict):
+            raise VerificationError(**outcome)
+        blocks += outcome
     links = sum(len(found) for found in by_feeder.values())
     return CityVerification(len(by_feeder), blocks, links, report.head_hash)
 

@@ -283,14 +283,15 @@ def run_simulation(
                 for pid, agent in model.by_participant.items()
                 if index in agent.plans
             }
-            readings = model.deliver(interval, own.curtailed_kwh)
+            signed = model.deliver_signed(interval, own.curtailed_kwh)
+            readings = [reading.value for reading in signed]
             for reading in readings if pseudonyms is None else pseudonyms.unmask(readings):
                 miss = reading.net_export_kwh - planned.get(reading.participant, 0.0)
                 report.below_bid_kwh += max(-miss, 0.0)
                 report.above_bid_kwh += max(miss, 0.0)
-            for reading in readings:
+            for sent in signed:
                 try:
-                    operator.submit_reading(reading)
+                    operator.submit_reading(sent)
                 except VoisinError:
                     pass  # counted by the operator; settlement estimates and flags it
             settlements = operator.settle(interval)
@@ -317,8 +318,9 @@ def run_simulation(
     )
     if config.grid_check and scenario.grid.physical:
         from voisin.cli.grid_states import metered_states, scheduled_states
-        from voisin.grid.day_check import check_day
+        from voisin.grid.day_check import check_days
 
-        report.grid.scheduled = check_day(scheduled_states(path, scenario.grid))
-        report.grid.metered = check_day(metered_states(path, scenario.grid))
+        report.grid.scheduled, report.grid.metered = check_days(
+            scheduled_states(path, scenario.grid), metered_states(path, scenario.grid)
+        )
     return report

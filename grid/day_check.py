@@ -111,12 +111,23 @@ def interval_minutes(intervals: Iterable[str], default: int = 15) -> int:
 
 def check_day(states: Iterable[ScheduledState]) -> DayCheck:
     """Check every state, reusing one pandapower network while the grid stays the same."""
+    return check_days(states)[0]
+
+
+def check_days(*runs: Iterable[ScheduledState]) -> list[DayCheck]:
+    """``check_day`` of each run (the schedule, then the meters), one pandapower network
+    carried from run to run while the grid stays the same: a reused network gives each
+    state exactly a fresh one's result (``AcModel``), and building one costs about as
+    much as a dozen states."""
     model: AcModel | None = None
-    checks: list[IntervalCheck] = []
-    for interval, grid, injections, predicted in states:
-        if model is None or (grid is not model.grid and grid != model.grid):
-            model = AcModel(grid)
-        checks.append(check_interval(model, interval, injections, predicted))
-    if not checks:
-        raise InvalidInput("no cleared interval to check", code="nothing-to-check")
-    return DayCheck(tuple(checks), interval_minutes(c.interval for c in checks))
+    days = []
+    for states in runs:
+        checks: list[IntervalCheck] = []
+        for interval, grid, injections, predicted in states:
+            if model is None or (grid is not model.grid and grid != model.grid):
+                model = AcModel(grid)
+            checks.append(check_interval(model, interval, injections, predicted))
+        if not checks:
+            raise InvalidInput("no cleared interval to check", code="nothing-to-check")
+        days.append(DayCheck(tuple(checks), interval_minutes(c.interval for c in checks)))
+    return days

@@ -44,6 +44,7 @@ from voisin.protocol import (
     TradeKind,
     TxKind,
 )
+from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed, decode_part
 from voisin.protocol.trades import recorded_adjustments, trade_prices
@@ -127,7 +128,9 @@ def check_clearing(state: Replay, interval: str | None, by_kind: dict[str, list[
         raise Violation(index, "clearing", "prices are not one per bus of the grid")
     signed = _bids(state, interval, by_kind.get(TxKind.BID.value, []))
     d_index, _, d_text, _ = _one(by_kind, TxKind.BID_DIGEST, "a clearing block")
-    if tx.bid_digest(signed, interval).canonical_body().decode() != d_text:
+    # the bids as decoded, their stored bytes hashed once (in bid_id order, checked above)
+    digest = tx.bid_digest([s.value for s in signed], interval, [leaf_hash(s.data) for s in signed])
+    if digest.canonical_body().decode() != d_text:
         raise Violation(
             d_index, "bid-digest", "counts, kWh or bids_root differ from the block's bids"
         )

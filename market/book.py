@@ -36,6 +36,20 @@ def book_hash(bids: Sequence[BidView]) -> str:
     return sha256_hex(b"[" + b",".join(bid_bytes(bid) for bid in ordered) + b"]")
 
 
+_GRID_HASHES: dict[int, tuple[Grid, str]] = {}
+"""``grid_hash`` by grid object (held, so its id is not reused while it is here): a
+clearing hashes its grid every interval, and a grid is frozen. An operator clears one
+grid; a few are kept, as a big feeder's grid is megabytes."""
+_GRID_HASHES_MAX = 8
+
+
 def grid_hash(grid: Grid) -> str:
     """Digest (hex) of the grid in its file form (lines keyed ``from``/``to``)."""
-    return digest(grid.model_dump(mode="json", by_alias=True))
+    held = _GRID_HASHES.get(id(grid))
+    if held is not None and held[0] is grid:
+        return held[1]
+    found = digest(grid.model_dump(mode="json", by_alias=True))
+    if len(_GRID_HASHES) >= _GRID_HASHES_MAX:
+        del _GRID_HASHES[next(iter(_GRID_HASHES))]  # the oldest
+    _GRID_HASHES[id(grid)] = (grid, found)
+    return found

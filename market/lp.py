@@ -129,6 +129,8 @@ class Program:
     constraints: tuple[Constraints, ...]
     _col_at: dict[str, int] = field(init=False, repr=False)
     _row_at: dict[str, int] = field(init=False, repr=False)
+    _spans: dict[tuple[str, str], slice] = field(init=False, repr=False)
+    """("col" or "row", family) -> its global range: read for every solve of a search."""
     _memo: dict[str, object] = field(init=False, repr=False, default_factory=dict)
     """``bounds()`` and ``csc()``, computed once: every stage of a clearing reads them."""
 
@@ -147,6 +149,14 @@ class Program:
                     raise ValueError(f"{rows.name} refers to unknown variables {term.variable}")
         object.__setattr__(self, "_col_at", col_at)
         object.__setattr__(self, "_row_at", row_at)
+        spans = {
+            ("col", v.name): slice(col_at[v.name], col_at[v.name] + v.size) for v in self.variables
+        }
+        spans |= {
+            ("row", c.name): slice(row_at[c.name], row_at[c.name] + c.size)
+            for c in self.constraints
+        }
+        object.__setattr__(self, "_spans", spans)
 
     @property
     def num_col(self) -> int:
@@ -167,13 +177,11 @@ class Program:
 
     def cols(self, name: str) -> slice:
         """Global column range of a variable family."""
-        at = self._col_at[name]
-        return slice(at, at + self.variable(name).size)
+        return self._spans["col", name]
 
     def rows(self, name: str) -> slice:
         """Global row range of a constraint family."""
-        at = self._row_at[name]
-        return slice(at, at + self.constraint(name).size)
+        return self._spans["row", name]
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(cost, col_lower, col_upper, row_lower, row_upper), concatenated (read-only)."""

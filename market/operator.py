@@ -52,7 +52,7 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
-from voisin.protocol.encoding import leaf_hash
+from voisin.protocol.encoding import leaf_hash, sha256_hex
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -118,6 +118,7 @@ class Operator:
         self.sealed = sealed
         """Where whole readings go, sealed to their owners, once their block is in."""
         self._terms: dict[int, Terms] = {}  # by interval length, built at the first gate
+        self._terms_hashes: dict[int, str] = {}  # their hashes (``tx.terms_hash``), as built
         self._recorded_terms = ""  # hash of the newest market transaction on the ledger
         self.rejections = Rejections()
         self.failures: list[Failure] = []
@@ -179,6 +180,13 @@ class Operator:
                 self.grid, self.rules, minutes=minutes, backend=self.backend
             )
         return self._terms[minutes]
+
+    def _terms_hash(self, minutes: int) -> str:
+        """``tx.terms_hash`` of ``terms(minutes)``, hashed once: the body holds the whole
+        grid, and every gate names it."""
+        if minutes not in self._terms_hashes:
+            self._terms_hashes[minutes] = tx.terms_hash(self.terms(minutes).body)
+        return self._terms_hashes[minutes]
 
     @property
     def unsettled(self) -> list[str]:
@@ -438,7 +446,7 @@ class Operator:
                     charges=own_charges(self.members),
                 )
             )
-            terms_hash = tx.terms_hash(terms.body)
+            terms_hash = self._terms_hash(interval.minutes)
             entries: list[Transaction | EncodedTransaction]
             entries = [] if terms_hash == self._recorded_terms else [tx.market(terms.body)]
             faults.point("cleared")
@@ -485,7 +493,8 @@ class Operator:
         reading = signed.value
         try:
             self.meters.identify(reading)
-            public = Signed.of(reading.public())  # its bytes: what the meter signed, once
+            # the public form derived here, once, its reading_hash from the bytes held
+            public = Signed.of(reading.public(sha256_hex(signed.signed_bytes)))
             if not verify(reading.meter, public.signed_bytes, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
@@ -522,11 +531,8 @@ class Operator:
             entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
             entries += [tx.settlement(s) for s in settlements]
             entries += rewards_for(interval.id, trades, readings)
-            self.ledger.append(
-                entries,
-                interval=interval.id,
-                time=interval.end.isoformat(),
-            )
+            # the block's bytes only: a Block object would decode every entry again
+            self.ledger.append_entries(entries, interval=interval.id, time=interval.end.isoformat())
         except Exception as exc:
             self.record_failure(interval.id, "settlement", exc)
             raise

@@ -16,7 +16,9 @@ import math
 
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, MeterReading, verify
+from voisin.protocol.encoding import canonical_bytes, sha256_hex, with_last_member
 from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
+from voisin.protocol.signed import Signed
 
 __all__ = [
     "RESOLUTION_KWH",
@@ -24,6 +26,7 @@ __all__ = [
     "curtailed_pv_kwh",
     "reading_fault",
     "sign_reading",
+    "signed_reading",
     "verify_reading",
 ]
 
@@ -50,6 +53,13 @@ class Meter:
     ) -> MeterReading:
         """Sign the interval's energy flows; import/export come from the net at the
         connection point (pv + battery discharge - load)."""
+        return self.read_signed(interval, pv_kwh, load_kwh, battery_kwh).value
+
+    def read_signed(
+        self, interval: str, pv_kwh: float, load_kwh: float, battery_kwh: float = 0.0
+    ) -> Signed[MeterReading]:
+        """``read`` with the bytes the meter sends (``signed_reading``), so the operator
+        takes them without encoding the reading again."""
         values = {"pv_kwh": pv_kwh, "load_kwh": load_kwh, "battery_kwh": battery_kwh}
         for name, value in values.items():
             if not math.isfinite(value):
@@ -69,7 +79,7 @@ class Meter:
             export_kwh=max(0.0, net),
             nonce=self.nonce(interval),
         )
-        return sign_reading(unsigned, self.key)
+        return signed_reading(unsigned, self.key)
 
     def nonce(self, interval: str) -> str:
         """128 secret bits for ``interval``'s reading: HMAC-SHA-256 of it under the key."""
@@ -93,8 +103,20 @@ def curtailed_pv_kwh(
 
 def sign_reading(reading: MeterReading, key: KeyPair) -> MeterReading:
     """``reading`` signed by ``key``: the signature covers its public form's bytes."""
-    unsigned = reading.model_copy(update={"signature": ""})
-    return unsigned.model_copy(update={"signature": key.sign(unsigned.signed_bytes())})
+    return signed_reading(reading, key).value
+
+
+def signed_reading(reading: MeterReading, key: KeyPair) -> Signed[MeterReading]:
+    """``sign_reading`` with the whole reading's RFC 8785 bytes, signature last: the
+    unsigned bytes are encoded once, hashed into the public form's ``reading_hash``
+    (what the signature covers) and sent with the signature appended."""
+    whole = canonical_bytes(reading.unsigned())
+    public = reading.public(sha256_hex(whole)).unsigned()
+    signature = key.sign(canonical_bytes(public))
+    return Signed(
+        reading.model_copy(update={"signature": signature}),
+        with_last_member(whole, "signature", signature),
+    )
 
 
 def verify_reading(reading: MeterReading) -> bool:

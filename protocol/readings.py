@@ -75,8 +75,10 @@ class MeterReading(BaseModel):
         without its signature."""
         return canonical_bytes(self.public().unsigned())
 
-    def public(self) -> PublicReading:
-        """The part the ledger shows, with this reading's signature."""
+    def public(self, reading_hash: str | None = None) -> PublicReading:
+        """The part the ledger shows, with this reading's signature. ``reading_hash`` is
+        ``commitment()`` when the caller hashed the unsigned bytes already (the meter
+        signing them, the operator holding them as received)."""
         return PublicReading(
             meter=self.meter,
             participant=self.participant,
@@ -85,7 +87,7 @@ class MeterReading(BaseModel):
             export_kwh=self.export_kwh,
             renewable_export_kwh=self.renewable_export_kwh,
             estimated=self.estimated,
-            reading_hash=self.commitment(),
+            reading_hash=self.commitment() if reading_hash is None else reading_hash,
             signature=self.signature,
         )
 

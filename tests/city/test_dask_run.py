@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from voisin.city.places import CITY_LEDGER, feeder_ledger
-from voisin.city.run import dask_client, run_city
+from voisin.city.run import dask_client, run_city, verify_run
 from voisin.city.scenario import CitySpec
+from voisin.errors import VerificationError
 from voisin.ledger import verify_ledger
 
 TINY = CitySpec(
@@ -55,3 +56,34 @@ def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
     for k in range(spec.feeders):
         counts = verify_ledger(tmp_path / "2" / feeder_ledger(Path(), f"F{k}")).counts
         assert counts["settlement"] == counts["reading"] > 0
+
+
+@pytest.mark.slow
+def test_feeder_ledgers_verified_on_workers_name_the_same_first_problem(tmp_path) -> None:
+    """``verify_run`` with a client verifies each feeder ledger in a task: a clean run
+    verifies with the in-process count, and with two feeder ledgers damaged the error
+    raised is the in-process one (the first feeder in name order)."""
+    import sqlite3
+
+    from voisin.city.verify import verify_city
+
+    with dask_client(2, None) as client:
+        report = run_city(TINY, tmp_path, client)  # verified on the workers
+        assert report.verified == verify_city(tmp_path)
+        for name in ("F2", "F1"):
+            with sqlite3.connect(feeder_ledger(tmp_path, name)) as db:
+                db.execute(
+                    "UPDATE transactions SET body = replace(body, '\"memo\":', '\"memo\": ')"
+                    " WHERE kind = 'transfer'"
+                )
+        with pytest.raises(VerificationError) as here:
+            verify_city(tmp_path)
+        with pytest.raises(VerificationError) as there:
+            verify_run(report, client)
+    assert "F1" in here.value.message
+    assert (there.value.message, there.value.height, there.value.index, there.value.rule) == (
+        here.value.message,
+        here.value.height,
+        here.value.index,
+        here.value.rule,
+    )

@@ -104,7 +104,7 @@ def test_a_simbench_homes_storage_does_its_schedule_in_its_bid_and_its_reading()
         assert bid.energy_kwh == pytest.approx(round(abs(net), 3))
     result = clear(made.bids, made.grid, interval.id, backend="highs")
     meters = {label: Meter(KeyPair.derive(label), label) for label in made.forecast_kwh}
-    read = {r.participant: r for r in readings(made, 4, 1, interval, result, meters)}
+    read = {s.value.participant: s.value for s in readings(made, 4, 1, interval, result, meters)}
     for label, discharged in scheduled.items():
         r = read[label]
         assert r.battery_kwh == pytest.approx(discharged, abs=5e-4)

@@ -142,6 +142,30 @@ def test_a_reused_model_forgets_the_previous_state() -> None:
     assert float(net.sgen.p_mw.sum()) == pytest.approx(0.025)
 
 
+_STATE = st.tuples(st.floats(-80.0, 80.0), st.floats(-30.0, 30.0))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.booleans(),
+    st.lists(st.tuples(_STATE, _STATE, st.booleans()), min_size=1, max_size=6),
+)
+def test_a_reused_model_gives_each_state_exactly_a_fresh_runs_result(
+    with_transformer: bool, states: list[tuple[tuple[float, float], tuple[float, float], bool]]
+) -> None:
+    """Every state after the first reuses pandapower's case (``recycle``) from a flat
+    start: bit for bit what a fresh network gives, also after a state that diverged."""
+    trafo = {"std_type": "0.4 MVA 20/0.4 kV", "tap_percent": 2.5}  # shifted 150 degrees
+    grid = two_bus(transformer=trafo, slack_vm_pu=1.02) if with_transformer else two_bus()
+    model = AcModel(grid)
+    for at_a, at_r, diverge in states:
+        if diverge:
+            with pytest.raises(InvalidInput, match="did not converge"):
+                model.check({"A": (-5000.0, 0.0)})
+        state = {"A": at_a, "R": at_r}
+        assert model.check(state) == ac_check(grid, state)
+
+
 def test_the_net_layout_maps_back_to_the_grid() -> None:
     grid = two_bus(transformer={"std_type": "0.25 MVA 20/0.4 kV"})
     net = pandapower_net(grid, {"A": (-3.0, -1.0)})

@@ -9,7 +9,7 @@ import pytest
 
 from voisin.errors import InvalidInput
 from voisin.grid import ac_check, grid_from_branch_list, lindistflow
-from voisin.grid.day_check import check_day, interval_minutes
+from voisin.grid.day_check import check_day, check_days, interval_minutes
 from voisin.protocol import Grid
 
 DISTFLOW = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "distflow"
@@ -71,3 +71,20 @@ def test_interval_length_and_empty_runs() -> None:
     assert interval_minutes(["2026-06-22T12:30Z", "2026-06-22T12:00Z", "2026-06-22T13:30Z"]) == 30
     with pytest.raises(InvalidInput, match="no cleared interval"):
         check_day([])
+
+
+def test_runs_checked_together_are_each_as_checked_alone(baran_wu) -> None:
+    """``check_days`` carries one network from the schedule to the meters: each day is
+    exactly the day checked on its own network (33 buses, a stiffer slack between)."""
+    grid, full = baran_wu
+    stiffer = grid.model_copy(update={"slack_vm_pu": 1.03})
+    schedule = [
+        ("2026-06-22T12:00Z", grid, full, None),
+        ("2026-06-22T12:15Z", grid, _scaled(full, 0.5), None),
+    ]
+    meters = [
+        ("2026-06-22T12:00Z", grid, _scaled(full, 0.8), None),
+        ("2026-06-22T12:15Z", stiffer, _scaled(full, 0.3), None),
+        ("2026-06-22T12:30Z", stiffer, _scaled(full, -0.2), None),
+    ]
+    assert check_days(schedule, meters) == [check_day(schedule), check_day(meters)]

@@ -16,6 +16,7 @@ from voisin.protocol import (
     Segment,
     Side,
     TradeKind,
+    digest,
 )
 
 from .conftest import INTERVAL, make_bid, make_grid
@@ -180,6 +181,18 @@ def test_grid_hash_sees_a_changed_limit() -> None:
     assert grid_hash(make_grid((("R", "A", 3.0),))) == grid_hash(make_grid((("R", "A", 3.0),)))
     assert grid_hash(make_grid((("R", "A", 3.0),))) != grid_hash(make_grid((("R", "A", 4.0),)))
     assert grid_hash(make_grid()) != grid_hash(make_grid(transformer=5.0))
+
+
+def test_grid_hash_of_a_grid_seen_before_is_still_its_own() -> None:
+    """The hash is kept per grid object: asking again, or for many grids (past what is
+    kept), or for a copy that differs, gives each grid the digest of its file form."""
+    grids = [make_grid((("R", "A", 1.0 + k),)) for k in range(20)]
+    for grid in grids + grids[::-1]:
+        assert grid_hash(grid) == digest(grid.model_dump(mode="json", by_alias=True))
+    first = grids[0]
+    changed = first.model_copy(update={"transformer_capacity_kwh": 9.0})
+    assert grid_hash(changed) != grid_hash(first)
+    assert grid_hash(changed) == digest(changed.model_dump(mode="json", by_alias=True))
 
 
 def test_uniform_pricing_ignores_lines_and_gives_one_price() -> None:

@@ -10,6 +10,7 @@ from voisin.errors import InvalidInput
 from voisin.meters import Meter, verify_reading
 from voisin.meters.meter import curtailed_pv_kwh
 from voisin.protocol import KeyPair, MeterReading
+from voisin.protocol.encoding import canonical_bytes, sha256_hex
 
 INTERVAL = "2026-06-21T12:00Z"
 
@@ -85,3 +86,23 @@ def test_a_curtailment_order_caps_the_export_by_hand() -> None:
     assert curtailed_pv_kwh(3.0, 1.0, 0.0, 2.0, 0.0) == 3.0
     assert curtailed_pv_kwh(2.0, 1.0, 0.0, 2.0, 0.5) == 2.0  # surplus 1 within the cap 1.5
     assert curtailed_pv_kwh(1.0, 1.0, 1.0, 2.0, 1.5) == pytest.approx(0.5)  # a battery's share
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(0, 20, allow_nan=False),
+    st.floats(0, 20, allow_nan=False),
+    st.floats(-5, 5, allow_nan=False),
+)
+def test_the_bytes_sent_are_the_signed_readings_own(pv: float, load: float, battery: float) -> None:
+    """``read_signed`` hands on the reading's one canonical encoding: the bytes a
+    re-encoding of the reading gives, its commitment the hash of them less the
+    signature, and the signature the meter's over the public form derived afresh."""
+    meter = Meter(KeyPair.derive("test", "meter"), KeyPair.derive("test", "home").public_hex)
+    signed = meter.read_signed("2026-06-22T12:00Z", pv, load, battery)
+    reading = signed.value
+    assert signed.data == canonical_bytes(reading)
+    assert sha256_hex(signed.signed_bytes) == reading.commitment()
+    assert reading.public(sha256_hex(signed.signed_bytes)) == reading.public()
+    assert verify_reading(reading)
+    assert meter.read("2026-06-22T12:00Z", pv, load, battery) == reading
