@@ -27,7 +27,15 @@ from typing import Any
 
 from voisin.city.level import clear_book
 from voisin.city.places import CityLedgers
-from voisin.city.verify import Link, check_feeder_links, city_place, feeder_links, unlinked
+from voisin.city.tasks import MapLedgers, in_process
+from voisin.city.verify import (
+    Link,
+    check_feeder_links,
+    city_place,
+    feeder_links,
+    feeder_share,
+    unlinked,
+)
 from voisin.errors import VerificationError
 from voisin.ledger import transactions as tx
 from voisin.ledger.interval_checks import compare_bodies
@@ -126,16 +134,26 @@ class CityAudit:
         return next((led for led in self.ledgers if led.first is not None), None)
 
 
-def audit_feeder(
-    place: CityLedgers, name: str, links: list[Link], allocations: dict[str, Any]
+def audit_one(
+    place: CityLedgers,
+    name: str | None,
+    links: list[Link],
+    share: dict[str, Any],
+    operator: str | None,
+    head_hash: str | None,
 ) -> LedgerAudit:
-    """One feeder ledger of the city: its links checked (``check_feeder_links``), then
-    its audit, pinned to the operator key and newest block the city links. A task of its
-    own, so that a city's feeders are audited in parallel."""
+    """One ledger of the city audited, a task of its own: the city ledger (``name``
+    None, pinned to ``operator`` and ``head_hash``), or feeder ``name``'s, its links
+    checked first (``check_feeder_links`` on ``share``, the city's allocations to it:
+    ``city.verify.feeder_share``), pinned to the operator key and newest block the city
+    links."""
+    if name is None:
+        report = audit_city_ledger(place.city, operator=operator, head_hash=head_hash)
+        return LedgerAudit(place.shown(), report)
     head: str | None = None
     problem = None
     try:
-        head = check_feeder_links(place, name, links, allocations)
+        head = check_feeder_links(place, name, links, share)
     except VerificationError as exc:
         problem = exc.message.removeprefix(f"{place.shown(name)}: ")  # the row names it
     audited = None
@@ -145,64 +163,37 @@ def audit_feeder(
     return LedgerAudit(place.shown(name), audited, problem)
 
 
-def city_ledger_audit(
-    place: CityLedgers, operator: str | None, head_hash: str | None
-) -> LedgerAudit:
-    """The city ledger of ``place`` audited (``audit_city_ledger``), as a row."""
-    return LedgerAudit(
-        place.shown(), audit_city_ledger(place.city, operator=operator, head_hash=head_hash)
-    )
-
-
 def audit_city(
     out: str | Path | CityLedgers,
     *,
     operator: str | None = None,
     head_hash: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-    client: Any | None = None,
+    map_ledgers: MapLedgers = in_process,
 ) -> CityAudit:
     """Audit every ledger of the city at ``out`` (module docstring); ``operator`` and
     ``head_hash`` pin the city ledger's. ``progress(done, total)`` is told the ledgers
-    audited so far, from 0. With a Dask ``client`` every ledger is a task of its own
-    (the city's too, so the client's process, which may hold a LocalCluster's
-    scheduler, stays free); the result is the same, in the same order."""
+    audited so far, from 0. ``map_ledgers`` runs the audits (``city.tasks``: in this
+    process, or one Dask task per ledger, the city's too); the result is the same, in
+    the same order."""
     place = city_place(out)
     by_feeder, allocations = feeder_links(place.city)
     extra = place.unlinked(set(by_feeder))
     names = sorted(by_feeder)
     total = 1 + len(names) + len(extra)
-    done = 0
 
-    def tick() -> None:
-        nonlocal done
+    def done(count: int) -> None:
         if progress is not None:
-            progress(done, total)
-        done += 1
+            progress(count, total)
 
-    tick()
-    rows: list[LedgerAudit | None] = [None] * (1 + len(names))
-    if client is None:
-        rows[0] = city_ledger_audit(place, operator, head_hash)
-        tick()
-        for i, name in enumerate(names, start=1):
-            rows[i] = audit_feeder(place, name, by_feeder[name], allocations)
-            tick()
-    else:
-        from distributed import as_completed
-
-        shared = client.scatter(allocations, broadcast=True)
-        futures = [client.submit(city_ledger_audit, place, operator, head_hash, pure=False)]
-        futures += [
-            client.submit(audit_feeder, place, name, by_feeder[name], shared, pure=False)
-            for name in names
-        ]
-        index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            rows[index[future.key]] = future.result()
-            tick()
-    found = [row for row in rows if row is not None]
-    for shown in extra:
+    done(0)
+    calls: list[tuple[Any, ...]] = [(place, None, [], {}, operator, head_hash)]
+    calls += [
+        (place, n, by_feeder[n], feeder_share(allocations, n, by_feeder[n]), None, None)
+        for n in names
+    ]
+    found = map_ledgers(audit_one, calls, done)
+    for count, shown in enumerate(extra, start=len(found) + 1):
         found.append(LedgerAudit(shown, None, unlinked(shown).message.removeprefix(f"{shown}: ")))
-        tick()
+        done(count)
     return CityAudit(found)

@@ -29,6 +29,7 @@ from voisin.city.market import base_of
 from voisin.city.places import CityLedgers, city_ledgers
 from voisin.city.residual import ResidualCurve, residual_curve
 from voisin.city.scenario import CitySpec, feeder
+from voisin.city.tasks import in_process, on_cluster
 from voisin.city.verify import CityVerification, verify_city
 from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
@@ -232,13 +233,7 @@ def verify_run(report: CityReport, client: Any = None) -> CityReport:
     import time
 
     began = time.perf_counter()
-    if client is None:
-        report.verified = verify_city(report.ledgers)
-    else:
-
-        def on_workers(check: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
-            return list(client.gather([client.submit(check, *c, pure=False) for c in calls]))
-
-        report.verified = verify_city(report.ledgers, map_feeders=on_workers)
+    spread = in_process if client is None else on_cluster(client)
+    report.verified = verify_city(report.ledgers, map_feeders=spread)
     report.seconds_verify = time.perf_counter() - began
     return report

@@ -19,12 +19,12 @@ database), the block and the transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voisin.city.places import CITY_LEDGER, CityLedgers, city_ledgers
+from voisin.city.tasks import MapLedgers, in_process
 from voisin.errors import InvalidInput, LedgerError, VerificationError
 from voisin.ledger import verify_ledger
 from voisin.ledger.store import open_store
@@ -157,10 +157,6 @@ def check_feeder_links(
 FeederOutcome = int | dict[str, Any]
 """A feeder's verification: its blocks, or the fields of its ``VerificationError``."""
 
-MapFeeders = Callable[[Callable[..., FeederOutcome], list[tuple[Any, ...]]], list[FeederOutcome]]
-"""Calls a function on each argument tuple, results in order: in this process, or as
-tasks of a Dask cluster (``city.run.verify_run``)."""
-
 
 def feeder_outcome(
     place: CityLedgers, name: str, links: list[Link], allocations: dict[str, Any]
@@ -181,13 +177,7 @@ def feeder_outcome(
         return {"message": exc.message, **{k: getattr(exc, k) for k in fields}}
 
 
-def _in_process(
-    check: Callable[..., FeederOutcome], calls: list[tuple[Any, ...]]
-) -> list[FeederOutcome]:
-    return [check(*call) for call in calls]
-
-
-def _feeder_share(allocations: dict[str, Any], name: str, links: list[Link]) -> dict[str, Any]:
+def feeder_share(allocations: dict[str, Any], name: str, links: list[Link]) -> dict[str, Any]:
     """What ``check_feeder_links`` reads of the city's allocations: feeder ``name``'s
     price and exchange in each interval it links (so a task is sent no more)."""
     share = {}
@@ -205,7 +195,7 @@ def verify_city(
     *,
     operator: str | None = None,
     head_hash: str | None = None,
-    map_feeders: MapFeeders = _in_process,
+    map_feeders: MapLedgers = in_process,
 ) -> CityVerification:
     """Verify a city's ledgers at ``out``, a run's folder or a database URL (module
     docstring); raise the first problem, feeders in name order. ``operator`` and
@@ -222,7 +212,7 @@ def verify_city(
     for extra in place.unlinked(set(by_feeder)):
         raise unlinked(extra)
     names = sorted(by_feeder)
-    calls = [(place, n, by_feeder[n], _feeder_share(allocations, n, by_feeder[n])) for n in names]
+    calls = [(place, n, by_feeder[n], feeder_share(allocations, n, by_feeder[n])) for n in names]
     blocks = report.blocks
     for outcome in map_feeders(feeder_outcome, calls):
         if isinstance(outcome, dict):

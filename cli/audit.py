@@ -118,10 +118,15 @@ def run_city_audit(
     ledger reproduces and every link holds, 1 otherwise."""
     from voisin.city.audit import audit_city
     from voisin.city.run import dask_client
+    from voisin.city.tasks import in_process, on_cluster
 
     with ExitStack() as stack:
         parallel = workers > 1 or scheduler is not None
-        client = stack.enter_context(dask_client(workers, scheduler)) if parallel else None
+        spread = (
+            on_cluster(stack.enter_context(dask_client(workers, scheduler)))
+            if parallel
+            else in_process
+        )
         progress = stack.enter_context(count_bar(console, "auditing ledgers", transient=True))
         task = progress.add_task("ledgers", total=None)
         audit = audit_city(
@@ -129,7 +134,7 @@ def run_city_audit(
             operator=operator,
             head_hash=head,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
-            client=client,
+            map_ledgers=spread,
         )
     table = Table(
         title=f"Re-clearing the city at {shown(place)} from its ledgers alone",

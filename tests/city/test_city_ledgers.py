@@ -367,12 +367,15 @@ def test_a_city_audited_on_two_dask_workers_finds_the_same(copy: Path, capsys) -
     """One task per ledger on a LocalCluster of two worker processes: the same rows, in
     the same order, the same verdict as in one process; bad worker counts are one line."""
     from voisin.city.run import dask_client
+    from voisin.city.tasks import on_cluster
 
     _resign_f1_with_moved_prices(copy)
     alone = audit_city(copy)
     seen: list[tuple[int, int]] = []
     with dask_client(2, None) as client:
-        spread = audit_city(copy, client=client, progress=lambda d, t: seen.append((d, t)))
+        spread = audit_city(
+            copy, map_ledgers=on_cluster(client), progress=lambda d, t: seen.append((d, t))
+        )
     assert spread == alone
     assert seen == [(d, 4) for d in range(5)]
     capsys.readouterr()
