@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from voisin.agents import Scenario, default_neighbourhood
+from voisin.agents import Member, Scenario, default_neighbourhood
 from voisin.cli.live import free_port
 from voisin.protocol import Interval, KeyPair
 from voisin.protocol.clock import Phase
@@ -51,6 +51,18 @@ class Served:
 
     def status(self) -> dict[str, object]:
         return self.call(self.service.status)  # type: ignore[return-value]
+
+    def agent(self, member: Member, report_path: Path | None = None) -> RemoteAgent:
+        """A real agent of ``member`` (seed 11) talking to this service over CurveZMQ."""
+        return RemoteAgent(
+            self.scenario,
+            member,
+            seed=11,
+            router=self.router,
+            pub=self.pub,
+            server_hex=self.service.key.public_hex,
+            report_path=report_path,
+        )
 
     def wait_for_subscriptions(self, count: int, timeout_s: float = 10.0) -> None:
         """Until the service has seen ``count`` subscriptions (its XPUB frames): from

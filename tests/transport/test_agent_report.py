@@ -12,7 +12,6 @@ from pathlib import Path
 from tests.transport.conftest import Served, wait_for
 from voisin.protocol.clock import Phase
 from voisin.protocol.envelope import Reply
-from voisin.transport.agent import RemoteAgent
 
 
 def test_every_acknowledged_bid_is_on_disk_when_its_acknowledgement_arrives(
@@ -20,15 +19,7 @@ def test_every_acknowledged_bid_is_on_disk_when_its_acknowledgement_arrives(
 ) -> None:
     report = tmp_path / "agent.json"
     member = served.scenario.members[0]
-    agent = RemoteAgent(
-        served.scenario,
-        member,
-        seed=11,
-        router=served.router,
-        pub=served.pub,
-        server_hex=served.service.key.public_hex,
-        report_path=report,
-    )
+    agent = served.agent(member, report)
     seen: list[tuple[int | None, set[int]]] = []
     send = agent.client.send_raw
 

@@ -10,19 +10,11 @@ from tests.transport.conftest import Served, wait_for
 from voisin.agents.strategies import ZeroIntelligencePlus
 from voisin.protocol import Side
 from voisin.protocol.clock import Phase
-from voisin.transport.agent import RemoteAgent
 
 
 def test_a_live_zip_agent_moves_its_margin_after_each_clearing(served: Served) -> None:
     member = replace(served.scenario.members[0], strategy="zip")
-    agent = RemoteAgent(
-        served.scenario,
-        member,
-        seed=11,
-        router=served.router,
-        pub=served.pub,
-        server_hex=served.service.key.public_hex,
-    )
+    agent = served.agent(member)
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
     try:
