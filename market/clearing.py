@@ -44,9 +44,9 @@ from voisin.protocol import (
     Grid,
     LocalCharges,
     PricingMode,
-    Trade,
 )
 from voisin.protocol.compact import as_bid
+from voisin.protocol.trade_table import TradeTable
 
 MATRIX_BACKEND_SEGMENTS = 200
 """``backend="auto"`` clears books with more segments than this through highspy
@@ -308,19 +308,24 @@ def clear(
     }
     # The grid-served imports stand apart; the split (and its pairing) takes the rest.
     lead, left = grid_served_first(ordered, cleared, served)
-    trades: list[Trade] = []
-    if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
+    tables: list[TradeTable] = []
+    if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to a table, no Allocation
         splits = [as_split(ordered, lead)] if lead else []
         for split in [*splits, split_netted(ordered, left, grid)]:
-            trades += split_trades(
-                split, ordered, prices, grid.root, interval, premium, adjust, local
+            tables.append(
+                split_trades(split, ordered, prices, grid.root, interval, premium, adjust, local)
             )
     else:
         pieces = [lead] if lead else []
         for allocations in [*pieces, allocate(ordered, left, Feeder.of(grid))]:
-            trades += to_trades(
-                allocations, ordered, prices, grid.root, interval, premium, adjust, local
+            tables.append(
+                TradeTable.of(
+                    to_trades(
+                        allocations, ordered, prices, grid.root, interval, premium, adjust, local
+                    )
+                )
             )
+    trades = TradeTable.concat(tables)
     local_eur = clean(local_charges_eur(trades, local))
     parts = outcome.parts
     return ClearingResult(
@@ -329,7 +334,7 @@ def clear(
         welfare_eur=out.welfare_eur,
         prices_eur_per_kwh=prices,
         cleared_kwh=cleared,
-        trades=tuple(trades),
+        trades=trades,
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
         congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local_eur),
