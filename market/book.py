@@ -32,8 +32,13 @@ def book_hash(bids: Sequence[BidView]) -> str:
     not rewrite) is hashed from the bytes it arrived as, not encoded again.
     """
     require_unique_ids(bids)
-    ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    return sha256_hex(b"[" + b",".join(bid_bytes(bid) for bid in ordered) + b"]")
+    return ordered_book_hash(sorted(bids, key=lambda bid: bid.bid_id))
+
+
+def ordered_book_hash(ordered: Sequence[BidView]) -> str:
+    """``book_hash`` of a book ``clear`` checked already and holds in ``bid_id`` order
+    (so neither the ids nor the order are gone over a second time at 10^5 bids)."""
+    return sha256_hex(b"[" + b",".join([bid_bytes(bid) for bid in ordered]) + b"]")
 
 
 _GRID_HASHES: dict[int, tuple[Grid, str]] = {}
