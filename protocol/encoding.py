@@ -170,11 +170,20 @@ def canonical_columns(names: tuple[str, ...], columns: Sequence[Sequence[Any]]) 
     if any(len(column) != len(columns[0]) for column in columns):
         raise ValueError("every column needs one value per row")
     at = {name: i for i, name in enumerate(names)}
-    texts = [
-        _column(("," if k else "{") + head, columns[at[name]])
-        for k, (name, head) in enumerate(layout)
+    heads = [
+        (("," if k else "{") + head, columns[at[name]]) for k, (name, head) in enumerate(layout)
     ]
-    return [_utf8("".join(parts) + "}") for parts in zip(*texts, strict=True)]
+    out: list[bytes] = []
+    for start in range(0, len(columns[0]), _COLUMN_ROWS):
+        stop = start + _COLUMN_ROWS
+        texts = [_column(head, values[start:stop]) for head, values in heads]
+        out += [_utf8("".join(parts) + "}") for parts in zip(*texts, strict=True)]
+    return out
+
+
+_COLUMN_ROWS = 8192
+"""Rows ``canonical_columns`` encodes at a time: the texts of a block's half a million
+trades, member by member, would otherwise all be alive at once (docs/performance.md)."""
 
 
 def _encode(value: Any) -> str:
