@@ -42,6 +42,7 @@ from voisin.protocol import (
     sha256_hex,
 )
 from voisin.protocol.compact import as_bid
+from voisin.protocol.trade_table import TradeTable
 
 GIFT_MARK = "!gift"
 """Starts a gift bid's id (``!gift<n>:<bid id>``); the gate should refuse ids with ``!``.
@@ -170,10 +171,24 @@ def apply_contracts(
 
 def is_gift_trade(trade: Trade, gifts: set[tuple[str, str]]) -> bool:
     """A p2p trade filled by a gift bid and bought by that gift's recipient."""
+    return _is_gift(trade.kind, trade.seller_bid_id, trade.seller, trade.buyer, gifts)
+
+
+def gift_mask(table: TradeTable, gifts: set[tuple[str, str]]) -> list[bool]:
+    """``is_gift_trade`` of each trade of a table, read from its columns."""
+    return [
+        _is_gift(kind, seller_bid, seller, buyer, gifts)
+        for kind, seller_bid, seller, buyer in zip(
+            table.kind, table.seller_bid_id, table.seller, table.buyer, strict=True
+        )
+    ]
+
+
+def _is_gift(
+    kind: TradeKind, seller_bid_id: str, seller: str, buyer: str, gifts: set[tuple[str, str]]
+) -> bool:
     return (
-        trade.kind is TradeKind.P2P
-        and trade.seller_bid_id.startswith(GIFT_MARK)
-        and (trade.seller, trade.buyer) in gifts
+        kind is TradeKind.P2P and seller_bid_id.startswith(GIFT_MARK) and (seller, buyer) in gifts
     )
 
 
@@ -202,7 +217,8 @@ def contract_payment_rows(
     gifts = gift_pairs(contracts, interval)
     if not gifts:
         return payments_rows_for(trades, fund)
-    return payments_rows_for([t for t in trades if not is_gift_trade(t, gifts)], fund)
+    table = TradeTable.of(trades)
+    return payments_rows_for(table.where([not g for g in gift_mask(table, gifts)]), fund)
 
 
 def gift_pairs(contracts: ContractBook | Iterable[Contract], interval: str) -> set[tuple[str, str]]:

@@ -14,6 +14,7 @@ from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import transactions as tx
 from voisin.ledger.transactions import GENESIS_SENDER, MICRO_PER_TOKEN
 from voisin.protocol import Trade, TradeKind, Transaction, TxKind
+from voisin.protocol.trade_table import TradeTable
 
 _GENESIS = TxKind.GENESIS.value
 _TRANSFER = TxKind.TRANSFER.value
@@ -189,19 +190,27 @@ def payments_rows_for(trades: Sequence[Trade], fund: str) -> list[Payment]:
         raise InvalidInput(
             "payments_for: fund must be a non-empty account id (str)", code="bad-account"
         )
+    table = TradeTable.of(trades)
     payments: list[Payment] = []
-    for t in trades:
-        if t.kind is not TradeKind.P2P:
+    for seller, buyer, interval, kind, seller_price, buyer_price, received, paid in zip(
+        table.seller,
+        table.buyer,
+        table.interval,
+        table.kind,
+        table.seller_price_eur_per_kwh.tolist(),
+        table.buyer_price_eur_per_kwh.tolist(),
+        table.received_eur().tolist(),
+        table.paid_eur().tolist(),
+        strict=True,
+    ):
+        if kind is not TradeKind.P2P:
             continue
-        gap = t.seller_price_eur_per_kwh - t.buyer_price_eur_per_kwh
-        if gap > CROSSING_TOLERANCE_EUR_PER_KWH:
+        if seller_price - buyer_price > CROSSING_TOLERANCE_EUR_PER_KWH:
             raise InvalidInput(
-                f"p2p trade {t.seller}->{t.buyer} in {t.interval}: buyer price "
-                f"{t.buyer_price_eur_per_kwh} below the seller's {t.seller_price_eur_per_kwh} "
+                f"p2p trade {seller}->{buyer} in {interval}: buyer price "
+                f"{buyer_price} below the seller's {seller_price} "
                 "would need tokens from nowhere",
                 code="bad-trade",
             )
-        payments.extend(
-            payment_rows(t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, fund)
-        )
+        payments.extend(payment_rows(seller, buyer, interval, received, paid, fund))
     return payments

@@ -28,10 +28,11 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid, bid_bytes
-from voisin.protocol.encoding import canonical_objects
+from voisin.protocol.encoding import canonical_columns, canonical_objects
 from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.merkle import root_from_hashes
 from voisin.protocol.signed import Signed
+from voisin.protocol.trade_table import TradeTable
 
 MICRO_PER_TOKEN = 1_000_000
 GENESIS_SENDER = "genesis"
@@ -264,23 +265,22 @@ TRADE_FIELDS = (
 
 
 def trade_entries(trades: Sequence[Trade]) -> list[EncodedTransaction]:
-    """``trade`` of each trade, encoded and hashed in bulk (the same bytes)."""
-    rows = [
-        (
-            t.interval,
-            t.seller,
-            t.buyer,
-            t.energy_kwh,
-            t.buyer_price_eur_per_kwh,
-            t.seller_price_eur_per_kwh,
-            t.kind.value,
-            t.buyer_bid_id,
-            t.seller_bid_id,
-        )
-        for t in trades
-    ]
+    """``trade`` of each trade, encoded and hashed in bulk from its table's columns (the
+    same bytes; ``TradeTable.of`` gives trade objects their columns)."""
+    table = TradeTable.of(trades)
+    columns = (
+        table.interval,
+        table.seller,
+        table.buyer,
+        table.energy_kwh.tolist(),
+        table.buyer_price_eur_per_kwh.tolist(),
+        table.seller_price_eur_per_kwh.tolist(),
+        [kind.value for kind in table.kind],
+        table.buyer_bid_id,
+        table.seller_bid_id,
+    )
     try:
-        bodies = canonical_objects(TRADE_FIELDS, rows)
+        bodies = canonical_columns(TRADE_FIELDS, columns)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"a trade is not plain JSON: {exc}", code="bad-transaction") from None
     return [EncodedTransaction.of(TxKind.TRADE, body) for body in bodies]

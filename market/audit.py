@@ -14,7 +14,7 @@ arithmetic refutes is named too. Nothing here trusts a number the operator wrote
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +140,7 @@ class _Auditor:
     def __init__(self) -> None:
         self.replay = Replay()
         self.rows: dict[str, IntervalAudit] = {}
-        self.trades: dict[str, tuple[Trade, ...]] = {}
+        self.trades: dict[str, Sequence[Trade]] = {}
         self.chain: Difference | None = None
         self.software: list[str] = []
 

@@ -28,7 +28,8 @@ from voisin.market.network import Network
 from voisin.market.pairing import pair_by_price
 from voisin.market.pricing import clean
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
-from voisin.protocol import GRID, BidView, Grid, LocalCharges, Side, Trade, TradeKind
+from voisin.protocol import GRID, BidView, Grid, LocalCharges, Side, TradeKind
+from voisin.protocol.trade_table import TradeTable
 from voisin.protocol.trades import trade_prices
 
 NETTED_SPLIT_BIDS = 500
@@ -199,9 +200,9 @@ def split_trades(
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
     charges: LocalCharges | None = None,
-) -> list[Trade]:
-    """``trades.to_trades`` of the split's pieces (indices into ``ordered``), without a
-    Python object per piece on the way: paired by price on the arrays, each trade priced
+) -> TradeTable:
+    """``trades.to_trades`` of the split's pieces (indices into ``ordered``) as a table,
+    without a Python object per piece: paired by price on the arrays, each trade priced
     from its bids' prices against the grid (equal to ``trade_prices`` of the pair unless
     a preferred discount applies, which is priced pair by pair)."""
     adjust = adjustment_eur_per_kwh or {}
@@ -218,32 +219,34 @@ def split_trades(
     grid_buys, grid_sells = trade_prices(
         prices_eur_per_kwh, grid_root, premium, None, None, None, local
     )
-    bid_price = price.tolist()
-    discounts = any(b.preferred_discount_eur_per_kwh for b in ordered)
-    trades = []
-    for s, b, energy in zip(
-        paired.seller.tolist(), paired.buyer.tolist(), paired.energy_kwh.tolist(), strict=True
-    ):
-        seller = ordered[s] if s != GRID_PARTY else None
-        buyer = ordered[b] if b != GRID_PARTY else None
-        if discounts and seller is not None and buyer is not None:
-            buyer_price, seller_price = trade_prices(
-                prices_eur_per_kwh, grid_root, premium, seller, buyer, adjust, local
+    seller, buyer = paired.seller, paired.buyer
+    has_seller, has_buyer = seller != GRID_PARTY, buyer != GRID_PARTY
+    buyer_price = np.where(has_buyer, price[buyer], grid_buys)
+    seller_price = np.where(has_seller, price[seller], grid_sells)
+    sellers, buyers = seller.tolist(), buyer.tolist()
+    if any(b.preferred_discount_eur_per_kwh for b in ordered):
+        for k in np.flatnonzero(has_seller & has_buyer).tolist():
+            buyer_price[k], seller_price[k] = trade_prices(
+                prices_eur_per_kwh,
+                grid_root,
+                premium,
+                ordered[sellers[k]],
+                ordered[buyers[k]],
+                adjust,
+                local,
             )
-        else:
-            buyer_price = bid_price[b] if buyer is not None else grid_buys
-            seller_price = bid_price[s] if seller is not None else grid_sells
-        trades.append(
-            Trade.model_construct(  # every field is built right here: no need to validate
-                interval=interval,
-                seller=seller.participant if seller else GRID,
-                buyer=buyer.participant if buyer else GRID,
-                energy_kwh=energy,
-                buyer_price_eur_per_kwh=buyer_price,
-                seller_price_eur_per_kwh=seller_price,
-                kind=TradeKind.P2P if seller and buyer else TradeKind.GRID,
-                buyer_bid_id=buyer.bid_id if buyer else "",
-                seller_bid_id=seller.bid_id if seller else "",
-            )
-        )
-    return trades
+    participant = [b.participant for b in ordered]
+    bid_id = [b.bid_id for b in ordered]
+    return TradeTable(
+        interval=(interval,) * len(sellers),
+        seller=tuple(GRID if s == GRID_PARTY else participant[s] for s in sellers),
+        buyer=tuple(GRID if b == GRID_PARTY else participant[b] for b in buyers),
+        energy_kwh=paired.energy_kwh.astype(float),
+        buyer_price_eur_per_kwh=buyer_price.astype(float),
+        seller_price_eur_per_kwh=seller_price.astype(float),
+        kind=tuple(
+            TradeKind.P2P if p2p else TradeKind.GRID for p2p in (has_seller & has_buyer).tolist()
+        ),
+        buyer_bid_id=tuple("" if b == GRID_PARTY else bid_id[b] for b in buyers),
+        seller_bid_id=tuple("" if s == GRID_PARTY else bid_id[s] for s in sellers),
+    )

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from voisin.errors import InvalidInput
-from voisin.market.book import book_hash, grid_hash, require_unique_ids
+from voisin.market.book import book_hash, grid_hash, ordered_book_hash, require_unique_ids
 from voisin.market.bulk_trades import NETTED_SPLIT_BIDS, as_split, split_netted, split_trades
 from voisin.market.dlmp import COMPONENTS
 from voisin.market.engine import Backend as Engine
@@ -44,9 +44,10 @@ from voisin.protocol import (
     Grid,
     LocalCharges,
     PricingMode,
-    Trade,
 )
 from voisin.protocol.compact import as_bid
+from voisin.protocol.trade_table import TradeTable
+from voisin.protocol.trades import bid_kind
 
 MATRIX_BACKEND_SEGMENTS = 200
 """``backend="auto"`` clears books with more segments than this through highspy
@@ -208,13 +209,16 @@ def _settlement_prices(
     price of each kind of bid found there when it is not the bus price."""
     adjust: dict[str, float] = {}
     by_bus: dict[str, dict[str, float]] = {}
-    for bid, price in zip(ordered, prices.tolist(), strict=True):
+    at_bus = np.array([bus_price[bid.bus] for bid in ordered], dtype=float)
+    # A bid priced at its bus price to the last bit has no gap: only the others (few of
+    # 10^5 bids) are looked at one by one.
+    for k in np.flatnonzero(prices != at_bus).tolist():
+        bid, price = ordered[k], float(prices[k])
         gap = clean(price - bus_price[bid.bus])
         if gap == 0:
             continue
         adjust[bid.bid_id] = gap
-        kind = bid.side.value + ("-inflexible" if bid.inflexible else "")
-        by_bus.setdefault(bid.bus, {})[kind] = price
+        by_bus.setdefault(bid.bus, {})[bid_kind(bid)] = price
     return adjust, {bus: dict(sorted(v.items())) for bus, v in sorted(by_bus.items())}
 
 
@@ -308,19 +312,24 @@ def clear(
     }
     # The grid-served imports stand apart; the split (and its pairing) takes the rest.
     lead, left = grid_served_first(ordered, cleared, served)
-    trades: list[Trade] = []
-    if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to trades, no Allocation
+    tables: list[TradeTable] = []
+    if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to a table, no Allocation
         splits = [as_split(ordered, lead)] if lead else []
         for split in [*splits, split_netted(ordered, left, grid)]:
-            trades += split_trades(
-                split, ordered, prices, grid.root, interval, premium, adjust, local
+            tables.append(
+                split_trades(split, ordered, prices, grid.root, interval, premium, adjust, local)
             )
     else:
         pieces = [lead] if lead else []
         for allocations in [*pieces, allocate(ordered, left, Feeder.of(grid))]:
-            trades += to_trades(
-                allocations, ordered, prices, grid.root, interval, premium, adjust, local
+            tables.append(
+                TradeTable.of(
+                    to_trades(
+                        allocations, ordered, prices, grid.root, interval, premium, adjust, local
+                    )
+                )
             )
+    trades = TradeTable.concat(tables)
     local_eur = clean(local_charges_eur(trades, local))
     parts = outcome.parts
     return ClearingResult(
@@ -329,11 +338,11 @@ def clear(
         welfare_eur=out.welfare_eur,
         prices_eur_per_kwh=prices,
         cleared_kwh=cleared,
-        trades=tuple(trades),
+        trades=trades,
         grid_import_kwh=out.grid_import_kwh,
         grid_export_kwh=out.grid_export_kwh,
         congestion_rent_eur=clean(congestion_rent_eur(trades) - out.wheeling_fees_eur - local_eur),
-        book_hash=book_hash(ordered),
+        book_hash=ordered_book_hash(ordered),
         grid_hash=ghash,
         solver=outcome.solution.solver,
         wheeling_fees_eur=out.wheeling_fees_eur,

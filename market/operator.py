@@ -136,7 +136,9 @@ class Operator:
         self._results: dict[str, ClearingResult] = {}
         self._cleared_books: dict[str, dict[str, CompactBid]] = {}
         """Books of cleared intervals not yet settled: a late resend is still an ack."""
-        self._unsettled: dict[str, tuple[Trade, ...]] = {}
+        self._unsettled: dict[str, Sequence[Trade]] = {}
+        """Per cleared interval, its trades until settled: a clearing's ``TradeTable``
+        (columns), or the trades recovery read back."""
         self._cleared: set[str] = set()
         self._last_closed = ""
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
 from voisin.protocol import GRID, BidView, LocalCharges, Side, Trade, TradeKind
+from voisin.protocol.trade_table import TradeTable
 from voisin.protocol.trades import trade_prices
 
 SLIVER_KWH = 1e-9
@@ -195,13 +196,21 @@ def to_trades(
 def congestion_rent_eur(trades: Sequence[Trade]) -> float:
     """What buyers (grid included) pay minus what sellers (grid included) receive: the
     congestion rent plus the wheeling fees (``clear`` subtracts the fees)."""
-    return sum(t.paid_eur - t.received_eur for t in trades)
+    table = TradeTable.of(trades)
+    return float(sum((table.paid_eur() - table.received_eur()).tolist()))
 
 
 def local_charges_eur(trades: Sequence[Trade], charges: LocalCharges | None) -> float:
     """The local charges owed on the p2p trades (EUR), each at its buyer's own charge:
     the part of ``congestion_rent_eur`` that is network charges and levies, not rent."""
     local = charges or LocalCharges()
-    return sum(
-        local.owed_eur_per_kwh(t.buyer) * t.energy_kwh for t in trades if t.kind is TradeKind.P2P
+    table = TradeTable.of(trades)
+    return float(
+        sum(
+            local.owed_eur_per_kwh(buyer) * energy
+            for buyer, energy, kind in zip(
+                table.buyer, table.energy_kwh.tolist(), table.kind, strict=True
+            )
+            if kind is TradeKind.P2P
+        )
     )

@@ -19,6 +19,7 @@ from voisin.protocol.participants import (
     own_charges,
 )
 from voisin.protocol.readings import MeterReading, PublicReading
+from voisin.protocol.trade_table import TradeTable
 from voisin.protocol.trades import (
     GRID,
     ClearingResult,
@@ -56,6 +57,7 @@ __all__ = [
     "own_charges",
     "Trade",
     "TradeKind",
+    "TradeTable",
     "Transaction",
     "TxKind",
     "canonical_bytes",

@@ -71,7 +71,10 @@ class CompactBid:
 
     @property
     def energy_kwh(self) -> float:
-        return sum(s.energy_kwh for s in self.segments)
+        steps = self.segments
+        if len(steps) == 1:  # 0 + e is e: the sum below, without a generator per bid
+            return steps[0].energy_kwh
+        return sum(s.energy_kwh for s in steps)
 
     def bid(self) -> Bid:
         """The ``Bid`` its bytes decode to, by the rules intake applied."""

@@ -132,7 +132,7 @@ def _members(value: dict[str, Any]) -> str:
 
 
 def _column(head: str, values: Sequence[Any]) -> list[str]:
-    """``head`` + the canonical text of each value: one column of ``canonical_objects``."""
+    """``head`` + the canonical text of each value: one column of ``canonical_columns``."""
     if all(v.__class__ is str for v in values):
         return [head + text for text in map(_quote, values)]
     if all(v.__class__ is float for v in values):
@@ -148,21 +148,42 @@ def _column(head: str, values: Sequence[Any]) -> list[str]:
 
 def canonical_objects(names: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> list[bytes]:
     """``canonical_bytes(dict(zip(names, row)))`` of each row: many objects of one
-    shape (a block's trades and transfers), encoded column by column with the member
-    order worked out once."""
-    layout = _layout(names)
+    shape (a block's transfers), encoded column by column (``canonical_columns``)."""
     table = list(rows)
     if not table:
+        _layout(names)  # names that are not strings are refused, rows or none
         return []
     if any(len(row) != len(names) for row in table):
         raise ValueError("every row needs one value per name")
-    columns = list(zip(*table, strict=True))
+    return canonical_columns(names, list(zip(*table, strict=True)))
+
+
+def canonical_columns(names: tuple[str, ...], columns: Sequence[Sequence[Any]]) -> list[bytes]:
+    """``canonical_objects`` of the rows these columns hold (``columns[i]`` the values of
+    ``names[i]``): a block's trades straight from their table, with the member order
+    worked out once."""
+    if len(columns) != len(names):
+        raise ValueError("one column per name")
+    layout = _layout(names)
+    if not columns or not len(columns[0]):
+        return []
+    if any(len(column) != len(columns[0]) for column in columns):
+        raise ValueError("every column needs one value per row")
     at = {name: i for i, name in enumerate(names)}
-    texts = [
-        _column(("," if k else "{") + head, columns[at[name]])
-        for k, (name, head) in enumerate(layout)
+    heads = [
+        (("," if k else "{") + head, columns[at[name]]) for k, (name, head) in enumerate(layout)
     ]
-    return [_utf8("".join(parts) + "}") for parts in zip(*texts, strict=True)]
+    out: list[bytes] = []
+    for start in range(0, len(columns[0]), _COLUMN_ROWS):
+        stop = start + _COLUMN_ROWS
+        texts = [_column(head, values[start:stop]) for head, values in heads]
+        out += [_utf8("".join(parts) + "}") for parts in zip(*texts, strict=True)]
+    return out
+
+
+_COLUMN_ROWS = 8192
+"""Rows ``canonical_columns`` encodes at a time: the texts of a block's half a million
+trades, member by member, would otherwise all be alive at once (docs/performance.md)."""
 
 
 def _encode(value: Any) -> str:

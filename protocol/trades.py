@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from voisin.protocol.bids import Side
 from voisin.protocol.physics import GridState
+from voisin.protocol.trade_table import Trade as Trade
+from voisin.protocol.trade_table import TradeKind as TradeKind
+from voisin.protocol.trade_table import TradeTable
 
 if TYPE_CHECKING:
     from voisin.protocol.bids import BidView
@@ -144,41 +147,6 @@ def recorded_adjustments(
     return adjust
 
 
-class TradeKind(StrEnum):
-    P2P = "p2p"
-    GRID = "grid"
-
-
-class Trade(BaseModel):
-    """Energy from ``seller`` to ``buyer`` in one interval; one side may be ``GRID``.
-
-    The buyer pays ``buyer_price_eur_per_kwh`` and the seller receives
-    ``seller_price_eur_per_kwh``; the two differ when the trade crosses a congested
-    line (the gap is congestion rent). The bid ids (empty on the grid side) tie each
-    trade to the bids it fills, so the ledger alone shows a bid's cleared energy.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    interval: str
-    seller: str
-    buyer: str
-    energy_kwh: float = Field(gt=0)
-    buyer_price_eur_per_kwh: float
-    seller_price_eur_per_kwh: float
-    kind: TradeKind
-    buyer_bid_id: str = ""
-    seller_bid_id: str = ""
-
-    @property
-    def paid_eur(self) -> float:
-        return self.energy_kwh * self.buyer_price_eur_per_kwh
-
-    @property
-    def received_eur(self) -> float:
-        return self.energy_kwh * self.seller_price_eur_per_kwh
-
-
 class PricingMode(StrEnum):
     """``nodal``: one price per bus under the feeder's limits. ``uniform``: one price for
     the whole community, lines ignored (for communities that choose it)."""
@@ -223,7 +191,8 @@ class ClearingResult(BaseModel):
     welfare_eur: float
     prices_eur_per_kwh: dict[str, float]
     cleared_kwh: dict[str, float]
-    trades: tuple[Trade, ...]
+    trades: TradeTable
+    """Its trades as columns (``TradeTable``, a sequence of ``Trade``)."""
     grid_import_kwh: float
     grid_export_kwh: float
     congestion_rent_eur: float

@@ -27,7 +27,17 @@ from voisin.market.bulk_trades import (
 )
 from voisin.market.instances import generate_signed
 from voisin.market.trades import grid_served_first, to_trades
-from voisin.protocol import Bid, Interval, KeyPair, LocalCharges, Segment, Side, digest
+from voisin.protocol import (
+    Bid,
+    Interval,
+    KeyPair,
+    LocalCharges,
+    Segment,
+    Side,
+    TradeKind,
+    TradeTable,
+    digest,
+)
 from voisin.protocol.compact import CompactBid
 from voisin.protocol.signed import Signed
 
@@ -139,10 +149,15 @@ def test_split_trades_are_the_object_paths_trades(
     expected = to_trades(lead, bids, *priced) + to_trades(
         allocate_netted(bids, left, grid), bids, *priced
     )
-    made = split_trades(as_split(bids, lead), bids, *priced) + split_trades(
-        split_netted(bids, left, grid), bids, *priced
-    )
+    tables = [
+        split_trades(as_split(bids, lead), bids, *priced),
+        split_trades(split_netted(bids, left, grid), bids, *priced),
+    ]
+    made = TradeTable.concat(tables)
+    assert made.objects is None  # built from the columns, not kept as objects
     assert made == expected
+    assert list(made) == expected == [made[k] for k in range(len(made))]
+    assert TradeTable.of(expected) == made
     assert premium or local or any(t.kind.value == "p2p" for t in expected)
 
 
@@ -224,7 +239,7 @@ def test_close_gate_writes_the_bytes_of_the_object_path(tmp_path: Path) -> None:
 @FEW
 @given(seed=st.integers(0, 2**32 - 1))
 def test_trade_and_transfer_entries_are_the_transactions_bytes(seed: int) -> None:
-    from voisin.ledger.tokens import payments_for, payments_rows_for
+    from voisin.ledger.tokens import payment_rows, payments_for, payments_rows_for
     from voisin.protocol import Transaction
 
     bids, cleared, prices = _book(seed, NETTED_SPLIT_BIDS + 10)
@@ -243,6 +258,40 @@ def test_trade_and_transfer_entries_are_the_transactions_bytes(seed: int) -> Non
     assert stored(tx.trade_entries(trades)) == stored([tx.trade(t) for t in trades])
     rows = payments_rows_for(trades, "fund")
     assert rows
+    # The rule trade by trade, on the objects, as it read before trades had columns.
+    assert rows == [
+        row
+        for t in trades
+        if t.kind is TradeKind.P2P
+        for row in payment_rows(t.seller, t.buyer, t.interval, t.received_eur, t.paid_eur, "fund")
+    ]
     encoded = tx.transfer_entries(rows)
     assert stored(encoded) == stored(payments_for(trades, "fund"))
     assert [e.body for e in encoded] == [t.body for t in payments_for(trades, "fund")]
+
+
+def test_a_clearing_with_a_trade_table_reads_writes_and_pickles_as_its_trades() -> None:
+    """A bulk clearing's trades are a table; the public API still shows ``Trade``s:
+    its JSON form is the trades', which validate back to an equal result, and a
+    pickled copy (a city's workers) is equal too."""
+    import pickle
+
+    from voisin.market.clearing import clear
+    from voisin.protocol import ClearingResult, Trade
+
+    market = generate_signed(NETTED_SPLIT_BIDS * 2, 7, INTERVAL)
+    result = clear([CompactBid.of(s) for s in market.bids], market.grid, INTERVAL.id)
+    assert isinstance(result.trades, TradeTable)
+    assert result.trades.objects is None
+    assert len(result.trades) > 100
+    assert all(isinstance(t, Trade) for t in result.trades)
+    dumped = result.model_dump(mode="json")
+    assert dumped["trades"] == [t.model_dump(mode="json") for t in result.trades]
+    again = ClearingResult.model_validate(dumped)
+    assert again == result
+    assert isinstance(again.trades, TradeTable)
+    assert again.trades.objects is not None
+    assert ClearingResult.model_validate_json(result.model_dump_json()) == result
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert result.trades[-1] == list(result.trades)[-1]
+    assert list(result.trades[3:7]) == list(result.trades)[3:7]

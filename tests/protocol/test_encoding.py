@@ -241,6 +241,28 @@ def test_canonical_objects_is_canonical_bytes_of_each_object(names, data) -> Non
     ]
 
 
+def test_canonical_columns_across_its_row_blocks_is_canonical_bytes_of_each_row() -> None:
+    """Rows are encoded a block at a time: the rows on either side of each block's edge
+    (and a last, short block) come out as ``canonical_bytes`` of each, in order."""
+    from voisin.protocol.encoding import _COLUMN_ROWS, canonical_columns
+
+    count = 2 * _COLUMN_ROWS + 3
+    names = ("b", "a", "kind")
+    columns = (
+        [f"p{i}" for i in range(count)],
+        [i / 7 + (1e21 if i % 5000 == 0 else 0.0) for i in range(count)],
+        ["p2p" if i % 2 else "grid" for i in range(count)],
+    )
+    rows = list(zip(*columns, strict=True))
+    encoded = canonical_columns(names, columns)
+    assert len(encoded) == count
+    for k in (0, _COLUMN_ROWS - 1, _COLUMN_ROWS, 2 * _COLUMN_ROWS, count - 1):
+        assert encoded[k] == canonical_bytes(dict(zip(names, rows[k], strict=True)))
+    assert encoded == [canonical_bytes(dict(zip(names, row, strict=True))) for row in rows]
+    with pytest.raises(ValueError, match="one value per row"):
+        canonical_columns(names, (columns[0], columns[1][:-1], columns[2]))
+
+
 @given(st.dictionaries(_text, _values, max_size=5), _text)
 def test_with_last_member_is_the_inverse_of_without_last_member(
     members: dict[str, Any], signature: str
