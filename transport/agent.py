@@ -105,21 +105,30 @@ class RemoteAgent:
             signed = sign_bid(self.member.keypair, bid, self.client.next_seq())
             # written ahead: killed between the operator's acknowledgement and a save,
             # the restarted agent would meet its own trades under a bid it forgot
+            earlier = self.report.bids.get(signed.bid_id)
             self.report.bids[signed.bid_id] = signed.model_dump(mode="json")
             self.save()
             try:
                 reply = self.client.send_raw(seal_bid(signed), signed.seq)
             except VoisinError as exc:
-                self.report.bids.pop(signed.bid_id)
+                self._forget(signed.bid_id, earlier)
                 self._refused("bid", exc.code, exc.message)
                 return None
             if reply.ok:
                 return signed
-            self.report.bids.pop(signed.bid_id)
+            self._forget(signed.bid_id, earlier)
             if not self.client.catch_up(reply):
                 self._refused("bid", reply.code, reply.message)
                 return None
         return None
+
+    def _forget(self, bid_id: str, earlier: dict[str, Any] | None) -> None:
+        """Undo a written-ahead bid the operator refused: back to the one acknowledged
+        under that id before (a refused resend does not unsay it), or to none."""
+        if earlier is None:
+            self.report.bids.pop(bid_id, None)
+        else:
+            self.report.bids[bid_id] = earlier
 
     def hello(self) -> None:
         """Say hello until the operator answers, then build the model for its intervals.

@@ -160,7 +160,7 @@ def check_acknowledged(market: Market) -> dict[str, list[Bid]]:
     acked: dict[str, list[Bid]] = defaultdict(list)
     acked_readings: dict[str, set[str]] = defaultdict(set)
     for report in market.reports():
-        assert report["problems"] == []
+        assert report["problems"] == [], (report["participant"], report["problems"])
         for dump in report["bids"].values():
             bid = Bid.model_validate(dump)
             acked[bid.interval].append(bid)

@@ -47,3 +47,31 @@ def test_every_acknowledged_bid_is_on_disk_when_its_acknowledgement_arrives(
     finally:
         agent.stop()
         thread.join(timeout=10)
+
+
+def test_a_refused_resend_keeps_the_bid_acknowledged_before(served: Served, tmp_path: Path) -> None:
+    """A restarted agent at a gate its earlier life bid in sends the same bid ids again,
+    too late: refused, and its report keeps the bids acknowledged before, which the
+    operator holds and will trade (the full-disk fault test met this)."""
+    report = tmp_path / "agent.json"
+    member = served.scenario.members[0]
+    interval = served.service.intervals[0]
+    first = served.agent(member, report)
+    try:
+        first.hello()
+        served.phase(Phase.OPEN_GATE, interval)
+        first.on_gate_open({"interval": interval.id})
+        acknowledged = dict(first.report.bids)
+        assert acknowledged
+    finally:
+        first.close()
+    served.phase(Phase.CLOSE_GATE, interval)
+    again = served.agent(member, report)  # the next life, from the same report file
+    try:
+        again.hello()
+        again.on_gate_open({"interval": interval.id})  # the same bid ids, now too late
+        assert again.report.rejected.get("gate-closed", 0) == len(acknowledged)
+        assert again.report.bids == acknowledged
+        assert json.loads(report.read_text(encoding="utf-8"))["bids"] == acknowledged
+    finally:
+        again.close()
