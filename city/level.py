@@ -19,15 +19,14 @@ import numpy as np
 
 from voisin.city.feeders import city_conditions
 from voisin.city.market import (
-    check_must,
     city_book,
+    clear_city_book,
     exchange_of,
     national_import_kwh,
     welfare_of,
 )
 from voisin.city.residual import ResidualCurve
 from voisin.city.scenario import CitySpec, mv_grid
-from voisin.market.bulk import clear_arrays
 from voisin.market.gate import MarketRules
 from voisin.market.network import Network
 from voisin.market.terms import Terms
@@ -83,10 +82,9 @@ def clear_book(book: dict[str, Any], terms: Terms) -> dict[str, Any]:
     ]
     buses = [grid.buses.index(f["bus"]) for f in feeders]
     made = city_book(curves, [float(f["base_kwh"]) for f in feeders], buses, net, shared)
-    city = clear_arrays(made.book, net, made.conditions)
+    city = clear_city_book(made, net)
     exchange = exchange_of(made, city)
     prices = city.prices_eur_per_kwh
-    check_must(made, city)
     welfare = welfare_of(curves, made, city)
     national = national_import_kwh(made, city)
     owner = made.feeder_of_bid

@@ -56,14 +56,13 @@ class CityBook:
 
     ``feeder_of_bid[i]`` is the feeder bid ``i`` belongs to; ``reference_kwh[f]`` its
     ``x0``, where the book's pieces start; ``must_bid[f]`` the bid that is ``x0`` itself
-    when it is not 0 (-1 otherwise), at ``must_price_eur_per_kwh[f]``."""
+    when it is not 0 (-1 otherwise; priced by ``must_prices``)."""
 
     book: SegmentBook
     conditions: Conditions
     feeder_of_bid: np.ndarray
     reference_kwh: np.ndarray
     must_bid: np.ndarray
-    must_price_eur_per_kwh: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,7 +102,6 @@ def city_book(
     base = np.array(base, dtype=float)
     reference = np.zeros(len(curves))
     must_bid = np.full(len(curves), -1, dtype=np.int64)
-    must_price = np.zeros(len(curves))
     floor, ceiling = must_prices(curves, mv)
     for f, (curve, own, at) in enumerate(zip(curves, base_kwh, buses, strict=True)):
         xs, slopes = curve.exchange_kwh, curve.slopes_eur_per_kwh
@@ -111,12 +109,12 @@ def city_book(
         reference[f] = x0
         base[at] += own
         if abs(x0) > 1e-12:
-            must_bid[f], must_price[f] = len(owner), floor if x0 < 0 else ceiling
+            must_bid[f] = len(owner)
             owner.append(f)
             bus.append(at)
             sell.append(x0 < 0)
             energy.append(abs(x0))
-            price.append(float(must_price[f]))
+            price.append(floor if x0 < 0 else ceiling)
             bid.append(int(must_bid[f]))
         for is_sell in (True, False):
             low, high = xs[:-1], xs[1:]
@@ -146,7 +144,6 @@ def city_book(
         np.array(owner, dtype=np.int64),
         reference,
         must_bid,
-        must_price,
     )
 
 
@@ -159,9 +156,11 @@ def must_prices(curves: Sequence[ResidualCurve], mv: Network) -> tuple[float, fl
     return min(prices) - 1.0, max(prices) + 1.0
 
 
-def check_must(made: CityBook, city: ArrayClearing) -> None:
-    """Every feeder's ``x0`` bid was filled (else its exchange would leave its curve:
-    the MV network cannot take what the feeder must export or import)."""
+def clear_city_book(made: CityBook, mv: Network) -> ArrayClearing:
+    """The city's clearing of its book on the MV network, every feeder's ``x0`` bid
+    filled (else its exchange would leave its curve: the MV network cannot take what
+    the feeder must export or import; a ``ClearingError`` before any re-clearing)."""
+    city = clear_arrays(made.book, mv, made.conditions)
     for f, number in enumerate(made.must_bid.tolist()):
         if number < 0:
             continue
@@ -171,6 +170,7 @@ def check_must(made: CityBook, city: ArrayClearing) -> None:
                 f"feeder {f} must exchange {made.reference_kwh[f]:.6f} kWh whatever the "
                 f"price; the MV network takes only {city.cleared_kwh[number]:.6f}"
             )
+    return city
 
 
 def base_of(feeder: FeederMarket) -> float:
@@ -204,14 +204,13 @@ def clear_city(
     """One interval of the two-level market; ``buses[f]`` is feeder ``f``'s MV bus."""
     curves = tuple(residual_curve(feeder) for feeder in feeders)
     made = city_book(curves, [base_of(f) for f in feeders], buses, mv, conditions)
-    city = clear_arrays(made.book, mv, made.conditions)
+    city = clear_city_book(made, mv)
     exchange = exchange_of(made, city)
     prices = city.prices_eur_per_kwh[np.asarray(buses, dtype=np.int64)]
     local = tuple(
         reclear(feeder, float(x), float(price))
         for feeder, x, price in zip(feeders, exchange, prices, strict=True)
     )
-    check_must(made, city)
     welfare = welfare_of(curves, made, city)
     return TwoLevelResult(curves, made, city, exchange, prices, local, welfare)
 
@@ -243,10 +242,11 @@ def welfare_of(curves: Sequence[ResidualCurve], made: CityBook, city: ArrayClear
     less the value the LP gave the bids that are a reference point (``must_prices``:
     only there so that the LP fills them)."""
     at_reference = zip(curves, made.reference_kwh, strict=True)
-    must = made.must_bid >= 0
-    filled = city.cleared_kwh[made.must_bid[must]]
-    signed = np.where(made.reference_kwh[must] > 0, 1.0, -1.0)
-    artificial = float(np.sum(signed * made.must_price_eur_per_kwh[must] * filled))
+    book = made.book
+    first = np.searchsorted(book.bid, made.must_bid[made.must_bid >= 0])  # one segment each
+    signed = np.where(book.sell[first], -1.0, 1.0)
+    filled = city.cleared_kwh[book.bid[first]]
+    artificial = float(np.sum(signed * book.price_eur_per_kwh[first] * filled))
     return (
         city.welfare_eur + float(sum(curve.value_at(x0) for curve, x0 in at_reference)) - artificial
     )
