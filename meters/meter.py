@@ -111,8 +111,7 @@ def signed_reading(reading: MeterReading, key: KeyPair) -> Signed[MeterReading]:
     unsigned bytes are encoded once, hashed into the public form's ``reading_hash``
     (what the signature covers) and sent with the signature appended."""
     whole = canonical_bytes(reading.unsigned())
-    public = reading.public(sha256_hex(whole)).unsigned()
-    signature = key.sign(canonical_bytes(public))
+    signature = key.sign(reading.signed_bytes(sha256_hex(whole)))
     return Signed(
         reading.model_copy(update={"signature": signature}),
         with_last_member(whole, "signature", signature),

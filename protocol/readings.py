@@ -70,10 +70,10 @@ class MeterReading(BaseModel):
         """``reading_hash``: SHA-256 (hex) of the RFC 8785 bytes of ``unsigned()``."""
         return sha256_hex(canonical_bytes(self.unsigned()))
 
-    def signed_bytes(self) -> bytes:
+    def signed_bytes(self, reading_hash: str | None = None) -> bytes:
         """What the meter's ``signature`` covers: the public form's RFC 8785 bytes
-        without its signature."""
-        return canonical_bytes(self.public().unsigned())
+        without its signature (``reading_hash`` as in ``public``)."""
+        return canonical_bytes(self.public(reading_hash).unsigned())
 
     def public(self, reading_hash: str | None = None) -> PublicReading:
         """The part the ledger shows, with this reading's signature. ``reading_hash`` is
