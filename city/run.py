@@ -137,7 +137,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     check_workers(workers)
 
     if scheduler is not None:
-        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
+        with _connected(scheduler) as client:
             yield client
         return
     with (
@@ -151,6 +151,36 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         yield client
+
+
+def _connected(scheduler: str) -> Any:
+    """A client of the scheduler at ``scheduler`` that has at least one worker, or one
+    line saying why not: a malformed address, a scheduler not reached, or one without
+    workers, each within Dask's own connect timeout (``distributed.comm.timeouts.connect``,
+    30 s unless configured), so a typo never waits forever or ends in a traceback."""
+    import dask.config
+    from dask.utils import parse_timedelta
+    from distributed import Client
+
+    wait_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    try:
+        client = Client(scheduler, timeout=wait_s)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise InvalidInput(f"--scheduler {scheduler}: {exc}", code="bad-scheduler") from None
+    except OSError:
+        raise InvalidInput(
+            f"--scheduler {scheduler}: no Dask scheduler answered within {wait_s:g} s",
+            code="no-scheduler",
+        ) from None
+    try:
+        client.wait_for_workers(1, timeout=wait_s)
+    except TimeoutError:
+        client.close()  # type: ignore[no-untyped-call]
+        raise InvalidInput(
+            f"--scheduler {scheduler}: the scheduler has no worker (waited {wait_s:g} s)",
+            code="no-scheduler",
+        ) from None
+    return client
 
 
 def run_city(

@@ -64,12 +64,12 @@ def run_audit(
         return run_city_audit(
             db, console, operator=operator, head=head, workers=workers, scheduler=scheduler
         )
+    source = existing_ledger(db)  # nothing there: say so before what the options need
     if workers != 1 or scheduler is not None:
         raise InvalidInput(
             f"{shown(db)} is one ledger; --workers and --scheduler audit a city's ledgers",
             code="not-a-city",
         )
-    source = existing_ledger(db)
     audit = audit_city_ledger if is_city_ledger(source) else audit_ledger
     report = audit(source, operator=operator, head_hash=head)
     return show_audit(report, db, console)

@@ -393,6 +393,46 @@ def test_a_city_audited_on_two_dask_workers_finds_the_same(copy: Path, capsys) -
         assert "\n" not in err
 
 
+def test_a_scheduler_not_reached_or_without_workers_is_one_line(
+    copy: Path, tmp_path: Path, capsys
+) -> None:
+    """A malformed address, a port nobody listens on and a scheduler with no worker:
+    each one line and exit 2 from `simulate --city` and from `audit` of a city, within
+    Dask's connect timeout (set short here), and no ledger written."""
+    import socket
+
+    import dask.config
+    from distributed import LocalCluster
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{free.getsockname()[1]}"
+    out = tmp_path / "new"
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        LocalCluster(
+            n_workers=0, processes=True, dashboard_address="127.0.0.1:0", host="127.0.0.1"
+        ) as empty,
+    ):
+        for address, said in (
+            ("abc", "bad-scheduler: --scheduler abc: missing port number"),
+            (closed, f"no-scheduler: --scheduler {closed}: no Dask scheduler answered within 1 s"),
+            (empty.scheduler_address, "the scheduler has no worker (waited 1 s)"),
+        ):
+            for args in (
+                ["simulate", "--city", "small", "--out", str(out), "--scheduler", address],
+                ["audit", str(copy), "--scheduler", address],
+            ):
+                assert main(args) == 2, args
+                err = capsys.readouterr().err.strip()
+                assert said in err, (args, err)
+                assert "\n" not in err
+                assert not out.exists() or not any(out.rglob("*.sqlite"))
+    # A place with no ledger at all is said to be so, whatever the options.
+    assert main(["audit", str(tmp_path / "none"), "--workers", "2"]) == 2
+    assert "no ledger at" in capsys.readouterr().err
+
+
 def test_a_missing_feeder_ledger_is_named_and_the_others_audited(copy: Path, capsys) -> None:
     feeder_ledger(copy, "F0").unlink()
     audit = audit_city(copy)
