@@ -16,6 +16,7 @@ on which worker ran what.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             processes=True,
             dashboard_address="127.0.0.1:0",
             host="127.0.0.1",
+            silence_logs=logging.CRITICAL,  # a task's error reaches the client as one line
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):

@@ -26,11 +26,12 @@ def simulate_city(
     ``ledger`` (a ``postgresql://`` URL) the ledgers go to that database's schemas."""
     from voisin.city.places import city_ledgers
     from voisin.city.run import RESULT_FILE, check_workers, dask_client, run_city, verify_run
-    from voisin.city.scenario import read_city
+    from voisin.city.scenario import mv_grid, read_city
     from voisin.ledger.store import is_database_url
 
     spec = read_city(source)
     check_workers(workers)
+    mv_grid(spec)  # loads each SimBench feeder's grid: a bad one is one line here, not on workers
     if ledger is not None and not is_database_url(ledger):
         raise InvalidInput(f"--ledger {ledger}: expected a postgresql:// URL", code="bad-ledger")
     result = out / RESULT_FILE

@@ -17,6 +17,13 @@ from voisin.cli.main import main
         (json.dumps({"feeders": 0, "households_per_feeder": 3}), "feeders"),
         (json.dumps({"feeders": 2}), "households_per_feeder"),
         (json.dumps({"feeders": 2, "households_per_feeder": 2, "colour": 1}), "colour"),
+        # Found on a worker, it was one Dask traceback per task before the line.
+        (
+            json.dumps(
+                {"feeders": 2, "households_per_feeder": 2, "simbench_feeders": {"F1": "simbench:x"}}
+            ),
+            "bad-grid: unknown SimBench code 'x'",
+        ),
     ],
 )
 def test_a_bad_city_file_is_one_line_and_exit_2(tmp_path, capsys, content, said) -> None:
