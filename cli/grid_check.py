@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from voisin.errors import InvalidInput
+from voisin.cli.ledger_proof import existing_ledger
 from voisin.grid.day_check import DayCheck, IntervalCheck, ScheduledState, check_day
 from voisin.protocol import Grid, parse
 
@@ -137,10 +137,7 @@ def run_grid_check(
     )
     from voisin.market import grid_hash
 
-    if not ledger.is_file():
-        raise InvalidInput(
-            f"no ledger at {ledger} (run `voisin simulate` first?)", code="no-ledger"
-        )
+    ledger = Path(existing_ledger(ledger))
     grid = load_grid(grid_source) if grid_source is not None else simulated_feeder(ledger)
     if grid_source is None and grid is not None:
         console.print(

@@ -8,6 +8,8 @@ from typing import TextIO
 
 from rich.console import Console
 
+from voisin.city.places import CITY_LEDGER, city_ledgers, feeder_ledger
+from voisin.cli.outputs import LEDGER_FILE
 from voisin.errors import InvalidInput
 from voisin.ledger.proofs import (
     check_proof,
@@ -36,13 +38,24 @@ def shown(source: str | Path) -> str:
 
 
 def existing_ledger(db: str | Path) -> str | Path:
-    """``db`` if it is a file or a database URL, else a one-line error (no SQLite file
-    is created)."""
+    """``db`` if it is a ledger file or a database URL, a run folder's ``ledger.sqlite``,
+    else one line saying what is there instead: nothing (no SQLite file is created), or
+    a city run's folder, whose ledgers are named one by one. Every command that reads
+    one ledger asks here, so each says the same."""
     if is_database_url(db):
         return db
-    if not Path(db).is_file():
-        raise InvalidInput(f"no ledger at {db} (run `voisin simulate` first?)", code="no-ledger")
-    return db
+    path = Path(db)
+    if path.is_dir() and (path / LEDGER_FILE).is_file():
+        return path / LEDGER_FILE
+    if path.is_file():
+        return db
+    if city_ledgers(path).is_city():
+        raise InvalidInput(
+            f"{db} is a city run's folder: name one of its ledgers, {path / CITY_LEDGER} or "
+            f"{feeder_ledger(path, 'F0')} (`ledger verify` and `audit` take the folder)",
+            code="city-folder",
+        )
+    raise InvalidInput(f"no ledger at {db} (run `voisin simulate` first?)", code="no-ledger")
 
 
 def write_proof(

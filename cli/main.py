@@ -193,7 +193,7 @@ def _audit(args: argparse.Namespace, console: Console) -> int:
 
 def _add_dashboard(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dashboard", help="follow a ledger in a terminal dashboard (read-only)")
-    p.add_argument("db", type=Path, nargs="?", default=Path("voisin-out/ledger.sqlite"))
+    p.add_argument("db", nargs="?", default="voisin-out/ledger.sqlite")
     p.add_argument(
         "--every", type=float, default=1.0, help="seconds between looks for new blocks (default 1)"
     )
@@ -209,6 +209,7 @@ def _add_dashboard(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _dashboard(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.dashboard import DashboardApp, LedgerFeed, OperatorWatch
+    from voisin.ledger.store import is_database_url
     from voisin.transport.curve import read_key_file
 
     watch = None
@@ -223,7 +224,13 @@ def _dashboard(args: argparse.Namespace, console: Console) -> int:
         raise InvalidInput(
             f"--every must be a positive number of seconds, not {args.every}", code="bad-option"
         )
-    feed = LedgerFeed(args.db)
+    if is_database_url(args.db):  # never echo the URL: it may carry a password
+        raise InvalidInput(
+            "the dashboard follows a SQLite ledger file; for a PostgreSQL ledger use "
+            "`voisin ledger show URL` or `voisin report URL --out FILE`",
+            code="bad-ledger",
+        )
+    feed = LedgerFeed(Path(args.db))
     feed.refresh()  # a missing, empty, truncated or foreign file fails here, in one line
     DashboardApp(feed, every_s=max(args.every, 0.1), watch=watch).run()
     return 0

@@ -9,6 +9,9 @@ from voisin.errors import InvalidInput
 from voisin.ledger.sealed import SEALED_FILE
 from voisin.ledger.store import sqlite_files
 
+LEDGER_FILE = "ledger.sqlite"
+"""A run folder's ledger (``voisin simulate --out``)."""
+
 
 def refuse_existing_ledger(path: Path, *, overwrite: bool) -> None:
     """Refuse (``ledger-exists``) a ledger already at ``path`` unless ``overwrite``; it

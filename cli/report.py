@@ -13,10 +13,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from voisin.cli.ledger_proof import existing_ledger
 from voisin.cli.outputs import write_output
 from voisin.cli.report_svg import bar_chart, legend, line_chart
-from voisin.cli.simulation import LEDGER_FILE
-from voisin.errors import InvalidInput
 from voisin.ledger import verify_ledger
 from voisin.ledger.figures import TOKEN_WORTH, IntervalFigures, LedgerFigures, tokens
 from voisin.ledger.store import is_database_url
@@ -232,9 +231,5 @@ def write_report(run_dir: Path | str, out: Path | None = None) -> Path:
     ``run_dir`` may be a PostgreSQL URL, then ``out`` says where the page goes."""
     if is_database_url(run_dir):
         return write_output(out or Path(REPORT_FILE), render_report(str(run_dir)))
-    run_dir = Path(run_dir)
-    ledger_path = run_dir / LEDGER_FILE if run_dir.is_dir() else run_dir
-    if not ledger_path.is_file():
-        raise InvalidInput(f"no ledger at {ledger_path} (run `voisin simulate` first?)",
-                           code="no-ledger")  # fmt: skip
+    ledger_path = Path(existing_ledger(run_dir))
     return write_output(out or ledger_path.parent / REPORT_FILE, render_report(ledger_path))

@@ -23,7 +23,7 @@ from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
 from voisin.cli.ledger_proof import shown
-from voisin.cli.outputs import claim_ledger, refuse_existing_ledger
+from voisin.cli.outputs import LEDGER_FILE, claim_ledger, refuse_existing_ledger
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
@@ -44,8 +44,6 @@ from voisin.settings import DEFAULTS, RunDefaults
 
 if TYPE_CHECKING:
     from voisin.grid.day_check import DayCheck
-
-LEDGER_FILE = "ledger.sqlite"
 
 
 class SimulationConfig(RunDefaults):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voisin.cli.dashboard.alerts import LedgerAlerts
-from voisin.errors import InvalidInput
+from voisin.cli.ledger_proof import existing_ledger
 from voisin.ledger import SqliteStore
 from voisin.ledger.figures import LedgerFigures
 from voisin.protocol import Block, TxKind
@@ -46,10 +46,7 @@ class LedgerFeed:
     alerts: LedgerAlerts = field(default_factory=LedgerAlerts)
 
     def __post_init__(self) -> None:
-        if not self.path.is_file():
-            raise InvalidInput(
-                f"no ledger at {self.path} (run `voisin simulate` first?)", code="no-ledger"
-            )
+        self.path = Path(existing_ledger(self.path))
 
     def refresh(self) -> int:
         """Read the blocks committed since the last refresh; returns how many."""

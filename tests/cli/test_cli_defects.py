@@ -117,6 +117,39 @@ def test_dashboard_on_a_bad_file_is_one_line_and_exit_2(
     _one_line_error(capsys, "bad-option")
 
 
+def test_every_one_ledger_command_reads_a_run_folder_and_names_a_city_folder(
+    tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Each command that reads one ledger asks ``existing_ledger``: a run folder means its
+    ledger.sqlite (as `report` always took it), a city run's folder is one line naming
+    its ledgers (it said "no ledger"), and the dashboard never echoes a database URL."""
+    run = ledger.parent
+    city = tmp_path / "city"
+    (city / "city").mkdir(parents=True)
+    shutil.copy(ledger, city / "city" / "ledger.sqlite")
+    commands = (  # the command, then what follows the ledger
+        (["ledger", "show"], []),
+        (["ledger", "headers"], []),
+        (["ledger", "proof"], ["--height", "1", "--index", "0"]),
+        (["report"], ["--out", str(tmp_path / "r.html")]),
+        (["grid", "check"], []),
+        (["dashboard"], []),
+    )
+    for command, options in commands:
+        assert main([*command, str(city), *options]) == 2, command
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("voisin: city-folder:"), err
+        assert f"{city}/city/ledger.sqlite" in err
+        assert len(err.splitlines()) == 1
+    for command in (["ledger", "show"], ["ledger", "headers"], ["report"]):
+        assert main([*command, str(run)]) == 0, command
+        capsys.readouterr()
+    assert main(["dashboard", "postgresql://me:secret@127.0.0.1:1/x"]) == 2
+    err = capsys.readouterr().err
+    assert "bad-ledger" in err
+    assert "secret" not in err
+
+
 def test_proof_at_a_height_beyond_sqlite_integers(
     ledger: Path, capsys: pytest.CaptureFixture
 ) -> None:
