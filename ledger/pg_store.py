@@ -52,9 +52,22 @@ def _first_line(exc: psycopg.Error) -> str:
     return str(exc).strip().splitlines()[0]
 
 
+def _conninfo(url: str) -> dict[str, Any]:
+    """libpq's reading of ``url``; one that does not parse is one line that does not
+    repeat it (psycopg's own message quotes the whole URL, password included)."""
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        raise LedgerError(
+            "a postgresql:// URL that libpq cannot parse "
+            "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)",
+            code="bad-ledger",
+        ) from None
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages (with the schema it selects, if any)."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    info = _conninfo(url)
     info.pop("password", None)
     port = f":{info['port']}" if info.get("port") else ""
     user, host, name = info.get("user", ""), info.get("host", ""), info.get("dbname", "")
@@ -78,7 +91,7 @@ def in_schema(url: str, schema: str) -> str:
 
 def schema_of(url: str) -> str | None:
     """The schema ``url`` selects with ``in_schema``'s option, None if it selects none."""
-    options = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
+    options = _conninfo(url).get("options") or ""
     for option in str(options).split():
         if option.startswith(_SEARCH_PATH):
             return option[len(_SEARCH_PATH) :]

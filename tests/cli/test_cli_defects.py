@@ -150,6 +150,32 @@ def test_every_one_ledger_command_reads_a_run_folder_and_names_a_city_folder(
     assert "secret" not in err
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://me:secret@[::1/x",  # libpq cannot parse it: its message quoted it all
+        "postgresql://me:secret@127.0.0.1:1/x?sslmode=nonsense",
+        "postgresql://me:secret@127.0.0.1:1/x",  # nobody listens
+    ],
+)
+def test_a_bad_database_url_is_one_line_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture, url: str
+) -> None:
+    for args in (
+        ["ledger", "verify", url],
+        ["ledger", "show", url],
+        ["audit", url],
+        ["report", url, "--out", str(tmp_path / "r.html")],
+        ["simulate", "--households", "2", "--quiet", "--out", str(tmp_path), "--ledger", url],
+        ["simulate", "--city", "small", "--quiet", "--out", str(tmp_path), "--ledger", url],
+    ):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith("voisin: "), err
+        assert "secret" not in err
+
+
 def test_proof_at_a_height_beyond_sqlite_integers(
     ledger: Path, capsys: pytest.CaptureFixture
 ) -> None:
