@@ -145,10 +145,10 @@ def test_a_reused_model_forgets_the_previous_state() -> None:
 _STATE = st.tuples(st.floats(-80.0, 80.0), st.floats(-30.0, 30.0))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     st.booleans(),
-    st.lists(st.tuples(_STATE, _STATE, st.booleans()), min_size=1, max_size=6),
+    st.lists(st.tuples(_STATE, _STATE, st.booleans()), min_size=1, max_size=4),
 )
 def test_a_reused_model_gives_each_state_exactly_a_fresh_runs_result(
     with_transformer: bool, states: list[tuple[tuple[float, float], tuple[float, float], bool]]
