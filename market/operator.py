@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 
 from voisin import faults
 from voisin.errors import InvalidInput, LedgerError, VoisinError
-from voisin.ledger import Ledger, Settlement, rewards_for, settle
+from voisin.ledger import Ledger, Settlement, rewards_for
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payment_rows, gift_pairs
 from voisin.ledger.contracts import accept_contract
 from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
 from voisin.ledger.sealed import SealedStore
+from voisin.ledger.settlement import settlement_rows, settlements_of
 from voisin.market.clearing import Backend
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.market.meter_checks import MeterBook
@@ -528,10 +529,10 @@ class Operator:
                 raise InvalidInput(
                     f"interval {interval.id} has not been cleared", code="not-cleared"
                 )
-            settlements = settle(interval.id, self.members, trades, readings)
+            rows = settlement_rows(interval.id, self.members, trades, readings)
             faults.point("settlement")
             entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
-            entries += [tx.settlement(s) for s in settlements]
+            entries += tx.settlement_entries(rows)
             entries += rewards_for(interval.id, trades, readings)
             # the block's bytes only: a Block object would decode every entry again
             self.ledger.append_entries(entries, interval=interval.id, time=interval.end.isoformat())
@@ -547,7 +548,7 @@ class Operator:
         if self.journal is not None:  # the interval's bids and readings are all in blocks
             self.journal.forget(interval.id, EntryKind.BID)
             self.journal.forget(interval.id, EntryKind.READING)
-        return settlements
+        return settlements_of(rows)
 
     def gifts(self, interval: Interval) -> set[tuple[str, str]]:
         """(giver, recipient) pairs whose gift share is in force in ``interval``."""
