@@ -53,7 +53,7 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
-from voisin.protocol.encoding import leaf_hash, sha256_hex
+from voisin.protocol.encoding import leaf_hash, sha256_hex, with_last_member
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -496,10 +496,16 @@ class Operator:
         reading = signed.value
         try:
             self.meters.identify(reading)
-            # the public form derived here, once, its reading_hash from the bytes held
-            public = Signed.of(reading.public(sha256_hex(signed.signed_bytes)))
-            if not verify(reading.meter, public.signed_bytes, reading.signature):
+            # the public form derived here, once, its reading_hash from the bytes held;
+            # its unsigned bytes encoded once, checked, and held with the signature
+            reading_hash = sha256_hex(signed.signed_bytes)
+            unsigned = reading.signed_bytes(reading_hash)
+            if not verify(reading.meter, unsigned, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
+            public = Signed(
+                reading.public(reading_hash),
+                with_last_member(unsigned, "signature", reading.signature),
+            )
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
             self._writable()
