@@ -18,7 +18,7 @@ Settlement block (``check_settlement``): every reading is a strict public readin
 (``PublicReading``: the whole reading stays sealed to its owner, committed by hash), of
 a member registered for the interval, signed by the meter it registered, over its stored
 bytes, its PV-covered export within its export; the settlements and the
-rewards are exactly what ``settle`` and ``rewards_for`` give from those readings and the
+rewards are exactly what ``settlement_rows`` and ``rewards_for`` give from those readings and the
 interval's trades. Re-clearing itself (the LP) is ``voisin audit``'s job.
 """
 
@@ -32,7 +32,7 @@ from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import apply_contracts
 from voisin.ledger.replay import Violation
-from voisin.ledger.settlement import rewards_for, settle
+from voisin.ledger.settlement import rewards_for, settlement_rows
 from voisin.protocol import (
     GRID,
     Bid,
@@ -42,8 +42,10 @@ from voisin.protocol import (
     Side,
     Trade,
     TradeKind,
+    Transaction,
     TxKind,
 )
+from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed, decode_part
@@ -296,12 +298,12 @@ def check_settlement(
     trades = state.cleared.pop(interval)
     members = [state.members[k] for k in sorted(state.members)]
     try:
-        settlements = settle(interval, members, trades, readings)
+        rows = settlement_rows(interval, members, trades, readings)
     except InvalidInput as exc:
         raise Violation(first, "reading", exc.message) from None
     compare_bodies(
         by_kind.get(TxKind.SETTLEMENT.value, []),
-        [tx.settlement(s) for s in settlements],
+        tx.settlement_entries(rows),
         "settlement",
         "the readings and trades",
     )
@@ -350,15 +352,16 @@ def compare_bodies(stored: list[StoredTx], expected: list[Any], rule: str, sourc
     """The stored bodies are byte for byte the expected transactions', in order; else
     ``Violation`` naming the first that differs and its differing fields."""
     for n, want in enumerate(expected):
-        text = want.canonical_body().decode()
+        text = _body_bytes(want).decode()
         if n >= len(stored):
             raise Violation(None, rule, f"{rule} {text} from {source} is missing")
         index, _, got, body = stored[n]
         if got != text:
+            want_body = want.body if want.body is not None else want.decoded()
             wrong = [
-                _first_leaf(k, body.get(k), want.body.get(k))
-                for k in sorted(set(body) | set(want.body))
-                if body.get(k) != want.body.get(k)
+                _first_leaf(k, body.get(k), want_body.get(k))
+                for k in sorted(set(body) | set(want_body))
+                if body.get(k) != want_body.get(k)
             ]
             raise Violation(
                 index,
@@ -370,6 +373,13 @@ def compare_bodies(stored: list[StoredTx], expected: list[Any], rule: str, sourc
             )
     if len(stored) > len(expected):
         raise Violation(stored[len(expected)][0], rule, f"a {rule} that {source} do not give")
+
+
+def _body_bytes(entry: Transaction | EncodedTransaction) -> bytes:
+    """An expected entry's canonical body: encoded in bulk already, or encoded here."""
+    if isinstance(entry, EncodedTransaction):
+        return entry.body_bytes
+    return entry.canonical_body()
 
 
 def _first_leaf(path: str, a: Any, b: Any) -> tuple[str, Any, Any]:

@@ -42,6 +42,10 @@ _SETTLEMENT_KINDS = frozenset((TxKind.READING.value, TxKind.SETTLEMENT.value))
 _CITY_KINDS = frozenset(
     (TxKind.CITY_BOOK.value, TxKind.CITY_CLEARING.value, TxKind.FEEDER_LINK.value)
 )
+_GENESIS, _CONTRACT = TxKind.GENESIS.value, TxKind.CONTRACT.value
+_REGISTRATION, _MARKET = TxKind.REGISTRATION.value, TxKind.MARKET.value
+_APPLIED_KINDS = _TOKEN_KINDS | {_CONTRACT, _REGISTRATION, _MARKET}
+"""Kinds ``Replay.apply`` applies one by one (plain strings: no enum look-up per row)."""
 
 
 class Violation(Exception):  # noqa: N818 (a finding, not a failure of the program)
@@ -96,20 +100,22 @@ class Replay:
             index, kind, _, body = item
             self.counts[kind] = self.counts.get(kind, 0) + 1
             by_kind.setdefault(kind, []).append(item)
-            if kind == TxKind.GENESIS.value and height:
+            if kind not in _APPLIED_KINDS:  # bids, trades, readings...: checked by block
+                continue
+            if kind == _GENESIS and height:
                 raise Violation(index, "tokens", "a genesis transaction outside block 0")
             try:
                 if kind in _TOKEN_KINDS:
                     self.book.apply_body(kind, body)
-                elif kind == TxKind.CONTRACT.value:
+                elif kind == _CONTRACT:
                     self.contracts.apply_body(body, after=self.latest)
-                elif kind == TxKind.REGISTRATION.value:
+                elif kind == _REGISTRATION:
                     self._register(index, body)
-                elif kind == TxKind.MARKET.value:
+                elif kind == _MARKET:
                     self._terms(index, body)
             except LedgerError as exc:
                 raise Violation(
-                    index, "contract" if kind == TxKind.CONTRACT.value else "tokens", exc.message
+                    index, "contract" if kind == _CONTRACT else "tokens", exc.message
                 ) from None
         if height == 0 and not self.book.genesis_micro:
             raise Violation(None, "tokens", "genesis block carries no genesis supply")

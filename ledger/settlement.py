@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
 from voisin.protocol import MeterReading, PublicReading, Registration, Trade, TradeKind, Transaction
+from voisin.protocol.trade_table import TradeTable
 
 Reading = MeterReading | PublicReading
 """Settlement reads only a reading's public part (import, export, the export its PV
@@ -42,14 +43,42 @@ class Settlement(BaseModel):
     estimated: bool
 
 
+SettlementRow = tuple[str, str, float, float, float, float, bool]
+"""A ``Settlement``'s fields in ``tx.SETTLEMENT_FIELDS`` order: what the operator and
+the verifier encode, with no object between the arithmetic and the bytes."""
+
+_TradeColumns = tuple[Sequence[str], Sequence[str], Sequence[str], list[float], Sequence[str]]
+
+
+def _trade_columns(trades: Sequence[Trade]) -> _TradeColumns:
+    """Interval, seller, buyer, kWh and kind of each trade, in order: a ``TradeTable``'s
+    own columns (the operator's trades: no ``Trade`` is built to be read once), else
+    the objects' fields. The kWh are the same floats a ``Trade`` would hold."""
+    if isinstance(trades, TradeTable):
+        return (
+            trades.interval,
+            trades.seller,
+            trades.buyer,
+            trades.energy_kwh.tolist(),
+            trades.kind,
+        )
+    return (
+        [t.interval for t in trades],
+        [t.seller for t in trades],
+        [t.buyer for t in trades],
+        [t.energy_kwh for t in trades],
+        [t.kind for t in trades],
+    )
+
+
 def traded_net_kwh(interval: str, trades: Sequence[Trade]) -> dict[str, float]:
     """Sold minus bought per participant, grid trades included."""
     net: dict[str, float] = defaultdict(float)
-    for t in trades:
-        if t.interval != interval:
+    for at, seller, buyer, kwh, _ in zip(*_trade_columns(trades), strict=True):
+        if at != interval:
             continue
-        net[t.seller] += t.energy_kwh
-        net[t.buyer] -= t.energy_kwh
+        net[seller] += kwh
+        net[buyer] -= kwh
     return net
 
 
@@ -73,12 +102,12 @@ def _readings_by_participant(
     return found
 
 
-def settle(
+def settlement_rows(
     interval: str,
     participants: Sequence[Registration],
     trades: Sequence[Trade],
     readings: Sequence[Reading],
-) -> list[Settlement]:
+) -> list[SettlementRow]:
     """Settle every participant registered for ``interval``, sorted by participant id
     (a one-time key is settled only in the intervals it is valid for).
 
@@ -98,18 +127,24 @@ def settle(
         metered = traded_net if reading is None else round(reading.net_export_kwh, _KWH_DIGITS)
         imbalance = round(metered - traded_net, _KWH_DIGITS)
         price = tariff.export_eur_per_kwh if imbalance > 0 else tariff.import_eur_per_kwh
-        result.append(
-            Settlement(
-                participant=pid,
-                interval=interval,
-                traded_net_kwh=traded_net,
-                metered_net_kwh=metered,
-                imbalance_kwh=imbalance,
-                imbalance_eur=round(imbalance * price, _EUR_DIGITS) + 0.0,
-                estimated=estimated,
-            )
-        )
+        eur = round(imbalance * price, _EUR_DIGITS) + 0.0
+        result.append((pid, interval, traded_net, metered, imbalance, eur, estimated))
     return result
+
+
+def settle(
+    interval: str,
+    participants: Sequence[Registration],
+    trades: Sequence[Trade],
+    readings: Sequence[Reading],
+) -> list[Settlement]:
+    """``settlement_rows`` as ``Settlement`` objects (the public API, the accounts)."""
+    return settlements_of(settlement_rows(interval, participants, trades, readings))
+
+
+def settlements_of(rows: Sequence[SettlementRow]) -> list[Settlement]:
+    """``Settlement`` objects of rows ``settlement_rows`` made."""
+    return [Settlement(**dict(zip(tx.SETTLEMENT_FIELDS, row, strict=True))) for row in rows]
 
 
 def _proof(readings: Sequence[Reading], interval: str) -> dict[str, Reading]:
@@ -132,17 +167,31 @@ def proven_deliveries(
     import is counted more than once: two exporters trading with each other (neither
     imports) prove nothing. Trades keep their order.
     """
-    p2p = [t for t in trades if t.interval == interval and t.kind is TradeKind.P2P]
+    return [(trades[k], kwh) for k, _, kwh in _proven(interval, trades, readings)]
+
+
+def _proven(
+    interval: str, trades: Sequence[Trade], readings: Sequence[Reading]
+) -> list[tuple[int, str, float]]:
+    """``proven_deliveries`` as (trade index, seller, proven kWh), from the columns."""
+    p2p = [
+        (k, seller, buyer, kwh)
+        for k, (at, seller, buyer, kwh, kind) in enumerate(
+            zip(*_trade_columns(trades), strict=True)
+        )
+        if at == interval and kind == TradeKind.P2P
+    ]
     sold: dict[str, float] = defaultdict(float)
     bought: dict[str, float] = defaultdict(float)
-    for t in p2p:
-        sold[t.seller] += t.energy_kwh
-        bought[t.buyer] += t.energy_kwh
+    for _, seller, buyer, kwh in p2p:
+        sold[seller] += kwh
+        bought[buyer] += kwh
     proof = _proof(readings, interval)
     out_share = {p: _share(r.renewable_export_kwh, sold[p]) for p, r in proof.items()}
     in_share = {p: _share(r.import_kwh, bought[p]) for p, r in proof.items()}
     return [
-        (t, t.energy_kwh * out_share.get(t.seller, 0.0) * in_share.get(t.buyer, 0.0)) for t in p2p
+        (k, seller, kwh * out_share.get(seller, 0.0) * in_share.get(buyer, 0.0))
+        for k, seller, buyer, kwh in p2p
     ]
 
 
@@ -165,8 +214,8 @@ def rewards_for(
     only with proven local delivery, and a wash trade mints nothing.
     """
     proven: dict[str, float] = defaultdict(float)
-    for t, kwh in proven_deliveries(interval, trades, readings):
-        proven[t.seller] += kwh
+    for _, seller, kwh in _proven(interval, trades, readings):
+        proven[seller] += kwh
     rewards = []
     for seller in sorted(proven):
         energy = round(proven[seller], _KWH_DIGITS) + 0.0

@@ -305,6 +305,27 @@ def settlement(settlement: Any) -> Transaction:
     return _tx(TxKind.SETTLEMENT, settlement.model_dump(mode="json"))
 
 
+SETTLEMENT_FIELDS = (
+    "participant",
+    "interval",
+    "traded_net_kwh",
+    "metered_net_kwh",
+    "imbalance_kwh",
+    "imbalance_eur",
+    "estimated",
+)
+"""A ``Settlement``'s fields, in the order of its rows (``settlement.settlement_rows``)."""
+
+
+def settlement_entries(rows: Sequence[Sequence[Any]]) -> list[EncodedTransaction]:
+    """``settlement`` of each row (``SETTLEMENT_FIELDS``), encoded and hashed in bulk:
+    the same bytes, with no ``Settlement`` or ``Transaction`` made to be encoded."""
+    return [
+        EncodedTransaction.of(TxKind.SETTLEMENT, data)
+        for data in canonical_objects(SETTLEMENT_FIELDS, rows)
+    ]
+
+
 def _transfer_body(sender: str, recipient: str, amount_micro: int, memo: str) -> dict[str, Any]:
     _account(sender, "transfer sender")
     _account(recipient, "transfer recipient")

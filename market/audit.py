@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voisin.errors import InvalidInput, VerificationError
-from voisin.ledger import rewards_for, settle, verify_ledger
+from voisin.ledger import rewards_for, verify_ledger
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payments
 from voisin.ledger.interval_checks import compare_bodies
 from voisin.ledger.replay import Replay, StoredTx, Violation
+from voisin.ledger.settlement import settlement_rows
 from voisin.ledger.store import LedgerStore, open_store
 from voisin.ledger.tokens import RENT_MEMO, TRADE_MEMO
 from voisin.market.gate import check_bid
@@ -245,7 +246,7 @@ class _Auditor:
         try:
             compare_bodies(
                 by_kind.get(TxKind.SETTLEMENT.value, []),
-                [tx.settlement(s) for s in settle(row.interval, members, trades, readings)],
+                tx.settlement_entries(settlement_rows(row.interval, members, trades, readings)),
                 "settlement",
                 "re-clearing and the readings",
             )

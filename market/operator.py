@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 
 from voisin import faults
 from voisin.errors import InvalidInput, LedgerError, VoisinError
-from voisin.ledger import Ledger, Settlement, rewards_for, settle
+from voisin.ledger import Ledger, Settlement, rewards_for
 from voisin.ledger import transactions as tx
 from voisin.ledger.contract_effects import contract_payment_rows, gift_pairs
 from voisin.ledger.contracts import accept_contract
 from voisin.ledger.journal import STORAGE_FAILED, EntryKind, Journal
 from voisin.ledger.sealed import SealedStore
+from voisin.ledger.settlement import settlement_rows, settlements_of
 from voisin.market.clearing import Backend
 from voisin.market.gate import DEFAULT_RULES, MarketRules, check_bid
 from voisin.market.meter_checks import MeterBook
@@ -52,7 +53,7 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
-from voisin.protocol.encoding import leaf_hash, sha256_hex
+from voisin.protocol.encoding import leaf_hash, sha256_hex, with_last_member
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -495,10 +496,16 @@ class Operator:
         reading = signed.value
         try:
             self.meters.identify(reading)
-            # the public form derived here, once, its reading_hash from the bytes held
-            public = Signed.of(reading.public(sha256_hex(signed.signed_bytes)))
-            if not verify(reading.meter, public.signed_bytes, reading.signature):
+            # the public form derived here, once, its reading_hash from the bytes held;
+            # its unsigned bytes encoded once, checked, and held with the signature
+            reading_hash = sha256_hex(signed.signed_bytes)
+            unsigned = reading.signed_bytes(reading_hash)
+            if not verify(reading.meter, unsigned, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
+            public = Signed(
+                reading.public(reading_hash),
+                with_last_member(unsigned, "signature", reading.signature),
+            )
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
             self._writable()
@@ -528,10 +535,10 @@ class Operator:
                 raise InvalidInput(
                     f"interval {interval.id} has not been cleared", code="not-cleared"
                 )
-            settlements = settle(interval.id, self.members, trades, readings)
+            rows = settlement_rows(interval.id, self.members, trades, readings)
             faults.point("settlement")
             entries: list[Transaction | EncodedTransaction] = [tx.reading_entry(r) for r in public]
-            entries += [tx.settlement(s) for s in settlements]
+            entries += tx.settlement_entries(rows)
             entries += rewards_for(interval.id, trades, readings)
             # the block's bytes only: a Block object would decode every entry again
             self.ledger.append_entries(entries, interval=interval.id, time=interval.end.isoformat())
@@ -547,7 +554,7 @@ class Operator:
         if self.journal is not None:  # the interval's bids and readings are all in blocks
             self.journal.forget(interval.id, EntryKind.BID)
             self.journal.forget(interval.id, EntryKind.READING)
-        return settlements
+        return settlements_of(rows)
 
     def gifts(self, interval: Interval) -> set[tuple[str, str]]:
         """(giver, recipient) pairs whose gift share is in force in ``interval``."""

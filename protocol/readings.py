@@ -73,23 +73,30 @@ class MeterReading(BaseModel):
     def signed_bytes(self, reading_hash: str | None = None) -> bytes:
         """What the meter's ``signature`` covers: the public form's RFC 8785 bytes
         without its signature (``reading_hash`` as in ``public``)."""
-        return canonical_bytes(self.public(reading_hash).unsigned())
+        return canonical_bytes(self.public_unsigned(reading_hash))
 
     def public(self, reading_hash: str | None = None) -> PublicReading:
         """The part the ledger shows, with this reading's signature. ``reading_hash`` is
         ``commitment()`` when the caller hashed the unsigned bytes already (the meter
         signing them, the operator holding them as received)."""
-        return PublicReading(
-            meter=self.meter,
-            participant=self.participant,
-            interval=self.interval,
-            import_kwh=self.import_kwh,
-            export_kwh=self.export_kwh,
-            renewable_export_kwh=self.renewable_export_kwh,
-            estimated=self.estimated,
-            reading_hash=self.commitment() if reading_hash is None else reading_hash,
-            signature=self.signature,
+        return PublicReading.model_validate(
+            self.public_unsigned(reading_hash) | {"signature": self.signature}
         )
+
+    def public_unsigned(self, reading_hash: str | None = None) -> dict[str, object]:
+        """``public(reading_hash)`` without its signature, as the plain dict its
+        ``unsigned()`` would give: what is signed needs no model built and dumped (this
+        reading's checks already hold for every field)."""
+        return {
+            "meter": self.meter,
+            "participant": self.participant,
+            "interval": self.interval,
+            "import_kwh": self.import_kwh,
+            "export_kwh": self.export_kwh,
+            "renewable_export_kwh": self.renewable_export_kwh,
+            "estimated": self.estimated,
+            "reading_hash": self.commitment() if reading_hash is None else reading_hash,
+        }
 
     @property
     def net_export_kwh(self) -> float:

@@ -4,6 +4,7 @@ that the seller's export *and* the buyer's import meter readings both prove."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from voisin.ledger import REWARD_MICRO_PER_KWH, TokenBook, rewards_for
 from voisin.ledger import transactions as tx
 from voisin.meters.meter import Meter
 from voisin.protocol import GRID, MeterReading, Trade, TradeKind
+from voisin.protocol.trade_table import TradeTable
 
 from .conftest import INTERVAL, key, meter_key
 
@@ -31,6 +33,11 @@ def _p2p(seller: str, buyer: str, energy_kwh: float) -> Trade:
         seller_bid_id=f"s-{seller}",
         buyer_bid_id=f"b-{buyer}",
     )
+
+
+def _columns_only(trades: list[Trade]) -> TradeTable:
+    """``trades`` as a clearing hands them on: columns, each ``Trade`` built when read."""
+    return replace(TradeTable.of(trades), objects=None)
 
 
 def _reading(name: str, pv_kwh: float, load_kwh: float, battery_kwh: float = 0.0) -> MeterReading:
@@ -152,6 +159,8 @@ def test_supply_grows_only_with_proven_local_delivery(
     book.apply(tx.genesis("fund", 1_000_000))
     before = book.supply_micro
     rewards = rewards_for(INTERVAL, trades, readings)
+    # the operator's trades come as columns (a TradeTable with no objects): the same
+    assert rewards_for(INTERVAL, _columns_only(trades), readings) == rewards
     book.apply_all(rewards)
     minted_kwh = 0.0
     for r in rewards:

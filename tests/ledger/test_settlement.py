@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from voisin.errors import InvalidInput
 from voisin.ledger import Settlement, rewards_for, settle
+from voisin.ledger import transactions as tx
+from voisin.ledger.settlement import proven_deliveries, settlement_rows
 from voisin.protocol import MeterReading, Participant, TxKind
+from voisin.protocol.trade_table import TradeTable
 
 from .conftest import INTERVAL, sample_readings, sample_trades
 
@@ -82,3 +87,26 @@ def test_rewards_for_proven_p2p_supply(participants: list[Participant]) -> None:
     assert rewards_for(INTERVAL, trades, []) == []  # no meter proof, no reward
     estimated = [r.model_copy(update={"estimated": True}) for r in sample_readings(participants)]
     assert rewards_for(INTERVAL, trades, estimated) == []
+
+
+def test_settlement_reads_trade_columns_and_encodes_rows(
+    participants: list[Participant],
+) -> None:
+    # The operator's trades are a TradeTable read by column and its settlements are
+    # encoded as rows: the same settlements, rewards and bytes as from Trade objects.
+    trades = sample_trades(participants)
+    columns = replace(TradeTable.of(trades), objects=None)
+    readings = sample_readings(participants)
+    assert settle(INTERVAL, participants, columns, readings) == settle(
+        INTERVAL, participants, trades, readings
+    )
+    assert rewards_for(INTERVAL, columns, readings) == rewards_for(INTERVAL, trades, readings)
+    assert [(t, kwh) for t, kwh in proven_deliveries(INTERVAL, columns, readings)] == (
+        proven_deliveries(INTERVAL, trades, readings)
+    )
+    assert tx.SETTLEMENT_FIELDS == tuple(Settlement.model_fields)
+    rows = settlement_rows(INTERVAL, participants, columns, readings)
+    encoded = tx.settlement_entries(rows)
+    made = [tx.settlement(s) for s in settle(INTERVAL, participants, trades, readings)]
+    assert [e.body_bytes for e in encoded] == [t.canonical_body() for t in made]
+    assert [e.leaf for e in encoded] == [t.leaf_hash() for t in made]

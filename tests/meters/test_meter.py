@@ -104,5 +104,8 @@ def test_the_bytes_sent_are_the_signed_readings_own(pv: float, load: float, batt
     assert signed.data == canonical_bytes(reading)
     assert sha256_hex(signed.signed_bytes) == reading.commitment()
     assert reading.public(sha256_hex(signed.signed_bytes)) == reading.public()
+    # what is signed is the public model's own unsigned bytes, though no model is built
+    assert reading.signed_bytes() == canonical_bytes(reading.public().unsigned())
+    assert reading.public_unsigned() == reading.public().unsigned()
     assert verify_reading(reading)
     assert meter.read("2026-06-22T12:00Z", pv, load, battery) == reading
