@@ -30,6 +30,7 @@ from voisin.protocol import (
     own_charges,
     sha256_hex,
 )
+from voisin.protocol.encoding import loads_canonical
 
 StoredTx = tuple[int, str, str, dict[str, Any]]
 """A decoded stored transaction: index in its block, kind, body text, body."""
@@ -44,6 +45,24 @@ _CITY_KINDS = frozenset(
 )
 _GENESIS, _CONTRACT = TxKind.GENESIS.value, TxKind.CONTRACT.value
 _REGISTRATION, _MARKET = TxKind.REGISTRATION.value, TxKind.MARKET.value
+BYTE_CHECKED_KINDS = frozenset((TxKind.SETTLEMENT.value,))
+"""Kinds verification reads only as bytes: a settlement is compared byte for byte with
+the one the verifier derives from the readings and trades (``compare_bodies``), which is
+canonical, so its body is decoded (and its RFC 8785 form checked) only when they differ."""
+
+
+def canonical_object(body: str) -> dict[str, Any]:
+    """The JSON object ``body`` holds if it is that object's RFC 8785 text; ``ValueError``
+    otherwise (not JSON, not canonical, not an object, nested too deep)."""
+    try:
+        data = loads_canonical(body)
+    except (TypeError, ValueError, RecursionError):
+        raise ValueError("not an RFC 8785 JSON object") from None
+    if not isinstance(data, dict):
+        raise ValueError("not an RFC 8785 JSON object")
+    return data
+
+
 _APPLIED_KINDS = _TOKEN_KINDS | {_CONTRACT, _REGISTRATION, _MARKET}
 """Kinds ``Replay.apply`` applies one by one (plain strings: no enum look-up per row)."""
 

@@ -50,9 +50,19 @@ def blocks(path: Path) -> list[tuple[dict[str, Any], Rows]]:
     return [(h, rows[h["height"]]) for h in headers]
 
 
-def resign(path: Path, key: KeyPair, edit: Edit, *, from_height: int | None = None) -> None:
+def resign(
+    path: Path,
+    key: KeyPair,
+    edit: Edit,
+    *,
+    from_height: int | None = None,
+    spelled: dict[tuple[int, int], Callable[[str], str]] | None = None,
+) -> None:
     """Apply ``edit`` to every block, then re-sign from the first changed block (or
-    ``from_height``) to the head with ``key``, in place."""
+    ``from_height``) to the head with ``key``, in place. ``spelled`` stores the
+    transaction at (height, index) as its function makes of the canonical text (another
+    spelling of the same value, say), hashed as stored."""
+    spell = spelled or {}
     chain = blocks(path)
     edited = [
         (header, edit(header["height"], [(k, dict(b)) for k, b in rows])) for header, rows in chain
@@ -62,6 +72,7 @@ def resign(path: Path, key: KeyPair, edit: Edit, *, from_height: int | None = No
         for (h, new), (_, old) in zip(edited, chain, strict=True)
         if [(k, canonical_text(b)) for k, b in new] != [(k, canonical_text(b)) for k, b in old]
     ]
+    changed += [height for height, _ in spell]
     start = min(changed, default=len(chain)) if from_height is None else from_height
     db = sqlite3.connect(path)
     try:
@@ -75,7 +86,11 @@ def resign(path: Path, key: KeyPair, edit: Edit, *, from_height: int | None = No
         prev_hash = sha256_hex(canonical_bytes(prev)) if prev else "0" * 64
         for header, rows in edited[start:]:
             height = header["height"]
-            leaves = [tx_leaf_hash(k, canonical_bytes(b)) for k, b in rows]
+            texts = [
+                spell.get((height, i), lambda text: text)(canonical_text(b))
+                for i, (_, b) in enumerate(rows)
+            ]
+            leaves = [tx_leaf_hash(k, t.encode()) for (k, _), t in zip(rows, texts, strict=True)]
             header = {
                 **header,
                 "prev_hash": prev_hash,
@@ -93,8 +108,8 @@ def resign(path: Path, key: KeyPair, edit: Edit, *, from_height: int | None = No
             db.executemany(
                 "INSERT INTO transactions VALUES (?, ?, ?, ?, ?)",
                 [
-                    (height, i, k, canonical_text(b), leaf.hex())
-                    for i, ((k, b), leaf) in enumerate(zip(rows, leaves, strict=True))
+                    (height, i, k, text, leaf.hex())
+                    for i, ((k, _), text, leaf) in enumerate(zip(rows, texts, leaves, strict=True))
                 ],
             )
         db.commit()

@@ -67,6 +67,21 @@ def test_a_reward_times_100(copy: Path) -> None:
     assert "amount_micro" in _caught(copy, height, index, "reward").message
 
 
+@pytest.mark.parametrize("kind", ["settlement", "bid", "transfer"])
+def test_a_body_respelled_with_the_same_value_is_refused(copy: Path, kind: str) -> None:
+    """Another spelling of the same JSON (a space after the first colon), hashed and
+    signed as stored: not the one canonical form, whether the verifier reads the body
+    (a bid, a transfer) or only compares it with the bytes it derives (a settlement)."""
+    height, index = first(copy, kind)
+    resign(
+        copy,
+        OPERATOR,
+        lambda h, rows: rows,
+        spelled={(height, index): lambda text: text.replace(":", ": ", 1)},
+    )
+    assert "RFC 8785" in _caught(copy, height, index, "canonical-body").message
+
+
 def _members(path: Path) -> dict[str, dict[str, Any]]:
     return {
         b["participant_id"]: b for _, rows in blocks(path) for k, b in rows if k == "registration"
