@@ -15,7 +15,10 @@ feeder's market, priced at one exchange price ``p`` for both directions, answers
 vertex ``(x, V(x))`` of ``V`` (it maximises ``V(x) - p x``). Starting from a price above
 and below every slope, the two tangents of neighbouring vertices cross at a price
 ``s``; solving at ``s`` either confirms the chord between them is a piece of ``V`` or
-finds the vertex in between. ``k`` breakpoints cost ``2k + 1`` solves.
+finds the vertex in between. ``k`` breakpoints cost ``2k + 1`` solves. Confirming a
+chord by the two vertices' bases' price ranges instead halves the solves, but the solves
+left start from other bases and end on other doubles, which the city ledger records,
+and it saved no CPU (docs/city.md, "The curve's solves").
 """
 
 from __future__ import annotations
