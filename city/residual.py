@@ -115,6 +115,7 @@ class Responder:
         else:
             self.program = build_program(market.book, market.net, market.conditions)
             self.session = Session(self.program)
+            self.highs = self.session.highs
             self.columns = (
                 self.program.cols("grid_import").start,
                 self.program.cols("grid_export").start,
@@ -140,9 +141,9 @@ class Responder:
     def _solve(self, p: float) -> tuple[float, float]:
         """One warm solve on the kept instance, HiGHS called directly: a solve of these
         LPs takes about 0.1 ms, and building a ``Solution`` around it (its info, its
-        point as an array, a dataclass) cost half as much again (docs/city.md). Same
-        calls to HiGHS in the same order as ``Session.solve``, so the same doubles."""
-        highs = self.session.highs  # type: ignore[union-attr]  # a transport feeder's
+        point as an array, a dataclass) cost half as much again (docs/city.md). Only
+        reads were dropped: the same runs from the same bases, so the same doubles."""
+        highs = self.highs
         imported, exported = self.columns
         highs.changeColCost(imported, -p)
         highs.changeColCost(exported, p)
