@@ -15,20 +15,23 @@ feeder's market, priced at one exchange price ``p`` for both directions, answers
 vertex ``(x, V(x))`` of ``V`` (it maximises ``V(x) - p x``). Starting from a price above
 and below every slope, the two tangents of neighbouring vertices cross at a price
 ``s``; solving at ``s`` either confirms the chord between them is a piece of ``V`` or
-finds the vertex in between. ``k`` breakpoints cost ``2k + 1`` solves.
+finds the vertex in between. ``k`` breakpoints cost ``2k + 1`` solves. Confirming a
+chord by the two vertices' bases' price ranges instead halves the solves, but the solves
+left start from other bases and end on other doubles, which the city ledger records,
+and it saved no CPU (docs/city.md, "The curve's solves").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import highspy
 import numpy as np
 
 from voisin.errors import ClearingError
 from voisin.market.engine import loss_point, run_interval
 from voisin.market.formulation import Conditions, build_program
-from voisin.market.lp import SolveStatus
-from voisin.market.lp_highs import WARM_OPTIONS, Session
+from voisin.market.lp_highs import WARM_OPTIONS, Session, status_of
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
 from voisin.market.upstream import EXCHANGE_TOL_KWH  # two exchanges this close: one vertex
@@ -112,11 +115,18 @@ class Responder:
         else:
             self.program = build_program(market.book, market.net, market.conditions)
             self.session = Session(self.program)
+            self.highs = self.session.highs
             self.columns = (
                 self.program.cols("grid_import").start,
                 self.program.cols("grid_export").start,
             )
             self.spans = {n: self.program.cols(n) for n in self.NAMES if self.program.has(n)}
+            self.direct = not market.conditions.retailer_takes_rest and all(
+                self.spans[n].stop - self.spans[n].start == 1 for n in self.NAMES[:2]
+            )
+            """The exchange is one import column less one export column: read those two
+            values from HiGHS's list, not every column as an array."""
+            self.warm = False
 
     def __call__(self, price_eur_per_kwh: float) -> tuple[float, float]:
         p = price_eur_per_kwh
@@ -124,22 +134,38 @@ class Responder:
             net = replace(self.market.net, import_price_eur_per_kwh=p, export_price_eur_per_kwh=p)
             outcome = run_interval(self.market.book, net, self.conditions)
             values = {n: outcome.values(n) for n in self.NAMES}
-            objective = float(outcome.solution.objective)
-        else:
-            highs = self.session.highs
-            highs.changeColCost(self.columns[0], -p)
-            highs.changeColCost(self.columns[1], p)
-            solution = self.session.solve(point_only=True)
-            if solution.status is not SolveStatus.OPTIMAL:
-                raise ClearingError(f"HiGHS ended {solution.status.value}", code="clearing-failed")
+            x = exchange_of(self.market, values)
+            return x, float(outcome.solution.objective) + p * x
+        return self._solve(p)
+
+    def _solve(self, p: float) -> tuple[float, float]:
+        """One warm solve on the kept instance, HiGHS called directly: a solve of these
+        LPs takes about 0.1 ms, and building a ``Solution`` around it (its info, its
+        point as an array, a dataclass) cost half as much again (docs/city.md). Only
+        reads were dropped: the same runs from the same bases, so the same doubles."""
+        highs = self.highs
+        imported, exported = self.columns
+        highs.changeColCost(imported, -p)
+        highs.changeColCost(exported, p)
+        highs.run()
+        status = highs.getModelStatus()
+        if status != _OPTIMAL:  # status_of raises KeyboardInterrupt for a Ctrl-C
+            raise ClearingError(f"HiGHS ended {status_of(status).value}", code="clearing-failed")
+        if not self.warm:
             for name, value in WARM_OPTIONS.items():
                 highs.setOptionValue(name, value)
-            values = {
-                n: solution.x[self.spans[n]] if n in self.spans else _NONE for n in self.NAMES
-            }
-            objective = float(solution.objective)
-        x = exchange_of(self.market, values)
-        return x, objective + p * x
+            self.warm = True
+        col = highs.getSolution().col_value
+        if self.direct:
+            x = (0.0 + col[imported]) - (0.0 + col[exported])  # as numpy sums one value
+        else:
+            every = np.asarray(col, dtype=float)
+            values = {n: every[self.spans[n]] if n in self.spans else _NONE for n in self.NAMES}
+            x = exchange_of(self.market, values)
+        return x, float(highs.getObjectiveValue()) + p * x
+
+
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
 
 
 def price_bound(market: FeederMarket) -> float:

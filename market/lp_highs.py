@@ -188,14 +188,10 @@ class Session:
         self.rows = program.num_row
         self._warm()
 
-    def solve(self, *, point_only: bool = False) -> Solution:
-        """Run from where the last solve ended. ``point_only`` returns the primal point
-        and the objective alone, for a caller that reads nothing else (a residual
-        curve's search): the price rule's degeneracy directions (one transposed basis
-        solve per degenerate basic) were two thirds of its time, and copying the basis
-        and the duals out of HiGHS into Python lists half of what was left."""
+    def solve(self) -> Solution:
+        """Run from where the last solve ended."""
         self.highs.run()
-        return _result(self.highs, self.lp, point_only=point_only)
+        return _result(self.highs, self.lp)
 
 
 def run(
@@ -219,9 +215,8 @@ def run(
     return _result(highs, lp)
 
 
-def _result(highs: highspy.Highs, lp: highspy.HighsLp, *, point_only: bool = False) -> Solution:
-    """The ``Solution`` of the last run of ``highs`` on ``lp`` (``point_only``: its
-    ``x`` and ``objective``, the duals empty, no basis and no directions)."""
+def _result(highs: highspy.Highs, lp: highspy.HighsLp) -> Solution:
+    """The ``Solution`` of the last run of ``highs`` on ``lp``."""
     status = status_of(highs.getModelStatus())
     iterations = int(highs.getInfo().simplex_iteration_count)
     if status is not SolveStatus.OPTIMAL:
@@ -230,11 +225,6 @@ def _result(highs: highspy.Highs, lp: highspy.HighsLp, *, point_only: bool = Fal
             status, empty, empty, empty, float("nan"), iterations, direct_solver_version()
         )
     solution = highs.getSolution()
-    if point_only:
-        empty = np.zeros(0)
-        x = np.asarray(solution.col_value, dtype=float)
-        objective = float(highs.getObjectiveValue())
-        return Solution(status, x, empty, empty, objective, iterations, direct_solver_version())
     final = highs.getBasis()
     found = _directions(highs, lp, solution) if final.valid else None
     return Solution(
