@@ -128,7 +128,7 @@ def split_netted(
     net = Network.of(grid)
     cols = BidColumns.of(ordered, net.buses) if columns is None else columns
     bus, sell, green, ids = cols.bus, cols.sell, cols.green, cols.ids
-    left = {bid_id: cleared_kwh[bid_id] for bid_id in ids}
+    left = dict(zip(ids, map(cleared_kwh.__getitem__, ids), strict=True))
     position = {bid_id: i for i, bid_id in enumerate(ids)} if prefers else {}
 
     def preferred(allocations: list[Allocation]) -> None:
@@ -245,17 +245,20 @@ def split_trades(
                 adjust,
                 local,
             )
-    participant, bid_id = cols.participant, cols.ids
+    # The grid's side reads the last entry: the grid's name, no bid id.
+    participant = np.array([*cols.participant, GRID], dtype=object)
+    bid_id = np.array([*cols.ids, ""], dtype=object)
+    seller = np.where(has_seller, seller, len(ordered))
+    buyer = np.where(has_buyer, buyer, len(ordered))
+    kinds = np.array([TradeKind.GRID, TradeKind.P2P], dtype=object)
     return TradeTable(
         interval=(interval,) * len(sellers),
-        seller=tuple(GRID if s == GRID_PARTY else participant[s] for s in sellers),
-        buyer=tuple(GRID if b == GRID_PARTY else participant[b] for b in buyers),
+        seller=tuple(participant[seller].tolist()),
+        buyer=tuple(participant[buyer].tolist()),
         energy_kwh=paired.energy_kwh.astype(float),
         buyer_price_eur_per_kwh=buyer_price.astype(float),
         seller_price_eur_per_kwh=seller_price.astype(float),
-        kind=tuple(
-            TradeKind.P2P if p2p else TradeKind.GRID for p2p in (has_seller & has_buyer).tolist()
-        ),
-        buyer_bid_id=tuple("" if b == GRID_PARTY else bid_id[b] for b in buyers),
-        seller_bid_id=tuple("" if s == GRID_PARTY else bid_id[s] for s in sellers),
+        kind=tuple(kinds[(has_seller & has_buyer).astype(np.int64)].tolist()),
+        buyer_bid_id=tuple(bid_id[buyer].tolist()),
+        seller_bid_id=tuple(bid_id[seller].tolist()),
     )

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+
+import numpy as np
 
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
@@ -72,7 +75,8 @@ def grid_served_first(
     upstream grid serve (``served_kwh`` by bid id, ``Published.grid_served_kwh``), in
     ``bid_id`` order, within the bids' net import; and what each bid has left, which
     ``clear`` splits (steps 1-4) apart from them, so pairing by price never pools them."""
-    left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
+    ids = list(map(attrgetter("bid_id"), ordered))
+    left = dict(zip(ids, map(cleared_kwh.__getitem__, ids), strict=True))
     if not served_kwh:
         return [], left
     sold = sum(left[b.bid_id] for b in ordered if b.side is Side.SELL)
@@ -205,12 +209,9 @@ def local_charges_eur(trades: Sequence[Trade], charges: LocalCharges | None) -> 
     the part of ``congestion_rent_eur`` that is network charges and levies, not rent."""
     local = charges or LocalCharges()
     table = TradeTable.of(trades)
-    return float(
-        sum(
-            local.owed_eur_per_kwh(buyer) * energy
-            for buyer, energy, kind in zip(
-                table.buyer, table.energy_kwh.tolist(), table.kind, strict=True
-            )
-            if kind is TradeKind.P2P
-        )
-    )
+    p2p = [k for k, kind in enumerate(table.kind) if kind is TradeKind.P2P]
+    buyers = [table.buyer[k] for k in p2p]
+    owed = {buyer: local.owed_eur_per_kwh(buyer) for buyer in set(buyers)}
+    # Each product is the float one trade at a time gives; summed in trade order.
+    each = np.array([owed[b] for b in buyers], dtype=float) * table.energy_kwh[p2p]
+    return float(sum(each.tolist()))
