@@ -128,7 +128,7 @@ def split_netted(
     net = Network.of(grid)
     cols = BidColumns.of(ordered, net.buses) if columns is None else columns
     bus, sell, green, ids = cols.bus, cols.sell, cols.green, cols.ids
-    left = dict(zip(ids, map(cleared_kwh.__getitem__, ids), strict=True))
+    left = {bid_id: cleared_kwh[bid_id] for bid_id in ids}
     position = {bid_id: i for i, bid_id in enumerate(ids)} if prefers else {}
 
     def preferred(allocations: list[Allocation]) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 
@@ -75,8 +74,7 @@ def grid_served_first(
     upstream grid serve (``served_kwh`` by bid id, ``Published.grid_served_kwh``), in
     ``bid_id`` order, within the bids' net import; and what each bid has left, which
     ``clear`` splits (steps 1-4) apart from them, so pairing by price never pools them."""
-    ids = list(map(attrgetter("bid_id"), ordered))
-    left = dict(zip(ids, map(cleared_kwh.__getitem__, ids), strict=True))
+    left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
     if not served_kwh:
         return [], left
     sold = sum(left[b.bid_id] for b in ordered if b.side is Side.SELL)
