@@ -42,7 +42,7 @@ import numpy as np
 
 from voisin.ledger import Ledger, payments_for, verify_ledger
 from voisin.ledger import transactions as tx
-from voisin.ledger.store import _SCHEMA
+from voisin.ledger.store import _SCHEMA, PAGE_SIZE
 from voisin.protocol import (
     Bid,
     ClearingResult,
@@ -183,8 +183,9 @@ def make_market(
 def _sqlite_insert(path: Path, texts: list[tuple[str, bytes]], sizes: list[int]) -> float:
     """Seconds SQLite alone takes to store the blocks' rows (kind, body text, leaf hash
     hex) in the ledger's table layout, WAL and synchronous FULL, a commit per block:
-    the storage floor of ``append``."""
+    the storage floor of ``append``, with the ledger's page size."""
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA page_size={PAGE_SIZE}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute(_SCHEMA[1])

@@ -37,6 +37,22 @@ _TOKEN_KINDS = (TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value
 _CONTRACT = TxKind.CONTRACT.value
 _GENESIS = TxKind.GENESIS.value
 _KIND_NAME = {k: k.value for k in TxKind}
+_READ_KINDS = frozenset((*_TOKEN_KINDS, _CONTRACT))
+"""The kinds whose bodies the ledger reads when it seals a block."""
+
+
+def _encoded(index: int, t: Transaction | EncodedTransaction) -> EncodedTransaction:
+    """Entry ``index`` of a block in its stored form (its body encoded and hashed)."""
+    if isinstance(t, EncodedTransaction):
+        return t
+    try:
+        body = t.body_bytes if t.body_bytes is not None else canonical_bytes(t.body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"transaction {index} ({t.kind.value}) has a body that is not plain JSON: {exc}",
+            code="bad-transaction",
+        ) from None
+    return EncodedTransaction(t.kind, body, tx_leaf_hash(t.kind.value, body), t.body)
 
 
 def newest_interval(latest: str | None, interval: str | None) -> str | None:
@@ -202,38 +218,25 @@ class Ledger:
                 code="stopped",
             )
         staged = self._book.copy()
-        kinds: list[str] = []
-        bodies: list[bytes] = []
-        hashes = []
         header_height = self._height + 1
+        # The hot path of the ledger, one pass per column: an encoded entry comes hashed
+        # already, a ``Transaction`` is encoded here; then only the entries the ledger
+        # reads (tokens, contracts) are decoded, in block order.
+        rows = [
+            t if t.__class__ is EncodedTransaction else _encoded(i, t) for i, t in enumerate(txs)
+        ]
+        kinds = [_KIND_NAME[t.kind] for t in rows]
         contract_bodies = []
-        # The hot loop of the ledger (about 10 us a transaction): encode, hash and stage
-        # the tokens in one pass; an encoded entry comes hashed already.
-        for i, t in enumerate(txs):
-            kind = _KIND_NAME[t.kind]
-            if isinstance(t, EncodedTransaction):
-                body, leaf = t.body_bytes, t.leaf
-                if kind in _TOKEN_KINDS or kind == _CONTRACT:
-                    data = t.decoded()
-            else:
-                data = t.body
-                try:
-                    body = t.body_bytes if t.body_bytes is not None else canonical_bytes(data)
-                except (TypeError, ValueError) as exc:
-                    raise InvalidInput(
-                        f"transaction {i} ({kind}) has a body that is not plain JSON: {exc}",
-                        code="bad-transaction",
-                    ) from None
-                leaf = tx_leaf_hash(kind, body)
-            if kind in _TOKEN_KINDS:
-                if kind == _GENESIS and header_height:
-                    raise LedgerError("a genesis transaction outside block 0", code="bad-token-tx")
-                staged.apply_body(kind, data)
-            elif kind == _CONTRACT:
+        for i in [i for i, kind in enumerate(kinds) if kind in _READ_KINDS]:
+            kind, data = kinds[i], rows[i].decoded()
+            if kind == _CONTRACT:
                 contract_bodies.append(data)
-            kinds.append(kind)
-            bodies.append(body)
-            hashes.append(leaf)
+                continue
+            if kind == _GENESIS and header_height:
+                raise LedgerError("a genesis transaction outside block 0", code="bad-token-tx")
+            staged.apply_body(kind, data)
+        bodies = [t.body_bytes for t in rows]
+        hashes = [t.leaf for t in rows]
         latest = newest_interval(self._latest_interval, interval)
         contracts = self._contracts
         if contract_bodies:

@@ -283,7 +283,7 @@ def trade_entries(trades: Sequence[Trade]) -> list[EncodedTransaction]:
         bodies = canonical_columns(TRADE_FIELDS, columns)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"a trade is not plain JSON: {exc}", code="bad-transaction") from None
-    return [EncodedTransaction.of(TxKind.TRADE, body) for body in bodies]
+    return EncodedTransaction.many(TxKind.TRADE, bodies)
 
 
 def reading(reading: MeterReading | PublicReading) -> Transaction:
@@ -354,10 +354,7 @@ def transfer_entries(rows: Sequence[tuple[str, str, int, str]]) -> list[EncodedT
     hashed in bulk (the same bytes); each keeps its body for the token book."""
     bodies = [_transfer_body(*row) for row in rows]
     encoded = canonical_objects(TRANSFER_FIELDS, rows)
-    return [
-        EncodedTransaction.of(TxKind.TRANSFER, data, body)
-        for data, body in zip(encoded, bodies, strict=True)
-    ]
+    return EncodedTransaction.many(TxKind.TRANSFER, encoded, bodies)
 
 
 def reward(recipient: str, amount_micro: int, energy_kwh: float, interval: str) -> Transaction:

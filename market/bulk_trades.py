@@ -27,6 +27,7 @@ from voisin.market.netting import GRID_PARTY, NettedSplit, net_split
 from voisin.market.network import Network
 from voisin.market.pairing import pair_by_price
 from voisin.market.pricing import clean
+from voisin.market.segments import BidColumns
 from voisin.market.trades import ENERGY_DECIMALS, SLIVER_KWH, Allocation
 from voisin.protocol import GRID, BidView, Grid, LocalCharges, Side, TradeKind
 from voisin.protocol.trade_table import TradeTable
@@ -113,20 +114,21 @@ def as_split(ordered: Sequence[BidView], allocations: Sequence[Allocation]) -> N
 
 
 def split_netted(
-    ordered: Sequence[BidView], cleared_kwh: Mapping[str, float], grid: Grid
+    ordered: Sequence[BidView],
+    cleared_kwh: Mapping[str, float],
+    grid: Grid,
+    columns: BidColumns | None = None,
 ) -> NettedSplit:
     """``allocate_netted`` as arrays of indices into ``ordered`` (bids in ``bid_id``
-    order), the same pieces in the same order: what ``clear`` turns into trades in bulk."""
-    left = {b.bid_id: cleared_kwh[b.bid_id] for b in ordered}
+    order), the same pieces in the same order: what ``clear`` turns into trades in bulk.
+    ``columns``: the bids' ``BidColumns`` on ``grid``'s network, if made already."""
     pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     prefers = any(b.preferred for b in ordered)
     feeder = Feeder.of(grid) if prefers else None
     net = Network.of(grid)
-    index = {bus: i for i, bus in enumerate(net.buses)}
-    bus = np.array([index[b.bus] for b in ordered], dtype=np.int64)
-    sell = np.array([b.side is Side.SELL for b in ordered], dtype=bool)
-    green = np.array([b.green_only for b in ordered], dtype=bool)
-    ids = [b.bid_id for b in ordered]
+    cols = BidColumns.of(ordered, net.buses) if columns is None else columns
+    bus, sell, green, ids = cols.bus, cols.sell, cols.green, cols.ids
+    left = {bid_id: cleared_kwh[bid_id] for bid_id in ids}
     position = {bid_id: i for i, bid_id in enumerate(ids)} if prefers else {}
 
     def preferred(allocations: list[Allocation]) -> None:
@@ -167,6 +169,7 @@ def split_netted(
 
 def _bid_prices(
     ordered: Sequence[BidView],
+    cols: BidColumns,
     prices: Mapping[str, float],
     root: str,
     premium: float,
@@ -174,21 +177,26 @@ def _bid_prices(
     local: LocalCharges | None,
 ) -> np.ndarray:
     """Each bid's trade price against the grid (``protocol.trades.trade_prices``, the
-    rule ``pairing.pair_allocations`` prices by), computed once per kind of bid."""
-    seen: dict[tuple[str, bool, bool, float | None, float], float] = {}
-    out = np.empty(len(ordered))
-    for i, b in enumerate(ordered):
-        sell = b.side is Side.SELL
-        extra = 0.0 if sell or local is None else local.buyer_eur_per_kwh(b.participant)
-        key = (b.bus, sell, b.green_only, adjust.get(b.bid_id), extra)
-        price = seen.get(key)
-        if price is None:
-            price = trade_prices(
-                prices, root, premium, b if sell else None, None if sell else b, adjust, local
-            )[int(sell)]
-            seen[key] = price
-        out[i] = price
-    return out
+    rule ``pairing.pair_allocations`` prices by), computed once per kind of bid: its
+    bus, side, green-only flag and local charge; a bid with an adjustment on its own."""
+    extra = np.zeros(len(ordered))
+    if local is not None:
+        buying = np.flatnonzero(~cols.sell).tolist()
+        extra[buying] = [local.buyer_eur_per_kwh(cols.participant[i]) for i in buying]
+    extras, extra_kind = np.unique(extra, return_inverse=True)
+    kind = ((cols.bus * 2 + cols.sell) * 2 + cols.green) * len(extras) + extra_kind.reshape(-1)
+    if adjust:
+        own = np.array([k for k, bid_id in enumerate(cols.ids) if bid_id in adjust], dtype=int)
+        kind[own] = -1 - own
+    _, first, of_bid = np.unique(kind, return_index=True, return_inverse=True)
+
+    def price(i: int) -> float:
+        bid, sell = ordered[i], bool(cols.sell[i])
+        return trade_prices(
+            prices, root, premium, bid if sell else None, None if sell else bid, adjust, local
+        )[int(sell)]
+
+    return np.array([price(i) for i in first.tolist()], dtype=float)[of_bid.reshape(-1)]
 
 
 def split_trades(
@@ -200,20 +208,22 @@ def split_trades(
     green_premium_eur_per_kwh: float = 0.0,
     adjustment_eur_per_kwh: Mapping[str, float] | None = None,
     charges: LocalCharges | None = None,
+    columns: BidColumns | None = None,
 ) -> TradeTable:
     """``trades.to_trades`` of the split's pieces (indices into ``ordered``) as a table,
     without a Python object per piece: paired by price on the arrays, each trade priced
     from its bids' prices against the grid (equal to ``trade_prices`` of the pair unless
-    a preferred discount applies, which is priced pair by pair)."""
+    a preferred discount applies, which is priced pair by pair). ``columns``: the bids'
+    ``BidColumns``, if made already."""
+    cols = BidColumns.of(ordered, {b.bus: None for b in ordered}) if columns is None else columns
     adjust = adjustment_eur_per_kwh or {}
     premium = green_premium_eur_per_kwh
     local = charges or LocalCharges()
     # Paired at prices before the local charges (``pairing.pair_allocations``), priced with them.
-    price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, None)
-    green = np.array([b.green_only for b in ordered], dtype=bool)
-    paired = pair_by_price(split, price, green)
+    price = _bid_prices(ordered, cols, prices_eur_per_kwh, grid_root, premium, adjust, None)
+    paired = pair_by_price(split, price, cols.green)
     if local != LocalCharges():
-        price = _bid_prices(ordered, prices_eur_per_kwh, grid_root, premium, adjust, local)
+        price = _bid_prices(ordered, cols, prices_eur_per_kwh, grid_root, premium, adjust, local)
     # The grid's side as trade_prices gives it: the root price plus the import credit
     # on an import, less the reference charge on an export.
     grid_buys, grid_sells = trade_prices(
@@ -235,18 +245,20 @@ def split_trades(
                 adjust,
                 local,
             )
-    participant = [b.participant for b in ordered]
-    bid_id = [b.bid_id for b in ordered]
+    # The grid's side reads the last entry: the grid's name, no bid id.
+    participant = np.array([*cols.participant, GRID], dtype=object)
+    bid_id = np.array([*cols.ids, ""], dtype=object)
+    seller = np.where(has_seller, seller, len(ordered))
+    buyer = np.where(has_buyer, buyer, len(ordered))
+    kinds = np.array([TradeKind.GRID, TradeKind.P2P], dtype=object)
     return TradeTable(
         interval=(interval,) * len(sellers),
-        seller=tuple(GRID if s == GRID_PARTY else participant[s] for s in sellers),
-        buyer=tuple(GRID if b == GRID_PARTY else participant[b] for b in buyers),
+        seller=tuple(participant[seller].tolist()),
+        buyer=tuple(participant[buyer].tolist()),
         energy_kwh=paired.energy_kwh.astype(float),
         buyer_price_eur_per_kwh=buyer_price.astype(float),
         seller_price_eur_per_kwh=seller_price.astype(float),
-        kind=tuple(
-            TradeKind.P2P if p2p else TradeKind.GRID for p2p in (has_seller & has_buyer).tolist()
-        ),
-        buyer_bid_id=tuple("" if b == GRID_PARTY else bid_id[b] for b in buyers),
-        seller_bid_id=tuple("" if s == GRID_PARTY else bid_id[s] for s in sellers),
+        kind=tuple(kinds[(has_seller & has_buyer).astype(np.int64)].tolist()),
+        buyer_bid_id=tuple(bid_id[buyer].tolist()),
+        seller_bid_id=tuple(bid_id[seller].tolist()),
     )

@@ -9,6 +9,7 @@ operator, the simulation and an auditor re-clearing from the ledger all call thi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -26,7 +27,7 @@ from voisin.market.grid_state import grid_state
 from voisin.market.network import Network
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
 from voisin.market.publish import Published, publish, rest_in_exchange
-from voisin.market.segments import SegmentBook, book_of
+from voisin.market.segments import BidColumns, SegmentBook, book_of
 from voisin.market.solver_info import solver_version
 from voisin.market.trades import (
     SLIVER_KWH,
@@ -276,8 +277,9 @@ def clear(
         return _empty(grid, interval, ghash)
 
     net = Network.of(grid)
-    ordered = sorted(bids, key=lambda bid: bid.bid_id)
-    book = book_of(ordered, net, charges)
+    ordered = sorted(bids, key=attrgetter("bid_id"))
+    columns = BidColumns.of(ordered, net.buses)
+    book = book_of(ordered, net, charges, columns)
     engine: Engine = (
         "highs"
         if backend == "highs"
@@ -297,8 +299,7 @@ def clear(
         )
         conditions = outcome.conditions
     out: Published = publish(book, net, outcome, interval)
-    ids = [bid.bid_id for bid in ordered]
-    cleared = dict(zip(ids, out.cleared_kwh.tolist(), strict=True))
+    cleared = dict(zip(columns.ids, out.cleared_kwh.tolist(), strict=True))
     prices = dict(zip(grid.buses, outcome.prices.bus_eur_per_kwh.tolist(), strict=True))
     premium = outcome.prices.green_premium_eur_per_kwh
     adjust, settlement = _settlement_prices(ordered, bid_prices(book, outcome), prices)
@@ -315,9 +316,11 @@ def clear(
     tables: list[TradeTable] = []
     if len(ordered) > NETTED_SPLIT_BIDS:  # in bulk: arrays to a table, no Allocation
         splits = [as_split(ordered, lead)] if lead else []
-        for split in [*splits, split_netted(ordered, left, grid)]:
+        for split in [*splits, split_netted(ordered, left, grid, columns)]:
             tables.append(
-                split_trades(split, ordered, prices, grid.root, interval, premium, adjust, local)
+                split_trades(
+                    split, ordered, prices, grid.root, interval, premium, adjust, local, columns
+                )
             )
     else:
         pieces = [lead] if lead else []

@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from voisin.market.feeder import Feeder
 from voisin.market.pricing import clean
 from voisin.protocol import GRID, BidView, LocalCharges, Side, Trade, TradeKind
@@ -205,12 +207,9 @@ def local_charges_eur(trades: Sequence[Trade], charges: LocalCharges | None) -> 
     the part of ``congestion_rent_eur`` that is network charges and levies, not rent."""
     local = charges or LocalCharges()
     table = TradeTable.of(trades)
-    return float(
-        sum(
-            local.owed_eur_per_kwh(buyer) * energy
-            for buyer, energy, kind in zip(
-                table.buyer, table.energy_kwh.tolist(), table.kind, strict=True
-            )
-            if kind is TradeKind.P2P
-        )
-    )
+    p2p = [k for k, kind in enumerate(table.kind) if kind is TradeKind.P2P]
+    buyers = [table.buyer[k] for k in p2p]
+    owed = {buyer: local.owed_eur_per_kwh(buyer) for buyer in set(buyers)}
+    # Each product is the float one trade at a time gives; summed in trade order.
+    each = np.array([owed[b] for b in buyers], dtype=float) * table.energy_kwh[p2p]
+    return float(sum(each.tolist()))

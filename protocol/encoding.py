@@ -339,7 +339,17 @@ def digest(value: Any) -> str:
 
 def leaf_hash(data: bytes) -> bytes:
     """RFC 6962 leaf hash: SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
+    return hashlib.sha256(_LEAF + data).digest()
+
+
+def framed_leaf_hashes(head: bytes, items: Iterable[bytes], tail: bytes) -> list[bytes]:
+    """``leaf_hash(head + item + tail)`` of each item, in one loop: a block's leaves of
+    one kind, without three calls per leaf (docs/performance.md, round 6)."""
+    sha, start = hashlib.sha256, _LEAF + head
+    return [sha(start + item + tail).digest() for item in items]
+
+
+_LEAF = b"\x00"
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -86,7 +86,9 @@ def test_a_failed_journal_commit_undoes_the_batch(tmp_path: Path) -> None:
     op.commit()
     pages = op.journal._db.execute("PRAGMA page_count").fetchone()[0]
     op.journal._db.execute(f"PRAGMA max_page_count={pages}")
-    lost = [buyer.bid(Side.BUY, 0.1, 0.25, bid_id=f"big-{i}-" + "x" * 100) for i in range(40)]
+    # More than the free room of the file's last pages: 40 rows of these per 4 KB page.
+    count = 40 * op.journal._db.execute("PRAGMA page_size").fetchone()[0] // 4096
+    lost = [buyer.bid(Side.BUY, 0.1, 0.25, bid_id=f"big-{i}-" + "x" * 100) for i in range(count)]
     for bid in lost:  # the service's batch: each bid gets a verdict, then one commit
         op.submit_bid(bid, T0)
     assert len(op.book(T0.id)) == 1 + len(lost)
