@@ -33,11 +33,15 @@ _SCHEMA_CHANGES = {
     2: "it shows whole meter readings and member kinds and groups in clear",
 }
 _SYNCHRONOUS_FULL = 2
-PAGE_SIZE = 65_536
-"""Bytes per page of a new ledger file (SQLite's largest). A gate's block is a few
-hundred thousand rows of 300-500 bytes: at 4 KB pages, inserting and committing the
-210k rows of 100k bids took 0.58 CPU s, at 64 KB 0.43 s, the stored rows the same
-(docs/performance.md, round 6). An existing file keeps the page size it was made with."""
+PAGE_SIZE = 16_384
+"""Bytes per page of a new ledger file. A gate's block is a few hundred thousand rows of
+300-500 bytes: inserting and committing the 210k rows of 100k bids took 0.58 CPU s at
+4 KB pages, 0.48 s at 16 KB and 0.43 s at 64 KB. But each commit writes whole pages to
+the write-ahead log, which is checkpointed every 1,000 pages: at 64 KB a ledger's log
+grows to 64 MB (a city has one per feeder, open at once), and a day's small blocks
+(about 100 rows each) took about 10 % more CPU and 25 % more wall time than at 4 or 16
+KB. 16 KB keeps most of the big block's gain with neither cost (docs/performance.md,
+round 6). An existing file keeps the page size it was made with."""
 
 _SCHEMA = (
     "CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
