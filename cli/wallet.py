@@ -56,7 +56,8 @@ def show_statement(
         raise InvalidInput(
             "name a --participant (public key hex) or give its --key", code="no-participant"
         )
-    report = verify_ledger(existing_ledger(db))
+    db = existing_ledger(db)  # a run folder: its ledger, in every read below
+    report = verify_ledger(db)
     _require_member(db, who)
     statement = statement_for(db, who)
     if statement.head_hash != report.head_hash:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from voisin.agents import default_neighbourhood
 from voisin.cli.main import main
 from voisin.cli.simulation import SimulationConfig, run_simulation
 from voisin.ledger import Ledger, verify_ledger
@@ -141,8 +142,14 @@ def test_every_one_ledger_command_reads_a_run_folder_and_names_a_city_folder(
         assert err.startswith("voisin: city-folder:"), err
         assert f"{city}/city/ledger.sqlite" in err
         assert len(err.splitlines()) == 1
-    for command in (["ledger", "show"], ["ledger", "headers"], ["report"]):
-        assert main([*command, str(run)]) == 0, command
+    member = default_neighbourhood(3, 7).members[0].id  # the fixture's first household
+    for command in (
+        ["ledger", "show", str(run)],
+        ["ledger", "show", str(run), "--participant", member],  # its statement, sealed
+        ["ledger", "headers", str(run)],
+        ["report", str(run)],
+    ):
+        assert main(command) == 0, command
         capsys.readouterr()
     assert main(["dashboard", "postgresql://me:secret@127.0.0.1:1/x"]) == 2
     err = capsys.readouterr().err
