@@ -53,7 +53,7 @@ from voisin.protocol import (
 )
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
-from voisin.protocol.encoding import leaf_hash, sha256_hex, with_last_member
+from voisin.protocol.encoding import leaf_hash, sha256_hex
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -502,10 +502,7 @@ class Operator:
             unsigned = reading.signed_bytes(reading_hash)
             if not verify(reading.meter, unsigned, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
-            public = Signed(
-                reading.public(reading_hash),
-                with_last_member(unsigned, "signature", reading.signature),
-            )
+            public = Signed.appended(reading.public(reading_hash), unsigned, reading.signature)
             if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
                 return
             self._writable()

@@ -16,7 +16,7 @@ import math
 
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, MeterReading, verify
-from voisin.protocol.encoding import canonical_bytes, sha256_hex, with_last_member
+from voisin.protocol.encoding import canonical_bytes, sha256_hex
 from voisin.protocol.reading_checks import RESOLUTION_KWH, reading_fault
 from voisin.protocol.signed import Signed
 
@@ -112,10 +112,7 @@ def signed_reading(reading: MeterReading, key: KeyPair) -> Signed[MeterReading]:
     (what the signature covers) and sent with the signature appended."""
     whole = canonical_bytes(reading.unsigned())
     signature = key.sign(reading.signed_bytes(sha256_hex(whole)))
-    return Signed(
-        reading.model_copy(update={"signature": signature}),
-        with_last_member(whole, "signature", signature),
-    )
+    return Signed.appended(reading.model_copy(update={"signature": signature}), whole, signature)
 
 
 def verify_reading(reading: MeterReading) -> bool:

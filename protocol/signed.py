@@ -40,10 +40,14 @@ class Signed(Generic[M]):
         takes the result checks and stores exactly what was signed, encoding nothing."""
         unsigned = canonical_bytes(value.model_dump(mode="json", exclude={"signature"}))
         signature = key.sign(unsigned)
-        return cls(
-            value.model_copy(update={"signature": signature}),
-            with_last_member(unsigned, "signature", signature),
-        )
+        return cls.appended(value.model_copy(update={"signature": signature}), unsigned, signature)
+
+    @classmethod
+    def appended(cls, value: M, unsigned: bytes, signature: str) -> Signed[M]:
+        """``value`` with its bytes as ``unsigned`` (its RFC 8785 bytes without the
+        ``signature`` member) and ``signature`` appended as the last member: bytes
+        encoded once by whoever signed or checked them, never a second time here."""
+        return cls(value, with_last_member(unsigned, "signature", signature))
 
     @property
     def signed_bytes(self) -> bytes:
