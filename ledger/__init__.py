@@ -31,7 +31,7 @@ from voisin.ledger.contracts import (
     revoke,
 )
 from voisin.ledger.proofs import TxProof, check_proof, export_headers, prove
-from voisin.ledger.settlement import REWARD_MICRO_PER_KWH, Settlement, rewards_for, settle
+from voisin.ledger.settlement import REWARD_MICRO_PER_KWH, rewards_for, settle
 from voisin.ledger.statements import Statement, open_statement, seal_statement, statement_for
 from voisin.ledger.store import LedgerStore, SqliteStore
 from voisin.ledger.tokens import TokenBook, payments_for
@@ -46,6 +46,7 @@ from voisin.protocol.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from voisin.protocol.settlements import Settlement
 
 __all__ = [
     "MICRO_PER_TOKEN",

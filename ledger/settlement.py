@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
-
 from voisin.errors import InvalidInput
 from voisin.ledger import transactions as tx
 from voisin.protocol import MeterReading, PublicReading, Registration, Trade, TradeKind, Transaction
+from voisin.protocol.settlements import SETTLEMENT_FIELDS, Settlement, SettlementRow
 from voisin.protocol.trade_table import TradeTable
 
 Reading = MeterReading | PublicReading
@@ -28,24 +27,6 @@ REWARD_MICRO_PER_KWH = 10_000
 _KWH_DIGITS = 9  # 1 mWh; hides float noise from sums without losing meter resolution
 _EUR_DIGITS = 6  # one micro-token
 
-
-class Settlement(BaseModel):
-    """One participant's settlement for one interval (kWh export positive, EUR received)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    participant: str
-    interval: str
-    traded_net_kwh: float
-    metered_net_kwh: float
-    imbalance_kwh: float
-    imbalance_eur: float
-    estimated: bool
-
-
-SettlementRow = tuple[str, str, float, float, float, float, bool]
-"""A ``Settlement``'s fields in ``tx.SETTLEMENT_FIELDS`` order: what the operator and
-the verifier encode, with no object between the arithmetic and the bytes."""
 
 _TradeColumns = tuple[Sequence[str], Sequence[str], Sequence[str], list[float], Sequence[str]]
 
@@ -144,7 +125,7 @@ def settle(
 
 def settlements_of(rows: Sequence[SettlementRow]) -> list[Settlement]:
     """``Settlement`` objects of rows ``settlement_rows`` made."""
-    return [Settlement(**dict(zip(tx.SETTLEMENT_FIELDS, row, strict=True))) for row in rows]
+    return [Settlement(**dict(zip(SETTLEMENT_FIELDS, row, strict=True))) for row in rows]
 
 
 def _proof(readings: Sequence[Reading], interval: str) -> dict[str, Reading]:

@@ -31,6 +31,7 @@ from voisin.protocol.compact import CompactBid, bid_bytes
 from voisin.protocol.encoding import canonical_columns, canonical_objects
 from voisin.protocol.merkle import root as merkle_root
 from voisin.protocol.merkle import root_from_hashes
+from voisin.protocol.settlements import SETTLEMENT_FIELDS, Settlement, SettlementRow
 from voisin.protocol.signed import Signed
 from voisin.protocol.trade_table import TradeTable
 
@@ -300,24 +301,12 @@ def reading_entry(public: Signed[PublicReading]) -> EncodedTransaction:
     return EncodedTransaction.of(TxKind.READING, public.data)
 
 
-def settlement(settlement: Any) -> Transaction:
-    """A ``voisin.ledger.Settlement`` (typed loosely to keep this module import-light)."""
+def settlement(settlement: Settlement) -> Transaction:
+    """A participant's settlement of one interval."""
     return _tx(TxKind.SETTLEMENT, settlement.model_dump(mode="json"))
 
 
-SETTLEMENT_FIELDS = (
-    "participant",
-    "interval",
-    "traded_net_kwh",
-    "metered_net_kwh",
-    "imbalance_kwh",
-    "imbalance_eur",
-    "estimated",
-)
-"""A ``Settlement``'s fields, in the order of its rows (``settlement.settlement_rows``)."""
-
-
-def settlement_entries(rows: Sequence[Sequence[Any]]) -> list[EncodedTransaction]:
+def settlement_entries(rows: Sequence[SettlementRow]) -> list[EncodedTransaction]:
     """``settlement`` of each row (``SETTLEMENT_FIELDS``), encoded and hashed in bulk:
     the same bytes, with no ``Settlement`` or ``Transaction`` made to be encoded."""
     return [

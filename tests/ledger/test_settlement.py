@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import get_args
 
 import pytest
 
@@ -11,6 +12,7 @@ from voisin.ledger import Settlement, rewards_for, settle
 from voisin.ledger import transactions as tx
 from voisin.ledger.settlement import proven_deliveries, settlement_rows
 from voisin.protocol import MeterReading, Participant, TxKind
+from voisin.protocol.settlements import SettlementRow
 from voisin.protocol.trade_table import TradeTable
 
 from .conftest import INTERVAL, sample_readings, sample_trades
@@ -104,7 +106,8 @@ def test_settlement_reads_trade_columns_and_encodes_rows(
     assert [(t, kwh) for t, kwh in proven_deliveries(INTERVAL, columns, readings)] == (
         proven_deliveries(INTERVAL, trades, readings)
     )
-    assert tx.SETTLEMENT_FIELDS == tuple(Settlement.model_fields)
+    # A row's types are the model's, field by field (the row type is the one copy).
+    assert get_args(SettlementRow) == tuple(f.annotation for f in Settlement.model_fields.values())
     rows = settlement_rows(INTERVAL, participants, columns, readings)
     encoded = tx.settlement_entries(rows)
     made = [tx.settlement(s) for s in settle(INTERVAL, participants, trades, readings)]
