@@ -82,13 +82,15 @@ class Rejections:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection while a gate's bulk work runs.
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a burst of bulk work runs.
 
-    Gate closure makes a few objects per bid and trade and almost no cycles, but each
-    allocation burst sets off collections that walk the whole heap, every open book
-    included: about 1 s of 5 at 100k bids (benchmarks/clearing.py, column gc). What
-    the gate leaves is collected as usual once it is done."""
+    Gate closure and the intake of a drained batch make a few objects per bid and trade
+    and almost no cycles, but each allocation burst sets off collections that walk the
+    whole heap, every open book included: about 1 s of 5 at 100k bids
+    (benchmarks/clearing.py, column gc) and about 14 us of a bid's 120 at intake
+    (docs/performance.md, round 8). What the burst leaves is collected as usual once it
+    is done."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -429,7 +431,7 @@ class Operator:
             raise InvalidInput(
                 f"interval {interval.id} was cleared and settled already", code="gate-closed"
             )
-        with _collector_paused():
+        with collector_paused():
             return self._close_gate(interval, upstream)
 
     def _close_gate(self, interval: Interval, upstream: Upstream | None) -> ClearingResult:
