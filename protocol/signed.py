@@ -119,8 +119,11 @@ def written_fields(value: BaseModel) -> frozenset[str] | None:
     rule = _members_rule(type(value))
     if rule is None:
         return None
-    always, left_out = rule
-    return always.union(name for name, out in left_out if not out(getattr(value, name)))
+    written, left_out = rule
+    for name, out in left_out:  # most are left out: no new set then
+        if not out(getattr(value, name)):
+            written = written | {name}
+    return written
 
 
 def decode_part(model: type[M], obj: Any, data: bytes, what: str) -> Signed[M]:
