@@ -43,6 +43,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _FIELDS = frozenset({"v", "type", "sender", "seq", "body", "sig"})
 MAX_SEQ = MAX_SAFE_INTEGER
+_TYPES = {t.value: t for t in MessageType}
+"""Message types by name: a dict look-up, not an enum call (1-2 us) per request."""
 _PART = {MessageType.BID: "bid", MessageType.READING: "reading"}
 """Types whose body is one self-signed part: ``{"<name>": {...}}``."""
 
@@ -212,12 +214,9 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelo
         )
     if set(obj) != _FIELDS:
         raise InvalidInput(f"envelope fields must be exactly {sorted(_FIELDS)}", code="malformed")
-    try:
-        type_ = MessageType(obj["type"])
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            f"unknown message type {str(obj['type'])[:32]!r}", code="unknown-type"
-        ) from None
+    type_ = _TYPES.get(obj["type"]) if obj["type"].__class__ is str else None
+    if type_ is None:
+        raise InvalidInput(f"unknown message type {str(obj['type'])[:32]!r}", code="unknown-type")
     sender, seq, body, sig = obj["sender"], obj["seq"], obj["body"], obj["sig"]
     if not isinstance(sender, str) or not _HEX64.fullmatch(sender):
         raise InvalidInput("sender must be 64 lower-case hex digits", code="malformed")
