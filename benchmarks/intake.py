@@ -143,14 +143,17 @@ def _client(
     context.term()
 
 
-def bare_verify_rate(samples: int = 4000) -> float:
+def bare_verify_rate(samples: int = 8000) -> float:
+    """Checks per CPU second of this (one) thread: the yardstick of a column in CPU
+    seconds. Timed by the wall clock it moved by up to 1.5x between runs a minute apart
+    on a loaded machine, and the ratio column with it (docs/performance.md, round 8)."""
     key = KeyPair.derive("bench")
     message = b"x" * 300
     signature = key.sign(message)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(samples):
         verify(key.public_hex, message, signature)
-    return samples / (time.perf_counter() - start)
+    return samples / (time.process_time() - start)
 
 
 def in_process_rate(clients: int, batch: int, samples: int = 3000) -> tuple[float, float]:
@@ -222,7 +225,9 @@ def main() -> None:
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     bare = bare_verify_rate()
-    rows: list[tuple[str, float, float | None]] = [("bare Ed25519 verify (1 core)", bare, bare)]
+    rows: list[tuple[str, float, float | None]] = [
+        ("bare Ed25519 verify (1 core, CPU s)", bare, bare)
+    ]
     for batch in (1, DRAIN_BATCH):
         wall, per_cpu = in_process_rate(args.clients, batch)
         rows.append((f"service.handle_batch, {batch} request(s)/call, no sockets", wall, per_cpu))

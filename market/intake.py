@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 from voisin import faults
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger
-from voisin.market.operator import Operator
+from voisin.market.operator import Operator, collector_paused
 from voisin.market.signatures import bid_signatures_ok
 from voisin.protocol import Bid, Interval, MeterReading, Participant
 from voisin.protocol.envelope import Envelope, ReplayGuard, ack, parse_envelope, reject
@@ -137,8 +137,13 @@ class Intake:
         batch's requests got accepted is journaled in one transaction and committed
         before any reply leaves (group commit): an ack means the message is on disk. If
         the commit fails, those requests are refused instead (``storage-failed``) and
-        the market core has forgotten them.
+        the market core has forgotten them. The garbage collector waits for the batch
+        (``collector_paused``): it makes a dozen objects per request and no cycles.
         """
+        with collector_paused():
+            return self._handle_batch(requests)
+
+    def _handle_batch(self, requests: list[tuple[bytes, str | None]]) -> list[bytes]:
         parsed = [self._read(payload, curve_user) for payload, curve_user in requests]
         self._presign(parsed)
         replies: list[bytes] = []

@@ -82,13 +82,15 @@ class Rejections:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection while a gate's bulk work runs.
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a burst of bulk work runs.
 
-    Gate closure makes a few objects per bid and trade and almost no cycles, but each
-    allocation burst sets off collections that walk the whole heap, every open book
-    included: about 1 s of 5 at 100k bids (benchmarks/clearing.py, column gc). What
-    the gate leaves is collected as usual once it is done."""
+    Gate closure and the intake of a drained batch make a few objects per bid and trade
+    and almost no cycles, but each allocation burst sets off collections that walk the
+    whole heap, every open book included: about 1 s of 5 at 100k bids
+    (benchmarks/clearing.py, column gc) and about 14 us of a bid's 120 at intake
+    (docs/performance.md, round 8). What the burst leaves is collected as usual once it
+    is done."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -332,7 +334,8 @@ class Operator:
             raise InvalidInput(
                 f"bid {bid.bid_id!r}: gate for {interval.id} is closed", code="gate-closed"
             )
-        check_bid(bid, interval=interval.id, known_buses=self.grid.buses, rules=self.rules)
+        held = CompactBid.of(signed)  # what the book keeps, and cheaper to read than ``bid``
+        check_bid(held, interval=interval.id, known_buses=self.grid.buses, rules=self.rules)
         if bid.bus != member.bus:
             raise InvalidInput(
                 f"bid {bid.bid_id!r} names bus {bid.bus!r}; the participant sits at {member.bus!r}",
@@ -349,7 +352,7 @@ class Operator:
         if bid.bid_id in book:
             raise InvalidInput(f"bid id {bid.bid_id!r} already in the book", code="duplicate-bid")
         own = self._own_bids[interval.id].get(bid.participant)
-        crossing = own.crossing(bid) if own is not None else None
+        crossing = own.crossing(held) if own is not None else None
         if crossing is not None:
             raise InvalidInput(
                 f"bid {bid.bid_id!r} would trade with the same member's bid {crossing.bid_id!r}",
@@ -357,7 +360,6 @@ class Operator:
             )
         self._writable()
         before = self._last_seq.get(bid.participant)
-        held = CompactBid.of(signed)
         self._journal(
             EntryKind.BID,
             interval.id,
@@ -429,7 +431,7 @@ class Operator:
             raise InvalidInput(
                 f"interval {interval.id} was cleared and settled already", code="gate-closed"
             )
-        with _collector_paused():
+        with collector_paused():
             return self._close_gate(interval, upstream)
 
     def _close_gate(self, interval: Interval, upstream: Upstream | None) -> ClearingResult:

@@ -19,14 +19,15 @@ def crosses(a: BidView, b: BidView) -> bool:
     if a.side is b.side:
         return False
     buy, sell = (a, b) if a.side is Side.BUY else (b, a)
-    return max(s.price_eur_per_kwh for s in buy.segments) >= min(
-        s.price_eur_per_kwh for s in sell.segments
-    )
+    return _limit(buy) >= _limit(sell)
 
 
 def _limit(bid: BidView) -> float:
     """A buy's best (highest) limit or a sell's best (lowest) one."""
-    prices = [s.price_eur_per_kwh for s in bid.segments]
+    steps = bid.segments
+    if len(steps) == 1:  # most bids: the one step's price, no list per bid
+        return steps[0].price_eur_per_kwh
+    prices = [s.price_eur_per_kwh for s in steps]
     return max(prices) if bid.side is Side.BUY else min(prices)
 
 

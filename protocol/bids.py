@@ -11,15 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -29,6 +27,11 @@ from voisin.protocol.encoding import MAX_SAFE_INTEGER, canonical_bytes
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
+
+
+def _at_default(value: object) -> bool:
+    """A field left out of a bid's serialised form: ``False`` or ``0.0``, its default."""
+    return not value
 
 
 class Segment(BaseModel):
@@ -64,7 +67,8 @@ class Bid(BaseModel):
     participant's retailer; an inflexible offer may be curtailed when the feeder's
     physics demands it (docs/clearing.md). These three fields are left out of the
     serialised (and signed) form at their defaults, so bids signed before they existed
-    keep their bytes.
+    keep their bytes. The rule is declared on the fields (``exclude_if``), so decoding
+    reads which fields a bid writes from the model (``signed.written_fields``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -78,9 +82,11 @@ class Bid(BaseModel):
     preferred: tuple[str, ...] = Field(default=(), strict=False)
     seq: int = Field(default=0, ge=0, le=MAX_SAFE_INTEGER)
     signature: str = ""
-    green_only: bool = False
-    preferred_discount_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    inflexible: bool = False
+    green_only: bool = Field(default=False, exclude_if=_at_default)
+    preferred_discount_eur_per_kwh: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, exclude_if=_at_default
+    )
+    inflexible: bool = Field(default=False, exclude_if=_at_default)
 
     @model_validator(mode="after")
     def _side_specific(self) -> Bid:
@@ -89,17 +95,6 @@ class Bid(BaseModel):
         if self.preferred_discount_eur_per_kwh and self.side is not Side.SELL:
             raise ValueError("preferred_discount_eur_per_kwh applies to sell bids only")
         return self
-
-    @model_serializer(mode="wrap")
-    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.green_only:
-            data.pop("green_only", None)
-        if not self.preferred_discount_eur_per_kwh:
-            data.pop("preferred_discount_eur_per_kwh", None)
-        if not self.inflexible:
-            data.pop("inflexible", None)
-        return data
 
     @property
     def energy_kwh(self) -> float:

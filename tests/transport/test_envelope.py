@@ -27,6 +27,8 @@ from voisin.protocol.envelope import (
     seal_bid,
     sign_bid,
 )
+from voisin.protocol.signed import decode_part
+from voisin.protocol.validation import parse_wire
 from voisin.protocol.wire import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, MessageType
 
 KEY = KeyPair.derive("test", "envelope")
@@ -152,6 +154,62 @@ def test_a_bid_changed_after_signing_is_refused(
     assert _code(_bid_edit(seal_bid(_bid()), change)) == code
 
 
+_ABSENT = object()
+_OPTIONAL_BID_FIELDS = {
+    "preferred": st.sampled_from([[], [OTHER.public_hex]]),
+    "seq": st.sampled_from([0, 7]),
+    "signature": st.sampled_from(["", "ab"]),
+    "green_only": st.booleans(),
+    "preferred_discount_eur_per_kwh": st.sampled_from([0, 0.0, 0.01, 2]),
+    "inflexible": st.booleans(),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    side=st.sampled_from(["buy", "sell"]),
+    energy=st.sampled_from([1, 1.25, 2.0]),
+    optional=st.fixed_dictionaries(
+        {name: st.just(_ABSENT) | values for name, values in _OPTIONAL_BID_FIELDS.items()}
+    ),
+)
+def test_a_bid_part_is_taken_exactly_when_the_model_writes_it_back(
+    side: str, energy: float, optional: dict[str, Any]
+) -> None:
+    """``decode_part`` compares a bid's members with the fields the model writes
+    (``written_fields``) instead of writing the bid back: it takes exactly the parts the
+    round trip takes and refuses the others with the same code (a default written out,
+    a field left out: ``malformed``)."""
+    obj: dict[str, Any] = {
+        "bid_id": "b/1",
+        "participant": KEY.public_hex,
+        "bus": "A1",
+        "interval": "2026-06-22T10:00Z",
+        "side": side,
+        "segments": [{"energy_kwh": energy, "price_eur_per_kwh": 0.1}],
+    }
+    obj.update({k: v for k, v in optional.items() if v is not _ABSENT})
+    assert _decoded(obj) == _written_back(obj)
+
+
+def _written_back(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """The refusal of the rule as it was: validate, write the bid back, compare."""
+    try:
+        model = parse_wire(Bid, obj, "bid")
+    except InvalidInput as exc:
+        return exc.code, exc.message
+    return None if model.model_dump(mode="json") == obj else ("malformed", "not canonical")
+
+
+def _decoded(obj: dict[str, Any]) -> tuple[str, str] | None:
+    try:
+        decode_part(Bid, obj, canonical_bytes(obj), "bid")
+    except InvalidInput as exc:
+        canonical = exc.message.endswith("a default is written out")
+        return exc.code, "not canonical" if canonical else exc.message
+    return None
+
+
 def test_frames_must_be_canonical_bytes() -> None:
     good = seal(KEY, MessageType.QUERY, 4, {"what": "status"})
     assert canonical_bytes(json.loads(good)) == good
@@ -222,6 +280,23 @@ def test_replies_decode() -> None:
     assert (refused.ok, refused.code, refused.re) == (False, "too-big", None)
     with pytest.raises(InvalidInput):
         decode_reply(b"{}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seq=st.none() | st.integers(0, MAX_SAFE_INTEGER),
+    body=st.dictionaries(st.text(max_size=8), st.text() | st.integers(-(2**53) + 1, 2**53 - 1)),
+)
+def test_replies_are_the_rfc8785_bytes_of_what_they_say(seq: int | None, body: dict) -> None:
+    """Replies are written around their body's bytes (``_reply``): the same bytes as the
+    whole reply encoded, whatever the body and ``re``."""
+    assert ack(seq, body) == canonical_bytes(
+        {"v": PROTOCOL_VERSION, "type": "ack", "re": seq, "body": body}
+    )
+    refusal = {"code": "replay", "message": "seq 4 \u00e9", "last_seq": seq}
+    assert reject(seq, "replay", "seq 4 \u00e9", last_seq=seq) == canonical_bytes(
+        {"v": PROTOCOL_VERSION, "type": "reject", "re": seq, "body": refusal}
+    )
 
 
 @settings(max_examples=300, deadline=None)
