@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from voisin.errors import InvalidInput
 from voisin.protocol import BidView
+from voisin.protocol.reading_checks import CONNECTION_MAX_KW
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,9 @@ class MarketRules:
     shedding_eur_per_kwh: float = 3.0
     loss_passes: int = 2
     voltage_margin_pu: float = 0.0005
-    meter_max_kwh: float = 100.0
-    """The most any meter register may show for one interval: a 400 kW connection over
-    15 minutes, above any member of a low-voltage feeder (readings beyond it are refused
-    as ``beyond-rating``)."""
+    meter_max_kwh: float = CONNECTION_MAX_KW * 0.25
+    """The most any meter register may show for one interval: the largest connection
+    over 15 minutes (readings beyond it are refused as ``beyond-rating``)."""
 
     def __post_init__(self) -> None:
         if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:

@@ -34,6 +34,7 @@ import numpy as np
 
 from voisin.errors import InvalidInput
 from voisin.protocol import Interval
+from voisin.protocol.reading_checks import CONNECTION_MAX_KW
 
 ALLOWED_MINUTES = (15, 60)
 
@@ -216,4 +217,23 @@ def read_meter_data(
         edges, pv_c = _cumulative(starts, pv_per, minutes)
         _, load_c = _cumulative(starts, load_per, minutes)
         pv, load = on_intervals(edges, [pv_c, load_c], intervals, path)
+    for name, kwh in (("pv", pv), ("load", load)):
+        _within_connection(path, name, kwh, intervals)
     return MeterSeries(pv_kwh=np.clip(pv, 0, None), load_kwh=np.clip(load, 0, None))
+
+
+def _within_connection(
+    path: Path, name: str, kwh: np.ndarray, intervals: Sequence[Interval]
+) -> None:
+    """Refuse energy no connection of a low-voltage member carries in an interval
+    (``CONNECTION_MAX_KW``): a file is read before any reading is signed, so an absurd
+    value is its owner's error to fix, not a day of refused readings."""
+    limit = np.array([CONNECTION_MAX_KW * iv.hours for iv in intervals])
+    over = np.flatnonzero(kwh > limit)
+    if len(over):
+        i = int(over[0])
+        raise InvalidInput(
+            f"{path.name}: {name} {kwh[i]:.6g} kWh in the interval starting "
+            f"{intervals[i].id}, beyond a {CONNECTION_MAX_KW:g} kW connection",
+            code="bad-meter-data",
+        )

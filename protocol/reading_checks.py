@@ -14,6 +14,9 @@ from voisin.protocol.readings import MeterReading
 
 RESOLUTION_KWH = 0.001
 """Meters register whole watt-hours; readings are rounded to this before signing."""
+CONNECTION_MAX_KW = 400.0
+"""The largest connection a member of a low-voltage feeder has (a 400 kW supply, above
+any home, school or shop there): what no meter register can exceed over an interval."""
 
 
 def reading_fault(reading: MeterReading, max_kwh: float = math.inf) -> InvalidInput | None:

@@ -192,3 +192,33 @@ def test_bad_scenario_files_give_one_line(tmp_path: Path) -> None:
     broken.write_text('[grid]\npreset = "simbench:1-LV-rural1--0-sw"\n')
     with pytest.raises(InvalidInput, match="not available"):
         run_simulation(SimulationConfig(scenario=broken, out=tmp_path / "o"))
+
+
+def test_a_meter_file_beyond_any_connection_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A row no low-voltage connection can carry (1e15 kWh in a quarter hour) is the file's
+    error, one line naming the interval: it was read, its bids refused and the member
+    settled as estimated, while the summary printed the absurd load."""
+    rows = (DATA / "meter-15min.csv").read_text().splitlines()
+    data = [i for i, x in enumerate(rows) if x and not x.startswith("#")][1:]
+    at = data[40]  # 10:00 UTC
+    rows[at] = rows[at].split(",")[0] + ",1e15,0"
+    (tmp_path / "huge.csv").write_text("\n".join(rows) + "\n")
+    file = tmp_path / "huge.toml"
+    file.write_text(
+        render_template(RunDefaults(**SMALL))
+        + """
+[[members]]
+name = "real-home"
+bus = "C2"
+meter_data = { path = "huge.csv" }
+"""
+    )
+    with pytest.raises(InvalidInput, match=r"huge.csv: load 1e\+15 kWh .* 400 kW connection"):
+        run_simulation(SimulationConfig(scenario=file, out=tmp_path / "out"))
+    args = ["simulate", "--scenario", str(file), "--out", str(tmp_path / "cli"), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "400 kW connection" in err[0]
