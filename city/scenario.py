@@ -25,6 +25,7 @@ from voisin.city.feeders import CityFeeder
 from voisin.errors import InvalidInput
 from voisin.protocol import Bid, Grid, Line, day_intervals, parse
 from voisin.protocol.interval import Interval
+from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
 
 
 class CitySpec(BaseModel):
@@ -41,8 +42,13 @@ class CitySpec(BaseModel):
     intervals: int = Field(default=96, ge=1)
     first_interval: int = Field(default=0, ge=0)
     """Intervals skipped from midnight of ``start`` (48: a run from noon)."""
-    import_price_eur_per_kwh: float = 0.28
-    export_price_eur_per_kwh: float = 0.08
+    import_price_eur_per_kwh: float = Field(
+        default=0.28, ge=-MAX_PRICE_EUR_PER_KWH, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
+    )
+    """The national grid's prices, bounded as tariffs are (``MAX_PRICE_EUR_PER_KWH``)."""
+    export_price_eur_per_kwh: float = Field(
+        default=0.08, ge=-MAX_PRICE_EUR_PER_KWH, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
+    )
     mv_line_kwh: float | None = Field(default=None, gt=0)
     """Each MV line's limit per interval; None (the default): each line rated for the
     feeder transformers it supplies, the sum of their ratings, as an MV network is
