@@ -426,3 +426,40 @@ def test_prices_beyond_any_tariff_are_refused_with_the_file(
     assert main(["simulate", "--city", str(city), "--quiet", "--out", str(out)]) == 2
     _one_line_error(capsys, "invalid-input")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("transactions", "body"),
+        ("transactions", "kind"),
+        ("transactions", "leaf_hash"),
+        ("blocks", "header"),
+        ("blocks", "signature"),
+        ("blocks", "hash"),
+    ],
+)
+def test_a_stored_value_of_another_type_is_a_finding(
+    tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture, table: str, column: str
+) -> None:
+    """A body stored as a BLOB crashed verify, audit and report ('bytes' object has no
+    attribute 'encode'): every column is type-checked where the store reads it."""
+    import sqlite3
+
+    from voisin.errors import VerificationError
+
+    db = tmp_path / "ledger.sqlite"
+    shutil.copy(ledger, db)
+    where = "height = 17" + (" and idx = 5" if table == "transactions" else "")
+    with sqlite3.connect(db) as edit:
+        edit.execute(f"update {table} set {column} = cast({column} as blob) where {where}")  # noqa: S608
+    with pytest.raises(VerificationError) as caught:
+        verify_ledger(db)
+    assert (caught.value.height, caught.value.rule) == (17, "column-type")
+    assert f"stored {column} is bytes, not str" in str(caught.value)
+    for args in (["ledger", "verify", str(db)], ["audit", str(db)], ["report", str(db)]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert f"stored {column} is bytes, not str" in err, err
+        assert len(err.splitlines()) == 1, err
+
