@@ -26,6 +26,7 @@ from voisin.errors import InvalidInput
 from voisin.protocol import Bid, Grid, Line, day_intervals, parse
 from voisin.protocol.interval import Interval
 from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.settings import MAX_DAYS, check_run_days
 
 
 class CitySpec(BaseModel):
@@ -39,8 +40,8 @@ class CitySpec(BaseModel):
     seed: int = 0
     start: date = date(2026, 6, 22)
     minutes: int = Field(default=15, ge=1, le=1440)
-    intervals: int = Field(default=96, ge=1)
-    first_interval: int = Field(default=0, ge=0)
+    intervals: int = Field(default=96, ge=1, le=MAX_DAYS * 1440)
+    first_interval: int = Field(default=0, ge=0, le=MAX_DAYS * 1440)
     """Intervals skipped from midnight of ``start`` (48: a run from noon)."""
     import_price_eur_per_kwh: float = Field(
         default=0.28, ge=-MAX_PRICE_EUR_PER_KWH, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
@@ -66,6 +67,23 @@ class CitySpec(BaseModel):
     and its members (``city.simbench_feeder``), the others are generated."""
 
     @model_validator(mode="after")
+    def _runnable(self) -> CitySpec:
+        """What the city's intervals and grids need, checked with the file: a bad one is
+        one line before any folder is claimed (``minutes: 7`` was a ValueError, a start
+        of 9999-12-31 an OverflowError, ``first_interval: 5000000`` a MemoryError)."""
+        if 1440 % self.minutes:
+            raise ValueError(f"minutes: {self.minutes} min does not divide a day")
+        check_run_days(self.start, self.days)
+        if self.export_price_eur_per_kwh > self.import_price_eur_per_kwh:
+            raise ValueError("export price above import price would let the grid be arbitraged")
+        return self
+
+    @property
+    def days(self) -> int:
+        """Days from midnight of ``start`` to the end of the last interval."""
+        return math.ceil((self.first_interval + self.intervals) * self.minutes / 1440)
+
+    @model_validator(mode="after")
     def _simbench_names(self) -> CitySpec:
         names = {f"F{k}" for k in range(self.feeders)}
         for name, source in self.simbench_feeders.items():
@@ -84,8 +102,7 @@ class CitySpec(BaseModel):
 
     def interval_list(self) -> list[Interval]:
         wanted = self.first_interval + self.intervals
-        days = math.ceil(wanted * self.minutes / 1440)
-        every: list[Interval] = day_intervals(self.start, self.minutes, days)
+        every: list[Interval] = day_intervals(self.start, self.minutes, self.days)
         return every[self.first_interval : wanted]
 
 

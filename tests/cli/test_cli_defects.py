@@ -463,3 +463,41 @@ def test_a_stored_value_of_another_type_is_a_finding(
         assert f"stored {column} is bytes, not str" in err, err
         assert len(err.splitlines()) == 1, err
 
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        '"minutes": 7',  # ValueError in day_intervals
+        '"export_price_eur_per_kwh": 0.5',  # a pydantic traceback from mv_grid
+        '"start": "9999-12-31"',  # OverflowError
+        '"start": "0001-01-01"',
+        '"intervals": 1e9',  # OverflowError
+        '"first_interval": 5000000',  # MemoryError
+        '"first_interval": 35000, "intervals": 200',  # beyond 366 days
+    ],
+)
+def test_a_city_file_is_checked_whole_before_any_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture, fields: str
+) -> None:
+    city = tmp_path / "c.json"
+    city.write_text(f'{{"feeders": 2, "households_per_feeder": 2, "intervals": 2, {fields}}}')
+    out = tmp_path / "out"
+    assert main(["simulate", "--city", str(city), "--quiet", "--out", str(out)]) == 2
+    _one_line_error(capsys, "invalid-input")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--start", "9999-12-31", "--days", "2"], ["--start", "0001-01-01"], ["--days", "367"]],
+)
+def test_simulate_start_is_within_the_supported_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flags: list[str]
+) -> None:
+    """`--start 9999-12-31 --days 2` was an OverflowError, `--start 0001-01-01` a NaN
+    ValueError in the meters: the city file's rule (``settings.check_run_days``)."""
+    out = tmp_path / "out"
+    assert main(["simulate", *flags, "--households", "2", "--quiet", "--out", str(out)]) == 2
+    _one_line_error(capsys, "invalid-input")
+    assert not out.exists()
+
