@@ -501,3 +501,40 @@ def test_simulate_start_is_within_the_supported_dates(
     _one_line_error(capsys, "invalid-input")
     assert not out.exists()
 
+
+@pytest.mark.parametrize(
+    ("edit", "code"),
+    [
+        ('"version": 1', '"version": true'),
+        ('"height": 17', '"height": 17.0'),
+        ('"index": 5', '"index": 5.0'),
+        ('"index": 5', '"index": 5, "index": 5'),
+        ('"kind": "trade"', '"kind": "trade", "kind": "trade"'),  # in the body
+    ],
+)
+def test_check_proof_reads_the_file_strictly(
+    tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture, edit: str, code: str
+) -> None:
+    """`check-proof` took ``"version": true``, a float height or index and repeated keys
+    (keeping the last): integers are JSON integers and a key appears once."""
+    from voisin.ledger.proofs import export_headers, headers_json, proof_json, prove
+
+    headers = tmp_path / "headers.json"
+    headers.write_text(headers_json(export_headers(ledger)))
+    good = proof_json(prove(ledger, height=17, index=5))
+    proof = tmp_path / "proof.json"
+    proof.write_text(good)
+    assert main(["ledger", "check-proof", str(proof), "--headers", str(headers)]) == 0
+    capsys.readouterr()
+    assert edit in good
+    proof.write_text(good.replace(edit, code, 1))
+    assert main(["ledger", "check-proof", str(proof), "--headers", str(headers)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(("voisin: invalid-input:", "voisin: bad-file:")), err
+    assert len(err.splitlines()) == 1, err
+    headers.write_text(
+        headers_json(export_headers(ledger)).replace('"version": 1', '"version": true')
+    )
+    proof.write_text(good)
+    assert main(["ledger", "check-proof", str(proof), "--headers", str(headers)]) == 2
+    _one_line_error(capsys, "invalid-input")
