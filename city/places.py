@@ -76,7 +76,7 @@ class FolderLedgers:
         for target in (self.out / name for name in self.entries):
             if target.exists() and not overwrite:
                 raise InvalidInput(
-                    f"{target} exists; pass --overwrite to replace it", code="exists"
+                    f"{target} exists; pass --overwrite to replace it", code="file-exists"
                 )
 
     def claim(self, *, overwrite: bool) -> None:

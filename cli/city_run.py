@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from voisin.cli.outputs import StagedOutput
+from voisin.cli.outputs import StagedOutput, refuse_existing_file
 from voisin.cli.progress import count_bar
 from voisin.errors import InvalidInput
 
@@ -36,8 +36,7 @@ def simulate_city(
     if ledger is not None and not is_database_url(ledger):
         raise InvalidInput(f"--ledger {ledger}: expected a postgresql:// URL", code="bad-ledger")
     result = out / RESULT_FILE
-    if result.exists() and not overwrite:
-        raise InvalidInput(f"{result} exists; pass --overwrite to replace it", code="exists")
+    refuse_existing_file(result, overwrite=overwrite)
     entries: tuple[str, ...] = (RESULT_FILE,)
     if ledger is None:
         FolderLedgers(out).refuse(overwrite=overwrite)

@@ -129,6 +129,8 @@ class StagedOutput:
     def __init__(self, out: Path, entries: Sequence[str]) -> None:
         self.out = out
         self.entries = tuple(entries)
+        if out.exists() and not out.is_dir():
+            raise InvalidInput(f"cannot write into {out}: it is not a folder", code="bad-output")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

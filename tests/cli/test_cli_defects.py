@@ -398,6 +398,8 @@ def test_a_failed_city_overwrite_keeps_the_previous_city(
     monkeypatch.setattr(city_run, "run_city", failing)
     spec = tmp_path / "c.json"
     spec.write_text('{"feeders": 2, "households_per_feeder": 2, "intervals": 2}')
+    assert main(["simulate", "--city", str(spec), "--out", str(out)]) == 2
+    _one_line_error(capsys, "file-exists")
     assert main(["simulate", "--city", str(spec), "--out", str(out), "--overwrite"]) == 2
     _one_line_error(capsys, "clearing-failed")
     assert _contents(out) == before
