@@ -66,17 +66,25 @@ class FolderLedgers:
         for stale in sqlite_files(path):
             stale.unlink(missing_ok=True)
 
-    def claim(self, *, overwrite: bool) -> None:
-        """Refuse a folder holding a city's ledgers unless ``overwrite``; then remove them
-        all (a run of fewer feeders must not leave other ledgers)."""
-        targets = [self.out / CITY_LEDGER.parent, self.out / FEEDERS]
-        for target in targets:
+    @property
+    def entries(self) -> tuple[str, str]:
+        """The folders under ``out`` that hold the city's ledgers."""
+        return str(CITY_LEDGER.parent), FEEDERS
+
+    def refuse(self, *, overwrite: bool) -> None:
+        """Refuse a folder holding a city's ledgers unless ``overwrite``."""
+        for target in (self.out / name for name in self.entries):
             if target.exists() and not overwrite:
                 raise InvalidInput(
-                    f"{target} exists; pass --overwrite to replace it", code="exists"
+                    f"{target} exists; pass --overwrite to replace it", code="file-exists"
                 )
-        for target in targets:
-            shutil.rmtree(target, ignore_errors=True)
+
+    def claim(self, *, overwrite: bool) -> None:
+        """``refuse``, then remove the city's ledgers all (a run of fewer feeders must
+        not leave other ledgers)."""
+        self.refuse(overwrite=overwrite)
+        for name in self.entries:
+            shutil.rmtree(self.out / name, ignore_errors=True)
 
     def described(self) -> str:
         return f"{self.city}, {self.out / FEEDERS}/F<k>/ledger.sqlite"

@@ -25,6 +25,8 @@ from voisin.city.feeders import CityFeeder
 from voisin.errors import InvalidInput
 from voisin.protocol import Bid, Grid, Line, day_intervals, parse
 from voisin.protocol.interval import Interval
+from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.settings import MAX_DAYS, check_run_days
 
 
 class CitySpec(BaseModel):
@@ -38,11 +40,16 @@ class CitySpec(BaseModel):
     seed: int = 0
     start: date = date(2026, 6, 22)
     minutes: int = Field(default=15, ge=1, le=1440)
-    intervals: int = Field(default=96, ge=1)
-    first_interval: int = Field(default=0, ge=0)
+    intervals: int = Field(default=96, ge=1, le=MAX_DAYS * 1440)
+    first_interval: int = Field(default=0, ge=0, le=MAX_DAYS * 1440)
     """Intervals skipped from midnight of ``start`` (48: a run from noon)."""
-    import_price_eur_per_kwh: float = 0.28
-    export_price_eur_per_kwh: float = 0.08
+    import_price_eur_per_kwh: float = Field(
+        default=0.28, ge=-MAX_PRICE_EUR_PER_KWH, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
+    )
+    """The national grid's prices, bounded as tariffs are (``MAX_PRICE_EUR_PER_KWH``)."""
+    export_price_eur_per_kwh: float = Field(
+        default=0.08, ge=-MAX_PRICE_EUR_PER_KWH, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
+    )
     mv_line_kwh: float | None = Field(default=None, gt=0)
     """Each MV line's limit per interval; None (the default): each line rated for the
     feeder transformers it supplies, the sum of their ratings, as an MV network is
@@ -58,6 +65,23 @@ class CitySpec(BaseModel):
     simbench_feeders: dict[str, str] = Field(default_factory=dict)
     """Feeder name (``F<k>``) -> ``simbench:CODE``: that feeder is the SimBench LV grid
     and its members (``city.simbench_feeder``), the others are generated."""
+
+    @model_validator(mode="after")
+    def _runnable(self) -> CitySpec:
+        """What the city's intervals and grids need, checked with the file: a bad one is
+        one line before any folder is claimed (``minutes: 7`` was a ValueError, a start
+        of 9999-12-31 an OverflowError, ``first_interval: 5000000`` a MemoryError)."""
+        if 1440 % self.minutes:
+            raise ValueError(f"minutes: {self.minutes} min does not divide a day")
+        check_run_days(self.start, self.days)
+        if self.export_price_eur_per_kwh > self.import_price_eur_per_kwh:
+            raise ValueError("export price above import price would let the grid be arbitraged")
+        return self
+
+    @property
+    def days(self) -> int:
+        """Days from midnight of ``start`` to the end of the last interval."""
+        return math.ceil((self.first_interval + self.intervals) * self.minutes / 1440)
 
     @model_validator(mode="after")
     def _simbench_names(self) -> CitySpec:
@@ -78,8 +102,7 @@ class CitySpec(BaseModel):
 
     def interval_list(self) -> list[Interval]:
         wanted = self.first_interval + self.intervals
-        days = math.ceil(wanted * self.minutes / 1440)
-        every: list[Interval] = day_intervals(self.start, self.minutes, days)
+        every: list[Interval] = day_intervals(self.start, self.minutes, self.days)
         return every[self.first_interval : wanted]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from voisin.cli.outputs import StagedOutput, refuse_existing_file
 from voisin.cli.progress import count_bar
 from voisin.errors import InvalidInput
 
@@ -24,7 +25,7 @@ def simulate_city(
 ) -> int:
     """Run the city, one Rich bar over every feeder-interval, then its totals. With
     ``ledger`` (a ``postgresql://`` URL) the ledgers go to that database's schemas."""
-    from voisin.city.places import city_ledgers
+    from voisin.city.places import FolderLedgers, city_ledgers
     from voisin.city.run import RESULT_FILE, check_workers, dask_client, run_city, verify_run
     from voisin.city.scenario import mv_grid, read_city
     from voisin.ledger.store import is_database_url
@@ -35,26 +36,33 @@ def simulate_city(
     if ledger is not None and not is_database_url(ledger):
         raise InvalidInput(f"--ledger {ledger}: expected a postgresql:// URL", code="bad-ledger")
     result = out / RESULT_FILE
-    if result.exists() and not overwrite:
-        raise InvalidInput(f"{result} exists; pass --overwrite to replace it", code="exists")
-    place = city_ledgers(ledger or out)
-    place.claim(overwrite=overwrite)
+    refuse_existing_file(result, overwrite=overwrite)
+    entries: tuple[str, ...] = (RESULT_FILE,)
+    if ledger is None:
+        FolderLedgers(out).refuse(overwrite=overwrite)
+        entries += FolderLedgers(out).entries
     total = spec.feeders * spec.intervals + spec.feeders  # feeder-intervals, then ledgers
-    with dask_client(workers, scheduler) as client:
-        if quiet:
-            report = run_city(spec, out, client, verify=False, ledgers=ledger)
-        else:
-            with count_bar(console, "feeder-intervals, then feeder ledgers") as progress:
-                task = progress.add_task("feeders", total=total)
-                report = run_city(
-                    spec,
-                    out,
-                    client,
-                    lambda n: progress.update(task, advance=n),
-                    verify=False,
-                    ledgers=ledger,
-                )
-        report = verify_run(report, client)  # each feeder ledger a task on a worker
+    with StagedOutput(out, entries) as staged:  # the old run stays until this one is done
+        if ledger is not None:  # a database's ledgers are dropped before the run (docs/city.md)
+            city_ledgers(ledger).claim(overwrite=overwrite)
+        with dask_client(workers, scheduler) as client:
+            if quiet:
+                report = run_city(spec, staged.folder, client, verify=False, ledgers=ledger)
+            else:
+                with count_bar(console, "feeder-intervals, then feeder ledgers") as progress:
+                    task = progress.add_task("feeders", total=total)
+                    report = run_city(
+                        spec,
+                        staged.folder,
+                        client,
+                        lambda n: progress.update(task, advance=n),
+                        verify=False,
+                        ledgers=ledger,
+                    )
+            report = verify_run(report, client)  # each feeder ledger a task on a worker
+        staged.commit()
+    report.path = result
+    place = city_ledgers(ledger or out)
     table = Table(title=f"city {spec.name}: {spec.feeders} feeders, {spec.households} households")
     table.add_column("figure")
     table.add_column("value", justify="right")

@@ -116,17 +116,13 @@ def _given(args: argparse.Namespace) -> dict[str, object]:
 
 def _scenario_new(args: argparse.Namespace, console: Console) -> int:
     from voisin.agents.scenario_template import render_template
+    from voisin.cli.outputs import write_output
     from voisin.protocol import parse
     from voisin.settings import RunDefaults
 
     run = parse(RunDefaults, {**DEFAULTS.model_dump(), **_given(args)}, "scenario settings")
-    try:
-        with args.out.open("x") as handle:
-            handle.write(render_template(run, name=args.out.stem))
-    except FileExistsError:
-        raise InvalidInput(f"{args.out} exists; pick another name", code="file-exists") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {args.out}: {exc.strerror}", code="bad-output") from None
+    # never overwrites, and a folder that is not there is a typo, not a place to make
+    write_output(args.out, render_template(run, name=args.out.stem), make_folder=False)
     console.print(
         f"wrote {args.out}; run it with: voisin simulate --scenario {args.out}",
         highlight=False,
@@ -281,7 +277,11 @@ def _simulate(args: argparse.Namespace, console: Console) -> int:
         from voisin.cli.report import write_report
 
         source = config.ledger or report.ledger_path  # the URL itself, not its shown form
-        target = write_report(source, out=config.out / "report.html" if config.ledger else None)
+        target = write_report(
+            source,
+            out=config.out / "report.html" if config.ledger else None,
+            overwrite=config.overwrite,
+        )
         console.print(f"report: {target}", highlight=False)
     return 0
 
@@ -292,13 +292,16 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "run_dir", nargs="?", default="voisin-out", help="folder, ledger file or postgresql:// URL"
     )
     p.add_argument("--out", type=Path, help="HTML file to write (default RUN_DIR/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing HTML file")
     p.set_defaults(run=_report)
 
 
 def _report(args: argparse.Namespace, console: Console) -> int:
     from voisin.cli.report import write_report
 
-    console.print(str(write_report(args.run_dir, args.out)), highlight=False)
+    console.print(
+        str(write_report(args.run_dir, args.out, overwrite=args.overwrite)), highlight=False
+    )
     return 0
 
 

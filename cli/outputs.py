@@ -1,8 +1,15 @@
-"""Where a command writes its ledger and its files: a folder made on demand, an old ledger
-replaced only when asked (``--overwrite``), every failure one line with a code."""
+"""Where a command writes its ledger and its files: a folder made on demand, an old file
+or ledger replaced only when asked (``--overwrite``) and only once the new one is whole
+(written beside it, then renamed over it), every failure one line with a code."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from voisin.errors import InvalidInput
@@ -11,6 +18,10 @@ from voisin.ledger.store import sqlite_files
 
 LEDGER_FILE = "ledger.sqlite"
 """A run folder's ledger (``voisin simulate --out``)."""
+REPORT_FILE = "report.html"
+"""A run's HTML report (``voisin report``), beside its ledger by default."""
+RUN_FILES = (LEDGER_FILE, SEALED_FILE, REPORT_FILE)
+"""What a run writes in its folder; a new run replaces them all (``--overwrite``)."""
 
 
 def refuse_existing_ledger(path: Path, *, overwrite: bool) -> None:
@@ -50,12 +61,116 @@ def claim_ledger(path: Path, *, overwrite: bool) -> Path:
     return path
 
 
-def write_output(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` (a report, a sealed statement), making its folder; a
-    path that cannot be written is one line (``bad-output``), never a traceback."""
+def refuse_existing_file(path: Path, *, overwrite: bool | None) -> None:
+    """Refuse (``file-exists``) anything already at ``path`` unless ``overwrite``: no
+    command writes over a file it was not told to replace (a report given
+    ``--out run/ledger.sqlite`` once turned the ledger into HTML). ``None``: the
+    command has no ``--overwrite``, so the message does not offer one."""
+    if not overwrite and (path.exists() or path.is_symlink()):
+        offer = "" if overwrite is None else " or pass --overwrite to replace it"
+        raise InvalidInput(f"{path} exists; pick another name{offer}", code="file-exists")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: the directory entry is data too)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not every platform opens folders; the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_output(
+    path: Path, text: str, *, overwrite: bool | None = None, make_folder: bool = True
+) -> Path:
+    """Write ``text`` to ``path`` (a report, a sealed statement, a template), making its
+    folder unless ``make_folder`` is False. An existing file is refused (``file-exists``)
+    unless ``overwrite`` (``None``: the command offers no ``--overwrite``). The text goes
+    to a temporary file in the same folder, is fsynced, then renamed over ``path``
+    (``os.replace``): a reader or a crash sees the old file or the whole new one, never
+    half of it. A path that cannot be written is one line (``bad-output``)."""
+    refuse_existing_file(path, overwrite=overwrite)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        if make_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            refuse_existing_file(path, overwrite=overwrite)  # made meanwhile: still refused
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        _fsync_folder(path.parent)
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}", code="bad-output") from None
     return path
+
+
+class StagedOutput:
+    """A run's output built beside its folder and moved in only when the run succeeded.
+
+    ``folder`` is a fresh hidden sibling of ``out`` (same file system, so every move is
+    a rename); the run writes its files there. ``commit`` moves the old entries of
+    ``out`` named ``entries`` aside, then the new ones in, then deletes the old; a run
+    that fails before it (bad input found late, an interrupt) leaves ``out`` as it was
+    and ``discard`` removes the staging folder. Entries the run did not make but the old
+    run had (a ledger's -wal, an old report) go too: they described the old run. Other
+    files in ``out`` are left alone."""
+
+    def __init__(self, out: Path, entries: Sequence[str]) -> None:
+        self.out = out
+        self.entries = tuple(entries)
+        if out.exists() and not out.is_dir():
+            raise InvalidInput(f"cannot write into {out}: it is not a folder", code="bad-output")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot create output folder {out}: {exc.strerror}", code="bad-output"
+            ) from None
+
+    def __enter__(self) -> StagedOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def commit(self) -> None:
+        """Replace ``out``'s entries by the staged ones (``cannot-overwrite`` if a move
+        fails; the old entries are then put back)."""
+        old = self.folder / ".old"
+        moved: list[str] = []
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            old.mkdir()
+            for name in self.entries:
+                if (self.out / name).exists() or (self.out / name).is_symlink():
+                    os.replace(self.out / name, old / name)
+                    moved.append(name)
+            for name in self.entries:
+                if (self.folder / name).exists():
+                    os.replace(self.folder / name, self.out / name)
+            _fsync_folder(self.out)
+        except OSError as exc:
+            for name in moved:  # best effort: the old run back where it was
+                with contextlib.suppress(OSError):
+                    os.replace(old / name, self.out / name)
+            raise InvalidInput(
+                f"cannot replace the output in {self.out}: {exc.strerror}",
+                code="cannot-overwrite",
+            ) from None
+        finally:
+            self.discard()

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from voisin.cli.ledger_proof import existing_ledger
-from voisin.cli.outputs import write_output
+from voisin.cli.outputs import REPORT_FILE, refuse_existing_file, write_output
 from voisin.cli.report_svg import bar_chart, legend, line_chart
+from voisin.errors import InvalidInput
 from voisin.ledger import verify_ledger
 from voisin.ledger.figures import TOKEN_WORTH, IntervalFigures, LedgerFigures, tokens
-from voisin.ledger.store import is_database_url
+from voisin.ledger.sealed import SEALED_FILE
+from voisin.ledger.store import is_database_url, sqlite_files
 
-REPORT_FILE = "report.html"
 MAX_BUSES_PLOTTED = 10
 """Price lines drawn one per bus up to this many; beyond, the cheapest, median and
 dearest bus of each interval."""
@@ -226,10 +227,20 @@ def _name(source: Path | str) -> str:
     return source.name if isinstance(source, Path) else "in PostgreSQL"
 
 
-def write_report(run_dir: Path | str, out: Path | None = None) -> Path:
+def write_report(run_dir: Path | str, out: Path | None = None, *, overwrite: bool = False) -> Path:
     """Write ``report.html`` beside the run's ledger (or to ``out``); returns its path.
-    ``run_dir`` may be a PostgreSQL URL, then ``out`` says where the page goes."""
+    ``run_dir`` may be a PostgreSQL URL, then ``out`` says where the page goes. An
+    existing page is replaced only with ``overwrite``, and never the ledger it reads."""
     if is_database_url(run_dir):
-        return write_output(out or Path(REPORT_FILE), render_report(str(run_dir)))
+        target = out or Path(REPORT_FILE)
+        refuse_existing_file(target, overwrite=overwrite)
+        return write_output(target, render_report(str(run_dir)), overwrite=overwrite)
     ledger_path = Path(existing_ledger(run_dir))
-    return write_output(out or ledger_path.parent / REPORT_FILE, render_report(ledger_path))
+    target = out or ledger_path.parent / REPORT_FILE
+    refuse_existing_file(target, overwrite=overwrite)  # before the ledger is read
+    kept = [*sqlite_files(ledger_path), ledger_path.parent / SEALED_FILE]
+    if target.exists() and any(f.exists() and f.samefile(target) for f in kept):
+        raise InvalidInput(
+            f"--out {target} is the run's own ledger or sealed file", code="bad-output"
+        )
+    return write_output(target, render_report(ledger_path), overwrite=overwrite)

@@ -23,12 +23,19 @@ from voisin.agents.scenario_file import ScenarioFile, read_scenario
 from voisin.agents.strategies import STRATEGIES
 from voisin.cli.accounts import Accounts
 from voisin.cli.ledger_proof import shown
-from voisin.cli.outputs import LEDGER_FILE, claim_ledger, refuse_existing_ledger
+from voisin.cli.outputs import (
+    LEDGER_FILE,
+    RUN_FILES,
+    StagedOutput,
+    refuse_existing_file,
+    refuse_existing_ledger,
+)
 from voisin.errors import InvalidInput, VoisinError
 from voisin.ledger import Ledger, verify_ledger
 from voisin.ledger.contracts import GiftShare, contract_transaction
 from voisin.ledger.figures import LedgerFigures, tokens
 from voisin.ledger.sealed import SEALED_FILE, SealedStore
+from voisin.ledger.store import sqlite_files
 from voisin.market import Operator
 from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micro
 from voisin.meters import LYON, Site
@@ -201,11 +208,46 @@ def run_simulation(
         scenario, profiles = simbench_scenario(config.grid, intervals, run.seed)
     else:
         scenario = build_scenario(file)
-        if config.ledger is None:  # the scenario is good: refuse before the profiles
-            refuse_existing_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
+    entries = _refuse_existing(config)  # the scenario is good: refuse before the profiles
+    if config.grid is None:
         _, simulated = neighbourhood_profiles(scenario, intervals, run.seed)
         profiles = {**simulated, **replayed_profiles(file, scenario, intervals, simulated)}
-    # only once the scenario is known to be good
+    with StagedOutput(config.out, entries) as staged:
+        report = _simulate(config, file, scenario, profiles, intervals, staged.folder, on_interval)
+        staged.commit()  # only now is the previous run's output replaced
+    if config.ledger is None:
+        report.ledger_path = config.out / LEDGER_FILE
+    return report
+
+
+def _refuse_existing(config: SimulationConfig) -> tuple[str, ...]:
+    """The run folder's entries this run replaces, each refused if present unless
+    ``--overwrite`` (the ledger with ``ledger-exists``): a SQLite ledger with its
+    companions, the sealed file and the report (which described the old run)."""
+    entries: tuple[str, ...] = RUN_FILES[1:]
+    if config.ledger is None:
+        refuse_existing_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
+        entries = (*(p.name for p in sqlite_files(Path(LEDGER_FILE))), *RUN_FILES[1:])
+    for name in entries:
+        refuse_existing_file(config.out / name, overwrite=config.overwrite)
+        if (config.out / name).is_dir():  # a user's folder, never a run's file: kept
+            raise InvalidInput(
+                f"cannot replace {config.out / name}: it is a folder", code="cannot-overwrite"
+            )
+    return entries
+
+
+def _simulate(
+    config: SimulationConfig,
+    file: ScenarioFile,
+    scenario: Scenario,
+    profiles: dict[str, pd.DataFrame],
+    intervals: list[Interval],
+    folder: Path,
+    on_interval: Callable[[Interval, ClearingResult], None] | None,
+) -> SimulationReport:
+    """The run itself, its files written in ``folder`` (the staging folder)."""
+    run = file.run
     path: str | Path
     if config.ledger is not None:
         from voisin.ledger.store import is_database_url
@@ -216,9 +258,10 @@ def run_simulation(
             )
         from voisin.ledger.pg_store import claim_database  # psycopg only when asked for
 
+        # a database ledger is dropped here, before the run (docs/reliability.md says so)
         path = claim_database(config.ledger, overwrite=config.overwrite)
     else:
-        path = claim_ledger(config.out / LEDGER_FILE, overwrite=config.overwrite)
+        path = folder / LEDGER_FILE
     pseudonyms = Pseudonyms(scenario.members, intervals) if run.rotate_pseudonyms else None
     model = Neighbourhood(
         scenario,
@@ -253,9 +296,7 @@ def run_simulation(
     with Ledger.open(
         path, operator_key, fund=scenario.fund, time=opening, genesis_supply_micro=genesis
     ) as ledger:
-        sealed = SealedStore(config.out / SEALED_FILE, operator_key.public_hex)
-        sealed.path.parent.mkdir(parents=True, exist_ok=True)  # a database ledger: no folder yet
-        sealed.path.unlink(missing_ok=True)  # the ledger was claimed: a new run
+        sealed = SealedStore(folder / SEALED_FILE, operator_key.public_hex)
         operator = Operator(scenario.grid, ledger, sealed=sealed)
         if pseudonyms is None:
             operator.register(participants, time=opening, allowance_micro=allowance)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voisin.cli.ledger_proof import existing_ledger, shown
-from voisin.cli.outputs import write_output
+from voisin.cli.outputs import refuse_existing_file, write_output
 from voisin.errors import InvalidInput
 from voisin.ledger import contract_transaction, verify_ledger
 from voisin.ledger.contracts import parse_terms
@@ -57,6 +57,8 @@ def show_statement(
             "name a --participant (public key hex) or give its --key", code="no-participant"
         )
     db = existing_ledger(db)  # a run folder: its ledger, in every read below
+    if seal is not None:  # before the ledger is read: --seal never replaces a file
+        refuse_existing_file(seal, overwrite=None)
     report = verify_ledger(db)
     _require_member(db, who)
     statement = statement_for(db, who)

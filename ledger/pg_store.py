@@ -25,12 +25,18 @@ from voisin import faults
 from voisin.errors import LedgerError
 from voisin.ledger.store import (
     APPLICATION_ID,
+    BLOCK_COLUMNS,
     SCHEMA_VERSION,
+    TX_COLUMNS,
     EncodedBlock,
     RawBlock,
     RawTransaction,
     encode_block,
     stored_block,
+    stored_position,
+    typed_row,
+    typed_rows,
+    typed_value,
 )
 from voisin.protocol import Block
 
@@ -255,10 +261,11 @@ class PostgresStore:
         return -1 if top is None else int(top)
 
     def raw_blocks(self) -> Iterator[RawBlock]:
-        return iter(
+        return typed_rows(
             self._run(
                 "SELECT height, hash, header, signature FROM blocks ORDER BY height"
-            ).fetchall()
+            ).fetchall(),
+            BLOCK_COLUMNS,
         )
 
     def raw_transactions(self) -> Iterator[RawTransaction]:
@@ -275,7 +282,7 @@ class PostgresStore:
         rows = self._run(
             "SELECT leaf_hash FROM transactions WHERE height = %s ORDER BY idx", (height,)
         )
-        return [r[0] for r in rows.fetchall()]
+        return [typed_value(r[0], str, "leaf_hash", height) for r in rows]
 
     def raw_block(self, height: int) -> RawBlock:
         row = self._run(
@@ -283,7 +290,7 @@ class PostgresStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
-        return tuple(row)
+        return typed_row(row, BLOCK_COLUMNS)
 
     def raw_transaction(self, height: int, index: int) -> RawTransaction:
         row = self._run(
@@ -293,7 +300,7 @@ class PostgresStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"block {height} has no transaction {index}", code="no-tx")
-        return tuple(row)
+        return typed_row(row, TX_COLUMNS)
 
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None:
         row = self._run(
@@ -301,7 +308,7 @@ class PostgresStore:
             "ORDER BY height, idx LIMIT 1",
             (leaf_hash.lower(),),
         ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else stored_position(row)
 
     def block(self, height: int) -> Block:
         row = self._run(
@@ -312,7 +319,7 @@ class PostgresStore:
         txs = self._run(
             "SELECT kind, body FROM transactions WHERE height = %s ORDER BY idx", (height,)
         ).fetchall()
-        return stored_block(row[0], row[1], txs)
+        return stored_block(height, row[0], row[1], txs)
 
     def blocks(self) -> Iterator[Block]:
         for h in range(self.height() + 1):
@@ -332,7 +339,7 @@ def _streamed(db: psycopg.Connection[Any], cursor: psycopg.Cursor[Any]) -> Itera
     """Rows of a named cursor in batches (a named cursor lives in a transaction)."""
     try:
         while batch := cursor.fetchmany(10_000):
-            yield from (tuple(row) for row in batch)
+            yield from typed_rows(batch, TX_COLUMNS)
     finally:
         cursor.close()
 

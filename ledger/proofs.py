@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH
@@ -27,6 +27,17 @@ from voisin.protocol.validation import read_json_file
 
 PROOF_VERSION: Final = 1
 _HEX64 = r"^[0-9a-f]{64}$"
+
+
+def _integer(value: object) -> object:
+    """A JSON integer as written: ``true`` equals 1 and ``1.0`` too, in Python."""
+    if type(value) is not int:
+        raise ValueError(f"expected the integer {PROOF_VERSION}, not {value!r}")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_integer)]
+"""A proof or headers file's format version, the integer 1 and nothing equal to it."""
 
 
 class SignedHeader(BaseModel):
@@ -44,7 +55,7 @@ class HeaderChain(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    version: Literal[1] = PROOF_VERSION
+    version: Version = PROOF_VERSION
     headers: tuple[SignedHeader, ...]
 
 
@@ -53,10 +64,12 @@ class TxProof(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    version: Literal[1] = PROOF_VERSION
-    height: int = Field(ge=0)
-    index: int = Field(ge=0)
-    tree_size: int = Field(ge=1)
+    version: Version = PROOF_VERSION
+    height: int = Field(ge=0, strict=True)
+    index: int = Field(ge=0, strict=True)
+    tree_size: int = Field(ge=1, strict=True)
+    """Integers as JSON integers (strict): ``5.0`` or ``true`` is no height, and a proof
+    file is checked as written, not as Python would coerce it."""
     leaf_hash: str = Field(pattern=_HEX64)
     audit_path: tuple[str, ...]
     transaction: Transaction | None = None

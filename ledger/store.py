@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from voisin import faults
 from voisin.errors import LedgerError
@@ -93,6 +93,53 @@ RawBlock = tuple[int, str, str, str]
 RawTransaction = tuple[int, int, str, str, str]
 """A stored transaction row: height, index, kind, canonical body JSON, leaf hash (hex)."""
 
+BLOCK_COLUMNS = (("height", int), ("hash", str), ("header", str), ("signature", str))
+TX_COLUMNS = (("height", int), ("idx", int), ("kind", str), ("body", str), ("leaf_hash", str))
+"""Each stored column and the Python type its value must have when read. SQLite keeps
+any value in any column (`update transactions set body = cast(body as blob)` stores
+bytes), and a PostgreSQL column's type can be altered; a value of another type is an
+edit like any other, not a crash further on ('bytes' object has no attribute 'encode')."""
+
+
+class ColumnTypeError(LedgerError):
+    """A stored value is not of its column's type; ``height`` and ``index`` (None for a
+    block row) say where, so verification reports it as a finding there."""
+
+    code = "column-type"
+
+    def __init__(
+        self, column: str, value: object, kind: type, height: object, index: object = None
+    ) -> None:
+        self.height = height if type(height) is int else -1
+        self.index = index if type(index) is int else None
+        self.detail = f"stored {column} is {type(value).__name__}, not {kind.__name__}"
+        where = f"block {height}" + ("" if index is None else f", transaction {index}")
+        super().__init__(f"{where}: {self.detail}")
+
+
+def typed_row(row: Sequence[object], columns: tuple[tuple[str, type], ...]) -> tuple[Any, ...]:
+    """``row`` as a tuple once every value has its column's exact type (a bool is no
+    int), else ``ColumnTypeError`` naming the first column that has not."""
+    for (name, kind), value in zip(columns, row, strict=True):
+        if type(value) is not kind:
+            raise ColumnTypeError(name, value, kind, row[0], row[1] if len(row) == 5 else None)
+    return tuple(row)
+
+
+def typed_rows(
+    rows: Iterable[Sequence[object]], columns: tuple[tuple[str, type], ...]
+) -> Iterator[tuple[Any, ...]]:
+    """``typed_row`` of each row, as they are read."""
+    for row in rows:
+        yield typed_row(row, columns)
+
+
+def typed_value(value: object, kind: type, column: str, height: int) -> Any:
+    """One stored ``value`` of block ``height`` checked as ``typed_row`` checks a row's."""
+    if type(value) is not kind:
+        raise ColumnTypeError(column, value, kind, height)
+    return value
+
 
 class LedgerStore(Protocol):
     """What the chain and the verifier need from storage.
@@ -129,14 +176,26 @@ class LedgerStore(Protocol):
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def stored_block(header_json: str, signature: str, txs: Iterable[tuple[str, str]]) -> Block:
-    """A block from its stored header, signature and (kind, body) rows in order: the
-    one decoding every store shares."""
+def stored_block(
+    height: int, header_json: object, signature: object, txs: Iterable[Sequence[object]]
+) -> Block:
+    """Block ``height`` from its stored header, signature and (kind, body) rows in
+    order: the one decoding every store shares, each value type-checked first."""
+    header = typed_value(header_json, str, "header", height)
+    rows = [
+        (typed_value(k, str, "kind", height), typed_value(b, str, "body", height)) for k, b in txs
+    ]
     return Block(
-        header=BlockHeader.model_validate_json(header_json),
-        signature=signature,
-        transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in txs),
+        header=BlockHeader.model_validate_json(header),
+        signature=typed_value(signature, str, "signature", height),
+        transactions=tuple(Transaction(kind=k, body=json.loads(b)) for k, b in rows),
     )
+
+
+def stored_position(row: Sequence[object]) -> tuple[int, int]:
+    """(height, index) of a found transaction, type-checked."""
+    height, index = typed_row(row, TX_COLUMNS[:2])
+    return height, index
 
 
 def sqlite_files(path: Path) -> tuple[Path, Path, Path]:
@@ -344,18 +403,24 @@ class SqliteStore:
 
     def raw_blocks(self) -> Iterator[RawBlock]:
         """(height, hash, header JSON, signature) in height order, as stored."""
-        return self._run("SELECT height, hash, header, signature FROM blocks ORDER BY height")
+        return typed_rows(
+            self._run("SELECT height, hash, header, signature FROM blocks ORDER BY height"),
+            BLOCK_COLUMNS,
+        )
 
     def raw_transactions(self) -> Iterator[RawTransaction]:
         """(height, idx, kind, body JSON, leaf hash) in (height, idx) order, as stored."""
-        return self._run(
-            "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx"
+        return typed_rows(
+            self._run(
+                "SELECT height, idx, kind, body, leaf_hash FROM transactions ORDER BY height, idx"
+            ),
+            TX_COLUMNS,
         )
 
     def leaf_hashes(self, height: int) -> list[str]:
         """Stored leaf hashes of one block, in order (for inclusion proofs)."""
         return [
-            r[0]
+            typed_value(r[0], str, "leaf_hash", height)
             for r in self._run(
                 "SELECT leaf_hash FROM transactions WHERE height = ? ORDER BY idx", (height,)
             )
@@ -368,7 +433,7 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"no block at height {height} in {self.path}", code="no-block")
-        block: RawBlock = row
+        block: RawBlock = typed_row(row, BLOCK_COLUMNS)
         return block
 
     def raw_transaction(self, height: int, index: int) -> RawTransaction:
@@ -380,7 +445,7 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise LedgerError(f"block {height} has no transaction {index}", code="no-tx")
-        tx: RawTransaction = row
+        tx: RawTransaction = typed_row(row, TX_COLUMNS)
         return tx
 
     def find_leaf(self, leaf_hash: str) -> tuple[int, int] | None:
@@ -393,7 +458,7 @@ class SqliteStore:
             "SELECT height, idx FROM transactions WHERE leaf_hash = ? ORDER BY height, idx LIMIT 1",
             (leaf_hash.lower(),),
         ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else stored_position(row)
 
     def block(self, height: int) -> Block:
         row = self._run(
@@ -404,7 +469,7 @@ class SqliteStore:
         txs = self._run(
             "SELECT kind, body FROM transactions WHERE height = ? ORDER BY idx", (height,)
         )
-        return stored_block(row[0], row[1], txs)
+        return stored_block(height, row[0], row[1], txs)
 
     def blocks(self) -> Iterator[Block]:
         for h in range(self.height() + 1):

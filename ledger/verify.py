@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from voisin.errors import LedgerError, VerificationError
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.replay import BYTE_CHECKED_KINDS, Replay, StoredTx, Violation, canonical_object
-from voisin.ledger.store import LedgerStore, RawTransaction, open_store
+from voisin.ledger.store import ColumnTypeError, LedgerStore, RawTransaction, open_store
 from voisin.protocol import TxKind, canonical_text, sha256_hex, verify
 from voisin.protocol.blocks import tx_leaf_hash
 from voisin.protocol.merkle import root_from_hashes
@@ -136,6 +136,14 @@ def _transactions(
 
 
 def _verify_store(store: LedgerStore, operator: str | None, head_hash: str | None) -> VerifyReport:
+    """``_verify_rows``, a stored value of the wrong type a finding where it is."""
+    try:
+        return _verify_rows(store, operator, head_hash)
+    except ColumnTypeError as exc:
+        _fail(exc.height, exc.detail, index=exc.index, rule="column-type")
+
+
+def _verify_rows(store: LedgerStore, operator: str | None, head_hash: str | None) -> VerifyReport:
     rows = store.raw_transactions()
     pending = next(rows, None)
     replay = Replay()

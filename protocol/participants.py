@@ -18,6 +18,14 @@ from pydantic import (
 from voisin.protocol.encoding import canonical_bytes
 from voisin.protocol.keys import KeyPair, verify
 
+MAX_PRICE_EUR_PER_KWH = 1_000.0
+"""The largest price a tariff or a city may name, in either sign. Retail prices are
+tenths of a euro per kWh and the European day-ahead market's cap a few euros; beyond
+this bound nothing real is described, and what is derived from a price (token amounts
+in integer micro-tokens, which the ledger's JSON keeps exact only below 2^53) overflows:
+an import price of 1e300 made the genesis supply a 300-digit integer, refused only once
+the run had started."""
+
 
 class ParticipantKind(StrEnum):
     HOUSEHOLD = "household"
@@ -38,9 +46,11 @@ class Tariff(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    import_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
-    export_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
-    local_charge_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    import_eur_per_kwh: float = Field(ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False)
+    export_eur_per_kwh: float = Field(ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False)
+    local_charge_eur_per_kwh: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False
+    )
 
     def local_charge_or(self, community_eur_per_kwh: float) -> float:
         """The charge this tariff's member owes per kWh bought from a neighbour."""

@@ -74,6 +74,18 @@ def read_json_file(path: str | Path, what: str, code: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {what} {path}: {exc}"[:300], code=code) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"{what} {path} is not JSON: {exc}"[:300], code=code) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: Python keeps the last of a repeated
+    key, another reader the first, so a file that repeats one means two things (a
+    proof's body with ``"kind"`` twice) and is refused (``ValueError``)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        found[key] = value
+    return found

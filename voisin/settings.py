@@ -8,7 +8,28 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FIRST_DAY = date(1900, 1, 1)
+END_DAY = date(2201, 1, 1)
+"""Runs lie in [FIRST_DAY, END_DAY): the meters' sun and weather models work on pandas
+timestamps (years 1677-2262; year 1 gave NaN sun positions) and an interval's end must
+still be a date (9999-12-31 plus a day overflowed)."""
+MAX_DAYS = 366
+"""The longest run, a leap year: a city or scenario's intervals are made up front."""
+
+
+def check_run_days(start: date, days: int) -> None:
+    """Refuse (``ValueError``, one line) a run of ``days`` from ``start`` that leaves
+    the supported dates or lasts more than ``MAX_DAYS``: the one rule for
+    ``simulate --start/--days``, scenario files and city files."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"a run lasts 1 to {MAX_DAYS} days, not {days}")
+    if start < FIRST_DAY or start.toordinal() + days > END_DAY.toordinal():
+        raise ValueError(
+            f"a run from {start} for {days} days leaves the supported dates "
+            f"{FIRST_DAY} to {END_DAY.replace(year=END_DAY.year - 1, month=12, day=31)}"
+        )
 
 
 class RunDefaults(BaseModel):
@@ -20,7 +41,7 @@ class RunDefaults(BaseModel):
     households: int = Field(default=30, ge=1, le=5000)
     start: date = date(2026, 6, 22)
     """A summer Monday: the school is open."""
-    days: int = Field(default=1, ge=1, le=366)
+    days: int = Field(default=1, ge=1, le=MAX_DAYS)
     minutes: int = Field(default=15, ge=5, le=60)
     gift_share: float = Field(default=0.3, ge=0, le=1)
     """Share of the sunniest household's surplus it gives the school by contract."""
@@ -35,6 +56,11 @@ class RunDefaults(BaseModel):
         if 1440 % minutes:
             raise ValueError(f"{minutes} min does not divide a day into whole intervals")
         return minutes
+
+    @model_validator(mode="after")
+    def _supported_dates(self) -> RunDefaults:
+        check_run_days(self.start, self.days)
+        return self
 
 
 DEFAULTS = RunDefaults()
