@@ -143,25 +143,34 @@ def test_a_real_meter_drives_a_household_end_to_end(
 def test_bad_meter_files_are_refused_with_a_line_number(
     tmp_path: Path, capsys: pytest.CaptureFixture, content: str, line: int, why: str
 ) -> None:
-    meter = tmp_path / "bad.csv"
-    meter.write_text(content)
-    file = tmp_path / "bad.toml"
+    err = _refused_meter_file(tmp_path, capsys, content, f"meter.csv line {line}: .*{why}")
+    assert f"line {line}" in err
+
+
+def _refused_meter_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture, content: str, match: str
+) -> str:
+    """A scenario whose one real home replays ``content`` is refused (``match``) in
+    ``run_simulation`` and, through the command's own error path in this process, with
+    exit 2 and one line: that line."""
+    (tmp_path / "meter.csv").write_text(content)
+    file = tmp_path / "meter.toml"
     file.write_text(
         render_template(RunDefaults(**SMALL))
         + """
 [[members]]
 name = "real-home"
 bus = "C2"
-meter_data = { path = "bad.csv" }
+meter_data = { path = "meter.csv" }
 """
     )
-    with pytest.raises(InvalidInput, match=f"bad.csv line {line}: .*{why}"):
+    with pytest.raises(InvalidInput, match=match):
         run_simulation(SimulationConfig(scenario=file, out=tmp_path / "out"))
     args = ["simulate", "--scenario", str(file), "--out", str(tmp_path / "cli"), "--quiet"]
-    assert main(args) == 2  # the command's own error path, in this process
-    err = capsys.readouterr().err
-    assert f"line {line}" in err
-    assert len(err.strip().splitlines()) == 1
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    return err[0]
 
 
 def test_a_tampered_telegram_is_refused(tmp_path: Path) -> None:
@@ -204,21 +213,7 @@ def test_a_meter_file_beyond_any_connection_is_refused_before_the_run(
     data = [i for i, x in enumerate(rows) if x and not x.startswith("#")][1:]
     at = data[40]  # 10:00 UTC
     rows[at] = rows[at].split(",")[0] + ",1e15,0"
-    (tmp_path / "huge.csv").write_text("\n".join(rows) + "\n")
-    file = tmp_path / "huge.toml"
-    file.write_text(
-        render_template(RunDefaults(**SMALL))
-        + """
-[[members]]
-name = "real-home"
-bus = "C2"
-meter_data = { path = "huge.csv" }
-"""
+    err = _refused_meter_file(
+        tmp_path, capsys, "\n".join(rows) + "\n", r"meter.csv: load 1e\+15 kWh .* 400 kW"
     )
-    with pytest.raises(InvalidInput, match=r"huge.csv: load 1e\+15 kWh .* 400 kW connection"):
-        run_simulation(SimulationConfig(scenario=file, out=tmp_path / "out"))
-    args = ["simulate", "--scenario", str(file), "--out", str(tmp_path / "cli"), "--quiet"]
-    assert main(args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert "400 kW connection" in err[0]
+    assert "400 kW connection" in err
