@@ -24,7 +24,7 @@ transport feeder the face's prices form a lattice (bounds and differences along 
 edges), so the two extremes are each bus's own lowest and highest price and the rule
 is each bus's range midpoint. With voltage rows the extremes are vertices of the face.
 
-Three refinements, each an extra solve over the same face:
+Four refinements, each an extra solve over the same face:
 
 * **Open sides.** A bus whose price nothing bounds on one side (nothing at it or behind
   it can bind) is closed by the grid tariff on that side: first a floor
@@ -33,6 +33,15 @@ Three refinements, each an extra solve over the same face:
 * **The green premium.** The ``green`` row's dual is the premium green-only buyers pay
   and sellers receive. It is minimised first (0 whenever some optimal dual has none)
   and held at that least value while the prices are chosen.
+* **Least premiums.** An inflexible bid's price is its bus price plus its position
+  row's dual, the premium. A fully matched inflexible bid leaves that dual anywhere
+  between what its retailer is worth and its own limit (the same dispatch either way),
+  and a midpoint there made a buyer pay halfway to its limit, a price that moved with
+  its own bid. So, every other row held at the midpoint chosen above, each position
+  dual is set last to the value of its range nearest 0: the premium is 0 unless the
+  dispatch forces one (a curtailed bus, a partly matched bid at its own limit). With
+  the other rows held, each position row enters only its own bus's columns, so each
+  ranges over an interval of its own, and one pair of solves gives them all.
 * **Fallback.** Should the face come out empty (numerical trouble), the solver's own
   duals are published.
 
@@ -71,6 +80,10 @@ ALSO_CHOSEN = {"balance_q": -1.0, "sold_out": -1.0, "bought_in": 1.0}
 that raises that price: reactive prices (a consumer draws Q with its P), and the
 inflexible positions (a matched inflexible kWh flows anyway, so what the match is worth
 is not the bus's physical marginal value). The rule pins them to the same extremes."""
+POSITIONS = ("sold_out", "bought_in")
+"""The inflexible-position rows, whose duals are chosen last, at their least premium."""
+PREMIUM_TOL = 1e-10
+"""EUR/kWh: how far the other rows may move while the position duals are chosen."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -373,7 +386,33 @@ def choose_prices(
         if pair is None:
             return _fallback(program, solution)
         high, low = pair
-    return _published(program, -(high + low) / 2, premium, low, high)
+    dual = _least_premiums(program, face, -(high + low) / 2, y_lower, y_upper)
+    return _published(program, dual, premium, low, high)
+
+
+def _least_premiums(
+    program: Program, face: _Face, dual: np.ndarray, y_lower: np.ndarray, y_upper: np.ndarray
+) -> np.ndarray:
+    """``dual`` with each inflexible-position dual moved to the point of its range
+    nearest 0, every other row held (module docstring, "Least premiums"). Should the
+    held face not solve, ``dual`` as it is (it is optimal)."""
+    rows = [np.arange(program.num_row)[program.rows(n)] for n in POSITIONS if program.has(n)]
+    if not rows or not sum(len(r) for r in rows):
+        return dual
+    position = np.concatenate(rows)
+    held = np.ones(program.num_row, dtype=bool)
+    held[position] = False
+    lower = np.where(held, dual - PREMIUM_TOL, y_lower)
+    upper = np.where(held, dual + PREMIUM_TOL, y_upper)
+    weight = np.zeros(program.num_row)
+    weight[position] = 1.0
+    top = _extreme(face, weight, lower, upper, maximise=True)
+    bottom = _extreme(face, weight, lower, upper, maximise=False)
+    if top is None or bottom is None:
+        return dual
+    chosen = dual.copy()
+    chosen[position] = np.clip(0.0, bottom[position], top[position])
+    return chosen
 
 
 def _published(
