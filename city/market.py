@@ -36,6 +36,7 @@ final linearisation at each price, not for the iterated map (``docs/city.md``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -43,7 +44,8 @@ import numpy as np
 
 from voisin.city.residual import FeederMarket, ResidualCurve, residual_curve
 from voisin.errors import ClearingError
-from voisin.market.bulk import ArrayClearing, clear_arrays
+from voisin.market.bulk import ArrayClearing, arrays_of, clear_arrays
+from voisin.market.engine import run_interval
 from voisin.market.formulation import Conditions
 from voisin.market.network import Network
 from voisin.market.segments import SegmentBook
@@ -187,12 +189,13 @@ def reclear(feeder: FeederMarket, exchange_kwh: float, price_eur_per_kwh: float)
     allocation is strictly inside that piece)."""
     upstream = Upstream(price_eur_per_kwh, exchange_kwh)
     net = upstream.network(feeder.net)
-    return cleared_at(
+    began = time.perf_counter()
+    outcome = cleared_at(
         upstream,
         feeder.conditions,
-        lambda cond: clear_arrays(feeder.book, net, cond),
-        lambda out: out.grid_import_kwh - out.grid_export_kwh,
+        lambda cond: run_interval(feeder.book, net, cond, backend="highs"),
     )
+    return arrays_of(feeder.book, net, outcome, began)
 
 
 def clear_city(

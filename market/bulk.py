@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voisin.market.engine import run_interval
+from voisin.market.engine import Outcome, run_interval
 from voisin.market.formulation import Conditions
 from voisin.market.netting import NettedSplit, net_split
 from voisin.market.network import Network
@@ -41,6 +41,10 @@ class ArrayClearing:
     """Wall time of each stage: solve (build, solve and prices), publish, split."""
     green_premium_eur_per_kwh: float = 0.0
     """Paid by green-only buyers and received by sellers on top of their bus prices."""
+    curtailed_kwh: dict[int, float] = field(default_factory=dict)
+    """Per inflexible sell bid (index), what was curtailed (``publish``)."""
+    shed_kwh: dict[int, float] = field(default_factory=dict)
+    """Per inflexible buy bid (index), what was shed."""
 
 
 def clear_arrays(
@@ -48,8 +52,16 @@ def clear_arrays(
 ) -> ArrayClearing:
     """Clear a ``SegmentBook`` on a ``Network``; raises ``ClearingError`` if HiGHS fails."""
     began = time.perf_counter()
-    outcome = run_interval(book, net, conditions, backend="highs")
+    return arrays_of(book, net, run_interval(book, net, conditions, backend="highs"), began)
+
+
+def arrays_of(
+    book: SegmentBook, net: Network, outcome: Outcome, began: float | None = None
+) -> ArrayClearing:
+    """A solved interval's published quantities and split, as arrays (``began``: when
+    its solve started, for ``seconds``)."""
     solved = time.perf_counter()
+    began = solved if began is None else began
     out = publish(book, net, outcome, "arrays")
     published = time.perf_counter()
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
@@ -77,4 +89,6 @@ def clear_arrays(
         iterations=outcome.solution.iterations,
         seconds={"solve": solved - began, "publish": published - solved, "split": done - published},
         green_premium_eur_per_kwh=outcome.prices.green_premium_eur_per_kwh,
+        curtailed_kwh=out.curtailed_kwh,
+        shed_kwh=out.shed_kwh,
     )

@@ -292,10 +292,7 @@ def clear(
     else:
         net = upstream.network(net)
         outcome = cleared_at(
-            upstream,
-            conditions,
-            lambda cond: run_interval(book, net, cond, backend=engine),
-            lambda out: float(out.values("grid_import").sum() - out.values("grid_export").sum()),
+            upstream, conditions, lambda cond: run_interval(book, net, cond, backend=engine)
         )
         conditions = outcome.conditions
     out: Published = publish(book, net, outcome, interval)

@@ -6,11 +6,15 @@ prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
     q            bid segments, 0 <= q <= kWh offered; +limit (buy) / -limit - local
                  charge (sell)
     sell_rest    per bus: inflexible offers left unsold, exported by the sellers'
-                 retailer at their feed-in tariff (outside the market, cost 0)
-    curtail      per bus: inflexible PV left unproduced, at -curtailment price
+                 retailer at their feed-in tariff (outside the market, cost 0; in a
+                 city's re-clearing -rest price)
+    curtail      per bus: inflexible PV left unproduced, at -curtailment price (and
+                 -rest price)
     buy_rest     per bus: inflexible needs left unbought, imported by the buyers'
-                 retailer (outside the market, cost 0)
-    shed         per bus: inflexible need not served, at -shedding price (last resort)
+                 retailer (outside the market, cost 0; in a city's re-clearing +rest
+                 price)
+    shed         per bus: inflexible need not served, at -shedding price (last resort;
+                 +rest price)
     flow         per line, P from ``from`` to ``to`` (transport: within +-capacity;
                  a fee line's forward part, 0..capacity, at -fee)
     flow_back    per fee line (transport): the backward part, 0..capacity, at -fee
@@ -165,6 +169,14 @@ class Conditions:
     exchange_kwh: float | None = None
     """Pins the net purchase at the upstream node (kWh; import positive), the ``exchange``
     row: a feeder re-clearing at the city's price takes exactly the city's allocation."""
+    rest_price_eur_per_kwh: float | None = None
+    """Where the rest stays in the exchange (``retailer_takes_rest`` False), what each
+    kWh of it is settled at outside the market: ``sell_rest`` at minus it and
+    ``buy_rest`` at plus it in the objective, and the welfare counts only the market's
+    own exchange. None, the rest is the market's own, worth nothing as a bid (the
+    residual curve, the city-wide LP). A city feeder's re-clearing sets the upstream
+    node's price (``market.upstream``): an inflexible bid is then matched exactly when
+    its price is on the right side of the price it would otherwise be settled at."""
 
 
 def _per_bus(net: Network, values: np.ndarray | None) -> np.ndarray:
@@ -229,6 +241,11 @@ def _variables(
     fee = net.line_fee_eur_per_kwh
     cap = net.line_capacity_kwh
     kappa = cond.curtailment_eur_per_kwh
+    # A rest settled outside at ``rest`` (``Conditions.rest_price_eur_per_kwh``): a kWh
+    # curtailed or shed is one the supplier no longer settles there, so cutting weighs
+    # against the rest as it does at price 0; the flows and bus prices stay those of
+    # the residual curve, and only the split between matched and rest moves.
+    rest = cond.rest_price_eur_per_kwh or 0.0
     reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
     out = [
         Variables.of(
@@ -243,26 +260,28 @@ def _variables(
             "sell_rest",
             len(layout.sell_buses),
             lower=0.0,
+            cost=-rest,
             doc="inflexible offers unsold, to the retailer (kWh)",
         ),
         Variables.of(
             "curtail",
             len(layout.sell_buses),
             lower=0.0,
-            cost=-kappa,
+            cost=-kappa - rest,
             doc="inflexible offers curtailed (kWh)",
         ),
         Variables.of(
             "buy_rest",
             len(layout.buy_buses),
             lower=0.0,
+            cost=rest,
             doc="inflexible needs unbought, from the retailer (kWh)",
         ),
         Variables.of(
             "shed",
             len(layout.buy_buses),
             lower=0.0,
-            cost=-cond.shedding_eur_per_kwh,
+            cost=rest - cond.shedding_eur_per_kwh,
             doc="inflexible need not served (kWh)",
         ),
     ]

@@ -140,8 +140,8 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         ENERGY_DECIMALS,
     )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
-    kappa = -float(outcome.program.variable("curtail").cost[0]) if curtailed else 0.0
-    voll = -float(outcome.program.variable("shed").cost[0]) if shed else 0.0
+    kappa = outcome.conditions.curtailment_eur_per_kwh if curtailed else 0.0
+    voll = outcome.conditions.shedding_eur_per_kwh if shed else 0.0
     fees = _wheeling_fees(book, net, outcome, cleared, first)
     market_losses = round(  # the LP's exchange less what crosses it in bids and rest
         float(outcome.values("grid_import")[0] - outcome.values("grid_export")[0])
@@ -156,10 +156,13 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     reference, above = book.local_charges(net.local_charge_eur_per_kwh)
     served = _grid_served(book, net, outcome, cleared)
     charges = reference * local_kwh + float(above[first] @ (cleared - served))
+    own = exchange  # the market's own exchange, without a rest settled outside it
+    if outcome.conditions.rest_price_eur_per_kwh is not None:
+        own -= rest_in_exchange(outcome)
     welfare = (
         _value(book, cleared, first)
-        - net.import_price_eur_per_kwh * max(exchange, 0.0)
-        + net.export_price_eur_per_kwh * max(-exchange, 0.0)
+        - net.import_price_eur_per_kwh * max(own, 0.0)
+        + net.export_price_eur_per_kwh * max(-own, 0.0)
         - fees
         - charges
         - kappa * sum(curtailed.values())

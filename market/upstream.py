@@ -4,27 +4,40 @@ In a city (``voisin.city``, docs/city.md) the city market allocates each feeder 
 purchase ``x`` at its substation and prices it at ``lambda``, its MV bus's nodal price.
 The feeder then re-clears with ``lambda`` as both its import and its export price, the
 unmatched part of inflexible positions kept in that exchange (no retailer at the
-feeder's edge), and must end at exactly ``x``. Buying and selling at one price fixes
-the upstream node's price at it, so the solver is first let free; only where it stops
-elsewhere on a piece of the feeder's curve whose slope is ``lambda`` (the city's
-marginal feeder, indifferent over a range) is the exchange pinned (the ``exchange``
-row). The operator's clearing (``market.clearing.clear``), the auditor's re-clearing
-and the city's array clearing (``city.market.reclear``) all go through ``cleared_at``.
+feeder's edge) but settled outside the market by the members' suppliers, and must end
+at exactly ``x``. Buying and selling at one price fixes the upstream node's price at
+it, so the solver is first let free; only where it stops elsewhere on a piece of the
+feeder's curve whose slope is ``lambda`` (the city's marginal feeder, indifferent over
+a range) is the exchange pinned (the ``exchange`` row). The operator's clearing
+(``market.clearing.clear``), the auditor's re-clearing and the city's array clearing
+(``city.market.reclear``) all go through ``cleared_at``.
+
+The rest is valued at the upstream node's price (``Conditions.rest_price_eur_per_kwh``),
+as a lone feeder's retailer values it at its tariff: an inflexible buyer is matched
+when its limit covers that price, a seller when that price covers its ask. Valued at
+nothing, as the residual curve values it (the split never moves a flow, so the curve's
+slopes do not care), every inflexible buyer was matched whatever the city price, paying
+its limit where that was below the price the feeder paid the city (a deficit), and no
+inflexible seller asking more than 0 ever was. Free, the node's price is ``lambda``;
+pinned, it may leave it (the pin's dual), and the pinned solve is then repeated with
+the rest at the price found, so that no match is made the node's price refuses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
+from voisin.market.engine import Outcome
 from voisin.market.formulation import Conditions
 from voisin.market.network import Network
 
 EXCHANGE_TOL_KWH = 1e-7
 """A free optimum this close to the allocation takes it (the solver's tolerance)."""
-
-T = TypeVar("T")
+PRICE_TOL_EUR_PER_KWH = 1e-9
+"""A pinned node's price this close to the city's is the city's (the published prices'
+rounding)."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +61,27 @@ class Upstream:
         }
 
 
+def exchange_of(outcome: Outcome) -> float:
+    """The net purchase at the upstream node of a solved interval (kWh, + import)."""
+    return float(outcome.values("grid_import").sum() - outcome.values("grid_export").sum())
+
+
 def cleared_at(
-    upstream: Upstream,
-    conditions: Conditions,
-    solve: Callable[[Conditions], T],
-    exchange_of: Callable[[T], float],
-) -> T:
+    upstream: Upstream, conditions: Conditions, solve: Callable[[Conditions], Outcome]
+) -> Outcome:
     """``solve`` free at the city price, then pinned to the allocation if it stopped
-    elsewhere (module docstring); ``exchange_of`` reads the net purchase of a result."""
-    city = replace(conditions, retailer_takes_rest=False)
+    elsewhere, the rest valued at the node's price (module docstring)."""
+    city = replace(
+        conditions,
+        retailer_takes_rest=False,
+        rest_price_eur_per_kwh=upstream.price_eur_per_kwh,
+    )
     free = solve(city)
     if abs(exchange_of(free) - upstream.exchange_kwh) <= EXCHANGE_TOL_KWH:
         return free
-    return solve(replace(city, exchange_kwh=upstream.exchange_kwh))
+    pinned = replace(city, exchange_kwh=upstream.exchange_kwh)
+    out = solve(pinned)
+    node = out.prices.upstream_eur_per_kwh
+    if abs(node - upstream.price_eur_per_kwh) <= PRICE_TOL_EUR_PER_KWH:
+        return out
+    return solve(replace(pinned, rest_price_eur_per_kwh=node))

@@ -12,7 +12,7 @@ from voisin.market.gate import MarketRules
 from voisin.market.network import Network
 from voisin.market.terms import Terms
 
-from .conftest import INTERVAL, bid, grid
+from .conftest import INTERVAL, bid, grid, split_values
 
 RULES = MarketRules(curtailment_eur_per_kwh=0.05)
 SHARED = city_conditions(RULES, 15, 0.05)
@@ -164,12 +164,24 @@ def test_ten_feeders_match_the_city_wide_lp(seed: int) -> None:
     markets, out = run(mv, feeders)
     whole = clear_city_wide(mv, feeders, SHARED, 15)
     assert out.welfare_eur == pytest.approx(whole.welfare_eur, abs=WELFARE_TOL_EUR)
-    for curve, local, x, price in zip(
-        out.curves, out.feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True
+    for market, curve, local, x, price in zip(
+        markets, out.curves, out.feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True
     ):
-        # Each feeder's re-clearing takes exactly its allocation and reaches V_f there.
+        # Each feeder's re-clearing takes exactly its allocation and reaches V_f there,
+        # counted at the curve's split and with the rest (settled at the city price
+        # outside the market) back in its exchange. Where it sheds or curtails, the two
+        # valuations may cut different inflexible positions (docs/city.md, "The rest"):
+        # the re-clearing's dispatch is then one the curve allows, worth no more.
         assert local.grid_import_kwh - local.grid_export_kwh == pytest.approx(x, abs=1e-7)
-        assert local.welfare_eur + price * x == pytest.approx(curve.value_at(x), abs=1e-6)
+        book = market.book
+        first = np.searchsorted(book.bid, np.arange(book.bid_count))
+        matched = float(np.where(book.sell[first], -1.0, 1.0) @ local.cleared_kwh)
+        at_curve, at_reclear = split_values(market, local)
+        welfare = local.welfare_eur + price * matched - at_reclear + at_curve
+        if local.curtailed_kwh or local.shed_kwh:
+            assert welfare <= curve.value_at(x) + 1e-6
+        else:
+            assert welfare == pytest.approx(curve.value_at(x), abs=1e-6)
         assert np.all(np.diff(curve.slopes_eur_per_kwh) <= 1e-9)  # concave
     # The MV limits hold: the city's flows from its own clearing, recomputed on the tree.
     net = Network.of(mv)
@@ -243,3 +255,33 @@ def test_two_feeders_searched_at_once_keep_their_own_solver() -> None:
     answers += [first(0.2), second(0.05), first(0.5)]
     assert answers[:2] + answers[3:] == expected[0]
     assert answers[2] == expected[1][0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_feeder_re_clearing_runs_a_deficit(seed: int) -> None:
+    """Each feeder of a random city re-cleared by the operator's path at its city price
+    and allocation: every trade individually rational, and, where nothing is curtailed
+    or shed, a congestion rent of at least 0. Before the rest was valued at the city
+    price, matched inflexible buyers paid their limits below it (seeds 1-3: rents down
+    to -2.2 EUR); docs/city.md, "The rest is split by price in the re-clearing"."""
+    from voisin.market.clearing import clear
+    from voisin.market.upstream import Upstream
+
+    mv, feeders = random_city(seed)
+    _, out = run(mv, feeders)
+    for feeder, x, price in zip(feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True):
+        result = clear(
+            list(feeder.bids),
+            feeder.grid,
+            INTERVAL,
+            upstream=Upstream(float(price), float(x)),
+            backend="highs",
+            base=feeder.base_kw,
+            rules=RULES,
+        )
+        limit = {b.participant: b.segments[0].price_eur_per_kwh for b in feeder.bids}
+        for t in result.trades:
+            assert t.buyer_price_eur_per_kwh <= limit.get(t.buyer, np.inf) + 1e-9
+            assert t.seller_price_eur_per_kwh >= limit.get(t.seller, -np.inf) - 1e-9
+        if not (result.curtailed_kwh or result.shed_kwh):
+            assert result.congestion_rent_eur >= -1e-9

@@ -7,6 +7,8 @@ do not apply: the city's price is the feeder's import and export price.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voisin.errors import InvalidInput
 from voisin.market.clearing import clear
@@ -18,21 +20,56 @@ from .conftest import INTERVAL, bid, grid
 FEEDER = grid("T", (("T", "H1", 10.0), ("T", "H2", 10.0)))
 
 
-def test_the_inflexible_rest_stays_in_the_exchange_off_the_trades() -> None:
+def test_an_inflexible_seller_below_the_city_price_is_matched() -> None:
     """An inflexible seller of 3 kWh (limit 0.10) and a buyer of 1 kWh (limit 0.25), at
-    a city price of 0.12 and an allocation of 2 kWh of export. The 3 kWh flow anyway and
-    earn 0.12 as rest; matching them earns the seller its limit less, so the LP leaves
-    all 3 as rest and the buyer takes 1 kWh at 0.12 out of the exchange: export 2,
-    welfare 0.25 + 2 x 0.12 = 0.49, rest -3 kWh, one grid trade of 1 kWh at 0.12."""
+    a city price of 0.12 and an allocation of 2 kWh of export. The 3 kWh flow anyway;
+    left unmatched they would be settled by the seller's supplier at 0.12, which the
+    seller's limit is below, so all 3 are matched at 0.12: 1 to the buyer, 2 exported.
+    Welfare 0.25 - 3 x 0.10 + 2 x 0.12 = 0.19, no rest, no rent."""
     bids = [bid("s", "sell", 3.0, 0.10, "H1", inflexible=True), bid("b", "buy", 1.0, 0.25, "H2")]
     result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.12, -2.0), backend="highs")
-    assert result.welfare_eur == pytest.approx(0.49, abs=1e-9)
+    assert result.welfare_eur == pytest.approx(0.19, abs=1e-9)
+    assert (result.grid_import_kwh, result.grid_export_kwh) == (0.0, 2.0)
+    assert result.rest_kwh == 0.0
+    assert result.cleared_kwh == {"b": 1.0, "s": 3.0}
+    assert set(result.prices_eur_per_kwh.values()) == {0.12}
+    assert sorted((t.seller, t.buyer, t.energy_kwh) for t in result.trades) == [
+        ("p-s", "grid", 2.0),
+        ("p-s", "p-b", 1.0),
+    ]
+    assert {t.seller_price_eur_per_kwh for t in result.trades} == {0.12}
+    assert result.congestion_rent_eur == 0.0
+
+
+def test_an_inflexible_seller_above_the_city_price_stays_in_the_exchange() -> None:
+    """The same seller at a city price of 0.08, below its limit: its 3 kWh stay the rest
+    (its supplier takes them at 0.08, inside the exchange), and the buyer takes 1 kWh
+    at 0.08 out of the exchange: export 2, rest -3, welfare 0.25 - 0.08 = 0.17."""
+    bids = [bid("s", "sell", 3.0, 0.10, "H1", inflexible=True), bid("b", "buy", 1.0, 0.25, "H2")]
+    result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.08, -2.0), backend="highs")
+    assert result.welfare_eur == pytest.approx(0.17, abs=1e-9)
     assert (result.grid_import_kwh, result.grid_export_kwh) == (0.0, 2.0)
     assert result.rest_kwh == -3.0
-    assert set(result.prices_eur_per_kwh.values()) == {0.12}
+    assert set(result.prices_eur_per_kwh.values()) == {0.08}
     (trade,) = result.trades
     assert (trade.seller, trade.buyer, trade.energy_kwh) == ("grid", "p-b", 1.0)
-    assert trade.buyer_price_eur_per_kwh == trade.seller_price_eur_per_kwh == 0.12
+    assert trade.buyer_price_eur_per_kwh == trade.seller_price_eur_per_kwh == 0.08
+    assert result.congestion_rent_eur == 0.0
+
+
+def test_an_inflexible_buyer_below_the_city_price_is_not_matched() -> None:
+    """An inflexible buyer of 2 kWh (limit 0.25) at a city price of 0.30, allocated its
+    2 kWh: matched, it would pay its limit while the feeder pays the city 0.30 (a rent
+    of -0.10, a deficit). Its supplier buys the 2 kWh at 0.30 instead: no trade, rest
+    +2, welfare 0, rent 0."""
+    bids = [bid("b", "buy", 2.0, 0.25, "H2", inflexible=True)]
+    result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.30, 2.0), backend="highs")
+    assert (result.grid_import_kwh, result.grid_export_kwh) == (2.0, 0.0)
+    assert result.rest_kwh == 2.0
+    assert result.trades == ()
+    assert result.welfare_eur == 0.0
+    assert result.congestion_rent_eur == 0.0
+    assert set(result.prices_eur_per_kwh.values()) == {0.30}
 
 
 def test_an_indifferent_feeder_is_pinned_to_its_allocation() -> None:
@@ -56,3 +93,55 @@ def test_a_lone_feeder_is_unchanged_and_uniform_pricing_refused() -> None:
     assert lone.grid_export_kwh == 0.0  # the retailer takes the rest outside the market
     with pytest.raises(InvalidInput, match="nodal"):
         clear(bids, FEEDER, INTERVAL, pricing=PricingMode.UNIFORM, upstream=Upstream(0.1, 0.0))
+
+
+WIDE = grid("T", (("T", "H1", 1000.0), ("T", "H2", 1000.0)))
+"""Lines nothing fills: every bus is priced at the city's price."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    city_cents=st.integers(1, 40),
+    offsets=st.lists(
+        st.tuples(
+            st.sampled_from(("buy", "sell")),
+            st.booleans(),
+            st.integers(1, 40),
+            st.sampled_from(("H1", "H2")),
+            st.integers(-20, 20).filter(lambda k: k != 0),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_every_position_settles_on_its_side_of_the_city_price(
+    city_cents: int, offsets: list[tuple[str, bool, int, str, int]]
+) -> None:
+    """Random bids around a city price on an uncongested feeder, allocated what they
+    take there: a bid is matched in full exactly when its limit is on the right side of
+    the city price (above it for a buyer, below for a seller), flexible or not; what an
+    inflexible bid leaves is the rest; every trade is individually rational at the city
+    price, and the rent is 0 (no deficit)."""
+    price = city_cents / 100
+    bids, wanted, x = [], {}, 0.0
+    for k, (side, inflexible, tenths, bus, cents) in enumerate(offsets):
+        limit = round(price + cents / 200, 3)
+        kwh = tenths / 10
+        bids.append(bid(f"b{k}", side, kwh, limit, bus, inflexible=inflexible))
+        takes = (limit > price) if side == "buy" else (limit < price)
+        wanted[f"b{k}"] = kwh if takes else 0.0
+        sign = 1.0 if side == "buy" else -1.0
+        x += sign * kwh if (takes or inflexible) else 0.0
+    x = round(x, 9)
+    result = clear(bids, WIDE, INTERVAL, upstream=Upstream(price, x), backend="highs")
+    assert result.cleared_kwh == pytest.approx(wanted, abs=1e-9)
+    rest = sum(
+        (1.0 if b.side == "buy" else -1.0) * (b.segments[0].energy_kwh - wanted[b.bid_id])
+        for b in bids
+        if b.inflexible
+    )
+    assert result.rest_kwh == pytest.approx(rest, abs=1e-9)
+    assert set(result.prices_eur_per_kwh.values()) == {price}
+    for trade in result.trades:
+        assert trade.buyer_price_eur_per_kwh == trade.seller_price_eur_per_kwh == price
+    assert result.congestion_rent_eur == pytest.approx(0.0, abs=1e-9)

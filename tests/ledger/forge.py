@@ -214,8 +214,10 @@ def shift_prices(path: Path, height: int, index: int, by: float = 0.01) -> Edit:
                     bus: {**parts, "energy": round(parts["energy"] + by, 9)}
                     for bus, parts in b["price_parts_eur_per_kwh"].items()
                 },
-                "settlement_prices_eur_per_kwh": {
-                    bus: up(kinds) for bus, kinds in b["settlement_prices_eur_per_kwh"].items()
+                **{  # absent where every premium is 0
+                    key: {bus: up(kinds) for bus, kinds in b[key].items()}
+                    for key in ("settlement_prices_eur_per_kwh",)
+                    if key in b
                 },
             },
         ),
