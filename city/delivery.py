@@ -23,7 +23,7 @@ import numpy as np
 from voisin.city.feeders import CityFeeder
 from voisin.ledger.settlement import traded_net_kwh
 from voisin.meters.meter import Meter, curtailed_pv_kwh
-from voisin.protocol import ClearingResult, MeterReading, Side
+from voisin.protocol import ClearingResult, MeterReading, ParticipantKind, Side
 from voisin.protocol.interval import Interval
 from voisin.protocol.signed import Signed
 
@@ -65,7 +65,7 @@ def readings(
         for bid in feeder.bids
         if bid.inflexible
     }
-    homes = sorted(label for label in meters if label in feeder.forecast_kwh)
+    homes = sorted(label for label in meters if feeder.kind_of(label) is ParticipantKind.HOUSEHOLD)
     factors = delivery_factors(seed, index, interval, homes)
     out = []
     for label in sorted(meters):

@@ -19,7 +19,7 @@ from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules
 from voisin.market.network import Network
 from voisin.market.segments import book_of
-from voisin.protocol import Bid, Grid, Line
+from voisin.protocol import Bid, Grid, Line, ParticipantKind
 
 UNLIMITED_KWH = 1e6
 """A transformer without a rating becomes a line of this capacity in the merged grid."""
@@ -42,6 +42,12 @@ class CityFeeder:
     """A member's storage schedule of the interval by bid participant (kWh, discharge
     positive), in its inflexible bid's net and in its meter's reading as scheduled: a
     SimBench feeder's storage profile, which needs no state carried between intervals."""
+
+    def kind_of(self, label: str) -> ParticipantKind:
+        """Member ``label``'s kind, which its id does not tell (``member_labels``): a
+        member with a forecast is a household, whose inflexible bid is the forecast's
+        net; one without is a battery, which bids its flexibility (``city.delivery``)."""
+        return ParticipantKind.HOUSEHOLD if label in self.forecast_kwh else ParticipantKind.BATTERY
 
 
 def city_conditions(

@@ -36,7 +36,7 @@ from voisin.market.community import OPENING_ALLOWANCE_MICRO, genesis_supply_micr
 from voisin.market.operator import Operator
 from voisin.market.upstream import Upstream
 from voisin.meters.meter import Meter
-from voisin.protocol import KeyPair, Participant, ParticipantKind, Tariff
+from voisin.protocol import KeyPair, Participant, Tariff
 from voisin.protocol.signed import Signed
 
 
@@ -87,7 +87,7 @@ def write_feeder_ledger(
             bus=bus_of[label],
             tariff=tariff,
             meter_id=meters[label].meter_id,
-            kind=ParticipantKind.BATTERY if "-b" in label else ParticipantKind.HOUSEHOLD,
+            kind=books[0].kind_of(label),
             group="city",
         )
         for label in labels

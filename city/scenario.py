@@ -192,6 +192,24 @@ def _shape(hour: float) -> tuple[float, float]:
     return pv, load
 
 
+_LABEL_STREAM = 2
+"""Tells the members' labels' random stream from the bids' (``[seed, feeder, start]``)."""
+
+
+def member_labels(seed: int, index: int, count: int) -> tuple[str, ...]:
+    """The bid ids of feeder ``index``'s ``count`` members, in the order the feeder
+    lists them (a generated feeder: its homes, then its batteries; a SimBench one: its
+    loads and plants in name order). Each is ``f<index>-m<k>``, ``k`` from a seeded
+    permutation of ``0..count-1`` written to one width, so an id on a ledger tells its
+    feeder (whose ledger it is on) and nothing else: not whether it is a home, a battery
+    or a plant, nor which one (docs/privacy.md, "A city's ids"). A member's participant
+    label is ``p-`` and its id. Drawn from the city's seed alone, so every worker names
+    every member alike."""
+    order = np.random.default_rng([seed, index, _LABEL_STREAM]).permutation(count)
+    width = len(str(max(count - 1, 0)))
+    return tuple(f"f{index}-m{int(k):0{width}d}" for k in order)
+
+
 def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
     """Feeder ``index`` of the city for one interval: a star of households under its
     transformer, each a bid or two at prices between feed-in and retail; or the SimBench
@@ -208,7 +226,7 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             import_price_eur_per_kwh=spec.import_price_eur_per_kwh,
             export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         )
-    kwp, daily_kwh, battery_kwh, grid = _households(spec, index)
+    kwp, daily_kwh, battery_kwh, grid, home, battery = _households(spec, index)
     n = spec.households_per_feeder
     step = np.random.default_rng([spec.seed, index, int(interval.start.timestamp())])
     hours = interval.start.hour + interval.start.minute / 60.0
@@ -225,24 +243,26 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
         if kwh >= 0.001:
             side = "sell" if net[h] > 0 else "buy"
             price = round(float(step.uniform(low, high)), 3)
-            bids.append(_bid(f"f{index}-h{h}", side, kwh, price, bus, interval, inflexible=True))
+            bids.append(_bid(home[h], side, kwh, price, bus, interval, inflexible=True))
         if battery_kwh[h] > 0:
             price = round(float(step.uniform(low, high)), 3)
             side = "buy" if pv > 0.3 else "sell"
-            bids.append(_bid(f"f{index}-b{h}", side, float(battery_kwh[h]), price, bus, interval))
-    forecast = {f"p-f{index}-h{h}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
+            bids.append(_bid(battery[h], side, float(battery_kwh[h]), price, bus, interval))
+    forecast = {f"p-{home[h]}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
     return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
 
 
-_KEPT: dict[tuple[CitySpec, int], tuple[np.ndarray, np.ndarray, np.ndarray, Grid]] = {}
+_Households = tuple[np.ndarray, np.ndarray, np.ndarray, Grid, tuple[str, ...], dict[int, str]]
+_KEPT: dict[tuple[CitySpec, int], _Households] = {}
 _KEPT_HOUSEHOLDS = 20_000
 """How many households' feeders ``_households`` keeps (about 3 KB each, most of it the
 grid's lines): every feeder of a 100 x 100 city, ten of 2,000 households."""
 
 
-def _households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+def _households(spec: CitySpec, index: int) -> _Households:
     """What a generated feeder is in every interval: its households' PV (kWp), daily
-    use (kWh) and battery (kWh), drawn from the city's seed, and its star grid. Kept
+    use (kWh) and battery (kWh), drawn from the city's seed, its star grid, and the bid
+    ids (``member_labels``) of each home and of each home's battery, by household. Kept
     (a curve task and the ledger task build the feeder for each interval; the grid's
     lines are validated once), the oldest let go past ``_KEPT_HOUSEHOLDS``. The arrays
     are read-only."""
@@ -257,7 +277,7 @@ def _households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.
     return kept
 
 
-def _draw_households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+def _draw_households(spec: CitySpec, index: int) -> _Households:
     rng = np.random.default_rng([spec.seed, index])
     n = spec.households_per_feeder
     kwp = np.where(rng.random(n) < spec.pv_share, rng.uniform(2.0, 8.0, n), 0.0)
@@ -277,7 +297,10 @@ def _draw_households(spec: CitySpec, index: int) -> tuple[np.ndarray, np.ndarray
         export_price_eur_per_kwh=spec.export_price_eur_per_kwh,
         transformer_capacity_kwh=spec.feeder_transformer_kwh,
     )
-    return kwp, daily_kwh, battery_kwh, grid
+    owners = [h for h in range(n) if battery_kwh[h] > 0]
+    labels = member_labels(spec.seed, index, n + len(owners))
+    battery = {h: labels[n + j] for j, h in enumerate(owners)}
+    return kwp, daily_kwh, battery_kwh, grid, labels[:n], battery
 
 
 def _bid(

@@ -23,6 +23,7 @@ import numpy as np
 
 from voisin.agents.simbench_scenario import homes_of
 from voisin.city.feeders import CityFeeder
+from voisin.city.scenario import member_labels
 from voisin.errors import InvalidInput
 from voisin.grid.simbench_grids import SimbenchFeeder, simbench_feeder
 from voisin.protocol import Bid, Grid
@@ -79,10 +80,12 @@ def simbench_city_feeder(
     bids = []
     forecast = {}
     storage_kwh = {}
-    for h, (_, (load, pv, storage)) in enumerate(sorted(homes_of(found).items())):
+    members = sorted(homes_of(found).items())
+    ids = member_labels(seed, index, len(members))
+    for bid_id, (_, (load, pv, storage)) in zip(ids, members, strict=True):
         made = sum(unit.energy_kwh[at] for unit in pv)
         used = load.energy_kwh[at] if load is not None else 0.0
-        label = f"p-f{index}-s{h}"
+        label = f"p-{bid_id}"
         forecast[label] = (float(made), float(used))
         discharged = 0.0 if storage is None else -float(storage.energy_kwh[at])
         if storage is not None:
@@ -95,7 +98,7 @@ def simbench_city_feeder(
         bus = (load or pv[0]).bus
         bids.append(
             Bid(
-                bid_id=f"f{index}-s{h}",
+                bid_id=bid_id,
                 participant=label,
                 bus=bus,
                 interval=interval.id,

@@ -8,6 +8,8 @@ DSO answers for the meters. The boxes travel in a JSON-lines file beside the led
 never inside it: a sealed box is randomised, and the ledger must stay byte-identical
 from run to run. A record names in clear only what the ledger shows already (the
 pseudonym, the interval, the hash), so the file can be handed out whole; docs/privacy.md.
+Each kind is padded to one size before it is sealed (``SEALED_BYTES``), so every box of
+a kind is as long as every other.
 """
 
 from __future__ import annotations
@@ -15,18 +17,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from voisin.errors import InvalidInput
 from voisin.protocol import KeyPair, MeterReading, canonical_bytes, parse, verify
 from voisin.protocol.participants import PseudonymLink
-from voisin.protocol.sealing import open_sealed, seal_to
+from voisin.protocol.sealing import PADDED_VERSION, open_sealed_json, seal_to
 from voisin.protocol.signed import Signed
 
 SEALED_FILE = "sealed.jsonl"
 """The sealed file's name, beside the ledger file."""
+
+SEALED_BYTES = {"reading": 800, "link": 576}
+"""What each kind's plaintext is padded to before it is sealed (``seal_to``), so that
+its box is 48 bytes more whatever it holds. The longest valid reading is 768 bytes
+(every number at the 25 characters RFC 8785 writes at most, both registers, a nonce of
+128 hex digits, 64-digit keys, an interval id); a link is 523 (keys, interval ids and
+signature are each of one length). ``tests/ledger/test_sealed.py`` builds both."""
 
 
 class SealedRecord(BaseModel):
@@ -37,7 +46,7 @@ class SealedRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    version: Literal[1] = 1
+    version: Literal[1, 2] = PADDED_VERSION
     kind: Literal["reading", "link"]
     participant: str = ""
     interval: str = ""
@@ -66,7 +75,7 @@ class SealedStore:
             self.owners[link.pseudonym] = link.member
             data = link.model_dump_json().encode("utf-8")
             records += [
-                SealedRecord(kind="link", sealed=seal_to(to, data))
+                SealedRecord(kind="link", sealed=_seal(to, data, "link"))
                 for to in (link.member, self.operator)
             ]
         self._write(records)
@@ -78,15 +87,39 @@ class SealedStore:
         their ``reading_hash``es when the caller has them (made at intake)."""
         commitments = hashes if hashes is not None else [r.value.commitment() for r in readings]
         self._write(
-            SealedRecord(
-                kind="reading",
-                participant=r.value.participant,
-                interval=r.value.interval,
-                reading_hash=reading_hash,
-                sealed=seal_to(self.owners.get(r.value.participant, r.value.participant), r.data),
-            )
-            for r, reading_hash in zip(readings, commitments, strict=True)
+            [  # all sealed before any is written: a refused one leaves no half a batch
+                SealedRecord(
+                    kind="reading",
+                    participant=r.value.participant,
+                    interval=r.value.interval,
+                    reading_hash=reading_hash,
+                    sealed=_seal(
+                        self.owners.get(r.value.participant, r.value.participant),
+                        r.data,
+                        "reading",
+                    ),
+                )
+                for r, reading_hash in zip(readings, commitments, strict=True)
+            ]
         )
+
+
+def _seal(recipient: str, data: bytes, kind: Literal["reading", "link"]) -> str:
+    return seal_to(recipient, data, padded_to=SEALED_BYTES[kind], what=kind)
+
+
+def _open(record: SealedRecord, key: KeyPair) -> Any:
+    """``record``'s box opened with ``key`` (its padding stripped unless it was sealed
+    before padding), as JSON; None when it is sealed to another key. A box that opens
+    but is not padded raises: it is ``key``'s, damaged, not someone else's."""
+    try:
+        return open_sealed_json(
+            record.sealed, key, record.kind, padded=record.version >= PADDED_VERSION
+        )
+    except InvalidInput as refused:
+        if refused.code == "wrong-key":
+            return None
+        raise
 
 
 def records(path: Path) -> Iterator[SealedRecord]:
@@ -107,11 +140,10 @@ def open_links(path: Path, key: KeyPair) -> list[PseudonymLink]:
     for record in records(path):
         if record.kind != "link":
             continue
-        try:
-            data = open_sealed(record.sealed, key, "link")
-        except InvalidInput:
+        data = _open(record, key)
+        if data is None:
             continue  # sealed to someone else
-        link = parse(PseudonymLink, json.loads(data), "pseudonym link")
+        link = parse(PseudonymLink, data, "pseudonym link")
         if not link.verifies():
             raise InvalidInput(
                 f"the link of {link.pseudonym[:16]}... is not signed by its member",
@@ -129,11 +161,10 @@ def open_readings(path: Path, key: KeyPair) -> list[MeterReading]:
     for record in records(path):
         if record.kind != "reading":
             continue
-        try:
-            data = open_sealed(record.sealed, key, "reading")
-        except InvalidInput:
+        data = _open(record, key)
+        if data is None:
             continue
-        reading = parse(MeterReading, json.loads(data), "sealed reading")
+        reading = parse(MeterReading, data, "sealed reading")
         if reading.commitment() != record.reading_hash:
             raise InvalidInput(
                 f"the sealed reading of {record.interval} does not hash to its record",

@@ -4,7 +4,9 @@ The public chain shows pseudonymous keys, hashes and totals; a statement gathers
 key's trades, grid legs, imbalances and tokens into a bill. Anyone holding the chain can
 compute it, but the operator *sends* it sealed (PyNaCl ``SealedBox``) to the
 participant's key: the Ed25519 id is converted to its Curve25519 form, so only the
-holder of the matching private key can read it, and nobody can tell what is inside.
+holder of the matching private key can read it, and nobody can tell what is inside:
+its RFC 8785 bytes are padded to a size fixed by its number of lines
+(``statement_bytes``), which the ledger shows anyway (the intervals the key settled in).
 EUR are what the participant paid (positive) or received; kWh are plain amounts.
 """
 
@@ -21,8 +23,8 @@ from voisin.errors import LedgerError
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.figures import Route, is_gift, trade_eur, trade_route
 from voisin.ledger.store import LedgerStore, open_store
-from voisin.protocol import KeyPair, TxKind, parse
-from voisin.protocol.sealing import open_sealed, seal_to
+from voisin.protocol import KeyPair, TxKind, canonical_bytes, parse
+from voisin.protocol.sealing import PADDED_VERSION, open_sealed_json, seal_to
 
 _KWH, _EUR = 9, 6  # rounding, as in settlement: keeps float noise out of statements
 _KINDS = (TxKind.TRADE.value, TxKind.SETTLEMENT.value, TxKind.TRANSFER.value, TxKind.REWARD.value)
@@ -75,12 +77,24 @@ class Statement(BaseModel):
     lines: tuple[StatementLine, ...]
 
 
+STATEMENT_BYTES, LINE_BYTES = 896, 352
+"""A statement's plaintext is padded to ``STATEMENT_BYTES + LINE_BYTES * lines`` before
+it is sealed: a valid statement is at most 860 bytes and 346 more per line (every
+number at the 25 characters RFC 8785 writes at most, every integer at 2^53 - 1 with
+its sign, 64-digit keys and hash, interval ids; ``tests/ledger/test_statements.py``)."""
+
+
+def statement_bytes(lines: int) -> int:
+    """The size a statement of ``lines`` lines is padded to before it is sealed."""
+    return STATEMENT_BYTES + LINE_BYTES * lines
+
+
 class SealedStatement(BaseModel):
     """What travels: the recipient's (public) id and the sealed box, base64."""
 
     model_config = ConfigDict(frozen=True)
 
-    version: Literal[1] = 1
+    version: Literal[1, 2] = PADDED_VERSION
     recipient: str
     sealed: str
 
@@ -215,7 +229,12 @@ def _account(
 
 def seal_statement(statement: Statement) -> SealedStatement:
     """Seal the statement to its participant's key; only that key's holder can open it."""
-    sealed = seal_to(statement.participant, statement.model_dump_json().encode("utf-8"))
+    sealed = seal_to(
+        statement.participant,
+        canonical_bytes(statement.model_dump(mode="json")),
+        padded_to=statement_bytes(len(statement.lines)),
+        what="statement",
+    )
     return SealedStatement(recipient=statement.participant, sealed=sealed)
 
 
@@ -226,5 +245,7 @@ def open_statement(sealed: SealedStatement | dict[str, Any], key: KeyPair) -> St
     """
     if not isinstance(sealed, SealedStatement):
         sealed = parse(SealedStatement, sealed, "sealed statement")
-    clear = open_sealed(sealed.sealed, key, "statement")
-    return parse(Statement, json.loads(clear), "statement")
+    clear = open_sealed_json(
+        sealed.sealed, key, "statement", padded=sealed.version >= PADDED_VERSION
+    )
+    return parse(Statement, clear, "statement")

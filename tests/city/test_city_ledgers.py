@@ -7,6 +7,7 @@ The city runs once per module on a real in-process Dask client (threads, one wor
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -22,13 +23,15 @@ from voisin.city.delivery import DEVIATION, delivery_factors
 from voisin.city.ledgers import operator_key, write_city_ledger
 from voisin.city.places import CITY_LEDGER, feeder_ledger
 from voisin.city.run import run_city
-from voisin.city.scenario import CitySpec, feeder
+from voisin.city.scenario import CitySpec, feeder, member_labels
 from voisin.city.verify import verify_city
 from voisin.cli.main import main
 from voisin.errors import VerificationError
 from voisin.ledger import verify_ledger
 from voisin.market.audit import audit_ledger
-from voisin.protocol import KeyPair, canonical_bytes, sha256_hex, verify
+from voisin.protocol import KeyPair, ParticipantKind, canonical_bytes, sha256_hex, verify
+
+from .ids import check_ids_tell_no_kind
 
 TINY = CitySpec(
     name="tiny", feeders=3, households_per_feeder=3, intervals=4, first_interval=46, seed=4
@@ -159,6 +162,74 @@ def test_every_interval_settles_against_its_members_signed_readings(city: Path) 
 
 def _unsigned(reading: dict) -> dict:
     return {k: v for k, v in reading.items() if k != "signature"}
+
+
+def test_no_id_on_the_citys_ledgers_tells_a_members_kind(city: Path) -> None:
+    """Three of TINY's nine homes have a battery, a member of its own: before, its bids
+    were ``f1-b1`` beside the homes' ``f1-h2`` on the feeder ledger."""
+    assert check_ids_tell_no_kind(city, TINY) == {
+        ParticipantKind.HOUSEHOLD,
+        ParticipantKind.BATTERY,
+    }
+
+
+def _number(name: str) -> int:
+    found = re.search(r"\d+$", name)
+    assert found is not None
+    return int(found[0])
+
+
+def test_a_members_id_number_is_drawn_apart_from_its_kind_and_its_home() -> None:
+    """Forty feeders of 50 homes, about ten batteries each: among a feeder's bid ids in
+    order, the batteries sit where the homes do (mean place a half; before, every
+    battery's id sorted before every home's), and a home's number is its household's
+    (its bus ``H<h>``) no more often than chance (before: always)."""
+    spec = CitySpec(feeders=40, households_per_feeder=50, intervals=1, first_interval=48, seed=11)
+    interval = spec.interval_list()[0]
+    places: dict[ParticipantKind, list[float]] = {kind: [] for kind in ParticipantKind}
+    homes = at_home = 0
+    for k in range(spec.feeders):
+        book = feeder(spec, k, interval)
+        ordered = sorted(book.bids, key=lambda b: b.bid_id)
+        for place, b in enumerate(ordered):
+            kind = book.kind_of(b.participant)
+            places[kind].append(place / (len(ordered) - 1))
+            if kind is ParticipantKind.HOUSEHOLD:
+                homes += 1
+                at_home += _number(b.bid_id) == _number(b.bus)
+    batteries = places[ParticipantKind.BATTERY]
+    assert len(batteries) > 300
+    assert abs(float(np.mean(batteries)) - 0.5) < 0.05
+    assert abs(float(np.mean(places[ParticipantKind.HOUSEHOLD])) - 0.5) < 0.05
+    assert at_home / homes < 0.05
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 3),
+    st.integers(1, 40),
+)
+def test_every_members_id_is_one_pattern_unique_and_drawn_from_the_seed(
+    seed: int, feeders: int, homes: int
+) -> None:
+    spec = CitySpec(
+        feeders=feeders, households_per_feeder=homes, intervals=1, first_interval=48, seed=seed
+    )
+    ids = []
+    for k in range(feeders):
+        book = feeder(spec, k, spec.interval_list()[0])
+        count = homes + sum(
+            book.kind_of(b.participant) is ParticipantKind.BATTERY for b in book.bids
+        )
+        drawn = member_labels(seed, k, count)
+        assert drawn == member_labels(seed, k, count)
+        assert sorted(map(_number, drawn)) == list(range(count))
+        assert len({len(i) for i in drawn}) == 1
+        assert {b.bid_id for b in book.bids} <= set(drawn)
+        assert all(b.participant == f"p-{b.bid_id}" for b in book.bids)
+        ids += drawn
+    assert len(set(ids)) == len(ids)
 
 
 def test_the_deviation_is_seeded_bounded_and_its_own_stream() -> None:

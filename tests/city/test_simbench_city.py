@@ -18,11 +18,12 @@ import pytest
 from voisin.city.audit import audit_city_ledger
 from voisin.city.places import FolderLedgers
 from voisin.city.run import run_city
-from voisin.city.scenario import CitySpec, feeder, read_city
+from voisin.city.scenario import CitySpec, feeder, member_labels, read_city
 from voisin.errors import InvalidInput
 from voisin.market.audit import audit_ledger
 
 from .conftest import split_values
+from .ids import check_ids_tell_no_kind
 
 RURAL = "simbench:1-LV-rural1--0-sw"
 SPEC = CitySpec(
@@ -86,9 +87,10 @@ def test_a_simbench_homes_storage_does_its_schedule_in_its_bid_and_its_reading()
     found = _loaded("simbench:1-LV-rural1--2-sw", interval.start.date(), 15, 0.28, 0.08)
     at = found.interval_starts.index(interval.start)
     homes = sorted(homes_of(found).items())
+    ids = member_labels(spec.seed, 1, len(homes))
     scheduled = {
-        f"p-f1-s{h}": -storage.energy_kwh[at]
-        for h, (_, (_, _, storage)) in enumerate(homes)
+        f"p-{bid_id}": -storage.energy_kwh[at]
+        for bid_id, (_, (_, _, storage)) in zip(ids, homes, strict=True)
         if storage is not None
     }
     assert len(scheduled) == 5
@@ -113,6 +115,19 @@ def test_a_simbench_homes_storage_does_its_schedule_in_its_bid_and_its_reading()
         assert r.export_kwh - r.import_kwh == pytest.approx(
             r.pv_kwh + r.battery_kwh - r.load_kwh, abs=1e-3
         )
+
+
+def test_a_simbench_feeders_ids_are_the_generated_feeders_pattern(city: FolderLedgers) -> None:
+    """SimBench's homes and plants, with storage or without, are ``f1-m<k>`` on its
+    ledger like the generated feeders' members (before: ``f1-s<h>``, ``h`` its place
+    in SimBench's own list of loads and plants)."""
+    from voisin.agents.simbench_scenario import homes_of
+    from voisin.city.simbench_feeder import _loaded
+
+    check_ids_tell_no_kind(city.out, SPEC)
+    homes = sorted(homes_of(_loaded(RURAL, SPEC.start, 15, 0.28, 0.08)).items())
+    ids = member_labels(SPEC.seed, 1, len(homes))
+    assert [int(i.split("-m")[1]) for i in ids] != list(range(len(homes)))
 
 
 def test_the_mv_lines_are_rated_for_the_simbench_feeders_own_transformer() -> None:

@@ -18,6 +18,7 @@ docs/privacy.md:
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections import defaultdict
@@ -33,7 +34,8 @@ from voisin.cli.main import main
 from voisin.cli.simulation import LEDGER_FILE, SEALED_FILE, SimulationConfig, run_simulation
 from voisin.errors import InvalidInput, VerificationError
 from voisin.ledger import verify_ledger
-from voisin.ledger.sealed import check_against_ledger, open_links, open_readings
+from voisin.ledger.sealed import SEALED_BYTES, check_against_ledger, open_links, open_readings
+from voisin.ledger.statements import seal_statement, statement_bytes, statement_for
 from voisin.protocol import KeyPair, MeterReading
 
 from .forge import at, blocks, copy_ledger, first, resign
@@ -288,6 +290,26 @@ def test_the_outsider_verifier_checks_a_ledger_of_one_time_keys(run: Path) -> No
     assert seen.seen["settlement"] == 48 * len(MEMBERS)
     assert seen.seen["contract"] == 2  # the gift share, signed again under each day's keys
     assert seen.minted > 0
+
+
+def test_every_sealed_box_of_a_kind_is_one_length(run: Path) -> None:
+    """Two simulated days: every reading's box is one length (homes with and without a
+    battery, readings of few digits or many), so is every link's, and so is every day
+    key's statement (24 lines each); before, readings ran from 514 to 526 bytes."""
+    lengths: dict[str, set[int]] = defaultdict(set)
+    for line in (run / SEALED_FILE).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        lengths[record["kind"]].add(len(base64.b64decode(record["sealed"])))
+    assert dict(lengths) == {
+        "reading": {SEALED_BYTES["reading"] + 48},
+        "link": {SEALED_BYTES["link"] + 48},
+    }
+    keys = [a["id"] for a in public_view(run / LEDGER_FILE)]
+    statements = [statement_for(run / LEDGER_FILE, key) for key in keys]
+    assert {len(s.lines) for s in statements} == {24}
+    assert {len(base64.b64decode(seal_statement(s).sealed)) for s in statements} == {
+        statement_bytes(24) + 48
+    }
 
 
 def test_one_time_keys_keep_the_ledger_deterministic(tmp_path: Path) -> None:

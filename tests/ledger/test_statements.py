@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.public import SealedBox
 
 from voisin.cli.main import main
 from voisin.errors import InvalidInput
 from voisin.ledger import Ledger
-from voisin.ledger.statements import open_statement, seal_statement, statement_for
-from voisin.protocol import KeyPair, Participant
+from voisin.ledger.statements import (
+    Statement,
+    StatementLine,
+    open_statement,
+    seal_statement,
+    statement_bytes,
+    statement_for,
+)
+from voisin.protocol import KeyPair, Participant, canonical_bytes
+from voisin.protocol.sealing import curve_public
 
 HOUSE, SCHOOL, SHOP = (KeyPair.derive("test", n) for n in ("house", "school", "shop"))
 
@@ -104,3 +116,79 @@ def test_cli_key_of_a_simulated_member(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["ledger", "key", "household", "3", "--seed", "7"]) == 0
     assert KeyPair.derive("seed", 7, "household", 3).public_hex in capsys.readouterr().out
     assert main(["ledger", "key", "mayor"]) == 2
+
+
+LONGEST = -1.2345678901234567e-6  # 25 characters, the most RFC 8785 writes for a double
+LARGEST = -(2**53 - 1)
+amounts = st.floats(allow_nan=False, allow_infinity=False)
+counts = st.integers(LARGEST, -LARGEST)
+
+
+def _statement(
+    lines: int, amount: st.SearchStrategy[float], count: st.SearchStrategy[int]
+) -> st.SearchStrategy[Statement]:
+    """Statements of ``lines`` lines, numbers drawn from ``amount`` and ``count``."""
+    fields = Statement.model_fields
+    line = st.builds(
+        StatementLine,
+        interval=st.just("2026-06-22T12:00Z"),
+        **{n: amount for n, f in StatementLine.model_fields.items() if f.annotation is float},
+        estimated=st.booleans(),
+    )
+    return st.builds(
+        Statement,
+        participant=st.just(HOUSE.public_hex),
+        head_hash=st.just("e" * 64),
+        lines=st.lists(line, min_size=lines, max_size=lines).map(tuple),
+        **{n: amount for n, f in fields.items() if f.annotation is float},
+        **{n: count for n, f in fields.items() if f.annotation is int},
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 4).flatmap(
+        lambda n: st.lists(_statement(n, amounts, counts), min_size=2, max_size=3)
+    )
+)
+def test_statements_of_as_many_lines_seal_to_one_length(statements: list[Statement]) -> None:
+    """Whatever their amounts (a cent or a plant's year), statements of one number of
+    lines (which the ledger shows: the intervals the key settled in) are boxes of one
+    length, and each opens to itself."""
+    sealed = [seal_statement(s) for s in statements]
+    lines = len(statements[0].lines)
+    assert {len(base64.b64decode(s.sealed)) for s in sealed} == {statement_bytes(lines) + 48}
+    assert [open_statement(s, HOUSE) for s in sealed] == statements
+
+
+@pytest.mark.parametrize("lines", [0, 1, 2, 96])
+def test_the_longest_statement_fits_its_size(lines: int) -> None:
+    """Every number at its longest, every integer at 2^53 - 1 with its sign, ``false``:
+    at most 860 bytes and 346 a line, under ``statement_bytes``."""
+    fields, line_fields = Statement.model_fields, StatementLine.model_fields
+    line = StatementLine(
+        interval="2026-06-22T12:00Z",
+        **{n: LONGEST for n, f in line_fields.items() if f.annotation is float},
+    )
+    longest = Statement(
+        participant=HOUSE.public_hex,
+        head_hash="e" * 64,
+        lines=(line,) * lines,
+        **{n: LONGEST for n, f in fields.items() if f.annotation is float},
+        **{n: LARGEST for n, f in fields.items() if f.annotation is int},
+    )
+    size = len(canonical_bytes(longest.model_dump(mode="json")))
+    assert size <= 860 + 346 * lines < statement_bytes(lines)
+    assert open_statement(seal_statement(longest), HOUSE) == longest
+
+
+def test_a_statement_sealed_before_padding_still_opens(chain: Path) -> None:
+    statement = statement_for(chain, HOUSE.public_hex)
+    bare = SealedBox(curve_public(HOUSE.public_hex)).encrypt(statement.model_dump_json().encode())
+    old = {"version": 1, "recipient": HOUSE.public_hex, "sealed": base64.b64encode(bare).decode()}
+    assert open_statement(old, HOUSE) == statement
+    padded = seal_statement(statement).model_dump()
+    for wrong in ({**old, "version": 2}, {**padded, "version": 1}):  # fuzzed: version true
+        with pytest.raises(InvalidInput) as damaged:
+            open_statement(wrong, HOUSE)
+        assert damaged.value.code == "bad-padding"
