@@ -24,7 +24,7 @@ transport feeder the face's prices form a lattice (bounds and differences along 
 edges), so the two extremes are each bus's own lowest and highest price and the rule
 is each bus's range midpoint. With voltage rows the extremes are vertices of the face.
 
-Four refinements, each an extra solve over the same face:
+Five refinements, each an extra solve over the same face:
 
 * **Open sides.** A bus whose price nothing bounds on one side (nothing at it or behind
   it can bind) is closed by the grid tariff on that side: first a floor
@@ -33,6 +33,12 @@ Four refinements, each an extra solve over the same face:
 * **The green premium.** The ``green`` row's dual is the premium green-only buyers pay
   and sellers receive. It is minimised first (0 whenever some optimal dual has none)
   and held at that least value while the prices are chosen.
+* **The city's price.** A feeder re-cleared under a city with its exchange pinned to
+  the city's allocation (the ``exchange`` row, ``market.upstream``) leaves its upstream
+  node's price anywhere the pin's dual allows. It is held first at the point of that
+  range nearest the city's price (the network's import price, equal to its export
+  price there), so that the feeder publishes the city's price wherever its optimum
+  allows it, and its rest, settled at that price, is split at the price published.
 * **Least premiums.** An inflexible bid's price is its bus price plus its position
   row's dual, the premium. A fully matched inflexible bid leaves that dual anywhere
   between what its retailer is worth and its own limit (the same dispatch either way),
@@ -361,6 +367,12 @@ def choose_prices(
             return _fallback(program, solution)
         premium = max(float(least[green]), 0.0)
         y_lower[green], y_upper[green] = premium, premium + 1e-12
+    if program.has("exchange"):
+        upstream = program.rows("upstream").start
+        held = _nearest(face, upstream, -import_price, y_lower, y_upper)
+        if held is None:
+            return _fallback(program, solution)
+        y_lower[upstream], y_upper[upstream] = held, held + 1e-12
     weight = np.zeros(program.num_row)
     weight[priced] = -1.0
     for name, sign in ALSO_CHOSEN.items():
@@ -388,6 +400,20 @@ def choose_prices(
         high, low = pair
     dual = _least_premiums(program, face, -(high + low) / 2, y_lower, y_upper)
     return _published(program, dual, premium, low, high)
+
+
+def _nearest(
+    face: _Face, row: int, target: float, y_lower: np.ndarray, y_upper: np.ndarray
+) -> float | None:
+    """The value of ``row``'s dual in the face nearest ``target`` (module docstring,
+    "The city's price"); None if the face does not solve."""
+    objective = np.zeros(len(y_lower))
+    objective[row] = 1.0
+    low = _extreme(face, objective, y_lower, y_upper, maximise=False)
+    high = _extreme(face, objective, y_lower, y_upper, maximise=True)
+    if low is None or high is None:
+        return None
+    return float(np.clip(target, low[row], high[row]))
 
 
 def _least_premiums(

@@ -86,6 +86,20 @@ def test_an_indifferent_feeder_is_pinned_to_its_allocation() -> None:
     assert sorted((t.buyer, t.energy_kwh) for t in result.trades) == [("grid", 0.5), ("p-b", 1.0)]
 
 
+def test_a_feeder_pinned_at_a_breakpoint_publishes_the_city_price() -> None:
+    """The same two bids at a city price of 0.10, allocated an export of 1 kWh: the
+    seller sells all 2 (1 to the buyer, 1 out), a breakpoint of the curve, whose slopes
+    there are 0.10 and 0.25. Pinned, the node's price may be anywhere in [0.10, 0.25];
+    held nearest the city's price it is 0.10 (the range's midpoint, 0.175, had the
+    feeder's grid leg paid 0.175 for what the city paid 0.10)."""
+    bids = [bid("f", "sell", 2.0, 0.10, "H1"), bid("b", "buy", 1.0, 0.25, "H2")]
+    result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.10, -1.0), backend="highs")
+    assert result.cleared_kwh == {"b": 1.0, "f": 2.0}
+    assert set(result.prices_eur_per_kwh.values()) == {0.10}
+    assert {t.seller_price_eur_per_kwh for t in result.trades} == {0.10}
+    assert result.welfare_eur == pytest.approx(0.15, abs=1e-9)
+
+
 def test_a_lone_feeder_is_unchanged_and_uniform_pricing_refused() -> None:
     bids = [bid("s", "sell", 3.0, 0.10, "H1", inflexible=True), bid("b", "buy", 1.0, 0.25, "H2")]
     lone = clear(bids, FEEDER, INTERVAL, backend="highs")
