@@ -116,15 +116,18 @@ class StagedOutput:
         if out.exists() and not out.is_dir():
             raise InvalidInput(f"cannot write into {out}: it is not a folder", code="bad-output")
         self._stage = contextlib.ExitStack()
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self.folder, _ = self._stage.enter_context(staged(out, folder=True))
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot create output folder {out}: {exc.strerror}", code="bad-output"
-            ) from None
+        self.folder = Path()
 
     def __enter__(self) -> StagedOutput:
+        """Make the staging folder (here, not in ``__init__``: an interrupt between the
+        two would leave it behind)."""
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.folder, _ = self._stage.enter_context(staged(self.out, folder=True))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot create output folder {self.out}: {exc.strerror}", code="bad-output"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:

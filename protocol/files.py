@@ -98,25 +98,27 @@ def staged(path: Path, *, folder: bool = False, mode: int = 0o666) -> Iterator[t
     its descriptor; removed on the way out unless moved away meanwhile. Stale entries
     of ``path`` are swept first. Raises ``OSError``."""
     sweep(path)
-    while True:
-        entry = staging_name(path)
-        if folder:
-            entry.mkdir(mode=0o700)
-            fd = os.open(entry, os.O_RDONLY)
-        else:
-            fd = os.open(entry, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-        # a sweeper may have taken the entry between its creation and our lock: then it
-        # is gone (or another), and we start again under a new name
-        if _lock(fd) and _same(fd, entry):
-            break
-        os.close(fd)
-    try:
+    entry, fd = staging_name(path), -1
+    try:  # from before the entry exists: an interrupt while it is made removes it too
+        while True:
+            if folder:
+                entry.mkdir(mode=0o700)
+                fd = os.open(entry, os.O_RDONLY)
+            else:
+                fd = os.open(entry, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            # a sweeper may have taken the entry between its creation and our lock: then
+            # it is gone (or another's), and we start again under a new name
+            if _lock(fd) and _same(fd, entry):
+                break
+            os.close(fd)
+            entry, fd = staging_name(path), -1
         yield entry, fd
     finally:
         try:
             _remove(entry)
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
 
 def _same(fd: int, entry: Path) -> bool:

@@ -220,6 +220,7 @@ def test_a_terminated_simulate_cleans_its_staging_folder(tmp_path: Path) -> None
         while not _leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert _leftovers(tmp_path), "the run never staged its output"
+        time.sleep(0.3)  # into the run proper, past the few bytecodes that make the folder
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
