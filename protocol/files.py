@@ -98,24 +98,27 @@ def staged(path: Path, *, folder: bool = False, mode: int = 0o666) -> Iterator[t
     its descriptor; removed on the way out unless moved away meanwhile. Stale entries
     of ``path`` are swept first. Raises ``OSError``."""
     sweep(path)
-    entry, fd = staging_name(path), -1
+    entry, fd, made = staging_name(path), -1, False
     try:  # from before the entry exists: an interrupt while it is made removes it too
         while True:
             if folder:
                 entry.mkdir(mode=0o700)
+                made = True
                 fd = os.open(entry, os.O_RDONLY)
             else:
                 fd = os.open(entry, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+                made = True
             # a sweeper may have taken the entry between its creation and our lock: then
             # it is gone (or another's), and we start again under a new name
             if _lock(fd) and _same(fd, entry):
                 break
             os.close(fd)
-            entry, fd = staging_name(path), -1
+            entry, fd, made = staging_name(path), -1, False
         yield entry, fd
     finally:
         try:
-            _remove(entry)
+            if made:  # never a name another writer made (a collision refused by O_EXCL)
+                _remove(entry)
         finally:
             if fd >= 0:
                 os.close(fd)
