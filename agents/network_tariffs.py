@@ -16,25 +16,50 @@ pay it), to be replaced by the community's own in the scenario's ``[network]`` t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
+
+from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.protocol.validation import NumbersOnly
 
 PresetName = Literal["none", "fr-acc", "de-sharing"]
+MAX_FIXED_EUR_PER_DAY = 1_000.0
+"""The largest fixed part per connection and day a file may name: finite and far above
+any real standing charge, like ``MAX_PRICE_EUR_PER_KWH`` for the per-kWh figures."""
+ChargePerKwh = Annotated[float, Field(ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False)]
+"""A per-kWh network charge or levy: EUR/kWh, 0 up to ``MAX_PRICE_EUR_PER_KWH``."""
+FixedPerDay = Annotated[float, Field(ge=0, le=MAX_FIXED_EUR_PER_DAY, allow_inf_nan=False)]
+"""A connection's fixed part: EUR per day, 0 up to ``MAX_FIXED_EUR_PER_DAY``."""
 
 
-class NetworkCharges(BaseModel):
-    """Charges on local (p2p) energy and the fixed part of each connection."""
+class NetworkCharges(NumbersOnly):
+    """Charges on local (p2p) energy and the fixed part of each connection, bounded
+    (``ChargePerKwh``, ``FixedPerDay``), their sum too."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    local_network_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    local_network_eur_per_kwh: ChargePerKwh = 0.0
     """The network charge on each kWh bought from a neighbour (the reduced local rate
     where there is one)."""
-    levies_eur_per_kwh: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    levies_eur_per_kwh: ChargePerKwh = 0.0
     """Levies and per-kWh taxes owed on local energy (excise, surcharges)."""
-    fixed_eur_per_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    fixed_eur_per_day: FixedPerDay = 0.0
     """What each connection pays per day whatever it trades (metering, standing charge)."""
+
+    @model_validator(mode="after")
+    def _bounded_sum(self) -> NetworkCharges:
+        self.check_sum()
+        return self
+
+    def check_sum(self) -> None:
+        """``ValueError`` if the two per-kWh figures add up beyond the price bound (each
+        is within it; a table's figures may be combined with a preset's)."""
+        if self.local_charge_eur_per_kwh > MAX_PRICE_EUR_PER_KWH:
+            raise ValueError(
+                f"local_network_eur_per_kwh + levies_eur_per_kwh = "
+                f"{self.local_charge_eur_per_kwh:g} EUR/kWh, above {MAX_PRICE_EUR_PER_KWH:g}"
+            )
 
     @property
     def local_charge_eur_per_kwh(self) -> float:

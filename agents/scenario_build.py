@@ -25,33 +25,42 @@ def _grid(file: ScenarioFile) -> Grid:
     """The feeder, charging the ``[network]`` table's local charge; a preset feeder
     also takes its retail and feed-in prices from the household tariff."""
     run = file.run
-    extra: dict[str, object] = {}
-    charge = file.network.charges().local_charge_eur_per_kwh
-    if charge:
-        extra["local_charge_eur_per_kwh"] = charge
     if file.grid.custom is not None:
-        return parse(Grid, {**file.grid.custom, **extra}, "scenario grid")
-    scale = max(1.0, run.households / BASE_HOUSEHOLDS) if file.generated else 1.0
-    grid = resolve_grid(file.grid.preset or "default", scale)
-    tariff = file.tariffs.get("household")
-    if tariff is not None:
-        extra["import_price_eur_per_kwh"] = tariff.import_eur_per_kwh
-        extra["export_price_eur_per_kwh"] = tariff.export_eur_per_kwh
-    return parse(Grid, {**grid.model_dump(by_alias=True), **extra}, "scenario grid")
+        data = dict(file.grid.custom)
+    else:
+        scale = max(1.0, run.households / BASE_HOUSEHOLDS) if file.generated else 1.0
+        data = resolve_grid(file.grid.preset or "default", scale).model_dump(by_alias=True)
+        tariff = file.tariffs.get("household")
+        if tariff is not None:
+            data["import_price_eur_per_kwh"] = tariff.import_eur_per_kwh
+            data["export_price_eur_per_kwh"] = tariff.export_eur_per_kwh
+    grid = parse(Grid, data, "scenario grid")
+    charge = file.network.charges().local_charge_eur_per_kwh
+    if not charge:
+        return grid
+    _within_gap("network", charge, grid)
+    return parse(Grid, {**data, "local_charge_eur_per_kwh": charge}, "scenario grid")
+
+
+def _within_gap(table: str, charge: float, grid: Grid) -> None:
+    """A local charge within the feeder's gap between import and export prices, as the
+    grid's own must be (else no local trade could be worth it); the table named."""
+    gap = grid.import_price_eur_per_kwh - grid.export_price_eur_per_kwh
+    if charge > gap + 1e-12:
+        raise InvalidInput(
+            f"{table}: local charge {charge:.4f} EUR/kWh (local_network_eur_per_kwh + "
+            f"levies_eur_per_kwh) above the gap between the grid's import and export "
+            f"prices ({gap:.4f}): no local trade could be worth it",
+            code="bad-scenario",
+        )
 
 
 def _check_charges(file: ScenarioFile, grid: Grid) -> None:
-    """Each tariff's own local charge within the feeder's gap between import and export
-    prices, as the grid's own must be (else no local trade could be worth it)."""
-    gap = grid.import_price_eur_per_kwh - grid.export_price_eur_per_kwh
+    """Each tariff's own local charge within the feeder's gap (``_within_gap``)."""
     for name in sorted(file.tariffs):
         own = file.tariff(name).local_charge_eur_per_kwh
-        if own is not None and own > gap + 1e-12:
-            raise InvalidInput(
-                f"tariff {name}: local charge {own:.4f} EUR/kWh above the gap between the "
-                f"grid's import and export prices ({gap:.4f}): no local trade could be worth it",
-                code="bad-scenario",
-            )
+        if own is not None:
+            _within_gap(f"tariffs.{name}", own, grid)
 
 
 def _member(table: MemberTable, file: ScenarioFile, ids: dict[str, str]) -> Member:

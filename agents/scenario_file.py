@@ -17,14 +17,22 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from voisin.agents.network_tariffs import PRESETS, NetworkCharges, PresetName
+from voisin.agents.network_tariffs import (
+    PRESETS,
+    ChargePerKwh,
+    FixedPerDay,
+    NetworkCharges,
+    PresetName,
+)
 from voisin.agents.scenario import FORECAST_METHODS
 from voisin.errors import InvalidInput
 from voisin.meters import Site
 from voisin.meters.school import FRANCE_ZONE_A, SchoolCalendar
 from voisin.protocol import Grid, Tariff, parse
+from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.protocol.validation import NumbersOnly
 from voisin.settings import DEFAULTS, RunDefaults
 
 DEFAULT_FILE = "default.toml"
@@ -32,7 +40,7 @@ StrategyName = Literal["zi-c", "truthful", "zip"]
 """The bidding strategies a scenario may name (``agents.strategies.STRATEGIES``)."""
 
 
-class SiteTable(BaseModel):
+class SiteTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "Lyon"
@@ -48,7 +56,7 @@ class SiteTable(BaseModel):
         return Site(**self.model_dump())
 
 
-class CalendarTable(BaseModel):
+class CalendarTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     holidays: tuple[tuple[date, date], ...] = FRANCE_ZONE_A
@@ -61,7 +69,7 @@ class CalendarTable(BaseModel):
         return self
 
 
-class GridTable(BaseModel):
+class GridTable(NumbersOnly):
     """``preset`` names a built-in feeder ("default" when neither is given, or
     "simbench:CODE" once the grid work provides it); ``custom`` is a full grid, validated
     as ``voisin.protocol.Grid`` so every field it has flows through."""
@@ -78,23 +86,28 @@ class GridTable(BaseModel):
         return self
 
 
-class NetworkTable(BaseModel):
+class NetworkTable(NumbersOnly):
     """Network charges and levies on local energy and the fixed part per connection:
     a ``preset`` (``agents.network_tariffs.PRESETS``), each figure overridable."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     preset: PresetName = "none"
-    local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    fixed_eur_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    local_network_eur_per_kwh: ChargePerKwh | None = None
+    levies_eur_per_kwh: ChargePerKwh | None = None
+    fixed_eur_per_day: FixedPerDay | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> NetworkTable:
+        self.charges().check_sum()
+        return self
 
     def charges(self) -> NetworkCharges:
         given = {k: v for k, v in self.model_dump(exclude={"preset"}).items() if v is not None}
         return PRESETS[self.preset].model_copy(update=given)
 
 
-class TariffTable(BaseModel):
+class TariffTable(NumbersOnly):
     """A tariff: retail and feed-in prices and, where its members' connections owe
     other charges than the community's ``[network]`` (the school on another connection
     level, a preset per group), their own: a ``network`` preset, each figure
@@ -102,12 +115,12 @@ class TariffTable(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    import_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
-    export_eur_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    import_eur_per_kwh: float = Field(ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False)
+    export_eur_per_kwh: float = Field(ge=0, le=MAX_PRICE_EUR_PER_KWH, allow_inf_nan=False)
     network: PresetName | None = None
-    local_network_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    levies_eur_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    fixed_eur_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    local_network_eur_per_kwh: ChargePerKwh | None = None
+    levies_eur_per_kwh: ChargePerKwh | None = None
+    fixed_eur_per_day: FixedPerDay | None = None
 
     @model_validator(mode="after")
     def _a_tariff(self) -> TariffTable:
@@ -140,7 +153,7 @@ class TariffTable(BaseModel):
         )
 
 
-class EvTable(BaseModel):
+class EvTable(NumbersOnly):
     """A car charged at home once a day: plugged in at ``arrival_hour``, ``kwh`` in by
     ``deadline_hour`` (local time); ``planning`` charges at the cheapest expected hours."""
 
@@ -153,7 +166,7 @@ class EvTable(BaseModel):
     planning: bool = False
 
 
-class BatteryTable(BaseModel):
+class BatteryTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
@@ -162,7 +175,7 @@ class BatteryTable(BaseModel):
     initial_soc_kwh: float = Field(default=0.0, ge=0)
 
 
-class WaterHeaterTable(BaseModel):
+class WaterHeaterTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     power_kw: float = Field(default=3.0, gt=0)
@@ -170,7 +183,7 @@ class WaterHeaterTable(BaseModel):
     start_hour: float = Field(default=22.0, ge=0, lt=24)
 
 
-class HeatPumpTable(BaseModel):
+class HeatPumpTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     annual_heat_kwh: float = Field(default=8000.0, ge=0)
@@ -190,7 +203,7 @@ class HeatPumpTable(BaseModel):
         return self
 
 
-class MeterDataTable(BaseModel):
+class MeterDataTable(NumbersOnly):
     """A meter's own readings to replay instead of the simulated PV and load."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -199,7 +212,7 @@ class MeterDataTable(BaseModel):
     format: Literal["csv", "dsmr"] = "csv"
 
 
-class MemberTable(BaseModel):
+class MemberTable(NumbersOnly):
     """One member listed by hand. ``name`` fixes its keys (derived from the seed and the
     name, for simulation only); ``preferred`` names other members or ``"school"``."""
 
@@ -230,7 +243,7 @@ class MemberTable(BaseModel):
         return self
 
 
-class ScenarioFile(BaseModel):
+class ScenarioFile(NumbersOnly):
     """The whole file; every table has defaults, so an empty file is the default run."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -267,6 +280,11 @@ class ScenarioFile(BaseModel):
         for m in self.members:
             if m.tariff not in self.tariffs:
                 raise ValueError(f"member {m.name}: unknown tariff {m.tariff!r}")
+        for name in sorted(self.tariffs):  # its own figures over the community's charges
+            try:
+                self.tariffs[name].charges(self.network.charges()).check_sum()
+            except ValueError as exc:
+                raise ValueError(f"tariffs.{name}: {exc}") from None
         return self
 
     def tariff(self, name: str) -> Tariff:

@@ -42,6 +42,7 @@ import numpy as np
 
 from voisin.ledger import Ledger, payments_for, verify_ledger
 from voisin.ledger import transactions as tx
+from voisin.ledger.chain import DEFAULT_GENESIS_TIME
 from voisin.ledger.store import _SCHEMA, PAGE_SIZE
 from voisin.protocol import (
     Bid,
@@ -65,6 +66,7 @@ from voisin.protocol import (
 from voisin.protocol.blocks import EncodedTransaction, tx_leaf_bytes
 from voisin.protocol.encoding import leaf_hash
 from voisin.protocol.envelope import sign_bid
+from voisin.protocol.interval import Interval
 from voisin.protocol.keys import verify_many
 from voisin.protocol.signed import Signed
 from voisin.protocol.trades import trade_prices
@@ -86,6 +88,11 @@ TARIFF = Tariff(import_eur_per_kwh=0.30, export_eur_per_kwh=0.05)
 
 def _interval(block: int) -> str:
     return f"2026-06-{22 + block // 96 % 7:02d}T{block // 4 % 24:02d}:{block % 4 * 15:02d}Z"
+
+
+def _end(block: int) -> str:
+    """The stamp of the block sealing interval ``block``: its end."""
+    return Interval.parse(_interval(block)).end.isoformat()
 
 
 def make_market(
@@ -231,14 +238,14 @@ def _append_entries(
             + [tx.transfer("fund", p.participant_id, 10**12) for p in members]
             + [tx.market(TERMS)],
             interval=None,
-            time="t",
+            time=DEFAULT_GENESIS_TIME,
         )
         t0 = time.perf_counter()
         for i, (bids, rest, trades, rows) in enumerate(entries):
             ledger.append_entries(
                 bids + rest + tx.trade_entries(trades) + tx.transfer_entries(rows),
                 interval=_interval(i),
-                time="t",
+                time=_end(i),
             )
         return time.perf_counter() - t0
 
@@ -279,11 +286,11 @@ def run(n: int, block: int, seed: int) -> list[tuple[str, float, str]]:
                 + [tx.transfer("fund", p.participant_id, 10**12) for p in members]
                 + [tx.market(TERMS)],
                 interval=None,
-                time="t",
+                time=DEFAULT_GENESIS_TIME,
             )
             t0 = time.perf_counter()
             for i, txs in enumerate(blocks):
-                ledger.append(txs, interval=_interval(i), time="t")
+                ledger.append(txs, interval=_interval(i), time=_end(i))
             append = time.perf_counter() - t0
         size_mb = path.stat().st_size / 1e6
         t0 = time.perf_counter()

@@ -6,7 +6,7 @@ started again (it says hello and carries on with the next gate), and an operator
 dies is started again on the same ledger, which it resumes (open books, unsettled
 intervals); each up to ``MAX_RESTARTS`` times. Every child is stopped on the way out,
 by SIGTERM first and SIGKILL after a grace period; the ledger is verified at the end.
-An existing ledger in ``--out`` is replaced only with ``--overwrite``.
+An existing ledger or observer key in ``--out`` is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -70,14 +70,16 @@ class Launcher:
         self._stopping = True
 
     def _prepare(self) -> None:
-        claim_ledger(self.ledger, overwrite=self.overwrite)
-        try:
-            self.observer_key.unlink(missing_ok=True)
-        except OSError as exc:
+        """The ledger and the observer key, each refused if there unless ``--overwrite``;
+        both are checked before either is replaced."""
+        if not self.overwrite and (self.observer_key.exists() or self.observer_key.is_symlink()):
             raise InvalidInput(
-                f"cannot replace {self.observer_key}: {exc.strerror}", code="cannot-overwrite"
-            ) from None
-        write_key_file(self.observer_key, KeyPair.generate())
+                f"{self.observer_key} exists; pass --overwrite to replace it "
+                "or --out to write elsewhere",
+                code="key-exists",
+            )
+        claim_ledger(self.ledger, overwrite=self.overwrite)
+        write_key_file(self.observer_key, KeyPair.generate(), overwrite=self.overwrite)
 
     def _spawn(self, name: str) -> subprocess.Popen[bytes]:
         command = self._commands[name]

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from voisin import faults
 from voisin.errors import InvalidInput
 from voisin.ledger.sealed import SEALED_FILE
 from voisin.ledger.store import sqlite_files
+from voisin.protocol.files import OLD_ENTRIES, fsync_folder, staged, write_whole
 
 LEDGER_FILE = "ledger.sqlite"
 """A run folder's ledger (``voisin simulate --out``)."""
@@ -71,45 +70,28 @@ def refuse_existing_file(path: Path, *, overwrite: bool | None) -> None:
         raise InvalidInput(f"{path} exists; pick another name{offer}", code="file-exists")
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (POSIX: the directory entry is data too)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not every platform opens folders; the rename itself is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_output(
-    path: Path, text: str, *, overwrite: bool | None = None, make_folder: bool = True
+    path: Path,
+    text: str,
+    *,
+    overwrite: bool | None = None,
+    make_folder: bool = True,
 ) -> Path:
     """Write ``text`` to ``path`` (a report, a sealed statement, a template), making its
-    folder unless ``make_folder`` is False. An existing file is refused (``file-exists``)
-    unless ``overwrite`` (``None``: the command offers no ``--overwrite``). The text goes
-    to a temporary file in the same folder, is fsynced, then renamed over ``path``
-    (``os.replace``): a reader or a crash sees the old file or the whole new one, never
-    half of it. A path that cannot be written is one line (``bad-output``)."""
+    folder unless ``make_folder`` is False. An existing file is refused
+    (``file-exists``) unless ``overwrite`` (``None``: the command offers no
+    ``--overwrite``), also when it appears while the text is written. The file is
+    written whole or not at all (``protocol.files``: a staging file beside it, fsynced,
+    then moved). A path that cannot be written is one line (``bad-output``)."""
     refuse_existing_file(path, overwrite=overwrite)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     try:
         if make_folder:
             path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            write_whole(path, text, replace=bool(overwrite))
+        except FileExistsError:
             refuse_existing_file(path, overwrite=overwrite)  # made meanwhile: still refused
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        _fsync_folder(path.parent)
+            raise
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}", code="bad-output") from None
     return path
@@ -118,9 +100,11 @@ def write_output(
 class StagedOutput:
     """A run's output built beside its folder and moved in only when the run succeeded.
 
-    ``folder`` is a fresh hidden sibling of ``out`` (same file system, so every move is
-    a rename); the run writes its files there. ``commit`` moves the old entries of
-    ``out`` named ``entries`` aside, then the new ones in, then deletes the old; a run
+    ``folder`` is a fresh hidden sibling of ``out``, ``.OUT.XXXXXXXX.part`` (same file
+    system, so every move is a rename; ``protocol.files``: a killed run's folder is
+    swept by the next run of the same ``out``); the run writes its files there.
+    ``commit`` moves the old entries of ``out`` named ``entries`` aside, then the new
+    ones in, then deletes the old; a run
     that fails before it (bad input found late, an interrupt) leaves ``out`` as it was
     and ``discard`` removes the staging folder. Entries the run did not make but the old
     run had (a ledger's -wal, an old report) go too: they described the old run. Other
@@ -131,27 +115,32 @@ class StagedOutput:
         self.entries = tuple(entries)
         if out.exists() and not out.is_dir():
             raise InvalidInput(f"cannot write into {out}: it is not a folder", code="bad-output")
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot create output folder {out}: {exc.strerror}", code="bad-output"
-            ) from None
+        self._stage = contextlib.ExitStack()
+        self.folder = Path()
 
     def __enter__(self) -> StagedOutput:
+        """Make the staging folder (here, not in ``__init__``: an interrupt between the
+        two would leave it behind)."""
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.folder, _ = self._stage.enter_context(staged(self.out, folder=True))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot create output folder {self.out}: {exc.strerror}", code="bad-output"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.discard()
 
     def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._stage.close()
 
     def commit(self) -> None:
         """Replace ``out``'s entries by the staged ones (``cannot-overwrite`` if a move
         fails; the old entries are then put back)."""
-        old = self.folder / ".old"
+        faults.point("staged-output")
+        old = self.folder / OLD_ENTRIES
         moved: list[str] = []
         try:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +152,7 @@ class StagedOutput:
             for name in self.entries:
                 if (self.folder / name).exists():
                     os.replace(self.folder / name, self.out / name)
-            _fsync_folder(self.out)
+            fsync_folder(self.out)
         except OSError as exc:
             for name in moved:  # best effort: the old run back where it was
                 with contextlib.suppress(OSError):

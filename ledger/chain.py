@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from voisin.errors import InvalidInput, LedgerError
 from voisin.ledger import transactions as tx
+from voisin.ledger.block_time import BadTime, BlockClock, parse_time
 from voisin.ledger.contracts import ContractBook
 from voisin.ledger.store import EncodedBlock, LedgerStore, RawTransaction, open_store
 from voisin.ledger.tokens import TokenBook
@@ -36,8 +38,9 @@ DEFAULT_GENESIS_TIME = "2026-01-01T00:00:00+00:00"
 _TOKEN_KINDS = (TxKind.GENESIS.value, TxKind.TRANSFER.value, TxKind.REWARD.value)
 _CONTRACT = TxKind.CONTRACT.value
 _GENESIS = TxKind.GENESIS.value
+_MARKET = TxKind.MARKET.value
 _KIND_NAME = {k: k.value for k in TxKind}
-_READ_KINDS = frozenset((*_TOKEN_KINDS, _CONTRACT))
+_READ_KINDS = frozenset((*_TOKEN_KINDS, _CONTRACT, _MARKET))
 """The kinds whose bodies the ledger reads when it seals a block."""
 
 
@@ -71,6 +74,7 @@ class Ledger:
         self._book = TokenBook()
         self._contracts = ContractBook()
         self._latest_interval: str | None = None
+        self._clock = BlockClock()
         self._stopped = ""  # why the storage failed; no block is acknowledged after that
         self._height = -1
         self._head = GENESIS_PREV_HASH
@@ -118,6 +122,10 @@ class Ledger:
                 )
             self._height, self._head = height, block_hash
             intervals.append(header.get("interval"))
+            try:  # a stamp verify refuses is its finding; the clock goes on from the others
+                self._clock.advance(parse_time(header.get("time")))
+            except BadTime:
+                pass
         before: str | None = None  # newest interval of the blocks below ``at``
         at = 0
         for height, _, kind, body, _ in self._store.raw_transactions():
@@ -132,6 +140,8 @@ class Ledger:
                 self._contracts.apply_body(
                     json.loads(body), after=newest_interval(before, intervals[height])
                 )
+            elif kind == _MARKET:
+                self._clock.terms(json.loads(body))
         for interval in intervals:
             self._latest_interval = newest_interval(self._latest_interval, interval)
 
@@ -148,6 +158,12 @@ class Ledger:
     @property
     def head_hash(self) -> str:
         return self._head
+
+    @property
+    def time(self) -> str | None:
+        """The newest block stamp (None before genesis): a block without an interval
+        is never stamped earlier (``ledger.block_time``)."""
+        return None if self._clock.newest is None else self._clock.newest.isoformat()
 
     @property
     def operator(self) -> str:
@@ -179,7 +195,9 @@ class Ledger:
         Raises ``LedgerError`` and writes nothing if a transfer would overdraw (code
         ``overdraft``) or a contract is unsigned, badly signed, retroactive or revokes
         what its signer does not own (``bad-contract``, ``retroactive-contract``);
-        ``InvalidInput`` if a body is not JSON-encodable. After a failed write (disk
+        ``InvalidInput`` if a body is not JSON-encodable; ``bad-time`` if ``time`` breaks
+        the stamp rule of ``ledger.block_time`` (an interval block is stamped with the
+        interval's end, others never before the newest stamp). After a failed write (disk
         full, I/O error: code ``write-failed``) every later append raises code
         ``stopped`` until the ledger is reopened, so nothing is acknowledged on storage
         in an unknown state.
@@ -227,14 +245,22 @@ class Ledger:
         ]
         kinds = [_KIND_NAME[t.kind] for t in rows]
         contract_bodies = []
+        clock = replace(self._clock)
         for i in [i for i, kind in enumerate(kinds) if kind in _READ_KINDS]:
             kind, data = kinds[i], rows[i].decoded()
             if kind == _CONTRACT:
                 contract_bodies.append(data)
                 continue
+            if kind == _MARKET:
+                clock.terms(data)
+                continue
             if kind == _GENESIS and header_height:
                 raise LedgerError("a genesis transaction outside block 0", code="bad-token-tx")
             staged.apply_body(kind, data)
+        try:
+            instant = clock.check(time, interval)
+        except BadTime as bad:
+            raise LedgerError(f"block {header_height}: {bad.why}", code="bad-time") from None
         bodies = [t.body_bytes for t in rows]
         hashes = [t.leaf for t in rows]
         latest = newest_interval(self._latest_interval, interval)
@@ -273,6 +299,8 @@ class Ledger:
             raise
         self._book, self._height, self._head = staged, header.height, block_hash
         self._contracts, self._latest_interval = contracts, latest
+        clock.advance(instant)
+        self._clock = clock
         return header, signature
 
     def block(self, height: int) -> Block:

@@ -3,7 +3,8 @@
 Works on the canonical JSON the store keeps: every header is re-hashed, linked to its
 predecessor, checked against the genesis operator's signature (and the pinned operator
 and head, when given); every transaction body must be its own RFC 8785 form, its leaf
-hash and the block's Merkle root and count are recomputed. Then ``Replay`` redoes the
+hash and the block's Merkle root and count are recomputed, its ``time`` checked
+(``ledger.block_time``). Then ``Replay`` redoes the
 operator's arithmetic: tokens and supply, contracts, bids and their signatures, bid
 digests, trade prices from clearing prices, payments from trades, meter signatures,
 settlements and rewards from readings. Verification needs nothing but the file, which is
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from voisin.errors import LedgerError, VerificationError
+from voisin.ledger.block_time import BadTime, BlockClock
 from voisin.ledger.chain import GENESIS_PREV_HASH
 from voisin.ledger.replay import BYTE_CHECKED_KINDS, Replay, StoredTx, Violation, canonical_object
 from voisin.ledger.store import ColumnTypeError, LedgerStore, RawTransaction, open_store
@@ -147,6 +149,7 @@ def _verify_rows(store: LedgerStore, operator: str | None, head_hash: str | None
     rows = store.raw_transactions()
     pending = next(rows, None)
     replay = Replay()
+    clock = BlockClock()
     prev, owner, expected, total = GENESIS_PREV_HASH, "", 0, 0
     for height, stored_hash, header_json, signature in store.raw_blocks():
         if height != expected:
@@ -189,6 +192,12 @@ def _verify_rows(store: LedgerStore, operator: str | None, head_hash: str | None
                 rule=v.rule,
                 kind=txs[v.index][1] if v.index is not None else "",
             )
+        if replay.terms is not None:
+            clock.terms(replay.terms.body)
+        try:
+            clock.advance(clock.check(header["time"], header["interval"]))
+        except BadTime as bad:
+            _fail(height, bad.why, rule="time")
         prev, expected, total = stored_hash, expected + 1, total + len(hashes)
     if pending is not None:
         _fail(pending[0], "transactions stored for a block that does not exist", rule="link")

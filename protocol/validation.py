@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 
 from voisin.errors import InvalidInput
 
@@ -42,6 +43,33 @@ def _refusal(exc: ValidationError, what: str, code: str | None) -> InvalidInput:
         where = ".".join(str(p) for p in err["loc"]) or "value"
         problems.append(f"{where}: {err['msg']}")
     return InvalidInput(f"{what} rejected: " + "; ".join(problems), code=code)
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds a number (``int``, ``float``, optionally ``None``)."""
+    if get_origin(annotation) is Annotated:
+        return _numeric(get_args(annotation)[0])
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_numeric(a) for a in args)
+    return False
+
+
+class NumbersOnly(BaseModel):
+    """A file's table whose numeric fields take numbers only: pydantic would read the
+    text ``"0.1"`` or ``true`` as a number, which in a TOML file is a typo to name,
+    not a value to guess (``"1e3"`` priced a kWh at 1,000 EUR)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, str | bool) and field is not None and _numeric(field.annotation):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ValueError(f"a number is wanted, not {type(value).__name__} {shown}")
+        return value
 
 
 def parse(model: type[M], data: Any, what: str) -> M:

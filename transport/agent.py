@@ -25,6 +25,7 @@ from voisin.agents.scenario import Member, Scenario
 from voisin.errors import VoisinError
 from voisin.protocol import Bid, Interval
 from voisin.protocol.envelope import seal_bid, sign_bid
+from voisin.protocol.files import write_whole
 from voisin.protocol.wire import HEARTBEAT_S, HIGH_WATER_MARK, EventType, MessageType
 from voisin.transport.client import OperatorClient
 from voisin.transport.curve import make_client
@@ -323,11 +324,10 @@ class RemoteAgent:
         self.report.readings.extend(readings)
 
     def save(self) -> None:
-        """Write the report (atomically: a kill mid-write leaves the previous one)."""
+        """Write the report whole (``protocol.files``: a kill mid-write leaves the
+        previous one, and the next save sweeps the killed one's staging file)."""
         if self.report_path is not None:
-            partial = self.report_path.with_name(self.report_path.name + ".part")
-            partial.write_text(self.report.to_json())
-            partial.replace(self.report_path)
+            write_whole(self.report_path, self.report.to_json(), replace=True)
 
     def close(self) -> None:
         self.client.close()

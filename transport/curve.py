@@ -9,7 +9,6 @@ Ed25519 id to know its CurveZMQ server key. Keys travel Z85-encoded, as ZeroMQ w
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from voisin.errors import InvalidInput
+from voisin.protocol.files import write_whole
 from voisin.protocol.keys import KeyPair
 from voisin.protocol.validation import read_json_file
 
@@ -105,8 +105,12 @@ def start_authenticator(
     return auth
 
 
-def write_key_file(path: Path, key: KeyPair) -> None:
-    """Store a new identity (seed, Ed25519 id, Curve public key) readable by its owner only."""
+def write_key_file(path: Path, key: KeyPair, *, overwrite: bool | None = None) -> None:
+    """Store an identity (seed, Ed25519 id, Curve public key) readable by its owner only:
+    the one writer of a file holding a private key. The file is 0600 from creation and
+    written whole or not at all (``protocol.files``). An existing file is refused
+    (``key-exists``) unless ``overwrite`` (``None``: the command offers no
+    ``--overwrite``), so no key is ever replaced silently."""
     public, _ = curve_keypair(key)
     data = {
         "ed25519_seed": key.seed_hex,
@@ -114,16 +118,14 @@ def write_key_file(path: Path, key: KeyPair) -> None:
         "curve_public": public.decode("ascii"),
     }
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_whole(path, json.dumps(data, indent=2) + "\n", mode=0o600, replace=bool(overwrite))
     except FileExistsError:
-        raise InvalidInput(
-            f"{path} exists; keys are never overwritten", code="key-exists"
-        ) from None
+        offer = (
+            "pass --overwrite to replace it" if overwrite is False else "keys are never overwritten"
+        )
+        raise InvalidInput(f"{path} exists; {offer}", code="key-exists") from None
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}", code="bad-output") from None
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
 
 
 def read_key_file(path: Path) -> KeyPair:

@@ -172,6 +172,13 @@ class OperatorService:
                 journal=self.journal,
                 sealed=SealedStore(path.parent / SEALED_FILE, self.key.public_hex),
             )
+            # A restart registers members new to the community at the later of the
+            # opening and the newest stamp: a block is never stamped before that.
+            newest = ledger.time
+            if newest is not None and datetime.fromisoformat(newest) > datetime.fromisoformat(
+                opening
+            ):
+                opening = newest
             self.operator.register(
                 list(self.community.participants),
                 time=opening,

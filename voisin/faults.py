@@ -6,7 +6,9 @@ journal commit and the replies it makes true. A test arms a hook that raises at 
 n-th pass (an in-process crash: the harness then drops every connection, as a killed
 process would, and resumes on the same files); ``VOISIN_CRASH_AT=name:n`` in a child's
 environment makes the child SIGKILL itself at the n-th pass of ``name``, a real crash
-at an exact point. Unarmed, a point costs one global lookup.
+at an exact point. The file writers pass ``FILE_POINTS`` once a file or a run's folder
+is whole under its staging name, before it moves in (tests/cli/test_written_files.py).
+Unarmed, a point costs one global lookup.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ POINTS = (
     "journal-commit",  # inside the journal's transaction, before COMMIT
     "journal-committed",  # a batch is durable, its replies not yet sent
 )
-"""Every crash point, in the order one interval passes them."""
+"""Every crash point of the operator, in the order one interval passes them."""
+FILE_POINTS = (
+    "staged-file",  # a file written whole under its staging name, not yet moved
+    "staged-output",  # a run's output folder staged, not yet moved into --out
+)
+"""The file writers' crash points (``protocol.files``, ``cli.outputs.StagedOutput``)."""
 
 _hook: Callable[[str], None] | None = None
 
@@ -43,8 +50,9 @@ def arm(hook: Callable[[str], None] | None) -> None:
 
 def _kill_at(spec: str) -> Callable[[str], None]:
     name, _, count = spec.partition(":")
-    if name not in POINTS or not count.isdigit() or int(count) < 1:
-        raise ValueError(f"VOISIN_CRASH_AT={spec!r}: want NAME:N with NAME in {POINTS}")
+    known = (*POINTS, *FILE_POINTS)
+    if name not in known or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"VOISIN_CRASH_AT={spec!r}: want NAME:N with NAME in {known}")
     left = int(count)
 
     def hook(passed: str) -> None:

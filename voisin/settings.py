@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from voisin.protocol.validation import NumbersOnly
 
 FIRST_DAY = date(1900, 1, 1)
 END_DAY = date(2201, 1, 1)
@@ -32,7 +34,7 @@ def check_run_days(start: date, days: int) -> None:
         )
 
 
-class RunDefaults(BaseModel):
+class RunDefaults(NumbersOnly):
     """The demo run: which neighbourhood (seed, size) and when (first day, interval)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -75,7 +75,7 @@ def test_scheduled_states_are_what_the_clearings_published(ledger, physical_grid
 def _one_block_ledger(path: Path, grid: Grid, bids: list[Bid]) -> Path:
     result = clear(bids, grid, INTERVAL, minutes=60)
     with Ledger.open(path, KeyPair.derive("test", "operator")) as book:
-        book.append([tx.clearing(result)], interval=INTERVAL, time="2026-06-22T12:00:00+00:00")
+        book.append([tx.clearing(result)], interval=INTERVAL, time="2026-06-22T12:15:00+00:00")
     return path
 
 

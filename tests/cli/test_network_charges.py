@@ -76,5 +76,5 @@ def test_every_p2p_trade_carries_the_charge(charged) -> None:
 
 
 def test_a_charge_beyond_the_tariff_gap_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="local charge above the gap"):
+    with pytest.raises(InvalidInput, match=r"network: local charge 0\.2060 .* above the gap"):
         _run(tmp_path, '[network]\npreset = "de-sharing"\n')  # with 0.28/0.08 tariffs

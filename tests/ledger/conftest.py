@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 
 from voisin.ledger import Ledger, payments_for, rewards_for, settle
 from voisin.ledger import transactions as tx
-from voisin.ledger.chain import GENESIS_PREV_HASH
-from voisin.ledger.store import EncodedBlock, open_store
+from voisin.ledger.chain import DEFAULT_GENESIS_TIME, GENESIS_PREV_HASH
+from voisin.ledger.store import EncodedBlock, LedgerStore, open_store
 from voisin.meters.meter import Meter
 from voisin.protocol import (
     GRID,
@@ -36,6 +37,7 @@ from voisin.protocol import (
     sha256_hex,
 )
 from voisin.protocol.envelope import sign_bid
+from voisin.protocol.interval import Interval
 from voisin.protocol.merkle import root_from_hashes
 
 from .stores import BACKENDS, StoredLedger
@@ -284,6 +286,16 @@ def chain(tmp_path: Path, operator: KeyPair, participants: list[Participant]) ->
     return path
 
 
+def _stamp(store: LedgerStore, interval: str | None) -> str:
+    """A stamp the time rule accepts: the interval's end, else the newest stamp so far."""
+    if interval is not None:
+        return Interval.parse(interval).end.isoformat()
+    return max(
+        (json.loads(header)["time"] for _, _, header, _ in store.raw_blocks()),
+        default=DEFAULT_GENESIS_TIME,
+    )
+
+
 def append_unchecked(
     path: Path | str,
     operator: KeyPair,
@@ -303,7 +315,7 @@ def append_unchecked(
             prev_hash=prev,
             merkle_root=root_from_hashes([bytes.fromhex(r[2]) for r in rows]).hex(),
             interval=interval,
-            time="t",
+            time=_stamp(store, interval),
             operator=operator.public_hex,
             tx_count=len(rows),
         )

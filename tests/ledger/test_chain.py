@@ -72,7 +72,9 @@ def test_reopen_resumes_and_checks_operator(
         book = ledger.tokens
         assert book.balance(shop) == ALLOWANCE_MICRO + 1_000_000
         assert book.balance(house) == ALLOWANCE_MICRO + 150_000 + 30_000
-        block = ledger.append([tx.transfer(house, school, 5)], interval=None, time="t")
+        block = ledger.append(
+            [tx.transfer(house, school, 5)], interval=None, time="2026-06-23T00:00:00+00:00"
+        )
         assert block.header.height == 5
     assert verify_ledger(chain).height == 5
     with pytest.raises(LedgerError, match="operated by"):
@@ -98,7 +100,9 @@ def test_overdraft_writes_nothing(
     shop, school = participants[2].participant_id, participants[1].participant_id
     with Ledger.open(chain, operator) as ledger:
         with pytest.raises(LedgerError, match="overdraft") as caught:
-            ledger.append([tx.transfer(shop, school, 10**12)], interval=None, time="t")
+            ledger.append(
+                [tx.transfer(shop, school, 10**12)], interval=None, time="2026-06-23T00:00:00+00:00"
+            )
         assert caught.value.code == "overdraft"
         assert ledger.height == 4
     assert verify_ledger(chain).height == 4
@@ -114,7 +118,7 @@ def test_bad_bodies_and_amounts_refused(stored_chain: StoredLedger, operator: Ke
         tx.transfer("a", "a", 1)
     nan = Transaction(kind=TxKind.CONTRACT, body={"x": float("nan")})
     with Ledger.open(chain, operator) as ledger, pytest.raises(InvalidInput, match="JSON"):
-        ledger.append([nan], interval=None, time="t")
+        ledger.append([nan], interval=None, time="2026-06-23T00:00:00+00:00")
 
 
 def test_non_ledger_files_are_refused(tmp_path: Path, operator: KeyPair) -> None:
@@ -147,13 +151,15 @@ def test_failed_write_rolls_back_the_whole_block(
     stored_chain.fail_transaction_inserts("disk on fire")
     with Ledger.open(chain, operator) as ledger:
         with pytest.raises(LedgerError, match="could not store block 5.*disk on fire") as caught:
-            ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
+            ledger.append(
+                [tx.transfer(FUND, "x", 1)], interval=None, time="2026-06-23T00:00:00+00:00"
+            )
         assert caught.value.code == "write-failed"
         assert ledger.height == 4
     assert stored_chain.value("SELECT max(height) FROM blocks") == 4  # no half block
     stored_chain.heal()
     with Ledger.open(chain, operator) as ledger:
-        ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
+        ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="2026-06-23T00:00:00+00:00")
     assert verify_ledger(chain).height == 5
 
 
@@ -174,13 +180,15 @@ def test_a_full_disk_stops_acknowledgements_at_once(chain: Path, operator: KeyPa
     big = [tx.transfer(FUND, f"acct-{i}", 1, "x" * 200) for i in range(2000)]
     with Ledger.open(store, operator) as ledger:
         with pytest.raises(LedgerError, match="full") as caught:
-            ledger.append(big, interval=None, time="t")
+            ledger.append(big, interval=None, time="2026-06-23T00:00:00+00:00")
         assert caught.value.code == "write-failed"
         with pytest.raises(LedgerError, match="stopped after a failed write") as stopped:
-            ledger.append([tx.transfer(FUND, "x", 1)], interval=None, time="t")
+            ledger.append(
+                [tx.transfer(FUND, "x", 1)], interval=None, time="2026-06-23T00:00:00+00:00"
+            )
         assert stopped.value.code == "stopped"
         assert ledger.height == 4
     assert verify_ledger(chain).height == 4
     with Ledger.open(chain, operator) as ledger:
-        ledger.append(big, interval=None, time="t")
+        ledger.append(big, interval=None, time="2026-06-23T00:00:00+00:00")
     assert verify_ledger(chain).height == 5

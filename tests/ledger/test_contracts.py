@@ -61,9 +61,11 @@ def test_signed_contracts_register_and_survive_a_reopen(
     ledger.append(
         [contract_transaction(c, k) for c, k in ((gift, HOUSE), (partner, HOUSE), (cap, SCHOOL))],
         interval=None,
-        time="t",
+        time="2026-06-23T00:00:00+00:00",
     )
-    ledger.append([revoke(gift, HOUSE, "2026-06-22T12:00Z")], interval=None, time="t")
+    ledger.append(
+        [revoke(gift, HOUSE, "2026-06-22T12:00Z")], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     book = ledger.contracts
     assert book.active(HOUSE.public_hex, "2026-06-22T11:45Z") == (gift, partner)
     assert book.active(HOUSE.public_hex, "2026-06-22T12:00Z") == (partner,)
@@ -96,7 +98,11 @@ def test_badly_signed_contracts_are_refused_at_append(ledger: Ledger, edit: str)
     else:
         body["template"] = "steal_everything"
     with pytest.raises(LedgerError) as caught:
-        ledger.append([Transaction(kind=TxKind.CONTRACT, body=body)], interval=None, time="t")
+        ledger.append(
+            [Transaction(kind=TxKind.CONTRACT, body=body)],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
+        )
     assert caught.value.code == "bad-contract"
     assert ledger.height == 0
     assert len(ledger.contracts) == 0
@@ -119,46 +125,70 @@ def test_operator_intake_gives_reasoned_rejections() -> None:
 
 def test_revocations_are_checked(ledger: Ledger) -> None:
     gift = _gift()
-    ledger.append([contract_transaction(gift, HOUSE)], interval=None, time="t")
+    ledger.append(
+        [contract_transaction(gift, HOUSE)], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     stolen = revoke(gift, HOUSE, "2026-06-22T11:00Z").body | {"owner": MALLORY.public_hex}
     stolen["signature"] = MALLORY.sign(
         canonical_bytes({k: v for k, v in stolen.items() if k != "signature"})
     )
     with pytest.raises(LedgerError, match="other than its owner"):
-        ledger.append([Transaction(kind=TxKind.CONTRACT, body=stolen)], interval=None, time="t")
+        ledger.append(
+            [Transaction(kind=TxKind.CONTRACT, body=stolen)],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
+        )
     unknown = _gift(nonce=5)
     with pytest.raises(LedgerError, match="unknown contract"):
-        ledger.append([revoke(unknown, HOUSE, "2026-06-22T11:00Z")], interval=None, time="t")
-    ledger.append([revoke(gift, HOUSE, "2026-06-22T11:00Z")], interval=None, time="t")
+        ledger.append(
+            [revoke(unknown, HOUSE, "2026-06-22T11:00Z")],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
+        )
+    ledger.append(
+        [revoke(gift, HOUSE, "2026-06-22T11:00Z")], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     with pytest.raises(LedgerError, match="revoked already"):
-        ledger.append([revoke(gift, HOUSE, "2026-06-22T11:30Z", nonce=1)], interval=None, time="t")
+        ledger.append(
+            [revoke(gift, HOUSE, "2026-06-22T11:30Z", nonce=1)],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
+        )
     with pytest.raises(LedgerError, match="registered already"):
-        ledger.append([contract_transaction(gift, HOUSE)], interval=None, time="t")
+        ledger.append(
+            [contract_transaction(gift, HOUSE)], interval=None, time="2026-06-23T00:00:00+00:00"
+        )
     assert ledger.height == 2
 
 
 def test_contracts_cannot_act_on_intervals_the_ledger_holds(ledger: Ledger) -> None:
-    ledger.append([], interval="2026-06-22T10:00Z", time="t")
+    ledger.append([], interval="2026-06-22T10:00Z", time="2026-06-22T10:15:00+00:00")
     with pytest.raises(LedgerError) as caught:
         ledger.append(
-            [contract_transaction(_gift(start="2026-06-22T10:00Z"), HOUSE)], interval=None, time="t"
+            [contract_transaction(_gift(start="2026-06-22T10:00Z"), HOUSE)],
+            interval=None,
+            time="2026-06-23T00:00:00+00:00",
         )
     assert caught.value.code == "retroactive-contract"
     with pytest.raises(LedgerError, match="retroactive|already holds"):
         ledger.append(
             [contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)],
             interval="2026-06-22T10:15Z",
-            time="t",
+            time="2026-06-22T10:30:00+00:00",
         )
     ledger.append(
-        [contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)], interval=None, time="t"
+        [contract_transaction(_gift(start="2026-06-22T10:15Z"), HOUSE)],
+        interval=None,
+        time="2026-06-23T00:00:00+00:00",
     )
 
 
 def test_verify_names_a_block_with_a_forged_contract(
     ledger: Ledger, operator: KeyPair, tmp_path: Path
 ) -> None:
-    ledger.append([contract_transaction(_gift(), HOUSE)], interval=None, time="t")
+    ledger.append(
+        [contract_transaction(_gift(), HOUSE)], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     path = tmp_path / "c.sqlite"
     ledger.close()
     forged = dict(contract_transaction(_gift(nonce=1), HOUSE).body)
@@ -173,7 +203,9 @@ def test_verify_names_a_block_with_a_forged_contract(
 
 
 def test_verify_catches_a_tampered_contract_row(ledger: Ledger, tmp_path: Path) -> None:
-    ledger.append([contract_transaction(_gift(), HOUSE)], interval=None, time="t")
+    ledger.append(
+        [contract_transaction(_gift(), HOUSE)], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     path = tmp_path / "c.sqlite"
     ledger.close()
     db = sqlite3.connect(path)
@@ -205,7 +237,9 @@ def test_revocation_takes_effect_from_the_named_interval_exactly(
 
 def test_green_only_is_registered_like_any_contract(ledger: Ledger) -> None:
     green = GreenOnly(owner=SCHOOL.public_hex, from_interval=T0)
-    ledger.append([contract_transaction(green, SCHOOL)], interval=None, time="t")
+    ledger.append(
+        [contract_transaction(green, SCHOOL)], interval=None, time="2026-06-23T00:00:00+00:00"
+    )
     assert ledger.contracts.active(SCHOOL.public_hex, T0) == (green,)
 
 
@@ -231,7 +265,7 @@ def test_cli_signs_a_contract_the_ledger_accepts(
         == 0
     )
     body = json.loads(capsys.readouterr().out)
-    ledger.append([accept_contract(body)], interval=None, time="t")
+    ledger.append([accept_contract(body)], interval=None, time="2026-06-23T00:00:00+00:00")
     assert ledger.contracts.active(HOUSE.public_hex, "2026-06-22T10:00Z") == (_gift(),)
     assert (
         main(
@@ -249,7 +283,11 @@ def test_cli_signs_a_contract_the_ledger_accepts(
         )
         == 0
     )
-    ledger.append([accept_contract(json.loads(capsys.readouterr().out))], interval=None, time="t")
+    ledger.append(
+        [accept_contract(json.loads(capsys.readouterr().out))],
+        interval=None,
+        time="2026-06-23T00:00:00+00:00",
+    )
     assert ledger.contracts.revoked_from(_gift().contract_id) == "2026-06-22T11:00Z"
     assert (
         main(

@@ -59,9 +59,11 @@ def test_gift_share_reaches_the_school_for_free(tmp_path: Path, operator: KeyPai
     ]
     with Ledger.open(path, operator) as ledger:
         market = Operator(GRID, ledger)
-        market.register(members, time="t0", allowance_micro=10**8)
+        market.register(members, time="2026-06-21T00:00:00+00:00", allowance_micro=10**8)
         for terms in (gift, partner):
-            market.submit_contract(contract_transaction(terms, HOUSE).body, time="t0")
+            market.submit_contract(
+                contract_transaction(terms, HOUSE).body, time="2026-06-21T00:00:00+00:00"
+            )
         for bid in (
             _bid("h", HOUSE, Side.SELL, 4.0, 0.10),
             _bid("s", SCHOOL, Side.BUY, 3.0, 0.30),

@@ -45,13 +45,14 @@ _WRITER = textwrap.dedent("""
     from voisin.ledger import Ledger
     from voisin.ledger import transactions as tx
     from voisin.protocol import KeyPair
+    T = "2026-06-23T00:00:00+00:00"
     with Ledger.open(sys.argv[1], KeyPair.derive("crash", "operator")) as ledger:
-        ledger.append([tx.transfer("fund", "a", 10**9)], interval=None, time="t")
+        ledger.append([tx.transfer("fund", "a", 10**9)], interval=None, time=T)
         n = 0
         while True:
             n += 1
             txs = [tx.transfer("a", "b", 1, f"{n}/{i}") for i in range(200)]
-            block = ledger.append(txs, interval=None, time=str(n))
+            block = ledger.append(txs, interval=None, time=T)
             print(block.header.height, flush=True)
 """)
 
@@ -83,13 +84,14 @@ _RESUMING_WRITER = textwrap.dedent("""
     from voisin.ledger import Ledger
     from voisin.ledger import transactions as tx
     from voisin.protocol import KeyPair
+    T = "2026-06-23T00:00:00+00:00"
     with Ledger.open(sys.argv[1], KeyPair.derive("crash", "operator")) as ledger:
         if ledger.height == 0:
-            ledger.append([tx.transfer("fund", "a", 10**9)], interval=None, time="t")
+            ledger.append([tx.transfer("fund", "a", 10**9)], interval=None, time=T)
         while True:
             n = ledger.height + 1
             txs = [tx.transfer("a", "b", 1, f"{n}/{i}") for i in range(100)]
-            block = ledger.append(txs, interval=None, time=str(n))
+            block = ledger.append(txs, interval=None, time=T)
             print(block.header.height, block.header.block_hash(), flush=True)
 """)
 

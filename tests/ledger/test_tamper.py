@@ -108,7 +108,7 @@ def _forge(chain: StoredLedger, forger: KeyPair, claimed_operator: str) -> None:
             prev_hash=head_json[1],
             merkle_root=leaf,
             interval=None,
-            time="t",
+            time="2026-06-23T00:00:00+00:00",
             operator=claimed_operator,
             tx_count=1,
         )

@@ -92,7 +92,7 @@ def test_genesis_only_in_block_zero(tmp_path: Path, operator: KeyPair) -> None:
     with Ledger.open(path, operator) as ledger:
         assert ledger.block(0).transactions[0].kind.value == "genesis"
         with pytest.raises(LedgerError, match="outside block 0"):
-            ledger.append([tx.genesis("fund", 5)], interval=None, time="t")
+            ledger.append([tx.genesis("fund", 5)], interval=None, time="2026-06-23T00:00:00+00:00")
         assert ledger.height == 0
     assert verify_ledger(path).genesis_micro == ledger.tokens.genesis_micro
 
@@ -187,7 +187,9 @@ def test_random_markets_through_the_operator_verify(
         path, KeyPair.derive("prop", "operator"), fund=FUND, genesis_supply_micro=GENESIS
     ) as ledger:
         market = Operator(_GRID, ledger)
-        market.register(members, time="t0", allowance_micro=5 * tx.MICRO_PER_TOKEN)
+        market.register(
+            members, time="2026-06-21T00:00:00+00:00", allowance_micro=5 * tx.MICRO_PER_TOKEN
+        )
         for n, (bids, readings) in enumerate(intervals):
             interval = Interval.parse(f"2026-06-21T{n:02d}:00Z", 60)
             sides: dict[int, Side] = {}

@@ -25,9 +25,9 @@ def _ledger_with(tmp_path: Path, participants: list[Participant], entries: list)
                 for p in participants
             ],
             interval=None,
-            time="t0",
+            time="2026-06-21T00:00:00+00:00",
         )
-        ledger.append(entries, interval=INTERVAL, time=INTERVAL)
+        ledger.append(entries, interval=INTERVAL, time="2026-06-21T12:15:00+00:00")
     return path
 
 

@@ -197,9 +197,11 @@ def test_bid_digest_from_intake_leaves_is_the_digest_of_the_bytes() -> None:
 
 def _close(path: Path, bids: tuple[Signed[Bid], ...], market, *, bulk: bool) -> list[tuple]:
     key = KeyPair.derive("test", "operator")
-    with Ledger.open(path, key, genesis_supply_micro=10**15, time="t0") as ledger:
+    with Ledger.open(
+        path, key, genesis_supply_micro=10**15, time="2026-06-21T00:00:00+00:00"
+    ) as ledger:
         operator = Operator(market.grid, ledger)
-        operator.register(market.members, time="t0", allowance_micro=10**9)
+        operator.register(market.members, time="2026-06-21T00:00:00+00:00", allowance_micro=10**9)
         for signed in bids:
             operator.submit_bid(signed, INTERVAL)
         if bulk:

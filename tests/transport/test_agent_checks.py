@@ -35,8 +35,12 @@ def _trade(energy: float = 0.5, buyer_price: float = 0.2, seller_price: float = 
 @pytest.fixture
 def blocks(tmp_path: Path) -> list[dict]:
     with Ledger.open(tmp_path / "l.sqlite", OPERATOR) as ledger:
-        ledger.append([tx.trade(_trade())], interval="2026-06-22T10:00Z", time="t1")
-        ledger.append([tx.trade(_trade(0.1))], interval="2026-06-22T10:15Z", time="t2")
+        ledger.append(
+            [tx.trade(_trade())], interval="2026-06-22T10:00Z", time="2026-06-22T10:15:00+00:00"
+        )
+        ledger.append(
+            [tx.trade(_trade(0.1))], interval="2026-06-22T10:15Z", time="2026-06-22T10:30:00+00:00"
+        )
         return [ledger.block(h).model_dump(mode="json") for h in (1, 2)]
 
 
