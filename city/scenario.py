@@ -19,18 +19,20 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from voisin.city.feeders import CityFeeder
 from voisin.errors import InvalidInput
 from voisin.protocol import Bid, Grid, Line, day_intervals, parse
 from voisin.protocol.interval import Interval
 from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.protocol.validation import NumbersOnly
 from voisin.settings import MAX_DAYS, check_run_days
 
 
-class CitySpec(BaseModel):
-    """A generated city. Units: kWh per interval, EUR/kWh, minutes."""
+class CitySpec(NumbersOnly):
+    """A generated city. Units: kWh per interval, EUR/kWh, minutes. Its numbers take
+    numbers only (``NumbersOnly``: ``"2"`` or ``true`` in a city file is a typo)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -17,6 +17,17 @@ from voisin.cli.main import main
         (json.dumps({"feeders": 0, "households_per_feeder": 3}), "feeders"),
         (json.dumps({"feeders": 2}), "households_per_feeder"),
         (json.dumps({"feeders": 2, "households_per_feeder": 2, "colour": 1}), "colour"),
+        # Text and booleans where numbers belong are typos, not numbers to guess.
+        (json.dumps({"feeders": "2", "households_per_feeder": 3}), "a number is wanted"),
+        (json.dumps({"feeders": 2, "households_per_feeder": True}), "a number is wanted"),
+        (
+            json.dumps({"feeders": 2, "households_per_feeder": 3, "pv_share": "0.5"}),
+            "pv_share",
+        ),
+        (
+            json.dumps({"feeders": 2, "households_per_feeder": 3, "mv_line_kwh": "1e3"}),
+            "a number is wanted",
+        ),
         # Found on a worker, it was one Dask traceback per task before the line.
         (
             json.dumps(
