@@ -3,11 +3,12 @@
 A city is described by a few numbers (``CitySpec``, the ``--city FILE`` format) and
 generated from its seed, so every process that needs a feeder builds the same one
 (Dask workers get the spec, never the objects). Each household has PV or not, a
-consumption level and a flexible battery-like bid; its interval bids follow a clear-sky
-PV bell and a two-peak load shape, with seeded noise. This is a stand-in load model for
-scale; a city file may name SimBench LV grids for some feeders instead
-(``simbench_feeders``, ``city.simbench_feeder``). The calibrated neighbourhood
-(``meters/``, ``agents/``) is not wired into cities (``docs/city.md``).
+consumption level and a flexible battery-like bid; its interval bids follow the city's
+sky and clock (``city.weather``: pvlib under the seeded weather of the site's reference
+year, the BDEW H0 standard load profile), with seeded spread per home. A city file may
+name SimBench LV grids for some feeders instead (``simbench_feeders``,
+``city.simbench_feeder``). The neighbourhood's appliance-level homes (``meters.homes``)
+are not used in cities (``docs/city.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from voisin.city.feeders import CityFeeder
+from voisin.city.weather import sun_and_load
 from voisin.errors import InvalidInput
 from voisin.protocol import Bid, Grid, Line, day_intervals, parse
 from voisin.protocol.interval import Interval
@@ -184,14 +186,11 @@ def mv_grid(spec: CitySpec) -> Grid:
     )
 
 
-def _shape(hour: float) -> tuple[float, float]:
-    """(PV per kWp, load per kWh of daily use) per hour of day: a clear-sky bell from
-    6 to 20 h, and a morning and an evening peak on a night floor."""
-    pv = max(math.sin(math.pi * (hour - 6.0) / 14.0), 0.0) if 6.0 <= hour <= 20.0 else 0.0
-    load = (
-        0.02 + 0.05 * math.exp(-((hour - 7.5) ** 2) / 2) + 0.08 * math.exp(-((hour - 19) ** 2) / 3)
-    )
-    return pv, load
+DAYS_PER_YEAR = 365.0
+"""A home's daily use is its annual use over this (the BDEW shares add up to a year)."""
+SUNNY_KW_PER_KWP = 0.3
+"""Above this PV output per kWp a home's battery charges (bids to buy), below it
+discharges (bids to sell)."""
 
 
 _LABEL_STREAM = 2
@@ -231,11 +230,12 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
     kwp, daily_kwh, battery_kwh, grid, home, battery = _households(spec, index)
     n = spec.households_per_feeder
     step = np.random.default_rng([spec.seed, index, int(interval.start.timestamp())])
-    hours = interval.start.hour + interval.start.minute / 60.0
-    pv, load = _shape(hours)
-    hours_long = spec.minutes / 60.0
-    pv_kwh = kwp * pv * hours_long * step.uniform(0.7, 1.0, n)
-    load_kwh = daily_kwh * load * hours_long * 4 * step.uniform(0.8, 1.2, n)
+    sun_kwh_per_kwp, year_share = sun_and_load(
+        spec.seed, spec.start, spec.minutes, spec.days, interval
+    )
+    pv_kwh = kwp * sun_kwh_per_kwp * step.uniform(0.7, 1.0, n)
+    load_kwh = daily_kwh * DAYS_PER_YEAR * year_share * step.uniform(0.8, 1.2, n)
+    sunny = sun_kwh_per_kwp > SUNNY_KW_PER_KWP * spec.minutes / 60.0
     net = pv_kwh - load_kwh
     low, high = spec.export_price_eur_per_kwh, spec.import_price_eur_per_kwh
     bids = []
@@ -248,7 +248,7 @@ def feeder(spec: CitySpec, index: int, interval: Interval) -> CityFeeder:
             bids.append(_bid(home[h], side, kwh, price, bus, interval, inflexible=True))
         if battery_kwh[h] > 0:
             price = round(float(step.uniform(low, high)), 3)
-            side = "buy" if pv > 0.3 else "sell"
+            side = "buy" if sunny else "sell"
             bids.append(_bid(battery[h], side, float(battery_kwh[h]), price, bus, interval))
     forecast = {f"p-{home[h]}": (float(pv_kwh[h]), float(load_kwh[h])) for h in range(n)}
     return CityFeeder(f"F{index}", grid, tuple(bids), f"M{index}", forecast_kwh=forecast)
