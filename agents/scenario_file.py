@@ -32,8 +32,23 @@ from voisin.meters import Site
 from voisin.meters.school import FRANCE_ZONE_A, SchoolCalendar
 from voisin.protocol import Grid, Tariff, parse
 from voisin.protocol.participants import MAX_PRICE_EUR_PER_KWH
+from voisin.protocol.reading_checks import CONNECTION_MAX_KW
 from voisin.protocol.validation import NumbersOnly
 from voisin.settings import DEFAULTS, RunDefaults
+
+MAX_MEMBER_KW = CONNECTION_MAX_KW
+"""The largest power (kW) of any one member's devices, together: the largest connection
+a member of an LV feeder has (``protocol.reading_checks``), beyond which its meter's
+readings are refused. A larger figure is a typo, not a home (``pv_kwp = 1e308`` loaded
+and was a traceback mid-run; ``pv_kwp = 1000`` ran, its readings refused and estimated
+as traded: a member drawing megawatts was billed nothing)."""
+MAX_MEMBER_KWH = MAX_MEMBER_KW * 24.0
+"""The most energy (kWh) a member's device may hold or take in a day: that power for a
+day (a battery's capacity, a car's daily charge, a water heater's daily need)."""
+MAX_MEMBER_KWH_PER_YEAR = MAX_MEMBER_KW * 8760.0
+"""The most a member may use (or a heat pump deliver) in a year: that power all year."""
+MAX_TEMPERATURE_C = 100.0
+"""Temperatures a heat pump's house may name lie within +-this."""
 
 DEFAULT_FILE = "default.toml"
 StrategyName = Literal["zi-c", "truthful", "zip"]
@@ -159,8 +174,8 @@ class EvTable(NumbersOnly):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kwh: float = Field(default=10.0, gt=0, allow_inf_nan=False)
-    power_kw: float = Field(default=7.4, gt=0, allow_inf_nan=False)
+    kwh: float = Field(default=10.0, gt=0, le=MAX_MEMBER_KWH, allow_inf_nan=False)
+    power_kw: float = Field(default=7.4, gt=0, le=MAX_MEMBER_KW, allow_inf_nan=False)
     arrival_hour: float = Field(default=18.0, ge=0, lt=24)
     deadline_hour: float = Field(default=7.0, ge=0, lt=24)
     planning: bool = False
@@ -169,27 +184,27 @@ class EvTable(NumbersOnly):
 class BatteryTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
-    power_kw: float = Field(gt=0, allow_inf_nan=False)
+    capacity_kwh: float = Field(gt=0, le=MAX_MEMBER_KWH, allow_inf_nan=False)
+    power_kw: float = Field(gt=0, le=MAX_MEMBER_KW, allow_inf_nan=False)
     efficiency: float = Field(default=0.9, gt=0, le=1)
-    initial_soc_kwh: float = Field(default=0.0, ge=0)
+    initial_soc_kwh: float = Field(default=0.0, ge=0, le=MAX_MEMBER_KWH)
 
 
 class WaterHeaterTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    power_kw: float = Field(default=3.0, gt=0)
-    kwh_per_day: float = Field(default=6.0, ge=0)
+    power_kw: float = Field(default=3.0, gt=0, le=MAX_MEMBER_KW)
+    kwh_per_day: float = Field(default=6.0, ge=0, le=MAX_MEMBER_KWH)
     start_hour: float = Field(default=22.0, ge=0, lt=24)
 
 
 class HeatPumpTable(NumbersOnly):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    annual_heat_kwh: float = Field(default=8000.0, ge=0)
-    max_power_kw: float = Field(default=3.0, gt=0)
-    base_temperature_c: float = 15.0
-    sink_temperature_c: float = 35.0
+    annual_heat_kwh: float = Field(default=8000.0, ge=0, le=MAX_MEMBER_KWH_PER_YEAR)
+    max_power_kw: float = Field(default=3.0, gt=0, le=MAX_MEMBER_KW)
+    base_temperature_c: float = Field(default=15.0, ge=-MAX_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
+    sink_temperature_c: float = Field(default=35.0, ge=-MAX_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     plan: bool = False
     comfort_min_c: float = Field(default=19.0, ge=5, le=30)
     comfort_max_c: float = Field(default=22.0, ge=5, le=30)
@@ -222,9 +237,9 @@ class MemberTable(NumbersOnly):
     kind: Literal["household", "school"] = "household"
     bus: str
     tariff: str = "household"
-    annual_kwh: float = Field(default=3500.0, ge=0, allow_inf_nan=False)
+    annual_kwh: float = Field(default=3500.0, ge=0, le=MAX_MEMBER_KWH_PER_YEAR, allow_inf_nan=False)
     base_share: float = Field(default=0.25, ge=0, lt=1)
-    pv_kwp: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    pv_kwp: float = Field(default=0.0, ge=0, le=MAX_MEMBER_KW, allow_inf_nan=False)
     tilt_deg: float = Field(default=30.0, ge=0, le=90)
     azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
     battery: BatteryTable | None = None
@@ -240,6 +255,26 @@ class MemberTable(NumbersOnly):
     def _known_forecast(self) -> MemberTable:
         if self.forecast not in FORECAST_METHODS:
             raise ValueError(f"forecast must be one of {', '.join(FORECAST_METHODS)}")
+        return self
+
+    @model_validator(mode="after")
+    def _within_the_connection(self) -> MemberTable:
+        """What the devices can feed in (PV, battery) and draw (battery, car, heat
+        pump, water heater) at once stays within the connection (``MAX_MEMBER_KW``)."""
+        battery = self.battery.power_kw if self.battery else 0.0
+        feeds = self.pv_kwp + battery
+        draws = (
+            battery
+            + (self.ev.power_kw if self.ev else 0.0)
+            + (self.heat_pump.max_power_kw if self.heat_pump else 0.0)
+            + (self.water_heater.power_kw if self.water_heater else 0.0)
+        )
+        for what, kw in (("PV and battery feed in", feeds), ("its devices draw", draws)):
+            if kw > MAX_MEMBER_KW:
+                raise ValueError(
+                    f"{what} {kw:.6g} kW together, beyond the {MAX_MEMBER_KW:.0f} kW "
+                    "connection a member of a low-voltage feeder has"
+                )
         return self
 
 

@@ -126,6 +126,7 @@ class SimulationReport:
     intervals: int = 0
     bids: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    """Refused bids by code (refused readings are counted apart, and estimated)."""
     accounts: Accounts = field(default_factory=Accounts)
     figures: LedgerFigures = field(default_factory=LedgerFigures)
     """Every reported figure, recomputed from the written ledger (``ledger.figures``)."""
@@ -331,8 +332,16 @@ def _simulate(
             for sent in signed:
                 try:
                     operator.submit_reading(sent)
-                except VoisinError:
-                    pass  # counted by the operator; settlement estimates and flags it
+                except VoisinError as exc:
+                    if exc.code == "beyond-rating":  # the scenario's member, not a meter
+                        raise InvalidInput(
+                            f"{interval.id}: a member's {exc.message} (its devices or its "
+                            "annual use are too large for a low-voltage connection; settled "
+                            "as estimated, it would pay nothing for it)",
+                            code="beyond-rating",
+                        ) from None
+                    # any other refusal is counted by the operator; settlement estimates
+                    # and flags it
             settlements = operator.settle(interval)
             gifts = operator.gifts(interval)
             if pseudonyms is not None:
@@ -345,7 +354,7 @@ def _simulate(
             if on_interval is not None:
                 on_interval(interval, result)
         report.ledger_height = ledger.height
-        report.rejected = dict(operator.rejections.by_code)
+        report.rejected = dict(operator.rejections.bids)
     report.accounts.add_fixed(scenario.fixed_eur_per_day_of, report.intervals * run.minutes / 1440)
 
     verified = verify_ledger(path)

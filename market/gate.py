@@ -41,8 +41,9 @@ class MarketRules:
     loss_passes: int = 2
     voltage_margin_pu: float = 0.0005
     meter_max_kwh: float = CONNECTION_MAX_KW * 0.25
-    """The most any meter register may show for one interval: the largest connection
-    over 15 minutes (readings beyond it are refused as ``beyond-rating``)."""
+    """The most any meter register may show per 15 minutes: the largest connection over
+    15 minutes, in proportion for longer or shorter intervals (readings beyond it are
+    refused as ``beyond-rating``; ``MeterBook.check``)."""
 
     def __post_init__(self) -> None:
         if not self.price_floor_eur_per_kwh < self.price_cap_eur_per_kwh:

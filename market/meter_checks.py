@@ -14,6 +14,7 @@ from collections import defaultdict
 from voisin.errors import InvalidInput
 from voisin.market.recovery import Registers
 from voisin.protocol import MeterReading, PublicReading, Registration
+from voisin.protocol.interval import DEFAULT_MINUTES
 from voisin.protocol.reading_checks import reading_fault
 from voisin.protocol.signed import Signed
 
@@ -52,10 +53,14 @@ class MeterBook:
                 code="unknown-meter",
             )
 
-    def check(self, signed: Signed[MeterReading], *, awaited: bool) -> bool:
+    def check(
+        self, signed: Signed[MeterReading], *, awaited: bool, minutes: int = DEFAULT_MINUTES
+    ) -> bool:
         """True if the reading is new and acceptable, False for an identical resend (the
         same signed bytes); raises with a code otherwise (``readings-closed``,
-        ``duplicate-reading``, the codes of ``reading_fault``, ``register-decreased``)."""
+        ``duplicate-reading``, the codes of ``reading_fault``, ``register-decreased``).
+        ``max_kwh`` is per 15 minutes; a reading of a ``minutes``-long interval may show
+        that many quarters of it (an hour's reading four times a quarter's)."""
         reading = signed.value
         held = self._held.get(reading.interval, {}).get(reading.participant)
         if held is not None and held.data == signed.data:
@@ -72,7 +77,7 @@ class MeterBook:
                 f"{reading.interval} was accepted already",
                 code="duplicate-reading",
             )
-        fault = reading_fault(reading, self.max_kwh)
+        fault = reading_fault(reading, self.max_kwh * minutes / DEFAULT_MINUTES)
         if fault is not None:
             raise fault
         self._check_registers(reading)

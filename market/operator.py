@@ -54,6 +54,7 @@ from voisin.protocol import (
 from voisin.protocol.blocks import EncodedTransaction
 from voisin.protocol.compact import CompactBid
 from voisin.protocol.encoding import leaf_hash, sha256_hex
+from voisin.protocol.interval import DEFAULT_MINUTES
 from voisin.protocol.signed import Signed
 
 log = logging.getLogger("voisin.operator")
@@ -69,12 +70,16 @@ re-run: ``clear(..., backend="pyomo")``."""
 
 @dataclass
 class Rejections:
-    """Counts of refused messages by code, for the summary and the dashboard."""
+    """Counts of refused messages by code, for the summary and the dashboard, and the
+    bids' own (``bids``: a refused reading or contract is not a refused bid)."""
 
     by_code: Counter[str] = field(default_factory=Counter)
+    bids: Counter[str] = field(default_factory=Counter)
 
-    def count(self, error: VoisinError) -> None:
+    def count(self, error: VoisinError, *, bid: bool = False) -> None:
         self.by_code[error.code] += 1
+        if bid:
+            self.bids[error.code] += 1
 
     @property
     def total(self) -> int:
@@ -140,6 +145,8 @@ class Operator:
         self._cleared_books: dict[str, dict[str, CompactBid]] = {}
         """Books of cleared intervals not yet settled: a late resend is still an ack."""
         self._unsettled: dict[str, Sequence[Trade]] = {}
+        self._minutes: dict[str, int] = {}
+        """Each cleared interval's length: a reading's limit scales with it."""
         """Per cleared interval, its trades until settled: a clearing's ``TradeTable``
         (columns), or the trades recovery read back."""
         self._cleared: set[str] = set()
@@ -165,6 +172,7 @@ class Operator:
         operator._last_closed = state.last_closed
         operator._cleared = state.cleared
         operator._unsettled = dict(state.unsettled)
+        operator._minutes = dict(state.minutes)
         operator._recorded_terms = state.terms_hash
         operator.meters.restore(state.registers)
         operator.failures = state.failures
@@ -313,7 +321,7 @@ class Operator:
                 bid if isinstance(bid, Signed) else Signed.of(bid), interval, signature_checked
             )
         except VoisinError as exc:
-            self.rejections.count(exc)
+            self.rejections.count(exc, bid=True)
             raise
 
     def _admit(self, signed: Signed[Bid], interval: Interval, signature_checked: bool) -> None:
@@ -482,6 +490,7 @@ class Operator:
         self._own_bids.pop(interval.id, None)
         self._results[interval.id] = result
         self._unsettled[interval.id] = result.trades
+        self._minutes[interval.id] = interval.minutes
         self._cleared.add(interval.id)
         self._last_closed = max(self._last_closed, interval.id)
         return result
@@ -505,7 +514,9 @@ class Operator:
             if not verify(reading.meter, unsigned, reading.signature):
                 raise InvalidInput("meter reading: signature does not verify", code="bad-signature")
             public = Signed.appended(reading.public(reading_hash), unsigned, reading.signature)
-            if not self.meters.check(signed, awaited=reading.interval in self._unsettled):
+            minutes = self._minutes.get(reading.interval, DEFAULT_MINUTES)
+            awaited = reading.interval in self._unsettled
+            if not self.meters.check(signed, awaited=awaited, minutes=minutes):
                 return
             self._writable()
             self._journal(

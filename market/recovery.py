@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from voisin.ledger import Ledger
 from voisin.ledger.journal import EntryKind, Journal
 from voisin.protocol import Bid, MeterReading, Registration, Trade, TxKind, sha256_hex
+from voisin.protocol.interval import DEFAULT_MINUTES
 from voisin.protocol.signed import Signed
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,6 +56,8 @@ class Recovered:
     unsettled: dict[str, tuple[Trade, ...]] = field(default_factory=dict)
     terms_hash: str = ""
     """Hash of the newest ``market`` transaction: written again only when terms change."""
+    minutes: dict[str, int] = field(default_factory=dict)
+    """Each cleared interval's length, from the market terms it was cleared under."""
     bids: list[Signed[Bid]] = field(default_factory=list)
     readings: list[Signed[MeterReading]] = field(default_factory=list)
     registers: dict[str, dict[str, Registers]] = field(default_factory=dict)
@@ -67,6 +70,7 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
     state = Recovered()
     trades: dict[str, list[Trade]] = {}
     settled: set[str] = set()
+    minutes = DEFAULT_MINUTES
     for _, _, kind, body, _ in ledger.raw_transactions():
         if kind == TxKind.REGISTRATION.value:
             state.members.append(Registration.model_validate(json.loads(body)))
@@ -74,6 +78,7 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
             interval = json.loads(body)["interval"]
             trades.setdefault(interval, [])
             state.cleared.add(interval)
+            state.minutes[interval] = minutes
             state.last_closed = max(state.last_closed, interval)
         elif kind == TxKind.TRADE.value:
             trade = Trade.model_validate(json.loads(body))
@@ -82,6 +87,7 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
             settled.add(json.loads(body)["interval"])
         elif kind == TxKind.MARKET.value:
             state.terms_hash = sha256_hex(body.encode("utf-8"))
+            minutes = int(json.loads(body).get("minutes", DEFAULT_MINUTES))
     state.unsettled = {i: tuple(t) for i, t in sorted(trades.items()) if i not in settled}
     if journal is not None:
         _journaled(state, journal, settled)

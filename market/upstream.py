@@ -19,8 +19,10 @@ nothing, as the residual curve values it (the split never moves a flow, so the c
 slopes do not care), every inflexible buyer was matched whatever the city price, paying
 its limit where that was below the price the feeder paid the city (a deficit), and no
 inflexible seller asking more than 0 ever was. Free, the node's price is ``lambda``;
-pinned, it may leave it (the pin's dual), and the pinned solve is then repeated with
-the rest at the price found, so that no match is made the node's price refuses.
+pinned, it may leave it (the pin's dual; the price rule holds it nearest ``lambda``),
+and the pinned solve is then repeated once with the rest at the price found. Not
+iterated: where a position is cut, the repeated solve's node price can move again, and
+the feeder then runs short at the city's price (docs/city.md, "Known defects").
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ from voisin.market.engine import Outcome
 from voisin.market.formulation import Conditions
 from voisin.market.network import Network
 
-EXCHANGE_TOL_KWH = 1e-7
-"""A free optimum this close to the allocation takes it (the solver's tolerance)."""
+EXCHANGE_TOL_KWH = 5e-7
+"""A free optimum this close to the allocation takes it: half what the ledger's
+``upstream`` rule allows (1e-6 kWh, ``ledger.interval_checks``). A physical feeder's
+loss passes re-linearise around its own flows, so its free exchange misses a curve's
+breakpoint by a few 1e-7 kWh; pinned there, the pin forced a micro-curtailment and
+published every bus at the curtailment price (a review's SimBench case, 2e-7 kWh)."""
 PRICE_TOL_EUR_PER_KWH = 1e-9
 """A pinned node's price this close to the city's is the city's (the published prices'
 rounding)."""

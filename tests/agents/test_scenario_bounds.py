@@ -247,3 +247,64 @@ def test_simulate_refuses_a_bad_charge_in_one_line(
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     assert not out.exists()
+
+
+AT_THE_CONNECTION = {  # feeds 200 + 200 kW, draws 200 + 100 + 50 + 50 kW: 400 each
+    ("members", 0, "pv_kwp"): 200.0,
+    ("members", 0, "battery", "power_kw"): 200.0,
+    ("members", 0, "battery", "capacity_kwh"): 800.0,
+    ("members", 0, "ev", "power_kw"): 100.0,
+    ("members", 0, "heat_pump", "max_power_kw"): 50.0,
+    ("members", 0, "water_heater", "power_kw"): 50.0,
+}
+
+
+def _simulate(tmp_path: Path, changes: dict[tuple[Any, ...], Any]) -> tuple[int, Path]:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(_toml(_with(FULL, changes)))
+    out = tmp_path / "out"
+    return main(["simulate", "--scenario", str(scenario), "--out", str(out), "--quiet"]), out
+
+
+@pytest.mark.slow
+def test_a_member_at_its_connection_runs_and_is_billed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Devices that together feed in and draw exactly the largest connection
+    (``scenario_file.MAX_MEMBER_KW``, 400 kW): the day runs, every reading is accepted
+    (none estimated), the ledger verifies, and no bid count goes negative (a refused
+    reading was once counted as a refused bid: "-24 / 48")."""
+    code, out = _simulate(tmp_path, AT_THE_CONNECTION)
+    said = " ".join(capsys.readouterr().out.split())
+    assert code == 0
+    assert "estimated meter readings │ 0 " in said
+    accepted = said.split("bids accepted / rejected │ ")[1].split(" /")[0]
+    assert int(accepted.replace(",", "")) >= 0
+    assert main(["ledger", "verify", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({("members", 0, "pv_kwp"): 1e308}, "members.0.pv_kwp"),
+        ({**AT_THE_CONNECTION, ("members", 0, "pv_kwp"): 200.5}, "PV and battery feed in"),
+        ({**AT_THE_CONNECTION, ("members", 0, "ev", "power_kw"): 101.0}, "its devices draw"),
+        # within every field's bound, but its appliances draw megawatts: refused when its
+        # meter reads it, not settled as estimated (it paid nothing)
+        ({("members", 0, "annual_kwh"): 3_504_000.0}, "beyond-rating"),
+    ],
+    ids=["huge", "feeds", "draws", "annual use"],
+)
+def test_a_member_beyond_its_connection_is_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    changes: dict[tuple[Any, ...], Any],
+    says: str,
+) -> None:
+    code, out = _simulate(tmp_path, changes)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert says in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert not out.exists()

@@ -243,3 +243,33 @@ def test_an_operator_lying_about_the_losses_is_named(city: FolderLedgers, tmp_pa
     resign(alone, key, at(up_height, up_index, lambda body: None))
     with pytest.raises(VerificationError, match="outside a city's feeder"):
         verify_ledger(alone)
+
+
+@pytest.mark.slow
+def test_a_lossy_feeder_a_hair_from_its_allocation_is_not_pinned(tmp_path: Path) -> None:
+    """``1-LV-rural1--2-sw`` at 11:00: its re-clearing's own loss passes end 2e-7 kWh
+    from the city's allocation, within the ledger's ``upstream`` tolerance. Pinned there
+    (the free solve's tolerance was 1e-7), the pin forced a micro-curtailment and every
+    bus was published at the curtailment price, -0.08, beside an upstream price of
+    +0.08; taken free, its buses are priced at the city's price less its losses."""
+    from distributed import Client
+
+    spec = CitySpec(
+        name="hair",
+        feeders=3,
+        households_per_feeder=3,
+        intervals=1,
+        first_interval=44,
+        seed=4,
+        simbench_feeders={"F1": "simbench:1-LV-rural1--2-sw"},
+    )
+    with Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+    ) as client:
+        run_city(spec, tmp_path / "out", client)
+    ledgers = FolderLedgers(tmp_path / "out")
+    (done,) = _rows(ledgers.feeder("F1"), "clearing")
+    (upstream,) = _rows(ledgers.feeder("F1"), "upstream")
+    assert "curtailed_kwh" not in done
+    prices = done["prices_eur_per_kwh"].values()
+    assert all(0 < p <= upstream["price_eur_per_kwh"] for p in prices)

@@ -257,13 +257,25 @@ def test_two_feeders_searched_at_once_keep_their_own_solver() -> None:
     assert answers[2] == expected[1][0]
 
 
+def budget_at_city_price(result, price: float) -> float:
+    """What a re-cleared feeder's members pay, less what they receive, less its own
+    exchange (the rest left out: the suppliers settle it) at the city price: the
+    feeder's surplus as the city settles it. (The ledger's congestion rent prices the
+    grid's trades at the feeder's root price instead, which a full transformer moves
+    away from the city's.)"""
+    own = result.grid_import_kwh - result.grid_export_kwh - result.rest_kwh
+    paid = sum(t.paid_eur for t in result.trades if t.buyer != "grid")
+    received = sum(t.received_eur for t in result.trades if t.seller != "grid")
+    return paid - received - price * own
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_no_feeder_re_clearing_runs_a_deficit(seed: int) -> None:
     """Each feeder of a random city re-cleared by the operator's path at its city price
     and allocation: every trade individually rational, and, where nothing is curtailed
-    or shed, a congestion rent of at least 0. Before the rest was valued at the city
-    price, matched inflexible buyers paid their limits below it (seeds 1-3: rents down
-    to -2.2 EUR); docs/city.md, "The rest is split by price in the re-clearing"."""
+    or shed, no deficit at the city price. Before the rest was valued at the city
+    price, matched inflexible buyers paid their limits below it (seeds 1-3). Where a
+    position is cut the deficit is a known defect (below, and docs/city.md)."""
     from voisin.market.clearing import clear
     from voisin.market.upstream import Upstream
 
@@ -284,4 +296,55 @@ def test_no_feeder_re_clearing_runs_a_deficit(seed: int) -> None:
             assert t.buyer_price_eur_per_kwh <= limit.get(t.buyer, np.inf) + 1e-9
             assert t.seller_price_eur_per_kwh >= limit.get(t.seller, -np.inf) - 1e-9
         if not (result.curtailed_kwh or result.shed_kwh):
-            assert result.congestion_rent_eur >= -1e-9
+            assert budget_at_city_price(result, float(price)) >= -1e-9
+
+
+def _reclear_first(mv, feeders):  # type: ignore[no-untyped-def]
+    from voisin.market.clearing import clear
+    from voisin.market.upstream import Upstream
+
+    _, out = run(mv, feeders)
+    price, x = float(out.price_eur_per_kwh[0]), float(out.exchange_kwh[0])
+    feeder = feeders[0]
+    result = clear(
+        list(feeder.bids), feeder.grid, INTERVAL, upstream=Upstream(price, x), rules=RULES
+    )
+    return result, price
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: the rest is settled at the city price")
+def test_a_curtailed_feeder_behind_its_full_transformer_balances_at_the_city_price() -> None:
+    """Feeder A (transformer 2 kWh): inflexible PV of 5 kWh asking 0.20, a buyer of 1
+    kWh at 0.09; B next door buys 5 at 0.14, the city price. A exports 2, curtails 2 and
+    leaves 3 as rest, which its suppliers are paid 0.14 for though only 2 crossed the
+    transformer; its buyer pays A's root price, -0.05, for a kWh the city charges 0.14
+    for: 0.19 EUR short (found by review, 2026-12-04; docs/city.md, "Known defects")."""
+    mv = grid("S", (("S", "M1", 20.0), ("M1", "M2", 20.0)))
+    a = CityFeeder(
+        "A",
+        grid("T", (("T", "H1", 10.0), ("T", "H2", 10.0)), transformer=2.0),
+        (bid("pv", "sell", 5.0, 0.20, "H1", inflexible=True), bid("b", "buy", 1.0, 0.09, "H2")),
+        "M1",
+    )
+    b = CityFeeder("B", grid("T", (("T", "H", 10.0),)), (bid("bb", "buy", 5.0, 0.14, "H"),), "M2")
+    result, price = _reclear_first(mv, [a, b])
+    assert budget_at_city_price(result, price) >= -1e-9
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: a repeated pinned solve leaves the price")
+def test_a_pinned_curtailing_feeder_publishes_the_city_price() -> None:
+    """Feeder A (transformer 1 kWh) of one inflexible PV seller of 2 kWh asking -0.30,
+    under an MV line of 0.6 kWh: the city prices it at its curve's slope, -0.35, and
+    allocates -0.6. Pinned, its node's price is -0.05, then, the rest valued there,
+    -0.30: the seller pays 0.18 for what the city charges 0.21 (found by review,
+    2026-12-04; docs/city.md, "Known defects")."""
+    mv = grid("S", (("S", "M1", 0.6),))
+    a = CityFeeder(
+        "A",
+        grid("T", (("T", "H", 10.0),), transformer=1.0),
+        (bid("s", "sell", 2.0, -0.30, "H", inflexible=True),),
+        "M1",
+    )
+    result, price = _reclear_first(mv, [a])
+    assert budget_at_city_price(result, price) >= -1e-9
+    assert set(result.prices_eur_per_kwh.values()) == {price}
