@@ -254,14 +254,14 @@ def test_a_lossy_feeder_a_hair_from_its_allocation_is_not_pinned(tmp_path: Path)
     +0.08; taken free, its buses are priced at the city's price less its losses."""
     from distributed import Client
 
-    spec = CitySpec(
-        name="hair",
-        feeders=3,
-        households_per_feeder=3,
-        intervals=1,
-        first_interval=44,
-        seed=4,
-        simbench_feeders={"F1": "simbench:1-LV-rural1--2-sw"},
+    spec = CitySpec.model_validate(
+        {
+            **SPEC.model_dump(),
+            "name": "hair",
+            "intervals": 1,
+            "first_interval": 44,
+            "simbench_feeders": {"F1": "simbench:1-LV-rural1--2-sw"},
+        }
     )
     with Client(
         processes=False, n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0"
