@@ -63,6 +63,7 @@ def city_conditions(
         loss_passes=rules.loss_passes,
         voltage_margin_pu=rules.voltage_margin_pu,
         retailer_takes_rest=False,
+        inflexible_by_price=True,
     )
 
 

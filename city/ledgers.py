@@ -66,8 +66,8 @@ def write_feeder_ledger(
     interval what the city ledger links (height and hash of the clearing block) and the
     feeder's totals (``imbalance_kwh``: the settled imbalances' sum of magnitudes;
     ``imbalance_eur``: what the members received for them, negative when they paid;
-    ``rest_eur``: the inflexible rest at the city price, what the members' suppliers
-    paid the city for it, negative when they were paid)."""
+    ``rest_eur``: the inflexible rest at its buses' prices, what the members'
+    suppliers paid for it, negative when they were paid; ``ClearingResult.rest_eur``)."""
     intervals = spec.interval_list()
     books = [feeder(spec, index, iv) for iv in intervals]
     name = books[0].name
@@ -128,7 +128,7 @@ def write_feeder_ledger(
                     "grid_import_kwh": result.grid_import_kwh,
                     "grid_export_kwh": result.grid_export_kwh,
                     "rest_kwh": result.rest_kwh,
-                    "rest_eur": round(result.rest_kwh * upstream.price_eur_per_kwh, 6) + 0.0,
+                    "rest_eur": result.rest_eur,
                     "imbalance_kwh": round(sum(abs(s.imbalance_kwh) for s in settled), 9),
                     "imbalance_eur": round(sum(s.imbalance_eur for s in settled), 6),
                 }

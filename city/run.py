@@ -110,7 +110,7 @@ class CityReport:
     """What the members received for their imbalances, at their tariffs (negative:
     they paid)."""
     rest_eur: float = 0.0
-    """The inflexible rest at each feeder's city price: what the suppliers that settle
+    """The inflexible rest at its buses' prices: what the suppliers that settle
     it with their members at the tariffs paid the city for it (negative: were paid)."""
     seconds: float = 0.0
     """Wall time of the run, ledgers written, verification not included."""

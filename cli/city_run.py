@@ -75,7 +75,7 @@ def simulate_city(
         ("settled imbalance (kWh)", f"{report.imbalance_kwh:.1f}"),
         ("  of it the inflexible rest (kWh)", f"{report.rest_kwh:.1f}"),
         ("settled imbalance, to members (EUR)", f"{report.imbalance_eur:.2f}"),
-        ("  the rest at the city price (EUR)", f"{report.rest_eur:.2f}"),
+        ("  the rest at bus prices (EUR)", f"{report.rest_eur:.2f}"),
         (
             "household-intervals per second",
             f"{spec.households * report.intervals / report.seconds:.0f}",

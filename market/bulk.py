@@ -41,10 +41,6 @@ class ArrayClearing:
     """Wall time of each stage: solve (build, solve and prices), publish, split."""
     green_premium_eur_per_kwh: float = 0.0
     """Paid by green-only buyers and received by sellers on top of their bus prices."""
-    curtailed_kwh: dict[int, float] = field(default_factory=dict)
-    """Per inflexible sell bid (index), what was curtailed (``publish``)."""
-    shed_kwh: dict[int, float] = field(default_factory=dict)
-    """Per inflexible buy bid (index), what was shed."""
 
 
 def clear_arrays(
@@ -89,6 +85,4 @@ def arrays_of(
         iterations=outcome.solution.iterations,
         seconds={"solve": solved - began, "publish": published - solved, "split": done - published},
         green_premium_eur_per_kwh=outcome.prices.green_premium_eur_per_kwh,
-        curtailed_kwh=out.curtailed_kwh,
-        shed_kwh=out.shed_kwh,
     )

@@ -25,8 +25,9 @@ from voisin.market.formulation import Conditions
 from voisin.market.gate import MarketRules, check_bid
 from voisin.market.grid_state import grid_state
 from voisin.market.network import Network
+from voisin.market.price_rule import POSITIONS
 from voisin.market.pricing import PRICE_DECIMALS, clean, empty_book_prices
-from voisin.market.publish import Published, publish, rest_in_exchange
+from voisin.market.publish import Published, publish
 from voisin.market.segments import BidColumns, SegmentBook, book_of
 from voisin.market.solver_info import solver_version
 from voisin.market.trades import (
@@ -193,6 +194,10 @@ def bid_prices(book: SegmentBook, outcome: Outcome) -> np.ndarray:
         dual[program.rows("green")] = 0.0  # the premium is added on its own
     if program.has("served"):
         dual[program.rows("served")] = 0.0  # so is a buyer's excess charge (LocalCharges)
+    if outcome.conditions.inflexible_by_price:  # matched after the prices, at them
+        for name in POSITIONS:
+            if program.has(name):
+                dual[program.rows(name)] = 0.0
     start, index, value = program.csc()
     first = np.searchsorted(book.bid, np.arange(book.bid_count))
     columns = program.cols("q").start + first
@@ -357,7 +362,8 @@ def clear(
         curtailed_kwh=_by_participant(ordered, out.curtailed_kwh),
         shed_kwh=_by_participant(ordered, out.shed_kwh),
         curtailment_eur=out.curtailment_eur,
-        rest_kwh=clean(rest_in_exchange(outcome), 9),
+        rest_kwh=out.rest_kwh,
+        rest_eur=out.rest_eur,
         losses_kwh=_losses_in_exchange(outcome, out) if upstream is not None else 0.0,
         physics=grid_state(grid, net, outcome, conditions),
     )

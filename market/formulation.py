@@ -3,18 +3,15 @@
 Units: energy in kWh per interval (a power P kW over ``hours`` is P * hours kWh),
 prices EUR/kWh, welfare EUR. Sense: maximise. The families, in column order:
 
-    q            bid segments, 0 <= q <= kWh offered; +limit (buy) / -limit - local
+    q            bid segments, 0 <= q <= kWh offered (0 for inflexible ones in a city:
+                 ``Conditions.inflexible_by_price``); +limit (buy) / -limit - local
                  charge (sell)
     sell_rest    per bus: inflexible offers left unsold, exported by the sellers'
-                 retailer at their feed-in tariff (outside the market, cost 0; in a
-                 city's re-clearing -rest price)
-    curtail      per bus: inflexible PV left unproduced, at -curtailment price (and
-                 -rest price)
+                 retailer at their feed-in tariff (outside the market, cost 0)
+    curtail      per bus: inflexible PV left unproduced, at -curtailment price
     buy_rest     per bus: inflexible needs left unbought, imported by the buyers'
-                 retailer (outside the market, cost 0; in a city's re-clearing +rest
-                 price)
-    shed         per bus: inflexible need not served, at -shedding price (last resort;
-                 +rest price)
+                 retailer (outside the market, cost 0)
+    shed         per bus: inflexible need not served, at -shedding price (last resort)
     flow         per line, P from ``from`` to ``to`` (transport: within +-capacity;
                  a fee line's forward part, 0..capacity, at -fee)
     flow_back    per fee line (transport): the backward part, 0..capacity, at -fee
@@ -169,14 +166,14 @@ class Conditions:
     exchange_kwh: float | None = None
     """Pins the net purchase at the upstream node (kWh; import positive), the ``exchange``
     row: a feeder re-clearing at the city's price takes exactly the city's allocation."""
-    rest_price_eur_per_kwh: float | None = None
-    """Where the rest stays in the exchange (``retailer_takes_rest`` False), what each
-    kWh of it is settled at outside the market: ``sell_rest`` at minus it and
-    ``buy_rest`` at plus it in the objective, and the welfare counts only the market's
-    own exchange. None, the rest is the market's own, worth nothing as a bid (the
-    residual curve, the city-wide LP). A city feeder's re-clearing sets the upstream
-    node's price (``market.upstream``): an inflexible bid is then matched exactly when
-    its price is on the right side of the price it would otherwise be settled at."""
+    inflexible_by_price: bool = False
+    """True in a city (its residual curves, its city-wide LP, its feeders'
+    re-clearings): an inflexible position takes no part in the LP's matching (its
+    segments' bound is 0, so all its energy is rest, curtailed or shed), and its bid's
+    limit moves no flow, no curve and no city price: the energy flows anyway, and what
+    a limit says is only whether its owner trades it in the market or through its
+    supplier. ``publish`` then matches each inflexible bid in full (what of it is not
+    cut) where its limit is on the right side of its bus price (``market.upstream``)."""
 
 
 def _per_bus(net: Network, values: np.ndarray | None) -> np.ndarray:
@@ -241,18 +238,15 @@ def _variables(
     fee = net.line_fee_eur_per_kwh
     cap = net.line_capacity_kwh
     kappa = cond.curtailment_eur_per_kwh
-    # A rest settled outside at ``rest`` (``Conditions.rest_price_eur_per_kwh``): a kWh
-    # curtailed or shed is one the supplier no longer settles there, so cutting weighs
-    # against the rest as it does at price 0; the flows and bus prices stay those of
-    # the residual curve, and only the split between matched and rest moves.
-    rest = cond.rest_price_eur_per_kwh or 0.0
     reference, excess = book.local_charges(net.local_charge_eur_per_kwh)
     out = [
         Variables.of(
             "q",
             book.segment_count,
             lower=0.0,
-            upper=book.energy_kwh,
+            upper=np.where(book.inflexible, 0.0, book.energy_kwh)
+            if cond.inflexible_by_price
+            else book.energy_kwh,
             cost=book.value_eur_per_kwh - reference * book.sell - excess,
             doc="bid segments (kWh)",
         ),
@@ -260,28 +254,26 @@ def _variables(
             "sell_rest",
             len(layout.sell_buses),
             lower=0.0,
-            cost=-rest,
             doc="inflexible offers unsold, to the retailer (kWh)",
         ),
         Variables.of(
             "curtail",
             len(layout.sell_buses),
             lower=0.0,
-            cost=-kappa - rest,
+            cost=-kappa,
             doc="inflexible offers curtailed (kWh)",
         ),
         Variables.of(
             "buy_rest",
             len(layout.buy_buses),
             lower=0.0,
-            cost=rest,
             doc="inflexible needs unbought, from the retailer (kWh)",
         ),
         Variables.of(
             "shed",
             len(layout.buy_buses),
             lower=0.0,
-            cost=rest - cond.shedding_eur_per_kwh,
+            cost=-cond.shedding_eur_per_kwh,
             doc="inflexible need not served (kWh)",
         ),
     ]

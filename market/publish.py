@@ -46,6 +46,12 @@ class Published:
     """Per bid, what the upstream grid serves it so that it owes no excess charge
     (``formulation``, per-buyer charges; all 0 without them), rounded to 1e-9 kWh and
     within its cleared kWh: the split's imports go to these first."""
+    rest_kwh: float = 0.0
+    """Net kWh (import positive) of inflexible positions left unmatched inside the
+    exchange: 0 while a retailer takes them (``rest_in_exchange``)."""
+    rest_eur: float = 0.0
+    """What the members' suppliers pay for that rest, each bus's at its price (EUR;
+    negative: they are paid; ``Conditions.inflexible_by_price``)."""
 
 
 STEP_KWH = 10.0**-ENERGY_DECIMALS
@@ -140,6 +146,13 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         ENERGY_DECIMALS,
     )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
+    value = _value(book, cleared, first)  # an inflexible bid's limit is no value here
+    rest_kwh, rest_eur = rest_in_exchange(outcome), 0.0
+    if outcome.conditions.inflexible_by_price:
+        matched = _matched_by_price(book, outcome, offered, first, {**curtailed, **shed})
+        cleared += matched
+        rest_kwh -= float(matched[~sell].sum() - matched[sell].sum())
+        rest_eur = _rest_eur(book, net, outcome, matched, first)
     kappa = outcome.conditions.curtailment_eur_per_kwh if curtailed else 0.0
     voll = outcome.conditions.shedding_eur_per_kwh if shed else 0.0
     fees = _wheeling_fees(book, net, outcome, cleared, first)
@@ -156,13 +169,10 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
     reference, above = book.local_charges(net.local_charge_eur_per_kwh)
     served = _grid_served(book, net, outcome, cleared)
     charges = reference * local_kwh + float(above[first] @ (cleared - served))
-    own = exchange  # the market's own exchange, without a rest settled outside it
-    if outcome.conditions.rest_price_eur_per_kwh is not None:
-        own -= rest_in_exchange(outcome)
     welfare = (
-        _value(book, cleared, first)
-        - net.import_price_eur_per_kwh * max(own, 0.0)
-        + net.export_price_eur_per_kwh * max(-own, 0.0)
+        value
+        - net.import_price_eur_per_kwh * max(exchange, 0.0)
+        + net.export_price_eur_per_kwh * max(-exchange, 0.0)
         - fees
         - charges
         - kappa * sum(curtailed.values())
@@ -178,7 +188,44 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         shed_kwh=shed,
         curtailment_eur=clean(kappa * sum(curtailed.values())),
         grid_served_kwh=served,
+        rest_kwh=clean(rest_kwh, ENERGY_DECIMALS),
+        rest_eur=clean(rest_eur),
     )
+
+
+def _matched_by_price(
+    book: SegmentBook,
+    outcome: Outcome,
+    offered: np.ndarray,
+    first: np.ndarray,
+    cut: dict[int, float],
+) -> np.ndarray:
+    """kWh per bid matched after the prices (``Conditions.inflexible_by_price``): each
+    inflexible bid's segments whose limit is on the right side of its bus price (a
+    buyer's at or above it, a seller's at or below), within what of the bid is not cut;
+    0 for every other bid (the LP matched those)."""
+    price = outcome.prices.bus_eur_per_kwh[book.bus]
+    good = np.where(book.sell, book.price_eur_per_kwh <= price, book.price_eur_per_kwh >= price)
+    in_money = np.bincount(book.bid, book.energy_kwh * good, minlength=book.bid_count)
+    left = offered - np.array([cut.get(i, 0.0) for i in range(book.bid_count)])
+    matched = np.round(np.minimum(in_money, np.maximum(left, 0.0)), ENERGY_DECIMALS)
+    out: np.ndarray = np.where(book.inflexible[first], matched, 0.0)
+    return out
+
+
+def _rest_eur(
+    book: SegmentBook, net: Network, outcome: Outcome, matched: np.ndarray, first: np.ndarray
+) -> float:
+    """The rest at its buses' prices (EUR, import positive): each bus's unmatched
+    inflexible need less its unmatched inflexible offer, as the LP left them less what
+    was matched after, times the bus's price."""
+    sell_buses, buy_buses = position_buses(book, net)
+    rest = np.zeros(net.bus_count)
+    np.add.at(rest, buy_buses, np.round(outcome.values("buy_rest"), ENERGY_DECIMALS))
+    np.add.at(rest, sell_buses, -np.round(outcome.values("sell_rest"), ENERGY_DECIMALS))
+    signed = np.where(book.sell[first], matched, -matched)
+    np.add.at(rest, book.bus[first], signed)  # matched energy is no longer rest
+    return float(outcome.prices.bus_eur_per_kwh @ rest)
 
 
 def rest_in_exchange(outcome: Outcome) -> float:

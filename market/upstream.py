@@ -12,17 +12,17 @@ a range) is the exchange pinned (the ``exchange`` row). The operator's clearing
 (``market.clearing.clear``), the auditor's re-clearing and the city's array clearing
 (``city.market.reclear``) all go through ``cleared_at``.
 
-The rest is valued at the upstream node's price (``Conditions.rest_price_eur_per_kwh``),
-as a lone feeder's retailer values it at its tariff: an inflexible buyer is matched
-when its limit covers that price, a seller when that price covers its ask. Valued at
-nothing, as the residual curve values it (the split never moves a flow, so the curve's
-slopes do not care), every inflexible buyer was matched whatever the city price, paying
-its limit where that was below the price the feeder paid the city (a deficit), and no
-inflexible seller asking more than 0 ever was. Free, the node's price is ``lambda``;
-pinned, it may leave it (the pin's dual; the price rule holds it nearest ``lambda``),
-and the pinned solve is then repeated once with the rest at the price found. Not
-iterated: where a position is cut, the repeated solve's node price can move again, and
-the feeder then runs short at the city's price (docs/city.md, "Known defects").
+Inflexible positions take no part in the LP's matching there
+(``Conditions.inflexible_by_price``), as in the residual curve, so the re-clearing's
+flows and prices are the curve's at ``x`` whatever the bids' limits say; each
+inflexible bid is then matched in full where its limit is on the right side of its
+bus price, and what is left of it, the rest, is settled by the members' suppliers at
+its bus's price (``ClearingResult.rest_eur``): the rest's money follows the flows.
+Before 2026-12-04 the LP matched inflexible bids against a rest worth nothing, so every
+inflexible buyer was matched whatever the price (paying its limit below what the
+feeder paid the city: a deficit), and no inflexible seller asking above 0 ever was;
+and the curve counted a matched buyer's limit as value beside the shedding it avoided,
+so a city could price a feeder above its value of lost load.
 """
 
 from __future__ import annotations
@@ -41,9 +41,6 @@ EXCHANGE_TOL_KWH = 5e-7
 loss passes re-linearise around its own flows, so its free exchange misses a curve's
 breakpoint by a few 1e-7 kWh; pinned there, the pin forced a micro-curtailment and
 published every bus at the curtailment price (a review's SimBench case, 2e-7 kWh)."""
-PRICE_TOL_EUR_PER_KWH = 1e-9
-"""A pinned node's price this close to the city's is the city's (the published prices'
-rounding)."""
 
 
 @dataclass(frozen=True)
@@ -76,18 +73,9 @@ def cleared_at(
     upstream: Upstream, conditions: Conditions, solve: Callable[[Conditions], Outcome]
 ) -> Outcome:
     """``solve`` free at the city price, then pinned to the allocation if it stopped
-    elsewhere, the rest valued at the node's price (module docstring)."""
-    city = replace(
-        conditions,
-        retailer_takes_rest=False,
-        rest_price_eur_per_kwh=upstream.price_eur_per_kwh,
-    )
+    elsewhere (module docstring)."""
+    city = replace(conditions, retailer_takes_rest=False, inflexible_by_price=True)
     free = solve(city)
     if abs(exchange_of(free) - upstream.exchange_kwh) <= EXCHANGE_TOL_KWH:
         return free
-    pinned = replace(city, exchange_kwh=upstream.exchange_kwh)
-    out = solve(pinned)
-    node = out.prices.upstream_eur_per_kwh
-    if abs(node - upstream.price_eur_per_kwh) <= PRICE_TOL_EUR_PER_KWH:
-        return out
-    return solve(replace(pinned, rest_price_eur_per_kwh=node))
+    return solve(replace(city, exchange_kwh=upstream.exchange_kwh))

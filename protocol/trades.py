@@ -211,9 +211,13 @@ class ClearingResult(BaseModel):
     curtailment_eur: float = 0.0
     rest_kwh: float = 0.0
     """A city's feeder (``market.upstream``): the net kWh (import positive) of inflexible
-    positions left unmatched that cross the transformer inside the grid exchange,
-    priced at the city's price; the grid trades carry the rest of the exchange. On a
+    positions left unmatched that cross the transformer inside the grid exchange; the
+    grid trades carry the rest of the exchange. On a
     lone feeder the retailer takes them outside the market, and this is 0."""
+    rest_eur: float = 0.0
+    """What the members' suppliers pay for that rest (EUR; negative: they are paid),
+    each bus's rest at the bus's price (``market.publish``). Not on the ledger: anyone
+    re-clearing the interval finds it."""
     losses_kwh: float = 0.0
     """A city's physical feeder: the kWh its lines and transformer lose, which cross the
     transformer inside the exchange the city allocated it but in no trade, so the
@@ -231,6 +235,7 @@ class ClearingResult(BaseModel):
             "green_premium_eur_per_kwh",
             "curtailment_eur",
             "rest_kwh",
+            "rest_eur",
             "losses_kwh",
         ):
             if getattr(self, name) == 0:

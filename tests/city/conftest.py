@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from voisin.city.residual import FeederMarket
-from voisin.market.bulk import ArrayClearing
 from voisin.protocol import Bid, Grid, Line
 
 INTERVAL = "2026-06-21T12:00Z"
@@ -46,26 +42,3 @@ def grid(
         export_price_eur_per_kwh=export_price,
         transformer_capacity_kwh=transformer,
     )
-
-
-def split_values(market: FeederMarket, local: ArrayClearing) -> tuple[float, float]:
-    """What the curve's split and the re-clearing's split are each worth, for the
-    re-clearing's dispatch: the curve leaves the rest at 0, so it matches each bus's
-    inflexible energy served (offered less curtailed or shed) to its dearest positive
-    values (a buyer's limit, minus a seller's ask); the re-clearing matches what it
-    cleared. A feeder's welfare at the curve's split is its re-clearing's less the
-    second, plus the first (``market.upstream``: the two differ in the split only)."""
-    book = market.book
-    first = np.searchsorted(book.bid, np.arange(book.bid_count))
-    value = np.where(book.sell[first], -1.0, 1.0) * book.price_eur_per_kwh[first]
-    firm = np.flatnonzero(book.inflexible[first])
-    cut = {**local.curtailed_kwh, **local.shed_kwh}
-    curve = 0.0
-    for bus, sell in {(int(book.bus[first[i]]), bool(book.sell[first[i]])) for i in firm}:
-        members = [i for i in firm if book.bus[first[i]] == bus and book.sell[first[i]] == sell]
-        left = sum(book.energy_kwh[first[i]] - cut.get(int(i), 0.0) for i in members)
-        for i in sorted(members, key=lambda i: -value[i]):
-            take = min(left, book.energy_kwh[first[i]])
-            curve += max(value[i], 0.0) * take
-            left -= take
-    return curve, float(value[firm] @ local.cleared_kwh[firm])

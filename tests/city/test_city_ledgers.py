@@ -88,11 +88,9 @@ def test_every_ledger_verifies_and_re_clears(city: Path) -> None:
 
 
 def test_each_feeder_reaches_its_curve_at_the_city_allocation(city: Path) -> None:
-    """The feeder's re-clearing (its ledger) takes exactly x_f and, its rest settled at
-    lambda_f outside the market, is worth at most V_f(x_f) - lambda_f (x_f - rest), with
-    V_f the curve the city ledger recorded (the curve's own split of the inflexible
-    energy makes up the difference: ``test_two_level``); the national grid's net import
-    is what the feeders draw."""
+    """The feeder's re-clearing (its ledger) is worth V_f(x_f) - lambda_f x_f, with V_f
+    the curve the city ledger recorded, and takes exactly x_f; the national grid's net
+    import is what the feeders draw."""
     books = {b["interval"]: b for _, _, b in _rows(city / CITY_LEDGER, "city_book")}
     clearings = {c["interval"]: c for _, _, c in _rows(city / CITY_LEDGER, "city_clearing")}
     for name in ("F0", "F1", "F2"):
@@ -104,7 +102,7 @@ def test_each_feeder_reaches_its_curve_at_the_city_allocation(city: Path) -> Non
             price = city_side["price_eur_per_kwh"][name]
             assert done["grid_import_kwh"] - done["grid_export_kwh"] == pytest.approx(x, abs=1e-6)
             value = float(np.interp(x, curve["exchange_kwh"], curve["value_eur"]))
-            assert done["welfare_eur"] + price * (x - done.get("rest_kwh", 0.0)) <= value + 1e-6
+            assert done["welfare_eur"] + price * x == pytest.approx(value, abs=1e-6)
     for interval, c in clearings.items():
         base = sum(f["base_kwh"] for f in books[interval]["feeders"])
         drawn = sum(c["exchange_kwh"].values()) - base

@@ -12,7 +12,7 @@ from voisin.market.gate import MarketRules
 from voisin.market.network import Network
 from voisin.market.terms import Terms
 
-from .conftest import INTERVAL, bid, grid, split_values
+from .conftest import INTERVAL, bid, grid
 
 RULES = MarketRules(curtailment_eur_per_kwh=0.05)
 SHARED = city_conditions(RULES, 15, 0.05)
@@ -164,24 +164,12 @@ def test_ten_feeders_match_the_city_wide_lp(seed: int) -> None:
     markets, out = run(mv, feeders)
     whole = clear_city_wide(mv, feeders, SHARED, 15)
     assert out.welfare_eur == pytest.approx(whole.welfare_eur, abs=WELFARE_TOL_EUR)
-    for market, curve, local, x, price in zip(
-        markets, out.curves, out.feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True
+    for curve, local, x, price in zip(
+        out.curves, out.feeders, out.exchange_kwh, out.price_eur_per_kwh, strict=True
     ):
-        # Each feeder's re-clearing takes exactly its allocation and reaches V_f there,
-        # counted at the curve's split and with the rest (settled at the city price
-        # outside the market) back in its exchange. Where it sheds or curtails, the two
-        # valuations may cut different inflexible positions (docs/city.md, "The rest"):
-        # the re-clearing's dispatch is then one the curve allows, worth no more.
+        # Each feeder's re-clearing takes exactly its allocation and reaches V_f there.
         assert local.grid_import_kwh - local.grid_export_kwh == pytest.approx(x, abs=1e-7)
-        book = market.book
-        first = np.searchsorted(book.bid, np.arange(book.bid_count))
-        matched = float(np.where(book.sell[first], -1.0, 1.0) @ local.cleared_kwh)
-        at_curve, at_reclear = split_values(market, local)
-        welfare = local.welfare_eur + price * matched - at_reclear + at_curve
-        if local.curtailed_kwh or local.shed_kwh:
-            assert welfare <= curve.value_at(x) + 1e-6
-        else:
-            assert welfare == pytest.approx(curve.value_at(x), abs=1e-6)
+        assert local.welfare_eur + price * x == pytest.approx(curve.value_at(x), abs=1e-6)
         assert np.all(np.diff(curve.slopes_eur_per_kwh) <= 1e-9)  # concave
     # The MV limits hold: the city's flows from its own clearing, recomputed on the tree.
     net = Network.of(mv)
@@ -258,24 +246,24 @@ def test_two_feeders_searched_at_once_keep_their_own_solver() -> None:
 
 
 def budget_at_city_price(result, price: float) -> float:
-    """What a re-cleared feeder's members pay, less what they receive, less its own
-    exchange (the rest left out: the suppliers settle it) at the city price: the
-    feeder's surplus as the city settles it. (The ledger's congestion rent prices the
-    grid's trades at the feeder's root price instead, which a full transformer moves
-    away from the city's.)"""
-    own = result.grid_import_kwh - result.grid_export_kwh - result.rest_kwh
+    """A re-cleared feeder's surplus as the city settles it: what its members pay, less
+    what they receive, plus what their suppliers pay for the rest (each bus's at its
+    price), less its whole exchange (losses included) at the city price. (The ledger's
+    congestion rent prices the grid's trades at the feeder's root price instead, which
+    a full transformer moves away from the city's.)"""
+    exchange = result.grid_import_kwh - result.grid_export_kwh + result.losses_kwh
     paid = sum(t.paid_eur for t in result.trades if t.buyer != "grid")
     received = sum(t.received_eur for t in result.trades if t.seller != "grid")
-    return paid - received - price * own
+    return paid - received + result.rest_eur - price * exchange
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_no_feeder_re_clearing_runs_a_deficit(seed: int) -> None:
     """Each feeder of a random city re-cleared by the operator's path at its city price
-    and allocation: every trade individually rational, and, where nothing is curtailed
-    or shed, no deficit at the city price. Before the rest was valued at the city
-    price, matched inflexible buyers paid their limits below it (seeds 1-3). Where a
-    position is cut the deficit is a known defect (below, and docs/city.md)."""
+    and allocation: every trade individually rational, and no deficit at the city
+    price (the rest's money counted at its buses' prices), curtailed or shed or not.
+    Before inflexible positions were matched by their bus prices, matched inflexible
+    buyers paid their limits below it (seeds 1-3)."""
     from voisin.market.clearing import clear
     from voisin.market.upstream import Upstream
 
@@ -295,8 +283,7 @@ def test_no_feeder_re_clearing_runs_a_deficit(seed: int) -> None:
         for t in result.trades:
             assert t.buyer_price_eur_per_kwh <= limit.get(t.buyer, np.inf) + 1e-9
             assert t.seller_price_eur_per_kwh >= limit.get(t.seller, -np.inf) - 1e-9
-        if not (result.curtailed_kwh or result.shed_kwh):
-            assert budget_at_city_price(result, float(price)) >= -1e-9
+        assert budget_at_city_price(result, float(price)) >= -1e-9
 
 
 def _reclear_first(mv, feeders):  # type: ignore[no-untyped-def]
@@ -312,13 +299,13 @@ def _reclear_first(mv, feeders):  # type: ignore[no-untyped-def]
     return result, price
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: the rest is settled at the city price")
 def test_a_curtailed_feeder_behind_its_full_transformer_balances_at_the_city_price() -> None:
     """Feeder A (transformer 2 kWh): inflexible PV of 5 kWh asking 0.20, a buyer of 1
-    kWh at 0.09; B next door buys 5 at 0.14, the city price. A exports 2, curtails 2 and
-    leaves 3 as rest, which its suppliers are paid 0.14 for though only 2 crossed the
-    transformer; its buyer pays A's root price, -0.05, for a kWh the city charges 0.14
-    for: 0.19 EUR short (found by review, 2026-12-04; docs/city.md, "Known defects")."""
+    kWh at 0.09; B next door buys 5 at 0.14, the city price. A exports 2 and curtails,
+    and its buses are priced at the curtailment price, -0.05. With the rest settled at
+    the city price its suppliers were paid 0.14 for 3 kWh though only 2 crossed the
+    transformer, and its buyer paid -0.05 for a kWh the city charged 0.14 for: 0.19 EUR
+    short (found by review, 2026-12-04). The rest now settles at its bus's price."""
     mv = grid("S", (("S", "M1", 20.0), ("M1", "M2", 20.0)))
     a = CityFeeder(
         "A",
@@ -331,13 +318,14 @@ def test_a_curtailed_feeder_behind_its_full_transformer_balances_at_the_city_pri
     assert budget_at_city_price(result, price) >= -1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: a repeated pinned solve leaves the price")
 def test_a_pinned_curtailing_feeder_publishes_the_city_price() -> None:
     """Feeder A (transformer 1 kWh) of one inflexible PV seller of 2 kWh asking -0.30,
-    under an MV line of 0.6 kWh: the city prices it at its curve's slope, -0.35, and
-    allocates -0.6. Pinned, its node's price is -0.05, then, the rest valued there,
-    -0.30: the seller pays 0.18 for what the city charges 0.21 (found by review,
-    2026-12-04; docs/city.md, "Known defects")."""
+    under an MV line of 0.6 kWh. The curve once counted the seller's ask beside the
+    curtailment it avoids (slope -0.35, so the city priced A there), and the re-clearing
+    valued the rest at its node's price, -0.05, then -0.30: the seller paid 0.18 for
+    what the city charged 0.21 (found by review, 2026-12-04). With inflexible limits
+    out of the LP the curve's slope is the curtailment price and A publishes the city's
+    price, in balance."""
     mv = grid("S", (("S", "M1", 0.6),))
     a = CityFeeder(
         "A",

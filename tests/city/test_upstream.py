@@ -25,10 +25,11 @@ def test_an_inflexible_seller_below_the_city_price_is_matched() -> None:
     a city price of 0.12 and an allocation of 2 kWh of export. The 3 kWh flow anyway;
     left unmatched they would be settled by the seller's supplier at 0.12, which the
     seller's limit is below, so all 3 are matched at 0.12: 1 to the buyer, 2 exported.
-    Welfare 0.25 - 3 x 0.10 + 2 x 0.12 = 0.19, no rest, no rent."""
+    Welfare, as the curve counts it (an inflexible limit is no value: the energy flows
+    anyway), 0.25 + 2 x 0.12 = 0.49; no rest, no rent."""
     bids = [bid("s", "sell", 3.0, 0.10, "H1", inflexible=True), bid("b", "buy", 1.0, 0.25, "H2")]
     result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.12, -2.0), backend="highs")
-    assert result.welfare_eur == pytest.approx(0.19, abs=1e-9)
+    assert result.welfare_eur == pytest.approx(0.49, abs=1e-9)
     assert (result.grid_import_kwh, result.grid_export_kwh) == (0.0, 2.0)
     assert result.rest_kwh == 0.0
     assert result.cleared_kwh == {"b": 1.0, "s": 3.0}
@@ -43,11 +44,13 @@ def test_an_inflexible_seller_below_the_city_price_is_matched() -> None:
 
 def test_an_inflexible_seller_above_the_city_price_stays_in_the_exchange() -> None:
     """The same seller at a city price of 0.08, below its limit: its 3 kWh stay the rest
-    (its supplier takes them at 0.08, inside the exchange), and the buyer takes 1 kWh
-    at 0.08 out of the exchange: export 2, rest -3, welfare 0.25 - 0.08 = 0.17."""
+    (its supplier is paid 0.08 for them, inside the exchange: rest_eur -0.24), and the
+    buyer takes 1 kWh at 0.08 out of the exchange: export 2, rest -3, welfare 0.25 + 2
+    x 0.08 = 0.41."""
     bids = [bid("s", "sell", 3.0, 0.10, "H1", inflexible=True), bid("b", "buy", 1.0, 0.25, "H2")]
     result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.08, -2.0), backend="highs")
-    assert result.welfare_eur == pytest.approx(0.17, abs=1e-9)
+    assert result.welfare_eur == pytest.approx(0.41, abs=1e-9)
+    assert result.rest_eur == pytest.approx(-0.24, abs=1e-9)
     assert (result.grid_import_kwh, result.grid_export_kwh) == (0.0, 2.0)
     assert result.rest_kwh == -3.0
     assert set(result.prices_eur_per_kwh.values()) == {0.08}
@@ -61,13 +64,14 @@ def test_an_inflexible_buyer_below_the_city_price_is_not_matched() -> None:
     """An inflexible buyer of 2 kWh (limit 0.25) at a city price of 0.30, allocated its
     2 kWh: matched, it would pay its limit while the feeder pays the city 0.30 (a rent
     of -0.10, a deficit). Its supplier buys the 2 kWh at 0.30 instead: no trade, rest
-    +2, welfare 0, rent 0."""
+    +2 (rest_eur 0.60), welfare -0.60 (the import, its limit no value), rent 0."""
     bids = [bid("b", "buy", 2.0, 0.25, "H2", inflexible=True)]
     result = clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.30, 2.0), backend="highs")
     assert (result.grid_import_kwh, result.grid_export_kwh) == (2.0, 0.0)
     assert result.rest_kwh == 2.0
     assert result.trades == ()
-    assert result.welfare_eur == 0.0
+    assert result.welfare_eur == pytest.approx(-0.60, abs=1e-9)
+    assert result.rest_eur == pytest.approx(0.60, abs=1e-9)
     assert result.congestion_rent_eur == 0.0
     assert set(result.prices_eur_per_kwh.values()) == {0.30}
 

@@ -193,10 +193,9 @@ def test_a_city_feeder_exports_its_rest_less_the_line_loss() -> None:
     between 0.0617 and 0.0625 kWh. What reaches R less the loss is the allocation; what
     the feeder cannot send is curtailed (at the export price, 0.05), which prices A at
     -0.05: below the seller's ask, so all of it is unmatched (the rest, which its
-    supplier settles at the city price outside the market). The market's own exchange
-    is then the loss, bought at the city price: welfare = -0.20 * losses - 0.05 *
-    curtailed (the losses once counted the rest a second time, and the welfare said
-    3.99)."""
+    supplier settles at A's price). Welfare = 0.20 * 9.9375 - 0.05 * curtailed, the
+    LP's objective (the losses once counted the rest a second time, and the welfare
+    said 3.99)."""
     from voisin.market.upstream import Upstream
 
     result = clear(
@@ -214,6 +213,5 @@ def test_a_city_feeder_exports_its_rest_less_the_line_loss() -> None:
     assert result.grid_export_kwh == pytest.approx(-result.rest_kwh, abs=1e-9)
     assert result.prices_eur_per_kwh["A"] == -0.05
     assert result.trades == ()
-    assert result.welfare_eur == pytest.approx(
-        -0.20 * result.losses_kwh - 0.05 * curtailed, abs=1e-8
-    )
+    assert result.welfare_eur == pytest.approx(0.20 * 9.9375 - 0.05 * curtailed, abs=1e-8)
+    assert result.rest_eur == pytest.approx(-0.05 * result.rest_kwh, abs=1e-8)  # A's price
