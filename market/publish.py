@@ -8,6 +8,10 @@ exchange the solver did not make). So two sums are then repaired, each by at mos
 ``REPAIR_KWH`` on one bid: green-only bought may not exceed sold, and the grid
 exchange (bought - sold) must equal the solver's, rounded, within the transformer
 limit. A larger gap means the solver disagrees with itself and is an error.
+
+In a city (``Conditions.inflexible_by_price``) the LP matches no inflexible bid; each is
+matched here, after the prices, where its limit is on the right side of its bus price
+(``market.upstream``), and its rest is valued at that price (``Published.rest_eur``).
 """
 
 from __future__ import annotations
@@ -146,11 +150,11 @@ def publish(book: SegmentBook, net: Network, outcome: Outcome, interval: str) ->
         ENERGY_DECIMALS,
     )
     curtailed, shed = _cut(book, net, outcome, cleared, offered, first)
-    value = _value(book, cleared, first)  # an inflexible bid's limit is no value here
+    value = _value(book, cleared, first)  # in a city before its inflexible matching
     rest_kwh, rest_eur = rest_in_exchange(outcome), 0.0
     if outcome.conditions.inflexible_by_price:
         matched = _matched_by_price(book, outcome, offered, first, {**curtailed, **shed})
-        cleared += matched
+        cleared = np.where(book.inflexible[first], matched, cleared)
         rest_kwh -= float(matched[~sell].sum() - matched[sell].sum())
         rest_eur = _rest_eur(book, net, outcome, matched, first)
     kappa = outcome.conditions.curtailment_eur_per_kwh if curtailed else 0.0
