@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from voisin.errors import InvalidInput
 from voisin.market.clearing import clear
 from voisin.market.upstream import Upstream
-from voisin.protocol import PricingMode
+from voisin.protocol import Bid, PricingMode
 
 from .conftest import INTERVAL, bid, grid
 
@@ -163,3 +163,15 @@ def test_every_position_settles_on_its_side_of_the_city_price(
     for trade in result.trades:
         assert trade.buyer_price_eur_per_kwh == trade.seller_price_eur_per_kwh == price
     assert result.congestion_rent_eur == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_green_only_buyer_beside_an_inflexible_offer_is_refused_in_a_city() -> None:
+    """The LP matches no inflexible offer in a city, so its green row sees none of their
+    supply and its premium, paid to every seller, would go to offers matched after it
+    too: refused in one line rather than cleared at a deficit."""
+    bids = [
+        bid("s", "sell", 3.0, 0.05, "H1", inflexible=True),
+        Bid.model_validate({**bid("g", "buy", 1.0, 0.25, "H2").model_dump(), "green_only": True}),
+    ]
+    with pytest.raises(InvalidInput, match="green-only bids beside inflexible offers"):
+        clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.12, 2.0), backend="highs")
