@@ -225,13 +225,6 @@ def build_program(book: SegmentBook, net: Network, conditions: Conditions | None
             "a buyer's local charge above the gap between import and export prices",
             code="bad-book",
         )
-    if cond.inflexible_by_price and book.has_green and bool(np.any(book.inflexible & book.sell)):
-        raise InvalidInput(
-            "green-only bids beside inflexible offers are not cleared in a city: the "
-            "offers are matched after the LP, which would pay them a green premium "
-            "their supply did not set",
-            code="bad-book",
-        )
     layout = _Layout.of(book, net)
     variables = _variables(book, net, cond, layout)
     constraints = _constraints(book, net, cond, layout)

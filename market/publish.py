@@ -207,13 +207,22 @@ def _matched_by_price(
     """kWh per bid matched after the prices (``Conditions.inflexible_by_price``): each
     inflexible bid's segments whose limit is on the right side of its bus price (a
     buyer's at or above it, a seller's at or below), within what of the bid is not cut;
-    0 for every other bid (the LP matched those)."""
+    0 for every other bid (the LP matched those).
+
+    Green-only buyers are served from supply the LP's ``green`` row saw, and it sees no
+    inflexible offer (their segments take no part in it), so where a book has one, no
+    inflexible offer is matched after (the premium every seller receives would go to
+    supply that did not set it), and no green-only inflexible need is either (it would
+    be served by the grid): they stay rest, settled at their bus prices."""
     price = outcome.prices.bus_eur_per_kwh[book.bus]
     good = np.where(book.sell, book.price_eur_per_kwh <= price, book.price_eur_per_kwh >= price)
     in_money = np.bincount(book.bid, book.energy_kwh * good, minlength=book.bid_count)
     left = offered - np.array([cut.get(i, 0.0) for i in range(book.bid_count)])
     matched = np.round(np.minimum(in_money, np.maximum(left, 0.0)), ENERGY_DECIMALS)
-    out: np.ndarray = np.where(book.inflexible[first], matched, 0.0)
+    chosen = book.inflexible[first] & ~book.green[first]
+    if book.has_green:
+        chosen &= ~book.sell[first]
+    out: np.ndarray = np.where(chosen, matched, 0.0)
     return out
 
 

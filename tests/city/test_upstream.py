@@ -165,13 +165,49 @@ def test_every_position_settles_on_its_side_of_the_city_price(
     assert result.congestion_rent_eur == pytest.approx(0.0, abs=1e-9)
 
 
-def test_a_green_only_buyer_beside_an_inflexible_offer_is_refused_in_a_city() -> None:
-    """The LP matches no inflexible offer in a city, so its green row sees none of their
-    supply and its premium, paid to every seller, would go to offers matched after it
-    too: refused in one line rather than cleared at a deficit."""
-    bids = [
-        bid("s", "sell", 3.0, 0.05, "H1", inflexible=True),
-        Bid.model_validate({**bid("g", "buy", 1.0, 0.25, "H2").model_dump(), "green_only": True}),
+@pytest.mark.parametrize(
+    ("bids", "x", "rest", "green_kwh"),
+    [
+        # a green-only buyer of 2 beside 3 kWh of inflexible PV and 1 of flexible PV:
+        # the inflexible PV stays rest (its supplier's, exported), the buyer gets the
+        # flexible 1 kWh and nothing from the grid: exchange -3
+        (
+            [
+                bid("s", "sell", 3.0, 0.05, "H1", inflexible=True),
+                bid("f", "sell", 1.0, 0.02, "H1"),
+                bid("g", "buy", 2.0, 0.40, "H2"),
+            ],
+            -3.0,
+            -3.0,
+            1.0,
+        ),
+        # a green-only inflexible need of 3: not matched after the LP (the grid would
+        # serve it), its rest imported for its supplier; the flexible PV sells out
+        (
+            [bid("f", "sell", 1.0, 0.02, "H1"), bid("g", "buy", 3.0, 0.40, "H2", inflexible=True)],
+            2.0,
+            3.0,
+            0.0,
+        ),
+    ],
+    ids=["green beside inflexible PV", "green inflexible need"],
+)
+def test_no_green_only_buyer_in_a_city_is_served_by_the_grid(
+    bids: list[Bid], x: float, rest: float, green_kwh: float
+) -> None:
+    """Found by review (2026-12-04): the LP's green row sees no inflexible supply and no
+    inflexible need (both are matched after it), so a green-only inflexible need was
+    matched and topped up by grid imports, and a green premium went to inflexible PV
+    matched after. Where a book has a green-only buyer, inflexible offers and green-only
+    inflexible needs stay rest; the book still clears (a refusal had let one green bid
+    block a feeder's interval). City price 0.30."""
+    made = [
+        Bid.model_validate({**b.model_dump(), "green_only": True}) if b.bid_id == "g" else b
+        for b in bids
     ]
-    with pytest.raises(InvalidInput, match="green-only bids beside inflexible offers"):
-        clear(bids, FEEDER, INTERVAL, upstream=Upstream(0.12, 2.0), backend="highs")
+    result = clear(made, FEEDER, INTERVAL, upstream=Upstream(0.30, x), backend="highs")
+    green = [t for t in result.trades if t.buyer == "p-g"]
+    assert all(t.seller != "grid" for t in green)
+    assert sum(t.energy_kwh for t in green) == pytest.approx(green_kwh, abs=1e-9)
+    assert result.rest_kwh == pytest.approx(rest, abs=1e-9)
+    assert result.congestion_rent_eur >= 0.0
