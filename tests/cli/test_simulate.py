@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,17 +13,9 @@ from voisin.cli.simulation import LEDGER_FILE, SimulationConfig, run_simulation
 from voisin.errors import InvalidInput, VerificationError
 from voisin.ledger import statement_for, verify_ledger
 
+from .conftest import run_voisin
+
 SMALL = {"households": 8, "minutes": 60, "start": date(2026, 6, 22)}
-
-
-def _voisin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "voisin.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -102,24 +92,26 @@ def test_edited_row_is_named_by_verify(small_run, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_simulate_then_verify(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    run = _voisin("simulate", "--households", "6", "--minutes", "60", "--out", str(out), "--quiet")
+    run = run_voisin(
+        "simulate", "--households", "6", "--minutes", "60", "--out", str(out), "--quiet"
+    )
     assert run.returncode == 0, run.stderr
     assert "verified" in run.stdout
     assert "peer to peer" in run.stdout
-    check = _voisin("ledger", "verify", str(out / LEDGER_FILE))
+    check = run_voisin("ledger", "verify", str(out / LEDGER_FILE))
     assert check.returncode == 0, check.stderr
-    again = _voisin("simulate", "--households", "6", "--out", str(out), "--quiet")
+    again = run_voisin("simulate", "--households", "6", "--out", str(out), "--quiet")
     assert again.returncode == 2
     assert "overwrite" in again.stderr
     assert "Traceback" not in again.stderr
 
 
 def test_cli_rejects_bad_settings_in_one_line() -> None:
-    run = _voisin("simulate", "--households", "0")
+    run = run_voisin("simulate", "--households", "0")
     assert run.returncode == 2
     assert "households" in run.stderr
     assert "Traceback" not in run.stderr
-    missing = _voisin("ledger", "verify", "/nonexistent/ledger.sqlite")
+    missing = run_voisin("ledger", "verify", "/nonexistent/ledger.sqlite")
     assert missing.returncode == 2
     assert "no ledger" in missing.stderr
 

@@ -30,21 +30,9 @@ from voisin.protocol import KeyPair
 from voisin.protocol.files import STAGING_SUFFIX, staged, sweep
 from voisin.transport.curve import read_key_file, write_key_file
 
+from .conftest import run_voisin
+
 SIMULATE = ("simulate", "--households", "3", "--minutes", "60", "--quiet", "--no-grid-check")
-
-
-def _voisin(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "VOISIN_CRASH_AT"}
-    if crash_at:
-        env["VOISIN_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "voisin.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env=env,
-    )
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -111,17 +99,17 @@ def test_an_existing_key_is_never_replaced_unasked(tmp_path: Path) -> None:
 
 def test_keys_new_killed_mid_write_leaves_no_key_and_the_next_run_sweeps(tmp_path: Path) -> None:
     path = tmp_path / "me.key"
-    killed = _voisin("keys", "new", str(path), crash_at="staged-file:1")
+    killed = run_voisin("keys", "new", str(path), crash_at="staged-file:1")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert not path.exists()
     (left,) = _leftovers(tmp_path)
     assert left.startswith(".me.key.")
     assert stat.S_IMODE((tmp_path / left).stat().st_mode) & 0o077 == 0  # the seed stayed private
-    done = _voisin("keys", "new", str(path))
+    done = run_voisin("keys", "new", str(path))
     assert done.returncode == 0, done.stderr
     assert read_key_file(path).public_hex in done.stdout
     assert _leftovers(tmp_path) == []
-    again = _voisin("keys", "new", str(path))
+    again = run_voisin("keys", "new", str(path))
     assert again.returncode == 2
     _one_line(again.stderr, "key-exists")
 
@@ -177,13 +165,13 @@ def test_report_killed_mid_write_leaves_the_old_report_and_the_next_run_sweeps(
     run_dir = str(Path(recorded_run.ledger_path).parent)  # type: ignore[attr-defined]
     target = tmp_path / "report.html"
     target.write_text("the old report")
-    killed = _voisin(
+    killed = run_voisin(
         "report", run_dir, "--out", str(target), "--overwrite", crash_at="staged-file:1"
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert target.read_text() == "the old report"
     assert len(_leftovers(tmp_path)) == 1
-    done = _voisin("report", run_dir, "--out", str(target), "--overwrite")
+    done = run_voisin("report", run_dir, "--out", str(target), "--overwrite")
     assert done.returncode == 0, done.stderr
     assert target.read_text().startswith("<!DOCTYPE html>")
     assert _leftovers(tmp_path) == []
@@ -191,16 +179,16 @@ def test_report_killed_mid_write_leaves_the_old_report_and_the_next_run_sweeps(
 
 def test_simulate_killed_before_its_output_moves_in_keeps_the_old_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    assert _voisin(*SIMULATE, "--out", str(run)).returncode == 0
+    assert run_voisin(*SIMULATE, "--out", str(run)).returncode == 0
     old = (run / "ledger.sqlite").read_bytes()
-    killed = _voisin(
+    killed = run_voisin(
         *SIMULATE, "--seed", "8", "--out", str(run), "--overwrite", crash_at="staged-output:1"
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (run / "ledger.sqlite").read_bytes() == old
     (left,) = _leftovers(tmp_path)
     assert (tmp_path / left / "ledger.sqlite").exists()  # the killed run's, never read
-    done = _voisin(*SIMULATE, "--seed", "8", "--out", str(run), "--overwrite")
+    done = run_voisin(*SIMULATE, "--seed", "8", "--out", str(run), "--overwrite")
     assert done.returncode == 0, done.stderr
     assert (run / "ledger.sqlite").read_bytes() != old
     verify_ledger(run / "ledger.sqlite")

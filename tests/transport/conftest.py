@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zmq
@@ -73,16 +74,24 @@ class Served:
             time.sleep(0.01)
 
 
+def loopback_config(ledger: Path, **fields: Any) -> ServiceConfig:
+    """A service's configuration on two free loopback ports (ROUTER, then PUB)."""
+    port = free_port()
+    return ServiceConfig(
+        router=f"tcp://127.0.0.1:{port}",
+        pub=f"tcp://127.0.0.1:{port + 1}",
+        ledger=ledger,
+        **fields,
+    )
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    port = free_port()
-    config = ServiceConfig(
+    config = loopback_config(
+        tmp_path / "ledger.sqlite",
         households=HOUSEHOLDS,
         seed=SEED,
         intervals=8,
-        router=f"tcp://127.0.0.1:{port}",
-        pub=f"tcp://127.0.0.1:{port + 1}",
-        ledger=tmp_path / "ledger.sqlite",
         observers=(OBSERVER.public_hex,),
     )
     jobs: queue.Queue[tuple[Callable[[], object], queue.Queue[object]]] = queue.Queue()

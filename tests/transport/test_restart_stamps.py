@@ -11,24 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from voisin.agents import default_neighbourhood
-from voisin.cli.live import free_port
 from voisin.ledger import Ledger, verify_ledger
-from voisin.transport.service import Community, OperatorService, ServiceConfig
+from voisin.transport.service import Community, OperatorService
+
+from .conftest import loopback_config
 
 START = datetime(2026, 6, 22, 10, 0, tzinfo=UTC)
 LATER = "2026-06-22T11:00:00+00:00"
 
 
 def _service(path: Path, households: int) -> OperatorService:
-    port = free_port()
-    config = ServiceConfig(
-        households=households,
-        start=START,
-        intervals=2,
-        router=f"tcp://127.0.0.1:{port}",
-        pub=f"tcp://127.0.0.1:{port + 1}",
-        ledger=path,
-    )
+    config = loopback_config(path, households=households, start=START, intervals=2)
     return OperatorService(config, Community.of(default_neighbourhood(households, 7)))
 
 
