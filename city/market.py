@@ -4,9 +4,10 @@ Per interval:
 
 1. each feeder's market is turned into its **residual curve** ``V_f`` (``residual``):
    its own clearing LP's optimal welfare as a function of its exchange ``x_f`` at the
-   substation, with the unmatched part of inflexible positions left in that exchange
-   (``Conditions.retailer_takes_rest = False``: in a city the city market, not a
-   retailer at each feeder's edge, takes what a feeder cannot match);
+   substation, with inflexible positions out of the LP's matching and all their energy
+   in that exchange (``Conditions.retailer_takes_rest = False``: in a city the city
+   market, not a retailer at each feeder's edge, takes what a feeder cannot match;
+   ``Conditions.inflexible_by_price``: their limits move no flow and no curve);
 2. the city clears those curves as **ordinary bids** at each feeder's MV bus on the MV
    network, with the same clearing (``market.bulk.clear_arrays``: the same LP, price
    rule and trade split; MV lines and the HV/MV transformer are its limits, the national
@@ -184,9 +185,9 @@ def base_of(feeder: FeederMarket) -> float:
 def reclear(feeder: FeederMarket, exchange_kwh: float, price_eur_per_kwh: float) -> ArrayClearing:
     """The feeder at its city price, both ways, taking exactly its allocation
     (``market.upstream.cleared_at``: free first, pinned where the solver stopped
-    elsewhere on the marginal feeder's flat piece; the price rule then picks the
-    feeder's prices from its own optimal face, which holds the city price whenever the
-    allocation is strictly inside that piece)."""
+    elsewhere on the marginal feeder's flat piece; the price rule then holds the
+    feeder's upstream price at the point of its own optimal face nearest the city
+    price, which is the city price whenever the face allows it)."""
     upstream = Upstream(price_eur_per_kwh, exchange_kwh)
     net = upstream.network(feeder.net)
     began = time.perf_counter()
