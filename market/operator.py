@@ -558,6 +558,7 @@ class Operator:
         if self.sealed is not None:
             self.sealed.add_readings(signed, [r.reading_hash for r in readings])
         del self._unsettled[interval.id]
+        self._minutes.pop(interval.id, None)
         self._results.pop(interval.id, None)
         self.meters.settled(interval.id)
         self._cleared_books.pop(interval.id, None)

@@ -217,7 +217,8 @@ def _matched_by_price(
     price = outcome.prices.bus_eur_per_kwh[book.bus]
     good = np.where(book.sell, book.price_eur_per_kwh <= price, book.price_eur_per_kwh >= price)
     in_money = np.bincount(book.bid, book.energy_kwh * good, minlength=book.bid_count)
-    left = offered - np.array([cut.get(i, 0.0) for i in range(book.bid_count)])
+    left = offered.copy()
+    left[list(cut)] -= list(cut.values())
     matched = np.round(np.minimum(in_money, np.maximum(left, 0.0)), ENERGY_DECIMALS)
     chosen = book.inflexible[first] & ~book.green[first]
     if book.has_green:

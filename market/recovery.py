@@ -57,7 +57,7 @@ class Recovered:
     terms_hash: str = ""
     """Hash of the newest ``market`` transaction: written again only when terms change."""
     minutes: dict[str, int] = field(default_factory=dict)
-    """Each cleared interval's length, from the market terms it was cleared under."""
+    """Each unsettled interval's length, from the market terms it was cleared under."""
     bids: list[Signed[Bid]] = field(default_factory=list)
     readings: list[Signed[MeterReading]] = field(default_factory=list)
     registers: dict[str, dict[str, Registers]] = field(default_factory=dict)
@@ -89,6 +89,7 @@ def recover(ledger: Ledger, journal: Journal | None = None) -> Recovered:
             state.terms_hash = sha256_hex(body.encode("utf-8"))
             minutes = int(json.loads(body).get("minutes", DEFAULT_MINUTES))
     state.unsettled = {i: tuple(t) for i, t in sorted(trades.items()) if i not in settled}
+    state.minutes = {i: m for i, m in state.minutes.items() if i in state.unsettled}
     if journal is not None:
         _journaled(state, journal, settled)
     return state
