@@ -218,3 +218,27 @@ def test_a_bulk_book_balances_with_per_buyer_charges() -> None:
         received + result.local_charges_eur + result.congestion_rent_eur, abs=1e-9
     )
     assert result.congestion_rent_eur >= -1e-6
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: the import credit is not locational")
+def test_a_congested_buyer_with_its_own_charge_is_not_credited_imports_its_line_cannot_carry() -> (
+    None
+):
+    """Found by ``test_money_balances_with_per_buyer_charges`` (2026-12-04, present at
+    3190f0d): four sellers of 0.1 kWh at R, one of 0.6 at B, buyers of 0.2 (0.23) at B,
+    0.5 (0.22) at R and 1.9 (0.31, its own charge 0.08) at B, behind a 1.5 kWh line. The
+    import credit (``grid_served`` against the whole import) credits the charged buyer
+    1.6 kWh from the grid, more than its line carries, so the split sends 0.1 kWh of
+    B's seller to the grid at R's price (0.22, the seller paid 0.225) and 0.1 from the
+    grid to R's buyer: a rent of -0.0005. ``grid_served`` needs the import reachable
+    at the buyer's bus, not the market's whole import."""
+    rows = [(Side.SELL, 0.1, 0.0, "R", 0.0)] * 4 + [
+        (Side.SELL, 0.6, 0.0, "B", 0.0),
+        (Side.BUY, 0.2, 0.23, "B", 0.0),
+        (Side.BUY, 0.5, 0.22, "R", 0.0),
+        (Side.BUY, 1.9, 0.31, "B", 0.08),
+    ]
+    bids = [_bid(i, f"p{i}", s, kwh, price, bus) for i, (s, kwh, price, bus, _) in enumerate(rows)]
+    own = {f"p{i}": r[4] for i, r in enumerate(rows)}
+    result = clear(bids, _grid(0.0, True), INTERVAL, charges=own)
+    assert result.congestion_rent_eur >= -1e-6
