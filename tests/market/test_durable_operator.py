@@ -144,3 +144,27 @@ def test_the_journal_lives_in_the_ledger_file_outside_the_chain(tmp_path: Path) 
         assert tables == {"blocks", "transactions", "journal"}
         assert db.execute("SELECT kind, interval FROM journal").fetchall() == [("bid", T0.id)]
     verify_ledger(path)  # the chain does not include (or mind) the journal
+
+
+def test_an_hours_reading_is_rated_for_an_hour_after_a_restart(tmp_path: Path) -> None:
+    """A meter's limit is per 15 minutes (``MarketRules.meter_max_kwh``, 100 kWh) and an
+    interval of an hour allows four times it: 150 kWh imported in an hour (150 kW,
+    within the 400 kW connection) is accepted, by an operator restarted between the
+    clearing and the reading too (the interval's length comes back from the market
+    terms on the ledger); 401 kWh is not. The limit was 100 kWh whatever the length."""
+    from datetime import timedelta
+
+    from voisin.protocol import Interval
+
+    hour = Interval(start=T0.start + timedelta(days=1), minutes=60)
+    path = tmp_path / "ledger.sqlite"
+    op, seller, buyer = _open(path)
+    op.submit_bid(buyer.bid(Side.BUY, 150.0, 0.25, interval=hour), hour)
+    op.close_gate(hour)
+    _crash(op)
+
+    op, seller, buyer = _open(path)
+    assert code_of(op.submit_reading, buyer.reading(0.0, 401.0, interval=hour)) == "beyond-rating"
+    op.submit_reading(buyer.reading(0.0, 150.0, interval=hour))
+    op.submit_reading(seller.reading(0.0, 0.0, interval=hour))
+    assert len(op.settle(hour)) == 2
